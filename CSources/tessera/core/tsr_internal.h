@@ -1,0 +1,89 @@
+/*
+ * tsr_internal.h — helpers shared by every Tessera C source file. Not public.
+ *
+ *   return tsr_error(TSR_EINVAL, "tsr_foo: n must be > 0 (got %lld)", (long long)n);
+ *   TSR_CHECK_ARG(ptr != NULL, "tsr_foo: argument 'x' is NULL");
+ *   size_t bytes; if (tsr_mul_size(a, b, &bytes)) return tsr_error(TSR_ERANGE, ...);
+ */
+#ifndef TSR_INTERNAL_H
+#define TSR_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tessera.h"
+
+#define TSR_INTERNAL __attribute__((visibility("hidden")))
+
+#if defined(__GNUC__) || defined(__clang__)
+#  define TSR_LIKELY(x) __builtin_expect(!!(x), 1)
+#  define TSR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#  define TSR_FORMAT(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define TSR_LIKELY(x) (x)
+#  define TSR_UNLIKELY(x) (x)
+#  define TSR_FORMAT(a, b)
+#endif
+
+/** Sets the thread-local error text (printf-style) and returns `status`. */
+TSR_INTERNAL tsr_status tsr_error(tsr_status status, const char *fmt, ...) TSR_FORMAT(2, 3);
+TSR_INTERNAL tsr_status tsr_verror(tsr_status status, const char *fmt, va_list ap);
+
+/** Returns TSR_EINVAL with the message if `cond` is false. */
+#define TSR_CHECK_ARG(cond, ...)                                   \
+    do {                                                           \
+        if (TSR_UNLIKELY(!(cond))) return tsr_error(TSR_EINVAL, __VA_ARGS__); \
+    } while (0)
+
+/** Returns TSR_EINVAL naming `ptr` if it is NULL (use inside public functions). */
+#define TSR_CHECK_NULL(ptr)                                        \
+    do {                                                           \
+        if (TSR_UNLIKELY((ptr) == NULL))                           \
+            return tsr_error(TSR_EINVAL, "%s: argument '%s' is NULL", __func__, #ptr); \
+    } while (0)
+
+/** Propagates a non-OK status. */
+#define TSR_TRY(expr)                                              \
+    do {                                                           \
+        tsr_status tsr_try_s_ = (expr);                            \
+        if (tsr_try_s_ != TSR_OK) return tsr_try_s_;               \
+    } while (0)
+
+/** Overflow-checked arithmetic: return true on overflow. */
+static inline bool tsr_mul_size(size_t a, size_t b, size_t *out) { return __builtin_mul_overflow(a, b, out); }
+static inline bool tsr_add_size(size_t a, size_t b, size_t *out) { return __builtin_add_overflow(a, b, out); }
+static inline bool tsr_mul_i64(int64_t a, int64_t b, int64_t *out) { return __builtin_mul_overflow(a, b, out); }
+static inline bool tsr_add_i64(int64_t a, int64_t b, int64_t *out) { return __builtin_add_overflow(a, b, out); }
+
+/**
+ * Internal invariant check: a failure is a Tessera bug. Prints file/line to
+ * stderr and aborts. Never use it on user input.
+ */
+TSR_INTERNAL void tsr_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
+#define TSR_ASSERT(cond) \
+    do { if (TSR_UNLIKELY(!(cond))) tsr_assert_fail(#cond, __FILE__, __LINE__); } while (0)
+
+/** Reads an environment variable once-style helper: returns NULL if unset or empty. */
+TSR_INTERNAL const char *tsr_getenv(const char *name);
+
+/* Per-ISA function attributes (no -mavx* flags anywhere; see DESIGN.md). */
+#if defined(__x86_64__) || defined(__i386__)
+#  define TSR_X86 1
+#  define TSR_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#  define TSR_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")))
+#  define TSR_TARGET_AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")))
+#  define TSR_TARGET_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma,f16c")))
+#else
+#  define TSR_X86 0
+#  define TSR_TARGET_AVX2
+#  define TSR_TARGET_AVX512
+#  define TSR_TARGET_AVX512VNNI
+#  define TSR_TARGET_AVX512BF16
+#endif
+
+/** Cached features (filled once); cheaper than tsr_cpu_features_get on hot paths. */
+TSR_INTERNAL const tsr_cpu_features *tsr_cpu(void);
+
+#endif /* TSR_INTERNAL_H */

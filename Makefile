@@ -1,0 +1,155 @@
+# Tessera — one-command build, test, demo and benchmarks.
+#   make demo    the main job: tessera info + machine limits (+ each area's demo)
+#   make test    C tests, Swift tests, examples and the SwiftPM consumer
+# Both run `make deps` first (scripts/bootstrap installs missing OS packages).
+
+PREFIX     ?= /usr/local
+CC         ?= cc
+BUILD      ?= build
+SWIFT      ?= swift
+SWIFT_CONF ?= release
+# Sanitizer builds live in their own tree.
+ASAN_BUILD ?= build-asan
+
+VERSION := 0.1.0
+PKGS    := hwloc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# No -march=native: kernels pick their ISA at run time (function target attributes).
+OPT      ?= -O3
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -Wall -Wextra \
+               -Wno-unused-parameter -Iinclude -ICSources/tessera/core $(PKG_CFLAGS)
+CFLAGS   ?= $(OPT) -g
+LDLIBS   := $(PKG_LIBS) -lpthread -ldl -lm
+
+LIB_SRCS  := $(sort $(wildcard CSources/tessera/*/*.c))
+LIB_HDRS  := $(wildcard include/*.h include/tessera/*.h CSources/tessera/*/*.h)
+TEST_SRCS := $(sort $(wildcard Tests/c/test_*.c))
+EXAMPLE_C := $(sort $(wildcard examples/c/*.c))
+
+OBJS       := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+ASAN_OBJS  := $(LIB_SRCS:%.c=$(ASAN_BUILD)/obj/%.o)
+TESTS      := $(TEST_SRCS:Tests/c/%.c=$(BUILD)/tests/%)
+ASAN_TESTS := $(TEST_SRCS:Tests/c/%.c=$(ASAN_BUILD)/tests/%)
+
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: all deps lib swift test test-c test-asan test-swift test-examples test-consumer \
+        examples demo bench install uninstall clean help
+
+all: lib
+
+help:
+	@echo "make deps | lib | swift | test | test-c | test-asan | demo | bench | examples | install PREFIX=... | clean"
+
+deps:
+	@scripts/bootstrap
+
+# ---- plain C library ---------------------------------------------------------
+
+lib: $(BUILD)/lib/libtessera.so $(BUILD)/lib/libtessera.a $(BUILD)/lib/pkgconfig/tessera.pc
+
+$(BUILD)/obj/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CFLAGS_BASE) -DTSR_BUILD_SHARED -c $< -o $@
+
+$(BUILD)/lib/libtessera.so: $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libtessera.so.0 -o $@ $^ $(LDLIBS)
+
+$(BUILD)/lib/libtessera.a: $(OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# In-tree pkg-config file (prefix = this build); `make install` writes one for PREFIX.
+$(BUILD)/lib/pkgconfig/tessera.pc: tessera.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(abspath .)|' -e 's|@LIBDIR@|$(abspath $(BUILD)/lib)|' \
+	    -e 's|@INCLUDEDIR@|$(abspath include)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES@|$(PKGS)|' $< > $@
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include/tessera $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/tessera.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/tessera/*.h $(DESTDIR)$(PREFIX)/include/tessera/
+	install -m 755 $(BUILD)/lib/libtessera.so $(DESTDIR)$(PREFIX)/lib/libtessera.so.$(VERSION)
+	ln -sf libtessera.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtessera.so.0
+	ln -sf libtessera.so.0 $(DESTDIR)$(PREFIX)/lib/libtessera.so
+	install -m 644 $(BUILD)/lib/libtessera.a $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PREFIX)/lib|' \
+	    -e 's|@INCLUDEDIR@|$(PREFIX)/include|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES@|$(PKGS)|' tessera.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tessera.pc
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/tessera $(DESTDIR)$(PREFIX)/include/tessera.h \
+	       $(DESTDIR)$(PREFIX)/lib/libtessera.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/tessera.pc
+
+# ---- C tests (plain programs; each prints "N passed, N failed") -------------------
+
+$(BUILD)/tests/%: Tests/c/%.c Tests/c/tsr_test.h $(BUILD)/lib/libtessera.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CFLAGS_BASE) -ITests/c $< -o $@ $(BUILD)/lib/libtessera.a $(LDLIBS)
+
+test-c: $(TESTS)
+	@scripts/run-c-tests $(TESTS)
+
+$(ASAN_BUILD)/obj/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SANITIZE) $(CFLAGS_BASE) -c $< -o $@
+
+$(ASAN_BUILD)/lib/libtessera.a: $(ASAN_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(ASAN_BUILD)/tests/%: Tests/c/%.c Tests/c/tsr_test.h $(ASAN_BUILD)/lib/libtessera.a
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SANITIZE) $(CFLAGS_BASE) -ITests/c $< -o $@ $(ASAN_BUILD)/lib/libtessera.a $(LDLIBS)
+
+test-asan: deps $(ASAN_TESTS)
+	@TSR_TEST_QUICK=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    scripts/run-c-tests $(ASAN_TESTS)
+
+# ---- Swift -------------------------------------------------------------------
+
+swift:
+	$(SWIFT) build -c $(SWIFT_CONF)
+
+test-swift:
+	$(SWIFT) test --parallel --num-workers 2
+
+# ---- examples and the SwiftPM consumer ------------------------------------------
+
+examples: lib
+	@scripts/run-examples $(BUILD)
+
+test-examples: examples
+
+test-consumer:
+	cd examples/swiftpm-consumer && $(SWIFT) build && $(SWIFT) run -c debug consumer
+
+# ---- per-area extra targets (mk/<area>.mk may add to EXTRA_TESTS) ---------------------
+EXTRA_TESTS :=
+-include $(sort $(wildcard mk/*.mk))
+
+test-extra: $(EXTRA_TESTS)
+
+# ---- the two commands of the README -------------------------------------------------
+
+test: deps
+	$(MAKE) test-c
+	$(MAKE) test-asan
+	$(MAKE) test-swift
+	$(MAKE) test-examples
+	$(MAKE) test-consumer
+	$(MAKE) test-extra
+	@echo "make test: all suites passed"
+
+demo: deps swift
+	@scripts/demo
+
+bench: deps swift
+	@scripts/bench
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) .build examples/swiftpm-consumer/.build bench-results

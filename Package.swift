@@ -1,0 +1,66 @@
+// swift-tools-version:6.1
+// Tessera: parallel numerics kernels in C behind one C ABI, with a typed Swift API.
+import PackageDescription
+
+let package = Package(
+    name: "Tessera",
+    products: [
+        // MARK: Public API (one product per domain, so users build only what they need)
+        .library(name: "Tessera", targets: ["Tessera"]),
+        .library(name: "TesseraCluster", targets: ["TesseraCluster"]),
+        .library(name: "TesseraPDE", targets: ["TesseraPDE"]),
+        .library(name: "TesseraDiffusion", targets: ["TesseraDiffusion"]),
+        .library(name: "TesseraModels", targets: ["TesseraModels"]),
+        .executable(name: "tessera", targets: ["tessera"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: System libraries (found by pkg-config; scripts/bootstrap installs them)
+        .systemLibrary(name: "CHwloc", path: "Sources/CHwloc", pkgConfig: "hwloc",
+                       providers: [.apt(["libhwloc-dev"]), .brew(["hwloc"])]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
+        .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3",
+                       providers: [.apt(["libfftw3-dev"]), .brew(["fftw"])]),
+
+        // MARK: The C kernels (public headers in the top-level include/)
+        .target(
+            name: "CTessera",
+            dependencies: ["CHwloc"],
+            path: ".",
+            sources: ["CSources/tessera"],
+            publicHeadersPath: "include",
+            cSettings: [
+                .headerSearchPath("CSources/tessera/core"),
+                .define("_GNU_SOURCE"),
+            ],
+            linkerSettings: [.linkedLibrary("m"), .linkedLibrary("dl"), .linkedLibrary("pthread")]
+        ),
+
+        // MARK: Swift modules
+        .target(name: "Tessera", dependencies: ["CTessera", "COpenBLAS"]),
+        // cluster: k-medoids, k-means, GMM, PPP
+        .target(name: "TesseraCluster", dependencies: ["Tessera", "CTessera", "COpenBLAS"]),
+        // pde: spectral (FFTW) and finite-difference solvers
+        .target(name: "TesseraPDE", dependencies: ["Tessera", "CTessera", "CFFTW"]),
+        // diffusion: samplers, U-Net, patch parallelism
+        .target(name: "TesseraDiffusion", dependencies: ["Tessera", "CTessera"]),
+        // models: GGUF, tokenizer, Llama runner, speculative decoding
+        .target(name: "TesseraModels", dependencies: ["Tessera", "CTessera"]),
+
+        // MARK: Command-line tool
+        .executableTarget(
+            name: "tessera",
+            dependencies: [
+                "Tessera", "COpenBLAS", "TesseraCluster", "TesseraPDE", "TesseraDiffusion", "TesseraModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "TesseraTests", dependencies: ["Tessera"]),
+        // (each module adds its test target here: .testTarget(name: "TesseraXTests", dependencies: ["TesseraX"]))
+    ]
+)

@@ -1,0 +1,3 @@
+/// TesseraDiffusion: diffusion samplers and patch-parallel sampling (DistriFusion, PCPP, ASG).
+/// Importing it also imports `Tessera`.
+@_exported import Tessera

@@ -1,0 +1,98 @@
+/*
+ * tsr_test.h — a minimal test harness for Tessera's C tests.
+ *
+ *   TSR_TEST(name) { CHECK(x == 1); CHECK_NEAR(a, b, 1e-6); CHECK_STATUS(call, TSR_EINVAL); }
+ *   int main(void) { RUN(name); return tsr_test_summary(); }
+ *
+ * Each program prints "N passed, N failed" as its last line and exits non-zero
+ * on any failure. TSR_TEST_QUICK=1 (set under sanitizers) asks tests to use
+ * smaller sizes via tsr_test_quick().
+ */
+#ifndef TSR_TEST_H
+#define TSR_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tessera.h"
+
+static int tsr_test_passed_ = 0, tsr_test_failed_ = 0, tsr_test_case_failed_ = 0;
+
+#define TSR_TEST(name) static void name(void)
+
+#define RUN(name)                                                        \
+    do {                                                                 \
+        tsr_test_case_failed_ = 0;                                       \
+        name();                                                          \
+        if (tsr_test_case_failed_) { tsr_test_failed_++; printf("FAIL %s\n", #name); } \
+        else { tsr_test_passed_++; printf("ok   %s\n", #name); }         \
+        fflush(stdout);                                                  \
+    } while (0)
+
+#define CHECK(cond)                                                      \
+    do {                                                                 \
+        if (!(cond)) {                                                   \
+            printf("  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+            tsr_test_case_failed_ = 1;                                   \
+        }                                                                \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                             \
+    do {                                                                 \
+        if (!(cond)) {                                                   \
+            printf("  %s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+            printf(__VA_ARGS__); printf("\n");                           \
+            tsr_test_case_failed_ = 1;                                   \
+        }                                                                \
+    } while (0)
+
+#define CHECK_NEAR(a, b, tol)                                            \
+    do {                                                                 \
+        double tsr_a_ = (double)(a), tsr_b_ = (double)(b);               \
+        if (!(fabs(tsr_a_ - tsr_b_) <= (tol))) {                         \
+            printf("  %s:%d: |%s - %s| = |%.9g - %.9g| > %g\n", __FILE__, __LINE__, \
+                   #a, #b, tsr_a_, tsr_b_, (double)(tol));               \
+            tsr_test_case_failed_ = 1;                                   \
+        }                                                                \
+    } while (0)
+
+/* Checks a call's status and, for errors, that tsr_last_error() says something. */
+#define CHECK_STATUS(call, expected)                                     \
+    do {                                                                 \
+        tsr_status tsr_s_ = (call);                                      \
+        if (tsr_s_ != (expected)) {                                      \
+            printf("  %s:%d: %s returned %s, expected %s (%s)\n", __FILE__, __LINE__, #call, \
+                   tsr_status_string(tsr_s_), tsr_status_string(expected), tsr_last_error()); \
+            tsr_test_case_failed_ = 1;                                   \
+        } else if ((expected) != TSR_OK && tsr_last_error()[0] == '\0') { \
+            printf("  %s:%d: %s gave no error message\n", __FILE__, __LINE__, #call); \
+            tsr_test_case_failed_ = 1;                                   \
+        }                                                                \
+    } while (0)
+
+#define CHECK_OK(call) CHECK_STATUS(call, TSR_OK)
+
+static inline int tsr_test_quick(void) {
+    const char *q = getenv("TSR_TEST_QUICK");
+    return q && q[0] && q[0] != '0';
+}
+
+/* Deterministic xorshift generator for test data. */
+static inline unsigned long long tsr_test_rng_next(unsigned long long *s) {
+    unsigned long long x = *s;
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    return *s = x;
+}
+/* Uniform in [-1, 1). */
+static inline float tsr_test_uniform(unsigned long long *s) {
+    return (float)((double)(tsr_test_rng_next(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0);
+}
+
+static inline int tsr_test_summary(void) {
+    printf("%d passed, %d failed\n", tsr_test_passed_, tsr_test_failed_);
+    return tsr_test_failed_ ? 1 : 0;
+}
+
+#endif /* TSR_TEST_H */

@@ -1,0 +1,1 @@
+"$TESSERA_BIN" info
