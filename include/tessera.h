@@ -23,5 +23,6 @@
 
 #include "tessera/core.h"
 #include "tessera/pool.h"
+#include "tessera/datatype.h"
 
 #endif /* TESSERA_H */
