@@ -24,7 +24,6 @@
 #include "tessera/core.h"
 #include "tessera/pool.h"
 #include "tessera/attention.h"
-#include "tessera/probe.h"
 #include "tessera/quant.h"
 #include "tessera/datatype.h"
 
