@@ -24,6 +24,8 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
         .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3",
                        providers: [.apt(["libfftw3-dev"]), .brew(["fftw"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
 
         // MARK: The C kernels (public headers in the top-level include/)
         .target(
@@ -40,7 +42,7 @@ let package = Package(
         ),
 
         // MARK: Swift modules
-        .target(name: "Tessera", dependencies: ["CTessera", "COpenBLAS"]),
+        .target(name: "Tessera", dependencies: ["CTessera", "COpenBLAS", "CPNG"]),
         // cluster: k-medoids, k-means, GMM, PPP
         .target(name: "TesseraCluster", dependencies: ["Tessera", "CTessera", "COpenBLAS"]),
         // pde: spectral (FFTW) and finite-difference solvers
@@ -61,6 +63,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "TesseraTests", dependencies: ["Tessera"]),
+        .testTarget(name: "TesseraPDETests", dependencies: ["TesseraPDE"]),
         // (each module adds its test target here: .testTarget(name: "TesseraXTests", dependencies: ["TesseraX"]))
     ]
 )

@@ -1,0 +1,220 @@
+// Rendering numbers to pictures: 2-D fields as colour-mapped heat maps, and labelled point
+// clouds as scatter plots.
+
+import Foundation
+
+/// How field values map to the colour map's [0, 1].
+public enum ColorRange: Sendable, Equatable {
+    /// [min, max] of the finite values.
+    case automatic
+    /// [−m, m] with m = max |value| over the finite values (for diverging maps).
+    case symmetric
+    /// A fixed [low, high] (values outside are clamped to the end colours).
+    case fixed(Double, Double)
+
+    /// The resolved [low, high] for the given finite min/max/max-abs; never an empty interval.
+    func resolve(min lo: Double, max hi: Double, maxAbs: Double) -> (Double, Double) {
+        var (a, b): (Double, Double)
+        switch self {
+        case .automatic: (a, b) = (lo, hi)
+        case .symmetric: (a, b) = (-maxAbs, maxAbs)
+        case .fixed(let l, let h): (a, b) = (l, h)
+        }
+        if !(a.isFinite && b.isFinite) { (a, b) = (0, 1) }
+        if b <= a { (a, b) = (a - 0.5, a + 0.5) }  // constant field: the middle colour
+        return (a, b)
+    }
+}
+
+extension RasterImage {
+    /// Renders a 2-D field (row-major, `rows × cols`, row `r` starting at `r * rowStride`) with
+    /// a colour map. Field row 0 is the top of the picture unless `flipVertical` (then row 0 is
+    /// the bottom, as in a y-up physics plot). Each value becomes a `scale × scale` block.
+    /// NaN/∞ values get `Colormap.nanColor`.
+    /// Errors: `.invalidArgument` for non-positive sizes or scale, a stride < cols, a buffer
+    /// shorter than the described field, or a picture over `maxSide`; for `.fixed(lo, hi)`
+    /// with non-finite or reversed bounds.
+    public init<T: BinaryFloatingPoint>(field: UnsafeBufferPointer<T>, rows: Int, cols: Int, rowStride: Int? = nil,
+                                        colormap: Colormap = .aurora, range: ColorRange = .automatic,
+                                        scale: Int = 1, flipVertical: Bool = false) throws(TesseraError) {
+        let ld = rowStride ?? cols
+        guard rows > 0, cols > 0 else { throw .invalidArgument("field image: rows (\(rows)) and cols (\(cols)) must be positive") }
+        guard scale > 0 else { throw .invalidArgument("field image: scale \(scale) must be positive") }
+        guard ld >= cols else { throw .invalidArgument("field image: rowStride \(ld) < cols \(cols)") }
+        let (need, o1) = (rows - 1).multipliedReportingOverflow(by: ld)
+        guard !o1, need + cols <= field.count else {
+            throw .invalidArgument("field image: buffer has \(field.count) values, a \(rows)×\(cols) field with row stride \(ld) needs \(need + cols)")
+        }
+        guard rows <= RasterImage.maxSide / scale, cols <= RasterImage.maxSide / scale else {
+            throw .invalidArgument("field image: \(rows)×\(cols) at scale \(scale) exceeds \(RasterImage.maxSide) pixels per side")
+        }
+        if case .fixed(let l, let h) = range, !(l.isFinite && h.isFinite && l < h) {
+            throw .invalidArgument("field image: fixed range [\(l), \(h)] must be finite with low < high")
+        }
+        var lo = Double.infinity, hi = -Double.infinity
+        for r in 0..<rows {
+            for c in 0..<cols {
+                let v = Double(field[r * ld + c])
+                if v.isFinite { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
+            }
+        }
+        let (a, b) = range.resolve(min: lo, max: hi, maxAbs: Swift.max(abs(lo), abs(hi)))
+        let lut = colormap.lookupTable
+        let inv = 255 / (b - a)
+        try self.init(width: cols * scale, height: rows * scale)
+        let w = width
+        pixels.withUnsafeMutableBufferPointer { px in
+            for r in 0..<rows {
+                let yr = flipVertical ? rows - 1 - r : r
+                for c in 0..<cols {
+                    let v = Double(field[r * ld + c])
+                    let col: (r: UInt8, g: UInt8, b: UInt8)
+                    if v.isFinite {
+                        col = lut[Int((Swift.min(Swift.max((v - a) * inv, 0), 255)).rounded())]
+                    } else {
+                        col = Colormap.nanColor
+                    }
+                    for dy in 0..<scale {
+                        var o = 4 * ((yr * scale + dy) * w + c * scale)
+                        for _ in 0..<scale {
+                            px[o] = col.r; px[o + 1] = col.g; px[o + 2] = col.b; px[o + 3] = 255
+                            o += 4
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Renders a 2-D field held in an array (row-major `rows × cols`). See the buffer form.
+    public init<T: BinaryFloatingPoint>(field: [T], rows: Int, cols: Int, colormap: Colormap = .aurora,
+                                        range: ColorRange = .automatic, scale: Int = 1,
+                                        flipVertical: Bool = false) throws(TesseraError) {
+        guard rows > 0, cols > 0, rows.multipliedReportingOverflow(by: cols) == (rows * cols, false),
+              field.count == rows * cols else {
+            throw .invalidArgument("field image: array has \(field.count) values, expected rows × cols = \(rows) × \(cols)")
+        }
+        let r: Result<RasterImage, TesseraError> = field.withUnsafeBufferPointer { buf in
+            do { return .success(try RasterImage(field: buf, rows: rows, cols: cols, colormap: colormap, range: range,
+                                                 scale: scale, flipVertical: flipVertical)) }
+            catch let e as TesseraError { return .failure(e) }
+            catch { return .failure(.internalError("\(error)")) }
+        }
+        self = try r.get()
+    }
+
+    /// A horizontal colour bar of the map (left = low), e.g. to place under a field picture.
+    public static func colorbar(_ colormap: Colormap, width: Int = 256, height: Int = 16) throws(TesseraError) -> RasterImage {
+        var img = try RasterImage(width: width, height: height)
+        for x in 0..<width {
+            let c = colormap.color(at: width == 1 ? 0.5 : Double(x) / Double(width - 1))
+            for y in 0..<height { img[x, y] = (c.r, c.g, c.b, 255) }
+        }
+        return img
+    }
+
+    /// This picture with `other` placed below it (widths may differ; the gap is `background`).
+    public func stacked(above other: RasterImage, gap: Int = 4,
+                        background: (r: UInt8, g: UInt8, b: UInt8, a: UInt8) = (255, 255, 255, 255)) throws(TesseraError) -> RasterImage {
+        var out = try RasterImage(width: Swift.max(width, other.width), height: height + gap + other.height, fill: background)
+        for y in 0..<height { for x in 0..<width { out[x, y] = self[x, y] } }
+        for y in 0..<other.height { for x in 0..<other.width { out[x, height + gap + y] = other[x, y] } }
+        return out
+    }
+}
+
+/// Scatter plots of 2-D points coloured by label (e.g. a 2-D projection of clustered data).
+///
+/// Points are antialiased discs on a white background inside a thin frame; the data box is
+/// fitted into the picture minus `margin` pixels on each side (same scale on both axes when
+/// `equalAspect`). y grows upwards. Label colours come from `CategoricalPalette`; a negative
+/// label (noise) is gray; highlighted points (e.g. medoids or centres) are drawn last, larger,
+/// with a dark ring.
+public struct ScatterPlot: Sendable {
+    public var width = 800
+    public var height = 800
+    public var margin = 24
+    public var pointRadius = 2.5
+    public var pointOpacity = 0.85
+    public var highlightRadius = 6.0
+    public var equalAspect = true
+    public var drawFrame = true
+
+    public init(width: Int = 800, height: Int = 800) {
+        self.width = width
+        self.height = height
+    }
+
+    /// Renders points (x[i], y[i]) with optional labels (same count) and highlighted indices.
+    /// Errors: `.invalidArgument` for mismatched counts, a non-finite coordinate (its index is
+    /// named), a highlighted index out of range, or a picture too small for the margins.
+    public func render(x: [Double], y: [Double], labels: [Int]? = nil,
+                       highlighted: [Int] = []) throws(TesseraError) -> RasterImage {
+        guard x.count == y.count else { throw .invalidArgument("scatter: x has \(x.count) points, y has \(y.count)") }
+        if let labels, labels.count != x.count {
+            throw .invalidArgument("scatter: labels has \(labels.count) entries for \(x.count) points")
+        }
+        guard margin >= 0, width > 2 * margin + 1, height > 2 * margin + 1 else {
+            throw .invalidArgument("scatter: picture \(width)×\(height) too small for margin \(margin)")
+        }
+        guard pointRadius > 0, pointRadius.isFinite, highlightRadius > 0, highlightRadius.isFinite else {
+            throw .invalidArgument("scatter: point radii must be positive and finite")
+        }
+        for i in x.indices where !(x[i].isFinite && y[i].isFinite) {
+            throw .invalidArgument("scatter: point \(i) has a non-finite coordinate (\(x[i]), \(y[i]))")
+        }
+        for h in highlighted where h < 0 || h >= x.count {
+            throw .invalidArgument("scatter: highlighted index \(h) out of range 0..<\(x.count)")
+        }
+        var img = try RasterImage(width: width, height: height)
+        let innerW = Double(width - 2 * margin), innerH = Double(height - 2 * margin)
+        var x0 = x.min() ?? 0, x1 = x.max() ?? 1, y0 = y.min() ?? 0, y1 = y.max() ?? 1
+        if x1 <= x0 { x0 -= 0.5; x1 += 0.5 }
+        if y1 <= y0 { y0 -= 0.5; y1 += 0.5 }
+        var sx = innerW / (x1 - x0), sy = innerH / (y1 - y0)
+        var ox = Double(margin), oy = Double(margin)
+        if equalAspect {
+            let s = Swift.min(sx, sy)
+            ox += 0.5 * (innerW - s * (x1 - x0)); oy += 0.5 * (innerH - s * (y1 - y0))
+            sx = s; sy = s
+        }
+        func px(_ i: Int) -> (Double, Double) {
+            (ox + (x[i] - x0) * sx, Double(height) - (oy + (y[i] - y0) * sy))
+        }
+        if drawFrame {
+            let f: (r: UInt8, g: UInt8, b: UInt8, a: UInt8) = (120, 120, 120, 255)
+            let l = margin / 2, r = width - 1 - margin / 2, t = margin / 2, b = height - 1 - margin / 2
+            for xx in l...r { img[xx, t] = f; img[xx, b] = f }
+            for yy in t...b { img[l, yy] = f; img[r, yy] = f }
+        }
+        let isHighlighted = Set(highlighted)
+        for i in x.indices where !isHighlighted.contains(i) {
+            let (cx, cy) = px(i)
+            img.disc(cx: cx, cy: cy, radius: pointRadius, color: CategoricalPalette.color(labels?[i] ?? 0), opacity: pointOpacity)
+        }
+        for i in highlighted {
+            let (cx, cy) = px(i)
+            img.disc(cx: cx, cy: cy, radius: highlightRadius + 1.5, color: (20, 20, 20), opacity: 1)
+            img.disc(cx: cx, cy: cy, radius: highlightRadius, color: CategoricalPalette.color(labels?[i] ?? 0), opacity: 1)
+        }
+        return img
+    }
+}
+
+extension RasterImage {
+    /// Draws an antialiased filled disc centred at (cx, cy) in pixel coordinates (pixel
+    /// (x, y) covers [x, x+1) × [y, y+1)). Parts outside the picture are clipped.
+    public mutating func disc(cx: Double, cy: Double, radius: Double, color: (r: UInt8, g: UInt8, b: UInt8), opacity: Double = 1) {
+        guard radius > 0, cx.isFinite, cy.isFinite else { return }
+        let xa = Swift.max(0, Int((cx - radius - 1).rounded(.down))), xb = Swift.min(width - 1, Int((cx + radius + 1).rounded(.up)))
+        let ya = Swift.max(0, Int((cy - radius - 1).rounded(.down))), yb = Swift.min(height - 1, Int((cy + radius + 1).rounded(.up)))
+        guard xa <= xb, ya <= yb else { return }
+        for yy in ya...yb {
+            for xx in xa...xb {
+                let dx = Double(xx) + 0.5 - cx, dy = Double(yy) + 0.5 - cy
+                let cover = Swift.min(Swift.max(radius + 0.5 - (dx * dx + dy * dy).squareRoot(), 0), 1)
+                if cover > 0 { blend(x: xx, y: yy, color: color, alpha: cover * opacity) }
+            }
+        }
+    }
+}
