@@ -24,6 +24,7 @@ static struct {
 } g_topo;
 
 static pthread_once_t g_topo_once = PTHREAD_ONCE_INIT;
+static void ensure_loaded(void);
 
 static void fallback_caches(tsr_topology_info *t) {
     long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE), l2 = sysconf(_SC_LEVEL2_CACHE_SIZE),
@@ -129,7 +130,8 @@ static void load_topology(void) {
         if (t->l2_bytes == 0) t->l2_bytes = fb.l2_bytes;
     }
     t->from_hwloc = 1;
-    snprintf(t->source, sizeof t->source, "hwloc %s", tsr_hwloc_version());
+    const char *ver = hwloc_obj_get_info_by_name(hwloc_get_root_obj(topo), "hwlocVersion");
+    snprintf(t->source, sizeof t->source, "hwloc %s", ver ? ver : "(version unknown)");
 }
 
 static void ensure_loaded(void) { pthread_once(&g_topo_once, load_topology); }
@@ -144,10 +146,19 @@ tsr_status tsr_topology_get(tsr_topology_info *out) {
     return TSR_OK;
 }
 
+/* The library's own version ("hwlocVersion" info of the root object) when a topology is
+ * loaded; else the API version it implements. */
 const char *tsr_hwloc_version(void) {
-    static char buf[32];
-    unsigned v = hwloc_get_api_version();
-    snprintf(buf, sizeof buf, "%u.%u.%u", (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
+    static char buf[48];
+    ensure_loaded();
+    const char *v = NULL;
+    if (g_topo.topo) v = hwloc_obj_get_info_by_name(hwloc_get_root_obj(g_topo.topo), "hwlocVersion");
+    if (v) {
+        snprintf(buf, sizeof buf, "%s", v);
+    } else {
+        unsigned a = hwloc_get_api_version();
+        snprintf(buf, sizeof buf, "API %u.%u.%u", (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+    }
     return buf;
 }
 

@@ -49,7 +49,7 @@ final class BenchOutput {
             if let f = r.fraction, let ln = r.limitName { line += "  \(String(format: "%.0f", f * 100))% of \(ln)" }
             print(line)
         }
-        fflush(stdout)
+        fflush(nil)
     }
 
     /// Progress and commentary go to stderr so that --json stdout stays machine-readable.

@@ -1,0 +1,19 @@
+import ArgumentParser
+
+@main
+struct TesseraCLI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tessera",
+        abstract: "Tessera: parallel numerics kernels for CPUs, from the command line.",
+        discussion: """
+        Tessera runs its kernels on a thread pool pinned to cores (TESSERA_NUM_THREADS, \
+        TESSERA_BIND=core|scatter|none) with run-time ISA dispatch (TESSERA_ISA=scalar|avx2|avx512).
+        Start with `tessera info`, then `tessera bench limits`.
+        """,
+        version: "0.1.0",
+        subcommands: [
+            InfoCommand.self,
+            BenchCommand.self,
+        ]
+    )
+}
