@@ -23,6 +23,7 @@
 
 #include "tessera/core.h"
 #include "tessera/pool.h"
+#include "tessera/probe.h"
 #include "tessera/attention.h"
 #include "tessera/quant.h"
 #include "tessera/datatype.h"
