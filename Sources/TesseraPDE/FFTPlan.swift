@@ -1,0 +1,161 @@
+// FFTW real-to-complex transforms: planned once per (shape, threads, effort), cached for the
+// process, executed many times on new arrays (fftw_execute_dft_r2c/c2r, which are
+// thread-safe). Planning goes through one lock because FFTW's planner is not thread-safe.
+// FFTW's own threads are used for each transform, as many as the Tessera pool says an
+// external library should use from the calling thread (tsr_pool_external_threads: the pool's
+// thread count outside a region, 1 inside a worker).
+//
+// Layout: a real array of shape [n0, …, n_{d−1}] (C order) transforms to a complex array of
+// shape [n0, …, n_{d−1}/2 + 1] (interleaved re, im doubles). The forward transform is
+// unnormalised; `inverse` divides by the number of points, so inverse(forward(u)) = u.
+
+import Foundation
+internal import CFFTW
+internal import CTessera
+
+/// How hard FFTW searches for a fast plan (FFTW_ESTIMATE / MEASURE / PATIENT).
+public enum FFTEffort: String, Sendable, CaseIterable {
+    case estimate, measure, patient
+    var flags: UInt32 {
+        switch self {
+        case .estimate: return UInt32(FFTW_ESTIMATE)
+        case .measure: return UInt32(FFTW_MEASURE)
+        case .patient: return UInt32(FFTW_PATIENT)
+        }
+    }
+}
+
+/// A 64-byte aligned buffer of doubles (from fftw_malloc, so FFTW sees its usual alignment).
+public final class AlignedDoubles: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<Double>
+    public let count: Int
+
+    public init(count: Int) throws(TesseraError) {
+        guard count >= 0 else { throw .invalidArgument("AlignedDoubles: negative count \(count)") }
+        let (bytes, o) = Swift.max(count, 1).multipliedReportingOverflow(by: 8)
+        guard !o, let raw = fftw_malloc(bytes) else { throw .outOfMemory("cannot allocate \(count) doubles") }
+        pointer = raw.bindMemory(to: Double.self, capacity: Swift.max(count, 1))
+        pointer.initialize(repeating: 0, count: Swift.max(count, 1))
+        self.count = count
+    }
+
+    deinit { fftw_free(pointer) }
+
+    public func zero() { pointer.update(repeating: 0, count: count) }
+    public func copy(from other: AlignedDoubles) { pointer.update(from: other.pointer, count: Swift.min(count, other.count)) }
+    public var buffer: UnsafeMutableBufferPointer<Double> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+}
+
+/// A cached pair of FFTW plans (r2c forward, c2r backward) for one real shape.
+public final class RealFFT: @unchecked Sendable {
+    /// The real array shape (C order).
+    public let shape: [Int]
+    /// The complex (half-spectrum) shape: the last axis is n/2 + 1.
+    public let complexShape: [Int]
+    public let threads: Int
+    public let effort: FFTEffort
+    /// Seconds spent planning this shape (0 when it came from the cache or from wisdom fast).
+    public let planSeconds: Double
+    let forwardPlan: OpaquePointer
+    let backwardPlan: OpaquePointer
+
+    public var realCount: Int { shape.reduce(1, *) }
+    public var complexCount: Int { complexShape.reduce(1, *) }
+
+    nonisolated(unsafe) private static var cache: [String: RealFFT] = [:]
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var threadsReady = false
+
+    private init(shape: [Int], threads: Int, effort: FFTEffort) throws(TesseraError) {
+        self.shape = shape
+        var cs = shape
+        cs[cs.count - 1] = shape[shape.count - 1] / 2 + 1
+        self.complexShape = cs
+        self.threads = threads
+        self.effort = effort
+        let nr = shape.reduce(1, *), nc = cs.reduce(1, *)
+        let a = try AlignedDoubles(count: nr), b = try AlignedDoubles(count: 2 * nc)
+        var n32 = shape.map { Int32($0) }
+        fftw_plan_with_nthreads(Int32(threads))
+        let t0 = Date()
+        let cplx = UnsafeMutablePointer<fftw_complex>(OpaquePointer(b.pointer))
+        let f = fftw_plan_dft_r2c(Int32(shape.count), &n32, a.pointer, cplx, effort.flags)
+        let g = fftw_plan_dft_c2r(Int32(shape.count), &n32, cplx, a.pointer, effort.flags)
+        planSeconds = Date().timeIntervalSince(t0)
+        guard let f, let g else {
+            if let f { fftw_destroy_plan(f) }
+            if let g { fftw_destroy_plan(g) }
+            throw .unsupported("FFTW cannot plan a real transform of shape \(shape)")
+        }
+        forwardPlan = f
+        backwardPlan = g
+    }
+
+    deinit {
+        RealFFT.lock.lock()
+        fftw_destroy_plan(forwardPlan)
+        fftw_destroy_plan(backwardPlan)
+        RealFFT.lock.unlock()
+    }
+
+    /// The plans for `shape` (cached). `threads` nil = the pool's external-library thread count.
+    /// Errors: `.invalidArgument` for an empty/non-positive shape or more than 3 axes,
+    /// `.unsupported` if FFTW cannot plan it.
+    public static func plan(shape: [Int], threads: Int? = nil, effort: FFTEffort = .measure) throws(TesseraError) -> RealFFT {
+        guard (1...3).contains(shape.count), shape.allSatisfy({ $0 > 0 && $0 <= Int(Int32.max) }) else {
+            throw .invalidArgument("RealFFT: shape \(shape) must have 1-3 positive sizes")
+        }
+        let nt = Swift.max(1, threads ?? Int(tsr_pool_external_threads(nil)))
+        let key = "\(shape)/\(nt)/\(effort.rawValue)"
+        lock.lock()
+        defer { lock.unlock() }
+        if !threadsReady { _ = fftw_init_threads(); threadsReady = true }
+        if let p = cache[key] { return p }
+        let p = try RealFFT(shape: shape, threads: nt, effort: effort)
+        cache[key] = p
+        return p
+    }
+
+    /// Drops every cached plan (they are freed when no solver holds them any more).
+    public static func clearCache() {
+        lock.lock(); cache.removeAll(); lock.unlock()
+    }
+
+    /// Forward r2c: `real` (realCount doubles, preserved) → `spectrum` (2·complexCount doubles).
+    public func forward(_ real: UnsafeMutablePointer<Double>, _ spectrum: UnsafeMutablePointer<Double>) {
+        fftw_execute_dft_r2c(forwardPlan, real, UnsafeMutablePointer<fftw_complex>(OpaquePointer(spectrum)))
+    }
+
+    /// Backward c2r, normalised: `spectrum` (destroyed) → `real`.
+    public func inverse(_ spectrum: UnsafeMutablePointer<Double>, _ real: UnsafeMutablePointer<Double>) {
+        fftw_execute_dft_c2r(backwardPlan, UnsafeMutablePointer<fftw_complex>(OpaquePointer(spectrum)), real)
+        let s = 1 / Double(realCount)
+        for i in 0..<realCount { real[i] *= s }
+    }
+
+    /// Backward c2r without the 1/N scaling (callers fold it into their own pass).
+    public func inverseUnscaled(_ spectrum: UnsafeMutablePointer<Double>, _ real: UnsafeMutablePointer<Double>) {
+        fftw_execute_dft_c2r(backwardPlan, UnsafeMutablePointer<fftw_complex>(OpaquePointer(spectrum)), real)
+    }
+}
+
+/// FFTW wisdom: the plans FFTW has measured, saved so later runs plan instantly.
+public enum FFTWisdom {
+    /// Writes the accumulated wisdom to a file. Errors: `.io`.
+    public static func save(to path: String) throws(TesseraError) {
+        let ok = path.withCString { fftw_export_wisdom_to_filename($0) }
+        guard ok != 0 else { throw .io("FFTW could not write wisdom to '\(path)'") }
+    }
+
+    /// Adds wisdom from a file. Errors: `.io` if unreadable or not FFTW wisdom.
+    public static func load(from path: String) throws(TesseraError) {
+        let ok = path.withCString { fftw_import_wisdom_from_filename($0) }
+        guard ok != 0 else { throw .io("FFTW could not read wisdom from '\(path)'") }
+    }
+
+    /// Forgets all wisdom (and the plan cache, whose plans were made from it).
+    public static func forget() {
+        RealFFT.clearCache()
+        fftw_forget_wisdom()
+    }
+}
