@@ -1,0 +1,239 @@
+/*
+ * qgemm plans: creation (repack once), description, workspace, and execution
+ * (activation quantization, then the panel kernels in parallel over row panels).
+ */
+#include <pthread.h>
+#include <stdio.h>
+
+#include "quant_internal.h"
+
+
+void tsr_qgemm_params_default(tsr_qgemm_params *p) {
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
+}
+
+tsr_status tsr_qgemm_plan_create(tsr_pool_t *pool, const tsr_quant_matrix *w, const tsr_qgemm_params *params,
+                                 tsr_qgemm_plan_t **out) {
+    TSR_CHECK_NULL(out);
+    *out = NULL;
+    TSR_TRY(tsr_quant_matrix_check(w));
+    if (params) {
+        TSR_CHECK_ARG(params->size >= sizeof(tsr_qgemm_params),
+                      "tsr_qgemm_plan_create: params->size is %u, expected %zu", params->size, sizeof(tsr_qgemm_params));
+        TSR_CHECK_ARG(params->flags == 0, "tsr_qgemm_plan_create: params->flags must be 0 (got %d)", params->flags);
+    }
+    TSR_CHECK_ARG(w->k <= INT32_MAX / 2, "tsr_qgemm_plan_create: k = %lld is too large", (long long)w->k);
+    tsr_qgemm_plan_t *p = tsr_calloc(1, sizeof *p);
+    if (!p) return tsr_error(TSR_ENOMEM, "tsr_qgemm_plan_create: out of memory");
+    p->format = w->format;
+    p->n = w->n;
+    p->k = w->k;
+    p->npanels = (w->n + TSR_QP - 1) / TSR_QP;
+    tsr_qgemm_layout(w->format, w->k, &p->d, &p->ftype);
+    p->is_float = p->ftype >= 0;
+    size_t rb;
+    tsr_status st = tsr_quant_row_bytes(w->format, w->k, &rb);
+    if (st == TSR_OK && tsr_mul_size(rb, (size_t)w->n, &p->source_bytes))
+        st = tsr_error(TSR_ERANGE, "tsr_qgemm_plan_create: n·row_bytes overflows");
+    if (st == TSR_OK) {
+        if (p->is_float) {
+            const size_t es = p->ftype == TSR_QF_F32 ? 4 : 2;
+            if (tsr_mul_size((size_t)w->k, TSR_QP * es, &p->panel_bytes))
+                st = tsr_error(TSR_ERANGE, "tsr_qgemm_plan_create: panel size overflows");
+        } else {
+            p->panel_bytes = p->d.panel_bytes;
+        }
+    }
+    if (st == TSR_OK && tsr_mul_size(p->panel_bytes, (size_t)p->npanels, &p->packed_bytes))
+        st = tsr_error(TSR_ERANGE, "tsr_qgemm_plan_create: packed size overflows");
+    if (st == TSR_OK) {
+        p->packed = tsr_malloc(p->packed_bytes);
+        p->lock = tsr_malloc(sizeof(pthread_mutex_t));
+        if (!p->packed || !p->lock) st = tsr_error(TSR_ENOMEM, "tsr_qgemm_plan_create: cannot allocate %zu bytes of packed weights", p->packed_bytes);
+        else pthread_mutex_init((pthread_mutex_t *)p->lock, NULL);
+    }
+    if (st == TSR_OK) st = tsr_qgemm_pack(pool, w, &p->d, p->ftype, p->panel_bytes, p->npanels, p->packed);
+    if (st != TSR_OK) {
+        if (p->lock && p->packed) pthread_mutex_destroy((pthread_mutex_t *)p->lock);
+        tsr_free(p->lock);
+        tsr_free(p->packed);
+        tsr_free(p);
+        return st;
+    }
+    *out = p;
+    return TSR_OK;
+}
+
+void tsr_qgemm_plan_destroy(tsr_qgemm_plan_t *plan) {
+    if (!plan) return;
+    pthread_mutex_destroy((pthread_mutex_t *)plan->lock);
+    tsr_free(plan->lock);
+    tsr_free(plan->scratch);
+    tsr_free(plan->packed);
+    tsr_free(plan);
+}
+
+/* The kernels execute would use now. */
+typedef struct {
+    tsr_isa isa;
+    const char *name;
+    tsr_qact_fn act;
+    tsr_qkernel_fn qk;
+    tsr_fkernel_fn fk;
+} kernel_choice;
+
+static kernel_choice choose(const tsr_qgemm_plan_t *p) {
+    kernel_choice c = {TSR_ISA_SCALAR, "scalar", tsr_qact_scalar, tsr_qkernel_scalar, tsr_fkernel_scalar};
+#if TSR_X86
+    const tsr_isa isa = tsr_isa_active();
+    if (isa >= TSR_ISA_AVX512 && (p->is_float || tsr_cpu()->avx512_vnni)) {
+        c = (kernel_choice){TSR_ISA_AVX512, p->is_float ? "avx512-f32fma" : "avx512vnni-int8",
+                            tsr_qact_avx512, tsr_qkernel_avx512vnni, tsr_fkernel_avx512};
+    } else if (isa >= TSR_ISA_AVX2) {
+        c = (kernel_choice){TSR_ISA_AVX2, p->is_float ? "avx2-f32fma" : "avx2-int8",
+                            tsr_qact_scalar, tsr_qkernel_avx2, tsr_fkernel_avx2};
+    }
+#endif
+    if (c.isa == TSR_ISA_SCALAR) c.name = p->is_float ? "scalar-f32" : "scalar-int8";
+    return c;
+}
+
+tsr_status tsr_qgemm_plan_info_get(const tsr_qgemm_plan_t *plan, tsr_qgemm_plan_info *out) {
+    TSR_CHECK_NULL(plan);
+    TSR_CHECK_NULL(out);
+    TSR_CHECK_ARG(out->size >= sizeof(tsr_qgemm_plan_info), "tsr_qgemm_plan_info_get: out->size is %u, expected %zu",
+                  out->size, sizeof(tsr_qgemm_plan_info));
+    uint32_t size = out->size;
+    memset(out, 0, sizeof *out);
+    out->size = size;
+    out->format = plan->format;
+    out->n = plan->n;
+    out->k = plan->k;
+    out->source_bytes = plan->source_bytes;
+    out->packed_bytes = plan->packed_bytes;
+    out->panel_rows = TSR_QP;
+    out->group = plan->is_float ? 1 : plan->d.group;
+    out->act_block = plan->is_float ? 0 : plan->d.group;
+    kernel_choice c = choose(plan);
+    out->isa = c.isa;
+    snprintf(out->kernel, sizeof out->kernel, "%s-u%d", c.name, plan->is_float ? 0 : plan->d.bits);
+    if (plan->is_float) snprintf(out->kernel, sizeof out->kernel, "%s", c.name);
+    return TSR_OK;
+}
+
+static size_t act_row_bytes(const tsr_qgemm_plan_t *p) {
+    return (size_t)tsr_qact_stride(p->k) + (size_t)p->d.ngroups * sizeof(tsr_qact_meta);
+}
+
+tsr_status tsr_qgemm_workspace_size(const tsr_qgemm_plan_t *plan, int64_t m, size_t *out) {
+    TSR_CHECK_NULL(plan);
+    TSR_CHECK_NULL(out);
+    TSR_CHECK_ARG(m > 0, "tsr_qgemm_workspace_size: m must be > 0 (got %lld)", (long long)m);
+    if (plan->is_float) { *out = 0; return TSR_OK; }
+    if (tsr_mul_size(act_row_bytes(plan), (size_t)m, out) || tsr_add_size(*out, 64, out))
+        return tsr_error(TSR_ERANGE, "tsr_qgemm_workspace_size: m = %lld overflows", (long long)m);
+    return TSR_OK;
+}
+
+typedef struct {
+    const tsr_qgemm_plan_t *p;
+    kernel_choice kc;
+    int64_t m;
+    const float *x;
+    int64_t ldx;
+    const float *bias;
+    float *y;
+    int64_t ldy;
+    int8_t *act;
+    tsr_qact_meta *meta;
+} exec_ctx;
+
+static void act_rows(void *vctx, int64_t r0, int64_t r1, int32_t worker) {
+    exec_ctx *c = vctx;
+    const int64_t as = tsr_qact_stride(c->p->k);
+    for (int64_t r = r0; r < r1; r++)
+        c->kc.act(c->x + r * c->ldx, c->p->k, c->p->d.group, c->act + r * as, c->meta + r * c->p->d.ngroups);
+}
+
+static void panel_rows(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
+    exec_ctx *c = vctx;
+    const tsr_qgemm_plan_t *p = c->p;
+    for (int64_t pi = p0; pi < p1; pi++) {
+        const int64_t row0 = pi * TSR_QP;
+        const int32_t nvalid = (int32_t)(p->n - row0 < TSR_QP ? p->n - row0 : TSR_QP);
+        const uint8_t *panel = p->packed + (size_t)pi * p->panel_bytes;
+        const float *bias = c->bias ? c->bias + row0 : NULL;
+        if (p->is_float)
+            c->kc.fk(p->ftype, panel, p->k, c->m, c->x, c->ldx, c->y + row0, c->ldy, bias, nvalid);
+        else
+            c->kc.qk(&p->d, panel, c->m, c->act, tsr_qact_stride(p->k), c->meta, c->y + row0, c->ldy, bias, nvalid);
+    }
+}
+
+tsr_status tsr_qgemm_execute(tsr_pool_t *pool, const tsr_qgemm_plan_t *plan, int64_t m, const float *x, int64_t ldx,
+                             const float *bias, float *y, int64_t ldy, void *workspace, size_t workspace_bytes) {
+    TSR_CHECK_NULL(plan);
+    TSR_CHECK_NULL(x);
+    TSR_CHECK_NULL(y);
+    TSR_CHECK_ARG(m > 0, "tsr_qgemm_execute: m must be > 0 (got %lld)", (long long)m);
+    TSR_CHECK_ARG(ldx >= plan->k, "tsr_qgemm_execute: ldx = %lld is smaller than k = %lld", (long long)ldx, (long long)plan->k);
+    TSR_CHECK_ARG(ldy >= plan->n, "tsr_qgemm_execute: ldy = %lld is smaller than n = %lld", (long long)ldy, (long long)plan->n);
+    int64_t tmp;
+    if (tsr_mul_i64(m - 1, ldx, &tmp) || tsr_add_i64(tmp, plan->k, &tmp) || tsr_mul_i64(m - 1, ldy, &tmp) ||
+        tsr_add_i64(tmp, plan->n, &tmp))
+        return tsr_error(TSR_ERANGE, "tsr_qgemm_execute: m·ld overflows");
+    exec_ctx c = {plan, choose(plan), m, x, ldx, bias, y, ldy, NULL, NULL};
+    tsr_pool_t *pl = pool;
+    if (!pl) TSR_TRY(tsr_pool_default(&pl));
+    const int32_t nt = tsr_pool_num_threads(pl);
+    int64_t chunk = plan->npanels / (4 * (int64_t)(nt > 0 ? nt : 1));
+    chunk = chunk < 1 ? 1 : chunk;
+    if (plan->is_float)
+        return tsr_parallel_for(pl, plan->npanels, chunk, TSR_SCHEDULE_DYNAMIC, panel_rows, &c);
+
+    size_t need;
+    TSR_TRY(tsr_qgemm_workspace_size(plan, m, &need));
+    pthread_mutex_t *lock = NULL;
+    uint8_t *ws = workspace;
+    if (ws) {
+        TSR_CHECK_ARG(workspace_bytes >= need, "tsr_qgemm_execute: workspace of %zu bytes is smaller than the %zu needed for m = %lld",
+                      workspace_bytes, need, (long long)m);
+    } else {
+        tsr_qgemm_plan_t *mp = (tsr_qgemm_plan_t *)plan;  /* scratch is the plan's only mutable part */
+        lock = (pthread_mutex_t *)mp->lock;
+        pthread_mutex_lock(lock);
+        if (mp->scratch_bytes < need) {
+            tsr_free(mp->scratch);
+            mp->scratch = tsr_malloc(need);
+            mp->scratch_bytes = mp->scratch ? need : 0;
+            if (!mp->scratch) {
+                pthread_mutex_unlock(lock);
+                return tsr_error(TSR_ENOMEM, "tsr_qgemm_execute: cannot allocate %zu bytes of activation scratch", need);
+            }
+        }
+        ws = mp->scratch;
+    }
+    uint8_t *base = (uint8_t *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+    c.act = (int8_t *)base;
+    c.meta = (tsr_qact_meta *)(void *)(base + (size_t)m * (size_t)tsr_qact_stride(plan->k));
+    tsr_status st = TSR_OK;
+    if (m * plan->k <= 65536 || nt <= 1) act_rows(&c, 0, m, 0);
+    else st = tsr_parallel_for(pl, m, 1, TSR_SCHEDULE_DYNAMIC, act_rows, &c);
+    if (st == TSR_OK) st = tsr_parallel_for(pl, plan->npanels, chunk, TSR_SCHEDULE_DYNAMIC, panel_rows, &c);
+    if (lock) pthread_mutex_unlock(lock);
+    return st;
+}
+
+tsr_status tsr_qgemm(tsr_pool_t *pool, const tsr_quant_matrix *w, int64_t m, const float *x, int64_t ldx,
+                     const float *bias, float *y, int64_t ldy) {
+    TSR_CHECK_NULL(x);
+    TSR_CHECK_NULL(y);
+    TSR_CHECK_ARG(m > 0, "tsr_qgemm: m must be > 0 (got %lld)", (long long)m);
+    tsr_qgemm_plan_t *plan;
+    TSR_TRY(tsr_qgemm_plan_create(pool, w, NULL, &plan));
+    tsr_status st = tsr_qgemm_execute(pool, plan, m, x, ldx, bias, y, ldy, NULL, 0);
+    tsr_qgemm_plan_destroy(plan);
+    return st;
+}

@@ -1,0 +1,186 @@
+/*
+ * AVX-512 kernels of qgemm: int8 activation quantization, the VNNI integer panel
+ * kernel (vpdpbusd: unsigned weights × signed activations) and the f32 FMA panel
+ * kernel for F32/F16/BF16 weights. Same arithmetic as qgemm_scalar.c, lane by lane.
+ */
+#include "quant_internal.h"
+
+#if TSR_X86
+#include <immintrin.h>
+#include <math.h>
+
+#define AVX512 TSR_TARGET_AVX512VNNI
+#define INLINE static inline __attribute__((always_inline)) TSR_TARGET_AVX512VNNI
+
+AVX512 void tsr_qact_avx512(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qact_meta *meta) {
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    const __m512 fmax = _mm512_set1_ps(3.40282347e38f);
+    for (int64_t g0 = 0, gi = 0; g0 < k; g0 += group, gi++) {
+        __m512 amax = _mm512_setzero_ps();
+        __mmask16 bad = 0;
+        for (int j = 0; j < group; j += 16) {
+            const __m512 a = _mm512_and_ps(_mm512_loadu_ps(x + g0 + j), absmask);
+            bad |= _mm512_cmp_ps_mask(a, fmax, _CMP_NLE_UQ);  /* NaN or > FLT_MAX */
+            amax = _mm512_max_ps(amax, a);
+        }
+        if (bad) {
+            memset(q + g0, 0, (size_t)group);
+            meta[gi].d = NAN;
+            meta[gi].sum = 0;
+            meta[gi].dsum = NAN;
+            continue;
+        }
+        const float am = _mm512_reduce_max_ps(amax);
+        const float d = am / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const __m512 vid = _mm512_set1_ps(id);
+        __m512i vsum = _mm512_setzero_si512();
+        for (int j = 0; j < group; j += 16) {
+            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + g0 + j), vid));
+            v = _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(127)), _mm512_set1_epi32(-128));
+            _mm_storeu_si128((__m128i *)(void *)(q + g0 + j), _mm512_cvtepi32_epi8(v));
+            vsum = _mm512_add_epi32(vsum, v);
+        }
+        const int32_t sum = _mm512_reduce_add_epi32(vsum);
+        meta[gi].d = d;
+        meta[gi].sum = sum;
+        meta[gi].dsum = d * (float)sum;
+    }
+}
+
+INLINE __m512i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* One tile of MT activation rows against one panel. BITS and MT are constants. */
+INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT, const int BITS,
+                  const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
+                  const float *bias, int32_t nvalid) {
+    const int g = d->group, ng = d->ngroups;
+    const size_t ss = d->scale_f32 ? 4 : 2;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[8];
+    for (int m = 0; m < MT; m++) acc[m] = _mm512_setzero_ps();
+    const uint8_t *rec = panel;
+    for (int gi = 0; gi < ng; gi++, rec += d->rec_bytes) {
+        const int8_t *ag = act + (int64_t)gi * g;
+        __m512i is[8], is2 = _mm512_setzero_si512();
+        for (int m = 0; m < MT; m++) is[m] = _mm512_setzero_si512();
+        if (BITS == 4) {
+            for (int j = 0; j < g / 8; j++) {
+                const __m512i w = _mm512_loadu_si512((const void *)(rec + 64 * j));
+                const __m512i lo = _mm512_and_si512(w, m4);
+                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+                if (MT == 1) {  /* two chains: integer sums are exact, order does not matter */
+                    is[0] = _mm512_dpbusd_epi32(is[0], lo, bcast4(ag + 8 * j));
+                    is2 = _mm512_dpbusd_epi32(is2, hi, bcast4(ag + 8 * j + 4));
+                } else {
+                    for (int m = 0; m < MT; m++) {
+                        is[m] = _mm512_dpbusd_epi32(is[m], lo, bcast4(ag + m * as + 8 * j));
+                        is[m] = _mm512_dpbusd_epi32(is[m], hi, bcast4(ag + m * as + 8 * j + 4));
+                    }
+                }
+            }
+        } else {
+            for (int j = 0; j < g / 4; j++) {
+                const __m512i w = _mm512_loadu_si512((const void *)(rec + 64 * j));
+                if (MT == 1) {
+                    if (j & 1) is2 = _mm512_dpbusd_epi32(is2, w, bcast4(ag + 4 * j));
+                    else is[0] = _mm512_dpbusd_epi32(is[0], w, bcast4(ag + 4 * j));
+                } else {
+                    for (int m = 0; m < MT; m++) is[m] = _mm512_dpbusd_epi32(is[m], w, bcast4(ag + m * as + 4 * j));
+                }
+            }
+        }
+        if (MT == 1) is[0] = _mm512_add_epi32(is[0], is2);
+        const uint8_t *sc = rec + d->wbytes, *ex = sc + TSR_QP * ss;
+        const __m512 s = d->scale_f32 ? _mm512_loadu_ps((const float *)(const void *)sc)
+                                      : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)sc));
+        __m512i zv = _mm512_setzero_si512();
+        __m512 mn = _mm512_setzero_ps();
+        if (d->zkind == TSR_QZ_ROW) zv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)ex));
+        if (d->has_min) mn = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)ex));
+        for (int m = 0; m < MT; m++) {
+            const tsr_qact_meta *am = meta + (int64_t)m * ng + gi;
+            const __m512i corr = d->zkind == TSR_QZ_ROW ? _mm512_mullo_epi32(zv, _mm512_set1_epi32(am->sum))
+                                                        : _mm512_set1_epi32(d->zconst * am->sum);
+            const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(is[m], corr)), _mm512_set1_ps(am->d));
+            acc[m] = _mm512_fmadd_ps(t, s, acc[m]);
+            if (d->has_min) acc[m] = _mm512_fmadd_ps(mn, _mm512_set1_ps(am->dsum), acc[m]);
+        }
+    }
+    const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
+    const __m512 b = bias ? _mm512_maskz_loadu_ps(km, bias) : _mm512_setzero_ps();
+    for (int m = 0; m < MT; m++) {
+        const __m512 r = bias ? _mm512_add_ps(acc[m], b) : acc[m];
+        _mm512_mask_storeu_ps(y + m * ldy, km, r);
+    }
+}
+
+#define QTILE_CASES(BITS)                                                                                   \
+    switch (t) {                                                                                            \
+    case 8: qtile(d, panel, 8, BITS, a, as, mm, yy, ldy, bias, nvalid); break;                            \
+    case 7: qtile(d, panel, 7, BITS, a, as, mm, yy, ldy, bias, nvalid); break;                            \
+    case 6: qtile(d, panel, 6, BITS, a, as, mm, yy, ldy, bias, nvalid); break;                            \
+    case 5: qtile(d, panel, 5, BITS, a, as, mm, yy, ldy, bias, nvalid); break;                            \
+    case 4: qtile(d, panel, 4, BITS, a, as, mm, yy, ldy, bias, nvalid); break;                            \
+    case 3: qtile(d, panel, 3, BITS, a, as, mm, yy, ldy, bias, nvalid); break;                            \
+    case 2: qtile(d, panel, 2, BITS, a, as, mm, yy, ldy, bias, nvalid); break;                            \
+    default: qtile(d, panel, 1, BITS, a, as, mm, yy, ldy, bias, nvalid); break;                           \
+    }
+
+AVX512 void tsr_qkernel_avx512vnni(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act,
+                                   int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
+                                   const float *bias, int32_t nvalid) {
+    for (int64_t m0 = 0; m0 < mt; m0 += 8) {
+        const int t = (int)(mt - m0 < 8 ? mt - m0 : 8);
+        const int8_t *a = act + m0 * as;
+        const tsr_qact_meta *mm = meta + m0 * d->ngroups;
+        float *yy = y + m0 * ldy;
+        if (d->bits == 4) { QTILE_CASES(4) } else { QTILE_CASES(8) }
+    }
+}
+
+/* ---- float weights --------------------------------------------------------------- */
+
+INLINE __m512 fload(int32_t ftype, const uint8_t *p) {
+    if (ftype == TSR_QF_F32) return _mm512_loadu_ps((const float *)(const void *)p);
+    const __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    if (ftype == TSR_QF_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+INLINE void ftile(int32_t ftype, const uint8_t *panel, int64_t k, const int MT, const float *x, int64_t ldx,
+                  float *y, int64_t ldy, const float *bias, int32_t nvalid) {
+    const size_t step = (size_t)TSR_QP * (ftype == TSR_QF_F32 ? 4 : 2);
+    __m512 acc[8];
+    for (int m = 0; m < MT; m++) acc[m] = _mm512_setzero_ps();
+    for (int64_t kk = 0; kk < k; kk++) {
+        const __m512 w = fload(ftype, panel + (size_t)kk * step);
+        for (int m = 0; m < MT; m++) acc[m] = _mm512_fmadd_ps(w, _mm512_set1_ps(x[m * ldx + kk]), acc[m]);
+    }
+    const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
+    const __m512 b = bias ? _mm512_maskz_loadu_ps(km, bias) : _mm512_setzero_ps();
+    for (int m = 0; m < MT; m++) _mm512_mask_storeu_ps(y + m * ldy, km, bias ? _mm512_add_ps(acc[m], b) : acc[m]);
+}
+
+AVX512 void tsr_fkernel_avx512(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt, const float *x,
+                               int64_t ldx, float *y, int64_t ldy, const float *bias, int32_t nvalid) {
+    for (int64_t m0 = 0; m0 < mt; m0 += 8) {
+        const int t = (int)(mt - m0 < 8 ? mt - m0 : 8);
+        const float *xx = x + m0 * ldx;
+        float *yy = y + m0 * ldy;
+        switch (t) {
+        case 8: ftile(ftype, panel, k, 8, xx, ldx, yy, ldy, bias, nvalid); break;
+        case 7: ftile(ftype, panel, k, 7, xx, ldx, yy, ldy, bias, nvalid); break;
+        case 6: ftile(ftype, panel, k, 6, xx, ldx, yy, ldy, bias, nvalid); break;
+        case 5: ftile(ftype, panel, k, 5, xx, ldx, yy, ldy, bias, nvalid); break;
+        case 4: ftile(ftype, panel, k, 4, xx, ldx, yy, ldy, bias, nvalid); break;
+        case 3: ftile(ftype, panel, k, 3, xx, ldx, yy, ldy, bias, nvalid); break;
+        case 2: ftile(ftype, panel, k, 2, xx, ldx, yy, ldy, bias, nvalid); break;
+        default: ftile(ftype, panel, k, 1, xx, ldx, yy, ldy, bias, nvalid); break;
+        }
+    }
+}
+#endif

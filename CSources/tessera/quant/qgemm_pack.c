@@ -1,0 +1,173 @@
+/*
+ * Repacking any weight format into the interleaved 16-row panel layout of a qgemm
+ * plan (layout in quant_internal.h and docs/quant.md). Runs once per plan.
+ */
+#include "quant_internal.h"
+
+/* Per-plan layout choice for each source format. */
+void tsr_qgemm_layout(tsr_quant_format fmt, int64_t k, tsr_qkernel_desc *d, int32_t *ftype) {
+    const tsr_qfmt *f = tsr_qfmt_get(fmt);
+    memset(d, 0, sizeof *d);
+    *ftype = -1;
+    if (f->is_float) {
+        *ftype = fmt == TSR_QUANT_F32 ? TSR_QF_F32 : fmt == TSR_QUANT_F16 ? TSR_QF_F16 : TSR_QF_BF16;
+        return;
+    }
+    d->group = f->group;
+    d->bits = f->weight_bits == 4 ? 4 : 8;
+    d->scale_f32 = f->scale_bytes == 4 || fmt == TSR_QUANT_Q6_K;
+    d->zkind = f->zero_point ? TSR_QZ_ROW : TSR_QZ_CONST;
+    d->has_min = f->has_min;
+    d->u8_max = 255;
+    if (fmt == TSR_QUANT_Q4_1) d->zconst = 0;
+    else if (d->bits == 4) d->zconst = 8;
+    else if (fmt == TSR_QUANT_Q6_K) { d->zconst = 32; d->u8_max = 63; }
+    else d->zconst = 128;
+    d->ngroups = (int32_t)(k / d->group);
+    d->wbytes = (size_t)TSR_QP * (size_t)d->group * (size_t)d->bits / 8;
+    d->rec_bytes = d->wbytes + TSR_QP * (d->scale_f32 ? 4 : 2) + (d->zkind == TSR_QZ_ROW ? TSR_QP : 0) +
+                   (d->has_min ? TSR_QP * 2 : 0);
+    d->panel_bytes = (size_t)d->ngroups * d->rec_bytes;
+}
+
+/*
+ * Decodes one source row into unsigned values u[k] (the packed meaning), raw scale
+ * words (f16 bits or f32 bits) and extras (zero point or f16 min bits) per group.
+ */
+static void decode_row(tsr_quant_format fmt, const tsr_qkernel_desc *d, const uint8_t *row, int64_t k,
+                       uint8_t *u, uint32_t *scale, uint16_t *extra) {
+    const tsr_qfmt *f = tsr_qfmt_get(fmt);
+    const int64_t nb = k / f->block_elems;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = row + b * f->block_bytes;
+        uint8_t *ub = u + b * f->block_elems;
+        switch (fmt) {
+        case TSR_QUANT_Q4_0:
+        case TSR_QUANT_Q4_1: {
+            const int off = fmt == TSR_QUANT_Q4_0 ? 2 : 4;
+            for (int j = 0; j < 16; j++) { ub[j] = blk[off + j] & 15; ub[j + 16] = blk[off + j] >> 4; }
+            scale[b] = tsr_ld16(blk);
+            if (fmt == TSR_QUANT_Q4_1) extra[b] = tsr_ld16(blk + 2);
+            break;
+        }
+        case TSR_QUANT_Q8_0:
+            for (int j = 0; j < 32; j++) ub[j] = (uint8_t)((int8_t)blk[2 + j] + 128);
+            scale[b] = tsr_ld16(blk);
+            break;
+        case TSR_QUANT_Q6_K: {
+            /* one Q6_K block = 16 groups of 16 with f32 scale d·sc (exact in f32) */
+            const float dd = tsr_f16_to_f32(tsr_ld16(blk + 208));
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
+                uint8_t *L = ub + 128 * h;
+                for (int l = 0; l < 32; l++) {
+                    L[l] = (uint8_t)((ql[l] & 15) | ((qh[l] & 3) << 4));
+                    L[l + 32] = (uint8_t)((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4));
+                    L[l + 64] = (uint8_t)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+                    L[l + 96] = (uint8_t)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+                }
+            }
+            for (int i = 0; i < 16; i++) {
+                const float s = dd * (float)(int8_t)blk[192 + i];
+                uint32_t bits;
+                memcpy(&bits, &s, 4);
+                scale[b * 16 + i] = bits;
+            }
+            break;
+        }
+        default: {
+            const int g = f->group, sb = f->scale_bytes;
+            if (sb == 2) scale[b] = tsr_ld16(blk);
+            else memcpy(&scale[b], blk, 4);
+            if (f->weight_bits == 4) {
+                const uint8_t *qs = blk + sb + f->zero_point;
+                for (int j = 0; j < g; j += 2) { ub[j] = qs[j / 2] & 15; ub[j + 1] = qs[j / 2] >> 4; }
+                if (f->zero_point) extra[b] = blk[sb];
+            } else {
+                for (int j = 0; j < g; j++) ub[j] = (uint8_t)((int8_t)blk[sb + j] + 128);
+            }
+            break;
+        }
+        }
+    }
+    (void)d;
+}
+
+typedef struct {
+    const tsr_quant_matrix *w;
+    size_t stride;
+    const tsr_qkernel_desc *d;
+    int32_t ftype;
+    size_t panel_bytes;
+    uint8_t *packed;
+    tsr_pool_t *pool;
+    int32_t failed;
+} pack_ctx;
+
+static void pack_float_panel(const pack_ctx *c, int64_t p) {
+    const tsr_quant_matrix *w = c->w;
+    const size_t es = c->ftype == TSR_QF_F32 ? 4 : 2;
+    uint8_t *dst = c->packed + (size_t)p * c->panel_bytes;
+    memset(dst, 0, c->panel_bytes);
+    for (int r = 0; r < TSR_QP; r++) {
+        const int64_t row = p * TSR_QP + r;
+        if (row >= w->n) break;
+        const uint8_t *src = (const uint8_t *)w->data + (size_t)row * c->stride;
+        for (int64_t kk = 0; kk < w->k; kk++)
+            memcpy(dst + ((size_t)kk * TSR_QP + r) * es, src + (size_t)kk * es, es);
+    }
+}
+
+static void pack_panels(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
+    pack_ctx *c = vctx;
+    const tsr_quant_matrix *w = c->w;
+    const tsr_qkernel_desc *d = c->d;
+    if (c->ftype >= 0) {
+        for (int64_t p = p0; p < p1; p++) pack_float_panel(c, p);
+        return;
+    }
+    const int64_t k = w->k, ng = d->ngroups, g = d->group;
+    const size_t ss = d->scale_f32 ? 4 : 2;
+    uint8_t *u = tsr_pool_scratch(c->pool, worker, (size_t)k + (size_t)ng * 6 + 64);
+    if (!u) { __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED); return; }
+    uint32_t *scale = (uint32_t *)(void *)(u + ((k + 63) & ~(int64_t)63));
+    uint16_t *extra = (uint16_t *)(scale + ng);
+    for (int64_t p = p0; p < p1; p++) {
+        uint8_t *dst = c->packed + (size_t)p * c->panel_bytes;
+        memset(dst, 0, c->panel_bytes);
+        for (int r = 0; r < TSR_QP; r++) {
+            const int64_t row = p * TSR_QP + r;
+            if (row >= w->n) break;  /* padding rows: zero weights and zero scales */
+            memset(extra, 0, (size_t)ng * 2);
+            decode_row(w->format, d, (const uint8_t *)w->data + (size_t)row * c->stride, k, u, scale, extra);
+            for (int64_t gi = 0; gi < ng; gi++) {
+                uint8_t *rec = dst + (size_t)gi * d->rec_bytes;
+                const uint8_t *ug = u + gi * g;
+                if (d->bits == 4) {
+                    for (int64_t j = 0; j < g / 8; j++)
+                        for (int i = 0; i < 4; i++)
+                            rec[64 * j + 4 * r + i] = (uint8_t)(ug[8 * j + i] | (ug[8 * j + 4 + i] << 4));
+                } else {
+                    for (int64_t j = 0; j < g / 4; j++)
+                        for (int i = 0; i < 4; i++) rec[64 * j + 4 * r + i] = ug[4 * j + i];
+                }
+                uint8_t *sc = rec + d->wbytes;
+                if (ss == 2) tsr_st16(sc + 2 * r, (uint16_t)scale[gi]);
+                else memcpy(sc + 4 * r, &scale[gi], 4);
+                uint8_t *ex = sc + TSR_QP * ss;
+                if (d->zkind == TSR_QZ_ROW) ex[r] = (uint8_t)extra[gi];
+                if (d->has_min) tsr_st16(ex + 2 * r, extra[gi]);
+            }
+        }
+    }
+}
+
+tsr_status tsr_qgemm_pack(tsr_pool_t *pool, const tsr_quant_matrix *w, const tsr_qkernel_desc *d,
+                                       int32_t ftype, size_t panel_bytes, int64_t npanels, uint8_t *packed) {
+    size_t rb;
+    TSR_TRY(tsr_quant_row_bytes(w->format, w->k, &rb));
+    pack_ctx c = {w, w->row_stride ? w->row_stride : rb, d, ftype, panel_bytes, packed, pool, 0};
+    TSR_TRY(tsr_parallel_for(pool, npanels, 1, TSR_SCHEDULE_DYNAMIC, pack_panels, &c));
+    if (c.failed) return tsr_error(TSR_ENOMEM, "tsr_qgemm_plan_create: out of scratch memory while repacking");
+    return TSR_OK;
+}

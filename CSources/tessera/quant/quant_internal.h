@@ -1,0 +1,147 @@
+/*
+ * quant_internal.h — shared by the quant sources: traits access, the packed panel
+ * layout of a qgemm plan, and the per-ISA kernel entry points.
+ *
+ * Packed panel layout (integer formats). Rows are taken 16 at a time (a panel; the
+ * last one is padded with zero weights). A panel is K/g group records back to back;
+ * a record is
+ *     weights  16·g·bits/8 bytes, in 64-byte chunks; chunk j, lane r (bytes 4r..4r+3):
+ *                4-bit: byte i = q[r][8j+i] | q[r][8j+4+i] << 4     (g/8 chunks)
+ *                8-bit: byte i = u[r][4j+i]                          (g/4 chunks)
+ *     scales   16 × f16 or f32 (one per row)
+ *     extra    zero points: 16 × u8;  Q4_1 minimums: 16 × f16;  else nothing
+ * Weights are unsigned: 4-bit q in 0..15; 8-bit u = q + 128 (Q8_0/Q8G) or q + 32 (Q6_K).
+ * The integer group dot is isum = Σ u·a − z·Σa with z a per-plan constant (8, 128, 32,
+ * 0) or the row's zero point. Q6_K is repacked as an 8-bit format with g = 16 and
+ * f32 scales d·scale_j (exact in f32).
+ *
+ * Float formats (F32/F16/BF16): a panel is K rows of 16 elements in the source type.
+ */
+#ifndef TSR_QUANT_INTERNAL_H
+#define TSR_QUANT_INTERNAL_H
+
+#include <string.h>
+
+#include "tsr_internal.h"
+
+#define TSR_QP 16 /* rows per panel */
+
+enum { TSR_QZ_CONST = 0, TSR_QZ_ROW = 1 };
+
+/* Per-format constants used by quantize/dequantize/pack. */
+typedef struct tsr_qfmt {
+    const char *name;
+    int32_t block_elems, block_bytes, weight_bits, group;
+    int32_t scale_bytes;    /* 2 (f16) or 4 (f32); 0 for float formats */
+    int32_t zero_point;     /* Tessera ...Z formats */
+    int32_t has_min;        /* Q4_1 */
+    int32_t ggml_type;
+    int32_t is_float;       /* F32/F16/BF16 */
+    int32_t act_block;
+} tsr_qfmt;
+
+TSR_INTERNAL const tsr_qfmt *tsr_qfmt_get(tsr_quant_format f); /* NULL if invalid */
+
+/* Reference per-row quantize / dequantize of k elements (k a multiple of the block). */
+TSR_INTERNAL void tsr_qrow_quantize(tsr_quant_format f, const float *x, int64_t k, uint8_t *dst);
+TSR_INTERNAL void tsr_qrow_dequantize(tsr_quant_format f, const uint8_t *src, int64_t k, float *y);
+
+/* Little-endian unaligned loads/stores. */
+static inline uint16_t tsr_ld16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline float tsr_ldf(const uint8_t *p) { float v; memcpy(&v, p, 4); return v; }
+static inline void tsr_st16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline void tsr_stf(uint8_t *p, float v) { memcpy(p, &v, 4); }
+
+/* ---- packed plan ------------------------------------------------------------ */
+
+/* Quantized activations of one row: int8 q[k] and per-group metadata. */
+typedef struct tsr_qact_meta {
+    float d;        /* scale (NaN if the group held a non-finite value) */
+    int32_t sum;    /* Σ q */
+    float dsum;     /* d · (float)sum, for Q4_1 minimums */
+} tsr_qact_meta;
+
+/* What an integer kernel needs to know about the packed layout. */
+typedef struct tsr_qkernel_desc {
+    int32_t bits;          /* 4 or 8 */
+    int32_t group;         /* g: weights per record along K */
+    int32_t ngroups;       /* K / g */
+    int32_t scale_f32;     /* scales are f32 (else f16) */
+    int32_t zkind;         /* TSR_QZ_CONST or TSR_QZ_ROW */
+    int32_t zconst;        /* z when zkind == CONST */
+    int32_t has_min;       /* f16 minimums follow the scales */
+    int32_t u8_max;        /* largest stored 8-bit value (63 for Q6_K, 255 otherwise) */
+    size_t wbytes;         /* weight bytes per record */
+    size_t rec_bytes;      /* record bytes */
+    size_t panel_bytes;    /* ngroups · rec_bytes */
+} tsr_qkernel_desc;
+
+/* Float panel element type. */
+enum { TSR_QF_F32 = 0, TSR_QF_F16 = 1, TSR_QF_BF16 = 2 };
+
+struct tsr_qgemm_plan {
+    tsr_quant_format format;
+    int64_t n, k;
+    int64_t npanels;
+    int32_t is_float;
+    int32_t ftype;               /* float formats: TSR_QF_* */
+    tsr_qkernel_desc d;          /* integer formats */
+    size_t source_bytes;
+    size_t packed_bytes;
+    size_t panel_bytes;
+    uint8_t *packed;             /* npanels · panel_bytes, 64-byte aligned */
+    void *scratch;               /* plan-owned activation workspace (NULL workspace calls) */
+    size_t scratch_bytes;
+    void *lock;                  /* pthread_mutex_t * guarding scratch */
+};
+
+/* Quantizes one activation row of k floats in groups of `group`: q (k int8) and meta. */
+typedef void (*tsr_qact_fn)(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qact_meta *meta);
+
+/*
+ * Integer panel kernel: for rows [m0, m0+mt) of the activations (q at act + m·k_pad,
+ * meta at meta + m·ngroups), computes the 16 outputs of panel `panel` and writes
+ * `nvalid` of them to y + m·ldy (+ bias). mt is any count; the kernel tiles it.
+ */
+typedef void (*tsr_qkernel_fn)(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt,
+                               const int8_t *act, int64_t act_stride, const tsr_qact_meta *meta,
+                               float *y, int64_t ldy, const float *bias, int32_t nvalid);
+
+/* Float panel kernel: y rows [0, mt) of panel with x rows at x + m·ldx. */
+typedef void (*tsr_fkernel_fn)(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt,
+                               const float *x, int64_t ldx, float *y, int64_t ldy,
+                               const float *bias, int32_t nvalid);
+
+TSR_INTERNAL void tsr_qact_scalar(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qact_meta *meta);
+TSR_INTERNAL void tsr_qkernel_scalar(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt,
+                                     const int8_t *act, int64_t act_stride, const tsr_qact_meta *meta,
+                                     float *y, int64_t ldy, const float *bias, int32_t nvalid);
+TSR_INTERNAL void tsr_fkernel_scalar(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt,
+                                     const float *x, int64_t ldx, float *y, int64_t ldy,
+                                     const float *bias, int32_t nvalid);
+
+#if TSR_X86
+TSR_INTERNAL void tsr_qact_avx512(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qact_meta *meta);
+TSR_INTERNAL void tsr_qkernel_avx512vnni(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt,
+                                         const int8_t *act, int64_t act_stride, const tsr_qact_meta *meta,
+                                         float *y, int64_t ldy, const float *bias, int32_t nvalid);
+TSR_INTERNAL void tsr_fkernel_avx512(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt,
+                                     const float *x, int64_t ldx, float *y, int64_t ldy,
+                                     const float *bias, int32_t nvalid);
+TSR_INTERNAL void tsr_qkernel_avx2(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt,
+                                   const int8_t *act, int64_t act_stride, const tsr_qact_meta *meta,
+                                   float *y, int64_t ldy, const float *bias, int32_t nvalid);
+TSR_INTERNAL void tsr_fkernel_avx2(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt,
+                                   const float *x, int64_t ldx, float *y, int64_t ldy,
+                                   const float *bias, int32_t nvalid);
+#endif
+
+/* Plan layout choice and repacking (qgemm_pack.c). */
+TSR_INTERNAL void tsr_qgemm_layout(tsr_quant_format fmt, int64_t k, tsr_qkernel_desc *d, int32_t *ftype);
+TSR_INTERNAL tsr_status tsr_qgemm_pack(tsr_pool_t *pool, const tsr_quant_matrix *w, const tsr_qkernel_desc *d,
+                                       int32_t ftype, size_t panel_bytes, int64_t npanels, uint8_t *packed);
+
+/* Activation row stride in bytes (k rounded up to 64). */
+static inline int64_t tsr_qact_stride(int64_t k) { return (k + 63) & ~(int64_t)63; }
+
+#endif /* TSR_QUANT_INTERNAL_H */

@@ -1,0 +1,558 @@
+/*
+ * Tests of tessera/quant.h: the traits table, GGUF byte layouts against hand-built
+ * blocks, quantize/dequantize round trips, qgemm against a float64 reference on the
+ * dequantized weights for every format × ISA, cross-ISA / batch / thread-count
+ * bitwise invariance, and the bad-input cases.
+ */
+#include <stdint.h>
+
+#include "tsr_test.h"
+
+static const tsr_quant_format ALL_FORMATS[] = {
+    TSR_QUANT_F32, TSR_QUANT_F16, TSR_QUANT_BF16, TSR_QUANT_Q4_0, TSR_QUANT_Q4_1, TSR_QUANT_Q8_0,
+    TSR_QUANT_Q6_K, TSR_QUANT_Q4G32_F16, TSR_QUANT_Q4G64_F16, TSR_QUANT_Q4G128_F16, TSR_QUANT_Q4G32_F16Z,
+    TSR_QUANT_Q4G64_F16Z, TSR_QUANT_Q4G128_F16Z, TSR_QUANT_Q4G32_F32, TSR_QUANT_Q4G64_F32, TSR_QUANT_Q4G128_F32,
+    TSR_QUANT_Q4G32_F32Z, TSR_QUANT_Q4G64_F32Z, TSR_QUANT_Q4G128_F32Z, TSR_QUANT_Q8G32_F16, TSR_QUANT_Q8G64_F16,
+    TSR_QUANT_Q8G128_F16, TSR_QUANT_Q8G32_F32, TSR_QUANT_Q8G64_F32, TSR_QUANT_Q8G128_F32,
+};
+#define NFORMATS ((int)(sizeof ALL_FORMATS / sizeof ALL_FORMATS[0]))
+
+static tsr_quant_traits traits(tsr_quant_format f) {
+    tsr_quant_traits t = {.size = sizeof t};
+    tsr_quant_traits_get(f, &t);
+    return t;
+}
+
+static void fill_uniform(float *x, size_t n, unsigned long long seed) {
+    unsigned long long s = seed * 2654435761ULL + 1;
+    for (size_t i = 0; i < n; i++) x[i] = tsr_test_uniform(&s);
+}
+
+static uint8_t *quantize_new(tsr_quant_format f, const float *x, int64_t n, int64_t k, size_t *bytes) {
+    size_t rb;
+    if (tsr_quant_row_bytes(f, k, &rb) != TSR_OK) return NULL;
+    *bytes = rb * (size_t)n;
+    uint8_t *q = malloc(*bytes);
+    if (tsr_quantize(NULL, f, x, n, k, k, q, *bytes, NULL) != TSR_OK) { free(q); return NULL; }
+    return q;
+}
+
+/* ---- traits ---------------------------------------------------------------- */
+
+TSR_TEST(traits_table) {
+    /* published GGUF block sizes */
+    CHECK(traits(TSR_QUANT_Q4_0).block_bytes == 18 && traits(TSR_QUANT_Q4_0).block_elems == 32);
+    CHECK(traits(TSR_QUANT_Q4_1).block_bytes == 20);
+    CHECK(traits(TSR_QUANT_Q8_0).block_bytes == 34);
+    CHECK(traits(TSR_QUANT_Q6_K).block_bytes == 210 && traits(TSR_QUANT_Q6_K).block_elems == 256);
+    CHECK_NEAR(traits(TSR_QUANT_Q6_K).bits_per_weight, 6.5625, 1e-12);
+    CHECK(traits(TSR_QUANT_F16).block_bytes == 2 && traits(TSR_QUANT_BF16).block_bytes == 2);
+    CHECK(traits(TSR_QUANT_Q4G128_F16).block_bytes == 66);
+    CHECK_NEAR(traits(TSR_QUANT_Q4G128_F16).bits_per_weight, 4.125, 1e-12);
+    CHECK(traits(TSR_QUANT_Q4G32_F32Z).block_bytes == 21);
+    CHECK(traits(TSR_QUANT_Q8G64_F32).block_bytes == 68);
+    for (int i = 0; i < NFORMATS; i++) {
+        tsr_quant_format f = ALL_FORMATS[i], g;
+        CHECK_OK(tsr_quant_format_parse(tsr_quant_format_name(f), &g));
+        CHECK(g == f);
+        tsr_quant_traits t = traits(f);
+        if (t.ggml_type >= 0) {
+            CHECK_OK(tsr_quant_format_from_ggml(t.ggml_type, &g));
+            CHECK(g == f);
+        }
+    }
+    tsr_quant_format g;
+    CHECK_OK(tsr_quant_format_from_ggml(2, &g));
+    CHECK(g == TSR_QUANT_Q4_0);
+    CHECK_OK(tsr_quant_format_from_ggml(14, &g));
+    CHECK(g == TSR_QUANT_Q6_K);
+    CHECK_STATUS(tsr_quant_format_from_ggml(12, &g), TSR_EUNSUPPORTED); /* Q4_K */
+    CHECK_STATUS(tsr_quant_format_from_ggml(-1, &g), TSR_EINVAL);
+    CHECK_STATUS(tsr_quant_format_parse("q3_x", &g), TSR_EINVAL);
+    tsr_quant_traits t = {.size = sizeof t};
+    CHECK_STATUS(tsr_quant_traits_get((tsr_quant_format)99, &t), TSR_EINVAL);
+    CHECK_STATUS(tsr_quant_traits_get((tsr_quant_format)-1, &t), TSR_EINVAL);
+    t.size = 4;
+    CHECK_STATUS(tsr_quant_traits_get(TSR_QUANT_Q4_0, &t), TSR_EINVAL);
+    CHECK(strcmp(tsr_quant_format_name((tsr_quant_format)77), "invalid") == 0);
+    size_t rb;
+    CHECK_OK(tsr_quant_row_bytes(TSR_QUANT_Q4_0, 4096, &rb));
+    CHECK(rb == 128 * 18);
+    CHECK_STATUS(tsr_quant_row_bytes(TSR_QUANT_Q4_0, 48, &rb), TSR_EINVAL);
+    CHECK_STATUS(tsr_quant_row_bytes(TSR_QUANT_Q6_K, 128, &rb), TSR_EINVAL);
+    CHECK_STATUS(tsr_quant_row_bytes(TSR_QUANT_Q4_0, 0, &rb), TSR_EINVAL);
+    CHECK_STATUS(tsr_quant_row_bytes(TSR_QUANT_Q4_0, -32, &rb), TSR_EINVAL);
+}
+
+/* ---- GGUF layouts from hand-built blocks ------------------------------------- */
+
+static void dequant1(tsr_quant_format f, const uint8_t *blk, int64_t k, float *out) {
+    tsr_quant_matrix w = {sizeof w, f, 1, k, blk, 0, 4096};
+    tsr_quant_row_bytes(f, k, &w.data_bytes);
+    CHECK_OK(tsr_dequantize(NULL, &w, out, k));
+}
+
+TSR_TEST(gguf_q4_0_layout) {
+    uint8_t b[18];
+    b[0] = 0x00; b[1] = 0x38;  /* fp16 0.5, little endian */
+    for (int i = 0; i < 16; i++) b[2 + i] = (uint8_t)((i & 15) | ((15 - i) << 4));
+    float y[32];
+    dequant1(TSR_QUANT_Q4_0, b, 32, y);
+    for (int i = 0; i < 16; i++) {
+        CHECK_NEAR(y[i], 0.5 * (i - 8), 0);          /* low nibble: element i */
+        CHECK_NEAR(y[i + 16], 0.5 * (7 - i), 0);     /* high nibble: element i + 16 */
+    }
+    /* reference quantizer on x_j = j - 16: d = -16 / -8 = 2, q = min(15, trunc(x/2 + 8.5)) */
+    float x[32];
+    for (int j = 0; j < 32; j++) x[j] = (float)(j - 16);
+    uint8_t q[18];
+    CHECK_OK(tsr_quantize(NULL, TSR_QUANT_Q4_0, x, 1, 32, 32, q, sizeof q, NULL));
+    CHECK(q[0] == 0x00 && q[1] == 0x40);  /* fp16 2.0 */
+    for (int j = 0; j < 16; j++) {
+        int lo = (int)((float)(j - 16) / 2.0f + 8.5f), hi = (int)((float)j / 2.0f + 8.5f);
+        hi = hi > 15 ? 15 : hi;
+        CHECK(q[2 + j] == (uint8_t)(lo | (hi << 4)));
+    }
+}
+
+TSR_TEST(gguf_q4_1_layout) {
+    uint8_t b[20];
+    b[0] = 0x00; b[1] = 0x3c;  /* d = 1.0 */
+    b[2] = 0x00; b[3] = 0xc0;  /* m = -2.0 */
+    for (int i = 0; i < 16; i++) b[4 + i] = (uint8_t)(i | (((i * 7) & 15) << 4));
+    float y[32];
+    dequant1(TSR_QUANT_Q4_1, b, 32, y);
+    for (int i = 0; i < 16; i++) {
+        CHECK_NEAR(y[i], i - 2.0, 0);
+        CHECK_NEAR(y[i + 16], ((i * 7) & 15) - 2.0, 0);
+    }
+}
+
+TSR_TEST(gguf_q8_0_layout) {
+    uint8_t b[34];
+    b[0] = 0x00; b[1] = 0x34;  /* d = 0.25 */
+    for (int i = 0; i < 32; i++) b[2 + i] = (uint8_t)(int8_t)(i * 8 - 128);
+    float y[32];
+    dequant1(TSR_QUANT_Q8_0, b, 32, y);
+    for (int i = 0; i < 32; i++) CHECK_NEAR(y[i], 0.25 * (i * 8 - 128), 0);
+}
+
+TSR_TEST(gguf_q6_k_layout) {
+    uint8_t b[210];
+    memset(b, 0, sizeof b);
+    /* half 0, l = 0: ql[0] = 0x21 (L0 low 1, L64 low 2); ql[32] = 0x43 (L32 low 3, L96 low 4);
+       qh[0] = 0b11100100: hi2 of L0, L32, L64, L96 = 0, 1, 2, 3 */
+    b[0] = 0x21; b[32] = 0x43; b[128] = 0xE4;
+    /* half 1, l = 5: ql[64+5] = 0xF0, qh[128+32+5] = 0x03 -> L[133] = 0 | 3<<4 = 48, L[197] = 15 */
+    b[64 + 5] = 0xF0; b[160 + 5] = 0x03;
+    for (int i = 0; i < 16; i++) b[192 + i] = (uint8_t)(int8_t)(i - 8);  /* scales */
+    b[208] = 0x00; b[209] = 0x3c;  /* d = 1.0 */
+    float y[256];
+    dequant1(TSR_QUANT_Q6_K, b, 256, y);
+    int L[256];
+    for (int j = 0; j < 256; j++) L[j] = 0;
+    L[0] = 1; L[32] = 3 + 16; L[64] = 2 + 32; L[96] = 4 + 48; L[133] = 48; L[197] = 15;
+    for (int j = 0; j < 256; j++) CHECK_NEAR(y[j], 1.0 * (j / 16 - 8) * (L[j] - 32), 0);
+}
+
+TSR_TEST(tessera_group_layouts) {
+    /* q4g32_f16z: d fp16 @0, z @2, qs @3, element 2i low nibble, 2i+1 high */
+    uint8_t b[19];
+    b[0] = 0x00; b[1] = 0x38;  /* 0.5 */
+    b[2] = 3;
+    for (int i = 0; i < 16; i++) b[3 + i] = (uint8_t)(i | ((15 - i) << 4));
+    float y[32];
+    dequant1(TSR_QUANT_Q4G32_F16Z, b, 32, y);
+    for (int i = 0; i < 16; i++) {
+        CHECK_NEAR(y[2 * i], 0.5 * (i - 3), 0);
+        CHECK_NEAR(y[2 * i + 1], 0.5 * (15 - i - 3), 0);
+    }
+    /* q8g32_f32: d f32 @0, int8 @4 */
+    uint8_t c[36];
+    float d = 0.125f;
+    memcpy(c, &d, 4);
+    for (int i = 0; i < 32; i++) c[4 + i] = (uint8_t)(int8_t)(3 * i - 50);
+    dequant1(TSR_QUANT_Q8G32_F32, c, 32, y);
+    for (int i = 0; i < 32; i++) CHECK_NEAR(y[i], 0.125 * (3 * i - 50), 0);
+}
+
+/* ---- round trips -------------------------------------------------------------- */
+
+static double roundtrip_bound(tsr_quant_format f) {
+    switch (f) {
+    case TSR_QUANT_F32: return 0;
+    case TSR_QUANT_F16: return 1.0 / 2048;
+    case TSR_QUANT_BF16: return 1.0 / 256;
+    case TSR_QUANT_Q4_0: return 1.0 / 8 + 1e-3;   /* the +max end clamps to 7·d */
+    case TSR_QUANT_Q4_1: return 2.0 / 30 + 4e-3;  /* half a step of range/15, fp16 d and m */
+    case TSR_QUANT_Q8_0: return 1.0 / 254 + 1e-3;
+    case TSR_QUANT_Q6_K: return 1.0 / 40;
+    default: {
+        tsr_quant_traits t = traits(f);
+        if (t.weight_bits == 8) return 1.0 / 254 + 1e-3;
+        return t.has_zero_point ? 2.0 / 15 + 1e-3 : 1.0 / 8 + 1e-3;
+    }
+    }
+}
+
+TSR_TEST(quantize_roundtrip) {
+    const int64_t n = 7, k = 512;
+    float *x = malloc(sizeof(float) * n * k), *y = malloc(sizeof(float) * n * k);
+    fill_uniform(x, (size_t)(n * k), 3);
+    for (int i = 0; i < NFORMATS; i++) {
+        const tsr_quant_format f = ALL_FORMATS[i];
+        size_t rb;
+        CHECK_OK(tsr_quant_row_bytes(f, k, &rb));
+        uint8_t *q = malloc(rb * n);
+        tsr_quant_stats st = {.size = sizeof st};
+        CHECK_OK(tsr_quantize(NULL, f, x, n, k, k, q, rb * n, &st));
+        tsr_quant_matrix w = {sizeof w, f, n, k, q, 0, rb * n};
+        CHECK_OK(tsr_dequantize(NULL, &w, y, k));
+        double me = 0, se = 0;
+        for (int64_t j = 0; j < n * k; j++) {
+            double e = fabs((double)x[j] - y[j]);
+            me = e > me ? e : me;
+            se += e * e;
+        }
+        const double bound = roundtrip_bound(f);
+        CHECK_MSG(me <= bound, "%s: max error %g > %g", tsr_quant_format_name(f), me, bound);
+        CHECK_MSG(fabs(st.max_abs_error - me) <= 1e-12, "%s: stats max %g vs %g", tsr_quant_format_name(f), st.max_abs_error, me);
+        CHECK_NEAR(st.rms_error, sqrt(se / (double)(n * k)), 1e-9);
+        CHECK(st.max_abs_value <= 1.0 && st.max_abs_value > 0.99);
+        /* the RMS error is well below the max bound */
+        CHECK_MSG(st.rms_error <= 0.5 * bound + 1e-12, "%s: rms %g", tsr_quant_format_name(f), st.rms_error);
+        /* the f64 row dot agrees with the dequantized values */
+        double dot, ref = 0;
+        CHECK_OK(tsr_quant_row_dot_f64(f, q, k, x, &dot));
+        for (int64_t j = 0; j < k; j++) ref += (double)y[j] * x[j];
+        CHECK_NEAR(dot, ref, 1e-9 * k);
+        free(q);
+    }
+    /* all-zero rows quantize to exact zeros */
+    memset(x, 0, sizeof(float) * k);
+    for (int i = 0; i < NFORMATS; i++) {
+        size_t rb;
+        tsr_quant_row_bytes(ALL_FORMATS[i], k, &rb);
+        uint8_t *q = malloc(rb);
+        CHECK_OK(tsr_quantize(NULL, ALL_FORMATS[i], x, 1, k, k, q, rb, NULL));
+        tsr_quant_matrix w = {sizeof w, ALL_FORMATS[i], 1, k, q, 0, rb};
+        CHECK_OK(tsr_dequantize(NULL, &w, y, k));
+        int nz = 0;
+        for (int64_t j = 0; j < k; j++) nz += y[j] != 0.0f;
+        CHECK_MSG(nz == 0, "%s: zeros do not round trip", tsr_quant_format_name(ALL_FORMATS[i]));
+        free(q);
+    }
+    free(x);
+    free(y);
+}
+
+/* ---- qgemm against float64 -------------------------------------------------------- */
+
+/* |y - ref| bound: activation rounding (d_a/2 per element) + f32 accumulation. */
+static int check_gemm(tsr_quant_format f, const float *wf, int64_t n, int64_t k, const float *x, int64_t m,
+                      int64_t ldx, const float *bias, const float *y, int64_t ldy) {
+    tsr_quant_traits t = traits(f);
+    const int ab = t.act_block;
+    int bad = 0;
+    for (int64_t i = 0; i < m && bad < 3; i++) {
+        for (int64_t r = 0; r < n && bad < 3; r++) {
+            double ref = bias ? bias[r] : 0.0, mag = 0.0, bound = 0.0;
+            for (int64_t j = 0; j < k; j++) {
+                ref += (double)wf[r * k + j] * x[i * ldx + j];
+                mag += fabs((double)wf[r * k + j] * x[i * ldx + j]);
+            }
+            if (ab > 0) {
+                for (int64_t g0 = 0; g0 < k; g0 += ab) {
+                    double amax = 0, sw = 0;
+                    for (int j = 0; j < ab; j++) {
+                        amax = fmax(amax, fabs(x[i * ldx + g0 + j]));
+                        sw += fabs(wf[r * k + g0 + j]);
+                    }
+                    bound += sw * amax / 127.0 * 0.5 * 1.0001;
+                }
+            }
+            bound += 2e-6 * (mag + 1.0) * (1 + k / 256.0);
+            const double got = y[i * ldy + r];
+            if (!(fabs(got - ref) <= bound)) {
+                printf("  %s m=%lld n=%lld k=%lld: y[%lld,%lld] = %.9g, ref %.9g, bound %.3g\n",
+                       tsr_quant_format_name(f), (long long)m, (long long)n, (long long)k, (long long)i,
+                       (long long)r, got, ref, bound);
+                bad++;
+            }
+        }
+    }
+    return bad == 0;
+}
+
+static int isa_list(tsr_isa *out) {
+    int n = 0;
+    for (int i = 0; i <= (int)tsr_isa_supported(); i++) out[n++] = (tsr_isa)i;
+    return n;
+}
+
+TSR_TEST(qgemm_all_formats_all_isas) {
+    const int quick = tsr_test_quick();
+    const int64_t n = 37;
+    const int64_t ms[] = {1, 2, 3, 8, 9, 17, 64, 256};
+    const int nm = quick ? 5 : 8;
+    tsr_isa isas[TSR_ISA_COUNT];
+    const int nisa = isa_list(isas);
+    for (int fi = 0; fi < NFORMATS; fi++) {
+        const tsr_quant_format f = ALL_FORMATS[fi];
+        const int64_t k = traits(f).block_elems >= 256 ? 512 : 384;
+        const int64_t ldx = k + 3, ldy = n + 5;
+        float *wsrc = malloc(sizeof(float) * n * k), *wf = malloc(sizeof(float) * n * k);
+        fill_uniform(wsrc, (size_t)(n * k), 11 + fi);
+        size_t bytes = 0;
+        uint8_t *q = quantize_new(f, wsrc, n, k, &bytes);
+        CHECK(q != NULL);
+        if (!q) continue;
+        tsr_quant_matrix w = {sizeof w, f, n, k, q, 0, bytes};
+        CHECK_OK(tsr_dequantize(NULL, &w, wf, k));
+        tsr_qgemm_plan_t *plan = NULL;
+        CHECK_OK(tsr_qgemm_plan_create(NULL, &w, NULL, &plan));
+        const int64_t mmax = 256;
+        float *x = malloc(sizeof(float) * mmax * ldx), *bias = malloc(sizeof(float) * n);
+        fill_uniform(x, (size_t)(mmax * ldx), 100 + fi);
+        fill_uniform(bias, (size_t)n, 7);
+        float *y[TSR_ISA_COUNT];
+        for (int ii = 0; ii < nisa; ii++) {
+            CHECK_OK(tsr_isa_force(isas[ii]));
+            y[ii] = malloc(sizeof(float) * mmax * ldy);
+            for (int mi = 0; mi < nm; mi++) {
+                const int64_t m = ms[mi];
+                const float *b = (mi & 1) ? bias : NULL;
+                for (int64_t j = 0; j < mmax * ldy; j++) y[ii][j] = -777.0f;
+                CHECK_OK(tsr_qgemm_execute(NULL, plan, m, x, ldx, b, y[ii], ldy, NULL, 0));
+                CHECK_MSG(check_gemm(f, wf, n, k, x, m, ldx, b, y[ii], ldy), "%s isa %s m %lld",
+                          tsr_quant_format_name(f), tsr_isa_name(isas[ii]), (long long)m);
+                /* padding columns of y untouched */
+                CHECK(y[ii][n] == -777.0f && y[ii][(m - 1) * ldy + n + 4] == -777.0f);
+            }
+            /* leave the last m = 1..: y[ii] holds the last case; recompute a fixed case to compare ISAs */
+            CHECK_OK(tsr_qgemm_execute(NULL, plan, 9, x, ldx, bias, y[ii], ldy, NULL, 0));
+        }
+        for (int ii = 1; ii < nisa; ii++) {
+            int same = 1;
+            for (int64_t i = 0; i < 9; i++)
+                for (int64_t r = 0; r < n; r++) same &= memcmp(&y[ii][i * ldy + r], &y[0][i * ldy + r], 4) == 0;
+            CHECK_MSG(same, "%s: %s differs bitwise from scalar", tsr_quant_format_name(f), tsr_isa_name(isas[ii]));
+        }
+        for (int ii = 0; ii < nisa; ii++) free(y[ii]);
+        tsr_isa_force(tsr_isa_supported());
+        tsr_qgemm_plan_destroy(plan);
+        free(x); free(bias); free(q); free(wsrc); free(wf);
+    }
+}
+
+/* Row i of an M = k call is bit-for-bit the M = 1 result; results do not depend on threads. */
+TSR_TEST(qgemm_batch_and_thread_invariance) {
+    const tsr_quant_format fmts[] = {TSR_QUANT_Q4_0, TSR_QUANT_Q4_1, TSR_QUANT_Q8_0, TSR_QUANT_Q6_K,
+                                     TSR_QUANT_Q4G128_F16, TSR_QUANT_Q4G64_F32Z, TSR_QUANT_Q8G32_F16, TSR_QUANT_F16};
+    const int64_t n = 333, k = 1024, M = tsr_test_quick() ? 37 : 130;
+    tsr_pool_t *pools[3] = {NULL, NULL, NULL};
+    const int32_t nthreads[3] = {1, 2, 3};
+    for (int i = 0; i < 3; i++) {
+        tsr_pool_params pp;
+        tsr_pool_params_default(&pp);
+        pp.n_threads = nthreads[i];
+        pp.bind = TSR_BIND_NONE;
+        CHECK_OK(tsr_pool_create(&pp, &pools[i]));
+    }
+    tsr_isa isas[TSR_ISA_COUNT];
+    const int nisa = isa_list(isas);
+    float *wsrc = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * M * k);
+    float *yb = malloc(sizeof(float) * M * n), *y1 = malloc(sizeof(float) * n), *yt = malloc(sizeof(float) * M * n);
+    float *bias = malloc(sizeof(float) * n);
+    fill_uniform(wsrc, (size_t)(n * k), 5);
+    fill_uniform(x, (size_t)(M * k), 6);
+    fill_uniform(bias, (size_t)n, 8);
+    for (size_t fi = 0; fi < sizeof fmts / sizeof fmts[0]; fi++) {
+        size_t bytes = 0;
+        uint8_t *q = quantize_new(fmts[fi], wsrc, n, k, &bytes);
+        tsr_quant_matrix w = {sizeof w, fmts[fi], n, k, q, 0, bytes};
+        tsr_qgemm_plan_t *plan;
+        CHECK_OK(tsr_qgemm_plan_create(NULL, &w, NULL, &plan));
+        for (int ii = 0; ii < nisa; ii++) {
+            tsr_isa_force(isas[ii]);
+            CHECK_OK(tsr_qgemm_execute(pools[1], plan, M, x, k, bias, yb, n, NULL, 0));
+            int same = 1;
+            for (int64_t i = 0; i < M; i++) {
+                CHECK_OK(tsr_qgemm_execute(pools[1], plan, 1, x + i * k, k, bias, y1, n, NULL, 0));
+                same &= memcmp(y1, yb + i * n, sizeof(float) * n) == 0;
+            }
+            CHECK_MSG(same, "%s %s: M=%lld rows differ from M=1", tsr_quant_format_name(fmts[fi]),
+                      tsr_isa_name(isas[ii]), (long long)M);
+            /* a sub-batch in the middle */
+            CHECK_OK(tsr_qgemm_execute(pools[1], plan, 5, x + 3 * k, k, bias, yt, n, NULL, 0));
+            CHECK(memcmp(yt, yb + 3 * n, sizeof(float) * 5 * n) == 0);
+            for (int p = 0; p < 3; p += 2) {
+                CHECK_OK(tsr_qgemm_execute(pools[p], plan, M, x, k, bias, yt, n, NULL, 0));
+                CHECK_MSG(memcmp(yt, yb, sizeof(float) * M * n) == 0, "%s %s: %d threads differ",
+                          tsr_quant_format_name(fmts[fi]), tsr_isa_name(isas[ii]), nthreads[p]);
+            }
+            /* caller workspace gives the same bits */
+            size_t wsb;
+            CHECK_OK(tsr_qgemm_workspace_size(plan, M, &wsb));
+            void *ws = wsb ? malloc(wsb) : NULL;
+            CHECK_OK(tsr_qgemm_execute(NULL, plan, M, x, k, bias, yt, n, ws, wsb));
+            CHECK(memcmp(yt, yb, sizeof(float) * M * n) == 0);
+            free(ws);
+        }
+        tsr_isa_force(tsr_isa_supported());
+        tsr_qgemm_plan_destroy(plan);
+        free(q);
+    }
+    for (int i = 0; i < 3; i++) tsr_pool_destroy(pools[i]);
+    free(wsrc); free(x); free(yb); free(y1); free(yt); free(bias);
+}
+
+/* GGUF rows read in place: unaligned start, padded row stride. */
+TSR_TEST(qgemm_unaligned_strided_source) {
+    const tsr_quant_format fmts[] = {TSR_QUANT_Q4_0, TSR_QUANT_Q4_1, TSR_QUANT_Q8_0, TSR_QUANT_Q6_K, TSR_QUANT_BF16};
+    const int64_t n = 19, k = 256, m = 3;
+    float *wsrc = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * m * k);
+    float *y0 = malloc(sizeof(float) * m * n), *y1 = malloc(sizeof(float) * m * n);
+    fill_uniform(wsrc, (size_t)(n * k), 21);
+    fill_uniform(x, (size_t)(m * k), 22);
+    for (size_t fi = 0; fi < sizeof fmts / sizeof fmts[0]; fi++) {
+        size_t bytes = 0, rb;
+        uint8_t *q = quantize_new(fmts[fi], wsrc, n, k, &bytes);
+        rb = bytes / n;
+        const size_t stride = rb + 7;
+        uint8_t *buf = malloc(stride * n + 1);
+        for (int64_t r = 0; r < n; r++) memcpy(buf + 1 + r * stride, q + r * rb, rb);
+        tsr_quant_matrix a = {sizeof a, fmts[fi], n, k, q, 0, bytes};
+        tsr_quant_matrix b = {sizeof b, fmts[fi], n, k, buf + 1, stride, stride * (n - 1) + rb};
+        CHECK_OK(tsr_qgemm(NULL, &a, m, x, k, NULL, y0, n));
+        CHECK_OK(tsr_qgemm(NULL, &b, m, x, k, NULL, y1, n));
+        CHECK(memcmp(y0, y1, sizeof(float) * m * n) == 0);
+        b.data_bytes -= 1;  /* one byte short */
+        CHECK_STATUS(tsr_qgemm(NULL, &b, m, x, k, NULL, y1, n), TSR_EINVAL);
+        free(buf);
+        free(q);
+    }
+    free(wsrc); free(x); free(y0); free(y1);
+}
+
+TSR_TEST(qgemm_nonfinite_activations) {
+    const int64_t n = 20, k = 64, m = 3;
+    float w[20 * 64], x[3 * 64], y[3 * 20];
+    fill_uniform(w, sizeof w / sizeof w[0], 31);
+    fill_uniform(x, sizeof x / sizeof x[0], 32);
+    x[64 + 5] = NAN;
+    size_t bytes = 0;
+    uint8_t *q = quantize_new(TSR_QUANT_Q4_0, w, n, k, &bytes);
+    tsr_quant_matrix qm = {sizeof qm, TSR_QUANT_Q4_0, n, k, q, 0, bytes};
+    tsr_isa isas[TSR_ISA_COUNT];
+    const int nisa = isa_list(isas);
+    for (int ii = 0; ii < nisa; ii++) {
+        tsr_isa_force(isas[ii]);
+        x[64 + 5] = ii == 1 ? INFINITY : NAN;
+        CHECK_OK(tsr_qgemm(NULL, &qm, m, x, k, NULL, y, n));
+        int ok = 1;
+        for (int r = 0; r < n; r++) ok &= isfinite(y[r]) && isnan(y[n + r]) && isfinite(y[2 * n + r]);
+        CHECK_MSG(ok, "isa %s: a non-finite activation must give NaN in its row only", tsr_isa_name(isas[ii]));
+    }
+    tsr_isa_force(tsr_isa_supported());
+    free(q);
+}
+
+/* ---- bad input ------------------------------------------------------------------- */
+
+TSR_TEST(bad_input) {
+    float x[64 * 2], y[64];
+    fill_uniform(x, 128, 41);
+    uint8_t q[2 * 36];
+    memset(q, 0xAB, sizeof q);
+    tsr_quant_stats st = {.size = sizeof st};
+    /* quantize */
+    CHECK_STATUS(tsr_quantize(NULL, TSR_QUANT_Q4_0, x, 2, 48, 64, q, sizeof q, NULL), TSR_EINVAL);
+    CHECK_STATUS(tsr_quantize(NULL, TSR_QUANT_Q4_0, x, 0, 64, 64, q, sizeof q, NULL), TSR_EINVAL);
+    CHECK_STATUS(tsr_quantize(NULL, TSR_QUANT_Q4_0, x, -1, 64, 64, q, sizeof q, NULL), TSR_EINVAL);
+    CHECK_STATUS(tsr_quantize(NULL, TSR_QUANT_Q4_0, x, 2, 64, 32, q, sizeof q, NULL), TSR_EINVAL);
+    CHECK_STATUS(tsr_quantize(NULL, TSR_QUANT_Q4_0, x, 2, 64, 64, q, 71, NULL), TSR_EINVAL);
+    CHECK_STATUS(tsr_quantize(NULL, (tsr_quant_format)1234, x, 2, 64, 64, q, sizeof q, NULL), TSR_EINVAL);
+    CHECK_STATUS(tsr_quantize(NULL, TSR_QUANT_Q4_0, NULL, 2, 64, 64, q, sizeof q, NULL), TSR_EINVAL);
+    CHECK_STATUS(tsr_quantize(NULL, TSR_QUANT_Q4_0, x, 2, 64, 64, NULL, sizeof q, NULL), TSR_EINVAL);
+    st.size = 3;
+    CHECK_STATUS(tsr_quantize(NULL, TSR_QUANT_Q4_0, x, 2, 64, 64, q, sizeof q, &st), TSR_EINVAL);
+    x[64 + 17] = NAN;
+    CHECK_STATUS(tsr_quantize(NULL, TSR_QUANT_Q4_0, x, 2, 64, 64, q, sizeof q, NULL), TSR_EINVAL);
+    CHECK(strstr(tsr_last_error(), "row 1") && strstr(tsr_last_error(), "column 17"));
+    x[64 + 17] = -INFINITY;
+    CHECK_STATUS(tsr_quantize(NULL, TSR_QUANT_Q8_0, x, 2, 64, 64, q, sizeof q, NULL), TSR_EINVAL);
+    int untouched = 1;
+    for (size_t i = 0; i < sizeof q; i++) untouched &= q[i] == 0xAB;
+    CHECK_MSG(untouched, "nothing may be written on error");
+    x[64 + 17] = 0.5f;
+    /* descriptors */
+    CHECK_OK(tsr_quantize(NULL, TSR_QUANT_Q4_0, x, 2, 64, 64, q, sizeof q, NULL));
+    tsr_quant_matrix w = {sizeof w, TSR_QUANT_Q4_0, 2, 64, q, 0, 72};
+    CHECK_OK(tsr_quant_matrix_check(&w));
+    tsr_quant_matrix b = w;
+    b.k = 48;  CHECK_STATUS(tsr_quant_matrix_check(&b), TSR_EINVAL);
+    b = w; b.n = 0;  CHECK_STATUS(tsr_quant_matrix_check(&b), TSR_EINVAL);
+    b = w; b.n = -3; CHECK_STATUS(tsr_quant_matrix_check(&b), TSR_EINVAL);
+    b = w; b.k = -32; CHECK_STATUS(tsr_quant_matrix_check(&b), TSR_EINVAL);
+    b = w; b.data_bytes = 71; CHECK_STATUS(tsr_quant_matrix_check(&b), TSR_EINVAL);
+    b = w; b.row_stride = 30; CHECK_STATUS(tsr_quant_matrix_check(&b), TSR_EINVAL);
+    b = w; b.format = (tsr_quant_format)99; CHECK_STATUS(tsr_quant_matrix_check(&b), TSR_EINVAL);
+    b = w; b.data = NULL; CHECK_STATUS(tsr_quant_matrix_check(&b), TSR_EINVAL);
+    b = w; b.size = 8; CHECK_STATUS(tsr_quant_matrix_check(&b), TSR_EINVAL);
+    b = w; b.n = INT64_MAX / 2; b.row_stride = SIZE_MAX / 4; CHECK_STATUS(tsr_quant_matrix_check(&b), TSR_ERANGE);
+    CHECK_STATUS(tsr_quant_matrix_check(NULL), TSR_EINVAL);
+    tsr_qgemm_plan_t *plan = (tsr_qgemm_plan_t *)0x1;
+    b = w; b.data_bytes = 10;
+    CHECK_STATUS(tsr_qgemm_plan_create(NULL, &b, NULL, &plan), TSR_EINVAL);
+    CHECK(plan == NULL);
+    CHECK_STATUS(tsr_dequantize(NULL, &b, y, 64), TSR_EINVAL);
+    CHECK_STATUS(tsr_dequantize(NULL, &w, y, 63), TSR_EINVAL);
+    tsr_qgemm_params pp;
+    tsr_qgemm_params_default(&pp);
+    pp.flags = 5;
+    CHECK_STATUS(tsr_qgemm_plan_create(NULL, &w, &pp, &plan), TSR_EINVAL);
+    CHECK_STATUS(tsr_qgemm_plan_create(NULL, &w, NULL, NULL), TSR_EINVAL);
+    /* execute */
+    CHECK_OK(tsr_qgemm_plan_create(NULL, &w, NULL, &plan));
+    float yy[4 * 2];
+    CHECK_STATUS(tsr_qgemm_execute(NULL, plan, 0, x, 64, NULL, yy, 2, NULL, 0), TSR_EINVAL);
+    CHECK_STATUS(tsr_qgemm_execute(NULL, plan, -1, x, 64, NULL, yy, 2, NULL, 0), TSR_EINVAL);
+    CHECK_STATUS(tsr_qgemm_execute(NULL, plan, 1, x, 63, NULL, yy, 2, NULL, 0), TSR_EINVAL);
+    CHECK_STATUS(tsr_qgemm_execute(NULL, plan, 1, x, 64, NULL, yy, 1, NULL, 0), TSR_EINVAL);
+    CHECK_STATUS(tsr_qgemm_execute(NULL, plan, 1, NULL, 64, NULL, yy, 2, NULL, 0), TSR_EINVAL);
+    CHECK_STATUS(tsr_qgemm_execute(NULL, plan, 1, x, 64, NULL, NULL, 2, NULL, 0), TSR_EINVAL);
+    CHECK_STATUS(tsr_qgemm_execute(NULL, NULL, 1, x, 64, NULL, yy, 2, NULL, 0), TSR_EINVAL);
+    CHECK_STATUS(tsr_qgemm_execute(NULL, plan, INT64_MAX / 2, x, 64, NULL, yy, 2, NULL, 0), TSR_ERANGE);
+    char small[16];
+    CHECK_STATUS(tsr_qgemm_execute(NULL, plan, 1, x, 64, NULL, yy, 2, small, sizeof small), TSR_EINVAL);
+    size_t wsb;
+    CHECK_STATUS(tsr_qgemm_workspace_size(plan, 0, &wsb), TSR_EINVAL);
+    tsr_qgemm_plan_info info = {.size = sizeof info};
+    CHECK_OK(tsr_qgemm_plan_info_get(plan, &info));
+    CHECK(info.n == 2 && info.k == 64 && info.panel_rows == 16 && info.act_block == 32 && info.source_bytes == 72);
+    CHECK(info.kernel[0] != '\0');
+    info.size = 1;
+    CHECK_STATUS(tsr_qgemm_plan_info_get(plan, &info), TSR_EINVAL);
+    tsr_qgemm_plan_destroy(plan);
+    tsr_qgemm_plan_destroy(NULL);
+    CHECK_STATUS(tsr_qgemm(NULL, &w, 0, x, 64, NULL, yy, 2), TSR_EINVAL);
+    double dot;
+    CHECK_STATUS(tsr_quant_row_dot_f64(TSR_QUANT_Q4_0, q, 40, x, &dot), TSR_EINVAL);
+}
+
+int main(void) {
+    RUN(traits_table);
+    RUN(gguf_q4_0_layout);
+    RUN(gguf_q4_1_layout);
+    RUN(gguf_q8_0_layout);
+    RUN(gguf_q6_k_layout);
+    RUN(tessera_group_layouts);
+    RUN(quantize_roundtrip);
+    RUN(qgemm_all_formats_all_isas);
+    RUN(qgemm_batch_and_thread_invariance);
+    RUN(qgemm_unaligned_strided_source);
+    RUN(qgemm_nonfinite_activations);
+    RUN(bad_input);
+    return tsr_test_summary();
+}
