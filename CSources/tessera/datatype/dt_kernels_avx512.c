@@ -1,0 +1,129 @@
+/*
+ * dt_kernels_avx512.c — AVX-512 pack kernels: gathers/scatters for 4- and 8-byte blocks,
+ * one masked 64-byte move for any block or segment up to 64 bytes, 64-byte moves
+ * plus a masked tail for wide blocks.
+ */
+#include <string.h>
+
+#include "dt_internal.h"
+
+#if TSR_X86
+#include <immintrin.h>
+
+#define PFD 16
+
+static inline __mmask64 TSR_TARGET_AVX512 tail_mask(int64_t n) {
+    return n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
+}
+
+TSR_TARGET_AVX512 static inline void copy_masked(char *d, const char *s, __mmask64 k) {
+    _mm512_mask_storeu_epi8(d, k, _mm512_maskz_loadu_epi8(k, s));
+}
+
+TSR_TARGET_AVX512 static inline void copy_wide(char *d, const char *s, int64_t n) {
+    int64_t o = 0;
+    for (; o + 256 <= n; o += 256) {
+        __m512i a = _mm512_loadu_si512(s + o), b = _mm512_loadu_si512(s + o + 64);
+        __m512i c = _mm512_loadu_si512(s + o + 128), e = _mm512_loadu_si512(s + o + 192);
+        _mm512_storeu_si512(d + o, a);
+        _mm512_storeu_si512(d + o + 64, b);
+        _mm512_storeu_si512(d + o + 128, c);
+        _mm512_storeu_si512(d + o + 192, e);
+    }
+    for (; o + 64 <= n; o += 64) _mm512_storeu_si512(d + o, _mm512_loadu_si512(s + o));
+    if (o < n) copy_masked(d + o, s + o, tail_mask(n - o));
+}
+
+TSR_TARGET_AVX512 static void pack_strided(char *packed, char *mem, int64_t B, int64_t s, int64_t m) {
+    const int pf = s >= 128 || s <= -128;
+    int64_t i = 0;
+    if (B == 8 && s >= -(1ll << 40) && s <= (1ll << 40)) {
+        const __m512i idx = _mm512_mullo_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi64(s));
+        for (; i + 8 <= m; i += 8) {
+            if (pf) for (int u = 0; u < 8; u++) _mm_prefetch(mem + (i + PFD + u) * s, _MM_HINT_T0);
+            __m512i v = _mm512_i64gather_epi64(idx, (const void *)(mem + i * s), 1);
+            _mm512_storeu_si512(packed + i * 8, v);
+        }
+        for (; i < m; i++) memcpy(packed + i * 8, mem + i * s, 8);
+        return;
+    }
+    if (B == 4 && s >= -(1ll << 40) && s <= (1ll << 40)) {
+        const __m512i idx = _mm512_mullo_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi64(s));
+        for (; i + 8 <= m; i += 8) {
+            if (pf) for (int u = 0; u < 8; u++) _mm_prefetch(mem + (i + PFD + u) * s, _MM_HINT_T0);
+            __m256i v = _mm512_i64gather_epi32(idx, (const void *)(mem + i * s), 1);
+            _mm256_storeu_si256((__m256i *)(packed + i * 4), v);
+        }
+        for (; i < m; i++) memcpy(packed + i * 4, mem + i * s, 4);
+        return;
+    }
+    if (B <= 64) {
+        const __mmask64 k = tail_mask(B);
+        for (; i < m; i++) {
+            if (pf) _mm_prefetch(mem + (i + PFD) * s, _MM_HINT_T0);
+            copy_masked(packed + i * B, mem + i * s, k);
+        }
+        return;
+    }
+    for (; i < m; i++) {
+        if (pf) _mm_prefetch(mem + (i + 4) * s, _MM_HINT_T0);
+        copy_wide(packed + i * B, mem + i * s, B);
+    }
+}
+
+TSR_TARGET_AVX512 static void unpack_strided(char *packed, char *mem, int64_t B, int64_t s, int64_t m) {
+    const int pf = s >= 128 || s <= -128;
+    int64_t i = 0;
+    if (B == 8 && s >= -(1ll << 40) && s <= (1ll << 40) && (s >= 8 || s <= -8)) {
+        /* scatter lanes must not overlap (|s| >= 8), or later lanes would win arbitrarily */
+        const __m512i idx = _mm512_mullo_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi64(s));
+        for (; i + 8 <= m; i += 8) {
+            if (pf) for (int u = 0; u < 8; u++) _mm_prefetch(mem + (i + PFD + u) * s, _MM_HINT_T0);
+            _mm512_i64scatter_epi64((void *)(mem + i * s), idx, _mm512_loadu_si512(packed + i * 8), 1);
+        }
+        for (; i < m; i++) memcpy(mem + i * s, packed + i * 8, 8);
+        return;
+    }
+    if (B <= 64) {
+        const __mmask64 k = tail_mask(B);
+        for (; i < m; i++) {
+            if (pf) _mm_prefetch(mem + (i + PFD) * s, _MM_HINT_T0);
+            copy_masked(mem + i * s, packed + i * B, k);
+        }
+        return;
+    }
+    for (; i < m; i++) {
+        if (pf) _mm_prefetch(mem + (i + 4) * s, _MM_HINT_T0);
+        copy_wide(mem + i * s, packed + i * B, B);
+    }
+}
+
+TSR_TARGET_AVX512 static void pack_segments(char *packed, char *mem, int64_t s, int64_t m, const int64_t *off,
+                                            const int64_t *len, int64_t nseg, int64_t body) {
+    for (int64_t i = 0; i < m; i++, mem += s) {
+        char *p = packed + i * body;
+        for (int64_t j = 0; j < nseg; j++) {
+            copy_masked(p, mem + off[j], tail_mask(len[j]));
+            p += len[j];
+        }
+    }
+}
+
+TSR_TARGET_AVX512 static void unpack_segments(char *packed, char *mem, int64_t s, int64_t m, const int64_t *off,
+                                              const int64_t *len, int64_t nseg, int64_t body) {
+    for (int64_t i = 0; i < m; i++, mem += s) {
+        const char *p = packed + i * body;
+        for (int64_t j = 0; j < nseg; j++) {
+            copy_masked(mem + off[j], p, tail_mask(len[j]));
+            p += len[j];
+        }
+    }
+}
+
+static const dt_kernels avx512_kernels = {pack_strided, unpack_strided, pack_segments, unpack_segments, "avx512"};
+
+const dt_kernels *dt_kernels_avx512(void) { return &avx512_kernels; }
+
+#else
+const dt_kernels *dt_kernels_avx512(void) { return dt_kernels_scalar(); }
+#endif

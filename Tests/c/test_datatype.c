@@ -1,0 +1,657 @@
+/*
+ * test_datatype.c — datatype constructors, bounds, canonical forms (equivalence),
+ * pack/unpack against an independent type-map oracle (random type trees), partial
+ * packs, every ISA path, the parallel path, refcounting and bad input.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "tsr_test.h"
+
+/* ---- independent oracle: a mirror of the constructor tree ------------------------------- */
+
+enum { N_NAMED, N_CONTIG, N_VEC, N_HVEC, N_IDX, N_HIDX, N_IDXB, N_HIDXB, N_STRUCT, N_SUB, N_RESIZED, N_DUP };
+
+typedef struct node {
+    int kind;
+    int named;                 /* tsr_named_type */
+    int64_t count, bl, stride; /* stride: elements (vector) or bytes (hvector) */
+    int64_t bls[8], displs[8];
+    struct node *ch[8];
+    int nch;
+    int ndims, order;
+    int64_t sizes[3], subs[3], starts[3];
+    int64_t rlb, rext;
+    /* oracle-computed */
+    int64_t size, lb, ub;
+    tsr_datatype_t *t;
+} node;
+
+static const int64_t named_size[] = {1, 1, 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 8, 16, 1};
+
+typedef struct leaf { int64_t off, len; } leaf;
+typedef struct leaves { leaf *v; int64_t n, cap; } leaves;
+
+static void push_leaf(leaves *L, int64_t off, int64_t len) {
+    if (L->n == L->cap) { L->cap = L->cap ? 2 * L->cap : 64; L->v = realloc(L->v, (size_t)L->cap * sizeof *L->v); }
+    L->v[L->n].off = off; L->v[L->n].len = len; L->n++;
+}
+
+/* Type map of one element at `base`: every named leaf, in order. */
+static void typemap(const node *nd, int64_t base, leaves *L) {
+    switch (nd->kind) {
+    case N_NAMED: push_leaf(L, base, named_size[nd->named]); return;
+    case N_CONTIG:
+        for (int64_t i = 0; i < nd->count; i++) typemap(nd->ch[0], base + i * (nd->ch[0]->ub - nd->ch[0]->lb), L);
+        return;
+    case N_VEC: case N_HVEC: {
+        int64_t ext = nd->ch[0]->ub - nd->ch[0]->lb;
+        int64_t sb = nd->kind == N_VEC ? nd->stride * ext : nd->stride;
+        for (int64_t i = 0; i < nd->count; i++)
+            for (int64_t j = 0; j < nd->bl; j++) typemap(nd->ch[0], base + i * sb + j * ext, L);
+        return;
+    }
+    case N_IDX: case N_HIDX: case N_IDXB: case N_HIDXB: case N_STRUCT:
+        for (int64_t i = 0; i < nd->count; i++) {
+            const node *c = nd->kind == N_STRUCT ? nd->ch[i] : nd->ch[0];
+            int64_t ext = c->ub - c->lb;
+            int64_t bl = (nd->kind == N_IDXB || nd->kind == N_HIDXB) ? nd->bl : nd->bls[i];
+            int64_t d = (nd->kind == N_IDX || nd->kind == N_IDXB) ? nd->displs[i] * ext : nd->displs[i];
+            for (int64_t j = 0; j < bl; j++) typemap(c, base + d + j * ext, L);
+        }
+        return;
+    case N_SUB: {
+        /* element (i0,i1,i2) of the subarray; C order: last index fastest */
+        int64_t ext = nd->ch[0]->ub - nd->ch[0]->lb;
+        int64_t stride[3], acc = ext;
+        for (int k = 0; k < nd->ndims; k++) {
+            int i = nd->order == 0 ? nd->ndims - 1 - k : k;
+            stride[i] = acc; acc *= nd->sizes[i];
+        }
+        int64_t idx[3] = {0, 0, 0};
+        int64_t total = 1;
+        for (int i = 0; i < nd->ndims; i++) total *= nd->subs[i];
+        for (int64_t e = 0; e < total; e++) {
+            int64_t r = e, off = base;
+            /* decompose e with the fastest dimension varying fastest */
+            for (int k = 0; k < nd->ndims; k++) {
+                int i = nd->order == 0 ? nd->ndims - 1 - k : k;
+                idx[i] = r % nd->subs[i]; r /= nd->subs[i];
+            }
+            for (int i = 0; i < nd->ndims; i++) off += (nd->starts[i] + idx[i]) * stride[i];
+            typemap(nd->ch[0], off, L);
+        }
+        return;
+    }
+    case N_RESIZED: case N_DUP: typemap(nd->ch[0], base, L); return;
+    }
+}
+
+/* MPI bounds, computed from the oracle's own rules. */
+static void oracle_bounds(node *nd) {
+    int any = 0;
+    int64_t lb = 0, ub = 0, size = 0;
+#define PLACE(c, d)                                                        \
+    do {                                                                   \
+        int64_t l_ = (d) + (c)->lb, u_ = (d) + (c)->ub;                    \
+        if (!any || l_ < lb) lb = l_;                                      \
+        if (!any || u_ > ub) ub = u_;                                      \
+        any = 1;                                                           \
+    } while (0)
+    switch (nd->kind) {
+    case N_NAMED: nd->size = nd->ub = named_size[nd->named]; nd->lb = 0; return;
+    case N_CONTIG: case N_VEC: case N_HVEC: {
+        node *c = nd->ch[0];
+        int64_t ext = c->ub - c->lb, bl = nd->kind == N_CONTIG ? 1 : nd->bl;
+        int64_t sb = nd->kind == N_CONTIG ? ext : nd->kind == N_VEC ? nd->stride * ext : nd->stride;
+        for (int64_t i = 0; i < nd->count; i++)
+            for (int64_t j = 0; j < bl; j++) PLACE(c, i * sb + j * ext);
+        size = nd->count * bl * c->size;
+        break;
+    }
+    case N_IDX: case N_HIDX: case N_IDXB: case N_HIDXB: case N_STRUCT:
+        for (int64_t i = 0; i < nd->count; i++) {
+            node *c = nd->kind == N_STRUCT ? nd->ch[i] : nd->ch[0];
+            int64_t ext = c->ub - c->lb;
+            int64_t bl = (nd->kind == N_IDXB || nd->kind == N_HIDXB) ? nd->bl : nd->bls[i];
+            int64_t d = (nd->kind == N_IDX || nd->kind == N_IDXB) ? nd->displs[i] * ext : nd->displs[i];
+            for (int64_t j = 0; j < bl; j++) PLACE(c, d + j * ext);
+            size += bl * c->size;
+        }
+        break;
+    case N_SUB: {
+        int64_t n = 1, tot = nd->ch[0]->ub - nd->ch[0]->lb;
+        for (int i = 0; i < nd->ndims; i++) { n *= nd->subs[i]; tot *= nd->sizes[i]; }
+        nd->size = n * nd->ch[0]->size; nd->lb = 0; nd->ub = tot;
+        return;
+    }
+    case N_RESIZED: nd->size = nd->ch[0]->size; nd->lb = nd->rlb; nd->ub = nd->rlb + nd->rext; return;
+    case N_DUP: nd->size = nd->ch[0]->size; nd->lb = nd->ch[0]->lb; nd->ub = nd->ch[0]->ub; return;
+    }
+#undef PLACE
+    nd->size = size; nd->lb = any ? lb : 0; nd->ub = any ? ub : 0;
+}
+
+static unsigned long long rng = 0x9E3779B97F4A7C15ull;
+static int64_t rnd(int64_t lo, int64_t hi) { return lo + (int64_t)(tsr_test_rng_next(&rng) % (uint64_t)(hi - lo + 1)); }
+
+/* Builds a random tree (oracle node + library type). Sizes stay small. */
+static node *random_node(int depth) {
+    node *nd = calloc(1, sizeof *nd);
+    int kind = depth <= 1 ? N_NAMED : (int)rnd(0, 11);
+    if (depth > 1 && kind == N_NAMED) kind = N_VEC;
+    nd->kind = kind;
+    tsr_status s = TSR_OK;
+    if (kind == N_NAMED) {
+        nd->named = (int)rnd(0, TSR_TYPE_NAMED_COUNT - 1);
+        s = tsr_datatype_named((tsr_named_type)nd->named, &nd->t);
+        oracle_bounds(nd);
+        CHECK(s == TSR_OK);
+        return nd;
+    }
+    nd->ch[0] = random_node(depth - 1);
+    nd->nch = 1;
+    node *c = nd->ch[0];
+    int64_t ext = c->ub - c->lb;
+    switch (kind) {
+    case N_CONTIG: nd->count = rnd(0, 4); s = tsr_datatype_contiguous(nd->count, c->t, &nd->t); break;
+    case N_VEC:
+        nd->count = rnd(1, 5); nd->bl = rnd(1, 3); nd->stride = rnd(-4, 6);
+        s = tsr_datatype_vector(nd->count, nd->bl, nd->stride, c->t, &nd->t);
+        break;
+    case N_HVEC:
+        nd->count = rnd(1, 5); nd->bl = rnd(0, 3); nd->stride = rnd(-3 * (ext + 1), 3 * (ext + 1));
+        s = tsr_datatype_hvector(nd->count, nd->bl, nd->stride, c->t, &nd->t);
+        break;
+    case N_IDX: case N_HIDX: case N_IDXB: case N_HIDXB: {
+        nd->count = rnd(0, 5); nd->bl = rnd(0, 3);
+        for (int i = 0; i < nd->count; i++) {
+            nd->bls[i] = rnd(0, 3);
+            nd->displs[i] = (kind == N_IDX || kind == N_IDXB) ? rnd(-3, 8) : rnd(-2 * ext - 4, 8 * ext + 8);
+        }
+        if (kind == N_IDX) s = tsr_datatype_indexed(nd->count, nd->bls, nd->displs, c->t, &nd->t);
+        if (kind == N_HIDX) s = tsr_datatype_hindexed(nd->count, nd->bls, nd->displs, c->t, &nd->t);
+        if (kind == N_IDXB) s = tsr_datatype_indexed_block(nd->count, nd->bl, nd->displs, c->t, &nd->t);
+        if (kind == N_HIDXB) s = tsr_datatype_hindexed_block(nd->count, nd->bl, nd->displs, c->t, &nd->t);
+        break;
+    }
+    case N_STRUCT: {
+        nd->count = rnd(1, 3);
+        tsr_datatype_t *ts[8];
+        ts[0] = c->t;
+        for (int i = 1; i < nd->count; i++) { nd->ch[i] = random_node(depth - 1 > 1 ? rnd(1, depth - 1) : 1); }
+        nd->nch = (int)nd->count;
+        int64_t at = 0;
+        for (int i = 0; i < nd->count; i++) {
+            ts[i] = nd->ch[i]->t;
+            nd->bls[i] = rnd(0, 2);
+            nd->displs[i] = at + rnd(-4, 12);
+            at += nd->bls[i] * (nd->ch[i]->ub - nd->ch[i]->lb);
+        }
+        s = tsr_datatype_struct(nd->count, nd->bls, nd->displs, ts, &nd->t);
+        break;
+    }
+    case N_SUB: {
+        nd->ndims = (int)rnd(1, 3); nd->order = (int)rnd(0, 1);
+        for (int i = 0; i < nd->ndims; i++) {
+            nd->sizes[i] = rnd(1, 5); nd->subs[i] = rnd(1, nd->sizes[i]);
+            nd->starts[i] = rnd(0, nd->sizes[i] - nd->subs[i]);
+        }
+        if (ext <= 0) { /* subarrays of non-positive extents are legal but rare: keep the tree simple */
+            nd->kind = N_DUP; s = tsr_datatype_dup(c->t, &nd->t); break;
+        }
+        s = tsr_datatype_subarray(nd->ndims, nd->sizes, nd->subs, nd->starts, nd->order ? TSR_ORDER_FORTRAN : TSR_ORDER_C,
+                                  c->t, &nd->t);
+        break;
+    }
+    case N_RESIZED:
+        nd->rlb = rnd(-8, 8); nd->rext = rnd(1, 2 * (ext > 0 ? ext : 1) + 8);
+        s = tsr_datatype_resized(c->t, nd->rlb, nd->rext, &nd->t);
+        break;
+    case N_DUP: s = tsr_datatype_dup(c->t, &nd->t); break;
+    }
+    CHECK_MSG(s == TSR_OK, "constructor kind %d: %s", kind, tsr_last_error());
+    oracle_bounds(nd);
+    return nd;
+}
+
+static void free_node(node *nd, int free_types_now) {
+    for (int i = 0; i < nd->nch; i++) free_node(nd->ch[i], free_types_now);
+    if (free_types_now) CHECK_OK(tsr_datatype_free(nd->t));
+    free(nd);
+}
+
+/* Oracle pack of incount elements at mem (mem may point inside a larger buffer). */
+static void oracle_pack(const leaves *L, int64_t ext, const char *mem, int64_t incount, char *out) {
+    for (int64_t e = 0; e < incount; e++)
+        for (int64_t i = 0; i < L->n; i++) {
+            memcpy(out, mem + e * ext + L->v[i].off, (size_t)L->v[i].len);
+            out += L->v[i].len;
+        }
+}
+
+static int overlaps(const leaves *L, int64_t ext, int64_t incount) {
+    /* quadratic check on small maps: any two leaf byte ranges intersect */
+    int64_t n = L->n * incount;
+    if (n > 4000) return 1;
+    for (int64_t a = 0; a < n; a++)
+        for (int64_t b = a + 1; b < n; b++) {
+            int64_t oa = L->v[a % L->n].off + (a / L->n) * ext, ob = L->v[b % L->n].off + (b / L->n) * ext;
+            if (oa < ob + L->v[b % L->n].len && ob < oa + L->v[a % L->n].len) return 1;
+        }
+    return 0;
+}
+
+static int fuzz_one(int depth, int64_t incount, tsr_pool_t *pool) {
+    node *nd = random_node(depth);
+    int bad = 0;
+    int64_t size, lb, ext, tlb, text;
+    CHECK_OK(tsr_datatype_size(nd->t, &size));
+    CHECK_OK(tsr_datatype_extent(nd->t, &lb, &ext));
+    CHECK_MSG(size == nd->size && lb == nd->lb && ext == nd->ub - nd->lb,
+              "bounds: lib size %lld lb %lld ext %lld, oracle %lld %lld %lld", (long long)size, (long long)lb,
+              (long long)ext, (long long)nd->size, (long long)nd->lb, (long long)(nd->ub - nd->lb));
+    CHECK_OK(tsr_datatype_commit(nd->t));
+    leaves L = {0};
+    typemap(nd, 0, &L);
+    int64_t lsum = 0, lo = 0, hi = 0;
+    for (int64_t i = 0; i < L.n; i++) lsum += L.v[i].len;
+    CHECK(lsum == size);
+    /* buffer spanning every byte touched by incount elements */
+    for (int64_t e = 0; e < incount; e++)
+        for (int64_t i = 0; i < L.n; i++) {
+            int64_t a = e * ext + L.v[i].off, b = a + L.v[i].len;
+            if (a < lo) lo = a;
+            if (b > hi) hi = b;
+        }
+    CHECK_OK(tsr_datatype_true_extent(nd->t, &tlb, &text));
+    if (L.n > 0) {
+        int64_t mn = L.v[0].off, mx = L.v[0].off + L.v[0].len;
+        for (int64_t i = 0; i < L.n; i++) {
+            if (L.v[i].off < mn) mn = L.v[i].off;
+            if (L.v[i].off + L.v[i].len > mx) mx = L.v[i].off + L.v[i].len;
+        }
+        CHECK_MSG(tlb == mn && text == mx - mn, "true extent lib %lld+%lld oracle %lld+%lld", (long long)tlb,
+                  (long long)text, (long long)mn, (long long)(mx - mn));
+    }
+    int64_t span = hi - lo + 64;
+    char *buf = malloc((size_t)span);
+    for (int64_t i = 0; i < span; i++) buf[i] = (char)(tsr_test_rng_next(&rng) >> 33);
+    char *mem = buf - lo;
+    int64_t total = size * incount;
+    char *want = malloc((size_t)total + 1), *got = malloc((size_t)total + 1), *naive = malloc((size_t)total + 1);
+    oracle_pack(&L, ext, mem, incount, want);
+    int64_t pos = 0;
+    CHECK_OK(tsr_datatype_pack(pool, mem, incount, nd->t, got, total, &pos));
+    CHECK(pos == total);
+    if (memcmp(want, got, (size_t)total) != 0) bad = 1;
+    pos = 0;
+    CHECK_OK(tsr_datatype_pack_naive(mem, incount, nd->t, naive, total, &pos));
+    if (memcmp(want, naive, (size_t)total) != 0) bad = 2;
+    /* partial packs at random cuts concatenate to the full pack */
+    if (total > 0) {
+        memset(got, 0, (size_t)total);
+        int64_t at = 0;
+        while (at < total) {
+            int64_t n = rnd(1, total - at < 97 ? total - at : 97);
+            CHECK_OK(tsr_datatype_pack_range(pool, mem, incount, nd->t, at, n, got + at));
+            at += n;
+        }
+        if (memcmp(want, got, (size_t)total) != 0) bad = 3;
+    }
+    /* unpack is the inverse on the covered bytes (when no byte is covered twice) */
+    if (!bad && total > 0 && !overlaps(&L, ext, incount)) {
+        char *buf2 = malloc((size_t)span), *exp = malloc((size_t)span);
+        memset(buf2, 0x5a, (size_t)span);
+        memset(exp, 0x5a, (size_t)span);
+        /* expected: covered bytes get the data, the rest stays 0x5a */
+        const char *p = want;
+        for (int64_t e = 0; e < incount; e++)
+            for (int64_t i = 0; i < L.n; i++) {
+                memcpy(exp - lo + e * ext + L.v[i].off, p, (size_t)L.v[i].len);
+                p += L.v[i].len;
+            }
+        pos = 0;
+        CHECK_OK(tsr_datatype_unpack(pool, want, total, &pos, buf2 - lo, incount, nd->t));
+        if (memcmp(buf2, exp, (size_t)span) != 0) bad = 4;
+        memset(buf2, 0x5a, (size_t)span);
+        int64_t at = 0;
+        while (at < total) {
+            int64_t n = rnd(1, total - at < 61 ? total - at : 61);
+            CHECK_OK(tsr_datatype_unpack_range(pool, want + at, at, n, buf2 - lo, incount, nd->t));
+            at += n;
+        }
+        if (memcmp(buf2, exp, (size_t)span) != 0) bad = 5;
+        free(buf2);
+        free(exp);
+    }
+    if (bad) {
+        char d[512];
+        tsr_datatype_describe(nd->t, d, sizeof d, NULL);
+        printf("  fuzz mismatch (%d) depth %d incount %lld: %s\n", bad, depth, (long long)incount, d);
+    }
+    free(want); free(got); free(naive); free(buf); free(L.v);
+    /* free in random order relative to the tree: the root first exercises refcounting */
+    free_node(nd, 1);
+    return bad;
+}
+
+TSR_TEST(fuzz_random_trees_every_isa) {
+    int rounds = tsr_test_quick() ? 150 : 600;
+    tsr_isa top = tsr_isa_supported();
+    int fails = 0;
+    for (int isa = TSR_ISA_SCALAR; isa <= (int)top; isa++) {
+        CHECK_OK(tsr_isa_force((tsr_isa)isa));
+        for (int r = 0; r < rounds && fails < 5; r++) fails += fuzz_one((int)rnd(1, 5), rnd(0, 4), NULL) != 0;
+    }
+    CHECK_OK(tsr_isa_force(top));
+    CHECK(fails == 0);
+}
+
+TSR_TEST(fuzz_parallel_large) {
+    /* incount large enough to take the parallel path (>= 256 KiB) on a 2-worker pool */
+    tsr_pool_params pp;
+    tsr_pool_params_default(&pp);
+    pp.n_threads = 2;
+    tsr_pool_t *pool = NULL;
+    CHECK_OK(tsr_pool_create(&pp, &pool));
+    int fails = 0;
+    int rounds = tsr_test_quick() ? 4 : 12;
+    for (int r = 0; r < rounds; r++) fails += fuzz_one((int)rnd(2, 4), rnd(4000, 20000), pool) != 0;
+    CHECK(fails == 0);
+    tsr_pool_destroy(pool);
+}
+
+/* ---- canonical forms -------------------------------------------------------------------------- */
+
+static tsr_datatype_t *T(tsr_named_type k) { tsr_datatype_t *t; tsr_datatype_named(k, &t); return t; }
+
+static void expect_same(tsr_datatype_t *a, tsr_datatype_t *b, const char *what) {
+    CHECK_OK(tsr_datatype_commit(a));
+    CHECK_OK(tsr_datatype_commit(b));
+    int32_t eq = 0;
+    CHECK_OK(tsr_datatype_same_layout(a, b, &eq));
+    if (!eq) {
+        char da[400], db[400];
+        tsr_datatype_describe(a, da, sizeof da, NULL);
+        tsr_datatype_describe(b, db, sizeof db, NULL);
+        printf("  %s: not the same layout:\n    %s\n    %s\n", what, da, db);
+    }
+    CHECK(eq == 1);
+}
+
+TSR_TEST(canonical_equivalence) {
+    tsr_datatype_t *i32 = T(TSR_TYPE_INT32), *dbl = T(TSR_TYPE_DOUBLE), *a, *b, *c, *d, *e, *f, *g;
+    /* dense: contiguous(12) == vector(3, 4, 4) == hvector(2, 6, 48B) */
+    tsr_datatype_contiguous(12, dbl, &a);
+    tsr_datatype_vector(3, 4, 4, dbl, &b);
+    tsr_datatype_hvector(2, 6, 48, dbl, &c);
+    expect_same(a, b, "contiguous vs vector");
+    expect_same(a, c, "contiguous vs hvector");
+    tsr_canon_info ci = {.size = sizeof ci};
+    CHECK_OK(tsr_datatype_canonical(a, &ci));
+    CHECK(ci.kind == TSR_CANON_STRIDED && ci.ndims == 0 && ci.block_bytes == 96 && ci.start == 0);
+    tsr_datatype_free(a); tsr_datatype_free(b); tsr_datatype_free(c);
+
+    /* 2-D strided: vector(4,2,5,int) == hvector == indexed_block == hindexed == struct == resized subarray */
+    tsr_datatype_vector(4, 2, 5, i32, &a);
+    tsr_datatype_hvector(4, 2, 20, i32, &b);
+    int64_t dis[4] = {0, 5, 10, 15}, bl[4] = {2, 2, 2, 2}, hd[4] = {0, 20, 40, 60};
+    tsr_datatype_indexed_block(4, 2, dis, i32, &c);
+    tsr_datatype_hindexed(4, bl, hd, i32, &d);
+    tsr_datatype_t *ts[4] = {i32, i32, i32, i32};
+    tsr_datatype_struct(4, bl, hd, ts, &e);
+    int64_t sz[2] = {4, 5}, sub[2] = {4, 2}, st[2] = {0, 0};
+    tsr_datatype_subarray(2, sz, sub, st, TSR_ORDER_C, i32, &f);
+    tsr_datatype_resized(f, 0, 68, &g);
+    expect_same(a, b, "vector vs hvector");
+    expect_same(a, c, "vector vs indexed_block");
+    expect_same(a, d, "vector vs hindexed");
+    expect_same(a, e, "vector vs struct");
+    expect_same(a, g, "vector vs resized subarray");
+    CHECK_OK(tsr_datatype_canonical(a, &ci));
+    CHECK(ci.kind == TSR_CANON_STRIDED && ci.ndims == 1 && ci.block_bytes == 8 && ci.counts[0] == 4 && ci.strides[0] == 20);
+    int32_t eq = 1;
+    CHECK_OK(tsr_datatype_commit(f));
+    CHECK_OK(tsr_datatype_same_layout(a, f, &eq));
+    CHECK(eq == 0); /* same bytes, different extent (80 vs 68): not interchangeable for incount > 1 */
+    tsr_datatype_free(a); tsr_datatype_free(b); tsr_datatype_free(c); tsr_datatype_free(d);
+    tsr_datatype_free(e); tsr_datatype_free(f); tsr_datatype_free(g);
+
+    /* 3-D face: subarray(x-face of 8x6x5 doubles) == hvector(8, 1, 240B, vector(6, 1, 5, double)) */
+    int64_t s3[3] = {8, 6, 5}, u3[3] = {8, 6, 1}, o3[3] = {0, 0, 2};
+    tsr_datatype_subarray(3, s3, u3, o3, TSR_ORDER_C, dbl, &a);
+    tsr_datatype_vector(6, 1, 5, dbl, &b);
+    tsr_datatype_hvector(8, 1, 240, b, &c);
+    tsr_datatype_resized(c, 0, 8 * 6 * 5 * 8, &d);
+    /* shift by the start: 2 doubles */
+    int64_t bl1 = 1, d1 = 16;
+    tsr_datatype_hindexed(1, &bl1, &d1, d, &e);
+    tsr_datatype_resized(e, 0, 8 * 6 * 5 * 8, &f);
+    expect_same(a, f, "3-D subarray face vs nested vectors");
+    CHECK_OK(tsr_datatype_canonical(a, &ci));
+    CHECK(ci.kind == TSR_CANON_STRIDED && ci.ndims == 1 && ci.counts[0] == 48 && ci.strides[0] == 40 && ci.block_bytes == 8 && ci.start == 16);
+    tsr_datatype_free(a); tsr_datatype_free(b); tsr_datatype_free(c); tsr_datatype_free(d);
+    tsr_datatype_free(e); tsr_datatype_free(f);
+
+    /* Fortran order subarray equals the C-order one with the dimensions reversed */
+    int64_t fs[3] = {5, 6, 8}, fu[3] = {1, 6, 8}, fo[3] = {2, 0, 0};
+    tsr_datatype_subarray(3, s3, u3, o3, TSR_ORDER_C, dbl, &a);
+    tsr_datatype_subarray(3, fs, fu, fo, TSR_ORDER_FORTRAN, dbl, &b);
+    expect_same(a, b, "C vs Fortran subarray");
+    tsr_datatype_free(a); tsr_datatype_free(b);
+
+    /* struct {int, double[3], char} resized to 40: contiguous(4) == a 12-block struct resized to 160 */
+    tsr_datatype_t *chr = T(TSR_TYPE_CHAR), *s1, *s2;
+    int64_t sbl[3] = {1, 3, 1}, sd[3] = {0, 8, 32};
+    tsr_datatype_t *st3[3] = {i32, dbl, chr};
+    tsr_datatype_struct(3, sbl, sd, st3, &s1);
+    tsr_datatype_resized(s1, 0, 40, &s2);
+    tsr_datatype_contiguous(4, s2, &a);
+    int64_t bl12[12], d12[12];
+    tsr_datatype_t *t12[12];
+    for (int i = 0; i < 12; i++) { bl12[i] = sbl[i % 3]; d12[i] = sd[i % 3] + 40 * (i / 3); t12[i] = st3[i % 3]; }
+    tsr_datatype_struct(12, bl12, d12, t12, &b);
+    tsr_datatype_resized(b, 0, 160, &c);
+    expect_same(a, c, "contiguous(struct) vs flat struct");
+    CHECK_OK(tsr_datatype_canonical(a, &ci));
+    CHECK(ci.kind == TSR_CANON_SEGMENTS && ci.n_segments == 2 && ci.ndims == 1 && ci.counts[0] == 4 && ci.strides[0] == 40);
+    int64_t so[3], sl[3], ns = 0;
+    CHECK_OK(tsr_datatype_segments(a, so, sl, 3, &ns));
+    CHECK(ns == 2 && so[0] == 0 && sl[0] == 4 && so[1] == 8 && sl[1] == 25); /* double[3] and char touch */
+    tsr_datatype_free(s1); tsr_datatype_free(s2); tsr_datatype_free(a); tsr_datatype_free(b); tsr_datatype_free(c);
+
+    /* touching segments coalesce: indexed {2 at 0, 3 at 2} == contiguous(5) */
+    int64_t ib[2] = {2, 3}, id[2] = {0, 2};
+    tsr_datatype_indexed(2, ib, id, i32, &a);
+    tsr_datatype_contiguous(5, i32, &b);
+    expect_same(a, b, "touching indexed blocks vs contiguous");
+    tsr_datatype_free(a); tsr_datatype_free(b);
+
+    /* type-map order is kept: indexed {1 at 3, 1 at 0} is NOT the sorted list */
+    int64_t rb[2] = {1, 1}, rd[2] = {3, 0}, sd2[2] = {0, 3};
+    tsr_datatype_indexed(2, rb, rd, i32, &a);
+    tsr_datatype_indexed(2, rb, sd2, i32, &b);
+    CHECK_OK(tsr_datatype_commit(a));
+    CHECK_OK(tsr_datatype_commit(b));
+    CHECK_OK(tsr_datatype_same_layout(a, b, &eq));
+    CHECK(eq == 0);
+    CHECK_OK(tsr_datatype_canonical(a, &ci));
+    CHECK(ci.kind == TSR_CANON_STRIDED && ci.start == 12 && ci.ndims == 1 && ci.strides[0] == -12);
+    tsr_datatype_free(a); tsr_datatype_free(b);
+
+    /* vector of vector whose strides chain merges into one stream */
+    tsr_datatype_vector(3, 1, 2, i32, &a);            /* 3 ints, stride 8B */
+    tsr_datatype_hvector(4, 1, 24, a, &b);            /* chained: 12 ints, stride 8B */
+    tsr_datatype_vector(12, 1, 2, i32, &c);
+    expect_same(b, c, "chained vectors vs one vector");
+    tsr_datatype_free(a); tsr_datatype_free(b); tsr_datatype_free(c);
+}
+
+TSR_TEST(bounds_and_queries) {
+    tsr_datatype_t *i32 = T(TSR_TYPE_INT32), *dbl = T(TSR_TYPE_DOUBLE), *chr = T(TSR_TYPE_CHAR), *a, *b;
+    int64_t size, lb, ext, tlb, text;
+    tsr_datatype_vector(4, 2, 5, i32, &a);
+    tsr_datatype_size(a, &size);
+    tsr_datatype_extent(a, &lb, &ext);
+    CHECK(size == 32 && lb == 0 && ext == 68);
+    tsr_datatype_free(a);
+    int64_t sbl[3] = {1, 3, 1}, sd[3] = {0, 8, 32};
+    tsr_datatype_t *st3[3] = {i32, dbl, chr};
+    tsr_datatype_struct(3, sbl, sd, st3, &a);
+    tsr_datatype_extent(a, &lb, &ext);
+    tsr_datatype_size(a, &size);
+    CHECK(size == 29 && lb == 0 && ext == 33);
+    tsr_datatype_resized(a, -4, 40, &b);
+    tsr_datatype_extent(b, &lb, &ext);
+    tsr_datatype_true_extent(b, &tlb, &text);
+    CHECK(lb == -4 && ext == 40 && tlb == 0 && text == 33);
+    tsr_combiner cb;
+    CHECK_OK(tsr_datatype_combiner(b, &cb));
+    CHECK(cb == TSR_COMBINER_RESIZED);
+    int32_t committed = 1;
+    CHECK_OK(tsr_datatype_is_committed(b, &committed));
+    CHECK(committed == 0);
+    char d[300];
+    size_t need = 0;
+    CHECK_OK(tsr_datatype_describe(b, d, sizeof d, &need));
+    CHECK(strstr(d, "uncommitted") != NULL && strstr(d, "struct") != NULL);
+    CHECK_OK(tsr_datatype_commit(b));
+    CHECK_OK(tsr_datatype_describe(b, d, sizeof d, &need));
+    CHECK(strncmp(d, "segments start=0 n=2 [(0,4) (8,25)]", 35) == 0);
+    CHECK(need == strlen(d));
+    char small[8];
+    CHECK_OK(tsr_datatype_describe(b, small, sizeof small, &need));
+    CHECK(strlen(small) == 7 && need > 7);
+    /* negative hvector stride: lb moves down */
+    tsr_datatype_t *c;
+    tsr_datatype_hvector(3, 1, -16, dbl, &c);
+    tsr_datatype_extent(c, &lb, &ext);
+    CHECK(lb == -32 && ext == 40);
+    tsr_datatype_free(a); tsr_datatype_free(b); tsr_datatype_free(c);
+}
+
+TSR_TEST(refcount_keeps_children_alive) {
+    tsr_datatype_t *dbl = T(TSR_TYPE_DOUBLE), *row, *col, *blk;
+    tsr_datatype_contiguous(3, dbl, &row);
+    tsr_datatype_hvector(4, 1, 80, row, &col);
+    tsr_datatype_free(row); /* col keeps it alive */
+    CHECK(tsr_datatype_is_valid(row) == 0);
+    tsr_datatype_dup(col, &blk);
+    tsr_datatype_free(col);
+    CHECK_OK(tsr_datatype_commit(blk));
+    double src[40], out[12];
+    for (int i = 0; i < 40; i++) src[i] = i;
+    int64_t pos = 0;
+    CHECK_OK(tsr_datatype_pack(NULL, src, 1, blk, out, sizeof out, &pos));
+    CHECK(pos == 96 && out[0] == 0 && out[3] == 10 && out[11] == 32);
+    CHECK_STATUS(tsr_datatype_free(col), TSR_EINVAL); /* freed handle, object still alive inside blk */
+    CHECK_OK(tsr_datatype_free(blk));
+    CHECK_STATUS(tsr_datatype_pack(NULL, src, 1, blk, out, sizeof out, &pos), TSR_EINVAL); /* destroyed */
+    CHECK_STATUS(tsr_datatype_free(blk), TSR_EINVAL);
+}
+
+TSR_TEST(bad_input) {
+    tsr_datatype_t *dbl = T(TSR_TYPE_DOUBLE), *a = NULL, *b = NULL;
+    CHECK_STATUS(tsr_datatype_named((tsr_named_type)99, &a), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_named(TSR_TYPE_INT8, NULL), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_contiguous(-1, dbl, &a), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_contiguous(3, NULL, &a), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_vector(3, -1, 2, dbl, &a), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_vector(1ll << 40, 1ll << 40, 1, dbl, &a), TSR_ERANGE);
+    CHECK_STATUS(tsr_datatype_hvector(4, 1, INT64_MAX / 2, dbl, &a), TSR_ERANGE);
+    CHECK_STATUS(tsr_datatype_resized(dbl, INT64_MAX, 10, &a), TSR_ERANGE);
+    int64_t bl[2] = {1, -1}, d[2] = {0, 1};
+    CHECK_STATUS(tsr_datatype_indexed(2, bl, d, dbl, &a), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_indexed(2, NULL, d, dbl, &a), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_hindexed_block(2, 1, NULL, dbl, &a), TSR_EINVAL);
+    int64_t big[2] = {0, INT64_MAX / 4};
+    CHECK_STATUS(tsr_datatype_indexed_block(2, 1, big, dbl, &a), TSR_ERANGE);
+    tsr_datatype_t *ts[2] = {dbl, NULL};
+    int64_t ok_bl[2] = {1, 1};
+    CHECK_STATUS(tsr_datatype_struct(2, ok_bl, d, ts, &a), TSR_EINVAL);
+    int64_t sz[2] = {4, 4}, sub[2] = {2, 5}, st[2] = {0, 0}, sub2[2] = {2, 2}, st2[2] = {3, 0};
+    CHECK_STATUS(tsr_datatype_subarray(2, sz, sub, st, TSR_ORDER_C, dbl, &a), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_subarray(2, sz, sub2, st2, TSR_ORDER_C, dbl, &a), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_subarray(2, sz, sub2, st, (tsr_order)7, dbl, &a), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_subarray(0, sz, sub2, st, TSR_ORDER_C, dbl, &a), TSR_EINVAL);
+    CHECK(a == NULL);
+    /* pack errors */
+    double src[16] = {0}, out[16];
+    int64_t pos = 0;
+    CHECK_OK(tsr_datatype_vector(4, 1, 2, dbl, &a));
+    CHECK_STATUS(tsr_datatype_pack(NULL, src, 1, a, out, sizeof out, &pos), TSR_ESTATE); /* uncommitted */
+    CHECK_OK(tsr_datatype_commit(a));
+    CHECK_STATUS(tsr_datatype_pack(NULL, NULL, 1, a, out, sizeof out, &pos), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_pack(NULL, src, 1, a, NULL, sizeof out, &pos), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_pack(NULL, src, -1, a, out, sizeof out, &pos), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_pack(NULL, src, 1, a, out, sizeof out, NULL), TSR_EINVAL);
+    CHECK_OK(tsr_datatype_pack(NULL, NULL, 0, a, NULL, 0, &pos)); /* nothing to do */
+    /* outsize too small: error, nothing written */
+    memset(out, 0x77, sizeof out);
+    pos = 8;
+    CHECK_STATUS(tsr_datatype_pack(NULL, src, 1, a, out, 39, &pos), TSR_ERANGE);
+    CHECK(pos == 8);
+    for (size_t i = 0; i < sizeof out; i++) CHECK(((unsigned char *)out)[i] == 0x77);
+    pos = -1;
+    CHECK_STATUS(tsr_datatype_pack(NULL, src, 1, a, out, sizeof out, &pos), TSR_EINVAL);
+    pos = 0;
+    CHECK_STATUS(tsr_datatype_unpack(NULL, out, 31, &pos, src, 1, a), TSR_ERANGE);
+    CHECK_STATUS(tsr_datatype_pack_range(NULL, src, 1, a, 30, 3, out), TSR_ERANGE);
+    CHECK_STATUS(tsr_datatype_pack_range(NULL, src, 1, a, -1, 3, out), TSR_EINVAL);
+    int64_t ps;
+    CHECK_STATUS(tsr_datatype_pack_size(INT64_MAX / 4, a, &ps), TSR_ERANGE);
+    CHECK_OK(tsr_datatype_pack_size(3, a, &ps));
+    CHECK(ps == 96);
+    tsr_canon_info ci = {.size = 4};
+    CHECK_STATUS(tsr_datatype_canonical(a, &ci), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_describe(a, NULL, 10, NULL), TSR_EINVAL);
+    /* a pointer that was never a datatype */
+    double junk[32] = {0};
+    CHECK_STATUS(tsr_datatype_commit((tsr_datatype_t *)junk), TSR_EINVAL);
+    CHECK(tsr_datatype_is_valid((tsr_datatype_t *)junk) == 0);
+    CHECK_OK(tsr_datatype_free(NULL));
+    CHECK_OK(tsr_datatype_free(a));
+    CHECK_STATUS(tsr_datatype_commit(a), TSR_EINVAL);
+    (void)b;
+}
+
+TSR_TEST(large_segment_lists_and_empty) {
+    /* 1000 random blocks of 8..64 bytes, then an empty type */
+    tsr_datatype_t *byte = T(TSR_TYPE_BYTE), *a, *e;
+    int64_t bl[1000], d[1000], at = 0;
+    for (int i = 0; i < 1000; i++) { bl[i] = rnd(8, 64); d[i] = at + rnd(1, 64); at = d[i] + bl[i]; }
+    CHECK_OK(tsr_datatype_hindexed(1000, bl, d, byte, &a));
+    CHECK_OK(tsr_datatype_commit(a));
+    tsr_canon_info ci = {.size = sizeof ci};
+    CHECK_OK(tsr_datatype_canonical(a, &ci));
+    CHECK(ci.kind == TSR_CANON_SEGMENTS && ci.n_segments == 1000);
+    char *src = malloc((size_t)at * 3), *p1 = malloc((size_t)at * 3), *p2 = malloc((size_t)at * 3);
+    for (int64_t i = 0; i < at * 3; i++) src[i] = (char)i;
+    int64_t ext, size, q1 = 0, q2 = 0;
+    tsr_datatype_extent(a, NULL, &ext);
+    tsr_datatype_size(a, &size);
+    CHECK_OK(tsr_datatype_pack(NULL, src, 2, a, p1, at * 3, &q1));
+    CHECK_OK(tsr_datatype_pack_naive(src, 2, a, p2, at * 3, &q2));
+    CHECK(q1 == 2 * size && q2 == q1 && memcmp(p1, p2, (size_t)q1) == 0);
+    free(src); free(p1); free(p2);
+    CHECK_OK(tsr_datatype_contiguous(0, byte, &e));
+    CHECK_OK(tsr_datatype_commit(e));
+    CHECK_OK(tsr_datatype_canonical(e, &ci));
+    CHECK(ci.kind == TSR_CANON_EMPTY && ci.type_size == 0);
+    int64_t pos = 0;
+    CHECK_OK(tsr_datatype_pack(NULL, bl, 5, e, d, 0, &pos));
+    CHECK(pos == 0);
+    tsr_datatype_free(a); tsr_datatype_free(e);
+}
+
+int main(void) {
+    RUN(bounds_and_queries);
+    RUN(canonical_equivalence);
+    RUN(refcount_keeps_children_alive);
+    RUN(bad_input);
+    RUN(large_segment_lists_and_empty);
+    RUN(fuzz_random_trees_every_isa);
+    RUN(fuzz_parallel_large);
+    return tsr_test_summary();
+}
