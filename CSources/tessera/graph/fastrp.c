@@ -1,0 +1,319 @@
+/*
+ * fastrp.c — FastRP node embeddings (Chen et al., CIKM 2019), formulas in
+ * include/tessera/graph.h. R is exactly tsr_rp with (D = n, d = dim, kind,
+ * s, seed), so a caller can rebuild every entry with tsr_rp_entry.
+ *
+ * Every step is row-parallel over fixed chunks and every reduction (row norms,
+ * column statistics) runs in a fixed order, so embeddings are bit-identical for
+ * any thread count; the one-shot tsr_fastrp_embed and the cached
+ * create/compute/combine path give the same bits too.
+ */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "graph_internal.h"
+
+#define FRP_ROWS_PER_CHUNK 1024
+#define FRP_STAT_ROWS 4096
+
+void tsr_fastrp_params_default(tsr_fastrp_params *p) {
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
+    p->dim = 128;
+    p->q = 4;
+    p->weights[0] = 1.0;
+    p->weights[1] = 1.0;
+    p->weights[2] = 7.81;
+    p->weights[3] = 45.28;
+    p->beta = -0.628;
+    p->s = TSR_RP_S_AUTO;
+    p->projection = TSR_RP_SPARSE;
+    p->seed = 42;
+    p->matrix = TSR_GRAPH_TRANSITION;
+    p->normalize_rows = 0;
+    p->standardize = 1;
+}
+
+struct tsr_fastrp {
+    const tsr_graph_t *g;
+    tsr_fastrp_params p;
+    float *N[TSR_FASTRP_MAX_ITER];
+    int32_t done;
+};
+
+static tsr_status check_params(const char *fn, const tsr_graph_t *g, const tsr_fastrp_params *in,
+                               tsr_fastrp_params *p) {
+    if (!g) return tsr_error(TSR_EINVAL, "%s: argument 'g' is NULL", fn);
+    tsr_fastrp_params_default(p);
+    if (in) {
+        if (in->size < sizeof(tsr_fastrp_params))
+            return tsr_error(TSR_EINVAL, "%s: params->size is %u, expected %zu", fn, in->size, sizeof(tsr_fastrp_params));
+        *p = *in;
+    }
+    if (p->dim < 1) return tsr_error(TSR_EINVAL, "%s: dim must be >= 1 (got %d)", fn, p->dim);
+    if (p->q < 1 || p->q > TSR_FASTRP_MAX_ITER)
+        return tsr_error(TSR_EINVAL, "%s: q must be in 1..%d (got %d)", fn, TSR_FASTRP_MAX_ITER, p->q);
+    for (int i = 0; i < p->q; i++)
+        if (!isfinite(p->weights[i]))
+            return tsr_error(TSR_EINVAL, "%s: weights[%d] is not finite", fn, i);
+    if (!isfinite(p->beta)) return tsr_error(TSR_EINVAL, "%s: beta is not finite", fn);
+    if (!isfinite(p->s) || (p->s != TSR_RP_S_AUTO && p->s < 1.0))
+        return tsr_error(TSR_EINVAL, "%s: s must be >= 1 or TSR_RP_S_AUTO (got %g)", fn, p->s);
+    if ((int)p->projection < 0 || p->projection >= TSR_RP_KIND_COUNT)
+        return tsr_error(TSR_EINVAL, "%s: invalid projection %d", fn, (int)p->projection);
+    if ((int)p->matrix < 0 || p->matrix >= TSR_GRAPH_MATRIX_COUNT)
+        return tsr_error(TSR_EINVAL, "%s: invalid matrix %d", fn, (int)p->matrix);
+    if ((p->normalize_rows != 0 && p->normalize_rows != 1) || (p->standardize != 0 && p->standardize != 1))
+        return tsr_error(TSR_EINVAL, "%s: normalize_rows and standardize must be 0 or 1", fn);
+    int64_t t;
+    if (tsr_mul_i64(g->n, p->dim, &t) || tsr_mul_i64(t, 4, &t))
+        return tsr_error(TSR_ERANGE, "%s: n × dim overflows", fn);
+    return TSR_OK;
+}
+
+static float *alloc_nd(const tsr_graph_t *g, int32_t d) {
+    return tsr_malloc((size_t)g->n * (size_t)d * sizeof(float));
+}
+
+/* ---- X0 = L · R ----------------------------------------------------------------- */
+
+typedef struct init_ctx {
+    const tsr_graph_t *g;
+    int32_t d;
+    double beta;
+    const int64_t *ip;
+    const int32_t *ix;
+    const double *v;
+    float *x0;
+} init_ctx;
+
+static void init_rows(void *vc, int64_t begin, int64_t end, int32_t worker) {
+    init_ctx *c = vc;
+    for (int64_t j = begin; j < end; j++) {
+        float *row = c->x0 + j * c->d;
+        memset(row, 0, (size_t)c->d * sizeof(float));
+        double deg = c->g->degree[j];
+        /* zero-degree nodes: deg^β would be inf for β < 0; they take factor 1 */
+        double L = deg != 0 ? pow(fabs(deg), c->beta) : 1.0;
+        for (int64_t e = c->ip[j]; e < c->ip[j + 1]; e++) row[c->ix[e]] = (float)(c->v[e] * L);
+    }
+}
+
+static tsr_status fastrp_initial(tsr_pool_t *pool, const tsr_graph_t *g, const tsr_fastrp_params *p, float *x0) {
+    tsr_rp_params rpp;
+    tsr_rp_params_default(&rpp);
+    rpp.kind = p->projection;
+    rpp.s = p->s;
+    rpp.seed = p->seed;
+    tsr_rp_t *rp;
+    TSR_TRY(tsr_rp_create(g->n, p->dim, &rpp, &rp));
+    tsr_status st = tsr_rp_materialize(pool, rp);
+    init_ctx c = {.g = g, .d = p->dim, .beta = p->beta, .x0 = x0};
+    if (st == TSR_OK) st = tsr_rp_csr(rp, &c.ip, &c.ix, NULL, &c.v, NULL);
+    if (st == TSR_OK) st = tsr_parallel_for(pool, g->n, FRP_ROWS_PER_CHUNK, TSR_SCHEDULE_DYNAMIC, init_rows, &c);
+    tsr_rp_destroy(rp);
+    return st;
+}
+
+/* ---- combination: out = Σ αᵢ · rownorm?(Nᵢ), then column standardisation ------------- */
+
+typedef struct comb_ctx {
+    const float *const *N;
+    const double *w;
+    int32_t count, d, normalize, first, accumulate;
+    float *out;
+    int64_t ldo;
+} comb_ctx;
+
+/* out[r,k] = fmaf(cᵢ, Nᵢ[r,k], out[r,k]) for i in order, cᵢ = (float)(αᵢ / ||Nᵢ[r,:]||) */
+static void combine_rows(void *vc, int64_t begin, int64_t end, int32_t worker) {
+    comb_ctx *c = vc;
+    const int32_t d = c->d;
+    for (int64_t r = begin; r < end; r++) {
+        float *o = c->out + r * c->ldo;
+        if (!c->accumulate) memset(o, 0, (size_t)d * sizeof(float));
+        for (int32_t i = 0; i < c->count; i++) {
+            const float *v = c->N[i] + r * d;
+            double inv = 1.0;
+            if (c->normalize) {
+                double ss = 0;
+                for (int32_t k = 0; k < d; k++) ss += (double)v[k] * v[k];
+                inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
+            }
+            float ci = (float)(c->w[c->first + i] * inv);
+            for (int32_t k = 0; k < d; k++) o[k] = fmaf(ci, v[k], o[k]);
+        }
+    }
+}
+
+typedef struct stat_ctx {
+    float *out;
+    int64_t ldo, n;
+    int32_t d;
+    double *part;   /* chunks × d */
+    const double *mean;
+    const double *scale;
+    int pass;       /* 0 sums, 1 centred squares, 2 apply */
+} stat_ctx;
+
+static void stat_chunks(void *vc, int64_t begin, int64_t end, int32_t worker) {
+    stat_ctx *c = vc;
+    for (int64_t ch = begin; ch < end; ch++) {
+        int64_t r0 = ch * FRP_STAT_ROWS, r1 = r0 + FRP_STAT_ROWS < c->n ? r0 + FRP_STAT_ROWS : c->n;
+        double *pp = c->part + ch * c->d;
+        if (c->pass < 2) memset(pp, 0, (size_t)c->d * sizeof(double));
+        for (int64_t r = r0; r < r1; r++) {
+            float *o = c->out + r * c->ldo;
+            if (c->pass == 0)
+                for (int32_t k = 0; k < c->d; k++) pp[k] += o[k];
+            else if (c->pass == 1)
+                for (int32_t k = 0; k < c->d; k++) { double t = o[k] - c->mean[k]; pp[k] += t * t; }
+            else
+                for (int32_t k = 0; k < c->d; k++) o[k] = (float)((o[k] - c->mean[k]) * c->scale[k]);
+        }
+    }
+}
+
+/* Mean 0 and variance 1 per column (population variance, as sklearn's scale);
+ * a column with (numerically) zero spread is only centred. */
+static tsr_status standardize(tsr_pool_t *pool, float *out, int64_t ldo, int64_t n, int32_t d) {
+    int64_t chunks = (n + FRP_STAT_ROWS - 1) / FRP_STAT_ROWS;
+    double *part = tsr_malloc((size_t)chunks * d * sizeof(double));
+    double *mean = tsr_malloc((size_t)d * sizeof(double)), *scale = tsr_malloc((size_t)d * sizeof(double));
+    tsr_status st = TSR_OK;
+    if (!part || !mean || !scale) { st = tsr_error(TSR_ENOMEM, "fastrp: out of memory"); goto done; }
+    stat_ctx c = {.out = out, .ldo = ldo, .n = n, .d = d, .part = part, .mean = mean, .scale = scale};
+    for (c.pass = 0; c.pass < 3 && st == TSR_OK; c.pass++) {
+        st = tsr_parallel_for(pool, chunks, 1, TSR_SCHEDULE_DYNAMIC, stat_chunks, &c);
+        if (c.pass == 2) break;
+        for (int32_t k = 0; k < d; k++) {
+            double s = 0;
+            for (int64_t ch = 0; ch < chunks; ch++) s += part[ch * d + k];
+            if (c.pass == 0) mean[k] = s / (double)n;
+            else {
+                double sd = sqrt(s / (double)n);
+                scale[k] = sd < 10 * DBL_EPSILON * (fabs(mean[k]) > 1 ? fabs(mean[k]) : 1) ? 1.0 : 1.0 / sd;
+            }
+        }
+    }
+done:
+    tsr_free(part);
+    tsr_free(mean);
+    tsr_free(scale);
+    return st;
+}
+
+/* ---- one-shot ------------------------------------------------------------------------ */
+
+tsr_status tsr_fastrp_embed(tsr_pool_t *pool, const tsr_graph_t *g, const tsr_fastrp_params *params, float *out,
+                            int64_t ldo) {
+    tsr_fastrp_params p;
+    TSR_TRY(check_params("tsr_fastrp_embed", g, params, &p));
+    TSR_CHECK_NULL(out);
+    TSR_CHECK_ARG(ldo >= p.dim, "tsr_fastrp_embed: ldo (%lld) must be >= dim (%d)", (long long)ldo, p.dim);
+    int64_t t;
+    if (tsr_mul_i64(g->n, ldo, &t) || tsr_mul_i64(t, 4, &t))
+        return tsr_error(TSR_ERANGE, "tsr_fastrp_embed: n × ldo overflows");
+    float *cur = alloc_nd(g, p.dim), *next = alloc_nd(g, p.dim);
+    tsr_status st = TSR_OK;
+    if (!cur || !next) { st = tsr_error(TSR_ENOMEM, "tsr_fastrp_embed: out of memory for 2 × %lld × %d floats",
+                                        (long long)g->n, p.dim); goto done; }
+    st = fastrp_initial(pool, g, &p, cur);
+    for (int32_t i = 0; i < p.q && st == TSR_OK; i++) {
+        st = tsr_graph_spmm_f32(pool, g, p.matrix, p.dim, cur, p.dim, next, p.dim);
+        if (st != TSR_OK) break;
+        const float *Ni = next;
+        comb_ctx c = {.N = &Ni, .w = p.weights, .count = 1, .d = p.dim, .normalize = p.normalize_rows,
+                      .first = i, .accumulate = i > 0, .out = out, .ldo = ldo};
+        st = tsr_parallel_for(pool, g->n, FRP_ROWS_PER_CHUNK, TSR_SCHEDULE_DYNAMIC, combine_rows, &c);
+        float *tmp = cur; cur = next; next = tmp;
+    }
+    if (st == TSR_OK && p.standardize) st = standardize(pool, out, ldo, g->n, p.dim);
+done:
+    tsr_free(cur);
+    tsr_free(next);
+    return st;
+}
+
+/* ---- cached --------------------------------------------------------------------------- */
+
+tsr_status tsr_fastrp_create(const tsr_graph_t *g, const tsr_fastrp_params *params, tsr_fastrp_t **out) {
+    TSR_CHECK_NULL(out);
+    *out = NULL;
+    tsr_fastrp_params p;
+    TSR_TRY(check_params("tsr_fastrp_create", g, params, &p));
+    tsr_fastrp_t *fr = tsr_calloc(1, sizeof *fr);
+    if (!fr) return tsr_error(TSR_ENOMEM, "tsr_fastrp_create: out of memory");
+    fr->g = g;
+    fr->p = p;
+    *out = fr;
+    return TSR_OK;
+}
+
+void tsr_fastrp_destroy(tsr_fastrp_t *fr) {
+    if (!fr) return;
+    for (int i = 0; i < TSR_FASTRP_MAX_ITER; i++) tsr_free(fr->N[i]);
+    tsr_free(fr);
+}
+
+int32_t tsr_fastrp_steps_done(const tsr_fastrp_t *fr) { return fr ? fr->done : -1; }
+
+tsr_status tsr_fastrp_step(tsr_pool_t *pool, tsr_fastrp_t *fr) {
+    TSR_CHECK_NULL(fr);
+    if (fr->done >= fr->p.q)
+        return tsr_error(TSR_ESTATE, "tsr_fastrp_step: all %d iterations are computed", fr->p.q);
+    const tsr_graph_t *g = fr->g;
+    float *dst = alloc_nd(g, fr->p.dim);
+    if (!dst) return tsr_error(TSR_ENOMEM, "tsr_fastrp_step: out of memory for %lld × %d floats", (long long)g->n,
+                               fr->p.dim);
+    tsr_status st;
+    if (fr->done == 0) {
+        float *x0 = alloc_nd(g, fr->p.dim);
+        if (!x0) { tsr_free(dst); return tsr_error(TSR_ENOMEM, "tsr_fastrp_step: out of memory"); }
+        st = fastrp_initial(pool, g, &fr->p, x0);
+        if (st == TSR_OK) st = tsr_graph_spmm_f32(pool, g, fr->p.matrix, fr->p.dim, x0, fr->p.dim, dst, fr->p.dim);
+        tsr_free(x0);
+    } else {
+        st = tsr_graph_spmm_f32(pool, g, fr->p.matrix, fr->p.dim, fr->N[fr->done - 1], fr->p.dim, dst, fr->p.dim);
+    }
+    if (st != TSR_OK) { tsr_free(dst); return st; }
+    fr->N[fr->done++] = dst;
+    return TSR_OK;
+}
+
+tsr_status tsr_fastrp_compute(tsr_pool_t *pool, tsr_fastrp_t *fr) {
+    TSR_CHECK_NULL(fr);
+    while (fr->done < fr->p.q) TSR_TRY(tsr_fastrp_step(pool, fr));
+    return TSR_OK;
+}
+
+tsr_status tsr_fastrp_iteration(const tsr_fastrp_t *fr, int32_t i, const float **data) {
+    TSR_CHECK_NULL(fr);
+    TSR_CHECK_NULL(data);
+    if (i < 1 || i > fr->done)
+        return tsr_error(TSR_ERANGE, "tsr_fastrp_iteration: iteration %d is not computed (1..%d available)", i,
+                         fr->done);
+    *data = fr->N[i - 1];
+    return TSR_OK;
+}
+
+tsr_status tsr_fastrp_combine(tsr_pool_t *pool, const tsr_fastrp_t *fr, const double *weights, int32_t count,
+                              int32_t normalize_rows, int32_t standardize_cols, float *out, int64_t ldo) {
+    TSR_CHECK_NULL(fr);
+    TSR_CHECK_NULL(weights);
+    TSR_CHECK_NULL(out);
+    TSR_CHECK_ARG(count >= 1 && count <= TSR_FASTRP_MAX_ITER, "tsr_fastrp_combine: count must be in 1..%d (got %d)",
+                  TSR_FASTRP_MAX_ITER, count);
+    for (int32_t i = 0; i < count; i++)
+        TSR_CHECK_ARG(isfinite(weights[i]), "tsr_fastrp_combine: weights[%d] is not finite", i);
+    TSR_CHECK_ARG(ldo >= fr->p.dim, "tsr_fastrp_combine: ldo (%lld) must be >= dim (%d)", (long long)ldo, fr->p.dim);
+    if (count > fr->done)
+        return tsr_error(TSR_ESTATE, "tsr_fastrp_combine: %d weights but only %d iterations computed", count, fr->done);
+    comb_ctx c = {.N = (const float *const *)fr->N, .w = weights, .count = count, .d = fr->p.dim,
+                  .normalize = normalize_rows != 0, .first = 0, .accumulate = 0, .out = out, .ldo = ldo};
+    TSR_TRY(tsr_parallel_for(pool, fr->g->n, FRP_ROWS_PER_CHUNK, TSR_SCHEDULE_DYNAMIC, combine_rows, &c));
+    if (standardize_cols) TSR_TRY(standardize(pool, out, ldo, fr->g->n, fr->p.dim));
+    return TSR_OK;
+}

@@ -1,0 +1,41 @@
+/*
+ * graph_internal.h — the CSR graph object and the SpMM kernel table. Not public.
+ */
+#ifndef TSR_GRAPH_INTERNAL_H
+#define TSR_GRAPH_INTERNAL_H
+
+#include "tsr_internal.h"
+#include "tessera/graph.h"
+
+struct tsr_graph {
+    int64_t n;
+    int64_t nnz;
+    int64_t *indptr;   /* n + 1 */
+    int32_t *indices;  /* nnz, ascending per row */
+    float *weights;    /* nnz, or NULL when unweighted */
+    double *degree;    /* n: row sums */
+    float *inv_degree; /* n: 1/degree as float, 0 for zero degree (transition matrix rows) */
+    int directed;
+};
+
+/** Largest node count (indices are int32). */
+#define TSR_GRAPH_MAX_NODES ((int64_t)INT32_MAX)
+
+/**
+ * Builds a graph from edge arrays; `what(e)` names edge e in messages (NULL:
+ * "edge e"). Ids are already known to be >= 0 when `checked` is set.
+ */
+TSR_INTERNAL tsr_status graph_build(int64_t m, const int64_t *src, const int64_t *dst, const float *w,
+                                    const tsr_graph_params *p, const char *fn, tsr_graph_t **out);
+
+/** Rows [r0, r1) of Y = M·X (see tsr_graph_spmm_f32). */
+typedef void (*graph_spmm_fn)(const tsr_graph_t *g, int transition, int64_t cols, const float *x, int64_t ldx,
+                              float *y, int64_t ldy, int64_t r0, int64_t r1);
+TSR_INTERNAL void graph_spmm_rows_scalar(const tsr_graph_t *g, int transition, int64_t cols, const float *x,
+                                         int64_t ldx, float *y, int64_t ldy, int64_t r0, int64_t r1);
+TSR_INTERNAL void graph_spmm_rows_avx2(const tsr_graph_t *g, int transition, int64_t cols, const float *x,
+                                       int64_t ldx, float *y, int64_t ldy, int64_t r0, int64_t r1);
+TSR_INTERNAL void graph_spmm_rows_avx512(const tsr_graph_t *g, int transition, int64_t cols, const float *x,
+                                         int64_t ldx, float *y, int64_t ldy, int64_t r0, int64_t r1);
+
+#endif /* TSR_GRAPH_INTERNAL_H */

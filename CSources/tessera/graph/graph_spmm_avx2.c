@@ -1,0 +1,9 @@
+/*
+ * graph_spmm_avx2.c — graph_spmm.h compiled for avx2 (the compiler vectorises the column loops).
+ */
+#include "graph_spmm.h"
+
+TSR_TARGET_AVX2 void graph_spmm_rows_avx2(const tsr_graph_t *g, int transition, int64_t cols, const float *x, int64_t ldx,
+                                         float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    graph_spmm_body(g, transition, cols, x, ldx, y, ldy, r0, r1);
+}

@@ -1,0 +1,269 @@
+/*
+ * rp_transform.c — Y = X · R for dense and CSR inputs, in parallel over fixed
+ * blocks of rows (every row's result is computed by one worker in a fixed
+ * order, so the output does not depend on the thread count or the schedule).
+ */
+#include <string.h>
+
+#include "rp_internal.h"
+
+/* Scratch for all workers of one call, allocated once per call (never in the loops). */
+typedef struct rp_scratch {
+    char *base;
+    size_t per_worker;
+    int nested;
+} rp_scratch;
+
+static tsr_status scratch_alloc(tsr_pool_t *pool, size_t per_worker, rp_scratch *s) {
+    s->nested = tsr_pool_in_worker();
+    int32_t nt = s->nested ? 1 : tsr_pool_num_threads(pool);
+    if (nt < 1) nt = 1;
+    s->per_worker = (per_worker + 63) & ~(size_t)63;
+    size_t total;
+    if (tsr_mul_size(s->per_worker, (size_t)nt, &total))
+        return tsr_error(TSR_ERANGE, "randproj: scratch size overflows");
+    s->base = tsr_malloc(total);
+    if (!s->base) return tsr_error(TSR_ENOMEM, "randproj: out of memory for %zu bytes of scratch", total);
+    return TSR_OK;
+}
+static inline char *scratch_of(const rp_scratch *s, int32_t worker) {
+    return s->base + (size_t)(s->nested ? 0 : worker) * s->per_worker;
+}
+
+/* ---- dense inputs -------------------------------------------------------------- */
+
+typedef struct dense_ctx {
+    const tsr_rp_t *rp;
+    const rp_matrix *m;
+    const rp_kernels *kern;
+    int64_t n;
+    const void *x;
+    int64_t ldx;
+    void *y;
+    int64_t ldy;
+    int f64;
+    rp_scratch scr;
+} dense_ctx;
+
+static void dense_sparse_tiles(void *vc, int64_t begin, int64_t end, int32_t worker) {
+    dense_ctx *c = vc;
+    int32_t d = c->rp->d;
+    size_t es = c->f64 ? 8 : 4;
+    char *s = scratch_of(&c->scr, worker);
+    void *xt = s;
+    void *acc = s + (size_t)RP_JBLOCK * RP_TILE * es;
+    int64_t *cur = (int64_t *)(s + (size_t)RP_JBLOCK * RP_TILE * es + (size_t)d * RP_TILE * es);
+    for (int64_t t = begin; t < end; t++) {
+        int64_t r0 = t * RP_TILE;
+        int64_t rows = c->n - r0 < RP_TILE ? c->n - r0 : RP_TILE;
+        if (c->f64)
+            c->kern->tile_f64(c->m, c->rp->scale, rows, (const double *)c->x + r0 * c->ldx, c->ldx,
+                              (double *)c->y + r0 * c->ldy, c->ldy, xt, acc, cur);
+        else
+            c->kern->tile_f32(c->m, (float)c->rp->scale, rows, (const float *)c->x + r0 * c->ldx, c->ldx,
+                              (float *)c->y + r0 * c->ldy, c->ldy, xt, acc, cur);
+    }
+}
+
+static void dense_gauss_blocks(void *vc, int64_t begin, int64_t end, int32_t worker) {
+    dense_ctx *c = vc;
+    void *acc = scratch_of(&c->scr, worker);
+    for (int64_t t = begin; t < end; t++) {
+        int64_t r0 = t * RP_G_ROWS;
+        int64_t rows = c->n - r0 < RP_G_ROWS ? c->n - r0 : RP_G_ROWS;
+        if (c->f64)
+            c->kern->gemm_f64(c->m->row_v64, c->m->D, c->m->d, rows, (const double *)c->x + r0 * c->ldx, c->ldx,
+                              (double *)c->y + r0 * c->ldy, c->ldy, acc);
+        else
+            c->kern->gemm_f32(c->m->row_v32, c->m->D, c->m->d, rows, (const float *)c->x + r0 * c->ldx, c->ldx,
+                              (float *)c->y + r0 * c->ldy, c->ldy, acc);
+    }
+}
+
+static tsr_status check_dense(const char *fn, const tsr_rp_t *rp, int64_t n, const void *x, int64_t ldx,
+                              const void *y, int64_t ldy) {
+    if (!rp) return tsr_error(TSR_EINVAL, "%s: argument 'rp' is NULL", fn);
+    if (n < 0) return tsr_error(TSR_EINVAL, "%s: n must be >= 0 (got %lld)", fn, (long long)n);
+    if (n > 0 && !x) return tsr_error(TSR_EINVAL, "%s: argument 'x' is NULL", fn);
+    if (n > 0 && !y) return tsr_error(TSR_EINVAL, "%s: argument 'y' is NULL", fn);
+    if (ldx < rp->D)
+        return tsr_error(TSR_EINVAL, "%s: ldx (%lld) must be >= in_dim (%lld)", fn, (long long)ldx, (long long)rp->D);
+    if (ldy < rp->d)
+        return tsr_error(TSR_EINVAL, "%s: ldy (%lld) must be >= out_dim (%d)", fn, (long long)ldy, rp->d);
+    int64_t tmp;
+    if (n > 0 && (tsr_mul_i64(n, ldx, &tmp) || tsr_mul_i64(n, ldy, &tmp) || tsr_mul_i64(tmp, 8, &tmp)))
+        return tsr_error(TSR_ERANGE, "%s: n × ld overflows", fn);
+    return TSR_OK;
+}
+
+static tsr_status dense_transform(const char *fn, tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n,
+                                  const void *x, int64_t ldx, void *y, int64_t ldy, int f64) {
+    TSR_TRY(check_dense(fn, rp, n, x, ldx, y, ldy));
+    if (n == 0) return TSR_OK;
+    rp_matrix *tmp = NULL;
+    const rp_matrix *m = rp->mat;
+    if (!m) {
+        TSR_TRY(rp_matrix_build(pool, rp, 1, &tmp));
+        m = tmp;
+    }
+    dense_ctx c = {.rp = rp, .m = m, .kern = rp_kernels_active(), .n = n, .x = x, .ldx = ldx, .y = y,
+                   .ldy = ldy, .f64 = f64};
+    size_t es = f64 ? 8 : 4;
+    tsr_status st;
+    if (rp->kind == TSR_RP_SPARSE) {
+        size_t per = (size_t)RP_JBLOCK * RP_TILE * es + (size_t)rp->d * RP_TILE * es + (size_t)rp->d * 8;
+        st = scratch_alloc(pool, per, &c.scr);
+        if (st == TSR_OK)
+            st = tsr_parallel_for(pool, (n + RP_TILE - 1) / RP_TILE, 1, TSR_SCHEDULE_DYNAMIC, dense_sparse_tiles, &c);
+    } else {
+        st = scratch_alloc(pool, (size_t)RP_G_ROWS * rp->d * es, &c.scr);
+        if (st == TSR_OK)
+            st = tsr_parallel_for(pool, (n + RP_G_ROWS - 1) / RP_G_ROWS, 1, TSR_SCHEDULE_DYNAMIC,
+                                  dense_gauss_blocks, &c);
+    }
+    tsr_free(c.scr.base);
+    rp_matrix_free(tmp);
+    return st;
+}
+
+tsr_status tsr_rp_transform_f32(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n, const float *x, int64_t ldx,
+                                float *y, int64_t ldy) {
+    return dense_transform("tsr_rp_transform_f32", pool, rp, n, x, ldx, y, ldy, 0);
+}
+
+tsr_status tsr_rp_transform_f64(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n, const double *x, int64_t ldx,
+                                double *y, int64_t ldy) {
+    return dense_transform("tsr_rp_transform_f64", pool, rp, n, x, ldx, y, ldy, 1);
+}
+
+/* ---- CSR inputs ------------------------------------------------------------------ */
+
+typedef struct csr_ctx {
+    const tsr_rp_t *rp;
+    const rp_matrix *m;      /* NULL: generate rows of R per stored entry */
+    const rp_kernels *kern;
+    const int64_t *indptr, *indices;
+    const void *values;
+    void *y;
+    int64_t ldy;
+    int f64;
+    rp_scratch scr;          /* lazy mode: ks (d int32) + sg (d int8) per worker */
+} csr_ctx;
+
+/* The row j of R as (column, ±1) for sparse kinds, from the plan's matrix or generated. */
+static void csr_rows(void *vc, int64_t begin, int64_t end, int32_t worker) {
+    csr_ctx *c = vc;
+    const tsr_rp_t *rp = c->rp;
+    const rp_matrix *m = c->m;
+    const int32_t d = rp->d;
+    int32_t *ks = (int32_t *)scratch_of(&c->scr, worker);
+    int8_t *sg = (int8_t *)(ks + d);
+    const int sparse = rp->kind == TSR_RP_SPARSE;
+    for (int64_t i = begin; i < end; i++) {
+        if (!c->f64) {
+            float *yr = (float *)c->y + i * c->ldy;
+            const float *vals = c->values;
+            memset(yr, 0, (size_t)d * sizeof(float));
+            for (int64_t p = c->indptr[i]; p < c->indptr[i + 1]; p++) {
+                int64_t j = c->indices[p];
+                float v = vals[p];
+                if (m) {
+                    int64_t e0 = m->row_ptr[j], e1 = m->row_ptr[j + 1];
+                    if (sparse)
+                        for (int64_t e = e0; e < e1; e++) yr[m->row_k[e]] += m->row_v32[e] < 0 ? -v : v;
+                    else
+                        for (int64_t e = e0; e < e1; e++) yr[m->row_k[e]] = fmaf(v, m->row_v32[e], yr[m->row_k[e]]);
+                } else {
+                    uint64_t rk = rp_row_key(rp->seedkey, (uint64_t)j);
+                    if (sparse) {
+                        int32_t cnt = c->kern->sparse_row(rk, d, rp->t, ks, sg);
+                        for (int32_t e = 0; e < cnt; e++) yr[ks[e]] += sg[e] < 0 ? -v : v;
+                    } else {
+                        for (int32_t k = 0; k < d; k++)
+                            yr[k] = fmaf(v, (float)(rp_gauss(rk, (uint32_t)k) * rp->scale), yr[k]);
+                    }
+                }
+            }
+            if (sparse) {
+                float sc = (float)rp->scale;
+                for (int32_t k = 0; k < d; k++) yr[k] = sc * yr[k];
+            }
+        } else {
+            double *yr = (double *)c->y + i * c->ldy;
+            const double *vals = c->values;
+            memset(yr, 0, (size_t)d * sizeof(double));
+            for (int64_t p = c->indptr[i]; p < c->indptr[i + 1]; p++) {
+                int64_t j = c->indices[p];
+                double v = vals[p];
+                if (m) {
+                    int64_t e0 = m->row_ptr[j], e1 = m->row_ptr[j + 1];
+                    if (sparse)
+                        for (int64_t e = e0; e < e1; e++) yr[m->row_k[e]] += m->row_v64[e] < 0 ? -v : v;
+                    else
+                        for (int64_t e = e0; e < e1; e++) yr[m->row_k[e]] = fma(v, m->row_v64[e], yr[m->row_k[e]]);
+                } else {
+                    uint64_t rk = rp_row_key(rp->seedkey, (uint64_t)j);
+                    if (sparse) {
+                        int32_t cnt = c->kern->sparse_row(rk, d, rp->t, ks, sg);
+                        for (int32_t e = 0; e < cnt; e++) yr[ks[e]] += sg[e] < 0 ? -v : v;
+                    } else {
+                        for (int32_t k = 0; k < d; k++) yr[k] = fma(v, rp_gauss(rk, (uint32_t)k) * rp->scale, yr[k]);
+                    }
+                }
+            }
+            if (sparse)
+                for (int32_t k = 0; k < d; k++) yr[k] = rp->scale * yr[k];
+        }
+    }
+}
+
+static tsr_status csr_transform(const char *fn, tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n,
+                                const int64_t *indptr, const int64_t *indices, const void *values, void *y,
+                                int64_t ldy, int f64) {
+    if (!rp) return tsr_error(TSR_EINVAL, "%s: argument 'rp' is NULL", fn);
+    if (n < 0) return tsr_error(TSR_EINVAL, "%s: n must be >= 0 (got %lld)", fn, (long long)n);
+    if (n == 0) return TSR_OK;
+    if (!indptr) return tsr_error(TSR_EINVAL, "%s: argument 'indptr' is NULL", fn);
+    if (!y) return tsr_error(TSR_EINVAL, "%s: argument 'y' is NULL", fn);
+    if (ldy < rp->d)
+        return tsr_error(TSR_EINVAL, "%s: ldy (%lld) must be >= out_dim (%d)", fn, (long long)ldy, rp->d);
+    int64_t tmp;
+    if (tsr_mul_i64(n, ldy, &tmp) || tsr_mul_i64(tmp, 8, &tmp))
+        return tsr_error(TSR_ERANGE, "%s: n × ldy overflows", fn);
+    if (indptr[0] < 0) return tsr_error(TSR_EINVAL, "%s: indptr[0] is negative (%lld)", fn, (long long)indptr[0]);
+    for (int64_t i = 0; i < n; i++)
+        if (indptr[i + 1] < indptr[i])
+            return tsr_error(TSR_EINVAL, "%s: indptr decreases at row %lld (%lld > %lld)", fn, (long long)i,
+                             (long long)indptr[i], (long long)indptr[i + 1]);
+    int64_t nnz = indptr[n] - indptr[0];
+    if (nnz > 0 && !indices) return tsr_error(TSR_EINVAL, "%s: argument 'indices' is NULL", fn);
+    if (nnz > 0 && !values) return tsr_error(TSR_EINVAL, "%s: argument 'values' is NULL", fn);
+    for (int64_t p = indptr[0]; p < indptr[n]; p++)
+        if (indices[p] < 0 || indices[p] >= rp->D)
+            return tsr_error(TSR_ERANGE, "%s: column index %lld at position %lld is not in [0, %lld)", fn,
+                             (long long)indices[p], (long long)p, (long long)rp->D);
+    csr_ctx c = {.rp = rp, .m = rp->mat, .kern = rp_kernels_active(), .indptr = indptr, .indices = indices,
+                 .values = values, .y = y, .ldy = ldy, .f64 = f64};
+    rp_matrix *own = NULL;
+    /* Generating all of R costs D·d hashes, generating per stored entry nnz·d:
+     * build R for this call when it is cheaper (results are identical either way). */
+    if (!c.m && rp->D < INT32_MAX && rp->D <= nnz) {
+        TSR_TRY(rp_matrix_build(pool, rp, 0, &own));
+        c.m = own;
+    }
+    tsr_status st = scratch_alloc(pool, (size_t)rp->d * (sizeof(int32_t) + 1), &c.scr);
+    if (st == TSR_OK) st = tsr_parallel_for(pool, n, 64, TSR_SCHEDULE_DYNAMIC, csr_rows, &c);
+    tsr_free(c.scr.base);
+    rp_matrix_free(own);
+    return st;
+}
+
+tsr_status tsr_rp_transform_csr_f32(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n, const int64_t *indptr,
+                                    const int64_t *indices, const float *values, float *y, int64_t ldy) {
+    return csr_transform("tsr_rp_transform_csr_f32", pool, rp, n, indptr, indices, values, y, ldy, 0);
+}
+
+tsr_status tsr_rp_transform_csr_f64(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n, const int64_t *indptr,
+                                    const int64_t *indices, const double *values, double *y, int64_t ldy) {
+    return csr_transform("tsr_rp_transform_csr_f64", pool, rp, n, indptr, indices, values, y, ldy, 1);
+}
