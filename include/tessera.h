@@ -27,5 +27,6 @@
 #include "tessera/attention.h"
 #include "tessera/quant.h"
 #include "tessera/datatype.h"
+#include "tessera/randproj.h"
 
 #endif /* TESSERA_H */
