@@ -1,0 +1,618 @@
+/*
+ * Attention driver: descriptor checks, plans, and the two schedules.
+ *
+ *   prefill: tasks (batch, q head, query tile); each walks its KV chunks in key order,
+ *            KV tiles inside a chunk with the online softmax (FlashAttention-2 order:
+ *            Q tile outer, K/V tiles inner), tiles no row can see skipped.
+ *   decode:  tasks (batch, kv head, KV chunk, row block); the rows of a block are all
+ *            query heads of a GQA group × the query rows, so K/V is read once per group.
+ *            Each task leaves a partial (m, l, acc) per row in the workspace; a second
+ *            pass folds the partials of each row in chunk order.
+ *
+ * Both schedules compute a row's chunk state with the same kernels over the same tiles
+ * and fold the chunk states in the same order with the same function, so they agree bit
+ * for bit, whatever the row's neighbours, the thread count or the schedule picked.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "attention_internal.h"
+
+struct tsr_attn_plan {
+    tsr_attn_desc d;
+    const attn_kernels *kern;
+    tsr_isa isa;
+    int dim, dp;           /* head_dim, head_dim rounded up to 16 */
+    int bc;                /* keys per KV tile (divides TSR_ATTN_KV_CHUNK) */
+    int br;                /* rows per block (query tile / decode row block) */
+    int64_t group;         /* q_heads / kv_heads */
+    int64_t n_chunks;      /* ceil(kv_len / TSR_ATTN_KV_CHUNK) */
+    float qmul;            /* scale * log2(e): Q is packed pre-multiplied */
+    float bias_mul;        /* log2(e) */
+};
+
+/* ---- descriptor ------------------------------------------------------------------ */
+
+static void layout_contig(tsr_attn_layout *l, int64_t heads, int64_t rows, int64_t cols) {
+    l->stride_row = cols;
+    l->stride_head = rows * cols;
+    l->stride_batch = heads * rows * cols;
+    l->extent = 0;
+}
+
+tsr_status tsr_attn_desc_init(tsr_attn_desc *desc, int64_t batch, int64_t q_heads, int64_t kv_heads,
+                              int64_t q_len, int64_t kv_len, int64_t head_dim) {
+    TSR_CHECK_NULL(desc);
+    memset(desc, 0, sizeof *desc);
+    desc->size = sizeof *desc;
+    desc->batch = batch;
+    desc->q_heads = q_heads;
+    desc->kv_heads = kv_heads;
+    desc->q_len = q_len;
+    desc->kv_len = kv_len;
+    desc->head_dim = head_dim;
+    desc->q_dtype = desc->k_dtype = desc->v_dtype = desc->o_dtype = TSR_DTYPE_F32;
+    desc->window_left = desc->window_right = -1;
+    /* products may overflow for absurd shapes; tsr_attn_desc_check catches the strides */
+    if (batch > 0 && q_heads > 0 && kv_heads > 0 && q_len > 0 && kv_len > 0 && head_dim > 0 &&
+        q_heads < (1ll << 20) && q_len < (1ll << 40) / q_heads && kv_len < (1ll << 40) / kv_heads &&
+        head_dim <= TSR_ATTN_MAX_HEAD_DIM) {
+        layout_contig(&desc->q, q_heads, q_len, head_dim);
+        layout_contig(&desc->o, q_heads, q_len, head_dim);
+        layout_contig(&desc->k, kv_heads, kv_len, head_dim);
+        layout_contig(&desc->v, kv_heads, kv_len, head_dim);
+        layout_contig(&desc->lse, q_heads, q_len, 1);
+        layout_contig(&desc->bits, q_heads, q_len, kv_len);
+        layout_contig(&desc->bias, q_heads, q_len, kv_len);
+    }
+    return TSR_OK;
+}
+
+static int dtype_ok(tsr_dtype t) {
+    return t == TSR_DTYPE_F32 || t == TSR_DTYPE_BF16 || t == TSR_DTYPE_F16;
+}
+
+/* Largest element offset + 1 touched by a [B][H][R][C] walk of layout l. */
+static tsr_status layout_check(const char *name, const tsr_attn_layout *l, int64_t b, int64_t h,
+                               int64_t r, int64_t cols) {
+    if (l->stride_batch < 0 || l->stride_head < 0 || l->stride_row < 0 || l->extent < 0)
+        return tsr_error(TSR_EINVAL,
+                         "tsr_attention: layout '%s' has a negative stride or extent "
+                         "(batch %lld, head %lld, row %lld, extent %lld)",
+                         name, (long long)l->stride_batch, (long long)l->stride_head,
+                         (long long)l->stride_row, (long long)l->extent);
+    int64_t a, c, e, span;
+    if (tsr_mul_i64(b - 1, l->stride_batch, &a) || tsr_mul_i64(h - 1, l->stride_head, &c) ||
+        tsr_mul_i64(r - 1, l->stride_row, &e) || tsr_add_i64(a, c, &span) ||
+        tsr_add_i64(span, e, &span) || tsr_add_i64(span, cols, &span))
+        return tsr_error(TSR_ERANGE, "tsr_attention: layout '%s': offsets overflow int64", name);
+    if (l->extent > 0 && span > l->extent)
+        return tsr_error(TSR_ERANGE,
+                         "tsr_attention: layout '%s' reaches element %lld but its extent is %lld",
+                         name, (long long)(span - 1), (long long)l->extent);
+    if (span > (INT64_MAX >> 4))
+        return tsr_error(TSR_ERANGE, "tsr_attention: layout '%s' spans %lld elements (too large)",
+                         name, (long long)span);
+    return TSR_OK;
+}
+
+tsr_status tsr_attn_desc_check(const tsr_attn_desc *d) {
+    TSR_CHECK_NULL(d);
+    TSR_CHECK_ARG(d->size >= sizeof(tsr_attn_desc),
+                  "tsr_attention: desc->size is %u, expected %zu (set it to sizeof(tsr_attn_desc))",
+                  d->size, sizeof(tsr_attn_desc));
+#define POS(f)                                                                                   \
+    TSR_CHECK_ARG(d->f >= 1, "tsr_attention: desc->" #f " must be >= 1 (got %lld)", (long long)d->f)
+    POS(batch); POS(q_heads); POS(kv_heads); POS(q_len); POS(kv_len); POS(head_dim);
+#undef POS
+    TSR_CHECK_ARG(d->head_dim <= TSR_ATTN_MAX_HEAD_DIM,
+                  "tsr_attention: head_dim %lld exceeds the maximum %d", (long long)d->head_dim,
+                  TSR_ATTN_MAX_HEAD_DIM);
+    TSR_CHECK_ARG(d->q_heads % d->kv_heads == 0,
+                  "tsr_attention: q_heads (%lld) must be a multiple of kv_heads (%lld)",
+                  (long long)d->q_heads, (long long)d->kv_heads);
+    TSR_CHECK_ARG(d->q_heads <= (1 << 24), "tsr_attention: q_heads %lld is too large",
+                  (long long)d->q_heads);
+    TSR_CHECK_ARG(d->q_len <= (1ll << 32) && d->kv_len <= (1ll << 40),
+                  "tsr_attention: q_len %lld / kv_len %lld too large", (long long)d->q_len,
+                  (long long)d->kv_len);
+    TSR_CHECK_ARG(dtype_ok(d->q_dtype), "tsr_attention: q_dtype %d must be f32, bf16 or f16", (int)d->q_dtype);
+    TSR_CHECK_ARG(dtype_ok(d->k_dtype), "tsr_attention: k_dtype %d must be f32, bf16 or f16", (int)d->k_dtype);
+    TSR_CHECK_ARG(dtype_ok(d->v_dtype), "tsr_attention: v_dtype %d must be f32, bf16 or f16", (int)d->v_dtype);
+    TSR_CHECK_ARG(dtype_ok(d->o_dtype), "tsr_attention: o_dtype %d must be f32, bf16 or f16", (int)d->o_dtype);
+    TSR_CHECK_ARG(isfinite(d->scale), "tsr_attention: scale must be finite (got %g)", (double)d->scale);
+    TSR_CHECK_ARG(d->causal == 0 || d->causal == 1, "tsr_attention: causal must be 0 or 1 (got %d)", d->causal);
+    TSR_CHECK_ARG(d->window_left >= -1, "tsr_attention: window_left must be >= -1 (got %lld)",
+                  (long long)d->window_left);
+    TSR_CHECK_ARG(d->window_right >= -1, "tsr_attention: window_right must be >= -1 (got %lld)",
+                  (long long)d->window_right);
+    TSR_CHECK_ARG(d->has_bitset == 0 || d->has_bitset == 1, "tsr_attention: has_bitset must be 0 or 1");
+    TSR_CHECK_ARG(d->has_bias == 0 || d->has_bias == 1, "tsr_attention: has_bias must be 0 or 1");
+    TSR_CHECK_ARG(d->want_lse == 0 || d->want_lse == 1, "tsr_attention: want_lse must be 0 or 1");
+    TSR_TRY(layout_check("q", &d->q, d->batch, d->q_heads, d->q_len, d->head_dim));
+    TSR_TRY(layout_check("k", &d->k, d->batch, d->kv_heads, d->kv_len, d->head_dim));
+    TSR_TRY(layout_check("v", &d->v, d->batch, d->kv_heads, d->kv_len, d->head_dim));
+    TSR_TRY(layout_check("o", &d->o, d->batch, d->q_heads, d->q_len, d->head_dim));
+    TSR_CHECK_ARG(d->q_len == 1 || d->o.stride_row >= d->head_dim,
+                  "tsr_attention: o.stride_row %lld < head_dim %lld would overlap output rows",
+                  (long long)d->o.stride_row, (long long)d->head_dim);
+    TSR_CHECK_ARG(d->q_heads == 1 || d->o.stride_head > 0,
+                  "tsr_attention: o.stride_head must be > 0 when q_heads > 1");
+    if (d->want_lse) TSR_TRY(layout_check("lse", &d->lse, d->batch, d->q_heads, d->q_len, 1));
+    if (d->has_bitset) TSR_TRY(layout_check("bits", &d->bits, d->batch, d->q_heads, d->q_len, d->kv_len));
+    if (d->has_bias) TSR_TRY(layout_check("bias", &d->bias, d->batch, d->q_heads, d->q_len, d->kv_len));
+    return TSR_OK;
+}
+
+/* ---- plans ------------------------------------------------------------------------- */
+
+static const attn_kernels *kernels_for(tsr_isa isa) {
+#if TSR_X86
+    if (isa == TSR_ISA_AVX512) return &tsr_attn_kernels_avx512;
+    if (isa == TSR_ISA_AVX2) return &tsr_attn_kernels_avx2;
+#endif
+    (void)isa;
+    return &tsr_attn_kernels_scalar;
+}
+
+/* Fills a plan; the KV tile width depends only on head_dim and the L1 size, so that every
+ * call on this machine cuts the keys the same way. */
+static tsr_status plan_init(struct tsr_attn_plan *p, const tsr_attn_desc *d, tsr_isa isa) {
+    TSR_TRY(tsr_attn_desc_check(d));
+    memset(p, 0, sizeof *p);
+    memcpy(&p->d, d, sizeof *d);
+    p->d.size = sizeof *d;
+    p->isa = isa;
+    p->kern = kernels_for(isa);
+    p->dim = (int)d->head_dim;
+    p->dp = attn_round16(p->dim);
+    tsr_topology_info topo = {.size = sizeof topo};
+    int64_t l1 = 48 * 1024, l2 = 1024 * 1024;
+    if (tsr_topology_get(&topo) == TSR_OK) {
+        if (topo.l1d_bytes >= 16 * 1024) l1 = topo.l1d_bytes;
+        if (topo.l2_bytes >= 128 * 1024) l2 = topo.l2_bytes;
+    }
+    /* K^T tile (d x bc) + V tile (bc x dp), f32, in about 3/4 of L1 */
+    int bc = 256;
+    while (bc > 64 && (int64_t)bc * (p->dim + p->dp) * 4 > l1 * 3 / 4) bc /= 2;
+    p->bc = bc;
+    /* query tile: Q, two accumulators and the score tile in about 1/4 of L2 */
+    int br = 64;
+    while (br > 16 && (int64_t)br * (3 * p->dp + bc) * 4 > l2 / 4) br /= 2;
+    p->br = br;
+    p->group = d->q_heads / d->kv_heads;
+    p->n_chunks = (d->kv_len + TSR_ATTN_KV_CHUNK - 1) / TSR_ATTN_KV_CHUNK;
+    float scale = d->scale != 0.0f ? d->scale : (float)(1.0 / sqrt((double)d->head_dim));
+    p->qmul = (float)((double)scale * ATTN_LOG2E);
+    p->bias_mul = (float)ATTN_LOG2E;
+    return TSR_OK;
+}
+
+tsr_status tsr_attn_plan_create(const tsr_attn_desc *desc, tsr_attn_plan_t **out) {
+    TSR_CHECK_NULL(out);
+    *out = NULL;
+    TSR_CHECK_NULL(desc);
+    struct tsr_attn_plan tmp;
+    TSR_TRY(plan_init(&tmp, desc, tsr_isa_active()));
+    struct tsr_attn_plan *p = tsr_malloc(sizeof *p);
+    if (!p) return tsr_error(TSR_ENOMEM, "tsr_attn_plan_create: out of memory");
+    *p = tmp;
+    *out = p;
+    return TSR_OK;
+}
+
+void tsr_attn_plan_destroy(tsr_attn_plan_t *plan) { tsr_free(plan); }
+
+/* Split decode when the query rows are few and the keys span several chunks, or when
+ * the prefill tasks cannot fill the workers. Both schedules give the same bits. */
+static int use_split(const struct tsr_attn_plan *p, int32_t nthreads) {
+    if (p->n_chunks < 2) return 0;
+    int64_t rows = p->group * p->d.q_len;
+    if (rows <= p->br && p->d.q_len <= 16) return 1;
+    int64_t tasks = p->d.batch * p->d.q_heads * ((p->d.q_len + p->br - 1) / p->br);
+    return tasks < nthreads && p->d.q_len <= 4 * p->br;
+}
+
+static tsr_status split_bytes(const struct tsr_attn_plan *p, size_t *bytes) {
+    size_t n = 1;
+    if (tsr_mul_size(n, (size_t)p->n_chunks, &n) || tsr_mul_size(n, (size_t)p->d.batch, &n) ||
+        tsr_mul_size(n, (size_t)p->d.q_heads, &n) || tsr_mul_size(n, (size_t)p->d.q_len, &n) ||
+        tsr_mul_size(n, (size_t)p->dim + 2, &n) || tsr_mul_size(n, sizeof(float), &n))
+        return tsr_error(TSR_ERANGE, "tsr_attention: split-decode workspace size overflows");
+    *bytes = n;
+    return TSR_OK;
+}
+
+static tsr_status resolve_pool(tsr_pool_t **pool) {
+    if (*pool) return TSR_OK;
+    return tsr_pool_default(pool);
+}
+
+tsr_status tsr_attn_workspace_size(tsr_pool_t *pool, const tsr_attn_desc *desc, size_t *bytes) {
+    TSR_CHECK_NULL(bytes);
+    *bytes = 0;
+    TSR_CHECK_NULL(desc);
+    struct tsr_attn_plan p;
+    TSR_TRY(plan_init(&p, desc, tsr_isa_active()));
+    TSR_TRY(resolve_pool(&pool));
+    if (!use_split(&p, tsr_pool_num_threads(pool))) return TSR_OK;
+    return split_bytes(&p, bytes);
+}
+
+tsr_status tsr_attn_plan_describe(const tsr_attn_plan_t *plan, char *buf, size_t cap) {
+    TSR_CHECK_NULL(plan);
+    TSR_CHECK_NULL(buf);
+    if (cap == 0) return TSR_OK;
+    const tsr_attn_desc *d = &plan->d;
+    snprintf(buf, cap,
+             "isa=%s q_tile=%d kv_tile=%d kv_chunk=%d chunks=%lld group=%lld shape=[%lld,%lld/%lld,%lld,%lld,d=%lld] "
+             "q=%s k=%s v=%s o=%s causal=%d window=(%lld,%lld) bitset=%d bias=%d",
+             plan->kern->name, plan->br, plan->bc, TSR_ATTN_KV_CHUNK, (long long)plan->n_chunks,
+             (long long)plan->group, (long long)d->batch, (long long)d->q_heads, (long long)d->kv_heads,
+             (long long)d->q_len, (long long)d->kv_len, (long long)d->head_dim, tsr_dtype_name(d->q_dtype),
+             tsr_dtype_name(d->k_dtype), tsr_dtype_name(d->v_dtype), tsr_dtype_name(d->o_dtype), d->causal,
+             (long long)d->window_left, (long long)d->window_right, d->has_bitset, d->has_bias);
+    return TSR_OK;
+}
+
+/* ---- per-worker scratch -------------------------------------------------------------- */
+
+typedef struct {
+    float *q, *kt, *v, *s;          /* br x dp, dim x bc, bc x dp, br x bc */
+    float *m, *l, *alpha, *acc;     /* chunk state: br, br, br, br x dp */
+    float *M, *L, *ACC;             /* folded state: br, br, br x dp */
+    int64_t *lo, *hi;               /* visible keys [lo, hi] per row (hi < lo: none) */
+    const float **bias;             /* bias row per row (NULL if none) */
+    int64_t *bits;                  /* bit offset of key 0 for each row */
+} attn_scratch;
+
+static size_t scratch_layout(const struct tsr_attn_plan *p, attn_scratch *s, char *base) {
+    size_t off = 0;
+#define TAKE(field, type, count)                                                   \
+    do {                                                                           \
+        if (s) s->field = (type *)(void *)(base + off);                            \
+        off += (((size_t)(count) * sizeof(type)) + 63) & ~(size_t)63;              \
+    } while (0)
+    size_t br = (size_t)p->br, dp = (size_t)p->dp, bc = (size_t)p->bc;
+    TAKE(q, float, br * dp);
+    TAKE(kt, float, (size_t)p->dim * bc);
+    TAKE(v, float, bc * dp);
+    TAKE(s, float, br * bc);
+    TAKE(m, float, br);
+    TAKE(l, float, br);
+    TAKE(alpha, float, br);
+    TAKE(acc, float, br * dp);
+    TAKE(M, float, br);
+    TAKE(L, float, br);
+    TAKE(ACC, float, br * dp);
+    TAKE(lo, int64_t, br);
+    TAKE(hi, int64_t, br);
+    TAKE(bias, const float *, br);
+    TAKE(bits, int64_t, br);
+#undef TAKE
+    return off;
+}
+
+/* ---- the shared row-block machinery ------------------------------------------------ */
+
+typedef struct {
+    const struct tsr_attn_plan *p;
+    const tsr_attn_args *a;
+    tsr_pool_t *pool;
+    float *parts;                 /* split decode partials */
+    int64_t n_rowblocks;          /* decode: row blocks per (batch, kv head) */
+    _Atomic int failed;
+} attn_ctx;
+
+/* Visible key range of query row i (bottom-right aligned band). */
+static void row_range(const tsr_attn_desc *d, int64_t i, int64_t *lo, int64_t *hi) {
+    int64_t diag = i + d->kv_len - d->q_len;
+    int64_t l = 0, h = d->kv_len - 1;
+    if (d->causal && diag < h) h = diag;
+    if (d->window_right >= 0 && diag + d->window_right < h) h = diag + d->window_right;
+    if (d->window_left >= 0 && diag - d->window_left > l) l = diag - d->window_left;
+    *lo = l;
+    *hi = h;
+}
+
+static inline const char *elem_ptr(const void *base, tsr_dtype dt, int64_t off) {
+    return (const char *)base + off * (int64_t)tsr_dtype_size(dt);
+}
+
+/* Sets up row r of a block: packs its Q row (times scale*log2 e), its key range and masks. */
+static void block_row(const attn_ctx *c, attn_scratch *s, int r, int64_t b, int64_t h, int64_t i) {
+    const struct tsr_attn_plan *p = c->p;
+    const tsr_attn_desc *d = &p->d;
+    const void *q = elem_ptr(c->a->q, d->q_dtype, b * d->q.stride_batch + h * d->q.stride_head + i * d->q.stride_row);
+    p->kern->pack_rows(s->q + (size_t)r * p->dp, p->dp, q, d->q_dtype, 0, 1, p->dim, p->qmul);
+    row_range(d, i, &s->lo[r], &s->hi[r]);
+    s->bias[r] = d->has_bias ? c->a->bias + b * d->bias.stride_batch + h * d->bias.stride_head + i * d->bias.stride_row
+                             : NULL;
+    s->bits[r] = d->has_bitset ? b * d->bits.stride_batch + h * d->bits.stride_head + i * d->bits.stride_row : 0;
+}
+
+static void state_clear(float *m, float *l, float *acc, int rows, int dp) {
+    for (int r = 0; r < rows; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
+    memset(acc, 0, (size_t)rows * dp * sizeof(float));
+}
+
+/* Runs the rows of a block over the keys of chunk `ch`, from an empty chunk state into
+ * s->m/l/acc. kbase/vbase point at key 0 of the block's kv head. */
+static void run_chunk(const attn_ctx *c, attn_scratch *s, int rows, int64_t ch, const void *kbase,
+                      const void *vbase) {
+    const struct tsr_attn_plan *p = c->p;
+    const tsr_attn_desc *d = &p->d;
+    const attn_kernels *K = p->kern;
+    const int bc = p->bc, dp = p->dp, dim = p->dim;
+    state_clear(s->m, s->l, s->acc, rows, dp);
+    int64_t lo = INT64_MAX, hi = -1;
+    for (int r = 0; r < rows; r++)
+        if (s->lo[r] <= s->hi[r]) {
+            if (s->lo[r] < lo) lo = s->lo[r];
+            if (s->hi[r] > hi) hi = s->hi[r];
+        }
+    int64_t c_begin = ch * TSR_ATTN_KV_CHUNK, c_end = c_begin + TSR_ATTN_KV_CHUNK;
+    if (c_end > d->kv_len) c_end = d->kv_len;
+    if (hi < c_begin || lo >= c_end) return;                 /* no row sees this chunk */
+    int64_t t0 = (lo > c_begin ? lo : c_begin) / bc, t1 = (hi < c_end - 1 ? hi : c_end - 1) / bc;
+    const int extra = d->has_bias || d->has_bitset;
+    for (int64_t t = t0; t <= t1; t++) {
+        int64_t k0 = t * bc;
+        int n = (int)(d->kv_len - k0 < bc ? d->kv_len - k0 : bc);
+        int npad = attn_round16(n);
+        K->pack_kt(s->kt, bc, elem_ptr(kbase, d->k_dtype, k0 * d->k.stride_row), d->k_dtype, d->k.stride_row,
+                   n, npad, dim);
+        K->pack_rows(s->v, dp, elem_ptr(vbase, d->v_dtype, k0 * d->v.stride_row), d->v_dtype, d->v.stride_row,
+                     n, dim, 1.0f);
+        K->qk(s->s, bc, s->q, dp, s->kt, bc, rows, npad, dim);
+        int full = 1;
+        for (int r = 0; r < rows && full; r++)
+            if (s->lo[r] > k0 || s->hi[r] < k0 + n - 1) full = 0;
+        if (!full || extra) {
+            for (int r = 0; r < rows; r++) {
+                float *sr = s->s + (size_t)r * bc;
+                if (s->bias[r]) {
+                    const float *br = s->bias[r] + k0;
+                    for (int j = 0; j < n; j++) sr[j] += br[j] * p->bias_mul;
+                }
+                if (d->has_bitset) {
+                    const uint64_t *w = c->a->mask_bits;
+                    int64_t b0 = s->bits[r] + k0;
+                    for (int j = 0; j < n; j++) {
+                        int64_t bi = b0 + j;
+                        if (!((w[bi >> 6] >> (bi & 63)) & 1u)) sr[j] = -INFINITY;
+                    }
+                }
+                int64_t jl = s->lo[r] - k0, jh = s->hi[r] - k0;  /* visible columns [jl, jh] */
+                if (jh < jl) jl = n, jh = -1;
+                for (int j = 0; j < n; j++)
+                    if (j < jl || j > jh) sr[j] = -INFINITY;
+            }
+        }
+        K->softmax(s->s, bc, rows, n, npad, s->m, s->l, s->alpha);
+        K->pv(s->acc, dp, s->s, bc, s->v, dp, s->alpha, rows, n, dp);
+    }
+}
+
+/* Folds one chunk state (m, l, acc[dp]) into the running state (M, L, ACC[dp]). The same
+ * code serves both schedules; empty states are exact identities. */
+static void fold_row(float *M, float *L, float *ACC, float m, float l, const float *acc, int dim) {
+    if (m == -INFINITY) return;
+    if (*M == -INFINITY) {
+        *M = m;
+        *L = l;
+        memcpy(ACC, acc, (size_t)dim * sizeof(float));
+        return;
+    }
+    float mn = *M > m ? *M : m;
+    if (m != m) mn = m;
+    float a = exp2f(*M - mn), b = exp2f(m - mn);
+    *L = *L * a + l * b;
+    for (int e = 0; e < dim; e++) ACC[e] = ACC[e] * a + acc[e] * b;
+    *M = mn;
+}
+
+/* Writes the final O row and LSE of query (b, h, i) from a folded state. */
+static void finish_row(const attn_ctx *c, int64_t b, int64_t h, int64_t i, float M, float L, const float *ACC) {
+    const tsr_attn_desc *d = &c->p->d;
+    const int dim = c->p->dim;
+    int64_t off = b * d->o.stride_batch + h * d->o.stride_head + i * d->o.stride_row;
+    int empty = (M == -INFINITY) || L == 0.0f;
+    float inv = empty ? 0.0f : 1.0f / L;
+    switch (d->o_dtype) {
+    case TSR_DTYPE_F32: {
+        float *o = (float *)c->a->o + off;
+        for (int e = 0; e < dim; e++) o[e] = empty ? 0.0f : ACC[e] * inv;
+        break;
+    }
+    case TSR_DTYPE_BF16: {
+        uint16_t *o = (uint16_t *)c->a->o + off;
+        for (int e = 0; e < dim; e++) o[e] = tsr_f32_to_bf16(empty ? 0.0f : ACC[e] * inv);
+        break;
+    }
+    default: {
+        uint16_t *o = (uint16_t *)c->a->o + off;
+        for (int e = 0; e < dim; e++) o[e] = tsr_f32_to_f16(empty ? 0.0f : ACC[e] * inv);
+        break;
+    }
+    }
+    if (d->want_lse) {
+        float lse = empty ? -INFINITY : (float)((double)M * ATTN_LN2 + log((double)L));
+        c->a->lse[b * d->lse.stride_batch + h * d->lse.stride_head + i * d->lse.stride_row] = lse;
+    }
+}
+
+static attn_scratch *get_scratch(attn_ctx *c, int32_t worker, attn_scratch *s) {
+    size_t bytes = scratch_layout(c->p, NULL, NULL);
+    char *base = tsr_pool_scratch(c->pool, worker, bytes);
+    if (!base) {
+        atomic_store(&c->failed, 1);
+        return NULL;
+    }
+    scratch_layout(c->p, s, base);
+    return s;
+}
+
+/* ---- prefill schedule ------------------------------------------------------------------- */
+
+static void prefill_range(void *ctx, int64_t begin, int64_t end, int32_t worker) {
+    attn_ctx *c = ctx;
+    const struct tsr_attn_plan *p = c->p;
+    const tsr_attn_desc *d = &p->d;
+    attn_scratch S, *s = get_scratch(c, worker, &S);
+    if (!s) return;
+    const int64_t qtiles = (d->q_len + p->br - 1) / p->br;
+    const int dp = p->dp;
+    for (int64_t task = begin; task < end; task++) {
+        int64_t qt = task % qtiles, bh = task / qtiles, h = bh % d->q_heads, b = bh / d->q_heads;
+        int64_t kvh = h / p->group;
+        int64_t i0 = qt * p->br;
+        int rows = (int)(d->q_len - i0 < p->br ? d->q_len - i0 : p->br);
+        for (int r = 0; r < rows; r++) block_row(c, s, r, b, h, i0 + r);
+        const void *kbase = elem_ptr(c->a->k, d->k_dtype, b * d->k.stride_batch + kvh * d->k.stride_head);
+        const void *vbase = elem_ptr(c->a->v, d->v_dtype, b * d->v.stride_batch + kvh * d->v.stride_head);
+        state_clear(s->M, s->L, s->ACC, rows, dp);
+        int64_t lo = INT64_MAX, hi = -1;
+        for (int r = 0; r < rows; r++)
+            if (s->lo[r] <= s->hi[r]) {
+                if (s->lo[r] < lo) lo = s->lo[r];
+                if (s->hi[r] > hi) hi = s->hi[r];
+            }
+        if (hi >= 0)
+            for (int64_t ch = lo / TSR_ATTN_KV_CHUNK; ch <= hi / TSR_ATTN_KV_CHUNK; ch++) {
+                run_chunk(c, s, rows, ch, kbase, vbase);
+                for (int r = 0; r < rows; r++)
+                    fold_row(&s->M[r], &s->L[r], s->ACC + (size_t)r * dp, s->m[r], s->l[r],
+                             s->acc + (size_t)r * dp, p->dim);
+            }
+        for (int r = 0; r < rows; r++) finish_row(c, b, h, i0 + r, s->M[r], s->L[r], s->ACC + (size_t)r * dp);
+    }
+}
+
+/* ---- split-decode schedule ------------------------------------------------------------- */
+
+/* Decode rows of a (batch, kv head): r = hh * q_len + i for group head hh and query row i.
+ * Partial slot of (b, kvh, row, chunk): parts + ((((b*kvh_count + kvh) * R + row) * n_chunks + ch) * (dim+2)). */
+static inline float *part_slot(const attn_ctx *c, int64_t b, int64_t kvh, int64_t row, int64_t ch) {
+    const struct tsr_attn_plan *p = c->p;
+    int64_t R = p->group * p->d.q_len;
+    return c->parts + ((((b * p->d.kv_heads + kvh) * R + row) * p->n_chunks + ch) * (p->dim + 2));
+}
+
+static void decode_chunk_range(void *ctx, int64_t begin, int64_t end, int32_t worker) {
+    attn_ctx *c = ctx;
+    const struct tsr_attn_plan *p = c->p;
+    const tsr_attn_desc *d = &p->d;
+    attn_scratch S, *s = get_scratch(c, worker, &S);
+    if (!s) return;
+    const int64_t R = p->group * d->q_len;
+    const int dp = p->dp;
+    for (int64_t task = begin; task < end; task++) {
+        /* chunk fastest, so neighbouring tasks stream neighbouring keys */
+        int64_t ch = task % p->n_chunks, rest = task / p->n_chunks;
+        int64_t rb = rest % c->n_rowblocks, bk = rest / c->n_rowblocks;
+        int64_t kvh = bk % d->kv_heads, b = bk / d->kv_heads;
+        int64_t r0 = rb * p->br;
+        int rows = (int)(R - r0 < p->br ? R - r0 : p->br);
+        for (int r = 0; r < rows; r++) {
+            int64_t row = r0 + r, hh = row / d->q_len, i = row % d->q_len;
+            block_row(c, s, r, b, kvh * p->group + hh, i);
+        }
+        const void *kbase = elem_ptr(c->a->k, d->k_dtype, b * d->k.stride_batch + kvh * d->k.stride_head);
+        const void *vbase = elem_ptr(c->a->v, d->v_dtype, b * d->v.stride_batch + kvh * d->v.stride_head);
+        run_chunk(c, s, rows, ch, kbase, vbase);
+        for (int r = 0; r < rows; r++) {
+            float *slot = part_slot(c, b, kvh, r0 + r, ch);
+            slot[0] = s->m[r];
+            slot[1] = s->l[r];
+            memcpy(slot + 2, s->acc + (size_t)r * dp, (size_t)p->dim * sizeof(float));
+        }
+    }
+}
+
+static void decode_fold_range(void *ctx, int64_t begin, int64_t end, int32_t worker) {
+    attn_ctx *c = ctx;
+    const struct tsr_attn_plan *p = c->p;
+    const tsr_attn_desc *d = &p->d;
+    attn_scratch S, *s = get_scratch(c, worker, &S);
+    if (!s) return;
+    const int64_t R = p->group * d->q_len;
+    for (int64_t task = begin; task < end; task++) {      /* one task per (b, kvh, row) */
+        int64_t row = task % R, bk = task / R, kvh = bk % d->kv_heads, b = bk / d->kv_heads;
+        int64_t hh = row / d->q_len, i = row % d->q_len;
+        float M = -INFINITY, L = 0.0f;
+        for (int64_t ch = 0; ch < p->n_chunks; ch++) {
+            const float *slot = part_slot(c, b, kvh, row, ch);
+            fold_row(&M, &L, s->ACC, slot[0], slot[1], slot + 2, p->dim);
+        }
+        finish_row(c, b, kvh * p->group + hh, i, M, L, s->ACC);
+    }
+}
+
+/* ---- execute ------------------------------------------------------------------------------ */
+
+static tsr_status check_args(const struct tsr_attn_plan *p, const tsr_attn_args *a) {
+    TSR_CHECK_NULL(a);
+    TSR_CHECK_ARG(a->size >= sizeof(tsr_attn_args),
+                  "tsr_attention: args->size is %u, expected %zu (set it to sizeof(tsr_attn_args))",
+                  a->size, sizeof(tsr_attn_args));
+    TSR_CHECK_ARG(a->q != NULL, "tsr_attention: args->q is NULL");
+    TSR_CHECK_ARG(a->k != NULL, "tsr_attention: args->k is NULL");
+    TSR_CHECK_ARG(a->v != NULL, "tsr_attention: args->v is NULL");
+    TSR_CHECK_ARG(a->o != NULL, "tsr_attention: args->o is NULL");
+    TSR_CHECK_ARG(!p->d.want_lse || a->lse != NULL, "tsr_attention: desc->want_lse is set but args->lse is NULL");
+    TSR_CHECK_ARG(!p->d.has_bitset || a->mask_bits != NULL,
+                  "tsr_attention: desc->has_bitset is set but args->mask_bits is NULL");
+    TSR_CHECK_ARG(!p->d.has_bias || a->bias != NULL, "tsr_attention: desc->has_bias is set but args->bias is NULL");
+    return TSR_OK;
+}
+
+static tsr_status execute(tsr_pool_t *pool, const struct tsr_attn_plan *p, const tsr_attn_args *a) {
+    TSR_TRY(check_args(p, a));
+    TSR_TRY(resolve_pool(&pool));
+    attn_ctx c = {.p = p, .a = a, .pool = pool};
+    atomic_init(&c.failed, 0);
+    const tsr_attn_desc *d = &p->d;
+    int32_t nt = tsr_pool_num_threads(pool);
+    tsr_status st;
+    if (use_split(p, nt)) {
+        size_t need = 0;
+        TSR_TRY(split_bytes(p, &need));
+        void *own = NULL;
+        if (a->workspace && a->workspace_bytes >= need) {
+            c.parts = a->workspace;
+        } else {
+            own = tsr_malloc(need);
+            if (!own) return tsr_error(TSR_ENOMEM, "tsr_attention: cannot allocate %zu bytes of workspace", need);
+            c.parts = own;
+        }
+        int64_t R = p->group * d->q_len;
+        c.n_rowblocks = (R + p->br - 1) / p->br;
+        int64_t tasks = d->batch * d->kv_heads * c.n_rowblocks * p->n_chunks;
+        st = tsr_parallel_for(pool, tasks, 1, TSR_SCHEDULE_DYNAMIC, decode_chunk_range, &c);
+        if (st == TSR_OK && !atomic_load(&c.failed))
+            st = tsr_parallel_for(pool, d->batch * d->kv_heads * R, 0, TSR_SCHEDULE_DYNAMIC, decode_fold_range, &c);
+        tsr_free(own);
+    } else {
+        int64_t tasks = d->batch * d->q_heads * ((d->q_len + p->br - 1) / p->br);
+        st = tsr_parallel_for(pool, tasks, 1, TSR_SCHEDULE_DYNAMIC, prefill_range, &c);
+    }
+    if (st != TSR_OK) return st;
+    if (atomic_load(&c.failed)) return tsr_error(TSR_ENOMEM, "tsr_attention: per-worker scratch allocation failed");
+    return TSR_OK;
+}
+
+tsr_status tsr_attn_plan_execute(tsr_pool_t *pool, const tsr_attn_plan_t *plan, const tsr_attn_args *args) {
+    TSR_CHECK_NULL(plan);
+    return execute(pool, plan, args);
+}
+
+tsr_status tsr_attention(tsr_pool_t *pool, const tsr_attn_desc *desc, const tsr_attn_args *args) {
+    TSR_CHECK_NULL(desc);
+    TSR_CHECK_NULL(args);
+    struct tsr_attn_plan p;
+    TSR_TRY(plan_init(&p, desc, tsr_isa_active()));
+    return execute(pool, &p, args);
+}
