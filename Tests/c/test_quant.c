@@ -311,6 +311,13 @@ TSR_TEST(qgemm_all_formats_all_isas) {
         CHECK_OK(tsr_dequantize(NULL, &w, wf, k));
         tsr_qgemm_plan_t *plan = NULL;
         CHECK_OK(tsr_qgemm_plan_create(NULL, &w, NULL, &plan));
+        {   /* the plan's weights dequantize to the same bits as the source */
+            float *wp = malloc(sizeof(float) * n * k);
+            CHECK_OK(tsr_qgemm_plan_dequantize(plan, wp, k));
+            CHECK_MSG(memcmp(wp, wf, sizeof(float) * n * k) == 0, "%s: plan dequantize differs", tsr_quant_format_name(f));
+            CHECK_STATUS(tsr_qgemm_plan_dequantize(plan, wp, k - 1), TSR_EINVAL);
+            free(wp);
+        }
         const int64_t mmax = 256;
         float *x = malloc(sizeof(float) * mmax * ldx), *bias = malloc(sizeof(float) * n);
         fill_uniform(x, (size_t)(mmax * ldx), 100 + fi);

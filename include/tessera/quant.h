@@ -239,6 +239,13 @@ typedef struct tsr_qgemm_plan_info {
 /** Describes `plan` (out->size must be set). */
 TSR_API tsr_status tsr_qgemm_plan_info_get(const tsr_qgemm_plan_t *plan, tsr_qgemm_plan_info *out);
 
+/**
+ * Dequantizes the weights held by `plan` into the f32 N×K matrix dst (row i at
+ * dst + i·ld, ld >= k): bit-identical to tsr_dequantize on the source the plan was
+ * made from, so a plan over borrowed bytes can still show its weights.
+ */
+TSR_API tsr_status tsr_qgemm_plan_dequantize(const tsr_qgemm_plan_t *plan, float *dst, int64_t ld);
+
 /** Bytes of workspace tsr_qgemm_execute needs for `m` rows (0 for float formats). */
 TSR_API tsr_status tsr_qgemm_workspace_size(const tsr_qgemm_plan_t *plan, int64_t m, size_t *out);
 

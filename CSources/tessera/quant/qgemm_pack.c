@@ -171,3 +171,50 @@ tsr_status tsr_qgemm_pack(tsr_pool_t *pool, const tsr_quant_matrix *w, const tsr
     if (c.failed) return tsr_error(TSR_ENOMEM, "tsr_qgemm_plan_create: out of scratch memory while repacking");
     return TSR_OK;
 }
+
+/* Inverse of the packing: x = s·(u − z) (+ min), the same float operations as the
+ * storage-format dequantizers, so the result is bit-identical to tsr_dequantize. */
+tsr_status tsr_qgemm_plan_dequantize(const tsr_qgemm_plan_t *plan, float *dst, int64_t ld) {
+    TSR_CHECK_NULL(plan);
+    TSR_CHECK_NULL(dst);
+    TSR_CHECK_ARG(ld >= plan->k, "tsr_qgemm_plan_dequantize: ld = %lld is smaller than k = %lld", (long long)ld,
+                  (long long)plan->k);
+    int64_t tmp;
+    if (tsr_mul_i64(plan->n - 1, ld, &tmp) || tsr_add_i64(tmp, plan->k, &tmp))
+        return tsr_error(TSR_ERANGE, "tsr_qgemm_plan_dequantize: n·ld overflows");
+    const tsr_qkernel_desc *d = &plan->d;
+    for (int64_t row = 0; row < plan->n; row++) {
+        const int64_t p = row / TSR_QP;
+        const int r = (int)(row % TSR_QP);
+        const uint8_t *panel = plan->packed + (size_t)p * plan->panel_bytes;
+        float *y = dst + row * ld;
+        if (plan->is_float) {
+            for (int64_t kk = 0; kk < plan->k; kk++) {
+                const size_t idx = (size_t)kk * TSR_QP + r;
+                y[kk] = plan->ftype == TSR_QF_F32 ? tsr_ldf(panel + 4 * idx)
+                      : plan->ftype == TSR_QF_F16 ? tsr_f16_to_f32(tsr_ld16(panel + 2 * idx))
+                                                  : tsr_bf16_to_f32(tsr_ld16(panel + 2 * idx));
+            }
+            continue;
+        }
+        const int g = d->group;
+        for (int gi = 0; gi < d->ngroups; gi++) {
+            const uint8_t *rec = panel + (size_t)gi * d->rec_bytes;
+            const uint8_t *sc = rec + d->wbytes, *ex = sc + TSR_QP * (d->scale_f32 ? 4 : 2);
+            const float s = d->scale_f32 ? tsr_ldf(sc + 4 * r) : tsr_f16_to_f32(tsr_ld16(sc + 2 * r));
+            const int z = d->zkind == TSR_QZ_ROW ? ex[r] : d->zconst;
+            const float mn = d->has_min ? tsr_f16_to_f32(tsr_ld16(ex + 2 * r)) : 0.0f;
+            for (int e = 0; e < g; e++) {
+                int u;
+                if (d->bits == 4) {
+                    const uint8_t b = rec[64 * (e / 8) + 4 * r + (e % 4)];
+                    u = (e % 8) < 4 ? (b & 15) : (b >> 4);
+                } else {
+                    u = rec[64 * (e / 4) + 4 * r + (e % 4)];
+                }
+                y[(int64_t)gi * g + e] = d->has_min ? s * (float)u + mn : s * (float)(u - z);
+            }
+        }
+    }
+    return TSR_OK;
+}
