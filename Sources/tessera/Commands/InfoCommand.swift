@@ -22,7 +22,7 @@ struct InfoCommand: ParsableCommand {
         let pool = ThreadPool.shared
         var bindings: [[Int]] = []
         for w in 0..<pool.threadCount { bindings.append(try pool.affinity(ofWorker: w)) }
-        let openblas = String(cString: openblas_get_config())
+        let openblas = String(cString: openblas_get_config()) + " (core: \(String(cString: openblas_get_corename())))"
         let fftw = fftwVersion()
         if json {
             let obj: [String: Any] = [
