@@ -1,0 +1,33 @@
+internal import COpenBLAS
+
+/// The element types clustering works on: `Float` and `Double`.
+///
+/// Distances, data and centres are stored in the element type; losses, inertias and
+/// log-likelihoods are always accumulated in `Double` (an `f32` sum over 10⁸ distances
+/// would lose digits that decide swaps).
+public protocol ClusterScalar: BinaryFloatingPoint, TensorElement where Self.RawSignificand: FixedWidthInteger {
+    /// `C = alpha·A·Bᵀ + beta·C` with row-major `A` (m×k, lda), `B` (n×k, ldb), `C` (m×n, ldc),
+    /// through OpenBLAS (`sgemm`/`dgemm`).
+    static func gemmABt(m: Int, n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+                        b: UnsafePointer<Self>, ldb: Int, beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// Square root in this type.
+    static func squareRoot(_ x: Self) -> Self
+}
+
+extension Float: ClusterScalar {
+    public static func gemmABt(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                               b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+    @inline(__always) public static func squareRoot(_ x: Float) -> Float { x.squareRoot() }
+}
+
+extension Double: ClusterScalar {
+    public static func gemmABt(m: Int, n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+                               b: UnsafePointer<Double>, ldb: Int, beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+    @inline(__always) public static func squareRoot(_ x: Double) -> Double { x.squareRoot() }
+}

@@ -1,0 +1,128 @@
+/// Distance matrices from data, in parallel tiles.
+///
+/// Euclidean, squared Euclidean and cosine go through GEMM: for a tile of rows I and
+/// columns J, `C = −2·X_I·X_Jᵀ` (or `X_I·X_Jᵀ` for cosine) is written by OpenBLAS straight
+/// into the output, then fixed up in place while the tile is still in cache
+/// (`‖xᵢ‖² + ‖xⱼ‖² + C`, clamp at 0, √). Only tiles with I ≤ J are computed; each is then
+/// written transposed into the lower triangle, so the result is exactly symmetric and the
+/// GEMM does half the work. For small d the cost is the n² stores, not the FLOPs.
+extension DistanceMatrix {
+    /// Tile edge of the blocked computation (rows and columns).
+    static var tile: Int { 256 }
+
+    /// Computes all pairwise distances of the rows of `data` (n × d) under `metric`.
+    /// Memory: `DistanceMatrix.bytesRequired(count: n)`. Errors: empty data, NaN/Inf,
+    /// zero rows for cosine, allocation failure.
+    public convenience init(data: Matrix<Scalar>, metric: DistanceMetric = .euclidean,
+                            pool: ThreadPool = .shared) throws(TesseraError) {
+        try validateData(data, metric: metric, what: "DistanceMatrix")
+        try self.init(uninitializedCount: data.rows)
+        computeUnchecked(data, metric: metric, pool: pool)
+    }
+
+    /// Recomputes this matrix in place from `data` (which must have `count` rows); no allocation.
+    public func recompute(from data: Matrix<Scalar>, metric: DistanceMetric = .euclidean,
+                          pool: ThreadPool = .shared) throws(TesseraError) {
+        guard data.rows == count else {
+            throw .invalidArgument("DistanceMatrix.recompute: data has \(data.rows) rows, the matrix is \(count) x \(count)")
+        }
+        try validateData(data, metric: metric, what: "DistanceMatrix.recompute")
+        computeUnchecked(data, metric: metric, pool: pool)
+    }
+
+    func computeUnchecked(_ data: Matrix<Scalar>, metric: DistanceMetric, pool: ThreadPool) {
+        let n = count, d = data.cols, ld = data.rowStride
+        let out = pointer
+        let t = Self.tile
+        let nb = (n + t - 1) / t
+        // upper-triangle tile pairs (bi <= bj), numbered row by row
+        var pairs = [(Int, Int)]()
+        pairs.reserveCapacity(nb * (nb + 1) / 2)
+        for bi in 0..<nb { for bj in bi..<nb { pairs.append((bi, bj)) } }
+        data.withUnsafeBufferPointer { xb in
+            let x = xb.baseAddress!
+            // row norms (squared, or the norm itself for cosine)
+            var norms = [Scalar](repeating: 0, count: n)
+            norms.withUnsafeMutableBufferPointer { nbuf in
+                let np = nbuf.baseAddress!
+                pool.parallelFor(0..<n, schedule: .static) { r, _ in
+                    for i in r {
+                        var s: Scalar = 0
+                        for k in 0..<d { let v = x[i * ld + k]; s += v * v }
+                        np[i] = metric == .cosine ? Scalar.squareRoot(s) : s
+                    }
+                }
+            }
+            norms.withUnsafeBufferPointer { nbuf in
+                let np = nbuf.baseAddress!
+                pairs.withUnsafeBufferPointer { pb in
+                    pool.parallelFor(0..<pb.count, schedule: .dynamic(chunk: 1)) { r, _ in
+                        for q in r {
+                            let (bi, bj) = pb[q]
+                            Self.computeTile(x: x, ld: ld, d: d, n: n, norms: np, metric: metric,
+                                             i0: bi * t, i1: min(n, bi * t + t),
+                                             j0: bj * t, j1: min(n, bj * t + t), out: out)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One tile [i0, i1) × [j0, j1) of the upper triangle (j0 >= i0), then its mirror.
+    static func computeTile(x: UnsafePointer<Scalar>, ld: Int, d: Int, n: Int, norms: UnsafePointer<Scalar>,
+                            metric: DistanceMetric, i0: Int, i1: Int, j0: Int, j1: Int,
+                            out: UnsafeMutablePointer<Scalar>) {
+        let m = i1 - i0, w = j1 - j0
+        let c = out + i0 * n + j0
+        switch metric {
+        case .euclidean, .squaredEuclidean, .cosine:
+            let alpha: Scalar = metric == .cosine ? 1 : -2
+            Scalar.gemmABt(m: m, n: w, k: d, alpha: alpha, a: x + i0 * ld, lda: ld,
+                           b: x + j0 * ld, ldb: ld, beta: 0, c: c, ldc: n)
+            for i in 0..<m {
+                let row = c + i * n
+                let ni = norms[i0 + i]
+                let nj = norms + j0
+                switch metric {
+                case .euclidean:
+                    for j in 0..<w { row[j] = Scalar.squareRoot(max(0, row[j] + ni + nj[j])) }
+                case .squaredEuclidean:
+                    for j in 0..<w { row[j] = max(0, row[j] + ni + nj[j]) }
+                default:
+                    for j in 0..<w { row[j] = min(2, max(0, 1 - row[j] / (ni * nj[j]))) }
+                }
+            }
+        case .manhattan:
+            for i in 0..<m {
+                let xi = x + (i0 + i) * ld
+                let row = c + i * n
+                for j in 0..<w {
+                    let xj = x + (j0 + j) * ld
+                    var s: Scalar = 0
+                    for k in 0..<d { s += abs(xi[k] - xj[k]) }
+                    row[j] = s
+                }
+            }
+        }
+        if i0 == j0 {
+            // diagonal tile: exact zeros on the diagonal, lower half from the upper half
+            for i in 0..<m {
+                c[i * n + i] = 0
+                for j in 0..<i { c[i * n + j] = c[j * n + i] }
+            }
+        } else {
+            // mirror into tile (J, I), in 16-row strips so writes stay in cache
+            let dst = out + j0 * n + i0
+            var ii = 0
+            while ii < m {
+                let iEnd = min(m, ii + 16)
+                for j in 0..<w {
+                    let drow = dst + j * n
+                    for i in ii..<iEnd { drow[i] = c[i * n + j] }
+                }
+                ii = iEnd
+            }
+        }
+    }
+}

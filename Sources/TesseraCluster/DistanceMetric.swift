@@ -1,0 +1,103 @@
+/// How to measure the dissimilarity of two rows x, y of a data matrix.
+public enum DistanceMetric: String, CaseIterable, Sendable {
+    /// √Σ(xᵢ − yᵢ)²  (computed as √(‖x‖² + ‖y‖² − 2x·y) with GEMM, clamped at 0)
+    case euclidean
+    /// Σ(xᵢ − yᵢ)²
+    case squaredEuclidean = "sqeuclidean"
+    /// Σ|xᵢ − yᵢ|
+    case manhattan
+    /// 1 − x·y / (‖x‖‖y‖), in [0, 2]; rows of zero norm are rejected
+    case cosine
+
+    /// The distance of two rows in `Double` (the reference used by on-demand sources and tests).
+    public func distance<S: ClusterScalar>(_ x: UnsafePointer<S>, _ y: UnsafePointer<S>, dimension d: Int) -> Double {
+        switch self {
+        case .euclidean, .squaredEuclidean:
+            var s = 0.0
+            for t in 0..<d { let v = Double(x[t]) - Double(y[t]); s += v * v }
+            return self == .euclidean ? s.squareRoot() : s
+        case .manhattan:
+            var s = 0.0
+            for t in 0..<d { s += abs(Double(x[t]) - Double(y[t])) }
+            return s
+        case .cosine:
+            var xy = 0.0, xx = 0.0, yy = 0.0
+            for t in 0..<d {
+                let a = Double(x[t]), b = Double(y[t])
+                xy += a * b; xx += a * a; yy += b * b
+            }
+            let den = (xx * yy).squareRoot()
+            return den > 0 ? min(2, max(0, 1 - xy / den)) : 0
+        }
+    }
+}
+
+/// A source of dissimilarities between `count` objects, evaluated on demand.
+///
+/// CLARA, CLARANS and the quality measures accept any `Dissimilarity`, so they run without the
+/// n² matrix: a `DataDissimilarity` computes distances from the data when asked.
+/// `distance` may be called from several threads at once.
+public protocol Dissimilarity: Sendable {
+    var count: Int { get }
+    func distance(_ i: Int, _ j: Int) -> Double
+}
+
+extension DistanceMatrix: Dissimilarity {
+    public func distance(_ i: Int, _ j: Int) -> Double { Double(pointer[i * count + j]) }
+}
+
+/// Distances computed from the rows of a data matrix, on demand (no n² memory).
+public struct DataDissimilarity<Scalar: ClusterScalar>: Dissimilarity {
+    public let data: Matrix<Scalar>
+    public let metric: DistanceMetric
+    public var count: Int { data.rows }
+
+    /// Checks the data (n ≥ 1, d ≥ 1, finite; no zero rows for cosine).
+    public init(_ data: Matrix<Scalar>, metric: DistanceMetric = .euclidean) throws(TesseraError) {
+        try validateData(data, metric: metric, what: "DataDissimilarity")
+        self.data = data
+        self.metric = metric
+    }
+
+    public func distance(_ i: Int, _ j: Int) -> Double {
+        if i == j { return 0 }
+        return data.withUnsafeBufferPointer { b in
+            metric.distance(b.baseAddress! + i * data.rowStride, b.baseAddress! + j * data.rowStride, dimension: data.cols)
+        }
+    }
+}
+
+/// Distances from a function `(i, j) -> d` (must be symmetric, finite, ≥ 0, and thread-safe).
+public struct FunctionDissimilarity: Dissimilarity {
+    public let count: Int
+    let function: @Sendable (Int, Int) -> Double
+    public init(count: Int, _ function: @escaping @Sendable (Int, Int) -> Double) throws(TesseraError) {
+        guard count >= 1 else { throw .invalidArgument("FunctionDissimilarity: count must be >= 1 (got \(count))") }
+        self.count = count
+        self.function = function
+    }
+    public func distance(_ i: Int, _ j: Int) -> Double { i == j ? 0 : function(i, j) }
+}
+
+/// Rejects empty data, NaN/Inf, and zero rows under the cosine metric.
+func validateData<S: ClusterScalar>(_ data: Matrix<S>, metric: DistanceMetric?, what: String) throws(TesseraError) {
+    guard data.rows >= 1 else { throw .invalidArgument("\(what): the data has no rows (n = 0)") }
+    guard data.cols >= 1 else { throw .invalidArgument("\(what): the data has no columns (d = 0)") }
+    let n = data.rows, d = data.cols, ld = data.rowStride
+    try data.withUnsafeBufferPointer { (b) throws(TesseraError) in
+        let p = b.baseAddress!
+        for i in 0..<n {
+            var ss = 0.0
+            for t in 0..<d {
+                let v = p[i * ld + t]
+                guard v.isFinite else {
+                    throw .invalidArgument("\(what): data row \(i), column \(t) is \(v) (NaN and infinity are not allowed)")
+                }
+                ss += Double(v) * Double(v)
+            }
+            if metric == .cosine && ss == 0 {
+                throw .invalidArgument("\(what): data row \(i) is all zeros; the cosine distance is undefined for it")
+            }
+        }
+    }
+}

@@ -1,0 +1,412 @@
+/// k-means (Lloyd, Hamerly) with k-means++ initialisation, on the rows of an n × d matrix.
+public enum KMeansAlgorithm: String, CaseIterable, Sendable {
+    /// Every point against every centre each iteration (assignment by GEMM, like scikit-learn).
+    case lloyd
+    /// Lloyd's iterations with Hamerly's bounds: the same assignments, most distances skipped.
+    case hamerly
+}
+
+public enum KMeansInitialization: Sendable, Equatable {
+    /// Greedy k-means++ (2 + ⌊ln k⌋ trials per centre, as scikit-learn).
+    case kMeansPlusPlus
+    /// k distinct data points chosen uniformly.
+    case random
+    /// These k centres (each of length d).
+    case centers([[Double]])
+}
+
+public struct KMeansOptions: Sendable {
+    public var algorithm: KMeansAlgorithm
+    public var initialization: KMeansInitialization
+    /// Independent runs (seeds derived from `seed`); the lowest inertia wins.
+    public var nInit: Int
+    public var maxIterations: Int
+    /// Stop when Σ‖Δcentre‖² ≤ tolerance · (mean variance of the features), or when no label
+    /// changes (scikit-learn's rule).
+    public var tolerance: Double
+    public var seed: UInt64
+    public var pool: ThreadPool?
+
+    public init(algorithm: KMeansAlgorithm = .lloyd, initialization: KMeansInitialization = .kMeansPlusPlus,
+                nInit: Int = 1, maxIterations: Int = 300, tolerance: Double = 1e-4, seed: UInt64 = 0,
+                pool: ThreadPool? = nil) {
+        self.algorithm = algorithm
+        self.initialization = initialization
+        self.nInit = nInit
+        self.maxIterations = maxIterations
+        self.tolerance = tolerance
+        self.seed = seed
+        self.pool = pool
+    }
+}
+
+public struct KMeansResult<Scalar: ClusterScalar>: Sendable {
+    /// k × d centres.
+    public var centers: Matrix<Scalar>
+    public var labels: [Int]
+    /// Σ‖x − centre(x)‖² for the final centres and labels.
+    public var inertia: Double
+    public var iterations: Int
+    /// Inertia of each iteration's assignment step (Lloyd: non-increasing).
+    public var inertiaHistory: [Double]
+    public var converged: Bool
+    public var seconds: Double
+}
+
+public enum KMeans {
+    /// Points per block of the assignment GEMM, and per fixed accumulation chunk.
+    static let block = 256
+    static let chunk = 4096
+
+    /// Clusters the rows of `data` into k groups.
+    /// Errors: k ≤ 0 or k > n, empty data, NaN/Inf, nInit < 1, maxIterations < 1, negative
+    /// tolerance, initial centres of the wrong shape.
+    public static func fit<S: ClusterScalar>(_ data: Matrix<S>, k: Int,
+                                             options: KMeansOptions = KMeansOptions()) throws(TesseraError) -> KMeansResult<S> {
+        try validateData(data, metric: nil, what: "KMeans")
+        let n = data.rows, d = data.cols
+        guard k >= 1, k <= n else { throw .invalidArgument("KMeans: k must be in 1...\(n) (got \(k))") }
+        guard options.nInit >= 1 else { throw .invalidArgument("KMeans: nInit must be >= 1 (got \(options.nInit))") }
+        guard options.maxIterations >= 1 else { throw .invalidArgument("KMeans: maxIterations must be >= 1") }
+        guard options.tolerance >= 0, options.tolerance.isFinite else { throw .invalidArgument("KMeans: tolerance must be >= 0") }
+        if case .centers(let c) = options.initialization {
+            guard c.count == k, c.allSatisfy({ $0.count == d }) else {
+                throw .invalidArgument("KMeans: initial centres must be \(k) rows of \(d) values")
+            }
+            guard c.allSatisfy({ $0.allSatisfy(\.isFinite) }) else { throw .invalidArgument("KMeans: initial centres contain NaN/Inf") }
+        }
+        let pool = options.pool ?? .shared
+        let t0 = clusterNow()
+        let tol = options.tolerance * meanVariance(data)
+        var best: KMeansResult<S>?
+        for run in 0..<options.nInit {
+            var rng = ClusterRandom(seed: options.seed, stream: UInt64(run))
+            let initial: [S]
+            switch options.initialization {
+            case .kMeansPlusPlus: initial = kMeansPlusPlus(data, k: k, rng: &rng, pool: pool)
+            case .random:
+                let idx = rng.sample(k, from: n)
+                initial = data.withUnsafeBufferPointer { b in idx.flatMap { i in (0..<d).map { b[i * data.rowStride + $0] } } }
+            case .centers(let c): initial = c.flatMap { $0.map { S($0) } }
+            }
+            var r = try lloyd(data, k: k, centers: initial, maxIterations: options.maxIterations, tolerance: tol,
+                              hamerly: options.algorithm == .hamerly, pool: pool)
+            r.seconds = clusterNow() - t0
+            if best == nil || r.inertia < best!.inertia { best = r }
+        }
+        best!.seconds = clusterNow() - t0
+        return best!
+    }
+
+    /// The nearest centre of each row of `data` (centres: k × d).
+    public static func predict<S: ClusterScalar>(_ data: Matrix<S>, centers: Matrix<S>) throws(TesseraError) -> [Int] {
+        try validateData(data, metric: nil, what: "KMeans.predict")
+        guard centers.cols == data.cols, centers.rows >= 1 else {
+            throw .invalidArgument("KMeans.predict: centres are \(centers.rows) x \(centers.cols), data has \(data.cols) columns")
+        }
+        let c = centers.toArray()
+        var labels = [Int](repeating: 0, count: data.rows)
+        _ = assignStep(data, k: centers.rows, centers: c, labels: &labels, sums: nil, counts: nil, pool: .shared)
+        return labels
+    }
+
+    static func meanVariance<S: ClusterScalar>(_ data: Matrix<S>) -> Double {
+        let n = data.rows, d = data.cols
+        var total = 0.0
+        data.withUnsafeBufferPointer { b in
+            for t in 0..<d {
+                var mean = 0.0
+                for i in 0..<n { mean += Double(b[i * data.rowStride + t]) }
+                mean /= Double(n)
+                var v = 0.0
+                for i in 0..<n { let x = Double(b[i * data.rowStride + t]) - mean; v += x * x }
+                total += v / Double(n)
+            }
+        }
+        return total / Double(d)
+    }
+
+    /// Greedy k-means++: each new centre is the best (lowest potential) of 2 + ⌊ln k⌋ points
+    /// drawn with probability ∝ D(x)².
+    static func kMeansPlusPlus<S: ClusterScalar>(_ data: Matrix<S>, k: Int, rng: inout ClusterRandom, pool: ThreadPool) -> [S] {
+        let n = data.rows, d = data.cols, ld = data.rowStride
+        let trials = 2 + Int(_log(Double(k)))
+        var centers = [S]()
+        centers.reserveCapacity(k * d)
+        return data.withUnsafeBufferPointer { xb in
+            let x = xb.baseAddress!
+            func sqdist(_ i: Int, _ j: Int) -> Double {
+                var s = 0.0
+                for t in 0..<d { let v = Double(x[i * ld + t]) - Double(x[j * ld + t]); s += v * v }
+                return s
+            }
+            let first = rng.below(n)
+            for t in 0..<d { centers.append(x[first * ld + t]) }
+            var closest = (0..<n).map { sqdist($0, first) }
+            var pot = closest.reduce(0, +)
+            var candDist = [Double](repeating: 0, count: trials * n)
+            for _ in 1..<k {
+                // candidates by inverse CDF of the cumulative D²
+                var cumulative = [Double](repeating: 0, count: n)
+                var acc = 0.0
+                for i in 0..<n { acc += closest[i]; cumulative[i] = acc }
+                var cands = [Int]()
+                for _ in 0..<trials {
+                    let r = rng.unit() * acc
+                    var lo = 0, hi = n - 1
+                    while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] < r { lo = mid + 1 } else { hi = mid } }
+                    cands.append(lo)
+                }
+                closest.withUnsafeBufferPointer { cb in
+                    candDist.withUnsafeMutableBufferPointer { db in
+                        let dp = db.baseAddress!
+                        pool.parallelFor(0..<n, schedule: .static) { r, _ in
+                            for i in r {
+                                for (t, c) in cands.enumerated() { dp[t * n + i] = min(cb[i], sqdist(i, c)) }
+                            }
+                        }
+                    }
+                }
+                var bestT = 0, bestPot = Double.infinity
+                for t in 0..<cands.count {
+                    var s = 0.0
+                    for i in 0..<n { s += candDist[t * n + i] }
+                    if s < bestPot { bestPot = s; bestT = t }
+                }
+                pot = bestPot
+                for i in 0..<n { closest[i] = candDist[bestT * n + i] }
+                for t in 0..<d { centers.append(x[cands[bestT] * ld + t]) }
+            }
+            _ = pot
+            return centers
+        }
+    }
+
+    /// Assigns every row to its nearest centre (GEMM: ‖c‖² − 2x·c over blocks of rows),
+    /// optionally accumulating per-chunk centre sums (merged in chunk order). Returns the inertia,
+    /// computed exactly as Σ‖x − c‖² for the chosen centres.
+    static func assignStep<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers: [S], labels: inout [Int],
+                                             sums: UnsafeMutablePointer<Double>?, counts: UnsafeMutablePointer<Int>?,
+                                             pool: ThreadPool) -> Double {
+        let n = data.rows, d = data.cols, ld = data.rowStride
+        let nChunks = (n + chunk - 1) / chunk
+        var partInertia = [Double](repeating: 0, count: nChunks)
+        // per-chunk centre sums and counts
+        var chunkSums = [Double](repeating: 0, count: sums == nil ? 0 : nChunks * k * d)
+        var chunkCounts = [Int](repeating: 0, count: sums == nil ? 0 : nChunks * k)
+        var cnorm = [S](repeating: 0, count: k)
+        for c in 0..<k { var s: S = 0; for t in 0..<d { s += centers[c * d + t] * centers[c * d + t] }; cnorm[c] = s }
+        let threads = pool.threadCount
+        var scratch = [S](repeating: 0, count: threads * block * k)
+        data.withUnsafeBufferPointer { xb in
+            centers.withUnsafeBufferPointer { cb in
+                cnorm.withUnsafeBufferPointer { nb in
+                    labels.withUnsafeMutableBufferPointer { lb in
+                        partInertia.withUnsafeMutableBufferPointer { ib in
+                            chunkSums.withUnsafeMutableBufferPointer { sb in
+                                chunkCounts.withUnsafeMutableBufferPointer { kb in
+                                    scratch.withUnsafeMutableBufferPointer { scb in
+                                        let x = xb.baseAddress!, c = cb.baseAddress!, cn = nb.baseAddress!
+                                        let lab = lb.baseAddress!
+                                        let withSums = sums != nil
+                                        pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1)) { r, w in
+                                            let dist = scb.baseAddress! + w * block * k
+                                            for ch in r {
+                                                var inertia = 0.0
+                                                let end = min(n, (ch + 1) * chunk)
+                                                var b0 = ch * chunk
+                                                while b0 < end {
+                                                    let m = min(block, end - b0)
+                                                    S.gemmABt(m: m, n: k, k: d, alpha: -2, a: x + b0 * ld, lda: ld,
+                                                              b: c, ldb: d, beta: 0, c: dist, ldc: k)
+                                                    for i in 0..<m {
+                                                        let row = dist + i * k
+                                                        var best = 0
+                                                        var bv = row[0] + cn[0]
+                                                        for cc in 1..<k {
+                                                            let v = row[cc] + cn[cc]
+                                                            if v < bv { bv = v; best = cc }
+                                                        }
+                                                        let p = b0 + i
+                                                        lab[p] = best
+                                                        var e = 0.0
+                                                        let xp = x + p * ld, cp = c + best * d
+                                                        for t in 0..<d { let v = Double(xp[t]) - Double(cp[t]); e += v * v }
+                                                        inertia += e
+                                                        if withSums {
+                                                            let s = sb.baseAddress! + (ch * k + best) * d
+                                                            for t in 0..<d { s[t] += Double(xp[t]) }
+                                                            kb[ch * k + best] += 1
+                                                        }
+                                                    }
+                                                    b0 += m
+                                                }
+                                                ib[ch] = inertia
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let sums, let counts {
+            for i in 0..<(k * d) { sums[i] = 0 }
+            for c in 0..<k { counts[c] = 0 }
+            for ch in 0..<nChunks {
+                for i in 0..<(k * d) { sums[i] += chunkSums[ch * k * d + i] }
+                for c in 0..<k { counts[c] += chunkCounts[ch * k + c] }
+            }
+        }
+        var total = 0.0
+        for v in partInertia { total += v }
+        return total
+    }
+
+    /// Lloyd iterations (optionally with Hamerly's bounds) from `centers` (k·d, row-major).
+    static func lloyd<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers start: [S], maxIterations: Int,
+                                        tolerance: Double, hamerly: Bool, pool: ThreadPool) throws(TesseraError) -> KMeansResult<S> {
+        let n = data.rows, d = data.cols
+        var centers = start
+        var labels = [Int](repeating: -1, count: n)
+        var oldLabels = labels
+        var sums = [Double](repeating: 0, count: k * d)
+        var counts = [Int](repeating: 0, count: k)
+        var history = [Double]()
+        var iterations = 0
+        var converged = false
+        let bounds = hamerly ? HamerlyBounds(n: n) : nil
+        while iterations < maxIterations {
+            iterations += 1
+            let inertia: Double
+            if let bounds {
+                inertia = bounds.assign(data, k: k, centers: centers, labels: &labels, first: iterations == 1, pool: pool)
+                computeSums(data, k: k, labels: labels, sums: &sums, counts: &counts)
+            } else {
+                inertia = sums.withUnsafeMutableBufferPointer { sb in
+                    counts.withUnsafeMutableBufferPointer { cb in
+                        assignStep(data, k: k, centers: centers, labels: &labels, sums: sb.baseAddress!, counts: cb.baseAddress!, pool: pool)
+                    }
+                }
+            }
+            if !hamerly { history.append(inertia) }
+            var shift = 0.0
+            var newCenters = centers
+            for c in 0..<k where counts[c] > 0 {
+                for t in 0..<d {
+                    let v = S(sums[c * d + t] / Double(counts[c]))
+                    let delta = Double(v) - Double(centers[c * d + t])
+                    shift += delta * delta
+                    newCenters[c * d + t] = v
+                }
+            }
+            bounds?.moved(from: centers, to: newCenters, labels: labels, k: k, d: d)
+            centers = newCenters
+            if labels == oldLabels { converged = true; break }
+            if shift <= tolerance { converged = true; break }
+            oldLabels = labels
+        }
+        // final assignment to the final centres (scikit-learn's last E-step)
+        let inertia = assignStep(data, k: k, centers: centers, labels: &labels, sums: nil, counts: nil, pool: pool)
+        if hamerly { history.append(inertia) }
+        let cm = try Matrix(rows: k, cols: d, elements: centers)
+        return KMeansResult(centers: cm, labels: labels, inertia: inertia, iterations: iterations,
+                            inertiaHistory: history, converged: converged, seconds: 0)
+    }
+
+    static func computeSums<S: ClusterScalar>(_ data: Matrix<S>, k: Int, labels: [Int], sums: inout [Double], counts: inout [Int]) {
+        let d = data.cols, ld = data.rowStride
+        for i in 0..<(k * d) { sums[i] = 0 }
+        for c in 0..<k { counts[c] = 0 }
+        data.withUnsafeBufferPointer { xb in
+            for i in 0..<data.rows {
+                let c = labels[i]
+                counts[c] += 1
+                for t in 0..<d { sums[c * d + t] += Double(xb[i * ld + t]) }
+            }
+        }
+    }
+}
+
+/// Hamerly's bounds: `upper[i]` ≥ distance to the assigned centre, `lower[i]` ≤ distance to
+/// every other centre. A point is re-examined only when its upper bound exceeds
+/// max(lower bound, half the distance from its centre to the nearest other centre).
+final class HamerlyBounds {
+    var upper: [Double]
+    var lower: [Double]
+    init(n: Int) {
+        upper = [Double](repeating: .infinity, count: n)
+        lower = [Double](repeating: 0, count: n)
+    }
+
+    func assign<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers: [S], labels: inout [Int], first: Bool,
+                                  pool: ThreadPool) -> Double {
+        let n = data.rows, d = data.cols, ld = data.rowStride
+        // half the distance from each centre to its nearest other centre
+        var half = [Double](repeating: .infinity, count: k)
+        for a in 0..<k {
+            for b in 0..<k where b != a {
+                var s = 0.0
+                for t in 0..<d { let v = Double(centers[a * d + t]) - Double(centers[b * d + t]); s += v * v }
+                half[a] = min(half[a], 0.5 * s.squareRoot())
+            }
+        }
+        data.withUnsafeBufferPointer { xb in
+            centers.withUnsafeBufferPointer { cb in
+                labels.withUnsafeMutableBufferPointer { lb in
+                    upper.withUnsafeMutableBufferPointer { ub in
+                        lower.withUnsafeMutableBufferPointer { wb in
+                            let x = xb.baseAddress!, c = cb.baseAddress!
+                            pool.parallelFor(0..<n, schedule: .dynamic(chunk: 1024)) { r, _ in
+                                for i in r {
+                                    @inline(__always) func dist(_ cc: Int) -> Double {
+                                        var s = 0.0
+                                        let xp = x + i * ld, cp = c + cc * d
+                                        for t in 0..<d { let v = Double(xp[t]) - Double(cp[t]); s += v * v }
+                                        return s.squareRoot()
+                                    }
+                                    if !first {
+                                        let a = lb[i]
+                                        let m = max(half[a], wb[i])
+                                        if ub[i] <= m { continue }
+                                        ub[i] = dist(a)
+                                        if ub[i] <= m { continue }
+                                    }
+                                    var b1 = 0, d1 = Double.infinity, d2 = Double.infinity
+                                    for cc in 0..<k {
+                                        let v = dist(cc)
+                                        if v < d1 { d2 = d1; d1 = v; b1 = cc } else if v < d2 { d2 = v }
+                                    }
+                                    lb[i] = b1; ub[i] = d1; wb[i] = d2
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return .nan
+    }
+
+    /// Widens the bounds after the centres moved: the upper bound by its centre's move, the
+    /// lower bound by the largest move of any other centre.
+    func moved<S: ClusterScalar>(from old: [S], to new: [S], labels: [Int], k: Int, d: Int) {
+        var move = [Double](repeating: 0, count: k)
+        for c in 0..<k {
+            var s = 0.0
+            for t in 0..<d { let v = Double(new[c * d + t]) - Double(old[c * d + t]); s += v * v }
+            move[c] = s.squareRoot()
+        }
+        var m1 = 0, m1v = 0.0, m2v = 0.0
+        for c in 0..<k {
+            if move[c] > m1v { m2v = m1v; m1v = move[c]; m1 = c } else if move[c] > m2v { m2v = move[c] }
+        }
+        for i in 0..<upper.count {
+            let a = labels[i]
+            upper[i] += move[a]
+            lower[i] -= a == m1 ? m2v : m1v
+        }
+    }
+}
