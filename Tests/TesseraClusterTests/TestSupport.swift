@@ -15,7 +15,12 @@ func blobs(_ blobs: Int, perBlob: Int, dim: Int, spread: Double = 0.3, separatio
            seed: UInt64) throws -> (Matrix<Double>, [Int]) {
     var rng = ClusterRandom(seed: seed)
     var centres = [[Double]]()
-    for _ in 0..<blobs { centres.append((0..<dim).map { _ in rng.unit() * separation * Double(blobs) }) }
+    // centres at least `separation` apart (rejection sampling in a box)
+    while centres.count < blobs {
+        let c = (0..<dim).map { _ in rng.unit() * separation * Double(blobs) }
+        let ok = centres.allSatisfy { o in zip(o, c).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) >= separation * separation }
+        if ok { centres.append(c) }
+    }
     var rows = [[Double]](), truth = [Int]()
     for b in 0..<blobs {
         for _ in 0..<perBlob {

@@ -1,0 +1,287 @@
+/// Sampling-based k-medoids that never needs the n² matrix: CLARA / FastCLARA and
+/// CLARANS / FastCLARANS, on any `Dissimilarity` (distances computed on demand).
+public enum SampledKMedoids {
+    public struct CLARAOptions: Sendable {
+        /// Number of samples (processed in parallel; each has its own random stream).
+        public var samples: Int
+        /// nil: 40 + 2k (CLARA) or 80 + 4k (FastCLARA), at most n.
+        public var sampleSize: Int?
+        /// FastCLARA: larger samples, FastPAM2 instead of PAM on each sample.
+        public var fast: Bool
+        /// Put the best medoids so far into every later sample (makes the samples sequential).
+        public var keepMedoids: Bool
+        public var maxIterations: Int
+        public var seed: UInt64
+        public var pool: ThreadPool?
+        public init(samples: Int = 5, sampleSize: Int? = nil, fast: Bool = true, keepMedoids: Bool = false,
+                    maxIterations: Int = 100, seed: UInt64 = 0, pool: ThreadPool? = nil) {
+            self.samples = samples; self.sampleSize = sampleSize; self.fast = fast; self.keepMedoids = keepMedoids
+            self.maxIterations = maxIterations; self.seed = seed; self.pool = pool
+        }
+    }
+
+    public struct CLARANSOptions: Sendable {
+        /// Restarts from random medoids (run in parallel).
+        public var restarts: Int
+        /// Failed neighbours in a row before a restart ends; nil: 0.0125·k·(n−k) (CLARANS) or
+        /// 2·0.0125·(n−k) (FastCLARANS), at least 1.
+        public var maxNeighbors: Int?
+        /// FastCLARANS: sample only the new point and score all k removals at once.
+        public var fast: Bool
+        public var seed: UInt64
+        public var pool: ThreadPool?
+        public init(restarts: Int = 2, maxNeighbors: Int? = nil, fast: Bool = true, seed: UInt64 = 0, pool: ThreadPool? = nil) {
+            self.restarts = restarts; self.maxNeighbors = maxNeighbors; self.fast = fast; self.seed = seed; self.pool = pool
+        }
+    }
+
+    /// CLARA / FastCLARA: k-medoids on random samples, each judged by the loss on all n points.
+    public static func clara(_ source: some Dissimilarity, k: Int, options: CLARAOptions = CLARAOptions()) throws(TesseraError) -> KMedoidsResult {
+        let n = source.count
+        guard k >= 1, k <= n else { throw .invalidArgument("CLARA: k must be in 1...\(n) (got \(k))") }
+        guard options.samples >= 1 else { throw .invalidArgument("CLARA: samples must be >= 1") }
+        let size = min(n, options.sampleSize ?? (options.fast ? 80 + 4 * k : 40 + 2 * k))
+        guard size >= k else { throw .invalidArgument("CLARA: sampleSize \(size) is smaller than k = \(k)") }
+        let pool = options.pool ?? .shared
+        let t0 = clusterNow()
+        let method: KMedoidsMethod = options.fast ? .fastPAM2 : .pam
+
+        func runSample(_ s: Int, keep: [Int]) throws(TesseraError) -> (medoids: [Int], loss: Double) {
+            var rng = ClusterRandom(seed: options.seed, stream: UInt64(s) + 1)
+            var idx = keep
+            var inSample = Set(keep)
+            for i in rng.sample(n, from: n) where idx.count < size && !inSample.contains(i) {
+                idx.append(i); inSample.insert(i)
+                if idx.count == size { break }
+            }
+            let sub = try DistanceMatrix<Double>(count: idx.count, pool: pool) { a, b in source.distance(idx[a], idx[b]) }
+            let r = try KMedoids.fit(sub, k: k, options: .init(method: method, initialization: .build,
+                                                              maxIterations: options.maxIterations, pool: pool))
+            let medoids = r.medoids.map { idx[$0] }
+            return (medoids, assignAll(source, medoids: medoids, pool: pool).loss)
+        }
+
+        var results = [(medoids: [Int], loss: Double)?](repeating: nil, count: options.samples)
+        if options.keepMedoids {
+            var best: [Int] = [], bestLoss = Double.infinity
+            for s in 0..<options.samples {
+                let r = try runSample(s, keep: best)
+                results[s] = r
+                if r.loss < bestLoss { bestLoss = r.loss; best = r.medoids }
+            }
+        } else {
+            var firstError: TesseraError?
+            let lock = ErrorLock()
+            results.withUnsafeMutableBufferPointer { rb in
+                let rp = rb.baseAddress!
+                pool.parallelFor(0..<options.samples, schedule: .dynamic(chunk: 1)) { r, _ in
+                    for s in r {
+                        do throws(TesseraError) { rp[s] = try runSample(s, keep: []) } catch {
+                            lock.with { if firstError == nil { firstError = error } }
+                        }
+                    }
+                }
+            }
+            if let firstError { throw firstError }
+        }
+        var best = 0
+        for s in 1..<options.samples where results[s]!.loss < results[best]!.loss { best = s }
+        let medoids = results[best]!.medoids
+        let (labels, loss) = assignAll(source, medoids: medoids, pool: pool)
+        return KMedoidsResult(medoids: medoids, labels: labels, loss: loss, initialLoss: loss, iterations: options.samples,
+                              swaps: 0, initializationSeconds: 0, seconds: clusterNow() - t0)
+    }
+
+    /// CLARANS / FastCLARANS: randomised swap search from random medoids, restarted
+    /// `restarts` times (in parallel); the lowest loss wins.
+    public static func clarans(_ source: some Dissimilarity, k: Int, options: CLARANSOptions = CLARANSOptions()) throws(TesseraError) -> KMedoidsResult {
+        let n = source.count
+        guard k >= 1, k <= n else { throw .invalidArgument("CLARANS: k must be in 1...\(n) (got \(k))") }
+        guard options.restarts >= 1 else { throw .invalidArgument("CLARANS: restarts must be >= 1") }
+        if let m = options.maxNeighbors, m < 1 { throw .invalidArgument("CLARANS: maxNeighbors must be >= 1") }
+        let pool = options.pool ?? .shared
+        let t0 = clusterNow()
+        let maxNeighbors = options.maxNeighbors ?? max(1, Int((options.fast ? 2 * 0.0125 * Double(n - k)
+                                                                          : 0.0125 * Double(k) * Double(n - k)).rounded(.up)))
+        var results = [OnDemandState?](repeating: nil, count: options.restarts)
+        results.withUnsafeMutableBufferPointer { rb in
+            let rp = rb.baseAddress!
+            pool.parallelFor(0..<options.restarts, schedule: .dynamic(chunk: 1)) { r, _ in
+                for s in r {
+                    var rng = ClusterRandom(seed: options.seed, stream: UInt64(s) + 1)
+                    let state = OnDemandState(source, medoids: rng.sample(k, from: n))
+                    state.search(fast: options.fast, maxNeighbors: maxNeighbors, rng: &rng)
+                    rp[s] = state
+                }
+            }
+        }
+        var best = 0
+        for s in 1..<options.restarts where results[s]!.loss < results[best]!.loss { best = s }
+        let st = results[best]!
+        return KMedoidsResult(medoids: st.medoids, labels: st.near.map { $0 }, loss: st.loss, initialLoss: st.initialLoss,
+                              iterations: options.restarts, swaps: st.swaps, initializationSeconds: 0, seconds: clusterNow() - t0)
+    }
+
+    /// Nearest medoid of every point (a medoid is its own nearest) and the loss; chunked sums.
+    static func assignAll(_ source: some Dissimilarity, medoids: [Int], pool: ThreadPool) -> (labels: [Int], loss: Double) {
+        let n = source.count
+        let chunk = 1024
+        let nChunks = (n + chunk - 1) / chunk
+        var labels = [Int](repeating: 0, count: n)
+        var parts = [Double](repeating: 0, count: nChunks)
+        labels.withUnsafeMutableBufferPointer { lb in
+            parts.withUnsafeMutableBufferPointer { pb in
+                let lp = lb.baseAddress!, pp = pb.baseAddress!
+                pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1)) { r, _ in
+                    for ch in r {
+                        var s = 0.0
+                        for j in (ch * chunk)..<min(n, (ch + 1) * chunk) {
+                            var best = 0, bd = Double.infinity
+                            for (m, x) in medoids.enumerated() {
+                                if x == j { best = m; bd = 0; break }
+                                let v = source.distance(j, x)
+                                if v < bd { bd = v; best = m }
+                            }
+                            lp[j] = best
+                            s += bd
+                        }
+                        pp[ch] = s
+                    }
+                }
+            }
+        }
+        return (labels, parts.reduce(0, +))
+    }
+}
+
+/// The nearest/second-nearest cache of CLARANS over an on-demand dissimilarity.
+final class OnDemandState {
+    let source: any Dissimilarity
+    let n: Int, k: Int
+    var medoids: [Int]
+    var isMedoid: [Bool]
+    var near: [Int], seco: [Int]
+    var nearD: [Double], secoD: [Double]
+    var loss = 0.0, initialLoss = 0.0
+    var swaps = 0
+    var column: [Double]
+
+    init(_ source: some Dissimilarity, medoids: [Int]) {
+        self.source = source
+        n = source.count; k = medoids.count
+        self.medoids = medoids
+        isMedoid = [Bool](repeating: false, count: n)
+        for m in medoids { isMedoid[m] = true }
+        near = [Int](repeating: 0, count: n); seco = near
+        nearD = [Double](repeating: 0, count: n); secoD = nearD
+        column = [Double](repeating: 0, count: n)
+        for j in 0..<n { rescan(j) }
+        loss = nearD.reduce(0, +)
+        initialLoss = loss
+    }
+
+    func dist(_ j: Int, slot m: Int) -> Double { medoids[m] == j ? 0 : source.distance(j, medoids[m]) }
+
+    func rescan(_ j: Int) {
+        var n1 = -1, n2 = -1, d1 = Double.infinity, d2 = Double.infinity
+        for m in 0..<k {
+            let v = dist(j, slot: m)
+            if v < d1 || (medoids[m] == j && (n1 < 0 || medoids[n1] != j)) { n2 = n1; d2 = d1; n1 = m; d1 = v } else if v < d2 { n2 = m; d2 = v }
+        }
+        near[j] = n1; nearD[j] = d1; seco[j] = n2; secoD[j] = d2
+    }
+
+    func search(fast: Bool, maxNeighbors: Int, rng: inout ClusterRandom) {
+        guard k < n else { return }
+        var failures = 0
+        var pool = (0..<n).filter { !isMedoid[$0] }   // FastCLARANS: candidates without repetition
+        var drawn = 0
+        var ploss = [Double](repeating: 0, count: k)
+        while failures < maxNeighbors {
+            let o: Int
+            if fast {
+                if drawn == pool.count { break }   // every non-medoid tried without success
+                let t = drawn + rng.below(pool.count - drawn)
+                pool.swapAt(drawn, t)
+                o = pool[drawn]; drawn += 1
+            } else {
+                var c = rng.below(n)
+                while isMedoid[c] { c = rng.below(n) }
+                o = c
+            }
+            for j in 0..<n { column[j] = j == o ? 0 : source.distance(j, o) }
+            var bestSlot = 0, bestDelta = Double.infinity
+            if fast {
+                // FastPAM1 trick: every removal at once; the shared part is added before the argmin
+                for m in 0..<k { ploss[m] = 0 }
+                var acc = 0.0
+                for j in 0..<n {
+                    let v = column[j]
+                    ploss[near[j]] += secoD[j] - nearD[j]
+                    if v < nearD[j] {
+                        acc += v - nearD[j]
+                        ploss[near[j]] += nearD[j] - secoD[j]
+                    } else if v < secoD[j] {
+                        ploss[near[j]] += v - secoD[j]
+                    }
+                }
+                for m in 0..<k where ploss[m] + acc < bestDelta { bestDelta = ploss[m] + acc; bestSlot = m }
+            } else {
+                let m = rng.below(k)
+                var delta = 0.0
+                for j in 0..<n {
+                    let v = column[j]
+                    if near[j] == m { delta += min(v, secoD[j]) - nearD[j] } else if v < nearD[j] { delta += v - nearD[j] }
+                }
+                bestSlot = m; bestDelta = delta
+            }
+            if bestDelta < KMedoids.threshold(loss) {
+                swap(slot: bestSlot, candidate: o)
+                failures = 0
+                pool = (0..<n).filter { !isMedoid[$0] }
+                drawn = 0
+            } else {
+                failures += 1
+            }
+        }
+    }
+
+    func swap(slot m: Int, candidate o: Int) {
+        isMedoid[medoids[m]] = false
+        medoids[m] = o
+        isMedoid[o] = true
+        swaps += 1
+        var s = 0.0
+        for j in 0..<n {
+            let v = column[j]
+            if j == o || near[j] == m || seco[j] == m || v < secoD[j] {
+                if j == o {
+                    if near[j] != m { seco[j] = near[j]; secoD[j] = nearD[j] }
+                    near[j] = m; nearD[j] = 0
+                } else if near[j] == m {
+                    if v < secoD[j] { nearD[j] = v } else { rescan(j) }
+                } else if v < nearD[j] {
+                    seco[j] = near[j]; secoD[j] = nearD[j]; near[j] = m; nearD[j] = v
+                } else if v < secoD[j] {
+                    seco[j] = m; secoD[j] = v
+                } else {
+                    rescan(j)
+                }
+            }
+            s += nearD[j]
+        }
+        loss = s
+    }
+}
+
+/// A mutex for collecting errors from parallel workers.
+final class ErrorLock: @unchecked Sendable {
+    private var m = pthread_mutex_t()
+    init() { pthread_mutex_init(&m, nil) }
+    deinit { pthread_mutex_destroy(&m) }
+    func with(_ body: () -> Void) { pthread_mutex_lock(&m); body(); pthread_mutex_unlock(&m) }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
