@@ -1,0 +1,51 @@
+# Datatype area: the MPI drop-in library (libtessera_mpi.so), its test and benchmarks.
+#   make mpi         build libtessera_mpi.so and the MPI programs (needs mpicc)
+#   make test-mpi    run an unmodified MPI program with and without LD_PRELOAD; outputs must match
+#   make bench-mpi   MPI_Pack vs Tessera per family (JSON lines) and the 3-D halo exchange
+MPICC   ?= mpicc
+MPIRUN  ?= mpirun --allow-run-as-root --oversubscribe
+DT_MPI  := $(BUILD)/mpi
+
+ifneq ($(shell command -v $(firstword $(MPICC)) 2>/dev/null),)
+.PHONY: mpi test-mpi bench-mpi
+
+mpi: $(BUILD)/lib/libtessera_mpi.so $(DT_MPI)/mpi_types_check $(DT_MPI)/halo3d $(DT_MPI)/bench_pack
+
+# The preload library carries the Tessera objects it needs (static archive, -fPIC objects).
+$(BUILD)/lib/libtessera_mpi.so: interpose/mpi/tessera_mpi.c $(BUILD)/lib/libtessera.a
+	@mkdir -p $(dir $@)
+	$(MPICC) -O2 -g -std=gnu11 -shared -fPIC -fvisibility=hidden -Iinclude -o $@ $< $(BUILD)/lib/libtessera.a $(LDLIBS)
+
+$(DT_MPI)/mpi_types_check: interpose/mpi/mpi_types_check.c
+	@mkdir -p $(dir $@)
+	$(MPICC) -O2 -g -o $@ $<
+
+$(DT_MPI)/halo3d: interpose/mpi/halo3d.c
+	@mkdir -p $(dir $@)
+	$(MPICC) -O2 -g -o $@ $<
+
+$(DT_MPI)/bench_pack: interpose/mpi/bench_pack.c $(BUILD)/lib/libtessera.a
+	@mkdir -p $(dir $@)
+	$(MPICC) -O2 -g -std=gnu11 -Iinclude -o $@ $< $(BUILD)/lib/libtessera.a $(LDLIBS)
+
+test-mpi: $(BUILD)/lib/libtessera_mpi.so $(DT_MPI)/mpi_types_check
+	$(MPIRUN) -np 2 $(DT_MPI)/mpi_types_check > $(DT_MPI)/check-plain.txt
+	$(MPIRUN) -np 2 -x LD_PRELOAD=$(abspath $(BUILD)/lib/libtessera_mpi.so) -x TESSERA_MPI_VERBOSE=1 \
+	    $(DT_MPI)/mpi_types_check > $(DT_MPI)/check-preload.txt 2> $(DT_MPI)/check-preload.err
+	diff $(DT_MPI)/check-plain.txt $(DT_MPI)/check-preload.txt
+	grep -q '^PASSED' $(DT_MPI)/check-preload.txt
+	grep -q 'cached [1-9]' $(DT_MPI)/check-preload.err
+	grep -q 'sends [1-9]' $(DT_MPI)/check-preload.err
+	@cat $(DT_MPI)/check-preload.err
+	@echo "test-mpi: identical results with and without libtessera_mpi.so"
+
+bench-mpi: mpi
+	$(DT_MPI)/bench_pack $(if $(QUICK),--quick)
+	@for np in 2 4; do \
+	  plain=$$($(MPIRUN) -np $$np $(DT_MPI)/halo3d 256 $(if $(QUICK),5,20) | tail -1); \
+	  pre=$$($(MPIRUN) -np $$np -x LD_PRELOAD=$(abspath $(BUILD)/lib/libtessera_mpi.so) $(DT_MPI)/halo3d 256 $(if $(QUICK),5,20) | tail -1); \
+	  echo "halo3d np=$$np  plain: $$plain"; echo "halo3d np=$$np  tessera: $$pre"; \
+	done
+
+EXTRA_TESTS += test-mpi
+endif
