@@ -1,0 +1,251 @@
+import COpenBLAS
+import Foundation
+import Tessera
+
+/// `tessera bench quant`: quantized Y = X·Wᵀ against OpenBLAS SGEMV/SGEMM on the same weights
+/// dequantized to f32, in the same run (interleaved pairs), with the machine limits measured in
+/// this run too: the read-only bandwidth (for M = 1, weights cold) and the int8 dot peak, whose
+/// max(bytes ÷ bandwidth, ops ÷ peak) is the roofline floor each case is compared to.
+///
+/// Cold cases rotate through enough distinct copies of the weights (ours and the baseline's) to
+/// exceed 4× the last-level cache reported by the topology; hot cases reuse one copy.
+func runQuantBench(_ ctx: BenchContext) throws {
+    let out = ctx.output
+    let pool = ThreadPool.shared
+    let threads = pool.threadCount
+    let llc = max(Topology.current.l3Bytes, 8 << 20)
+    let coldBytes = 4 * llc
+    let repeats = ctx.quick ? 5 : 9
+
+    // --- limits of this run
+    let probeBytes = min(max(3 * llc / 2, 256 << 20), 1 << 30)
+    var readBW = 0.0
+    do {
+        let probe = try MachineProbe(count: probeBytes / 8, pool: pool)
+        readBW = try probe.readBandwidth(pool: pool, passes: ctx.quick ? 3 : 7)
+    }
+    let peakI8 = try (0..<3).map { _ in try MachineProbe.peakInt8(pool: pool, iterations: ctx.quick ? 2_000_000 : 10_000_000) }.max()!
+    out.note("quant: read bandwidth \(String(format: "%.1f", readBW / 1e9)) GB/s (\(probeBytes >> 20) MiB array), " +
+             "int8 peak \(String(format: "%.0f", peakI8 / 1e9)) GOP/s, \(threads) threads, L3 \(llc >> 20) MiB, " +
+             "cold sets >= \(coldBytes >> 20) MiB")
+
+    struct Shape { let n: Int; let k: Int }
+    let bigShapes = ctx.quick ? [Shape(n: 4096, k: 4096)]
+                              : [Shape(n: 4096, k: 4096), Shape(n: 11008, k: 4096), Shape(n: 4096, k: 11008)]
+    let ms = ctx.quick ? [1, 8, 64] : [1, 2, 4, 8, 16, 32, 64, 128]
+    let bigFormats: [QuantFormat] = ctx.quick ? [.q4g128f16] : [.q4g128f16, .q4_0, .q8_0]
+
+    for shape in bigShapes {
+        for format in bigFormats {
+            try benchShape(ctx, n: shape.n, k: shape.k, format: format,
+                           ms: format == .q4g128f16 ? ms : [1, 8, 128].filter { ms.contains($0) || !ctx.quick },
+                           coldBytes: coldBytes, readBW: readBW, peakI8: peakI8, repeats: repeats, threads: threads)
+        }
+    }
+    // SmolLM2-135M shapes, one by one (hot), then a whole decode step over the 210 matrices (cold)
+    if !ctx.quick {
+        for (n, k) in [(1536, 576), (576, 1536), (576, 576), (192, 576), (49152, 576)] {
+            for format in [QuantFormat.q4_1, .q8_0] {
+                try benchShape(ctx, n: n, k: k, format: format, ms: [1, 8, 64], coldBytes: n == 49152 ? coldBytes : 0,
+                               readBW: readBW, peakI8: peakI8, repeats: repeats, threads: threads)
+            }
+        }
+    }
+    for format in ctx.quick ? [QuantFormat.q8_0] : [QuantFormat.q4_1, .q8_0, .q4_0] {
+        try benchDecodeStep(ctx, format: format, coldBytes: coldBytes, readBW: readBW, repeats: repeats, threads: threads)
+    }
+}
+
+/// Deterministic weights in [-1, 1).
+private func benchValues(_ count: Int, seed: UInt64) -> [Float] {
+    var s = seed &* 0x9E3779B97F4A7C15 | 1
+    return (0..<count).map { _ in
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17
+        return Float(Double(s >> 11) / Double(1 << 53) * 2 - 1)
+    }
+}
+
+/// f32 copies of a matrix in 64-byte aligned buffers.
+private final class FloatCopies {
+    let count: Int
+    let elements: Int
+    private var ptrs: [UnsafeMutablePointer<Float>] = []
+    init(source: UnsafePointer<Float>, elements: Int, copies: Int) {
+        self.count = copies
+        self.elements = elements
+        for _ in 0..<copies {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: elements * 4, alignment: 64)
+            let p = raw.bindMemory(to: Float.self, capacity: elements)
+            p.update(from: source, count: elements)
+            ptrs.append(p)
+        }
+    }
+    subscript(i: Int) -> UnsafeMutablePointer<Float> { ptrs[i % count] }
+    deinit { for p in ptrs { p.deallocate() } }
+}
+
+private func benchShape(_ ctx: BenchContext, n: Int, k: Int, format: QuantFormat, ms: [Int], coldBytes: Int,
+                        readBW: Double, peakI8: Double, repeats: Int, threads: Int) throws {
+    let out = ctx.output
+    let wsrc = try Matrix<Float>(rows: n, cols: k, elements: benchValues(n * k, seed: UInt64(n * 31 + k)))
+    let q0 = try QuantizedMatrix(quantizing: wsrc, format: format)
+    let wq = try q0.dequantized()  // the baseline multiplies exactly these weights
+    let packed = q0.packedBytes
+    let f32Bytes = n * k * 4
+    let coldOurs = coldBytes > 0 ? max(2, (coldBytes + packed - 1) / packed) : 0
+    let coldBase = coldBytes > 0 ? max(2, (coldBytes + f32Bytes - 1) / f32Bytes) : 0
+    // Our cold copies: plans repacked from the same storage bytes (each owns its panels).
+    let (raw, _) = try QuantizedMatrix.quantize(wsrc, to: format)
+    var plans: [QuantizedMatrix] = [q0]
+    for _ in 1..<max(coldOurs, 1) { plans.append(try QuantizedMatrix(format: format, rows: n, columns: k, bytes: raw)) }
+    let base = wq.withUnsafeBufferPointer { FloatCopies(source: $0.baseAddress!, elements: n * k, copies: max(coldBase, 1)) }
+    out.note("quant: \(format) \(n)x\(k): packed \(packed >> 10) KiB (\(String(format: "%.3f", Double(packed) * 8 / Double(n * k))) bits/weight), " +
+             "cold copies \(coldOurs) ours / \(coldBase) f32, kernel \(q0.kernelName)")
+
+    let mmax = ms.max() ?? 1
+    let x = benchValues(mmax * k, seed: 99)
+    var y = [Float](repeating: 0, count: mmax * n)
+    var yb = [Float](repeating: 0, count: mmax * n)
+    let ridge = peakI8 * Double(packed) / (2.0 * Double(n) * Double(k) * readBW)
+
+    for cold in coldBytes > 0 ? [true, false] : [false] {
+        for m in ms {
+            if cold && m > 32 && ctx.quick { continue }
+            var io = 0, ib = 0
+            let pair = try x.withUnsafeBufferPointer { xp in
+                try y.withUnsafeMutableBufferPointer { yp in
+                    try yb.withUnsafeMutableBufferPointer { bp in
+                        try measurePairs(repeats: m >= 64 ? max(3, repeats / 2) : repeats, warmup: 1, ours: {
+                            let p = cold ? plans[io % plans.count] : plans[0]
+                            io += 1
+                            try p.multiply(rows: m, x: xp.baseAddress!, xStride: k, into: yp.baseAddress!, yStride: n, pool: .shared)
+                        }, baseline: {
+                            let w = cold ? base[ib] : base[0]
+                            ib += 1
+                            if m == 1 {
+                                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, w, Int32(k),
+                                            xp.baseAddress!, 1, 0, bp.baseAddress!, 1)
+                            } else {
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1,
+                                            xp.baseAddress!, Int32(k), w, Int32(k), 0, bp.baseAddress!, Int32(n))
+                            }
+                        })
+                    }
+                }
+            }
+            // quality: row 0 against float64 on the dequantized weights (kernel error) and on the
+            // original f32 weights (format + activation error), relative to max |y|
+            var kerr = 0.0, qerr = 0.0, ymax = 0.0
+            for r in 0..<n {
+                var s = 0.0, s0 = 0.0
+                for j in 0..<k {
+                    s += Double(wq[r, j]) * Double(x[j])
+                    s0 += Double(wsrc[r, j]) * Double(x[j])
+                }
+                kerr = max(kerr, abs(Double(y[r]) - s))
+                qerr = max(qerr, abs(Double(y[r]) - s0))
+                ymax = max(ymax, abs(s0))
+            }
+            let t = pair.ours.median
+            let ops = 2.0 * Double(m) * Double(n) * Double(k)
+            let floor = max(Double(packed) / readBW, ops / peakI8)
+            var rec = BenchRecord(
+                name: "qgemm \(format) \(n)x\(k) m=\(m) \(cold ? "cold" : "hot")", unit: "s", ours: t,
+                baselineName: m == 1 ? "openblas sgemv f32" : "openblas sgemm f32", baseline: pair.baseline.median,
+                threads: threads,
+                extra: ["gflops": ops / t / 1e9, "gbs": Double(packed) / t / 1e9, "error": kerr / max(ymax, 1e-30),
+                        "error_vs_f32_weights": qerr / max(ymax, 1e-30), "ours_min": pair.ours.min, "ours_max": pair.ours.max,
+                        "baseline_min": pair.baseline.min, "baseline_max": pair.baseline.max,
+                        "roofline_floor_s": floor, "floor_fraction": floor / t, "ridge_m": ridge,
+                        "bits_per_weight": Double(packed) * 8 / Double(n * k)])
+            if m == 1 && cold {
+                rec.limitName = "read_bw_gbs"
+                rec.limit = readBW / 1e9
+                rec.fraction = Double(packed) / t / readBW
+            } else {
+                rec.limitName = "roofline_floor_s"
+                rec.limit = floor
+                rec.fraction = floor / t
+            }
+            rec.notes["kernel"] = plans[0].kernelName
+            out.emit(rec)
+        }
+    }
+}
+
+/// One decode step of SmolLM2-135M: the 210 projection matrices (30 layers × q, k, v, o, gate,
+/// up, down) at M = 1 one after the other, rotating through enough copies of the whole set to
+/// be cold; the baseline runs OpenBLAS SGEMV over the same matrices in f32.
+private func benchDecodeStep(_ ctx: BenchContext, format: QuantFormat, coldBytes: Int, readBW: Double,
+                             repeats: Int, threads: Int) throws {
+    let out = ctx.output
+    let layerShapes = [(576, 576), (192, 576), (192, 576), (576, 576), (1536, 576), (1536, 576), (576, 1536)]
+    let layers = ctx.quick ? 10 : 30
+    // distinct weights per shape kind; copies share values (cache behaviour is what matters)
+    var mats: [(q: QuantizedMatrix, f: [Float], raw: [UInt8], n: Int, k: Int)] = []
+    for (i, (n, k)) in layerShapes.enumerated() {
+        let w = try Matrix<Float>(rows: n, cols: k, elements: benchValues(n * k, seed: UInt64(7 + i)))
+        let (raw, _) = try QuantizedMatrix.quantize(w, to: format)
+        let q = try QuantizedMatrix(format: format, rows: n, columns: k, bytes: raw)
+        mats.append((q, try q.dequantized().toArray(), raw, n, k))
+    }
+    let setPacked = layers * mats.reduce(0) { $0 + $1.q.packedBytes }
+    let setF32 = layers * mats.reduce(0) { $0 + $1.n * $1.k * 4 }
+    let copiesOurs = max(1, (coldBytes + setPacked - 1) / setPacked)
+    let copiesBase = max(1, (coldBytes + setF32 - 1) / setF32)
+    // our matrices: copiesOurs × layers × 7 plans, made from raw storage bytes of each kind
+    var plans: [[QuantizedMatrix]] = []
+    for _ in 0..<copiesOurs {
+        var step: [QuantizedMatrix] = []
+        for _ in 0..<layers {
+            for m in mats { step.append(try QuantizedMatrix(format: format, rows: m.n, columns: m.k, bytes: m.raw)) }
+        }
+        plans.append(step)
+    }
+    var floats: [[UnsafeMutablePointer<Float>]] = []
+    for _ in 0..<copiesBase {
+        var step: [UnsafeMutablePointer<Float>] = []
+        for _ in 0..<layers {
+            for m in mats {
+                let p = UnsafeMutableRawPointer.allocate(byteCount: m.n * m.k * 4, alignment: 64).bindMemory(to: Float.self, capacity: m.n * m.k)
+                m.f.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: m.n * m.k) }
+                step.append(p)
+            }
+        }
+        floats.append(step)
+    }
+    defer { for s in floats { for p in s { p.deallocate() } } }
+    let x = benchValues(1536, seed: 5)
+    var y = [Float](repeating: 0, count: 1536)
+    var io = 0, ib = 0
+    let pair = try x.withUnsafeBufferPointer { xp in
+        try y.withUnsafeMutableBufferPointer { yp in
+            try measurePairs(repeats: repeats, warmup: 1, ours: {
+                let step = plans[io % plans.count]
+                io += 1
+                for q in step {
+                    try q.multiply(rows: 1, x: xp.baseAddress!, xStride: q.columns, into: yp.baseAddress!, yStride: q.rows)
+                }
+            }, baseline: {
+                let step = floats[ib % floats.count]
+                ib += 1
+                for (j, w) in step.enumerated() {
+                    let m = mats[j % mats.count]
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m.n), Int32(m.k), 1, w, Int32(m.k),
+                                xp.baseAddress!, 1, 0, yp.baseAddress!, 1)
+                }
+            })
+        }
+    }
+    let cold = copiesOurs * setPacked >= coldBytes
+    let t = pair.ours.median
+    out.emit(BenchRecord(
+        name: "decode step smollm2-135m \(layers * 7) matrices \(format) m=1 \(cold ? "cold" : "hot")", unit: "s", ours: t,
+        baselineName: "openblas sgemv f32", baseline: pair.baseline.median,
+        limitName: "read_bw_gbs", limit: readBW / 1e9, fraction: Double(setPacked) / t / readBW, threads: threads,
+        extra: ["gbs": Double(setPacked) / t / 1e9, "us_per_matrix": t / Double(layers * 7) * 1e6,
+                "set_mib": Double(setPacked) / 1048576, "copies": Double(copiesOurs),
+                "ours_min": pair.ours.min, "ours_max": pair.ours.max,
+                "baseline_min": pair.baseline.min, "baseline_max": pair.baseline.max],
+        notes: ["kernel": plans[0][0].kernelName]))
+}
