@@ -26,7 +26,7 @@ $(DT_MPI)/halo3d: interpose/mpi/halo3d.c
 
 $(DT_MPI)/bench_pack: interpose/mpi/bench_pack.c $(BUILD)/lib/libtessera.a
 	@mkdir -p $(dir $@)
-	$(MPICC) -O2 -g -std=gnu11 -Iinclude -o $@ $< $(BUILD)/lib/libtessera.a $(LDLIBS)
+	$(MPICC) -O3 -g -std=gnu11 -Iinclude -o $@ $< $(BUILD)/lib/libtessera.a $(LDLIBS)
 
 test-mpi: $(BUILD)/lib/libtessera_mpi.so $(DT_MPI)/mpi_types_check
 	$(MPIRUN) -np 2 $(DT_MPI)/mpi_types_check > $(DT_MPI)/check-plain.txt
