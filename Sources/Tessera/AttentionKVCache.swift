@@ -1,0 +1,219 @@
+internal import CTessera
+
+/// Keys and values of past tokens for every layer of a decoder, preallocated for
+/// `maxContext` tokens so that decoding never reallocates.
+///
+/// Layout per layer: K and V are `[kvHeads][maxContext][headDim]` in `storage` element
+/// type; the first `length(layer:)` rows of each head are valid. Attention reads the
+/// cache in place (strides), whatever q_len. `truncate(to:)` rolls back rejected
+/// speculative tokens. Not thread-safe for concurrent mutation; reads may run concurrently.
+public final class KVCache: @unchecked Sendable {
+    public let layers: Int
+    public let kvHeads: Int
+    public let headDim: Int
+    public let maxContext: Int
+    public let storage: AttentionStorage
+
+    private let keys: [UnsafeMutableRawPointer]
+    private let values: [UnsafeMutableRawPointer]
+    private var lengths: [Int]
+
+    /// Elements per layer and tensor (K or V).
+    private var layerElements: Int { kvHeads * maxContext * headDim }
+
+    public init(layers: Int, kvHeads: Int, headDim: Int, maxContext: Int, storage: AttentionStorage = .float32)
+        throws(TesseraError)
+    {
+        guard layers >= 1, kvHeads >= 1, maxContext >= 1 else {
+            throw .invalidArgument("KVCache: layers, kvHeads and maxContext must be >= 1 (got \(layers), \(kvHeads), \(maxContext))")
+        }
+        guard headDim >= 1, headDim <= Int(TSR_ATTN_MAX_HEAD_DIM) else {
+            throw .invalidArgument("KVCache: headDim must be in 1...\(TSR_ATTN_MAX_HEAD_DIM) (got \(headDim))")
+        }
+        let (e1, o1) = kvHeads.multipliedReportingOverflow(by: maxContext)
+        let (e2, o2) = e1.multipliedReportingOverflow(by: headDim)
+        let (bytes, o3) = e2.multipliedReportingOverflow(by: storage.bytes)
+        guard !o1, !o2, !o3 else { throw .outOfRange("KVCache: \(kvHeads) × \(maxContext) × \(headDim) overflows") }
+        var ks: [UnsafeMutableRawPointer] = [], vs: [UnsafeMutableRawPointer] = []
+        for _ in 0..<layers {
+            guard let k = tsr_calloc(1, bytes), let v = tsr_calloc(1, bytes) else {
+                for p in ks + vs { tsr_free(p) }
+                throw .outOfMemory("KVCache: cannot allocate 2 × \(layers) × \(bytes) bytes")
+            }
+            ks.append(k)
+            vs.append(v)
+        }
+        self.layers = layers
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.maxContext = maxContext
+        self.storage = storage
+        self.keys = ks
+        self.values = vs
+        self.lengths = [Int](repeating: 0, count: layers)
+    }
+
+    deinit {
+        for p in keys { tsr_free(p) }
+        for p in values { tsr_free(p) }
+    }
+
+    /// Tokens stored for `layer`.
+    public func length(layer: Int) -> Int { (0..<layers).contains(layer) ? lengths[layer] : 0 }
+
+    /// Bytes of K and V storage, all layers.
+    public var byteCount: Int { 2 * layers * layerElements * storage.bytes }
+
+    private func checkLayer(_ layer: Int) throws(TesseraError) {
+        guard (0..<layers).contains(layer) else {
+            throw .invalidArgument("KVCache: layer \(layer) is not in 0..<\(layers)")
+        }
+    }
+
+    /// Appends `tokens` new tokens to `layer`. `keys` and `values` hold
+    /// `tokens × kvHeads × headDim` floats in token-major order `[token][head][d]` (the
+    /// layout of a fused QKV projection); they are converted to the storage type.
+    public func append(layer: Int, keys newKeys: UnsafeBufferPointer<Float>, values newValues: UnsafeBufferPointer<Float>,
+                       tokens: Int) throws(TesseraError)
+    {
+        try checkLayer(layer)
+        guard tokens >= 0 else { throw .invalidArgument("KVCache.append: tokens must be >= 0 (got \(tokens))") }
+        let per = kvHeads * headDim
+        guard newKeys.count >= tokens * per, newValues.count >= tokens * per else {
+            throw .invalidArgument("KVCache.append: need \(tokens) × \(kvHeads) × \(headDim) keys and values, got \(newKeys.count) and \(newValues.count)")
+        }
+        let start = lengths[layer]
+        guard tokens <= maxContext - start else {
+            throw .outOfRange("KVCache.append: \(start) + \(tokens) tokens exceed maxContext \(maxContext) (layer \(layer))")
+        }
+        for (src, dst) in [(newKeys, keys[layer]), (newValues, values[layer])] {
+            guard let s = src.baseAddress else { continue }
+            for t in 0..<tokens {
+                for h in 0..<kvHeads {
+                    let from = s + (t * kvHeads + h) * headDim
+                    let row = (h * maxContext + start + t) * headDim
+                    switch storage {
+                    case .float32:
+                        (dst.assumingMemoryBound(to: Float.self) + row).update(from: from, count: headDim)
+                    case .bfloat16:
+                        let o = dst.assumingMemoryBound(to: UInt16.self) + row
+                        for e in 0..<headDim { o[e] = tsr_f32_to_bf16(from[e]) }
+                    case .float16:
+                        let o = dst.assumingMemoryBound(to: UInt16.self) + row
+                        for e in 0..<headDim { o[e] = tsr_f32_to_f16(from[e]) }
+                    }
+                }
+            }
+        }
+        lengths[layer] = start + tokens
+    }
+
+    /// Array convenience for `append(layer:keys:values:tokens:)`.
+    public func append(layer: Int, keys: [Float], values: [Float]) throws(TesseraError) {
+        let per = kvHeads * headDim
+        guard keys.count == values.count, keys.count % per == 0 else {
+            throw .invalidArgument("KVCache.append: keys (\(keys.count)) and values (\(values.count)) must be equal multiples of kvHeads × headDim = \(per)")
+        }
+        try keys.withUnsafeBufferPointer { (k) throws(TesseraError) in
+            try values.withUnsafeBufferPointer { (v) throws(TesseraError) in
+                try append(layer: layer, keys: k, values: v, tokens: keys.count / per)
+            }
+        }
+    }
+
+    /// Calls `body` with the raw K and V storage of `layer` (`[kvHeads][maxContext][headDim]`
+    /// elements of `storage` type), e.g. to hand the cache to another kernel in place.
+    public func withUnsafeStorage<R>(layer: Int, _ body: (_ keys: UnsafeRawPointer, _ values: UnsafeRawPointer) throws -> R)
+        throws -> R
+    {
+        try checkLayer(layer)
+        return try body(UnsafeRawPointer(keys[layer]), UnsafeRawPointer(values[layer]))
+    }
+
+    /// Drops tokens beyond `length` in every layer (rollback of rejected draft tokens).
+    public func truncate(to length: Int) throws(TesseraError) {
+        guard length >= 0 else { throw .invalidArgument("KVCache.truncate: length must be >= 0 (got \(length))") }
+        for l in 0..<layers { lengths[l] = min(lengths[l], length) }
+    }
+
+    /// Empties every layer.
+    public func reset() { for l in 0..<layers { lengths[l] = 0 } }
+
+    /// A copy of the valid keys (`value: false`) or values of `layer` as `[kvHeads, length, headDim]` floats.
+    public func view(layer: Int, values wantValues: Bool = false) throws(TesseraError) -> Tensor<Float> {
+        try checkLayer(layer)
+        let n = lengths[layer]
+        var t = try Tensor<Float>(shape: [kvHeads, n, headDim])
+        let src = wantValues ? values[layer] : keys[layer]
+        t.withUnsafeMutableBufferPointer { out in
+            for h in 0..<kvHeads {
+                for r in 0..<n {
+                    let row = (h * maxContext + r) * headDim
+                    for e in 0..<headDim {
+                        let x: Float
+                        switch storage {
+                        case .float32: x = src.assumingMemoryBound(to: Float.self)[row + e]
+                        case .bfloat16: x = tsr_bf16_to_f32(src.assumingMemoryBound(to: UInt16.self)[row + e])
+                        case .float16: x = tsr_f16_to_f32(src.assumingMemoryBound(to: UInt16.self)[row + e])
+                        }
+                        out[(h * n + r) * headDim + e] = x
+                    }
+                }
+            }
+        }
+        return t
+    }
+
+    /// Attention of `queryLength` new query rows against all `length(layer:)` cached keys of
+    /// `layer` (append the new tokens' K/V first). `query` and `output` hold
+    /// `queryLength × queryHeads × headDim` floats, token-major `[token][head][d]`;
+    /// `queryHeads` must be a multiple of `kvHeads`. With `attention.mask = .causal` the
+    /// last query row sees every cached key (bottom-right alignment). Per query row the
+    /// result is bit-identical whatever `queryLength` (speculative verification relies on it).
+    public func attend(layer: Int, query: UnsafePointer<Float>, queryHeads: Int, queryLength: Int,
+                       output: UnsafeMutablePointer<Float>, attention: Attention = Attention(mask: .causal),
+                       lse: UnsafeMutablePointer<Float>? = nil) throws(TesseraError)
+    {
+        try checkLayer(layer)
+        let n = lengths[layer]
+        guard n >= 1 else { throw .invalidState("KVCache.attend: layer \(layer) is empty") }
+        var desc = try attention.makeDesc(batch: 1, qHeads: queryHeads, kvHeads: kvHeads, qLen: queryLength,
+                                          kvLen: n, headDim: headDim)
+        let row = Int64(queryHeads * headDim)
+        desc.q.stride_row = row; desc.q.stride_head = Int64(headDim); desc.q.stride_batch = 0
+        desc.o.stride_row = row; desc.o.stride_head = Int64(headDim); desc.o.stride_batch = 0
+        desc.q.extent = Int64(queryLength) * row
+        desc.o.extent = Int64(queryLength) * row
+        let kvHead = Int64(maxContext * headDim)
+        desc.k.stride_row = Int64(headDim); desc.k.stride_head = kvHead; desc.k.stride_batch = 0
+        desc.v = desc.k
+        desc.k.extent = Int64(layerElements); desc.v.extent = Int64(layerElements)
+        desc.k_dtype = storage.dtype
+        desc.v_dtype = storage.dtype
+        if lse != nil {
+            desc.want_lse = 1
+            desc.lse.stride_row = Int64(queryHeads); desc.lse.stride_head = 1; desc.lse.stride_batch = 0
+            desc.lse.extent = Int64(queryLength * queryHeads)
+        }
+        try attention.run(&desc, q: UnsafeRawPointer(query), k: UnsafeRawPointer(keys[layer]),
+                          v: UnsafeRawPointer(values[layer]), o: UnsafeMutableRawPointer(output), lse: lse)
+    }
+
+    /// Array convenience for `attend(layer:query:...)`: returns `[token][head][d]` floats.
+    public func attend(layer: Int, query: [Float], queryHeads: Int, attention: Attention = Attention(mask: .causal))
+        throws(TesseraError) -> [Float]
+    {
+        let per = queryHeads * headDim
+        guard queryHeads >= 1, !query.isEmpty, query.count % per == 0 else {
+            throw .invalidArgument("KVCache.attend: query count \(query.count) is not a positive multiple of queryHeads × headDim = \(per)")
+        }
+        var out = [Float](repeating: 0, count: query.count)
+        try query.withUnsafeBufferPointer { (q) throws(TesseraError) in
+            try out.withUnsafeMutableBufferPointer { (o) throws(TesseraError) in
+                try attend(layer: layer, query: q.baseAddress!, queryHeads: queryHeads, queryLength: query.count / per,
+                           output: o.baseAddress!, attention: attention)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+@testable import Tessera
+
+@Suite("Attention")
+struct AttentionTests {
+    /// Deterministic values in [-1, 1).
+    static func values(_ n: Int, seed: UInt64) -> [Float] {
+        var s = seed | 1
+        return (0..<n).map { _ in
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return Float(Double(s >> 11) / Double(1 << 53) * 2 - 1)
+        }
+    }
+
+    /// float64 softmax(QKᵀ/√d [+ causal]) V for [H, S, D] heads sharing K/V heads by group.
+    static func reference(q: [Float], k: [Float], v: [Float], hq: Int, hkv: Int, sq: Int, sk: Int, d: Int,
+                          causal: Bool) -> [Double]
+    {
+        var out = [Double](repeating: 0, count: hq * sq * d)
+        let scale = 1 / Double(d).squareRoot()
+        for h in 0..<hq {
+            let g = h / (hq / hkv)
+            for i in 0..<sq {
+                let limit = causal ? i + sk - sq : sk - 1
+                if limit < 0 { continue }
+                var z = [Double](repeating: 0, count: limit + 1)
+                for c in 0...limit {
+                    var s = 0.0
+                    for e in 0..<d { s += Double(q[(h * sq + i) * d + e]) * Double(k[(g * sk + c) * d + e]) }
+                    z[c] = s * scale
+                }
+                let m = z.max()!
+                let p = z.map { exp($0 - m) }
+                let sum = p.reduce(0, +)
+                for c in 0...limit {
+                    for e in 0..<d { out[(h * sq + i) * d + e] += p[c] / sum * Double(v[(g * sk + c) * d + e]) }
+                }
+            }
+        }
+        return out
+    }
+
+    @Test func matchesFloat64ReferenceWithGQA() throws {
+        let (hq, hkv, sq, sk, d) = (6, 2, 17, 300, 40)
+        let q = Self.values(hq * sq * d, seed: 1), k = Self.values(hkv * sk * d, seed: 2), v = Self.values(hkv * sk * d, seed: 3)
+        for causal in [false, true] {
+            let att = Attention(mask: causal ? .causal : .none)
+            let (o, lse) = try att.forward(query: Tensor(shape: [1, hq, sq, d], elements: q),
+                                           key: Tensor(shape: [1, hkv, sk, d], elements: k),
+                                           value: Tensor(shape: [1, hkv, sk, d], elements: v))
+            let ref = Self.reference(q: q, k: k, v: v, hq: hq, hkv: hkv, sq: sq, sk: sk, d: d, causal: causal)
+            let err = zip(o.toArray(), ref).map { abs(Double($0) - $1) }.max()!
+            #expect(err < 1e-5)
+            #expect(lse.shape == [1, hq, sq])
+            #expect(lse.toArray().allSatisfy { $0.isFinite })
+        }
+    }
+
+    @Test func mergeOfTwoHalvesIsTheWhole() throws {
+        let (h, sq, sk, d) = (2, 3, 200, 16)
+        let q = Self.values(h * sq * d, seed: 4), k = Self.values(h * sk * d, seed: 5), v = Self.values(h * sk * d, seed: 6)
+        func slice(_ x: [Float], _ r: Range<Int>) -> [Float] {
+            (0..<h).flatMap { hh in x[(hh * sk + r.lowerBound) * d..<(hh * sk + r.upperBound) * d] }
+        }
+        let qt = try Tensor(shape: [1, h, sq, d], elements: q)
+        let att = Attention()
+        let whole = try att.forward(query: qt, key: Tensor(shape: [1, h, sk, d], elements: k),
+                                    value: Tensor(shape: [1, h, sk, d], elements: v))
+        let a = try att.forward(query: qt, key: Tensor(shape: [1, h, 70, d], elements: slice(k, 0..<70)),
+                                value: Tensor(shape: [1, h, 70, d], elements: slice(v, 0..<70)))
+        let b = try att.forward(query: qt, key: Tensor(shape: [1, h, 130, d], elements: slice(k, 70..<200)),
+                                value: Tensor(shape: [1, h, 130, d], elements: slice(v, 70..<200)))
+        let merged = try Attention.merge(outputs: [b.output, a.output], lse: [b.lse, a.lse])
+        let err = zip(merged.output.toArray(), whole.output.toArray()).map { abs($0 - $1) }.max()!
+        #expect(err < 1e-5)
+        let lerr = zip(merged.lse.toArray(), whole.lse.toArray()).map { abs($0 - $1) }.max()!
+        #expect(lerr < 1e-4)
+    }
+
+    @Test func kvCacheDecodeIsBatchInvariant() throws {
+        // model-runner shape: GQA 9/3, head_dim 64, causal, bf16 cache
+        let (hq, hkv, d, past, k) = (9, 3, 64, 1500, 5)
+        for storage in AttentionStorage.allCases {
+            let cache = try KVCache(layers: 2, kvHeads: hkv, headDim: d, maxContext: 2048, storage: storage)
+            try cache.append(layer: 1, keys: Self.values((past + k) * hkv * d, seed: 7),
+                             values: Self.values((past + k) * hkv * d, seed: 8))
+            #expect(cache.length(layer: 1) == past + k)
+            let q = Self.values(k * hq * d, seed: 9)
+            let all = try cache.attend(layer: 1, query: q, queryHeads: hq)
+            // roll back to each prefix and decode one token at a time: same bits
+            for i in 0..<k {
+                try cache.truncate(to: past + i + 1)
+                let one = try cache.attend(layer: 1, query: Array(q[(i * hq * d)..<((i + 1) * hq * d)]), queryHeads: hq)
+                #expect(one == Array(all[(i * hq * d)..<((i + 1) * hq * d)]))
+            }
+            #expect(cache.length(layer: 1) == past + k)  // truncate(to:) never grows
+            let view = try cache.view(layer: 1)
+            #expect(view.shape == [hkv, past + k, d])
+        }
+    }
+
+    @Test func masksAndBadInput() throws {
+        let (h, s, d) = (1, 4, 8)
+        let q = try Tensor(shape: [1, h, s, d], elements: Self.values(s * d, seed: 10))
+        let kv = try Tensor(shape: [1, h, s, d], elements: Self.values(s * d, seed: 11))
+        // a boolean mask equal to causal gives the causal result
+        let causal = try Attention(mask: .causal)(query: q, key: kv, value: kv)
+        let tri = (0..<(s * s)).map { $0 % s <= $0 / s }
+        let viaBits = try Attention(mask: .boolean(tri))(query: q, key: kv, value: kv)
+        #expect(zip(causal.toArray(), viaBits.toArray()).allSatisfy { abs($0 - $1) < 1e-6 })
+        // a sliding window of 0 keys to the left: each row sees only its own key -> O = V row
+        let diag = try Attention(mask: .slidingWindow(left: 0, right: 0))(query: q, key: kv, value: kv)
+        #expect(zip(diag.toArray(), kv.toArray()).allSatisfy { abs($0 - $1) < 1e-6 })
+        #expect(throws: TesseraError.self) { try Attention(mask: .boolean([true]))(query: q, key: kv, value: kv) }
+        #expect(throws: TesseraError.self) {
+            try Attention()(query: q, key: Tensor(shape: [1, 3, s, d]), value: Tensor(shape: [1, 3, s, d]))
+        }
+        #expect(throws: TesseraError.self) { try KVCache(layers: 1, kvHeads: 1, headDim: 300, maxContext: 4) }
+        let cache = try KVCache(layers: 1, kvHeads: 1, headDim: 4, maxContext: 2)
+        #expect(throws: TesseraError.self) { try cache.append(layer: 0, keys: [Float](repeating: 0, count: 12), values: [Float](repeating: 0, count: 12)) }
+        #expect(throws: TesseraError.self) { try cache.attend(layer: 0, query: [0, 0, 0, 0], queryHeads: 1) }
+        #expect(throws: TesseraError.self) { try cache.attend(layer: 3, query: [0, 0, 0, 0], queryHeads: 1) }
+    }
+}
