@@ -48,7 +48,7 @@ let package = Package(
         // pde: spectral (FFTW) and finite-difference solvers
         .target(name: "TesseraPDE", dependencies: ["Tessera", "CTessera", "CFFTW"]),
         // diffusion: samplers, U-Net, patch parallelism
-        .target(name: "TesseraDiffusion", dependencies: ["Tessera", "CTessera"]),
+        .target(name: "TesseraDiffusion", dependencies: ["Tessera", "CTessera", "CFFTW", "COpenBLAS"]),
         // models: GGUF, tokenizer, Llama runner, speculative decoding
         .target(name: "TesseraModels", dependencies: ["Tessera", "CTessera"]),
 
@@ -64,6 +64,8 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "TesseraTests", dependencies: ["Tessera"]),
         .testTarget(name: "TesseraPDETests", dependencies: ["TesseraPDE"]),
+        .testTarget(name: "TesseraDiffusionTests", dependencies: ["TesseraDiffusion"]),
+        .testTarget(name: "TesseraClusterTests", dependencies: ["TesseraCluster"]),
         // (each module adds its test target here: .testTarget(name: "TesseraXTests", dependencies: ["TesseraX"]))
     ]
 )

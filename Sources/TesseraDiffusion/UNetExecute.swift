@@ -21,6 +21,7 @@ extension UNetModel {
         let pool: ThreadPool
         let out: UnsafeMutablePointer<Float>
         let outRowsTotal: Int
+        let workerScratch: [Scratch]
     }
 
     /// Runs the network on `x` split into `patches` row patches under `policy`. With one patch the
@@ -41,7 +42,8 @@ extension UNetModel {
         let out = UnsafeMutablePointer<Float>.allocate(capacity: x.count)
         defer { out.deallocate() }
         let ctx = CallContext(patches: P, fullHeight: x.height, policy: policy, exchange: exchange, temb: temb,
-                              pool: pool, out: out, outRowsTotal: x.height)
+                              pool: pool, out: out, outRowsTotal: x.height,
+                              workerScratch: (0..<max(1, pool.threadCount)).map { _ in Scratch() })
         let rows = x.height / P
         let runs = (0..<P).map { PatchRun(index: $0) }
         for r in runs {
@@ -159,7 +161,7 @@ extension UNetModel {
                 if r.index + 1 < P { bottom = ex.contribution(key: key * 8, of: r.index + 1, fresh: fresh)?.baseAddress?.assumingMemoryBound(to: Float.self) }
             }
             Kernels.conv3x3(input: a, top: top, bottom: bottom, stride: stride, weight: blob + w, bias: blob + b,
-                            cout: cout, out: o, pool: ctx.pool)
+                            cout: cout, out: o, pool: ctx.pool, scratch: ctx.workerScratch)
             r.bufs[dst] = o
         case .conv1(let src, let dst, let w, let b, let cin, let cout):
             let a = r.bufs[src]!

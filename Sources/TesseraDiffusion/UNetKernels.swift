@@ -45,7 +45,7 @@ enum Kernels {
     /// im2col over chunks of output rows, then SGEMM with K = 9·cin. Output `cout × orows × ow`.
     static func conv3x3(input x: Activation, top: UnsafePointer<Float>?, bottom: UnsafePointer<Float>?,
                         stride s: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, cout: Int,
-                        out: Activation, pool: ThreadPool) {
+                        out: Activation, pool: ThreadPool, scratch: [Scratch]) {
         let cin = x.c, rows = x.rows, w = x.w, ow = out.w, orows = out.rows
         let kdim = cin * 9
         // chunk of output rows so the column buffer stays ~2 MiB (L2-sized), at least one row
@@ -53,8 +53,9 @@ enum Kernels {
         let nChunks = (orows + rowsPerChunk - 1) / rowsPerChunk
         let opix = orows * ow
         pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1)) { range, worker in
-            let scratch = pool.scratch(worker: worker, bytes: kdim * rowsPerChunk * ow * 4)!
-                .bindMemory(to: Float.self, capacity: kdim * rowsPerChunk * ow)
+            // per-call, per-worker column buffer (pool scratch is not safe when several
+            // application threads share the pool)
+            let scratch = scratch[min(worker, scratch.count - 1)].floats(kdim * rowsPerChunk * ow)
             for chunk in range {
                 let r0 = chunk * rowsPerChunk, r1 = min(orows, r0 + rowsPerChunk)
                 let npix = (r1 - r0) * ow
