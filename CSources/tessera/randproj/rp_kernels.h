@@ -35,9 +35,21 @@ RP_INLINE int32_t rp_sparse_row_body(uint64_t rk, int32_t d, uint64_t t, int32_t
  * nonzero of R is one contiguous RP_TILE-wide add; acc[k][RP_TILE] sums
  * ±x[r, j] in ascending j; y = scale · acc.
  */
+/* xt[j][r] = x[r][jb + j] for j < nj, r < RP_TILE (rows >= `rows` zero): the portable transpose. */
+RP_INLINE void rp_transpose_f32_generic(float *restrict xt, const float *x, int64_t ldx, int64_t rows, int64_t jb,
+                                        int64_t nj) {
+    if (rows < RP_TILE) memset(xt, 0, (size_t)nj * RP_TILE * sizeof(float));
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * ldx + jb;
+        for (int64_t j = 0; j < nj; j++) xt[j * RP_TILE + r] = xr[j];
+    }
+}
+
+typedef void (*rp_transpose_f32_fn)(float *xt, const float *x, int64_t ldx, int64_t rows, int64_t jb, int64_t nj);
+
 RP_INLINE void rp_tile_f32_body(const rp_matrix *m, float scale, int64_t rows, const float *x, int64_t ldx,
                                 float *y, int64_t ldy, float *restrict xt, float *restrict acc,
-                                int64_t *restrict cur) {
+                                int64_t *restrict cur, rp_transpose_f32_fn transpose) {
     const int32_t d = m->d;
     const int64_t D = m->D;
     const int32_t *restrict cj = m->col_j;
@@ -47,11 +59,7 @@ RP_INLINE void rp_tile_f32_body(const rp_matrix *m, float scale, int64_t rows, c
     for (int64_t jb = 0; jb < D; jb += RP_JBLOCK) {
         int64_t je = jb + RP_JBLOCK < D ? jb + RP_JBLOCK : D;
         int64_t nj = je - jb;
-        if (rows < RP_TILE) memset(xt, 0, (size_t)nj * RP_TILE * sizeof(float));
-        for (int64_t r = 0; r < rows; r++) {
-            const float *xr = x + r * ldx + jb;
-            for (int64_t j = 0; j < nj; j++) xt[j * RP_TILE + r] = xr[j];
-        }
+        transpose(xt, x, ldx, rows, jb, nj);
         for (int32_t k = 0; k < d; k++) {
             int64_t e = cur[k], end = m->col_ptr[k + 1];
             float af[RP_TILE];
@@ -170,7 +178,7 @@ RP_INLINE void rp_gemm_f64_body(const double *restrict R, int64_t D, int32_t d, 
     ATTR __attribute__((unused)) static void rp_tile_f32_##SUFFIX(const rp_matrix *m, float scale, int64_t rows, const float *x,    \
                                           int64_t ldx, float *y, int64_t ldy, float *xt, float *acc,       \
                                           int64_t *cur) {                                                 \
-        rp_tile_f32_body(m, scale, rows, x, ldx, y, ldy, xt, acc, cur);                                   \
+        rp_tile_f32_body(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_f32_generic);         \
     }                                                                                                     \
     ATTR __attribute__((unused)) static void rp_tile_f64_##SUFFIX(const rp_matrix *m, double scale, int64_t rows, const double *x,  \
                                           int64_t ldx, double *y, int64_t ldy, double *xt, double *acc,    \

@@ -48,11 +48,57 @@ TSR_TARGET_AVX512 static int32_t rp_sparse_row_avx512_v(uint64_t rk, int32_t d, 
     }
     return c;
 }
+
+/* 16 × 16 block transposes (unpack, shuffle, two 128-bit-lane shuffles) for full tiles;
+ * the scalar loop for a partial last tile and the last nj % 16 columns. */
+TSR_TARGET_AVX512 static inline void rp_transpose_f32_avx512(float *restrict xt, const float *x, int64_t ldx,
+                                                              int64_t rows, int64_t jb, int64_t nj) {
+    if (rows < RP_TILE) {
+        rp_transpose_f32_generic(xt, x, ldx, rows, jb, nj);
+        return;
+    }
+    int64_t j = 0;
+    for (; j + 16 <= nj; j += 16) {
+        const float *s = x + jb + j;
+        __m512 r[16], t[16], u[16];
+        for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(s + i * ldx);
+        for (int i = 0; i < 16; i += 2) {
+            t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+        }
+        /* u[4g + c], lane k: rows 4g..4g+3 of column 4k + c */
+        for (int g = 0; g < 4; g++) {
+            __m512 lo0 = t[4 * g], hi0 = t[4 * g + 1], lo1 = t[4 * g + 2], hi1 = t[4 * g + 3];
+            u[4 * g + 0] = _mm512_shuffle_ps(lo0, lo1, _MM_SHUFFLE(1, 0, 1, 0));
+            u[4 * g + 1] = _mm512_shuffle_ps(lo0, lo1, _MM_SHUFFLE(3, 2, 3, 2));
+            u[4 * g + 2] = _mm512_shuffle_ps(hi0, hi1, _MM_SHUFFLE(1, 0, 1, 0));
+            u[4 * g + 3] = _mm512_shuffle_ps(hi0, hi1, _MM_SHUFFLE(3, 2, 3, 2));
+        }
+        float *o = xt + j * RP_TILE;
+        for (int c = 0; c < 4; c++) {
+            __m512 v = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), w = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
+            __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+            __m512 w2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
+            _mm512_storeu_ps(o + (c + 0) * RP_TILE, _mm512_shuffle_f32x4(v, v2, 0x88));
+            _mm512_storeu_ps(o + (c + 8) * RP_TILE, _mm512_shuffle_f32x4(v, v2, 0xdd));
+            _mm512_storeu_ps(o + (c + 4) * RP_TILE, _mm512_shuffle_f32x4(w, w2, 0x88));
+            _mm512_storeu_ps(o + (c + 12) * RP_TILE, _mm512_shuffle_f32x4(w, w2, 0xdd));
+        }
+    }
+    for (; j < nj; j++)
+        for (int64_t r = 0; r < RP_TILE; r++) xt[j * RP_TILE + r] = x[r * ldx + jb + j];
+}
+
+TSR_TARGET_AVX512 static void rp_tile_f32_avx512_v(const rp_matrix *m, float scale, int64_t rows, const float *x,
+                                                    int64_t ldx, float *y, int64_t ldy, float *xt, float *acc,
+                                                    int64_t *cur) {
+    rp_tile_f32_body(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_f32_avx512);
+}
 #endif
 
 RP_INSTANTIATE(avx512, TSR_TARGET_AVX512)
 #if TSR_X86
-const rp_kernels rp_kernels_avx512 = {"avx512", rp_sparse_row_avx512_v, rp_tile_f32_avx512, rp_tile_f64_avx512,
+const rp_kernels rp_kernels_avx512 = {"avx512", rp_sparse_row_avx512_v, rp_tile_f32_avx512_v, rp_tile_f64_avx512,
                                       rp_gemm_f32_avx512, rp_gemm_f64_avx512};
 #else
 const rp_kernels rp_kernels_avx512 = {"avx512", rp_sparse_row_avx512, rp_tile_f32_avx512, rp_tile_f64_avx512,
