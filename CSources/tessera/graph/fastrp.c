@@ -123,6 +123,7 @@ typedef struct comb_ctx {
     const float *const *N;
     const double *w;
     int32_t count, d, normalize, first, accumulate;
+    graph_fma_row_fn fma_row;
     float *out;
     int64_t ldo;
 } comb_ctx;
@@ -143,7 +144,7 @@ static void combine_rows(void *vc, int64_t begin, int64_t end, int32_t worker) {
                 inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
             }
             float ci = (float)(c->w[c->first + i] * inv);
-            for (int32_t k = 0; k < d; k++) o[k] = fmaf(ci, v[k], o[k]);
+            c->fma_row(ci, v, o, d);
         }
     }
 }
@@ -226,7 +227,7 @@ tsr_status tsr_fastrp_embed(tsr_pool_t *pool, const tsr_graph_t *g, const tsr_fa
         if (st != TSR_OK) break;
         const float *Ni = next;
         comb_ctx c = {.N = &Ni, .w = p.weights, .count = 1, .d = p.dim, .normalize = p.normalize_rows,
-                      .first = i, .accumulate = i > 0, .out = out, .ldo = ldo};
+                      .first = i, .accumulate = i > 0, .fma_row = graph_fma_row_kernel(), .out = out, .ldo = ldo};
         st = tsr_parallel_for(pool, g->n, FRP_ROWS_PER_CHUNK, TSR_SCHEDULE_DYNAMIC, combine_rows, &c);
         float *tmp = cur; cur = next; next = tmp;
     }
@@ -312,7 +313,8 @@ tsr_status tsr_fastrp_combine(tsr_pool_t *pool, const tsr_fastrp_t *fr, const do
     if (count > fr->done)
         return tsr_error(TSR_ESTATE, "tsr_fastrp_combine: %d weights but only %d iterations computed", count, fr->done);
     comb_ctx c = {.N = (const float *const *)fr->N, .w = weights, .count = count, .d = fr->p.dim,
-                  .normalize = normalize_rows != 0, .first = 0, .accumulate = 0, .out = out, .ldo = ldo};
+                  .normalize = normalize_rows != 0, .first = 0, .accumulate = 0, .fma_row = graph_fma_row_kernel(),
+                  .out = out, .ldo = ldo};
     TSR_TRY(tsr_parallel_for(pool, fr->g->n, FRP_ROWS_PER_CHUNK, TSR_SCHEDULE_DYNAMIC, combine_rows, &c));
     if (standardize_cols) TSR_TRY(standardize(pool, out, ldo, fr->g->n, fr->p.dim));
     return TSR_OK;

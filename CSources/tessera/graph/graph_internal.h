@@ -38,4 +38,11 @@ TSR_INTERNAL void graph_spmm_rows_avx2(const tsr_graph_t *g, int transition, int
 TSR_INTERNAL void graph_spmm_rows_avx512(const tsr_graph_t *g, int transition, int64_t cols, const float *x,
                                          int64_t ldx, float *y, int64_t ldy, int64_t r0, int64_t r1);
 
+/** o[k] = fmaf(c, v[k], o[k]) for k < d, per ISA. */
+typedef void (*graph_fma_row_fn)(float c, const float *v, float *o, int64_t d);
+TSR_INTERNAL void graph_fma_row_scalar(float c, const float *v, float *o, int64_t d);
+TSR_INTERNAL void graph_fma_row_avx2(float c, const float *v, float *o, int64_t d);
+TSR_INTERNAL void graph_fma_row_avx512(float c, const float *v, float *o, int64_t d);
+TSR_INTERNAL graph_fma_row_fn graph_fma_row_kernel(void);
+
 #endif /* TSR_GRAPH_INTERNAL_H */

@@ -32,6 +32,14 @@ static graph_spmm_fn spmm_kernel(void) {
     }
 }
 
+graph_fma_row_fn graph_fma_row_kernel(void) {
+    switch (tsr_isa_active()) {
+    case TSR_ISA_AVX512: return graph_fma_row_avx512;
+    case TSR_ISA_AVX2: return graph_fma_row_avx2;
+    default: return graph_fma_row_scalar;
+    }
+}
+
 tsr_status tsr_graph_spmm_f32(tsr_pool_t *pool, const tsr_graph_t *g, tsr_graph_matrix matrix, int64_t cols,
                               const float *x, int64_t ldx, float *y, int64_t ldy) {
     TSR_CHECK_NULL(g);

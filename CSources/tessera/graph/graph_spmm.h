@@ -51,4 +51,10 @@ static inline __attribute__((always_inline)) void graph_spmm_body(const tsr_grap
     }
 }
 
+/* o[k] = fmaf(c, v[k], o[k]): FastRP's weighted sum (vectorised per ISA, same bits). */
+static inline __attribute__((always_inline)) void graph_fma_row_body(float c, const float *restrict v,
+                                                                     float *restrict o, int64_t d) {
+    for (int64_t k = 0; k < d; k++) o[k] = fmaf(c, v[k], o[k]);
+}
+
 #endif /* TSR_GRAPH_SPMM_H */

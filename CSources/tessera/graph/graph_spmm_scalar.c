@@ -7,3 +7,5 @@ void graph_spmm_rows_scalar(const tsr_graph_t *g, int transition, int64_t cols, 
                            float *y, int64_t ldy, int64_t r0, int64_t r1) {
     graph_spmm_body(g, transition, cols, x, ldx, y, ldy, r0, r1);
 }
+
+void graph_fma_row_scalar(float c, const float *v, float *o, int64_t d) { graph_fma_row_body(c, v, o, d); }
