@@ -186,3 +186,14 @@ public struct UNetConfig: Sendable, Equatable {
         return (try? JSONSerialization.data(withJSONObject: d, options: [.sortedKeys, .prettyPrinted])) ?? Data()
     }
 }
+
+extension UNetConfig {
+    /// The benchmark U-Net: 4 levels (64, 128, 256, 256 channels), one ResNet per level, self-attention
+    /// at the two coarsest levels (64×64 and 32×32 tokens for a 256² image) with 64-channel heads.
+    public static var benchmarkMedium: UNetConfig {
+        var c = UNetConfig.small(channels: [64, 128, 256, 256], attentionLevels: [2, 3], layersPerBlock: 1,
+                                 inChannels: 3, groups: 32, headDim: 64)
+        c.sampleSize = 256
+        return c
+    }
+}
