@@ -3,4 +3,5 @@
 nonisolated(unsafe) let benchAreas: [(name: String, summary: String, run: (BenchContext) throws -> Void)] = [
     ("limits", "machine limits: STREAM, read bandwidth, SGEMM, vector peaks, pool fork-join vs OpenMP", runLimitsBench),
     ("quant", "quantized GEMV/GEMM (q4g128, GGUF Q4_0/Q4_1/Q8_0) vs OpenBLAS f32, cold/hot, roofline", runQuantBench),
+    ("diffusion", "patch-parallel U-Net sampling (sync/DistriFusion/PCPP/ASG) vs unsplit, conv vs SGEMM, Gaussian-field spectrum error", runDiffusionBench),
 ]
