@@ -89,8 +89,9 @@ static kernel_choice choose(const tsr_qgemm_plan_t *p) {
 #if TSR_X86
     const tsr_isa isa = tsr_isa_active();
     if (isa >= TSR_ISA_AVX512 && (p->is_float || tsr_cpu()->avx512_vnni)) {
-        c = (kernel_choice){TSR_ISA_AVX512, p->is_float ? "avx512-f32fma" : "avx512vnni-int8",
-                            tsr_qact_avx512, tsr_qkernel_avx512vnni, tsr_fkernel_avx512};
+        const int amx = !p->is_float && tsr_qamx_available();
+        c = (kernel_choice){TSR_ISA_AVX512, p->is_float ? "avx512-f32fma" : amx ? "avx512vnni+amx-int8" : "avx512vnni-int8",
+                            tsr_qact_avx512, amx ? tsr_qkernel_amx : tsr_qkernel_avx512vnni, tsr_fkernel_avx512};
     } else if (isa >= TSR_ISA_AVX2) {
         c = (kernel_choice){TSR_ISA_AVX2, p->is_float ? "avx2-f32fma" : "avx2-int8",
                             tsr_qact_scalar, tsr_qkernel_avx2, tsr_fkernel_avx2};

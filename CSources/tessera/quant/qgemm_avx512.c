@@ -9,6 +9,8 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "qgemm_epilogue512.h"
+
 #define AVX512 TSR_TARGET_AVX512VNNI
 #define INLINE static inline __attribute__((always_inline)) TSR_TARGET_AVX512VNNI
 
@@ -58,7 +60,6 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
                   const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
                   const float *bias, int32_t nvalid) {
     const int g = d->group, ng = d->ngroups;
-    const size_t ss = d->scale_f32 ? 4 : 2;
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512 acc[8];
     for (int m = 0; m < MT; m++) acc[m] = _mm512_setzero_ps();
@@ -94,21 +95,7 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
             }
         }
         if (MT == 1) is[0] = _mm512_add_epi32(is[0], is2);
-        const uint8_t *sc = rec + d->wbytes, *ex = sc + TSR_QP * ss;
-        const __m512 s = d->scale_f32 ? _mm512_loadu_ps((const float *)(const void *)sc)
-                                      : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)sc));
-        __m512i zv = _mm512_setzero_si512();
-        __m512 mn = _mm512_setzero_ps();
-        if (d->zkind == TSR_QZ_ROW) zv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)ex));
-        if (d->has_min) mn = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)ex));
-        for (int m = 0; m < MT; m++) {
-            const tsr_qact_meta *am = meta + (int64_t)m * ng + gi;
-            const __m512i corr = d->zkind == TSR_QZ_ROW ? _mm512_mullo_epi32(zv, _mm512_set1_epi32(am->sum))
-                                                        : _mm512_set1_epi32(d->zconst * am->sum);
-            const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(is[m], corr)), _mm512_set1_ps(am->d));
-            acc[m] = _mm512_fmadd_ps(t, s, acc[m]);
-            if (d->has_min) acc[m] = _mm512_fmadd_ps(mn, _mm512_set1_ps(am->dsum), acc[m]);
-        }
+        tsr_qepilogue512(d, rec, MT, is, meta + gi, ng, acc);
     }
     const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
     const __m512 b = bias ? _mm512_maskz_loadu_ps(km, bias) : _mm512_setzero_ps();

@@ -128,6 +128,9 @@ TSR_INTERNAL void tsr_qkernel_avx512vnni(const tsr_qkernel_desc *d, const uint8_
 TSR_INTERNAL void tsr_fkernel_avx512(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt,
                                      const float *x, int64_t ldx, float *y, int64_t ldy,
                                      const float *bias, int32_t nvalid);
+TSR_INTERNAL void tsr_qkernel_amx(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt,
+                                  const int8_t *act, int64_t act_stride, const tsr_qact_meta *meta,
+                                  float *y, int64_t ldy, const float *bias, int32_t nvalid);
 TSR_INTERNAL void tsr_qkernel_avx2(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt,
                                    const int8_t *act, int64_t act_stride, const tsr_qact_meta *meta,
                                    float *y, int64_t ldy, const float *bias, int32_t nvalid);
@@ -135,6 +138,9 @@ TSR_INTERNAL void tsr_fkernel_avx2(int32_t ftype, const uint8_t *panel, int64_t 
                                    const float *x, int64_t ldx, float *y, int64_t ldy,
                                    const float *bias, int32_t nvalid);
 #endif
+
+/* 1 if the AMX-INT8 path may be used (CPU, OS permission, TESSERA_QUANT_AMX != 0). */
+TSR_INTERNAL int tsr_qamx_available(void);
 
 /* Plan layout choice and repacking (qgemm_pack.c). */
 TSR_INTERNAL void tsr_qgemm_layout(tsr_quant_format fmt, int64_t k, tsr_qkernel_desc *d, int32_t *ftype);

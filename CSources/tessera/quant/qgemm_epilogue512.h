@@ -1,0 +1,36 @@
+/*
+ * qgemm_epilogue512.h — the per-group float step shared by the AVX-512 VNNI and AMX
+ * kernels (included by their .c files only): from exact int32 group sums of MT rows to
+ * acc += ((float)(isum − z·Σa) · d_a) · scale (+ min·d_a·Σa). One definition, so both
+ * paths perform identical operations and give identical bits.
+ */
+#ifndef TSR_QGEMM_EPILOGUE512_H
+#define TSR_QGEMM_EPILOGUE512_H
+
+#include <immintrin.h>
+
+#include "quant_internal.h"
+
+/* `meta` points at group gi of row 0; row m's entry is meta[m·ng]. */
+static inline __attribute__((always_inline)) TSR_TARGET_AVX512 void
+tsr_qepilogue512(const tsr_qkernel_desc *d, const uint8_t *rec, const int MT, const __m512i *is,
+                 const tsr_qact_meta *meta, int64_t ng, __m512 *acc) {
+    const size_t ss = d->scale_f32 ? 4 : 2;
+    const uint8_t *sc = rec + d->wbytes, *ex = sc + TSR_QP * ss;
+    const __m512 s = d->scale_f32 ? _mm512_loadu_ps((const float *)(const void *)sc)
+                                  : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)sc));
+    __m512i zv = _mm512_setzero_si512();
+    __m512 mn = _mm512_setzero_ps();
+    if (d->zkind == TSR_QZ_ROW) zv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)ex));
+    if (d->has_min) mn = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)ex));
+    for (int m = 0; m < MT; m++) {
+        const tsr_qact_meta *am = meta + (int64_t)m * ng;
+        const __m512i corr = d->zkind == TSR_QZ_ROW ? _mm512_mullo_epi32(zv, _mm512_set1_epi32(am->sum))
+                                                    : _mm512_set1_epi32(d->zconst * am->sum);
+        const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(is[m], corr)), _mm512_set1_ps(am->d));
+        acc[m] = _mm512_fmadd_ps(t, s, acc[m]);
+        if (d->has_min) acc[m] = _mm512_fmadd_ps(mn, _mm512_set1_ps(am->dsum), acc[m]);
+    }
+}
+
+#endif /* TSR_QGEMM_EPILOGUE512_H */
