@@ -35,7 +35,8 @@ public enum AttentionStorage: Sendable, Equatable, CaseIterable {
         case .float16: return TSR_DTYPE_F16
         }
     }
-    var bytes: Int { self == .float32 ? 4 : 2 }
+    /// Bytes per stored element.
+    public var bytes: Int { self == .float32 ? 4 : 2 }
 }
 
 /// Scaled dot-product attention, `softmax(scale · QKᵀ + mask) · V`, computed tile by tile
