@@ -47,43 +47,71 @@ typedef struct {
     uint8_t rows[16];
 } amx_config;
 
-/* 16 activation rows × one panel. Tiles: 0 = C (16 × 16 int32), 1 = A, 2 = B. */
-AMX static void amx16(const tsr_qkernel_desc *d, const uint8_t *panel, const int8_t *act, int64_t as,
-                      const tsr_qact_meta *meta, float *y, int64_t ldy, const float *bias, int32_t nvalid,
-                      uint8_t *bbuf, int32_t *cbuf) {
+/*
+ * Up to 256 activation rows (a multiple of 16) × one panel. Per group: the weights become
+ * B tiles once (tmm6, tmm7 for the two 64-k steps of g = 128), then groups of up to four
+ * 16-row blocks accumulate in C tiles tmm0..3 with A tiles alternating in tmm4/tmm5; the
+ * float accumulators live in `accm` (L1-resident), updated by the shared epilogue.
+ */
+#define AMX_DP(C, A, B) _tile_dpbsud(C, A, B)
+
+AMX static void amx_rows(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mrows, const int8_t *act,
+                         int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy, const float *bias,
+                         int32_t nvalid, __m512 *accm) {
     const int g = d->group, ng = d->ngroups, ks = g < 64 ? g : 64, steps = g / ks;
+    const int nblk = (int)(mrows / 16);
     const __m512i m4 = _mm512_set1_epi8(0x0f);
-    __m512 acc[16];
-    for (int m = 0; m < 16; m++) acc[m] = _mm512_setzero_ps();
+    _Alignas(64) uint8_t bbuf[2][1024];
+    _Alignas(64) int32_t cbuf[4][256];
+    for (int64_t m = 0; m < mrows; m++) accm[m] = _mm512_setzero_ps();
     const uint8_t *rec = panel;
     for (int gi = 0; gi < ng; gi++, rec += d->rec_bytes) {
         const int8_t *ag = act + (int64_t)gi * g;
-        _tile_zero(0);
         for (int st = 0; st < steps; st++) {
             const uint8_t *b;
             if (d->bits == 4) {
                 const uint8_t *src = rec + 64 * (st * ks / 8);
                 for (int j = 0; j < ks / 8; j++) {
                     const __m512i w = _mm512_loadu_si512((const void *)(src + 64 * j));
-                    _mm512_store_si512((void *)(bbuf + 128 * j), _mm512_and_si512(w, m4));
-                    _mm512_store_si512((void *)(bbuf + 128 * j + 64), _mm512_and_si512(_mm512_srli_epi16(w, 4), m4));
+                    _mm512_store_si512((void *)(bbuf[st] + 128 * j), _mm512_and_si512(w, m4));
+                    _mm512_store_si512((void *)(bbuf[st] + 128 * j + 64), _mm512_and_si512(_mm512_srli_epi16(w, 4), m4));
                 }
-                b = bbuf;
+                b = bbuf[st];
             } else {
                 b = rec + 64 * (st * ks / 4);
             }
-            _tile_loadd(1, ag + st * ks, as);
-            _tile_loadd(2, b, 64);
-            _tile_dpbsud(0, 1, 2);
+            if (st == 0) _tile_loadd(6, b, 64); else _tile_loadd(7, b, 64);
         }
-        _tile_stored(0, cbuf, 64);
-        __m512i is[16];
-        for (int m = 0; m < 16; m++) is[m] = _mm512_load_si512((const void *)(cbuf + 16 * m));
-        tsr_qepilogue512(d, rec, 16, is, meta + gi, ng, acc);
+        for (int b0 = 0; b0 < nblk; b0 += 4) {
+            const int nb = nblk - b0 < 4 ? nblk - b0 : 4;
+            const int8_t *a0 = ag + (int64_t)b0 * 16 * as;
+            const int64_t a16 = 16 * as;
+            _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+            for (int st = 0; st < steps; st++) {
+                const int8_t *a = a0 + st * ks;
+                /* A tiles alternate between tmm4 and tmm5 so loads overlap the products */
+                _tile_loadd(4, a, as);
+                if (st == 0) AMX_DP(0, 4, 6); else AMX_DP(0, 4, 7);
+                if (nb > 1) { _tile_loadd(5, a + a16, as); if (st == 0) AMX_DP(1, 5, 6); else AMX_DP(1, 5, 7); }
+                if (nb > 2) { _tile_loadd(4, a + 2 * a16, as); if (st == 0) AMX_DP(2, 4, 6); else AMX_DP(2, 4, 7); }
+                if (nb > 3) { _tile_loadd(5, a + 3 * a16, as); if (st == 0) AMX_DP(3, 5, 6); else AMX_DP(3, 5, 7); }
+            }
+            _tile_stored(0, cbuf[0], 64);
+            if (nb > 1) _tile_stored(1, cbuf[1], 64);
+            if (nb > 2) _tile_stored(2, cbuf[2], 64);
+            if (nb > 3) _tile_stored(3, cbuf[3], 64);
+            for (int q = 0; q < nb; q++) {
+                __m512i is[16];
+                for (int m = 0; m < 16; m++) is[m] = _mm512_load_si512((const void *)(cbuf[q] + 16 * m));
+                const int64_t m0 = (int64_t)(b0 + q) * 16;
+                tsr_qepilogue512(d, rec, 16, is, meta + m0 * ng + gi, ng, accm + m0);
+            }
+        }
     }
     const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
     const __m512 bv = bias ? _mm512_maskz_loadu_ps(km, bias) : _mm512_setzero_ps();
-    for (int m = 0; m < 16; m++) _mm512_mask_storeu_ps(y + m * ldy, km, bias ? _mm512_add_ps(acc[m], bv) : acc[m]);
+    for (int64_t m = 0; m < mrows; m++)
+        _mm512_mask_storeu_ps(y + m * ldy, km, bias ? _mm512_add_ps(accm[m], bv) : accm[m]);
 }
 
 AMX void tsr_qkernel_amx(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act, int64_t as,
@@ -94,14 +122,15 @@ AMX void tsr_qkernel_amx(const tsr_qkernel_desc *d, const uint8_t *panel, int64_
         amx_config cfg;
         memset(&cfg, 0, sizeof cfg);
         cfg.palette = 1;
-        cfg.rows[0] = 16; cfg.colsb[0] = 64;                  /* C: 16 rows × 16 int32 */
-        cfg.rows[1] = 16; cfg.colsb[1] = (uint16_t)ks;        /* A: 16 rows × ks int8 */
-        cfg.rows[2] = (uint8_t)(ks / 4); cfg.colsb[2] = 64;   /* B: ks/4 quads × 16 lanes × 4 */
+        for (int t = 0; t < 4; t++) { cfg.rows[t] = 16; cfg.colsb[t] = 64; }       /* C: 16 × 16 int32 */
+        for (int t = 4; t < 6; t++) { cfg.rows[t] = 16; cfg.colsb[t] = (uint16_t)ks; } /* A: 16 rows × ks int8 */
+        for (int t = 6; t < 8; t++) { cfg.rows[t] = (uint8_t)(ks / 4); cfg.colsb[t] = 64; } /* B: VNNI quads */
         _tile_loadconfig(&cfg);
-        _Alignas(64) uint8_t bbuf[1024];
-        _Alignas(64) int32_t cbuf[256];
-        for (int64_t m0 = 0; m0 < full; m0 += 16)
-            amx16(d, panel, act + m0 * as, as, meta + m0 * d->ngroups, y + m0 * ldy, ldy, bias, nvalid, bbuf, cbuf);
+        _Alignas(64) __m512 accm[256];
+        for (int64_t m0 = 0; m0 < full; m0 += 256) {
+            const int64_t rows = full - m0 < 256 ? full - m0 : 256;
+            amx_rows(d, panel, rows, act + m0 * as, as, meta + m0 * d->ngroups, y + m0 * ldy, ldy, bias, nvalid, accm);
+        }
         _tile_release();
     }
     if (mt > full)
