@@ -88,15 +88,17 @@ struct AttentionTests {
             #expect(cache.length(layer: 1) == past + k)
             let q = Self.values(k * hq * d, seed: 9)
             let all = try cache.attend(layer: 1, query: q, queryHeads: hq)
-            // roll back to each prefix and decode one token at a time: same bits
-            for i in 0..<k {
+            // roll back to each prefix (longest first: truncation drops tokens) and decode the
+            // last token alone: same bits as its row in the q_len = k call
+            for i in stride(from: k - 1, through: 0, by: -1) {
                 try cache.truncate(to: past + i + 1)
                 let one = try cache.attend(layer: 1, query: Array(q[(i * hq * d)..<((i + 1) * hq * d)]), queryHeads: hq)
                 #expect(one == Array(all[(i * hq * d)..<((i + 1) * hq * d)]))
             }
-            #expect(cache.length(layer: 1) == past + k)  // truncate(to:) never grows
+            try cache.truncate(to: past + k)  // never grows
+            #expect(cache.length(layer: 1) == past + 1)
             let view = try cache.view(layer: 1)
-            #expect(view.shape == [hkv, past + k, d])
+            #expect(view.shape == [hkv, past + 1, d])
         }
     }
 
