@@ -139,4 +139,10 @@ AMX void tsr_qkernel_amx(const tsr_qkernel_desc *d, const uint8_t *panel, int64_
 }
 #else
 int tsr_qamx_available(void) { return 0; }
+#if TSR_X86
+void tsr_qkernel_amx(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act, int64_t as,
+                     const tsr_qact_meta *meta, float *y, int64_t ldy, const float *bias, int32_t nvalid) {
+    tsr_qkernel_avx512vnni(d, panel, mt, act, as, meta, y, ldy, bias, nvalid);
+}
+#endif
 #endif
