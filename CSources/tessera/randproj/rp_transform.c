@@ -164,10 +164,15 @@ static void csr_rows(void *vc, int64_t begin, int64_t end, int32_t worker) {
             float *yr = (float *)c->y + i * c->ldy;
             const float *vals = c->values;
             memset(yr, 0, (size_t)d * sizeof(float));
-            for (int64_t p = c->indptr[i]; p < c->indptr[i + 1]; p++) {
+            const int64_t p1 = c->indptr[i + 1];
+            for (int64_t p = c->indptr[i]; p < p1; p++) {
                 int64_t j = c->indices[p];
                 float v = vals[p];
                 if (m) {
+                    /* the loads behind an entry are a dependent chain (column -> row offset ->
+                     * entries of R): prefetch the offsets 8 entries ahead, the entries 4 ahead */
+                    if (p + 8 < p1) __builtin_prefetch(m->row_ptr + c->indices[p + 8]);
+                    if (p + 4 < p1) __builtin_prefetch(m->row_k + m->row_ptr[c->indices[p + 4]]);
                     int64_t e0 = m->row_ptr[j], e1 = m->row_ptr[j + 1];
                     if (sparse)
                         for (int64_t e = e0; e < e1; e++) yr[m->row_k[e]] += m->row_v32[e] < 0 ? -v : v;
@@ -192,10 +197,13 @@ static void csr_rows(void *vc, int64_t begin, int64_t end, int32_t worker) {
             double *yr = (double *)c->y + i * c->ldy;
             const double *vals = c->values;
             memset(yr, 0, (size_t)d * sizeof(double));
-            for (int64_t p = c->indptr[i]; p < c->indptr[i + 1]; p++) {
+            const int64_t p1 = c->indptr[i + 1];
+            for (int64_t p = c->indptr[i]; p < p1; p++) {
                 int64_t j = c->indices[p];
                 double v = vals[p];
                 if (m) {
+                    if (p + 8 < p1) __builtin_prefetch(m->row_ptr + c->indices[p + 8]);
+                    if (p + 4 < p1) __builtin_prefetch(m->row_k + m->row_ptr[c->indices[p + 4]]);
                     int64_t e0 = m->row_ptr[j], e1 = m->row_ptr[j + 1];
                     if (sparse)
                         for (int64_t e = e0; e < e1; e++) yr[m->row_k[e]] += m->row_v64[e] < 0 ? -v : v;
