@@ -16,9 +16,9 @@ Commands (each answered by one line: "ok ...", a time in seconds, or "unavailabl
   run_scipy_spmm d          time one CSR(A) @ dense (n x d float32) product
   quit
 """
-import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -29,6 +29,7 @@ def reply(s):
 
 
 def main():
+    warnings.filterwarnings("ignore")  # sklearn's float32 scaling notes would clutter the bench's stderr
     st = {}
     for line in sys.stdin:
         parts = line.split()
