@@ -137,6 +137,27 @@ TSR_TEST(gguf_q8_0_layout) {
     for (int i = 0; i < 32; i++) CHECK_NEAR(y[i], 0.25 * (i * 8 - 128), 0);
 }
 
+/* ggml's reference quantizers, written out from the published formulas (ALGORITHMS.md §2d) */
+TSR_TEST(gguf_reference_quantizers) {
+    float x[32];
+    for (int j = 0; j < 32; j++) x[j] = (float)(j - 16) / 4.0f + (j == 5 ? 0.01f : 0.0f);
+    uint8_t q8[34], q41[20];
+    CHECK_OK(tsr_quantize(NULL, TSR_QUANT_Q8_0, x, 1, 32, 32, q8, sizeof q8, NULL));
+    const float d8 = 4.0f / 127.0f, id8 = 1.0f / d8;  /* amax = |x_0| = 4 */
+    CHECK(q8[0] == (tsr_f32_to_f16(d8) & 0xff) && q8[1] == (tsr_f32_to_f16(d8) >> 8));
+    for (int j = 0; j < 32; j++) CHECK(q8[2 + j] == (uint8_t)(int8_t)roundf(x[j] * id8));
+    CHECK_OK(tsr_quantize(NULL, TSR_QUANT_Q4_1, x, 1, 32, 32, q41, sizeof q41, NULL));
+    const float mn = x[0], d41 = (x[31] - x[0]) / 15.0f, id41 = 1.0f / d41;
+    CHECK(tsr_f16_to_f32((uint16_t)(q41[0] | q41[1] << 8)) == tsr_f16_to_f32(tsr_f32_to_f16(d41)));
+    CHECK(tsr_f16_to_f32((uint16_t)(q41[2] | q41[3] << 8)) == mn);
+    for (int j = 0; j < 16; j++) {
+        int lo = (int)((x[j] - mn) * id41 + 0.5f), hi = (int)((x[j + 16] - mn) * id41 + 0.5f);
+        lo = lo > 15 ? 15 : lo;
+        hi = hi > 15 ? 15 : hi;
+        CHECK(q41[4 + j] == (uint8_t)(lo | hi << 4));
+    }
+}
+
 TSR_TEST(gguf_q6_k_layout) {
     uint8_t b[210];
     memset(b, 0, sizeof b);
@@ -553,6 +574,7 @@ int main(void) {
     RUN(gguf_q4_0_layout);
     RUN(gguf_q4_1_layout);
     RUN(gguf_q8_0_layout);
+    RUN(gguf_reference_quantizers);
     RUN(gguf_q6_k_layout);
     RUN(tessera_group_layouts);
     RUN(quantize_roundtrip);

@@ -128,7 +128,8 @@ static void pack_panels(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
     }
     const int64_t k = w->k, ng = d->ngroups, g = d->group;
     const size_t ss = d->scale_f32 ? 4 : 2;
-    uint8_t *u = tsr_pool_scratch(c->pool, worker, (size_t)k + (size_t)ng * 6 + 64);
+    /* one allocation per range (plan creation is not a hot path; no scratch shared across pools) */
+    uint8_t *u = tsr_malloc((size_t)k + (size_t)ng * 6 + 64);
     if (!u) { __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED); return; }
     uint32_t *scale = (uint32_t *)(void *)(u + ((k + 63) & ~(int64_t)63));
     uint16_t *extra = (uint16_t *)(scale + ng);
@@ -160,6 +161,7 @@ static void pack_panels(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
             }
         }
     }
+    tsr_free(u);
 }
 
 tsr_status tsr_qgemm_pack(tsr_pool_t *pool, const tsr_quant_matrix *w, const tsr_qkernel_desc *d,

@@ -270,7 +270,6 @@ typedef struct {
     int64_t *bad_col;      /* per row: first non-finite column or -1 (check pass) */
     double *row_stats;     /* per row: max err, sum err², max |x|, sum x² */
     int32_t pass;          /* 0 = check, 1 = quantize */
-    tsr_pool_t *pool;
 } quant_ctx;
 
 static void quant_rows(void *vctx, int64_t r0, int64_t r1, int32_t worker) {
@@ -286,20 +285,20 @@ static void quant_rows(void *vctx, int64_t r0, int64_t r1, int32_t worker) {
         uint8_t *row = c->dst + (size_t)r * c->row_bytes;
         tsr_qrow_quantize(c->fmt, x, c->k, row);
         if (c->row_stats) {
-            float *tmp = tsr_pool_scratch(c->pool, worker, (size_t)c->k * sizeof(float));
+            /* block by block on the stack: no scratch shared with other pools */
+            const tsr_qfmt *f = tsr_qfmt_get(c->fmt);
+            float tmp[256];
             double me = 0, se = 0, mx = 0, sx = 0;
-            if (tmp) {
-                tsr_qrow_dequantize(c->fmt, row, c->k, tmp);
-                for (int64_t j = 0; j < c->k; j++) {
-                    double e = fabs((double)x[j] - (double)tmp[j]);
+            for (int64_t b = 0; b < c->k / f->block_elems; b++) {
+                tsr_qrow_dequantize(c->fmt, row + b * f->block_bytes, f->block_elems, tmp);
+                const float *xb = x + b * f->block_elems;
+                for (int j = 0; j < f->block_elems; j++) {
+                    const double e = fabs((double)xb[j] - (double)tmp[j]), a = fabs((double)xb[j]);
                     me = e > me ? e : me;
                     se += e * e;
-                    double a = fabs((double)x[j]);
                     mx = a > mx ? a : mx;
                     sx += a * a;
                 }
-            } else {
-                me = se = NAN;
             }
             c->row_stats[4 * r] = me;
             c->row_stats[4 * r + 1] = se;
@@ -332,7 +331,7 @@ tsr_status tsr_quantize(tsr_pool_t *pool, tsr_quant_format format, const float *
     if (tsr_mul_i64(n - 1, ld, &tmp) || tsr_add_i64(tmp, k, &tmp))
         return tsr_error(TSR_ERANGE, "tsr_quantize: n·ld overflows");
 
-    quant_ctx c = {format, src, k, ld, dst, rb, NULL, NULL, 0, pool};
+    quant_ctx c = {format, src, k, ld, dst, rb, NULL, NULL, 0};
     c.bad_col = tsr_malloc((size_t)n * sizeof(int64_t));
     if (!c.bad_col) return tsr_error(TSR_ENOMEM, "tsr_quantize: out of memory");
     tsr_status st = tsr_parallel_for(pool, n, 0, TSR_SCHEDULE_DYNAMIC, quant_rows, &c);
@@ -366,7 +365,6 @@ tsr_status tsr_quantize(tsr_pool_t *pool, tsr_quant_format format, const float *
         stats->rms_error = sqrt(se / cnt);
         stats->max_abs_value = mx;
         stats->rms_value = sqrt(sx / cnt);
-        if (isnan(me)) st = tsr_error(TSR_ENOMEM, "tsr_quantize: out of scratch memory for the error statistics");
     }
     tsr_free(c.row_stats);
     return st;
