@@ -1,0 +1,210 @@
+internal import CTessera
+import Foundation
+
+/// A sparse matrix in compressed-sparse-row form: row `i` holds `values[p]` at column
+/// `indices[p]` for `p` in `indptr[i] ..< indptr[i + 1]`.
+public struct CSRMatrix<Element: Sendable>: Sendable {
+    public let rows: Int
+    public let cols: Int
+    public let indptr: [Int64]
+    public let indices: [Int64]
+    public let values: [Element]
+
+    /// Checks the shape of the arrays (offsets non-decreasing, columns in range).
+    public init(rows: Int, cols: Int, indptr: [Int64], indices: [Int64], values: [Element]) throws(TesseraError) {
+        guard rows >= 0, cols >= 1 else { throw .invalidArgument("CSRMatrix: rows must be >= 0 and cols >= 1") }
+        guard indptr.count == rows + 1, indptr.first == 0 else {
+            throw .invalidArgument("CSRMatrix: indptr must have rows + 1 = \(rows + 1) entries starting at 0")
+        }
+        for i in 0..<rows where indptr[i + 1] < indptr[i] {
+            throw .invalidArgument("CSRMatrix: indptr decreases at row \(i)")
+        }
+        guard Int(indptr[rows]) == indices.count, indices.count == values.count else {
+            throw .invalidArgument("CSRMatrix: indptr[rows] = \(indptr[rows]), \(indices.count) indices, \(values.count) values")
+        }
+        if let bad = indices.first(where: { $0 < 0 || $0 >= Int64(cols) }) {
+            throw .outOfRange("CSRMatrix: column index \(bad) is not in 0..<\(cols)")
+        }
+        self.rows = rows
+        self.cols = cols
+        self.indptr = indptr
+        self.indices = indices
+        self.values = values
+    }
+
+    /// Number of stored entries.
+    public var nonzeroCount: Int { indices.count }
+}
+
+/// A random projection from `inputDimension` (D) to `outputDimension` (d) dimensions,
+/// `Y = X · R`, with R defined entry by entry from `(seed, row, column)` so that it never
+/// has to be stored and results are bit-identical for any thread count.
+///
+/// - `.sparse(s:)`: entries `±sqrt(s/d)` with probability `1/(2s)` each, else 0.
+///   `s = 1` is a dense ±1 matrix, `s = 3` Achlioptas, `nil` (default) `s = sqrt(D)`:
+///   the "very sparse" projection of Li, Hastie and Church.
+/// - `.gaussian`: entries `N(0, 1/d)`.
+///
+/// Transforms generate the part of R they need on each call; `materialize()` keeps R
+/// (about `D·d/s` entries) for reuse. Transforms serialise on one plan.
+public final class RandomProjection: @unchecked Sendable {
+    public enum Distribution: Sendable, Equatable {
+        case sparse(s: Double? = nil)
+        case gaussian
+        /// Achlioptas' projection (`s = 3`).
+        public static let achlioptas = Distribution.sparse(s: 3)
+    }
+
+    let handle: OpaquePointer
+    private let lock = NSLock()
+    public let inputDimension: Int
+    public let outputDimension: Int
+    public let distribution: Distribution
+    public let seed: UInt64
+
+    public init(inputDimension: Int, outputDimension: Int, distribution: Distribution = .sparse(),
+                seed: UInt64 = 42) throws(TesseraError) {
+        guard outputDimension >= 1, outputDimension <= Int(Int32.max) else {
+            throw .invalidArgument("RandomProjection: outputDimension must be in 1...\(Int32.max) (got \(outputDimension))")
+        }
+        var p = tsr_rp_params()
+        tsr_rp_params_default(&p)
+        switch distribution {
+        case .sparse(let s):
+            p.kind = TSR_RP_SPARSE
+            p.s = s ?? TSR_RP_S_AUTO
+            if let s, !(s >= 1 && s.isFinite) {
+                throw .invalidArgument("RandomProjection: s must be >= 1 (got \(s))")
+            }
+        case .gaussian:
+            p.kind = TSR_RP_GAUSSIAN
+        }
+        p.seed = seed
+        var h: OpaquePointer?
+        try check(tsr_rp_create(Int64(inputDimension), Int32(outputDimension), &p, &h))
+        handle = h!
+        self.inputDimension = inputDimension
+        self.outputDimension = outputDimension
+        self.distribution = distribution
+        self.seed = seed
+    }
+
+    deinit { tsr_rp_destroy(handle) }
+
+    private var info: tsr_rp_info {
+        var i = tsr_rp_info()
+        i.size = UInt32(MemoryLayout<tsr_rp_info>.size)
+        _ = tsr_rp_describe(handle, &i)
+        return i
+    }
+
+    /// The effective `s` (1 for Gaussian).
+    public var sparsity: Double { info.s }
+    /// Expected fraction of nonzero entries, `1/s`.
+    public var density: Double { info.density }
+    /// `|nonzero| = sqrt(s/d)` for sparse, the standard deviation `1/sqrt(d)` for Gaussian.
+    public var scale: Double { info.scale }
+    /// Whether R is kept in memory.
+    public var isMaterialized: Bool { lock.withLock { info.materialized != 0 } }
+    /// Stored entries when materialised, else 0.
+    public var storedEntries: Int { lock.withLock { Int(info.nnz) } }
+
+    /// The entry `R[row, column]`.
+    public func entry(row: Int, column: Int) throws(TesseraError) -> Double {
+        guard column >= 0, column < outputDimension else {
+            throw .outOfRange("RandomProjection: column \(column) is not in 0..<\(outputDimension)")
+        }
+        var v = 0.0
+        try check(tsr_rp_entry(handle, Int64(row), Int32(column), &v))
+        return v
+    }
+
+    /// Generates R once and keeps it for later transforms.
+    public func materialize(pool: ThreadPool = .shared) throws(TesseraError) {
+        lock.lock(); defer { lock.unlock() }
+        try check(tsr_rp_materialize(pool.handle, handle))
+    }
+
+    /// `X · R` for a dense `n × D` matrix.
+    public func transform(_ x: Matrix<Float>, pool: ThreadPool = .shared) throws(TesseraError) -> Matrix<Float> {
+        try checkInput(x.cols)
+        var y = try Matrix<Float>(rows: x.rows, cols: outputDimension)
+        let ldy = Int64(y.rowStride)
+        let status: tsr_status = lock.withLock {
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    tsr_rp_transform_f32(pool.handle, handle, Int64(x.rows), xp.baseAddress, Int64(x.rowStride),
+                                         yp.baseAddress, ldy)
+                }
+            }
+        }
+        try check(status)
+        return y
+    }
+
+    /// `X · R` in double precision.
+    public func transform(_ x: Matrix<Double>, pool: ThreadPool = .shared) throws(TesseraError) -> Matrix<Double> {
+        try checkInput(x.cols)
+        var y = try Matrix<Double>(rows: x.rows, cols: outputDimension)
+        let ldy = Int64(y.rowStride)
+        let status: tsr_status = lock.withLock {
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    tsr_rp_transform_f64(pool.handle, handle, Int64(x.rows), xp.baseAddress, Int64(x.rowStride),
+                                         yp.baseAddress, ldy)
+                }
+            }
+        }
+        try check(status)
+        return y
+    }
+
+    /// `X · R` for a sparse X: each stored entry meets only the nonzeros of its row of R;
+    /// X is never densified.
+    public func transform(_ x: CSRMatrix<Float>, pool: ThreadPool = .shared) throws(TesseraError) -> Matrix<Float> {
+        try checkInput(x.cols)
+        var y = try Matrix<Float>(rows: x.rows, cols: outputDimension)
+        let ldy = Int64(y.rowStride)
+        let status: tsr_status = lock.withLock {
+            x.indptr.withUnsafeBufferPointer { ip in
+                x.indices.withUnsafeBufferPointer { ix in
+                    x.values.withUnsafeBufferPointer { v in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            tsr_rp_transform_csr_f32(pool.handle, handle, Int64(x.rows), ip.baseAddress,
+                                                     ix.baseAddress, v.baseAddress, yp.baseAddress, ldy)
+                        }
+                    }
+                }
+            }
+        }
+        try check(status)
+        return y
+    }
+
+    /// `X · R` for a sparse X in double precision.
+    public func transform(_ x: CSRMatrix<Double>, pool: ThreadPool = .shared) throws(TesseraError) -> Matrix<Double> {
+        try checkInput(x.cols)
+        var y = try Matrix<Double>(rows: x.rows, cols: outputDimension)
+        let ldy = Int64(y.rowStride)
+        let status: tsr_status = lock.withLock {
+            x.indptr.withUnsafeBufferPointer { ip in
+                x.indices.withUnsafeBufferPointer { ix in
+                    x.values.withUnsafeBufferPointer { v in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            tsr_rp_transform_csr_f64(pool.handle, handle, Int64(x.rows), ip.baseAddress,
+                                                     ix.baseAddress, v.baseAddress, yp.baseAddress, ldy)
+                        }
+                    }
+                }
+            }
+        }
+        try check(status)
+        return y
+    }
+
+    private func checkInput(_ cols: Int) throws(TesseraError) {
+        guard cols == inputDimension else {
+            throw .invalidArgument("RandomProjection: input has \(cols) columns, the projection expects \(inputDimension)")
+        }
+    }
+}
