@@ -15,6 +15,7 @@ struct TesseraCLI: ParsableCommand {
             InfoCommand.self,
             BenchCommand.self,
             DiffusionCommand.self,
+            EmbedCommand.self, ProjectCommand.self,
         ]
     )
 }
