@@ -10,7 +10,7 @@ awk 'BEGIN { srand(7); n = 20000; b = 10; m_in = n * 6; m = n * 8;
              for (e = 0; e < m; e++) { u = int(rand() * n); bl = u % b;
                  if (e >= m_in) bl = (bl + 1 + int(rand() * (b - 1))) % b;
                  print u, int(rand() * (n / b)) * b + bl } }' > "$tmp/sbm.txt"
-"$TESSERA_BIN" embed "$tmp/sbm.txt" --dim 64 --out "$tmp/emb.npy"
+"$TESSERA_BIN" embed "$tmp/sbm.txt" --dim 128 --out "$tmp/emb.npy"
 if python3 -c "import numpy" 2>/dev/null; then
 python3 - "$tmp/emb.npy" <<'PY'
 import sys, numpy as np
