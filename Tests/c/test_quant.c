@@ -4,6 +4,7 @@
  * dequantized weights for every format × ISA, cross-ISA / batch / thread-count
  * bitwise invariance, and the bad-input cases.
  */
+#include <pthread.h>
 #include <stdint.h>
 
 #include "tsr_test.h"
@@ -486,6 +487,57 @@ TSR_TEST(qgemm_nonfinite_activations) {
     free(q);
 }
 
+/* Concurrent execute on one plan: each thread its own workspace (and one with NULL). */
+typedef struct {
+    const tsr_qgemm_plan_t *plan;
+    const float *x;
+    float *y;
+    int64_t m, k, n;
+    int use_ws;
+    tsr_status st;
+} conc_arg;
+
+static void *conc_run(void *p) {
+    conc_arg *a = p;
+    size_t wsb = 0;
+    tsr_qgemm_workspace_size(a->plan, a->m, &wsb);
+    void *ws = a->use_ws ? malloc(wsb) : NULL;
+    a->st = TSR_OK;
+    for (int it = 0; it < 20 && a->st == TSR_OK; it++)
+        a->st = tsr_qgemm_execute(NULL, a->plan, a->m, a->x, a->k, NULL, a->y, a->n, ws, a->use_ws ? wsb : 0);
+    free(ws);
+    return NULL;
+}
+
+TSR_TEST(qgemm_concurrent_execute) {
+    const int64_t n = 100, k = 256, m = 20;
+    float *w = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * m * k), *ref = malloc(sizeof(float) * m * n);
+    fill_uniform(w, (size_t)(n * k), 51);
+    fill_uniform(x, (size_t)(m * k), 52);
+    size_t bytes = 0;
+    uint8_t *q = quantize_new(TSR_QUANT_Q4_1, w, n, k, &bytes);
+    tsr_quant_matrix qm = {sizeof qm, TSR_QUANT_Q4_1, n, k, q, 0, bytes};
+    tsr_qgemm_plan_t *plan;
+    CHECK_OK(tsr_qgemm_plan_create(NULL, &qm, NULL, &plan));
+    CHECK_OK(tsr_qgemm_execute(NULL, plan, m, x, k, NULL, ref, n, NULL, 0));
+    pthread_t th[4];
+    conc_arg args[4];
+    float *ys[4];
+    for (int i = 0; i < 4; i++) {
+        ys[i] = malloc(sizeof(float) * m * n);
+        args[i] = (conc_arg){plan, x, ys[i], m, k, n, i != 3, TSR_EINTERNAL};
+        pthread_create(&th[i], NULL, conc_run, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(args[i].st == TSR_OK);
+        CHECK(memcmp(ys[i], ref, sizeof(float) * m * n) == 0);
+        free(ys[i]);
+    }
+    tsr_qgemm_plan_destroy(plan);
+    free(q); free(w); free(x); free(ref);
+}
+
 /* ---- bad input ------------------------------------------------------------------- */
 
 TSR_TEST(bad_input) {
@@ -582,6 +634,7 @@ int main(void) {
     RUN(qgemm_batch_and_thread_invariance);
     RUN(qgemm_unaligned_strided_source);
     RUN(qgemm_nonfinite_activations);
+    RUN(qgemm_concurrent_execute);
     RUN(bad_input);
     return tsr_test_summary();
 }
