@@ -154,8 +154,12 @@ typedef struct {
 static void act_rows(void *vctx, int64_t r0, int64_t r1, int32_t worker) {
     exec_ctx *c = vctx;
     const int64_t as = tsr_qact_stride(c->p->k);
-    for (int64_t r = r0; r < r1; r++)
-        c->kc.act(c->x + r * c->ldx, c->p->k, c->p->d.group, c->act + r * as, c->meta + r * c->p->d.ngroups);
+    const int32_t ng = c->p->d.ngroups, z = c->p->d.zconst;
+    for (int64_t r = r0; r < r1; r++) {
+        tsr_qact_meta *meta = c->meta + r * ng;
+        c->kc.act(c->x + r * c->ldx, c->p->k, c->p->d.group, c->act + r * as, meta);
+        for (int32_t g = 0; g < ng; g++) meta[g].zsum = z * meta[g].sum;
+    }
 }
 
 static void panel_rows(void *vctx, int64_t p0, int64_t p1, int32_t worker) {

@@ -26,7 +26,7 @@ tsr_qepilogue512(const tsr_qkernel_desc *d, const uint8_t *rec, const int MT, co
     for (int m = 0; m < MT; m++) {
         const tsr_qact_meta *am = meta + (int64_t)m * ng;
         const __m512i corr = d->zkind == TSR_QZ_ROW ? _mm512_mullo_epi32(zv, _mm512_set1_epi32(am->sum))
-                                                    : _mm512_set1_epi32(d->zconst * am->sum);
+                                                    : _mm512_set1_epi32(am->zsum);
         const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(is[m], corr)), _mm512_set1_ps(am->d));
         acc[m] = _mm512_fmadd_ps(t, s, acc[m]);
         if (d->has_min) acc[m] = _mm512_fmadd_ps(mn, _mm512_set1_ps(am->dsum), acc[m]);

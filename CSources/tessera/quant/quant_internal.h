@@ -59,6 +59,7 @@ typedef struct tsr_qact_meta {
     float d;        /* scale (NaN if the group held a non-finite value) */
     int32_t sum;    /* Σ q */
     float dsum;     /* d · (float)sum, for Q4_1 minimums */
+    int32_t zsum;   /* z · sum for plans with a constant zero point (filled by execute) */
 } tsr_qact_meta;
 
 /* What an integer kernel needs to know about the packed layout. */
@@ -147,7 +148,9 @@ TSR_INTERNAL void tsr_qgemm_layout(tsr_quant_format fmt, int64_t k, tsr_qkernel_
 TSR_INTERNAL tsr_status tsr_qgemm_pack(tsr_pool_t *pool, const tsr_quant_matrix *w, const tsr_qkernel_desc *d,
                                        int32_t ftype, size_t panel_bytes, int64_t npanels, uint8_t *packed);
 
-/* Activation row stride in bytes (k rounded up to 64). */
-static inline int64_t tsr_qact_stride(int64_t k) { return (k + 63) & ~(int64_t)63; }
+/* Activation row stride in bytes: k rounded up to 64, plus one line so that rows read
+ * together (16-row AMX tiles, 8-row VNNI tiles) do not all map to the same L1 set when k
+ * is a multiple of 4096. */
+static inline int64_t tsr_qact_stride(int64_t k) { return ((k + 63) & ~(int64_t)63) + 64; }
 
 #endif /* TSR_QUANT_INTERNAL_H */
