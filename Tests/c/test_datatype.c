@@ -645,12 +645,62 @@ TSR_TEST(large_segment_lists_and_empty) {
     tsr_datatype_free(a); tsr_datatype_free(e);
 }
 
+/* Small blocks in shared 64-byte windows and records inside one window (compress kernels). */
+TSR_TEST(window_and_record_kernels_match_naive) {
+    tsr_datatype_t *byte = T(TSR_TYPE_BYTE), *t;
+    static unsigned char src[8192], a[8192], b[8192], back[8192], ref[8192];
+    for (int i = 0; i < 8192; i++) src[i] = (unsigned char)(i * 13 + 1);
+    tsr_isa top = tsr_isa_supported();
+    for (int isa = TSR_ISA_SCALAR; isa <= (int)top; isa++) {
+        CHECK_OK(tsr_isa_force((tsr_isa)isa));
+        for (int64_t B = 1; B <= 16; B *= 2)
+            for (int64_t s = B + 1; s <= 32; s++) {
+                int64_t m = 8000 / s - 1;
+                CHECK_OK(tsr_datatype_vector(m, B, s, byte, &t));
+                CHECK_OK(tsr_datatype_commit(t));
+                int64_t p1 = 0, p2 = 0, p3 = 0;
+                CHECK_OK(tsr_datatype_pack(NULL, src, 1, t, a, sizeof a, &p1));
+                CHECK_OK(tsr_datatype_pack_naive(src, 1, t, b, sizeof b, &p2));
+                CHECK(p1 == p2 && memcmp(a, b, (size_t)p1) == 0);
+                memset(back, 0, sizeof back);
+                memset(ref, 0, sizeof ref);
+                CHECK_OK(tsr_datatype_unpack(NULL, a, p1, &p3, back, 1, t));
+                p3 = 0;
+                CHECK_OK(tsr_datatype_unpack_naive(a, p1, &p3, ref, 1, t));
+                CHECK(memcmp(back, ref, sizeof back) == 0);
+                tsr_datatype_free(t);
+            }
+        /* records: {int at 0, double[3] at 8, char at 32} resized to 40, and a 64-byte-span record */
+        tsr_datatype_t *i32 = T(TSR_TYPE_INT32), *dbl = T(TSR_TYPE_DOUBLE), *chr = T(TSR_TYPE_CHAR), *s1, *rec;
+        int64_t sbl[3] = {1, 3, 1}, sd[3] = {0, 8, 32}, bl2[2] = {3, 10}, d2[2] = {1, 54};
+        tsr_datatype_t *st3[3] = {i32, dbl, chr};
+        for (int v = 0; v < 2; v++) {
+            if (v == 0) { tsr_datatype_struct(3, sbl, sd, st3, &s1); tsr_datatype_resized(s1, 0, 40, &rec); }
+            else { tsr_datatype_hindexed(2, bl2, d2, byte, &s1); tsr_datatype_resized(s1, 0, 70, &rec); }
+            tsr_datatype_commit(rec);
+            int64_t p1 = 0, p2 = 0, p3 = 0, n = 100;
+            CHECK_OK(tsr_datatype_pack(NULL, src, n, rec, a, sizeof a, &p1));
+            CHECK_OK(tsr_datatype_pack_naive(src, n, rec, b, sizeof b, &p2));
+            CHECK(p1 == p2 && memcmp(a, b, (size_t)p1) == 0);
+            memset(back, 0, sizeof back);
+            memset(ref, 0, sizeof ref);
+            CHECK_OK(tsr_datatype_unpack(NULL, a, p1, &p3, back, n, rec));
+            p3 = 0;
+            CHECK_OK(tsr_datatype_unpack_naive(a, p1, &p3, ref, n, rec));
+            CHECK(memcmp(back, ref, sizeof back) == 0);
+            tsr_datatype_free(s1); tsr_datatype_free(rec);
+        }
+    }
+    CHECK_OK(tsr_isa_force(top));
+}
+
 int main(void) {
     RUN(bounds_and_queries);
     RUN(canonical_equivalence);
     RUN(refcount_keeps_children_alive);
     RUN(bad_input);
     RUN(large_segment_lists_and_empty);
+    RUN(window_and_record_kernels_match_naive);
     RUN(fuzz_random_trees_every_isa);
     RUN(fuzz_parallel_large);
     return tsr_test_summary();

@@ -34,9 +34,86 @@ TSR_TARGET_AVX512 static inline void copy_wide(char *d, const char *s, int64_t n
     if (o < n) copy_masked(d + o, s + o, tail_mask(n - o));
 }
 
+/*
+ * Byte compress/expand (AVX512-VBMI2): several small blocks share one 64-byte window, or a
+ * whole record fits in one. One masked load, one vpcompressb, one masked store moves them
+ * all; unpack is the mirror (vpexpandb + masked store, which leaves the holes untouched).
+ */
+#define DT_TARGET_VBMI2 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,bmi2")))
+
+static int has_vbmi2(void) {
+    static int v = -1;
+    if (v < 0) v = __builtin_cpu_supports("avx512vbmi2") ? 1 : 0;
+    return v;
+}
+
+/* Blocks of B bytes at stride s, s | 64, B < s: the selection mask of one window. */
+static inline uint64_t window_mask(int64_t B, int64_t s) {
+    uint64_t m = 0, blk = (B >= 64) ? ~0ull : ((1ull << B) - 1);
+    for (int64_t o = 0; o < 64; o += s) m |= blk << o;
+    return m;
+}
+
+DT_TARGET_VBMI2 static int64_t pack_window(char *packed, const char *mem, int64_t B, int64_t s, int64_t m) {
+    const int64_t k = 64 / s;
+    const __mmask64 sel = window_mask(B, s), ld = tail_mask((k - 1) * s + B), st = tail_mask(k * B);
+    int64_t i = 0;
+    for (; i + k <= m; i += k) {
+        __m512i v = _mm512_maskz_loadu_epi8(ld, mem + i * s);
+        _mm512_mask_storeu_epi8(packed + i * B, st, _mm512_maskz_compress_epi8(sel, v));
+    }
+    return i;
+}
+
+DT_TARGET_VBMI2 static int64_t unpack_window(const char *packed, char *mem, int64_t B, int64_t s, int64_t m) {
+    const int64_t k = 64 / s;
+    const __mmask64 sel = window_mask(B, s), st = tail_mask(k * B);
+    int64_t i = 0;
+    for (; i + k <= m; i += k) {
+        __m512i v = _mm512_maskz_loadu_epi8(st, packed + i * B);
+        _mm512_mask_storeu_epi8(mem + i * s, sel, _mm512_maskz_expand_epi8(sel, v));
+    }
+    return i;
+}
+
+/* Records whose segments ascend inside one 64-byte span: their byte mask, or 0. */
+static uint64_t record_mask(const int64_t *off, const int64_t *len, int64_t nseg) {
+    uint64_t m = 0;
+    int64_t end = 0;
+    for (int64_t j = 0; j < nseg; j++) {
+        if (off[j] < end || off[j] + len[j] > 64) return 0;
+        m |= (len[j] >= 64 ? ~0ull : ((1ull << len[j]) - 1)) << off[j];
+        end = off[j] + len[j];
+    }
+    return m;
+}
+
+DT_TARGET_VBMI2 static void pack_records(char *packed, const char *mem, int64_t s, int64_t m, uint64_t sel,
+                                         int64_t body) {
+    const __mmask64 st = tail_mask(body);
+    for (int64_t i = 0; i < m; i++, mem += s)
+        _mm512_mask_storeu_epi8(packed + i * body, st, _mm512_maskz_compress_epi8(sel, _mm512_maskz_loadu_epi8(sel, mem)));
+}
+
+DT_TARGET_VBMI2 static void unpack_records(const char *packed, char *mem, int64_t s, int64_t m, uint64_t sel,
+                                           int64_t body) {
+    const __mmask64 ld = tail_mask(body);
+    for (int64_t i = 0; i < m; i++, mem += s)
+        _mm512_mask_storeu_epi8(mem, sel, _mm512_maskz_expand_epi8(sel, _mm512_maskz_loadu_epi8(ld, packed + i * body)));
+}
+
+static inline int window_ok(int64_t B, int64_t s, int64_t m) {
+    return s > B && s <= 32 && (64 % s) == 0 && m >= 64 / s && has_vbmi2();
+}
+
 TSR_TARGET_AVX512 static void pack_strided(char *packed, char *mem, int64_t B, int64_t s, int64_t m) {
     const int pf = s >= 128 || s <= -128;
     int64_t i = 0;
+    if (window_ok(B, s, m)) {
+        i = pack_window(packed, mem, B, s, m);
+        for (; i < m; i++) memcpy(packed + i * B, mem + i * s, (size_t)B);
+        return;
+    }
     if (B == 8 && s >= -(1ll << 40) && s <= (1ll << 40)) {
         const __m512i idx = _mm512_mullo_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi64(s));
         for (; i + 8 <= m; i += 8) {
@@ -74,6 +151,11 @@ TSR_TARGET_AVX512 static void pack_strided(char *packed, char *mem, int64_t B, i
 TSR_TARGET_AVX512 static void unpack_strided(char *packed, char *mem, int64_t B, int64_t s, int64_t m) {
     const int pf = s >= 128 || s <= -128;
     int64_t i = 0;
+    if (window_ok(B, s, m)) {
+        i = unpack_window(packed, mem, B, s, m);
+        for (; i < m; i++) memcpy(mem + i * s, packed + i * B, (size_t)B);
+        return;
+    }
     if (B == 8 && s >= -(1ll << 40) && s <= (1ll << 40) && (s >= 8 || s <= -8)) {
         /* scatter lanes must not overlap (|s| >= 8), or later lanes would win arbitrarily */
         const __m512i idx = _mm512_mullo_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi64(s));
@@ -100,6 +182,8 @@ TSR_TARGET_AVX512 static void unpack_strided(char *packed, char *mem, int64_t B,
 
 TSR_TARGET_AVX512 static void pack_segments(char *packed, char *mem, int64_t s, int64_t m, const int64_t *off,
                                             const int64_t *len, int64_t nseg, int64_t body) {
+    uint64_t sel = nseg <= 64 && has_vbmi2() ? record_mask(off, len, nseg) : 0;
+    if (sel) { pack_records(packed, mem, s, m, sel, body); return; }
     for (int64_t i = 0; i < m; i++, mem += s) {
         char *p = packed + i * body;
         for (int64_t j = 0; j < nseg; j++) {
@@ -111,6 +195,8 @@ TSR_TARGET_AVX512 static void pack_segments(char *packed, char *mem, int64_t s, 
 
 TSR_TARGET_AVX512 static void unpack_segments(char *packed, char *mem, int64_t s, int64_t m, const int64_t *off,
                                               const int64_t *len, int64_t nseg, int64_t body) {
+    uint64_t sel = nseg <= 64 && has_vbmi2() ? record_mask(off, len, nseg) : 0;
+    if (sel) { unpack_records(packed, mem, s, m, sel, body); return; }
     for (int64_t i = 0; i < m; i++, mem += s) {
         const char *p = packed + i * body;
         for (int64_t j = 0; j < nseg; j++) {
