@@ -58,6 +58,10 @@
  * the other rows, on the thread count or on how rows are split among threads. Row i
  * of an M = k call is bit-for-bit the M = 1 result for that row.
  *
+ * Kernels: scalar reference, AVX2 (vpmaddubsw), AVX-512 VNNI (vpdpbusd) and, for blocks of
+ * 16 rows of X on CPUs with AMX-INT8, tdpbsud (TESSERA_QUANT_AMX=0 disables it); all give
+ * the same bits. TESSERA_ISA=scalar|avx2|avx512 lowers the ISA as everywhere in Tessera.
+ *
  * Thread safety: plans are immutable after creation; tsr_qgemm_execute may run
  * concurrently on one plan when each call passes its own workspace (with a NULL
  * workspace the plan's internal scratch is used, and such calls are serialised).
@@ -233,7 +237,7 @@ typedef struct tsr_qgemm_plan_info {
     int32_t group;            /**< weights per scale group in the packed layout */
     int32_t act_block;        /**< int8 activation block, or 0 for f32 activations */
     tsr_isa isa;              /**< ISA execute would use now (tsr_isa_active and CPU features) */
-    char kernel[48];          /**< kernel name, e.g. "avx512vnni-u4" */
+    char kernel[48];          /**< kernel name, e.g. "avx512vnni+amx-int8-u4", "avx2-int8-u8" */
 } tsr_qgemm_plan_info;
 
 /** Describes `plan` (out->size must be set). */
