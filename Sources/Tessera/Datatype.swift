@@ -326,6 +326,18 @@ public final class Datatype: @unchecked Sendable, CustomStringConvertible {
         position = Int(pos)
     }
 
+    /// The reference packer: walks the constructor tree one primitive at a time (slow on
+    /// purpose; the oracle for tests and the "naive" baseline of `tessera bench datatype`).
+    public func packReference(_ source: UnsafeRawBufferPointer, count: Int = 1, into destination: UnsafeMutableRawBufferPointer,
+                              position: inout Int) throws(TesseraError) {
+        try commit()
+        try checkCovers(bytes: source.count, count: count, "packReference")
+        var pos = Int64(position)
+        try check(tsr_datatype_pack_naive(source.baseAddress, Int64(count), handle, destination.baseAddress,
+                                          Int64(destination.count), &pos))
+        position = Int(pos)
+    }
+
     /// Packs only bytes `range` of the packed stream (for chunked or pipelined sends).
     public func pack(_ source: UnsafeRawBufferPointer, count: Int = 1, byteRange range: Range<Int>,
                      into destination: UnsafeMutableRawBufferPointer, pool: ThreadPool? = nil) throws(TesseraError) {
