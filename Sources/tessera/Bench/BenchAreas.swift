@@ -4,6 +4,7 @@ nonisolated(unsafe) let benchAreas: [(name: String, summary: String, run: (Bench
     ("limits", "machine limits: STREAM, read bandwidth, SGEMM, vector peaks, pool fork-join vs OpenMP", runLimitsBench),
     ("quant", "quantized GEMV/GEMM (q4g128, GGUF Q4_0/Q4_1/Q8_0) vs OpenBLAS f32, cold/hot, roofline", runQuantBench),
     ("diffusion", "patch-parallel U-Net sampling (sync/DistriFusion/PCPP/ASG) vs unsplit, conv vs SGEMM, Gaussian-field spectrum error", runDiffusionBench),
+    ("datatype", "MPI-style datatype pack (vectors, 3-D faces, nested, indexed, struct) vs naive packer, STREAM copy limit; MPI_Pack: make bench-mpi", runDatatypeBench),
     ("attention", "FlashAttention-2 prefill and split decode vs OpenBLAS materialised attention, SGEMM and read-bandwidth limits", runAttentionBench),
     ("randproj", "random projections (dense, CSR) vs SGEMM and scikit-learn, FastRP vs SciPy and fastrp, SpMM vs read bandwidth", runRandProjBench),
 ]
