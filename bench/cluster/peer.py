@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Python peers for `tessera bench cluster`: the `kmedoids` package (Rust, by the FasterPAM
+authors) and scikit-learn, driven over stdin/stdout so the Swift bench can interleave runs
+(A B A B ...) with its own in one session.
+
+Protocol: one JSON object per line in, one JSON object per line out.
+  {"cmd": "load_matrix", "path": P, "n": N}            float32 n x n, raw little-endian
+  {"cmd": "load_data", "path": P, "n": N, "d": D}      float32 n x d, raw
+  {"cmd": "fasterpam", "medoids": [...], "n_cpu": T, "seed": S|null, "max_iter": M}
+  {"cmd": "pam_build", "k": K}
+  {"cmd": "kmeans", "centers": P, "k": K, "max_iter": M}   centres: float32 k x d raw file
+  {"cmd": "pdist"}                                     sklearn euclidean_distances on the data
+  {"cmd": "versions"} / {"cmd": "quit"}
+Replies carry "seconds" (time of the call alone, perf_counter) and quality figures.
+Missing packages are pip-installed at the first run (never needed by `make test`).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def ensure(packages):
+    missing = []
+    for mod, pkg in packages:
+        try:
+            __import__(mod)
+        except ImportError:
+            missing.append(pkg)
+    if missing:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *missing],
+                       stdout=sys.stderr, stderr=sys.stderr, check=False)
+
+
+ensure([("numpy", "numpy"), ("kmedoids", "kmedoids"), ("sklearn", "scikit-learn")])
+
+import numpy as np  # noqa: E402
+
+try:
+    import kmedoids  # noqa: E402
+except ImportError:
+    kmedoids = None
+try:
+    import sklearn  # noqa: E402
+    from sklearn.cluster import KMeans  # noqa: E402
+    from sklearn.metrics.pairwise import euclidean_distances  # noqa: E402
+except ImportError:
+    sklearn = None
+
+diss = None
+data = None
+
+
+def reply(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+for line in sys.stdin:
+    line = line.strip()
+    if not line:
+        continue
+    try:
+        req = json.loads(line)
+        cmd = req["cmd"]
+        if cmd == "quit":
+            reply({"ok": True})
+            break
+        elif cmd == "versions":
+            reply({"numpy": np.__version__,
+                   "kmedoids": getattr(kmedoids, "__version__", "missing") if kmedoids else "missing",
+                   "sklearn": sklearn.__version__ if sklearn else "missing",
+                   "cpus": os.cpu_count()})
+        elif cmd == "load_matrix":
+            n = req["n"]
+            diss = np.fromfile(req["path"], dtype=np.float32).reshape(n, n)
+            reply({"ok": True})
+        elif cmd == "load_data":
+            data = np.fromfile(req["path"], dtype=np.float32).reshape(req["n"], req["d"])
+            reply({"ok": True})
+        elif cmd == "fasterpam":
+            med = np.array(req["medoids"], dtype=np.uintp)
+            seed = req.get("seed")
+            t = time.perf_counter()
+            r = kmedoids.fasterpam(diss, med, max_iter=req.get("max_iter", 100), init="random",
+                                   random_state=seed, n_cpu=req["n_cpu"])
+            s = time.perf_counter() - t
+            reply({"seconds": s, "loss": float(r.loss), "n_iter": int(r.n_iter), "n_swap": int(r.n_swap),
+                   "medoids": [int(x) for x in r.medoids]})
+        elif cmd == "pam_build":
+            t = time.perf_counter()
+            r = kmedoids.pam_build(diss, req["k"])
+            s = time.perf_counter() - t
+            reply({"seconds": s, "loss": float(r.loss), "medoids": [int(x) for x in r.medoids]})
+        elif cmd == "kmeans":
+            k = req["k"]
+            centers = np.fromfile(req["centers"], dtype=np.float32).reshape(k, data.shape[1])
+            km = KMeans(n_clusters=k, init=centers, n_init=1, max_iter=req["max_iter"], tol=0.0,
+                        algorithm="lloyd")
+            t = time.perf_counter()
+            km.fit(data)
+            s = time.perf_counter() - t
+            reply({"seconds": s, "inertia": float(km.inertia_), "n_iter": int(km.n_iter_)})
+        elif cmd == "pdist":
+            t = time.perf_counter()
+            d = euclidean_distances(data)
+            s = time.perf_counter() - t
+            reply({"seconds": s, "check": float(d[0, -1])})
+            del d
+        else:
+            reply({"error": "unknown command " + cmd})
+    except Exception as e:  # report, keep serving
+        reply({"error": repr(e)})
