@@ -16,7 +16,7 @@ public enum ClusterCSV {
         var header: [String]?
         var rows = 0
         var lineNo = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             lineNo += 1
             var line = Substring(rawLine)
             if line.hasSuffix("\r") { line = line.dropLast() }
@@ -104,11 +104,20 @@ public enum PrincipalComponents {
             }
         }
         for p in 0..<d { for q in p..<d { cov[q * d + p] = cov[p * d + q] } }
-        func leading(_ m: [Double]) -> [Double] {
+        // power iteration, kept orthogonal to `against` (Gram–Schmidt every step)
+        func leading(_ m: [Double], against: [Double]? = nil) -> [Double] {
             var v = (0..<d).map { 1.0 + Double($0) * 1e-3 }
+            func orth(_ w: inout [Double]) {
+                guard let u = against else { return }
+                var dot = 0.0
+                for t in 0..<d { dot += w[t] * u[t] }
+                for t in 0..<d { w[t] -= dot * u[t] }
+            }
+            orth(&v)
             for _ in 0..<300 {
                 var w = [Double](repeating: 0, count: d)
                 for p in 0..<d { for q in 0..<d { w[p] += m[p * d + q] * v[q] } }
+                orth(&w)
                 let norm = w.map { $0 * $0 }.reduce(0, +).squareRoot()
                 if norm == 0 { return v.map { _ in 0 } }
                 v = w.map { $0 / norm }
@@ -116,11 +125,7 @@ public enum PrincipalComponents {
             return v
         }
         let v1 = leading(cov)
-        var lambda = 0.0
-        for p in 0..<d { for q in 0..<d { lambda += v1[p] * cov[p * d + q] * v1[q] } }
-        var deflated = cov
-        for p in 0..<d { for q in 0..<d { deflated[p * d + q] -= lambda * v1[p] * v1[q] } }
-        let v2 = d > 1 ? leading(deflated) : [0]
+        let v2 = d > 1 ? leading(cov, against: v1) : [0]
         var xs = [Double](repeating: 0, count: n), ys = xs
         for i in 0..<n {
             for t in 0..<d {
