@@ -1,0 +1,312 @@
+import Foundation
+
+/// What to generate and when to stop.
+public struct GenerationOptions: Sendable {
+    public var maxTokens: Int = 256
+    public var sampling = SamplingOptions()
+    /// Generation stops when the text contains one of these (the stop string is not returned).
+    public var stopStrings: [String] = []
+    /// Tokens that end generation (nil: the tokenizer's end-of-turn tokens, e.g. `<|im_end|>`).
+    public var stopTokens: Set<Int>? = nil
+    /// Prompt-lookup speculative decoding (nil = off). Lossless: for greedy sampling the
+    /// tokens are exactly those of plain decoding; for temperature sampling the distribution
+    /// is exactly the same.
+    public var speculative: SpeculativeOptions? = nil
+    /// Whether special tokens (e.g. `<|im_start|>`) written in the prompt become their ids.
+    public var parseSpecialTokens = true
+
+    public init(maxTokens: Int = 256, sampling: SamplingOptions = SamplingOptions(), stopStrings: [String] = [],
+                stopTokens: Set<Int>? = nil, speculative: SpeculativeOptions? = nil) {
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stopStrings = stopStrings
+        self.stopTokens = stopTokens
+        self.speculative = speculative
+    }
+}
+
+/// One generated token and the text it completed (may be empty while a UTF-8 character or a
+/// possible stop string is pending).
+public struct GeneratedToken: Sendable, Equatable {
+    public var id: Int
+    public var text: String
+}
+
+public enum StopReason: String, Sendable {
+    case maxTokens, endOfTurn, stopString, contextFull, cancelled
+}
+
+/// Figures of one generation.
+public struct GenerationStats: Sendable, Equatable {
+    public var promptTokens = 0
+    /// Prompt tokens that were already in the session's cache (not recomputed).
+    public var cachedPromptTokens = 0
+    public var generatedTokens = 0
+    public var prefillSeconds = 0.0
+    public var decodeSeconds = 0.0
+    /// Forward passes of the decode phase (with speculation: fewer than generated tokens).
+    public var decodeForwards = 0
+    public var draftedTokens = 0
+    public var acceptedDraftTokens = 0
+    public var stopReason = StopReason.maxTokens
+
+    public var promptTokensPerSecond: Double {
+        prefillSeconds > 0 ? Double(promptTokens - cachedPromptTokens) / prefillSeconds : 0
+    }
+    /// Generated tokens per second of the decode phase (the first token comes from prefill).
+    public var tokensPerSecond: Double {
+        decodeSeconds > 0 ? Double(max(0, generatedTokens - 1)) / decodeSeconds : 0
+    }
+    /// Fraction of drafted tokens that were accepted.
+    public var acceptanceRate: Double { draftedTokens > 0 ? Double(acceptedDraftTokens) / Double(draftedTokens) : 0 }
+}
+
+/// The outcome of `Generator.generate`.
+public struct GenerationResult: Sendable {
+    public var text: String
+    public var tokens: [Int]
+    public var stats: GenerationStats
+}
+
+/// Events of a generation stream.
+public enum GenerationEvent: Sendable {
+    case token(GeneratedToken)
+    case finished(GenerationStats)
+}
+
+/// Generates text with a model: prefill (chunked, GEMM path), then token-by-token decode
+/// (GEMV path) or prompt-lookup speculative decode. Keeps its session between calls, so a
+/// follow-up prompt that extends the previous conversation reuses the cached prefix.
+///
+/// One generation at a time per generator (calls are serialised).
+public final class Generator: @unchecked Sendable {
+    // @unchecked: all mutable state is behind `lock`.
+    public let model: LlamaModel
+    public let session: LlamaSession
+    private let lock = NSLock()
+
+    public init(model: LlamaModel, contextLength: Int? = nil) throws(TesseraError) {
+        self.model = model
+        self.session = try model.makeSession(contextLength: contextLength)
+    }
+
+    public var tokenizer: Tokenizer { model.tokenizer }
+
+    /// Tokens for a chat conversation (template applied, special tokens parsed).
+    public func chatTokens(_ messages: [ChatMessage]) -> [Int] {
+        tokenizer.encode(model.chatTemplate.render(messages), addBOS: false, parseSpecial: true)
+    }
+
+    /// Generates a continuation of `prompt` (text), calling `onToken` as tokens are produced;
+    /// return false from `onToken` to stop.
+    @discardableResult
+    public func generate(prompt: String, options: GenerationOptions = GenerationOptions(),
+                         onToken: (GeneratedToken) -> Bool = { _ in true }) throws(TesseraError) -> GenerationResult {
+        let ids = tokenizer.encode(prompt, parseSpecial: options.parseSpecialTokens)
+        return try generate(tokens: ids, options: options, onToken: onToken)
+    }
+
+    /// Generates the assistant's reply to `messages`.
+    @discardableResult
+    public func respond(to messages: [ChatMessage], options: GenerationOptions = GenerationOptions(),
+                        onToken: (GeneratedToken) -> Bool = { _ in true }) throws(TesseraError) -> GenerationResult {
+        try generate(tokens: chatTokens(messages), options: options, onToken: onToken)
+    }
+
+    /// Streams the generation as an `AsyncSequence` of events (tokens, then the stats).
+    /// Cancelling the consuming task stops generation at the next token.
+    public func stream(prompt: String, options: GenerationOptions = GenerationOptions()) -> AsyncThrowingStream<GenerationEvent, Error> {
+        let ids = tokenizer.encode(prompt, parseSpecial: options.parseSpecialTokens)
+        return stream(tokens: ids, options: options)
+    }
+
+    public func stream(messages: [ChatMessage], options: GenerationOptions = GenerationOptions()) -> AsyncThrowingStream<GenerationEvent, Error> {
+        stream(tokens: chatTokens(messages), options: options)
+    }
+
+    public func stream(tokens: [Int], options: GenerationOptions) -> AsyncThrowingStream<GenerationEvent, Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task.detached { [self] in
+                do {
+                    let r = try self.generate(tokens: tokens, options: options) { tok in
+                        if Task.isCancelled { return false }
+                        if case .terminated = continuation.yield(.token(tok)) { return false }
+                        return true
+                    }
+                    continuation.yield(.finished(r.stats))
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// The core loop. `tokens` is the whole prompt; a prefix already in the session's cache is
+    /// reused. Prompts that do not leave room for one generated token are refused.
+    @discardableResult
+    public func generate(tokens prompt: [Int], options: GenerationOptions,
+                         onToken: (GeneratedToken) -> Bool) throws(TesseraError) -> GenerationResult {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !prompt.isEmpty else { throw .invalidArgument("generate: empty prompt") }
+        guard options.maxTokens >= 0 else { throw .invalidArgument("generate: maxTokens \(options.maxTokens) must be >= 0") }
+        guard prompt.count < session.cache.capacity else {
+            throw .outOfRange("prompt of \(prompt.count) tokens does not fit the context of \(session.cache.capacity) positions (it must leave room for at least one generated token); shorten it or create the generator with a larger contextLength")
+        }
+        if let spec = options.speculative { try spec.validate(maxRows: session.maxLogitRows) }
+        var sampler = try Sampler(options: options.sampling)
+        let stops = options.stopTokens ?? tokenizer.endOfGenerationTokens
+        var stats = GenerationStats()
+        stats.promptTokens = prompt.count
+
+        // reuse the cached prefix (at least the last prompt token is recomputed for its logits)
+        var common = 0
+        let cached = session.tokens
+        while common < min(cached.count, prompt.count - 1) && cached[common] == prompt[common] { common += 1 }
+        session.truncate(to: common)
+        stats.cachedPromptTokens = common
+
+        var emitter = TextEmitter(tokenizer: tokenizer, stopStrings: options.stopStrings)
+        var generated = [Int]()
+        var history = prompt   // prompt + generated: repetition penalty and drafting look at it
+        var stopped = false
+
+        /// Records one chosen token; false when generation must stop.
+        func accept(_ t: Int) -> Bool {
+            generated.append(t)
+            history.append(t)
+            stats.generatedTokens += 1
+            if stops.contains(t) { stats.stopReason = .endOfTurn; _ = emitter.flushAll().map { onToken(GeneratedToken(id: t, text: $0)) }; return false }
+            let (text, hitStop) = emitter.push(t)
+            if !onToken(GeneratedToken(id: t, text: text)) { stats.stopReason = .cancelled; return false }
+            if hitStop { stats.stopReason = .stopString; return false }
+            if generated.count >= options.maxTokens { stats.stopReason = .maxTokens; return false }
+            if session.remainingContext < 1 { stats.stopReason = .contextFull; return false }
+            return true
+        }
+
+        var t0 = monotonicSeconds()
+        var next = 0
+        try session.forward(Array(prompt[common...]), logits: .last) { (l: UnsafeBufferPointer<Float>, _: Int) in
+            next = sampler.sample(l, history: history[...])
+        }
+        stats.prefillSeconds = monotonicSeconds() - t0
+        t0 = monotonicSeconds()
+        if options.maxTokens == 0 { stopped = true; stats.stopReason = .maxTokens } else { stopped = !accept(next) }
+
+        var draftLength = options.speculative?.initialDraft ?? 0
+        while !stopped {
+            if let spec = options.speculative {
+                let room = min(draftLength, options.maxTokens - generated.count, session.remainingContext - 1)
+                let draft = room > 0 ? PromptLookup.draft(history, maxNgram: spec.maxNgram, minNgram: spec.minNgram, count: room) : []
+                if !draft.isEmpty {
+                    let base = session.tokens.count
+                    var accepted = 0
+                    var correction: Int? = nil
+                    let vocab = session.vocabularySize
+                    try session.forward([next] + draft, logits: .all) { (l: UnsafeBufferPointer<Float>, rows: Int) in
+                        for i in 0..<draft.count {
+                            let row = UnsafeBufferPointer(rebasing: l[(i * vocab)..<((i + 1) * vocab)])
+                            let (tok, ok) = sampler.verify(row, history: history[...], draft: draft[i])
+                            if ok {
+                                accepted += 1
+                                if !accept(tok) { stopped = true; return }
+                            } else {
+                                correction = tok
+                                return
+                            }
+                        }
+                        // every draft accepted: the last row gives a bonus token
+                        let row = UnsafeBufferPointer(rebasing: l[(draft.count * vocab)..<((draft.count + 1) * vocab)])
+                        correction = sampler.sample(row, history: history[...])
+                    }
+                    stats.decodeForwards += 1
+                    stats.draftedTokens += draft.count
+                    stats.acceptedDraftTokens += accepted
+                    // keep `next` and the accepted drafts; the rest of the cache is dead
+                    session.truncate(to: base + 1 + accepted)
+                    if spec.adaptive {
+                        draftLength = accepted == draft.count
+                            ? min(spec.maxDraft, draftLength + 2)
+                            : max(spec.minDraft, accepted + 1)
+                    }
+                    if stopped { break }
+                    guard let c = correction else { break }
+                    next = c
+                    stopped = !accept(next)
+                    continue
+                }
+            }
+            try session.forward([next], logits: .last) { (l: UnsafeBufferPointer<Float>, _: Int) in
+                next = sampler.sample(l, history: history[...])
+            }
+            stats.decodeForwards += 1
+            stopped = !accept(next)
+        }
+        stats.decodeSeconds = monotonicSeconds() - t0
+        if stats.stopReason != .stopString && stats.stopReason != .endOfTurn {
+            if let tail = emitter.flushAll(), !tail.isEmpty, let last = generated.last {
+                _ = onToken(GeneratedToken(id: last, text: tail))
+            }
+        }
+        return GenerationResult(text: emitter.text, tokens: generated, stats: stats)
+    }
+}
+
+/// Turns tokens into text pieces: complete UTF-8 characters only, holding back any suffix
+/// that could be the start of a stop string, and cutting the text at a stop string.
+struct TextEmitter {
+    var detok: StreamingDetokenizer
+    let stopStrings: [String]
+    /// Text released so far.
+    private(set) var text = ""
+    private var pending = ""
+
+    init(tokenizer: Tokenizer, stopStrings: [String]) {
+        detok = StreamingDetokenizer(tokenizer: tokenizer, skipSpecial: true)
+        self.stopStrings = stopStrings.filter { !$0.isEmpty }
+    }
+
+    /// Adds a token; returns the text that can be released and whether a stop string was hit.
+    mutating func push(_ id: Int) -> (String, Bool) {
+        pending += detok.append(id)
+        if stopStrings.isEmpty {
+            let out = pending
+            pending = ""
+            text += out
+            return (out, false)
+        }
+        for s in stopStrings {
+            if let r = pending.range(of: s) {
+                let out = String(pending[..<r.lowerBound])
+                pending = ""
+                text += out
+                return (out, true)
+            }
+        }
+        // hold back the longest suffix that is a prefix of a stop string
+        var hold = 0
+        for s in stopStrings {
+            var k = min(s.count, pending.count)
+            while k > 0 {
+                if pending.hasSuffix(String(s.prefix(k))) { hold = max(hold, k); break }
+                k -= 1
+            }
+        }
+        let cut = pending.index(pending.endIndex, offsetBy: -hold)
+        let out = String(pending[..<cut])
+        pending = String(pending[cut...])
+        text += out
+        return (out, false)
+    }
+
+    /// Releases whatever is held back (end of generation).
+    mutating func flushAll() -> String? {
+        let out = pending + detok.finish()
+        pending = ""
+        text += out
+        return out.isEmpty ? nil : out
+    }
+}

@@ -1,0 +1,198 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Which kernels compute the projections and attention.
+public enum ComputeBackend: String, Sendable, CaseIterable {
+    /// Tessera's C kernels where they support the block type, the reference elsewhere.
+    case kernels
+    /// The Swift reference (dequantize + f32 dot products): slow, the test oracle.
+    case reference
+}
+
+/// Options for loading a model.
+public struct ModelOptions: Sendable {
+    public var backend: ComputeBackend = .kernels
+    /// The pool every parallel region runs on (nil: `ThreadPool.shared`).
+    public var pool: ThreadPool? = nil
+    public init(backend: ComputeBackend = .kernels, pool: ThreadPool? = nil) {
+        self.backend = backend
+        self.pool = pool
+    }
+}
+
+/// A Llama-family model loaded from a GGUF file: hyperparameters, tokenizer, chat template and
+/// the projections bound to their compute kernels. Immutable and shareable; generation state
+/// lives in a `LlamaSession`.
+public final class LlamaModel: @unchecked Sendable {
+    // @unchecked: immutable after init (the operators are immutable plans over mapped memory).
+
+    public let config: LlamaConfig
+    public let tokenizer: Tokenizer
+    public let chatTemplate: ChatTemplate
+    public let file: GGUFFile
+    public let backend: ComputeBackend
+    /// Seconds spent in `init` (mmap, validation, kernel plans).
+    public let loadSeconds: Double
+    let pool: ThreadPool
+
+    struct Block {
+        let attnNorm: [Float]
+        let ffnNorm: [Float]
+        let q: any LinearOperator
+        let k: any LinearOperator
+        let v: any LinearOperator
+        let o: any LinearOperator
+        let gate: any LinearOperator
+        let up: any LinearOperator
+        let down: any LinearOperator
+    }
+
+    let embedding: WeightMatrix
+    let outputNorm: [Float]
+    let output: any LinearOperator
+    let blocks: [Block]
+    let attention: any AttentionOperator
+    /// RoPE inverse frequencies (`ropeDimensions/2`), with per-dimension factors applied.
+    let inverseFrequencies: [Double]
+
+    /// Opens `path` (memory-mapped) and builds the model.
+    public convenience init(path: String, options: ModelOptions = ModelOptions()) throws(TesseraError) {
+        let t0 = monotonicSeconds()
+        let file = try GGUFFile(path: path)
+        try self.init(file: file, options: options, startedAt: t0)
+    }
+
+    public convenience init(file: GGUFFile, options: ModelOptions = ModelOptions()) throws(TesseraError) {
+        try self.init(file: file, options: options, startedAt: monotonicSeconds())
+    }
+
+    init(file: GGUFFile, options: ModelOptions, startedAt t0: Double) throws(TesseraError) {
+        let config = try LlamaConfig(gguf: file)
+        let tokenizer = try Tokenizer(gguf: file)
+        guard tokenizer.vocabularySize <= config.vocabularySize || config.vocabularySize == 0 else {
+            throw .malformedInput("tokenizer has \(tokenizer.vocabularySize) tokens but the model's vocab_size is \(config.vocabularySize)")
+        }
+        self.config = config
+        self.tokenizer = tokenizer
+        self.chatTemplate = ChatTemplate(gguf: file, tokenizer: tokenizer)
+        self.file = file
+        self.backend = options.backend
+        let pool = options.pool ?? ThreadPool.shared
+        self.pool = pool
+
+        let d = config.embeddingLength, hd = config.headDim
+        func tensor(_ name: String, _ shape: [Int]) throws(TesseraError) -> GGUFTensorInfo {
+            guard let t = file.tensor(named: name) else {
+                throw .malformedInput("model is missing tensor '\(name)'")
+            }
+            guard t.shape == shape || (shape.count == 2 && t.shape == [shape[0], shape[1], 1]) else {
+                throw .malformedInput("tensor '\(name)' has shape \(t.shape), expected \(shape) from the hyperparameters")
+            }
+            guard t.type.isSupported else {
+                throw .unsupported("tensor '\(name)' has block type \(t.type), not supported (supported: \(GGMLType.supported.map(\.name).joined(separator: ", ")))")
+            }
+            return t
+        }
+        func vector(_ name: String, _ n: Int) throws(TesseraError) -> [Float] {
+            let t = try tensor(name, [n])
+            var out = [Float](repeating: 0, count: n)
+            out.withUnsafeMutableBufferPointer { o in
+                Quantizer.dequantizeRow(file.tensorPointer(t), type: t.type, count: n, into: o.baseAddress!)
+            }
+            guard out.allSatisfy({ $0.isFinite }) else { throw .malformedInput("tensor '\(name)' holds non-finite values") }
+            return out
+        }
+        func matrix(_ name: String, in k: Int, out n: Int) throws(TesseraError) -> WeightMatrix {
+            let t = try tensor(name, [k, n])
+            return WeightMatrix(name: name, type: t.type, inFeatures: k, outFeatures: n,
+                                data: file.tensorPointer(t), owner: file)
+        }
+        let backend = options.backend
+        func linear(_ w: WeightMatrix) throws(TesseraError) -> any LinearOperator {
+            if backend == .kernels, let fast = try makeKernelLinear(w, pool: pool) { return fast }
+            return ReferenceLinear(weight: w, pool: pool)
+        }
+
+        embedding = try matrix("token_embd.weight", in: d, out: config.vocabularySize)
+        outputNorm = try vector("output_norm.weight", d)
+        if file.tensor(named: "output.weight") != nil {
+            output = try linear(try matrix("output.weight", in: d, out: config.vocabularySize))
+        } else {
+            output = try linear(embedding)   // tied embeddings
+        }
+        var blocks = [Block]()
+        let qOut = config.heads * hd, kvOut = config.kvHeads * hd, f = config.feedForwardLength
+        for l in 0..<config.layers {
+            let p = "blk.\(l)."
+            blocks.append(Block(
+                attnNorm: try vector(p + "attn_norm.weight", d),
+                ffnNorm: try vector(p + "ffn_norm.weight", d),
+                q: try linear(try matrix(p + "attn_q.weight", in: d, out: qOut)),
+                k: try linear(try matrix(p + "attn_k.weight", in: d, out: kvOut)),
+                v: try linear(try matrix(p + "attn_v.weight", in: d, out: kvOut)),
+                o: try linear(try matrix(p + "attn_output.weight", in: qOut, out: d)),
+                gate: try linear(try matrix(p + "ffn_gate.weight", in: d, out: f)),
+                up: try linear(try matrix(p + "ffn_up.weight", in: d, out: f)),
+                down: try linear(try matrix(p + "ffn_down.weight", in: f, out: d))))
+        }
+        self.blocks = blocks
+        attention = (backend == .kernels ? makeKernelAttention(pool: pool) : nil) ?? ReferenceAttention(pool: pool)
+
+        var inv = [Double]()
+        let rd = config.ropeDimensions
+        for i in 0..<(rd / 2) {
+            inv.append(pow(Double(config.ropeBase), -2.0 * Double(i) / Double(rd)))
+        }
+        if file.tensor(named: "rope_freqs.weight") != nil {
+            // Llama-3.1 style per-frequency factors: theta_i / factor_i
+            let factors = try vector("rope_freqs.weight", rd / 2)
+            for i in inv.indices where factors[i] > 0 { inv[i] /= Double(factors[i]) }
+        }
+        inverseFrequencies = inv
+        loadSeconds = monotonicSeconds() - t0
+    }
+
+    /// Bytes of weights one decode step reads (every projection plus one embedding row).
+    public var weightBytesPerToken: Int {
+        var b = output.weight.byteCount + embedding.rowBytes
+        for blk in blocks {
+            for op in [blk.q, blk.k, blk.v, blk.o, blk.gate, blk.up, blk.down] { b += op.weight.byteCount }
+        }
+        return b
+    }
+
+    /// Names of the kernels in use ("qgemm avx512vnni-u4", "reference", ...), for reports.
+    public var kernelDescription: String {
+        var names = Set<String>()
+        names.insert(String(describing: type(of: output)))
+        for blk in blocks { names.insert(String(describing: type(of: blk.q))) }
+        names.insert(String(describing: type(of: attention)))
+        return names.sorted().joined(separator: ", ")
+    }
+
+    /// A new conversation with its own KV cache of `contextLength` positions (default:
+    /// the model's context length, capped at 4096).
+    public func makeSession(contextLength: Int? = nil) throws(TesseraError) -> LlamaSession {
+        try LlamaSession(model: self, capacity: contextLength ?? min(config.contextLength, 4096))
+    }
+}
+
+@inline(__always) func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Where the time of the forward passes went (seconds, accumulated since the last reset).
+public struct ForwardProfile: Sendable, Equatable {
+    public var projections: Double = 0
+    public var attention: Double = 0
+    public var rest: Double = 0
+    public var tokens: Int = 0
+    public var forwards: Int = 0
+    public init() {}
+    public var total: Double { projections + attention + rest }
+}

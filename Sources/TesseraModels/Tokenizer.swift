@@ -1,0 +1,384 @@
+import Foundation
+
+/// A tokenizer read from GGUF metadata (`tokenizer.ggml.*`).
+///
+/// * `gpt2` models: byte-level BPE (`tokens` + `merges`), with the pre-tokenizer of
+///   `tokenizer.ggml.pre` (see `PreTokenizerKind`).
+/// * `llama` models: SentencePiece-style BPE over `tokens` + `scores` with `▁` for spaces and
+///   `<0xXX>` byte fallback.
+///
+/// Control and user-defined tokens (e.g. `<|im_start|>`) are recognised as whole tokens in the
+/// input when `parseSpecial` is true (the default for chat prompts), and are skipped by
+/// `decode(_:skipSpecial: true)`.
+public struct Tokenizer: Sendable {
+    public enum Model: String, Sendable { case bytePairGPT2 = "gpt2", sentencePiece = "llama" }
+
+    /// llama.cpp token types (`tokenizer.ggml.token_type`).
+    public enum TokenType: Int32, Sendable {
+        case undefined = 0, normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
+    }
+
+    public let model: Model
+    public let preTokenizer: PreTokenizerKind?
+    public let tokens: [String]
+    public let tokenTypes: [TokenType]
+    public let bosToken: Int?
+    public let eosToken: Int?
+    /// Tokens that end a turn (EOS, `<|im_end|>`, `<|eot_id|>`, `<|endoftext|>` ...).
+    public let endOfGenerationTokens: Set<Int>
+    public let addBOS: Bool
+    public let addSpacePrefix: Bool
+
+    let tokenIDs: [String: Int]
+    /// BPE merges: (left id << 32 | right id) -> (rank, merged id).
+    let merges: [UInt64: (rank: Int32, id: Int32)]
+    let scores: [Float]
+    /// For byte-level BPE: token id of each byte's mapped character; for SentencePiece: `<0xXX>` ids.
+    let byteTokens: [Int32]
+    /// Byte-level decode table: unicode scalar of the mapped alphabet -> byte.
+    let byteDecoder: [UInt32: UInt8]
+    /// Decoded bytes of every token (precomputed so decoding is a lookup).
+    let tokenBytes: [[UInt8]]
+    /// Special tokens matched in the input, longest first.
+    let specials: [(text: [Unicode.Scalar], id: Int)]
+
+    public var vocabularySize: Int { tokens.count }
+
+    /// Reads the tokenizer of a GGUF file.
+    public init(gguf: GGUFFile) throws(TesseraError) {
+        guard let modelName = try gguf.string("tokenizer.ggml.model") else {
+            throw .malformedInput("GGUF has no tokenizer (tokenizer.ggml.model missing)")
+        }
+        guard let tokens = try gguf.stringArray("tokenizer.ggml.tokens"), !tokens.isEmpty else {
+            throw .malformedInput("GGUF tokenizer has no tokens (tokenizer.ggml.tokens missing or empty)")
+        }
+        let types = try gguf.intArray("tokenizer.ggml.token_type")
+        if let types, types.count != tokens.count {
+            throw .malformedInput("tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens")
+        }
+        func optID(_ key: String) throws(TesseraError) -> Int? {
+            guard let v = try gguf.int(key) else { return nil }
+            guard v >= 0, v < tokens.count else {
+                throw .malformedInput("\(key) = \(v) is not a token id (vocabulary has \(tokens.count) tokens)")
+            }
+            return v
+        }
+        let bos = try optID("tokenizer.ggml.bos_token_id")
+        let eos = try optID("tokenizer.ggml.eos_token_id")
+        let eot = try optID("tokenizer.ggml.eot_token_id")
+        let eom = try optID("tokenizer.ggml.eom_token_id")
+        let unk = try optID("tokenizer.ggml.unknown_token_id")
+        switch modelName {
+        case "gpt2":
+            let pre = try gguf.string("tokenizer.ggml.pre") ?? "default"
+            guard let kind = PreTokenizerKind(ggmlPre: pre) else {
+                throw .unsupported("tokenizer pre-tokenizer '\(pre)' is not supported (supported: gpt2/default, smollm and other digit-split variants, llama-bpe)")
+            }
+            guard let merges = try gguf.stringArray("tokenizer.ggml.merges") else {
+                throw .malformedInput("byte-level BPE tokenizer without tokenizer.ggml.merges")
+            }
+            try self.init(model: .bytePairGPT2, tokens: tokens, types: types, merges: merges, scores: nil,
+                          preTokenizer: kind, bos: bos, eos: eos, unknown: unk, extraEnd: [eot, eom].compactMap { $0 },
+                          addBOS: try gguf.bool("tokenizer.ggml.add_bos_token") ?? false,
+                          addSpacePrefix: try gguf.bool("tokenizer.ggml.add_space_prefix") ?? false)
+        case "llama":
+            let scores = try gguf.floatArray("tokenizer.ggml.scores")
+            if let scores, scores.count != tokens.count {
+                throw .malformedInput("tokenizer.ggml.scores has \(scores.count) entries for \(tokens.count) tokens")
+            }
+            try self.init(model: .sentencePiece, tokens: tokens, types: types, merges: nil, scores: scores,
+                          preTokenizer: nil, bos: bos, eos: eos, unknown: unk, extraEnd: [eot, eom].compactMap { $0 },
+                          addBOS: try gguf.bool("tokenizer.ggml.add_bos_token") ?? true,
+                          addSpacePrefix: try gguf.bool("tokenizer.ggml.add_space_prefix") ?? true)
+        default:
+            throw .unsupported("tokenizer model '\(modelName)' is not supported (supported: gpt2, llama)")
+        }
+    }
+
+    /// Builds a tokenizer from its parts (what the GGUF metadata holds).
+    public init(model: Model, tokens: [String], types: [Int]?, merges: [String]?, scores: [Float]?,
+                preTokenizer: PreTokenizerKind?, bos: Int?, eos: Int?, unknown: Int? = nil, extraEnd: [Int] = [],
+                addBOS: Bool, addSpacePrefix: Bool) throws(TesseraError) {
+        self.model = model
+        self.tokens = tokens
+        self.preTokenizer = preTokenizer
+        self.bosToken = bos
+        self.eosToken = eos
+        self.addBOS = addBOS
+        self.addSpacePrefix = addSpacePrefix
+        var tt = [TokenType]()
+        tt.reserveCapacity(tokens.count)
+        for i in 0..<tokens.count {
+            let raw = types?[i] ?? 1
+            tt.append(TokenType(rawValue: Int32(clamping: raw)) ?? .normal)
+        }
+        tokenTypes = tt
+        var ids = [String: Int](minimumCapacity: tokens.count)
+        for (i, t) in tokens.enumerated() where ids[t] == nil { ids[t] = i }
+        tokenIDs = ids
+
+        // byte-level alphabet of GPT-2: printable bytes map to themselves, the rest to U+0100...
+        var byteToChar = [UInt32](repeating: 0, count: 256)
+        var n: UInt32 = 0
+        for b in 0..<256 {
+            if (33...126).contains(b) || (161...172).contains(b) || (174...255).contains(b) {
+                byteToChar[b] = UInt32(b)
+            } else {
+                byteToChar[b] = 256 + n
+                n += 1
+            }
+        }
+        var dec = [UInt32: UInt8]()
+        for b in 0..<256 { dec[byteToChar[b]] = UInt8(b) }
+        byteDecoder = dec
+
+        var bt = [Int32](repeating: -1, count: 256)
+        var mergeTable = [UInt64: (rank: Int32, id: Int32)]()
+        switch model {
+        case .bytePairGPT2:
+            for b in 0..<256 {
+                let s = String(Character(Unicode.Scalar(byteToChar[b])!))
+                // a vocabulary may lack bytes that never occur in text (e.g. 0xC0, 0xF5...);
+                // such bytes encode as the unknown token, or are dropped without one
+                bt[b] = Int32(ids[s] ?? unknown ?? -1)
+            }
+            mergeTable.reserveCapacity(merges?.count ?? 0)
+            for (rank, m) in (merges ?? []).enumerated() {
+                // "left right": tokens never contain a plain space in the byte-level alphabet
+                guard let sp = m.firstIndex(of: " ") else {
+                    throw .malformedInput("tokenizer merge \(rank) '\(m)' has no space separator")
+                }
+                let l = String(m[..<sp]), r = String(m[m.index(after: sp)...])
+                guard let li = ids[l], let ri = ids[r], let mi = ids[l + r] else { continue }
+                let key = UInt64(li) << 32 | UInt64(ri)
+                if mergeTable[key] == nil { mergeTable[key] = (Int32(rank), Int32(mi)) }
+            }
+        case .sentencePiece:
+            for b in 0..<256 {
+                let hex = String(b, radix: 16, uppercase: true)
+                let name = "<0x" + (hex.count == 1 ? "0" + hex : hex) + ">"
+                if let id = ids[name] { bt[b] = Int32(id) }
+            }
+        }
+        byteTokens = bt
+        self.merges = mergeTable
+        self.scores = scores ?? [Float](repeating: 0, count: tokens.count)
+
+        // decoded bytes per token
+        var tb = [[UInt8]]()
+        tb.reserveCapacity(tokens.count)
+        for (i, t) in tokens.enumerated() {
+            switch tt[i] {
+            case .control, .unknown, .unused:
+                tb.append(Array(t.utf8))   // shown only when skipSpecial is false
+            case .byte where model == .sentencePiece:
+                // "<0xAB>"
+                let hex = t.dropFirst(3).prefix(2)
+                tb.append([UInt8(hex, radix: 16) ?? 0x3F])
+            case .userDefined:
+                tb.append(Array(t.utf8))
+            default:
+                if model == .bytePairGPT2 {
+                    var bytes = [UInt8]()
+                    for s in t.unicodeScalars {
+                        if let b = dec[s.value] { bytes.append(b) } else { bytes.append(contentsOf: String(s).utf8) }
+                    }
+                    tb.append(bytes)
+                } else {
+                    tb.append(Array(t.replacingOccurrences(of: "\u{2581}", with: " ").utf8))
+                }
+            }
+        }
+        tokenBytes = tb
+
+        var sp = [(text: [Unicode.Scalar], id: Int)]()
+        for (i, t) in tokens.enumerated() where (tt[i] == .control || tt[i] == .userDefined) && !t.isEmpty {
+            sp.append((Array(t.unicodeScalars), i))
+        }
+        sp.sort { $0.text.count > $1.text.count }
+        specials = sp
+
+        var ends = Set<Int>()
+        if let eos { ends.insert(eos) }
+        for e in extraEnd { ends.insert(e) }
+        for name in ["<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>", "<end_of_turn>", "<|end|>"] {
+            if let id = ids[name], tt[id] == .control { ends.insert(id) }
+        }
+        endOfGenerationTokens = ends
+    }
+
+    /// The id of a token string (exact vocabulary entry), or nil.
+    public func id(of token: String) -> Int? { tokenIDs[token] }
+
+    public func isSpecial(_ id: Int) -> Bool {
+        guard id >= 0 && id < tokenTypes.count else { return false }
+        let t = tokenTypes[id]
+        return t == .control || t == .unknown || t == .unused
+    }
+
+    // MARK: encode
+
+    /// Encodes `text` to token ids. `addBOS` nil follows the model's `add_bos_token`.
+    /// With `parseSpecial`, special-token texts in the input become their single ids.
+    public func encode(_ text: String, addBOS: Bool? = nil, parseSpecial: Bool = true) -> [Int] {
+        var out = [Int]()
+        if (addBOS ?? self.addBOS), let bosToken { out.append(bosToken) }
+        let scalars = Array(text.unicodeScalars)
+        var start = 0
+        var i = 0
+        var firstSegment = true
+        while i < scalars.count {
+            if parseSpecial, let (len, id) = matchSpecial(scalars, at: i) {
+                if start < i { encodeSegment(scalars[start..<i], first: firstSegment, into: &out) }
+                out.append(id)
+                firstSegment = false
+                i += len
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        if start < scalars.count { encodeSegment(scalars[start..<scalars.count], first: firstSegment, into: &out) }
+        return out
+    }
+
+    private func matchSpecial(_ s: [Unicode.Scalar], at i: Int) -> (Int, Int)? {
+        for sp in specials where sp.text.count <= s.count - i && sp.text[0] == s[i] {
+            var ok = true
+            for k in 1..<sp.text.count where s[i + k] != sp.text[k] { ok = false; break }
+            if ok { return (sp.text.count, sp.id) }
+        }
+        return nil
+    }
+
+    private func encodeSegment(_ seg: ArraySlice<Unicode.Scalar>, first: Bool, into out: inout [Int]) {
+        switch model {
+        case .bytePairGPT2:
+            let scalars = Array(seg)
+            let pre = PreTokenizer(kind: preTokenizer ?? .gpt2)
+            var buf = [UInt8]()
+            for r in pre.split(scalars) {
+                buf.removeAll(keepingCapacity: true)
+                for k in r { buf.append(contentsOf: String(scalars[k]).utf8) }
+                bpe(bytes: buf, into: &out)
+            }
+        case .sentencePiece:
+            var text = String(String.UnicodeScalarView(seg))
+            text = text.replacingOccurrences(of: " ", with: "\u{2581}")
+            if first && addSpacePrefix { text = "\u{2581}" + text }
+            sentencePiece(text, into: &out)
+        }
+    }
+
+    /// Byte-level BPE on one pre-token: start from bytes, repeatedly merge the lowest-ranked pair.
+    private func bpe(bytes: [UInt8], into out: inout [Int]) {
+        if bytes.isEmpty { return }
+        var sym = bytes.map { byteTokens[Int($0)] }
+        if sym.contains(-1) { sym.removeAll { $0 < 0 } }
+        while sym.count > 1 {
+            var best = Int32.max, at = -1, merged: Int32 = 0
+            for k in 0..<(sym.count - 1) {
+                if let m = merges[UInt64(UInt32(sym[k])) << 32 | UInt64(UInt32(sym[k + 1]))], m.rank < best {
+                    best = m.rank; at = k; merged = m.id
+                }
+            }
+            if at < 0 { break }
+            sym[at] = merged
+            sym.remove(at: at + 1)
+        }
+        for s in sym { out.append(Int(s)) }
+    }
+
+    /// SentencePiece BPE: characters, then merge the adjacent pair whose concatenation is the
+    /// highest-scoring vocabulary entry; unknown characters fall back to `<0xXX>` bytes.
+    private func sentencePiece(_ text: String, into out: inout [Int]) {
+        var sym = text.map { String($0) }
+        while sym.count > 1 {
+            var bestScore = -Float.infinity, at = -1
+            for k in 0..<(sym.count - 1) {
+                if let id = tokenIDs[sym[k] + sym[k + 1]], scores[id] > bestScore {
+                    bestScore = scores[id]; at = k
+                }
+            }
+            if at < 0 { break }
+            sym[at] += sym[at + 1]
+            sym.remove(at: at + 1)
+        }
+        for s in sym {
+            if let id = tokenIDs[s] {
+                out.append(id)
+            } else {
+                for b in s.utf8 {
+                    let t = byteTokens[Int(b)]
+                    out.append(t >= 0 ? Int(t) : 0)
+                }
+            }
+        }
+    }
+
+    // MARK: decode
+
+    /// The bytes a token stands for (special tokens: their text).
+    public func bytes(of id: Int) -> [UInt8] {
+        guard id >= 0 && id < tokenBytes.count else { return [] }
+        return tokenBytes[id]
+    }
+
+    /// Decodes ids to text (invalid UTF-8 becomes U+FFFD). `skipSpecial` drops control tokens.
+    public func decode(_ ids: [Int], skipSpecial: Bool = false) -> String {
+        var bytes = [UInt8]()
+        for (n, id) in ids.enumerated() {
+            if skipSpecial && isSpecial(id) { continue }
+            var b = self.bytes(of: id)
+            // SentencePiece: the space prefix added by encode is not part of the text
+            if model == .sentencePiece && addSpacePrefix && n == 0 && b.first == 0x20 { b.removeFirst() }
+            bytes.append(contentsOf: b)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Turns a stream of tokens into text pieces without splitting multi-byte UTF-8 characters
+/// (a character spread over several byte tokens is emitted once it is complete).
+public struct StreamingDetokenizer: Sendable {
+    let tokenizer: Tokenizer
+    let skipSpecial: Bool
+    private var pending: [UInt8] = []
+    private var first = true
+
+    public init(tokenizer: Tokenizer, skipSpecial: Bool = true) {
+        self.tokenizer = tokenizer
+        self.skipSpecial = skipSpecial
+    }
+
+    /// Text that became complete with this token ("" while a character is incomplete).
+    public mutating func append(_ id: Int) -> String {
+        if skipSpecial && tokenizer.isSpecial(id) { return "" }
+        var b = tokenizer.bytes(of: id)
+        if tokenizer.model == .sentencePiece && tokenizer.addSpacePrefix && first && b.first == 0x20 { b.removeFirst() }
+        first = false
+        pending.append(contentsOf: b)
+        // emit the longest prefix that ends on a character boundary
+        var cut = pending.count
+        var k = pending.count - 1
+        var back = 0
+        while k >= 0 && back < 4 {
+            let c = pending[k]
+            if c & 0xC0 != 0x80 {   // lead byte or ASCII
+                let need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1
+                if pending.count - k < need { cut = k }
+                break
+            }
+            k -= 1; back += 1
+        }
+        let text = String(decoding: pending[..<cut], as: UTF8.self)
+        pending.removeFirst(cut)
+        return text
+    }
+
+    /// Whatever is left (an incomplete character becomes U+FFFD).
+    public mutating func finish() -> String {
+        defer { pending.removeAll() }
+        return String(decoding: pending, as: UTF8.self)
+    }
+}
