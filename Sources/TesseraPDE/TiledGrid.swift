@@ -13,7 +13,7 @@
 //
 // A face is described as a subarray: in the sending tile, its last (or first) interior layer
 // along the axis; in the receiving tile, its halo layer. These are exactly Tessera subarray
-// datatypes (include/tessera/datatype.h), committed once; an exchange packs the sender's face
+// datatypes (`Datatype.subarray`, over include/tessera/datatype.h), committed once; an exchange packs the sender's face
 // and unpacks it into the receiver's halo — the same description TesseraDistributed sends over
 // MPI between machines. `HaloMethod.loop` copies the same faces with plain loops (the
 // reference the datatype path is tested against).
@@ -23,7 +23,6 @@
 // Neumann mirrors the first interior layer.
 
 import Foundation
-internal import CTessera
 
 /// How halo faces are copied between tiles.
 public enum HaloMethod: String, Sendable, CaseIterable {
@@ -50,29 +49,13 @@ struct Tile {
     @inline(__always) func index(_ z: Int, _ y: Int, _ x: Int) -> Int { (z * local[1] + y) * local[2] + x }
 }
 
-/// A committed Tessera subarray datatype (freed with the owner).
+/// A face as a committed Tessera subarray datatype (the `Datatype` façade of the Tessera
+/// module, over include/tessera/datatype.h).
 final class FaceDatatype: @unchecked Sendable {
-    let handle: OpaquePointer
-    let bytes: Int
+    let type: Datatype
     init(_ f: SubarrayFace) throws(TesseraError) {
-        var dbl: OpaquePointer?
-        try tsrCheck(tsr_datatype_named(TSR_TYPE_DOUBLE, &dbl))
-        defer { _ = tsr_datatype_free(dbl) }
-        var sizes = f.sizes.map(Int64.init), sub = f.subsizes.map(Int64.init), st = f.starts.map(Int64.init)
-        var t: OpaquePointer?
-        try tsrCheck(tsr_datatype_subarray(Int32(sizes.count), &sizes, &sub, &st, TSR_ORDER_C, dbl, &t))
-        guard let t else { throw .internalError("tsr_datatype_subarray returned no handle") }
-        handle = t
-        try tsrCheck(tsr_datatype_commit(t))
-        bytes = f.count * 8
+        type = try Datatype.subarray(sizes: f.sizes, subsizes: f.subsizes, starts: f.starts, of: .double).commit()
     }
-    deinit { _ = tsr_datatype_free(handle) }
-}
-
-@inline(__always) func tsrCheck(_ s: tsr_status) throws(TesseraError) {
-    if s == TSR_OK { return }
-    let m = String(cString: tsr_last_error())
-    throw TesseraError(statusCode: Int32(s.rawValue), message: m) ?? .internalError(m)
 }
 
 /// A face transfer: copy `send` of tile `from` into `recv` of tile `to`.
@@ -257,12 +240,19 @@ public final class TiledGrid: @unchecked Sendable {
                 let src = v[link.from].pointer, dst = v[ti].pointer
                 switch haloMethod {
                 case .datatype:
-                    var pos: Int64 = 0
-                    let buf = buffers[ti].pointer, size = Int64(link.send.count * 8)
-                    let s1 = tsr_datatype_pack(nil, src, 1, link.sendType!.handle, buf, size, &pos)
-                    pos = 0
-                    let s2 = tsr_datatype_unpack(nil, buf, size, &pos, dst, 1, link.recvType!.handle)
-                    precondition(s1 == TSR_OK && s2 == TSR_OK, "halo pack/unpack: \(String(cString: tsr_last_error()))")
+                    // pack the neighbour's face into this tile's buffer, unpack into the halo
+                    let buf = UnsafeMutableRawBufferPointer(start: buffers[ti].pointer, count: link.send.count * 8)
+                    let from = UnsafeRawBufferPointer(start: src, count: tiles[link.from].count * 8)
+                    let into = UnsafeMutableRawBufferPointer(start: dst, count: tiles[ti].count * 8)
+                    var pos = 0
+                    do {
+                        try link.sendType!.type.pack(from, into: buf, position: &pos)
+                        pos = 0
+                        try link.recvType!.type.unpack(UnsafeRawBufferPointer(buf), position: &pos, into: into)
+                    } catch {
+                        // the faces were validated when the decomposition was built
+                        preconditionFailure("TiledGrid halo exchange: \(error)")
+                    }
                 case .loop:
                     copyFace(from: src, link.send, to: dst, link.recv)
                 }

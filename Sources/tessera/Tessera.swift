@@ -14,6 +14,7 @@ struct TesseraCLI: ParsableCommand {
         subcommands: [
             InfoCommand.self,
             BenchCommand.self,
+            PDECommand.self,
             DiffusionCommand.self,
             EmbedCommand.self, ProjectCommand.self,
         ]

@@ -7,4 +7,5 @@ nonisolated(unsafe) let benchAreas: [(name: String, summary: String, run: (Bench
     ("datatype", "MPI-style datatype pack (vectors, 3-D faces, nested, indexed, struct) vs naive packer, STREAM copy limit; MPI_Pack: make bench-mpi", runDatatypeBench),
     ("attention", "FlashAttention-2 prefill and split decode vs OpenBLAS materialised attention, SGEMM and read-bandwidth limits", runAttentionBench),
     ("randproj", "random projections (dense, CSR) vs SGEMM and scikit-learn, FastRP vs SciPy and fastrp, SpMM vs read bandwidth", runRandProjBench),
+    ("pde", "NS2D step vs FFT floor and NumPy, FFTW plan cost, FD CG/heat vs naive, parallel efficiency, bandwidth", runPDEBench),
 ]
