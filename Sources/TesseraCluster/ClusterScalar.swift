@@ -12,6 +12,8 @@ public protocol ClusterScalar: BinaryFloatingPoint, TensorElement where Self.Raw
                         b: UnsafePointer<Self>, ldb: Int, beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
     /// Square root in this type.
     static func squareRoot(_ x: Self) -> Self
+    /// The value as `Double` (a concrete conversion: the generic `Double(_:)` is slow in hot loops).
+    var double: Double { get }
 }
 
 extension Float: ClusterScalar {
@@ -21,6 +23,7 @@ extension Float: ClusterScalar {
                     alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
     @inline(__always) public static func squareRoot(_ x: Float) -> Float { x.squareRoot() }
+    @inline(__always) public var double: Double { Double(self) }
 }
 
 extension Double: ClusterScalar {
@@ -30,4 +33,5 @@ extension Double: ClusterScalar {
                     alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
     @inline(__always) public static func squareRoot(_ x: Double) -> Double { x.squareRoot() }
+    @inline(__always) public var double: Double { self }
 }

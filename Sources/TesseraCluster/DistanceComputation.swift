@@ -30,6 +30,8 @@ extension DistanceMatrix {
         computeUnchecked(data, metric: metric, pool: pool)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func computeUnchecked(_ data: Matrix<Scalar>, metric: DistanceMetric, pool: ThreadPool) {
         let n = count, d = data.cols, ld = data.rowStride
         let out = pointer

@@ -71,6 +71,8 @@ public struct GaussianMixture: Sendable {
     /// Fits k components to the rows of `data`.
     /// Errors: k outside 1...n, empty data, NaN/Inf, bad options or labels, a covariance that stays
     /// singular after regularisation.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public static func fit<S: ClusterScalar>(_ data: Matrix<S>, components k: Int,
                                              options: GaussianMixtureOptions = GaussianMixtureOptions()) throws(TesseraError) -> GaussianMixture {
         try validateData(data, metric: nil, what: "GaussianMixture")

@@ -61,6 +61,8 @@ public enum KMeans {
     /// Clusters the rows of `data` into k groups.
     /// Errors: k ≤ 0 or k > n, empty data, NaN/Inf, nInit < 1, maxIterations < 1, negative
     /// tolerance, initial centres of the wrong shape.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public static func fit<S: ClusterScalar>(_ data: Matrix<S>, k: Int,
                                              options: KMeansOptions = KMeansOptions()) throws(TesseraError) -> KMeansResult<S> {
         try validateData(data, metric: nil, what: "KMeans")
@@ -99,6 +101,8 @@ public enum KMeans {
     }
 
     /// The nearest centre of each row of `data` (centres: k × d).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public static func predict<S: ClusterScalar>(_ data: Matrix<S>, centers: Matrix<S>) throws(TesseraError) -> [Int] {
         try validateData(data, metric: nil, what: "KMeans.predict")
         guard centers.cols == data.cols, centers.rows >= 1 else {

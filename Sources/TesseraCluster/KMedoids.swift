@@ -88,6 +88,8 @@ public enum KMedoids {
     ///
     /// Errors: k ≤ 0 or k > n, bad initial medoids (out of range, repeated, wrong count),
     /// maxIterations < 0, fastTolerance outside [0, 1].
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public static func fit<S: ClusterScalar>(_ matrix: DistanceMatrix<S>, k: Int,
                                              options: KMedoidsOptions = KMedoidsOptions()) throws(TesseraError) -> KMedoidsResult {
         let n = matrix.count
@@ -146,6 +148,8 @@ public enum KMedoids {
     }
 
     /// The loss (total deviation) of a medoid set, and the labels (nearest medoid slot, lowest slot on ties).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public static func assign<S: ClusterScalar>(_ matrix: DistanceMatrix<S>, medoids: [Int]) throws(TesseraError) -> (labels: [Int], loss: Double) {
         try validateMedoids(medoids, k: medoids.count, n: matrix.count)
         var labels = [Int](repeating: 0, count: matrix.count)
@@ -176,7 +180,7 @@ public enum KMedoids {
     static func rowSum<S: ClusterScalar>(_ d: DistanceMatrix<S>, _ i: Int) -> Double {
         let row = d.pointer + i * d.count
         var s = 0.0
-        for j in 0..<d.count { s += Double(row[j]) }
+        for j in 0..<d.count { s += row[j].double }
         return s
     }
 

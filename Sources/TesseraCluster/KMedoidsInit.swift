@@ -10,7 +10,7 @@ extension KMedoids {
                 for i in r {
                     let row = d + i * n
                     var s = 0.0
-                    for j in 0..<n { s += Double(row[j]) }
+                    for j in 0..<n { s += row[j].double }
                     sp[i] = s
                 }
             }
@@ -46,7 +46,7 @@ extension KMedoids {
                                 var g = 0.0
                                 for j in 0..<n {
                                     let v = row[j], dj = np[j]
-                                    if v < dj { g += Double(v) - Double(dj) }
+                                    if v < dj { g += v.double - dj.double }
                                 }
                                 gp[i] = g
                             }
@@ -94,7 +94,7 @@ extension KMedoids {
                 let row = d + c * n
                 var g = 0.0
                 for j in candidates {
-                    let v = Double(row[j])
+                    let v = row[j].double
                     if near[j].isInfinite { g += v } else if v < near[j] { g += v - near[j] }
                 }
                 if g < bestGain { bestGain = g; best = c }
@@ -102,7 +102,7 @@ extension KMedoids {
             medoids.append(best)
             isMedoid[best] = true
             let row = d + best * n
-            for j in 0..<n { near[j] = min(near[j], Double(row[j])) }
+            for j in 0..<n { near[j] = min(near[j], row[j].double) }
         }
         return medoids
     }

@@ -93,7 +93,7 @@ final class MedoidState<S: ClusterScalar> {
                     }
                     if selfSlot >= 0 { si = ni; sd = nd; ni = selfSlot; nd = 0 }
                     cache[j] = PointCache(nearSlot: Int32(ni), secoSlot: Int32(si), nearD: nd, secoD: sd)
-                    s += Double(nd)
+                    s += nd.double
                 }
                 return s
             }
@@ -105,7 +105,7 @@ final class MedoidState<S: ClusterScalar> {
         removal.withUnsafeMutableBufferPointer { rb in
             for j in 0..<n {
                 let c = cache[j]
-                rb[Int(c.nearSlot)] += Double(c.secoD) - Double(c.nearD)
+                rb[Int(c.nearSlot)] += c.secoD.double - c.nearD.double
             }
         }
     }
@@ -124,10 +124,10 @@ final class MedoidState<S: ClusterScalar> {
             let djo = row[j]
             let c = cache[j]
             if djo < c.nearD {
-                acc += Double(djo) - Double(c.nearD)
-                ploss[Int(c.nearSlot)] += Double(c.nearD) - Double(c.secoD)
+                acc += djo.double - c.nearD.double
+                ploss[Int(c.nearSlot)] += c.nearD.double - c.secoD.double
             } else if djo < c.secoD {
-                ploss[Int(c.nearSlot)] += Double(djo) - Double(c.secoD)
+                ploss[Int(c.nearSlot)] += djo.double - c.secoD.double
             }
         }
         var best = 0
@@ -148,10 +148,10 @@ final class MedoidState<S: ClusterScalar> {
             let djo = row[j]
             let c = cache[j]
             if djo < c.nearD {
-                acc += Double(djo) - Double(c.nearD)
-                out[Int(c.nearSlot)] += Double(c.nearD) - Double(c.secoD)
+                acc += djo.double - c.nearD.double
+                out[Int(c.nearSlot)] += c.nearD.double - c.secoD.double
             } else if djo < c.secoD {
-                out[Int(c.nearSlot)] += Double(djo) - Double(c.secoD)
+                out[Int(c.nearSlot)] += djo.double - c.secoD.double
             }
         }
         for m in 0..<k { out[m] += acc }
@@ -165,9 +165,9 @@ final class MedoidState<S: ClusterScalar> {
             let c = cache[j]
             let djo = j == o ? S(0) : row[j]
             if Int(c.nearSlot) == m {
-                delta += Double(min(djo, c.secoD)) - Double(c.nearD)
+                delta += min(djo, c.secoD).double - c.nearD.double
             } else if djo < c.nearD {
-                delta += Double(djo) - Double(c.nearD)
+                delta += djo.double - c.nearD.double
             }
         }
         return delta
@@ -210,7 +210,7 @@ final class MedoidState<S: ClusterScalar> {
                         }
                     }
                     cache[j] = c
-                    s += Double(c.nearD)
+                    s += c.nearD.double
                 }
                 return s
             }

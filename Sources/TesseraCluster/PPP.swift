@@ -47,6 +47,8 @@ public enum PPP {
     }
 
     /// Chooses k and clusters the rows of `data`. k values above n are skipped.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public static func fit<S: ClusterScalar>(_ data: Matrix<S>, options: Options = Options()) throws(TesseraError) -> Result<S> {
         try validateData(data, metric: nil, what: "PPP")
         guard options.kRange.lowerBound >= 1 else { throw .invalidArgument("PPP: kRange must start at 1 or more") }

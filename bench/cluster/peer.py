@@ -19,6 +19,9 @@ import os
 import subprocess
 import sys
 import time
+import warnings
+
+warnings.filterwarnings("ignore")
 
 
 def ensure(packages):
@@ -36,6 +39,7 @@ def ensure(packages):
 ensure([("numpy", "numpy"), ("kmedoids", "kmedoids"), ("sklearn", "scikit-learn")])
 
 import numpy as np  # noqa: E402
+from importlib.metadata import version  # noqa: E402
 
 try:
     import kmedoids  # noqa: E402
@@ -69,7 +73,7 @@ for line in sys.stdin:
             break
         elif cmd == "versions":
             reply({"numpy": np.__version__,
-                   "kmedoids": getattr(kmedoids, "__version__", "missing") if kmedoids else "missing",
+                   "kmedoids": version("kmedoids") if kmedoids else "missing",
                    "sklearn": sklearn.__version__ if sklearn else "missing",
                    "cpus": os.cpu_count()})
         elif cmd == "load_matrix":
