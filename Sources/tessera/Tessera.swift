@@ -17,6 +17,7 @@ struct TesseraCLI: ParsableCommand {
             PDECommand.self,
             DiffusionCommand.self,
             EmbedCommand.self, ProjectCommand.self,
+            ClusterCommand.self,
         ]
     )
 }

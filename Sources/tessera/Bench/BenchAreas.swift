@@ -8,4 +8,5 @@ nonisolated(unsafe) let benchAreas: [(name: String, summary: String, run: (Bench
     ("attention", "FlashAttention-2 prefill and split decode vs OpenBLAS materialised attention, SGEMM and read-bandwidth limits", runAttentionBench),
     ("randproj", "random projections (dense, CSR) vs SGEMM and scikit-learn, FastRP vs SciPy and fastrp, SpMM vs read bandwidth", runRandProjBench),
     ("pde", "NS2D step vs FFT floor and NumPy, FFTW plan cost, FD CG/heat vs naive, parallel efficiency, bandwidth", runPDEBench),
+    ("cluster", "k-medoids (FasterPAM vs kmedoids), distance matrix roofline, k-means vs scikit-learn", runClusterBench),
 ]
