@@ -11,7 +11,10 @@ let package = Package(
         .library(name: "TesseraPDE", targets: ["TesseraPDE"]),
         .library(name: "TesseraDiffusion", targets: ["TesseraDiffusion"]),
         .library(name: "TesseraModels", targets: ["TesseraModels"]),
+        // distributed (MPI): its own product, so nothing else requires MPI
+        .library(name: "TesseraDistributed", targets: ["TesseraDistributed"]),
         .executable(name: "tessera", targets: ["tessera"]),
+        .executable(name: "tessera-mpi", targets: ["tessera-mpi"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,6 +29,8 @@ let package = Package(
                        providers: [.apt(["libfftw3-dev"]), .brew(["fftw"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"]), .brew(["open-mpi"])]),
 
         // MARK: The C kernels (public headers in the top-level include/)
         .target(
@@ -51,6 +56,9 @@ let package = Package(
         .target(name: "TesseraDiffusion", dependencies: ["Tessera", "CTessera", "CFFTW", "COpenBLAS"]),
         // models: GGUF, tokenizer, Llama runner, speculative decoding
         .target(name: "TesseraModels", dependencies: ["Tessera", "CTessera"]),
+        // distributed: MPI binding, ring attention, distributed k-means and FD solvers
+        .target(name: "TesseraDistributed",
+                dependencies: ["Tessera", "CTessera", "CMPI", "TesseraPDE", "TesseraCluster", "COpenBLAS"]),
 
         // MARK: Command-line tool
         .executableTarget(
@@ -61,11 +69,17 @@ let package = Package(
             ]
         ),
 
+        // the program the MPI tests, demo and bench launch under mpirun
+        .executableTarget(name: "tessera-mpi",
+                          dependencies: ["TesseraDistributed", "Tessera", "TesseraPDE", "TesseraCluster"]),
+
         // MARK: Tests
         .testTarget(name: "TesseraTests", dependencies: ["Tessera"]),
         .testTarget(name: "TesseraPDETests", dependencies: ["TesseraPDE"]),
         .testTarget(name: "TesseraDiffusionTests", dependencies: ["TesseraDiffusion"]),
         .testTarget(name: "TesseraClusterTests", dependencies: ["TesseraCluster"]),
+        .testTarget(name: "TesseraDistributedTests", dependencies: ["TesseraDistributed"]),
+        .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels"]),
         // (each module adds its test target here: .testTarget(name: "TesseraXTests", dependencies: ["TesseraX"]))
     ]
 )

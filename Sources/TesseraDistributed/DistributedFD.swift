@@ -1,0 +1,299 @@
+// Finite-difference heat and Poisson solvers of TesseraPDE (FDHeat explicit, FDPoisson with
+// Jacobi-preconditioned CG) on a grid split over ranks.
+//
+// Arithmetic follows TesseraPDE's FD solvers expression for expression (the operator
+// A = α·I − β·∇²_h, boundary ghosts, the CG recurrences), so:
+//   - explicit heat gives the same bits as FDHeat on one process for any split;
+//   - CG gives the same bits as FDPoisson(tiles: dims) on one process: per-rank dot products
+//     are summed in rank order (= TiledGrid's tile order) by `orderedSum`.
+// Each step starts the halo exchange, computes the interior points that need no remote halo
+// while the faces travel, then finishes the shell.
+
+import Foundation
+import Tessera
+import TesseraPDE
+
+/// A(u) = α·u − β·∇²_h u on the local block of a distributed grid.
+final class DistributedOperator {
+    let g: DistributedGrid
+    let alpha: Double, beta: Double
+    let invh2: [Double]
+    init(_ g: DistributedGrid, alpha: Double, beta: Double) {
+        self.g = g; self.alpha = alpha; self.beta = beta
+        invh2 = g.h.enumerated().map { g.halo[$0.offset] == 0 ? 0 : 1 / ($0.element * $0.element) }
+    }
+
+    /// q = A p over box [lo, hi), row by row; each row's p·q goes to rowDots[z·LY + y].
+    func apply(_ p: UnsafeMutablePointer<Double>, _ q: UnsafeMutablePointer<Double>, lo: [Int], hi: [Int],
+               rowDots: UnsafeMutablePointer<Double>?) {
+        guard lo[0] < hi[0], lo[1] < hi[1], lo[2] < hi[2] else { return }
+        let sy = g.local[2], sz = g.local[1] * g.local[2]
+        let cz = beta * invh2[0], cy = beta * invh2[1], cx = beta * invh2[2]
+        let c0 = alpha + 2 * (cz + cy + cx)
+        let hz = g.halo[0], ly = g.local[1]
+        let rows = (hi[0] - lo[0]) * (hi[1] - lo[1])
+        let ny = hi[1] - lo[1]
+        g.pool.parallelFor(0..<rows, schedule: .static) { range, _ in
+            for rr in range {
+                let z = lo[0] + rr / ny, y = lo[1] + rr % ny
+                let row = g.index(z, y, 0)
+                var d = 0.0
+                if hz == 0 {
+                    for x in lo[2]..<hi[2] {
+                        let i = row + x
+                        let v = c0 * p[i] - cx * (p[i - 1] + p[i + 1]) - cy * (p[i - sy] + p[i + sy])
+                        q[i] = v
+                        d += v * p[i]
+                    }
+                } else {
+                    for x in lo[2]..<hi[2] {
+                        let i = row + x
+                        let v = c0 * p[i] - cx * (p[i - 1] + p[i + 1]) - cy * (p[i - sy] + p[i + sy]) - cz * (p[i - sz] + p[i + sz])
+                        q[i] = v
+                        d += v * p[i]
+                    }
+                }
+                if let rowDots { rowDots[z * ly + y] += d }
+            }
+        }
+    }
+
+    /// Starts the exchange of p, computes q = A p on the inner box, finishes the exchange and
+    /// the shell. Returns p·q summed row by row in row order (TiledGrid's order for the tile).
+    func applyOverlapped(_ p: AlignedDoubles, _ q: AlignedDoubles, dirichletValues: Bool,
+                         rowDots: UnsafeMutablePointer<Double>) throws(TesseraError) -> Double {
+        let nRows = g.local[0] * g.local[1]
+        rowDots.update(repeating: 0, count: nRows)
+        let reqs = try g.startExchange(p)
+        g.fillBoundaries(p, dirichletValues: dirichletValues)
+        if g.remoteLow[2] || g.remoteHigh[2] {
+            // x is shared with a rank: splitting rows would change each row's dot-product
+            // order, so wait for the halos and make one pass per row
+            try g.finishExchange(reqs)
+            let lo = g.halo, hi = (0..<3).map { g.halo[$0] + g.size3[$0] }
+            apply(p.pointer, q.pointer, lo: lo, hi: hi, rowDots: rowDots)
+        } else {
+            let (inner, shell) = g.regions()
+            apply(p.pointer, q.pointer, lo: inner[0], hi: inner[1], rowDots: rowDots)
+            try g.finishExchange(reqs)
+            for b in shell { apply(p.pointer, q.pointer, lo: b[0], hi: b[1], rowDots: rowDots) }
+        }
+        var dot = 0.0
+        for z in g.halo[0]..<(g.halo[0] + g.size3[0]) { for y in 1...g.size3[1] { dot += rowDots[z * g.local[1] + y] } }
+        return dot
+    }
+
+    /// Diagonal of A at every interior point (Neumann walls reduce it), as FDOperator.
+    func diagonal(into dg: UnsafeMutablePointer<Double>) {
+        let hz = g.halo[0]
+        for z in hz..<(hz + g.size3[0]) { for y in 1...g.size3[1] { for x in 1...g.size3[2] {
+            var d = alpha
+            let gc = [g.origin3[0] + z - hz, g.origin3[1] + y - 1, g.origin3[2] + x - 1]
+            for a in 0..<3 where g.halo[a] == 1 {
+                let c = beta * invh2[a]
+                for atEnd in [gc[a] == 0, gc[a] == g.dims[a] - 1] {
+                    d += (atEnd && g.bcs[a] == .neumann) ? 0 : c
+                }
+            }
+            dg[g.index(z, y, x)] = d
+        } } }
+    }
+
+    /// Adds β·g/h² next to each Dirichlet boundary face into b (TiledGrid's face order).
+    func addBoundaryValues(_ b: AlignedDoubles) {
+        for bf in g.boundaryFaces {
+            guard case .dirichlet(let gv) = bf.boundary, gv != 0 else { continue }
+            let a = bf.axis
+            let inner = bf.high ? g.size3[a] + g.halo[a] - 1 : g.halo[a]
+            var lo = g.halo, hi = (0..<3).map { g.halo[$0] + g.size3[$0] }
+            lo[a] = inner; hi[a] = inner + 1
+            for z in lo[0]..<hi[0] { for y in lo[1]..<hi[1] { for x in lo[2]..<hi[2] {
+                b.pointer[g.index(z, y, x)] += beta * invh2[a] * gv
+            } } }
+        }
+    }
+
+    @inline(__always) func forInterior(_ body: (Int) -> Void) {
+        let hz = g.halo[0]
+        for z in hz..<(hz + g.size3[0]) { for y in 1...g.size3[1] {
+            let row = g.index(z, y, 0)
+            for x in 1...g.size3[2] { body(row + x) }
+        } }
+    }
+}
+
+/// Heat equation u_t = ν∇²u, explicit (forward Euler) finite differences, on a distributed grid.
+public final class DistributedHeat: @unchecked Sendable {
+    public let grid: DistributedGrid
+    public let diffusivity: Double
+    public let dt: Double
+    let lap: DistributedOperator
+    var u: AlignedDoubles, w: AlignedDoubles
+    public private(set) var time = 0.0
+    /// Seconds spent waiting for halos after the inner compute, summed over steps.
+    public private(set) var exchangeWaitSeconds = 0.0
+
+    /// Every rank passes the same global initial field (each keeps its block). Errors:
+    /// ν or dt not positive, dt above the explicit stability limit, non-finite u₀.
+    public init(initial u0: Field<Double>, diffusivity: Double, dt: Double, on grid: DistributedGrid) throws(TesseraError) {
+        guard diffusivity > 0, diffusivity.isFinite, dt > 0, dt.isFinite else {
+            throw .invalidArgument("DistributedHeat: diffusivity \(diffusivity) and dt \(dt) must be positive and finite")
+        }
+        let limit = FDHeat.explicitLimit(grid: grid.grid, diffusivity: diffusivity)
+        guard dt <= limit * (1 + 1e-12) else {
+            throw .invalidArgument(String(format: "DistributedHeat: explicit dt = %.4g exceeds the stability limit %.4g", dt, limit))
+        }
+        try u0.requireFinite("DistributedHeat initial data")
+        self.grid = grid
+        self.diffusivity = diffusivity
+        self.dt = dt
+        lap = DistributedOperator(grid, alpha: 0, beta: 1)
+        u = try grid.makeVector(); w = try grid.makeVector()
+        try grid.scatter(u0, into: u)
+    }
+
+    /// Takes `steps` explicit steps (collective). `overlap` computes the inner points while
+    /// the halos travel. Errors: MPI errors; `.invalidState` if the solution stops being finite.
+    public func advance(steps: Int, overlap: Bool = true) throws(TesseraError) {
+        guard steps >= 0 else { throw .invalidArgument("DistributedHeat: steps \(steps) must be >= 0") }
+        let c = diffusivity * dt
+        let full = (grid.halo, (0..<3).map { grid.halo[$0] + grid.size3[$0] })
+        for _ in 0..<steps {
+            let up = u.pointer, wp = w.pointer
+            let reqs = try grid.startExchange(u)
+            grid.fillBoundaries(u, dirichletValues: true)
+            let boxes: (first: [[Int]], later: [[[Int]]])
+            if overlap { let r = grid.regions(); boxes = (r.inner, r.shell) } else { boxes = ([full.0, full.1], []) }
+            if !overlap { try grid.finishExchange(reqs) }
+            step(up, wp, boxes.first[0], boxes.first[1], c)
+            if overlap {
+                let t0 = MPI.wallTime()
+                try grid.finishExchange(reqs)
+                exchangeWaitSeconds += MPI.wallTime() - t0
+                for b in boxes.later { step(up, wp, b[0], b[1], c) }
+            }
+            swap(&u, &w)
+            time += dt
+        }
+        var bad = 0
+        lap.forInterior { if !u.pointer[$0].isFinite { bad = 1 } }
+        let anyBad = try grid.communicator.allreduce(bad, op: .max)
+        guard anyBad == 0 else { throw .invalidState("DistributedHeat: solution is no longer finite at t = \(time)") }
+    }
+
+    /// w = u − c·(−∇²u) on a box (FDHeat's expression, pointwise).
+    private func step(_ up: UnsafeMutablePointer<Double>, _ wp: UnsafeMutablePointer<Double>, _ lo: [Int], _ hi: [Int], _ c: Double) {
+        lap.apply(up, wp, lo: lo, hi: hi, rowDots: nil)
+        guard lo[0] < hi[0], lo[1] < hi[1], lo[2] < hi[2] else { return }
+        let ny = hi[1] - lo[1]
+        grid.pool.parallelFor(0..<((hi[0] - lo[0]) * ny), schedule: .static) { range, _ in
+            for rr in range {
+                let row = self.grid.index(lo[0] + rr / ny, lo[1] + rr % ny, 0)
+                for x in lo[2]..<hi[2] { let i = row + x; wp[i] = up[i] - c * wp[i] }
+            }
+        }
+    }
+
+    /// The global solution (on every rank; collective).
+    public func solution() throws(TesseraError) -> Field<Double> { try grid.gather(u) }
+
+    /// This rank's block of the solution, row-major over its interior.
+    public func localSolution() -> [Double] { grid.interior(u) }
+}
+
+/// Result of a distributed CG solve (as TesseraPDE's FDSolveReport).
+public struct DistributedSolveReport: Sendable {
+    public var iterations: Int
+    /// ‖b − A·u‖₂ / ‖b‖₂ at exit.
+    public var relativeResidual: Double
+    public var converged: Bool
+}
+
+/// Poisson ∇²u = f by finite differences and Jacobi-preconditioned CG on a distributed grid.
+public final class DistributedPoisson: @unchecked Sendable {
+    public let grid: DistributedGrid
+    let op: DistributedOperator
+    let x, r, p, q, z, dinv: AlignedDoubles
+    let rowDots: UnsafeMutablePointer<Double>
+    let precond: FDPreconditioner
+    let singular: Bool
+
+    public init(on grid: DistributedGrid, preconditioner: FDPreconditioner = .jacobi) throws(TesseraError) {
+        self.grid = grid
+        op = DistributedOperator(grid, alpha: 0, beta: 1)
+        precond = preconditioner
+        singular = !grid.grid.boundaries.contains { if case .dirichlet = $0 { return true }; return false }
+        x = try grid.makeVector(); r = try grid.makeVector(); p = try grid.makeVector()
+        q = try grid.makeVector(); z = try grid.makeVector(); dinv = try grid.makeVector()
+        rowDots = .allocate(capacity: grid.local[0] * grid.local[1])
+        op.diagonal(into: dinv.pointer)
+        let dp = dinv.pointer
+        op.forInterior { i in dp[i] = 1 / dp[i] }
+    }
+    deinit { rowDots.deallocate() }
+
+    /// Σ over ranks of per-rank partial sums, in rank order (TiledGrid's tile order).
+    private func total(_ local: Double) throws(TesseraError) -> Double { try grid.communicator.orderedSum([local])[0] }
+
+    private func mean(_ v: AlignedDoubles) throws(TesseraError) -> Double {
+        var s = 0.0
+        op.forInterior { s += v.pointer[$0] }
+        return try total(s) / Double(grid.grid.count)
+    }
+
+    /// Solves ∇²u = f (collective; every rank passes the same global f). Errors: grid
+    /// mismatch, non-finite f, tolerance ≤ 0, MPI errors.
+    public func solve(_ f: Field<Double>, tolerance: Double = 1e-10, maxIterations: Int? = nil)
+        throws(TesseraError) -> (solution: Field<Double>, report: DistributedSolveReport) {
+        guard tolerance > 0, tolerance.isFinite else { throw .invalidArgument("DistributedPoisson: tolerance \(tolerance) must be positive") }
+        try f.requireFinite("DistributedPoisson right-hand side")
+        try grid.scatter(f, into: r)
+        let rp0 = r.pointer
+        op.forInterior { rp0[$0] = -rp0[$0] }
+        op.addBoundaryValues(r)
+        x.zero()
+        let rep = try cg(tolerance: tolerance, maxIterations: maxIterations ?? 10 * grid.grid.count)
+        return (try grid.gather(x), rep)
+    }
+
+    /// TesseraPDE's TiledCG.solve, with halos from the neighbouring ranks.
+    private func cg(tolerance: Double, maxIterations: Int) throws(TesseraError) -> DistributedSolveReport {
+        let xp = x.pointer, rp = r.pointer, pp = p.pointer, qp = q.pointer, zp = z.pointer, dp = dinv.pointer
+        if singular { let m = try mean(r); op.forInterior { rp[$0] -= m } }
+        _ = try op.applyOverlapped(x, q, dirichletValues: false, rowDots: rowDots)
+        op.forInterior { i in rp[i] -= qp[i] }
+        var s0 = 0.0
+        op.forInterior { let v = rp[$0]; s0 += v * v }
+        let bnorm = try total(s0).squareRoot()
+        if bnorm == 0 { return DistributedSolveReport(iterations: 0, relativeResidual: 0, converged: true) }
+        let jac = precond == .jacobi
+        var s1 = 0.0
+        op.forInterior { i in let zz = jac ? rp[i] * dp[i] : rp[i]; zp[i] = zz; pp[i] = zz; s1 += rp[i] * zz }
+        var rz = try total(s1)
+        var it = 0, rr = bnorm * bnorm
+        while it < maxIterations && rr.squareRoot() > tolerance * bnorm {
+            let pq = try total(try op.applyOverlapped(p, q, dirichletValues: false, rowDots: rowDots))
+            guard pq > 0, pq.isFinite else { break }
+            let alpha = rz / pq
+            var a = 0.0, b = 0.0
+            op.forInterior { i in
+                xp[i] += alpha * pp[i]
+                let rn = rp[i] - alpha * qp[i]
+                rp[i] = rn
+                let zz = jac ? rn * dp[i] : rn
+                zp[i] = zz
+                a += rn * zz; b += rn * rn
+            }
+            let sums = try grid.communicator.orderedSum([a, b])
+            let rzNew = sums[0]
+            rr = sums[1]
+            let beta = rzNew / rz
+            rz = rzNew
+            op.forInterior { i in pp[i] = zp[i] + beta * pp[i] }
+            it += 1
+        }
+        if singular { let m = try mean(x); op.forInterior { xp[$0] -= m } }
+        return DistributedSolveReport(iterations: it, relativeResidual: rr.squareRoot() / bnorm,
+                             converged: rr.squareRoot() <= tolerance * bnorm)
+    }
+}

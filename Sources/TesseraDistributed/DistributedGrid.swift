@@ -1,0 +1,284 @@
+// A 2-D/3-D grid split over the ranks of a Cartesian communicator, with one-cell halos
+// exchanged between neighbouring ranks as subarray datatypes.
+//
+// The split is TesseraPDE's TiledGrid split (axis a of n points over t ranks: part i is
+// i·n/t ..< (i+1)·n/t) and ranks are numbered row-major over their grid coordinates like
+// TiledGrid's tiles, so a run on P ranks with dims D matches a single-process TiledGrid with
+// `tiles: D` point for point (and, for CG, reduction for reduction).
+//
+//   rank (cy, cx) local array, halos h:       exchange along x with the neighbours:
+//        h h h h h h                            send first interior column  -> low neighbour
+//        h * * * * h                            send last interior column   -> high neighbour
+//        h * * * * h                            receive into halo columns 0 and lx+1
+//        h h h h h h                          (faces are Tessera subarray datatypes: packed by
+//                                              Tessera and sent as bytes, or OpenMPI's own
+//                                              MPI_Type_create_subarray: `HaloTransfer`)
+//
+// Internally every grid is 3-D [nz, ny, nx]; a 2-D grid has nz = 1 and no z halo.
+
+import Foundation
+internal import CMPI
+import Tessera
+import TesseraPDE
+
+/// How halo faces travel between ranks.
+public enum HaloTransfer: String, Sendable, CaseIterable {
+    /// Tessera packs each face (subarray datatype) into a contiguous buffer, MPI sends bytes.
+    case packed
+    /// OpenMPI's derived type (MPI_Type_create_subarray), sent straight from the grid.
+    case derived
+}
+
+/// One face exchange with one neighbour.
+struct HaloFace {
+    var peer: Int
+    var sendTag: Int32, recvTag: Int32
+    var send: Datatype, recv: Datatype
+    var sendMPI: MPIDatatype?, recvMPI: MPIDatatype?
+    var sendBox: ByteBox, recvBox: ByteBox
+}
+
+/// A grid decomposed over a Cartesian communicator.
+public final class DistributedGrid: @unchecked Sendable {
+    public let grid: Grid
+    public let cartesian: CartesianCommunicator
+    public let transfer: HaloTransfer
+    public let pool: ThreadPool
+    /// First owned point and owned points per grid axis (C order).
+    public let origin: [Int]
+    public let size: [Int]
+    let dims: [Int], halo: [Int], bcs: [Boundary], h: [Double]
+    let origin3: [Int], size3: [Int], local: [Int]
+    let faces: [HaloFace]
+    /// (axis, high) of the domain-boundary faces of this rank, in TiledGrid's order.
+    let boundaryFaces: [(axis: Int, high: Bool, boundary: Boundary)]
+    /// Per internal axis: whether the low / high side is exchanged with a rank.
+    let remoteLow: [Bool], remoteHigh: [Bool]
+
+    /// Splits `grid` over the communicator's ranks. `dims` gives ranks per grid axis (0 = let
+    /// MPI choose); periodic axes wrap. Collective. Errors: a rank count that does not fit
+    /// `dims`, more ranks along an axis than points, a 1-D grid.
+    public init(grid: Grid, communicator: Communicator, dims requested: [Int]? = nil, transfer: HaloTransfer = .packed,
+                pool: ThreadPool = .shared) throws(TesseraError) {
+        guard grid.dimensions >= 2 else { throw .invalidArgument("DistributedGrid: grids are 2-D or 3-D (got \(grid.shape))") }
+        let d = grid.dimensions
+        let want = requested ?? [Int](repeating: 0, count: d)
+        guard want.count == d else { throw .invalidArgument("DistributedGrid: dims \(want) need \(d) entries") }
+        cartesian = try communicator.cartesian(dims: want, periodic: grid.boundaries.map { $0 == .periodic })
+        for a in 0..<d where cartesian.dims[a] > grid.shape[a] {
+            throw .invalidArgument("DistributedGrid: \(cartesian.dims[a]) ranks along axis \(a) but only \(grid.shape[a]) points (decomposition \(cartesian.dims) of \(grid.shape))")
+        }
+        self.grid = grid
+        self.transfer = transfer
+        self.pool = pool
+        let c = cartesian.coordinates, t = cartesian.dims
+        origin = (0..<d).map { c[$0] * grid.shape[$0] / t[$0] }
+        size = (0..<d).map { (c[$0] + 1) * grid.shape[$0] / t[$0] - c[$0] * grid.shape[$0] / t[$0] }
+        let halo = d == 2 ? [0, 1, 1] : [1, 1, 1]
+        self.halo = halo
+        dims = d == 2 ? [1] + grid.shape : grid.shape
+        bcs = d == 2 ? [.periodic] + grid.boundaries : grid.boundaries
+        h = d == 2 ? [1] + (0..<2).map { grid.spacing($0) } : (0..<3).map { grid.spacing($0) }
+        origin3 = d == 2 ? [0] + origin : origin
+        let size3 = d == 2 ? [1] + size : size
+        self.size3 = size3
+        let local = (0..<3).map { size3[$0] + 2 * halo[$0] }
+        self.local = local
+        var faces: [HaloFace] = []
+        var bfaces: [(Int, Bool, Boundary)] = []
+        var rl = [false, false, false], rh = [false, false, false]
+        for a in 0..<3 where halo[a] == 1 {
+            let gridAxis = d == 2 ? a - 1 : a
+            let (lo, hi) = try cartesian.neighbours(axis: gridAxis)
+            for high in [false, true] {
+                guard let peer = high ? hi : lo else {
+                    bfaces.append((a, high, bcs[a]))
+                    continue
+                }
+                if high { rh[a] = true } else { rl[a] = true }
+                var sub = size3, ss = halo, rs = halo
+                sub[a] = 1
+                ss[a] = high ? size3[a] + halo[a] - 1 : halo[a]      // my edge layer
+                rs[a] = high ? size3[a] + halo[a] : 0                // my halo layer
+                let send = try Datatype.subarray(sizes: local, subsizes: sub, starts: ss).commit()
+                let recv = try Datatype.subarray(sizes: local, subsizes: sub, starts: rs).commit()
+                let bytes = sub.reduce(1, *) * 8
+                // a message to the high side carries tag 2a, to the low side 2a+1
+                faces.append(HaloFace(peer: peer, sendTag: Int32(2 * a + (high ? 0 : 1)), recvTag: Int32(2 * a + (high ? 1 : 0)),
+                                      send: send, recv: recv,
+                                      sendMPI: transfer == .derived ? try MPIDatatype.subarray(sizes: local, subsizes: sub, starts: ss) : nil,
+                                      recvMPI: transfer == .derived ? try MPIDatatype.subarray(sizes: local, subsizes: sub, starts: rs) : nil,
+                                      sendBox: ByteBox(count: bytes), recvBox: ByteBox(count: bytes)))
+            }
+        }
+        self.faces = faces
+        boundaryFaces = bfaces.map { (axis: $0.0, high: $0.1, boundary: $0.2) }
+        remoteLow = rl; remoteHigh = rh
+    }
+
+    public var communicator: Communicator { cartesian.communicator }
+    /// Stored points of the local array (halos included).
+    public var localCount: Int { local.reduce(1, *) }
+    /// Bytes sent per halo exchange by this rank.
+    public var haloBytesPerExchange: Int { faces.reduce(0) { $0 + $1.sendBox.count } }
+
+    @inline(__always) func index(_ z: Int, _ y: Int, _ x: Int) -> Int { (z * local[1] + y) * local[2] + x }
+
+    /// A zeroed local array (halos included).
+    func makeVector() throws(TesseraError) -> AlignedDoubles { try AlignedDoubles(count: localCount) }
+
+    /// Copies this rank's part of a global field into the interior of `v`.
+    func scatter(_ f: Field<Double>, into v: AlignedDoubles) throws(TesseraError) {
+        guard f.grid.shape == grid.shape else {
+            throw .invalidArgument("DistributedGrid: field shape \(f.grid.shape) != grid \(grid.shape)")
+        }
+        f.withUnsafeBufferPointer { g in
+            for z in 0..<size3[0] { for y in 0..<size3[1] {
+                let src = g.baseAddress! + ((origin3[0] + z) * dims[1] + origin3[1] + y) * dims[2] + origin3[2]
+                (v.pointer + index(z + halo[0], y + 1, 1)).update(from: src, count: size3[2])
+            } }
+        }
+    }
+
+    /// The interior of `v`, row-major.
+    func interior(_ v: AlignedDoubles) -> [Double] {
+        var out = [Double]()
+        out.reserveCapacity(size3.reduce(1, *))
+        for z in 0..<size3[0] { for y in 0..<size3[1] {
+            out.append(contentsOf: UnsafeBufferPointer(start: v.pointer + index(z + halo[0], y + 1, 1), count: size3[2]))
+        } }
+        return out
+    }
+
+    /// The global field from every rank's interior (on every rank; collective).
+    func gather(_ v: AlignedDoubles) throws(TesseraError) -> Field<Double> {
+        let mine = interior(v)
+        let boxes = try communicator.allgather(origin3.map(Int64.init) + size3.map(Int64.init))
+        let (all, counts) = try communicator.allgatherVariable(mine)
+        var f = try Field<Double>(grid: grid)
+        f.withUnsafeMutableBufferPointer { g in
+            var off = 0
+            for r in 0..<communicator.size {
+                let o = (0..<3).map { Int(boxes[6 * r + $0]) }, s = (0..<3).map { Int(boxes[6 * r + 3 + $0]) }
+                var k = off
+                for z in 0..<s[0] { for y in 0..<s[1] {
+                    let dst = ((o[0] + z) * dims[1] + o[1] + y) * dims[2] + o[2]
+                    for x in 0..<s[2] { g[dst + x] = all[k]; k += 1 }
+                } }
+                off += counts[r]
+            }
+        }
+        return f
+    }
+
+    // MARK: halo exchange
+
+    /// Starts the exchange of `v`'s faces with the neighbouring ranks (packs now with
+    /// `.packed`). Finish with `finishExchange` before reading the halos.
+    func startExchange(_ v: AlignedDoubles) throws(TesseraError) -> [Request] {
+        let comm = communicator.comm
+        let raw = UnsafeMutableRawBufferPointer(start: v.pointer, count: v.count * 8)
+        var reqs: [Request] = []
+        reqs.reserveCapacity(2 * faces.count)
+        for f in faces {
+            var rq: MPI_Request?
+            if let mt = f.recvMPI {
+                try mpiCheck(MPI_Irecv(raw.baseAddress, 1, mt.type, Int32(f.peer), f.recvTag, comm, &rq), "MPI_Irecv (halo)")
+                reqs.append(Request(rq, expectedBytes: nil, what: "halo from \(f.peer)"))
+            } else {
+                try mpiCheck(MPI_Irecv(f.recvBox.pointer, Int32(f.recvBox.count), tsr_mpi_byte(), Int32(f.peer), f.recvTag, comm, &rq),
+                             "MPI_Irecv (halo)")
+                let r = Request(rq, expectedBytes: f.recvBox.count, what: "halo from \(f.peer)")
+                let face = f
+                r.onComplete = { () throws(TesseraError) in
+                    var pos = 0
+                    try face.recv.unpack(UnsafeRawBufferPointer(face.recvBox.buffer), position: &pos, into: raw, pool: nil)
+                }
+                reqs.append(r)
+            }
+        }
+        for f in faces {
+            var rq: MPI_Request?
+            if let mt = f.sendMPI {
+                try mpiCheck(MPI_Isend(raw.baseAddress, 1, mt.type, Int32(f.peer), f.sendTag, comm, &rq), "MPI_Isend (halo)")
+            } else {
+                var pos = 0
+                try f.send.pack(UnsafeRawBufferPointer(raw), into: f.sendBox.buffer, position: &pos, pool: nil)
+                try mpiCheck(MPI_Isend(f.sendBox.pointer, Int32(f.sendBox.count), tsr_mpi_byte(), Int32(f.peer), f.sendTag, comm, &rq),
+                             "MPI_Isend (halo)")
+            }
+            reqs.append(Request(rq, expectedBytes: nil, what: "halo to \(f.peer)"))
+        }
+        return reqs
+    }
+
+    /// Waits for the exchange (and unpacks with `.packed`).
+    func finishExchange(_ reqs: [Request]) throws(TesseraError) { try Request.waitAll(reqs) }
+
+    /// Fills the domain-boundary ghosts of `v` (Dirichlet value or 0, Neumann mirror), as TiledGrid.
+    func fillBoundaries(_ v: AlignedDoubles, dirichletValues: Bool) {
+        let p = v.pointer
+        for bf in boundaryFaces {
+            let a = bf.axis
+            let ghost = bf.high ? size3[a] + halo[a] : 0
+            let inner = bf.high ? size3[a] + halo[a] - 1 : halo[a]
+            var lo = halo, hi = (0..<3).map { halo[$0] + size3[$0] }
+            lo[a] = ghost; hi[a] = ghost + 1
+            for z in lo[0]..<hi[0] { for y in lo[1]..<hi[1] { for x in lo[2]..<hi[2] {
+                switch bf.boundary {
+                case .dirichlet(let value): p[index(z, y, x)] = dirichletValues ? value : 0
+                case .neumann:
+                    var c = [z, y, x]; c[a] = inner
+                    p[index(z, y, x)] = p[index(c[0], c[1], c[2])]
+                case .periodic: break
+                }
+            } } }
+        }
+    }
+
+    /// Exchanges and fills every halo of `v` (blocking).
+    func exchangeHalos(_ v: AlignedDoubles, dirichletValues: Bool) throws(TesseraError) {
+        let reqs = try startExchange(v)
+        fillBoundaries(v, dirichletValues: dirichletValues)
+        try finishExchange(reqs)
+    }
+
+    /// Measures one halo exchange (blocking, no compute): seconds.
+    public func timeHaloExchange(repeats: Int) throws(TesseraError) -> [Double] {
+        let v = try makeVector()
+        var out: [Double] = []
+        for _ in 0..<max(1, repeats) {
+            try communicator.barrier()
+            let t0 = MPI.wallTime()
+            try exchangeHalos(v, dirichletValues: false)
+            out.append(MPI.wallTime() - t0)
+        }
+        return out
+    }
+
+    // MARK: regions
+
+    /// Interior boxes [lo, hi) per internal axis: the inner box (needs no remote halo) and
+    /// the shell around it (needs them), as disjoint boxes.
+    func regions() -> (inner: [[Int]], shell: [[[Int]]]) {
+        var lo = halo, hi = (0..<3).map { halo[$0] + size3[$0] }
+        var shell: [[[Int]]] = []
+        for a in 0..<3 {
+            if remoteLow[a] && lo[a] < hi[a] {
+                let bl = lo
+                var bh = hi
+                bh[a] = lo[a] + 1
+                shell.append([bl, bh])
+                lo[a] += 1
+            }
+            if remoteHigh[a] && lo[a] < hi[a] {
+                var bl = lo
+                let bh = hi
+                bl[a] = hi[a] - 1
+                shell.append([bl, bh])
+                hi[a] -= 1
+            }
+        }
+        return ([lo, hi], shell)
+    }
+}

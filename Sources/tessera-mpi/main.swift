@@ -1,0 +1,438 @@
+// tessera-mpi: the distributed uses of Tessera, started under mpirun:
+//
+//   mpirun --allow-run-as-root --oversubscribe -np 2 tessera-mpi <command> [--option value ...]
+//
+// commands: selftest | attention | kmeans | heat | poisson | bench-halo | bench-heat |
+//           bench-attention | bench-kmeans
+// Rank 0 prints one JSON object per line on stdout (the MPI tests, the demo and
+// `tessera bench distributed` read them); notes go to stderr. Each check computes the
+// single-process result in the same run and reports the difference. Started without
+// mpirun, it runs on one rank and says so.
+
+import Foundation
+import Tessera
+import TesseraCluster
+import TesseraDistributed
+import TesseraPDE
+
+// MARK: - arguments and output
+
+let args = Array(CommandLine.arguments.dropFirst())
+let command = args.first ?? "help"
+nonisolated(unsafe) let options: [String: String] = {
+    var options: [String: String] = [:]
+    var i = 1
+    while i < args.count {
+        let a = args[i]
+        if a.hasPrefix("--") {
+            let key = String(a.dropFirst(2))
+            if i + 1 < args.count, !args[i + 1].hasPrefix("--") { options[key] = args[i + 1]; i += 2 } else { options[key] = "1"; i += 1 }
+        } else { i += 1 }
+    }
+    return options
+}()
+func opt(_ k: String, _ d: Int) -> Int { options[k].flatMap(Int.init) ?? d }
+func opt(_ k: String, _ d: Double) -> Double { options[k].flatMap(Double.init) ?? d }
+func opt(_ k: String, _ d: String) -> String { options[k] ?? d }
+func flag(_ k: String) -> Bool { options[k] != nil }
+func dims(_ k: String) -> [Int]? { options[k].map { $0.split(separator: ",").compactMap { Int($0) } } }
+
+func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+/// One JSON line (keys sorted) from rank 0.
+func emit(_ comm: Communicator, _ fields: [String: Any]) {
+    guard comm.rank == 0 else { return }
+    var f = fields
+    f["ranks"] = comm.size
+    for (k, v) in f { if let d = v as? Double, !d.isFinite { f[k] = "\(d)" } }
+    let data = try! JSONSerialization.data(withJSONObject: f, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+    fflush(nil)
+}
+
+/// Deterministic uniform numbers in [0, 1) (splitmix64).
+struct Rand {
+    var s: UInt64
+    mutating func next() -> Double {
+        s &+= 0x9E37_79B9_7F4A_7C15
+        var z = s
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Double(z >> 11) / Double(1 << 53)
+    }
+}
+
+func maxAbsDiff(_ a: [Double], _ b: [Double]) -> Double {
+    guard a.count == b.count else { return .infinity }
+    var m = 0.0
+    for i in 0..<a.count { m = max(m, abs(a[i] - b[i])) }
+    return m
+}
+func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Double { maxAbsDiff(a.map(Double.init), b.map(Double.init)) }
+
+/// FNV-1a of the bytes: a fingerprint that the tests compare between runs.
+func fingerprint<T>(_ v: [T]) -> String {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    v.withUnsafeBytes { for b in $0 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
+    return String(format: "%016llx", h)
+}
+
+/// Median, min, max of samples.
+func stats(_ s: [Double]) -> (median: Double, min: Double, max: Double) {
+    let t = s.sorted()
+    return (t[t.count / 2], t.first!, t.last!)
+}
+
+// MARK: - commands
+
+/// The MPI binding: collectives, point-to-point, datatype sends of every family, errors.
+func selftest(_ world: Communicator) throws {
+    let r = world.rank, p = world.size
+    var checks: [String: Bool] = [:]
+    // collectives
+    let sum = try world.allreduce([Double(r + 1), 1], op: .sum)
+    checks["allreduce"] = sum == [Double(p * (p + 1) / 2), Double(p)]
+    checks["allreduce_max"] = try world.allreduce(Int64(r), op: .max) == Int64(p - 1)
+    var b = r == 0 ? [3.5, -1, 7] : [0.0, 0, 0]
+    try world.broadcast(&b, root: 0)
+    checks["bcast"] = b == [3.5, -1, 7]
+    checks["bcast_unknown_length"] = try world.broadcast(r == 0 ? [Int32(4), 5, 6, 7] : nil, root: 0) == [4, 5, 6, 7]
+    checks["allgather"] = try world.allgather([Int32(r), Int32(10 * r)]) == (0..<p).flatMap { [Int32($0), Int32(10 * $0)] }
+    let v = try world.allgatherVariable([Float](repeating: Float(r), count: r + 1))
+    checks["allgatherv"] = v.counts == (0..<p).map { $0 + 1 } && v.values == (0..<p).flatMap { [Float](repeating: Float($0), count: $0 + 1) }
+    let counts = (0..<p).map { $0 + 1 }
+    let rs = try world.reduceScatter([Double](repeating: 1, count: counts.reduce(0, +)), counts: counts)
+    checks["reduce_scatter"] = rs == [Double](repeating: Double(p), count: r + 1)
+    try world.barrier()
+    // communicators
+    let dup = try world.duplicate()
+    checks["dup"] = dup.rank == r && dup.size == p
+    let half = try world.split(color: r % 2, key: -r)
+    checks["split"] = half != nil && half!.size == (p + 1 - r % 2) / 2 && half!.rank == (half!.size - 1 - r / 2)
+    let none = try world.split(color: r == 0 ? nil : 1)
+    checks["split_undefined"] = (r == 0) == (none == nil)
+    // point-to-point ring of arrays, blocking and nonblocking
+    let next = (r + 1) % p, prev = (r + p - 1) % p
+    let got = try world.sendReceive([Int64(r), Int64(r * r)], to: next, receiving: 2, from: prev, tag: 3)
+    checks["sendrecv"] = got == [Int64(prev), Int64(prev * prev)]
+    var inbox = [Double](repeating: 0, count: 5)
+    let rq = try inbox.withUnsafeMutableBytes { try world.irecv(bytes: $0, from: prev, tag: 4) }
+    let sq = try world.isend([Double](repeating: Double(r), count: 5), to: next, tag: 4)
+    try Request.waitAll([rq, sq])
+    checks["isend_irecv"] = inbox == [Double](repeating: Double(prev), count: 5)
+    // datatypes of every family, packed and derived, byte-identical on arrival
+    let n = 24
+    let src = (0..<(n * n * 4)).map { Double($0) + Double(r) * 1e4 }
+    let sizeD = 8
+    let families: [(String, Datatype)] = [
+        ("contiguous", try Datatype.contiguous(17, of: .double)),
+        ("vector", try Datatype.vector(count: 9, blockLength: 3, stride: 7, of: .double)),
+        ("hvector", try Datatype.hvector(count: 5, blockLength: 2, byteStride: 40 * sizeD, of: .double)),
+        ("indexed", try Datatype.indexed(blockLengths: [3, 1, 4, 2], displacements: [0, 9, 20, 70], of: .double)),
+        ("hindexed", try Datatype.hindexed(blockLengths: [2, 5], byteDisplacements: [16, 400], of: .double)),
+        ("indexed_block", try Datatype.indexedBlock(blockLength: 2, displacements: [1, 5, 30, 31 + 16], of: .double)),
+        ("struct", try Datatype.structure([.init(.int32, count: 2, at: 0), .init(.double, count: 1, at: 8), .init(.float, count: 3, at: 24)])),
+        ("subarray", try Datatype.subarray(sizes: [n, n], subsizes: [5, 7], starts: [3, 11])),
+        ("face3d", try Datatype.face(of: [4, n, n], axis: 2, start: n - 2)),
+        ("resized", try Datatype.vector(count: 3, blockLength: 1, stride: 4, of: .double).resized(lowerBound: 0, extent: 13 * sizeD)),
+    ]
+    for (name, t) in families {
+        let count = name == "resized" ? 4 : (name == "struct" ? 3 : 1)
+        for method in TransferMethod.allCases {
+            var dst = [Double](repeating: -1, count: src.count)
+            try src.withUnsafeBytes { s in
+                try dst.withUnsafeMutableBytes { d in
+                    let req = try world.irecv(into: d, count: count, datatype: t, from: prev, tag: 5, method: method)
+                    try world.send(s, count: count, datatype: t, to: next, tag: 5, method: method)
+                    try req.wait(timeout: 30)
+                }
+            }
+            // what prev sent, laid out here by the same type: compare via packing both
+            let expect = (0..<src.count).map { Double($0) + Double(prev) * 1e4 }
+            let a = try t.pack(expect, count: count), bb = try t.pack(dst, count: count)
+            // bytes outside the type must be untouched
+            var untouched = [Double](repeating: -1, count: src.count)
+            try t.unpack(a, into: &untouched, count: count)
+            checks["dt_\(name)_\(method.rawValue)"] = a == bb && untouched == dst
+        }
+    }
+    // errors: a short message where a longer one was expected, a long one into a short buffer
+    if p >= 2 {
+        if r == 0 {
+            try world.send([Double](repeating: 1, count: 3), to: 1, tag: 6)
+            try world.send([Double](repeating: 1, count: 9), to: 1, tag: 7)
+        } else if r == 1 {
+            do { _ = try world.receive(Double.self, count: 4, from: 0, tag: 6); checks["err_count"] = false } catch {
+                checks["err_count"] = "\(error)".contains("expected")
+            }
+            do { _ = try world.receive(Double.self, count: 4, from: 0, tag: 7); checks["err_truncate"] = false } catch {
+                checks["err_truncate"] = "\(error)".lowercased().contains("truncat")
+                note("rank 1: truncation error as expected: \(error)")
+            }
+        }
+        do { try world.send([1.0], to: p + 3); checks["err_rank"] = false } catch { checks["err_rank"] = true }
+        do { _ = try world.cartesian(dims: [p + 1], periodic: [false]); checks["err_decomposition"] = false } catch {
+            checks["err_decomposition"] = "\(error)".contains("do not fit")
+        }
+    }
+    // every rank's verdicts: counts and the names of failed checks ("name@rank")
+    let failedHere = checks.keys.sorted().filter { checks[$0] == false }.map { "\($0)@\(r)" }
+    let total = try world.allreduce(Int64(checks.count), op: .sum)
+    let failed = String(decoding: try world.allgatherVariable(Array((failedHere.joined(separator: " ") + " ").utf8)).values, as: UTF8.self)
+        .split(separator: " ").joined(separator: " ")
+    emit(world, ["check": "selftest", "passed": failed.isEmpty, "checks": Int(total), "failed": failed,
+                 "thread_level": "\(MPI.providedThreadLevel)",
+                 "mpi": MPI.libraryVersion.split(separator: ",").first.map(String.init) ?? ""])
+}
+
+/// Ring attention vs single-process attention (full, and per-block merged: bitwise).
+func attentionCheck(_ world: Communicator) throws {
+    let b = opt("batch", 1), h = opt("heads", 2), hkv = opt("kv-heads", h), s = opt("seq", 96), d = opt("dim", 32)
+    let causal = flag("causal")
+    var rng = Rand(s: 7)
+    func tensor(_ shape: [Int]) throws -> Tensor<Float> {
+        try Tensor(shape: shape, elements: (0..<shape.reduce(1, *)).map { _ in Float(rng.next() * 2 - 1) })
+    }
+    let q = try tensor([b, h, s, d]), k = try tensor([b, hkv, s, d]), v = try tensor([b, hkv, s, d])
+    let part = RingAttention.partition(length: s, ranks: world.size)[world.rank]
+    let ring = RingAttention(communicator: world, causal: causal)
+    let t0 = MPI.wallTime()
+    let local = try ring.forward(query: try RingAttention.slice(q, part), key: try RingAttention.slice(k, part),
+                                 value: try RingAttention.slice(v, part))
+    let seconds = MPI.wallTime() - t0
+    let ref = try ring.reference(query: q, key: k, value: v, ranks: world.size, rank: world.rank)
+    let bitwise = try world.allreduce(local.output.toArray() == ref.output.toArray() && local.lse.toArray() == ref.lse.toArray() ? 0 : 1, op: .max) == 0
+    let full = try ring.allgatherSequence(local.output)
+    let fullLSE = try ring.allgatherSequence(local.lse)
+    let single = try Attention(mask: causal ? .causal : .none).forward(query: q, key: k, value: v)
+    emit(world, ["check": "attention", "shape": "\(b)x\(h)x\(s)x\(d)", "causal": causal,
+                 "max_diff_vs_single": maxAbsDiff(full.toArray(), single.output.toArray()),
+                 "lse_max_diff_vs_single": maxAbsDiff(fullLSE.toArray(), single.lse.toArray()),
+                 "bitwise_vs_blockwise_single": bitwise, "fingerprint": fingerprint(full.toArray()), "seconds": seconds])
+}
+
+/// Well-separated blobs: every rank generates the same data and keeps its rows.
+func blobs(n: Int, d: Int, k: Int) -> [Double] {
+    var rng = Rand(s: 11)
+    let centres = (0..<(k * d)).map { _ in rng.next() * 20 }
+    var x = [Double](repeating: 0, count: n * d)
+    for i in 0..<n { let c = i % k; for t in 0..<d { x[i * d + t] = centres[c * d + t] + rng.next() - 0.5 } }
+    return x
+}
+
+/// Distributed k-means vs TesseraCluster's KMeans.fit with the same initial centres.
+func kmeansCheck(_ world: Communicator) throws {
+    let n = opt("n", 20000), d = opt("d", 8), k = opt("k", 6)
+    let reduction = KMeansReduction(rawValue: opt("reduction", "ordered")) ?? .ordered
+    let all = blobs(n: n, d: d, k: k)
+    let part = DistributedKMeans.partition(rows: n, ranks: world.size)[world.rank]
+    let local = try Matrix(rows: part.count, cols: d, elements: Array(all[(part.lowerBound * d)..<(part.upperBound * d)]))
+    // initial centres: rows 1, 1 + n/k, ... (the same on every rank)
+    let initial = (0..<k).map { c in Array(all[((1 + c * (n / k) + c) * d)..<((2 + c * (n / k) + c) * d)]) }
+    let t0 = MPI.wallTime()
+    let r = try DistributedKMeans.fit(local, k: k, communicator: world, initialization: .centers(initial),
+                                      reduction: reduction, maxIterations: 100)
+    let seconds = MPI.wallTime() - t0
+    let labels = try world.allgatherVariable(r.labels).values
+    if world.rank == 0 {
+        let x = try Matrix(rows: n, cols: d, elements: all)
+        let single = try KMeans.fit(x, k: k, options: KMeansOptions(initialization: .centers(initial), maxIterations: 100))
+        emit(world, ["check": "kmeans", "reduction": reduction.rawValue, "shape": "\(n)x\(d) k=\(k)",
+                     "centers_bitwise": r.centers.toArray() == single.centers.toArray(),
+                     "centers_max_diff": maxAbsDiff(r.centers.toArray(), single.centers.toArray()),
+                     "labels_equal": labels == single.labels, "inertia": r.inertia,
+                     "inertia_rel_diff": abs(r.inertia - single.inertia) / single.inertia,
+                     "iterations": r.iterations, "single_iterations": single.iterations,
+                     "fingerprint": fingerprint(r.centers.toArray()), "seconds": seconds])
+    }
+}
+
+func boundary(_ s: String) -> Boundary {
+    switch s {
+    case "periodic": return .periodic
+    case "neumann": return .neumann
+    default: return .dirichlet(Double(s.split(separator: ":").last.flatMap { Double($0) } ?? 0))
+    }
+}
+
+func fdGrid() throws -> Grid {
+    let n = opt("n", 64), dim = opt("dims-grid", 2)
+    let bc = opt("bc", "dirichlet:0").split(separator: ",").map { boundary(String($0)) }
+    let bcs = (0..<dim).map { bc[min($0, bc.count - 1)] }
+    return try Grid(shape: [Int](repeating: n, count: dim), lengths: [Double](repeating: 1, count: dim), boundaries: bcs)
+}
+
+/// Distributed explicit heat vs FDHeat on one process (bitwise).
+func heatCheck(_ world: Communicator) throws {
+    let grid = try fdGrid()
+    let steps = opt("steps", 20), nu = 1.0
+    let dt = 0.9 * FDHeat.explicitLimit(grid: grid, diffusivity: nu)
+    let u0 = try Field<Double>(grid: grid) { x in x.reduce(1.0) { $0 * sin(3.1 * $1 + 0.2) } + 0.3 * x[0] }
+    let transfer = HaloTransfer(rawValue: opt("transfer", "packed")) ?? .packed
+    let dg = try DistributedGrid(grid: grid, communicator: world, dims: dims("dims"), transfer: transfer, pool: ThreadPool.shared)
+    let heat = try DistributedHeat(initial: u0, diffusivity: nu, dt: dt, on: dg)
+    let t0 = MPI.wallTime()
+    try heat.advance(steps: steps, overlap: !flag("no-overlap"))
+    let seconds = MPI.wallTime() - t0
+    let sol = try heat.solution()
+    if world.rank == 0 {
+        let ref = try FDHeat(initial: u0, diffusivity: nu, dt: dt)
+        try ref.advance(steps: steps)
+        let rs = try ref.solution().toArray()
+        emit(world, ["check": "heat", "grid": grid.description, "decomposition": "\(dg.cartesian.dims)",
+                     "transfer": transfer.rawValue, "steps": steps, "bitwise_vs_single": sol.toArray() == rs,
+                     "max_diff_vs_single": maxAbsDiff(sol.toArray(), rs), "fingerprint": fingerprint(sol.toArray()),
+                     "seconds": seconds])
+    }
+}
+
+/// Distributed CG Poisson vs FDPoisson(tiles: the same split) on one process (bitwise).
+func poissonCheck(_ world: Communicator) throws {
+    let grid = try fdGrid()
+    let f = try Field<Double>(grid: grid) { x in x.reduce(1.0) { $0 * cos(2.3 * $1 + 0.1) } }
+    let dg = try DistributedGrid(grid: grid, communicator: world, dims: dims("dims"),
+                                 transfer: HaloTransfer(rawValue: opt("transfer", "packed")) ?? .packed)
+    let solver = try DistributedPoisson(on: dg)
+    let t0 = MPI.wallTime()
+    let (sol, rep) = try solver.solve(f, tolerance: opt("tol", 1e-10))
+    let seconds = MPI.wallTime() - t0
+    if world.rank == 0 {
+        let tiles = dg.cartesian.dims
+        let ref = try FDPoisson(grid: grid, tiles: tiles).solve(f, tolerance: opt("tol", 1e-10))
+        let one = try FDPoisson(grid: grid, tiles: [Int](repeating: 1, count: grid.dimensions)).solve(f, tolerance: opt("tol", 1e-10))
+        let scale = one.solution.maxAbs
+        emit(world, ["check": "poisson", "grid": grid.description, "decomposition": "\(tiles)",
+                     "iterations": rep.iterations, "single_iterations": ref.report.iterations,
+                     "residual": rep.relativeResidual, "converged": rep.converged,
+                     "bitwise_vs_single_same_tiles": sol.toArray() == ref.solution.toArray(),
+                     "rel_diff_vs_single_one_tile": maxAbsDiff(sol.toArray(), one.solution.toArray()) / scale,
+                     "fingerprint": fingerprint(sol.toArray()), "seconds": seconds])
+    }
+}
+
+// MARK: - bench workers (run by `tessera bench distributed`)
+
+/// Halo exchange of an n³ double grid split along z: Tessera packing + byte send vs OpenMPI's
+/// derived-type send, interleaved.
+func benchHalo(_ world: Communicator) throws {
+    let n = opt("n", 256), reps = opt("repeats", 10)
+    let grid = try Grid(shape: [n, n, n], lengths: [1, 1, 1], boundaries: [.periodic, .periodic, .periodic])
+    let one = try ThreadPool(threads: opt("threads", 1))
+    let packed = try DistributedGrid(grid: grid, communicator: world, dims: [world.size, 1, 1], transfer: .packed, pool: one)
+    let derived = try DistributedGrid(grid: grid, communicator: world, dims: [world.size, 1, 1], transfer: .derived, pool: one)
+    _ = try packed.timeHaloExchange(repeats: 2); _ = try derived.timeHaloExchange(repeats: 2)
+    var a: [Double] = [], b: [Double] = []
+    for _ in 0..<reps {
+        a.append(contentsOf: try packed.timeHaloExchange(repeats: 1))
+        b.append(contentsOf: try derived.timeHaloExchange(repeats: 1))
+    }
+    // the slowest rank decides a step
+    a = try world.allreduce(a, op: .max); b = try world.allreduce(b, op: .max)
+    let (sa, sb) = (stats(a), stats(b))
+    let bytes = Double(packed.haloBytesPerExchange)
+    emit(world, ["case": "halo exchange \(n)^3 f64 z-split faces (all 6 face msgs, periodic)", "ours": sa.median, "ours_min": sa.min,
+                 "ours_max": sa.max, "baseline": sb.median, "baseline_min": sb.min, "baseline_max": sb.max,
+                 "bytes_per_rank": bytes, "gbs": 2 * bytes / sa.median / 1e9])
+}
+
+/// Explicit heat steps at n² on this many ranks (threads per rank from --threads): seconds
+/// per step, and the halo/compute split.
+func benchHeat(_ world: Communicator) throws {
+    let n = opt("n", 2048), steps = opt("steps", 20), dim = opt("dims-grid", 2)
+    let grid = try Grid(shape: [Int](repeating: n, count: dim), lengths: [Double](repeating: 1, count: dim),
+                        boundaries: [Boundary](repeating: .dirichlet(0), count: dim))
+    let pool = try ThreadPool(threads: opt("threads", 1))
+    let dt = 0.5 * FDHeat.explicitLimit(grid: grid, diffusivity: 1)
+    let u0 = try Field<Double>(grid: grid) { x in x.reduce(1.0) { $0 * sin(3.1 * $1) } }
+    let dg = try DistributedGrid(grid: grid, communicator: world, dims: dims("dims"), transfer: .packed, pool: pool)
+    let heat = try DistributedHeat(initial: u0, diffusivity: 1, dt: dt, on: dg)
+    try heat.advance(steps: 2)
+    var samples: [Double] = []
+    for _ in 0..<opt("repeats", 3) {
+        try world.barrier()
+        let t0 = MPI.wallTime()
+        try heat.advance(steps: steps)
+        samples.append(try world.allreduce((MPI.wallTime() - t0) / Double(steps), op: .max))
+    }
+    let s = stats(samples)
+    let wait = try world.allreduce(heat.exchangeWaitSeconds, op: .max) / Double(steps * (opt("repeats", 3)) + 2)
+    emit(world, ["case": "heat", "n": n, "dims": "\(dg.cartesian.dims)", "step_seconds": s.median, "step_min": s.min,
+                 "step_max": s.max, "wait_seconds_per_step": wait, "cells": Double(grid.count),
+                 "halo_bytes_per_rank": Double(dg.haloBytesPerExchange)])
+}
+
+/// Ring attention time on P ranks (the bench runs the single-process attention itself).
+func benchAttention(_ world: Communicator) throws {
+    let h = opt("heads", 4), s = opt("seq", 2048), d = opt("dim", 64), causal = flag("causal")
+    var rng = Rand(s: 3)
+    func tensor(_ shape: [Int]) throws -> Tensor<Float> {
+        try Tensor(shape: shape, elements: (0..<shape.reduce(1, *)).map { _ in Float(rng.next() * 2 - 1) })
+    }
+    let q = try tensor([1, h, s, d]), k = try tensor([1, h, s, d]), v = try tensor([1, h, s, d])
+    let part = RingAttention.partition(length: s, ranks: world.size)[world.rank]
+    let (lq, lk, lv) = (try RingAttention.slice(q, part), try RingAttention.slice(k, part), try RingAttention.slice(v, part))
+    let ring = RingAttention(communicator: world, causal: causal, pool: try ThreadPool(threads: opt("threads", 1)))
+    _ = try ring.forward(query: lq, key: lk, value: lv)
+    var samples: [Double] = []
+    for _ in 0..<opt("repeats", 5) {
+        try world.barrier()
+        let t0 = MPI.wallTime()
+        _ = try ring.forward(query: lq, key: lk, value: lv)
+        samples.append(try world.allreduce(MPI.wallTime() - t0, op: .max))
+    }
+    let st = stats(samples)
+    emit(world, ["case": "ring attention", "seq": s, "heads": h, "dim": d, "causal": causal,
+                 "seconds": st.median, "min": st.min, "max": st.max])
+}
+
+/// Distributed k-means time (fixed iterations) on P ranks.
+func benchKMeans(_ world: Communicator) throws {
+    let n = opt("n", 200_000), d = opt("d", 16), k = opt("k", 16), iters = opt("iterations", 10)
+    let all = blobs(n: n, d: d, k: k)
+    let part = DistributedKMeans.partition(rows: n, ranks: world.size)[world.rank]
+    let local = try Matrix(rows: part.count, cols: d, elements: Array(all[(part.lowerBound * d)..<(part.upperBound * d)]))
+    let initial = (0..<k).map { c in Array(all[((c * 7) * d)..<((c * 7 + 1) * d)]) }
+    let pool = try ThreadPool(threads: opt("threads", 1))
+    var samples: [Double] = []
+    for _ in 0..<opt("repeats", 3) {
+        try world.barrier()
+        let t0 = MPI.wallTime()
+        _ = try DistributedKMeans.fit(local, k: k, communicator: world, initialization: .centers(initial),
+                                      maxIterations: iters, tolerance: 0, pool: pool)
+        samples.append(try world.allreduce(MPI.wallTime() - t0, op: .max))
+    }
+    let st = stats(samples)
+    emit(world, ["case": "kmeans", "n": n, "d": d, "k": k, "iterations": iters, "seconds": st.median, "min": st.min, "max": st.max])
+}
+
+// MARK: - main
+
+let commands: [String: (Communicator) throws -> Void] = [
+    "selftest": selftest, "attention": attentionCheck, "kmeans": kmeansCheck, "heat": heatCheck, "poisson": poissonCheck,
+    "bench-halo": benchHalo, "bench-heat": benchHeat, "bench-attention": benchAttention, "bench-kmeans": benchKMeans,
+]
+
+guard let run = commands[command] else {
+    note("usage: mpirun -np N tessera-mpi <\(commands.keys.sorted().joined(separator: "|"))> [--option value ...]")
+    exit(command == "help" ? 0 : 2)
+}
+// Ranks on one machine share its cores: unless told otherwise, give each rank's pool its share
+// (spinning pools of oversubscribed ranks would fight for the cores).
+if ProcessInfo.processInfo.environment["TESSERA_NUM_THREADS"] == nil,
+   let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1 {
+    setenv("TESSERA_NUM_THREADS", "\(max(1, ProcessInfo.processInfo.activeProcessorCount / local))", 1)
+}
+do {
+    let world = try MPI.initialize(threadLevel: .funneled)
+    if !MPI.launchedByMPIRun && world.rank == 0 {
+        note("tessera-mpi: not started by mpirun; running on one rank (use mpirun -np N for more)")
+    }
+    try run(world)
+    try MPI.finalize()
+} catch {
+    note("tessera-mpi \(command): error: \(error)")
+    // one failing rank must not leave the others waiting in a collective
+    if MPI.isInitialized && !MPI.isFinalized { MPI.abort(code: 1) }
+    exit(1)
+}

@@ -1,0 +1,174 @@
+// MPI tests. Swift Testing cannot itself run under mpirun, so each test starts
+// `mpirun -np N tessera-mpi <command>` (the executable built beside this test bundle), with a
+// timeout, and checks the JSON line rank 0 prints: each distributed use against the
+// single-process result computed in the same run, and the fingerprint of the result against
+// a one-rank run (started without mpirun: the singleton fallback).
+
+import Foundation
+import Testing
+@testable import TesseraDistributed
+
+/// The tessera-mpi executable next to the test binary (or $TESSERA_MPI_BIN).
+func tesseraMPI() -> String? {
+    if let p = ProcessInfo.processInfo.environment["TESSERA_MPI_BIN"] { return p }
+    var dirs: [URL] = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+    for b in Bundle.allBundles { dirs.append(b.bundleURL.deletingLastPathComponent()) }
+    for d in dirs {
+        let c = d.appendingPathComponent("tessera-mpi").path
+        if FileManager.default.isExecutableFile(atPath: c) { return c }
+    }
+    return nil
+}
+
+struct RunResult {
+    var status: Int32
+    var json: [String: Any]
+    var stderr: String
+}
+
+/// Runs tessera-mpi on `ranks` ranks (0 = without mpirun), killing it after `timeout` seconds.
+func runMPI(_ ranks: Int, _ arguments: [String], timeout: Double = 60) throws -> RunResult {
+    guard let bin = tesseraMPI() else { throw TesseraErrorLike("tessera-mpi not built beside the tests; run `swift build` first") }
+    let p = Process()
+    if ranks == 0 {
+        p.executableURL = URL(fileURLWithPath: bin)
+        p.arguments = arguments
+    } else {
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", bin] + arguments
+    }
+    var env = ProcessInfo.processInfo.environment
+    env["TESSERA_NUM_THREADS"] = "1"
+    env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
+    p.environment = env
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    // read both pipes while it runs (a full pipe would block it)
+    nonisolated(unsafe) var outData = Data(), errData = Data()
+    let g = DispatchGroup()
+    g.enter(); DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); g.leave() }
+    g.enter(); DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); g.leave() }
+    let deadline = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline { usleep(20_000) }
+    if p.isRunning {
+        p.terminate()
+        usleep(500_000)
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        g.wait()
+        throw TesseraErrorLike("tessera-mpi \(arguments) on \(ranks) ranks did not finish in \(timeout) s (hang)")
+    }
+    g.wait()
+    p.waitUntilExit()
+    let text = String(decoding: outData, as: UTF8.self)
+    let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }).map(String.init) ?? "{}"
+    let json = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
+    return RunResult(status: p.terminationStatus, json: json, stderr: String(decoding: errData, as: UTF8.self))
+}
+
+struct TesseraErrorLike: Error, CustomStringConvertible {
+    var description: String
+    init(_ s: String) { description = s }
+}
+
+func bool(_ r: RunResult, _ k: String) -> Bool { r.json[k] as? Bool ?? false }
+func num(_ r: RunResult, _ k: String) -> Double { (r.json[k] as? NSNumber)?.doubleValue ?? .infinity }
+
+let mpiAvailable = tesseraMPI() != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/mpirun")
+
+@Suite("TesseraDistributed (mpirun)", .enabled(if: mpiAvailable, "needs mpirun and the tessera-mpi executable"), .serialized)
+struct DistributedMPITests {
+    @Test("MPI binding: collectives, communicators, p2p, datatype families packed and derived, errors", arguments: [2, 3])
+    func selftest(ranks: Int) throws {
+        let r = try runMPI(ranks, ["selftest"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bool(r, "passed"), "failed checks: \(r.json["failed"] ?? "?") \(r.stderr)")
+        #expect(num(r, "ranks") == Double(ranks))
+        #expect(r.json["thread_level"] as? String != "MPI_THREAD_SINGLE")
+    }
+
+    @Test("without mpirun: one rank, with a note")
+    func singleton() throws {
+        let r = try runMPI(0, ["selftest"])
+        #expect(r.status == 0)
+        #expect(bool(r, "passed"))
+        #expect(num(r, "ranks") == 1)
+        #expect(r.stderr.contains("not started by mpirun"))
+    }
+
+    @Test("ring attention equals single-process attention", arguments: [(2, false), (3, true)])
+    func ringAttention(ranks: Int, causal: Bool) throws {
+        let args = ["attention", "--seq", "80", "--heads", "4", "--kv-heads", "2", "--dim", "16"] + (causal ? ["--causal"] : [])
+        let r = try runMPI(ranks, args)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bool(r, "bitwise_vs_blockwise_single"))
+        #expect(num(r, "max_diff_vs_single") <= 2e-6)
+        #expect(num(r, "lse_max_diff_vs_single") <= 2e-6)
+    }
+
+    @Test("distributed k-means equals single-process KMeans.fit", arguments: [("ordered", 2), ("ordered", 3), ("allreduce", 2)])
+    func kmeans(reduction: String, ranks: Int) throws {
+        let r = try runMPI(ranks, ["kmeans", "--n", "10000", "--d", "5", "--k", "4", "--reduction", reduction])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bool(r, "labels_equal"))
+        #expect(num(r, "iterations") == num(r, "single_iterations"))
+        if reduction == "ordered" {
+            #expect(bool(r, "centers_bitwise"))
+            #expect(num(r, "inertia_rel_diff") == 0)
+        } else {
+            #expect(num(r, "centers_max_diff") <= 1e-12)
+            #expect(num(r, "inertia_rel_diff") <= 1e-12)
+        }
+    }
+
+    @Test("distributed explicit heat equals FDHeat bitwise", arguments: [
+        (2, ["--bc", "dirichlet:0.5"]), (3, ["--transfer", "derived", "--bc", "periodic,neumann"]),
+        (4, ["--dims", "2,2", "--bc", "neumann,dirichlet:1"]), (2, ["--dims-grid", "3", "--n", "12", "--bc", "periodic"]),
+    ])
+    func heat(ranks: Int, extra: [String]) throws {
+        let r = try runMPI(ranks, ["heat", "--n", "40", "--steps", "15"] + extra)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bool(r, "bitwise_vs_single"), "max diff \(num(r, "max_diff_vs_single"))")
+        // one rank (no mpirun): no --dims
+        var single = extra
+        if let i = single.firstIndex(of: "--dims") { single.removeSubrange(i...(i + 1)) }
+        let one = try runMPI(0, ["heat", "--n", "40", "--steps", "15"] + single)
+        #expect(one.json["fingerprint"] as? String == r.json["fingerprint"] as? String)
+    }
+
+    @Test("distributed CG Poisson equals FDPoisson with the same tiles bitwise", arguments: [
+        (2, ["--bc", "dirichlet:1"]), (4, ["--dims", "2,2", "--bc", "neumann"]),
+        (2, ["--dims-grid", "3", "--n", "10", "--bc", "dirichlet:1,periodic,neumann", "--transfer", "derived"]),
+    ])
+    func poisson(ranks: Int, extra: [String]) throws {
+        let r = try runMPI(ranks, ["poisson", "--n", "32"] + extra)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bool(r, "converged"))
+        #expect(bool(r, "bitwise_vs_single_same_tiles"))
+        #expect(num(r, "rel_diff_vs_single_one_tile") <= 1e-12)
+    }
+
+    @Test("bad input: a decomposition that does not fit the ranks is an error on every rank, not a hang")
+    func badDecomposition() throws {
+        let r = try runMPI(2, ["heat", "--n", "16", "--dims", "3,1"], timeout: 30)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("do not fit"))
+    }
+}
+
+@Suite("TesseraDistributed (in-process)")
+struct DistributedUnitTests {
+    @Test("k-means partition follows 4096-row chunks and covers the rows")
+    func partition() {
+        for (n, p) in [(10_000, 2), (10_000, 3), (100, 4), (50_000, 3)] {
+            let parts = DistributedKMeans.partition(rows: n, ranks: p)
+            #expect(parts.count == p)
+            #expect(parts.first?.lowerBound == 0 && parts.last?.upperBound == n)
+            for i in 1..<p { #expect(parts[i].lowerBound == parts[i - 1].upperBound) }
+            for r in parts.dropLast() where !r.isEmpty { #expect(r.upperBound % DistributedKMeans.chunk == 0 || r.upperBound == n) }
+        }
+        let seq = RingAttention.partition(length: 10, ranks: 3)
+        #expect(seq == [0..<3, 3..<6, 6..<10])
+    }
+}
