@@ -1,9 +1,11 @@
 // FFTW real-to-complex transforms: planned once per (shape, threads, effort), cached for the
 // process, executed many times on new arrays (fftw_execute_dft_r2c/c2r, which are
 // thread-safe). Planning goes through one lock because FFTW's planner is not thread-safe.
-// FFTW's own threads are used for each transform, as many as the Tessera pool says an
-// external library should use from the calling thread (tsr_pool_external_threads: the pool's
-// thread count outside a region, 1 inside a worker).
+// Each transform is split into as many parallel jobs as the Tessera pool says an external
+// library should use from the calling thread (tsr_pool_external_threads: the pool's thread
+// count outside a region, 1 inside a worker), and FFTW runs those jobs ON THE POOL's pinned
+// workers (fftw_threads_set_callback → tsr_parallel_for) instead of spawning its own threads,
+// so FFTW never competes with pool workers for the same cores.
 //
 // Layout: a real array of shape [n0, …, n_{d−1}] (C order) transforms to a complex array of
 // shape [n0, …, n_{d−1}/2 + 1] (interleaved re, im doubles). The forward transform is
@@ -109,7 +111,14 @@ public final class RealFFT: @unchecked Sendable {
         let key = "\(shape)/\(nt)/\(effort.rawValue)"
         lock.lock()
         defer { lock.unlock() }
-        if !threadsReady { _ = fftw_init_threads(); threadsReady = true }
+        if !threadsReady {
+            _ = fftw_init_threads()
+            // TESSERA_FFTW_THREADS=fftw keeps FFTW's own threads (for comparison)
+            if ProcessInfo.processInfo.environment["TESSERA_FFTW_THREADS"] != "fftw" {
+                fftw_threads_set_callback(fftwParallelLoop, nil)
+            }
+            threadsReady = true
+        }
         if let p = cache[key] { return p }
         let p = try RealFFT(shape: shape, threads: nt, effort: effort)
         cache[key] = p
@@ -136,6 +145,30 @@ public final class RealFFT: @unchecked Sendable {
     /// Backward c2r without the 1/N scaling (callers fold it into their own pass).
     public func inverseUnscaled(_ spectrum: UnsafeMutablePointer<Double>, _ real: UnsafeMutablePointer<Double>) {
         fftw_execute_dft_c2r(backwardPlan, UnsafeMutablePointer<fftw_complex>(OpaquePointer(spectrum)), real)
+    }
+}
+
+/// FFTW's parallel loop, run on the default Tessera pool: work(jobdata + i·elsize) for each
+/// job i (inline when called from inside a worker).
+private struct FFTWJobs {
+    let work: @convention(c) (UnsafeMutablePointer<CChar>?) -> UnsafeMutableRawPointer?
+    let jobdata: UnsafeMutablePointer<CChar>
+    let elsize: Int
+}
+
+private let fftwParallelLoop: @convention(c) (
+    (@convention(c) (UnsafeMutablePointer<CChar>?) -> UnsafeMutableRawPointer?)?,
+    UnsafeMutablePointer<CChar>?, Int, Int32, UnsafeMutableRawPointer?) -> Void = { work, jobdata, elsize, njobs, _ in
+    guard let work, let jobdata, njobs > 0 else { return }
+    var jobs = FFTWJobs(work: work, jobdata: jobdata, elsize: elsize)
+    withUnsafeMutablePointer(to: &jobs) { p in
+        let status = tsr_parallel_for(nil, Int64(njobs), 1, TSR_SCHEDULE_DYNAMIC, { raw, b, e, _ in
+            let j = raw!.assumingMemoryBound(to: FFTWJobs.self).pointee
+            for i in b..<e { _ = j.work(j.jobdata + Int(i) * j.elsize) }
+        }, p)
+        if status != TSR_OK {  // cannot happen for a valid count; run the jobs here instead
+            for i in 0..<Int(njobs) { _ = work(jobdata + i * elsize) }
+        }
     }
 }
 

@@ -55,8 +55,11 @@ func runPDEBench(_ ctx: BenchContext) throws {
                                       "inside_fftw": floor / pair.ours.median])
         out.emit(rec)
         // NumPy peer of the same scheme (bench/pde_ns2d.py), same machine, run right after
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        // the peer script: from the working directory (make bench runs in the repo root), else
+        // next to this source file's repository
+        let fromSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("bench/pde_ns2d.py").path
+        let script = FileManager.default.fileExists(atPath: "bench/pde_ns2d.py") ? "bench/pde_ns2d.py" : fromSource
         if let peer = runPython(script, ["\(n)", ctx.quick ? "2" : "3"]), let sec = peer["seconds_per_step"] as? Double {
             let again = try measure(repeats: reps, warmup: 0) { try ns.step() }
             rec = BenchRecord(name: "ns2d step \(n)x\(n) vs numpy", unit: "s", ours: again.median,
