@@ -80,6 +80,7 @@ let package = Package(
         .testTarget(name: "TesseraClusterTests", dependencies: ["TesseraCluster"]),
         .testTarget(name: "TesseraDistributedTests", dependencies: ["TesseraDistributed"]),
         .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels"]),
+        .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels"], exclude: ["Resources"]),
         // (each module adds its test target here: .testTarget(name: "TesseraXTests", dependencies: ["TesseraX"]))
     ]
 )

@@ -14,6 +14,8 @@ struct TesseraCLI: ParsableCommand {
         subcommands: [
             InfoCommand.self,
             BenchCommand.self,
+            GenerateCommand.self,
+            ChatCommand.self,
             PDECommand.self,
             DiffusionCommand.self,
             EmbedCommand.self, ProjectCommand.self,

@@ -10,4 +10,5 @@ nonisolated(unsafe) let benchAreas: [(name: String, summary: String, run: (Bench
     ("pde", "NS2D step vs FFT floor and NumPy, FFTW plan cost, FD CG/heat vs naive, parallel efficiency, bandwidth", runPDEBench),
     ("cluster", "k-medoids (FasterPAM vs kmedoids), distance matrix roofline, k-means vs scikit-learn", runClusterBench),
     ("distributed", "MPI (mpirun + tessera-mpi): halo exchange packed vs OpenMPI derived type, FD heat strong/weak scaling + model to 1024 ranks, ring attention, k-means", runDistributedBench),
+    ("llm", "SmolLM2-135M Q4_1: load, prefill vs SGEMM-equivalent, decode vs read-bandwidth floor, speculative vs plain (llama.cpp peer if installed)", runModelsBench),
 ]
