@@ -79,7 +79,6 @@ let package = Package(
         .testTarget(name: "TesseraDiffusionTests", dependencies: ["TesseraDiffusion"]),
         .testTarget(name: "TesseraClusterTests", dependencies: ["TesseraCluster"]),
         .testTarget(name: "TesseraDistributedTests", dependencies: ["TesseraDistributed"]),
-        .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels"]),
         .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels"], exclude: ["Resources"]),
         // (each module adds its test target here: .testTarget(name: "TesseraXTests", dependencies: ["TesseraX"]))
     ]
