@@ -34,6 +34,7 @@ __attribute__((noinline)) static double stream_range(tsr_stream_kernel k, double
         for (int64_t i = lo; i < hi; i++) a[i] = b[i] + s * c[i];
         break;
     default: {
+        if (tsr_isa_active() >= TSR_ISA_AVX2) return tsr_stream_read_avx2(a, lo, hi);
         int64_t i = lo;
         for (; i + 4 <= hi; i += 4) { sum0 += a[i]; sum1 += a[i + 1]; sum2 += a[i + 2]; sum3 += a[i + 3]; }
         for (; i < hi; i++) sum0 += a[i];
