@@ -50,6 +50,8 @@ public struct GenerationStats: Sendable, Equatable {
     public var acceptedDraftTokens = 0
     public var stopReason = StopReason.maxTokens
 
+    public init() {}
+
     public var promptTokensPerSecond: Double {
         prefillSeconds > 0 ? Double(promptTokens - cachedPromptTokens) / prefillSeconds : 0
     }

@@ -1,0 +1,308 @@
+import COpenBLAS
+import Foundation
+import Tessera
+import TesseraModels
+
+/// `tessera bench llm`: SmolLM2-135M-Instruct Q4_1 end to end on all cores —
+/// load time, prefill tokens/s (128 and 512-token prompts) against the SGEMM-equivalent rate
+/// of the same FLOPs measured in this run, decode tokens/s (128 tokens) against the floor set
+/// by the bytes read per token at the read bandwidth measured in this run, a per-token time
+/// breakdown, and plain vs speculative greedy decoding on a copy-heavy prompt.
+/// When the llama.cpp peer is installed (bench/models/setup-llamacpp, or TESSERA_BENCH_LLAMACPP=1
+/// to build it), prefill/decode/load are also compared with llama.cpp, interleaved A/B.
+func runModelsBench(_ ctx: BenchContext) throws {
+    let out = ctx.output
+    let pool = ThreadPool.shared
+    let threads = pool.threadCount
+    let path = try benchModelPath(out)
+    let repeats = ctx.quick ? 3 : 7
+
+    // ---- limits of this run
+    let llc = max(Topology.current.l3Bytes, 8 << 20)
+    let probe = try MachineProbe(count: min(max(2 * llc, 256 << 20), 1 << 30) / 8, pool: pool)
+    var readBW = try probe.readBandwidth(pool: pool, passes: ctx.quick ? 3 : 7)
+
+    let peer = LlamaCppPeer.start(modelPath: path, threads: threads, note: out.note)
+
+    // ---- load time
+    var model = try LlamaModel(path: path)
+    var loads = [Double]()
+    for _ in 0..<(ctx.quick ? 2 : 4) {
+        let t0 = benchNow()
+        model = try LlamaModel(path: path)
+        loads.append(benchNow() - t0)
+    }
+    let load = summarize(loads)
+    out.emit(BenchRecord(name: "llm load smollm2-135m q4_1 (mmap+validate+repack)", unit: "s", ours: load.median,
+                         baselineName: peer != nil ? "llama.cpp load" : "target 1 s", baseline: peer?.loadSeconds ?? 1.0,
+                         limitName: "target_s", limit: 1.0, fraction: load.median / 1.0, threads: threads,
+                         extra: ["min": load.min, "max": load.max, "model_bytes": Double(model.file.fileSize)],
+                         notes: ["kernels": model.kernelDescription]))
+
+    let c = model.config
+    let gen = try Generator(model: model, contextLength: 1024)
+    let session = gen.session
+    let text = "The history of the city begins in the early middle ages, when a small settlement grew around the river crossing. Merchants and craftsmen built houses along the banks, and the town soon became a center of trade for the whole region. "
+    var base = model.tokenizer.encode(text)
+    while base.count < 512 { base += base }
+
+    // ---- prefill vs SGEMM-equivalent (OpenBLAS f32, same projection shapes, same rows)
+    let sgemm = SgemmEquivalent(config: c)
+    for t in ctx.quick ? [128] : [128, 512] {
+        let toks = Array(base.prefix(t))
+        let flops = 2.0 * Double(t) * Double(c.projectionMACsPerToken - c.embeddingLength * c.vocabularySize)
+            + 2.0 * Double(c.embeddingLength * c.vocabularySize)
+        let ours = { () throws -> Void in session.reset(); try session.forward(toks, logits: .last) }
+        let pair = try measurePairs(repeats: repeats, warmup: 1, ours: ours, baseline: { sgemm.run(rows: t) })
+        let sgemmRate = flops / pair.baseline.median
+        let ourRate = flops / pair.ours.median
+        out.emit(BenchRecord(name: "llm prefill \(t) tokens (hot)", unit: "s", ours: pair.ours.median,
+                             baselineName: "openblas sgemm f32 same flops", baseline: pair.baseline.median,
+                             limitName: "sgemm_gflops", limit: sgemmRate / 1e9, fraction: ourRate / sgemmRate, threads: threads,
+                             extra: ["tokens_per_s": Double(t) / pair.ours.median, "gflops": ourRate / 1e9,
+                                     "min": pair.ours.min, "max": pair.ours.max]))
+        if let peer {
+            let p2 = try measurePairs(repeats: repeats, warmup: 1, ours: ours, baseline: { _ = try peer.prefill(toks) })
+            out.emit(BenchRecord(name: "llm prefill \(t) tokens vs llama.cpp", unit: "s", ours: p2.ours.median,
+                                 baselineName: "llama.cpp \(peer.version)", baseline: p2.baseline.median, threads: threads,
+                                 extra: ["tokens_per_s": Double(t) / p2.ours.median,
+                                         "baseline_tokens_per_s": Double(t) / p2.baseline.median]))
+        }
+    }
+
+    // ---- decode 128 tokens (greedy), weights streamed from DRAM every token
+    let nDecode = ctx.quick ? 32 : 128
+    let prompt = Array(base.prefix(16))
+    var greedyOut = [Int]()
+    var prof = ForwardProfile()
+    func decodeOnce() throws -> Double {
+        session.reset()
+        var next = 0
+        try session.forward(prompt, logits: .last) { (l: UnsafeBufferPointer<Float>, _: Int) in next = Sampler.argmax(l) }
+        let p0 = session.profile
+        let t0 = benchNow()
+        var toks = [next]
+        for _ in 1..<nDecode {
+            try session.forward([next], logits: .last) { (l: UnsafeBufferPointer<Float>, _: Int) in next = Sampler.argmax(l) }
+            toks.append(next)
+        }
+        let dt = benchNow() - t0
+        let p1 = session.profile
+        prof = ForwardProfile()
+        prof.projections = p1.projections - p0.projections
+        prof.attention = p1.attention - p0.attention
+        prof.rest = p1.rest - p0.rest
+        greedyOut = toks
+        return dt
+    }
+    var ours = [Double](), theirs = [Double]()
+    readBW = max(readBW, try probe.readBandwidth(pool: pool, passes: 3))
+    for i in 0..<(repeats + 1) {
+        let d = try decodeOnce()
+        if i > 0 { ours.append(d) }
+        if let peer { let s = try peer.decode(prompt, n: nDecode).seconds; if i > 0 { theirs.append(s) } }
+        if i % 2 == 1 { readBW = max(readBW, try probe.readBandwidth(pool: pool, passes: 2)) }
+    }
+    let dec = summarize(ours)
+    let steps = Double(nDecode - 1)
+    let perToken = dec.median / steps
+    let avgCtx = Double(prompt.count + nDecode / 2)
+    let kvBytes = 2.0 * Double(c.layers * c.kvHeads * c.headDim * 4) * avgCtx
+    let bytesPerToken = Double(model.weightBytesPerToken) + kvBytes
+    let floor = bytesPerToken / readBW
+    let totalProf = max(prof.total, 1e-12)
+    out.emit(BenchRecord(name: "llm decode \(nDecode) tokens (cold: \(Int(bytesPerToken) >> 20) MiB/token, L3 \(llc >> 20) MiB)",
+                         unit: "s/token", ours: perToken,
+                         baselineName: peer != nil ? "llama.cpp \(peer!.version)" : "read-bandwidth floor",
+                         baseline: peer != nil ? summarize(theirs).median / Double(nDecode) : floor,
+                         limitName: "read_bandwidth_floor_s", limit: floor, fraction: floor / perToken, threads: threads,
+                         extra: ["tokens_per_s": 1 / perToken, "bytes_per_token": bytesPerToken, "gbs": bytesPerToken / perToken / 1e9,
+                                 "read_gbs": readBW / 1e9, "floor_ratio": perToken / floor,
+                                 "min": dec.min / steps, "max": dec.max / steps,
+                                 "projections_s": prof.projections / steps, "attention_s": prof.attention / steps,
+                                 "rest_s": prof.rest / steps,
+                                 "projections_frac": prof.projections / totalProf, "attention_frac": prof.attention / totalProf,
+                                 "rest_frac": prof.rest / totalProf]))
+    if let peer, !theirs.isEmpty {
+        let same = (try? peer.decode(prompt, n: nDecode).out) == greedyOut
+        out.note("llm: llama.cpp greedy decode \(same ? "matches" : "differs from") ours on this prompt")
+    }
+
+    // ---- plain vs speculative greedy on a copy-heavy prompt
+    let paragraph = "Alice and Bob walked to the old mill by the river, where Alice told Bob about the summer she spent in Lisbon with her cousin Maria, who worked at a bakery near the cathedral. Every morning Maria baked bread for the whole street, and Alice helped her carry the baskets to the market."
+    let messages: [ChatMessage] = [.user("Repeat the following paragraph with every name changed (Alice to Emma, Bob to Tom, Maria to Sofia, Lisbon to Porto): \(paragraph)")]
+    var opts = GenerationOptions(maxTokens: ctx.quick ? 48 : 128)
+    var plainTokens = [Int](), specTokens = [Int]()
+    var specStats = GenerationStats()
+    let pair = try measurePairs(repeats: ctx.quick ? 2 : 5, warmup: 1, ours: {
+        var o = opts
+        o.speculative = SpeculativeOptions()
+        gen.session.reset()
+        let r = try gen.respond(to: messages, options: o)
+        specTokens = r.tokens
+        specStats = r.stats
+    }, baseline: {
+        gen.session.reset()
+        plainTokens = try gen.respond(to: messages, options: opts).tokens
+    })
+    opts.speculative = nil
+    let identical = specTokens == plainTokens
+    let n = Double(specTokens.count)
+    out.emit(BenchRecord(name: "llm speculative vs plain greedy, copy-heavy chat (\(specTokens.count) tokens)", unit: "s",
+                         ours: pair.ours.median, baselineName: "plain greedy decode", baseline: pair.baseline.median,
+                         threads: threads,
+                         extra: ["tokens_per_s": n / pair.ours.median, "baseline_tokens_per_s": Double(plainTokens.count) / pair.baseline.median,
+                                 "acceptance_rate": specStats.acceptanceRate, "identical_output": identical ? 1 : 0,
+                                 "forwards": Double(specStats.decodeForwards), "drafted": Double(specStats.draftedTokens)]))
+    if !identical { out.note("llm: WARNING speculative output differs from plain greedy") }
+    peer?.stop()
+}
+
+/// The reference model's path (fetched with scripts/fetch-model when missing).
+private func benchModelPath(_ out: BenchOutput) throws -> String {
+    let env = ProcessInfo.processInfo.environment
+    if let p = env["TESSERA_BENCH_MODEL"] { return p }
+    let dir = env["TESSERA_MODEL_DIR"] ?? (NSHomeDirectory() + "/.cache/tessera/models")
+    let path = dir + "/SmolLM2-135M-Instruct.Q4_1.gguf"
+    if FileManager.default.fileExists(atPath: path) { return path }
+    out.note("llm: fetching the reference model with scripts/fetch-model ...")
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "scripts/fetch-model")
+    try p.run()
+    p.waitUntilExit()
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw TesseraError.io("llm bench: \(path) missing and scripts/fetch-model failed")
+    }
+    return path
+}
+
+/// OpenBLAS SGEMM over the model's projection shapes (f32 weights, random), `rows` activation
+/// rows per layer and one row for the output head: the prefill FLOPs at SGEMM speed.
+private final class SgemmEquivalent {
+    let shapes: [(n: Int, k: Int, count: Int)]
+    let weights: [[Float]]
+    var x: [Float], y: [Float]
+    let headN: Int, headK: Int
+    let head: [Float]
+
+    init(config c: LlamaConfig) {
+        let d = c.embeddingLength, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim, f = c.feedForwardLength
+        shapes = [(q, d, 1), (kv, d, 2), (d, q, 1), (f, d, 2), (d, f, 1)]
+        weights = shapes.map { s in (0..<(s.n * s.k)).map { _ in Float.random(in: -0.05...0.05) } }
+        x = [Float](repeating: 0.01, count: 512 * max(d, f, q))
+        y = [Float](repeating: 0, count: 512 * max(d, f, q))
+        headN = c.vocabularySize; headK = d
+        head = (0..<(headN * headK)).map { _ in Float.random(in: -0.05...0.05) }
+        layers = c.layers
+    }
+    let layers: Int
+
+    func run(rows m: Int) {
+        x.withUnsafeMutableBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                for _ in 0..<layers {
+                    for (i, s) in shapes.enumerated() {
+                        for _ in 0..<s.count {
+                            weights[i].withUnsafeBufferPointer { wb in
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(s.n), Int32(s.k), 1,
+                                            xb.baseAddress, Int32(s.k), wb.baseAddress, Int32(s.k), 0, yb.baseAddress, Int32(s.n))
+                            }
+                        }
+                    }
+                }
+                head.withUnsafeBufferPointer { wb in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 1, Int32(headN), Int32(headK), 1,
+                                xb.baseAddress, Int32(headK), wb.baseAddress, Int32(headK), 0, yb.baseAddress, Int32(headN))
+                }
+            }
+        }
+    }
+}
+
+/// The llama.cpp peer (bench/models/llamacpp_peer.py) as a long-lived child process.
+private final class LlamaCppPeer {
+    let process: Process
+    let input: FileHandle
+    let output: FileHandle
+    var buffer = Data()
+    var loadSeconds = 0.0
+    var version = "?"
+
+    init(process: Process, input: FileHandle, output: FileHandle) {
+        self.process = process
+        self.input = input
+        self.output = output
+    }
+
+    static func start(modelPath: String, threads: Int, note: (String) -> Void) -> LlamaCppPeer? {
+        let env = ProcessInfo.processInfo.environment
+        let venv = env["TESSERA_LLAMACPP_VENV"] ?? (NSHomeDirectory() + "/.cache/tessera/venv-llamacpp")
+        var python = venv + "/bin/python"
+        if !FileManager.default.isExecutableFile(atPath: python) {
+            guard env["TESSERA_BENCH_LLAMACPP"] == "1" else {
+                note("llm: llama.cpp peer not installed (run bench/models/setup-llamacpp, or set TESSERA_BENCH_LLAMACPP=1); comparing with machine limits only")
+                return nil
+            }
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "bench/models/setup-llamacpp")
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            do { try p.run() } catch { return nil }
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            python = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard p.terminationStatus == 0 else { note("llm: llama.cpp peer setup failed"); return nil }
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = ["bench/models/llamacpp_peer.py", modelPath, String(threads)]
+        let inPipe = Pipe(), outPipe = Pipe()
+        p.standardInput = inPipe
+        p.standardOutput = outPipe
+        do { try p.run() } catch { note("llm: cannot start the llama.cpp peer: \(error)"); return nil }
+        let peer = LlamaCppPeer(process: p, input: inPipe.fileHandleForWriting, output: outPipe.fileHandleForReading)
+        guard let hello = peer.readJSON(), hello["ready"] as? Bool == true else {
+            note("llm: the llama.cpp peer did not start")
+            p.terminate()
+            return nil
+        }
+        peer.loadSeconds = hello["load_seconds"] as? Double ?? 0
+        peer.version = hello["version"] as? String ?? "?"
+        note("llm: llama.cpp peer \(peer.version) ready (\(threads) threads)")
+        return peer
+    }
+
+    private func readJSON() -> [String: Any]? {
+        while true {
+            if let nl = buffer.firstIndex(of: 0x0A) {
+                let line = buffer[buffer.startIndex..<nl]
+                buffer = Data(buffer[(nl + 1)...])
+                return (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
+            }
+            let chunk = output.availableData
+            if chunk.isEmpty { return nil }
+            buffer.append(chunk)
+        }
+    }
+
+    private func call(_ cmd: [String: Any]) throws -> [String: Any] {
+        let data = try JSONSerialization.data(withJSONObject: cmd) + Data("\n".utf8)
+        input.write(data)
+        guard let r = readJSON(), r["error"] == nil else { throw TesseraError.io("llama.cpp peer failed on \(cmd["op"] ?? "?")") }
+        return r
+    }
+
+    func prefill(_ tokens: [Int]) throws -> Double {
+        try call(["op": "prefill", "tokens": tokens])["seconds"] as? Double ?? 0
+    }
+
+    func decode(_ tokens: [Int], n: Int) throws -> (seconds: Double, out: [Int]) {
+        let r = try call(["op": "decode", "tokens": tokens, "n": n])
+        return (r["seconds"] as? Double ?? 0, (r["out"] as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue } ?? [])
+    }
+
+    func stop() {
+        input.write(Data("{\"op\": \"quit\"}\n".utf8))
+        process.waitUntilExit()
+    }
+}
