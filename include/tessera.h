@@ -23,8 +23,8 @@
 
 #include "tessera/core.h"
 #include "tessera/pool.h"
-#include "tessera/probe.h"
 #include "tessera/attention.h"
+#include "tessera/probe.h"
 #include "tessera/quant.h"
 #include "tessera/datatype.h"
 #include "tessera/randproj.h"

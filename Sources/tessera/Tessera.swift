@@ -18,8 +18,8 @@ struct TesseraCLI: ParsableCommand {
             ChatCommand.self,
             PDECommand.self,
             DiffusionCommand.self,
-            EmbedCommand.self, ProjectCommand.self,
             ClusterCommand.self,
+            EmbedCommand.self, ProjectCommand.self,
         ]
     )
 }

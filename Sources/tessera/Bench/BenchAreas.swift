@@ -2,13 +2,13 @@
 /// keeps its code in `Bench/<Area>Bench.swift`.
 nonisolated(unsafe) let benchAreas: [(name: String, summary: String, run: (BenchContext) throws -> Void)] = [
     ("limits", "machine limits: STREAM, read bandwidth, SGEMM, vector peaks, pool fork-join vs OpenMP", runLimitsBench),
+    ("cluster", "k-medoids (FasterPAM vs kmedoids), distance matrix roofline, k-means vs scikit-learn", runClusterBench),
     ("quant", "quantized GEMV/GEMM (q4g128, GGUF Q4_0/Q4_1/Q8_0) vs OpenBLAS f32, cold/hot, roofline", runQuantBench),
+    ("pde", "NS2D step vs FFT floor and NumPy, FFTW plan cost, FD CG/heat vs naive, parallel efficiency, bandwidth", runPDEBench),
+    ("randproj", "random projections (dense, CSR) vs SGEMM and scikit-learn, FastRP vs SciPy and fastrp, SpMM vs read bandwidth", runRandProjBench),
     ("diffusion", "patch-parallel U-Net sampling (sync/DistriFusion/PCPP/ASG) vs unsplit, conv vs SGEMM, Gaussian-field spectrum error", runDiffusionBench),
     ("datatype", "MPI-style datatype pack (vectors, 3-D faces, nested, indexed, struct) vs naive packer, STREAM copy limit; MPI_Pack: make bench-mpi", runDatatypeBench),
     ("attention", "FlashAttention-2 prefill and split decode vs OpenBLAS materialised attention, SGEMM and read-bandwidth limits", runAttentionBench),
-    ("randproj", "random projections (dense, CSR) vs SGEMM and scikit-learn, FastRP vs SciPy and fastrp, SpMM vs read bandwidth", runRandProjBench),
-    ("pde", "NS2D step vs FFT floor and NumPy, FFTW plan cost, FD CG/heat vs naive, parallel efficiency, bandwidth", runPDEBench),
-    ("cluster", "k-medoids (FasterPAM vs kmedoids), distance matrix roofline, k-means vs scikit-learn", runClusterBench),
     ("distributed", "MPI (mpirun + tessera-mpi): halo exchange packed vs OpenMPI derived type, FD heat strong/weak scaling + model to 1024 ranks, ring attention, k-means", runDistributedBench),
     ("llm", "SmolLM2-135M Q4_1: load, prefill vs SGEMM-equivalent, decode vs read-bandwidth floor, speculative vs plain (llama.cpp peer if installed)", runModelsBench),
 ]
