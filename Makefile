@@ -54,9 +54,12 @@ $(BUILD)/obj/%.o: %.c $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CFLAGS_BASE) -DTSR_BUILD_SHARED -c $< -o $@
 
+# The real file carries the full version; .so.0 (the soname) and .so link to it.
 $(BUILD)/lib/libtessera.so: $(OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,-soname,libtessera.so.0 -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libtessera.so.0 -o $(BUILD)/lib/libtessera.so.$(VERSION) $^ $(LDLIBS)
+	ln -sf libtessera.so.$(VERSION) $(BUILD)/lib/libtessera.so.0
+	ln -sf libtessera.so.0 $@
 
 $(BUILD)/lib/libtessera.a: $(OBJS)
 	@mkdir -p $(dir $@)
@@ -73,7 +76,7 @@ install: lib
 	install -d $(DESTDIR)$(PREFIX)/include/tessera $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/tessera.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/tessera/*.h $(DESTDIR)$(PREFIX)/include/tessera/
-	install -m 755 $(BUILD)/lib/libtessera.so $(DESTDIR)$(PREFIX)/lib/libtessera.so.$(VERSION)
+	install -m 755 $(BUILD)/lib/libtessera.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtessera.so.$(VERSION)
 	ln -sf libtessera.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtessera.so.0
 	ln -sf libtessera.so.0 $(DESTDIR)$(PREFIX)/lib/libtessera.so
 	install -m 644 $(BUILD)/lib/libtessera.a $(DESTDIR)$(PREFIX)/lib/
