@@ -12,13 +12,7 @@
 static tsr_pool_t *pools[3];
 
 static void make_pools(void) {
-    for (int i = 0; i < 3; i++) {
-        tsr_pool_params p;
-        tsr_pool_params_default(&p);
-        p.n_threads = i + 1;
-        p.bind = TSR_BIND_NONE;
-        if (tsr_pool_create(&p, &pools[i]) != TSR_OK) pools[i] = NULL;
-    }
+    for (int i = 0; i < 3; i++) pools[i] = tsr_test_pool(i + 1);
 }
 
 static tsr_rp_t *make(int64_t D, int32_t d, tsr_rp_kind kind, double s, uint64_t seed) {

@@ -90,6 +90,16 @@ static inline float tsr_test_uniform(unsigned long long *s) {
     return (float)((double)(tsr_test_rng_next(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0);
 }
 
+/* An unbound pool of n workers (NULL on failure), for tests that compare thread counts. */
+static inline tsr_pool_t *tsr_test_pool(int32_t n) {
+    tsr_pool_params p;
+    tsr_pool_params_default(&p);
+    p.n_threads = n;
+    p.bind = TSR_BIND_NONE;
+    tsr_pool_t *pool = NULL;
+    return tsr_pool_create(&p, &pool) == TSR_OK ? pool : NULL;
+}
+
 static inline int tsr_test_summary(void) {
     printf("%d passed, %d failed\n", tsr_test_passed_, tsr_test_failed_);
     return tsr_test_failed_ ? 1 : 0;

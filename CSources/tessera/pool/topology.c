@@ -21,6 +21,7 @@ static struct {
     int32_t n_cores;             /* entries in core_cpus */
     cpu_set_t *core_cpus;        /* CPUs of each core, in binding order for TSR_BIND_CORE */
     int32_t *core_package;       /* package/NUMA group of each core (for scatter) */
+    char hwloc_version[48];      /* filled once, with the topology */
 } g_topo;
 
 static pthread_once_t g_topo_once = PTHREAD_ONCE_INIT;
@@ -134,7 +135,26 @@ static void load_topology(void) {
     snprintf(t->source, sizeof t->source, "hwloc %s", ver ? ver : "(version unknown)");
 }
 
-static void ensure_loaded(void) { pthread_once(&g_topo_once, load_topology); }
+/* The library's own version ("hwlocVersion" info of the root object) when a topology is
+ * loaded; else the API version it implements. */
+static void load_version(void) {
+    const char *v = NULL;
+    if (g_topo.topo) v = hwloc_obj_get_info_by_name(hwloc_get_root_obj(g_topo.topo), "hwlocVersion");
+    if (v) {
+        snprintf(g_topo.hwloc_version, sizeof g_topo.hwloc_version, "%s", v);
+    } else {
+        unsigned a = hwloc_get_api_version();
+        snprintf(g_topo.hwloc_version, sizeof g_topo.hwloc_version, "API %u.%u.%u",
+                 (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+    }
+}
+
+static void load_all(void) {
+    load_topology();
+    load_version();
+}
+
+static void ensure_loaded(void) { pthread_once(&g_topo_once, load_all); }
 
 tsr_status tsr_topology_get(tsr_topology_info *out) {
     TSR_CHECK_NULL(out);
@@ -146,20 +166,9 @@ tsr_status tsr_topology_get(tsr_topology_info *out) {
     return TSR_OK;
 }
 
-/* The library's own version ("hwlocVersion" info of the root object) when a topology is
- * loaded; else the API version it implements. */
 const char *tsr_hwloc_version(void) {
-    static char buf[48];
     ensure_loaded();
-    const char *v = NULL;
-    if (g_topo.topo) v = hwloc_obj_get_info_by_name(hwloc_get_root_obj(g_topo.topo), "hwlocVersion");
-    if (v) {
-        snprintf(buf, sizeof buf, "%s", v);
-    } else {
-        unsigned a = hwloc_get_api_version();
-        snprintf(buf, sizeof buf, "API %u.%u.%u", (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
-    }
-    return buf;
+    return g_topo.hwloc_version;
 }
 
 int32_t tsr_topo_num_cores(void) {
