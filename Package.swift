@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "TesseraModels", dependencies: ["Tessera", "CTessera"]),
         // distributed: MPI binding, ring attention, distributed k-means and FD solvers
         .target(name: "TesseraDistributed",
-                dependencies: ["Tessera", "CTessera", "CMPI", "TesseraPDE", "TesseraCluster", "COpenBLAS"]),
+                dependencies: ["Tessera", "CTessera", "CMPI", "TesseraPDE", "TesseraCluster", "TesseraDiffusion", "COpenBLAS"]),
 
         // MARK: Command-line tool
         .executableTarget(
@@ -71,7 +71,7 @@ let package = Package(
 
         // the program the MPI tests, demo and bench launch under mpirun
         .executableTarget(name: "tessera-mpi",
-                          dependencies: ["TesseraDistributed", "Tessera", "TesseraPDE", "TesseraCluster"]),
+                          dependencies: ["TesseraDistributed", "Tessera", "TesseraPDE", "TesseraCluster", "TesseraDiffusion"]),
 
         // MARK: Tests
         .testTarget(name: "TesseraTests", dependencies: ["Tessera"]),
