@@ -127,53 +127,40 @@ public final class RandomProjection: @unchecked Sendable {
 
     /// `X · R` for a dense `n × D` matrix.
     public func transform(_ x: Matrix<Float>, pool: ThreadPool = .shared) throws(TesseraError) -> Matrix<Float> {
-        try checkInput(x.cols)
-        var y = try Matrix<Float>(rows: x.rows, cols: outputDimension)
-        let ldy = Int64(y.rowStride)
-        let status: tsr_status = lock.withLock {
-            x.withUnsafeBufferPointer { xp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    tsr_rp_transform_f32(pool.handle, handle, Int64(x.rows), xp.baseAddress, Int64(x.rowStride),
-                                         yp.baseAddress, ldy)
-                }
-            }
-        }
-        try check(status)
-        return y
+        try dense(x, pool: pool, tsr_rp_transform_f32)
     }
 
     /// `X · R` in double precision.
     public func transform(_ x: Matrix<Double>, pool: ThreadPool = .shared) throws(TesseraError) -> Matrix<Double> {
-        try checkInput(x.cols)
-        var y = try Matrix<Double>(rows: x.rows, cols: outputDimension)
-        let ldy = Int64(y.rowStride)
-        let status: tsr_status = lock.withLock {
-            x.withUnsafeBufferPointer { xp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    tsr_rp_transform_f64(pool.handle, handle, Int64(x.rows), xp.baseAddress, Int64(x.rowStride),
-                                         yp.baseAddress, ldy)
-                }
-            }
-        }
-        try check(status)
-        return y
+        try dense(x, pool: pool, tsr_rp_transform_f64)
     }
 
     /// `X · R` for a sparse X: each stored entry meets only the nonzeros of its row of R;
     /// X is never densified.
     public func transform(_ x: CSRMatrix<Float>, pool: ThreadPool = .shared) throws(TesseraError) -> Matrix<Float> {
+        try sparse(x, pool: pool, tsr_rp_transform_csr_f32)
+    }
+
+    /// `X · R` for a sparse X in double precision.
+    public func transform(_ x: CSRMatrix<Double>, pool: ThreadPool = .shared) throws(TesseraError) -> Matrix<Double> {
+        try sparse(x, pool: pool, tsr_rp_transform_csr_f64)
+    }
+
+    /// The C entry points of one precision, as Swift sees them.
+    private typealias DenseKernel<T> = (OpaquePointer?, OpaquePointer?, Int64, UnsafePointer<T>?, Int64,
+                                        UnsafeMutablePointer<T>?, Int64) -> tsr_status
+    private typealias SparseKernel<T> = (OpaquePointer?, OpaquePointer?, Int64, UnsafePointer<Int64>?,
+                                         UnsafePointer<Int64>?, UnsafePointer<T>?, UnsafeMutablePointer<T>?,
+                                         Int64) -> tsr_status
+
+    private func dense<T>(_ x: Matrix<T>, pool: ThreadPool, _ kernel: DenseKernel<T>) throws(TesseraError) -> Matrix<T> {
         try checkInput(x.cols)
-        var y = try Matrix<Float>(rows: x.rows, cols: outputDimension)
+        var y = try Matrix<T>(rows: x.rows, cols: outputDimension)
         let ldy = Int64(y.rowStride)
         let status: tsr_status = lock.withLock {
-            x.indptr.withUnsafeBufferPointer { ip in
-                x.indices.withUnsafeBufferPointer { ix in
-                    x.values.withUnsafeBufferPointer { v in
-                        y.withUnsafeMutableBufferPointer { yp in
-                            tsr_rp_transform_csr_f32(pool.handle, handle, Int64(x.rows), ip.baseAddress,
-                                                     ix.baseAddress, v.baseAddress, yp.baseAddress, ldy)
-                        }
-                    }
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    kernel(pool.handle, handle, Int64(x.rows), xp.baseAddress, Int64(x.rowStride), yp.baseAddress, ldy)
                 }
             }
         }
@@ -181,18 +168,17 @@ public final class RandomProjection: @unchecked Sendable {
         return y
     }
 
-    /// `X · R` for a sparse X in double precision.
-    public func transform(_ x: CSRMatrix<Double>, pool: ThreadPool = .shared) throws(TesseraError) -> Matrix<Double> {
+    private func sparse<T>(_ x: CSRMatrix<T>, pool: ThreadPool, _ kernel: SparseKernel<T>) throws(TesseraError) -> Matrix<T> {
         try checkInput(x.cols)
-        var y = try Matrix<Double>(rows: x.rows, cols: outputDimension)
+        var y = try Matrix<T>(rows: x.rows, cols: outputDimension)
         let ldy = Int64(y.rowStride)
         let status: tsr_status = lock.withLock {
             x.indptr.withUnsafeBufferPointer { ip in
                 x.indices.withUnsafeBufferPointer { ix in
                     x.values.withUnsafeBufferPointer { v in
                         y.withUnsafeMutableBufferPointer { yp in
-                            tsr_rp_transform_csr_f64(pool.handle, handle, Int64(x.rows), ip.baseAddress,
-                                                     ix.baseAddress, v.baseAddress, yp.baseAddress, ldy)
+                            kernel(pool.handle, handle, Int64(x.rows), ip.baseAddress, ix.baseAddress, v.baseAddress,
+                                   yp.baseAddress, ldy)
                         }
                     }
                 }

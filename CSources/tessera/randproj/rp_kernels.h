@@ -29,146 +29,30 @@ RP_INLINE int32_t rp_sparse_row_body(uint64_t rk, int32_t d, uint64_t t, int32_t
     return c;
 }
 
-/*
- * One tile of up to RP_TILE rows of a dense f32 X against sparse R (CSC with
- * sign masks). X is transposed block by block into xt[j][RP_TILE] so that each
- * nonzero of R is one contiguous RP_TILE-wide add; acc[k][RP_TILE] sums
- * ±x[r, j] in ascending j; y = scale · acc.
- */
-/* xt[j][r] = x[r][jb + j] for j < nj, r < RP_TILE (rows >= `rows` zero): the portable transpose. */
-RP_INLINE void rp_transpose_f32_generic(float *restrict xt, const float *x, int64_t ldx, int64_t rows, int64_t jb,
-                                        int64_t nj) {
-    if (rows < RP_TILE) memset(xt, 0, (size_t)nj * RP_TILE * sizeof(float));
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * ldx + jb;
-        for (int64_t j = 0; j < nj; j++) xt[j * RP_TILE + r] = xr[j];
-    }
-}
+/* rp_transpose_generic_f32/_f64, rp_tile_body_f32/_f64, rp_gemm_body_f32/_f64 */
+#define RP_T float
+#define RP_U uint32_t
+#define RP_SFX f32
+#define RP_FMA fmaf
+#define RP_SIGNS col_sign
+#include "rp_kernels_body.h"
+#undef RP_T
+#undef RP_U
+#undef RP_SFX
+#undef RP_FMA
+#undef RP_SIGNS
 
-typedef void (*rp_transpose_f32_fn)(float *xt, const float *x, int64_t ldx, int64_t rows, int64_t jb, int64_t nj);
-
-RP_INLINE void rp_tile_f32_body(const rp_matrix *m, float scale, int64_t rows, const float *x, int64_t ldx,
-                                float *y, int64_t ldy, float *restrict xt, float *restrict acc,
-                                int64_t *restrict cur, rp_transpose_f32_fn transpose) {
-    const int32_t d = m->d;
-    const int64_t D = m->D;
-    const int32_t *restrict cj = m->col_j;
-    const uint32_t *restrict cs = m->col_sign;
-    memset(acc, 0, (size_t)d * RP_TILE * sizeof(float));
-    memcpy(cur, m->col_ptr, (size_t)d * sizeof(int64_t));
-    for (int64_t jb = 0; jb < D; jb += RP_JBLOCK) {
-        int64_t je = jb + RP_JBLOCK < D ? jb + RP_JBLOCK : D;
-        int64_t nj = je - jb;
-        transpose(xt, x, ldx, rows, jb, nj);
-        for (int32_t k = 0; k < d; k++) {
-            int64_t e = cur[k], end = m->col_ptr[k + 1];
-            float af[RP_TILE];
-            memcpy(af, acc + (size_t)k * RP_TILE, sizeof af);
-            for (; e < end && cj[e] < je; e++) {
-                const float *v = xt + (size_t)(cj[e] - jb) * RP_TILE;
-                uint32_t sgn = cs[e];
-                for (int r = 0; r < RP_TILE; r++) {
-                    uint32_t b;
-                    memcpy(&b, v + r, 4);
-                    b ^= sgn;
-                    float fv;
-                    memcpy(&fv, &b, 4);
-                    af[r] += fv;
-                }
-            }
-            memcpy(acc + (size_t)k * RP_TILE, af, sizeof af);
-            cur[k] = e;
-        }
-    }
-    for (int64_t r = 0; r < rows; r++) {
-        float *yr = y + r * ldy;
-        for (int32_t k = 0; k < d; k++) yr[k] = scale * acc[(size_t)k * RP_TILE + r];
-    }
-}
-
-/* Same for f64 (tile of RP_TILE rows, sign masks on the high bit of a double). */
-RP_INLINE void rp_tile_f64_body(const rp_matrix *m, double scale, int64_t rows, const double *x, int64_t ldx,
-                                double *y, int64_t ldy, double *restrict xt, double *restrict acc,
-                                int64_t *restrict cur) {
-    const int32_t d = m->d;
-    const int64_t D = m->D;
-    const int32_t *restrict cj = m->col_j;
-    const uint64_t *restrict cs = m->col_sign64;
-    memset(acc, 0, (size_t)d * RP_TILE * sizeof(double));
-    memcpy(cur, m->col_ptr, (size_t)d * sizeof(int64_t));
-    for (int64_t jb = 0; jb < D; jb += RP_JBLOCK) {
-        int64_t je = jb + RP_JBLOCK < D ? jb + RP_JBLOCK : D;
-        int64_t nj = je - jb;
-        if (rows < RP_TILE) memset(xt, 0, (size_t)nj * RP_TILE * sizeof(double));
-        for (int64_t r = 0; r < rows; r++) {
-            const double *xr = x + r * ldx + jb;
-            for (int64_t j = 0; j < nj; j++) xt[j * RP_TILE + r] = xr[j];
-        }
-        for (int32_t k = 0; k < d; k++) {
-            int64_t e = cur[k], end = m->col_ptr[k + 1];
-            double af[RP_TILE];
-            memcpy(af, acc + (size_t)k * RP_TILE, sizeof af);
-            for (; e < end && cj[e] < je; e++) {
-                const double *v = xt + (size_t)(cj[e] - jb) * RP_TILE;
-                uint64_t sgn = cs[e];
-                for (int r = 0; r < RP_TILE; r++) {
-                    uint64_t b;
-                    memcpy(&b, v + r, 8);
-                    b ^= sgn;
-                    double fv;
-                    memcpy(&fv, &b, 8);
-                    af[r] += fv;
-                }
-            }
-            memcpy(acc + (size_t)k * RP_TILE, af, sizeof af);
-            cur[k] = e;
-        }
-    }
-    for (int64_t r = 0; r < rows; r++) {
-        double *yr = y + r * ldy;
-        for (int32_t k = 0; k < d; k++) yr[k] = scale * acc[(size_t)k * RP_TILE + r];
-    }
-}
-
-/*
- * Dense R (D × d, row-major = the row CSR of a Gaussian R): y[r, :] =
- * Σ_j x[r, j] · R[j, :], fused multiply-add in ascending j. acc: rows*d scratch.
- */
-RP_INLINE void rp_gemm_f32_body(const float *restrict R, int64_t D, int32_t d, int64_t rows, const float *x,
-                                int64_t ldx, float *y, int64_t ldy, float *restrict acc) {
-    memset(acc, 0, (size_t)rows * d * sizeof(float));
-    for (int64_t jb = 0; jb < D; jb += RP_G_JBLOCK) {
-        int64_t je = jb + RP_G_JBLOCK < D ? jb + RP_G_JBLOCK : D;
-        for (int64_t r = 0; r < rows; r++) {
-            float *restrict a = acc + (size_t)r * d;
-            const float *xr = x + r * ldx;
-            for (int64_t j = jb; j < je; j++) {
-                float xv = xr[j];
-                const float *restrict Rj = R + (size_t)j * d;
-                for (int32_t k = 0; k < d; k++) a[k] = fmaf(xv, Rj[k], a[k]);
-            }
-        }
-    }
-    for (int64_t r = 0; r < rows; r++) memcpy(y + r * ldy, acc + (size_t)r * d, (size_t)d * sizeof(float));
-}
-
-RP_INLINE void rp_gemm_f64_body(const double *restrict R, int64_t D, int32_t d, int64_t rows, const double *x,
-                                int64_t ldx, double *y, int64_t ldy, double *restrict acc) {
-    memset(acc, 0, (size_t)rows * d * sizeof(double));
-    for (int64_t jb = 0; jb < D; jb += RP_G_JBLOCK) {
-        int64_t je = jb + RP_G_JBLOCK < D ? jb + RP_G_JBLOCK : D;
-        for (int64_t r = 0; r < rows; r++) {
-            double *restrict a = acc + (size_t)r * d;
-            const double *xr = x + r * ldx;
-            for (int64_t j = jb; j < je; j++) {
-                double xv = xr[j];
-                const double *restrict Rj = R + (size_t)j * d;
-                for (int32_t k = 0; k < d; k++) a[k] = fma(xv, Rj[k], a[k]);
-            }
-        }
-    }
-    for (int64_t r = 0; r < rows; r++) memcpy(y + r * ldy, acc + (size_t)r * d, (size_t)d * sizeof(double));
-}
+#define RP_T double
+#define RP_U uint64_t
+#define RP_SFX f64
+#define RP_FMA fma
+#define RP_SIGNS col_sign64
+#include "rp_kernels_body.h"
+#undef RP_T
+#undef RP_U
+#undef RP_SFX
+#undef RP_FMA
+#undef RP_SIGNS
 
 /* Defines rp_<kernel>_SUFFIX wrappers, compiled with the function attribute ATTR. */
 #define RP_INSTANTIATE(SUFFIX, ATTR)                                                                      \
@@ -178,21 +62,21 @@ RP_INLINE void rp_gemm_f64_body(const double *restrict R, int64_t D, int32_t d, 
     ATTR __attribute__((unused)) static void rp_tile_f32_##SUFFIX(const rp_matrix *m, float scale, int64_t rows, const float *x,    \
                                           int64_t ldx, float *y, int64_t ldy, float *xt, float *acc,       \
                                           int64_t *cur) {                                                 \
-        rp_tile_f32_body(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_f32_generic);         \
+        rp_tile_body_f32(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_generic_f32);         \
     }                                                                                                     \
     ATTR __attribute__((unused)) static void rp_tile_f64_##SUFFIX(const rp_matrix *m, double scale, int64_t rows, const double *x,  \
                                           int64_t ldx, double *y, int64_t ldy, double *xt, double *acc,    \
                                           int64_t *cur) {                                                 \
-        rp_tile_f64_body(m, scale, rows, x, ldx, y, ldy, xt, acc, cur);                                   \
+        rp_tile_body_f64(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_generic_f64); \
     }                                                                                                     \
     ATTR __attribute__((unused)) static void rp_gemm_f32_##SUFFIX(const float *R, int64_t D, int32_t d, int64_t rows, const float *x, \
                                           int64_t ldx, float *y, int64_t ldy, float *acc) {               \
-        rp_gemm_f32_body(R, D, d, rows, x, ldx, y, ldy, acc);                                             \
+        rp_gemm_body_f32(R, D, d, rows, x, ldx, y, ldy, acc);                                             \
     }                                                                                                     \
     ATTR __attribute__((unused)) static void rp_gemm_f64_##SUFFIX(const double *R, int64_t D, int32_t d, int64_t rows,              \
                                           const double *x, int64_t ldx, double *y, int64_t ldy,           \
                                           double *acc) {                                                  \
-        rp_gemm_f64_body(R, D, d, rows, x, ldx, y, ldy, acc);                                             \
+        rp_gemm_body_f64(R, D, d, rows, x, ldx, y, ldy, acc);                                             \
     }
 
 #endif /* TSR_RP_KERNELS_H */

@@ -54,7 +54,7 @@ TSR_TARGET_AVX512 static int32_t rp_sparse_row_avx512_v(uint64_t rk, int32_t d, 
 TSR_TARGET_AVX512 static inline void rp_transpose_f32_avx512(float *restrict xt, const float *x, int64_t ldx,
                                                               int64_t rows, int64_t jb, int64_t nj) {
     if (rows < RP_TILE) {
-        rp_transpose_f32_generic(xt, x, ldx, rows, jb, nj);
+        rp_transpose_generic_f32(xt, x, ldx, rows, jb, nj);
         return;
     }
     int64_t j = 0;
@@ -92,7 +92,7 @@ TSR_TARGET_AVX512 static inline void rp_transpose_f32_avx512(float *restrict xt,
 TSR_TARGET_AVX512 static void rp_tile_f32_avx512_v(const rp_matrix *m, float scale, int64_t rows, const float *x,
                                                     int64_t ldx, float *y, int64_t ldy, float *xt, float *acc,
                                                     int64_t *cur) {
-    rp_tile_f32_body(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_f32_avx512);
+    rp_tile_body_f32(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_f32_avx512);
 }
 #endif
 

@@ -150,78 +150,34 @@ typedef struct csr_ctx {
     rp_scratch scr;          /* lazy mode: ks (d int32) + sg (d int8) per worker */
 } csr_ctx;
 
-/* The row j of R as (column, ±1) for sparse kinds, from the plan's matrix or generated. */
+#define RP_T float
+#define RP_SFX f32
+#define RP_FMA fmaf
+#define RP_ROWV row_v32
+#include "rp_csr_row_body.h"
+#undef RP_T
+#undef RP_SFX
+#undef RP_FMA
+#undef RP_ROWV
+
+#define RP_T double
+#define RP_SFX f64
+#define RP_FMA fma
+#define RP_ROWV row_v64
+#include "rp_csr_row_body.h"
+#undef RP_T
+#undef RP_SFX
+#undef RP_FMA
+#undef RP_ROWV
+
+/* Rows [begin, end) of a CSR input; the lazy mode's per-worker scratch holds R's row j as (column, ±1). */
 static void csr_rows(void *vc, int64_t begin, int64_t end, int32_t worker) {
-    csr_ctx *c = vc;
-    const tsr_rp_t *rp = c->rp;
-    const rp_matrix *m = c->m;
-    const int32_t d = rp->d;
+    const csr_ctx *c = vc;
     int32_t *ks = (int32_t *)scratch_of(&c->scr, worker);
-    int8_t *sg = (int8_t *)(ks + d);
-    const int sparse = rp->kind == TSR_RP_SPARSE;
+    int8_t *sg = (int8_t *)(ks + c->rp->d);
     for (int64_t i = begin; i < end; i++) {
-        if (!c->f64) {
-            float *yr = (float *)c->y + i * c->ldy;
-            const float *vals = c->values;
-            memset(yr, 0, (size_t)d * sizeof(float));
-            const int64_t p1 = c->indptr[i + 1];
-            for (int64_t p = c->indptr[i]; p < p1; p++) {
-                int64_t j = c->indices[p];
-                float v = vals[p];
-                if (m) {
-                    /* the loads behind an entry are a dependent chain (column -> row offset ->
-                     * entries of R): prefetch the offsets 8 entries ahead, the entries 4 ahead */
-                    if (p + 8 < p1) __builtin_prefetch(m->row_ptr + c->indices[p + 8]);
-                    if (p + 4 < p1) __builtin_prefetch(m->row_k + m->row_ptr[c->indices[p + 4]]);
-                    int64_t e0 = m->row_ptr[j], e1 = m->row_ptr[j + 1];
-                    if (sparse)
-                        for (int64_t e = e0; e < e1; e++) yr[m->row_k[e]] += m->row_v32[e] < 0 ? -v : v;
-                    else
-                        for (int64_t e = e0; e < e1; e++) yr[m->row_k[e]] = fmaf(v, m->row_v32[e], yr[m->row_k[e]]);
-                } else {
-                    uint64_t rk = rp_row_key(rp->seedkey, (uint64_t)j);
-                    if (sparse) {
-                        int32_t cnt = c->kern->sparse_row(rk, d, rp->t, ks, sg);
-                        for (int32_t e = 0; e < cnt; e++) yr[ks[e]] += sg[e] < 0 ? -v : v;
-                    } else {
-                        for (int32_t k = 0; k < d; k++)
-                            yr[k] = fmaf(v, (float)(rp_gauss(rk, (uint32_t)k) * rp->scale), yr[k]);
-                    }
-                }
-            }
-            if (sparse) {
-                float sc = (float)rp->scale;
-                for (int32_t k = 0; k < d; k++) yr[k] = sc * yr[k];
-            }
-        } else {
-            double *yr = (double *)c->y + i * c->ldy;
-            const double *vals = c->values;
-            memset(yr, 0, (size_t)d * sizeof(double));
-            const int64_t p1 = c->indptr[i + 1];
-            for (int64_t p = c->indptr[i]; p < p1; p++) {
-                int64_t j = c->indices[p];
-                double v = vals[p];
-                if (m) {
-                    if (p + 8 < p1) __builtin_prefetch(m->row_ptr + c->indices[p + 8]);
-                    if (p + 4 < p1) __builtin_prefetch(m->row_k + m->row_ptr[c->indices[p + 4]]);
-                    int64_t e0 = m->row_ptr[j], e1 = m->row_ptr[j + 1];
-                    if (sparse)
-                        for (int64_t e = e0; e < e1; e++) yr[m->row_k[e]] += m->row_v64[e] < 0 ? -v : v;
-                    else
-                        for (int64_t e = e0; e < e1; e++) yr[m->row_k[e]] = fma(v, m->row_v64[e], yr[m->row_k[e]]);
-                } else {
-                    uint64_t rk = rp_row_key(rp->seedkey, (uint64_t)j);
-                    if (sparse) {
-                        int32_t cnt = c->kern->sparse_row(rk, d, rp->t, ks, sg);
-                        for (int32_t e = 0; e < cnt; e++) yr[ks[e]] += sg[e] < 0 ? -v : v;
-                    } else {
-                        for (int32_t k = 0; k < d; k++) yr[k] = fma(v, rp_gauss(rk, (uint32_t)k) * rp->scale, yr[k]);
-                    }
-                }
-            }
-            if (sparse)
-                for (int32_t k = 0; k < d; k++) yr[k] = rp->scale * yr[k];
-        }
+        if (c->f64) csr_row_f64(c, i, ks, sg);
+        else csr_row_f32(c, i, ks, sg);
     }
 }
 

@@ -1,0 +1,55 @@
+/*
+ * rp_csr_row_body.h — one row of a CSR input times R, precision-generic. No
+ * include guard on purpose: rp_transform.c includes it once per element type
+ * after defining
+ *   RP_T      element type (float | double)
+ *   RP_SFX    name suffix (f32 | f64)
+ *   RP_FMA    fused multiply-add of that type (fmaf | fma)
+ *   RP_ROWV   field of rp_matrix holding the row-major values (row_v32 | row_v64)
+ * and defines csr_row_<RP_SFX>(c, i, ks, sg): y[i, :] = Σ_p values[p] · R[indices[p], :]
+ * over the stored entries of row i, in ascending p (so every path gives the same bits).
+ */
+#define RP_NAME2(a, b) a##_##b
+#define RP_NAME(a, b) RP_NAME2(a, b)
+
+static void RP_NAME(csr_row, RP_SFX)(const csr_ctx *c, int64_t i, int32_t *ks, int8_t *sg) {
+    const tsr_rp_t *rp = c->rp;
+    const rp_matrix *m = c->m;
+    const int32_t d = rp->d;
+    const int sparse = rp->kind == TSR_RP_SPARSE;
+    const RP_T *vals = c->values;
+    RP_T *yr = (RP_T *)c->y + i * c->ldy;
+    memset(yr, 0, (size_t)d * sizeof(RP_T));
+    const int64_t p1 = c->indptr[i + 1];
+    for (int64_t p = c->indptr[i]; p < p1; p++) {
+        int64_t j = c->indices[p];
+        RP_T v = vals[p];
+        if (m) {
+            /* the loads behind an entry are a dependent chain (column -> row offset ->
+             * entries of R): prefetch the offsets 8 entries ahead, the entries 4 ahead */
+            if (p + 8 < p1) __builtin_prefetch(m->row_ptr + c->indices[p + 8]);
+            if (p + 4 < p1) __builtin_prefetch(m->row_k + m->row_ptr[c->indices[p + 4]]);
+            int64_t e0 = m->row_ptr[j], e1 = m->row_ptr[j + 1];
+            if (sparse)
+                for (int64_t e = e0; e < e1; e++) yr[m->row_k[e]] += m->RP_ROWV[e] < 0 ? -v : v;
+            else
+                for (int64_t e = e0; e < e1; e++) yr[m->row_k[e]] = RP_FMA(v, m->RP_ROWV[e], yr[m->row_k[e]]);
+        } else {
+            uint64_t rk = rp_row_key(rp->seedkey, (uint64_t)j);
+            if (sparse) {
+                int32_t cnt = c->kern->sparse_row(rk, d, rp->t, ks, sg);
+                for (int32_t e = 0; e < cnt; e++) yr[ks[e]] += sg[e] < 0 ? -v : v;
+            } else {
+                for (int32_t k = 0; k < d; k++)
+                    yr[k] = RP_FMA(v, (RP_T)(rp_gauss(rk, (uint32_t)k) * rp->scale), yr[k]);
+            }
+        }
+    }
+    if (sparse) {
+        const RP_T sc = (RP_T)rp->scale;
+        for (int32_t k = 0; k < d; k++) yr[k] = sc * yr[k];
+    }
+}
+
+#undef RP_NAME
+#undef RP_NAME2
