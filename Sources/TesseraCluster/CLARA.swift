@@ -35,30 +35,44 @@ public enum SampledKMedoids {
         }
     }
 
-    /// CLARA / FastCLARA: k-medoids on random samples, each judged by the loss on all n points.
-    public static func clara(_ source: some Dissimilarity, k: Int, options: CLARAOptions = CLARAOptions()) throws(TesseraError) -> KMedoidsResult {
-        let n = source.count
+    /// CLARA's sample size for `k` clusters of `n` points after checking the arguments
+    /// (shared with the distributed CLARA of TesseraDistributed).
+    package static func claraSampleSize(n: Int, k: Int, options: CLARAOptions) throws(TesseraError) -> Int {
         guard k >= 1, k <= n else { throw .invalidArgument("CLARA: k must be in 1...\(n) (got \(k))") }
         guard options.samples >= 1 else { throw .invalidArgument("CLARA: samples must be >= 1") }
         let size = min(n, options.sampleSize ?? (options.fast ? 80 + 4 * k : 40 + 2 * k))
         guard size >= k else { throw .invalidArgument("CLARA: sampleSize \(size) is smaller than k = \(k)") }
+        return size
+    }
+
+    /// Sample `s` of CLARA: `size` points drawn from stream s+1 of the seed (after `keep`),
+    /// k-medoids on them, judged by the loss over all n points. Deterministic for any pool, so
+    /// samples may run anywhere (threads here, ranks in TesseraDistributed) with the same result.
+    package static func claraSample(_ source: some Dissimilarity, k: Int, size: Int, options: CLARAOptions, sample s: Int,
+                                    keep: [Int], pool: ThreadPool) throws(TesseraError) -> (medoids: [Int], loss: Double) {
+        let n = source.count
+        var rng = ClusterRandom(seed: options.seed, stream: UInt64(s) + 1)
+        var idx = keep
+        var inSample = Set(keep)
+        for i in rng.sample(n, from: n) where idx.count < size && !inSample.contains(i) {
+            idx.append(i); inSample.insert(i)
+            if idx.count == size { break }
+        }
+        let sub = try DistanceMatrix<Double>(count: idx.count, pool: pool) { a, b in source.distance(idx[a], idx[b]) }
+        let r = try KMedoids.fit(sub, k: k, options: .init(method: options.fast ? .fastPAM2 : .pam, initialization: .build,
+                                                          maxIterations: options.maxIterations, pool: pool))
+        let medoids = r.medoids.map { idx[$0] }
+        return (medoids, assignAll(source, medoids: medoids, pool: pool).loss)
+    }
+
+    /// CLARA / FastCLARA: k-medoids on random samples, each judged by the loss on all n points.
+    public static func clara(_ source: some Dissimilarity, k: Int, options: CLARAOptions = CLARAOptions()) throws(TesseraError) -> KMedoidsResult {
+        let size = try claraSampleSize(n: source.count, k: k, options: options)
         let pool = options.pool ?? .shared
         let t0 = clusterNow()
-        let method: KMedoidsMethod = options.fast ? .fastPAM2 : .pam
 
         func runSample(_ s: Int, keep: [Int]) throws(TesseraError) -> (medoids: [Int], loss: Double) {
-            var rng = ClusterRandom(seed: options.seed, stream: UInt64(s) + 1)
-            var idx = keep
-            var inSample = Set(keep)
-            for i in rng.sample(n, from: n) where idx.count < size && !inSample.contains(i) {
-                idx.append(i); inSample.insert(i)
-                if idx.count == size { break }
-            }
-            let sub = try DistanceMatrix<Double>(count: idx.count, pool: pool) { a, b in source.distance(idx[a], idx[b]) }
-            let r = try KMedoids.fit(sub, k: k, options: .init(method: method, initialization: .build,
-                                                              maxIterations: options.maxIterations, pool: pool))
-            let medoids = r.medoids.map { idx[$0] }
-            return (medoids, assignAll(source, medoids: medoids, pool: pool).loss)
+            try claraSample(source, k: k, size: size, options: options, sample: s, keep: keep, pool: pool)
         }
 
         var results = [(medoids: [Int], loss: Double)?](repeating: nil, count: options.samples)
@@ -122,18 +136,32 @@ public enum SampledKMedoids {
                               iterations: options.restarts, swaps: st.swaps, initializationSeconds: 0, seconds: clusterNow() - t0)
     }
 
+    /// Rows per loss chunk of `assignAll` (the loss is the in-order sum of the chunk sums).
+    package static let assignChunk = 1024
+
     /// Nearest medoid of every point (a medoid is its own nearest) and the loss; chunked sums.
-    static func assignAll(_ source: some Dissimilarity, medoids: [Int], pool: ThreadPool) -> (labels: [Int], loss: Double) {
+    package static func assignAll(_ source: some Dissimilarity, medoids: [Int], pool: ThreadPool) -> (labels: [Int], loss: Double) {
+        let r = assignChunks(source, medoids: medoids, chunks: 0..<((source.count + assignChunk - 1) / assignChunk), pool: pool)
+        return (r.labels, r.parts.reduce(0, +))
+    }
+
+    /// `assignAll` for the rows of chunks `chunks` only: their labels (in row order) and each
+    /// chunk's loss sum; the loss of all rows is the in-order sum of every chunk's part.
+    package static func assignChunks(_ source: some Dissimilarity, medoids: [Int], chunks: Range<Int>,
+                                     pool: ThreadPool) -> (labels: [Int], parts: [Double]) {
         let n = source.count
-        let chunk = 1024
-        let nChunks = (n + chunk - 1) / chunk
-        var labels = [Int](repeating: 0, count: n)
-        var parts = [Double](repeating: 0, count: nChunks)
+        let chunk = assignChunk
+        let first = chunks.lowerBound * chunk
+        let rows = max(0, min(n, chunks.upperBound * chunk) - first)
+        guard rows > 0 else { return ([], []) }
+        var labels = [Int](repeating: 0, count: rows)
+        var parts = [Double](repeating: 0, count: chunks.count)
         labels.withUnsafeMutableBufferPointer { lb in
             parts.withUnsafeMutableBufferPointer { pb in
                 let lp = lb.baseAddress!, pp = pb.baseAddress!
-                pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1)) { r, _ in
-                    for ch in r {
+                pool.parallelFor(0..<chunks.count, schedule: .dynamic(chunk: 1)) { r, _ in
+                    for c in r {
+                        let ch = chunks.lowerBound + c
                         var s = 0.0
                         for j in (ch * chunk)..<min(n, (ch + 1) * chunk) {
                             var best = 0, bd = Double.infinity
@@ -142,15 +170,21 @@ public enum SampledKMedoids {
                                 let v = source.distance(j, x)
                                 if v < bd { bd = v; best = m }
                             }
-                            lp[j] = best
+                            lp[j - first] = best
                             s += bd
                         }
-                        pp[ch] = s
+                        pp[c] = s
                     }
                 }
             }
         }
-        return (labels, parts.reduce(0, +))
+        return (labels, parts)
+    }
+
+    /// The result CLARA reports for the chosen medoids (for the distributed CLARA).
+    package static func claraResult(medoids: [Int], labels: [Int], loss: Double, samples: Int, seconds: Double) -> KMedoidsResult {
+        KMedoidsResult(medoids: medoids, labels: labels, loss: loss, initialLoss: loss, iterations: samples,
+                       swaps: 0, initializationSeconds: 0, seconds: seconds)
     }
 }
 

@@ -12,12 +12,28 @@
 //
 //   O_r = merge_j (O_rj, LSE_rj) over the key blocks j the queries of r may see.
 //
-// Partials are merged in key-block order (0, 1, ..., P−1), not arrival order, so the result
+// Causal attention with contiguous blocks is unbalanced (rank P−1 sees all P key blocks, rank 0
+// one). The zig-zag layout cuts the sequence into 2P chunks and gives rank r chunks r and
+// 2P−1−r, so every rank's queries see the same number of (chunk × chunk) tiles:
+//
+//   chunks:   0   1   2   3   4   5   6   7        (P = 4)
+//   rank:     0   1   2   3   3   2   1   0
+//   visible key tiles of rank r: (r + ½) + (2P−1−r + ½) = 2P  (the diagonal tiles count ½)
+//
+// Partials are merged in key-chunk order (0, 1, ..., P−1), not arrival order, so the result
 // has the same bits as one process computing the per-block partials and merging them in that
 // order (`RingAttention.reference`), and agrees with unsplit attention to f32 rounding.
 
 import Foundation
 import Tessera
+
+/// How the global sequence is split over the ranks.
+public enum SequenceLayout: String, Sendable, CaseIterable {
+    /// rank r holds positions `partition(length, ranks)[r]` (one block)
+    case contiguous
+    /// rank r holds chunks r and 2P−1−r of `partition(length, 2·ranks)`: equal causal work
+    case zigzag
+}
 
 /// Sequence-parallel attention across the ranks of a communicator.
 public struct RingAttention: Sendable {
@@ -27,12 +43,61 @@ public struct RingAttention: Sendable {
     /// Multiplies the scores; nil = 1/sqrt(headDim).
     public var scale: Float?
     public var pool: ThreadPool
+    /// How queries and keys are split over the ranks (`.zigzag` balances causal work).
+    public var layout: SequenceLayout
 
-    public init(communicator: Communicator, causal: Bool = false, scale: Float? = nil, pool: ThreadPool = .shared) {
+    public init(communicator: Communicator, causal: Bool = false, scale: Float? = nil, layout: SequenceLayout = .contiguous,
+                pool: ThreadPool = .shared) {
         self.communicator = communicator
         self.causal = causal
         self.scale = scale
+        self.layout = layout
         self.pool = pool
+    }
+
+    /// The global positions rank `rank` holds under `layout`, as (chunk index, range) pairs in
+    /// local order (contiguous: one chunk of P; zig-zag: chunks r and 2P−1−r of 2P).
+    public static func chunks(length: Int, ranks: Int, rank: Int, layout: SequenceLayout) -> [(index: Int, range: Range<Int>)] {
+        switch layout {
+        case .contiguous:
+            return [(rank, partition(length: length, ranks: ranks)[rank])]
+        case .zigzag:
+            let c = partition(length: length, ranks: 2 * ranks)
+            return [(rank, c[rank]), (2 * ranks - 1 - rank, c[2 * ranks - 1 - rank])]
+        }
+    }
+
+    /// This rank's part of a full `[B, H, S, D]` tensor under `layout` (its chunks concatenated).
+    public static func local(_ t: Tensor<Float>, ranks: Int, rank: Int, layout: SequenceLayout) throws(TesseraError) -> Tensor<Float> {
+        guard t.rank == 4 else { throw .invalidArgument("RingAttention.local: expected [B, H, S, D], got \(t.shape)") }
+        var parts: [Tensor<Float>] = []
+        for c in chunks(length: t.shape[2], ranks: ranks, rank: rank, layout: layout) { parts.append(try slice(t, c.range)) }
+        return try concatSequence(parts)
+    }
+
+    /// Concatenates `[B, H, S_i, D]` (or `[B, H, S_i]`) tensors along the sequence axis.
+    static func concatSequence(_ parts: [Tensor<Float>]) throws(TesseraError) -> Tensor<Float> {
+        if parts.count == 1 { return parts[0] }
+        let first = parts[0]
+        let d = first.rank == 4 ? first.shape[3] : 1
+        let (b, h) = (first.shape[0], first.shape[1])
+        let total = parts.reduce(0) { $0 + $1.shape[2] }
+        var shape = [b, h, total]
+        if first.rank == 4 { shape.append(d) }
+        var out = try Tensor<Float>(shape: shape)
+        out.withUnsafeMutableBufferPointer { dst in
+            var pos = 0
+            for t in parts {
+                let len = t.shape[2]
+                t.withUnsafeBufferPointer { src in
+                    for bh in 0..<(b * h) {
+                        (dst.baseAddress! + (bh * total + pos) * d).update(from: src.baseAddress! + bh * len * d, count: len * d)
+                    }
+                }
+                pos += len
+            }
+        }
+        return out
     }
 
     /// The near-equal split of `length` positions over `ranks` blocks: block r is
@@ -77,9 +142,36 @@ public struct RingAttention: Sendable {
                 throw .invalidArgument("RingAttention: causal attention needs each rank's query and key blocks of equal length (rank \(q): \(all[6 * q + 5]) queries, \(all[6 * q + 4]) keys)")
             }
         }
+        // the chunks of every rank (zig-zag: the split of the global length into 2P chunks)
+        let total = kvLen.reduce(0, +)
+        func keyChunks(_ j: Int) -> [(index: Int, range: Range<Int>)] {
+            layout == .contiguous ? [(j, 0..<kvLen[j])]
+                : RingAttention.chunks(length: total, ranks: p, rank: j, layout: .zigzag).map { c in (c.index, c.range) }
+        }
+        if layout == .zigzag {
+            for q in 0..<p {
+                let c = RingAttention.chunks(length: total, ranks: p, rank: q, layout: .zigzag)
+                guard all[6 * q + 4] == all[6 * q + 5], Int(all[6 * q + 4]) == c[0].range.count + c[1].range.count,
+                      !c[0].range.isEmpty, !c[1].range.isEmpty else {
+                    throw .invalidArgument("RingAttention: the zig-zag layout needs rank \(q) to hold chunks \(c[0].index) and \(c[1].index) of the \(total) positions split in \(2 * p) (\(c[0].range.count) + \(c[1].range.count) queries and keys; it has \(all[6 * q + 5]) queries, \(all[6 * q + 4]) keys; at least \(2 * p) positions)")
+                }
+            }
+        }
+        // local offsets of this rank's chunks, and its query chunks
+        func localRanges(_ cs: [(index: Int, range: Range<Int>)]) -> [(index: Int, range: Range<Int>)] {
+            var off = 0
+            return cs.map { c in defer { off += c.range.count }; return (c.index, off..<(off + c.range.count)) }
+        }
+        let myQueryChunks: [(index: Int, range: Range<Int>)] = layout == .contiguous ? [(r, 0..<query.shape[2])] : localRanges(keyChunks(r))
+        let queryParts: [Tensor<Float>]
+        if myQueryChunks.count == 1 { queryParts = [query] } else {
+            var qp: [Tensor<Float>] = []
+            for c in myQueryChunks { qp.append(try RingAttention.slice(query, c.range)) }
+            queryParts = qp
+        }
         let next = (r + 1) % p, prev = (r + p - 1) % p
         var curK = key, curV = value
-        var partials: [(block: Int, out: Tensor<Float>, lse: Tensor<Float>)] = []
+        var partials = [[(block: Int, out: Tensor<Float>, lse: Tensor<Float>)]](repeating: [], count: myQueryChunks.count)
         for s in 0..<p {
             let block = (r - s + p) % p
             // start moving the block on while this one is used
@@ -103,15 +195,26 @@ public struct RingAttention: Sendable {
                 }
                 nextK = nk; nextV = nv
             }
-            let vis = visibility(query: r, key: block)
-            if vis != .hidden && kvLen[block] > 0 {
-                let part = try attention(vis).forward(query: query, key: curK, value: curV)
-                partials.append((block, part.output, part.lse))
+            let kcs = localRanges(keyChunks(block))
+            for (qi, qc) in myQueryChunks.enumerated() {
+                for kc in kcs where !kc.range.isEmpty {
+                    let vis = visibility(query: qc.index, key: kc.index)
+                    guard vis != .hidden else { continue }
+                    let (ks, vs) = kcs.count == 1 ? (curK, curV)
+                        : (try RingAttention.slice(curK, kc.range), try RingAttention.slice(curV, kc.range))
+                    let part = try attention(vis).forward(query: queryParts[qi], key: ks, value: vs)
+                    partials[qi].append((kc.index, part.output, part.lse))
+                }
             }
             try Request.waitAll(reqs)
             if let nk = nextK, let nv = nextV { curK = nk; curV = nv }
         }
-        return try RingAttention.merge(partials, queryShape: query.shape, pool: pool)
+        var outs: [Tensor<Float>] = [], lses: [Tensor<Float>] = []
+        for (qi, q) in queryParts.enumerated() {
+            let m = try RingAttention.merge(partials[qi], queryShape: q.shape, pool: pool)
+            outs.append(m.output); lses.append(m.lse)
+        }
+        return (try RingAttention.concatSequence(outs), try RingAttention.concatSequence(lses))
     }
 
     /// Merges partials in key-block order. No partial (no visible key) gives zeros and −inf.
@@ -128,24 +231,30 @@ public struct RingAttention: Sendable {
         return try Attention.merge(outputs: sorted.map(\.out), lse: sorted.map(\.lse), pool: pool)
     }
 
-    /// One process computing what the ring computes for query block `r`: the partials
-    /// against each key block of the same split, merged in block order (bitwise equal to
+    /// One process computing what the ring computes for rank `r`'s queries: the partials
+    /// against each key chunk of the same split, merged in chunk order (bitwise equal to
     /// `forward` on rank r of `ranks`). Full tensors `[B, H, S, D]`.
     public func reference(query: Tensor<Float>, key: Tensor<Float>, value: Tensor<Float>, ranks: Int, rank r: Int)
         throws(TesseraError) -> (output: Tensor<Float>, lse: Tensor<Float>)
     {
-        let qBlocks = RingAttention.partition(length: query.shape[2], ranks: ranks)
-        let kBlocks = RingAttention.partition(length: key.shape[2], ranks: ranks)
-        let q = try RingAttention.slice(query, qBlocks[r])
-        var parts: [(block: Int, out: Tensor<Float>, lse: Tensor<Float>)] = []
-        for j in 0..<ranks {
-            let vis = visibility(query: r, key: j)
-            guard vis != .hidden, !kBlocks[j].isEmpty else { continue }
-            let part = try attention(vis).forward(query: q, key: try RingAttention.slice(key, kBlocks[j]),
-                                                  value: try RingAttention.slice(value, kBlocks[j]))
-            parts.append((j, part.output, part.lse))
+        let nChunks = layout == .contiguous ? ranks : 2 * ranks
+        let qChunks = RingAttention.chunks(length: query.shape[2], ranks: ranks, rank: r, layout: layout)
+        let kAll = RingAttention.partition(length: key.shape[2], ranks: nChunks)
+        var outs: [Tensor<Float>] = [], lses: [Tensor<Float>] = []
+        for qc in qChunks {
+            let q = try RingAttention.slice(query, qc.range)
+            var parts: [(block: Int, out: Tensor<Float>, lse: Tensor<Float>)] = []
+            for j in 0..<nChunks {
+                let vis = visibility(query: qc.index, key: j)
+                guard vis != .hidden, !kAll[j].isEmpty else { continue }
+                let part = try attention(vis).forward(query: q, key: try RingAttention.slice(key, kAll[j]),
+                                                      value: try RingAttention.slice(value, kAll[j]))
+                parts.append((j, part.output, part.lse))
+            }
+            let m = try RingAttention.merge(parts, queryShape: q.shape, pool: pool)
+            outs.append(m.output); lses.append(m.lse)
         }
-        return try RingAttention.merge(parts, queryShape: q.shape, pool: pool)
+        return (try RingAttention.concatSequence(outs), try RingAttention.concatSequence(lses))
     }
 
     /// Positions `range` of axis 2 of a `[B, H, S, D]` tensor.
@@ -166,8 +275,9 @@ public struct RingAttention: Sendable {
         return out
     }
 
-    /// Gathers every rank's `[B, H, S_r, D]` block into the full `[B, H, S, D]` tensor on all
-    /// ranks (blocks in rank order along axis 2).
+    /// Gathers every rank's `[B, H, S_r, D]` (or `[B, H, S_r]`) part into the full tensor in
+    /// global sequence order on all ranks (contiguous: blocks in rank order; zig-zag: each
+    /// rank's two chunks put back in their places).
     public func allgatherSequence(_ local: Tensor<Float>) throws(TesseraError) -> Tensor<Float> {
         guard local.rank == 4 || local.rank == 3 else {
             throw .invalidArgument("RingAttention.allgatherSequence: expected [B, H, S, D] or [B, H, S], got \(local.shape)")
@@ -179,15 +289,30 @@ public struct RingAttention: Sendable {
         let total = lens.reduce(0, +)
         var shape = [b, h, total]
         if local.rank == 4 { shape.append(d) }
+        // global position of each rank's local rows
+        var starts: [[(local: Int, global: Int, count: Int)]] = []
+        for q in 0..<lens.count {
+            if layout == .contiguous {
+                starts.append([(0, lens[0..<q].reduce(0, +), lens[q])])
+            } else {
+                var off = 0
+                starts.append(RingAttention.chunks(length: total, ranks: lens.count, rank: q, layout: .zigzag).map { c in
+                    defer { off += c.range.count }; return (off, c.range.lowerBound, c.range.count)
+                })
+            }
+        }
         var out = try Tensor<Float>(shape: shape)
         out.withUnsafeMutableBufferPointer { dst in
-            var off = 0, pos = 0
+            var off = 0
             for (q, len) in lens.enumerated() {
-                for bh in 0..<(b * h) {
-                    for i in 0..<(len * d) { dst[(bh * total + pos) * d + i] = flat[off + bh * len * d + i] }
+                for seg in starts[q] {
+                    for bh in 0..<(b * h) {
+                        for i in 0..<(seg.count * d) {
+                            dst[(bh * total + seg.global) * d + i] = flat[off + (bh * len + seg.local) * d + i]
+                        }
+                    }
                 }
                 off += counts[q]
-                pos += len
             }
         }
         return out

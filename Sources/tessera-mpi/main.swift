@@ -17,8 +17,41 @@ import TesseraPDE
 
 // MARK: - arguments and output
 
-let args = Array(CommandLine.arguments.dropFirst())
-let command = args.first ?? "help"
+// `tessera <command> --distributed ...` execs this binary with its own argv: tessera's command
+// words map onto the commands here (pde heat|poisson, cluster --method kmeans|clara [file.csv],
+// attention [ring], diffuse).
+let (command, args, positional): (String, [String], [String]) = {
+    var a = Array(CommandLine.arguments.dropFirst()).filter { $0 != "--distributed" }
+    guard let first = a.first else { return ("help", [], []) }
+    func value(_ key: String) -> String? {
+        guard let i = a.firstIndex(of: "--" + key), i + 1 < a.count else { return nil }
+        return a[i + 1]
+    }
+    var cmd = first
+    switch first {
+    case "pde":
+        a.removeFirst()
+        cmd = a.first ?? "pde"
+        if ["heat", "poisson"].contains(cmd) { break }
+        cmd = "pde " + cmd
+    case "cluster":
+        switch value("method") ?? "kmeans" {
+        case "kmeans": cmd = "kmeans"
+        case "clara", "fastclara": cmd = "clara"
+        case let m: cmd = "cluster --method \(m)"
+        }
+    case "attention":
+        if a.count > 1 && a[1] == "ring" { a.remove(at: 1) }
+    default: break
+    }
+    // positional words after the command (a CSV file for cluster)
+    var pos: [String] = []
+    var i = 1
+    while i < a.count {
+        if a[i].hasPrefix("--") { i += (i + 1 < a.count && !a[i + 1].hasPrefix("--")) ? 2 : 1 } else { pos.append(a[i]); i += 1 }
+    }
+    return (cmd, a, pos)
+}()
 nonisolated(unsafe) let options: [String: String] = {
     var options: [String: String] = [:]
     var i = 1
@@ -195,18 +228,18 @@ func attentionCheck(_ world: Communicator) throws {
         try Tensor(shape: shape, elements: (0..<shape.reduce(1, *)).map { _ in Float(rng.next() * 2 - 1) })
     }
     let q = try tensor([b, h, s, d]), k = try tensor([b, hkv, s, d]), v = try tensor([b, hkv, s, d])
-    let part = RingAttention.partition(length: s, ranks: world.size)[world.rank]
-    let ring = RingAttention(communicator: world, causal: causal)
+    let layout = SequenceLayout(rawValue: opt("layout", "contiguous")) ?? .contiguous
+    func mine(_ t: Tensor<Float>) throws -> Tensor<Float> { try RingAttention.local(t, ranks: world.size, rank: world.rank, layout: layout) }
+    let ring = RingAttention(communicator: world, causal: causal, layout: layout)
     let t0 = MPI.wallTime()
-    let local = try ring.forward(query: try RingAttention.slice(q, part), key: try RingAttention.slice(k, part),
-                                 value: try RingAttention.slice(v, part))
+    let local = try ring.forward(query: try mine(q), key: try mine(k), value: try mine(v))
     let seconds = MPI.wallTime() - t0
     let ref = try ring.reference(query: q, key: k, value: v, ranks: world.size, rank: world.rank)
     let bitwise = try world.allreduce(local.output.toArray() == ref.output.toArray() && local.lse.toArray() == ref.lse.toArray() ? 0 : 1, op: .max) == 0
     let full = try ring.allgatherSequence(local.output)
     let fullLSE = try ring.allgatherSequence(local.lse)
     let single = try Attention(mask: causal ? .causal : .none).forward(query: q, key: k, value: v)
-    emit(world, ["check": "attention", "shape": "\(b)x\(h)x\(s)x\(d)", "causal": causal,
+    emit(world, ["check": "attention", "shape": "\(b)x\(h)x\(s)x\(d)", "causal": causal, "layout": layout.rawValue,
                  "max_diff_vs_single": maxAbsDiff(full.toArray(), single.output.toArray()),
                  "lse_max_diff_vs_single": maxAbsDiff(fullLSE.toArray(), single.lse.toArray()),
                  "bitwise_vs_blockwise_single": bitwise, "fingerprint": fingerprint(full.toArray()), "seconds": seconds])
@@ -221,23 +254,34 @@ func blobs(n: Int, d: Int, k: Int) -> [Double] {
     return x
 }
 
+/// The points of the cluster commands: a CSV file (the positional argument, read by every
+/// rank) or well-separated blobs (--n, --d, --k).
+func dataset() throws -> (all: [Double], n: Int, d: Int) {
+    if let path = positional.first {
+        let m = try ClusterCSV.read(path: path).matrix
+        return (m.toArray(), m.rows, m.cols)
+    }
+    let n = opt("n", 20000), d = opt("d", 8)
+    return (blobs(n: n, d: d, k: opt("k", 6)), n, d)
+}
+
 /// Distributed k-means vs TesseraCluster's KMeans.fit with the same initial centres.
 func kmeansCheck(_ world: Communicator) throws {
-    let n = opt("n", 20000), d = opt("d", 8), k = opt("k", 6)
+    let (all, n, d) = try dataset()
+    let k = opt("k", 6)
     let reduction = KMeansReduction(rawValue: opt("reduction", "ordered")) ?? .ordered
-    let all = blobs(n: n, d: d, k: k)
     let part = DistributedKMeans.partition(rows: n, ranks: world.size)[world.rank]
     let local = try Matrix(rows: part.count, cols: d, elements: Array(all[(part.lowerBound * d)..<(part.upperBound * d)]))
     // initial centres: rows 1, 1 + n/k, ... (the same on every rank)
     let initial = (0..<k).map { c in Array(all[((1 + c * (n / k) + c) * d)..<((2 + c * (n / k) + c) * d)]) }
     let t0 = MPI.wallTime()
     let r = try DistributedKMeans.fit(local, k: k, communicator: world, initialization: .centers(initial),
-                                      reduction: reduction, maxIterations: 100)
+                                      reduction: reduction, maxIterations: opt("max-iterations", 100))
     let seconds = MPI.wallTime() - t0
     let labels = try world.allgatherVariable(r.labels).values
     if world.rank == 0 {
         let x = try Matrix(rows: n, cols: d, elements: all)
-        let single = try KMeans.fit(x, k: k, options: KMeansOptions(initialization: .centers(initial), maxIterations: 100))
+        let single = try KMeans.fit(x, k: k, options: KMeansOptions(initialization: .centers(initial), maxIterations: opt("max-iterations", 100)))
         emit(world, ["check": "kmeans", "reduction": reduction.rawValue, "shape": "\(n)x\(d) k=\(k)",
                      "centers_bitwise": r.centers.toArray() == single.centers.toArray(),
                      "centers_max_diff": maxAbsDiff(r.centers.toArray(), single.centers.toArray()),
@@ -245,6 +289,44 @@ func kmeansCheck(_ world: Communicator) throws {
                      "inertia_rel_diff": abs(r.inertia - single.inertia) / single.inertia,
                      "iterations": r.iterations, "single_iterations": single.iterations,
                      "fingerprint": fingerprint(r.centers.toArray()), "seconds": seconds])
+    }
+    if let out = options["labels"], world.rank == 0 { try ClusterCSV.writeLabels(labels, path: out) }
+}
+
+/// Distributed CLARA (samples on ranks) vs SampledKMedoids.clara with the same seed.
+func claraCheck(_ world: Communicator) throws {
+    let (all, n, d) = try dataset()
+    let k = opt("k", 6)
+    let x = try Matrix(rows: n, cols: d, elements: all)
+    let metric: DistanceMetric
+    switch opt("metric", "euclidean") {
+    case "sqeuclidean": metric = .squaredEuclidean
+    case "manhattan": metric = .manhattan
+    case "cosine": metric = .cosine
+    default: metric = .euclidean
+    }
+    let source = try DataDissimilarity(x, metric: metric)
+    let pool = ThreadPool.shared
+    let o = SampledKMedoids.CLARAOptions(samples: opt("samples", 8), sampleSize: options["sample-size"].flatMap(Int.init),
+                                         fast: opt("method", "clara") != "clara" || flag("fast"),
+                                         seed: UInt64(opt("seed", 0)), pool: pool)
+    try world.barrier()
+    let t0 = MPI.wallTime()
+    let r = try DistributedCLARA.fit(source, k: k, options: o, communicator: world)
+    let seconds = try world.allreduce(MPI.wallTime() - t0, op: .max)
+    if world.rank == 0 {
+        var fields: [String: Any] = ["check": "clara", "shape": "\(n)x\(d) k=\(k)", "samples": o.samples, "fast": o.fast,
+                                     "loss": r.loss, "medoids": r.medoids, "fingerprint": fingerprint(r.labels), "seconds": seconds]
+        if !flag("no-reference") {
+            let t1 = MPI.wallTime()
+            let single = try SampledKMedoids.clara(source, k: k, options: o)
+            fields["single_seconds"] = MPI.wallTime() - t1
+            fields["medoids_equal"] = single.medoids == r.medoids
+            fields["labels_equal"] = single.labels == r.labels
+            fields["loss_bitwise"] = single.loss == r.loss
+        }
+        emit(world, fields)
+        if let out = options["labels"] { try ClusterCSV.writeLabels(r.labels, medoids: r.medoids, path: out) }
     }
 }
 
@@ -266,8 +348,8 @@ func fdGrid() throws -> Grid {
 /// Distributed explicit heat vs FDHeat on one process (bitwise).
 func heatCheck(_ world: Communicator) throws {
     let grid = try fdGrid()
-    let steps = opt("steps", 20), nu = 1.0
-    let dt = 0.9 * FDHeat.explicitLimit(grid: grid, diffusivity: nu)
+    let steps = opt("steps", 20), nu = opt("nu", 1.0)
+    let dt = options["dt"].flatMap(Double.init) ?? 0.9 * FDHeat.explicitLimit(grid: grid, diffusivity: nu)
     let u0 = try Field<Double>(grid: grid) { x in x.reduce(1.0) { $0 * sin(3.1 * $1 + 0.2) } + 0.3 * x[0] }
     let transfer = HaloTransfer(rawValue: opt("transfer", "packed")) ?? .packed
     let dg = try DistributedGrid(grid: grid, communicator: world, dims: dims("dims"), transfer: transfer, pool: ThreadPool.shared)
@@ -376,20 +458,31 @@ func benchAttention(_ world: Communicator) throws {
         try Tensor(shape: shape, elements: (0..<shape.reduce(1, *)).map { _ in Float(rng.next() * 2 - 1) })
     }
     let q = try tensor([1, h, s, d]), k = try tensor([1, h, s, d]), v = try tensor([1, h, s, d])
-    let part = RingAttention.partition(length: s, ranks: world.size)[world.rank]
-    let (lq, lk, lv) = (try RingAttention.slice(q, part), try RingAttention.slice(k, part), try RingAttention.slice(v, part))
-    let ring = RingAttention(communicator: world, causal: causal, pool: try ThreadPool(threads: opt("threads", 1)))
-    _ = try ring.forward(query: lq, key: lk, value: lv)
-    var samples: [Double] = []
-    for _ in 0..<opt("repeats", 5) {
-        try world.barrier()
-        let t0 = MPI.wallTime()
-        _ = try ring.forward(query: lq, key: lk, value: lv)
-        samples.append(try world.allreduce(MPI.wallTime() - t0, op: .max))
+    let pool = try ThreadPool(threads: opt("threads", 1))
+    // causal: contiguous blocks and the zig-zag layout interleaved in the same run
+    let layouts: [SequenceLayout] = causal ? [.contiguous, .zigzag] : [.contiguous]
+    var inputs: [(Tensor<Float>, Tensor<Float>, Tensor<Float>)] = []
+    for l in layouts {
+        func mine(_ t: Tensor<Float>) throws -> Tensor<Float> { try RingAttention.local(t, ranks: world.size, rank: world.rank, layout: l) }
+        inputs.append((try mine(q), try mine(k), try mine(v)))
+        _ = try RingAttention(communicator: world, causal: causal, layout: l, pool: pool).forward(query: inputs.last!.0, key: inputs.last!.1, value: inputs.last!.2)
     }
-    let st = stats(samples)
-    emit(world, ["case": "ring attention", "seq": s, "heads": h, "dim": d, "causal": causal,
-                 "seconds": st.median, "min": st.min, "max": st.max])
+    var samples = [[Double]](repeating: [], count: layouts.count), busy = [[Double]](repeating: [], count: layouts.count)
+    for _ in 0..<opt("repeats", 5) {
+        for (i, l) in layouts.enumerated() {
+            try world.barrier()
+            let t0 = MPI.wallTime()
+            _ = try RingAttention(communicator: world, causal: causal, layout: l, pool: pool).forward(query: inputs[i].0, key: inputs[i].1, value: inputs[i].2)
+            let mineT = MPI.wallTime() - t0
+            samples[i].append(try world.allreduce(mineT, op: .max))
+            busy[i].append(try world.allreduce(mineT, op: .min))
+        }
+    }
+    for (i, l) in layouts.enumerated() {
+        let st = stats(samples[i])
+        emit(world, ["case": "ring attention", "seq": s, "heads": h, "dim": d, "causal": causal, "layout": l.rawValue,
+                     "seconds": st.median, "min": st.min, "max": st.max, "fastest_rank_seconds": stats(busy[i]).median])
+    }
 }
 
 /// Distributed k-means time (fixed iterations) on P ranks.
@@ -415,12 +508,14 @@ func benchKMeans(_ world: Communicator) throws {
 // MARK: - main
 
 let commands: [String: (Communicator) throws -> Void] = [
-    "selftest": selftest, "attention": attentionCheck, "kmeans": kmeansCheck, "heat": heatCheck, "poisson": poissonCheck,
+    "selftest": selftest, "attention": attentionCheck, "kmeans": kmeansCheck, "clara": claraCheck, "heat": heatCheck, "poisson": poissonCheck,
     "bench-halo": benchHalo, "bench-heat": benchHeat, "bench-attention": benchAttention, "bench-kmeans": benchKMeans,
 ]
 
 guard let run = commands[command] else {
+    if command != "help" { note("tessera-mpi: no distributed version of `\(command)`") }
     note("usage: mpirun -np N tessera-mpi <\(commands.keys.sorted().joined(separator: "|"))> [--option value ...]")
+    note("   or: mpirun -np N tessera <pde heat|pde poisson|cluster --method kmeans|clara|attention|diffuse> --distributed [--option value ...]")
     exit(command == "help" ? 0 : 2)
 }
 // Ranks on one machine share its cores: unless told otherwise, give each rank's pool its share
