@@ -27,8 +27,9 @@ struct RunResult {
 }
 
 /// Runs tessera-mpi on `ranks` ranks (0 = without mpirun), killing it after `timeout` seconds.
-func runMPI(_ ranks: Int, _ arguments: [String], timeout: Double = 60) throws -> RunResult {
-    guard let bin = tesseraMPI() else { throw TesseraErrorLike("tessera-mpi not built beside the tests; run `swift build` first") }
+func runMPI(_ ranks: Int, _ arguments: [String], timeout: Double = 60, binary: String? = nil,
+            environment: [String: String] = [:]) throws -> RunResult {
+    guard let bin = binary ?? tesseraMPI() else { throw TesseraErrorLike("tessera-mpi not built beside the tests; run `swift build` first") }
     let p = Process()
     if ranks == 0 {
         p.executableURL = URL(fileURLWithPath: bin)
@@ -40,6 +41,7 @@ func runMPI(_ ranks: Int, _ arguments: [String], timeout: Double = 60) throws ->
     var env = ProcessInfo.processInfo.environment
     env["TESSERA_NUM_THREADS"] = "1"
     env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
+    for (k, v) in environment { env[k] = v }
     p.environment = env
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
@@ -97,11 +99,14 @@ struct DistributedMPITests {
         #expect(r.stderr.contains("not started by mpirun"))
     }
 
-    @Test("ring attention equals single-process attention", arguments: [(2, false), (3, true)])
-    func ringAttention(ranks: Int, causal: Bool) throws {
-        let args = ["attention", "--seq", "80", "--heads", "4", "--kv-heads", "2", "--dim", "16"] + (causal ? ["--causal"] : [])
+    @Test("ring attention equals single-process attention (contiguous and zig-zag layouts)", arguments: [
+        (2, false, "contiguous"), (3, true, "contiguous"), (2, true, "zigzag"), (4, true, "zigzag"), (3, false, "zigzag"),
+    ])
+    func ringAttention(ranks: Int, causal: Bool, layout: String) throws {
+        let args = ["attention", "--seq", "83", "--heads", "4", "--kv-heads", "2", "--dim", "16", "--layout", layout] + (causal ? ["--causal"] : [])
         let r = try runMPI(ranks, args)
         #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.json["layout"] as? String == layout)
         #expect(bool(r, "bitwise_vs_blockwise_single"))
         #expect(num(r, "max_diff_vs_single") <= 2e-6)
         #expect(num(r, "lse_max_diff_vs_single") <= 2e-6)
@@ -120,6 +125,32 @@ struct DistributedMPITests {
             #expect(num(r, "centers_max_diff") <= 1e-12)
             #expect(num(r, "inertia_rel_diff") <= 1e-12)
         }
+    }
+
+    @Test("distributed CLARA equals single-process CLARA with the same seed", arguments: [(2, "clara", 5), (3, "fastclara", 7), (4, "clara", 3)])
+    func clara(ranks: Int, method: String, samples: Int) throws {
+        let r = try runMPI(ranks, ["cluster", "--method", method, "--n", "3000", "--d", "3", "--k", "4", "--samples", "\(samples)", "--seed", "5"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bool(r, "medoids_equal"))
+        #expect(bool(r, "labels_equal"))
+        #expect(bool(r, "loss_bitwise"))
+    }
+
+    @Test("tessera <command> --distributed execs tessera-mpi with the same arguments; a clear error when it is missing")
+    func launch() throws {
+        guard let mpiBin = tesseraMPI() else { return }
+        let tessera = URL(fileURLWithPath: mpiBin).deletingLastPathComponent().appendingPathComponent("tessera").path
+        guard FileManager.default.isExecutableFile(atPath: tessera) else { return }   // the CLI is not built in this run
+        let r = try runMPI(2, ["pde", "heat", "--distributed", "--n", "24", "--steps", "5"], binary: tessera)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.json["check"] as? String == "heat")
+        #expect(bool(r, "bitwise_vs_single"))
+        let c = try runMPI(0, ["cluster", "--method", "clara", "--distributed", "--n", "2000", "--k", "3", "--samples", "2"], binary: tessera)
+        #expect(c.status == 0 && bool(c, "labels_equal"))
+        #expect(c.stderr.contains("not started by mpirun"))
+        let missing = try runMPI(0, ["pde", "heat", "--distributed"], binary: tessera, environment: ["TESSERA_MPI_BIN": "/nonexistent/tessera-mpi"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("is missing"))
     }
 
     @Test("distributed explicit heat equals FDHeat bitwise", arguments: [
