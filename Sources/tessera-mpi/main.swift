@@ -12,6 +12,7 @@
 import Foundation
 import Tessera
 import TesseraCluster
+import TesseraDiffusion
 import TesseraDistributed
 import TesseraPDE
 
@@ -330,6 +331,66 @@ func claraCheck(_ world: Communicator) throws {
     }
 }
 
+/// MPIPatchExchange (patch p on rank p) driven as the patch executor drives an exchange —
+/// halo rows to the neighbour above/below (PCPP), statistics and K/V to all (DistriFusion),
+/// fresh reads in the synchronous warm-up calls, one-call-stale reads after — checked byte for
+/// byte against the expected contents, and its byte count against SharedMemoryExchange driven
+/// the same way for all patches in one process. Rank 0 lags (--lag ms per call) so the others
+/// run a call ahead in the stale phase.
+func patchExchangeCheck(_ world: Communicator) throws {
+    let calls = opt("calls", 8), warmup = opt("warmup", 2), width = opt("width", 256), lag = opt("lag", 2)
+    let P = world.size, p = world.rank
+    let ex = try MPIPatchExchange(communicator: world)
+    ex.timeout = opt("timeout", 60.0)
+    func payload(_ call: Int, _ key: Int, _ patch: Int) -> [Float] {
+        let n = key == 24 ? (patch + 1) * width : (key == 16 ? 16 : width)
+        return (0..<n).map { Float(call * 1_000_000 + key * 10_000 + patch * 100) + Float($0) * 0.25 }
+    }
+    let plan: [(key: Int, peers: PatchPeers)] = [(8, .above), (9, .below), (16, .all), (24, .all)]
+    // who reads what: key 8 (sent up) from p+1, key 9 (sent down) from p-1, the rest from all
+    func sources(_ key: Int, _ me: Int) -> [Int] {
+        switch key {
+        case 8: return me + 1 < P ? [me + 1] : []
+        case 9: return me > 0 ? [me - 1] : []
+        default: return (0..<P).filter { $0 != me }
+        }
+    }
+    var bad = 0, reads = 0
+    ex.reset()
+    for c in 0..<calls {
+        let fresh = c < warmup
+        if !fresh && p == 0 && lag > 0 { usleep(UInt32(lag * 1000)) }
+        for (key, peers) in plan { payload(c, key, p).withUnsafeBytes { ex.publish(key: key, from: p, to: peers, bytes: $0) } }
+        for (key, _) in plan {
+            for q in sources(key, p) {
+                let want = fresh ? payload(c, key, q) : (c > 0 ? payload(c - 1, key, q) : nil)
+                let got = ex.contribution(key: key, of: q, fresh: fresh)
+                reads += 1
+                if let want {
+                    let ok = got.map { g in g.count == want.count * 4 && want.withUnsafeBytes { w in memcmp(w.baseAddress!, g.baseAddress!, g.count) == 0 } } ?? false
+                    if !ok { bad += 1; note("rank \(p) call \(c): key \(key) of patch \(q) wrong (\(got?.count ?? -1) bytes)") }
+                }
+            }
+        }
+        ex.finishCall()
+    }
+    let mine = ex.takeBytesSent()
+    ex.drain()
+    let total = try world.allreduce(Int64(mine), op: .sum)
+    let badAll = try world.allreduce(Int64(bad), op: .sum)
+    let readsAll = try world.allreduce(Int64(reads), op: .sum)
+    // the same traffic through the in-process exchange
+    let shm = SharedMemoryExchange(patches: P)
+    for c in 0..<calls {
+        for q in 0..<P { for (key, peers) in plan { payload(c, key, q).withUnsafeBytes { shm.publish(key: key, from: q, to: peers, bytes: $0) } } }
+        shm.finishCall()
+    }
+    let shmBytes = shm.takeBytesSent()
+    emit(world, ["check": "patch-exchange", "calls": calls, "reads": Int(readsAll), "wrong": Int(badAll),
+                 "bytes": Int(total), "shared_memory_bytes": shmBytes, "passed": badAll == 0 && Int(total) == shmBytes,
+                 "wait_seconds_rank0": ex.waitSeconds])
+}
+
 func boundary(_ s: String) -> Boundary {
     switch s {
     case "periodic": return .periodic
@@ -508,7 +569,7 @@ func benchKMeans(_ world: Communicator) throws {
 // MARK: - main
 
 let commands: [String: (Communicator) throws -> Void] = [
-    "selftest": selftest, "attention": attentionCheck, "kmeans": kmeansCheck, "clara": claraCheck, "heat": heatCheck, "poisson": poissonCheck,
+    "selftest": selftest, "attention": attentionCheck, "kmeans": kmeansCheck, "clara": claraCheck, "patch-exchange": patchExchangeCheck, "heat": heatCheck, "poisson": poissonCheck,
     "bench-halo": benchHalo, "bench-heat": benchHeat, "bench-attention": benchAttention, "bench-kmeans": benchKMeans,
 ]
 
@@ -525,7 +586,8 @@ if ProcessInfo.processInfo.environment["TESSERA_NUM_THREADS"] == nil,
     setenv("TESSERA_NUM_THREADS", "\(max(1, ProcessInfo.processInfo.activeProcessorCount / local))", 1)
 }
 do {
-    let world = try MPI.initialize(threadLevel: .funneled)
+    // the patch exchange is entered from pool threads (under its own lock)
+    let world = try MPI.initialize(threadLevel: ["patch-exchange", "diffuse"].contains(command) ? .serialized : .funneled)
     if !MPI.launchedByMPIRun && world.rank == 0 {
         note("tessera-mpi: not started by mpirun; running on one rank (use mpirun -np N for more)")
     }

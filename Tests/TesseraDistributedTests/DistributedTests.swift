@@ -127,6 +127,14 @@ struct DistributedMPITests {
         }
     }
 
+    @Test("MPIPatchExchange (patch per rank) delivers fresh and one-call-stale contributions byte for byte; bytes as SharedMemoryExchange", arguments: [2, 4])
+    func patchExchange(ranks: Int) throws {
+        let r = try runMPI(ranks, ["patch-exchange", "--calls", "8", "--warmup", "2", "--timeout", "20"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bool(r, "passed"), "\(r.json) \(r.stderr)")
+        #expect(num(r, "wrong") == 0)
+    }
+
     @Test("distributed CLARA equals single-process CLARA with the same seed", arguments: [(2, "clara", 5), (3, "fastclara", 7), (4, "clara", 3)])
     func clara(ranks: Int, method: String, samples: Int) throws {
         let r = try runMPI(ranks, ["cluster", "--method", method, "--n", "3000", "--d", "3", "--k", "4", "--samples", "\(samples)", "--seed", "5"])
