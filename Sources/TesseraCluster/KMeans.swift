@@ -56,7 +56,7 @@ public struct KMeansResult<Scalar: ClusterScalar>: Sendable {
 public enum KMeans {
     /// Points per block of the assignment GEMM, and per fixed accumulation chunk.
     static let block = 256
-    static let chunk = 4096
+    package static let chunk = 4096
 
     /// Clusters the rows of `data` into k groups.
     /// Errors: k ≤ 0 or k > n, empty data, NaN/Inf, nInit < 1, maxIterations < 1, negative
@@ -192,12 +192,38 @@ public enum KMeans {
     static func assignStep<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers: [S], labels: inout [Int],
                                              sums: UnsafeMutablePointer<Double>?, counts: UnsafeMutablePointer<Int>?,
                                              pool: ThreadPool) -> Double {
-        let n = data.rows, d = data.cols, ld = data.rowStride
-        let nChunks = (n + chunk - 1) / chunk
+        let n = data.rows, d = data.cols
+        let bounds = Array(stride(from: 0, to: n, by: chunk)) + [n]
+        let part = assignChunks(data, k: k, centers: centers, labels: &labels, bounds: bounds, withSums: sums != nil, pool: pool)
+        let nChunks = part.inertia.count
+        if let sums, let counts {
+            for i in 0..<(k * d) { sums[i] = 0 }
+            for c in 0..<k { counts[c] = 0 }
+            for ch in 0..<nChunks {
+                for i in 0..<(k * d) { sums[i] += part.sums[ch * k * d + i] }
+                for c in 0..<k { counts[c] += part.counts[ch * k + c] }
+            }
+        }
+        var total = 0.0
+        for v in part.inertia { total += v }
+        return total
+    }
+
+    /// The assignment kernel of a Lloyd step over row chunks `bounds[i] ..< bounds[i+1]`: labels
+    /// of every row, and per chunk the inertia and (with `withSums`) the per-centre sums (k·d) and
+    /// counts (k). Chunks are independent and their order of merging is the caller's, so the
+    /// distributed k-means of TesseraDistributed (chunks on the same global 4096-row grid, cut at
+    /// rank boundaries) gets the same bits per chunk as one process.
+    package static func assignChunks<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers: [S], labels: inout [Int],
+                                                       bounds: [Int], withSums: Bool, pool: ThreadPool)
+        -> (inertia: [Double], sums: [Double], counts: [Int])
+    {
+        let d = data.cols, ld = data.rowStride
+        let nChunks = max(0, bounds.count - 1)
         var partInertia = [Double](repeating: 0, count: nChunks)
-        // per-chunk centre sums and counts
-        var chunkSums = [Double](repeating: 0, count: sums == nil ? 0 : nChunks * k * d)
-        var chunkCounts = [Int](repeating: 0, count: sums == nil ? 0 : nChunks * k)
+        var chunkSums = [Double](repeating: 0, count: withSums ? nChunks * k * d : 0)
+        var chunkCounts = [Int](repeating: 0, count: withSums ? nChunks * k : 0)
+        if nChunks == 0 || data.rows == 0 { return (partInertia, chunkSums, chunkCounts) }
         var cnorm = [S](repeating: 0, count: k)
         for c in 0..<k { var s: S = 0; for t in 0..<d { s += centers[c * d + t] * centers[c * d + t] }; cnorm[c] = s }
         let threads = pool.threadCount
@@ -212,13 +238,12 @@ public enum KMeans {
                                     scratch.withUnsafeMutableBufferPointer { scb in
                                         let x = xb.baseAddress!, c = cb.baseAddress!, cn = nb.baseAddress!
                                         let lab = lb.baseAddress!
-                                        let withSums = sums != nil
                                         pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1)) { r, w in
                                             let dist = scb.baseAddress! + w * block * k
                                             for ch in r {
                                                 var inertia = 0.0
-                                                let end = min(n, (ch + 1) * chunk)
-                                                var b0 = ch * chunk
+                                                let end = bounds[ch + 1]
+                                                var b0 = bounds[ch]
                                                 while b0 < end {
                                                     let m = min(block, end - b0)
                                                     S.gemmABt(m: m, n: k, k: d, alpha: -2, a: x + b0 * ld, lda: ld,
@@ -256,17 +281,7 @@ public enum KMeans {
                 }
             }
         }
-        if let sums, let counts {
-            for i in 0..<(k * d) { sums[i] = 0 }
-            for c in 0..<k { counts[c] = 0 }
-            for ch in 0..<nChunks {
-                for i in 0..<(k * d) { sums[i] += chunkSums[ch * k * d + i] }
-                for c in 0..<k { counts[c] += chunkCounts[ch * k + c] }
-            }
-        }
-        var total = 0.0
-        for v in partInertia { total += v }
-        return total
+        return (partInertia, chunkSums, chunkCounts)
     }
 
     /// Lloyd iterations (optionally with Hamerly's bounds) from `centers` (k·d, row-major).

@@ -1,8 +1,9 @@
 // Finite-difference heat and Poisson solvers of TesseraPDE (FDHeat explicit, FDPoisson with
 // Jacobi-preconditioned CG) on a grid split over ranks.
 //
-// Arithmetic follows TesseraPDE's FD solvers expression for expression (the operator
-// A = α·I − β·∇²_h, boundary ghosts, the CG recurrences), so:
+// The stencil, the explicit heat row update and the diagonal are TesseraPDE's own kernels
+// (FDStencil, package-visible); the boundary ghosts and the CG recurrences follow TesseraPDE's
+// FD solvers expression for expression, so:
 //   - explicit heat gives the same bits as FDHeat on one process for any split;
 //   - CG gives the same bits as FDPoisson(tiles: dims) on one process: per-rank dot products
 //     are summed in rank order (= TiledGrid's tile order) by `orderedSum`.
@@ -23,36 +24,22 @@ final class DistributedOperator {
         invh2 = g.h.enumerated().map { g.halo[$0.offset] == 0 ? 0 : 1 / ($0.element * $0.element) }
     }
 
-    /// q = A p over box [lo, hi), row by row; each row's p·q goes to rowDots[z·LY + y].
+    var coefficients: FDCoefficients { FDCoefficients(alpha: alpha, beta: beta, invh2: invh2, threeD: g.halo[0] != 0) }
+
+    /// q = A p over box [lo, hi), row by row (TesseraPDE's FDStencil row kernel); each row's
+    /// p·q goes to rowDots[z·LY + y].
     func apply(_ p: UnsafeMutablePointer<Double>, _ q: UnsafeMutablePointer<Double>, lo: [Int], hi: [Int],
                rowDots: UnsafeMutablePointer<Double>?) {
         guard lo[0] < hi[0], lo[1] < hi[1], lo[2] < hi[2] else { return }
         let sy = g.local[2], sz = g.local[1] * g.local[2]
-        let cz = beta * invh2[0], cy = beta * invh2[1], cx = beta * invh2[2]
-        let c0 = alpha + 2 * (cz + cy + cx)
-        let hz = g.halo[0], ly = g.local[1]
+        let k = coefficients
+        let ly = g.local[1]
         let rows = (hi[0] - lo[0]) * (hi[1] - lo[1])
         let ny = hi[1] - lo[1]
         g.pool.parallelFor(0..<rows, schedule: .static) { range, _ in
             for rr in range {
                 let z = lo[0] + rr / ny, y = lo[1] + rr % ny
-                let row = g.index(z, y, 0)
-                var d = 0.0
-                if hz == 0 {
-                    for x in lo[2]..<hi[2] {
-                        let i = row + x
-                        let v = c0 * p[i] - cx * (p[i - 1] + p[i + 1]) - cy * (p[i - sy] + p[i + sy])
-                        q[i] = v
-                        d += v * p[i]
-                    }
-                } else {
-                    for x in lo[2]..<hi[2] {
-                        let i = row + x
-                        let v = c0 * p[i] - cx * (p[i - 1] + p[i + 1]) - cy * (p[i - sy] + p[i + sy]) - cz * (p[i - sz] + p[i + sz])
-                        q[i] = v
-                        d += v * p[i]
-                    }
-                }
+                let d = FDStencil.applyRow(p, q, row: g.index(z, y, 0), x0: lo[2], x1: hi[2], sy: sy, sz: sz, k)
                 if let rowDots { rowDots[z * ly + y] += d }
             }
         }
@@ -83,20 +70,10 @@ final class DistributedOperator {
         return dot
     }
 
-    /// Diagonal of A at every interior point (Neumann walls reduce it), as FDOperator.
+    /// Diagonal of A at every interior point (Neumann walls reduce it): TesseraPDE's kernel.
     func diagonal(into dg: UnsafeMutablePointer<Double>) {
-        let hz = g.halo[0]
-        for z in hz..<(hz + g.size3[0]) { for y in 1...g.size3[1] { for x in 1...g.size3[2] {
-            var d = alpha
-            let gc = [g.origin3[0] + z - hz, g.origin3[1] + y - 1, g.origin3[2] + x - 1]
-            for a in 0..<3 where g.halo[a] == 1 {
-                let c = beta * invh2[a]
-                for atEnd in [gc[a] == 0, gc[a] == g.dims[a] - 1] {
-                    d += (atEnd && g.bcs[a] == .neumann) ? 0 : c
-                }
-            }
-            dg[g.index(z, y, x)] = d
-        } } }
+        FDStencil.diagonal(origin: g.origin3, size: g.size3, local: g.local, halo: g.halo, dims: g.dims, bcs: g.bcs,
+                           alpha: alpha, beta: beta, invh2: invh2, into: dg)
     }
 
     /// Adds β·g/h² next to each Dirichlet boundary face into b (TiledGrid's face order).
@@ -181,15 +158,18 @@ public final class DistributedHeat: @unchecked Sendable {
         guard anyBad == 0 else { throw .invalidState("DistributedHeat: solution is no longer finite at t = \(time)") }
     }
 
-    /// w = u − c·(−∇²u) on a box (FDHeat's expression, pointwise).
+    /// w = u − c·(−∇²u) on a box: FDHeat's expressions (the operator value, then the update)
+    /// in TesseraPDE's one-pass row kernel (reads u, writes w).
     private func step(_ up: UnsafeMutablePointer<Double>, _ wp: UnsafeMutablePointer<Double>, _ lo: [Int], _ hi: [Int], _ c: Double) {
-        lap.apply(up, wp, lo: lo, hi: hi, rowDots: nil)
         guard lo[0] < hi[0], lo[1] < hi[1], lo[2] < hi[2] else { return }
+        let g = grid
+        let sy = g.local[2], sz = g.local[1] * g.local[2]
+        let k = lap.coefficients
         let ny = hi[1] - lo[1]
-        grid.pool.parallelFor(0..<((hi[0] - lo[0]) * ny), schedule: .static) { range, _ in
+        g.pool.parallelFor(0..<((hi[0] - lo[0]) * ny), schedule: .static) { range, _ in
             for rr in range {
-                let row = self.grid.index(lo[0] + rr / ny, lo[1] + rr % ny, 0)
-                for x in lo[2]..<hi[2] { let i = row + x; wp[i] = up[i] - c * wp[i] }
+                FDStencil.heatRow(up, wp, row: g.index(lo[0] + rr / ny, lo[1] + rr % ny, 0), x0: lo[2], x1: hi[2],
+                                  sy: sy, sz: sz, k, c: c)
             }
         }
     }

@@ -45,9 +45,7 @@ public struct DistributedKMeansResult<Scalar: ClusterScalar>: Sendable {
 public enum DistributedKMeans {
     /// Rows per accumulation chunk: TesseraCluster's KMeans adds per-centre sums in chunks of
     /// this many rows, then the chunks in order; `.ordered` follows the same order.
-    public static let chunk = 4096
-    /// Rows per GEMM block inside a chunk (TesseraCluster's KMeans.block).
-    static let block = 256
+    public static let chunk = KMeans.chunk
 
     /// A split of `rows` rows over `ranks` ranks, each block a whole number of chunks (except
     /// the last rows), as even as chunks allow: rank r gets rows `result[r]`.
@@ -159,67 +157,12 @@ public enum DistributedKMeans {
         while g < n { bounds.append(g); g += chunk }
         if n > 0 { bounds.append(n) }
         let nChunks = max(0, bounds.count - 1)
-        var out = ChunkPartials()
-        out.inertia = [Double](repeating: 0, count: nChunks)
-        out.sums = [Double](repeating: 0, count: withSums ? nChunks * k * d : 0)
-        out.counts = [Double](repeating: 0, count: withSums ? nChunks * k : 0)
-        if nChunks == 0 { return out }
-        var cnorm = [S](repeating: 0, count: k)
-        for c in 0..<k { var s: S = 0; for t in 0..<d { s += centers[c * d + t] * centers[c * d + t] }; cnorm[c] = s }
-        var scratch = [S](repeating: 0, count: pool.threadCount * block * k)
-        data.withUnsafeBufferPointer { xb in
-            centers.withUnsafeBufferPointer { cb in
-                cnorm.withUnsafeBufferPointer { nb in
-                    labels.withUnsafeMutableBufferPointer { lb in
-                        out.inertia.withUnsafeMutableBufferPointer { ib in
-                            out.sums.withUnsafeMutableBufferPointer { sb in
-                                out.counts.withUnsafeMutableBufferPointer { kb in
-                                    scratch.withUnsafeMutableBufferPointer { scb in
-                                        let x = xb.baseAddress!, c = cb.baseAddress!, cn = nb.baseAddress!, lab = lb.baseAddress!
-                                        pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1)) { r, w in
-                                            let dist = scb.baseAddress! + w * block * k
-                                            for ch in r {
-                                                var inertia = 0.0
-                                                var b0 = bounds[ch]
-                                                let end = bounds[ch + 1]
-                                                while b0 < end {
-                                                    let m = min(block, end - b0)
-                                                    S.gemmABt(m: m, n: k, k: d, alpha: -2, a: x + b0 * ld, lda: ld,
-                                                              b: c, ldb: d, beta: 0, c: dist, ldc: k)
-                                                    for i in 0..<m {
-                                                        let row = dist + i * k
-                                                        var best = 0
-                                                        var bv = row[0] + cn[0]
-                                                        for cc in 1..<k {
-                                                            let v = row[cc] + cn[cc]
-                                                            if v < bv { bv = v; best = cc }
-                                                        }
-                                                        let p = b0 + i
-                                                        lab[p] = best
-                                                        var e = 0.0
-                                                        let xp = x + p * ld, cp = c + best * d
-                                                        for t in 0..<d { let v = Double(xp[t]) - Double(cp[t]); e += v * v }
-                                                        inertia += e
-                                                        if withSums {
-                                                            let s = sb.baseAddress! + (ch * k + best) * d
-                                                            for t in 0..<d { s[t] += Double(xp[t]) }
-                                                            kb[ch * k + best] += 1
-                                                        }
-                                                    }
-                                                    b0 += m
-                                                }
-                                                ib[ch] = inertia
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        if nChunks == 0 {
+            return ChunkPartials(inertia: [], sums: [], counts: [])
         }
-        return out
+        // TesseraCluster's own assignment kernel on the local chunks
+        let part = KMeans.assignChunks(data, k: k, centers: centers, labels: &labels, bounds: bounds, withSums: withSums, pool: pool)
+        return ChunkPartials(inertia: part.inertia, sums: part.sums, counts: part.counts.map(Double.init))
     }
 
     /// Global per-centre sums and counts from every rank's chunk partials.

@@ -13,8 +13,8 @@
 //   finishCall()                        next call; drops what is two calls old; completes sends.
 //
 // Messages carry the call number, so a rank one call ahead of a neighbour (possible in the
-// stale modes) files its message under the right call; `reset` starts a new epoch and messages
-// of older epochs are dropped. MPI is entered under one lock (MPI_THREAD_SERIALIZED is enough:
+// stale modes) files its message under the right call; `reset` starts a new epoch (run):
+// messages of older epochs are dropped, those of a peer already in the next run are kept. MPI is entered under one lock (MPI_THREAD_SERIALIZED is enough:
 // the patch executor may call from pool threads). Waiting for a message polls with a time limit
 // (`timeout`) and reports a missing message on stderr instead of hanging.
 
@@ -34,7 +34,7 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
     private static let header = 4 * 8
     private var epoch: Int64 = 0
     private var call: Int64 = 0
-    private struct Key: Hashable { var call: Int64; var key: Int64; var patch: Int64 }
+    private struct Key: Hashable { var epoch: Int64; var call: Int64; var key: Int64; var patch: Int64 }
     private var store: [Key: UnsafeMutableRawBufferPointer] = [:]
     /// A message buffer shared by its sends (one per destination), freed after the last completes.
     private final class Outgoing {
@@ -74,7 +74,7 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
 
     public func publish(key: Int, from patch: Int, to peers: PatchPeers, bytes src: UnsafeRawBufferPointer) {
         lock.lock(); defer { lock.unlock() }
-        file(Key(call: call, key: Int64(key), patch: Int64(patch)), copying: src)
+        file(Key(epoch: epoch, call: call, key: Int64(key), patch: Int64(patch)), copying: src)
         let dest: [Int]
         switch peers {
         case .all: dest = (0..<patches).filter { $0 != patch }
@@ -112,8 +112,10 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
             let rc = MPI_Recv(msg.baseAddress, count, tsr_mpi_byte(), tsr_mpi_status_source(&st), Int32(tag), comm.comm, tsr_mpi_status_ignore())
             if rc != tsr_mpi_success() || Int(count) < Self.header { fail("MPI_Recv of a patch message failed (\(rc), \(count) bytes)") }
             let h = msg.baseAddress!.assumingMemoryBound(to: Int64.self)
-            guard h[0] == epoch, h[1] >= call - 1 else { continue }   // an old run or an old call
-            file(Key(call: h[1], key: h[2], patch: h[3]),
+            // an old run, or a call nobody will read; a peer that already started the next run
+            // (reset) files under its epoch
+            guard h[0] > epoch || (h[0] == epoch && h[1] >= call - 1) else { continue }
+            file(Key(epoch: h[0], call: h[1], key: h[2], patch: h[3]),
                  copying: UnsafeRawBufferPointer(start: msg.baseAddress! + Self.header, count: Int(count) - Self.header))
         }
         // completed sends: free their buffers
@@ -134,7 +136,7 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
     public func contribution(key: Int, of patch: Int, fresh: Bool) -> UnsafeRawBufferPointer? {
         guard patch >= 0, patch < patches else { return nil }
         lock.lock(); defer { lock.unlock() }
-        let k = Key(call: fresh ? call : call - 1, key: Int64(key), patch: Int64(patch))
+        let k = Key(epoch: epoch, call: fresh ? call : call - 1, key: Int64(key), patch: Int64(patch))
         if let b = store[k] { return UnsafeRawBufferPointer(b) }
         // own patch, or stale from before the first call: there is nothing to wait for
         if patch == rank || k.call < 0 { return nil }
@@ -156,16 +158,15 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         progress()
         call += 1
-        for (k, b) in store where k.call < call - 1 { b.deallocate(); store[k] = nil }
+        for (k, b) in store where k.epoch == epoch && k.call < call - 1 { b.deallocate(); store[k] = nil }
     }
 
     /// Forgets everything (a new sampling run: every rank calls it at the same point) and zeroes
     /// the counters; messages of the previous run still on the wire are dropped on arrival.
     public func reset() {
         lock.lock(); defer { lock.unlock() }
-        progress()
-        for (_, b) in store { b.deallocate() }
-        store = [:]
+        // what peers that reset earlier already sent (epoch + 1) stays
+        for (k, b) in store where k.epoch <= epoch { b.deallocate(); store[k] = nil }
         epoch += 1; call = 0; bytes = 0; waitSeconds = 0
     }
 

@@ -38,34 +38,19 @@ final class FDOperator {
         invh2 = tg.h.enumerated().map { tg.halo[$0.offset] == 0 ? 0 : 1 / ($0.element * $0.element) }
     }
 
-    /// q = A p on tile ti (halos of p filled); returns p·q over the tile interior.
+    var coefficients: FDCoefficients { FDCoefficients(alpha: alpha, beta: beta, invh2: invh2, threeD: tg.halo[0] != 0) }
+
+    /// q = A p on tile ti (halos of p filled); returns p·q over the tile interior (row sums
+    /// added in row order).
     func apply(_ ti: Int, _ p: UnsafeMutablePointer<Double>, _ q: UnsafeMutablePointer<Double>) -> Double {
         let t = tg.tiles[ti]
-        let sy = t.local[2], sz = t.local[1] * t.local[2]
-        let cz = beta * invh2[0], cy = beta * invh2[1], cx = beta * invh2[2]
-        let c0 = alpha + 2 * (cz + cy + cx)
+        let k = coefficients
         let hz = tg.halo[0]
         var dot = 0.0
         for z in hz..<(hz + t.size[0]) {
             for y in 1...t.size[1] {
-                let row = t.index(z, y, 0)
-                var d = 0.0
-                if hz == 0 {
-                    for x in 1...t.size[2] {
-                        let i = row + x
-                        let v = c0 * p[i] - cx * (p[i - 1] + p[i + 1]) - cy * (p[i - sy] + p[i + sy])
-                        q[i] = v
-                        d += v * p[i]
-                    }
-                } else {
-                    for x in 1...t.size[2] {
-                        let i = row + x
-                        let v = c0 * p[i] - cx * (p[i - 1] + p[i + 1]) - cy * (p[i - sy] + p[i + sy]) - cz * (p[i - sz] + p[i + sz])
-                        q[i] = v
-                        d += v * p[i]
-                    }
-                }
-                dot += d
+                dot += FDStencil.applyRow(p, q, row: t.index(z, y, 0), x0: 1, x1: t.size[2] + 1,
+                                          sy: t.local[2], sz: t.local[1] * t.local[2], k)
             }
         }
         return dot
@@ -74,18 +59,8 @@ final class FDOperator {
     /// The diagonal of A at every interior point of tile ti (Neumann walls reduce it).
     func diagonal(_ ti: Int, into dg: UnsafeMutablePointer<Double>) {
         let t = tg.tiles[ti]
-        let hz = tg.halo[0]
-        for z in hz..<(hz + t.size[0]) { for y in 1...t.size[1] { for x in 1...t.size[2] {
-            var d = alpha
-            let g = [t.origin[0] + z - hz, t.origin[1] + y - 1, t.origin[2] + x - 1]
-            for a in 0..<3 where tg.halo[a] == 1 {
-                let c = beta * invh2[a]
-                for atEnd in [g[a] == 0, g[a] == tg.dims[a] - 1] {
-                    d += (atEnd && tg.bcs[a] == .neumann) ? 0 : c
-                }
-            }
-            dg[t.index(z, y, x)] = d
-        } } }
+        FDStencil.diagonal(origin: t.origin, size: t.size, local: t.local, halo: tg.halo, dims: tg.dims, bcs: tg.bcs,
+                           alpha: alpha, beta: beta, invh2: invh2, into: dg)
     }
 
     /// Adds β·g/h² for each Dirichlet boundary node next to an interior point into b.

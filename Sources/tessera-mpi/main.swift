@@ -355,26 +355,30 @@ func patchExchangeCheck(_ world: Communicator) throws {
         default: return (0..<P).filter { $0 != me }
         }
     }
-    var bad = 0, reads = 0
-    ex.reset()
-    for c in 0..<calls {
-        let fresh = c < warmup
-        if !fresh && p == 0 && lag > 0 { usleep(UInt32(lag * 1000)) }
-        for (key, peers) in plan { payload(c, key, p).withUnsafeBytes { ex.publish(key: key, from: p, to: peers, bytes: $0) } }
-        for (key, _) in plan {
-            for q in sources(key, p) {
-                let want = fresh ? payload(c, key, q) : (c > 0 ? payload(c - 1, key, q) : nil)
-                let got = ex.contribution(key: key, of: q, fresh: fresh)
-                reads += 1
-                if let want {
-                    let ok = got.map { g in g.count == want.count * 4 && want.withUnsafeBytes { w in memcmp(w.baseAddress!, g.baseAddress!, g.count) == 0 } } ?? false
-                    if !ok { bad += 1; note("rank \(p) call \(c): key \(key) of patch \(q) wrong (\(got?.count ?? -1) bytes)") }
+    var bad = 0, reads = 0, mine = 0
+    // two sampling runs: the second starts a new epoch (a fast rank's first messages of run 2
+    // may arrive while a slow one still finishes run 1)
+    for _ in 0..<opt("runs", 2) {
+        ex.reset()
+        for c in 0..<calls {
+            let fresh = c < warmup
+            if !fresh && p == 0 && lag > 0 { usleep(UInt32(lag * 1000)) }
+            for (key, peers) in plan { payload(c, key, p).withUnsafeBytes { ex.publish(key: key, from: p, to: peers, bytes: $0) } }
+            for (key, _) in plan {
+                for q in sources(key, p) {
+                    let want = fresh ? payload(c, key, q) : (c > 0 ? payload(c - 1, key, q) : nil)
+                    let got = ex.contribution(key: key, of: q, fresh: fresh)
+                    reads += 1
+                    if let want {
+                        let ok = got.map { g in g.count == want.count * 4 && want.withUnsafeBytes { w in memcmp(w.baseAddress!, g.baseAddress!, g.count) == 0 } } ?? false
+                        if !ok { bad += 1; note("rank \(p) call \(c): key \(key) of patch \(q) wrong (\(got?.count ?? -1) bytes)") }
+                    }
                 }
             }
+            ex.finishCall()
         }
-        ex.finishCall()
+        mine += ex.takeBytesSent()
     }
-    let mine = ex.takeBytesSent()
     ex.drain()
     let total = try world.allreduce(Int64(mine), op: .sum)
     let badAll = try world.allreduce(Int64(bad), op: .sum)
@@ -385,7 +389,7 @@ func patchExchangeCheck(_ world: Communicator) throws {
         for q in 0..<P { for (key, peers) in plan { payload(c, key, q).withUnsafeBytes { shm.publish(key: key, from: q, to: peers, bytes: $0) } } }
         shm.finishCall()
     }
-    let shmBytes = shm.takeBytesSent()
+    let shmBytes = shm.takeBytesSent() * opt("runs", 2)
     emit(world, ["check": "patch-exchange", "calls": calls, "reads": Int(readsAll), "wrong": Int(badAll),
                  "bytes": Int(total), "shared_memory_bytes": shmBytes, "passed": badAll == 0 && Int(total) == shmBytes,
                  "wait_seconds_rank0": ex.waitSeconds])
