@@ -273,8 +273,9 @@ func kmeansCheck(_ world: Communicator) throws {
     let reduction = KMeansReduction(rawValue: opt("reduction", "ordered")) ?? .ordered
     let part = DistributedKMeans.partition(rows: n, ranks: world.size)[world.rank]
     let local = try Matrix(rows: part.count, cols: d, elements: Array(all[(part.lowerBound * d)..<(part.upperBound * d)]))
-    // initial centres: rows 1, 1 + n/k, ... (the same on every rank)
-    let initial = (0..<k).map { c in Array(all[((1 + c * (n / k) + c) * d)..<((2 + c * (n / k) + c) * d)]) }
+    guard k >= 1, k <= n else { throw TesseraError.invalidArgument("kmeans: k = \(k) must be in 1...\(n) (the number of points)") }
+    // initial centres: rows c·n/k (the same on every rank)
+    let initial = (0..<k).map { c in Array(all[((c * n / k) * d)..<((c * n / k + 1) * d)]) }
     let t0 = MPI.wallTime()
     let r = try DistributedKMeans.fit(local, k: k, communicator: world, initialization: .centers(initial),
                                       reduction: reduction, maxIterations: opt("max-iterations", 100))
@@ -393,6 +394,16 @@ func patchExchangeCheck(_ world: Communicator) throws {
     emit(world, ["check": "patch-exchange", "calls": calls, "reads": Int(readsAll), "wrong": Int(badAll),
                  "bytes": Int(total), "shared_memory_bytes": shmBytes, "passed": badAll == 0 && Int(total) == shmBytes,
                  "wait_seconds_rank0": ex.waitSeconds])
+}
+
+/// `tessera diffuse --distributed`: patches on ranks need TesseraDiffusion's executor to run one
+/// patch per process with an external exchange (MPIPatchExchange is ready and tested by
+/// `patch-exchange`); until TesseraDiffusion exposes that, this says so instead of running every
+/// patch on every rank.
+func diffuseCommand(_ world: Communicator) throws {
+    throw TesseraError.unsupported("diffuse --distributed: TesseraDiffusion's patch executor runs all patches in one process; "
+        + "patches on ranks wait for its one-patch-per-process entry point (the MPI exchange, MPIPatchExchange, is in place: "
+        + "mpirun -np N tessera-mpi patch-exchange). Run `tessera diffuse` without --distributed for pool-thread patches.")
 }
 
 func boundary(_ s: String) -> Boundary {
@@ -573,7 +584,7 @@ func benchKMeans(_ world: Communicator) throws {
 // MARK: - main
 
 let commands: [String: (Communicator) throws -> Void] = [
-    "selftest": selftest, "attention": attentionCheck, "kmeans": kmeansCheck, "clara": claraCheck, "patch-exchange": patchExchangeCheck, "heat": heatCheck, "poisson": poissonCheck,
+    "selftest": selftest, "attention": attentionCheck, "kmeans": kmeansCheck, "clara": claraCheck, "patch-exchange": patchExchangeCheck, "diffuse": diffuseCommand, "heat": heatCheck, "poisson": poissonCheck,
     "bench-halo": benchHalo, "bench-heat": benchHeat, "bench-attention": benchAttention, "bench-kmeans": benchKMeans,
 ]
 
