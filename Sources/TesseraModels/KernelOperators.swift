@@ -25,6 +25,8 @@ final class KernelLinear: LinearOperator, @unchecked Sendable {
     let weight: WeightMatrix
     private let plan: OpaquePointer
     let kernelName: String
+    /// Bytes of the plan's packed panels: what one call streams (vs `weight.byteCount` as stored).
+    let packedBytes: Int
 
     init?(weight: WeightMatrix) throws(TesseraError) {
         guard let format = quantFormat(weight.type) else { return nil }
@@ -42,7 +44,9 @@ final class KernelLinear: LinearOperator, @unchecked Sendable {
         plan = p
         var info = tsr_qgemm_plan_info()
         info.size = UInt32(MemoryLayout<tsr_qgemm_plan_info>.size)
-        if tsr_qgemm_plan_info_get(p, &info) == TSR_OK {
+        let infoOK = tsr_qgemm_plan_info_get(p, &info) == TSR_OK
+        packedBytes = infoOK ? Int(info.packed_bytes) : weight.byteCount
+        if infoOK {
             kernelName = withUnsafeBytes(of: info.kernel) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
@@ -54,9 +58,9 @@ final class KernelLinear: LinearOperator, @unchecked Sendable {
 
     deinit { tsr_qgemm_plan_destroy(plan) }
 
-    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>) {
+    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
         let status = tsr_qgemm_execute(nil, plan, Int64(m), x, Int64(weight.inFeatures), nil,
-                                       y, Int64(weight.outFeatures), nil, 0)
+                                       y, Int64(ldy), nil, 0)
         // shapes are fixed at load time; a failure here is a bug, not bad input
         precondition(status == TSR_OK, "tsr_qgemm_execute(\(weight.name)): \(String(cString: tsr_last_error()))")
     }

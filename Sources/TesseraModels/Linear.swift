@@ -35,8 +35,68 @@ public struct WeightMatrix: @unchecked Sendable {
 /// decoding lossless.
 protocol LinearOperator: Sendable {
     var weight: WeightMatrix { get }
-    /// `x`: m × inFeatures (row stride inFeatures); `y`: m × outFeatures (row stride outFeatures).
-    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>)
+    /// `x`: m × inFeatures (row stride inFeatures); `y`: m × outFeatures, row i at `y + i·ldy`
+    /// (`ldy >= outFeatures`).
+    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, ldy: Int)
+}
+
+extension LinearOperator {
+    /// `y`: m × outFeatures with row stride outFeatures.
+    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>) {
+        apply(x, rows: m, into: y, ldy: weight.outFeatures)
+    }
+}
+
+/// Keeps a heap copy of stacked weight rows alive for the `WeightMatrix` that points into it.
+final class StackedWeightStorage: @unchecked Sendable {
+    // @unchecked: written once in init, read-only afterwards.
+    let bytes: UnsafeMutableRawPointer
+    init(byteCount: Int) { bytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64) }
+    deinit { bytes.deallocate() }
+}
+
+extension WeightMatrix {
+    /// The rows of `parts` stacked into one matrix (part 0's rows first), or nil when the parts
+    /// differ in block type or input width. GGUF rows are self-contained (each row is whole
+    /// blocks with their own scales), so stacking is a byte copy of the rows.
+    static func stacked(_ parts: [WeightMatrix], name: String) -> WeightMatrix? {
+        guard let first = parts.first,
+              parts.allSatisfy({ $0.type == first.type && $0.inFeatures == first.inFeatures && $0.rowBytes == first.rowBytes })
+        else { return nil }
+        let total = parts.reduce(0) { $0 + $1.byteCount }
+        let storage = StackedWeightStorage(byteCount: total)
+        var off = 0
+        for p in parts {
+            storage.bytes.advanced(by: off).copyMemory(from: p.data, byteCount: p.byteCount)
+            off += p.byteCount
+        }
+        return WeightMatrix(name: name, type: first.type, inFeatures: first.inFeatures,
+                            outFeatures: parts.reduce(0) { $0 + $1.outFeatures },
+                            data: UnsafeRawPointer(storage.bytes), owner: storage)
+    }
+}
+
+/// Several projections of the same input whose outputs sit side by side in one row
+/// (`[part 0 | part 1 | ...]`): the fallback for `q/k/v` and `gate/up` when their block types
+/// differ (or fusion is off): one call per part, each writing its columns.
+struct ConcatLinear: LinearOperator {
+    let parts: [any LinearOperator]
+    let weight: WeightMatrix   // describes the whole (name, out = sum of parts); data is part 0's
+
+    init(parts: [any LinearOperator], name: String) {
+        self.parts = parts
+        let w0 = parts[0].weight
+        weight = WeightMatrix(name: name, type: w0.type, inFeatures: w0.inFeatures,
+                              outFeatures: parts.reduce(0) { $0 + $1.weight.outFeatures }, data: w0.data, owner: w0.owner)
+    }
+
+    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        var col = 0
+        for p in parts {
+            p.apply(x, rows: m, into: y + col, ldy: ldy)
+            col += p.weight.outFeatures
+        }
+    }
 }
 
 /// The reference linear layer: dequantize one weight row into f32, then plain f32 dot products
@@ -51,7 +111,7 @@ struct ReferenceLinear: LinearOperator {
         self.pool = pool
     }
 
-    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>) {
+    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
         let w = weight
         let k = w.inFeatures, n = w.outFeatures
         pool.parallelFor(0..<n, schedule: .dynamic(chunk: 16)) { rows, worker in
@@ -60,7 +120,7 @@ struct ReferenceLinear: LinearOperator {
             for r in rows {
                 w.dequantizeRow(r, into: row)
                 for i in 0..<m {
-                    y[i * n + r] = dotF32(row, x + i * k, k)
+                    y[i * ldy + r] = dotF32(row, x + i * k, k)
                 }
             }
         }

@@ -17,9 +17,28 @@ public struct ModelOptions: Sendable {
     public var backend: ComputeBackend = .kernels
     /// The pool every parallel region runs on (nil: `ThreadPool.shared`).
     public var pool: ThreadPool? = nil
+    /// Stack q/k/v and gate/up (projections that share an input) into one matrix each, so
+    /// each pair/triple is one kernel call (one activation quantization, one fork-join).
+    /// Used only where the parts share a block type. Default on; the environment variable
+    /// `TESSERA_LLM_FUSE=0` turns it off (for A/B measurements).
+    public var fuseProjections: Bool = ProcessInfoEnv.flag("TESSERA_LLM_FUSE", default: true)
     public init(backend: ComputeBackend = .kernels, pool: ThreadPool? = nil) {
         self.backend = backend
         self.pool = pool
+    }
+    public init(backend: ComputeBackend = .kernels, pool: ThreadPool? = nil, fuseProjections: Bool) {
+        self.backend = backend
+        self.pool = pool
+        self.fuseProjections = fuseProjections
+    }
+}
+
+enum ProcessInfoEnv {
+    /// "0"/"false"/"no"/"off" → false, any other value → true, unset → `default`.
+    static func flag(_ name: String, default d: Bool) -> Bool {
+        guard let v = getenv(name) else { return d }
+        let s = String(cString: v).lowercased()
+        return !["0", "false", "no", "off"].contains(s)
     }
 }
 
@@ -41,13 +60,14 @@ public final class LlamaModel: @unchecked Sendable {
     struct Block {
         let attnNorm: [Float]
         let ffnNorm: [Float]
-        let q: any LinearOperator
-        let k: any LinearOperator
-        let v: any LinearOperator
+        /// q/k/v side by side: out = heads·hd + 2·kvHeads·hd, each row `[q | k | v]`.
+        let qkv: any LinearOperator
         let o: any LinearOperator
-        let gate: any LinearOperator
-        let up: any LinearOperator
+        /// gate/up side by side: out = 2·ffn, each row `[gate | up]`.
+        let gateUp: any LinearOperator
         let down: any LinearOperator
+        /// The seven projections as stored in the file (for byte accounting).
+        let weights: [WeightMatrix]
     }
 
     let embedding: WeightMatrix
@@ -116,6 +136,14 @@ public final class LlamaModel: @unchecked Sendable {
             return ReferenceLinear(weight: w, pool: pool)
         }
 
+        let fuse = options.fuseProjections
+        func fused(_ parts: [WeightMatrix], name: String) throws(TesseraError) -> any LinearOperator {
+            if fuse, let stacked = WeightMatrix.stacked(parts, name: name) { return try linear(stacked) }
+            var ops = [any LinearOperator]()
+            for w in parts { ops.append(try linear(w)) }
+            return ConcatLinear(parts: ops, name: name)
+        }
+
         embedding = try matrix("token_embd.weight", in: d, out: config.vocabularySize)
         outputNorm = try vector("output_norm.weight", d)
         if file.tensor(named: "output.weight") != nil {
@@ -127,16 +155,21 @@ public final class LlamaModel: @unchecked Sendable {
         let qOut = config.heads * hd, kvOut = config.kvHeads * hd, f = config.feedForwardLength
         for l in 0..<config.layers {
             let p = "blk.\(l)."
+            let wq = try matrix(p + "attn_q.weight", in: d, out: qOut)
+            let wk = try matrix(p + "attn_k.weight", in: d, out: kvOut)
+            let wv = try matrix(p + "attn_v.weight", in: d, out: kvOut)
+            let wo = try matrix(p + "attn_output.weight", in: qOut, out: d)
+            let wg = try matrix(p + "ffn_gate.weight", in: d, out: f)
+            let wu = try matrix(p + "ffn_up.weight", in: d, out: f)
+            let wd = try matrix(p + "ffn_down.weight", in: f, out: d)
             blocks.append(Block(
                 attnNorm: try vector(p + "attn_norm.weight", d),
                 ffnNorm: try vector(p + "ffn_norm.weight", d),
-                q: try linear(try matrix(p + "attn_q.weight", in: d, out: qOut)),
-                k: try linear(try matrix(p + "attn_k.weight", in: d, out: kvOut)),
-                v: try linear(try matrix(p + "attn_v.weight", in: d, out: kvOut)),
-                o: try linear(try matrix(p + "attn_output.weight", in: qOut, out: d)),
-                gate: try linear(try matrix(p + "ffn_gate.weight", in: d, out: f)),
-                up: try linear(try matrix(p + "ffn_up.weight", in: d, out: f)),
-                down: try linear(try matrix(p + "ffn_down.weight", in: f, out: d))))
+                qkv: try fused([wq, wk, wv], name: p + "attn_qkv"),
+                o: try linear(wo),
+                gateUp: try fused([wg, wu], name: p + "ffn_gate_up"),
+                down: try linear(wd),
+                weights: [wq, wk, wv, wo, wg, wu, wd]))
         }
         self.blocks = blocks
         attention = (backend == .kernels ? makeKernelAttention(pool: pool) : nil) ?? ReferenceAttention(pool: pool)
@@ -159,8 +192,21 @@ public final class LlamaModel: @unchecked Sendable {
     public var weightBytesPerToken: Int {
         var b = output.weight.byteCount + embedding.rowBytes
         for blk in blocks {
-            for op in [blk.q, blk.k, blk.v, blk.o, blk.gate, blk.up, blk.down] { b += op.weight.byteCount }
+            for w in blk.weights { b += w.byteCount }
         }
+        return b
+    }
+
+    /// Bytes one decode step streams from the projections as executed (the kernels' packed
+    /// panels where a plan holds them, the stored bytes elsewhere) plus one embedding row.
+    public var streamedBytesPerToken: Int {
+        func bytes(_ op: any LinearOperator) -> Int {
+            if let k = op as? KernelLinear { return k.packedBytes }
+            if let c = op as? ConcatLinear { return c.parts.reduce(0) { $0 + bytes($1) } }
+            return op.weight.byteCount
+        }
+        var b = bytes(output) + embedding.rowBytes
+        for blk in blocks { for op in [blk.qkv, blk.o, blk.gateUp, blk.down] { b += bytes(op) } }
         return b
     }
 
@@ -168,7 +214,9 @@ public final class LlamaModel: @unchecked Sendable {
     public var kernelDescription: String {
         var names = Set<String>()
         names.insert(String(describing: type(of: output)))
-        for blk in blocks { names.insert(String(describing: type(of: blk.q))) }
+        for blk in blocks {
+            for op in [blk.qkv, blk.o, blk.gateUp, blk.down] { names.insert(String(describing: type(of: op))) }
+        }
         names.insert(String(describing: type(of: attention)))
         return names.sorted().joined(separator: ", ")
     }

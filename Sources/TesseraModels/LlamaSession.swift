@@ -22,7 +22,8 @@ public final class LlamaSession: @unchecked Sendable {
     /// Time breakdown of the forward passes so far.
     public var profile = ForwardProfile()
 
-    private let x, xn, q, k, v, att, tmp, gate, up, logits, rope: UnsafeMutablePointer<Float>
+    // qkv: the fused q/k/v projection rows `[q | k | v]`; gu: the fused `[gate | up]` rows.
+    private let x, xn, q, k, v, att, tmp, gate, gu, logits, rope, qkv: UnsafeMutablePointer<Float>
     private let sizes: [Int]
 
     init(model: LlamaModel, capacity: Int, maxBatch: Int = 64, maxLogitRows: Int = 33) throws(TesseraError) {
@@ -36,8 +37,8 @@ public final class LlamaSession: @unchecked Sendable {
         cache = try KVCache(layers: c.layers, kvHeads: c.kvHeads, headDim: c.headDim, capacity: capacity)
         let d = c.embeddingLength, qd = c.heads * c.headDim, kvd = c.kvHeads * c.headDim, f = c.feedForwardLength
         let s = [maxBatch * d, maxBatch * d, maxBatch * qd, maxBatch * kvd, maxBatch * kvd, maxBatch * qd,
-                 maxBatch * max(d, qd), maxBatch * f, maxBatch * f, maxLogitRows * c.vocabularySize,
-                 maxBatch * c.ropeDimensions]
+                 maxBatch * max(d, qd), maxBatch * f, maxBatch * 2 * f, maxLogitRows * c.vocabularySize,
+                 maxBatch * c.ropeDimensions, maxBatch * (qd + 2 * kvd)]
         sizes = s
         func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
@@ -45,11 +46,12 @@ public final class LlamaSession: @unchecked Sendable {
             return p
         }
         x = alloc(s[0]); xn = alloc(s[1]); q = alloc(s[2]); k = alloc(s[3]); v = alloc(s[4]); att = alloc(s[5])
-        tmp = alloc(s[6]); gate = alloc(s[7]); up = alloc(s[8]); logits = alloc(s[9]); rope = alloc(s[10])
+        tmp = alloc(s[6]); gate = alloc(s[7]); gu = alloc(s[8]); logits = alloc(s[9]); rope = alloc(s[10])
+        qkv = alloc(s[11])
     }
 
     deinit {
-        for p in [x, xn, q, k, v, att, tmp, gate, up, logits, rope] { p.deallocate() }
+        for p in [x, xn, q, k, v, att, tmp, gate, gu, logits, rope, qkv] { p.deallocate() }
     }
 
     public var vocabularySize: Int { model.config.vocabularySize }
@@ -105,7 +107,7 @@ public final class LlamaSession: @unchecked Sendable {
         while start < newTokens.count {
             let n = min(maxBatch, newTokens.count - start)
             let isLast = start + n == newTokens.count
-            try runChunk(Array(newTokens[start..<(start + n)]),
+            try runChunk(newTokens[start..<(start + n)],
                          logitRows: isLast ? which : .none)
             start += n
         }
@@ -117,11 +119,11 @@ public final class LlamaSession: @unchecked Sendable {
         }
     }
 
-    private func runChunk(_ chunk: [Int], logitRows: LogitRows) throws(TesseraError) {
+    private func runChunk(_ chunk: ArraySlice<Int>, logitRows: LogitRows) throws(TesseraError) {
         let m = model, c = m.config
         let t = chunk.count
         let d = c.embeddingLength, hd = c.headDim, heads = c.heads, kvh = c.kvHeads
-        let qd = heads * hd, kvd = kvh * hd, f = c.feedForwardLength
+        let qd = heads * hd, kvd = kvh * hd, f = c.feedForwardLength, qkvd = qd + 2 * kvd
         let start = cache.count
         var t0 = monotonicSeconds()
         var tProj = 0.0, tAtt = 0.0
@@ -146,10 +148,16 @@ public final class LlamaSession: @unchecked Sendable {
 
         for (l, blk) in m.blocks.enumerated() {
             rmsNorm(x, blk.attnNorm, rows: t, dim: d, eps: c.rmsEpsilon, into: xn)
-            timed(&tProj) {
-                blk.q.apply(xn, rows: t, into: q)
-                blk.k.apply(xn, rows: t, into: k)
-                blk.v.apply(xn, rows: t, into: v)
+            timed(&tProj) { blk.qkv.apply(xn, rows: t, into: qkv, ldy: qkvd) }
+            // one row: q, k, v are already contiguous slices of it; several rows: split them out
+            let (q, k, v) = t == 1 ? (qkv, qkv + qd, qkv + qd + kvd) : (self.q, self.k, self.v)
+            if t > 1 {
+                for i in 0..<t {
+                    let r = qkv + i * qkvd
+                    q.advanced(by: i * qd).update(from: r, count: qd)
+                    k.advanced(by: i * kvd).update(from: r + qd, count: kvd)
+                    v.advanced(by: i * kvd).update(from: r + qd + kvd, count: kvd)
+                }
             }
             applyRoPE(q, rows: t, heads: heads, headDim: hd, ropeDims: c.ropeDimensions)
             applyRoPE(k, rows: t, heads: kvh, headDim: hd, ropeDims: c.ropeDimensions)
@@ -160,17 +168,13 @@ public final class LlamaSession: @unchecked Sendable {
             timed(&tProj) { blk.o.apply(att, rows: t, into: tmp) }
             for i in 0..<(t * d) { x[i] += tmp[i] }
             rmsNorm(x, blk.ffnNorm, rows: t, dim: d, eps: c.rmsEpsilon, into: xn)
-            timed(&tProj) {
-                blk.gate.apply(xn, rows: t, into: gate)
-                blk.up.apply(xn, rows: t, into: up)
-            }
-            for i in 0..<(t * f) {
-                let g = gate[i]
-                gate[i] = g / (1 + expf(-g)) * up[i]
+            timed(&tProj) { blk.gateUp.apply(xn, rows: t, into: gu, ldy: 2 * f) }
+            for i in 0..<t {
+                let g = gu + i * 2 * f, u = g + f, o = gate + i * f
+                for j in 0..<f { o[j] = g[j] / (1 + expf(-g[j])) * u[j] }
             }
             timed(&tProj) { blk.down.apply(gate, rows: t, into: tmp) }
             for i in 0..<(t * d) { x[i] += tmp[i] }
-            _ = qd; _ = kvd
         }
         cache.count = start + t
         tokens.append(contentsOf: chunk)

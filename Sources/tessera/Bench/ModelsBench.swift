@@ -84,7 +84,11 @@ func runModelsBench(_ ctx: BenchContext) throws {
     let prompt = Array(base.prefix(16))
     var greedyOut = [Int]()
     var prof = ForwardProfile()
-    func decodeOnce() throws -> Double {
+    // A/B in the same run: the same model loaded without q/k/v and gate/up fusion
+    let unfused = try Generator(model: try LlamaModel(path: path, options: ModelOptions(fuseProjections: false)),
+                                contextLength: 1024)
+    var unfusedOut = [Int]()
+    func decodeOnce(_ session: LlamaSession, record: Bool) throws -> Double {
         session.reset()
         var next = 0
         try session.forward(prompt, logits: .last) { (l: UnsafeBufferPointer<Float>, _: Int) in next = Sampler.argmax(l) }
@@ -96,6 +100,7 @@ func runModelsBench(_ ctx: BenchContext) throws {
             toks.append(next)
         }
         let dt = benchNow() - t0
+        if !record { unfusedOut = toks; return dt }
         let p1 = session.profile
         prof = ForwardProfile()
         prof.projections = p1.projections - p0.projections
@@ -104,11 +109,13 @@ func runModelsBench(_ ctx: BenchContext) throws {
         greedyOut = toks
         return dt
     }
-    var ours = [Double](), theirs = [Double]()
+    var ours = [Double](), theirs = [Double](), unfusedTimes = [Double]()
     readBW = max(readBW, try probe.readBandwidth(pool: pool, passes: 3))
     for i in 0..<(repeats + 1) {
-        let d = try decodeOnce()
+        let d = try decodeOnce(session, record: true)
         if i > 0 { ours.append(d) }
+        let u = try decodeOnce(unfused.session, record: false)
+        if i > 0 { unfusedTimes.append(u) }
         if let peer { let s = try peer.decode(prompt, n: nDecode).seconds; if i > 0 { theirs.append(s) } }
         if i % 2 == 1 { readBW = max(readBW, try probe.readBandwidth(pool: pool, passes: 2)) }
     }
@@ -129,11 +136,19 @@ func runModelsBench(_ ctx: BenchContext) throws {
                          limitName: "read_bandwidth_floor_s", limit: floor, fraction: floor / perToken, threads: threads,
                          extra: ["tokens_per_s": 1 / perToken, "bytes_per_token": bytesPerToken, "gbs": bytesPerToken / perToken / 1e9,
                                  "read_gbs": readBW / 1e9, "floor_ratio": perToken / floor,
+                                 "packed_bytes_per_token": Double(model.streamedBytesPerToken) + kvBytes,
                                  "min": dec.min / steps, "max": dec.max / steps,
                                  "projections_s": prof.projections / steps, "attention_s": prof.attention / steps,
                                  "rest_s": prof.rest / steps,
                                  "projections_frac": prof.projections / totalProf, "attention_frac": prof.attention / totalProf,
                                  "rest_frac": prof.rest / totalProf]))
+    let unf = summarize(unfusedTimes)
+    out.emit(BenchRecord(name: "llm decode \(nDecode) tokens: fused q/k/v + gate/up vs separate projections (interleaved)",
+                         unit: "s/token", ours: perToken, baselineName: "unfused (TESSERA_LLM_FUSE=0)",
+                         baseline: unf.median / steps,
+                         limitName: "read_bandwidth_floor_s", limit: floor, fraction: floor / perToken, threads: threads,
+                         extra: ["unfused_floor_ratio": unf.median / steps / floor, "floor_ratio": perToken / floor,
+                                 "same_tokens": greedyOut == unfusedOut ? 1 : 0]))
     if let peer, !theirs.isEmpty {
         let same = (try? peer.decode(prompt, n: nDecode).out) == greedyOut
         out.note("llm: llama.cpp greedy decode \(same ? "matches" : "differs from") ours on this prompt")
