@@ -55,7 +55,15 @@ public struct GaussianRNG: Sendable {
     private var state: UInt64
     private var spare: Double? = nil
 
-    public init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 0x6A09_E667_F3BC_C909 }
+    /// The seed is scrambled through the SplitMix64 finaliser: a plain `seed·γ` start would make the
+    /// stream of seed s+1 the stream of seed s shifted by one draw (consecutive seeds → the same noise
+    /// shifted by a pixel, i.e. strongly correlated samples).
+    public init(seed: UInt64) {
+        var z = seed &+ 0x6A09_E667_F3BC_C909
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        state = z ^ (z >> 31)
+    }
 
     @inline(__always) private mutating func nextBits() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

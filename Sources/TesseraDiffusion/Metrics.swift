@@ -88,14 +88,19 @@ public struct SpectrumComparison: Sendable {
                 nsets += 1
             }
         }
-        for i in 0..<(H * wc) where bins[i] >= 0 { tr[bins[i]] += weights[i] * prior.grid[i] }
+        var tr2 = tr
+        for i in 0..<(H * wc) where bins[i] >= 0 {
+            tr[bins[i]] += weights[i] * prior.grid[i]; tr2[bins[i]] += weights[i] * prior.grid[i] * prior.grid[i]
+        }
         let modesPerSet = cnt.map { $0 / Double(nsets) }
         var m: [Double] = [], t: [Double] = [], mc: [Double] = []
         var se = 0.0, ee = 0.0
         for b in 1...max(1, nb) where cnt[b] > 0 {
             let mv = pw[b] / cnt[b], tv = tr[b] / modesPerSet[b]
             m.append(mv); t.append(tv)
-            let indep = cnt[b] / 2   // Hermitian pairs carry the same value
+            // Hermitian pairs carry the same value; modes of unequal power in one bin count as
+            // (Σ S)² / Σ S² independent ones (the bin mean's relative variance is Σ S² / (Σ S)²)
+            let indep = tr2[b] > 0 ? Double(nsets) * tr[b] * tr[b] / tr2[b] / 2 : cnt[b] / 2
             mc.append(indep)
             let l = log(mv / tv); se += l * l; ee += 1 / indep
         }

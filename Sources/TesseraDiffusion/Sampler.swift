@@ -87,6 +87,9 @@ public struct DiffusionSampler: Sendable {
     public let schedule: NoiseSchedule
     public init(schedule: NoiseSchedule) { self.schedule = schedule }
 
+    /// Heun takes a first-order (Euler) step where σ_next < heunMinSigmaRatio · σ (the ᾱ → 0 end of a schedule).
+    public static let heunMinSigmaRatio = 0.05
+
     /// One sample of shape `channels × height × width` (channels from the denoiser).
     /// `progress(step, steps)` is called after each step.
     public func sample(_ denoiser: Denoiser, height: Int, width: Int, options: SamplerOptions,
@@ -148,7 +151,11 @@ public struct DiffusionSampler: Sendable {
                 let sNext = i + 1 < n ? sig(schedule.alphaBar(Double(ts[i + 1]))) : 0
                 let d = try veDerivative(denoiser, x, t: t, alphaBar: ab, sigma: s, options: options)
                 let dt = Float(sNext - s)
-                if heun && i + 1 < n {
+                // Heun's trapezoid needs d to vary little over the step. Leaving the t → T end of a
+                // schedule whose ᾱ → 0 (cosine: σ_max ≈ 2·10⁴) the step spans σ/σ' ≫ 1, x̂₀ changes from
+                // ≈ 0 to the signal, and the trapezoid leaves ½·σ_max·(signal share) of the noise behind.
+                // Those steps use Euler, which is exact there (x_ve − x̂₀ scales linearly in σ for fixed x̂₀).
+                if heun && i + 1 < n && sNext > DiffusionSampler.heunMinSigmaRatio * s {
                     var x2 = x
                     for j in 0..<x.count { x2.data[j] += d[j] * dt }
                     let abN = schedule.alphaBar(Double(ts[i + 1]))

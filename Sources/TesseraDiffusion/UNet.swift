@@ -16,6 +16,8 @@ public final class UNetModel: Denoiser, @unchecked Sendable {
     public var channels: Int { config.inChannels }
     /// The pool used for an unsplit forward (convolution chunks run on it). Patch runs use one task per patch.
     public var pool: ThreadPool = .shared
+    /// When set, every forward adds its per-op-kind times and flops here (`tessera bench diffusion`).
+    public var profile: UNetProfile? = nil
 
     struct ParamSpec { let name: String; let shape: [Int]; let offset: Int; let kind: Kind
         enum Kind { case weight(fanIn: Int), bias, gamma, beta, embedding }

@@ -55,6 +55,9 @@ extension UNetModel {
             }
             r.bufs[0] = a
         }
+        profile?.addCall()
+        let publish = self.profile == nil ? self.publish : self.profiledPublish
+        let run = self.profile == nil ? self.run : self.profiledRun
         if P == 1 {
             for i in ops.indices { publish(i, runs[0], ctx); run(i, runs[0], ctx) }
             sideTask?()
@@ -92,6 +95,42 @@ extension UNetModel {
                       data: Array(UnsafeBufferPointer(start: out, count: x.count)))
     }
 
+    /// The op kind and its floating-point operations for the profile (shapes read before the op runs).
+    private func profileKind(_ i: Int, _ r: PatchRun, publishing: Bool) -> (UNetProfile.Kind, Double) {
+        switch ops[i] {
+        case .conv3(let src, _, _, _, let cin, let cout, let stride, _):
+            if publishing { return (.exchange, 0) }
+            let a = r.bufs[src]!
+            return (.conv3x3, 2.0 * Double(cout * cin * 9) * Double(a.plane / (stride * stride)))
+        case .conv1(let src, _, _, _, let cin, let cout):
+            return (.conv1x1, 2.0 * Double(cin * cout) * Double(r.bufs[src]!.plane))
+        case .gn: return (.groupNorm, 0)
+        case .attn(let src, let res, _, _, _, _, _, let heads, let hd, _, _):
+            let a = r.bufs[src]!, inner = Double(heads * hd), n = Double(a.plane)
+            if publishing { return (.attention, 3 * 2 * inner * Double(a.c) * n) }   // Q, K, V projections
+            let cres = Double(r.bufs[res]!.c)
+            // scores and weighted sum against the keys actually used are counted by the kernel
+            // call below; here the output projection
+            return (.attention, 2 * inner * cres * n)
+        case .output: return (.exchange, 0)
+        default: return (.elementwise, 0)
+        }
+    }
+
+    private func profiledPublish(_ i: Int, _ r: PatchRun, _ ctx: CallContext) {
+        let (k, f) = profileKind(i, r, publishing: true)
+        let t0 = profileNow()
+        publish(i, r, ctx)
+        profile?.add(k, seconds: profileNow() - t0, flops: f)
+    }
+
+    private func profiledRun(_ i: Int, _ r: PatchRun, _ ctx: CallContext) {
+        let (k, f) = profileKind(i, r, publishing: false)
+        let t0 = profileNow()
+        run(i, r, ctx)
+        profile?.add(k, seconds: profileNow() - t0, flops: f)
+    }
+
     private func release(_ i: Int, _ r: PatchRun) {
         for b in ops[i].reads where lastUse[b] == i { r.bufs[b] = nil }
     }
@@ -102,12 +141,16 @@ extension UNetModel {
     func publish(_ i: Int, _ r: PatchRun, _ ctx: CallContext) {
         let P = ctx.patches
         switch ops[i] {
-        case .conv3(let src, _, _, _, _, _, _, let key):
+        case .conv3(let src, _, _, _, _, _, let stride, let key):
             guard P > 1, ctx.policy.halo != .zero, let ex = ctx.exchange else { return }
             let a = r.bufs[src]!
             let row = r.scratch.floats(a.c * a.w)
-            for c in 0..<a.c { (row + c * a.w).update(from: a.p + c * a.plane, count: a.w) }
-            ex.publish(key: key * 8, from: r.index, to: .above, bytes: UnsafeRawBufferPointer(start: row, count: a.c * a.w * 4))
+            // a stride-2 conv on an even patch never reads the row below the patch: only the upper
+            // neighbour needs a halo from it (the first row is sent up for stride 1 only)
+            if stride == 1 {
+                for c in 0..<a.c { (row + c * a.w).update(from: a.p + c * a.plane, count: a.w) }
+                ex.publish(key: key * 8, from: r.index, to: .above, bytes: UnsafeRawBufferPointer(start: row, count: a.c * a.w * 4))
+            }
             for c in 0..<a.c { (row + c * a.w).update(from: a.p + c * a.plane + (a.rows - 1) * a.w, count: a.w) }
             ex.publish(key: key * 8 + 1, from: r.index, to: .below, bytes: UnsafeRawBufferPointer(start: row, count: a.c * a.w * 4))
         case .gn(let src, _, _, _, let groups, _, _, let key):
@@ -158,7 +201,7 @@ extension UNetModel {
             if P > 1, ctx.policy.halo != .zero, let ex = ctx.exchange {
                 let fresh = ctx.policy.halo == .fresh
                 if r.index > 0 { top = ex.contribution(key: key * 8 + 1, of: r.index - 1, fresh: fresh)?.baseAddress?.assumingMemoryBound(to: Float.self) }
-                if r.index + 1 < P { bottom = ex.contribution(key: key * 8, of: r.index + 1, fresh: fresh)?.baseAddress?.assumingMemoryBound(to: Float.self) }
+                if r.index + 1 < P && stride == 1 { bottom = ex.contribution(key: key * 8, of: r.index + 1, fresh: fresh)?.baseAddress?.assumingMemoryBound(to: Float.self) }
             }
             Kernels.conv3x3(input: a, top: top, bottom: bottom, stride: stride, weight: blob + w, bias: blob + b,
                             cout: cout, out: o, pool: ctx.pool, scratch: ctx.workerScratch)
@@ -300,6 +343,8 @@ extension UNetModel {
             }
             let O = Activation(c: inner, rows: a.rows, w: a.w)
             Kernels.attention(q: Q.p, nq: n, k: kp, v: vp, nk: nk, heads: heads, headDim: hd, out: O.p, scratch: r.scratch)
+            let attnFlops: Double = 4.0 * Double(n * nk) * Double(inner)
+            profile?.add(.attention, seconds: 0, flops: attnFlops)
             _ = (kcat, vcat)
             let o = Activation(c: res.c, rows: a.rows, w: a.w)
             Kernels.conv1x1(input: O.p, cin: inner, n: n, weight: blob + oproj.0, bias: blob + oproj.1, cout: res.c, out: o.p)
