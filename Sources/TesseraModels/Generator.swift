@@ -86,6 +86,11 @@ public final class Generator: @unchecked Sendable {
     public let model: LlamaModel
     public let session: LlamaSession
     private let lock = NSLock()
+    /// Test hook: replaces prompt lookup as the draft source (`(prompt + generated, count) ->
+    /// draft`; longer drafts are cut). Lets tests feed always-right / always-wrong drafts.
+    var draftSource: (([Int], Int) -> [Int])? = nil
+    /// Measured pass costs and draft acceptance, kept across generations (see SpeculativeTuner).
+    var tuner = SpeculativeTuner()
 
     public init(model: LlamaModel, contextLength: Int? = nil) throws(TesseraError) {
         self.model = model
@@ -185,7 +190,9 @@ public final class Generator: @unchecked Sendable {
             if !onToken(GeneratedToken(id: t, text: text)) { stats.stopReason = .cancelled; return false }
             if hitStop { stats.stopReason = .stopString; return false }
             if generated.count >= options.maxTokens { stats.stopReason = .maxTokens; return false }
-            if session.remainingContext < 1 { stats.stopReason = .contextFull; return false }
+            // room to feed `t` back: counted from the tokens kept, not the cache length, which
+            // during a verification pass also holds the draft rows after `t`
+            if prompt.count + generated.count > session.cache.capacity { stats.stopReason = .contextFull; return false }
             return true
         }
 
@@ -198,16 +205,40 @@ public final class Generator: @unchecked Sendable {
         t0 = monotonicSeconds()
         if options.maxTokens == 0 { stopped = true; stats.stopReason = .maxTokens } else { stopped = !accept(next) }
 
-        var draftLength = options.speculative?.initialDraft ?? 0
         while !stopped {
             if let spec = options.speculative {
-                let room = min(draftLength, options.maxTokens - generated.count, session.remainingContext - 1)
-                let draft = room > 0 ? PromptLookup.draft(history, maxNgram: spec.maxNgram, minNgram: spec.minNgram, count: room) : []
+                let room = min(spec.maxDraft, options.maxTokens - generated.count, session.remainingContext - 1)
+                // what to draft from: the test hook, or the longest suffix match in the context
+                var matchLength = 0
+                var match: PromptLookup.Match? = nil
+                if room > 0 {
+                    if draftSource != nil { matchLength = 8 } else {
+                        match = PromptLookup.longestSuffixMatch(history, maxNgram: spec.maxNgram)
+                        if let m = match, m.length >= spec.minNgram { matchLength = m.length } else { match = nil }
+                    }
+                }
+                var count = 0
+                if matchLength > 0 {
+                    count = spec.adaptive
+                        ? tuner.draftLength(matchLength: matchLength, minDraft: min(spec.minDraft, room), maxDraft: room)
+                        : min(spec.initialDraft, room)
+                    if count == 0 { tuner.recordSkipped(matchLength: matchLength) }
+                }
+                var draft = [Int]()
+                if count > 0 {
+                    if let source = draftSource {
+                        draft = source(history, count)
+                        if draft.count > count { draft.removeSubrange(count...) }
+                    } else if let m = match {
+                        draft = PromptLookup.draft(history, match: m, count: count)
+                    }
+                }
                 if !draft.isEmpty {
                     let base = session.tokens.count
                     var accepted = 0
                     var correction: Int? = nil
                     let vocab = session.vocabularySize
+                    let p0 = monotonicSeconds()
                     try session.forward([next] + draft, logits: .all) { (l: UnsafeBufferPointer<Float>, rows: Int) in
                         for i in 0..<draft.count {
                             let row = UnsafeBufferPointer(rebasing: l[(i * vocab)..<((i + 1) * vocab)])
@@ -224,16 +255,13 @@ public final class Generator: @unchecked Sendable {
                         let row = UnsafeBufferPointer(rebasing: l[(draft.count * vocab)..<((draft.count + 1) * vocab)])
                         correction = sampler.sample(row, history: history[...])
                     }
+                    tuner.recordPass(rows: draft.count + 1, seconds: monotonicSeconds() - p0)
+                    tuner.recordDraft(matchLength: matchLength, drafted: draft.count, accepted: accepted)
                     stats.decodeForwards += 1
                     stats.draftedTokens += draft.count
                     stats.acceptedDraftTokens += accepted
                     // keep `next` and the accepted drafts; the rest of the cache is dead
                     session.truncate(to: base + 1 + accepted)
-                    if spec.adaptive {
-                        draftLength = accepted == draft.count
-                            ? min(spec.maxDraft, draftLength + 2)
-                            : max(spec.minDraft, accepted + 1)
-                    }
                     if stopped { break }
                     guard let c = correction else { break }
                     next = c
@@ -241,9 +269,11 @@ public final class Generator: @unchecked Sendable {
                     continue
                 }
             }
+            let p0 = monotonicSeconds()
             try session.forward([next], logits: .last) { (l: UnsafeBufferPointer<Float>, _: Int) in
                 next = sampler.sample(l, history: history[...])
             }
+            if options.speculative != nil { tuner.recordPass(rows: 1, seconds: monotonicSeconds() - p0) }
             stats.decodeForwards += 1
             stopped = !accept(next)
         }

@@ -1,16 +1,20 @@
 /// Options of speculative decoding by prompt lookup (n-gram drafts from the context).
 public struct SpeculativeOptions: Sendable, Equatable {
-    /// Longest and shortest n-gram matched against the context (longest tried first).
-    public var maxNgram: Int = 3
+    /// Longest and shortest suffix matched against the context. The longest match wins
+    /// (the most recent one among equally long matches); a match of `maxNgram` tokens stops
+    /// the search early.
+    public var maxNgram: Int = 8
     public var minNgram: Int = 1
-    /// Draft length bounds; with `adaptive`, the length grows after fully accepted drafts and
-    /// shrinks to what was accepted after a rejection.
+    /// Draft length bounds. With `adaptive` (the default) each pass drafts the number of tokens
+    /// that maximises expected tokens per second, from the pass cost measured as a function of
+    /// its row count and the acceptance measured for matches of the same length (possibly no
+    /// draft, when a plain pass is expected to be faster); otherwise always `initialDraft`.
     public var maxDraft: Int = 16
     public var minDraft: Int = 2
     public var initialDraft: Int = 8
     public var adaptive: Bool = true
 
-    public init(maxNgram: Int = 3, minNgram: Int = 1, maxDraft: Int = 16, minDraft: Int = 2,
+    public init(maxNgram: Int = 8, minNgram: Int = 1, maxDraft: Int = 16, minDraft: Int = 2,
                 initialDraft: Int = 8, adaptive: Bool = true) {
         self.maxNgram = maxNgram
         self.minNgram = minNgram
@@ -33,32 +37,61 @@ public struct SpeculativeOptions: Sendable, Equatable {
     }
 }
 
-/// Prompt-lookup drafting (ALGORITHMS.md §9b): take the last n tokens of the context, find
-/// their earliest earlier occurrence, and propose the tokens that followed it.
+/// Prompt-lookup drafting (ALGORITHMS.md §9b): find the earlier place in the context whose
+/// preceding tokens match the longest suffix of the context, and propose the tokens that
+/// followed it.
 public enum PromptLookup {
-    /// Up to `count` draft tokens continuing `context`, or [] when no n-gram recurs.
-    public static func draft(_ context: [Int], maxNgram: Int, minNgram: Int, count: Int) -> [Int] {
+    /// A match: the continuation starts at `start`; `length` tokens before it equal the
+    /// context's last `length` tokens.
+    public struct Match: Sendable, Equatable {
+        public var start: Int
+        public var length: Int
+    }
+
+    /// The longest suffix match of `context` (1 ≤ length ≤ maxNgram; the most recent of equally
+    /// long ones), or nil when even the last token does not recur.
+    public static func longestSuffixMatch(_ context: [Int], maxNgram: Int) -> Match? {
         let n = context.count
-        guard count > 0, n >= 2 else { return [] }
-        var size = min(maxNgram, n - 1)
-        while size >= minNgram {
-            let tail = n - size
-            // earliest start i < tail (the trailing n-gram itself is excluded)
-            var i = 0
-            while i < tail {
-                if context[i] == context[tail] {
-                    var ok = true
-                    for k in 1..<size where context[i + k] != context[tail + k] { ok = false; break }
-                    if ok {
-                        let from = i + size
-                        let to = min(from + count, n)
-                        if from < to { return Array(context[from..<to]) }
+        guard n >= 2, maxNgram >= 1 else { return nil }
+        return context.withUnsafeBufferPointer { c -> Match? in
+            let last = c[n - 1]
+            var best: Match? = nil
+            // j: where the continuation starts (the token before it matches the last token);
+            // scanned from the most recent, so the first match of a given length is kept
+            var j = n - 1
+            while j >= 1 {
+                if c[j - 1] == last {
+                    var len = 1
+                    while len < maxNgram && j - 1 - len >= 0 && c[j - 1 - len] == c[n - 1 - len] { len += 1 }
+                    if len > (best?.length ?? 0) {
+                        best = Match(start: j, length: len)
+                        if len == maxNgram { break }
                     }
                 }
-                i += 1
+                j -= 1
             }
-            size -= 1
+            return best
         }
-        return []
+    }
+
+    /// Up to `count` draft tokens continuing `context`, or [] when no suffix of at least
+    /// `minNgram` tokens recurs. A continuation that runs into the end of the context goes on
+    /// with the draft itself (a repeating pattern is extended periodically).
+    public static func draft(_ context: [Int], maxNgram: Int, minNgram: Int, count: Int) -> [Int] {
+        guard count > 0, let m = longestSuffixMatch(context, maxNgram: maxNgram), m.length >= minNgram else { return [] }
+        return draft(context, match: m, count: count)
+    }
+
+    /// `count` tokens continuing `match` (found in this `context`).
+    public static func draft(_ context: [Int], match m: Match, count: Int) -> [Int] {
+        guard count > 0, m.start >= 1, m.start < context.count else { return [] }
+        var out = [Int]()
+        out.reserveCapacity(count)
+        let n = context.count
+        for i in 0..<count {
+            let idx = m.start + i
+            out.append(idx < n ? context[idx] : out[idx - n])
+        }
+        return out
     }
 }

@@ -99,6 +99,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "System prompt for --chat (default: the template's own, if any).")
     var system: String?
 
+    @Flag(help: "With --speculative: first generate without speculation (output not printed), then report the decode speed-up and whether the outputs are identical.")
+    var comparePlain = false
+
     func run() throws {
         let model = try args.loadModel()
         FileHandle.standardError.write(Data(String(format: "[%@: %d layers, %d-dim, %@; loaded in %.2f s; kernels: %@]\n",
@@ -110,11 +113,18 @@ struct GenerateCommand: ParsableCommand {
             FileHandle.standardOutput.write(Data(tok.text.utf8))
             return true
         }
+        var messages = [ChatMessage]()
+        if let system { messages.append(.system(system)) }
+        messages.append(.user(prompt))
+        var plain: GenerationResult? = nil
+        if comparePlain {
+            var o = options
+            o.speculative = nil
+            plain = chat ? try gen.respond(to: messages, options: o) : try gen.generate(prompt: prompt, options: o)
+            gen.session.reset()
+        }
         let result: GenerationResult
         if chat {
-            var messages = [ChatMessage]()
-            if let system { messages.append(.system(system)) }
-            messages.append(.user(prompt))
             result = try gen.respond(to: messages, options: options, onToken: printer)
         } else {
             FileHandle.standardOutput.write(Data(prompt.utf8))
@@ -122,5 +132,11 @@ struct GenerateCommand: ParsableCommand {
         }
         FileHandle.standardOutput.write(Data("\n".utf8))
         printStats(result.stats, speculative: args.speculative)
+        if let plain {
+            let same = plain.tokens == result.tokens
+            FileHandle.standardError.write(Data(String(format: "[plain: %.1f tokens/s; this run %.2fx; outputs %@]\n",
+                plain.stats.tokensPerSecond, result.stats.tokensPerSecond / max(plain.stats.tokensPerSecond, 1e-9),
+                same ? "identical" : "DIFFER").utf8))
+        }
     }
 }
