@@ -15,6 +15,22 @@ public enum PatchPeers: Sendable, Equatable {
 /// the current call (fresh; after the producer published) or from the previous call (stale).
 /// `SharedMemoryExchange` implements it for pool threads; an MPI implementation maps `publish` to
 /// non-blocking sends and `contribution` to the matching receives.
+///
+/// Contract for a rank-based implementation (one patch per process, `PatchParallelDenoiser.localPatch`):
+/// * keys: layer `k` uses `8k + part` (conv halo: part 0 = first row, sent `.above`, stride-1 convs
+///   only; part 1 = last row, sent `.below`; GroupNorm: part 0 = [Σx per group, Σx² per group] as
+///   Double, `.all`; attention K/V: parts 0/1 = whole K/V, `.all` (synchronous and DistriFusion),
+///   parts 2/3 = first/last `portion` tokens of K sent `.above`/`.below`, 4/5 the same of V (PCPP));
+///   key −8 = the call's output rows, `.all`, read fresh by every rank. Payloads are Float32 unless said.
+/// * `contribution(fresh: true)` of another patch must wait until that patch's message of this call
+///   arrives (the synchronous/warm-up calls read halos, statistics and K/V fresh); `fresh: false`
+///   returns the previous call's message (nil before the first call). A rank may run one call ahead
+///   of a neighbour in the stale modes, so messages must be filed by call.
+/// * `finishCall()` is called once per denoiser call by each rank, after its last read of the call;
+///   `reset()` at the start of every sampling run.
+/// * byte counting: `publish` counts `bytes × receivers` (`.all` = patches − 1, `.above`/`.below` = 1
+///   if that neighbour exists), `recordBytes` adds collectives done outside `publish`.
+/// * one exchange object per guidance stream (class label): the denoiser asks its factory once per stream.
 public protocol PatchExchange: AnyObject, Sendable {
     var patches: Int { get }
     /// Copies `bytes` as patch `patch`'s contribution to `key` for this call, destined for `peers`.

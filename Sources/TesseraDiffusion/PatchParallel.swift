@@ -65,6 +65,13 @@ public final class PatchParallelDenoiser: Denoiser, @unchecked Sendable {
     private var previousInput: [Int: Latent] = [:]
     private var lowRes: [Int: [Float]] = [:]
     private let makeExchange: (Int) -> PatchExchange
+    private var previousWarm: [Int: Bool] = [:]
+    /// One patch per process: when set, `predict` computes only this patch of a U-Net and the
+    /// exchange (e.g. TesseraDistributed's MPIPatchExchange, one per rank) supplies the other
+    /// patches' halos / K-V / statistics and all-gathers the output rows, so every rank returns the
+    /// full output. Every rank must make the same calls. nil (default): all patches in this process.
+    /// Modes: synchronous, distriFusion, pcpp (ASG and the Gaussian-field denoiser need all patches).
+    public var localPatch: Int? = nil
     /// Bytes exchanged by each call of the current sampling run, and whether that call was a warm-up call.
     public private(set) var callBytes: [(bytes: Int, warmup: Bool)] = []
 
@@ -104,7 +111,7 @@ public final class PatchParallelDenoiser: Denoiser, @unchecked Sendable {
 
     public func beginSampling() {
         for (_, e) in exchanges { e.reset() }
-        calls = [:]; previousInput = [:]; lowRes = [:]; callBytes = []
+        calls = [:]; previousInput = [:]; lowRes = [:]; callBytes = []; previousWarm = [:]
         base.beginSampling()
     }
 
@@ -131,7 +138,9 @@ public final class PatchParallelDenoiser: Denoiser, @unchecked Sendable {
         let out: Latent
         switch base {
         case let u as UNetModel: out = try predictUNet(u, x, timestep, classLabel, stream, warm, ex)
-        case let g as GaussianFieldDenoiser: out = try predictField(g, x, timestep, classLabel, stream, warm, ex)
+        case let g as GaussianFieldDenoiser:
+            if localPatch != nil { throw .unsupported("patch parallelism: the Gaussian-field denoiser runs all patches in one process (localPatch must be nil)") }
+            out = try predictField(g, x, timestep, classLabel, stream, warm, ex)
         default: throw .unsupported("patch parallelism: unsupported denoiser")
         }
         callBytes.append((ex.takeBytesSent(), warm))
@@ -152,8 +161,15 @@ public final class PatchParallelDenoiser: Denoiser, @unchecked Sendable {
     private func predictUNet(_ u: UNetModel, _ x: Latent, _ t: Int, _ label: Int?, _ stream: Int, _ warm: Bool,
                              _ ex: PatchExchange) throws(TesseraError) -> Latent {
         guard case .asg = mode else {
-            return try u.execute(x, timestep: t, classLabel: label, patches: patches, policy: policy(warm), exchange: ex, pool: pool)
+            let prevFull = previousWarm[stream] ?? true
+            previousWarm[stream] = warm
+            if let lp = localPatch, !(lp >= 0 && lp < patches) {
+                throw .invalidArgument("patch parallelism: local patch \(lp) must lie in 0..<\(patches)")
+            }
+            return try u.execute(x, timestep: t, classLabel: label, patches: patches, policy: policy(warm), exchange: ex, pool: pool,
+                                 localPatch: localPatch, previousFull: prevFull)
         }
+        if localPatch != nil { throw .unsupported("patch parallelism: ASG runs all patches in one process (localPatch must be nil)") }
         let ab = schedule(of: u, t)
         let small = avgPool2(x)
         var lrError: TesseraError? = nil

@@ -22,14 +22,22 @@ extension UNetModel {
         let out: UnsafeMutablePointer<Float>
         let outRowsTotal: Int
         let workerScratch: [Scratch]
+        /// The previous call published full K/V (it was synchronous): PCPP slices those.
+        let previousFull: Bool
+        /// Only one patch runs in this process (the exchange moves the output rows).
+        let localRun: Bool
     }
+
+    /// Key of the output all-gather in one-patch-per-process runs (layer keys are ≥ 0).
+    static let outputKey = -8
 
     /// Runs the network on `x` split into `patches` row patches under `policy`. With one patch the
     /// ops run on the calling thread (convolutions spread over `pool`); with several, each patch is one
     /// pool task (single-threaded inside), and under a policy that reads fresh data of other patches the
     /// ops run in phases separated by joins (publish → join → compute).
     func execute(_ x: Latent, timestep: Int, classLabel: Int?, patches P: Int, policy: PatchPolicy,
-                 exchange: PatchExchange?, pool: ThreadPool, sideTask: (() -> Void)? = nil) throws(TesseraError) -> Latent {
+                 exchange: PatchExchange?, pool: ThreadPool, sideTask: (() -> Void)? = nil,
+                 localPatch: Int? = nil, previousFull: Bool = true) throws(TesseraError) -> Latent {
         guard x.channels == config.inChannels else {
             throw .invalidArgument("UNet: input has \(x.channels) channels, the model takes \(config.inChannels)")
         }
@@ -43,9 +51,13 @@ extension UNetModel {
         defer { out.deallocate() }
         let ctx = CallContext(patches: P, fullHeight: x.height, policy: policy, exchange: exchange, temb: temb,
                               pool: pool, out: out, outRowsTotal: x.height,
-                              workerScratch: (0..<max(1, pool.threadCount)).map { _ in Scratch() })
+                              workerScratch: (0..<max(1, pool.threadCount)).map { _ in Scratch() },
+                              previousFull: previousFull, localRun: localPatch != nil)
         let rows = x.height / P
-        let runs = (0..<P).map { PatchRun(index: $0) }
+        if let lp = localPatch, !(lp >= 0 && lp < P) || exchange == nil {
+            throw .invalidArgument("UNet: local patch \(lp) needs an exchange and must lie in 0..<\(P)")
+        }
+        let runs = localPatch.map { [PatchRun(index: $0)] } ?? (0..<P).map { PatchRun(index: $0) }
         for r in runs {
             let a = Activation(c: x.channels, rows: rows, w: x.width)
             x.data.withUnsafeBufferPointer { src in
@@ -58,7 +70,24 @@ extension UNetModel {
         profile?.addCall()
         let publish = self.profile == nil ? self.publish : self.profiledPublish
         let run = self.profile == nil ? self.run : self.profiledRun
-        if P == 1 {
+        if let lp = localPatch, let ex = exchange {
+            // one patch in this process: the exchange delivers the other patches' data (a fresh read
+            // waits for its message), then the output rows are all-gathered through it
+            for i in ops.indices { publish(i, runs[0], ctx); run(i, runs[0], ctx) }
+            sideTask?()
+            let H = x.height, W = x.width, C = x.channels
+            let mine = UnsafeMutablePointer<Float>.allocate(capacity: C * rows * W)
+            defer { mine.deallocate() }
+            for c in 0..<C { (mine + c * rows * W).update(from: out + (c * H + lp * rows) * W, count: rows * W) }
+            ex.publish(key: Self.outputKey, from: lp, to: .all, bytes: UnsafeRawBufferPointer(start: mine, count: C * rows * W * 4))
+            for q in 0..<P where q != lp {
+                guard let b = ex.contribution(key: Self.outputKey, of: q, fresh: true), b.count == C * rows * W * 4 else {
+                    throw .invalidState("UNet: the exchange delivered no output rows of patch \(q)")
+                }
+                let f = b.bindMemory(to: Float.self)
+                for c in 0..<C { (out + (c * H + q * rows) * W).update(from: f.baseAddress! + c * rows * W, count: rows * W) }
+            }
+        } else if P == 1 {
             for i in ops.indices { publish(i, runs[0], ctx); run(i, runs[0], ctx) }
             sideTask?()
         } else if !policy.needsBarriers {
@@ -307,7 +336,8 @@ extension UNetModel {
                     let t = kvTokens(portion, n)
                     func neighbour(_ q: Int, tail: Bool) -> (UnsafePointer<Float>, UnsafePointer<Float>, Int, Int)? {
                         guard q >= 0, q < P, let ex = ctx.exchange else { return nil }
-                        if let kc = ex.contribution(key: key * 8 + (tail ? 3 : 2), of: q, fresh: false),
+                        if !ctx.previousFull,
+                           let kc = ex.contribution(key: key * 8 + (tail ? 3 : 2), of: q, fresh: false),
                            let vc = ex.contribution(key: key * 8 + (tail ? 5 : 4), of: q, fresh: false) {
                             return (kc.baseAddress!.assumingMemoryBound(to: Float.self), vc.baseAddress!.assumingMemoryBound(to: Float.self), t, t)
                         }
@@ -357,7 +387,7 @@ extension UNetModel {
             for c in 0..<a.c {
                 (ctx.out + (c * H + r.index * a.rows) * a.w).update(from: a.p + c * a.plane, count: a.plane)
             }
-            if P > 1, let ex = ctx.exchange {   // the step's output is all-gathered (counted, not copied)
+            if P > 1, let ex = ctx.exchange, !ctx.localRun {   // the step's output is all-gathered (counted, not copied)
                 ex.recordBytes(a.count * 4 * (P - 1))
             }
         }
