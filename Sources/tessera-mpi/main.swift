@@ -274,8 +274,8 @@ func kmeansCheck(_ world: Communicator) throws {
     let part = DistributedKMeans.partition(rows: n, ranks: world.size)[world.rank]
     let local = try Matrix(rows: part.count, cols: d, elements: Array(all[(part.lowerBound * d)..<(part.upperBound * d)]))
     guard k >= 1, k <= n else { throw TesseraError.invalidArgument("kmeans: k = \(k) must be in 1...\(n) (the number of points)") }
-    // initial centres: rows c·n/k (the same on every rank)
-    let initial = (0..<k).map { c in Array(all[((c * n / k) * d)..<((c * n / k + 1) * d)]) }
+    // initial centres: rows c·n/k + c (the same on every rank; one per blob of the synthetic data)
+    let initial = (0..<k).map { c -> [Double] in let i = min(n - 1, c * n / k + c); return Array(all[(i * d)..<((i + 1) * d)]) }
     let t0 = MPI.wallTime()
     let r = try DistributedKMeans.fit(local, k: k, communicator: world, initialization: .centers(initial),
                                       reduction: reduction, maxIterations: opt("max-iterations", 100))
