@@ -10,7 +10,9 @@
 //                                       (MPI_Iprobe + MPI_Recv of the probed size), filed by
 //                                       (call, key, patch); a stale read finds last call's
 //                                       activations already delivered while this rank computed.
-//   finishCall()                        next call; drops what is two calls old; completes sends.
+//   finishCall()                        sends an end-of-call marker to every rank (so a read of a
+//                                       key a patch did not publish returns nil instead of
+//                                       waiting), next call; drops what is two calls old.
 //
 // Messages carry the call number, so a rank one call ahead of a neighbour (possible in the
 // stale modes) files its message under the right call; `reset` starts a new epoch (run):
@@ -36,6 +38,10 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
     private var call: Int64 = 0
     private struct Key: Hashable { var epoch: Int64; var call: Int64; var key: Int64; var patch: Int64 }
     private var store: [Key: UnsafeMutableRawBufferPointer] = [:]
+    /// (epoch, call, patch) whose end-of-call marker arrived: all that patch sent in that call is here
+    private struct Ended: Hashable { var epoch: Int64; var call: Int64; var patch: Int64 }
+    private var ended: Set<Ended> = []
+    private static let marker = Int64.min
     /// A message buffer shared by its sends (one per destination), freed after the last completes.
     private final class Outgoing {
         let buffer: UnsafeMutableRawBufferPointer
@@ -115,6 +121,7 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
             // an old run, or a call nobody will read; a peer that already started the next run
             // (reset) files under its epoch
             guard h[0] > epoch || (h[0] == epoch && h[1] >= call - 1) else { continue }
+            if h[2] == Self.marker { ended.insert(Ended(epoch: h[0], call: h[1], patch: h[3])); continue }
             file(Key(epoch: h[0], call: h[1], key: h[2], patch: h[3]),
                  copying: UnsafeRawBufferPointer(start: msg.baseAddress! + Self.header, count: Int(count) - Self.header))
         }
@@ -144,6 +151,8 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
         while true {
             progress()
             if let b = store[k] { waitSeconds += MPI.wallTime() - t0; return UnsafeRawBufferPointer(b) }
+            // that patch finished the call without publishing this key: there is none
+            if ended.contains(Ended(epoch: epoch, call: k.call, patch: k.patch)) { waitSeconds += MPI.wallTime() - t0; return nil }
             if MPI.wallTime() - t0 > timeout {
                 fail("no message for key \(key) of patch \(patch) (call \(k.call), now \(call)) after \(timeout) s; have \(store.keys.map { "\($0.call)/\($0.key)/\($0.patch)" }.sorted())")
                 waitSeconds += MPI.wallTime() - t0
@@ -156,9 +165,24 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
 
     public func finishCall() {
         lock.lock(); defer { lock.unlock() }
+        // an end-of-call marker to every other rank: after it (same source, same tag: MPI keeps
+        // the order) a reader knows a message of this call that has not come never will
+        if patches > 1 {
+            let msg = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.header, alignment: 64)
+            let h = msg.baseAddress!.assumingMemoryBound(to: Int64.self)
+            h[0] = epoch; h[1] = call; h[2] = Self.marker; h[3] = Int64(rank)
+            let out = Outgoing(msg)
+            for d in 0..<patches where d != rank {
+                var req: MPI_Request?
+                let rc = MPI_Isend(msg.baseAddress, Int32(msg.count), tsr_mpi_byte(), Int32(d), Int32(tag), comm.comm, &req)
+                if rc != tsr_mpi_success() { fail("MPI_Isend of the end-of-call marker to rank \(d) failed (\(rc))") }
+                sends.append((req, out))
+            }
+        }
         progress()
         call += 1
         for (k, b) in store where k.epoch == epoch && k.call < call - 1 { b.deallocate(); store[k] = nil }
+        ended = ended.filter { $0.epoch > epoch || $0.call >= call - 1 }
     }
 
     /// Forgets everything (a new sampling run: every rank calls it at the same point) and zeroes
@@ -167,6 +191,7 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         // what peers that reset earlier already sent (epoch + 1) stays
         for (k, b) in store where k.epoch <= epoch { b.deallocate(); store[k] = nil }
+        ended = ended.filter { $0.epoch > epoch }
         epoch += 1; call = 0; bytes = 0; waitSeconds = 0
     }
 

@@ -396,14 +396,54 @@ func patchExchangeCheck(_ world: Communicator) throws {
                  "wait_seconds_rank0": ex.waitSeconds])
 }
 
-/// `tessera diffuse --distributed`: patches on ranks need TesseraDiffusion's executor to run one
-/// patch per process with an external exchange (MPIPatchExchange is ready and tested by
-/// `patch-exchange`); until TesseraDiffusion exposes that, this says so instead of running every
-/// patch on every rank.
-func diffuseCommand(_ world: Communicator) throws {
-    throw TesseraError.unsupported("diffuse --distributed: TesseraDiffusion's patch executor runs all patches in one process; "
-        + "patches on ranks wait for its one-patch-per-process entry point (the MPI exchange, MPIPatchExchange, is in place: "
-        + "mpirun -np N tessera-mpi patch-exchange). Run `tessera diffuse` without --distributed for pool-thread patches.")
+/// `tessera diffuse --distributed`: a U-Net's row patches on ranks (patch p on rank p) under a
+/// patch mode (sync | distrifusion | pcpp[:portion]), halos / GroupNorm statistics / K-V moving
+/// through MPIPatchExchange (nonblocking sends, overlapped with compute), each denoiser call's
+/// output all-gathered, against the single-process patch-parallel result of the same mode (all
+/// patches in one process) computed on rank 0.
+func diffuseCheck(_ world: Communicator) throws {
+    let P = world.size, size = opt("size", 32), calls = opt("calls", 5)
+    let mode = try PatchMode(parsing: opt("mode", "distrifusion"), warmup: opt("warmup", 1))
+    let cfg = opt("random-unet", "small") == "medium"
+        ? UNetConfig.small(channels: [32, 64], attentionLevels: [1], layersPerBlock: 1, groups: 8, headDim: 16)
+        : UNetConfig.small(channels: [16, 32], attentionLevels: [1], layersPerBlock: 1, groups: 4, headDim: 8)
+    let model = try UNetModel(config: cfg, seed: UInt64(opt("seed", 4)))
+    let x = try Latent.gaussian(channels: cfg.inChannels, height: size, width: size, seed: 5)
+    let timesteps = (0..<calls).map { 900 - 100 * $0 }
+    let exchange = try MPIPatchExchange(communicator: world)
+    let pool = try ThreadPool(threads: opt("threads", 1))
+    let d = try PatchParallelDenoiser(base: model, patches: P, mode: mode, pool: pool, exchange: { _ in exchange })
+    d.localPatch = world.rank
+    d.beginSampling()
+    try world.barrier()
+    let t0 = MPI.wallTime()
+    var outs: [Latent] = []
+    for t in timesteps { outs.append(try d.predict(x, timestep: t, classLabel: nil)) }
+    let seconds = try world.allreduce(MPI.wallTime() - t0, op: .max)
+    let bytes = try world.allreduce(Int64(d.callBytes.reduce(0) { $0 + $1.bytes }), op: .sum)
+    exchange.drain()
+    // every rank returns the full output: all ranks must agree
+    let mine = outs.flatMap(\.data)
+    let fp = Array(fingerprint(mine).utf8)
+    let rootFP: [UInt8] = try world.broadcast(world.rank == 0 ? fp : nil, root: 0)
+    let agree = try world.allreduce(rootFP == fp ? 0 : 1, op: .max) == 0
+    if world.rank == 0 {
+        let all = try PatchParallelDenoiser(base: model, patches: P, mode: mode, pool: pool)
+        all.beginSampling()
+        let t1 = MPI.wallTime()
+        var ref: [Latent] = []
+        for t in timesteps { ref.append(try all.predict(x, timestep: t, classLabel: nil)) }
+        let singleSeconds = MPI.wallTime() - t1
+        let refData = ref.flatMap(\.data)
+        var rel = 0.0
+        for c in 0..<calls { rel = max(rel, try DiffusionMetrics.relativeError(outs[c], ref[c])) }
+        let refBytes = all.callBytes.reduce(0) { $0 + $1.bytes }
+        emit(world, ["check": "diffuse", "mode": mode.description, "size": size, "calls": calls, "patches": P,
+                     "bitwise_vs_single": mine == refData, "max_rel_error_vs_single": rel, "ranks_agree": agree,
+                     "bytes": Int(bytes), "single_process_bytes": refBytes, "seconds": seconds,
+                     "single_process_seconds": singleSeconds, "wait_seconds_rank0": exchange.waitSeconds,
+                     "fingerprint": fingerprint(mine)])
+    }
 }
 
 func boundary(_ s: String) -> Boundary {
@@ -586,7 +626,7 @@ func benchKMeans(_ world: Communicator) throws {
 // MARK: - main
 
 let commands: [String: (Communicator) throws -> Void] = [
-    "selftest": selftest, "attention": attentionCheck, "kmeans": kmeansCheck, "clara": claraCheck, "patch-exchange": patchExchangeCheck, "diffuse": diffuseCommand, "heat": heatCheck, "poisson": poissonCheck,
+    "selftest": selftest, "attention": attentionCheck, "kmeans": kmeansCheck, "clara": claraCheck, "patch-exchange": patchExchangeCheck, "diffuse": diffuseCheck, "heat": heatCheck, "poisson": poissonCheck,
     "bench-halo": benchHalo, "bench-heat": benchHeat, "bench-attention": benchAttention, "bench-kmeans": benchKMeans,
 ]
 

@@ -135,6 +135,17 @@ struct DistributedMPITests {
         #expect(num(r, "wrong") == 0)
     }
 
+    @Test("U-Net patches on ranks (MPIPatchExchange) equal the single-process patch-parallel result of the same mode, bitwise", arguments: [
+        (2, "sync", 16), (2, "distrifusion", 16), (2, "pcpp", 16), (4, "distrifusion", 32), (4, "pcpp:0.25", 32),
+    ])
+    func diffuse(ranks: Int, mode: String, size: Int) throws {
+        let r = try runMPI(ranks, ["diffuse", "--mode", mode, "--size", "\(size)", "--calls", "4", "--warmup", "1"], timeout: 90)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bool(r, "bitwise_vs_single"), "\(r.json)")
+        #expect(bool(r, "ranks_agree"))
+        #expect(num(r, "bytes") == num(r, "single_process_bytes"))
+    }
+
     @Test("distributed CLARA equals single-process CLARA with the same seed", arguments: [(2, "clara", 5), (3, "fastclara", 7), (4, "clara", 3)])
     func clara(ranks: Int, method: String, samples: Int) throws {
         let r = try runMPI(ranks, ["cluster", "--method", method, "--n", "3000", "--d", "3", "--k", "4", "--samples", "\(samples)", "--seed", "5"])

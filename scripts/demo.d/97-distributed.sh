@@ -2,7 +2,7 @@
 # single-process result of the same run (bitwise where the arithmetic order is the same):
 # the MPI binding self-test, ring attention (causal, zig-zag layout), distributed k-means and
 # CLARA, explicit heat and CG Poisson on a Cartesian split with subarray halos, the diffusion
-# patch exchange — started through `tessera <command> --distributed` (which execs tessera-mpi).
+# patch exchange and U-Net patches on ranks (DistriFusion / PCPP) — started through `tessera <command> --distributed` (which execs tessera-mpi).
 BIN_DIR="$(dirname "$TESSERA_BIN")"
 MPI_BIN="$BIN_DIR/tessera-mpi"
 if ! command -v mpirun >/dev/null 2>&1 || [ ! -x "$MPI_BIN" ]; then
@@ -17,3 +17,4 @@ run -np 3 "$TESSERA_BIN" cluster --method clara --distributed --n 20000 --d 4 --
 run -np 2 "$TESSERA_BIN" pde heat --distributed --n 512 --steps 50
 run -np 4 "$TESSERA_BIN" pde poisson --distributed --n 96 --dims 2,2 --bc neumann
 run -np 4 "$MPI_BIN" patch-exchange
+run -np 2 "$TESSERA_BIN" diffuse --distributed --mode pcpp --size 32 --calls 4
