@@ -169,6 +169,22 @@ func runDistributedBench(_ ctx: BenchContext) throws {
                              extra: ["balance_fastest_over_slowest_rank": median(fast) / median(t)],
                              notes: ["note": label == "zig-zag layout" ? "each rank holds chunks r and 2P-1-r: equal causal work" : "rank 0 does 1/4 of the causal work, rank 1 3/4"]))
     }
+    // U-Net patches on ranks vs all patches in one process on one thread (same mode, same job)
+    let dsize = quick ? 32 : 64
+    for mode in ["distrifusion", "pcpp"] {
+        var dr: [Double] = [], ds: [Double] = [], exact = true
+        for _ in 0..<launches {
+            for j in try launch(worker, ranks: 2, ["diffuse", "--mode", mode, "--size", "\(dsize)", "--calls", "6", "--warmup", "1",
+                                                   "--random-unet", "medium"]) {
+                dr.append(value(j, "seconds")); ds.append(value(j, "single_process_seconds"))
+                exact = exact && (j["bitwise_vs_single"] as? Bool ?? false)
+            }
+        }
+        out.emit(BenchRecord(name: "diffusion U-Net \(dsize)x\(dsize) \(mode) 6 calls, 2 patches on 2 ranks x 1 thread", unit: "s",
+                             ours: median(dr), baselineName: "same 2 patches in one process, 1 thread", baseline: median(ds),
+                             limitName: "ideal_speedup_2", limit: 2, fraction: median(ds) / median(dr) / 2, threads: 1,
+                             extra: ["bitwise_vs_single": exact ? 1 : 0]))
+    }
     let cn = quick ? 5_000 : 20_000
     var ca: [Double] = [], cb: [Double] = []
     for _ in 0..<launches {
