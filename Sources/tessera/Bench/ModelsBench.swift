@@ -112,10 +112,14 @@ func runModelsBench(_ ctx: BenchContext) throws {
     var ours = [Double](), theirs = [Double](), unfusedTimes = [Double]()
     readBW = max(readBW, try probe.readBandwidth(pool: pool, passes: 3))
     for i in 0..<(repeats + 1) {
-        let d = try decodeOnce(session, record: true)
-        if i > 0 { ours.append(d) }
-        let u = try decodeOnce(unfused.session, record: false)
-        if i > 0 { unfusedTimes.append(u) }
+        // alternate which variant goes first so a load burst does not always hit the same one
+        var d = 0.0, u = 0.0
+        if i % 2 == 0 {
+            d = try decodeOnce(session, record: true); u = try decodeOnce(unfused.session, record: false)
+        } else {
+            u = try decodeOnce(unfused.session, record: false); d = try decodeOnce(session, record: true)
+        }
+        if i > 0 { ours.append(d); unfusedTimes.append(u) }
         if let peer { let s = try peer.decode(prompt, n: nDecode).seconds; if i > 0 { theirs.append(s) } }
         if i % 2 == 1 { readBW = max(readBW, try probe.readBandwidth(pool: pool, passes: 2)) }
     }
@@ -148,6 +152,8 @@ func runModelsBench(_ ctx: BenchContext) throws {
                          baseline: unf.median / steps,
                          limitName: "read_bandwidth_floor_s", limit: floor, fraction: floor / perToken, threads: threads,
                          extra: ["unfused_floor_ratio": unf.median / steps / floor, "floor_ratio": perToken / floor,
+                                 "min": dec.min / steps, "unfused_min": unf.min / steps,
+                                 "min_floor_ratio": dec.min / steps / floor, "unfused_min_floor_ratio": unf.min / steps / floor,
                                  "same_tokens": greedyOut == unfusedOut ? 1 : 0]))
     if let peer, !theirs.isEmpty {
         let same = (try? peer.decode(prompt, n: nDecode).out) == greedyOut
