@@ -18,7 +18,8 @@ public final class ThreadPool: @unchecked Sendable {
         case dynamic(chunk: Int)
     }
 
-    let handle: OpaquePointer
+    /// The C pool (`package`: the other Tessera modules pass it to the kernels they call).
+    package let handle: OpaquePointer
     private let owned: Bool
 
     /// The process-wide default pool (one worker per core, or `TESSERA_NUM_THREADS`).

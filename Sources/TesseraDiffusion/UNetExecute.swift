@@ -372,7 +372,10 @@ extension UNetModel {
                 kp = UnsafePointer(kc.p); vp = UnsafePointer(vc.p)
             }
             let O = Activation(c: inner, rows: a.rows, w: a.w)
-            Kernels.attention(q: Q.p, nq: n, k: kp, v: vp, nk: nk, heads: heads, headDim: hd, out: O.p, scratch: r.scratch)
+            if !Kernels.tiledAttention(q: Q.p, nq: n, k: kp, v: vp, nk: nk, heads: heads, headDim: hd, out: O.p,
+                                       scratch: r.scratch, pool: ctx.pool) {
+                Kernels.attention(q: Q.p, nq: n, k: kp, v: vp, nk: nk, heads: heads, headDim: hd, out: O.p, scratch: r.scratch)
+            }
             let attnFlops: Double = 4.0 * Double(n * nk) * Double(inner)
             profile?.add(.attention, seconds: 0, flops: attnFlops)
             _ = (kcat, vcat)

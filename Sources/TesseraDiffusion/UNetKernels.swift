@@ -1,5 +1,6 @@
 import Foundation
 internal import COpenBLAS
+internal import CTessera
 
 /// A channel-major activation block: `c × rows × w` floats, 64-byte aligned, owned.
 final class Activation: @unchecked Sendable {
@@ -138,6 +139,53 @@ enum Kernels {
 
     static func silu(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
         for j in 0..<n { let v = x[j]; x[j] = v / (1 + expf(-v)) }
+    }
+
+    /// `dst[j][i] = src[i][j]` for an `rows × cols` row-major `src` (blocked for the caches).
+    static func transpose(_ src: UnsafePointer<Float>, rows: Int, cols: Int, into dst: UnsafeMutablePointer<Float>) {
+        let b = 32
+        var i0 = 0
+        while i0 < rows {
+            let i1 = min(i0 + b, rows)
+            var j0 = 0
+            while j0 < cols {
+                let j1 = min(j0 + b, cols)
+                for i in i0..<i1 { for j in j0..<j1 { dst[j * rows + i] = src[i * cols + j] } }
+                j0 = j1
+            }
+            i0 = i1
+        }
+    }
+
+    /// The same attention as `attention(...)`, on Tessera's tiled kernel (tsr_attention, online
+    /// softmax, AVX-512/AVX2 by run-time dispatch): Q, K, V are transposed to token-major
+    /// [tokens × inner] (heads are column blocks of `headDim`, which the kernel's strides
+    /// express), and O back. Runs on `pool` — inline when called from inside one of its tasks.
+    /// Returns false (nothing written) if the kernel refuses the shape; callers then fall back.
+    static func tiledAttention(q: UnsafePointer<Float>, nq: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                               nk: Int, heads: Int, headDim dh: Int, out o: UnsafeMutablePointer<Float>,
+                               scratch: Scratch, pool: ThreadPool) -> Bool {
+        let inner = heads * dh
+        let base = scratch.floats(inner * (2 * nq + 2 * nk))
+        let qt = base, kt = base + inner * nq, vt = kt + inner * nk, ot = vt + inner * nk
+        transpose(q, rows: inner, cols: nq, into: qt)
+        transpose(k, rows: inner, cols: nk, into: kt)
+        transpose(v, rows: inner, cols: nk, into: vt)
+        var desc = tsr_attn_desc()
+        guard tsr_attn_desc_init(&desc, 1, Int64(heads), Int64(heads), Int64(nq), Int64(nk), Int64(dh)) == TSR_OK else {
+            return false
+        }
+        for (layout, rows) in [(\tsr_attn_desc.q, nq), (\tsr_attn_desc.k, nk), (\tsr_attn_desc.v, nk), (\tsr_attn_desc.o, nq)] {
+            desc[keyPath: layout] = tsr_attn_layout(stride_batch: Int64(rows * inner), stride_head: Int64(dh),
+                                                    stride_row: Int64(inner), extent: Int64(rows * inner))
+        }
+        var args = tsr_attn_args()
+        args.size = UInt32(MemoryLayout<tsr_attn_args>.size)
+        args.q = UnsafeRawPointer(qt); args.k = UnsafeRawPointer(kt); args.v = UnsafeRawPointer(vt)
+        args.o = UnsafeMutableRawPointer(ot)
+        guard tsr_attention(pool.handle, &desc, &args) == TSR_OK else { return false }
+        transpose(ot, rows: nq, cols: inner, into: o)
+        return true
     }
 
     /// Softmax attention of queries `q` [dh-major per head: inner × nq] against keys/values
