@@ -25,7 +25,10 @@ private func launch(_ worker: String, ranks: Int, _ args: [String], threads: Int
                     mpirunOptions: [String] = []) throws -> [[String: Any]] {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none"] + mpirunOptions + ["-np", "\(ranks)", worker] + args
+    // one rank per core, bound by mpirun, while the cores last; oversubscribed runs are left unbound
+    let binding = ranks * threads <= ProcessInfo.processInfo.activeProcessorCount && threads == 1
+        ? ["--map-by", "core", "--bind-to", "core"] : ["--bind-to", "none"]
+    p.arguments = ["mpirun", "--allow-run-as-root", "--oversubscribe"] + binding + mpirunOptions + ["-np", "\(ranks)", worker] + args
         + ["--threads", "\(threads)"]
     var env = ProcessInfo.processInfo.environment
     env["TESSERA_NUM_THREADS"] = "\(threads)"
