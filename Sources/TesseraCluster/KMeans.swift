@@ -209,6 +209,24 @@ public enum KMeans {
         return total
     }
 
+    /// The Lloyd centre update: each non-empty cluster's centre becomes the mean of its members
+    /// (`sums` k × d over `count(c)` members); empty clusters keep their centre. Returns the new
+    /// centres and the summed squared shift. Shared with TesseraDistributed's k-means.
+    package static func movedCenters<S: ClusterScalar>(_ centers: [S], sums: [Double], count: (Int) -> Double,
+                                                       k: Int, d: Int) -> (centers: [S], shift: Double) {
+        var shift = 0.0
+        var moved = centers
+        for c in 0..<k where count(c) > 0 {
+            for t in 0..<d {
+                let v = S(sums[c * d + t] / count(c))
+                let delta = Double(v) - Double(centers[c * d + t])
+                shift += delta * delta
+                moved[c * d + t] = v
+            }
+        }
+        return (moved, shift)
+    }
+
     /// The assignment kernel of a Lloyd step over row chunks `bounds[i] ..< bounds[i+1]`: labels
     /// of every row, and per chunk the inertia and (with `withSums`) the per-centre sums (k·d) and
     /// counts (k). Chunks are independent and their order of merging is the caller's, so the
@@ -311,16 +329,7 @@ public enum KMeans {
                 }
             }
             if !hamerly { history.append(inertia) }
-            var shift = 0.0
-            var newCenters = centers
-            for c in 0..<k where counts[c] > 0 {
-                for t in 0..<d {
-                    let v = S(sums[c * d + t] / Double(counts[c]))
-                    let delta = Double(v) - Double(centers[c * d + t])
-                    shift += delta * delta
-                    newCenters[c * d + t] = v
-                }
-            }
+            let (newCenters, shift) = movedCenters(centers, sums: sums, count: { Double(counts[$0]) }, k: k, d: d)
             bounds?.moved(from: centers, to: newCenters, labels: labels, k: k, d: d)
             centers = newCenters
             if labels == oldLabels { converged = true; break }

@@ -107,16 +107,7 @@ public enum DistributedKMeans {
             iterations += 1
             let step = assign(local, rowOffset: offset, k: k, centers: centers, labels: &labels, sums: true, pool: pool)
             let (sums, cnt) = try combine(step, k: k, d: d, reduction: reduction, comm: comm)
-            var shift = 0.0
-            var newCenters = centers
-            for c in 0..<k where cnt[c] > 0 {
-                for t in 0..<d {
-                    let v = S(sums[c * d + t] / Double(cnt[c]))
-                    let delta = Double(v) - Double(centers[c * d + t])
-                    shift += delta * delta
-                    newCenters[c * d + t] = v
-                }
-            }
+            let (newCenters, shift) = KMeans.movedCenters(centers, sums: sums, count: { cnt[$0] }, k: k, d: d)
             centers = newCenters
             let changed = try comm.allreduce(labels == oldLabels ? 0 : 1, op: .max)
             if changed == 0 { converged = true; break }

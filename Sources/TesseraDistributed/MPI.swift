@@ -69,6 +69,7 @@ public enum MPI {
         guard !isFinalized else { throw .invalidState("MPI.initialize: MPI was already finalised (it cannot be restarted)") }
         var provided: Int32 = 0
         _ = launchEnvironment
+        spreadUnboundLocalRanks()
         if !isInitialized {
             try mpiCheck(MPI_Init_thread(nil, nil, threadLevel.cValue, &provided), "MPI_Init_thread")
             // Without this an MPI process killed by an uncaught error would leave mpirun
@@ -107,6 +108,19 @@ public enum MPI {
 
     /// True when the process was started by mpirun / mpiexec (read from the environment
     /// before MPI starts: a singleton MPI_Init sets PMIx variables of its own).
+    /// Several ranks on one machine that mpirun did not bind (`--bind-to none`, oversubscription)
+    /// each see every core, and the pools' default `core` binding would pin every rank's worker 0
+    /// to the same first core (measured: two such ranks ran at 0.4 of one rank's speed). Then
+    /// binding is turned off (`TESSERA_BIND=none`, read when a pool is created) so the OS spreads
+    /// the ranks; an explicit TESSERA_BIND wins. Pools created before `initialize` keep theirs.
+    private static func spreadUnboundLocalRanks() {
+        let env = ProcessInfo.processInfo.environment
+        guard env["TESSERA_BIND"] == nil,
+              let local = env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1,
+              Topology.current.cores > 1 else { return }
+        setenv("TESSERA_BIND", "none", 1)
+    }
+
     public static var launchedByMPIRun: Bool { launchEnvironment }
     private static let launchEnvironment: Bool = {
         let env = ProcessInfo.processInfo.environment

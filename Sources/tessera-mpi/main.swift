@@ -642,14 +642,6 @@ if ProcessInfo.processInfo.environment["TESSERA_NUM_THREADS"] == nil,
    let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1 {
     setenv("TESSERA_NUM_THREADS", "\(max(1, ProcessInfo.processInfo.activeProcessorCount / local))", 1)
 }
-// Several ranks on one machine that mpirun did not bind (--bind-to none, oversubscription) all
-// see every core, and Tessera's default `core` binding would pin each rank's worker 0 to the
-// same first core (measured: 2 ranks ran at 0.4 of one rank's speed). Unbound, let the OS spread them.
-if ProcessInfo.processInfo.environment["TESSERA_BIND"] == nil,
-   let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1,
-   Topology.current.cores > 1 {
-    setenv("TESSERA_BIND", "none", 1)
-}
 do {
     // the patch exchange is entered from pool threads (under its own lock)
     let world = try MPI.initialize(threadLevel: ["patch-exchange", "diffuse"].contains(command) ? .serialized : .funneled)
