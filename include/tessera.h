@@ -28,5 +28,6 @@
 #include "tessera/quant.h"
 #include "tessera/datatype.h"
 #include "tessera/randproj.h"
+#include "tessera/elementwise.h"
 
 #endif /* TESSERA_H */

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+internal import CTessera
 
 /// One conversation with a model: the KV cache, the tokens it holds, and preallocated
 /// buffers for forward passes of up to `maxBatch` tokens (no allocation per token).
@@ -170,8 +171,10 @@ public final class LlamaSession: @unchecked Sendable {
             rmsNorm(x, blk.ffnNorm, rows: t, dim: d, eps: c.rmsEpsilon, into: xn)
             timed(&tProj) { blk.gateUp.apply(xn, rows: t, into: gu, ldy: 2 * f) }
             for i in 0..<t {
-                let g = gu + i * 2 * f, u = g + f, o = gate + i * f
-                for j in 0..<f { o[j] = g[j] / (1 + expf(-g[j])) * u[j] }
+                let g = gu + i * 2 * f
+                // vectorised C kernel; the scalar expf loop cost ≈ 6 % of a decoded token
+                let status = tsr_swiglu_f32(g, g + f, gate + i * f, Int64(f))
+                precondition(status == TSR_OK, "tsr_swiglu_f32: \(String(cString: tsr_last_error()))")
             }
             timed(&tProj) { blk.down.apply(gate, rows: t, into: tmp) }
             for i in 0..<(t * d) { x[i] += tmp[i] }

@@ -11,26 +11,10 @@
 #if TSR_X86
 #include <immintrin.h>
 
+#include "tsr_vexp.h"
+
 #define AI __attribute__((always_inline)) inline
 
-/* 2^x: exactly 0 below -126 and for -inf, exactly 1 at 0, NaN propagates. */
-TSR_TARGET_AVX2 static AI __m256 exp2_256(__m256 x) {
-    __m256 xc = _mm256_max_ps(_mm256_set1_ps(-126.0f), x);  /* NaN kept (second operand) */
-    xc = _mm256_min_ps(_mm256_set1_ps(127.0f), xc);
-    __m256 n = _mm256_round_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 f = _mm256_sub_ps(xc, n);
-    __m256 p = _mm256_set1_ps(1.535336188319500e-4f);
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.339887440266574e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.618437357674640e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550332471162809e-2f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.402264791363012e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931472028550421e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    __m256 r = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-    __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(-126.0f), _CMP_LT_OQ);
-    return _mm256_andnot_ps(tiny, r);
-}
 
 /* 8 elements of a row from element e, cnt (<= 8) valid, as f32. */
 TSR_TARGET_AVX2 static AI __m256 load8(const void *src, tsr_dtype dt, int64_t e, int cnt) {
@@ -190,7 +174,7 @@ TSR_TARGET_AVX2 static void softmax_256(float *s, int lds, int rows, int n, int 
         __m256 sum = _mm256_setzero_ps();
         for (int j = 0; j < npad; j += 8) {
             __m256 x = _mm256_blendv_ps(ninf, _mm256_load_ps(sr + j), tail_mask8(n - j));
-            __m256 p = exp2_256(_mm256_sub_ps(x, vm));
+            __m256 p = tsr_exp2_256(_mm256_sub_ps(x, vm));
             _mm256_store_ps(sr + j, p);
             sum = _mm256_add_ps(sum, p);
         }
@@ -209,7 +193,7 @@ TSR_TARGET_AVX2 static AI void pv_block(float *acc, int ldacc, const float *p, i
     for (int j = 0; j < n; j++) {
         const float *vr = v + (size_t)j * ldv;
         __m256 vv[3];
-        for (int c = 0; c < NV; c++) vv[c] = _mm256_load_ps(vr + 8 * c);
+        for (int c = 0; c < NV; c++) vv[c] = _mm256_loadu_ps(vr + 8 * c);  /* v may be the caller's rows */
         for (int r = 0; r < NR; r++) {
             __m256 pb = _mm256_broadcast_ss(p + (size_t)r * ldp + j);
             for (int c = 0; c < NV; c++) a[r][c] = _mm256_fmadd_ps(pb, vv[c], a[r][c]);

@@ -11,24 +11,10 @@
 #if TSR_X86
 #include <immintrin.h>
 
+#include "tsr_vexp.h"
+
 #define AI __attribute__((always_inline)) inline
 
-/* 2^x, 1-2 ulp on the range the softmax uses (x <= 0); exactly 0 for x <= -160 and -inf,
- * exactly 1 for x = 0; NaN propagates. */
-TSR_TARGET_AVX512 static AI __m512 exp2_512(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-160.0f), x);  /* NaN in x is kept (second operand) */
-    x = _mm512_min_ps(_mm512_set1_ps(128.0f), x);
-    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
 
 /* 16 elements of row `src` (dtype dt) starting at element e, `cnt` (<= 16) valid, as f32. */
 TSR_TARGET_AVX512 static AI __m512 load16(const void *src, tsr_dtype dt, int64_t e, int cnt) {
@@ -180,7 +166,7 @@ TSR_TARGET_AVX512 static void softmax_512(float *s, int lds, int rows, int n, in
             int cnt = n - j;
             __mmask16 mk = cnt >= 16 ? (__mmask16)0xFFFF : cnt <= 0 ? 0 : (__mmask16)((1u << cnt) - 1u);
             __m512 x = _mm512_mask_load_ps(ninf, mk, sr + j);
-            __m512 p = exp2_512(_mm512_sub_ps(x, vm));
+            __m512 p = tsr_exp2_512(_mm512_sub_ps(x, vm));
             _mm512_store_ps(sr + j, p);
             sum = _mm512_add_ps(sum, p);
         }
@@ -199,7 +185,7 @@ TSR_TARGET_AVX512 static AI void pv_block(float *acc, int ldacc, const float *p,
     for (int j = 0; j < n; j++) {
         const float *vr = v + (size_t)j * ldv;
         __m512 vv[4];
-        for (int c = 0; c < NV; c++) vv[c] = _mm512_load_ps(vr + 16 * c);
+        for (int c = 0; c < NV; c++) vv[c] = _mm512_loadu_ps(vr + 16 * c);  /* v may be the caller's rows */
         for (int r = 0; r < NR; r++) {
             __m512 pb = _mm512_set1_ps(p[(size_t)r * ldp + j]);
             for (int c = 0; c < NV; c++) a[r][c] = _mm512_fmadd_ps(pb, vv[c], a[r][c]);

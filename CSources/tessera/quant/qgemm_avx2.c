@@ -33,6 +33,7 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
     const uint8_t *rec = panel;
     for (int gi = 0; gi < ng; gi++, rec += d->rec_bytes) {
         const int8_t *ag = act + (int64_t)gi * g;
+        if (h == 0) TSR_QPREFETCH_RECORD(rec, d->rec_bytes);  /* the second half reads it from L1 */
         __m256i is[4];
         for (int m = 0; m < MT; m++) is[m] = _mm256_setzero_si256();
         if (KIND == 0) {

@@ -66,6 +66,7 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
     const uint8_t *rec = panel;
     for (int gi = 0; gi < ng; gi++, rec += d->rec_bytes) {
         const int8_t *ag = act + (int64_t)gi * g;
+        TSR_QPREFETCH_RECORD(rec, d->rec_bytes);
         __m512i is[8], is2 = _mm512_setzero_si512();
         for (int m = 0; m < MT; m++) is[m] = _mm512_setzero_si512();
         if (BITS == 4) {
