@@ -82,19 +82,21 @@ typedef struct {
     tsr_qact_fn act;
     tsr_qkernel_fn qk;
     tsr_fkernel_fn fk;
+    int pair_m1;  /* AVX-512 VNNI: M = 1 runs two panels per call (tsr_qkernel_avx512vnni_m1x2) */
 } kernel_choice;
 
 static kernel_choice choose(const tsr_qgemm_plan_t *p) {
-    kernel_choice c = {TSR_ISA_SCALAR, "scalar", tsr_qact_scalar, tsr_qkernel_scalar, tsr_fkernel_scalar};
+    kernel_choice c = {TSR_ISA_SCALAR, "scalar", tsr_qact_scalar, tsr_qkernel_scalar, tsr_fkernel_scalar, 0};
 #if TSR_X86
     const tsr_isa isa = tsr_isa_active();
     if (isa >= TSR_ISA_AVX512 && (p->is_float || tsr_cpu()->avx512_vnni)) {
         const int amx = !p->is_float && tsr_qamx_available();
         c = (kernel_choice){TSR_ISA_AVX512, p->is_float ? "avx512-f32fma" : amx ? "avx512vnni+amx-int8" : "avx512vnni-int8",
-                            tsr_qact_avx512, amx ? tsr_qkernel_amx : tsr_qkernel_avx512vnni, tsr_fkernel_avx512};
+                            tsr_qact_avx512, amx ? tsr_qkernel_amx : tsr_qkernel_avx512vnni, tsr_fkernel_avx512,
+                            !p->is_float};
     } else if (isa >= TSR_ISA_AVX2) {
         c = (kernel_choice){TSR_ISA_AVX2, p->is_float ? "avx2-f32fma" : "avx2-int8",
-                            tsr_qact_scalar, tsr_qkernel_avx2, tsr_fkernel_avx2};
+                            tsr_qact_scalar, tsr_qkernel_avx2, tsr_fkernel_avx2, 0};
     }
 #endif
     if (c.isa == TSR_ISA_SCALAR) c.name = p->is_float ? "scalar-f32" : "scalar-int8";
@@ -172,7 +174,19 @@ static void panel_rows(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
         const size_t run = (size_t)(p1 - p0) * p->panel_bytes, n = run < TSR_QPF_BYTES ? run : TSR_QPF_BYTES;
         for (size_t o = 0; o < n; o += 64) __builtin_prefetch(first + o, 0, 3);
     }
-    for (int64_t pi = p0; pi < p1; pi++) {
+    int64_t pi = p0;
+#if TSR_X86
+    if (c->kc.pair_m1 && c->m == 1 && !c->bias) {
+        for (; pi + 1 < p1; pi += 2) {
+            const int64_t row0 = pi * TSR_QP;
+            const int32_t nvb = (int32_t)(p->n - row0 - TSR_QP < TSR_QP ? p->n - row0 - TSR_QP : TSR_QP);
+            tsr_qkernel_avx512vnni_m1x2(&p->d, p->packed + (size_t)pi * p->panel_bytes,
+                                        p->packed + (size_t)(pi + 1) * p->panel_bytes, c->act, c->meta,
+                                        c->y + row0, c->y + row0 + TSR_QP, TSR_QP, nvb);
+        }
+    }
+#endif
+    for (; pi < p1; pi++) {
         const int64_t row0 = pi * TSR_QP;
         const int32_t nvalid = (int32_t)(p->n - row0 < TSR_QP ? p->n - row0 : TSR_QP);
         const uint8_t *panel = p->packed + (size_t)pi * p->panel_bytes;

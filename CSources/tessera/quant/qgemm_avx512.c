@@ -106,6 +106,57 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
     }
 }
 
+/*
+ * One activation row (M = 1) against two panels at once: the activation broadcasts are
+ * loaded once for both and the two panels' dependency chains interleave. Per panel it runs
+ * exactly qtile's MT = 1 operations (two integer chains, one epilogue per group), so the
+ * bits are the same as two qtile calls.
+ */
+INLINE void qtile1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t *pb, const int BITS,
+                     const int8_t *act, const tsr_qact_meta *meta, float *ya, float *yb, int32_t nva, int32_t nvb) {
+    const int g = d->group, ng = d->ngroups;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512 acca = _mm512_setzero_ps(), accb = _mm512_setzero_ps();
+    const uint8_t *ra = pa, *rb = pb;
+    for (int gi = 0; gi < ng; gi++, ra += d->rec_bytes, rb += d->rec_bytes) {
+        const int8_t *ag = act + (int64_t)gi * g;
+        TSR_QPREFETCH_RECORD(ra, d->rec_bytes);
+        TSR_QPREFETCH_RECORD(rb, d->rec_bytes);
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, b0 = a0, b1 = a0;
+        if (BITS == 4) {
+            for (int j = 0; j < g / 8; j++) {
+                const __m512i x0 = bcast4(ag + 8 * j), x1 = bcast4(ag + 8 * j + 4);
+                const __m512i wa = _mm512_loadu_si512((const void *)(ra + 64 * j));
+                const __m512i wb = _mm512_loadu_si512((const void *)(rb + 64 * j));
+                a0 = _mm512_dpbusd_epi32(a0, _mm512_and_si512(wa, m4), x0);
+                a1 = _mm512_dpbusd_epi32(a1, _mm512_and_si512(_mm512_srli_epi16(wa, 4), m4), x1);
+                b0 = _mm512_dpbusd_epi32(b0, _mm512_and_si512(wb, m4), x0);
+                b1 = _mm512_dpbusd_epi32(b1, _mm512_and_si512(_mm512_srli_epi16(wb, 4), m4), x1);
+            }
+        } else {
+            for (int j = 0; j < g / 4; j++) {
+                const __m512i x = bcast4(ag + 4 * j);
+                const __m512i wa = _mm512_loadu_si512((const void *)(ra + 64 * j));
+                const __m512i wb = _mm512_loadu_si512((const void *)(rb + 64 * j));
+                if (j & 1) { a1 = _mm512_dpbusd_epi32(a1, wa, x); b1 = _mm512_dpbusd_epi32(b1, wb, x); }
+                else { a0 = _mm512_dpbusd_epi32(a0, wa, x); b0 = _mm512_dpbusd_epi32(b0, wb, x); }
+            }
+        }
+        const __m512i sa = _mm512_add_epi32(a0, a1), sb = _mm512_add_epi32(b0, b1);
+        tsr_qepilogue512(d, ra, 1, &sa, meta + gi, ng, &acca);
+        tsr_qepilogue512(d, rb, 1, &sb, meta + gi, ng, &accb);
+    }
+    _mm512_mask_storeu_ps(ya, (__mmask16)((1u << nva) - 1u), acca);
+    _mm512_mask_storeu_ps(yb, (__mmask16)((1u << nvb) - 1u), accb);
+}
+
+AVX512 void tsr_qkernel_avx512vnni_m1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t *pb,
+                                        const int8_t *act, const tsr_qact_meta *meta, float *ya, float *yb,
+                                        int32_t nva, int32_t nvb) {
+    if (d->bits == 4) qtile1x2(d, pa, pb, 4, act, meta, ya, yb, nva, nvb);
+    else qtile1x2(d, pa, pb, 8, act, meta, ya, yb, nva, nvb);
+}
+
 #define QTILE_CASES(BITS)                                                                                   \
     switch (t) {                                                                                            \
     case 8: qtile(d, panel, 8, BITS, a, as, mm, yy, ldy, bias, nvalid); break;                            \

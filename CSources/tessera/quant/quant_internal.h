@@ -129,6 +129,11 @@ TSR_INTERNAL void tsr_qkernel_avx512vnni(const tsr_qkernel_desc *d, const uint8_
 TSR_INTERNAL void tsr_fkernel_avx512(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt,
                                      const float *x, int64_t ldx, float *y, int64_t ldy,
                                      const float *bias, int32_t nvalid);
+/* M = 1 (no bias) against panels pa and pb: the same bits as two tsr_qkernel_avx512vnni
+ * calls, with the activation broadcasts shared. */
+TSR_INTERNAL void tsr_qkernel_avx512vnni_m1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t *pb,
+                                              const int8_t *act, const tsr_qact_meta *meta, float *ya, float *yb,
+                                              int32_t nva, int32_t nvb);
 TSR_INTERNAL void tsr_qkernel_amx(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt,
                                   const int8_t *act, int64_t act_stride, const tsr_qact_meta *meta,
                                   float *y, int64_t ldy, const float *bias, int32_t nvalid);
