@@ -211,9 +211,9 @@ void tsr_attn_plan_destroy(tsr_attn_plan_t *plan) { tsr_free(plan); }
  * once per KV head instead of once per query head (SmolLM2 decode: 3× less packing). Both
  * schedules give the same bits. */
 static int use_split(const struct tsr_attn_plan *p, int32_t nthreads) {
-    int64_t rows = p->group * p->d.q_len;
-    if (p->n_chunks < 2) return p->group > 1 && rows <= p->br && p->d.q_len <= 16;
-    if (rows <= p->br && p->d.q_len <= 16) return 1;
+    const int few_rows = p->group * p->d.q_len <= p->br && p->d.q_len <= 16;
+    if (p->n_chunks < 2) return few_rows && p->group > 1;
+    if (few_rows) return 1;
     int64_t tasks = p->d.batch * p->d.q_heads * ((p->d.q_len + p->br - 1) / p->br);
     return tasks < nthreads && p->d.q_len <= 4 * p->br;
 }

@@ -215,8 +215,7 @@ tsr_status tsr_qgemm_execute(tsr_pool_t *pool, const tsr_qgemm_plan_t *plan, int
     if (!pl) TSR_TRY(tsr_pool_default(&pl));
     const int32_t nt = tsr_pool_num_threads(pl);
     /* Small M streams the weights once: one contiguous run of panels per worker keeps each
-     * worker's prefetch stream unbroken (measured 10 % faster at M = 1). Larger M is compute
-     * bound: smaller chunks balance it. */
+     * worker's prefetch stream unbroken. Larger M is compute bound: smaller chunks balance it. */
     const int64_t parts = (int64_t)(nt > 0 ? nt : 1) * (m <= 8 ? 1 : 4);
     int64_t chunk = (plan->npanels + parts - 1) / parts;
     chunk = chunk < 1 ? 1 : chunk;

@@ -157,8 +157,9 @@ TSR_INTERNAL tsr_status tsr_qgemm_pack(tsr_pool_t *pool, const tsr_quant_matrix 
  * Software prefetch distance of the panel kernels, in bytes ahead of the record being read.
  * At M <= 8 a panel kernel streams its weights once; the hardware prefetchers stop at each
  * 4 KiB page and keep too few lines in flight for one core to reach the machine's read
- * bandwidth (measured on a 2-core Xeon VM, SmolLM2 decode step: 13.7 GB/s without, 29–35
- * GB/s with 4 KiB ahead). Prefetches past the end of the packed buffer never fault.
+ * bandwidth (`tessera bench quant`, q4g128 4096×4096 M = 1 cold on a 2-core Xeon VM: 15.2
+ * GB/s without, 27.0 GB/s with; distance swept 0.5–8 KiB). Prefetches past the end of the
+ * packed buffer never fault.
  */
 #define TSR_QPF_BYTES 4096
 
@@ -166,7 +167,7 @@ TSR_INTERNAL tsr_status tsr_qgemm_pack(tsr_pool_t *pool, const tsr_quant_matrix 
 #define TSR_QPREFETCH_RECORD(rec, bytes)                                                          \
     do {                                                                                          \
         for (size_t pf_ = 0; pf_ < (bytes); pf_ += 64)                                            \
-            _mm_prefetch((const char *)(rec) + TSR_QPF_BYTES + pf_, _MM_HINT_T0);                 \
+            __builtin_prefetch((const char *)(rec) + TSR_QPF_BYTES + pf_, 0, 3);                  \
     } while (0)
 
 /* Activation row stride in bytes: k rounded up to 64, plus one line so that rows read
