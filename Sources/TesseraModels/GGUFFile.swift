@@ -21,12 +21,12 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable {
     }
 }
 
-/// One GGUF metadata value. Arrays keep their element type (so an empty array round-trips) and
-/// may nest.
+/// One GGUF metadata value. Arrays keep their element type (so an empty array round-trips),
+/// may nest, and are stored compactly (`GGUFArray`).
 public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
     case float32(Float), bool(Bool), string(String), uint64(UInt64), int64(Int64), float64(Double)
-    case array(GGUFValueType, [GGUFValue])
+    case array(GGUFArray)
 
     public var type: GGUFValueType {
         switch self {
@@ -73,7 +73,7 @@ public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
 
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
     public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
-    public var arrayValue: [GGUFValue]? { if case .array(_, let a) = self { return a } else { return nil } }
+    public var arrayValue: GGUFArray? { if case .array(let a) = self { return a } else { return nil } }
 
     public var description: String {
         switch self {
@@ -89,7 +89,7 @@ public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
         case .uint64(let v): return "\(v)"
         case .int64(let v): return "\(v)"
         case .float64(let v): return "\(v)"
-        case .array(let t, let a): return "[\(t) x \(a.count)]"
+        case .array(let a): return a.description
         }
     }
 }
@@ -262,15 +262,15 @@ public final class GGUFFile: @unchecked Sendable {
 
     public func stringArray(_ key: String) throws(TesseraError) -> [String]? {
         guard let v = metadata[key] else { return nil }
-        guard case .array(let t, let a) = v, t == .string else {
+        guard case .array(let a) = v, let s = a.strings else {
             throw .malformedInput("GGUF metadata '\(key)' should be an array of strings, found \(v)")
         }
-        return a.map { $0.stringValue ?? "" }
+        return s
     }
 
     public func intArray(_ key: String) throws(TesseraError) -> [Int]? {
         guard let v = metadata[key] else { return nil }
-        guard case .array(_, let a) = v else {
+        guard case .array(let a) = v else {
             throw .malformedInput("GGUF metadata '\(key)' should be an array of integers, found \(v.type)")
         }
         var out = [Int]()
@@ -286,7 +286,7 @@ public final class GGUFFile: @unchecked Sendable {
 
     public func floatArray(_ key: String) throws(TesseraError) -> [Float]? {
         guard let v = metadata[key] else { return nil }
-        guard case .array(_, let a) = v else {
+        guard case .array(let a) = v else {
             throw .malformedInput("GGUF metadata '\(key)' should be an array of numbers, found \(v.type)")
         }
         var out = [Float]()
@@ -393,13 +393,32 @@ struct GGUFCursor {
             let n = try readCount("array length of '\(key)'", limit: remaining - 8)
             // every element takes at least minimumEncodedSize bytes: bound n before reserving
             let (bytes, o) = n.multipliedReportingOverflow(by: et.minimumEncodedSize)
-            guard !o, bytes <= remaining - 8 else {
-                throw fail("array '\(key)' claims \(n) elements of \(et), more than the remaining \(remaining - 8) bytes can hold")
+            guard !o, bytes <= remaining else {
+                throw fail("array '\(key)' claims \(n) elements of \(et), more than the remaining \(remaining) bytes can hold")
             }
-            var out = [GGUFValue]()
-            out.reserveCapacity(n)
-            for _ in 0..<n { out.append(try readValue(et, key: key, depth: depth + 1)) }
-            return .array(et, out)
+            // stored compactly: scalars as their bytes, so memory stays O(file size)
+            switch et {
+            case .string:
+                var out = [String]()
+                out.reserveCapacity(n)
+                for i in 0..<n { out.append(try readString("string \(i) of array '\(key)'")) }
+                return .array(GGUFArray(elementType: et, storage: .strings(out)))
+            case .array:
+                var out = [GGUFArray]()
+                out.reserveCapacity(n)
+                for _ in 0..<n {
+                    guard case .array(let a) = try readValue(.array, key: key, depth: depth + 1) else { fatalError("unreachable") }
+                    out.append(a)
+                }
+                return .array(GGUFArray(elementType: et, storage: .arrays(out)))
+            default:
+                let bytes = Array(UnsafeRawBufferPointer(start: base + pos, count: n * et.scalarSize))
+                if et == .bool, let bad = bytes.firstIndex(where: { $0 > 1 }) {
+                    throw fail("bool element \(bad) of array '\(key)' is \(bytes[bad]), not 0 or 1")
+                }
+                pos += bytes.count
+                return .array(GGUFArray(elementType: et, storage: .scalars(bytes)))
+            }
         }
     }
 

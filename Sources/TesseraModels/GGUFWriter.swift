@@ -58,22 +58,12 @@ public struct GGUFWriter: Sendable {
         func str(_ s: String) { u64(UInt64(s.utf8.count)); out.append(contentsOf: s.utf8) }
         func value(_ v: GGUFValue) {
             switch v {
-            case .uint8(let x): out.append(x)
-            case .int8(let x): out.append(UInt8(bitPattern: x))
-            case .uint16(let x): withUnsafeBytes(of: x.littleEndian) { out.append(contentsOf: $0) }
-            case .int16(let x): withUnsafeBytes(of: x.littleEndian) { out.append(contentsOf: $0) }
-            case .uint32(let x): u32(x)
-            case .int32(let x): u32(UInt32(bitPattern: x))
-            case .float32(let x): u32(x.bitPattern)
-            case .bool(let x): out.append(x ? 1 : 0)
             case .string(let s): str(s)
-            case .uint64(let x): u64(x)
-            case .int64(let x): u64(UInt64(bitPattern: x))
-            case .float64(let x): u64(x.bitPattern)
-            case .array(let t, let a):
-                u32(t.rawValue)
+            case .array(let a):
+                u32(a.elementType.rawValue)
                 u64(UInt64(a.count))
-                for e in a { value(e) }
+                if case .scalars(let bytes) = a.storage { out.append(contentsOf: bytes) } else { for e in a { value(e) } }
+            default: v.appendScalarBytes(to: &out)
             }
         }
         func pad() { while out.count % alignment != 0 { out.append(0) } }

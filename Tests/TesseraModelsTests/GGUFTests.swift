@@ -167,6 +167,53 @@ struct GGUFTests {
         expectRejected(G.handMade(G.str("general.alignment") + G.le(UInt32(4)) + G.le(UInt32(48))), "power of two")
     }
 
+    /// A bool array element that is not 0/1 is refused like a bool value.
+    @Test func rejectsBadBoolArrayElement() {
+        typealias G = GGUFTests
+        expectRejected(G.handMade(G.str("k") + G.le(UInt32(9)) + G.le(UInt32(7)) + G.le(UInt64(3)) + [1, 0, 2]), "bool element 2")
+    }
+
+    /// Arrays of every scalar type decode element by element as written.
+    @Test func scalarArraysRoundTripCompactly() throws {
+        let samples: [GGUFValue] = [.uint8(250), .int8(-7), .uint16(65000), .int16(-32000), .uint32(4_000_000_001),
+                                    .int32(-5), .float32(-0.5), .bool(true), .uint64(1 << 63), .int64(-3), .float64(1e300)]
+        var w = GGUFWriter()
+        for v in samples { w.set("a\(v.type)", .array(v.type, [v, v, v])) }
+        let f = try GGUFFile(bytes: w.serialize())
+        for v in samples {
+            let a = try #require(f["a\(v.type)"]?.arrayValue)
+            #expect(a.elementType == v.type)
+            #expect(Array(a) == [v, v, v])
+        }
+    }
+
+    /// Metadata memory stays O(file size): a 64 MB file holding one uint8 array of 64 M elements
+    /// once asked for 24 bytes per element (1.5 GB; 3.84 GB for the fuzzer's 160 MB file).
+    @Test func largeScalarArrayCostsAboutItsFileBytes() throws {
+        typealias G = GGUFTests
+        let n = 64 << 20
+        var image = [UInt8](); image.reserveCapacity(n + 128)
+        image += G.le(UInt32(0x4655_4747)) + G.le(UInt32(3)) + G.le(UInt64(0)) + G.le(UInt64(1))
+        image += G.str("big") + G.le(UInt32(9)) + G.le(UInt32(0)) + G.le(UInt64(n))
+        image += [UInt8](repeating: 7, count: n) + [UInt8](repeating: 0, count: 64)   // + room for the aligned data section
+        let path = try temporaryFile(image, name: "bigarray")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        image = []
+        // anonymous resident memory (the mapped file's own pages are RssFile, not counted)
+        func anonBytes() throws -> Int {
+            let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("RssAnon:") })
+            return try #require(Int(line.split(separator: " ")[1])) * 1024
+        }
+        let before = try anonBytes()
+        let f = try GGUFFile(path: path)
+        let grown = try anonBytes() - before
+        let a = try #require(f["big"]?.arrayValue)
+        #expect(a.count == n)
+        #expect(a[n - 1] == .uint8(7))
+        #expect(grown < 3 * n, "opening a \(n)-byte array grew the heap by \(grown) bytes")
+    }
+
     @Test func rejectsHostileTensorTables() throws {
         typealias G = GGUFTests
         func table(dims: [UInt64], type: UInt32, offset: UInt64) -> [UInt8] {
