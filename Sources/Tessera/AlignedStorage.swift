@@ -1,3 +1,4 @@
+import Foundation
 internal import CTessera
 
 /// Element types that Tessera containers can hold: plain bit-copyable numbers.
@@ -39,4 +40,27 @@ final class AlignedStorage<Element: TensorElement>: @unchecked Sendable {
     }
 
     deinit { tsr_free(pointer) }
+}
+
+/// 64-byte aligned raw memory whose size comes from input (a file, a context length): a
+/// failure throws `.outOfMemory` naming `what` instead of trapping as `allocate` does.
+/// Release it with `FallibleAllocation.free` (it comes from posix_memalign).
+package enum FallibleAllocation {
+    package static func bytes(_ count: Int, _ what: @autoclosure () -> String) throws(TesseraError) -> UnsafeMutableRawPointer {
+        guard count >= 0 else { throw .invalidArgument("\(what()): negative size \(count)") }
+        var p: UnsafeMutableRawPointer?
+        guard posix_memalign(&p, 64, max(count, 1)) == 0, let p else {
+            throw .outOfMemory("\(what()): cannot allocate \(count) bytes")
+        }
+        return p
+    }
+
+    /// `n` elements of `T`, uninitialised (overflow of n × stride is an error too).
+    package static func elements<T>(_ n: Int, of _: T.Type, _ what: @autoclosure () -> String) throws(TesseraError) -> UnsafeMutablePointer<T> {
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+        guard !overflow, n >= 0 else { throw .outOfRange("\(what()): \(n) elements overflow the address space") }
+        return try Self.bytes(bytes, what()).bindMemory(to: T.self, capacity: max(n, 1))
+    }
+
+    package static func free(_ p: UnsafeMutableRawPointer?) { Foundation.free(p) }
 }

@@ -58,27 +58,35 @@ public final class UNetModel: Denoiser, @unchecked Sendable {
     }
 
     /// A model with weights from a safetensors file (diffusers names; the deprecated attention names
-    /// query/key/value/proj_attn are accepted too). Missing or mis-shaped tensors are named in the error.
+    /// query/key/value/proj_attn are accepted too). Missing or mis-shaped tensors are named in the
+    /// error — found before any parameter memory is allocated, so a config that does not match
+    /// the file (say `block_out_channels [8192, 8192]` beside a small file) costs nothing.
     public convenience init(config: UNetConfig, weights: SafeTensorsFile) throws(TesseraError) {
-        var failure: TesseraError? = nil
-        try self.init(config: config) { spec, dst in
-            if failure != nil { return }
+        func tensorName(_ spec: ParamSpec) throws(TesseraError) -> String {
             let aliases = [spec.name, spec.name.replacingOccurrences(of: ".to_q.", with: ".query.")
                 .replacingOccurrences(of: ".to_k.", with: ".key.").replacingOccurrences(of: ".to_v.", with: ".value.")
                 .replacingOccurrences(of: ".to_out.0.", with: ".proj_attn.")]
             guard let name = aliases.first(where: { weights.entries[$0] != nil }), let e = weights.entries[name] else {
-                failure = .invalidArgument("model weights: missing tensor '\(spec.name)' (shape \(spec.shape))"); return
+                throw .invalidArgument("model weights: missing tensor '\(spec.name)' (shape \(spec.shape))")
             }
             var shape = e.shape
             if spec.shape.count == 2 && shape.count == 4 && shape[2] == 1 && shape[3] == 1 { shape = Array(shape.prefix(2)) }
             guard shape == spec.shape else {
-                failure = .invalidArgument("model weights: tensor '\(name)' has shape \(e.shape), the config needs \(spec.shape)"); return
+                throw .invalidArgument("model weights: tensor '\(name)' has shape \(e.shape), the config needs \(spec.shape)")
             }
+            return name
+        }
+        var names: [String: String] = [:]
+        var failure: TesseraError? = nil
+        try self.init(config: config, check: { (specs) throws(TesseraError) in
+            for spec in specs { names[spec.name] = try tensorName(spec) }
+        }, fill: { spec, dst in
+            if failure != nil { return }
             do {
-                let v = try weights.floats(name)
+                let v = try weights.floats(names[spec.name]!)
                 v.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: v.count) }
             } catch let e as TesseraError { failure = e } catch { failure = .internalError("\(error)") }
-        }
+        })
         if let failure { throw failure }
     }
 
@@ -113,7 +121,10 @@ public final class UNetModel: Denoiser, @unchecked Sendable {
         } catch { throw .io("model: cannot write into \(directory): \(error.localizedDescription)") }
     }
 
-    init(config: UNetConfig, fill: (ParamSpec, UnsafeMutablePointer<Float>) -> Void) throws(TesseraError) {
+    /// Builds the op list and parameter table, lets `check` refuse the table before any
+    /// parameter memory is allocated, then allocates (fallibly) and fills every parameter.
+    init(config: UNetConfig, check: ([ParamSpec]) throws(TesseraError) -> Void = { _ in },
+         fill: (ParamSpec, UnsafeMutablePointer<Float>) -> Void) throws(TesseraError) {
         try config.validate()
         guard config.outChannels == config.inChannels else {
             throw .unsupported("UNet: out_channels (\(config.outChannels)) must equal in_channels (\(config.inChannels)) for sampling")
@@ -128,11 +139,16 @@ public final class UNetModel: Denoiser, @unchecked Sendable {
         var lu: [Int: Int] = [:]
         for (i, op) in ops.enumerated() { for r in op.reads { lu[r] = i } }
         lastUse = lu
-        blob = UnsafeMutablePointer<Float>.allocate(capacity: max(1, b.total))
+        try check(specs)
+        let (bytes, overflow) = max(1, b.total).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard !overflow, let raw = malloc(bytes) else {
+            throw .outOfMemory("UNet: cannot allocate \(b.total) parameters (\(bytes) bytes) for this config")
+        }
+        blob = raw.bindMemory(to: Float.self, capacity: max(1, b.total))
         for s in specs { fill(s, blob + s.offset) }
     }
 
-    deinit { blob.deallocate() }
+    deinit { free(blob) }
 
     public func validate(height: Int, width: Int) throws(TesseraError) {
         try validate(height: height, width: width, patches: 1)

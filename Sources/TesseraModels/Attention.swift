@@ -34,15 +34,16 @@ public final class KVCache: @unchecked Sendable {
         self.capacity = capacity
         headStride = hs
         layerStride = ls
-        keys = .allocate(capacity: total)
-        values = .allocate(capacity: total)
+        keys = try FallibleAllocation.elements(total, of: Float.self, "KVCache keys (\(capacity) positions)")
+        do { values = try FallibleAllocation.elements(total, of: Float.self, "KVCache values (\(capacity) positions)") }
+        catch { FallibleAllocation.free(keys); throw error }
         keys.initialize(repeating: 0, count: total)
         values.initialize(repeating: 0, count: total)
     }
 
     deinit {
-        keys.deallocate()
-        values.deallocate()
+        FallibleAllocation.free(keys)
+        FallibleAllocation.free(values)
         workspace?.deallocate()
     }
 

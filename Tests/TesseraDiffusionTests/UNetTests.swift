@@ -260,6 +260,28 @@ struct UNetTests {
         #expect(throws: TesseraError.self) { _ = try m.predict(x, timestep: 1, classLabel: 5) }
     }
 
+    /// A 300-byte config.json naming [8192, 8192] channels beside a small weight file once made
+    /// `UNetModel.load` allocate 73.6 GB before comparing a single weight shape.
+    @Test func oversizedConfigIsRefusedBeforeAllocating() throws {
+        let small = try UNetModel(config: Self.tinyConfig(), seed: 3)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tsr-unet-big-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try small.save(directory: dir)
+        var big = Self.tinyConfig(); big.blockOutChannels = [8192, 8192]; big.normNumGroups = 32
+        try big.jsonData().write(to: URL(fileURLWithPath: dir + "/config.json"))
+        // the peak address-space size: an allocation of the config's parameters would raise it by GBs
+        func peakBytes() throws -> Int {
+            let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmPeak:") })
+            return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])) * 1024
+        }
+        let before = try peakBytes()
+        do { _ = try UNetModel.load(directory: dir); Issue.record("accepted a config the weights do not match") }
+        catch { #expect("\(error)".contains("model weights:"), "\(error)") }
+        let grown = try peakBytes() - before
+        #expect(grown < 1 << 30, "refusing the config raised the peak address space by \(grown) bytes: parameters were allocated first")
+    }
+
     @Test func safetensorsReaderRejectsHostileFiles() throws {
         let good = try SafeTensorsFile.serialize([(name: "a", shape: [2, 3], values: [1, 2, 3, 4, 5, 6]), (name: "b", shape: [1], values: [7])])
         let f = try SafeTensorsFile(data: good)

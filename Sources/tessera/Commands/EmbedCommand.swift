@@ -52,6 +52,10 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "Weights for an .npy edge file: an (m,) float array.")
     var edgeWeights: String?
 
+    @Option(help: ArgumentHelp("Number of nodes (ids 0..<N; nodes without edges get embeddings too).",
+                               discussion: "Default: the largest id + 1, which must stay within a small multiple of the edge count; pass --nodes for sparse id spaces."))
+    var nodes: Int?
+
     @Flag(help: "Treat edges as directed (default: undirected, symmetrised).")
     var directed = false
 
@@ -79,7 +83,7 @@ struct EmbedCommand: ParsableCommand {
         p.standardize = !noStandardize
         let t0 = Date()
         let g = try Graph(contentsOf: edges, weightsPath: edgeWeights,
-                          options: .init(directed: directed, selfLoops: addSelfLoops ? .add : .keep))
+                          options: .init(directed: directed, nodeCount: nodes, selfLoops: addSelfLoops ? .add : .keep))
         let t1 = Date()
         FileHandle.standardError.write(Data(
             "graph: \(g.nodeCount) nodes, \(g.entryCount) entries\(g.isWeighted ? ", weighted" : "") (\(String(format: "%.2f", t1.timeIntervalSince(t0))) s)\n".utf8))
