@@ -34,6 +34,10 @@ public struct Tensor<Element: TensorElement>: Sendable {
     }
 
     public var rank: Int { shape.count }
+
+    /// The object that owns the elements: a nonblocking transfer keeps it alive until it
+    /// completes (a later change to the tensor copies, leaving the bytes in flight untouched).
+    package var storageOwner: AnyObject { storage }
     public var count: Int { storage.count }
 
     private func offset(_ index: [Int]) -> Int {

@@ -209,7 +209,7 @@ public final class Communicator: @unchecked Sendable, CustomStringConvertible {
     public func isend<E: MPIElement>(_ values: [E], to destination: Int, tag: Int = 0) throws(TesseraError) -> Request {
         let box = ByteBox(copying: values)
         let r = try isend(bytes: UnsafeRawBufferPointer(start: box.pointer, count: box.count), to: destination, tag: tag)
-        r.keep = box
+        r.keep = [box]
         return r
     }
 
@@ -436,13 +436,16 @@ final class ByteBox: @unchecked Sendable {
     deinit { pointer.deallocate() }
 }
 
-/// A nonblocking operation in flight (MPI_Request). Complete it with `wait` (or `Request.waitAll`);
-/// a request dropped before completion is waited for in `deinit` so its buffers stay valid.
+/// A nonblocking operation in flight (MPI_Request). Complete it with `wait` (or `Request.waitAll`),
+/// or post it in a `RequestScope`. It holds the owners of the buffers it references (`keep`);
+/// one dropped before completion is waited for in `deinit` for `RequestScope.cancelTimeout`
+/// seconds, after which its buffers are kept for the rest of the process, never freed under MPI.
 public final class Request: @unchecked Sendable {
     var request: MPI_Request?
     let expectedBytes: Int?
     let what: String
-    var keep: AnyObject?
+    /// What must outlive the transfer: the owners of the buffers it reads or writes.
+    var keep: [AnyObject] = []
     /// Runs once after completion (unpacking a packed receive); may fail.
     var onComplete: (() throws(TesseraError) -> Void)?
     public private(set) var isComplete = false
@@ -455,9 +458,14 @@ public final class Request: @unchecked Sendable {
     }
 
     deinit {
-        if !isComplete, request != nil, request != tsr_mpi_request_null(), !MPI.isFinalized {
-            _ = MPI_Wait(&request, tsr_mpi_status_ignore())
-        }
+        // dropped before completion: wait a bounded time; a transfer still in flight then keeps
+        // its buffers for the rest of the process (RequestScope's rule: memory MPI may still
+        // touch is never freed)
+        guard !isComplete, request != nil, request != tsr_mpi_request_null(), !MPI.isFinalized else { return }
+        let end = MPI.wallTime() + RequestScope.cancelTimeout
+        var flag: Int32 = 0
+        while MPI_Test(&request, &flag, tsr_mpi_status_ignore()) == tsr_mpi_success(), flag == 0, MPI.wallTime() < end { sched_yield() }
+        if flag == 0 { for owner in keep { abandonedRequests.keep(owner) } }
     }
 
     private func finish(_ st: MPI_Status) throws(TesseraError) {
@@ -470,8 +478,11 @@ public final class Request: @unchecked Sendable {
             throw .invalidArgument("Request(\(what)): \(count) bytes arrived, \(e) were expected (mismatched counts or datatypes between ranks)")
         }
         if let f = onComplete { onComplete = nil; try f() }
-        keep = nil
+        keep = []
     }
+
+    /// Completed by a cancel (or a completion that is not reported): nothing left to run.
+    func markCompletedWithoutResult() { isComplete = true; onComplete = nil; keep = [] }
 
     /// Waits for completion (MPI_Wait). With a `timeout` (seconds) it polls MPI_Test and
     /// throws `.invalidState` when the time runs out (the request stays pending).

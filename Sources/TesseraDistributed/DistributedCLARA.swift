@@ -20,22 +20,40 @@ public enum DistributedCLARA {
     /// The ranks that run each sample: sample s on rank s mod `ranks`.
     public static func owner(sample s: Int, ranks: Int) -> Int { s % ranks }
 
+    /// A digest of the dissimilarities between up to 256 fixed pseudo-random pairs: every rank
+    /// must cluster the same data (a different file, column count or metric changes it).
+    static func dataDigest(_ source: some Dissimilarity) -> Agreed {
+        let n = source.count
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        var d: [Double] = []
+        if n > 0 {
+            for _ in 0..<256 {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let i = Int((state >> 33) % UInt64(n)), j = Int((state >> 5) % UInt64(n))
+                d.append(source.distance(i, j))
+            }
+        }
+        return Agreed("data (dissimilarities of 256 sample pairs)", digestOf: d)
+    }
+
     /// CLARA / FastCLARA over `source` (the same on every rank) with samples spread over the
     /// ranks of `communicator` (collective: every rank calls it with the same k and options).
     /// `options.pool` (or the shared pool) runs each rank's work. Errors: bad k / samples /
-    /// sampleSize (on every rank, before any communication), `keepMedoids` (sequential samples:
-    /// use `SampledKMedoids.clara`), a point count that differs between ranks, a sample that
-    /// failed on any rank (reported on every rank), MPI errors.
+    /// sampleSize, `keepMedoids` (sequential samples: use `SampledKMedoids.clara`), data or
+    /// options that differ between ranks (all checked on every rank together before any work),
+    /// a sample that failed on any rank (reported on every rank), MPI errors.
     public static func fit(_ source: some Dissimilarity, k: Int, options: SampledKMedoids.CLARAOptions = .init(),
                            communicator comm: Communicator) throws(TesseraError) -> KMedoidsResult {
         let n = source.count
+        // agree on the data and the options first: the checks after it then fail on every rank
+        try comm.agree("DistributedCLARA", [
+            Agreed("points", n), Agreed("k", k), Agreed("samples", options.samples), Agreed("sampleSize", options.sampleSize ?? -1),
+            Agreed("fast", options.fast), Agreed("keepMedoids", options.keepMedoids), Agreed("maxIterations", options.maxIterations),
+            Agreed("seed", Int64(bitPattern: options.seed)), DistributedCLARA.dataDigest(source),
+        ])
         let size = try SampledKMedoids.claraSampleSize(n: n, k: k, options: options)
         guard !options.keepMedoids else {
             throw .unsupported("DistributedCLARA: keepMedoids makes every sample wait for the previous one; run SampledKMedoids.clara on one rank")
-        }
-        let counts = try comm.allgather([Int64(n), Int64(k), Int64(options.samples)])
-        for q in 0..<comm.size where Array(counts[(3 * q)..<(3 * q + 3)]) != [Int64(n), Int64(k), Int64(options.samples)] {
-            throw .invalidArgument("DistributedCLARA: rank \(q) has (points, k, samples) = \(Array(counts[(3 * q)..<(3 * q + 3)])), rank \(comm.rank) has \([n, k, options.samples])")
         }
         let pool = options.pool ?? .shared
         let t0 = MPI.wallTime()

@@ -113,6 +113,8 @@ public final class DistributedHeat: @unchecked Sendable {
     /// Every rank passes the same global initial field (each keeps its block). Errors:
     /// ν or dt not positive, dt above the explicit stability limit, non-finite u₀.
     public init(initial u0: Field<Double>, diffusivity: Double, dt: Double, on grid: DistributedGrid) throws(TesseraError) {
+        try grid.communicator.agree("DistributedHeat", [Agreed("diffusivity", diffusivity), Agreed("dt", dt),
+                                                        Agreed("initial field", digestOf: u0.values.toArray())])
         guard diffusivity > 0, diffusivity.isFinite, dt > 0, dt.isFinite else {
             throw .invalidArgument("DistributedHeat: diffusivity \(diffusivity) and dt \(dt) must be positive and finite")
         }
@@ -130,8 +132,10 @@ public final class DistributedHeat: @unchecked Sendable {
     }
 
     /// Takes `steps` explicit steps (collective). `overlap` computes the inner points while
-    /// the halos travel. Errors: MPI errors; `.invalidState` if the solution stops being finite.
+    /// the halos travel. Errors: steps differing between ranks, MPI errors; `.invalidState`
+    /// if the solution stops being finite.
     public func advance(steps: Int, overlap: Bool = true) throws(TesseraError) {
+        try grid.communicator.agree("DistributedHeat.advance", [Agreed("steps", steps), Agreed("overlap", overlap)])
         guard steps >= 0 else { throw .invalidArgument("DistributedHeat: steps \(steps) must be >= 0") }
         let c = diffusivity * dt
         let full = (grid.halo, (0..<3).map { grid.halo[$0] + grid.size3[$0] })
@@ -225,6 +229,8 @@ public final class DistributedPoisson: @unchecked Sendable {
     /// mismatch, non-finite f, tolerance ≤ 0, MPI errors.
     public func solve(_ f: Field<Double>, tolerance: Double = 1e-10, maxIterations: Int? = nil)
         throws(TesseraError) -> (solution: Field<Double>, report: DistributedSolveReport) {
+        try grid.communicator.agree("DistributedPoisson", [Agreed("tolerance", tolerance), Agreed("maxIterations", maxIterations ?? -1),
+                                                           Agreed("right-hand side", digestOf: f.values.toArray())])
         guard tolerance > 0, tolerance.isFinite else { throw .invalidArgument("DistributedPoisson: tolerance \(tolerance) must be positive") }
         try f.requireFinite("DistributedPoisson right-hand side")
         try grid.scatter(f, into: r)

@@ -63,6 +63,8 @@ public final class DistributedGrid: @unchecked Sendable {
         guard grid.dimensions >= 2 else { throw .invalidArgument("DistributedGrid: grids are 2-D or 3-D (got \(grid.shape))") }
         let d = grid.dimensions
         let want = requested ?? [Int](repeating: 0, count: d)
+        try communicator.agree("DistributedGrid", [Agreed("grid", grid.description),
+                                                   Agreed("dims", "\(want)"), Agreed("transfer", "\(transfer)")])
         guard want.count == d else { throw .invalidArgument("DistributedGrid: dims \(want) need \(d) entries") }
         cartesian = try communicator.cartesian(dims: want, periodic: grid.boundaries.map { $0 == .periodic })
         for a in 0..<d where cartesian.dims[a] > grid.shape[a] {
@@ -178,38 +180,45 @@ public final class DistributedGrid: @unchecked Sendable {
     func startExchange(_ v: AlignedDoubles) throws(TesseraError) -> [Request] {
         let comm = communicator.comm
         let raw = UnsafeMutableRawBufferPointer(start: v.pointer, count: v.count * 8)
-        var reqs: [Request] = []
-        reqs.reserveCapacity(2 * faces.count)
-        for f in faces {
-            var rq: MPI_Request?
-            if let mt = f.recvMPI {
-                try mpiCheck(MPI_Irecv(raw.baseAddress, 1, mt.type, Int32(f.peer), f.recvTag, comm, &rq), "MPI_Irecv (halo)")
-                reqs.append(Request(rq, expectedBytes: nil, what: "halo from \(f.peer)"))
-            } else {
-                try mpiCheck(MPI_Irecv(f.recvBox.pointer, Int32(f.recvBox.count), tsr_mpi_byte(), Int32(f.peer), f.recvTag, comm, &rq),
-                             "MPI_Irecv (halo)")
-                let r = Request(rq, expectedBytes: f.recvBox.count, what: "halo from \(f.peer)")
-                let face = f
-                r.onComplete = { () throws(TesseraError) in
-                    var pos = 0
-                    try face.recv.unpack(UnsafeRawBufferPointer(face.recvBox.buffer), position: &pos, into: raw, pool: nil)
+        // every request keeps the vector and this grid (which owns the face buffers) alive; a
+        // throw after some are posted cancels those (see RequestScope)
+        let scope = RequestScope(keeping: [v, self])
+        do {
+            for f in faces {
+                var rq: MPI_Request?
+                if let mt = f.recvMPI {
+                    try mpiCheck(MPI_Irecv(raw.baseAddress, 1, mt.type, Int32(f.peer), f.recvTag, comm, &rq), "MPI_Irecv (halo)")
+                    scope.add(Request(rq, expectedBytes: nil, what: "halo from \(f.peer)"), keeping: mt)
+                } else {
+                    try mpiCheck(MPI_Irecv(f.recvBox.pointer, Int32(f.recvBox.count), tsr_mpi_byte(), Int32(f.peer), f.recvTag, comm, &rq),
+                                 "MPI_Irecv (halo)")
+                    let r = Request(rq, expectedBytes: f.recvBox.count, what: "halo from \(f.peer)")
+                    let face = f
+                    r.onComplete = { () throws(TesseraError) in
+                        var pos = 0
+                        try face.recv.unpack(UnsafeRawBufferPointer(face.recvBox.buffer), position: &pos, into: raw, pool: nil)
+                    }
+                    scope.add(r)
                 }
-                reqs.append(r)
             }
-        }
-        for f in faces {
-            var rq: MPI_Request?
-            if let mt = f.sendMPI {
-                try mpiCheck(MPI_Isend(raw.baseAddress, 1, mt.type, Int32(f.peer), f.sendTag, comm, &rq), "MPI_Isend (halo)")
-            } else {
-                var pos = 0
-                try f.send.pack(UnsafeRawBufferPointer(raw), into: f.sendBox.buffer, position: &pos, pool: nil)
-                try mpiCheck(MPI_Isend(f.sendBox.pointer, Int32(f.sendBox.count), tsr_mpi_byte(), Int32(f.peer), f.sendTag, comm, &rq),
-                             "MPI_Isend (halo)")
+            for f in faces {
+                var rq: MPI_Request?
+                if let mt = f.sendMPI {
+                    try mpiCheck(MPI_Isend(raw.baseAddress, 1, mt.type, Int32(f.peer), f.sendTag, comm, &rq), "MPI_Isend (halo)")
+                    scope.add(Request(rq, expectedBytes: nil, what: "halo to \(f.peer)"), keeping: mt)
+                } else {
+                    var pos = 0
+                    try f.send.pack(UnsafeRawBufferPointer(raw), into: f.sendBox.buffer, position: &pos, pool: nil)
+                    try mpiCheck(MPI_Isend(f.sendBox.pointer, Int32(f.sendBox.count), tsr_mpi_byte(), Int32(f.peer), f.sendTag, comm, &rq),
+                                 "MPI_Isend (halo)")
+                    scope.add(Request(rq, expectedBytes: nil, what: "halo to \(f.peer)"))
+                }
             }
-            reqs.append(Request(rq, expectedBytes: nil, what: "halo to \(f.peer)"))
+        } catch {
+            scope.cancelOutstanding()
+            throw error
         }
-        return reqs
+        return scope.release()
     }
 
     /// Waits for the exchange (and unpacks with `.packed`).

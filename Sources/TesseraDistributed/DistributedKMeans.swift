@@ -59,24 +59,31 @@ public enum DistributedKMeans {
 
     /// Clusters the union of every rank's rows (`local`: this rank's rows, in global order by
     /// rank) into k groups. Collective: every rank calls it with the same k and options.
-    /// Errors (raised on every rank together, never a hang): d differing between ranks, NaN /
-    /// Inf in any rank's data, k outside 1...n, bad initial centres, maxIterations < 1.
+    /// Errors (raised on every rank together, never a hang): d, k, options or initial centres
+    /// differing between ranks, NaN / Inf in any rank's data, k outside 1...n, bad initial
+    /// centres, maxIterations < 1.
     public static func fit<S: ClusterScalar & MPIElement>(
         _ local: Matrix<S>, k: Int, communicator comm: Communicator,
         initialization: DistributedKMeansInitialization, reduction: KMeansReduction = .ordered,
         maxIterations: Int = 300, tolerance: Double = 1e-4, seed: UInt64 = 0, pool: ThreadPool = .shared
     ) throws(TesseraError) -> DistributedKMeansResult<S> {
         let d = local.cols, nLocal = local.rows
-        // agree on shapes and data validity before any further collective
+        // agree on the parameters, then on shapes and data validity, before any further collective
+        let initial: [Agreed]
+        switch initialization {
+        case .centers(let c): initial = [Agreed("initial centres", digestOf: c.flatMap { $0 } + [Double(c.count)])]
+        case .sampledKMeansPlusPlus(let m): initial = [Agreed("k-means++ sample size", m)]
+        }
+        try comm.agree("DistributedKMeans", [
+            Agreed("columns", d), Agreed("k", k), Agreed("maxIterations", maxIterations), Agreed("tolerance", tolerance),
+            Agreed("seed", Int64(bitPattern: seed)), Agreed("reduction", reduction.rawValue),
+        ] + initial)
         var bad = 0
         local.withUnsafeBufferPointer { b in
             for i in 0..<nLocal where bad == 0 { for t in 0..<d where !b[i * local.rowStride + t].isFinite { bad = 1; break } }
         }
         let info = try comm.allgather([Int64(nLocal), Int64(d), Int64(bad)])
         let counts = (0..<comm.size).map { Int(info[3 * $0]) }
-        if let q = (0..<comm.size).first(where: { info[3 * $0 + 1] != Int64(d) }) {
-            throw .invalidArgument("DistributedKMeans: rank \(q) has \(info[3 * q + 1]) columns, rank \(comm.rank) has \(d)")
-        }
         if let q = (0..<comm.size).first(where: { info[3 * $0 + 2] != 0 }) {
             throw .invalidArgument("DistributedKMeans: rank \(q)'s data contains NaN or infinity")
         }

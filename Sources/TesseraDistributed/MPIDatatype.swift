@@ -151,14 +151,14 @@ extension Communicator {
             try mpiCheck(MPI_Isend(source.baseAddress, try mpiCount(count, "isend"), mt.type, Int32(destination), Int32(tag), comm, &req),
                          "MPI_Isend (derived type)")
             let r = Request(req, expectedBytes: nil, what: "isend to \(destination)")
-            r.keep = mt
+            r.keep = [mt]
             return r
         }
         let box = ByteBox(count: try datatype.packedSize(count: count))
         var pos = 0
         try datatype.pack(source, count: count, into: box.buffer, position: &pos, pool: pool)
         let r = try isend(bytes: UnsafeRawBufferPointer(box.buffer), to: destination, tag: tag)
-        r.keep = box
+        r.keep = [box]
         return r
     }
 
@@ -174,12 +174,12 @@ extension Communicator {
             try mpiCheck(MPI_Irecv(destination.baseAddress, try mpiCount(count, "irecv"), mt.type, Int32(source), Int32(tag), comm, &req),
                          "MPI_Irecv (derived type)")
             let r = Request(req, expectedBytes: need, what: "irecv from \(source)")
-            r.keep = mt
+            r.keep = [mt]
             return r
         }
         let box = ByteBox(count: need)
         let r = try irecv(bytes: box.buffer, from: source, tag: tag)
-        r.keep = box
+        r.keep = [box]
         r.onComplete = { () throws(TesseraError) in
             var pos = 0
             try datatype.unpack(UnsafeRawBufferPointer(box.buffer), position: &pos, into: destination, count: count, pool: pool)

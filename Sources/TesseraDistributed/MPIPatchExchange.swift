@@ -65,8 +65,15 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
     }
 
     deinit {
+        // sends still in flight (no `drain`): wait a bounded time, then keep their buffers for
+        // the rest of the process rather than free memory MPI may still read (RequestScope's rule)
+        let end = MPI.wallTime() + RequestScope.cancelTimeout
         for i in sends.indices where sends[i].request != nil && sends[i].request != tsr_mpi_request_null() && !MPI.isFinalized {
-            _ = MPI_Wait(&sends[i].request, tsr_mpi_status_ignore())
+            var flag: Int32 = 0
+            while MPI_Test(&sends[i].request, &flag, tsr_mpi_status_ignore()) == tsr_mpi_success(), flag == 0, MPI.wallTime() < end {
+                sched_yield()
+            }
+            if flag == 0 { abandonedRequests.keep(sends[i].message) }
         }
         for (_, b) in store { b.deallocate() }
     }

@@ -46,6 +46,10 @@ public struct RingAttention: Sendable {
     /// How queries and keys are split over the ranks (`.zigzag` balances causal work).
     public var layout: SequenceLayout
 
+    /// Tests only: called on every ring step between posting the transfers and waiting for
+    /// them (a throw there must leave no transfer writing freed memory).
+    nonisolated(unsafe) package static var injectedFault: ((Int) throws(TesseraError) -> Void)?
+
     public init(communicator: Communicator, causal: Bool = false, scale: Float? = nil, layout: SequenceLayout = .contiguous,
                 pool: ThreadPool = .shared) {
         self.communicator = communicator
@@ -129,17 +133,22 @@ public struct RingAttention: Sendable {
         guard query.rank == 4, key.rank == 4, value.rank == 4, key.shape == value.shape else {
             throw .invalidArgument("RingAttention: query, key, value must be [batch, heads, length, headDim] with key.shape == value.shape")
         }
-        let (b, hkv, d) = (key.shape[0], key.shape[1], key.shape[3])
-        // every rank learns every block's key length (and checks the other dims agree)
-        let mine: [Int64] = [Int64(b), Int64(query.shape[1]), Int64(hkv), Int64(d), Int64(key.shape[2]), Int64(query.shape[2])]
-        let all = try comm.allgather(mine)
-        for q in 0..<p where Array(all[(6 * q)..<(6 * q + 4)]) != Array(mine[0..<4]) {
-            throw .invalidArgument("RingAttention: rank \(q) has [batch, qHeads, kvHeads, headDim] = \(Array(all[(6 * q)..<(6 * q + 4)])), rank \(r) has \(Array(mine[0..<4]))")
+        let (b, hq, hkv, d) = (key.shape[0], query.shape[1], key.shape[1], key.shape[3])
+        // every rank agrees on the shapes and options first, so the checks after it fail on
+        // every rank together, before any transfer; then every rank learns each block's length
+        try comm.agree("RingAttention", [
+            Agreed("batch", b), Agreed("query heads", hq), Agreed("key/value heads", hkv), Agreed("head dimension", d),
+            Agreed("query batch", query.shape[0]), Agreed("query head dimension", query.shape[3]), Agreed("causal", causal),
+            Agreed("scale", scale.map { Double($0) } ?? .nan), Agreed("layout", layout.rawValue),
+        ])
+        guard query.shape[0] == b, query.shape[3] == d, hkv >= 1, hq % hkv == 0 else {
+            throw .invalidArgument("RingAttention: query \(query.shape) and key \(key.shape) need the same batch and headDim, and query heads a multiple of key/value heads (grouped-query attention)")
         }
-        let kvLen = (0..<p).map { Int(all[6 * $0 + 4]) }
+        let all = try comm.allgather([Int64(key.shape[2]), Int64(query.shape[2])])
+        let kvLen = (0..<p).map { Int(all[2 * $0]) }
         if causal {
-            for q in 0..<p where all[6 * q + 4] != all[6 * q + 5] {
-                throw .invalidArgument("RingAttention: causal attention needs each rank's query and key blocks of equal length (rank \(q): \(all[6 * q + 5]) queries, \(all[6 * q + 4]) keys)")
+            for q in 0..<p where all[2 * q] != all[2 * q + 1] {
+                throw .invalidArgument("RingAttention: causal attention needs each rank's query and key blocks of equal length (rank \(q): \(all[2 * q + 1]) queries, \(all[2 * q]) keys)")
             }
         }
         // the chunks of every rank (zig-zag: the split of the global length into 2P chunks)
@@ -151,9 +160,9 @@ public struct RingAttention: Sendable {
         if layout == .zigzag {
             for q in 0..<p {
                 let c = RingAttention.chunks(length: total, ranks: p, rank: q, layout: .zigzag)
-                guard all[6 * q + 4] == all[6 * q + 5], Int(all[6 * q + 4]) == c[0].range.count + c[1].range.count,
+                guard all[2 * q] == all[2 * q + 1], Int(all[2 * q]) == c[0].range.count + c[1].range.count,
                       !c[0].range.isEmpty, !c[1].range.isEmpty else {
-                    throw .invalidArgument("RingAttention: the zig-zag layout needs rank \(q) to hold chunks \(c[0].index) and \(c[1].index) of the \(total) positions split in \(2 * p) (\(c[0].range.count) + \(c[1].range.count) queries and keys; it has \(all[6 * q + 5]) queries, \(all[6 * q + 4]) keys; at least \(2 * p) positions)")
+                    throw .invalidArgument("RingAttention: the zig-zag layout needs rank \(q) to hold chunks \(c[0].index) and \(c[1].index) of the \(total) positions split in \(2 * p) (\(c[0].range.count) + \(c[1].range.count) queries and keys; it has \(all[2 * q + 1]) queries, \(all[2 * q]) keys; at least \(2 * p) positions)")
                 }
             }
         }
@@ -174,40 +183,34 @@ public struct RingAttention: Sendable {
         var partials = [[(block: Int, out: Tensor<Float>, lse: Tensor<Float>)]](repeating: [], count: myQueryChunks.count)
         for s in 0..<p {
             let block = (r - s + p) % p
-            // start moving the block on while this one is used
-            var reqs: [Request] = []
-            var nextK: Tensor<Float>?, nextV: Tensor<Float>?
-            if s + 1 < p {
-                let incoming = (r - s - 1 + 2 * p) % p
-                var nk = try Tensor<Float>(shape: [b, hkv, kvLen[incoming], d])
-                var nv = try Tensor<Float>(shape: [b, hkv, kvLen[incoming], d])
-                try nk.withUnsafeMutableBufferPointer { (kb) throws(TesseraError) in
-                    try nv.withUnsafeMutableBufferPointer { (vb) throws(TesseraError) in
-                        reqs.append(try comm.irecv(bytes: UnsafeMutableRawBufferPointer(kb), from: prev, tag: 2 * (s % 8000) + 1))
-                        reqs.append(try comm.irecv(bytes: UnsafeMutableRawBufferPointer(vb), from: prev, tag: 2 * (s % 8000) + 2))
+            // start moving the block on while this one is used; the scope completes (or, on a
+            // throw, cancels) the transfers before their buffers can be released
+            let incoming = try comm.withRequests { (scope) throws(TesseraError) -> (key: Tensor<Float>, value: Tensor<Float>)? in
+                var incoming: (key: Tensor<Float>, value: Tensor<Float>)?
+                if s + 1 < p {
+                    let from = (r - s - 1 + 2 * p) % p, tag = 2 * (s % 8000)
+                    let shape = [b, hkv, kvLen[from], d]
+                    let nk = try comm.irecv(shape: shape, of: Float.self, from: prev, tag: tag + 1, in: scope).tensor
+                    let nv = try comm.irecv(shape: shape, of: Float.self, from: prev, tag: tag + 2, in: scope).tensor
+                    try comm.isend(curK, to: next, tag: tag + 1, in: scope)
+                    try comm.isend(curV, to: next, tag: tag + 2, in: scope)
+                    incoming = (nk, nv)
+                }
+                try RingAttention.injectedFault?(s)
+                let kcs = localRanges(keyChunks(block))
+                for (qi, qc) in myQueryChunks.enumerated() {
+                    for kc in kcs where !kc.range.isEmpty {
+                        let vis = visibility(query: qc.index, key: kc.index)
+                        guard vis != .hidden else { continue }
+                        let (ks, vs) = kcs.count == 1 ? (curK, curV)
+                            : (try RingAttention.slice(curK, kc.range), try RingAttention.slice(curV, kc.range))
+                        let part = try attention(vis).forward(query: queryParts[qi], key: ks, value: vs)
+                        partials[qi].append((kc.index, part.output, part.lse))
                     }
                 }
-                try curK.withUnsafeBufferPointer { (kb) throws(TesseraError) in
-                    try curV.withUnsafeBufferPointer { (vb) throws(TesseraError) in
-                        reqs.append(try comm.isend(bytes: UnsafeRawBufferPointer(kb), to: next, tag: 2 * (s % 8000) + 1))
-                        reqs.append(try comm.isend(bytes: UnsafeRawBufferPointer(vb), to: next, tag: 2 * (s % 8000) + 2))
-                    }
-                }
-                nextK = nk; nextV = nv
+                return incoming
             }
-            let kcs = localRanges(keyChunks(block))
-            for (qi, qc) in myQueryChunks.enumerated() {
-                for kc in kcs where !kc.range.isEmpty {
-                    let vis = visibility(query: qc.index, key: kc.index)
-                    guard vis != .hidden else { continue }
-                    let (ks, vs) = kcs.count == 1 ? (curK, curV)
-                        : (try RingAttention.slice(curK, kc.range), try RingAttention.slice(curV, kc.range))
-                    let part = try attention(vis).forward(query: queryParts[qi], key: ks, value: vs)
-                    partials[qi].append((kc.index, part.output, part.lse))
-                }
-            }
-            try Request.waitAll(reqs)
-            if let nk = nextK, let nv = nextV { curK = nk; curV = nv }
+            if let incoming { curK = incoming.key; curV = incoming.value }
         }
         var outs: [Tensor<Float>] = [], lses: [Tensor<Float>] = []
         for (qi, q) in queryParts.enumerated() {

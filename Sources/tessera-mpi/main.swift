@@ -648,6 +648,22 @@ do {
     if !MPI.launchedByMPIRun && world.rank == 0 {
         note("tessera-mpi: not started by mpirun; running on one rank (use mpirun -np N for more)")
     }
+    // ranks started with different options or input files would each run valid work whose
+    // results do not fit together: refuse on every rank before any of it
+    let inputs = positional.map { path in
+        (try? Data(contentsOf: URL(fileURLWithPath: path))).map { Agreed("input file", digestOf: Array($0)) } ?? Agreed("input file", "missing: \(path)")
+    }
+    let line = ([command] + options.keys.sorted().map { "--\($0) \(options[$0]!)" } + positional).joined(separator: " ")
+    if ProcessInfo.processInfo.environment["TESSERA_MPI_SKIP_ARGUMENT_CHECK"] == nil {   // tests of the library's own checks
+        try world.agree("tessera-mpi", [Agreed("the command line", line)] + inputs)
+    }
+    if let step = options["inject-fault-step"].flatMap(Int.init),
+       options["inject-fault-rank"].flatMap(Int.init).map({ $0 == world.rank }) ?? true {
+        // tests: a throw between posting the ring's transfers and waiting for them
+        RingAttention.injectedFault = { (s: Int) throws(TesseraError) in
+            if s == step { throw .invalidState("injected fault at ring step \(s) on rank \(world.rank)") }
+        }
+    }
     try run(world)
     try MPI.finalize()
 } catch {

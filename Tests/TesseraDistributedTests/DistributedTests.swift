@@ -27,13 +27,18 @@ struct RunResult {
 }
 
 /// Runs tessera-mpi on `ranks` ranks (0 = without mpirun), killing it after `timeout` seconds.
+/// With `perRank`, rank r runs with `perRank[r]` instead (MPMD: one `-np 1` block a rank).
 func runMPI(_ ranks: Int, _ arguments: [String], timeout: Double = 60, binary: String? = nil,
-            environment: [String: String] = [:]) throws -> RunResult {
+            environment: [String: String] = [:], perRank: [[String]]? = nil) throws -> RunResult {
     guard let bin = binary ?? tesseraMPI() else { throw TesseraErrorLike("tessera-mpi not built beside the tests; run `swift build` first") }
     let p = Process()
     if ranks == 0 {
         p.executableURL = URL(fileURLWithPath: bin)
         p.arguments = arguments
+    } else if let perRank {
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
+            + perRank.enumerated().flatMap { ($0.offset > 0 ? [":"] : []) + ["-np", "1", bin] + $0.element }
     } else {
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", bin] + arguments
@@ -110,6 +115,44 @@ struct DistributedMPITests {
         #expect(bool(r, "bitwise_vs_blockwise_single"))
         #expect(num(r, "max_diff_vs_single") <= 2e-6)
         #expect(num(r, "lse_max_diff_vs_single") <= 2e-6)
+    }
+
+    @Test("a throw between posting the ring's transfers and waiting for them: a clean error, no heap corruption", arguments: [
+        ["--heads", "3", "--kv-heads", "2"],                                   // the fuzzer's case: caught before any transfer now
+        ["--heads", "4", "--kv-heads", "2", "--inject-fault-step", "0"],          // every rank throws after posting
+        ["--heads", "4", "--kv-heads", "2", "--inject-fault-step", "1", "--inject-fault-rank", "1"],  // one rank, mid-ring
+    ])
+    func ringAttentionThrowAfterPost(extra: [String]) throws {
+        let r = try runMPI(3, ["attention", "--seq", "64", "--dim", "16"] + extra, timeout: 60)
+        #expect(r.status == 1, "exit \(r.status): \(r.stderr)")
+        #expect(r.stderr.contains("error: invalid"), "\(r.stderr)")
+        for bad in ["corrupted", "double free", "free():", "Segmentation", "AddressSanitizer", "signal"] {
+            #expect(!r.stderr.contains(bad), "\(r.stderr)")
+        }
+    }
+
+    @Test("ranks started with different options fail together, naming what differs", arguments: [
+        (["attention", "--seq", "64"], ["attention", "--seq", "96"], "--seq 96"),
+        (["kmeans", "--n", "200", "--k", "3"], ["kmeans", "--n", "100", "--k", "3"], "--n 100"),
+        (["clara", "--n", "300", "--d", "2", "--k", "3"], ["clara", "--n", "300", "--d", "3", "--k", "3"], "--d 3"),
+    ])
+    func disagreeingCommandLines(a: [String], b: [String], named: String) throws {
+        let r = try runMPI(2, [], perRank: [a, b])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("ranks disagree on the command line"), "\(r.stderr)")
+        #expect(r.stderr.contains(named))
+    }
+
+    @Test("the library's own agreement checks (command-line check off): k-means parameters, CLARA data, ring shapes", arguments: [
+        (["kmeans", "--n", "400", "--k", "3"], ["kmeans", "--n", "400", "--k", "4"], "DistributedKMeans: ranks disagree on k"),
+        (["clara", "--n", "300", "--d", "2", "--k", "3"], ["clara", "--n", "300", "--d", "3", "--k", "3"], "DistributedCLARA: ranks disagree on data"),
+        (["attention", "--seq", "64", "--heads", "4"], ["attention", "--seq", "64", "--heads", "2"], "RingAttention: ranks disagree on query heads"),
+        (["heat", "--n", "24", "--steps", "3", "--nu", "0.1"], ["heat", "--n", "24", "--steps", "3", "--nu", "0.2"], "ranks disagree on diffusivity"),
+    ])
+    func libraryAgreement(a: [String], b: [String], named: String) throws {
+        let r = try runMPI(2, [], environment: ["TESSERA_MPI_SKIP_ARGUMENT_CHECK": "1"], perRank: [a, b])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains(named), "\(r.stderr)")
     }
 
     @Test("distributed k-means equals single-process KMeans.fit", arguments: [("ordered", 2), ("ordered", 3), ("allreduce", 2)])
