@@ -1,3 +1,4 @@
+import Foundation
 internal import CTessera
 
 /// An error reported by Tessera: the C status it came from and the library's message.
@@ -47,6 +48,20 @@ public enum TesseraError: Error, Equatable, Sendable, CustomStringConvertible {
         case 6: self = .io(message)
         case 7: self = .invalidState(message)
         default: self = .internalError(message.isEmpty ? "status \(statusCode)" : message)
+        }
+    }
+}
+
+/// `localizedDescription` (what Foundation and most logging show) reads like `description`,
+/// not "The operation could not be completed".
+extension TesseraError: LocalizedError {
+    public var errorDescription: String? { description }
+    public var failureReason: String? { message }
+    public var recoverySuggestion: String? {
+        switch self {
+        case .outOfMemory: return "Use smaller inputs, or free memory and try again."
+        case .internalError: return "This is a bug in Tessera; please report it with the message."
+        default: return nil
         }
     }
 }

@@ -1,8 +1,18 @@
+import Foundation
 import Testing
 @testable import Tessera
 
 @Suite("Foundation")
 struct FoundationTests {
+    @Test func errorsReadTheSameEverywhere() throws {
+        do { _ = try ThreadPool(threads: 0); Issue.record("accepted 0 threads") } catch {
+            #expect(error.localizedDescription == "\(error)")
+            #expect(error.localizedDescription.hasPrefix("invalid argument: "))
+            #expect(!error.localizedDescription.contains("could not be completed"))
+        }
+        #expect((TesseraError.outOfMemory("x") as LocalizedError).recoverySuggestion != nil)
+    }
+
     @Test func topologyIsSane() {
         let t = Topology.current
         #expect(t.cores >= 1)
