@@ -446,6 +446,95 @@ TSR_TEST(test_plan_api) {
     free(q); free(k); free(v); free(o); free(w);
 }
 
+/* Windows at or past the ends of the key range hide nothing: any value up to INT64_MAX
+ * is "unbounded" and gives the bits of window = -1 (no overflow in the band arithmetic,
+ * UBSan-clean), on every ISA, for the prefill and the split-decode schedules. */
+static void window_vs_unbounded(int64_t Sq, int64_t Sk, int causal, int64_t wl, int64_t wr, int64_t ref_wl,
+                                int64_t ref_wr) {
+    const int64_t D = 16;
+    tsr_attn_desc d;
+    tsr_attn_desc_init(&d, 1, 2, 1, Sq, Sk, D);
+    d.causal = causal; d.want_lse = 1;
+    float *q = malloc(sizeof(float) * 2 * Sq * D), *k = malloc(sizeof(float) * Sk * D), *v = malloc(sizeof(float) * Sk * D);
+    float *o1 = malloc(sizeof(float) * 2 * Sq * D), *o2 = malloc(sizeof(float) * 2 * Sq * D);
+    float *l1 = malloc(sizeof(float) * 2 * Sq), *l2 = malloc(sizeof(float) * 2 * Sq);
+    for (int64_t i = 0; i < 2 * Sq * D; i++) q[i] = tsr_test_uniform(&rng);
+    for (int64_t i = 0; i < Sk * D; i++) { k[i] = tsr_test_uniform(&rng); v[i] = tsr_test_uniform(&rng); }
+    for (int ii = 0; ii < n_isas; ii++) {
+        CHECK_OK(tsr_isa_force(isas[ii]));
+        d.window_left = ref_wl; d.window_right = ref_wr;
+        tsr_attn_args a = {.size = sizeof a, .q = q, .k = k, .v = v, .o = o1, .lse = l1};
+        CHECK_OK(tsr_attention(pool2, &d, &a));
+        d.window_left = wl; d.window_right = wr;
+        a.o = o2; a.lse = l2;
+        CHECK_OK(tsr_attention(pool2, &d, &a));
+        tsr_attn_plan_t *plan = NULL;
+        CHECK_OK(tsr_attn_plan_create(&d, &plan));
+        int same = memcmp(o1, o2, sizeof(float) * 2 * Sq * D) == 0 && memcmp(l1, l2, sizeof(float) * 2 * Sq) == 0;
+        memset(o2, 0, sizeof(float) * 2 * Sq * D);
+        CHECK_OK(tsr_attn_plan_execute(pool2, plan, &a));
+        same &= memcmp(o1, o2, sizeof(float) * 2 * Sq * D) == 0;
+        tsr_attn_plan_destroy(plan);
+        int visible_rows = 0;
+        for (int64_t i = 0; i < 2 * Sq; i++) visible_rows += isfinite(l1[i]);
+        CHECK_MSG(same && visible_rows > 0,
+                  "isa %s Sq %lld Sk %lld causal %d window (%lld, %lld): differs from window (%lld, %lld) "
+                  "(o[0] %g vs %g, lse[0] %g vs %g)",
+                  tsr_isa_name(isas[ii]), (long long)Sq, (long long)Sk, causal, (long long)wl, (long long)wr,
+                  (long long)ref_wl, (long long)ref_wr, o2[0], o1[0], l2[0], l1[0]);
+    }
+    tsr_isa_force(tsr_isa_supported());
+    free(q); free(k); free(v); free(o1); free(o2); free(l1); free(l2);
+}
+
+TSR_TEST(test_extreme_windows) {
+    const int64_t M = INT64_MAX;
+    /* prefill (q_len 5), decode over 3 chunks (q_len 1), q_len > kv_len (negative diagonal) */
+    const int64_t shapes[3][2] = {{5, 300}, {1, 2100}, {20, 8}};
+    for (int s = 0; s < 3; s++) {
+        const int64_t Sq = shapes[s][0], Sk = shapes[s][1];
+        for (int causal = 0; causal <= 1; causal++) {
+            window_vs_unbounded(Sq, Sk, causal, -1, M, -1, -1);
+            window_vs_unbounded(Sq, Sk, causal, M, -1, -1, -1);
+            window_vs_unbounded(Sq, Sk, causal, M, M, -1, -1);
+            window_vs_unbounded(Sq, Sk, causal, M - 1, M - 7, -1, -1);
+            window_vs_unbounded(Sq, Sk, causal, Sk, Sq, -1, -1);       /* first values that hide nothing */
+            window_vs_unbounded(Sq, Sk, causal, Sk - 1, Sq - 1, -1, -1);
+            window_vs_unbounded(Sq, Sk, causal, M, 2, -1, 2);          /* one side huge, the other a real band */
+            window_vs_unbounded(Sq, Sk, causal, 3, M, 3, -1);
+        }
+    }
+}
+
+/* Shapes whose products overflow int64 are refused (TSR_ERANGE), never computed with
+ * wrapped-around counts. */
+TSR_TEST(test_extreme_descriptors) {
+    tsr_attn_desc d;
+    float q[64], k[64], v[64], o[64];
+    for (int i = 0; i < 64; i++) { q[i] = k[i] = v[i] = 1; o[i] = 42; }
+    tsr_attn_args a = {.size = sizeof a, .q = q, .k = k, .v = v, .o = o};
+    /* a huge batch broadcast over zero strides: batch × heads × rows overflows */
+    CHECK_OK(tsr_attn_desc_init(&d, 1, 8, 8, 1, 4, 8));
+    d.batch = INT64_MAX / 4;
+    d.q.stride_batch = d.k.stride_batch = d.v.stride_batch = d.o.stride_batch = 0;
+    CHECK_STATUS(tsr_attn_desc_check(&d), TSR_ERANGE);
+    CHECK_STATUS(tsr_attention(NULL, &d, &a), TSR_ERANGE);
+    size_t ws = 1;
+    CHECK_STATUS(tsr_attn_workspace_size(NULL, &d, &ws), TSR_ERANGE);
+    CHECK(ws == 0);
+    /* contiguous mask/bias layouts of a huge q_len × kv_len: init must not overflow, and a
+     * call that would use them is refused */
+    CHECK_OK(tsr_attn_desc_init(&d, 3, 1, 1, 1ll << 31, 1ll << 39, 64));
+    CHECK_OK(tsr_attn_desc_init(&d, 1, 1, 1, 1ll << 32, 1ll << 39, 64));
+    d.has_bitset = 1;
+    CHECK_STATUS(tsr_attn_desc_check(&d), TSR_ERANGE);
+    d.has_bitset = 0; d.has_bias = 1;
+    CHECK_STATUS(tsr_attn_desc_check(&d), TSR_ERANGE);
+    int untouched = 1;
+    for (int i = 0; i < 64; i++) untouched &= o[i] == 42;
+    CHECK_MSG(untouched, "a refused call wrote to O");
+}
+
 TSR_TEST(test_bad_input) {
     tsr_attn_desc d;
     float q[64], k[64], v[64], o[64], lse[4];
@@ -528,6 +617,8 @@ int main(void) {
     RUN(test_long_decode);
     RUN(test_plan_api);
     RUN(test_bad_input);
+    RUN(test_extreme_windows);
+    RUN(test_extreme_descriptors);
     tsr_pool_destroy(pool2);
     return tsr_test_summary();
 }

@@ -244,6 +244,55 @@ TSR_TEST(test_default_pool_and_bad_input) {
     CHECK(strcmp(tsr_bind_name((tsr_bind)5), "invalid") == 0);
 }
 
+static void destroy_from_each_worker(void *c, int32_t w, int32_t n) {
+    tsr_pool_t *pool = ((void **)c)[0];
+    tsr_status *st = ((void **)c)[1];
+    st[w] = tsr_pool_destroy(pool);
+}
+
+static void destroy_default_inside(void *c, int32_t w, int32_t n) {
+    tsr_pool_t *d = NULL;
+    tsr_pool_default(&d);
+    if (w == 0) *(tsr_status *)c = tsr_pool_destroy(d);
+}
+
+/* Misuse of tsr_pool_destroy is refused and leaves the pool usable: the default pool
+ * (owned by the library, destroyed at exit), a pool destroyed twice, a pool destroyed from
+ * any worker of its own region. */
+TSR_TEST(test_destroy_misuse) {
+    tsr_pool_t *d = NULL, *d2 = NULL;
+    CHECK_OK(tsr_pool_default(&d));
+    CHECK_STATUS(tsr_pool_destroy(d), TSR_ESTATE);
+    CHECK(strstr(tsr_last_error(), "default") != NULL);
+    CHECK(each_hit_once(NULL, 1000, 0, TSR_SCHEDULE_DYNAMIC));
+    CHECK(each_hit_once(d, 1000, 7, TSR_SCHEDULE_DYNAMIC));
+    CHECK_OK(tsr_pool_default(&d2));
+    CHECK(d2 == d);
+    /* a second destroy of the same handle */
+    tsr_pool_params p;
+    tsr_pool_params_default(&p);
+    p.n_threads = 3;
+    p.bind = TSR_BIND_NONE;
+    tsr_pool_t *pool = NULL;
+    CHECK_OK(tsr_pool_create(&p, &pool));
+    CHECK_OK(tsr_pool_destroy(pool));
+    CHECK_STATUS(tsr_pool_destroy(pool), TSR_EINVAL);
+    CHECK(strstr(tsr_last_error(), "tsr_pool_destroy") != NULL);
+    /* from every worker of its own region (worker 0 is the caller, 1 and 2 pool threads) */
+    CHECK_OK(tsr_pool_create(&p, &pool));
+    tsr_status st[3] = {TSR_OK, TSR_OK, TSR_OK};
+    void *args[2] = {pool, st};
+    CHECK_OK(tsr_pool_run(pool, destroy_from_each_worker, args));
+    CHECK(st[0] == TSR_ESTATE && st[1] == TSR_ESTATE && st[2] == TSR_ESTATE);
+    /* the default pool from inside another pool's region */
+    tsr_status inner = TSR_OK;
+    CHECK_OK(tsr_pool_run(pool, destroy_default_inside, &inner));
+    CHECK(inner == TSR_ESTATE);
+    CHECK(each_hit_once(pool, 500, 0, TSR_SCHEDULE_STATIC));
+    CHECK_OK(tsr_pool_destroy(pool));
+    CHECK(each_hit_once(NULL, 1000, 0, TSR_SCHEDULE_STATIC));
+}
+
 TSR_TEST(test_many_empty_regions) {
     /* a stress of the spin/futex hand-off: many tiny regions, alternating spin settings */
     for (int spin = 0; spin <= 1; spin++) {
@@ -271,5 +320,6 @@ int main(void) {
     RUN(test_pools_from_several_threads);
     RUN(test_default_pool_and_bad_input);
     RUN(test_many_empty_regions);
+    RUN(test_destroy_misuse);
     return tsr_test_summary();
 }

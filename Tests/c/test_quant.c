@@ -4,6 +4,7 @@
  * dequantized weights for every format × ISA, cross-ISA / batch / thread-count
  * bitwise invariance, and the bad-input cases.
  */
+#include <float.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -268,6 +269,118 @@ TSR_TEST(quantize_roundtrip) {
     free(y);
 }
 
+/* ---- extreme values: subnormal blocks, scales that overflow the format ------------- */
+
+/* Rows of zeros and subnormal values: every integer format stores each block with scale
+ * ±0 and every quant at the zero code (the bytes of an all-zero row, but for the sign of
+ * the scale and of Q4_1's minimum) and dequantizes to exact zeros; the float formats
+ * dequantize to finite values. */
+TSR_TEST(quantize_subnormal_rows) {
+    const int64_t k = 256, n = 5;
+    float *x = malloc(sizeof(float) * n * k), *y = malloc(sizeof(float) * n * k), zero[256] = {0};
+    for (int64_t j = 0; j < k; j++) {
+        x[j] = 1e-40f * (float)(j % 7 + 1);                          /* positive subnormals */
+        x[k + j] = (j % 2 ? -1.0f : 1.0f) * 1e-39f * (float)(j % 5); /* mixed signs and zeros */
+        x[2 * k + j] = j % 3 ? 0.0f : 1.4e-45f;                        /* the smallest subnormal */
+        x[3 * k + j] = (j % 2 ? -1.0f : 1.0f) * (FLT_MIN * 0.999f);    /* just below FLT_MIN */
+        x[4 * k + j] = -1e-41f;                                        /* one negative value */
+    }
+    for (int i = 0; i < NFORMATS; i++) {
+        const tsr_quant_format f = ALL_FORMATS[i];
+        const tsr_quant_traits t = traits(f);
+        const int integer = t.weight_bits <= 8;
+        size_t rb;
+        CHECK_OK(tsr_quant_row_bytes(f, k, &rb));
+        uint8_t *q = malloc(rb * n), *qz = malloc(rb);
+        CHECK_OK(tsr_quantize(NULL, f, zero, 1, k, k, qz, rb, NULL));
+        tsr_quant_stats st = {.size = sizeof st};
+        CHECK_OK(tsr_quantize(NULL, f, x, n, k, k, q, rb * n, &st));
+        tsr_quant_matrix w = {sizeof w, f, n, k, q, 0, rb * n};
+        CHECK_OK(tsr_dequantize(NULL, &w, y, k));
+        int finite = 1, zeros = 1;
+        for (int64_t j = 0; j < n * k; j++) {
+            finite &= isfinite(y[j]);
+            zeros &= y[j] == 0.0f;
+        }
+        CHECK_MSG(finite && isfinite(st.max_abs_error), "%s: subnormal rows dequantize to non-finite values", t.name);
+        if (!integer) { free(q); free(qz); continue; }
+        CHECK_MSG(zeros, "%s: subnormal rows do not dequantize to 0", t.name);
+        /* high byte of each float field (d, Q4_1's m): its sign bit may differ (scale ±0) */
+        const int bb = t.block_bytes;
+        const int hi1 = f == TSR_QUANT_Q6_K ? 209 : t.scale_dtype == TSR_DTYPE_F32 ? 3 : 1;
+        const int hi2 = f == TSR_QUANT_Q4_1 ? 3 : hi1;
+        int64_t bad_row = -1, bad_blk = -1;
+        for (int64_t r = 0; r < n && bad_row < 0; r++)
+            for (size_t j = 0; j < rb; j++) {
+                const int mask = ((int)(j % bb) == hi1 || (int)(j % bb) == hi2) ? 0x7f : 0xff;
+                if ((q[(size_t)r * rb + j] & mask) != (qz[j] & mask)) { bad_row = r; bad_blk = (int64_t)j / t.block_bytes; break; }
+            }
+        CHECK_MSG(bad_row < 0, "%s: row %lld block %lld of subnormal values is not a zero block (scale 0, zero code)",
+                  t.name, (long long)bad_row, (long long)bad_blk);
+        free(q); free(qz);
+    }
+    free(x); free(y);
+}
+
+/* Values whose scale overflows the format (fp16 largest 65504; f32 for d·max code) are
+ * refused with TSR_ERANGE naming the row and the block, and dst is left zeroed; every value
+ * that is accepted dequantizes to finite values. */
+TSR_TEST(quantize_scale_overflow) {
+    const int64_t k = 512, n = 2;
+    const float big[] = {1e5f, 1e7f, 1e9f, 3e38f, -3e38f, FLT_MAX, -FLT_MAX};
+    const int nbig = (int)(sizeof big / sizeof big[0]);
+    float *x = malloc(sizeof(float) * n * k), *y = malloc(sizeof(float) * n * k);
+    for (int i = 0; i < NFORMATS; i++) {
+        const tsr_quant_format f = ALL_FORMATS[i];
+        const tsr_quant_traits t = traits(f);
+        const int be = t.block_elems;
+        const int64_t col = be > 1 ? be + 3 : 3, blk = col / be;
+        size_t rb;
+        CHECK_OK(tsr_quant_row_bytes(f, k, &rb));
+        uint8_t *q = malloc(rb * n);
+        for (int v = 0; v < nbig; v++)
+            for (int pattern = 0; pattern < 3; pattern++) {
+                fill_uniform(x, (size_t)(n * k), 61);
+                float *xr = x + k;
+                if (pattern == 0) xr[col] = big[v];                                 /* one spike */
+                if (pattern == 1) { xr[col] = big[v]; xr[col + (be > 1)] = -big[v]; } /* +- spikes: the range */
+                if (pattern == 2)                                                   /* a constant block */
+                    for (int j = 0; j < be; j++) xr[blk * be + j] = big[v];
+                const float a = fabsf(big[v]);
+                /* must be refused: the fp16 scale or value overflows */
+                int must = 0;
+                if (f == TSR_QUANT_F16) must = 1;
+                if (f == TSR_QUANT_BF16) must = a >= 3.3961e38f;
+                if (be > 1 && t.scale_dtype == TSR_DTYPE_F16) must = a >= 1e9f || (a >= 1e7f && f != TSR_QUANT_Q6_K);
+                if (be > 1 && (t.has_zero_point || t.has_min) && pattern == 1 && a >= 3e38f) must = 1;
+                memset(q, 0xAB, rb * n);
+                tsr_clear_error();
+                tsr_status st = tsr_quantize(NULL, f, x, n, k, k, q, rb * n, NULL);
+                if (st == TSR_OK) {
+                    CHECK_MSG(!must, "%s: %g (pattern %d) was accepted but overflows the format", t.name,
+                              (double)big[v], pattern);
+                    tsr_quant_matrix w = {sizeof w, f, n, k, q, 0, rb * n};
+                    CHECK_OK(tsr_dequantize(NULL, &w, y, k));
+                    int finite = 1;
+                    for (int64_t j = 0; j < n * k; j++) finite &= isfinite(y[j]);
+                    CHECK_MSG(finite, "%s: %g (pattern %d) quantized with TSR_OK but dequantizes to inf/NaN",
+                              t.name, (double)big[v], pattern);
+                    continue;
+                }
+                char where[64];
+                snprintf(where, sizeof where, "row 1, block %lld ", (long long)blk);
+                CHECK_MSG(st == TSR_ERANGE && strstr(tsr_last_error(), where) != NULL,
+                          "%s: %g (pattern %d): %s, \"%s\" (expected TSR_ERANGE naming \"%s\")", t.name,
+                          (double)big[v], pattern, tsr_status_string(st), tsr_last_error(), where);
+                int zeroed = 1;
+                for (size_t j = 0; j < rb * n; j++) zeroed &= q[j] == 0;
+                CHECK_MSG(zeroed, "%s: dst is not zeroed after TSR_ERANGE", t.name);
+            }
+        free(q);
+    }
+    free(x); free(y);
+}
+
 /* ---- qgemm against float64 -------------------------------------------------------- */
 
 /* |y - ref| bound: activation rounding (d_a/2 per element) + f32 accumulation. */
@@ -497,6 +610,40 @@ TSR_TEST(qgemm_nonfinite_activations) {
     free(q);
 }
 
+/* Activation groups whose int8 scale cannot be inverted (values near or below FLT_MIN)
+ * count as zero, on every ISA: such rows give Y = 0 exactly, other rows are untouched. */
+TSR_TEST(qgemm_subnormal_activations) {
+    const int64_t n = 20, k = 64, m = 3;
+    float w[20 * 64], x[3 * 64], y[3 * 20], y0[20];
+    fill_uniform(w, sizeof w / sizeof w[0], 33);
+    fill_uniform(x, sizeof x / sizeof x[0], 34);
+    for (int j = 0; j < k; j++) {
+        x[64 + j] = 1e-40f * (float)(j % 5 + 1);
+        x[128 + j] = (j % 2 ? -1.0f : 1.0f) * FLT_MIN * (float)(j % 3);
+    }
+    const tsr_quant_format fmts[] = {TSR_QUANT_Q4_0, TSR_QUANT_Q4_1, TSR_QUANT_Q8G32_F32};
+    tsr_isa isas[TSR_ISA_COUNT];
+    const int nisa = isa_list(isas);
+    for (int fi = 0; fi < 3; fi++) {
+        size_t bytes = 0;
+        uint8_t *q = quantize_new(fmts[fi], w, n, k, &bytes);
+        CHECK(q != NULL);
+        if (!q) continue;
+        tsr_quant_matrix qm = {sizeof qm, fmts[fi], n, k, q, 0, bytes};
+        for (int ii = 0; ii < nisa; ii++) {
+            tsr_isa_force(isas[ii]);
+            CHECK_OK(tsr_qgemm(NULL, &qm, m, x, k, NULL, y, n));
+            CHECK_OK(tsr_qgemm(NULL, &qm, 1, x, k, NULL, y0, n));
+            int ok = memcmp(y, y0, sizeof y0) == 0;
+            for (int r = 0; r < n; r++) ok &= isfinite(y[r]) && y[n + r] == 0.0f && y[2 * n + r] == 0.0f;
+            CHECK_MSG(ok, "%s isa %s: rows of subnormal activations must give exact zeros (got %g, %g)",
+                      tsr_quant_format_name(fmts[fi]), tsr_isa_name(isas[ii]), (double)y[n], (double)y[2 * n + 1]);
+        }
+        tsr_isa_force(tsr_isa_supported());
+        free(q);
+    }
+}
+
 /* Concurrent execute on one plan: each thread its own workspace (and one with NULL). */
 typedef struct {
     const tsr_qgemm_plan_t *plan;
@@ -640,10 +787,13 @@ int main(void) {
     RUN(gguf_q6_k_layout);
     RUN(tessera_group_layouts);
     RUN(quantize_roundtrip);
+    RUN(quantize_subnormal_rows);
+    RUN(quantize_scale_overflow);
     RUN(qgemm_all_formats_all_isas);
     RUN(qgemm_batch_and_thread_invariance);
     RUN(qgemm_unaligned_strided_source);
     RUN(qgemm_nonfinite_activations);
+    RUN(qgemm_subnormal_activations);
     RUN(qgemm_concurrent_execute);
     RUN(bad_input);
     return tsr_test_summary();

@@ -18,6 +18,8 @@
  *   - causal:        c <= i + off
  *   - window_left L: c >= i + off - L          (L = -1: unbounded)
  *   - window_right R: c <= i + off + R         (R = -1: unbounded; causal is R = 0)
+ *     Any L, R up to INT64_MAX is valid: L >= kv_len - 1 and R >= q_len - 1 hide no key
+ *     and are the same as -1 (same bits; plans store and describe them as -1).
  *   - bitset:        bit (i, c) of the boolean mask is 1 (tree attention)
  *   - bias:          an additive f32 term (ALiBi, relative positions, soft masks)
  * All given conditions apply together. A row with no visible key gets O = 0 and
@@ -102,8 +104,10 @@ typedef struct tsr_attn_desc {
     tsr_dtype o_dtype;      /**< F32, BF16 or F16 */
     float scale;            /**< multiplies Q.K; 0 means 1/sqrt(head_dim); must be finite */
     int32_t causal;         /**< 1: bottom-right causal mask (key c visible iff c <= i + kv_len - q_len) */
-    int64_t window_left;    /**< sliding window: keys c < i + off - window_left hidden; -1 = none */
-    int64_t window_right;   /**< keys c > i + off + window_right hidden; -1 = none */
+    int64_t window_left;    /**< sliding window: keys c < i + off - window_left hidden; -1 = none
+                                 (>= kv_len - 1, up to INT64_MAX, also hides nothing) */
+    int64_t window_right;   /**< keys c > i + off + window_right hidden; -1 = none
+                                 (>= q_len - 1, up to INT64_MAX, also hides nothing) */
     int32_t has_bitset;     /**< 1: args.mask_bits is a boolean mask (1 = visible) */
     int32_t has_bias;       /**< 1: args.bias is an additive f32 term */
     int32_t want_lse;       /**< 1: args.lse receives the per-row log-sum-exp */
@@ -125,7 +129,9 @@ typedef struct tsr_attn_desc {
  * Fills `desc` for a dense problem: f32 everywhere, scale 0 (1/sqrt(head_dim)), no mask,
  * no LSE, contiguous [b][h][row][d] layouts for Q, K, V, O and [b][h][row] for LSE,
  * extents 0 (unchecked). Sets desc->size. Callers then adjust fields.
- * TSR_EINVAL if desc is NULL; shapes are validated later, by the calls that use them.
+ * TSR_EINVAL if desc is NULL; shapes are validated later, by the calls that use them
+ * (a contiguous stride that would overflow int64, e.g. of a q_len × kv_len mask for huge
+ * lengths, is set to INT64_MAX, which tsr_attn_desc_check refuses with TSR_ERANGE).
  */
 TSR_API tsr_status tsr_attn_desc_init(tsr_attn_desc *desc, int64_t batch, int64_t q_heads,
                                       int64_t kv_heads, int64_t q_len, int64_t kv_len,
@@ -147,9 +153,12 @@ typedef struct tsr_attn_args {
 
 /**
  * Checks a descriptor without running anything: sizes >= 1, head counts (q_heads a
- * multiple of kv_heads), head_dim <= 256, dtypes, finite scale, window values >= -1,
- * strides >= 0, every touched element inside the given extents, products without
- * overflow. TSR_EINVAL / TSR_ERANGE with a message naming the field.
+ * multiple of kv_heads, at most 2^24), q_len <= 2^32, kv_len <= 2^40, head_dim <= 256,
+ * dtypes, finite scale, window values >= -1 (any larger value is valid), strides >= 0,
+ * every touched element inside the given extents, products without overflow
+ * (batch × q_heads × q_len, and every layout's largest offset, must fit in int64).
+ * TSR_EINVAL (a field out of its range) / TSR_ERANGE (an extent exceeded, a product
+ * overflows) with a message naming the field.
  */
 TSR_API tsr_status tsr_attn_desc_check(const tsr_attn_desc *desc);
 

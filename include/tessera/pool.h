@@ -16,9 +16,10 @@
  *   - One region runs at a time per pool: a call from a second application thread
  *     while a region runs waits for it (pools are safe to share, not concurrent).
  *     Use several pools for concurrent regions.
- *   - tsr_pool_create/tsr_pool_destroy are thread-safe with respect to other pools;
- *     destroying a pool while a region runs on it is a caller error (it is
- *     detected and refused with TSR_ESTATE).
+ *   - tsr_pool_create/tsr_pool_destroy are thread-safe; destroying a pool while a
+ *     region runs on it, from inside one of its regions, destroying the default pool,
+ *     or destroying a pool twice are caller errors, detected and refused (see
+ *     tsr_pool_destroy).
  *   - While a multi-worker region runs, OpenBLAS (if loaded in the process) is
  *     set to one thread and restored afterwards; FFTW users should plan with
  *     tsr_pool_external_threads() threads.
@@ -85,12 +86,25 @@ TSR_API void tsr_pool_params_default(tsr_pool_params *p);
  */
 TSR_API tsr_status tsr_pool_create(const tsr_pool_params *params, tsr_pool_t **out);
 
-/** Joins the workers and frees the pool. NULL-safe. Refused (TSR_ESTATE) while a region runs. */
+/**
+ * Joins the workers and frees the pool. NULL-safe (TSR_OK). Refused, the pool left intact
+ * and usable:
+ *   - TSR_ESTATE for the default pool (tsr_pool_default: the library owns it and
+ *     destroys it at exit), when called from inside a region of this pool (on any of its
+ *     workers, including the caller as worker 0), or while a region runs on it;
+ *   - TSR_EINVAL when `pool` is not a live pool: destroyed already (a second destroy),
+ *     or not returned by tsr_pool_create. (Memory of a destroyed pool may be reused by a
+ *     later tsr_pool_create, and the stale handle then names that pool: do not keep
+ *     handles past their destroy.) Any other call with a destroyed pool is undefined.
+ */
 TSR_API tsr_status tsr_pool_destroy(tsr_pool_t *pool);
 
 /**
  * The process-wide default pool, created on first use (thread-safe) with the
- * default parameters and destroyed at process exit. Never destroy it yourself.
+ * default parameters and destroyed at process exit (atexit). Never destroy it
+ * yourself: tsr_pool_destroy refuses it with TSR_ESTATE. Errors: TSR_EINVAL (out NULL),
+ * the status of the failed creation (its message repeated), TSR_ESTATE (*out = NULL)
+ * when called after the pool was destroyed at exit (e.g. from a later atexit handler).
  */
 TSR_API tsr_status tsr_pool_default(tsr_pool_t **out);
 

@@ -52,7 +52,9 @@
  *   - integer formats: each row of X is quantized on the fly to int8 in blocks of the
  *     format's group (32 for Q4_0/Q4_1/Q8_0, g for Q4G/Q8G, 16 for Q6_K):
  *     d_a = max|x|/127, q_a = round-half-even(x/d_a); the integer dot of each group is
- *     exact (int32) and is scaled and summed over K in f32, in K order;
+ *     exact (int32) and is scaled and summed over K in f32, in K order. A group whose
+ *     1/d_a overflows (max|x| below 127/FLT_MAX, about 3.7e-37: subnormal values) counts
+ *     as zero (d_a = 0, q_a = 0), on every ISA;
  *   - F32/F16/BF16 weights: f32 fused multiply-adds in K order, X kept in f32.
  * Batch invariance: row i of Y depends only on row i of X and on W — never on M, on
  * the other rows, on the thread count or on how rows are split among threads. Row i
@@ -179,8 +181,22 @@ typedef struct tsr_quant_stats {
  * packed back to back (row_bytes each; dst_bytes must be >= n·row_bytes). Round to
  * nearest with the format's reference quantizer (GGUF formats follow ggml's reference
  * quantizers; Q6_K searches each sub-block's scale). `stats` (may be NULL; size set)
- * receives the round-trip error. Non-finite inputs are an error (TSR_EINVAL, naming the
- * row and column) and nothing is written. Parallel over rows on `pool` (NULL = default).
+ * receives the round-trip error. Parallel over rows on `pool` (NULL = default).
+ *
+ * Extreme values. After TSR_OK every weight dequantizes to a finite value:
+ *   - a block too small for its scale to be inverted (all values zero or subnormal, or
+ *     close: the scale's reciprocal would overflow f32) is stored like an all-zero block:
+ *     scale ±0, every quant at the format's zero code (Q4_1's minimum ±0); it dequantizes
+ *     to 0;
+ *   - a block whose scale overflows its type is refused with TSR_ERANGE, naming the row
+ *     and block: fp16 scales hold at most 65504, so max|x| above about 5.2e5 (Q4_0,
+ *     Q4G*_F16), 9.8e5 of range or a minimum beyond ±65504 (Q4_1), 9.8e5 of range
+ *     (Q4G*_F16Z), 8.3e6 (Q8_0, Q8G*_F16), about 2.7e8 (Q6_K); f32 scales only near
+ *     FLT_MAX; F16 values beyond ±65504 and BF16 values beyond ±3.39e38 likewise. dst is
+ *     then zero-filled (no partial result).
+ * Errors: TSR_EINVAL (NULL pointers, bad shape/ld/dst_bytes/stats->size, unknown format;
+ * a non-finite input, naming the row and column, with nothing written), TSR_ERANGE (the
+ * above, or n·ld / n·row_bytes overflow), TSR_ENOMEM.
  */
 TSR_API tsr_status tsr_quantize(tsr_pool_t *pool, tsr_quant_format format, const float *src,
                                 int64_t n, int64_t k, int64_t ld, void *dst, size_t dst_bytes,

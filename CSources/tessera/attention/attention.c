@@ -35,10 +35,13 @@ struct tsr_attn_plan {
 
 /* ---- descriptor ------------------------------------------------------------------ */
 
+/* Contiguous [heads][rows][cols] strides. A stride whose product overflows int64 is set
+ * to INT64_MAX, which tsr_attn_desc_check refuses (TSR_ERANGE) if the layout is used. */
 static void layout_contig(tsr_attn_layout *l, int64_t heads, int64_t rows, int64_t cols) {
     l->stride_row = cols;
-    l->stride_head = rows * cols;
-    l->stride_batch = heads * rows * cols;
+    if (tsr_mul_i64(rows, cols, &l->stride_head)) l->stride_head = INT64_MAX;
+    if (l->stride_head == INT64_MAX || tsr_mul_i64(heads, l->stride_head, &l->stride_batch))
+        l->stride_batch = INT64_MAX;
     l->extent = 0;
 }
 
@@ -118,6 +121,12 @@ tsr_status tsr_attn_desc_check(const tsr_attn_desc *d) {
     TSR_CHECK_ARG(d->q_len <= (1ll << 32) && d->kv_len <= (1ll << 40),
                   "tsr_attention: q_len %lld / kv_len %lld too large", (long long)d->q_len,
                   (long long)d->kv_len);
+    /* every task count (prefill and decode) is at most batch × q_heads × q_len */
+    int64_t rows;
+    if (tsr_mul_i64(d->batch, d->q_heads, &rows) || tsr_mul_i64(rows, d->q_len, &rows))
+        return tsr_error(TSR_ERANGE,
+                         "tsr_attention: batch %lld × q_heads %lld × q_len %lld query rows overflow int64",
+                         (long long)d->batch, (long long)d->q_heads, (long long)d->q_len);
     TSR_CHECK_ARG(dtype_ok(d->q_dtype), "tsr_attention: q_dtype %d must be f32, bf16 or f16", (int)d->q_dtype);
     TSR_CHECK_ARG(dtype_ok(d->k_dtype), "tsr_attention: k_dtype %d must be f32, bf16 or f16", (int)d->k_dtype);
     TSR_CHECK_ARG(dtype_ok(d->v_dtype), "tsr_attention: v_dtype %d must be f32, bf16 or f16", (int)d->v_dtype);
@@ -182,6 +191,14 @@ static tsr_status plan_init(struct tsr_attn_plan *p, const tsr_attn_desc *d, tsr
     int br = 64;
     while (br > 16 && (int64_t)br * (3 * p->dp + bc) * 4 > l2 / 4) br /= 2;
     p->br = br;
+    /* A window that reaches past every key hides nothing: it is stored as unbounded (-1),
+     * so the band arithmetic of row_range stays far from overflow (window values up to
+     * INT64_MAX are valid). The band of every row, hence every bit, is unchanged:
+     * c >= diag - L hides nothing when diag - L <= 0 for the last row (diag = kv_len - 1),
+     * c <= diag + R hides nothing when diag + R >= kv_len - 1 for the first row
+     * (diag = kv_len - q_len). */
+    if (p->d.window_left >= d->kv_len - 1) p->d.window_left = -1;
+    if (p->d.window_right >= d->q_len - 1) p->d.window_right = -1;
     p->group = d->q_heads / d->kv_heads;
     p->n_chunks = (d->kv_len + TSR_ATTN_KV_CHUNK - 1) / TSR_ATTN_KV_CHUNK;
     float scale = d->scale != 0.0f ? d->scale : (float)(1.0 / sqrt((double)d->head_dim));
@@ -309,7 +326,8 @@ typedef struct {
     _Atomic int failed;
 } attn_ctx;
 
-/* Visible key range of query row i (bottom-right aligned band). */
+/* Visible key range of query row i (bottom-right aligned band). No overflow: |diag| <=
+ * 2^41 and plan_init bounds the windows by kv_len and q_len (larger ones become -1). */
 static void row_range(const tsr_attn_desc *d, int64_t i, int64_t *lo, int64_t *hi) {
     int64_t diag = i + d->kv_len - d->q_len;
     int64_t l = 0, h = d->kv_len - 1;

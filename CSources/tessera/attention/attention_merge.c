@@ -75,6 +75,7 @@ tsr_status tsr_attn_merge(tsr_pool_t *pool, int64_t n_parts, int64_t rows, int64
         if (!o_parts[p] || !lse_parts[p])
             return tsr_error(TSR_EINVAL, "tsr_attn_merge: part %lld has a NULL pointer", (long long)p);
     merge_ctx c = {n_parts, head_dim, o_row_stride, o_parts, lse_parts, o_out, lse_out};
-    int64_t chunk = 4096 / (head_dim * n_parts) + 1;
+    /* about 4096 floats per chunk; n_parts > 4096 / head_dim gives 1 without forming the product */
+    int64_t chunk = n_parts > 4096 / head_dim ? 1 : 4096 / (head_dim * n_parts) + 1;
     return tsr_parallel_for(pool, rows, chunk, TSR_SCHEDULE_DYNAMIC, merge_range, &c);
 }

@@ -63,10 +63,18 @@ struct tsr_pool {
     _Atomic int32_t started;                    /* workers that reached their loop */
     _Atomic int32_t in_region;
     int shutdown;
+    int is_default;            /* the process-wide pool: destroyed only at exit */
+    tsr_pool_t *live_next;     /* registry of live pools (g_live) */
 };
 
 static _Thread_local tsr_pool_t *tl_pool = NULL;
 static _Thread_local int32_t tl_worker = -1;
+
+/* Pools returned by tsr_pool_create and not yet destroyed. tsr_pool_destroy looks its
+ * argument up here before touching it, so a second destroy (or a pointer that is not a
+ * pool) is refused instead of reading freed memory. Only create/destroy take the lock. */
+static pthread_mutex_t g_live_lock = PTHREAD_MUTEX_INITIALIZER;
+static tsr_pool_t *g_live = NULL;
 
 /* ---- futex and time ---------------------------------------------------------- */
 
@@ -236,6 +244,8 @@ const char *tsr_bind_name(tsr_bind bind) {
 
 #define TSR_POOL_MAX_THREADS 4096
 
+static void pool_free(tsr_pool_t *p, int32_t threads);
+
 tsr_status tsr_pool_create(const tsr_pool_params *params, tsr_pool_t **out) {
     TSR_CHECK_NULL(out);
     *out = NULL;
@@ -272,78 +282,118 @@ tsr_status tsr_pool_create(const tsr_pool_params *params, tsr_pool_t **out) {
     p->slots[0].tid = (pid_t)syscall(SYS_gettid);
     if (prm.scratch_bytes)
         for (int32_t w = 0; w < n; w++)
-            if (!tsr_pool_scratch(p, w, prm.scratch_bytes)) { tsr_pool_destroy(p); return TSR_ENOMEM; }
+            if (!tsr_pool_scratch(p, w, prm.scratch_bytes)) {
+                pool_free(p, 0);
+                return tsr_error(TSR_ENOMEM, "tsr_pool_create: cannot allocate %zu bytes of scratch for worker %d",
+                                 prm.scratch_bytes, w);
+            }
 
     for (int32_t w = 1; w < n; w++) {
         void **arg = malloc(2 * sizeof(void *));
-        if (!arg) { p->n = w; tsr_pool_destroy(p); return tsr_error(TSR_ENOMEM, "tsr_pool_create: out of memory"); }
+        if (!arg) { pool_free(p, w - 1); return tsr_error(TSR_ENOMEM, "tsr_pool_create: out of memory"); }
         arg[0] = p;
         arg[1] = (void *)(intptr_t)w;
         int rc = pthread_create(&p->threads[w - 1], NULL, worker_main, arg);
         if (rc != 0) {
             free(arg);
-            int32_t made = w;
-            /* shut down the workers made so far */
-            p->n = made;
-            tsr_pool_destroy(p);
+            pool_free(p, w - 1);  /* shut down the workers made so far */
             return tsr_error(TSR_EIO, "tsr_pool_create: pthread_create for worker %d failed: %s", w, strerror(rc));
         }
     }
     /* wait until every worker recorded its tid (so affinity queries work at once) */
     while (atomic_load(&p->started) < n - 1) sched_yield();
+    pthread_mutex_lock(&g_live_lock);
+    p->live_next = g_live;
+    g_live = p;
+    pthread_mutex_unlock(&g_live_lock);
     *out = p;
     return TSR_OK;
 }
 
-tsr_status tsr_pool_destroy(tsr_pool_t *p) {
-    if (!p) return TSR_OK;
-    if (atomic_load(&p->in_region) || tl_pool == p)
-        return tsr_error(TSR_ESTATE, "tsr_pool_destroy: the pool is running a region");
+/* Joins the first `threads` workers (all n - 1 of a complete pool; fewer when create
+ * fails half-way) and frees everything. The pool must be idle and out of the registry. */
+static void pool_free(tsr_pool_t *p, int32_t threads) {
     pthread_mutex_lock(&p->region_lock);
-    int32_t workers = p->n - 1;
+    /* a worker that has not read `generation` yet would miss the bump below and sleep forever */
+    while (atomic_load(&p->started) < threads) sched_yield();
     p->shutdown = 1;
     atomic_fetch_add(&p->generation, 1);
     futex_wake(&p->generation, INT_MAX);
-    for (int32_t i = 0; i < workers; i++)
-        if (p->threads[i]) pthread_join(p->threads[i], NULL);
+    for (int32_t i = 0; i < threads; i++) pthread_join(p->threads[i], NULL);
     pthread_mutex_unlock(&p->region_lock);
     pthread_mutex_destroy(&p->region_lock);
     for (int32_t w = 0; w < p->n; w++) tsr_free(p->slots[w].scratch);
     tsr_free(p->slots);
     free(p->threads);
     tsr_free(p);
+}
+
+tsr_status tsr_pool_destroy(tsr_pool_t *p) {
+    if (!p) return TSR_OK;
+    /* p is dereferenced only once it is found in the registry */
+    pthread_mutex_lock(&g_live_lock);
+    tsr_pool_t **link = &g_live;
+    while (*link && *link != p) link = &(*link)->live_next;
+    tsr_status st = TSR_OK;
+    if (!*link)
+        st = tsr_error(TSR_EINVAL, "tsr_pool_destroy: %p is not a live pool (destroyed already, or not made "
+                       "by tsr_pool_create)", (void *)p);
+    else if (p->is_default)
+        st = tsr_error(TSR_ESTATE, "tsr_pool_destroy: %p is the default pool (tsr_pool_default), which the "
+                       "library owns and destroys at exit", (void *)p);
+    else if (tl_pool == p)
+        st = tsr_error(TSR_ESTATE, "tsr_pool_destroy: called from inside a region of pool %p (worker %d)",
+                       (void *)p, tl_worker);
+    else if (atomic_load(&p->in_region))
+        st = tsr_error(TSR_ESTATE, "tsr_pool_destroy: pool %p is running a region", (void *)p);
+    else
+        *link = p->live_next;
+    pthread_mutex_unlock(&g_live_lock);
+    if (st != TSR_OK) return st;
+    pool_free(p, p->n - 1);
     return TSR_OK;
 }
 
 /* ---- the default pool ------------------------------------------------------------ */
 
-static tsr_pool_t *g_default = NULL;
+static _Atomic(tsr_pool_t *) g_default = NULL;
 static tsr_status g_default_status = TSR_OK;
 static char g_default_error[256];
 static pthread_once_t g_default_once = PTHREAD_ONCE_INIT;
 
+/* At exit (skipped when exit is called inside a region, whose workers must not be joined) */
 static void destroy_default(void) {
-    if (g_default && !atomic_load(&g_default->in_region) && tl_pool == NULL) {
-        tsr_pool_destroy(g_default);
-        g_default = NULL;
-    }
+    tsr_pool_t *p = atomic_load(&g_default);
+    if (!p || atomic_load(&p->in_region) || tl_pool != NULL) return;
+    pthread_mutex_lock(&g_live_lock);
+    tsr_pool_t **link = &g_live;
+    while (*link && *link != p) link = &(*link)->live_next;
+    if (*link) *link = p->live_next;
+    pthread_mutex_unlock(&g_live_lock);
+    atomic_store(&g_default, NULL);
+    pool_free(p, p->n - 1);
 }
 
 static void create_default(void) {
-    g_default_status = tsr_pool_create(NULL, &g_default);
+    tsr_pool_t *p = NULL;
+    g_default_status = tsr_pool_create(NULL, &p);
     if (g_default_status != TSR_OK) {
         strncpy(g_default_error, tsr_last_error(), sizeof g_default_error - 1);
         return;
     }
+    p->is_default = 1;  /* before anyone can see it: pthread_once publishes it */
+    atomic_store(&g_default, p);
     atexit(destroy_default);
 }
 
 tsr_status tsr_pool_default(tsr_pool_t **out) {
     TSR_CHECK_NULL(out);
     pthread_once(&g_default_once, create_default);
-    *out = g_default;
+    *out = atomic_load(&g_default);
     if (g_default_status != TSR_OK)
         return tsr_error(g_default_status, "tsr_pool_default: %s", g_default_error);
+    if (!*out)
+        return tsr_error(TSR_ESTATE, "tsr_pool_default: the default pool was destroyed at process exit");
     return TSR_OK;
 }
 

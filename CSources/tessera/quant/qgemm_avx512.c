@@ -33,7 +33,8 @@ AVX512 void tsr_qact_avx512(const float *x, int64_t k, int32_t group, int8_t *q,
             continue;
         }
         const float am = _mm512_reduce_max_ps(amax);
-        const float d = am / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        float d = am / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        if (TSR_UNLIKELY(isinf(id))) { d = 0.0f; id = 0.0f; }  /* amax < 127/FLT_MAX: a zero group */
         const __m512 vid = _mm512_set1_ps(id);
         __m512i vsum = _mm512_setzero_si512();
         for (int j = 0; j < group; j += 16) {

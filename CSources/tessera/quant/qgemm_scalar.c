@@ -23,7 +23,8 @@ void tsr_qact_scalar(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qa
             meta[gi].dsum = NAN;
             continue;
         }
-        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        if (TSR_UNLIKELY(isinf(id))) { d = 0.0f; id = 0.0f; }  /* amax < 127/FLT_MAX: a zero group */
         int32_t sum = 0;
         for (int j = 0; j < group; j++) {
             int v = (int)nearbyintf(x[g0 + j] * id);

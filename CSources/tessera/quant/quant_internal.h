@@ -42,8 +42,10 @@ typedef struct tsr_qfmt {
 
 TSR_INTERNAL const tsr_qfmt *tsr_qfmt_get(tsr_quant_format f); /* NULL if invalid */
 
-/* Reference per-row quantize / dequantize of k elements (k a multiple of the block). */
-TSR_INTERNAL void tsr_qrow_quantize(tsr_quant_format f, const float *x, int64_t k, uint8_t *dst);
+/* Reference per-row quantize / dequantize of k elements (k a multiple of the block).
+ * x must be finite. tsr_qrow_quantize returns -1, or the index of the first block whose
+ * scale (or F16/BF16 value) overflows its type; it stops there, the row then unusable. */
+TSR_INTERNAL int64_t tsr_qrow_quantize(tsr_quant_format f, const float *x, int64_t k, uint8_t *dst);
 TSR_INTERNAL void tsr_qrow_dequantize(tsr_quant_format f, const uint8_t *src, int64_t k, float *y);
 
 /* Little-endian unaligned loads/stores. */

@@ -3,46 +3,75 @@
  * tsr_quantize / tsr_dequantize / tsr_quant_row_dot_f64. These are the oracles the
  * optimised paths and the tests are checked against.
  */
+#include <float.h>
 #include <math.h>
 
 #include "quant_internal.h"
 
+/*
+ * Extreme blocks (the inputs are finite: tsr_quantize refuses NaN/Inf first).
+ *   - A block whose scale d is so small that 1/d overflows (all values subnormal, or
+ *     nearly: d below 1/FLT_MAX) is stored the way an all-zero block is: scale 0, every quant
+ *     at the zero code (Q4_1 keeps its minimum, which is then ±0). Without this, x·(1/d)
+ *     is ±inf or NaN and its conversion to int is undefined. Blocks whose 1/d is finite
+ *     are untouched (ggml's bytes; a scale that rounds to fp16 ±0 stays as it was).
+ *   - A block whose scale (or Q4_1 minimum, or F16/BF16 value) does not fit its type, or
+ *     whose largest code times the scale overflows f32, makes the block quantizer return
+ *     1 (nothing usable written); tsr_quantize then fails with TSR_ERANGE.
+ * These checks run once per block, outside the per-element loops.
+ */
+
+/* 1 if the half (the scale as stored) is inf or NaN. */
+static inline int f16_overflows(uint16_t h) { return (h & 0x7c00u) == 0x7c00u; }
+
 /* ---- GGUF blocks ------------------------------------------------------------ */
 
-static void q4_0_block(const float *x, uint8_t *b) {
+static int q4_0_block(const float *x, uint8_t *b) {
     float amax = 0.0f, vmax = 0.0f;  /* vmax: the value of largest magnitude, with its sign */
     for (int j = 0; j < 32; j++)
         if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); vmax = x[j]; }
-    const float d = vmax / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-    tsr_st16(b, tsr_f32_to_f16(d));
+    float d = vmax / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    if (isinf(id)) { d = -0.0f; id = 0.0f; }  /* as an all-zero block: d = 0 / -8 */
+    const uint16_t hd = tsr_f32_to_f16(d);
+    if (f16_overflows(hd)) return 1;
+    tsr_st16(b, hd);
     for (int j = 0; j < 16; j++) {
         int q0 = (int)(int8_t)(x[j] * id + 8.5f), q1 = (int)(int8_t)(x[j + 16] * id + 8.5f);
         q0 = q0 > 15 ? 15 : q0;
         q1 = q1 > 15 ? 15 : q1;
         b[2 + j] = (uint8_t)(q0 | (q1 << 4));
     }
+    return 0;
 }
 
-static void q4_1_block(const float *x, uint8_t *b) {
+static int q4_1_block(const float *x, uint8_t *b) {
     float mn = x[0], mx = x[0];
     for (int j = 1; j < 32; j++) { mn = x[j] < mn ? x[j] : mn; mx = x[j] > mx ? x[j] : mx; }
-    const float d = (mx - mn) / 15.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-    tsr_st16(b, tsr_f32_to_f16(d));
-    tsr_st16(b + 2, tsr_f32_to_f16(mn));
+    float d = (mx - mn) / 15.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    if (isinf(id)) { d = 0.0f; id = 0.0f; }  /* a zero block; its |mn| < 2^-101 is stored as ±0 */
+    const uint16_t hd = tsr_f32_to_f16(d), hm = tsr_f32_to_f16(mn);  /* mx - mn = inf: hd = inf */
+    if (f16_overflows(hd) || f16_overflows(hm)) return 1;
+    tsr_st16(b, hd);
+    tsr_st16(b + 2, hm);
     for (int j = 0; j < 16; j++) {
         int q0 = (int)(int8_t)((x[j] - mn) * id + 0.5f), q1 = (int)(int8_t)((x[j + 16] - mn) * id + 0.5f);
         q0 = q0 > 15 ? 15 : q0;
         q1 = q1 > 15 ? 15 : q1;
         b[4 + j] = (uint8_t)(q0 | (q1 << 4));
     }
+    return 0;
 }
 
-static void q8_0_block(const float *x, uint8_t *b) {
+static int q8_0_block(const float *x, uint8_t *b) {
     float amax = 0.0f;
     for (int j = 0; j < 32; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
-    const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-    tsr_st16(b, tsr_f32_to_f16(d));
+    float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    if (isinf(id)) { d = 0.0f; id = 0.0f; }  /* as an all-zero block */
+    const uint16_t hd = tsr_f32_to_f16(d);
+    if (f16_overflows(hd)) return 1;
+    tsr_st16(b, hd);
     for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+    return 0;
 }
 
 /* Best signed scale for 16 values on levels -32..31: a few candidates around
@@ -56,6 +85,7 @@ static float q6_sub_scale(const float *x) {
     double best_err = INFINITY;
     for (int t = -8; t <= 8; t++) {
         const float s0 = vmax / (-32.0f + 0.25f * (float)t);
+        if (s0 == 0.0f) continue;  /* vmax a few subnormal ulps: x / s0 would be inf or NaN */
         double sxq = 0.0, sqq = 0.0;
         int q[16];
         for (int j = 0; j < 16; j++) {
@@ -73,7 +103,7 @@ static float q6_sub_scale(const float *x) {
     return best_s;
 }
 
-static void q6_k_block(const float *x, uint8_t *b) {
+static int q6_k_block(const float *x, uint8_t *b) {
     float sc[16], smax = 0.0f, samax = 0.0f;
     for (int i = 0; i < 16; i++) {
         sc[i] = q6_sub_scale(x + 16 * i);
@@ -81,12 +111,14 @@ static void q6_k_block(const float *x, uint8_t *b) {
     }
     uint8_t L[256];
     memset(b, 0, 210);
-    if (samax == 0.0f) {
+    const float d0 = smax / -128.0f, id = samax != 0.0f ? 1.0f / d0 : 0.0f;
+    if (samax == 0.0f || isinf(id)) {  /* all-zero block, or 1/d0 overflows: the same bytes */
         memset(L, 32, sizeof L);
     } else {
-        const float d0 = smax / -128.0f, id = 1.0f / d0;
-        tsr_st16(b + 208, tsr_f32_to_f16(d0));
-        const float d = tsr_f16_to_f32(tsr_f32_to_f16(d0));
+        const uint16_t hd = tsr_f32_to_f16(d0);
+        if (f16_overflows(hd)) return 1;
+        tsr_st16(b + 208, hd);
+        const float d = tsr_f16_to_f32(hd);
         for (int i = 0; i < 16; i++) {
             int s = (int)nearbyintf(sc[i] * id);
             s = s > 127 ? 127 : s < -128 ? -128 : s;
@@ -109,6 +141,7 @@ static void q6_k_block(const float *x, uint8_t *b) {
                               ((Lh[l + 96] >> 4) << 6));
         }
     }
+    return 0;
 }
 
 /* Unpacks the 6-bit values L[256] of a Q6_K block. */
@@ -137,15 +170,18 @@ static float load_scale(const uint8_t *b, int scale_bytes) {
     return scale_bytes == 2 ? tsr_f16_to_f32(tsr_ld16(b)) : tsr_ldf(b);
 }
 
-static void q4g_block(const tsr_qfmt *f, const float *x, uint8_t *b) {
+static int q4g_block(const tsr_qfmt *f, const float *x, uint8_t *b) {
     const int g = f->group, sb = f->scale_bytes;
     uint8_t *qs = b + sb + f->zero_point;
     int z;
-    float d;
+    float d, id;
     if (f->zero_point) {  /* asymmetric over [min(x,0), max(x,0)] so that 0 is exact */
         float mn = 0.0f, mx = 0.0f;
         for (int j = 0; j < g; j++) { mn = x[j] < mn ? x[j] : mn; mx = x[j] > mx ? x[j] : mx; }
-        d = round_scale((mx - mn) / 15.0f, sb);
+        d = round_scale((mx - mn) / 15.0f, sb);  /* mx - mn = inf: d = inf, refused below */
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        if (isinf(id)) { d = 0.0f; id = 0.0f; }  /* as an all-zero block */
+        if (!(d * 15.0f <= FLT_MAX)) return 1;    /* |q - z| <= 15 */
         z = d != 0.0f ? (int)nearbyintf(-mn / d) : 8;
         z = z < 0 ? 0 : z > 15 ? 15 : z;
         b[sb] = (uint8_t)z;
@@ -154,52 +190,71 @@ static void q4g_block(const tsr_qfmt *f, const float *x, uint8_t *b) {
         for (int j = 0; j < g; j++)
             if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); vmax = x[j]; }
         d = round_scale(vmax / -8.0f, sb);
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        if (isinf(id)) { d = -0.0f; id = 0.0f; }  /* as an all-zero block: d = 0 / -8 */
+        if (!(fabsf(d) * 8.0f <= FLT_MAX)) return 1;  /* |q - 8| <= 8 */
         z = 8;
     }
     store_scale(b, d, sb);
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
     for (int j = 0; j < g; j += 2) {
         int q0 = (int)nearbyintf(x[j] * id) + z, q1 = (int)nearbyintf(x[j + 1] * id) + z;
         q0 = q0 < 0 ? 0 : q0 > 15 ? 15 : q0;
         q1 = q1 < 0 ? 0 : q1 > 15 ? 15 : q1;
         qs[j / 2] = (uint8_t)(q0 | (q1 << 4));
     }
+    return 0;
 }
 
-static void q8g_block(const tsr_qfmt *f, const float *x, uint8_t *b) {
+static int q8g_block(const tsr_qfmt *f, const float *x, uint8_t *b) {
     const int g = f->group, sb = f->scale_bytes;
     float amax = 0.0f;
     for (int j = 0; j < g; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
-    const float d = round_scale(amax / 127.0f, sb), id = d != 0.0f ? 1.0f / d : 0.0f;
+    float d = round_scale(amax / 127.0f, sb), id = d != 0.0f ? 1.0f / d : 0.0f;
+    if (isinf(id)) { d = 0.0f; id = 0.0f; }  /* as an all-zero block */
+    if (!(d * 127.0f <= FLT_MAX)) return 1;    /* |q| <= 127 */
     store_scale(b, d, sb);
     for (int j = 0; j < g; j++) {
         int q = (int)nearbyintf(x[j] * id);
         q = q < -127 ? -127 : q > 127 ? 127 : q;
         b[sb + j] = (uint8_t)(int8_t)q;
     }
+    return 0;
 }
 
 /* ---- row-level dispatch ------------------------------------------------------- */
 
-void tsr_qrow_quantize(tsr_quant_format fmt, const float *x, int64_t k, uint8_t *dst) {
+int64_t tsr_qrow_quantize(tsr_quant_format fmt, const float *x, int64_t k, uint8_t *dst) {
     const tsr_qfmt *f = tsr_qfmt_get(fmt);
     const int64_t nb = k / f->block_elems;
     for (int64_t i = 0; i < nb; i++) {
         const float *xb = x + i * f->block_elems;
         uint8_t *b = dst + i * f->block_bytes;
+        int over = 0;
         switch (fmt) {
         case TSR_QUANT_F32: tsr_stf(b, xb[0]); break;
-        case TSR_QUANT_F16: tsr_st16(b, tsr_f32_to_f16(xb[0])); break;
-        case TSR_QUANT_BF16: tsr_st16(b, tsr_f32_to_bf16(xb[0])); break;
-        case TSR_QUANT_Q4_0: q4_0_block(xb, b); break;
-        case TSR_QUANT_Q4_1: q4_1_block(xb, b); break;
-        case TSR_QUANT_Q8_0: q8_0_block(xb, b); break;
-        case TSR_QUANT_Q6_K: q6_k_block(xb, b); break;
-        default:
-            if (f->weight_bits == 4) q4g_block(f, xb, b); else q8g_block(f, xb, b);
+        case TSR_QUANT_F16: {
+            const uint16_t h = tsr_f32_to_f16(xb[0]);
+            over = f16_overflows(h);
+            tsr_st16(b, h);
             break;
         }
+        case TSR_QUANT_BF16: {
+            const uint16_t h = tsr_f32_to_bf16(xb[0]);
+            over = (h & 0x7f80u) == 0x7f80u;
+            tsr_st16(b, h);
+            break;
+        }
+        case TSR_QUANT_Q4_0: over = q4_0_block(xb, b); break;
+        case TSR_QUANT_Q4_1: over = q4_1_block(xb, b); break;
+        case TSR_QUANT_Q8_0: over = q8_0_block(xb, b); break;
+        case TSR_QUANT_Q6_K: over = q6_k_block(xb, b); break;
+        default:
+            over = f->weight_bits == 4 ? q4g_block(f, xb, b) : q8g_block(f, xb, b);
+            break;
+        }
+        if (over) return i;
     }
+    return -1;
 }
 
 void tsr_qrow_dequantize(tsr_quant_format fmt, const uint8_t *src, int64_t k, float *y) {
@@ -267,7 +322,8 @@ typedef struct {
     int64_t k, ld;
     uint8_t *dst;
     size_t row_bytes;
-    int64_t *bad_col;      /* per row: first non-finite column or -1 (check pass) */
+    int64_t *bad;          /* per row, or -1: first non-finite column (check pass), first
+                              block whose scale overflows (quantize pass) */
     double *row_stats;     /* per row: max err, sum err², max |x|, sum x² */
     int32_t pass;          /* 0 = check, 1 = quantize */
 } quant_ctx;
@@ -277,14 +333,14 @@ static void quant_rows(void *vctx, int64_t r0, int64_t r1, int32_t worker) {
     for (int64_t r = r0; r < r1; r++) {
         const float *x = c->src + r * c->ld;
         if (c->pass == 0) {
-            c->bad_col[r] = -1;
+            c->bad[r] = -1;
             for (int64_t j = 0; j < c->k; j++)
-                if (!isfinite(x[j])) { c->bad_col[r] = j; break; }
+                if (!isfinite(x[j])) { c->bad[r] = j; break; }
             continue;
         }
         uint8_t *row = c->dst + (size_t)r * c->row_bytes;
-        tsr_qrow_quantize(c->fmt, x, c->k, row);
-        if (c->row_stats) {
+        c->bad[r] = tsr_qrow_quantize(c->fmt, x, c->k, row);
+        if (c->row_stats && c->bad[r] < 0) {
             /* block by block on the stack: no scratch shared with other pools */
             const tsr_qfmt *f = tsr_qfmt_get(c->fmt);
             float tmp[256];
@@ -306,6 +362,24 @@ static void quant_rows(void *vctx, int64_t r0, int64_t r1, int32_t worker) {
             c->row_stats[4 * r + 3] = sx;
         }
     }
+}
+
+/* TSR_ERANGE naming block `blk` of row `r` (x = the row) whose scale or value overflows. */
+static tsr_status range_error(tsr_quant_format format, const tsr_qfmt *f, const float *x, int64_t r,
+                              int64_t blk) {
+    const int64_t c0 = blk * f->block_elems, c1 = c0 + f->block_elems - 1;
+    if (f->is_float)
+        return tsr_error(TSR_ERANGE, "tsr_quantize: row %lld, block %lld (column %lld): %g overflows %s "
+                         "(largest finite %s)", (long long)r, (long long)blk, (long long)c0, (double)x[c0],
+                         f->name, format == TSR_QUANT_F16 ? "65504" : "3.3895e38");
+    float mn = x[c0], mx = x[c0];
+    for (int64_t j = c0; j <= c1; j++) { mn = x[j] < mn ? x[j] : mn; mx = x[j] > mx ? x[j] : mx; }
+    return tsr_error(TSR_ERANGE, "tsr_quantize: row %lld, block %lld (columns %lld...%lld): values in [%g, %g] "
+                     "are too large for %s: its %s would overflow (dequantizing to inf)",
+                     (long long)r, (long long)blk, (long long)c0, (long long)c1, (double)mn, (double)mx, f->name,
+                     f->scale_bytes == 4 ? "f32 scale times the largest code"
+                     : f->has_min        ? "fp16 scale or minimum (at most 65504)"
+                                         : "fp16 scale (at most 65504)");
 }
 
 tsr_status tsr_quantize(tsr_pool_t *pool, tsr_quant_format format, const float *src, int64_t n,
@@ -332,26 +406,30 @@ tsr_status tsr_quantize(tsr_pool_t *pool, tsr_quant_format format, const float *
         return tsr_error(TSR_ERANGE, "tsr_quantize: n·ld overflows");
 
     quant_ctx c = {format, src, k, ld, dst, rb, NULL, NULL, 0};
-    c.bad_col = tsr_malloc((size_t)n * sizeof(int64_t));
-    if (!c.bad_col) return tsr_error(TSR_ENOMEM, "tsr_quantize: out of memory");
+    c.bad = tsr_malloc((size_t)n * sizeof(int64_t));
+    if (!c.bad) return tsr_error(TSR_ENOMEM, "tsr_quantize: out of memory");
     tsr_status st = tsr_parallel_for(pool, n, 0, TSR_SCHEDULE_DYNAMIC, quant_rows, &c);
-    if (st != TSR_OK) { tsr_free(c.bad_col); return st; }
+    if (st != TSR_OK) { tsr_free(c.bad); return st; }
     for (int64_t r = 0; r < n; r++)
-        if (c.bad_col[r] >= 0) {
-            const float v = src[r * ld + c.bad_col[r]];
-            int64_t col = c.bad_col[r];
-            tsr_free(c.bad_col);
+        if (c.bad[r] >= 0) {
+            const float v = src[r * ld + c.bad[r]];
+            int64_t col = c.bad[r];
+            tsr_free(c.bad);
             return tsr_error(TSR_EINVAL, "tsr_quantize: non-finite weight %g at row %lld, column %lld "
                              "(NaN/Inf cannot be quantized)", (double)v, (long long)r, (long long)col);
         }
-    tsr_free(c.bad_col);
-    c.bad_col = NULL;
     if (stats) {
         c.row_stats = tsr_malloc((size_t)n * 4 * sizeof(double));
-        if (!c.row_stats) return tsr_error(TSR_ENOMEM, "tsr_quantize: out of memory");
+        if (!c.row_stats) { tsr_free(c.bad); return tsr_error(TSR_ENOMEM, "tsr_quantize: out of memory"); }
     }
     c.pass = 1;
     st = tsr_parallel_for(pool, n, 0, TSR_SCHEDULE_DYNAMIC, quant_rows, &c);
+    for (int64_t r = 0; st == TSR_OK && r < n; r++)  /* the first overflowing block, in row order */
+        if (c.bad[r] >= 0) {
+            st = range_error(format, f, src + r * ld, r, c.bad[r]);
+            memset(dst, 0, total);  /* no partial result */
+        }
+    tsr_free(c.bad);
     if (st == TSR_OK && stats) {
         double me = 0, se = 0, mx = 0, sx = 0;
         for (int64_t r = 0; r < n; r++) {  /* fixed order: independent of the thread count */
