@@ -75,6 +75,25 @@ struct GGUFTests {
         }
     }
 
+    /// The encoder once trapped on rows of subnormals (1/scale = inf converted to Int) and wrote
+    /// infinite fp16 scales for huge values; now: a zero block, or a thrown error.
+    @Test func quantizerEdgeCasesNeverTrap() throws {
+        for t in GGMLType.supported where t != .f32 {
+            let sub = [Float](repeating: .leastNonzeroMagnitude * 3, count: 256)
+            let enc = try Quantizer.quantize(sub, rowLength: 256, to: t)
+            let dec = try enc.withUnsafeBytes { try Quantizer.dequantize($0, type: t, rowLength: 256) }
+            #expect(dec.allSatisfy { $0.isFinite && abs($0) <= 1e-30 }, "\(t)")
+            var huge = [Float](repeating: 1, count: 256); huge[5] = 3e38
+            do {
+                let e = try Quantizer.quantize(huge, rowLength: 256, to: t)
+                let d = try e.withUnsafeBytes { try Quantizer.dequantize($0, type: t, rowLength: 256) }
+                #expect(t == .bf16 && d.allSatisfy(\.isFinite), "\(t) accepted a value its scale cannot hold")
+            } catch { #expect("\(error)".contains("row 0"), "\(t): \(error)") }
+            var nan = [Float](repeating: 1, count: 256); nan[7] = .nan
+            #expect(throws: TesseraError.self, "\(t)") { _ = try Quantizer.quantize(nan, rowLength: 256, to: t) }
+        }
+    }
+
     @Test func decodesHandBuiltBlocks() throws {
         // Q4_0: d = 0.5, byte i = (lo = i % 16, hi = 15 - i % 16) -> x_i = 0.5 (lo - 8), x_{i+16} = 0.5 (hi - 8)
         var q40: [UInt8] = [0x00, 0x38]   // fp16 0.5
