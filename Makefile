@@ -35,7 +35,7 @@ ASAN_TESTS := $(TEST_SRCS:Tests/c/%.c=$(ASAN_BUILD)/tests/%)
 
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps lib swift test test-c test-asan test-swift test-examples test-consumer \
+.PHONY: all deps lib swift test test-c test-asan test-swift test-examples test-consumer bench-consumer \
         examples demo bench install uninstall clean help
 
 all: lib
@@ -118,8 +118,9 @@ test-asan: deps $(ASAN_TESTS)
 swift:
 	$(SWIFT) build -c $(SWIFT_CONF)
 
+# -Xcc -O2: the C kernels optimised in the debug build of the tests (see BuildInfo / README)
 test-swift:
-	$(SWIFT) test --parallel --num-workers 2
+	$(SWIFT) test -Xcc -O2 --parallel --num-workers 2
 
 # ---- examples and the SwiftPM consumer ------------------------------------------
 
@@ -128,8 +129,14 @@ examples: lib
 
 test-examples: examples
 
+# A client package that depends on Tessera by version (a tagged temporary git repository),
+# built in debug as `swift build` does by default: it runs, and warns that the C kernels are
+# unoptimised. `make bench-consumer` times the same GEMV in debug, debug + -Xcc -O2 and release.
 test-consumer:
-	cd examples/swiftpm-consumer && $(SWIFT) build && $(SWIFT) run -c debug consumer
+	scripts/consumer-by-version test
+
+bench-consumer:
+	scripts/consumer-by-version bench
 
 # ---- per-area extra targets (mk/<area>.mk may add to EXTRA_TESTS) ---------------------
 EXTRA_TESTS :=
@@ -153,6 +160,7 @@ demo: deps swift
 
 bench: deps swift
 	@scripts/bench
+	@scripts/consumer-by-version bench | tee -a bench-results/results.jsonl
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) .build examples/swiftpm-consumer/.build bench-results

@@ -35,6 +35,7 @@ public final class ThreadPool: @unchecked Sendable {
     private init(handle: OpaquePointer, owned: Bool) {
         self.handle = handle
         self.owned = owned
+        BuildInfo.warnOnceIfUnoptimized()   // every kernel call runs on a pool
     }
 
     /// Creates a pool with `threads` workers (nil: `TESSERA_NUM_THREADS` or one per core),
@@ -65,6 +66,7 @@ public final class ThreadPool: @unchecked Sendable {
         try check(tsr_pool_create(&params, &p))
         self.handle = p!
         self.owned = true
+        BuildInfo.warnOnceIfUnoptimized()
     }
 
     deinit {

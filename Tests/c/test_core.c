@@ -21,6 +21,20 @@ TSR_TEST(test_version) {
     CHECK(strcmp(tsr_version_string(), want) == 0);
 }
 
+TSR_TEST(test_build_info) {
+    tsr_build_info info = {0};
+    CHECK_STATUS(tsr_build_info_get(NULL), TSR_EINVAL);
+    CHECK_STATUS(tsr_build_info_get(&info), TSR_EINVAL);   /* size not set */
+    info.size = sizeof info;
+    CHECK_STATUS(tsr_build_info_get(&info), TSR_OK);
+#ifdef __OPTIMIZE__
+    CHECK(info.optimized == 1);   /* the library and this test share CFLAGS */
+#else
+    CHECK(info.optimized == 0);
+#endif
+    CHECK(info.compiler && strlen(info.compiler) > 3);
+}
+
 TSR_TEST(test_last_error_is_thread_local_detail) {
     tsr_clear_error();
     CHECK(tsr_last_error()[0] == '\0');
@@ -134,6 +148,7 @@ TSR_TEST(test_memory) {
 int main(void) {
     RUN(test_status_strings);
     RUN(test_version);
+    RUN(test_build_info);
     RUN(test_last_error_is_thread_local_detail);
     RUN(test_dtypes);
     RUN(test_f16_conversion);

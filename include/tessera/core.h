@@ -46,6 +46,7 @@ TSR_API uint32_t tsr_version(void);
 /** Run-time version as "MAJOR.MINOR.PATCH". Static storage; never NULL. */
 TSR_API const char *tsr_version_string(void);
 
+
 /* ---- status and errors ---------------------------------------------------- */
 
 /** Result of every fallible call. Append-only: values are never renumbered. */
@@ -68,6 +69,21 @@ TSR_API const char *tsr_status_string(tsr_status status);
 TSR_API const char *tsr_last_error(void);
 /** Clears this thread's last-error text. */
 TSR_API void tsr_clear_error(void);
+
+/** How the loaded library was compiled. */
+typedef struct tsr_build_info {
+    uint32_t size;          /**< sizeof(tsr_build_info), set by the caller */
+    int32_t optimized;      /**< 1 if compiled with optimisation (-O1 or higher), 0 at -O0 */
+    const char *compiler;   /**< compiler name and version (static storage) */
+} tsr_build_info;
+
+/**
+ * Fills `out` (set out->size first). A SwiftPM client's debug build compiles the C kernels at
+ * -O0 — 40–150× slower — and SwiftPM allows no per-package flags for versioned dependencies:
+ * `optimized == 0` lets callers warn (build with `-c release`, or `swift build -Xcc -O2`).
+ * Errors: TSR_EINVAL for NULL or a size smaller than the first release of this struct.
+ */
+TSR_API tsr_status tsr_build_info_get(tsr_build_info *out);
 
 /* ---- element types ------------------------------------------------------ */
 

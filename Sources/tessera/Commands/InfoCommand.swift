@@ -32,12 +32,15 @@ struct InfoCommand: ParsableCommand {
                 "l1d_bytes": topo.l1dBytes, "l2_bytes": topo.l2Bytes, "l3_bytes": topo.l3Bytes,
                 "topology_source": topo.source, "threads": pool.threadCount, "binding": pool.binding.rawValue,
                 "worker_cpus": bindings, "openblas": openblas, "fftw": fftw, "hwloc": Topology.hwlocVersion,
+                "kernels_optimized": BuildInfo.current.optimized, "c_compiler": BuildInfo.current.compiler,
             ]
             let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
             return
         }
         print("Tessera \(TesseraVersion.string)")
+        let build = BuildInfo.current
+        print("kernels    \(build.optimized ? "optimised" : "NOT OPTIMISED (debug build: 40-150x slower; \(BuildInfo.advice))") (\(build.compiler))")
         print("CPU        \(cpu.brand) (\(cpu.vendor))")
         print("features   \(cpu.names.joined(separator: " "))")
         print("ISA        \(ISA.active) (supported: \(ISA.supported); TESSERA_ISA=\(env("TESSERA_ISA")))")

@@ -21,3 +21,22 @@ do {
 } catch {
     print("bad input -> \(error)")
 }
+
+// A kernel call as a client makes it: a 2048×2048 Q4_0 GEMV, best of 20 (one JSON line for
+// scripts/consumer-by-version, which compares debug and release builds of this package).
+import Foundation
+let n = 2048
+var w = try Matrix<Float>(rows: n, cols: n)
+w.withUnsafeMutableBufferPointer { b in
+    var s: UInt64 = 1
+    for i in 0..<b.count { s = s &* 6364136223846793005 &+ 1442695040888963407; b[i] = Float(Int64(s >> 40) % 2001 - 1000) / 1000 }
+}
+let q = try QuantizedMatrix(quantizing: w, format: .q4_0)
+let x = (0..<n).map { Float($0 % 7) - 3 }
+var best = Double.infinity
+for _ in 0..<21 {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    _ = try q.multiply(vector: x)
+    best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+}
+print("{\"gemv_q4_0_2048_ms\": \(best * 1e3), \"kernels_optimized\": \(BuildInfo.current.optimized)}")
