@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Tessera
 
+extension ISASensitive {
 @Suite("Attention")
 struct AttentionTests {
     /// Deterministic values in [-1, 1).
@@ -124,4 +125,5 @@ struct AttentionTests {
         #expect(throws: TesseraError.self) { try cache.attend(layer: 0, query: [0, 0, 0, 0], queryHeads: 1) }
         #expect(throws: TesseraError.self) { try cache.attend(layer: 3, query: [0, 0, 0, 0], queryHeads: 1) }
     }
+}
 }

@@ -21,18 +21,6 @@ struct FoundationTests {
         #expect(!t.source.isEmpty)
     }
 
-    @Test func isaQueriesAndForcing() throws {
-        let sup = ISA.supported
-        #expect(ISA.active <= sup)
-        if sup >= .avx2 { #expect(CPUFeatures.current.avx2 && CPUFeatures.current.fma) }
-        try ISA.force(.scalar)
-        #expect(ISA.active == .scalar)
-        try ISA.force(sup)
-        #expect(ISA.active == sup)
-        #expect(try ISA(parsing: "AVX2") == .avx2)
-        #expect(throws: TesseraError.self) { try ISA(parsing: "sse9") }
-    }
-
     @Test func parallelForCoversEveryIndexOnce() throws {
         for threads in 1...4 {
             let pool = try ThreadPool(threads: threads, binding: ThreadPool.Binding.none)
@@ -133,5 +121,25 @@ struct FoundationTests {
         #expect(try probe.stream(.read) == 10_000)
         try probe.stream(.triad)   // a = b + 0.5 c = 2.25
         #expect(try probe.stream(.read) == 22_500)
+    }
+}
+
+/// Tests that force the process-wide ISA (`ISA.force`) and tests whose bitwise comparisons
+/// must not see it switch mid-test run one at a time (the switch is global to the process).
+@Suite(.serialized) struct ISASensitive {}
+
+extension ISASensitive {
+    @Suite("ISA forcing") struct ISAForcing {
+        @Test func isaQueriesAndForcing() throws {
+            let sup = ISA.supported
+            #expect(ISA.active <= sup)
+            if sup >= .avx2 { #expect(CPUFeatures.current.avx2 && CPUFeatures.current.fma) }
+            try ISA.force(.scalar)
+            #expect(ISA.active == .scalar)
+            try ISA.force(sup)
+            #expect(ISA.active == sup)
+            #expect(try ISA(parsing: "AVX2") == .avx2)
+            #expect(throws: TesseraError.self) { try ISA(parsing: "sse9") }
+        }
     }
 }
