@@ -3,8 +3,10 @@
  * pack/unpack against an independent type-map oracle (random type trees), partial
  * packs, every ISA path, the parallel path, refcounting and bad input.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tsr_test.h"
 
@@ -694,6 +696,317 @@ TSR_TEST(window_and_record_kernels_match_naive) {
     CHECK_OK(tsr_isa_force(top));
 }
 
+/* ---- hardening: empty subtrees, deep DAGs, overflowing bounds --------------------------------- */
+
+static void deadline_hit(int sig) {
+    static const char msg[] = "  timed out: a walker ran away\n";
+    (void)sig;
+    if (write(1, msg, sizeof msg - 1) < 0) {}
+    _exit(1);
+}
+
+/* Kills the program after `s` seconds: the code under test would otherwise hang (alarm(0) ends it). */
+static void deadline(unsigned s) {
+    signal(SIGALRM, deadline_hit);
+    alarm(s);
+}
+
+TSR_TEST(empty_subtrees_cost_nothing) {
+    deadline(30);
+    tsr_datatype_t *byte = T(TSR_TYPE_BYTE), *dbl = T(TSR_TYPE_DOUBLE), *z, *zz, *s;
+    CHECK_OK(tsr_datatype_contiguous(0, byte, &z));                   /* size 0, extent 0 */
+    CHECK_OK(tsr_datatype_hvector(1ll << 40, 1ll << 20, 0, z, &zz));  /* 2^60 empty children */
+    /* the 24-byte type: a double, 2^40 empty blocks (and 2^31 of zz), two doubles */
+    int64_t bl[4] = {1, 1ll << 40, 1ll << 31, 2}, d[4] = {0, 8, 8, 8}, size, ext, pos;
+    tsr_datatype_t *ts[4] = {dbl, z, zz, dbl};
+    CHECK_OK(tsr_datatype_struct(4, bl, d, ts, &s));
+    tsr_datatype_size(s, &size);
+    tsr_datatype_extent(s, NULL, &ext);
+    CHECK(size == 24 && ext == 24);
+    CHECK_OK(tsr_datatype_commit(s));
+    double src[3] = {1, 2, 3}, out[3] = {0}, back[3] = {0};
+    pos = 0;
+    CHECK_OK(tsr_datatype_pack_naive(src, 1, s, out, sizeof out, &pos));
+    CHECK(pos == 24 && out[0] == 1 && out[1] == 2 && out[2] == 3);
+    pos = 0;
+    CHECK_OK(tsr_datatype_unpack_naive(out, sizeof out, &pos, back, 1, s));
+    CHECK(back[2] == 3);
+    memset(out, 0, sizeof out);
+    pos = 0;
+    CHECK_OK(tsr_datatype_pack(NULL, src, 1, s, out, sizeof out, &pos));
+    CHECK(pos == 24 && out[1] == 2);
+
+    /* a 1-byte struct listing 2^18 empty blocks, 2^16 times in a row: the walk visits 2^16 blocks */
+    const int64_t nb = 1 << 18, reps = 1 << 16;
+    int64_t *bls = malloc(sizeof(int64_t) * nb), *ds = calloc((size_t)nb, sizeof(int64_t));
+    tsr_datatype_t **tts = malloc(sizeof *tts * nb), *one, *row;
+    for (int64_t i = 0; i < nb; i++) { bls[i] = 1; tts[i] = z; }
+    tts[nb / 2] = byte;
+    CHECK_OK(tsr_datatype_struct(nb, bls, ds, tts, &one));
+    CHECK_OK(tsr_datatype_contiguous(reps, one, &row));
+    CHECK_OK(tsr_datatype_commit(row));
+    unsigned char *in = malloc(reps), *p1 = malloc(reps), *p2 = malloc(reps);
+    for (int64_t i = 0; i < reps; i++) in[i] = (unsigned char)(i * 7);
+    int64_t q1 = 0, q2 = 0;
+    CHECK_OK(tsr_datatype_pack(NULL, in, 1, row, p1, reps, &q1));
+    CHECK_OK(tsr_datatype_pack_naive(in, 1, row, p2, reps, &q2));
+    CHECK(q1 == reps && q2 == reps && memcmp(p1, in, (size_t)reps) == 0 && memcmp(p2, in, (size_t)reps) == 0);
+    free(bls); free(ds); free(tts); free(in); free(p1); free(p2);
+
+    /* GENERAL (over 2^22 segments) followed by 2^40 empty blocks: pack walks the tree */
+    tsr_datatype_t *h, *g;
+    const int64_t hn = (1 << 22) + 1;
+    CHECK_OK(tsr_datatype_hvector(hn, 1, 2, byte, &h));
+    int64_t gbl[2] = {1, 1ll << 40}, gd[2] = {0, 0};
+    tsr_datatype_t *gts[2] = {h, z};
+    CHECK_OK(tsr_datatype_struct(2, gbl, gd, gts, &g));
+    CHECK_OK(tsr_datatype_commit(g));
+    tsr_canon_info ci = {.size = sizeof ci};
+    CHECK_OK(tsr_datatype_canonical(g, &ci));
+    CHECK(ci.kind == TSR_CANON_GENERAL);
+    unsigned char *gsrc = malloc(2 * (size_t)hn), *g1 = malloc((size_t)hn), *g2 = malloc((size_t)hn), tail[100];
+    for (int64_t i = 0; i < 2 * hn; i++) gsrc[i] = (unsigned char)(i / 2 + i);
+    tsr_pool_t *pool = tsr_test_pool(2);
+    q1 = 0; q2 = 0;
+    CHECK_OK(tsr_datatype_pack(pool, gsrc, 1, g, g1, hn, &q1));
+    CHECK_OK(tsr_datatype_pack_naive(gsrc, 1, g, g2, hn, &q2));
+    int same = q1 == hn && q2 == hn;
+    for (int64_t i = 0; i < hn && same; i++) same = g1[i] == gsrc[2 * i] && g2[i] == g1[i];
+    CHECK(same);
+    CHECK_OK(tsr_datatype_pack_range(NULL, gsrc, 1, g, hn - 100, 100, tail));
+    CHECK(memcmp(tail, g1 + hn - 100, 100) == 0);
+    tsr_pool_destroy(pool);
+    free(gsrc); free(g1); free(g2);
+    tsr_datatype_free(z); tsr_datatype_free(zz); tsr_datatype_free(s); tsr_datatype_free(one);
+    tsr_datatype_free(row); tsr_datatype_free(h); tsr_datatype_free(g);
+    alarm(0);
+}
+
+TSR_TEST(commit_and_describe_are_bounded) {
+    deadline(30);
+    /* T_k = struct{T_{k-1}, byte, T_{k-1}}: 3 blocks per level but 2^k paths to the bottom */
+    tsr_datatype_t *byte = T(TSR_TYPE_BYTE), *t = byte;
+    for (int k = 1; k <= 48; k++) {
+        int64_t e, bl[3] = {1, 1, 1};
+        tsr_datatype_extent(t, NULL, &e);
+        int64_t d[3] = {0, e, e + 1};
+        tsr_datatype_t *ts[3] = {t, byte, t}, *n = NULL;
+        CHECK_OK(tsr_datatype_struct(3, bl, d, ts, &n));
+        if (t != byte) tsr_datatype_free(t);
+        t = n;
+    }
+    CHECK_OK(tsr_datatype_commit(t));
+    tsr_canon_info ci = {.size = sizeof ci};
+    CHECK_OK(tsr_datatype_canonical(t, &ci));
+    CHECK(ci.type_size == (1ll << 49) - 1);
+    CHECK(ci.kind == TSR_CANON_STRIDED && ci.ndims == 0 && ci.block_bytes == ci.type_size);
+    unsigned char src[64], out[64];
+    for (int i = 0; i < 64; i++) src[i] = (unsigned char)(3 * i + 1);
+    CHECK_OK(tsr_datatype_pack_range(NULL, src, 1, t, 0, 64, out));
+    CHECK(memcmp(src, out, 64) == 0);
+    tsr_datatype_free(t);
+    /* n - 1 evenly spaced bytes and one more, n = 720720 (240 divisors), under 1022 wrappers:
+     * each wrapper would test the 240 candidate periods again; commit stops flattening instead */
+    const int64_t n = 720720;
+    int64_t xbl[2] = {1, 1}, xd[2] = {0, 2 * n + 5};
+    tsr_datatype_t *a, *x, *w = NULL;
+    CHECK_OK(tsr_datatype_hvector(n - 1, 1, 2, byte, &a));
+    tsr_datatype_t *xt[2] = {a, byte};
+    CHECK_OK(tsr_datatype_struct(2, xbl, xd, xt, &x));
+    tsr_datatype_free(a);
+    while (tsr_datatype_contiguous(1, x, &w) == TSR_OK) { tsr_datatype_free(x); x = w; }
+    CHECK_OK(tsr_datatype_commit(x));
+    unsigned char *mem = calloc((size_t)(2 * n + 6), 1), last[3];
+    mem[2 * (n - 3)] = 1; mem[2 * (n - 2)] = 2; mem[2 * n + 5] = 3;
+    CHECK_OK(tsr_datatype_pack_range(NULL, mem, 1, x, n - 3, 3, last));
+    CHECK(last[0] == 1 && last[1] == 2 && last[2] == 3);
+    free(mem);
+    tsr_datatype_free(x);
+    /* U_k = struct of 8 copies of U_{k-1}: describe must not spell out 8^k paths */
+    tsr_datatype_t *u = byte;
+    for (int k = 1; k <= 12; k++) {
+        int64_t e, bl[8], d[8];
+        tsr_datatype_extent(u, NULL, &e);
+        tsr_datatype_t *us[8], *n = NULL;
+        for (int i = 0; i < 8; i++) { bl[i] = 1; d[i] = i * e; us[i] = u; }
+        CHECK_OK(tsr_datatype_struct(8, bl, d, us, &n));
+        if (u != byte) tsr_datatype_free(u);
+        u = n;
+    }
+    char buf[128];
+    size_t need = 0;
+    CHECK_OK(tsr_datatype_describe(u, buf, sizeof buf, &need));
+    CHECK_MSG(need < 8192 && strncmp(buf, "uncommitted struct(8: ", 22) == 0, "%zu: %s", need, buf);
+    tsr_datatype_free(u);
+    alarm(0);
+}
+
+TSR_TEST(nesting_depth_is_bounded) {
+    /* every walker recurses per level: a chain of 100000 types would overflow the stack */
+    tsr_datatype_t *i32 = T(TSR_TYPE_INT32), *t = i32;
+    tsr_status st = TSR_OK;
+    int depth = 0;
+    while (st == TSR_OK && depth < 100000) {
+        tsr_datatype_t *n = NULL;
+        st = depth % 2 ? tsr_datatype_contiguous(1, t, &n) : tsr_datatype_dup(t, &n);
+        if (st != TSR_OK) break;
+        if (t != i32) tsr_datatype_free(t);
+        t = n;
+        depth++;
+    }
+    CHECK_MSG(st == TSR_ERANGE && strstr(tsr_last_error(), "deep") != NULL, "depth %d: %s (%s)", depth,
+              tsr_status_string(st), tsr_last_error());
+    CHECK(depth == 1024);
+    int64_t one = 1, zero = 0;
+    tsr_datatype_t *n = NULL;
+    CHECK_STATUS(tsr_datatype_hindexed(1, &one, &zero, t, &n), TSR_ERANGE);
+    CHECK_STATUS(tsr_datatype_resized(t, 0, 4, &n), TSR_ERANGE);
+    CHECK(n == NULL);
+    /* the deepest type accepted works with every walker */
+    CHECK_OK(tsr_datatype_commit(t));
+    int32_t v = 42, out = 0;
+    int64_t pos = 0;
+    CHECK_OK(tsr_datatype_pack_naive(&v, 1, t, &out, 4, &pos));
+    CHECK(out == 42);
+    char buf[64];
+    CHECK_OK(tsr_datatype_describe(t, buf, sizeof buf, NULL));
+    tsr_datatype_free(t);
+    /* the deepest GENERAL type, walked by the pool's workers (2^22 + 1 copies of one byte) */
+    tsr_datatype_t *byte = T(TSR_TYPE_BYTE), *h;
+    const int64_t hn = (1 << 22) + 1;
+    CHECK_OK(tsr_datatype_hvector(hn, 1, 0, byte, &h));
+    CHECK_OK(tsr_datatype_struct(1, &one, &zero, &h, &t));
+    tsr_datatype_free(h);
+    for (st = TSR_OK; st == TSR_OK;) {
+        st = tsr_datatype_contiguous(1, t, &n);
+        if (st == TSR_OK) { tsr_datatype_free(t); t = n; }
+    }
+    CHECK(st == TSR_ERANGE);
+    CHECK_OK(tsr_datatype_commit(t));
+    tsr_canon_info ci = {.size = sizeof ci};
+    CHECK_OK(tsr_datatype_canonical(t, &ci));
+    CHECK(ci.kind == TSR_CANON_GENERAL);
+    unsigned char b = 0xa5, *packed = malloc((size_t)hn);
+    tsr_pool_t *pool = tsr_test_pool(2);
+    pos = 0;
+    CHECK_OK(tsr_datatype_pack(pool, &b, 1, t, packed, hn, &pos));
+    int all = pos == hn;
+    for (int64_t i = 0; i < hn && all; i++) all = packed[i] == 0xa5;
+    CHECK(all);
+    tsr_pool_destroy(pool);
+    free(packed);
+    tsr_datatype_free(t);
+}
+
+TSR_TEST(true_extent_must_fit_int64) {
+    tsr_datatype_t *byte = T(TSR_TYPE_BYTE), *dbl = T(TSR_TYPE_DOUBLE), *x, *y, *lo, *hi, *w, *w4, *t = NULL;
+    const int64_t q = 1ll << 62;
+    int64_t one = 1, at, tlb, text;
+    /* lo: 8 true bytes at -2^62, hi: at +2^62, both with lb 0 and extent 8 */
+    at = -q;
+    CHECK_OK(tsr_datatype_hindexed(1, &one, &at, dbl, &x));
+    CHECK_OK(tsr_datatype_resized(x, 0, 8, &lo));
+    tsr_datatype_free(x);
+    at = q;
+    CHECK_OK(tsr_datatype_hindexed(1, &one, &at, dbl, &x));
+    CHECK_OK(tsr_datatype_resized(x, 0, 8, &hi));
+    tsr_datatype_free(x);
+    /* struct: the extent fits, the true extent (from -2^62 - 2^61 to 2^62 + 2^61 + 8) does not */
+    int64_t bl2[2] = {1, 1}, d2[2] = {-(q / 2), q / 2};
+    tsr_datatype_t *ts[2] = {lo, hi};
+    CHECK_STATUS(tsr_datatype_struct(2, bl2, d2, ts, &t), TSR_ERANGE);
+    CHECK(strstr(tsr_last_error(), "tsr_datatype_struct") && strstr(tsr_last_error(), "true extent"));
+    if (t) { tsr_datatype_true_extent(t, &tlb, &text); CHECK(text >= 0); tsr_datatype_free(t); t = NULL; }
+    /* hvector: w spans [-2^62, 8); two copies 2^62 apart span 2^63 + 8 */
+    int64_t d0[2] = {0, 0};
+    tsr_datatype_t *tw[2] = {lo, dbl};
+    CHECK_OK(tsr_datatype_struct(2, bl2, d0, tw, &w));
+    CHECK_OK(tsr_datatype_true_extent(w, &tlb, &text));
+    CHECK(tlb == -q && text == q + 8);
+    CHECK_STATUS(tsr_datatype_hvector(2, 1, q, w, &t), TSR_ERANGE);
+    CHECK(strstr(tsr_last_error(), "tsr_datatype_hvector") && strstr(tsr_last_error(), "true extent"));
+    if (t) { tsr_datatype_true_extent(t, &tlb, &text); CHECK(text >= 0); tsr_datatype_free(t); t = NULL; }
+    /* subarray: w4 spans [-(2^62 + 2^61), 1) with extent 1; corners 2^61 apart overflow */
+    at = -(q + q / 2);
+    CHECK_OK(tsr_datatype_hindexed(1, &one, &at, byte, &x));
+    tsr_datatype_t *tx[2] = {x, byte};
+    CHECK_OK(tsr_datatype_struct(2, bl2, d0, tx, &y));
+    CHECK_OK(tsr_datatype_resized(y, 0, 1, &w4));
+    tsr_datatype_free(y);
+    int64_t sizes[2] = {2, 1ll << 61}, subs[2] = {2, 1}, starts[2] = {0, 0};
+    CHECK_STATUS(tsr_datatype_subarray(2, sizes, subs, starts, TSR_ORDER_C, w4, &t), TSR_ERANGE);
+    CHECK(strstr(tsr_last_error(), "tsr_datatype_subarray") && strstr(tsr_last_error(), "true extent"));
+    if (t) { tsr_datatype_true_extent(t, &tlb, &text); CHECK(text >= 0); tsr_datatype_free(t); t = NULL; }
+    tsr_datatype_free(x); tsr_datatype_free(lo); tsr_datatype_free(hi); tsr_datatype_free(w); tsr_datatype_free(w4);
+    /* pack: elements one extent apart whose span passes int64 are refused, not wrapped */
+    tsr_datatype_t *far;
+    CHECK_OK(tsr_datatype_resized(dbl, 0, q, &far));
+    CHECK_OK(tsr_datatype_commit(far));
+    double src[4] = {0}, out[4];
+    int64_t pos = 0;
+    CHECK_STATUS(tsr_datatype_pack(NULL, src, 4, far, out, sizeof out, &pos), TSR_ERANGE);
+    CHECK_STATUS(tsr_datatype_pack_naive(src, 4, far, out, sizeof out, &pos), TSR_ERANGE);
+    CHECK_STATUS(tsr_datatype_unpack(NULL, out, sizeof out, &pos, src, 4, far), TSR_ERANGE);
+    CHECK_STATUS(tsr_datatype_pack_range(NULL, src, 4, far, 0, 8, out), TSR_ERANGE);
+    CHECK(pos == 0);
+    tsr_datatype_free(far);
+}
+
+/*
+ * Partial walks of the GENERAL path skip whole children before the range: random trees X
+ * inside a GENERAL struct {X, H} (H: 2^22 + 1 one-byte segments, all on one byte); packed
+ * ranges inside X's part of each element must match the oracle.
+ */
+TSR_TEST(fuzz_general_partial_walks) {
+    tsr_datatype_t *byte = T(TSR_TYPE_BYTE), *h;
+    CHECK_OK(tsr_datatype_hvector((1 << 22) + 1, 1, 0, byte, &h));
+    int rounds = tsr_test_quick() ? 60 : 300, fails = 0;
+    for (int r = 0; r < rounds && fails < 5; r++) {
+        node *nd = random_node((int)rnd(1, 5));
+        leaves L = {0};
+        typemap(nd, 0, &L);
+        if (nd->size == 0) { free_node(nd, 1); free(L.v); continue; }
+        int64_t mn = L.v[0].off;
+        for (int64_t i = 0; i < L.n; i++) if (L.v[i].off < mn) mn = L.v[i].off;
+        int64_t bl[2] = {1, 1}, d[2] = {0, mn}, gext, gsize, incount = rnd(1, 3), lo = 0, hi = 0;
+        tsr_datatype_t *ts[2] = {nd->t, h}, *g;
+        CHECK_OK(tsr_datatype_struct(2, bl, d, ts, &g));
+        CHECK_OK(tsr_datatype_commit(g));
+        tsr_canon_info ci = {.size = sizeof ci};
+        CHECK_OK(tsr_datatype_canonical(g, &ci));
+        CHECK(ci.kind == TSR_CANON_GENERAL);
+        tsr_datatype_extent(g, NULL, &gext);
+        tsr_datatype_size(g, &gsize);
+        for (int64_t e = 0; e < incount; e++)
+            for (int64_t i = 0; i < L.n; i++) {
+                int64_t a = e * gext + L.v[i].off, b = a + L.v[i].len;
+                if (a < lo) lo = a;
+                if (b > hi) hi = b;
+            }
+        char *buf = malloc((size_t)(hi - lo)), *mem = buf - lo;
+        for (int64_t i = 0; i < hi - lo; i++) buf[i] = (char)(tsr_test_rng_next(&rng) >> 33);
+        char *want = malloc((size_t)(nd->size * incount)), *got = calloc((size_t)(nd->size * incount), 1);
+        oracle_pack(&L, gext, mem, incount, want);
+        for (int64_t e = 0; e < incount; e++)
+            for (int64_t at = 0; at < nd->size;) {
+                int64_t n = rnd(1, nd->size - at < 29 ? nd->size - at : 29);
+                CHECK_OK(tsr_datatype_pack_range(NULL, mem, incount, g, e * gsize + at, n, got + e * nd->size + at));
+                at += n;
+            }
+        if (memcmp(want, got, (size_t)(nd->size * incount)) != 0) {
+            char desc[512];
+            tsr_datatype_describe(nd->t, desc, sizeof desc, NULL);
+            printf("  partial walk mismatch, incount %lld: %s\n", (long long)incount, desc);
+            fails++;
+        }
+        free(buf); free(want); free(got); free(L.v);
+        tsr_datatype_free(g);
+        free_node(nd, 1);
+    }
+    tsr_datatype_free(h);
+    CHECK(fails == 0);
+}
+
 int main(void) {
     RUN(bounds_and_queries);
     RUN(canonical_equivalence);
@@ -703,5 +1016,10 @@ int main(void) {
     RUN(window_and_record_kernels_match_naive);
     RUN(fuzz_random_trees_every_isa);
     RUN(fuzz_parallel_large);
+    RUN(empty_subtrees_cost_nothing);
+    RUN(commit_and_describe_are_bounded);
+    RUN(nesting_depth_is_bounded);
+    RUN(true_extent_must_fit_int64);
+    RUN(fuzz_general_partial_walks);
     return tsr_test_summary();
 }

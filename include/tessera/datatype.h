@@ -102,8 +102,12 @@ typedef enum tsr_combiner {
  * All constructors: `out` receives a new handle (refcount 1) or is left untouched
  * on error. Errors: TSR_EINVAL (NULL out/old/arrays with count > 0, negative
  * count or block length, freed or invalid handle, bad enum), TSR_ERANGE (a
- * size, extent or displacement overflows int64), TSR_ENOMEM.
- * `old` need not be committed (as in MPI).
+ * size, extent, true extent or displacement overflows int64 — every type has
+ * size, extent and true extent representable in int64 —, or the type would
+ * nest more than 1024 constructors deep), TSR_ENOMEM. The message names the
+ * constructor and the values. `old` need not be committed (as in MPI).
+ * Blocks of zero size (count or blocklen 0, or an empty child) cost nothing
+ * when packing, however many of them a type lists.
  */
 
 /** A predefined type. TSR_EINVAL for a value outside tsr_named_type. */
@@ -210,7 +214,7 @@ typedef enum tsr_canon_kind {
     TSR_CANON_EMPTY = 0,     /**< no bytes (size 0) */
     TSR_CANON_STRIDED = 1,   /**< streams over one dense block (ndims 0 = one contiguous block) */
     TSR_CANON_SEGMENTS = 2,  /**< streams over a list of (offset, length) segments */
-    TSR_CANON_GENERAL = 3,   /**< too many segments to list: packed by walking the type tree */
+    TSR_CANON_GENERAL = 3,   /**< too many segments to list (or a type tree too costly to flatten): packed by walking the type tree */
     TSR_CANON_COUNT
 } tsr_canon_kind;
 
@@ -277,7 +281,8 @@ TSR_API tsr_status tsr_datatype_pack_size(int64_t incount, const tsr_datatype_t 
  * MPI_Pack: packs `incount` elements from `inbuf` into outbuf[*position ..],
  * advances *position. Errors: TSR_EINVAL (NULL buffers with incount > 0,
  * incount < 0, *position < 0, outsize < 0, bad handle), TSR_ESTATE (not
- * committed), TSR_ERANGE (outsize - *position too small: nothing is written).
+ * committed), TSR_ERANGE (outsize - *position too small: nothing is written;
+ * or the `incount` elements, one extent apart, span more than int64 bytes).
  */
 TSR_API tsr_status tsr_datatype_pack(tsr_pool_t *pool, const void *inbuf, int64_t incount,
                                      const tsr_datatype_t *type, void *outbuf, int64_t outsize,

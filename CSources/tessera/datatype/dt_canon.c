@@ -13,6 +13,14 @@
 
 /* Expanding a stream over a segment list whose instances touch: only below this size. */
 #define DT_TOUCH_EXPAND_MAX 65536
+/* Subtree forms of at most this many segments are remembered for the rest of a commit. */
+#define DT_MEMO_MAX_SEGS 64
+/*
+ * Work one commit may do (segments moved or compared, 64 per subtree built; about a
+ * second) before it gives up flattening: the type is then TSR_CANON_GENERAL.
+ */
+#define DT_WORK_BUDGET (1ll << 28)
+#define DT_WORK_PER_BUILD 64
 
 typedef struct form {
     int general, empty;
@@ -119,23 +127,26 @@ static int expand_into(form *dst, const form *f, int64_t base, int64_t n, int64_
 }
 
 /* Smallest period p < nseg of the segment list (lengths equal, offsets shifted by one d), or 0. */
-static int64_t find_period(const form *f, int64_t *d_out) {
+static int64_t find_period(const form *f, int64_t *d_out, int64_t *work) {
     int64_t n = f->nseg;
+    *work += n / 2;
     for (int64_t p = 1; p <= n / 2; p++) {
         if (n % p) continue;
-        int64_t d = f->off[p] - f->off[0];
-        int ok = 1;
-        for (int64_t i = 0; i + p < n && ok; i++)
-            ok = f->len[i + p] == f->len[i] && f->off[i + p] - f->off[i] == d;
-        if (ok) { *d_out = d; return p; }
+        int64_t d = f->off[p] - f->off[0], i = 0;
+        while (i + p < n && f->len[i + p] == f->len[i] && f->off[i + p] - f->off[i] == d) i++;
+        *work += i;
+        if (i + p == n) { *d_out = d; return p; }
     }
     return 0;
 }
 
-static int simplify(form *f) {
+/* Simplifies to a fixed point; past the work budget the form becomes general. */
+static int simplify(form *f, int64_t *work) {
     if (f->general) return 1;
     for (int changed = 1; changed && !f->empty;) {
         changed = 0;
+        *work += f->nseg + f->nd;
+        if (*work > DT_WORK_BUDGET) { f->general = 1; return 1; }
         if (f->nseg == 0) { f->empty = 1; break; }
         for (int32_t k = 0; k < f->nd; k++)
             if (f->cnt[k] == 0) { f->empty = 1; return 1; }
@@ -179,7 +190,7 @@ static int simplify(form *f) {
         if (changed) continue;
         if (f->nseg > 1) {
             /* periodic segment list -> stream over one period */
-            int64_t d, p = find_period(f, &d);
+            int64_t d, p = find_period(f, &d, work);
             if (p > 0) {
                 if (!reserve_dims(f, f->nd + 1)) return 0;
                 f->cnt[f->nd] = f->nseg / p;
@@ -197,6 +208,7 @@ static int simplify(form *f) {
                     body.nseg = f->nseg; body.off = f->off; body.len = f->len;
                     form out = {0};
                     if (!expand_into(&out, &body, 0, c, s)) { form_free(&out); return 0; }
+                    *work += tot;
                     free(f->off); free(f->len);
                     f->off = out.off; f->len = out.len; f->nseg = out.nseg; f->caps = out.caps;
                     f->nd--;
@@ -208,25 +220,111 @@ static int simplify(form *f) {
     return 1;
 }
 
+static int form_copy(form *dst, const form *src) {
+    memset(dst, 0, sizeof *dst);
+    if (!reserve_dims(dst, src->nd) || !reserve_segs(dst, src->nseg)) { form_free(dst); return 0; }
+    dst->general = src->general; dst->empty = src->empty; dst->start = src->start;
+    dst->nd = src->nd; dst->nseg = src->nseg;
+    if (src->nd) {
+        memcpy(dst->cnt, src->cnt, (size_t)src->nd * sizeof *dst->cnt);
+        memcpy(dst->str, src->str, (size_t)src->nd * sizeof *dst->str);
+    }
+    if (src->nseg) {
+        memcpy(dst->off, src->off, (size_t)src->nseg * sizeof *dst->off);
+        memcpy(dst->len, src->len, (size_t)src->nseg * sizeof *dst->len);
+    }
+    return 1;
+}
+
+/*
+ * The small forms built so far in one commit, by type. A type tree is a DAG: a subtree
+ * reused along k nested pairs of blocks lies on 2^k paths, and is built once, not 2^k
+ * times. Large forms are not kept (they cannot double 2^k times without passing
+ * DT_MAX_SEGMENTS); `work` bounds the commit in every case (DT_WORK_BUDGET).
+ */
+typedef struct memo {
+    const tsr_datatype_t **key;
+    form *val;
+    int64_t cap, n, work;
+} memo;
+
+static int64_t memo_slot(const memo *m, const tsr_datatype_t *t) {
+    uint64_t h = (uint64_t)(uintptr_t)t * 0x9E3779B97F4A7C15ull;
+    int64_t i = (int64_t)(h >> 17) & (m->cap - 1);
+    while (m->key[i] && m->key[i] != t) i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+static const form *memo_find(const memo *m, const tsr_datatype_t *t) {
+    if (!m->cap) return NULL;
+    int64_t i = memo_slot(m, t);
+    return m->key[i] ? &m->val[i] : NULL;
+}
+
+/* Remembers a copy of f (best effort: out of memory only skips it). */
+static void memo_put(memo *m, const tsr_datatype_t *t, const form *f) {
+    static const form general = {.general = 1};
+    if (f->general) f = &general;  /* its lists are of no use */
+    if (f->nseg > DT_MEMO_MAX_SEGS) return;
+    if ((m->n + 1) * 2 > m->cap) {
+        memo g = {0};
+        g.cap = m->cap ? m->cap * 2 : 64;
+        g.key = calloc((size_t)g.cap, sizeof *g.key);
+        g.val = calloc((size_t)g.cap, sizeof *g.val);
+        if (!g.key || !g.val) { free(g.key); free(g.val); return; }
+        for (int64_t i = 0; i < m->cap; i++)
+            if (m->key[i]) {
+                int64_t j = memo_slot(&g, m->key[i]);
+                g.key[j] = m->key[i];
+                g.val[j] = m->val[i];
+            }
+        free(m->key); free(m->val);
+        g.n = m->n; g.work = m->work;
+        *m = g;
+    }
+    int64_t i = memo_slot(m, t);
+    if (m->key[i] || !form_copy(&m->val[i], f)) return;
+    m->key[i] = t;
+    m->n++;
+}
+
+static void memo_free(memo *m) {
+    for (int64_t i = 0; i < m->cap; i++)
+        if (m->key[i]) form_free(&m->val[i]);
+    free(m->key); free(m->val);
+}
+
+static int build_node(const tsr_datatype_t *t, form *f, memo *m);
+
 /* Builds the simplified form of one element of t. Returns 0 on out-of-memory. */
-static int build(const tsr_datatype_t *t, form *f) {
+static int build(const tsr_datatype_t *t, form *f, memo *m) {
     memset(f, 0, sizeof *f);
     if (t->size == 0) { f->empty = 1; return 1; }
+    if (t->comb == TSR_COMBINER_NAMED) return form_dense(f, t->size);
+    const form *hit = memo_find(m, t);
+    if (hit) return form_copy(f, hit);
+    m->work += DT_WORK_PER_BUILD;
+    if (m->work > DT_WORK_BUDGET) { f->general = 1; return 1; }
+    if (!build_node(t, f, m)) return 0;
+    memo_put(m, t, f);
+    return 1;
+}
+
+static int build_node(const tsr_datatype_t *t, form *f, memo *m) {
     const tsr_datatype_t *c = t->nchild ? t->children[0] : NULL;
     switch (t->comb) {
-    case TSR_COMBINER_NAMED: return form_dense(f, t->size);
     case TSR_COMBINER_RESIZED:
-    case TSR_COMBINER_DUP: return build(c, f);
+    case TSR_COMBINER_DUP: return build(c, f, m);
     case TSR_COMBINER_CONTIGUOUS:
     case TSR_COMBINER_VECTOR:
     case TSR_COMBINER_HVECTOR: {
-        if (!build(c, f)) return 0;
+        if (!build(c, f, m)) return 0;
         int64_t sb = t->comb == TSR_COMBINER_VECTOR ? t->stride * c->extent : t->stride;
         if (!prepend_stream(f, t->blocklen, c->extent) || !prepend_stream(f, t->count, sb)) return 0;
-        return simplify(f);
+        return simplify(f, &m->work);
     }
     case TSR_COMBINER_SUBARRAY: {
-        if (!build(c, f)) return 0;
+        if (!build(c, f, m)) return 0;
         int64_t acc = c->extent, extra = 0;
         for (int k = 0; k < t->ndims; k++) {
             int i = t->order == TSR_ORDER_C ? t->ndims - 1 - k : k;
@@ -235,7 +333,7 @@ static int build(const tsr_datatype_t *t, form *f) {
             acc *= t->sizes[i];
         }
         f->start += extra;
-        return simplify(f);
+        return simplify(f, &m->work);
     }
     default: break;
     }
@@ -246,13 +344,14 @@ static int build(const tsr_datatype_t *t, form *f) {
     const tsr_datatype_t *built_for = NULL;
     int64_t total = 0;
     int ok = 1;
-    for (int64_t i = 0; i < t->count && ok; i++) {
+    /* only the blocks that hold data: a type may list billions of empty ones */
+    for (int64_t k = 0; k < dt_nfilled(t) && ok; k++) {
+        int64_t i = dt_filled(t, k);
         const tsr_datatype_t *ci = t->comb == TSR_COMBINER_STRUCT ? t->children[i] : c;
         int64_t bl = t->blocklens ? t->blocklens[i] : t->blocklen;
-        if (bl == 0 || ci->size == 0) continue;
         if (ci != built_for) {
             form_free(&child);
-            if (!build(ci, &child)) { ok = 0; break; }
+            if (!build(ci, &child, m)) { ok = 0; break; }
             built_for = ci;
         }
         if (child.general) { f->general = 1; break; }
@@ -261,12 +360,13 @@ static int build(const tsr_datatype_t *t, form *f) {
         if (n < 0 || tsr_add_i64(total, n, &total) || total > DT_MAX_SEGMENTS) { f->general = 1; break; }
         int64_t d = bytes ? t->displs[i] : t->displs[i] * ci->extent;
         ok = expand_into(f, &child, d, bl, ci->extent);
+        m->work += n;
     }
     form_free(&child);
     if (!ok) return 0;
     if (f->general) { free(f->off); free(f->len); f->off = f->len = NULL; f->nseg = 0; return 1; }
     if (f->nseg == 0) { f->empty = 1; return 1; }
-    return simplify(f);
+    return simplify(f, &m->work);
 }
 
 void dt_canon_free(dt_canon *c) {
@@ -276,7 +376,10 @@ void dt_canon_free(dt_canon *c) {
 
 tsr_status dt_canonicalize(tsr_datatype_t *t) {
     form f;
-    if (!build(t, &f)) { form_free(&f); return tsr_error(TSR_ENOMEM, "tsr_datatype_commit: out of memory"); }
+    memo m = {0};
+    int ok = build(t, &f, &m);
+    memo_free(&m);
+    if (!ok) { form_free(&f); return tsr_error(TSR_ENOMEM, "tsr_datatype_commit: out of memory"); }
     dt_canon *c = &t->canon;
     memset(c, 0, sizeof *c);
     if (!f.general && !f.empty && f.nd > 63) f.general = 1;  /* the pack engine keeps dims on the stack */
@@ -392,7 +495,7 @@ size_t dt_canon_describe(const tsr_datatype_t *t, char *buf, size_t cap) {
     const dt_canon *c = &t->canon;
     switch (c->kind) {
     case TSR_CANON_EMPTY: OUT("empty"); break;
-    case TSR_CANON_GENERAL: OUT("general (more than %lld segments)", (long long)DT_MAX_SEGMENTS); break;
+    case TSR_CANON_GENERAL: OUT("general (more than %lld segments, or too costly to flatten)", (long long)DT_MAX_SEGMENTS); break;
     case TSR_CANON_STRIDED: OUT("strided start=%lld block=%lldB", (long long)c->start, (long long)c->seg_len[0]); break;
     case TSR_CANON_SEGMENTS: {
         OUT("segments start=%lld n=%lld [", (long long)c->start, (long long)c->nseg);

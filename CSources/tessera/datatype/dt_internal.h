@@ -14,6 +14,9 @@
 /* Above this many body segments commit gives up listing them (TSR_CANON_GENERAL). */
 #define DT_MAX_SEGMENTS (1ll << 22)
 
+/* Deepest constructor nesting accepted: every walker recurses once per level. */
+#define DT_MAX_DEPTH 1024
+
 /* The canonical form of one element (see datatype.h). */
 typedef struct dt_canon {
     tsr_canon_kind kind;
@@ -38,6 +41,9 @@ struct tsr_datatype {
     /* constructor arguments */
     int64_t count, blocklen, stride;         /* contiguous, vector, hvector, *_block (stride in bytes for h-types) */
     int64_t *blocklens, *displs;             /* indexed families and struct (displs in bytes for h*, struct) */
+    int64_t nfilled;                         /* indexed/struct: blocks that hold data (blocklen and child size > 0) */
+    int64_t *filled;                         /* their indices in order, or NULL when every block holds data */
+    int32_t depth;                           /* nesting: 0 for named types */
     int64_t nchild;
     struct tsr_datatype **children;          /* 1 except struct */
     int32_t ndims;                           /* subarray */
@@ -50,6 +56,10 @@ struct tsr_datatype {
     dt_canon canon;
     char kernel_name[32];
 };
+
+/* Block k of the data-holding blocks of an indexed/struct type (k < dt_nfilled(t)). */
+static inline int64_t dt_nfilled(const tsr_datatype_t *t) { return t->filled ? t->nfilled : t->count; }
+static inline int64_t dt_filled(const tsr_datatype_t *t, int64_t k) { return t->filled ? t->filled[k] : k; }
 
 /* Registry of live handles (every public entry point validates its handle). */
 TSR_INTERNAL int dt_registry_contains(const tsr_datatype_t *t);

@@ -203,6 +203,17 @@ tsr_status tsr_datatype_pack_size(int64_t incount, const tsr_datatype_t *type, i
     return TSR_OK;
 }
 
+/* TSR_ERANGE if `count` elements, element i at i*extent, touch bytes whose offsets overflow int64. */
+static tsr_status check_span(const char *fn, int64_t count, const tsr_datatype_t *type) {
+    int64_t last, lo, hi;
+    if (count <= 1 || type->size == 0) return TSR_OK;
+    if (tsr_mul_i64(count - 1, type->extent, &last) || tsr_add_i64(last, type->true_lb, &lo) ||
+        tsr_add_i64(last, type->true_ub, &hi))
+        return tsr_error(TSR_ERANGE, "%s: %lld elements of extent %lld span more than int64 bytes", fn, (long long)count,
+                         (long long)type->extent);
+    return TSR_OK;
+}
+
 /* Validates the common arguments; returns the packed bytes of incount elements in *bytes. */
 static tsr_status check_common(const char *fn, const void *membuf, int64_t count, const tsr_datatype_t *type,
                                const void *packbuf, int64_t packsize, const int64_t *position, int64_t *bytes) {
@@ -213,6 +224,7 @@ static tsr_status check_common(const char *fn, const void *membuf, int64_t count
     if (packsize < 0) return tsr_error(TSR_EINVAL, "%s: buffer size must be >= 0 (got %lld)", fn, (long long)packsize);
     if (tsr_mul_i64(count, type->size, bytes))
         return tsr_error(TSR_ERANGE, "%s: %lld x %lld bytes overflows", fn, (long long)count, (long long)type->size);
+    TSR_TRY(check_span(fn, count, type));
     if (*bytes > 0 && !membuf) return tsr_error(TSR_EINVAL, "%s: data buffer is NULL with %lld bytes to move", fn, (long long)*bytes);
     if (*bytes > 0 && !packbuf) return tsr_error(TSR_EINVAL, "%s: packed buffer is NULL with %lld bytes to move", fn, (long long)*bytes);
     if (*position > packsize || *bytes > packsize - *position)
@@ -250,6 +262,7 @@ static tsr_status check_range(const char *fn, const void *membuf, int64_t count,
     int64_t total;
     if (tsr_mul_i64(count, type->size, &total))
         return tsr_error(TSR_ERANGE, "%s: %lld x %lld bytes overflows", fn, (long long)count, (long long)type->size);
+    TSR_TRY(check_span(fn, count, type));
     if (first > total || nbytes > total - first)
         return tsr_error(TSR_ERANGE, "%s: range [%lld, %lld + %lld) passes the end of the %lld-byte packed stream", fn,
                          (long long)first, (long long)first, (long long)nbytes, (long long)total);

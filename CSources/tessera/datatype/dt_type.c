@@ -169,8 +169,6 @@ const char *dt_named_name(tsr_named_type k) {
 
 /* ---- construction helpers ---------------------------------------------------------------- */
 
-#define RANGE_FAIL(fn) tsr_error(TSR_ERANGE, "%s: size, extent or displacement overflows int64", fn)
-
 static tsr_datatype_t *dt_alloc(tsr_combiner comb) {
     tsr_datatype_t *t = calloc(1, sizeof *t);
     if (!t) return NULL;
@@ -199,6 +197,7 @@ static void dt_destroy(tsr_datatype_t *t) {
     free(t->children);
     free(t->blocklens);
     free(t->displs);
+    free(t->filled);
     free(t->sizes);
     free(t->subsizes);
     free(t->starts);
@@ -222,14 +221,10 @@ static int bounds_add(bounds *b, const tsr_datatype_t *c, int64_t disp0, int64_t
     int64_t last;
     if (tsr_mul_i64(n - 1, step, &last) || tsr_add_i64(last, disp0, &last)) return 0;
     int64_t dmin = disp0 < last ? disp0 : last, dmax = disp0 < last ? last : disp0;
-    int64_t ub_c, lo, hi;
-    if (tsr_add_i64(c->lb, c->extent, &ub_c)) return 0;
-    if (tsr_add_i64(dmin, c->lb < ub_c ? c->lb : ub_c, &lo) || tsr_add_i64(dmax, c->lb < ub_c ? ub_c : c->lb, &hi))
-        return 0;
     /* MPI: lb = min(disp + lb_c), ub = max(disp + ub_c) */
-    int64_t l2, u2;
-    if (tsr_add_i64(c->lb, dmin, &l2) || tsr_add_i64(ub_c, dmax, &u2)) return 0;
-    (void)lo; (void)hi;
+    int64_t ub_c, l2, u2;
+    if (tsr_add_i64(c->lb, c->extent, &ub_c) || tsr_add_i64(c->lb, dmin, &l2) || tsr_add_i64(ub_c, dmax, &u2))
+        return 0;
     if (!b->any || l2 < b->lb) b->lb = l2;
     if (!b->any || u2 > b->ub) b->ub = u2;
     b->any = 1;
@@ -243,6 +238,24 @@ static int bounds_add(bounds *b, const tsr_datatype_t *c, int64_t disp0, int64_t
     return 1;
 }
 
+/* The true extent (true ub - true lb) must fit in int64: tsr_datatype_true_extent returns it. */
+static tsr_status true_span_check(const bounds *b, const char *fn) {
+    int64_t e;
+    if (b->tany && __builtin_sub_overflow(b->tub, b->tlb, &e))
+        return tsr_error(TSR_ERANGE, "%s: the true extent of the new type (true lb %lld to true ub %lld) does not fit in int64",
+                         fn, (long long)b->tlb, (long long)b->tub);
+    return TSR_OK;
+}
+
+/* Both the extent (ub - lb) and the true extent must fit in int64. */
+static tsr_status bounds_check(const bounds *b, const char *fn) {
+    int64_t e;
+    if (b->any && __builtin_sub_overflow(b->ub, b->lb, &e))
+        return tsr_error(TSR_ERANGE, "%s: the extent of the new type (lb %lld to ub %lld) does not fit in int64", fn,
+                         (long long)b->lb, (long long)b->ub);
+    return true_span_check(b, fn);
+}
+
 static void bounds_apply(tsr_datatype_t *t, const bounds *b) {
     t->lb = b->any ? b->lb : 0;
     t->extent = b->any ? b->ub - b->lb : 0;
@@ -250,9 +263,11 @@ static void bounds_apply(tsr_datatype_t *t, const bounds *b) {
     t->true_ub = b->tany ? b->tub : 0;
 }
 
-static int checked_extent(const bounds *b) {
-    int64_t e;
-    return !b->any || !__builtin_sub_overflow(b->ub, b->lb, &e);
+static tsr_status depth_check(int32_t depth, const char *fn) {
+    if (depth > DT_MAX_DEPTH)
+        return tsr_error(TSR_ERANGE, "%s: the new type would nest %d constructors deep (at most %d)", fn, (int)depth,
+                         DT_MAX_DEPTH);
+    return TSR_OK;
 }
 
 static tsr_status finish(tsr_datatype_t *t, tsr_datatype_t **out, const char *fn) {
@@ -269,6 +284,7 @@ static tsr_status set_single_child(tsr_datatype_t *t, tsr_datatype_t *old) {
     if (!t->children) return TSR_ENOMEM;
     t->children[0] = old;
     t->nchild = 1;
+    t->depth = old->depth + 1;
     dt_retain(old);
     return TSR_OK;
 }
@@ -291,16 +307,23 @@ static tsr_status make_hvector(const char *fn, tsr_combiner comb, int64_t count,
     if (blocklen < 0)
         return tsr_error(TSR_EINVAL, "%s: blocklen must be >= 0 (got %lld)", fn, (long long)blocklen);
     int64_t sb = stride_bytes_known;
-    if (stride_in_elems && tsr_mul_i64(stride_arg, old->extent, &sb)) return RANGE_FAIL(fn);
+    if (stride_in_elems && tsr_mul_i64(stride_arg, old->extent, &sb))
+        return tsr_error(TSR_ERANGE, "%s: stride %lld x extent %lld of old overflows int64", fn, (long long)stride_arg,
+                         (long long)old->extent);
     int64_t n, size;
-    if (tsr_mul_i64(count, blocklen, &n) || tsr_mul_i64(n, old->size, &size)) return RANGE_FAIL(fn);
+    if (tsr_mul_i64(count, blocklen, &n) || tsr_mul_i64(n, old->size, &size))
+        return tsr_error(TSR_ERANGE, "%s: count %lld x blocklen %lld x size %lld of old overflows int64", fn,
+                         (long long)count, (long long)blocklen, (long long)old->size);
     bounds b = {0};
     for (int64_t i = 0; i < (count > 2 ? 2 : count); i++) {
         /* extreme blocks are the first and last (placements are affine in i) */
         int64_t ii = i == 0 ? 0 : count - 1, d;
-        if (tsr_mul_i64(ii, sb, &d) || !bounds_add(&b, old, d, blocklen, old->extent)) return RANGE_FAIL(fn);
+        if (tsr_mul_i64(ii, sb, &d) || !bounds_add(&b, old, d, blocklen, old->extent))
+            return tsr_error(TSR_ERANGE, "%s: block %lld (%lld copies of extent %lld at %lld x %lld bytes) lies beyond int64",
+                             fn, (long long)ii, (long long)blocklen, (long long)old->extent, (long long)ii, (long long)sb);
     }
-    if (!checked_extent(&b)) return RANGE_FAIL(fn);
+    TSR_TRY(bounds_check(&b, fn));
+    TSR_TRY(depth_check(old->depth + 1, fn));
     tsr_datatype_t *t = dt_alloc(comb);
     if (!t) return tsr_error(TSR_ENOMEM, "%s: out of memory", fn);
     t->count = count;
@@ -325,6 +348,19 @@ tsr_status tsr_datatype_vector(int64_t count, int64_t blocklen, int64_t stride, 
 tsr_status tsr_datatype_hvector(int64_t count, int64_t blocklen, int64_t stride_bytes, tsr_datatype_t *old,
                                 tsr_datatype_t **out) {
     return make_hvector(__func__, TSR_COMBINER_HVECTOR, count, blocklen, stride_bytes, stride_bytes, 0, old, out);
+}
+
+/* Lists the blocks of t that hold data, so walkers skip empty ones in O(1) (NULL when all do). */
+static int set_filled(tsr_datatype_t *t, int64_t nfilled) {
+    t->nfilled = nfilled;
+    if (nfilled == t->count) return 1;
+    t->filled = malloc((size_t)(nfilled > 0 ? nfilled : 1) * sizeof *t->filled);
+    if (!t->filled) return 0;
+    for (int64_t i = 0, k = 0; i < t->count; i++) {
+        const tsr_datatype_t *c = t->comb == TSR_COMBINER_STRUCT ? t->children[i] : t->children[0];
+        if ((t->blocklens ? t->blocklens[i] : t->blocklen) > 0 && c->size > 0) t->filled[k++] = i;
+    }
+    return 1;
 }
 
 /* The indexed family and struct: block i has blocklens[i] (or the common blocklen) copies of
@@ -354,23 +390,34 @@ static tsr_status make_indexed(const char *fn, tsr_combiner comb, int64_t count,
         TSR_TRY(dt_check(old, fn, "old"));
     }
     bounds b = {0};
-    int64_t size = 0;
+    int64_t size = 0, nfilled = 0;
+    int32_t depth = comb == TSR_COMBINER_STRUCT ? 1 : old->depth + 1;
     for (int64_t i = 0; i < count; i++) {
         int64_t bl = per_block_bl ? blocklens[i] : common_bl;
         if (bl < 0)
             return tsr_error(TSR_EINVAL, "%s: blocklens[%lld] must be >= 0 (got %lld)", fn, (long long)i, (long long)bl);
         const tsr_datatype_t *c = comb == TSR_COMBINER_STRUCT ? types[i] : old;
         int64_t d = displs[i], s;
-        if (!bytes && tsr_mul_i64(d, c->extent, &d)) return RANGE_FAIL(fn);
-        if (tsr_mul_i64(bl, c->size, &s) || tsr_add_i64(size, s, &size)) return RANGE_FAIL(fn);
-        if (!bounds_add(&b, c, d, bl, c->extent)) return RANGE_FAIL(fn);
+        if (!bytes && tsr_mul_i64(d, c->extent, &d))
+            return tsr_error(TSR_ERANGE, "%s: displs[%lld] = %lld x extent %lld of old overflows int64", fn, (long long)i,
+                             (long long)displs[i], (long long)c->extent);
+        if (tsr_mul_i64(bl, c->size, &s) || tsr_add_i64(size, s, &size))
+            return tsr_error(TSR_ERANGE, "%s: the size overflows int64 at block %lld (%lld copies of size %lld)", fn,
+                             (long long)i, (long long)bl, (long long)c->size);
+        if (!bounds_add(&b, c, d, bl, c->extent))
+            return tsr_error(TSR_ERANGE, "%s: block %lld (%lld copies of extent %lld at %lld bytes) lies beyond int64",
+                             fn, (long long)i, (long long)bl, (long long)c->extent, (long long)d);
+        if (bl > 0 && c->size > 0) nfilled++;
+        if (c->depth + 1 > depth) depth = c->depth + 1;
     }
-    if (!checked_extent(&b)) return RANGE_FAIL(fn);
+    TSR_TRY(bounds_check(&b, fn));
+    TSR_TRY(depth_check(depth, fn));
     tsr_datatype_t *t = dt_alloc(comb);
     if (!t) return tsr_error(TSR_ENOMEM, "%s: out of memory", fn);
     t->count = count;
     t->blocklen = common_bl;
     t->size = size;
+    t->depth = depth;
     bounds_apply(t, &b);
     t->displs = dup_i64(displs, count);
     if (per_block_bl) t->blocklens = dup_i64(blocklens, count);
@@ -385,6 +432,7 @@ static tsr_status make_indexed(const char *fn, tsr_combiner comb, int64_t count,
         dt_retain(t->children[i]);
         t->nchild = i + 1;
     }
+    if (!set_filled(t, nfilled)) { dt_destroy(t); return tsr_error(TSR_ENOMEM, "%s: out of memory", fn); }
     return finish(t, out, fn);
 }
 
@@ -439,19 +487,29 @@ tsr_status tsr_datatype_subarray(int32_t ndims, const int64_t *sizes, const int6
     for (int32_t k = 0; k < ndims; k++) {
         int32_t i = order == TSR_ORDER_C ? ndims - 1 - k : k;
         stride[i] = acc;
-        if (tsr_mul_i64(acc, sizes[i], &acc) || tsr_mul_i64(n, subsizes[i], &n)) return RANGE_FAIL(fn);
+        if (tsr_mul_i64(acc, sizes[i], &acc) || tsr_mul_i64(n, subsizes[i], &n))
+            return tsr_error(TSR_ERANGE, "%s: the array of sizes[%d] = %lld (and faster dimensions) of extent %lld "
+                             "overflows int64", fn, i, (long long)sizes[i], (long long)old->extent);
     }
-    if (tsr_mul_i64(n, old->size, &size)) return RANGE_FAIL(fn);
+    if (tsr_mul_i64(n, old->size, &size))
+        return tsr_error(TSR_ERANGE, "%s: %lld elements x size %lld of old overflows int64", fn, (long long)n,
+                         (long long)old->size);
     /* true bounds: the corner placements of old (strides may be negative if extent < 0) */
     bounds b = {0};
-    int64_t dmin = 0, dmax = 0;
+    int64_t dmin = 0, dmax = 0, span;
     for (int32_t i = 0; i < ndims; i++) {
         int64_t a, z;
-        if (tsr_mul_i64(starts[i], stride[i], &a) || tsr_mul_i64(starts[i] + subsizes[i] - 1, stride[i], &z))
-            return RANGE_FAIL(fn);
-        if (tsr_add_i64(dmin, a < z ? a : z, &dmin) || tsr_add_i64(dmax, a < z ? z : a, &dmax)) return RANGE_FAIL(fn);
+        if (tsr_mul_i64(starts[i], stride[i], &a) || tsr_mul_i64(starts[i] + subsizes[i] - 1, stride[i], &z) ||
+            tsr_add_i64(dmin, a < z ? a : z, &dmin) || tsr_add_i64(dmax, a < z ? z : a, &dmax))
+            return tsr_error(TSR_ERANGE, "%s: the sub-block's offset in dimension %d (starts %lld + subsizes %lld at "
+                             "%lld bytes) overflows int64", fn, i, (long long)starts[i], (long long)subsizes[i],
+                             (long long)stride[i]);
     }
-    if (!bounds_add(&b, old, dmin, 2, dmax - dmin)) return RANGE_FAIL(fn);
+    if (__builtin_sub_overflow(dmax, dmin, &span) || !bounds_add(&b, old, dmin, 2, span))
+        return tsr_error(TSR_ERANGE, "%s: the sub-block (from %lld to %lld bytes, old lb %lld extent %lld) lies beyond "
+                         "int64", fn, (long long)dmin, (long long)dmax, (long long)old->lb, (long long)old->extent);
+    TSR_TRY(true_span_check(&b, fn));
+    TSR_TRY(depth_check(old->depth + 1, fn));
     tsr_datatype_t *t = dt_alloc(TSR_COMBINER_SUBARRAY);
     if (!t) return tsr_error(TSR_ENOMEM, "%s: out of memory", fn);
     t->ndims = ndims;
@@ -477,7 +535,9 @@ tsr_status tsr_datatype_resized(tsr_datatype_t *old, int64_t lb, int64_t extent,
     TSR_CHECK_NULL(out);
     TSR_TRY(dt_check(old, fn, "old"));
     int64_t ub;
-    if (tsr_add_i64(lb, extent, &ub)) return RANGE_FAIL(fn);
+    if (tsr_add_i64(lb, extent, &ub))
+        return tsr_error(TSR_ERANGE, "%s: lb %lld + extent %lld overflows int64", fn, (long long)lb, (long long)extent);
+    TSR_TRY(depth_check(old->depth + 1, fn));
     tsr_datatype_t *t = dt_alloc(TSR_COMBINER_RESIZED);
     if (!t) return tsr_error(TSR_ENOMEM, "%s: out of memory", fn);
     t->size = old->size;
@@ -493,6 +553,7 @@ tsr_status tsr_datatype_dup(tsr_datatype_t *old, tsr_datatype_t **out) {
     const char *fn = __func__;
     TSR_CHECK_NULL(out);
     TSR_TRY(dt_check(old, fn, "old"));
+    TSR_TRY(depth_check(old->depth + 1, fn));
     tsr_datatype_t *t = dt_alloc(TSR_COMBINER_DUP);
     if (!t) return tsr_error(TSR_ENOMEM, "%s: out of memory", fn);
     t->size = old->size;
@@ -578,7 +639,10 @@ tsr_status tsr_datatype_is_committed(const tsr_datatype_t *type, int32_t *commit
 
 /* ---- describe ------------------------------------------------------------------------------------ */
 
-typedef struct sbuf { char *buf; size_t cap, len; } sbuf;
+/* Most tree nodes a description spells out (a small DAG can have billions of paths). */
+#define DT_DESCRIBE_MAX_NODES 32
+
+typedef struct sbuf { char *buf; size_t cap, len; int nodes; } sbuf;
 
 static void sb_printf(sbuf *s, const char *fmt, ...) TSR_FORMAT(2, 3);
 static void sb_printf(sbuf *s, const char *fmt, ...) {
@@ -597,7 +661,8 @@ static const char *comb_names[TSR_COMBINER_COUNT] = {
 };
 
 static void describe_tree(sbuf *s, const tsr_datatype_t *t, int depth) {
-    if (depth > 8) { sb_printf(s, "..."); return; }
+    if (depth > 8 || s->nodes <= 0) { sb_printf(s, "..."); return; }
+    s->nodes--;
     switch (t->comb) {
     case TSR_COMBINER_NAMED: sb_printf(s, "%s", named_names[t->named]); return;
     case TSR_COMBINER_CONTIGUOUS: sb_printf(s, "contiguous(%lld, ", (long long)t->count); break;
@@ -636,7 +701,7 @@ static void describe_tree(sbuf *s, const tsr_datatype_t *t, int depth) {
 tsr_status tsr_datatype_describe(const tsr_datatype_t *type, char *buf, size_t cap, size_t *needed) {
     TSR_TRY(dt_check(type, __func__, "type"));
     if (!buf && cap > 0) return tsr_error(TSR_EINVAL, "tsr_datatype_describe: buf is NULL with cap %zu", cap);
-    sbuf s = {buf, cap, 0};
+    sbuf s = {buf, cap, 0, DT_DESCRIBE_MAX_NODES};
     if (atomic_load_explicit(&type->committed, memory_order_acquire)) {
         s.len = dt_canon_describe(type, buf, cap);
         sb_printf(&s, " from ");
@@ -670,18 +735,34 @@ static void walk_leaf(walk *w, char *p, int64_t n) {
 
 static void walk_type(walk *w, const tsr_datatype_t *t, char *base);
 
-static void walk_sub(walk *w, const tsr_datatype_t *t, char *base, int dim, const int64_t *stride) {
+/*
+ * Walks n copies of c (c->size > 0) at base + k*extent. Copies wholly before the range
+ * are skipped in one step and the walk stops at its end, so a partial walk costs what
+ * it moves, not what lies before it.
+ */
+static void walk_run(walk *w, const tsr_datatype_t *c, char *base, int64_t n) {
+    int64_t k = w->pos < w->first ? (w->first - w->pos) / c->size : 0;
+    if (k > n) k = n;
+    w->pos += k * c->size;
+    for (; k < n && w->pos < w->end; k++) walk_type(w, c, base + k * c->extent);
+}
+
+/* slice[dim]: stream bytes of one index step in dimension `dim` (0 = slowest). */
+static void walk_sub(walk *w, const tsr_datatype_t *t, char *base, int dim, const int64_t *stride,
+                     const int64_t *slice) {
     int nd = t->ndims;
-    int i = t->order == TSR_ORDER_C ? dim : nd - 1 - dim; /* dim 0 = slowest */
-    for (int64_t k = 0; k < t->subsizes[i]; k++) {
-        char *p = base + (t->starts[i] + k) * stride[i];
-        if (dim == nd - 1) walk_type(w, t->children[0], p);
-        else walk_sub(w, t, p, dim + 1, stride);
-    }
+    int i = t->order == TSR_ORDER_C ? dim : nd - 1 - dim;
+    if (dim == nd - 1) { walk_run(w, t->children[0], base + t->starts[i] * stride[i], t->subsizes[i]); return; }
+    int64_t k = w->pos < w->first ? (w->first - w->pos) / slice[dim] : 0;
+    if (k > t->subsizes[i]) k = t->subsizes[i];
+    w->pos += k * slice[dim];
+    for (; k < t->subsizes[i] && w->pos < w->end; k++)
+        walk_sub(w, t, base + (t->starts[i] + k) * stride[i], dim + 1, stride, slice);
 }
 
 static void walk_type(walk *w, const tsr_datatype_t *t, char *base) {
-    if (w->pos >= w->end) return;
+    /* empty subtrees cost nothing, however many empty children they hold */
+    if (w->pos >= w->end || t->size == 0) return;
     /* skip whole subtrees that end before the range */
     if (w->pos + t->size <= w->first) { w->pos += t->size; return; }
     const tsr_datatype_t *c = t->nchild ? t->children[0] : NULL;
@@ -691,8 +772,10 @@ static void walk_type(walk *w, const tsr_datatype_t *t, char *base) {
     case TSR_COMBINER_VECTOR:
     case TSR_COMBINER_HVECTOR: {
         int64_t sb = t->comb == TSR_COMBINER_VECTOR ? t->stride * c->extent : t->stride;
-        for (int64_t i = 0; i < t->count; i++)
-            for (int64_t j = 0; j < t->blocklen; j++) walk_type(w, c, base + i * sb + j * c->extent);
+        int64_t run = t->blocklen * c->size;  /* > 0: t->size = count * run */
+        int64_t i = w->pos < w->first ? (w->first - w->pos) / run : 0;
+        w->pos += i * run;
+        for (; i < t->count && w->pos < w->end; i++) walk_run(w, c, base + i * sb, t->blocklen);
         break;
     }
     case TSR_COMBINER_INDEXED:
@@ -702,22 +785,26 @@ static void walk_type(walk *w, const tsr_datatype_t *t, char *base) {
     case TSR_COMBINER_STRUCT: {
         int bytes = t->comb == TSR_COMBINER_HINDEXED || t->comb == TSR_COMBINER_HINDEXED_BLOCK ||
                     t->comb == TSR_COMBINER_STRUCT;
-        for (int64_t i = 0; i < t->count; i++) {
+        /* only the blocks that hold data: a type may list billions of empty ones */
+        for (int64_t k = 0; k < dt_nfilled(t) && w->pos < w->end; k++) {
+            int64_t i = dt_filled(t, k);
             const tsr_datatype_t *ci = t->comb == TSR_COMBINER_STRUCT ? t->children[i] : c;
             int64_t bl = t->blocklens ? t->blocklens[i] : t->blocklen;
             int64_t d = bytes ? t->displs[i] : t->displs[i] * ci->extent;
-            for (int64_t j = 0; j < bl; j++) walk_type(w, ci, base + d + j * ci->extent);
+            walk_run(w, ci, base + d, bl);
         }
         break;
     }
     case TSR_COMBINER_SUBARRAY: {
-        int64_t stride[32], acc = c->extent;
+        int64_t stride[32], slice[32], acc = c->extent, bytes = c->size;
         for (int k = 0; k < t->ndims; k++) {
             int i = t->order == TSR_ORDER_C ? t->ndims - 1 - k : k;
             stride[i] = acc;
             acc *= t->sizes[i];
+            slice[t->ndims - 1 - k] = bytes;
+            bytes *= t->subsizes[i];
         }
-        walk_sub(w, t, base, 0, stride);
+        walk_sub(w, t, base, 0, stride, slice);
         break;
     }
     case TSR_COMBINER_RESIZED:
