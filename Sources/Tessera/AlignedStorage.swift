@@ -43,14 +43,14 @@ final class AlignedStorage<Element: TensorElement>: @unchecked Sendable {
 }
 
 /// 64-byte aligned raw memory whose size comes from input (a file, a context length): a
-/// failure throws `.outOfMemory` naming `what` instead of trapping as `allocate` does.
-/// Release it with `FallibleAllocation.free` (it comes from posix_memalign).
+/// failure — including a request above half the machine's memory, which Linux would grant and
+/// then kill the process for — throws `.outOfMemory` naming `what` instead of trapping as
+/// `allocate` does. Release it with `FallibleAllocation.free`.
 package enum FallibleAllocation {
     package static func bytes(_ count: Int, _ what: @autoclosure () -> String) throws(TesseraError) -> UnsafeMutableRawPointer {
         guard count >= 0 else { throw .invalidArgument("\(what()): negative size \(count)") }
-        var p: UnsafeMutableRawPointer?
-        guard posix_memalign(&p, 64, max(count, 1)) == 0, let p else {
-            throw .outOfMemory("\(what()): cannot allocate \(count) bytes")
+        guard let p = tsr_malloc(count) else {
+            throw .outOfMemory("\(what()): \(String(cString: tsr_last_error()))")
         }
         return p
     }
@@ -62,5 +62,5 @@ package enum FallibleAllocation {
         return try Self.bytes(bytes, what()).bindMemory(to: T.self, capacity: max(n, 1))
     }
 
-    package static func free(_ p: UnsafeMutableRawPointer?) { Foundation.free(p) }
+    package static func free(_ p: UnsafeMutableRawPointer?) { tsr_free(p) }
 }

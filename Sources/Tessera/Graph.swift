@@ -13,7 +13,8 @@ public final class Graph: @unchecked Sendable {
     /// How edges become a graph.
     public struct Options: Sendable {
         public var directed: Bool
-        /// nil: the largest id + 1.
+        /// nil: the largest id + 1, which may be at most 2 × edges + 1024 (a file cannot make
+        /// Tessera allocate far more than it holds); set it for sparse id spaces.
         public var nodeCount: Int?
         public var selfLoops: SelfLoops
         public var merge: Merge

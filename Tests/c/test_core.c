@@ -134,6 +134,11 @@ TSR_TEST(test_memory) {
     for (int i = 0; z && i < 1000; i++) nonzero += z[i] != 0.0f;
     CHECK(nonzero == 0);
     tsr_free(z);
+    /* more than the machine's memory: refused up front (overcommit would grant it, then kill) */
+    size_t huge = (size_t)1 << 46;   /* 64 TiB */
+    CHECK(tsr_malloc(huge) == NULL);
+    CHECK(strstr(tsr_last_error(), "more than half") != NULL);
+    CHECK(tsr_calloc(huge / 8, 8) == NULL);
     CHECK(tsr_calloc(SIZE_MAX / 2, 4) == NULL);
     CHECK(strstr(tsr_last_error(), "overflow") != NULL);
     CHECK(tsr_malloc_aligned(64, 3) == NULL);

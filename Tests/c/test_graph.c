@@ -447,6 +447,65 @@ TSR_TEST(test_spmm_bad_inputs) {
     tsr_graph_destroy(g);
 }
 
+/* A shape near 2^60 makes hoff + hlen + bytes wrap: still a format error, never an allocation. */
+TSR_TEST(test_npy_huge_shape_is_truncated) {
+    const char *p1 = "/tmp/tsr_graph_huge_e.npy", *p2 = "/tmp/tsr_graph_huge_w.npy";
+    tsr_graph_t *g = NULL;
+    /* (2^61 - 1, 2) int32: 2^64 - 8 bytes, the sum with the header wraps */
+    write_npy(p1, "<i4", 0, "(2305843009213693951, 2)", NULL, 0);
+    CHECK_STATUS(tsr_graph_load_npy(p1, NULL, NULL, &g), TSR_EFORMAT);
+    CHECK(strstr(tsr_last_error(), "truncated") != NULL && g == NULL);
+    /* (2^61, 2) int64: the byte count itself overflows */
+    write_npy(p1, "<i8", 0, "(2305843009213693952, 2)", NULL, 0);
+    CHECK_STATUS(tsr_graph_load_npy(p1, NULL, NULL, &g), TSR_EFORMAT);
+    CHECK(strstr(tsr_last_error(), "truncated") != NULL);
+    /* weights of (2^62 - 1,) float32 after valid edges */
+    int64_t e64[] = {0, 1, 1, 2};
+    write_npy(p1, "<i8", 0, "(2, 2)", e64, sizeof e64);
+    write_npy(p2, "<f4", 0, "(4611686018427387903,)", NULL, 0);
+    CHECK_STATUS(tsr_graph_load_npy(p1, p2, NULL, &g), TSR_EFORMAT);
+    CHECK(strstr(tsr_last_error(), "truncated") != NULL);
+    unlink(p1);
+    unlink(p2);
+}
+
+/* An inferred node count follows the input: at most 2 x edges + 1024, unless num_nodes opts in. */
+TSR_TEST(test_inferred_node_count_is_bounded) {
+    tsr_graph_t *g = NULL;
+    const char *big = "16711680 0\n";  /* 11 bytes that asked for 16.7M nodes */
+    CHECK_STATUS(tsr_graph_parse_text(big, strlen(big), NULL, &g), TSR_ERANGE);
+    CHECK(strstr(tsr_last_error(), "16711680") && strstr(tsr_last_error(), "num_nodes") && g == NULL);
+    int64_t src[1] = {16711680}, dst[1] = {0};
+    CHECK_STATUS(tsr_graph_create(1, src, dst, NULL, NULL, &g), TSR_ERANGE);
+    const char *p1 = "/tmp/tsr_graph_sparse.npy";
+    write_npy(p1, "<i8", 0, "(1, 2)", (int64_t[]){16711680, 0}, 16);
+    CHECK_STATUS(tsr_graph_load_npy(p1, NULL, NULL, &g), TSR_ERANGE);
+    unlink(p1);
+    /* the limit for one edge is 2 + 1024 nodes */
+    const char *edge = "1025 0\n", *over = "1026 0\n";
+    CHECK_OK(tsr_graph_parse_text(edge, strlen(edge), NULL, &g));
+    CHECK(tsr_graph_num_nodes(g) == 1026);
+    tsr_graph_destroy(g);
+    g = NULL;
+    CHECK_STATUS(tsr_graph_parse_text(over, strlen(over), NULL, &g), TSR_ERANGE);
+    /* opting in with num_nodes */
+    tsr_graph_params p;
+    tsr_graph_params_default(&p);
+    p.num_nodes = 5001;
+    const char *sparse = "5000 0\n";
+    CHECK_OK(tsr_graph_parse_text(sparse, strlen(sparse), &p, &g));
+    CHECK(tsr_graph_num_nodes(g) == 5001 && tsr_graph_num_entries(g) == 2);
+    tsr_graph_destroy(g);
+    g = NULL;
+    /* a num_nodes the machine cannot hold (36 bytes a node) is a clean TSR_ENOMEM, nothing allocated */
+    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (phys > 0 && 36.0 * 2147483647.0 > phys / 2) {
+        p.num_nodes = 2147483647;
+        CHECK_STATUS(tsr_graph_parse_text(sparse, strlen(sparse), &p, &g), TSR_ENOMEM);
+        CHECK(strstr(tsr_last_error(), "tsr_graph_parse_text") && strstr(tsr_last_error(), "memory") && g == NULL);
+    }
+}
+
 int main(void) {
     make_pools();
     RUN(test_build_undirected);
@@ -459,6 +518,8 @@ int main(void) {
     RUN(test_npy);
     RUN(test_spmm_reference_and_determinism);
     RUN(test_spmm_bad_inputs);
+    RUN(test_npy_huge_shape_is_truncated);
+    RUN(test_inferred_node_count_is_bounded);
     for (int i = 0; i < 3; i++) tsr_pool_destroy(pools[i]);
     return tsr_test_summary();
 }

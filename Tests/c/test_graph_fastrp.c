@@ -322,6 +322,21 @@ TSR_TEST(test_sbm_quality) {
     tsr_graph_destroy(g);
 }
 
+/* Buffers the machine cannot hold are refused up front (TSR_ENOMEM), not allocated step by step. */
+TSR_TEST(test_cache_larger_than_memory) {
+    int64_t src[2] = {0, 1}, dst[2] = {1, 2};
+    tsr_graph_t *g = NULL;
+    CHECK_OK(tsr_graph_create(2, src, dst, NULL, NULL, &g));
+    tsr_fastrp_params p;
+    tsr_fastrp_params_default(&p);
+    p.dim = INT32_MAX;  /* 4 x 3 x 2^31 x 4 bytes */
+    tsr_fastrp_t *fr = NULL;
+    CHECK_STATUS(tsr_fastrp_create(g, &p, &fr), TSR_ENOMEM);
+    CHECK(fr == NULL && strstr(tsr_last_error(), "tsr_fastrp_create") != NULL);
+    tsr_fastrp_destroy(fr);
+    tsr_graph_destroy(g);
+}
+
 int main(void) {
     make_pools();
     RUN(test_against_float64_reference);
@@ -329,6 +344,7 @@ int main(void) {
     RUN(test_zero_degree_nodes);
     RUN(test_bad_params);
     RUN(test_sbm_quality);
+    RUN(test_cache_larger_than_memory);
     for (int i = 0; i < 3; i++) tsr_pool_destroy(pools[i]);
     return tsr_test_summary();
 }

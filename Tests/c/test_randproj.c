@@ -5,7 +5,9 @@
  * densification, determinism over pools of 1, 2, 3 threads and every ISA,
  * and the bad-input cases.
  */
+#include <signal.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "tsr_test.h"
 
@@ -471,6 +473,49 @@ TSR_TEST(test_transform_bad_inputs) {
     tsr_rp_destroy(rp);
 }
 
+static void deadline_hit(int sig) {
+    static const char msg[] = "  timed out: R was generated instead of refused\n";
+    (void)sig;
+    if (write(1, msg, sizeof msg - 1) < 0) {}
+    _exit(1);
+}
+
+/* R too large for the machine is refused at once (TSR_ENOMEM naming the call and sizes), not after
+ * D·d hashes and a malloc of terabytes (which ASan turns into an abort). */
+TSR_TEST(test_materialize_is_bounded) {
+    signal(SIGALRM, deadline_hit);
+    alarm(60);
+    /* Gaussian 2^24 x 2^22: 2^46 entries of 16 bytes */
+    tsr_rp_t *g = make((int64_t)1 << 24, 1 << 22, TSR_RP_GAUSSIAN, 0, 1);
+    CHECK_STATUS(tsr_rp_materialize(NULL, g), TSR_ENOMEM);
+    CHECK_MSG(strstr(tsr_last_error(), "tsr_rp_materialize") && strstr(tsr_last_error(), "in_dim 16777216") &&
+              strstr(tsr_last_error(), "out_dim 4194304"), "%s", tsr_last_error());
+    tsr_rp_info info = {.size = sizeof info};
+    CHECK_OK(tsr_rp_describe(g, &info));
+    CHECK(info.materialized == 0 && info.bytes < 4096);
+    /* a dense transform would build the same R for the call */
+    float *x = calloc((size_t)1 << 24, sizeof(float)), *y = malloc(sizeof(float) << 22);
+    CHECK_STATUS(tsr_rp_transform_f32(NULL, g, 1, x, (int64_t)1 << 24, y, 1 << 22), TSR_ENOMEM);
+    CHECK(strstr(tsr_last_error(), "tsr_rp_transform_f32") != NULL);
+    /* a CSR input generates only the rows of R it touches */
+    int64_t indptr[2] = {0, 1}, idx[1] = {12345};
+    float val[1] = {2.0f};
+    CHECK_OK(tsr_rp_transform_csr_f32(NULL, g, 1, indptr, idx, val, y, 1 << 22));
+    for (int32_t k = 0; k < (1 << 22); k += 99991) {
+        double r;
+        tsr_rp_entry(g, 12345, k, &r);
+        CHECK_NEAR(y[k], 2.0 * (float)r, 1e-6 * fabs(r) + 1e-12);
+    }
+    free(x); free(y);
+    tsr_rp_destroy(g);
+    /* dense ±1 (s = 1), 2^20 x 2^24: refused before hashing 2^44 entries */
+    tsr_rp_t *r1 = make((int64_t)1 << 20, 1 << 24, TSR_RP_SPARSE, 1, 1);
+    CHECK_STATUS(tsr_rp_materialize(NULL, r1), TSR_ENOMEM);
+    CHECK(strstr(tsr_last_error(), "s = 1") != NULL);
+    tsr_rp_destroy(r1);
+    alarm(0);
+}
+
 int main(void) {
     make_pools();
     RUN(test_bad_create);
@@ -485,6 +530,7 @@ int main(void) {
     RUN(test_materialized_csr_view);
     RUN(test_determinism_threads_and_isa);
     RUN(test_transform_bad_inputs);
+    RUN(test_materialize_is_bounded);
     for (int i = 0; i < 3; i++) tsr_pool_destroy(pools[i]);
     return tsr_test_summary();
 }

@@ -170,7 +170,9 @@ TSR_API tsr_status tsr_isa_parse(const char *name, tsr_isa *out);
 /**
  * Allocates `bytes` aligned to TSR_ALIGNMENT. Returns NULL (and sets
  * tsr_last_error) on failure; tsr_malloc(0) returns a unique non-NULL pointer.
- * Free with tsr_free.
+ * One request may claim at most half of the machine's physical memory: Linux overcommits,
+ * so a larger request would "succeed" and the process be killed when the pages are
+ * touched; it fails here instead (TSR_ENOMEM, naming both sizes). Free with tsr_free.
  */
 TSR_API void *tsr_malloc(size_t bytes);
 /** Like tsr_malloc, zero-filled; `count * size` is overflow-checked. */

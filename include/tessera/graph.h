@@ -56,7 +56,15 @@ typedef enum tsr_graph_merge {
 typedef struct tsr_graph_params {
     uint32_t size;                    /**< sizeof(tsr_graph_params) */
     int32_t directed;                 /**< 0 = undirected: symmetrised (default); 1 = directed */
-    int64_t num_nodes;                /**< 0 = max id + 1 (default); else ids must be < num_nodes */
+    /**
+     * 0 = max id + 1 (default); else ids must be < num_nodes. An inferred count
+     * must be at most 2·m + 1024 for m edges (every node of an edge list without
+     * gaps appears in some edge, so at most 2·m), else TSR_ERANGE: memory then
+     * follows the size of the input, and ids like 16711680 in an 11-byte file do
+     * not allocate gigabytes. Set num_nodes for a sparse id space (a sample of a
+     * larger graph) or for isolated nodes at the end.
+     */
+    int64_t num_nodes;
     tsr_graph_self_loops self_loops;  /**< default KEEP */
     tsr_graph_merge merge;            /**< default SUM */
 } tsr_graph_params;
@@ -72,7 +80,10 @@ typedef struct tsr_graph tsr_graph_t;
  * inferred). Weights must be finite (zero and negative weights are kept).
  * The arrays are copied. Errors: TSR_EINVAL (NULL, m < 0, bad params, no edges
  * left: "empty graph", a NaN/inf weight — naming the edge), TSR_ERANGE (an id
- * negative or out of range — naming the edge), TSR_ENOMEM.
+ * negative or out of range — naming the edge; an inferred node count above
+ * 2·m + 1024, see num_nodes), TSR_ENOMEM (also, before anything is allocated,
+ * when the graph would need more than half of the machine's physical memory,
+ * about 36 bytes per node and 16 per entry).
  */
 TSR_API tsr_status tsr_graph_create(int64_t m, const int64_t *src, const int64_t *dst,
                                     const float *weights, const tsr_graph_params *params,
@@ -84,7 +95,7 @@ TSR_API tsr_status tsr_graph_create(int64_t m, const int64_t *src, const int64_t
  * blank lines and CRLF endings are fine. All edge lines must have the same
  * number of columns. Errors: TSR_EFORMAT naming the 1-based line and what was
  * wrong (not an integer, negative id, missing/extra column, bad or non-finite
- * weight, id too large), TSR_EINVAL/TSR_ENOMEM as tsr_graph_create.
+ * weight, id too large), TSR_EINVAL/TSR_ERANGE/TSR_ENOMEM as tsr_graph_create.
  */
 TSR_API tsr_status tsr_graph_parse_text(const char *text, size_t len, const tsr_graph_params *params,
                                         tsr_graph_t **out);
@@ -98,7 +109,8 @@ TSR_API tsr_status tsr_graph_load_text(const char *path, const tsr_graph_params 
  * int64 (either byte order, C or Fortran order), and optional weights from
  * `weights_path` (NULL = unweighted): an (m,) array of float32 or float64.
  * Errors: TSR_EIO, TSR_EFORMAT (bad magic/header, wrong dtype or shape,
- * truncated data), then as tsr_graph_create.
+ * truncated data: a shape that needs more bytes than the file holds, however
+ * large), then as tsr_graph_create.
  */
 TSR_API tsr_status tsr_graph_load_npy(const char *path, const char *weights_path,
                                       const tsr_graph_params *params, tsr_graph_t **out);
@@ -171,7 +183,8 @@ TSR_API void tsr_fastrp_params_default(tsr_fastrp_params *p);
  * One-shot FastRP: writes the n × dim embedding (f32) to out + i*ldo
  * (ldo >= dim). Holds two n × dim buffers besides `out`.
  * Errors: TSR_EINVAL (NULL, dim <= 0, q outside 1..16, s < 1, non-finite
- * weights or β, ld too small), TSR_ERANGE, TSR_ENOMEM.
+ * weights or β, ld too small), TSR_ERANGE, TSR_ENOMEM (also up front when the
+ * two buffers would take more than half of the physical memory).
  */
 TSR_API tsr_status tsr_fastrp_embed(tsr_pool_t *pool, const tsr_graph_t *g, const tsr_fastrp_params *params,
                                     float *out, int64_t ldo);
@@ -183,7 +196,11 @@ TSR_API tsr_status tsr_fastrp_embed(tsr_pool_t *pool, const tsr_graph_t *g, cons
  */
 typedef struct tsr_fastrp tsr_fastrp_t;
 
-/** Validates `params` (as tsr_fastrp_embed) and allocates the cache. Computes nothing yet. */
+/**
+ * Validates `params` (as tsr_fastrp_embed) and allocates the cache object; the
+ * q buffers come with the steps. Computes nothing yet. TSR_ENOMEM up front when
+ * q · n · dim floats would take more than half of the physical memory.
+ */
 TSR_API tsr_status tsr_fastrp_create(const tsr_graph_t *g, const tsr_fastrp_params *params,
                                      tsr_fastrp_t **out);
 /** Frees the cache. NULL-safe. */

@@ -110,8 +110,14 @@ TSR_API tsr_status tsr_rp_entry(const tsr_rp_t *rp, int64_t row, int32_t col, do
 /**
  * Generates R once and keeps it in the plan as CSR over input rows (and, for
  * dense inputs, its transpose), so later transforms skip the generation.
- * Idempotent. Not thread-safe with respect to transforms on the same plan.
- * Errors: TSR_EINVAL, TSR_ERANGE (D > INT32_MAX or D·d too large), TSR_ENOMEM.
+ * R takes about 32·D·d/s bytes (16·D·d for Gaussian, whose transpose is not
+ * kept) plus 8·D. Idempotent. Not thread-safe with respect to transforms on
+ * the same plan. Errors: TSR_EINVAL, TSR_ERANGE (D >= INT32_MAX), TSR_ENOMEM,
+ * also — before any entry is generated or anything allocated — when R would
+ * take more than half of the machine's physical memory (the message gives D,
+ * d, s and both sizes): D·d is bounded by the memory, not by a constant.
+ * Without materialisation, CSR inputs never need all of R (see
+ * tsr_rp_transform_csr_f32); dense inputs build R for each call, with the same bound.
  */
 TSR_API tsr_status tsr_rp_materialize(tsr_pool_t *pool, tsr_rp_t *rp);
 
@@ -129,8 +135,10 @@ TSR_API tsr_status tsr_rp_csr(const tsr_rp_t *rp, const int64_t **indptr, const 
  * Y = X · R for a dense X: `n` rows of D elements, row i at x + i*ldx
  * (ldx >= D); Y row i at y + i*ldy (ldy >= d). Parallel over blocks of 16 rows
  * on `pool` (NULL = default). n == 0 is a no-op. X and Y must not overlap.
+ * A plan that is not materialised builds R for the call (as tsr_rp_materialize).
  * Errors: TSR_EINVAL (NULL, n < 0, ld too small), TSR_ERANGE (size overflow,
- * D > INT32_MAX), TSR_ENOMEM.
+ * D >= INT32_MAX), TSR_ENOMEM (also when R or the per-worker scratch, which
+ * grows with d, would take more than half of the physical memory).
  */
 TSR_API tsr_status tsr_rp_transform_f32(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n,
                                         const float *x, int64_t ldx, float *y, int64_t ldy);
@@ -144,7 +152,9 @@ TSR_API tsr_status tsr_rp_transform_f64(tsr_pool_t *pool, const tsr_rp_t *rp, in
  * (a slice of a larger CSR). Columns must be in [0, D); they need not be sorted
  * (with sorted columns the result equals the dense transform's bit for bit).
  * Duplicates add up. X is never densified: the cost is nnz(X)·d/s.
- * Y row i at y + i*ldy (ldy >= d), overwritten.
+ * A plan that is not materialised builds R for the call only when D <= nnz(X)
+ * and R fits in memory; otherwise each stored entry generates its own row of R,
+ * so any D·d works. Y row i at y + i*ldy (ldy >= d), overwritten.
  * Errors: TSR_EINVAL (NULL, n < 0, indptr decreasing, ld too small),
  * TSR_ERANGE (a column index outside [0, D)), TSR_ENOMEM.
  */

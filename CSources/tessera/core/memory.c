@@ -1,5 +1,6 @@
-/* Aligned allocation. */
+/* Aligned allocation, and the bound on what one request may claim. */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "tsr_internal.h"
 
@@ -15,6 +16,8 @@ void *tsr_malloc_aligned(size_t bytes, size_t alignment) {
         return NULL;
     }
     rounded &= ~(alignment - 1);
+    /* sizes come from files and arguments: refuse what overcommit would grant and kill later */
+    if (tsr_check_alloc("tsr_malloc_aligned", "the request", (double)rounded) != TSR_OK) return NULL;
     void *p = aligned_alloc(alignment, rounded);
     if (!p) tsr_error(TSR_ENOMEM, "tsr_malloc_aligned: cannot allocate %zu bytes", bytes);
     return p;
@@ -34,3 +37,20 @@ void *tsr_calloc(size_t count, size_t size) {
 }
 
 void tsr_free(void *ptr) { free(ptr); }
+
+/* Physical memory in bytes, 0 if unknown. */
+static double physical_memory(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+}
+
+bool tsr_alloc_fits(double bytes) {
+    double phys = physical_memory();
+    return phys == 0 || bytes <= phys / 2;
+}
+
+tsr_status tsr_check_alloc(const char *fn, const char *what, double bytes) {
+    if (tsr_alloc_fits(bytes)) return TSR_OK;
+    return tsr_error(TSR_ENOMEM, "%s: %s needs %.3g GB, more than half of this machine's %.3g GB of memory", fn, what,
+                     bytes / 1e9, physical_memory() / 1e9);
+}

@@ -58,6 +58,17 @@ static inline bool tsr_mul_i64(int64_t a, int64_t b, int64_t *out) { return __bu
 static inline bool tsr_add_i64(int64_t a, int64_t b, int64_t *out) { return __builtin_add_overflow(a, b, out); }
 
 /**
+ * Memory that sizes from files or arguments may claim: at most half of the machine's
+ * physical memory in one request. Linux overcommits, so a larger malloc usually
+ * "succeeds" and the process is killed later when the pages are touched (and ASan
+ * aborts); such requests are refused up front instead. `bytes` is a double so that
+ * estimates need no overflow checks. tsr_alloc_fits answers; tsr_check_alloc returns
+ * TSR_ENOMEM with "fn: what needs X GB, more than half of this machine's Y GB".
+ */
+TSR_INTERNAL bool tsr_alloc_fits(double bytes);
+TSR_INTERNAL tsr_status tsr_check_alloc(const char *fn, const char *what, double bytes);
+
+/**
  * Internal invariant check: a failure is a Tessera bug. Prints file/line to
  * stderr and aborts. Never use it on user input.
  */

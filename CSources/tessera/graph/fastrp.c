@@ -259,6 +259,7 @@ tsr_status tsr_fastrp_embed(tsr_pool_t *pool, const tsr_graph_t *g, const tsr_fa
     int64_t t;
     if (tsr_mul_i64(g->n, ldo, &t) || tsr_mul_i64(t, 4, &t))
         return tsr_error(TSR_ERANGE, "tsr_fastrp_embed: n × ldo overflows");
+    TSR_TRY(tsr_check_alloc("tsr_fastrp_embed", "2 buffers of n x dim floats", 8.0 * (double)g->n * p.dim));
     float *cur = alloc_nd(g, p.dim), *next = alloc_nd(g, p.dim);  /* Nᵢ₋₁ and Nᵢ */
     tsr_status st = TSR_OK;
     if (!cur || !next) { st = tsr_error(TSR_ENOMEM, "tsr_fastrp_embed: out of memory for 2 × %lld × %d floats",
@@ -286,6 +287,7 @@ tsr_status tsr_fastrp_create(const tsr_graph_t *g, const tsr_fastrp_params *para
     *out = NULL;
     tsr_fastrp_params p;
     TSR_TRY(check_params("tsr_fastrp_create", g, params, &p));
+    TSR_TRY(tsr_check_alloc("tsr_fastrp_create", "the cache of q x n x dim floats", 4.0 * p.q * (double)g->n * p.dim));
     tsr_fastrp_t *fr = tsr_calloc(1, sizeof *fr);
     if (!fr) return tsr_error(TSR_ENOMEM, "tsr_fastrp_create: out of memory");
     fr->g = g;

@@ -6,6 +6,7 @@
  * the merged weights do not depend on the order the edges were given in.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +125,11 @@ void tsr_graph_destroy(tsr_graph_t *g) {
     tsr_free(g);
 }
 
+/* Most nodes an inferred node count (max id + 1) may give for m edges. */
+static int64_t inferred_node_limit(int64_t m) {
+    return m > (INT64_MAX - TSR_GRAPH_INFERRED_SLACK) / 2 ? INT64_MAX : 2 * m + TSR_GRAPH_INFERRED_SLACK;
+}
+
 tsr_status graph_build(int64_t m, const int64_t *src, const int64_t *dst, const float *w,
                        const tsr_graph_params *params, const char *fn, tsr_graph_t **out) {
     tsr_graph_params p;
@@ -165,6 +171,15 @@ tsr_status graph_build(int64_t m, const int64_t *src, const int64_t *dst, const 
     }
     int64_t n = p.num_nodes ? p.num_nodes : maxid + 1;
     if (n <= 0) return tsr_error(TSR_EINVAL, "%s: empty graph (no edges and no num_nodes)", fn);
+    /* an inferred node count may not outgrow the edges that imply it (graph.h) */
+    if (!p.num_nodes && n > inferred_node_limit(m))
+        return tsr_error(TSR_ERANGE, "%s: the largest node id, %lld, implies %lld nodes for %lld edges (at most "
+                         "2 x edges + %d without num_nodes); set num_nodes to allow a sparse id space", fn,
+                         (long long)maxid, (long long)n, (long long)m, TSR_GRAPH_INFERRED_SLACK);
+    /* n + 1 offsets and counts, indptr, degrees, inverse degrees; at most 2m + n entries (keys, indices, weights) */
+    char what[96];
+    snprintf(what, sizeof what, "a graph of %lld nodes and %lld edges", (long long)n, (long long)m);
+    TSR_TRY(tsr_check_alloc(fn, what, (double)n * 36 + (2.0 * (double)m + (double)n) * 16));
 
     tsr_status st = TSR_OK;
     tsr_graph_t *g = tsr_calloc(1, sizeof *g);

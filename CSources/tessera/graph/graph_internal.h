@@ -21,6 +21,9 @@ struct tsr_graph {
 /** Largest node count (indices are int32). */
 #define TSR_GRAPH_MAX_NODES ((int64_t)INT32_MAX)
 
+/** An inferred node count must be <= 2 * edges + this (graph.h, num_nodes). */
+#define TSR_GRAPH_INFERRED_SLACK 1024
+
 /**
  * Builds a graph from edge arrays; `what(e)` names edge e in messages (NULL:
  * "edge e"). Ids are already known to be >= 0 when `checked` is set.

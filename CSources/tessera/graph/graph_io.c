@@ -288,10 +288,11 @@ static tsr_status npy_parse(const char *path, const unsigned char *buf, size_t l
     for (int i = 0; i < a->ndim; i++)
         if (tsr_mul_size(count, (size_t)a->shape[i], &count))
             return tsr_error(TSR_EFORMAT, "%s: '%s': shape overflows", fn, path);
-    size_t bytes;
-    if (tsr_mul_size(count, (size_t)(a->size > 0 ? a->size : 1), &bytes) || hoff + hlen + bytes > len)
-        return tsr_error(TSR_EFORMAT, "%s: '%s': truncated data (%zu bytes expected after the header)", fn, path,
-                         bytes);
+    /* compare with what follows the header (hoff + hlen <= len): a sum could wrap */
+    size_t bytes, avail = len - (hoff + hlen);
+    if (tsr_mul_size(count, (size_t)(a->size > 0 ? a->size : 1), &bytes) || bytes > avail)
+        return tsr_error(TSR_EFORMAT, "%s: '%s': truncated data (the shape holds %zu elements of %d bytes, the file "
+                         "%zu bytes after the header)", fn, path, count, a->size, avail);
     a->data = buf + hoff + hlen;
     return TSR_OK;
 }

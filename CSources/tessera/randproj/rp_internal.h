@@ -80,8 +80,15 @@ struct tsr_rp {
     rp_matrix *mat;        /* materialised R or NULL */
 };
 
-/** Builds R (need_csc: also the column structure for dense inputs). */
-TSR_INTERNAL tsr_status rp_matrix_build(tsr_pool_t *pool, const tsr_rp_t *rp, int need_csc, rp_matrix **out);
+/**
+ * Builds R (need_csc: also the column structure for dense inputs). TSR_ERANGE for
+ * D >= INT32_MAX, TSR_ENOMEM (messages naming `fn`) when R would need more than half of
+ * the physical memory: checked on the expected size before any work, then on the exact one.
+ */
+TSR_INTERNAL tsr_status rp_matrix_build(tsr_pool_t *pool, const tsr_rp_t *rp, int need_csc, const char *fn,
+                                        rp_matrix **out);
+/** 1 if rp_matrix_build would accept R of the expected size. */
+TSR_INTERNAL int rp_matrix_fits(const tsr_rp_t *rp, int need_csc);
 TSR_INTERNAL void rp_matrix_free(rp_matrix *m);
 
 /* Rows in one block of the dense sparse-R kernel (one AVX-512 f32 register). */

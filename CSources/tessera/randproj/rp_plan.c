@@ -1,6 +1,7 @@
 /*
  * rp_plan.c — projection plans: parameters, entries, materialisation of R.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "rp_internal.h"
@@ -143,35 +144,67 @@ static void build_rows(void *vctx, int64_t begin, int64_t end, int32_t worker) {
     }
 }
 
-tsr_status rp_matrix_build(tsr_pool_t *pool, const tsr_rp_t *rp, int need_csc, rp_matrix **out) {
+/*
+ * Bytes of R with `nnz` entries: the CSR over rows (D + 1 offsets; column, f32 and f64
+ * value per entry) and, for sparse kinds with need_csc, the CSC (d + 1 offsets; row and
+ * two sign masks per entry).
+ */
+static double matrix_bytes(const tsr_rp_t *rp, double nnz, int need_csc) {
+    double b = ((double)rp->D + 1) * 8 + nnz * (4 + 4 + 8);
+    if (need_csc && rp->kind == TSR_RP_SPARSE) b += ((double)rp->d + 1) * 8 + nnz * (4 + 4 + 8);
+    return b;
+}
+
+/* Expected entries of R: all D·d for Gaussian, D·d·2t/2^32 (about D·d/s) for sparse kinds. */
+static double expected_nnz(const tsr_rp_t *rp) {
+    double all = (double)rp->D * (double)rp->d;
+    return rp->kind == TSR_RP_GAUSSIAN ? all : all * (2.0 * (double)rp->t / 4294967296.0);
+}
+
+int rp_matrix_fits(const tsr_rp_t *rp, int need_csc) {
+    return rp->D < INT32_MAX && tsr_alloc_fits(matrix_bytes(rp, expected_nnz(rp), need_csc));
+}
+
+/* TSR_ENOMEM naming fn, D, d and s when R with `nnz` entries would not fit (tsr_check_alloc). */
+static tsr_status check_matrix(const char *fn, const tsr_rp_t *rp, double nnz, int need_csc) {
+    char what[128];
+    snprintf(what, sizeof what, "R (in_dim %lld x out_dim %d, s = %g, %.3g entries)", (long long)rp->D, rp->d, rp->s,
+             nnz);
+    return tsr_check_alloc(fn, what, matrix_bytes(rp, nnz, need_csc));
+}
+
+tsr_status rp_matrix_build(tsr_pool_t *pool, const tsr_rp_t *rp, int need_csc, const char *fn, rp_matrix **out) {
     *out = NULL;
     if (rp->D >= INT32_MAX)
-        return tsr_error(TSR_ERANGE, "randproj: cannot materialise R with D = %lld rows (limit %d)",
+        return tsr_error(TSR_ERANGE, "%s: cannot materialise R with in_dim %lld rows (limit %d)", fn,
                          (long long)rp->D, INT32_MAX - 1);
+    /* refuse before hashing D·d entries when even the expected size cannot fit */
+    TSR_TRY(check_matrix(fn, rp, expected_nnz(rp), need_csc));
     int nested = tsr_pool_in_worker();
     int32_t nthreads = nested ? 1 : tsr_pool_num_threads(pool);
     if (nthreads < 1) nthreads = 1;
     rp_matrix *m = tsr_calloc(1, sizeof *m);
     build_ctx c = {.rp = rp, .m = m, .kern = rp_kernels_active(), .nested = nested};
     tsr_status st = TSR_OK;
-    if (!m) return tsr_error(TSR_ENOMEM, "randproj: out of memory");
+    if (!m) return tsr_error(TSR_ENOMEM, "%s: out of memory", fn);
     m->D = rp->D;
     m->d = rp->d;
     m->row_ptr = tsr_calloc((size_t)rp->D + 1, sizeof(int64_t));
     c.ks = tsr_malloc((size_t)nthreads * rp->d * sizeof(int32_t));
     c.sg = tsr_malloc((size_t)nthreads * rp->d);
-    if (!m->row_ptr || !c.ks || !c.sg) { st = tsr_error(TSR_ENOMEM, "randproj: out of memory for R"); goto fail; }
+    if (!m->row_ptr || !c.ks || !c.sg) { st = tsr_error(TSR_ENOMEM, "%s: out of memory for R", fn); goto fail; }
     /* pass 0 counts each row's entries, pass 1 writes them at the prefix-sum offsets */
     st = tsr_parallel_for(pool, rp->D, 2048, TSR_SCHEDULE_DYNAMIC, build_rows, &c);
     if (st != TSR_OK) goto fail;
     for (int64_t j = 0; j < rp->D; j++) m->row_ptr[j + 1] += m->row_ptr[j];
     m->nnz = m->row_ptr[rp->D];
+    if ((st = check_matrix(fn, rp, (double)m->nnz, need_csc)) != TSR_OK) goto fail;
     size_t nz = (size_t)m->nnz;
     m->row_k = tsr_malloc(nz * sizeof(int32_t) + 1);
     m->row_v32 = tsr_malloc(nz * sizeof(float) + 1);
     m->row_v64 = tsr_malloc(nz * sizeof(double) + 1);
     if (!m->row_k || !m->row_v32 || !m->row_v64) {
-        st = tsr_error(TSR_ENOMEM, "randproj: out of memory for R (%lld entries)", (long long)m->nnz);
+        st = tsr_error(TSR_ENOMEM, "%s: out of memory for R (%lld entries)", fn, (long long)m->nnz);
         goto fail;
     }
     c.pass = 1;
@@ -185,13 +218,13 @@ tsr_status rp_matrix_build(tsr_pool_t *pool, const tsr_rp_t *rp, int need_csc, r
         m->col_sign = tsr_malloc(nz * sizeof(uint32_t) + 1);
         m->col_sign64 = tsr_malloc(nz * sizeof(uint64_t) + 1);
         if (!m->col_ptr || !m->col_j || !m->col_sign || !m->col_sign64) {
-            st = tsr_error(TSR_ENOMEM, "randproj: out of memory for R's transpose");
+            st = tsr_error(TSR_ENOMEM, "%s: out of memory for the transpose of R", fn);
             goto fail;
         }
         for (size_t e = 0; e < nz; e++) m->col_ptr[m->row_k[e] + 1]++;
         for (int32_t k = 0; k < rp->d; k++) m->col_ptr[k + 1] += m->col_ptr[k];
         int64_t *fill = tsr_malloc((size_t)rp->d * sizeof(int64_t));
-        if (!fill) { st = tsr_error(TSR_ENOMEM, "randproj: out of memory"); goto fail; }
+        if (!fill) { st = tsr_error(TSR_ENOMEM, "%s: out of memory", fn); goto fail; }
         memcpy(fill, m->col_ptr, (size_t)rp->d * sizeof(int64_t));
         for (int64_t j = 0; j < rp->D; j++)
             for (int64_t e = m->row_ptr[j]; e < m->row_ptr[j + 1]; e++) {
@@ -218,7 +251,7 @@ fail:
 tsr_status tsr_rp_materialize(tsr_pool_t *pool, tsr_rp_t *rp) {
     TSR_CHECK_NULL(rp);
     if (rp->mat) return TSR_OK;
-    return rp_matrix_build(pool, rp, 1, &rp->mat);
+    return rp_matrix_build(pool, rp, 1, __func__, &rp->mat);
 }
 
 tsr_status tsr_rp_csr(const tsr_rp_t *rp, const int64_t **indptr, const int32_t **indices,

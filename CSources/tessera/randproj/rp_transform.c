@@ -14,16 +14,17 @@ typedef struct rp_scratch {
     int nested;
 } rp_scratch;
 
-static tsr_status scratch_alloc(tsr_pool_t *pool, size_t per_worker, rp_scratch *s) {
+static tsr_status scratch_alloc(const char *fn, tsr_pool_t *pool, size_t per_worker, rp_scratch *s) {
     s->nested = tsr_pool_in_worker();
     int32_t nt = s->nested ? 1 : tsr_pool_num_threads(pool);
     if (nt < 1) nt = 1;
     s->per_worker = (per_worker + 63) & ~(size_t)63;
     size_t total;
     if (tsr_mul_size(s->per_worker, (size_t)nt, &total))
-        return tsr_error(TSR_ERANGE, "randproj: scratch size overflows");
+        return tsr_error(TSR_ERANGE, "%s: scratch size overflows", fn);
+    TSR_TRY(tsr_check_alloc(fn, "per-worker scratch (grows with out_dim)", (double)total));
     s->base = tsr_malloc(total);
-    if (!s->base) return tsr_error(TSR_ENOMEM, "randproj: out of memory for %zu bytes of scratch", total);
+    if (!s->base) return tsr_error(TSR_ENOMEM, "%s: out of memory for %zu bytes of scratch", fn, total);
     return TSR_OK;
 }
 static inline char *scratch_of(const rp_scratch *s, int32_t worker) {
@@ -103,7 +104,7 @@ static tsr_status dense_transform(const char *fn, tsr_pool_t *pool, const tsr_rp
     rp_matrix *tmp = NULL;
     const rp_matrix *m = rp->mat;
     if (!m) {
-        TSR_TRY(rp_matrix_build(pool, rp, 1, &tmp));
+        TSR_TRY(rp_matrix_build(pool, rp, 1, fn, &tmp));
         m = tmp;
     }
     dense_ctx c = {.rp = rp, .m = m, .kern = rp_kernels_active(), .n = n, .x = x, .ldx = ldx, .y = y,
@@ -112,11 +113,11 @@ static tsr_status dense_transform(const char *fn, tsr_pool_t *pool, const tsr_rp
     tsr_status st;
     if (rp->kind == TSR_RP_SPARSE) {
         size_t per = (size_t)RP_JBLOCK * RP_TILE * es + (size_t)rp->d * RP_TILE * es + (size_t)rp->d * 8;
-        st = scratch_alloc(pool, per, &c.scr);
+        st = scratch_alloc(fn, pool, per, &c.scr);
         if (st == TSR_OK)
             st = tsr_parallel_for(pool, (n + RP_TILE - 1) / RP_TILE, 1, TSR_SCHEDULE_DYNAMIC, dense_sparse_tiles, &c);
     } else {
-        st = scratch_alloc(pool, (size_t)RP_G_ROWS * rp->d * es, &c.scr);
+        st = scratch_alloc(fn, pool, (size_t)RP_G_ROWS * rp->d * es, &c.scr);
         if (st == TSR_OK)
             st = tsr_parallel_for(pool, (n + RP_G_ROWS - 1) / RP_G_ROWS, 1, TSR_SCHEDULE_DYNAMIC,
                                   dense_gauss_blocks, &c);
@@ -210,12 +211,13 @@ static tsr_status csr_transform(const char *fn, tsr_pool_t *pool, const tsr_rp_t
                  .values = values, .y = y, .ldy = ldy, .f64 = f64};
     rp_matrix *own = NULL;
     /* Generating all of R costs D·d hashes, generating per stored entry nnz·d:
-     * build R for this call when it is cheaper (results are identical either way). */
-    if (!c.m && rp->D < INT32_MAX && rp->D <= nnz) {
-        TSR_TRY(rp_matrix_build(pool, rp, 0, &own));
+     * build R for this call when it is cheaper and fits in memory (results are
+     * identical either way). */
+    if (!c.m && rp->D <= nnz && rp_matrix_fits(rp, 0)) {
+        TSR_TRY(rp_matrix_build(pool, rp, 0, fn, &own));
         c.m = own;
     }
-    tsr_status st = scratch_alloc(pool, (size_t)rp->d * (sizeof(int32_t) + 1), &c.scr);
+    tsr_status st = scratch_alloc(fn, pool, (size_t)rp->d * (sizeof(int32_t) + 1), &c.scr);
     if (st == TSR_OK) st = tsr_parallel_for(pool, n, 64, TSR_SCHEDULE_DYNAMIC, csr_rows, &c);
     tsr_free(c.scr.base);
     rp_matrix_free(own);

@@ -82,8 +82,17 @@ struct EmbedCommand: ParsableCommand {
         p.normalizeRows = normalizeRows
         p.standardize = !noStandardize
         let t0 = Date()
-        let g = try Graph(contentsOf: edges, weightsPath: edgeWeights,
+        let g: Graph
+        do {
+            g = try Graph(contentsOf: edges, weightsPath: edgeWeights,
                           options: .init(directed: directed, nodeCount: nodes, selfLoops: addSelfLoops ? .add : .keep))
+        } catch {
+            // the C message names the C parameter; here it is an option
+            if case .outOfRange(let m) = error as? TesseraError, m.contains("set num_nodes") {
+                throw TesseraError.outOfRange(m.replacingOccurrences(of: "set num_nodes", with: "pass --nodes N"))
+            }
+            throw error
+        }
         let t1 = Date()
         FileHandle.standardError.write(Data(
             "graph: \(g.nodeCount) nodes, \(g.entryCount) entries\(g.isWeighted ? ", weighted" : "") (\(String(format: "%.2f", t1.timeIntervalSince(t0))) s)\n".utf8))
