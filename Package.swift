@@ -47,18 +47,20 @@ let package = Package(
         ),
 
         // MARK: Swift modules
+        // Only Tessera (the typed façade) depends on CTessera; the domain modules use its API
+        // (DESIGN.md, "Swift façade conventions"; `make check-facade` keeps the rule).
         .target(name: "Tessera", dependencies: ["CTessera", "COpenBLAS", "CPNG"]),
         // cluster: k-medoids, k-means, GMM, PPP
-        .target(name: "TesseraCluster", dependencies: ["Tessera", "CTessera", "COpenBLAS"]),
+        .target(name: "TesseraCluster", dependencies: ["Tessera", "COpenBLAS"]),
         // pde: spectral (FFTW) and finite-difference solvers
-        .target(name: "TesseraPDE", dependencies: ["Tessera", "CTessera", "CFFTW"]),
+        .target(name: "TesseraPDE", dependencies: ["Tessera", "CFFTW"]),
         // diffusion: samplers, U-Net, patch parallelism
-        .target(name: "TesseraDiffusion", dependencies: ["Tessera", "CTessera", "CFFTW", "COpenBLAS"]),
+        .target(name: "TesseraDiffusion", dependencies: ["Tessera", "CFFTW", "COpenBLAS"]),
         // models: GGUF, tokenizer, Llama runner, speculative decoding
-        .target(name: "TesseraModels", dependencies: ["Tessera", "CTessera"]),
+        .target(name: "TesseraModels", dependencies: ["Tessera"]),
         // distributed: MPI binding, ring attention, distributed k-means and FD solvers
         .target(name: "TesseraDistributed",
-                dependencies: ["Tessera", "CTessera", "CMPI", "TesseraPDE", "TesseraCluster", "TesseraDiffusion", "COpenBLAS"]),
+                dependencies: ["Tessera", "CMPI", "TesseraPDE", "TesseraCluster", "TesseraDiffusion", "COpenBLAS"]),
 
         // MARK: Command-line tool
         .executableTarget(

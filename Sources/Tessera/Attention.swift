@@ -142,6 +142,29 @@ public struct Attention: Sendable {
         return (out, outLSE)
     }
 
+    /// Attention on caller buffers laid out as `queryLayout`, `keyValueLayout` (keys and values
+    /// alike) and `outputLayout` say — a fused projection's token-major rows, a KV cache read in
+    /// place, a channel-major activation's transpose — f32 throughout. Nothing is copied, and
+    /// nothing is allocated when `workspace` is given (the split-decode schedule's scratch; see
+    /// ``AttentionWorkspace``) or the problem takes the prefill schedule. The buffers must hold
+    /// every element the shape and layouts address (set the layouts' `extent` to have it
+    /// checked). Same kernel, same bits as the tensor form: batch-invariant per query row.
+    public func apply(_ shape: AttentionShape,
+                      query: UnsafePointer<Float>, queryLayout: AttentionLayout,
+                      key: UnsafePointer<Float>, value: UnsafePointer<Float>, keyValueLayout: AttentionLayout,
+                      output: UnsafeMutablePointer<Float>, outputLayout: AttentionLayout,
+                      workspace: AttentionWorkspace? = nil) throws(TesseraError)
+    {
+        var desc = try makeDesc(batch: shape.batch, qHeads: shape.queryHeads, kvHeads: shape.kvHeads,
+                                qLen: shape.queryLength, kvLen: shape.kvLength, headDim: shape.headDim)
+        desc.q = try queryLayout.cValue("query")
+        desc.k = try keyValueLayout.cValue("key/value")
+        desc.v = desc.k
+        desc.o = try outputLayout.cValue("output")
+        try run(&desc, q: UnsafeRawPointer(query), k: UnsafeRawPointer(key), v: UnsafeRawPointer(value),
+                o: UnsafeMutableRawPointer(output), lse: nil, workspace: workspace)
+    }
+
     // MARK: - internals shared with KVCache
 
     func makeDesc(batch: Int, qHeads: Int, kvHeads: Int, qLen: Int, kvLen: Int, headDim: Int)
@@ -157,14 +180,24 @@ public struct Attention: Sendable {
         return desc
     }
 
-    /// Applies the mask to `desc` and runs; the mask's arrays stay alive for the call.
+    /// Applies the mask to `desc` and runs; the mask's arrays stay alive for the call. With a
+    /// workspace, the split-decode scratch comes from it (grown if short) instead of a
+    /// per-call allocation inside the kernel.
     func run(_ desc: inout tsr_attn_desc, q: UnsafeRawPointer?, k: UnsafeRawPointer?, v: UnsafeRawPointer?,
              o: UnsafeMutableRawPointer?, lse: UnsafeMutablePointer<Float>?,
-             workspace: UnsafeMutableRawPointer? = nil, workspaceBytes: Int = 0) throws(TesseraError)
+             workspace: AttentionWorkspace? = nil) throws(TesseraError)
     {
         var bits: [UInt64] = []
         var bias: [Float] = []
         try Attention.apply(mask, to: &desc, bits: &bits, bias: &bias)
+        var scratch: UnsafeMutableRawPointer? = nil
+        var scratchBytes = 0
+        if let workspace {
+            var need = 0
+            try check(tsr_attn_workspace_size(pool.handle, &desc, &need))
+            scratch = try workspace.reserve(need)
+            scratchBytes = scratch == nil ? 0 : workspace.byteCount
+        }
         try bits.withUnsafeBufferPointer { (bp) throws(TesseraError) in
             try bias.withUnsafeBufferPointer { (fp) throws(TesseraError) in
                 var args = tsr_attn_args()
@@ -176,8 +209,8 @@ public struct Attention: Sendable {
                 args.lse = lse
                 args.mask_bits = desc.has_bitset != 0 ? bp.baseAddress : nil
                 args.bias = desc.has_bias != 0 ? fp.baseAddress : nil
-                args.workspace = workspace
-                args.workspace_bytes = workspaceBytes
+                args.workspace = scratch
+                args.workspace_bytes = scratchBytes
                 try check(tsr_attention(pool.handle, &desc, &args))
             }
         }

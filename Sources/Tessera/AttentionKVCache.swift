@@ -7,6 +7,10 @@ internal import CTessera
 /// type; the first `length(layer:)` rows of each head are valid. Attention reads the
 /// cache in place (strides), whatever q_len. `truncate(to:)` rolls back rejected
 /// speculative tokens. Not thread-safe for concurrent mutation; reads may run concurrently.
+///
+/// This is the one KV cache of Tessera: `TesseraModels`' sessions keep theirs in it (f32),
+/// appending each layer's keys and values and attending with a reused
+/// ``AttentionWorkspace``, so a decode step allocates nothing.
 public final class KVCache: @unchecked Sendable {
     public let layers: Int
     public let kvHeads: Int
@@ -61,6 +65,10 @@ public final class KVCache: @unchecked Sendable {
     /// Tokens stored for `layer`.
     public func length(layer: Int) -> Int { (0..<layers).contains(layer) ? lengths[layer] : 0 }
 
+    /// Tokens stored in every layer (the smallest `length(layer:)`): where a decoder's next
+    /// forward pass starts once it has appended to all layers.
+    public var count: Int { lengths.min() ?? 0 }
+
     /// Bytes of K and V storage, all layers.
     public var byteCount: Int { 2 * layers * layerElements * storage.bytes }
 
@@ -86,26 +94,32 @@ public final class KVCache: @unchecked Sendable {
         guard tokens <= maxContext - start else {
             throw .outOfRange("KVCache.append: \(start) + \(tokens) tokens exceed maxContext \(maxContext) (layer \(layer))")
         }
-        for (src, dst) in [(newKeys, keys[layer]), (newValues, values[layer])] {
-            guard let s = src.baseAddress else { continue }
-            for t in 0..<tokens {
-                for h in 0..<kvHeads {
-                    let from = s + (t * kvHeads + h) * headDim
-                    let row = (h * maxContext + start + t) * headDim
-                    switch storage {
-                    case .float32:
-                        (dst.assumingMemoryBound(to: Float.self) + row).update(from: from, count: headDim)
-                    case .bfloat16:
-                        let o = dst.assumingMemoryBound(to: UInt16.self) + row
-                        for e in 0..<headDim { o[e] = tsr_f32_to_bf16(from[e]) }
-                    case .float16:
-                        let o = dst.assumingMemoryBound(to: UInt16.self) + row
-                        for e in 0..<headDim { o[e] = tsr_f32_to_f16(from[e]) }
-                    }
+        // (no temporary arrays: a decoder appends to every layer at every token)
+        store(newKeys, into: keys[layer], start: start, tokens: tokens)
+        store(newValues, into: values[layer], start: start, tokens: tokens)
+        lengths[layer] = start + tokens
+    }
+
+    /// Copies `tokens` token-major rows `[token][head][d]` of `src` into the head-major
+    /// storage `dst` at positions `start...`, converting to the storage type.
+    private func store(_ src: UnsafeBufferPointer<Float>, into dst: UnsafeMutableRawPointer, start: Int, tokens: Int) {
+        guard let s = src.baseAddress else { return }
+        for t in 0..<tokens {
+            for h in 0..<kvHeads {
+                let from = s + (t * kvHeads + h) * headDim
+                let row = (h * maxContext + start + t) * headDim
+                switch storage {
+                case .float32:
+                    (dst.assumingMemoryBound(to: Float.self) + row).update(from: from, count: headDim)
+                case .bfloat16:
+                    let o = dst.assumingMemoryBound(to: UInt16.self) + row
+                    for e in 0..<headDim { o[e] = tsr_f32_to_bf16(from[e]) }
+                case .float16:
+                    let o = dst.assumingMemoryBound(to: UInt16.self) + row
+                    for e in 0..<headDim { o[e] = tsr_f32_to_f16(from[e]) }
                 }
             }
         }
-        lengths[layer] = start + tokens
     }
 
     /// Array convenience for `append(layer:keys:values:tokens:)`.
@@ -128,6 +142,14 @@ public final class KVCache: @unchecked Sendable {
     {
         try checkLayer(layer)
         return try body(UnsafeRawPointer(keys[layer]), UnsafeRawPointer(values[layer]))
+    }
+
+    /// The K and V storage of `layer` (`[kvHeads][maxContext][headDim]` of `storage` type),
+    /// valid while the cache lives: for Tessera's own modules' reference kernels, which read
+    /// the cache in loops where a closure scope does not fit. `layer` must be in range.
+    package func unsafeStorage(layer: Int) -> (keys: UnsafeRawPointer, values: UnsafeRawPointer) {
+        precondition((0..<layers).contains(layer), "KVCache.unsafeStorage: layer \(layer) is not in 0..<\(layers)")
+        return (UnsafeRawPointer(keys[layer]), UnsafeRawPointer(values[layer]))
     }
 
     /// Drops tokens beyond `length` in every layer (rollback of rejected draft tokens).
@@ -170,9 +192,10 @@ public final class KVCache: @unchecked Sendable {
     /// `queryHeads` must be a multiple of `kvHeads`. With `attention.mask = .causal` the
     /// last query row sees every cached key (bottom-right alignment). Per query row the
     /// result is bit-identical whatever `queryLength` (speculative verification relies on it).
+    /// Pass the same `workspace` to every step of a decode loop so that no call allocates.
     public func attend(layer: Int, query: UnsafePointer<Float>, queryHeads: Int, queryLength: Int,
                        output: UnsafeMutablePointer<Float>, attention: Attention = Attention(mask: .causal),
-                       lse: UnsafeMutablePointer<Float>? = nil) throws(TesseraError)
+                       lse: UnsafeMutablePointer<Float>? = nil, workspace: AttentionWorkspace? = nil) throws(TesseraError)
     {
         try checkLayer(layer)
         let n = lengths[layer]
@@ -196,7 +219,8 @@ public final class KVCache: @unchecked Sendable {
             desc.lse.extent = Int64(queryLength * queryHeads)
         }
         try attention.run(&desc, q: UnsafeRawPointer(query), k: UnsafeRawPointer(keys[layer]),
-                          v: UnsafeRawPointer(values[layer]), o: UnsafeMutableRawPointer(output), lse: lse)
+                          v: UnsafeRawPointer(values[layer]), o: UnsafeMutableRawPointer(output), lse: lse,
+                          workspace: workspace)
     }
 
     /// Array convenience for `attend(layer:query:...)`: returns `[token][head][d]` floats.

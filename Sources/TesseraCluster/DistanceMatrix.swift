@@ -1,5 +1,3 @@
-internal import CTessera
-
 /// A symmetric n × n dissimilarity matrix, stored in full (row-major, 64-byte aligned).
 ///
 /// ```
@@ -30,14 +28,12 @@ public final class DistanceMatrix<Scalar: ClusterScalar>: @unchecked Sendable {
     init(uninitializedCount n: Int) throws(TesseraError) {
         guard n >= 1 else { throw .invalidArgument("DistanceMatrix: need at least one object (n = \(n))") }
         let bytes = try Self.bytesRequired(count: n)
-        guard let raw = tsr_malloc(bytes) else {
-            throw .outOfMemory("DistanceMatrix: cannot allocate \(bytes) bytes for \(n) x \(n) distances")
-        }
+        let raw = try FallibleAllocation.bytes(bytes, "DistanceMatrix (\(n) x \(n) distances)")
         count = n
         pointer = raw.bindMemory(to: Scalar.self, capacity: n * n)
     }
 
-    deinit { tsr_free(pointer) }
+    deinit { FallibleAllocation.free(pointer) }
 
     /// Distance between objects `i` and `j`.
     @inlinable public subscript(i: Int, j: Int) -> Scalar {

@@ -1,6 +1,5 @@
 import Foundation
 internal import COpenBLAS
-internal import CTessera
 
 /// A channel-major activation block: `c × rows × w` floats, 64-byte aligned, owned.
 final class Activation: @unchecked Sendable {
@@ -157,9 +156,9 @@ enum Kernels {
         }
     }
 
-    /// The same attention as `attention(...)`, on Tessera's tiled kernel (tsr_attention, online
-    /// softmax, AVX-512/AVX2 by run-time dispatch): Q, K, V are transposed to token-major
-    /// [tokens × inner] (heads are column blocks of `headDim`, which the kernel's strides
+    /// The same attention as `attention(...)`, on Tessera's tiled kernel (`Attention.apply`:
+    /// online softmax, AVX-512/AVX2 by run-time dispatch): Q, K, V are transposed to token-major
+    /// [tokens × inner] (heads are column blocks of `headDim`, which the layouts' strides
     /// express), and O back. Runs on `pool` — inline when called from inside one of its tasks.
     /// Returns false (nothing written) if the kernel refuses the shape; callers then fall back.
     static func tiledAttention(q: UnsafePointer<Float>, nq: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -171,19 +170,15 @@ enum Kernels {
         transpose(q, rows: inner, cols: nq, into: qt)
         transpose(k, rows: inner, cols: nk, into: kt)
         transpose(v, rows: inner, cols: nk, into: vt)
-        var desc = tsr_attn_desc()
-        guard tsr_attn_desc_init(&desc, 1, Int64(heads), Int64(heads), Int64(nq), Int64(nk), Int64(dh)) == TSR_OK else {
+        let shape = AttentionShape(queryHeads: heads, queryLength: nq, kvLength: nk, headDim: dh)
+        do {
+            try Attention(pool: pool).apply(
+                shape, query: qt, queryLayout: .tokenMajor(rows: nq, heads: heads, headDim: dh),
+                key: kt, value: vt, keyValueLayout: .tokenMajor(rows: nk, heads: heads, headDim: dh),
+                output: ot, outputLayout: .tokenMajor(rows: nq, heads: heads, headDim: dh))
+        } catch {
             return false
         }
-        for (layout, rows) in [(\tsr_attn_desc.q, nq), (\tsr_attn_desc.k, nk), (\tsr_attn_desc.v, nk), (\tsr_attn_desc.o, nq)] {
-            desc[keyPath: layout] = tsr_attn_layout(stride_batch: Int64(rows * inner), stride_head: Int64(dh),
-                                                    stride_row: Int64(inner), extent: Int64(rows * inner))
-        }
-        var args = tsr_attn_args()
-        args.size = UInt32(MemoryLayout<tsr_attn_args>.size)
-        args.q = UnsafeRawPointer(qt); args.k = UnsafeRawPointer(kt); args.v = UnsafeRawPointer(vt)
-        args.o = UnsafeMutableRawPointer(ot)
-        guard tsr_attention(pool.handle, &desc, &args) == TSR_OK else { return false }
         transpose(ot, rows: nq, cols: inner, into: o)
         return true
     }

@@ -1,7 +1,11 @@
-/// The tensor element types of GGUF files (ggml's `enum ggml_type`; numbers are the on-disk codes).
+/// The tensor element type code of a GGUF file (ggml's `enum ggml_type`; numbers are the
+/// on-disk codes).
 ///
-/// Every code can be *read* (so a file is described completely); `isSupported` says which ones
-/// the Llama runner can compute with.
+/// This is the file's vocabulary, not a compute format: every code can be *read* (so a file
+/// is described and walked completely, whatever types it holds). What Tessera computes with
+/// is `Tessera.QuantFormat`; ``quantFormat`` is the one mapping between the two (the C
+/// library's table), and block layouts and names of the mapped codes come from it. Only the
+/// codes Tessera does not compute keep their layout here, to size their tensors.
 public struct GGMLType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -27,59 +31,56 @@ public struct GGMLType: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let f64 = GGMLType(rawValue: 28)
     public static let bf16 = GGMLType(rawValue: 30)
 
-    /// (elements per block, bytes per block) for the types whose layout we know; nil otherwise.
+    /// The format Tessera computes this type with, or nil for a type it does not implement
+    /// (Q5_0, the K-quants but Q6_K, integer tensors, ...). The only place GGUF type codes
+    /// meet Tessera's formats.
+    public var quantFormat: QuantFormat? { QuantFormat(ggmlType: Int(rawValue)) }
+
+    /// The code of a format that GGUF files can hold, or nil for Tessera-only formats.
+    public init?(_ format: QuantFormat) {
+        guard let code = format.ggmlType, let raw = UInt32(exactly: code) else { return nil }
+        self.init(rawValue: raw)
+    }
+
+    /// (elements per block, bytes per block) for the types whose layout is known; nil otherwise.
     public var blockLayout: (elements: Int, bytes: Int)? {
-        switch rawValue {
-        case 0: return (1, 4)
-        case 1: return (1, 2)
-        case 2: return (32, 18)
-        case 3: return (32, 20)
+        if let f = quantFormat { return (f.blockElements, f.blockBytes) }
+        switch rawValue {  // types Tessera reads past but does not compute
         case 6: return (32, 22)
         case 7: return (32, 24)
-        case 8: return (32, 34)
         case 9: return (32, 36)
         case 10: return (256, 84)
         case 11: return (256, 110)
         case 12: return (256, 144)
         case 13: return (256, 176)
-        case 14: return (256, 210)
         case 15: return (256, 292)
         case 24: return (1, 1)
         case 25: return (1, 2)
         case 26: return (1, 4)
         case 27: return (1, 8)
         case 28: return (1, 8)
-        case 30: return (1, 2)
         default: return nil
         }
     }
 
-    /// Whether the runner can compute with this type (dequantize rows, quantized GEMV/GEMM).
-    public var isSupported: Bool {
-        switch self {
-        case .f32, .f16, .bf16, .q4_0, .q4_1, .q8_0, .q6_K: return true
-        default: return false
-        }
-    }
+    /// Whether the runner can compute with this type (dequantize rows, quantized GEMV/GEMM):
+    /// exactly the types with a ``quantFormat``.
+    public var isSupported: Bool { quantFormat != nil }
 
     /// The supported types, in a fixed order (tests walk them all).
-    public static let supported: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0, .q6_K]
+    public static let supported: [GGMLType] = QuantFormat.allCases.compactMap { GGMLType($0) }
 
+    /// ggml's name of the type ("Q4_0", "BF16", ...).
     public var name: String {
+        if let f = quantFormat { return f.name.uppercased() }
         switch rawValue {
-        case 0: return "F32"
-        case 1: return "F16"
-        case 2: return "Q4_0"
-        case 3: return "Q4_1"
         case 6: return "Q5_0"
         case 7: return "Q5_1"
-        case 8: return "Q8_0"
         case 9: return "Q8_1"
         case 10: return "Q2_K"
         case 11: return "Q3_K"
         case 12: return "Q4_K"
         case 13: return "Q5_K"
-        case 14: return "Q6_K"
         case 15: return "Q8_K"
         case 16...23: return "IQ-type \(rawValue)"
         case 24: return "I8"
@@ -88,7 +89,6 @@ public struct GGMLType: RawRepresentable, Hashable, Sendable, CustomStringConver
         case 27: return "I64"
         case 28: return "F64"
         case 29: return "IQ1_M"
-        case 30: return "BF16"
         default: return "type \(rawValue)"
         }
     }

@@ -159,8 +159,8 @@ public final class Generator: @unchecked Sendable {
         defer { lock.unlock() }
         guard !prompt.isEmpty else { throw .invalidArgument("generate: empty prompt") }
         guard options.maxTokens >= 0 else { throw .invalidArgument("generate: maxTokens \(options.maxTokens) must be >= 0") }
-        guard prompt.count < session.cache.capacity else {
-            throw .outOfRange("prompt of \(prompt.count) tokens does not fit the context of \(session.cache.capacity) positions (it must leave room for at least one generated token); shorten it or create the generator with a larger contextLength")
+        guard prompt.count < session.cache.maxContext else {
+            throw .outOfRange("prompt of \(prompt.count) tokens does not fit the context of \(session.cache.maxContext) positions (it must leave room for at least one generated token); shorten it or create the generator with a larger contextLength")
         }
         if let spec = options.speculative { try spec.validate(maxRows: session.maxLogitRows) }
         var sampler = try Sampler(options: options.sampling)
@@ -192,7 +192,7 @@ public final class Generator: @unchecked Sendable {
             if generated.count >= options.maxTokens { stats.stopReason = .maxTokens; return false }
             // room to feed `t` back: counted from the tokens kept, not the cache length, which
             // during a verification pass also holds the draft rows after `t`
-            if prompt.count + generated.count > session.cache.capacity { stats.stopReason = .contextFull; return false }
+            if prompt.count + generated.count > session.cache.maxContext { stats.stopReason = .contextFull; return false }
             return true
         }
 

@@ -37,13 +37,13 @@ protocol LinearOperator: Sendable {
     var weight: WeightMatrix { get }
     /// `x`: m × inFeatures (row stride inFeatures); `y`: m × outFeatures, row i at `y + i·ldy`
     /// (`ldy >= outFeatures`).
-    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, ldy: Int)
+    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) throws(TesseraError)
 }
 
 extension LinearOperator {
     /// `y`: m × outFeatures with row stride outFeatures.
-    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>) {
-        apply(x, rows: m, into: y, ldy: weight.outFeatures)
+    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>) throws(TesseraError) {
+        try apply(x, rows: m, into: y, ldy: weight.outFeatures)
     }
 }
 
@@ -90,10 +90,10 @@ struct ConcatLinear: LinearOperator {
                               outFeatures: parts.reduce(0) { $0 + $1.weight.outFeatures }, data: w0.data, owner: w0.owner)
     }
 
-    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) throws(TesseraError) {
         var col = 0
         for p in parts {
-            p.apply(x, rows: m, into: y + col, ldy: ldy)
+            try p.apply(x, rows: m, into: y + col, ldy: ldy)
             col += p.weight.outFeatures
         }
     }
@@ -106,7 +106,7 @@ struct ReferenceLinear: LinearOperator {
     let weight: WeightMatrix
     let pool: ThreadPool
 
-    init(weight: WeightMatrix, pool: ThreadPool = .shared) {
+    init(weight: WeightMatrix, pool: ThreadPool) {
         self.weight = weight
         self.pool = pool
     }

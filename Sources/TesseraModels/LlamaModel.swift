@@ -15,7 +15,8 @@ public enum ComputeBackend: String, Sendable, CaseIterable {
 /// Options for loading a model.
 public struct ModelOptions: Sendable {
     public var backend: ComputeBackend = .kernels
-    /// The pool every parallel region runs on (nil: `ThreadPool.shared`).
+    /// The pool every kernel and parallel region of the model and its sessions runs on — weight
+    /// repacking at load, projections, attention, the reference operators (nil: `ThreadPool.shared`).
     public var pool: ThreadPool? = nil
     /// Stack q/k/v and gate/up (projections that share an input) into one matrix each, so
     /// each pair/triple is one kernel call (one activation quantization, one fork-join).

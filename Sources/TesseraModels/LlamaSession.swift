@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-internal import CTessera
 
 /// One conversation with a model: the KV cache, the tokens it holds, and preallocated
 /// buffers for forward passes of up to `maxBatch` tokens (no allocation per token).
@@ -13,6 +12,7 @@ public final class LlamaSession: @unchecked Sendable {
     // @unchecked: single-owner mutable state; `Generator` serialises access.
 
     public let model: LlamaModel
+    /// Keys and values of `tokens`, every layer (f32, `maxContext` = the context length).
     public let cache: KVCache
     /// Tokens whose keys/values are in the cache, in order.
     public private(set) var tokens: [Int] = []
@@ -26,6 +26,8 @@ public final class LlamaSession: @unchecked Sendable {
     // qkv: the fused q/k/v projection rows `[q | k | v]`; gu: the fused `[gate | up]` rows.
     private let x, xn, q, k, v, att, tmp, gate, gu, logits, rope, qkv: UnsafeMutablePointer<Float>
     private let sizes: [Int]
+    /// The attention kernel's split-decode scratch: grows with the context, never per token.
+    private let attentionWorkspace = AttentionWorkspace()
 
     init(model: LlamaModel, capacity: Int, maxBatch: Int = 64, maxLogitRows: Int = 33) throws(TesseraError) {
         let c = model.config
@@ -35,29 +37,35 @@ public final class LlamaSession: @unchecked Sendable {
         self.model = model
         self.maxBatch = maxBatch
         self.maxLogitRows = maxLogitRows
-        cache = try KVCache(layers: c.layers, kvHeads: c.kvHeads, headDim: c.headDim, capacity: capacity)
+        cache = try KVCache(layers: c.layers, kvHeads: c.kvHeads, headDim: c.headDim, maxContext: capacity)
         let d = c.embeddingLength, qd = c.heads * c.headDim, kvd = c.kvHeads * c.headDim, f = c.feedForwardLength
         let s = [maxBatch * d, maxBatch * d, maxBatch * qd, maxBatch * kvd, maxBatch * kvd, maxBatch * qd,
                  maxBatch * max(d, qd), maxBatch * f, maxBatch * 2 * f, maxLogitRows * c.vocabularySize,
                  maxBatch * c.ropeDimensions, maxBatch * (qd + 2 * kvd)]
         sizes = s
-        func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
-            p.initialize(repeating: 0, count: n)
-            return p
+        // sizes come from the file's hyperparameters: allocation failures throw
+        var b = [UnsafeMutablePointer<Float>]()
+        do {
+            for n in s {
+                let p = try FallibleAllocation.elements(n, of: Float.self, "LlamaSession buffer of \(n) floats")
+                p.initialize(repeating: 0, count: n)
+                b.append(p)
+            }
+        } catch {
+            for p in b { FallibleAllocation.free(p) }
+            throw error
         }
-        x = alloc(s[0]); xn = alloc(s[1]); q = alloc(s[2]); k = alloc(s[3]); v = alloc(s[4]); att = alloc(s[5])
-        tmp = alloc(s[6]); gate = alloc(s[7]); gu = alloc(s[8]); logits = alloc(s[9]); rope = alloc(s[10])
-        qkv = alloc(s[11])
+        x = b[0]; xn = b[1]; q = b[2]; k = b[3]; v = b[4]; att = b[5]
+        tmp = b[6]; gate = b[7]; gu = b[8]; logits = b[9]; rope = b[10]; qkv = b[11]
     }
 
     deinit {
-        for p in [x, xn, q, k, v, att, tmp, gate, gu, logits, rope, qkv] { p.deallocate() }
+        for p in [x, xn, q, k, v, att, tmp, gate, gu, logits, rope, qkv] { FallibleAllocation.free(p) }
     }
 
     public var vocabularySize: Int { model.config.vocabularySize }
     /// Positions still free in the cache.
-    public var remainingContext: Int { cache.capacity - cache.count }
+    public var remainingContext: Int { cache.maxContext - cache.count }
 
     /// Forgets the conversation.
     public func reset() {
@@ -68,8 +76,13 @@ public final class LlamaSession: @unchecked Sendable {
     /// Drops the tokens after the first `count` (used to roll back rejected drafts).
     public func truncate(to count: Int) {
         let n = max(0, min(count, tokens.count))
-        cache.truncate(to: n)
+        truncateCache(to: n)
         tokens.removeSubrange(n...)
+    }
+
+    /// Drops cached positions from `n` on (`n >= 0`, which the cache never refuses).
+    private func truncateCache(to n: Int) {
+        do { try cache.truncate(to: n) } catch { preconditionFailure("KVCache.truncate(to: \(n)): \(error)") }
     }
 
     /// Which logit rows a forward pass returns.
@@ -95,7 +108,7 @@ public final class LlamaSession: @unchecked Sendable {
                         _ body: (UnsafeBufferPointer<Float>, Int) throws(TesseraError) -> Void) throws(TesseraError) {
         guard !newTokens.isEmpty else { throw .invalidArgument("forward: no tokens") }
         guard newTokens.count <= remainingContext else {
-            throw .outOfRange("forward: \(newTokens.count) tokens do not fit in the remaining context (\(remainingContext) of \(cache.capacity) positions)")
+            throw .outOfRange("forward: \(newTokens.count) tokens do not fit in the remaining context (\(remainingContext) of \(cache.maxContext) positions)")
         }
         if which == .all && newTokens.count > maxLogitRows {
             throw .invalidArgument("forward: logits for \(newTokens.count) rows requested, at most \(maxLogitRows)")
@@ -120,12 +133,23 @@ public final class LlamaSession: @unchecked Sendable {
         }
     }
 
+    /// One chunk through every layer; on an error the cache is rolled back to where it was.
     private func runChunk(_ chunk: ArraySlice<Int>, logitRows: LogitRows) throws(TesseraError) {
+        let start = cache.count
+        do {
+            try runLayers(chunk, start: start, logitRows: logitRows)
+        } catch {
+            truncateCache(to: start)
+            throw error
+        }
+        tokens.append(contentsOf: chunk)
+    }
+
+    private func runLayers(_ chunk: ArraySlice<Int>, start: Int, logitRows: LogitRows) throws(TesseraError) {
         let m = model, c = m.config
         let t = chunk.count
         let d = c.embeddingLength, hd = c.headDim, heads = c.heads, kvh = c.kvHeads
         let qd = heads * hd, kvd = kvh * hd, f = c.feedForwardLength, qkvd = qd + 2 * kvd
-        let start = cache.count
         var t0 = monotonicSeconds()
         var tProj = 0.0, tAtt = 0.0
 
@@ -141,15 +165,15 @@ public final class LlamaSession: @unchecked Sendable {
             }
         }
 
-        @inline(__always) func timed(_ acc: inout Double, _ body: () -> Void) {
+        @inline(__always) func timed(_ acc: inout Double, _ body: () throws(TesseraError) -> Void) throws(TesseraError) {
             let a = monotonicSeconds()
-            body()
+            try body()
             acc += monotonicSeconds() - a
         }
 
         for (l, blk) in m.blocks.enumerated() {
             rmsNorm(x, blk.attnNorm, rows: t, dim: d, eps: c.rmsEpsilon, into: xn)
-            timed(&tProj) { blk.qkv.apply(xn, rows: t, into: qkv, ldy: qkvd) }
+            try timed(&tProj) { () throws(TesseraError) in try blk.qkv.apply(xn, rows: t, into: qkv, ldy: qkvd) }
             // one row: q, k, v are already contiguous slices of it; several rows: split them out
             let (q, k, v) = t == 1 ? (qkv, qkv + qd, qkv + qd + kvd) : (self.q, self.k, self.v)
             if t > 1 {
@@ -162,34 +186,33 @@ public final class LlamaSession: @unchecked Sendable {
             }
             applyRoPE(q, rows: t, heads: heads, headDim: hd, ropeDims: c.ropeDimensions)
             applyRoPE(k, rows: t, heads: kvh, headDim: hd, ropeDims: c.ropeDimensions)
-            cache.store(layer: l, start: start, tokens: t, k: k, v: v)
-            timed(&tAtt) {
-                m.attention.apply(q: q, tokens: t, start: start, heads: heads, cache: cache, layer: l, into: att)
+            try cache.append(layer: l, keys: UnsafeBufferPointer(start: k, count: t * kvd),
+                             values: UnsafeBufferPointer(start: v, count: t * kvd), tokens: t)
+            try timed(&tAtt) { () throws(TesseraError) in
+                try m.attention.apply(q: q, tokens: t, start: start, heads: heads, cache: cache, layer: l,
+                                      workspace: attentionWorkspace, into: att)
             }
-            timed(&tProj) { blk.o.apply(att, rows: t, into: tmp) }
+            try timed(&tProj) { () throws(TesseraError) in try blk.o.apply(att, rows: t, into: tmp) }
             for i in 0..<(t * d) { x[i] += tmp[i] }
             rmsNorm(x, blk.ffnNorm, rows: t, dim: d, eps: c.rmsEpsilon, into: xn)
-            timed(&tProj) { blk.gateUp.apply(xn, rows: t, into: gu, ldy: 2 * f) }
+            try timed(&tProj) { () throws(TesseraError) in try blk.gateUp.apply(xn, rows: t, into: gu, ldy: 2 * f) }
             for i in 0..<t {
                 let g = gu + i * 2 * f
                 // vectorised C kernel; the scalar expf loop cost ≈ 6 % of a decoded token
-                let status = tsr_swiglu_f32(g, g + f, gate + i * f, Int64(f))
-                precondition(status == TSR_OK, "tsr_swiglu_f32: \(String(cString: tsr_last_error()))")
+                try Elementwise.swiGLU(gate: g, up: g + f, into: gate + i * f, count: f)
             }
-            timed(&tProj) { blk.down.apply(gate, rows: t, into: tmp) }
+            try timed(&tProj) { () throws(TesseraError) in try blk.down.apply(gate, rows: t, into: tmp) }
             for i in 0..<(t * d) { x[i] += tmp[i] }
         }
-        cache.count = start + t
-        tokens.append(contentsOf: chunk)
 
         switch logitRows {
         case .none: break
         case .last:
             rmsNorm(x + (t - 1) * d, m.outputNorm, rows: 1, dim: d, eps: c.rmsEpsilon, into: xn)
-            timed(&tProj) { m.output.apply(xn, rows: 1, into: logits) }
+            try timed(&tProj) { () throws(TesseraError) in try m.output.apply(xn, rows: 1, into: logits) }
         case .all:
             rmsNorm(x, m.outputNorm, rows: t, dim: d, eps: c.rmsEpsilon, into: xn)
-            timed(&tProj) { m.output.apply(xn, rows: t, into: logits) }
+            try timed(&tProj) { () throws(TesseraError) in try m.output.apply(xn, rows: t, into: logits) }
         }
         let total = monotonicSeconds() - t0
         t0 = 0

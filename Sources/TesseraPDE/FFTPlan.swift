@@ -2,10 +2,10 @@
 // process, executed many times on new arrays (fftw_execute_dft_r2c/c2r, which are
 // thread-safe). Planning goes through one lock because FFTW's planner is not thread-safe.
 // Each transform is split into as many parallel jobs as the Tessera pool says an external
-// library should use from the calling thread (tsr_pool_external_threads: the pool's thread
+// library should use from the calling thread (ThreadPool.externalThreads: the pool's thread
 // count outside a region, 1 inside a worker), and FFTW runs those jobs ON THE POOL's pinned
-// workers (fftw_threads_set_callback → tsr_parallel_for) instead of spawning its own threads,
-// so FFTW never competes with pool workers for the same cores.
+// workers (fftw_threads_set_callback → ThreadPool.parallelFor) instead of spawning its own
+// threads, so FFTW never competes with pool workers for the same cores.
 //
 // Layout: a real array of shape [n0, …, n_{d−1}] (C order) transforms to a complex array of
 // shape [n0, …, n_{d−1}/2 + 1] (interleaved re, im doubles). The forward transform is
@@ -13,7 +13,6 @@
 
 import Foundation
 internal import CFFTW
-internal import CTessera
 
 /// How hard FFTW searches for a fast plan (FFTW_ESTIMATE / MEASURE / PATIENT).
 public enum FFTEffort: String, Sendable, CaseIterable {
@@ -107,7 +106,7 @@ public final class RealFFT: @unchecked Sendable {
         guard (1...3).contains(shape.count), shape.allSatisfy({ $0 > 0 && $0 <= Int(Int32.max) }) else {
             throw .invalidArgument("RealFFT: shape \(shape) must have 1-3 positive sizes")
         }
-        let nt = Swift.max(1, threads ?? Int(tsr_pool_external_threads(nil)))
+        let nt = Swift.max(1, threads ?? ThreadPool.shared.externalThreads)
         let key = "\(shape)/\(nt)/\(effort.rawValue)"
         lock.lock()
         defer { lock.unlock() }
@@ -149,26 +148,13 @@ public final class RealFFT: @unchecked Sendable {
 }
 
 /// FFTW's parallel loop, run on the default Tessera pool: work(jobdata + i·elsize) for each
-/// job i (inline when called from inside a worker).
-private struct FFTWJobs {
-    let work: @convention(c) (UnsafeMutablePointer<CChar>?) -> UnsafeMutableRawPointer?
-    let jobdata: UnsafeMutablePointer<CChar>
-    let elsize: Int
-}
-
+/// job i, one job per grab (inline when called from inside a worker).
 private let fftwParallelLoop: @convention(c) (
     (@convention(c) (UnsafeMutablePointer<CChar>?) -> UnsafeMutableRawPointer?)?,
     UnsafeMutablePointer<CChar>?, Int, Int32, UnsafeMutableRawPointer?) -> Void = { work, jobdata, elsize, njobs, _ in
     guard let work, let jobdata, njobs > 0 else { return }
-    var jobs = FFTWJobs(work: work, jobdata: jobdata, elsize: elsize)
-    withUnsafeMutablePointer(to: &jobs) { p in
-        let status = tsr_parallel_for(nil, Int64(njobs), 1, TSR_SCHEDULE_DYNAMIC, { raw, b, e, _ in
-            let j = raw!.assumingMemoryBound(to: FFTWJobs.self).pointee
-            for i in b..<e { _ = j.work(j.jobdata + Int(i) * j.elsize) }
-        }, p)
-        if status != TSR_OK {  // cannot happen for a valid count; run the jobs here instead
-            for i in 0..<Int(njobs) { _ = work(jobdata + i * elsize) }
-        }
+    ThreadPool.shared.parallelFor(0..<Int(njobs), schedule: .dynamic(chunk: 1)) { jobs, _ in
+        for i in jobs { _ = work(jobdata + i * elsize) }
     }
 }
 

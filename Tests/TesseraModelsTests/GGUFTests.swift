@@ -61,6 +61,24 @@ struct GGUFTests {
         }
     }
 
+    /// GGUF type codes meet Tessera's formats in one place (`GGMLType.quantFormat`, the C table).
+    @Test func typeCodesMapToQuantFormatsOnce() {
+        #expect(GGMLType.supported == [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0, .q6_K])
+        for t in GGMLType.supported {
+            let f = t.quantFormat!
+            #expect(GGMLType(f) == t)
+            #expect(t.blockLayout! == (f.blockElements, f.blockBytes))
+            #expect(t.isSupported)
+        }
+        #expect(GGMLType.q6_K.name == "Q6_K" && GGMLType.bf16.name == "BF16" && GGMLType.q4_K.name == "Q4_K")
+        // read past, not computed: a layout to size the tensor, no format
+        for t in [GGMLType.q5_0, .q4_K, .q8_K, .i32] {
+            #expect(t.quantFormat == nil && !t.isSupported && t.blockLayout != nil)
+        }
+        #expect(GGMLType(rawValue: 99).blockLayout == nil)
+        #expect(GGMLType(QuantFormat.q4g128f16) == nil)  // Tessera-only format: no GGUF code
+    }
+
     @Test func quantizerRoundTripErrorIsBounded() throws {
         var rng = TestRNG(3)
         let v = (0..<(4 * 256)).map { _ in rng.uniform() }

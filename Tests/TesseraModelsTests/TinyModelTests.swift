@@ -53,6 +53,40 @@ struct TinyModelTests {
         }
     }
 
+    /// `ModelOptions.pool` is the pool of every kernel: the projections (plans and products),
+    /// attention and the reference operators; results do not depend on its thread count.
+    @Test(arguments: [ComputeBackend.kernels, .reference])
+    func modelOptionsPoolIsThePoolUsed(backend: ComputeBackend) throws {
+        let pool = try ThreadPool(threads: 1, binding: ThreadPool.Binding.none)
+        let (bytes, _) = try TinyModelSpec().build()
+        let model = try LlamaModel(file: try GGUFFile(bytes: bytes), options: ModelOptions(backend: backend, pool: pool))
+        #expect(model.pool === pool)
+        func pools(_ op: any LinearOperator) -> [ThreadPool] {
+            switch op {
+            case let k as KernelLinear: return [k.pool]
+            case let r as ReferenceLinear: return [r.pool]
+            case let c as ConcatLinear: return c.parts.flatMap(pools)
+            default: Issue.record("unexpected operator \(type(of: op))"); return []
+            }
+        }
+        var ops: [any LinearOperator] = [model.output]
+        for b in model.blocks { ops += [b.qkv, b.o, b.gateUp, b.down] }
+        let used = ops.flatMap(pools)
+        #expect(!used.isEmpty && used.allSatisfy { $0 === pool })
+        switch model.attention {
+        case let k as KernelAttention: #expect(k.attention.pool === pool)
+        case let r as ReferenceAttention: #expect(r.pool === pool)
+        default: Issue.record("unexpected attention \(type(of: model.attention))")
+        }
+        if backend == .kernels { #expect(ops.contains { $0 is KernelLinear }) }
+        // same logits as on the shared pool
+        let (shared, _) = try TinyModelTests.load(TinyModelSpec(), backend: backend)
+        let tokens = [1, 40, 77, 266, 5]
+        let a = try model.makeSession(contextLength: 32).forward(tokens, logits: .all)
+        let b = try shared.makeSession(contextLength: 32).forward(tokens, logits: .all)
+        #expect(a == b)
+    }
+
     @Test func speculativeEqualsGreedy() throws {
         let (model, _) = try TinyModelTests.load(TinyModelSpec(), backend: .kernels)
         var rng = TestRNG(5)

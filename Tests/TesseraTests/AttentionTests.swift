@@ -125,5 +125,90 @@ struct AttentionTests {
         #expect(throws: TesseraError.self) { try cache.attend(layer: 0, query: [0, 0, 0, 0], queryHeads: 1) }
         #expect(throws: TesseraError.self) { try cache.attend(layer: 3, query: [0, 0, 0, 0], queryHeads: 1) }
     }
+
+    /// `[H][S][D]` head-major <-> `[S][H][D]` token-major.
+    static func tokenMajor(_ x: [Float], heads: Int, rows: Int, d: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: x.count)
+        for h in 0..<heads { for r in 0..<rows { for e in 0..<d { out[(r * heads + h) * d + e] = x[(h * rows + r) * d + e] } } }
+        return out
+    }
+
+    @Test(arguments: [false, true])
+    func rawLayoutsGiveTheTensorFormsBits(causal: Bool) throws {
+        // token-major Q/K/V/O (a fused projection's rows), GQA 6/2: same kernel, same bits
+        let (hq, hkv, sq, sk, d) = (6, 2, 37, 90, 32)
+        let q = Self.values(hq * sq * d, seed: 21), k = Self.values(hkv * sk * d, seed: 22), v = Self.values(hkv * sk * d, seed: 23)
+        let att = Attention(mask: causal ? .causal : .none)
+        let want = try att(query: Tensor(shape: [1, hq, sq, d], elements: q), key: Tensor(shape: [1, hkv, sk, d], elements: k),
+                           value: Tensor(shape: [1, hkv, sk, d], elements: v)).toArray()
+        let qt = Self.tokenMajor(q, heads: hq, rows: sq, d: d)
+        let kt = Self.tokenMajor(k, heads: hkv, rows: sk, d: d), vt = Self.tokenMajor(v, heads: hkv, rows: sk, d: d)
+        var out = [Float](repeating: .nan, count: qt.count)
+        let shape = AttentionShape(queryHeads: hq, kvHeads: hkv, queryLength: sq, kvLength: sk, headDim: d)
+        try qt.withUnsafeBufferPointer { qp in
+            try kt.withUnsafeBufferPointer { kp in
+                try vt.withUnsafeBufferPointer { vp in
+                    try out.withUnsafeMutableBufferPointer { op in
+                        try att.apply(shape, query: qp.baseAddress!, queryLayout: .tokenMajor(rows: sq, heads: hq, headDim: d),
+                                      key: kp.baseAddress!, value: vp.baseAddress!,
+                                      keyValueLayout: .tokenMajor(rows: sk, heads: hkv, headDim: d),
+                                      output: op.baseAddress!, outputLayout: .tokenMajor(rows: sq, heads: hq, headDim: d))
+                    }
+                }
+            }
+        }
+        #expect(out == Self.tokenMajor(want, heads: hq, rows: sq, d: d))
+        // a layout whose extent is too small for the shape is refused, nothing runs
+        #expect(throws: TesseraError.self) {
+            try qt.withUnsafeBufferPointer { qp in
+                try kt.withUnsafeBufferPointer { kp in
+                    try out.withUnsafeMutableBufferPointer { op in
+                        try att.apply(shape, query: qp.baseAddress!, queryLayout: .tokenMajor(rows: sq - 1, heads: hq, headDim: d),
+                                      key: kp.baseAddress!, value: kp.baseAddress!,
+                                      keyValueLayout: .tokenMajor(rows: sk, heads: hkv, headDim: d),
+                                      output: op.baseAddress!, outputLayout: .tokenMajor(rows: sq, heads: hq, headDim: d))
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func decodeWithAWorkspaceAllocatesOnceAndKeepsTheBits() throws {
+        // long context, one query row: the split-decode schedule, which needs scratch
+        let (hq, hkv, d, n) = (8, 2, 64, 3000)
+        let cache = try KVCache(layers: 1, kvHeads: hkv, headDim: d, maxContext: n + 8)
+        try cache.append(layer: 0, keys: Self.values(n * hkv * d, seed: 31), values: Self.values(n * hkv * d, seed: 32))
+        #expect(cache.count == n)
+        let q = Self.values(hq * d, seed: 33)
+        let plain = try cache.attend(layer: 0, query: q, queryHeads: hq)
+        let workspace = AttentionWorkspace()
+        var out = [Float](repeating: 0, count: q.count)
+        var sizes = [Int]()
+        for _ in 0..<3 {
+            try q.withUnsafeBufferPointer { (qp) throws(TesseraError) in
+                try out.withUnsafeMutableBufferPointer { (op) throws(TesseraError) in
+                    try cache.attend(layer: 0, query: qp.baseAddress!, queryHeads: hq, queryLength: 1,
+                                     output: op.baseAddress!, workspace: workspace)
+                }
+            }
+            #expect(out == plain)
+            sizes.append(workspace.byteCount)
+        }
+        // few rows over 3 KV chunks: split decode, whose partials (3 chunks × 8 heads × (d + 2)
+        // floats) the first call allocates in the workspace and the later ones reuse
+        #expect(sizes[0] >= 3 * hq * (d + 2) * 4)
+        #expect(sizes.allSatisfy { $0 == sizes[0] })
+        #expect(throws: TesseraError.self) { try AttentionWorkspace(byteCount: -1) }
+    }
+
+    @Test func swiGLUIsSiLUGateTimesUp() throws {
+        let g = Self.values(1000, seed: 41).map { $0 * 12 }, u = Self.values(1000, seed: 42)
+        let got = try Elementwise.swiGLU(gate: g, up: u)
+        for i in g.indices {
+            let want = Double(g[i]) / (1 + exp(-Double(g[i]))) * Double(u[i])
+            #expect(abs(Double(got[i]) - want) <= 1e-6 * max(1, abs(want)))
+        }
+        #expect(throws: TesseraError.self) { try Elementwise.swiGLU(gate: [1, 2], up: [1]) }
+    }
 }
 }
