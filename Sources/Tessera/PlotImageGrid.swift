@@ -1,6 +1,6 @@
 // ImageGridPlot: rows of same-sized 2-D fields (say diffusion samples: one sampler per row, one
 // seed per column) on one colour scale, with row names, column headings, pixel coordinates on
-// the outer cells and a single colour bar.
+// the outer cells (numbers on the left column and the bottom-left cell) and a single colour bar.
 
 /// A titled grid of field pictures sharing one colour map and range.
 public struct ImageGridPlot: Sendable {
@@ -65,7 +65,7 @@ public struct ImageGridPlot: Sendable {
             r < rowLabels.count ? PlotText.wrap(rowLabels[r], maxWidth: rowLabelWidth, scale: s) : []
         }
         let namesW = names.map { PlotText.maxWidth($0, scale: s) }.max() ?? 0
-        let left = pad + (namesW > 0 ? namesW + 16 : 0) + (yLabel.isEmpty ? 0 : lineH + 10)
+        let left = pad + (namesW > 0 ? namesW + 24 : 0) + (yLabel.isEmpty ? 0 : lineH + 10)
             + AxisPainter.labelWidth(yAxis, range: yAxis.range!, scale: s) + AxisPainter.labelGap + AxisPainter.tickLength + 1
         let gridW = ncols * cw + (ncols - 1) * gap, gridH = cells.count * ch + (cells.count - 1) * gap
         let width = left + gridW + 1 + bar.width(scale: s) + pad
@@ -99,7 +99,9 @@ public struct ImageGridPlot: Sendable {
                 }
                 img.strokeRect(x: x0 - 1, y: y0 - 1, width: cw + 2, height: ch + 2, color: PlotStyle.axis)
                 if r == cells.count - 1 || c >= (cells[r + 1].count) {
-                    AxisPainter.drawBottom(&img, axis: xAxis, range: xAxis.range!, x: x0, y: y0 + ch, length: cw, scale: s)
+                    // every cell has the same coordinates: ticks under each bottom cell, numbers under the first
+                    AxisPainter.drawBottom(&img, axis: xAxis, range: xAxis.range!, x: x0, y: y0 + ch, length: cw, scale: s,
+                                           labels: c == 0)
                 }
             }
             AxisPainter.drawLeft(&img, axis: yAxis, range: yAxis.range!, x: left - 1, y: y0, length: ch, scale: s)
