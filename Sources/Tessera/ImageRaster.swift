@@ -143,3 +143,8 @@ private func pngMessage(_ buf: [CChar]) -> String {
     let bytes = buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
     return bytes.isEmpty ? "libpng gave no message" : String(decoding: bytes, as: UTF8.self)
 }
+
+extension RasterImage: CustomStringConvertible {
+    /// "RasterImage(W×H)": the size, not the pixels.
+    public var description: String { "RasterImage(\(width)×\(height))" }
+}

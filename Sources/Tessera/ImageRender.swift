@@ -1,5 +1,5 @@
-// Rendering numbers to pictures: 2-D fields as colour-mapped heat maps, and labelled point
-// clouds as scatter plots.
+// Rendering numbers to pictures: 2-D fields as bare colour-mapped rasters (one value per
+// block of pixels, no frame or text; `FieldPlot` puts them in a titled chart with a colour bar).
 
 import Foundation
 
@@ -120,101 +120,5 @@ extension RasterImage {
         for y in 0..<height { for x in 0..<width { out[x, y] = self[x, y] } }
         for y in 0..<other.height { for x in 0..<other.width { out[x, height + gap + y] = other[x, y] } }
         return out
-    }
-}
-
-/// Scatter plots of 2-D points coloured by label (e.g. a 2-D projection of clustered data).
-///
-/// Points are antialiased discs on a white background inside a thin frame; the data box is
-/// fitted into the picture minus `margin` pixels on each side (same scale on both axes when
-/// `equalAspect`). y grows upwards. Label colours come from `CategoricalPalette`; a negative
-/// label (noise) is gray; highlighted points (e.g. medoids or centres) are drawn last, larger,
-/// with a dark ring.
-public struct ScatterPlot: Sendable {
-    public var width = 800
-    public var height = 800
-    public var margin = 24
-    public var pointRadius = 2.5
-    public var pointOpacity = 0.85
-    public var highlightRadius = 6.0
-    public var equalAspect = true
-    public var drawFrame = true
-
-    public init(width: Int = 800, height: Int = 800) {
-        self.width = width
-        self.height = height
-    }
-
-    /// Renders points (x[i], y[i]) with optional labels (same count) and highlighted indices.
-    /// Errors: `.invalidArgument` for mismatched counts, a non-finite coordinate (its index is
-    /// named), a highlighted index out of range, or a picture too small for the margins.
-    public func render(x: [Double], y: [Double], labels: [Int]? = nil,
-                       highlighted: [Int] = []) throws(TesseraError) -> RasterImage {
-        guard x.count == y.count else { throw .invalidArgument("scatter: x has \(x.count) points, y has \(y.count)") }
-        if let labels, labels.count != x.count {
-            throw .invalidArgument("scatter: labels has \(labels.count) entries for \(x.count) points")
-        }
-        guard margin >= 0, width > 2 * margin + 1, height > 2 * margin + 1 else {
-            throw .invalidArgument("scatter: picture \(width)×\(height) too small for margin \(margin)")
-        }
-        guard pointRadius > 0, pointRadius.isFinite, highlightRadius > 0, highlightRadius.isFinite else {
-            throw .invalidArgument("scatter: point radii must be positive and finite")
-        }
-        for i in x.indices where !(x[i].isFinite && y[i].isFinite) {
-            throw .invalidArgument("scatter: point \(i) has a non-finite coordinate (\(x[i]), \(y[i]))")
-        }
-        for h in highlighted where h < 0 || h >= x.count {
-            throw .invalidArgument("scatter: highlighted index \(h) out of range 0..<\(x.count)")
-        }
-        var img = try RasterImage(width: width, height: height)
-        let innerW = Double(width - 2 * margin), innerH = Double(height - 2 * margin)
-        var x0 = x.min() ?? 0, x1 = x.max() ?? 1, y0 = y.min() ?? 0, y1 = y.max() ?? 1
-        if x1 <= x0 { x0 -= 0.5; x1 += 0.5 }
-        if y1 <= y0 { y0 -= 0.5; y1 += 0.5 }
-        var sx = innerW / (x1 - x0), sy = innerH / (y1 - y0)
-        var ox = Double(margin), oy = Double(margin)
-        if equalAspect {
-            let s = Swift.min(sx, sy)
-            ox += 0.5 * (innerW - s * (x1 - x0)); oy += 0.5 * (innerH - s * (y1 - y0))
-            sx = s; sy = s
-        }
-        func px(_ i: Int) -> (Double, Double) {
-            (ox + (x[i] - x0) * sx, Double(height) - (oy + (y[i] - y0) * sy))
-        }
-        if drawFrame {
-            let f: (r: UInt8, g: UInt8, b: UInt8, a: UInt8) = (120, 120, 120, 255)
-            let l = margin / 2, r = width - 1 - margin / 2, t = margin / 2, b = height - 1 - margin / 2
-            for xx in l...r { img[xx, t] = f; img[xx, b] = f }
-            for yy in t...b { img[l, yy] = f; img[r, yy] = f }
-        }
-        let isHighlighted = Set(highlighted)
-        for i in x.indices where !isHighlighted.contains(i) {
-            let (cx, cy) = px(i)
-            img.disc(cx: cx, cy: cy, radius: pointRadius, color: CategoricalPalette.color(labels?[i] ?? 0), opacity: pointOpacity)
-        }
-        for i in highlighted {
-            let (cx, cy) = px(i)
-            img.disc(cx: cx, cy: cy, radius: highlightRadius + 1.5, color: (20, 20, 20), opacity: 1)
-            img.disc(cx: cx, cy: cy, radius: highlightRadius, color: CategoricalPalette.color(labels?[i] ?? 0), opacity: 1)
-        }
-        return img
-    }
-}
-
-extension RasterImage {
-    /// Draws an antialiased filled disc centred at (cx, cy) in pixel coordinates (pixel
-    /// (x, y) covers [x, x+1) × [y, y+1)). Parts outside the picture are clipped.
-    public mutating func disc(cx: Double, cy: Double, radius: Double, color: (r: UInt8, g: UInt8, b: UInt8), opacity: Double = 1) {
-        guard radius > 0, cx.isFinite, cy.isFinite else { return }
-        let xa = Swift.max(0, Int((cx - radius - 1).rounded(.down))), xb = Swift.min(width - 1, Int((cx + radius + 1).rounded(.up)))
-        let ya = Swift.max(0, Int((cy - radius - 1).rounded(.down))), yb = Swift.min(height - 1, Int((cy + radius + 1).rounded(.up)))
-        guard xa <= xb, ya <= yb else { return }
-        for yy in ya...yb {
-            for xx in xa...xb {
-                let dx = Double(xx) + 0.5 - cx, dy = Double(yy) + 0.5 - cy
-                let cover = Swift.min(Swift.max(radius + 0.5 - (dx * dx + dy * dy).squareRoot(), 0), 1)
-                if cover > 0 { blend(x: xx, y: yy, color: color, alpha: cover * opacity) }
-            }
-        }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Tessera
 
-@Suite("Images: PNG, colormaps, field and scatter rendering")
+@Suite("Images: PNG, colormaps, field rendering")
 struct ImageTests {
     @Test func pngRoundTripRGBAndRGBA() throws {
         var img = try RasterImage(width: 7, height: 5)
@@ -71,26 +71,5 @@ struct ImageTests {
         let bar = try RasterImage.colorbar(.ember, width: 64, height: 4)
         let stacked = try img.stacked(above: bar)
         #expect(stacked.width == 64 && stacked.height == 4 + 4 + 4)
-    }
-
-    @Test func scatterPlot() throws {
-        let x: [Double] = [0, 1, 0, 1, 0.5], y: [Double] = [0, 0, 1, 1, 0.5]
-        var plot = ScatterPlot(width: 100, height: 100)
-        plot.margin = 10
-        let img = try plot.render(x: x, y: y, labels: [0, 0, 1, 1, -1], highlighted: [4])
-        // point 0 (x=0,y=0) lands at the bottom-left of the inner box, coloured as label 0
-        let c0 = CategoricalPalette.color(0)
-        let p = img[10, 89]
-        #expect(abs(Int(p.r) - Int(c0.r)) < 40 && abs(Int(p.g) - Int(c0.g)) < 40)
-        // the highlighted centre point has the noise gray in its middle and a dark ring
-        #expect(img[50, 50].r == 150)
-        #expect(img[50, 50 - 7].r < 60)
-        #expect(img[30, 70] == (255, 255, 255, 255))
-        #expect(CategoricalPalette.color(0) != CategoricalPalette.color(1))
-        #expect(throws: TesseraError.self) { try plot.render(x: [0, 1], y: [0]) }
-        #expect(throws: TesseraError.self) { try plot.render(x: [0, .nan], y: [0, 1]) }
-        #expect(throws: TesseraError.self) { try plot.render(x: [0], y: [0], labels: [1, 2]) }
-        #expect(throws: TesseraError.self) { try plot.render(x: [0], y: [0], highlighted: [3]) }
-        _ = try plot.render(x: [], y: [])  // empty plot is fine
     }
 }

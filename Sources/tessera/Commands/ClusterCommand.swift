@@ -170,8 +170,13 @@ struct ClusterCommand: ParsableCommand {
         if let plot {
             guard !precomputed else { throw ValidationError("--plot needs data, not a precomputed matrix") }
             let (x, y) = PrincipalComponents.project2D(data)
-            var sp = ScatterPlot(width: 800, height: 800)
+            var sp = ScatterPlot(width: 600, height: 600)
             sp.pointRadius = n > 20_000 ? 1.2 : (n > 2_000 ? 1.8 : 3)
+            sp.title = "\(m) clustering, k = \(Set(labels).count)\(m == "ppp" ? " (chosen by PPP from 1 ... \(kMax))" : ""): "
+                + "the data's first two principal components"
+            sp.subtitle = "\(URL(fileURLWithPath: input).lastPathComponent): \(n) points × \(data.cols) columns"
+                + (highlight.isEmpty ? "" : ", \(metric) distance; medoids ringed")
+            (sp.xLabel, sp.yLabel) = ("PC 1 (data units)", "PC 2 (data units)")
             try sp.render(x: x, y: y, labels: labels, highlighted: highlight).writePNG(to: plot)
             summary.append(("plot", plot))
         }

@@ -27,7 +27,7 @@ struct DiffusionCommand: ParsableCommand {
     @Option(help: "Noise schedule: linear | scaled_linear | squaredcos_cap_v2.") var schedule = "linear"
     @Option(help: "Number of samples (seeds seed ... seed+n-1).") var samples = 4
     @Option(help: "First seed.") var seed: UInt64 = 0
-    @Option(help: "Output PNG (a row of samples).") var out = "samples.png"
+    @Option(help: "Output PNG: rows of samples (exact reference for --gaussian-field, unsplit, patch mode) and, for --gaussian-field, their power spectra.") var out = "samples.png"
     @Flag(help: "Skip the unsplit reference run (no speed-up or PSNR).") var noReference = false
 
     func run() throws {
@@ -69,12 +69,30 @@ struct DiffusionCommand: ParsableCommand {
         }
         let (mine, tMine) = try runAll(pp, "\(patchMode) P=\(patches)")
         let bytes = pp.bytesPerStepAfterWarmup
-        try SampleGrid.image(mine).writePNG(to: out)
         print("mode \(patchMode), P=\(patches), \(samples) samples \(size)x\(size), \(steps) \(sampler) steps")
         print(String(format: "  wall time        %.2f s (%.3f s/sample)", tMine, tMine / Double(samples)))
         print(String(format: "  bytes/step       %.3f MB (after warm-up), %.3f MB (all steps)", bytes / 1e6, pp.bytesPerStep / 1e6))
+        var figure = SampleFigure(title: "Diffusion samples: \(gaussianField ? "Gaussian random field (exact denoiser)" : model ?? "random-weight U-Net (untrained: noise)")")
+        figure.subtitle = "\(steps) \(sampler) steps, \(schedule) schedule, \(size)×\(size); each column one seed, same starting noise in every row"
+        figure.columnLabels = (0..<samples).map { "seed \(seed &+ UInt64($0))" }
+        figure.prior = prior
+        if let prior {
+            // the exact probability-flow solution from each seed's noise (what a deterministic sampler approximates)
+            let ab = sched.alphaBar(Double(try sched.timesteps(steps, spacing: opts.spacing)[0]))
+            let exact = try (0..<samples).map { k throws(TesseraError) in
+                try prior.flowSolution(from: .gaussian(channels: 1, height: size, width: size, seed: seed &+ UInt64(k)), alphaBar: ab)
+            }
+            figure.rows.append((opts.kind.followsProbabilityFlow ? "exact ODE solution\n(analytic reference)"
+                                    : "exact ODE solution\n(reference in distribution only)", exact))
+            if opts.kind.followsProbabilityFlow {
+                var psnr = 0.0
+                for k in 0..<samples { psnr += try DiffusionMetrics.psnr(mine[k], exact[k]) / Double(samples) }
+                print(String(format: "  vs exact ODE     PSNR %.2f dB (the probability-flow solution from the same noise)", psnr))
+            }
+        }
         if !noReference {
             let (ref, tRef) = try runAll(base, "unsplit P=1")
+            figure.rows.append(("unsplit sampler\n(P\u{00A0}=\u{00A0}1)", ref))
             var psnr = 0.0, maxErr = 0.0
             for k in 0..<samples {
                 psnr += try DiffusionMetrics.psnr(mine[k], ref[k]) / Double(samples)
@@ -91,6 +109,8 @@ struct DiffusionCommand: ParsableCommand {
             let e = try SpectrumComparison(samples: mine, prior: prior)
             print(String(format: "  spectrum error   %@ %.4f (RMS log ratio to the true spectrum)", "\(patchMode)", e.rmsLogError))
         }
+        figure.rows.append(("\(patchMode)".replacingOccurrences(of: ",", with: ", ") + "\nP\u{00A0}=\u{00A0}\(patches) patches", mine))
+        try figure.render().writePNG(to: out)
         print("  wrote \(out)")
     }
 }

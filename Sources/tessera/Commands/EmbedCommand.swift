@@ -68,6 +68,12 @@ struct EmbedCommand: ParsableCommand {
     @Flag(help: "Give every node a self-loop of weight 1.")
     var addSelfLoops = false
 
+    @Option(help: "Also write a PNG: the embeddings' first two principal components, coloured by --plot-labels.")
+    var plot: String?
+
+    @Option(help: "Label of each node for --plot colours (e.g. its community): one integer per line, node 0 first.")
+    var plotLabels: String?
+
     func run() throws {
         let alphas = weights.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard !alphas.isEmpty, alphas.allSatisfy({ $0 != nil && $0!.isFinite }) else {
@@ -105,6 +111,10 @@ struct EmbedCommand: ParsableCommand {
         try writeNPYAtomically(e, to: out)
         FileHandle.standardError.write(Data(
             "embedding: \(e.rows) x \(e.cols) in \(String(format: "%.2f", t2.timeIntervalSince(t1))) s -> \(out)\n".utf8))
+        if let plot {
+            try writeEmbeddingPlot(e, labelsPath: plotLabels, to: plot, graph: edges)
+            FileHandle.standardError.write(Data("plot: \(plot)\n".utf8))
+        }
     }
 }
 
