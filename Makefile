@@ -33,7 +33,7 @@ ASAN_OBJS  := $(LIB_SRCS:%.c=$(ASAN_BUILD)/obj/%.o)
 TESTS      := $(TEST_SRCS:Tests/c/%.c=$(BUILD)/tests/%)
 ASAN_TESTS := $(TEST_SRCS:Tests/c/%.c=$(ASAN_BUILD)/tests/%)
 
-SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANITIZE := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
 
 .PHONY: all deps lib swift test test-c test-asan test-swift test-examples test-consumer bench-consumer \
         examples demo bench install uninstall clean help
