@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "TesseraDistributed", targets: ["TesseraDistributed"]),
         .executable(name: "tessera", targets: ["tessera"]),
         .executable(name: "tessera-mpi", targets: ["tessera-mpi"]),
+        .executable(name: "tessera-bench", targets: ["tessera-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -63,6 +64,15 @@ let package = Package(
         // MARK: Command-line tool
         .executableTarget(
             name: "tessera",
+            dependencies: [
+                "Tessera", "COpenBLAS", "TesseraCluster", "TesseraPDE", "TesseraDiffusion", "TesseraModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // the benchmarks (`tessera bench <area>` execs this executable, which sits beside tessera)
+        .executableTarget(
+            name: "tessera-bench",
             dependencies: [
                 "Tessera", "COpenBLAS", "TesseraCluster", "TesseraPDE", "TesseraDiffusion", "TesseraModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

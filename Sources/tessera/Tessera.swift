@@ -23,3 +23,12 @@ struct TesseraCLI: ParsableCommand {
         ]
     )
 }
+
+// The entry point: companions first (`--distributed` → tessera-mpi, `bench` → tessera-bench),
+// then the commands of this executable.
+extension TesseraCLI {
+    static func main() {
+        CompanionLaunch.execIfRequested()
+        main(nil)
+    }
+}
