@@ -61,11 +61,20 @@ let package = Package(
         .target(name: "TesseraDistributed",
                 dependencies: ["Tessera", "CTessera", "CMPI", "TesseraPDE", "TesseraCluster", "TesseraDiffusion", "COpenBLAS"]),
 
-        // MARK: Command-line tool
+        // MARK: Command-line tools
+        // what tessera and tessera-mpi share: the option types of the commands that also run on
+        // MPI ranks, the problems they set up and the outputs they write (no MPI here)
+        .target(
+            name: "TesseraCLICore",
+            dependencies: [
+                "Tessera", "TesseraCluster", "TesseraPDE", "TesseraDiffusion",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Tessera", "COpenBLAS", "TesseraCluster", "TesseraPDE", "TesseraDiffusion", "TesseraModels",
+                "Tessera", "COpenBLAS", "TesseraCluster", "TesseraPDE", "TesseraDiffusion", "TesseraModels", "TesseraCLICore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,14 +90,18 @@ let package = Package(
 
         // the program the MPI tests, demo and bench launch under mpirun
         .executableTarget(name: "tessera-mpi",
-                          dependencies: ["TesseraDistributed", "Tessera", "TesseraPDE", "TesseraCluster", "TesseraDiffusion"]),
+                          dependencies: ["TesseraDistributed", "Tessera", "TesseraPDE", "TesseraCluster", "TesseraDiffusion",
+                                         "TesseraCLICore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: Tests
         .testTarget(name: "TesseraTests", dependencies: ["Tessera"]),
         .testTarget(name: "TesseraPDETests", dependencies: ["TesseraPDE"]),
         .testTarget(name: "TesseraDiffusionTests", dependencies: ["TesseraDiffusion"]),
         .testTarget(name: "TesseraClusterTests", dependencies: ["TesseraCluster"]),
-        .testTarget(name: "TesseraDistributedTests", dependencies: ["TesseraDistributed"]),
+        // runs mpirun + tessera-mpi; reads their output files and computes the reference itself
+        .testTarget(name: "TesseraDistributedTests",
+                    dependencies: ["TesseraDistributed", "TesseraCLICore", "TesseraPDE", "TesseraCluster", "TesseraDiffusion",
+                                   .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels"], exclude: ["Resources"]),
         // (each module adds its test target here: .testTarget(name: "TesseraXTests", dependencies: ["TesseraX"]))
     ]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TesseraCLICore
 
 @main
 struct TesseraCLI: ParsableCommand {
@@ -9,6 +10,7 @@ struct TesseraCLI: ParsableCommand {
         Tessera runs its kernels on a thread pool pinned to cores (TESSERA_NUM_THREADS, \
         TESSERA_BIND=core|scatter|none) with run-time ISA dispatch (TESSERA_ISA=scalar|avx2|avx512).
         Start with `tessera info`, then `tessera bench limits`.
+        pde heat, pde poisson, cluster (kmeans, clara), attention and diffuse also run on MPI ranks:         mpirun -np N tessera <command> --distributed ... (same options, same outputs).
         """,
         version: "0.1.0",
         subcommands: [
@@ -19,6 +21,7 @@ struct TesseraCLI: ParsableCommand {
             PDECommand.self,
             DiffusionCommand.self,
             ClusterCommand.self,
+            AttentionCommand.self,
             EmbedCommand.self, ProjectCommand.self,
         ]
     )
@@ -29,6 +32,6 @@ struct TesseraCLI: ParsableCommand {
 extension TesseraCLI {
     static func main() {
         CompanionLaunch.execIfRequested()
-        main(nil)
+        CommandLineTool.main(TesseraCLI.self)
     }
 }
