@@ -103,6 +103,8 @@ let package = Package(
                     dependencies: ["TesseraDistributed", "TesseraCLICore", "TesseraPDE", "TesseraCluster", "TesseraDiffusion",
                                    .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels"], exclude: ["Resources"]),
+        // runs the built tessera executable (and tessera-bench through it)
+        .testTarget(name: "TesseraCLITests", dependencies: ["Tessera"]),
         // (each module adds its test target here: .testTarget(name: "TesseraXTests", dependencies: ["TesseraX"]))
     ]
 )
