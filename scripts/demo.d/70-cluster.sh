@@ -2,7 +2,7 @@
 # Clustering: 3,000 points in 2-D from 6 Gaussian blobs; FasterPAM (k = 6) with a PNG scatter
 # plot coloured by cluster (medoids ringed), then PPP choosing k by itself.
 set -euo pipefail
-out=${DEMO_OUT:-$(mktemp -d)}
+out="${TESSERA_DEMO_OUT:-run}/cluster"
 mkdir -p "$out"
 awk 'BEGIN { srand(3); print "x,y";
              split("0 0 9 1 4 8 -6 6 -5 -4 6 -7", c, " ");
