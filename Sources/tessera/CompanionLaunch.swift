@@ -45,8 +45,16 @@ enum CompanionLaunch {
                 Build it with `swift build -c release --product tessera-bench` so it sits beside tessera, or point TESSERA_BENCH_BIN at it.
                 """)
         }
-        // `--distributed` as an option word (not the value of another option, e.g. a prompt)
         guard argv.contains("--distributed") else { return }
+        let forms = [["pde", "heat"], ["pde", "poisson"], ["cluster"], ["attention"], ["diffuse"]]
+        guard forms.contains(where: { argv.starts(with: $0) }) else {
+            let command = argv.prefix(while: { !$0.hasPrefix("-") }).prefix(2).joined(separator: " ")
+            FileHandle.standardError.write(Data("""
+                Error: `tessera \(command)` has no distributed form; --distributed applies to \(forms.map { $0.joined(separator: " ") }.joined(separator: ", ")).
+
+                """.utf8))
+            exit(64)
+        }
         exec(siblingBinary("tessera-mpi", override: "TESSERA_MPI_BIN"), argv, missing: """
             --distributed runs the MPI companion executable, but $BIN is missing.
             Build it with `swift build --product tessera-mpi` (needs OpenMPI: scripts/bootstrap) so it sits beside tessera,

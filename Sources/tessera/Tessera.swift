@@ -10,7 +10,8 @@ struct TesseraCLI: ParsableCommand {
         Tessera runs its kernels on a thread pool pinned to cores (TESSERA_NUM_THREADS, \
         TESSERA_BIND=core|scatter|none) with run-time ISA dispatch (TESSERA_ISA=scalar|avx2|avx512).
         Start with `tessera info`, then `tessera bench limits`.
-        pde heat, pde poisson, cluster (kmeans, clara), attention and diffuse also run on MPI ranks:         mpirun -np N tessera <command> --distributed ... (same options, same outputs).
+        pde heat, pde poisson, cluster (kmeans, clara), attention and diffuse also run on MPI ranks, \
+        with the same options and outputs: mpirun -np N tessera <command> --distributed ...
         """,
         version: "0.1.0",
         subcommands: [

@@ -105,6 +105,8 @@ struct CLITests {
         #expect(bench.status == 0, "\(bench.stderr)")
         #expect(bench.stdout.contains("Areas: limits"), "\(bench.stdout)")
         #expect(bench.stdout.contains("docs/BENCHMARKS.md"))
+        let noForm = try tessera(["pde", "ns2d", "--distributed"])
+        #expect(noForm.status == 64 && noForm.stderr.contains("`tessera pde ns2d` has no distributed form"), "\(noForm.stderr)")
         let missing = try tessera(["bench", "limits"], environment: ["TESSERA_BENCH_BIN": "/nonexistent/tessera-bench"])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("/nonexistent/tessera-bench is missing"), "\(missing.stderr)")
