@@ -72,8 +72,15 @@ $(BUILD)/lib/pkgconfig/tessera.pc: tessera.pc.in Makefile
 	    -e 's|@INCLUDEDIR@|$(abspath include)|' -e 's|@VERSION@|$(VERSION)|' \
 	    -e 's|@REQUIRES@|$(PKGS)|' $< > $@
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/include/tessera $(DESTDIR)$(PREFIX)/lib/pkgconfig
+# The C library and headers; the command-line tools (tessera, and beside it tessera-bench and,
+# when OpenMPI is there, tessera-mpi: tessera execs them from its own folder); the MPI drop-in
+# library libtessera_mpi.so when mpicc is there (mk/datatype.mk). The Swift tools are the
+# release build (`make swift`); they load the Swift runtime from the toolchain they were built with.
+SWIFT_BIN = $(shell $(SWIFT) build -c $(SWIFT_CONF) --show-bin-path 2>/dev/null)
+HAVE_MPICC := $(shell command -v $(firstword $(or $(MPICC),mpicc)) 2>/dev/null)
+
+install: lib swift $(if $(HAVE_MPICC),$(BUILD)/lib/libtessera_mpi.so)
+	install -d $(DESTDIR)$(PREFIX)/include/tessera $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/tessera.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/tessera/*.h $(DESTDIR)$(PREFIX)/include/tessera/
 	install -m 755 $(BUILD)/lib/libtessera.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtessera.so.$(VERSION)
@@ -83,10 +90,14 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PREFIX)/lib|' \
 	    -e 's|@INCLUDEDIR@|$(PREFIX)/include|' -e 's|@VERSION@|$(VERSION)|' \
 	    -e 's|@REQUIRES@|$(PKGS)|' tessera.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tessera.pc
+	install -m 755 $(SWIFT_BIN)/tessera $(SWIFT_BIN)/tessera-bench $(DESTDIR)$(PREFIX)/bin/
+	if [ -x $(SWIFT_BIN)/tessera-mpi ]; then install -m 755 $(SWIFT_BIN)/tessera-mpi $(DESTDIR)$(PREFIX)/bin/; fi
+	if [ -f $(BUILD)/lib/libtessera_mpi.so ]; then install -m 755 $(BUILD)/lib/libtessera_mpi.so $(DESTDIR)$(PREFIX)/lib/; fi
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/tessera $(DESTDIR)$(PREFIX)/include/tessera.h \
-	       $(DESTDIR)$(PREFIX)/lib/libtessera.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/tessera.pc
+	       $(DESTDIR)$(PREFIX)/lib/libtessera.* $(DESTDIR)$(PREFIX)/lib/libtessera_mpi.so $(DESTDIR)$(PREFIX)/lib/pkgconfig/tessera.pc \
+	       $(DESTDIR)$(PREFIX)/bin/tessera $(DESTDIR)$(PREFIX)/bin/tessera-bench $(DESTDIR)$(PREFIX)/bin/tessera-mpi
 
 # ---- C tests (plain programs; each prints "N passed, N failed") -------------------
 

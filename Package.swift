@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "TesseraDistributed", targets: ["TesseraDistributed"]),
         .executable(name: "tessera", targets: ["tessera"]),
         .executable(name: "tessera-mpi", targets: ["tessera-mpi"]),
+        .executable(name: "tessera-bench", targets: ["tessera-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -62,9 +63,27 @@ let package = Package(
         .target(name: "TesseraDistributed",
                 dependencies: ["Tessera", "CMPI", "TesseraPDE", "TesseraCluster", "TesseraDiffusion", "COpenBLAS"]),
 
-        // MARK: Command-line tool
+        // MARK: Command-line tools
+        // what tessera and tessera-mpi share: the option types of the commands that also run on
+        // MPI ranks, the problems they set up and the outputs they write (no MPI here)
+        .target(
+            name: "TesseraCLICore",
+            dependencies: [
+                "Tessera", "TesseraCluster", "TesseraPDE", "TesseraDiffusion",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "tessera",
+            dependencies: [
+                "Tessera", "COpenBLAS", "TesseraCluster", "TesseraPDE", "TesseraDiffusion", "TesseraModels", "TesseraCLICore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // the benchmarks (`tessera bench <area>` execs this executable, which sits beside tessera)
+        .executableTarget(
+            name: "tessera-bench",
             dependencies: [
                 "Tessera", "COpenBLAS", "TesseraCluster", "TesseraPDE", "TesseraDiffusion", "TesseraModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -73,15 +92,21 @@ let package = Package(
 
         // the program the MPI tests, demo and bench launch under mpirun
         .executableTarget(name: "tessera-mpi",
-                          dependencies: ["TesseraDistributed", "Tessera", "TesseraPDE", "TesseraCluster", "TesseraDiffusion"]),
+                          dependencies: ["TesseraDistributed", "Tessera", "TesseraPDE", "TesseraCluster", "TesseraDiffusion",
+                                         "TesseraCLICore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: Tests
         .testTarget(name: "TesseraTests", dependencies: ["Tessera"]),
         .testTarget(name: "TesseraPDETests", dependencies: ["TesseraPDE"]),
         .testTarget(name: "TesseraDiffusionTests", dependencies: ["TesseraDiffusion"]),
         .testTarget(name: "TesseraClusterTests", dependencies: ["TesseraCluster"]),
-        .testTarget(name: "TesseraDistributedTests", dependencies: ["TesseraDistributed"]),
+        // runs mpirun + tessera-mpi; reads their output files and computes the reference itself
+        .testTarget(name: "TesseraDistributedTests",
+                    dependencies: ["TesseraDistributed", "TesseraCLICore", "TesseraPDE", "TesseraCluster", "TesseraDiffusion",
+                                   .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels"], exclude: ["Resources"]),
+        // runs the built tessera executable (and tessera-bench through it)
+        .testTarget(name: "TesseraCLITests", dependencies: ["Tessera"]),
         // (each module adds its test target here: .testTarget(name: "TesseraXTests", dependencies: ["TesseraX"]))
     ]
 )

@@ -38,7 +38,7 @@
  *      | unused up to max_ctx |
  *      +----------------------+
  *
- * Numerics and reproducibility (DESIGN.md, "Batch-invariant numerics"):
+ * Numerics and reproducibility (docs/attention.md, "Batch invariance"):
  *   - Accumulation in f32; Q, K, V in f32, bf16 or f16 (each independently); O in f32,
  *     bf16 or f16; LSE in f32.
  *   - Keys are cut into tiles at fixed absolute positions (multiples of the tile width

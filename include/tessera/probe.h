@@ -1,6 +1,6 @@
 /*
  * tessera/probe.h — machine-limit probes: the measurements every benchmark's
- * "fraction of the limit" is taken against (shared/BENCHMARKS.md).
+ * "fraction of the limit" is taken against (docs/BENCHMARKS.md).
  *
  * Each probe runs one pass of a simple loop; the caller times it (so it can
  * interleave probes with the cases they bound). OpenMP twins run the same loop

@@ -3,7 +3,7 @@
  * directly, no interposer), a plain C loop over the blocks and the naive type-map
  * packer, on the type families TEMPI measures, with the memory floor
  *   (cache-line bytes the type touches / read bandwidth) + (packed bytes / write bandwidth)
- * measured in the same process on one core. One JSON object per line (BENCHMARKS.md).
+ * measured in the same process on one core. One JSON object per line (docs/BENCHMARKS.md).
  * Timings are interleaved (ours, MPI, loop, ...), median of the repeats.
  *   usage: bench_pack [--quick]
  */

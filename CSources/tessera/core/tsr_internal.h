@@ -79,7 +79,7 @@ TSR_INTERNAL void tsr_assert_fail(const char *expr, const char *file, int line) 
 /** Reads an environment variable once-style helper: returns NULL if unset or empty. */
 TSR_INTERNAL const char *tsr_getenv(const char *name);
 
-/* Per-ISA function attributes (no -mavx* flags anywhere; see DESIGN.md). */
+/* Per-ISA function attributes (no -mavx* flags anywhere: run-time dispatch, see the Makefile's CFLAGS note). */
 #if defined(__x86_64__) || defined(__i386__)
 #  define TSR_X86 1
 #  define TSR_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))

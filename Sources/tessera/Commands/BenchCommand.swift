@@ -1,40 +1,25 @@
 import ArgumentParser
-import Foundation
-import Tessera
 
+/// `tessera bench ...` is `tessera-bench ...`: the benchmarks live in their own executable
+/// (`Sources/tessera-bench/`). `CompanionLaunch` execs it before this command is parsed; this
+/// type lists `bench` in `tessera --help` and runs the same exec if it is reached another way.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Run a benchmark area against its baseline, in the same run.",
+        abstract: "Run a benchmark area against its baseline (runs the tessera-bench executable beside tessera).",
         discussion: """
-        Areas: \(benchAreas.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")).
-        Each case runs Tessera and its baseline interleaved and reports the median time of each, \
-        the speedup (baseline time / Tessera time) and, where a machine limit applies, the \
-        fraction of that limit reached. --json prints one JSON object per line (shared/BENCHMARKS.md).
+        `tessera bench <area> [--json] [--quick]` execs tessera-bench with the same arguments; \
+        `tessera bench --help` lists the areas (limits, cluster, quant, pde, randproj, diffusion, \
+        datatype, attention, distributed, llm, all). How the benchmarks measure and the --json \
+        fields: docs/BENCHMARKS.md.
         """
     )
 
-    @Argument(help: "The area to benchmark, or 'all'.")
-    var area: String
-
-    @Flag(help: "One JSON object per line on stdout (progress goes to stderr).")
-    var json = false
-
-    @Flag(help: "Smaller sizes and fewer repeats (a smoke run).")
-    var quick = false
-
-    func validate() throws {
-        if area != "all" && !benchAreas.contains(where: { $0.name == area }) {
-            throw ValidationError("unknown area '\(area)'; choose one of: all, \(benchAreas.map(\.name).joined(separator: ", "))")
-        }
-    }
+    @Argument(parsing: .allUnrecognized, help: "The area and options, passed to tessera-bench.")
+    var arguments: [String] = []
 
     func run() throws {
-        let out = BenchOutput(json: json)
-        let ctx = BenchContext(output: out, quick: quick, threads: ThreadPool.shared.threadCount)
-        for a in benchAreas where area == "all" || a.name == area {
-            out.note("== bench \(a.name): \(ThreadPool.shared.threadCount) thread(s), ISA \(ISA.active), binding \(ThreadPool.shared.binding.rawValue)")
-            try a.run(ctx)
-        }
+        CompanionLaunch.exec(CompanionLaunch.siblingBinary("tessera-bench", override: "TESSERA_BENCH_BIN"), arguments,
+                             missing: "`tessera bench` runs the benchmark executable, but $BIN is missing.")
     }
 }

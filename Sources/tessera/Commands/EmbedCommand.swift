@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TesseraCLICore
 import Tessera
 
 /// Writes `matrix` as a float32 .npy file atomically (a temporary file renamed into place),
@@ -31,28 +32,28 @@ struct EmbedCommand: ParsableCommand {
     @Argument(help: "Edge file: text lines 'u v' or 'u v w' ('#' comments), or an (m, 2) integer .npy.")
     var edges: String
 
-    @Option(help: "Embedding dimension.")
+    @Option(parsing: .unconditional, help: "Embedding dimension.")
     var dim = 128
 
     @Option(help: "Output .npy file (n × dim float32).")
     var out: String
 
-    @Option(help: "Iteration weights α₁,…,α_q (comma-separated; q = their count).")
+    @Option(parsing: .unconditional, help: "Iteration weights α₁,…,α_q (comma-separated; q = their count).")
     var weights = "1,1,7.81,45.28"
 
-    @Option(help: "Degree exponent β.")
+    @Option(parsing: .unconditional, help: "Degree exponent β.")
     var beta = -0.628
 
-    @Option(help: "Sparsity s of the projection (default sqrt(n)).")
+    @Option(parsing: .unconditional, help: "Sparsity s of the projection (default sqrt(n)).")
     var s: Double?
 
-    @Option(help: "Random seed.")
+    @Option(parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 42
 
     @Option(help: "Weights for an .npy edge file: an (m,) float array.")
     var edgeWeights: String?
 
-    @Option(help: ArgumentHelp("Number of nodes (ids 0..<N; nodes without edges get embeddings too).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Number of nodes (ids 0..<N; nodes without edges get embeddings too).",
                                discussion: "Default: the largest id + 1, which must stay within a small multiple of the edge count; pass --nodes for sparse id spaces."))
     var nodes: Int?
 
@@ -74,14 +75,27 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "Label of each node for --plot colours (e.g. its community): one integer per line, node 0 first.")
     var plotLabels: String?
 
-    func run() throws {
+    func validate() throws {
+        guard dim >= 1 else { throw ValidationError("--dim must be >= 1 (got \(dim))") }
+        guard beta.isFinite else { throw ValidationError("--beta must be finite (got \(beta))") }
+        if let s { guard s >= 1, s.isFinite else { throw ValidationError("--s must be >= 1 (got \(s))") } }
+        if let nodes { guard nodes >= 1 else { throw ValidationError("--nodes must be >= 1 (got \(nodes))") } }
+        _ = try parsedWeights()
+    }
+
+    private func parsedWeights() throws -> [Double] {
         let alphas = weights.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard !alphas.isEmpty, alphas.allSatisfy({ $0 != nil && $0!.isFinite }) else {
             throw ValidationError("--weights must be comma-separated finite numbers (got '\(weights)')")
         }
+        return alphas.map { $0! }
+    }
+
+    func run() throws {
+        let alphas = try parsedWeights()
         var p = FastRP.Parameters()
         p.dimension = dim
-        p.weights = alphas.map { $0! }
+        p.weights = alphas
         p.beta = beta
         p.sparsity = s
         p.seed = seed
@@ -94,7 +108,7 @@ struct EmbedCommand: ParsableCommand {
                           options: .init(directed: directed, nodeCount: nodes, selfLoops: addSelfLoops ? .add : .keep))
         } catch {
             // the C message names the C parameter; here it is an option
-            if case .outOfRange(let m) = error as? TesseraError, m.contains("set num_nodes") {
+            if case .outOfRange(let m) = error, m.contains("set num_nodes") {
                 throw TesseraError.outOfRange(m.replacingOccurrences(of: "set num_nodes", with: "pass --nodes N"))
             }
             throw error
@@ -133,7 +147,7 @@ struct ProjectCommand: ParsableCommand {
     @Argument(help: "Input .npy: a 2-D float32 or float64 array (n, D).")
     var input: String
 
-    @Option(help: "Output dimension.")
+    @Option(parsing: .unconditional, help: "Output dimension.")
     var dim = 256
 
     @Option(help: "Output .npy file (n × dim float32).")
@@ -142,11 +156,20 @@ struct ProjectCommand: ParsableCommand {
     @Option(help: "Distribution: sparse (s = sqrt(D) unless --s), achlioptas (s = 3) or gaussian.")
     var kind = "sparse"
 
-    @Option(help: "Sparsity s for --kind sparse (>= 1).")
+    @Option(parsing: .unconditional, help: "Sparsity s for --kind sparse (>= 1).")
     var s: Double?
 
-    @Option(help: "Random seed.")
+    @Option(parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 42
+
+    func validate() throws {
+        guard dim >= 1 else { throw ValidationError("--dim must be >= 1 (got \(dim))") }
+        guard ["sparse", "achlioptas", "gaussian"].contains(kind) else {
+            throw ValidationError("--kind must be sparse, achlioptas or gaussian (got '\(kind)')")
+        }
+        if let s { guard s >= 1, s.isFinite else { throw ValidationError("--s must be >= 1 (got \(s))") } }
+        try refuse(s != nil && kind != "sparse", "--s is the sparsity of --kind sparse")
+    }
 
     func run() throws {
         let arr = try NPYArray(contentsOf: input)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TesseraCLICore
 import TesseraPDE
 
 struct PDECommand: ParsableCommand {
@@ -10,42 +11,27 @@ struct PDECommand: ParsableCommand {
     )
 }
 
-/// A one-line progress bar on stderr.
-struct ProgressBar {
-    let total: Int
-    var last = -1
-    mutating func update(_ done: Int, _ note: String = "") {
-        let pct = total > 0 ? 100 * done / total : 100
-        guard pct != last || done == total else { return }
-        last = pct
-        let w = 30, filled = w * pct / 100
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: w - filled)
-        FileHandle.standardError.write(Data("\r[\(bar)] \(pct)% \(note)   ".utf8))
-        if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
-}
-
-func makeDirectory(_ path: String) throws {
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-}
-
 struct NS2DRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ns2d",
         abstract: "Decaying 2-D turbulence (vorticity form, IF-RK4, 2/3 rule); .npy snapshots and PNG frames.")
 
-    @Option(help: "Grid points per axis.") var n = 256
-    @Option(help: "Time steps.") var steps = 500
-    @Option(help: "Viscosity.") var nu = 1e-4
-    @Option(help: "CFL number of the adaptive step.") var cfl = 0.5
-    @Option(help: "Peak wavenumber of the random initial spectrum.") var k0 = 8.0
-    @Option(help: "Random seed of the initial condition.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Grid points per axis.") var n = 256
+    @Option(parsing: .unconditional, help: "Time steps.") var steps = 500
+    @Option(parsing: .unconditional, help: "Viscosity.") var nu = 1e-4
+    @Option(parsing: .unconditional, help: "CFL number of the adaptive step.") var cfl = 0.5
+    @Option(parsing: .unconditional, help: "Peak wavenumber of the random initial spectrum.") var k0 = 8.0
+    @Option(parsing: .unconditional, help: "Random seed of the initial condition.") var seed: UInt64 = 1
     @Option(help: "Output directory.") var out = "run"
-    @Option(help: "Write a snapshot every this many steps (0: only the last).") var every = 0
+    @Option(parsing: .unconditional, help: "Write a snapshot every this many steps (0: only the last).") var every = 0
     @Option(help: "FFTW wisdom file: loaded if present, saved at the end.") var wisdom: String?
 
-    func run() throws {
+    func validate() throws {
         guard n >= 8, steps >= 0 else { throw ValidationError("need --n ≥ 8 and --steps ≥ 0") }
+        guard nu > 0, cfl > 0, every >= 0 else { throw ValidationError("need --nu > 0, --cfl > 0 and --every ≥ 0") }
+    }
+
+    func run() throws {
         try makeDirectory(out)
         if let wisdom, FileManager.default.fileExists(atPath: wisdom) { try FFTWisdom.load(from: wisdom) }
         let grid = try Grid.periodic(n)
@@ -83,71 +69,47 @@ struct NS2DRun: ParsableCommand {
 struct HeatRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "heat",
-        abstract: "Finite-difference heat equation on [0,1]² (Dirichlet 0) from a hot square, on tiles over the pool.")
+        abstract: "Finite-difference heat equation on [0,1]^D from a hot box, on tiles over the pool (or on MPI ranks: --distributed).")
 
-    @Option(help: "Grid points per axis.") var n = 256
-    @Option(help: "Time steps.") var steps = 200
-    @Option(help: "Diffusivity.") var nu = 1.0
-    @Option(help: "explicit or crankNicolson.") var scheme = "explicit"
-    @Option(help: "Time step (default: 0.9 × the explicit stability limit).") var dt: Double?
-    @Option(help: "Output directory.") var out = "run"
+    @OptionGroup var options: HeatOptions
+
+    func validate() throws { try options.validate(distributedRun: false) }
 
     func run() throws {
-        guard let sch = FDHeatScheme(rawValue: scheme) else { throw ValidationError("--scheme explicit|crankNicolson") }
-        try makeDirectory(out)
-        let g = try Grid(shape: [n, n], lengths: [1, 1], boundaries: [.dirichlet(0), .dirichlet(0)])
-        let u0 = try Field<Double>(grid: g) { c in abs(c[0] - 0.5) < 0.2 && abs(c[1] - 0.5) < 0.2 ? 1 : 0 }
-        let step = dt ?? 0.9 * FDHeat.explicitLimit(grid: g, diffusivity: nu)
-        let heat = try FDHeat(initial: u0, diffusivity: nu, dt: step, scheme: sch)
-        var bar = ProgressBar(total: steps)
+        let o = options
+        let (_, u0, dt) = try o.problem()
+        let heat = try FDHeat(initial: u0, diffusivity: o.nu, dt: dt, scheme: o.fdScheme)
+        var bar = ProgressBar(total: o.steps)
         let t0 = Date()
-        for s in stride(from: 0, to: steps, by: 10) {
-            try heat.advance(steps: min(10, steps - s))
-            bar.update(min(s + 10, steps))
+        for s in stride(from: 0, to: o.steps, by: 10) {
+            try heat.advance(steps: min(10, o.steps - s))
+            bar.update(min(s + 10, o.steps))
         }
         let wall = Date().timeIntervalSince(t0)
-        let u = try heat.solution()
-        try u.save(npy: "\(out)/heat_final.npy")
-        try u.plot(title: String(format: "Heat equation: temperature after %d steps (t = %.3g)", steps, Double(steps) * step),
-                   subtitle: "finite differences (\(scheme)), \(n)² grid on the unit square, u = 0 on the boundary, u = 1 in the centre square at t = 0",
-                   valueLabel: "temperature u (initial value 1)", colormap: .ember, range: .fixed(0, 1),
-                   xLabel: "x (unit square)", yLabel: "y (unit square)").writePNG(to: "\(out)/heat_final.png")
-        print(String(format: "heat %d² %@ dt=%.3g, %d steps on %d tiles: %.3f s, max u = %.4f; wrote %@/heat_final.png",
-                     n, scheme, step, steps, heat.tiled.tileCount, wall, u.maxAbs, out))
+        try HeatOutput.write(try heat.solution(), options: o, dt: dt, seconds: wall, ranOn: countedNoun(heat.tiled.tileCount, "tile"))
     }
 }
 
 struct PoissonRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "poisson",
-        abstract: "Poisson ∇²u = f on [0,1]² with a manufactured solution: FD + PCG on tiles, and the spectral solver on the periodic box.")
+        abstract: "Poisson ∇²u = f on [0,1]^D with a manufactured solution: FD + PCG on tiles (or on MPI ranks: --distributed), and the spectral solver on the periodic box.")
 
-    @Option(help: "Grid points per axis.") var n = 256
-    @Option(help: "dirichlet or neumann (FD solve).") var bc = "dirichlet"
-    @Option(help: "Relative residual tolerance.") var tol = 1e-10
-    @Option(help: "Output directory.") var out = "run"
+    @OptionGroup var options: PoissonOptions
+
+    func validate() throws { try options.validate(distributedRun: false) }
 
     func run() throws {
-        try makeDirectory(out)
-        let pi = Double.pi
-        let neumann = bc == "neumann"
-        guard neumann || bc == "dirichlet" else { throw ValidationError("--bc dirichlet|neumann") }
-        let b: Boundary = neumann ? .neumann : .dirichlet(0)
-        let g = try Grid(shape: [n, n], lengths: [1, 1], boundaries: [b, b])
-        let exact = try Field<Double>(grid: g) { c in neumann ? cos(pi * c[0]) * cos(2 * pi * c[1]) : sin(pi * c[0]) * sin(2 * pi * c[1]) }
-        var f = exact
-        f.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] *= -5 * pi * pi } }
-        let solver = try FDPoisson(grid: g)
+        let o = options
+        let problem = try PoissonProblem(grid: try o.grid.grid())
+        let solver = try FDPoisson(grid: problem.grid)
         let t0 = Date()
-        let (u, rep) = try solver.solve(f, tolerance: tol)
+        let (u, rep) = try solver.solve(problem.rhs, tolerance: o.tol)
         let wall = Date().timeIntervalSince(t0)
-        try u.save(npy: "\(out)/poisson_fd.npy")
-        try u.plot(title: "Poisson ∇²u = f: finite-difference solution (PCG on tiles)",
-                   subtitle: "\(n)² grid, \(bc) boundary, exact u = \(neumann ? "cos(πy)·cos(2πx)" : "sin(πy)·sin(2πx)")",
-                   valueLabel: "u", colormap: .tide, range: .symmetric,
-                   xLabel: "x (unit square)", yLabel: "y (unit square)").writePNG(to: "\(out)/poisson_fd.png")
-        print(String(format: "FD %@ %d²: %d CG iterations, residual %.2e, max error %.3e (O(h²)), %.3f s on %d tiles",
-                     bc, n, rep.iterations, rep.relativeResidual, try u.maxDifference(exact), wall, solver.tiled.tileCount))
+        try PoissonOutput.write(u, problem: problem, options: o, iterations: rep.iterations, residual: rep.relativeResidual,
+                                seconds: wall, ranOn: countedNoun(solver.tiled.tileCount, "tile"))
+        // the spectral solver on the periodic box of the same size (2-D)
+        let n = o.grid.n
         let gp = try Grid.periodic(n)
         let fp = try Field<Double>(grid: gp) { c in -5 * sin(c[1]) * cos(2 * c[0]) }
         let ep = try Field<Double>(grid: gp) { c in sin(c[1]) * cos(2 * c[0]) }
@@ -162,11 +124,15 @@ struct BurgersRun: ParsableCommand {
         commandName: "burgers",
         abstract: "Viscous Burgers u_t + u·u_x = ν·u_xx from u₀ = sin x (shock formation); space-time PNG.")
 
-    @Option(help: "Grid points.") var n = 1024
-    @Option(help: "Viscosity.") var nu = 0.01
-    @Option(help: "Final time.") var t = 2.0
-    @Option(help: "Time step.") var dt = 1e-3
+    @Option(parsing: .unconditional, help: "Grid points.") var n = 1024
+    @Option(parsing: .unconditional, help: "Viscosity.") var nu = 0.01
+    @Option(parsing: .unconditional, help: "Final time.") var t = 2.0
+    @Option(parsing: .unconditional, help: "Time step.") var dt = 1e-3
     @Option(help: "Output directory.") var out = "run"
+
+    func validate() throws {
+        guard n >= 4, nu > 0, t >= 0, dt > 0 else { throw ValidationError("need --n ≥ 4, --nu > 0, --t ≥ 0 and --dt > 0") }
+    }
 
     func run() throws {
         try makeDirectory(out)

@@ -1,6 +1,6 @@
 import Foundation
 
-/// One line of `tessera bench <area> --json` (the contract of shared/BENCHMARKS.md).
+/// One line of `tessera bench <area> --json` (the contract of docs/BENCHMARKS.md).
 struct BenchRecord {
     var name: String                 // `case`: readable, with the shape, and cold/hot where it matters
     var unit: String                 // unit of `ours` and `baseline` (usually "s")

@@ -1,5 +1,5 @@
-/// The benchmark areas of `tessera bench <area>`. Each area adds one entry here and
-/// keeps its code in `Bench/<Area>Bench.swift`.
+/// The benchmark areas of `tessera-bench <area>` (also reached as `tessera bench <area>`).
+/// Each area adds one entry here and keeps its code in `<Area>Bench.swift` beside this file.
 nonisolated(unsafe) let benchAreas: [(name: String, summary: String, run: (BenchContext) throws -> Void)] = [
     ("limits", "machine limits: STREAM, read bandwidth, SGEMM, vector peaks, pool fork-join vs OpenMP", runLimitsBench),
     ("cluster", "k-medoids (FasterPAM vs kmedoids), distance matrix roofline, k-means vs scikit-learn", runClusterBench),

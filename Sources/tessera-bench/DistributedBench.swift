@@ -177,7 +177,7 @@ func runDistributedBench(_ ctx: BenchContext) throws {
     for mode in ["distrifusion", "pcpp"] {
         var dr: [Double] = [], ds: [Double] = [], exact = true
         for _ in 0..<launches {
-            for j in try launch(worker, ranks: 2, ["diffuse", "--mode", mode, "--size", "\(dsize)", "--calls", "6", "--warmup", "1",
+            for j in try launch(worker, ranks: 2, ["bench-diffuse", "--mode", mode, "--size", "\(dsize)", "--calls", "6", "--warmup", "1",
                                                    "--random-unet", "medium"]) {
                 dr.append(value(j, "seconds")); ds.append(value(j, "single_process_seconds"))
                 exact = exact && (j["bitwise_vs_single"] as? Bool ?? false)
@@ -191,7 +191,7 @@ func runDistributedBench(_ ctx: BenchContext) throws {
     let cn = quick ? 5_000 : 20_000
     var ca: [Double] = [], cb: [Double] = []
     for _ in 0..<launches {
-        let args = ["clara", "--n", "\(cn)", "--d", "8", "--k", "8", "--samples", "8", "--no-reference"]
+        let args = ["bench-clara", "--n", "\(cn)", "--d", "8", "--k", "8", "--samples", "8"]
         ca += try launch(worker, ranks: 2, args).map { value($0, "seconds") }
         cb += try launch(worker, ranks: 1, args).map { value($0, "seconds") }
     }
