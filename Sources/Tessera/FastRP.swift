@@ -93,11 +93,18 @@ public final class FastRP: @unchecked Sendable {
     /// Computes the remaining iterations; `progress(done, total)` is called after each
     /// sparse product (on the calling thread).
     public func compute(pool: ThreadPool = .shared, progress: ((Int, Int) -> Void)? = nil) throws(TesseraError) {
+        _ = try compute(pool: pool) { done, total in progress?(done, total); return true }
+    }
+
+    /// The loop of `compute`: after each sparse product, `step(done, total)` says whether to
+    /// go on. Returns false when `step` stopped it before the last iteration.
+    func compute(pool: ThreadPool, step: (Int, Int) -> Bool) throws(TesseraError) -> Bool {
         let q = parameters.weights.count
         while iterationsDone < q {
             try check(tsr_fastrp_step(pool.handle, handle))
-            progress?(iterationsDone, q)
+            if !step(iterationsDone, q) { return iterationsDone >= q }
         }
+        return true
     }
 
     /// Σ αᵢ·rownorm?(Nᵢ), standardised if asked, from the cache (computing what is missing).
