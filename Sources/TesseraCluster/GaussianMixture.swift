@@ -75,6 +75,15 @@ public struct GaussianMixture: Sendable {
     @_specialize(where S == Double)
     public static func fit<S: ClusterScalar>(_ data: Matrix<S>, components k: Int,
                                              options: GaussianMixtureOptions = GaussianMixtureOptions()) throws(TesseraError) -> GaussianMixture {
+        try fit(data, components: k, options: options, control: nil)!
+    }
+
+    /// The fit, with `control(iteration)` called after every EM iteration that goes on; when it
+    /// returns false the fit stops and returns nil.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    static func fit<S: ClusterScalar>(_ data: Matrix<S>, components k: Int, options: GaussianMixtureOptions,
+                                      control: ((Int) -> Bool)?) throws(TesseraError) -> GaussianMixture? {
         try validateData(data, metric: nil, what: "GaussianMixture")
         let n = data.rows, d = data.cols
         guard k >= 1, k <= n else { throw .invalidArgument("GaussianMixture: components must be in 1...\(n) (got \(k))") }
@@ -109,6 +118,7 @@ public struct GaussianMixture: Sendable {
             if abs(ll - previous) < options.tolerance { model.converged = true; break }
             previous = ll
             try model.mStep(x, resp: resp, n: n, reg: options.regularization)
+            if let control, !control(model.iterations) { return nil }
         }
         if !model.converged {
             model.logLikelihood = model.eStep(x, n: n, resp: &resp, pool: pool)

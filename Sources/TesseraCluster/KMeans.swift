@@ -65,6 +65,15 @@ public enum KMeans {
     @_specialize(where S == Double)
     public static func fit<S: ClusterScalar>(_ data: Matrix<S>, k: Int,
                                              options: KMeansOptions = KMeansOptions()) throws(TesseraError) -> KMeansResult<S> {
+        try fit(data, k: k, options: options, control: nil)!
+    }
+
+    /// The fit, with `control(run, iteration)` called after every Lloyd iteration of every run
+    /// (run in 0..<nInit, iteration from 1); when it returns false the fit stops and returns nil.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    static func fit<S: ClusterScalar>(_ data: Matrix<S>, k: Int, options: KMeansOptions,
+                                      control: ((Int, Int) -> Bool)?) throws(TesseraError) -> KMeansResult<S>? {
         try validateData(data, metric: nil, what: "KMeans")
         let n = data.rows, d = data.cols
         guard k >= 1, k <= n else { throw .invalidArgument("KMeans: k must be in 1...\(n) (got \(k))") }
@@ -91,8 +100,9 @@ public enum KMeans {
                 initial = data.withUnsafeBufferPointer { b in idx.flatMap { i in (0..<d).map { b[i * data.rowStride + $0] } } }
             case .centers(let c): initial = c.flatMap { $0.map { S($0) } }
             }
-            var r = try lloyd(data, k: k, centers: initial, maxIterations: options.maxIterations, tolerance: tol,
-                              hamerly: options.algorithm == .hamerly, pool: pool)
+            let runControl: ((Int) -> Bool)? = control.map { c in { c(run, $0) } }
+            guard var r = try lloyd(data, k: k, centers: initial, maxIterations: options.maxIterations, tolerance: tol,
+                                    hamerly: options.algorithm == .hamerly, pool: pool, control: runControl) else { return nil }
             r.seconds = clusterNow() - t0
             if best == nil || r.inertia < best!.inertia { best = r }
         }
@@ -100,18 +110,10 @@ public enum KMeans {
         return best!
     }
 
-    /// The nearest centre of each row of `data` (centres: k × d).
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
+    /// The nearest centre of each row of `data` (centres: k × d), on the shared pool.
+    /// Errors: `.invalidArgument` for empty data, NaN/Inf, or centres of another width.
     public static func predict<S: ClusterScalar>(_ data: Matrix<S>, centers: Matrix<S>) throws(TesseraError) -> [Int] {
-        try validateData(data, metric: nil, what: "KMeans.predict")
-        guard centers.cols == data.cols, centers.rows >= 1 else {
-            throw .invalidArgument("KMeans.predict: centres are \(centers.rows) x \(centers.cols), data has \(data.cols) columns")
-        }
-        let c = centers.toArray()
-        var labels = [Int](repeating: 0, count: data.rows)
-        _ = assignStep(data, k: centers.rows, centers: c, labels: &labels, sums: nil, counts: nil, pool: .shared)
-        return labels
+        try predict(data, centers: centers, pool: .shared)
     }
 
     static func meanVariance<S: ClusterScalar>(_ data: Matrix<S>) -> Double {
@@ -303,8 +305,10 @@ public enum KMeans {
     }
 
     /// Lloyd iterations (optionally with Hamerly's bounds) from `centers` (k·d, row-major).
+    /// `control(iteration)` after each iteration: false stops and returns nil.
     static func lloyd<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers start: [S], maxIterations: Int,
-                                        tolerance: Double, hamerly: Bool, pool: ThreadPool) throws(TesseraError) -> KMeansResult<S> {
+                                        tolerance: Double, hamerly: Bool, pool: ThreadPool,
+                                        control: ((Int) -> Bool)? = nil) throws(TesseraError) -> KMeansResult<S>? {
         let n = data.rows, d = data.cols
         var centers = start
         var labels = [Int](repeating: -1, count: n)
@@ -332,6 +336,7 @@ public enum KMeans {
             let (newCenters, shift) = movedCenters(centers, sums: sums, count: { Double(counts[$0]) }, k: k, d: d)
             bounds?.moved(from: centers, to: newCenters, labels: labels, k: k, d: d)
             centers = newCenters
+            if let control, !control(iterations) { return nil }
             if labels == oldLabels { converged = true; break }
             if shift <= tolerance { converged = true; break }
             oldLabels = labels

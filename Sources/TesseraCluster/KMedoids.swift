@@ -92,6 +92,22 @@ public enum KMedoids {
     @_specialize(where S == Double)
     public static func fit<S: ClusterScalar>(_ matrix: DistanceMatrix<S>, k: Int,
                                              options: KMedoidsOptions = KMedoidsOptions()) throws(TesseraError) -> KMedoidsResult {
+        let progress = options.progress
+        return try fit(matrix, k: k, options: options, control: { progress?($0); return true })!
+    }
+
+    /// The fit, with `control` called after every outer iteration that goes on (instead of
+    /// `options.progress`); when it returns false the fit stops and returns nil.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    static func fit<S: ClusterScalar>(_ matrix: DistanceMatrix<S>, k: Int, options: KMedoidsOptions,
+                                      control outer: @escaping (KMedoidsProgress) -> Bool) throws(TesseraError) -> KMedoidsResult? {
+        var stopped = false
+        let control: (KMedoidsProgress) -> Bool = { p in
+            if outer(p) { return true }
+            stopped = true
+            return false
+        }
         let n = matrix.count
         guard k >= 1 else { throw .invalidArgument("KMedoids: k must be >= 1 (got \(k))") }
         guard k <= n else { throw .invalidArgument("KMedoids: k = \(k) exceeds the number of objects n = \(n)") }
@@ -131,17 +147,18 @@ public enum KMedoids {
         let tInit = clusterNow() - t0
         var iterations = 0, swaps = 0
         switch options.method {
-        case .pam: (iterations, swaps) = pamSwap(state, maxIterations: options.maxIterations, progress: options.progress)
-        case .fastPAM1: (iterations, swaps) = fastPAM1(state, maxIterations: options.maxIterations, progress: options.progress)
+        case .pam: (iterations, swaps) = pamSwap(state, maxIterations: options.maxIterations, control: control)
+        case .fastPAM1: (iterations, swaps) = fastPAM1(state, maxIterations: options.maxIterations, control: control)
         case .fastPAM2:
             (iterations, swaps) = fastPAM2(state, maxIterations: options.maxIterations, tolerance: options.fastTolerance,
-                                           progress: options.progress)
+                                           control: control)
         case .fasterPAM:
             let order = options.shuffle ? rng.permutation(n) : Array(0..<n)
-            (iterations, swaps) = fasterPAM(state, order: order, maxIterations: options.maxIterations, progress: options.progress)
+            (iterations, swaps) = fasterPAM(state, order: order, maxIterations: options.maxIterations, control: control)
         case .alternating:
-            (iterations, swaps) = alternating(state, maxIterations: options.maxIterations, progress: options.progress)
+            (iterations, swaps) = alternating(state, maxIterations: options.maxIterations, control: control)
         }
+        if stopped { return nil }
         return KMedoidsResult(medoids: state.medoids, labels: state.labels, loss: state.loss, initialLoss: initialLoss,
                               iterations: iterations, swaps: swaps, initializationSeconds: tInit,
                               seconds: clusterNow() - t0)
