@@ -239,14 +239,20 @@ public final class NavierStokes2D: @unchecked Sendable {
 
     /// Steps until `time ≥ t` (the last step is shortened to land on t exactly unless fixed).
     public func advance(to t: Double, progress: ((NavierStokes2D) -> Void)? = nil) throws(TesseraError) {
+        _ = try advance(to: t) { progress?(self); return true }
+    }
+
+    /// `advance`, with `control()` after every step: false stops early (returns false).
+    func advance(to t: Double, control: () -> Bool) throws(TesseraError) -> Bool {
         while time < t - 1e-14 * Swift.max(1, abs(t)) {
             if options.fixedDt == nil, nextDt > t - time {
                 try step(dt: t - time)
             } else {
                 try step()
             }
-            progress?(self)
+            if !control() { return false }
         }
+        return true
     }
 
     // MARK: state out

@@ -87,6 +87,11 @@ public final class Burgers1D: @unchecked Sendable {
     /// Advances to time t with steps of at most dt. Errors: `.invalidState` when dt breaks the
     /// advective CFL limit (dt·max|u|/dx ≤ 1) or the solution stops being finite.
     public func advance(to t: Double, dt: Double) throws(TesseraError) {
+        _ = try advance(to: t, dt: dt, control: nil)
+    }
+
+    /// `advance`, with `control()` after every step: false stops early (returns false).
+    func advance(to t: Double, dt: Double, control: (() -> Bool)?) throws(TesseraError) -> Bool {
         guard dt > 0, dt.isFinite, t.isFinite else { throw .invalidArgument("Burgers1D: dt \(dt) and t \(t) must be positive/finite") }
         let dx = box.grid.spacing(0)
         while time < t - 1e-14 * Swift.max(1, t) {
@@ -97,7 +102,9 @@ public final class Burgers1D: @unchecked Sendable {
             integ.step(dt: h) { s, o in nonlinear(s, o) }
             time += h
             guard maxVelocity.isFinite else { throw .invalidState("Burgers1D: blow-up near t = \(time)") }
+            if let control, !control() { return false }
         }
+        return true
     }
 
     /// The current solution.
@@ -160,6 +167,11 @@ public final class AdvectionDiffusion: @unchecked Sendable {
     /// Advances to time t with steps of at most dt. Errors: `.invalidState` if dt breaks the
     /// CFL limit dt·Σ|u_a|/dx_a ≤ 1.
     public func advance(to t: Double, dt: Double) throws(TesseraError) {
+        _ = try advance(to: t, dt: dt, control: nil)
+    }
+
+    /// `advance`, with `control()` after every step: false stops early (returns false).
+    func advance(to t: Double, dt: Double, control: (() -> Bool)?) throws(TesseraError) -> Bool {
         guard dt > 0, dt.isFinite, t.isFinite else { throw .invalidArgument("AdvectionDiffusion: dt \(dt), t \(t) must be positive/finite") }
         guard dt * maxSpeedOverDx <= 1 else {
             throw .invalidState(String(format: "AdvectionDiffusion: dt = %.4g gives CFL %.3g > 1", dt, dt * maxSpeedOverDx))
@@ -168,7 +180,9 @@ public final class AdvectionDiffusion: @unchecked Sendable {
             let h = Swift.min(dt, t - time)
             integ.step(dt: h) { s, o in nonlinear(s, o) }
             time += h
+            if let control, !control() { return false }
         }
+        return true
     }
 
     public func solution() throws(TesseraError) -> Field<Double> { try box.field(from: integ.state, scratch: grad) }
