@@ -94,6 +94,15 @@ public struct DiffusionSampler: Sendable {
     /// `progress(step, steps)` is called after each step.
     public func sample(_ denoiser: Denoiser, height: Int, width: Int, options: SamplerOptions,
                        progress: ((Int, Int) -> Void)? = nil) throws(TesseraError) -> Latent {
+        try sample(denoiser, height: height, width: width, options: options) { step, steps in
+            progress?(step, steps)
+            return true
+        }!
+    }
+
+    /// The sampling loop, with `control(step, steps)` after each step: false stops it (nil).
+    func sample(_ denoiser: Denoiser, height: Int, width: Int, options: SamplerOptions,
+                control: (Int, Int) -> Bool) throws(TesseraError) -> Latent? {
         try denoiser.validate(height: height, width: width)
         let ts = try schedule.timesteps(options.steps, spacing: options.spacing)
         if case .ddim(let eta) = options.kind, !(eta >= 0 && eta.isFinite) {
@@ -136,7 +145,7 @@ public struct DiffusionSampler: Sendable {
                 if sigma > 0 && i + 1 < n {
                     for j in 0..<x.count { x.data[j] += Float(sigma * rng.next()) }
                 }
-                progress?(i + 1, n)
+                if !control(i + 1, n) { return nil }
             }
         case .euler, .heun:
             let heun = options.kind == .heun
@@ -164,7 +173,7 @@ public struct DiffusionSampler: Sendable {
                 } else {
                     for j in 0..<x.count { x.data[j] += d[j] * dt }
                 }
-                progress?(i + 1, n)
+                if !control(i + 1, n) { return nil }
             }
         }
         return x
