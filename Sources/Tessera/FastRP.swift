@@ -28,6 +28,7 @@ public final class FastRP: @unchecked Sendable {
         public var sparsity: Double? = nil
         /// `.sparse` (default) or `.gaussian` entries in R.
         public var gaussianProjection: Bool = false
+        /// Seed of the random projection R.
         public var seed: UInt64 = 42
         /// `.transition` (A = D⁻¹S, default) or `.adjacency` (S).
         public var matrix: Graph.Operator = .transition
@@ -36,6 +37,7 @@ public final class FastRP: @unchecked Sendable {
         /// Standardise the columns of the sum (mean 0, variance 1).
         public var standardize: Bool = true
 
+        /// The default parameters.
         public init() {}
 
         var c: tsr_fastrp_params {
@@ -70,7 +72,9 @@ public final class FastRP: @unchecked Sendable {
         }
     }
 
+    /// The graph the embeddings are computed for.
     public let graph: Graph
+    /// The parameters the cache was prepared with.
     public let parameters: Parameters
     let handle: OpaquePointer
 

@@ -6,6 +6,7 @@ public enum KMeansAlgorithm: String, CaseIterable, Sendable {
     case hamerly
 }
 
+/// How the first k centres are chosen.
 public enum KMeansInitialization: Sendable, Equatable {
     /// Greedy k-means++ (2 + ⌊ln k⌋ trials per centre, as scikit-learn).
     case kMeansPlusPlus
@@ -15,18 +16,25 @@ public enum KMeansInitialization: Sendable, Equatable {
     case centers([[Double]])
 }
 
+/// Options of ``KMeans/fit(_:k:options:)``.
 public struct KMeansOptions: Sendable {
+    /// Lloyd or Hamerly (the same assignments; Hamerly skips most distances).
     public var algorithm: KMeansAlgorithm
+    /// How the first centres are chosen (greedy k-means++ by default).
     public var initialization: KMeansInitialization
     /// Independent runs (seeds derived from `seed`); the lowest inertia wins.
     public var nInit: Int
+    /// Lloyd iterations per run at most (≥ 1).
     public var maxIterations: Int
     /// Stop when Σ‖Δcentre‖² ≤ tolerance · (mean variance of the features), or when no label
     /// changes (scikit-learn's rule).
     public var tolerance: Double
+    /// Seed of the initialisation (run i uses stream i of this seed).
     public var seed: UInt64
+    /// nil: the shared pool.
     public var pool: ThreadPool?
 
+    /// Options with scikit-learn's defaults: Lloyd, greedy k-means++, 300 iterations, tolerance 10⁻⁴.
     public init(algorithm: KMeansAlgorithm = .lloyd, initialization: KMeansInitialization = .kMeansPlusPlus,
                 nInit: Int = 1, maxIterations: Int = 300, tolerance: Double = 1e-4, seed: UInt64 = 0,
                 pool: ThreadPool? = nil) {
@@ -40,19 +48,25 @@ public struct KMeansOptions: Sendable {
     }
 }
 
+/// The outcome of a k-means fit; ``model`` keeps what predicting and saving need.
 public struct KMeansResult<Scalar: ClusterScalar>: Sendable {
     /// k × d centres.
     public var centers: Matrix<Scalar>
+    /// The centre index of every row of the data.
     public var labels: [Int]
     /// Σ‖x − centre(x)‖² for the final centres and labels.
     public var inertia: Double
+    /// Lloyd iterations of the best run.
     public var iterations: Int
     /// Inertia of each iteration's assignment step (Lloyd: non-increasing).
     public var inertiaHistory: [Double]
+    /// Whether the best run met the tolerance (or stopped changing labels) before `maxIterations`.
     public var converged: Bool
+    /// Wall time of the whole fit (all runs), seconds.
     public var seconds: Double
 }
 
+/// k-means on the rows of a data matrix: ``fit(_:k:options:)`` and ``predict(_:centers:)``.
 public enum KMeans {
     /// Points per block of the assignment GEMM, and per fixed accumulation chunk.
     static let block = 256

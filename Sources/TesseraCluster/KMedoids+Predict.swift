@@ -2,7 +2,7 @@
 /// loaded from a file (see ``encoded()`` for the format).
 ///
 /// Fitted on data rows (``init(result:data:metric:)``) the model keeps the medoid rows and
-/// the metric, and ``predict(_:)`` labels new rows by their nearest medoid. Fitted on a
+/// the metric, and ``predict(_:pool:)`` labels new rows by their nearest medoid. Fitted on a
 /// precomputed dissimilarity (``init(result:)``) it keeps only the medoid indices, and
 /// ``predict(distancesToMedoids:)`` labels new objects from their distances to the k medoids.
 ///

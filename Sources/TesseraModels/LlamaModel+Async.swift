@@ -13,7 +13,7 @@ extension LlamaModel {
     /// `progress` gets one report per tensor read and one for the build ("model load
     /// (tensors read, then build)", total = tensor count + 1). Cancellation is checked
     /// between tensors and before the build (`CancellationError`); the build itself runs to
-    /// its end once started. Other errors are the ``TesseraError``s of ``init(path:options:)``.
+    /// its end once started. Other errors are the `TesseraError`s of ``init(path:options:)``.
     public static func load(path: String, options: ModelOptions = ModelOptions(),
                             progress: ProgressHandler? = nil) async throws -> LlamaModel {
         try await runCancellable(name: "LlamaModel.load") { flag in

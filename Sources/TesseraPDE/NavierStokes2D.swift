@@ -28,6 +28,7 @@ public struct NS2DOptions: Sendable {
     /// CFL number above which a step is refused as unstable.
     public var cflLimit: Double = 0.9
 
+    /// Options with viscosity ν and the defaults for the rest (adaptive steps, CFL 0.5).
     public init(viscosity: Double) { self.viscosity = viscosity }
 }
 
@@ -45,9 +46,13 @@ public struct NS2DDiagnostics: Sendable {
 
 /// A 2-D Navier–Stokes solver (see the file comment for the scheme).
 public final class NavierStokes2D: @unchecked Sendable {
+    /// The spectral discretisation (grid, FFT plans, wavenumbers).
     public let box: SpectralBox
+    /// The options the solver was made with.
     public let options: NS2DOptions
+    /// Simulated time.
     public private(set) var time = 0.0
+    /// Steps taken.
     public private(set) var steps = 0
     /// The last step size taken.
     public private(set) var lastDt = 0.0

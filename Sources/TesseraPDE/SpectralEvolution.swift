@@ -48,8 +48,11 @@ final class IFRK4 {
 /// Viscous Burgers equation u_t + u·u_x = ν·u_xx on a 1-D periodic interval: pseudo-spectral
 /// (conservative form −(u²/2)_x, 2/3 rule), integrating-factor RK4.
 public final class Burgers1D: @unchecked Sendable {
+    /// The spectral discretisation.
     public let box: SpectralBox
+    /// Viscosity ν.
     public let viscosity: Double
+    /// Simulated time.
     public private(set) var time = 0.0
     let integ: IFRK4
     let tmp: AlignedDoubles, real: AlignedDoubles
@@ -115,8 +118,11 @@ public final class Burgers1D: @unchecked Sendable {
 /// given steady, divergence-free velocity (one field per axis, C order: [v_y, v_x] in 2-D).
 /// Pseudo-spectral with the 2/3 rule; integrating-factor RK4.
 public final class AdvectionDiffusion: @unchecked Sendable {
+    /// The spectral discretisation.
     public let box: SpectralBox
+    /// Diffusivity κ.
     public let diffusivity: Double
+    /// Simulated time.
     public private(set) var time = 0.0
     let integ: IFRK4
     let velocity: [AlignedDoubles]
@@ -185,5 +191,6 @@ public final class AdvectionDiffusion: @unchecked Sendable {
         return true
     }
 
+    /// The current concentration.
     public func solution() throws(TesseraError) -> Field<Double> { try box.field(from: integ.state, scratch: grad) }
 }
