@@ -14,6 +14,7 @@ public struct BuildInfo: Sendable {
     /// The C compiler and its version.
     public let compiler: String
 
+    /// The build of the Tessera library linked into this process.
     public static let current: BuildInfo = {
         var info = tsr_build_info()
         info.size = UInt32(MemoryLayout<tsr_build_info>.size)

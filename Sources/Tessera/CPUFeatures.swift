@@ -2,10 +2,13 @@ internal import CTessera
 
 /// Kernel instruction-set levels, lowest first.
 public enum ISA: Int, Sendable, CaseIterable, Comparable, CustomStringConvertible {
+    /// No vector extensions (the reference kernels); AVX2 + FMA; AVX-512 (F, BW, DQ, VL).
     case scalar = 0, avx2 = 1, avx512 = 2
 
+    /// Orders levels from the lowest (`scalar`) to the highest (`avx512`).
     public static func < (a: ISA, b: ISA) -> Bool { a.rawValue < b.rawValue }
 
+    /// The level's name as `TESSERA_ISA` takes it: "scalar", "avx2" or "avx512".
     public var description: String {
         switch self {
         case .scalar: return "scalar"
@@ -35,10 +38,15 @@ public enum ISA: Int, Sendable, CaseIterable, Comparable, CustomStringConvertibl
 
 /// CPU features, each true only if CPUID reports it and the OS enables its register state (XCR0).
 public struct CPUFeatures: Sendable, Equatable {
+    /// The CPUID vendor string, e.g. "GenuineIntel" or "AuthenticAMD".
     public var vendor: String
+    /// The processor's brand string, e.g. "AMD EPYC 9654 96-Core Processor".
     public var brand: String
+    /// SSE4.2, AVX, AVX2, FMA3 and F16C.
     public var sse42, avx, avx2, fma, f16c: Bool
+    /// The AVX-512 subsets: foundation, byte/word, dword/qword, vector length, VNNI, BF16, FP16.
     public var avx512f, avx512bw, avx512dq, avx512vl, avx512vnni, avx512bf16, avx512fp16: Bool
+    /// AVX-VNNI (256-bit) and the AMX tile, int8 and bf16 extensions.
     public var avxVnni, amxTile, amxInt8, amxBf16: Bool
 
     /// The features of this machine.

@@ -13,7 +13,9 @@ internal import CTessera
 public final class Datatype: @unchecked Sendable, CustomStringConvertible {
     /// Predefined element types.
     public enum Primitive: Sendable, CaseIterable {
+        /// Bytes, characters and signed and unsigned integers of 8, 16, 32 and 64 bits.
         case byte, char, int8, int16, int32, int64, uint8, uint16, uint32, uint64
+        /// 32- and 64-bit floats, complex pairs of them, and a one-byte boolean.
         case float, double, complexFloat, complexDouble, bool
 
         var cValue: tsr_named_type {
@@ -39,14 +41,19 @@ public final class Datatype: @unchecked Sendable, CustomStringConvertible {
 
     /// Array order for `subarray`: row-major (C, last index fastest) or column-major (Fortran).
     public enum Order: Sendable {
+        /// C order (last index fastest) and Fortran order (first index fastest).
         case rowMajor, columnMajor
     }
 
     /// One block of `structure`: `blockLength` copies of `type` at `byteOffset`.
     public struct Field: Sendable {
+        /// Copies of `type` in the block.
         public var blockLength: Int
+        /// Offset of the block from the start of the structure, in bytes.
         public var byteOffset: Int
+        /// The type of each element of the block.
         public var type: Datatype
+        /// A block of `blockLength` copies of `type` at `byteOffset` bytes.
         public init(_ type: Datatype, count blockLength: Int = 1, at byteOffset: Int) {
             self.blockLength = blockLength
             self.byteOffset = byteOffset
@@ -56,7 +63,9 @@ public final class Datatype: @unchecked Sendable, CustomStringConvertible {
 
     /// The canonical form of one element, as computed by `commit`.
     public struct Layout: Sendable, Equatable {
+        /// Nothing to pack; evenly strided dense blocks; a list of segments; anything else.
         public enum Kind: Sendable, Equatable { case empty, strided, segments, general }
+        /// Which canonical form the element has.
         public var kind: Kind
         /// Byte offset of the first byte packed.
         public var start: Int
@@ -66,8 +75,11 @@ public final class Datatype: @unchecked Sendable, CustomStringConvertible {
         public var dimensions: [(count: Int, stride: Int)] {
             zip(counts, strides).map { ($0, $1) }
         }
+        /// `.strided`: the number of blocks in each stream, outer first.
         public var counts: [Int]
+        /// `.strided`: the byte stride of each stream, outer first.
         public var strides: [Int]
+        /// Contiguous segments one element packs into.
         public var segmentCount: Int
     }
 
@@ -93,10 +105,15 @@ public final class Datatype: @unchecked Sendable, CustomStringConvertible {
         return Datatype(handle: out!)
     }
 
+    /// One byte.
     public static let byte = primitive(.byte)
+    /// A 32-bit signed integer.
     public static let int32 = primitive(.int32)
+    /// A 64-bit signed integer.
     public static let int64 = primitive(.int64)
+    /// A 32-bit float.
     public static let float = primitive(.float)
+    /// A 64-bit float.
     public static let double = primitive(.double)
 
     /// The primitive matching a Swift element type (Float, Double, Int8 ... UInt64, Int).
@@ -222,6 +239,7 @@ public final class Datatype: @unchecked Sendable, CustomStringConvertible {
         return self
     }
 
+    /// Whether `commit()` has run (packing needs a committed type).
     public var isCommitted: Bool {
         var c: Int32 = 0
         _ = tsr_datatype_is_committed(handle, &c)

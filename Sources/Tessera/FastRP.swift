@@ -28,6 +28,7 @@ public final class FastRP: @unchecked Sendable {
         public var sparsity: Double? = nil
         /// `.sparse` (default) or `.gaussian` entries in R.
         public var gaussianProjection: Bool = false
+        /// Seed of the random projection R.
         public var seed: UInt64 = 42
         /// `.transition` (A = D⁻¹S, default) or `.adjacency` (S).
         public var matrix: Graph.Operator = .transition
@@ -36,6 +37,7 @@ public final class FastRP: @unchecked Sendable {
         /// Standardise the columns of the sum (mean 0, variance 1).
         public var standardize: Bool = true
 
+        /// The default parameters.
         public init() {}
 
         var c: tsr_fastrp_params {
@@ -70,7 +72,9 @@ public final class FastRP: @unchecked Sendable {
         }
     }
 
+    /// The graph the embeddings are computed for.
     public let graph: Graph
+    /// The parameters the cache was prepared with.
     public let parameters: Parameters
     let handle: OpaquePointer
 
@@ -93,11 +97,18 @@ public final class FastRP: @unchecked Sendable {
     /// Computes the remaining iterations; `progress(done, total)` is called after each
     /// sparse product (on the calling thread).
     public func compute(pool: ThreadPool = .shared, progress: ((Int, Int) -> Void)? = nil) throws(TesseraError) {
+        _ = try compute(pool: pool) { done, total in progress?(done, total); return true }
+    }
+
+    /// The loop of `compute`: after each sparse product, `step(done, total)` says whether to
+    /// go on. Returns false when `step` stopped it before the last iteration.
+    func compute(pool: ThreadPool, step: (Int, Int) -> Bool) throws(TesseraError) -> Bool {
         let q = parameters.weights.count
         while iterationsDone < q {
             try check(tsr_fastrp_step(pool.handle, handle))
-            progress?(iterationsDone, q)
+            if !step(iterationsDone, q) { return iterationsDone >= q }
         }
+        return true
     }
 
     /// Σ αᵢ·rownorm?(Nᵢ), standardised if asked, from the cache (computing what is missing).

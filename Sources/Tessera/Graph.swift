@@ -5,19 +5,25 @@ import Foundation
 /// symmetrised, duplicate edges merged, self-loops kept, dropped or added.
 /// Immutable once built; safe to share between threads.
 public final class Graph: @unchecked Sendable {
+    /// Self-loops in the input: kept as given, dropped, or one of weight 1 added to every node.
     public enum SelfLoops: Sendable { case keep, drop, add }
+    /// How repeated edges combine: their weights are summed, or the largest is kept.
     public enum Merge: Sendable { case sum, max }
     /// Which matrix a product uses: `S` or the transition matrix `D⁻¹S`.
     public enum Operator: Sendable { case transition, adjacency }
 
     /// How edges become a graph.
     public struct Options: Sendable {
+        /// Keep edges one-way (true) or add each edge in both directions (false).
         public var directed: Bool
         /// nil: the largest id + 1, which may be at most 2 × edges + 1024 (a file cannot make
         /// Tessera allocate far more than it holds); set it for sparse id spaces.
         public var nodeCount: Int?
+        /// What to do with self-loops.
         public var selfLoops: SelfLoops
+        /// How to combine repeated edges.
         public var merge: Merge
+        /// Options for building a graph; the defaults make an undirected graph with the node count inferred from the edges.
         public init(directed: Bool = false, nodeCount: Int? = nil, selfLoops: SelfLoops = .keep, merge: Merge = .sum) {
             self.directed = directed
             self.nodeCount = nodeCount
@@ -114,10 +120,13 @@ public final class Graph: @unchecked Sendable {
         self.init(handle: h!)
     }
 
+    /// Nodes, numbered 0..<nodeCount.
     public var nodeCount: Int { Int(tsr_graph_num_nodes(handle)) }
     /// Stored directed entries (an undirected edge counts twice, a loop once).
     public var entryCount: Int { Int(tsr_graph_num_entries(handle)) }
+    /// Whether edges carry weights (otherwise every weight is 1).
     public var isWeighted: Bool { tsr_graph_is_weighted(handle) != 0 }
+    /// Whether edges were kept one-way.
     public var isDirected: Bool { tsr_graph_is_directed(handle) != 0 }
 
     /// Weighted out-degrees (row sums).

@@ -5,10 +5,13 @@ import Foundation
 /// vector-unit peaks, and the same loops under OpenMP for comparison. Benchmarks use these
 /// to report the fraction of the machine limit they reach, measured in the same run.
 public final class MachineProbe: @unchecked Sendable {
+    /// The STREAM-style bandwidth kernels the probe times.
     public enum StreamKernel: Int, Sendable, CaseIterable {
+        /// `c = a`; `a = b + s·c`; a sum over `a` (read only).
         case copy = 0, triad = 1, read = 2
         /// Bytes moved per element (STREAM counting).
         public var bytesPerElement: Int { Int(tsr_stream_bytes_per_element(tsr_stream_kernel(UInt32(rawValue)))) }
+        /// The kernel's name: "copy", "triad" or "read".
         public var name: String { ["copy", "triad", "read"][rawValue] }
     }
 

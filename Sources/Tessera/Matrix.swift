@@ -3,7 +3,9 @@
 /// Element (i, j) lives at `i * rowStride + j`. `rowStride >= cols`; rows may be padded so
 /// each starts on an aligned boundary.
 public struct Matrix<Element: TensorElement>: Sendable {
+    /// Number of rows.
     public let rows: Int
+    /// Number of columns.
     public let cols: Int
     /// Distance between consecutive rows, in elements.
     public let rowStride: Int
@@ -53,6 +55,7 @@ public struct Matrix<Element: TensorElement>: Sendable {
     /// Number of elements (rows * cols).
     public var count: Int { rows * cols }
 
+    /// Element (i, j); traps on an index outside the matrix (a programmer error).
     public subscript(i: Int, j: Int) -> Element {
         get {
             precondition(i >= 0 && i < rows && j >= 0 && j < cols, "Matrix index (\(i), \(j)) out of \(rows) x \(cols)")
@@ -112,6 +115,7 @@ extension Matrix: Equatable {
 }
 
 extension Matrix: CustomStringConvertible {
+    /// The shape and the first rows and columns.
     public var description: String {
         var s = "Matrix<\(Element.self)>(\(rows) x \(cols))"
         let shown = min(rows, 6)

@@ -20,8 +20,11 @@ import Foundation
 public struct NPYArray: Sendable, Equatable {
     /// Element types of `.npy` files that Tessera reads and writes.
     public enum ScalarType: String, Sendable, CaseIterable {
+        /// Boolean and signed integer types (NumPy `b1`, `i1` ... `i8`).
         case bool = "b1", int8 = "i1", int16 = "i2", int32 = "i4", int64 = "i8"
+        /// Unsigned integer types (NumPy `u1` ... `u8`).
         case uint8 = "u1", uint16 = "u2", uint32 = "u4", uint64 = "u8"
+        /// Floating-point types (NumPy `f2`, `f4`, `f8`).
         case float16 = "f2", float32 = "f4", float64 = "f8"
 
         /// Bytes per element.
@@ -30,7 +33,9 @@ public struct NPYArray: Sendable, Equatable {
         public var descriptor: String { (size == 1 ? "|" : "<") + rawValue }
     }
 
+    /// The array's shape, outer dimension first.
     public let shape: [Int]
+    /// The element type stored in the file.
     public let scalarType: ScalarType
     /// Element bytes, little-endian, C order; count = shape.product × scalarType.size.
     public let bytes: [UInt8]

@@ -4,10 +4,15 @@ import Foundation
 /// A sparse matrix in compressed-sparse-row form: row `i` holds `values[p]` at column
 /// `indices[p]` for `p` in `indptr[i] ..< indptr[i + 1]`.
 public struct CSRMatrix<Element: Sendable>: Sendable {
+    /// Number of rows.
     public let rows: Int
+    /// Number of columns.
     public let cols: Int
+    /// Row i's entries are at positions `indptr[i] ..< indptr[i + 1]` of `indices` and `values` (rows + 1 offsets).
     public let indptr: [Int64]
+    /// Column of each stored entry, increasing within a row.
     public let indices: [Int64]
+    /// Value of each stored entry.
     public let values: [Element]
 
     /// Checks the shape of the arrays (offsets non-decreasing, columns in range).
@@ -48,8 +53,11 @@ public struct CSRMatrix<Element: Sendable>: Sendable {
 /// Transforms generate the part of R they need on each call; `materialize()` keeps R
 /// (about `D·d/s` entries) for reuse. Transforms serialise on one plan.
 public final class RandomProjection: @unchecked Sendable {
+    /// The distribution of the entries of the projection matrix.
     public enum Distribution: Sendable, Equatable {
+        /// Entries ±√(s/k) (k: the output dimension) with probability 1/(2s) each, else 0; nil: s = √(input dimension).
         case sparse(s: Double? = nil)
+        /// Dense N(0, 1/k) entries.
         case gaussian
         /// Achlioptas' projection (`s = 3`).
         public static let achlioptas = Distribution.sparse(s: 3)
@@ -57,11 +65,17 @@ public final class RandomProjection: @unchecked Sendable {
 
     let handle: OpaquePointer
     private let lock = NSLock()
+    /// Dimension d of the input rows.
     public let inputDimension: Int
+    /// Dimension k of the projected rows.
     public let outputDimension: Int
+    /// The distribution of the matrix entries.
     public let distribution: Distribution
+    /// The seed the matrix is generated from (the same matrix for any thread count).
     public let seed: UInt64
 
+    /// A d → k projection. Nothing is generated until used: entries come from the seed on demand.
+    /// Errors: `.invalidArgument` for dimensions outside 1...Int32.max or a sparsity below 1.
     public init(inputDimension: Int, outputDimension: Int, distribution: Distribution = .sparse(),
                 seed: UInt64 = 42) throws(TesseraError) {
         guard outputDimension >= 1, outputDimension <= Int(Int32.max) else {

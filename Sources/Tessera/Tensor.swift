@@ -1,7 +1,9 @@
 /// An n-dimensional array with 64-byte aligned storage, explicit shape and strides (in
 /// elements), and value semantics (copy on write). Default strides are row-major (C order).
 public struct Tensor<Element: TensorElement>: Sendable {
+    /// Extent of each dimension, outer first.
     public let shape: [Int]
+    /// Distance between consecutive indices of each dimension, in elements (row-major, dense).
     public let strides: [Int]
     var storage: AlignedStorage<Element>
 
@@ -33,11 +35,13 @@ public struct Tensor<Element: TensorElement>: Sendable {
         elements.withUnsafeBufferPointer { if let b = $0.baseAddress { storage.pointer.update(from: b, count: elements.count) } }
     }
 
+    /// Number of dimensions.
     public var rank: Int { shape.count }
 
     /// The object that owns the elements: a nonblocking transfer keeps it alive until it
     /// completes (a later change to the tensor copies, leaving the bytes in flight untouched).
     package var storageOwner: AnyObject { storage }
+    /// Number of elements (the product of the shape).
     public var count: Int { storage.count }
 
     private func offset(_ index: [Int]) -> Int {
@@ -50,6 +54,7 @@ public struct Tensor<Element: TensorElement>: Sendable {
         return o
     }
 
+    /// The element at a full index (one value per dimension); traps on a bad index (a programmer error).
     public subscript(_ index: Int...) -> Element {
         get { storage.pointer[offset(index)] }
         set {
@@ -71,10 +76,12 @@ public struct Tensor<Element: TensorElement>: Sendable {
         return t
     }
 
+    /// The elements in row-major order.
     public func withUnsafeBufferPointer<R, E: Error>(_ body: (UnsafeBufferPointer<Element>) throws(E) -> R) throws(E) -> R {
         try body(UnsafeBufferPointer(start: storage.pointer, count: storage.count))
     }
 
+    /// The elements in row-major order, mutable (copies first if the storage is shared).
     public mutating func withUnsafeMutableBufferPointer<R, E: Error>(
         _ body: (UnsafeMutableBufferPointer<Element>) throws(E) -> R) throws(E) -> R
     {

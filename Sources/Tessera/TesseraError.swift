@@ -5,13 +5,21 @@ internal import CTessera
 ///
 /// Every C status maps to one case; the message says which argument or value was wrong.
 public enum TesseraError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// An argument is out of its domain: a shape, a count, NaN/Inf in data (`TSR_EINVAL`).
     case invalidArgument(String)
+    /// An allocation failed or would exceed the memory limit (`TSR_ENOMEM`).
     case outOfMemory(String)
+    /// A size or index overflows its type or range (`TSR_ERANGE`).
     case outOfRange(String)
+    /// A file or buffer is not in the expected format (`TSR_EFORMAT`).
     case malformedInput(String)
+    /// A valid request this build or machine does not support (`TSR_EUNSUPPORTED`).
     case unsupported(String)
+    /// Reading or writing a file failed (`TSR_EIO`).
     case io(String)
+    /// The object is not in a state that allows the call, or a computation diverged (`TSR_ESTATE`).
     case invalidState(String)
+    /// A bug in Tessera: a check that should never fail did.
     case internalError(String)
 
     /// The message that came with the error.
@@ -23,6 +31,7 @@ public enum TesseraError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The kind of error and its message, e.g. "invalid argument: KMeans: k must be in 1...100 (got 0)".
     public var description: String {
         switch self {
         case .invalidArgument: return "invalid argument: \(message)"
@@ -55,8 +64,11 @@ public enum TesseraError: Error, Equatable, Sendable, CustomStringConvertible {
 /// `localizedDescription` (what Foundation and most logging show) reads like `description`,
 /// not "The operation could not be completed".
 extension TesseraError: LocalizedError {
+    /// The same text as `description`.
     public var errorDescription: String? { description }
+    /// The message alone.
     public var failureReason: String? { message }
+    /// What to try, for out-of-memory and internal errors; nil otherwise.
     public var recoverySuggestion: String? {
         switch self {
         case .outOfMemory: return "Use smaller inputs, or free memory and try again."

@@ -2,13 +2,17 @@ internal import CTessera
 
 /// The machine as hwloc (or the sched_getaffinity fallback) sees it.
 public struct Topology: Sendable, Equatable {
+    /// Processor packages (sockets).
     public var packages: Int
+    /// NUMA nodes.
     public var numaNodes: Int
     /// Physical cores usable by this process.
     public var cores: Int
     /// Hardware threads usable by this process.
     public var processingUnits: Int
+    /// L1 data cache of one core, in bytes.
     public var l1dBytes: Int
+    /// L2 cache of one core, in bytes.
     public var l2Bytes: Int
     /// Last-level cache of one package (0 if none reported).
     public var l3Bytes: Int

@@ -1,6 +1,7 @@
 /// Sampling-based k-medoids that never needs the n² matrix: CLARA / FastCLARA and
 /// CLARANS / FastCLARANS, on any `Dissimilarity` (distances computed on demand).
 public enum SampledKMedoids {
+    /// Options of ``SampledKMedoids/clara(_:k:options:)``.
     public struct CLARAOptions: Sendable {
         /// Number of samples (processed in parallel; each has its own random stream).
         public var samples: Int
@@ -10,9 +11,13 @@ public enum SampledKMedoids {
         public var fast: Bool
         /// Put the best medoids so far into every later sample (makes the samples sequential).
         public var keepMedoids: Bool
+        /// Outer iterations of the k-medoids run on each sample.
         public var maxIterations: Int
+        /// Seed of the samples (sample i draws from its own stream of this seed).
         public var seed: UInt64
+        /// nil: the shared pool.
         public var pool: ThreadPool?
+        /// Options with the defaults of FastCLARA: 5 samples of 80 + 4k points.
         public init(samples: Int = 5, sampleSize: Int? = nil, fast: Bool = true, keepMedoids: Bool = false,
                     maxIterations: Int = 100, seed: UInt64 = 0, pool: ThreadPool? = nil) {
             self.samples = samples; self.sampleSize = sampleSize; self.fast = fast; self.keepMedoids = keepMedoids
@@ -20,6 +25,7 @@ public enum SampledKMedoids {
         }
     }
 
+    /// Options of ``SampledKMedoids/clarans(_:k:options:)``.
     public struct CLARANSOptions: Sendable {
         /// Restarts from random medoids (run in parallel).
         public var restarts: Int
@@ -28,8 +34,11 @@ public enum SampledKMedoids {
         public var maxNeighbors: Int?
         /// FastCLARANS: sample only the new point and score all k removals at once.
         public var fast: Bool
+        /// Seed of the restarts (restart i draws from its own stream of this seed).
         public var seed: UInt64
+        /// nil: the shared pool.
         public var pool: ThreadPool?
+        /// Options with the defaults of FastCLARANS: 2 restarts.
         public init(restarts: Int = 2, maxNeighbors: Int? = nil, fast: Bool = true, seed: UInt64 = 0, pool: ThreadPool? = nil) {
             self.restarts = restarts; self.maxNeighbors = maxNeighbors; self.fast = fast; self.seed = seed; self.pool = pool
         }

@@ -6,6 +6,7 @@
 public struct ClusterRandom: RandomNumberGenerator, Sendable {
     private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
 
+    /// The generator for `seed`; different `stream`s of one seed give independent sequences.
     public init(seed: UInt64, stream: UInt64 = 0) {
         var x = seed ^ (stream &* 0x9E37_79B9_7F4A_7C15) ^ (stream == 0 ? 0 : 0xD1B5_4A32_D192_ED03)
         func splitmix(_ x: inout UInt64) -> UInt64 {
@@ -18,6 +19,7 @@ public struct ClusterRandom: RandomNumberGenerator, Sendable {
         s0 = splitmix(&x); s1 = splitmix(&x); s2 = splitmix(&x); s3 = splitmix(&x)
     }
 
+    /// The next 64 random bits.
     @inline(__always)
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9

@@ -17,21 +17,27 @@ public protocol ClusterScalar: BinaryFloatingPoint, TensorElement where Self.Raw
 }
 
 extension Float: ClusterScalar {
+    /// `C = alpha·A·Bᵀ + beta·C` in single precision (`cblas_sgemm`).
     public static func gemmABt(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                                b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k),
                     alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
+    /// The square root in single precision.
     @inline(__always) public static func squareRoot(_ x: Float) -> Float { x.squareRoot() }
+    /// The value widened to `Double` (exact).
     @inline(__always) public var double: Double { Double(self) }
 }
 
 extension Double: ClusterScalar {
+    /// `C = alpha·A·Bᵀ + beta·C` in double precision (`cblas_dgemm`).
     public static func gemmABt(m: Int, n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
                                b: UnsafePointer<Double>, ldb: Int, beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k),
                     alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
+    /// The square root in double precision.
     @inline(__always) public static func squareRoot(_ x: Double) -> Double { x.squareRoot() }
+    /// The value itself.
     @inline(__always) public var double: Double { self }
 }

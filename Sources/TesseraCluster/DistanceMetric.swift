@@ -38,18 +38,24 @@ public enum DistanceMetric: String, CaseIterable, Sendable {
 /// n² matrix: a `DataDissimilarity` computes distances from the data when asked.
 /// `distance` may be called from several threads at once.
 public protocol Dissimilarity: Sendable {
+    /// Number of objects n; indices run over 0..<n.
     var count: Int { get }
+    /// The dissimilarity of objects i and j: symmetric, ≥ 0, finite, 0 for i == j.
     func distance(_ i: Int, _ j: Int) -> Double
 }
 
 extension DistanceMatrix: Dissimilarity {
+    /// The stored distance of objects i and j, widened to `Double`.
     public func distance(_ i: Int, _ j: Int) -> Double { Double(pointer[i * count + j]) }
 }
 
 /// Distances computed from the rows of a data matrix, on demand (no n² memory).
 public struct DataDissimilarity<Scalar: ClusterScalar>: Dissimilarity {
+    /// The n × d data the distances are computed from.
     public let data: Matrix<Scalar>
+    /// The metric applied to pairs of rows.
     public let metric: DistanceMetric
+    /// Number of objects: the rows of `data`.
     public var count: Int { data.rows }
 
     /// Checks the data (n ≥ 1, d ≥ 1, finite; no zero rows for cosine).
@@ -59,6 +65,7 @@ public struct DataDissimilarity<Scalar: ClusterScalar>: Dissimilarity {
         self.metric = metric
     }
 
+    /// The metric's distance of rows i and j, in `Double` (0 for i == j).
     public func distance(_ i: Int, _ j: Int) -> Double {
         if i == j { return 0 }
         return data.withUnsafeBufferPointer { b in
@@ -69,13 +76,16 @@ public struct DataDissimilarity<Scalar: ClusterScalar>: Dissimilarity {
 
 /// Distances from a function `(i, j) -> d` (must be symmetric, finite, ≥ 0, and thread-safe).
 public struct FunctionDissimilarity: Dissimilarity {
+    /// Number of objects.
     public let count: Int
     let function: @Sendable (Int, Int) -> Double
+    /// Distances from `function` over `count` objects. Errors: `.invalidArgument` for count < 1.
     public init(count: Int, _ function: @escaping @Sendable (Int, Int) -> Double) throws(TesseraError) {
         guard count >= 1 else { throw .invalidArgument("FunctionDissimilarity: count must be >= 1 (got \(count))") }
         self.count = count
         self.function = function
     }
+    /// `function(i, j)`, or 0 for i == j.
     public func distance(_ i: Int, _ j: Int) -> Double { i == j ? 0 : function(i, j) }
 }
 

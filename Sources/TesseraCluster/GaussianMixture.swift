@@ -6,6 +6,7 @@ public enum CovarianceType: String, CaseIterable, Sendable {
     case diagonal = "diag"
 }
 
+/// How the responsibilities of the first M-step are set.
 public enum GaussianMixtureInitialization: Sendable, Equatable {
     /// Responsibilities from a k-means++ / Lloyd partition (seeded).
     case kMeans
@@ -13,17 +14,24 @@ public enum GaussianMixtureInitialization: Sendable, Equatable {
     case labels([Int])
 }
 
+/// Options of ``GaussianMixture/fit(_:components:options:)``.
 public struct GaussianMixtureOptions: Sendable {
+    /// Full or diagonal covariance matrices.
     public var covariance: CovarianceType
+    /// The starting partition (k-means by default).
     public var initialization: GaussianMixtureInitialization
+    /// EM iterations at most (≥ 1).
     public var maxIterations: Int
     /// Stop when the mean log-likelihood per sample changes by less than this.
     public var tolerance: Double
     /// Added to every covariance diagonal (keeps them positive definite).
     public var regularization: Double
+    /// Seed of the k-means initialisation.
     public var seed: UInt64
+    /// nil: the shared pool.
     public var pool: ThreadPool?
 
+    /// Options with scikit-learn's defaults: full covariances, 100 iterations, tolerance 10⁻³, regularisation 10⁻⁶.
     public init(covariance: CovarianceType = .full, initialization: GaussianMixtureInitialization = .kMeans,
                 maxIterations: Int = 100, tolerance: Double = 1e-3, regularization: Double = 1e-6,
                 seed: UInt64 = 0, pool: ThreadPool? = nil) {
@@ -39,9 +47,13 @@ public struct GaussianMixtureOptions: Sendable {
 
 /// A fitted Gaussian mixture: weights, means and covariances of k components in d dimensions.
 public struct GaussianMixture: Sendable {
+    /// Number of components k.
     public let components: Int
+    /// Dimension d of the data.
     public let dimension: Int
+    /// Full or diagonal covariances.
     public let covarianceType: CovarianceType
+    /// Mixing weights of the k components (sum 1).
     public private(set) var weights: [Double]
     /// k rows of d.
     public private(set) var means: [[Double]]
@@ -51,7 +63,9 @@ public struct GaussianMixture: Sendable {
     public private(set) var logLikelihood: Double = -.infinity
     /// Mean log-likelihood after each E-step (non-decreasing up to rounding when regularization is 0).
     public private(set) var logLikelihoodHistory: [Double] = []
+    /// EM iterations run.
     public private(set) var iterations = 0
+    /// Whether the log-likelihood change fell below the tolerance before `maxIterations`.
     public private(set) var converged = false
     /// Samples the model was fitted on.
     public private(set) var sampleCount = 0
@@ -75,6 +89,15 @@ public struct GaussianMixture: Sendable {
     @_specialize(where S == Double)
     public static func fit<S: ClusterScalar>(_ data: Matrix<S>, components k: Int,
                                              options: GaussianMixtureOptions = GaussianMixtureOptions()) throws(TesseraError) -> GaussianMixture {
+        try fit(data, components: k, options: options, control: nil)!
+    }
+
+    /// The fit, with `control(iteration)` called after every EM iteration that goes on; when it
+    /// returns false the fit stops and returns nil.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    static func fit<S: ClusterScalar>(_ data: Matrix<S>, components k: Int, options: GaussianMixtureOptions,
+                                      control: ((Int) -> Bool)?) throws(TesseraError) -> GaussianMixture? {
         try validateData(data, metric: nil, what: "GaussianMixture")
         let n = data.rows, d = data.cols
         guard k >= 1, k <= n else { throw .invalidArgument("GaussianMixture: components must be in 1...\(n) (got \(k))") }
@@ -109,6 +132,7 @@ public struct GaussianMixture: Sendable {
             if abs(ll - previous) < options.tolerance { model.converged = true; break }
             previous = ll
             try model.mStep(x, resp: resp, n: n, reg: options.regularization)
+            if let control, !control(model.iterations) { return nil }
         }
         if !model.converged {
             model.logLikelihood = model.eStep(x, n: n, resp: &resp, pool: pool)

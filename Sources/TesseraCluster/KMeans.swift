@@ -6,6 +6,7 @@ public enum KMeansAlgorithm: String, CaseIterable, Sendable {
     case hamerly
 }
 
+/// How the first k centres are chosen.
 public enum KMeansInitialization: Sendable, Equatable {
     /// Greedy k-means++ (2 + ⌊ln k⌋ trials per centre, as scikit-learn).
     case kMeansPlusPlus
@@ -15,18 +16,25 @@ public enum KMeansInitialization: Sendable, Equatable {
     case centers([[Double]])
 }
 
+/// Options of ``KMeans/fit(_:k:options:)``.
 public struct KMeansOptions: Sendable {
+    /// Lloyd or Hamerly (the same assignments; Hamerly skips most distances).
     public var algorithm: KMeansAlgorithm
+    /// How the first centres are chosen (greedy k-means++ by default).
     public var initialization: KMeansInitialization
     /// Independent runs (seeds derived from `seed`); the lowest inertia wins.
     public var nInit: Int
+    /// Lloyd iterations per run at most (≥ 1).
     public var maxIterations: Int
     /// Stop when Σ‖Δcentre‖² ≤ tolerance · (mean variance of the features), or when no label
     /// changes (scikit-learn's rule).
     public var tolerance: Double
+    /// Seed of the initialisation (run i uses stream i of this seed).
     public var seed: UInt64
+    /// nil: the shared pool.
     public var pool: ThreadPool?
 
+    /// Options with scikit-learn's defaults: Lloyd, greedy k-means++, 300 iterations, tolerance 10⁻⁴.
     public init(algorithm: KMeansAlgorithm = .lloyd, initialization: KMeansInitialization = .kMeansPlusPlus,
                 nInit: Int = 1, maxIterations: Int = 300, tolerance: Double = 1e-4, seed: UInt64 = 0,
                 pool: ThreadPool? = nil) {
@@ -40,19 +48,25 @@ public struct KMeansOptions: Sendable {
     }
 }
 
+/// The outcome of a k-means fit; ``model`` keeps what predicting and saving need.
 public struct KMeansResult<Scalar: ClusterScalar>: Sendable {
     /// k × d centres.
     public var centers: Matrix<Scalar>
+    /// The centre index of every row of the data.
     public var labels: [Int]
     /// Σ‖x − centre(x)‖² for the final centres and labels.
     public var inertia: Double
+    /// Lloyd iterations of the best run.
     public var iterations: Int
     /// Inertia of each iteration's assignment step (Lloyd: non-increasing).
     public var inertiaHistory: [Double]
+    /// Whether the best run met the tolerance (or stopped changing labels) before `maxIterations`.
     public var converged: Bool
+    /// Wall time of the whole fit (all runs), seconds.
     public var seconds: Double
 }
 
+/// k-means on the rows of a data matrix: ``fit(_:k:options:)`` and ``predict(_:centers:)``.
 public enum KMeans {
     /// Points per block of the assignment GEMM, and per fixed accumulation chunk.
     static let block = 256
@@ -65,6 +79,15 @@ public enum KMeans {
     @_specialize(where S == Double)
     public static func fit<S: ClusterScalar>(_ data: Matrix<S>, k: Int,
                                              options: KMeansOptions = KMeansOptions()) throws(TesseraError) -> KMeansResult<S> {
+        try fit(data, k: k, options: options, control: nil)!
+    }
+
+    /// The fit, with `control(run, iteration)` called after every Lloyd iteration of every run
+    /// (run in 0..<nInit, iteration from 1); when it returns false the fit stops and returns nil.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    static func fit<S: ClusterScalar>(_ data: Matrix<S>, k: Int, options: KMeansOptions,
+                                      control: ((Int, Int) -> Bool)?) throws(TesseraError) -> KMeansResult<S>? {
         try validateData(data, metric: nil, what: "KMeans")
         let n = data.rows, d = data.cols
         guard k >= 1, k <= n else { throw .invalidArgument("KMeans: k must be in 1...\(n) (got \(k))") }
@@ -91,8 +114,9 @@ public enum KMeans {
                 initial = data.withUnsafeBufferPointer { b in idx.flatMap { i in (0..<d).map { b[i * data.rowStride + $0] } } }
             case .centers(let c): initial = c.flatMap { $0.map { S($0) } }
             }
-            var r = try lloyd(data, k: k, centers: initial, maxIterations: options.maxIterations, tolerance: tol,
-                              hamerly: options.algorithm == .hamerly, pool: pool)
+            let runControl: ((Int) -> Bool)? = control.map { c in { c(run, $0) } }
+            guard var r = try lloyd(data, k: k, centers: initial, maxIterations: options.maxIterations, tolerance: tol,
+                                    hamerly: options.algorithm == .hamerly, pool: pool, control: runControl) else { return nil }
             r.seconds = clusterNow() - t0
             if best == nil || r.inertia < best!.inertia { best = r }
         }
@@ -100,18 +124,10 @@ public enum KMeans {
         return best!
     }
 
-    /// The nearest centre of each row of `data` (centres: k × d).
-    @_specialize(where S == Float)
-    @_specialize(where S == Double)
+    /// The nearest centre of each row of `data` (centres: k × d), on the shared pool.
+    /// Errors: `.invalidArgument` for empty data, NaN/Inf, or centres of another width.
     public static func predict<S: ClusterScalar>(_ data: Matrix<S>, centers: Matrix<S>) throws(TesseraError) -> [Int] {
-        try validateData(data, metric: nil, what: "KMeans.predict")
-        guard centers.cols == data.cols, centers.rows >= 1 else {
-            throw .invalidArgument("KMeans.predict: centres are \(centers.rows) x \(centers.cols), data has \(data.cols) columns")
-        }
-        let c = centers.toArray()
-        var labels = [Int](repeating: 0, count: data.rows)
-        _ = assignStep(data, k: centers.rows, centers: c, labels: &labels, sums: nil, counts: nil, pool: .shared)
-        return labels
+        try predict(data, centers: centers, pool: .shared)
     }
 
     static func meanVariance<S: ClusterScalar>(_ data: Matrix<S>) -> Double {
@@ -303,8 +319,10 @@ public enum KMeans {
     }
 
     /// Lloyd iterations (optionally with Hamerly's bounds) from `centers` (k·d, row-major).
+    /// `control(iteration)` after each iteration: false stops and returns nil.
     static func lloyd<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers start: [S], maxIterations: Int,
-                                        tolerance: Double, hamerly: Bool, pool: ThreadPool) throws(TesseraError) -> KMeansResult<S> {
+                                        tolerance: Double, hamerly: Bool, pool: ThreadPool,
+                                        control: ((Int) -> Bool)? = nil) throws(TesseraError) -> KMeansResult<S>? {
         let n = data.rows, d = data.cols
         var centers = start
         var labels = [Int](repeating: -1, count: n)
@@ -332,6 +350,7 @@ public enum KMeans {
             let (newCenters, shift) = movedCenters(centers, sums: sums, count: { Double(counts[$0]) }, k: k, d: d)
             bounds?.moved(from: centers, to: newCenters, labels: labels, k: k, d: d)
             centers = newCenters
+            if let control, !control(iterations) { return nil }
             if labels == oldLabels { converged = true; break }
             if shift <= tolerance { converged = true; break }
             oldLabels = labels

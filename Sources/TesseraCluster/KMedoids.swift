@@ -27,17 +27,23 @@ public enum KMedoidsInitialization: Sendable, Equatable {
 
 /// Progress of a long k-medoids run (one call per outer iteration).
 public struct KMedoidsProgress: Sendable {
+    /// The outer iteration just finished (from 1).
     public var iteration: Int
+    /// Swaps made so far.
     public var swaps: Int
+    /// The loss after this iteration.
     public var loss: Double
 }
 
+/// Options of ``KMedoids/fit(_:k:options:)``.
 public struct KMedoidsOptions: Sendable {
+    /// The swap strategy (FasterPAM by default).
     public var method: KMedoidsMethod
     /// nil: BUILD for PAM, FastPAM1/2 and Alternating; random for FasterPAM.
     public var initialization: KMedoidsInitialization?
     /// Outer iterations (PAM/FastPAM1: swaps; FastPAM2: batches; FasterPAM: passes over the data).
     public var maxIterations: Int
+    /// Seed of random initialisation, LAB and FasterPAM's shuffle.
     public var seed: UInt64
     /// FasterPAM: process candidates in a random order from `seed` (as `rand_fasterpam`).
     public var shuffle: Bool
@@ -46,8 +52,10 @@ public struct KMedoidsOptions: Sendable {
     public var fastTolerance: Double
     /// nil: the shared pool.
     public var pool: ThreadPool?
+    /// Called after each outer iteration that goes on, on the calling thread (the `async` fit reports `ProgressReport`s instead).
     public var progress: (@Sendable (KMedoidsProgress) -> Void)?
 
+    /// Options with the defaults of FasterPAM: random initialisation, 100 iterations.
     public init(method: KMedoidsMethod = .fasterPAM, initialization: KMedoidsInitialization? = nil,
                 maxIterations: Int = 100, seed: UInt64 = 0, shuffle: Bool = false, fastTolerance: Double = 1,
                 pool: ThreadPool? = nil, progress: (@Sendable (KMedoidsProgress) -> Void)? = nil) {
@@ -72,17 +80,22 @@ public struct KMedoidsResult: Sendable, Equatable {
     public var loss: Double
     /// Loss right after initialisation.
     public var initialLoss: Double
+    /// Outer iterations run.
     public var iterations: Int
+    /// Swaps made (Alternating: medoid changes).
     public var swaps: Int
     /// Wall time of initialisation and of the whole run, seconds.
     public var initializationSeconds: Double
+    /// Wall time of the whole run, seconds.
     public var seconds: Double
 
+    /// Equal medoids, labels, loss, iterations and swaps (timings are ignored).
     public static func == (a: Self, b: Self) -> Bool {
         a.medoids == b.medoids && a.labels == b.labels && a.loss == b.loss && a.iterations == b.iterations && a.swaps == b.swaps
     }
 }
 
+/// k-medoids on a distance matrix: ``fit(_:k:options:)`` and ``assign(_:medoids:)``.
 public enum KMedoids {
     /// Clusters the n objects of `matrix` around k medoids.
     ///
@@ -92,6 +105,22 @@ public enum KMedoids {
     @_specialize(where S == Double)
     public static func fit<S: ClusterScalar>(_ matrix: DistanceMatrix<S>, k: Int,
                                              options: KMedoidsOptions = KMedoidsOptions()) throws(TesseraError) -> KMedoidsResult {
+        let progress = options.progress
+        return try fit(matrix, k: k, options: options, control: { progress?($0); return true })!
+    }
+
+    /// The fit, with `control` called after every outer iteration that goes on (instead of
+    /// `options.progress`); when it returns false the fit stops and returns nil.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    static func fit<S: ClusterScalar>(_ matrix: DistanceMatrix<S>, k: Int, options: KMedoidsOptions,
+                                      control outer: @escaping (KMedoidsProgress) -> Bool) throws(TesseraError) -> KMedoidsResult? {
+        var stopped = false
+        let control: (KMedoidsProgress) -> Bool = { p in
+            if outer(p) { return true }
+            stopped = true
+            return false
+        }
         let n = matrix.count
         guard k >= 1 else { throw .invalidArgument("KMedoids: k must be >= 1 (got \(k))") }
         guard k <= n else { throw .invalidArgument("KMedoids: k = \(k) exceeds the number of objects n = \(n)") }
@@ -131,17 +160,18 @@ public enum KMedoids {
         let tInit = clusterNow() - t0
         var iterations = 0, swaps = 0
         switch options.method {
-        case .pam: (iterations, swaps) = pamSwap(state, maxIterations: options.maxIterations, progress: options.progress)
-        case .fastPAM1: (iterations, swaps) = fastPAM1(state, maxIterations: options.maxIterations, progress: options.progress)
+        case .pam: (iterations, swaps) = pamSwap(state, maxIterations: options.maxIterations, control: control)
+        case .fastPAM1: (iterations, swaps) = fastPAM1(state, maxIterations: options.maxIterations, control: control)
         case .fastPAM2:
             (iterations, swaps) = fastPAM2(state, maxIterations: options.maxIterations, tolerance: options.fastTolerance,
-                                           progress: options.progress)
+                                           control: control)
         case .fasterPAM:
             let order = options.shuffle ? rng.permutation(n) : Array(0..<n)
-            (iterations, swaps) = fasterPAM(state, order: order, maxIterations: options.maxIterations, progress: options.progress)
+            (iterations, swaps) = fasterPAM(state, order: order, maxIterations: options.maxIterations, control: control)
         case .alternating:
-            (iterations, swaps) = alternating(state, maxIterations: options.maxIterations, progress: options.progress)
+            (iterations, swaps) = alternating(state, maxIterations: options.maxIterations, control: control)
         }
+        if stopped { return nil }
         return KMedoidsResult(medoids: state.medoids, labels: state.labels, loss: state.loss, initialLoss: initialLoss,
                               iterations: iterations, swaps: swaps, initializationSeconds: tInit,
                               seconds: clusterNow() - t0)

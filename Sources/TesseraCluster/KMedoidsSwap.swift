@@ -32,7 +32,7 @@ extension KMedoids {
     /// each iteration executes the single best swap; ties go to the lowest candidate index,
     /// then the lowest medoid slot, in both, so both make the same swaps.
     static func bestSwapLoop<S>(_ state: MedoidState<S>, fast: Bool, maxIterations: Int,
-                                progress: (@Sendable (KMedoidsProgress) -> Void)?) -> (Int, Int) {
+                                control: ((KMedoidsProgress) -> Bool)?) -> (Int, Int) {
         let n = state.n, k = state.k
         var deltas = [Double](repeating: 0, count: n)
         var slots = [Int](repeating: 0, count: n)
@@ -56,26 +56,26 @@ extension KMedoids {
             guard best >= 0, deltas[best] < threshold(state.loss) else { break }
             state.swap(slot: slots[best], candidate: cands[best])
             swaps += 1
-            progress?(KMedoidsProgress(iteration: iterations, swaps: swaps, loss: state.loss))
+            if let control, !control(KMedoidsProgress(iteration: iterations, swaps: swaps, loss: state.loss)) { break }
         }
         return (iterations, swaps)
     }
 
     static func pamSwap<S>(_ state: MedoidState<S>, maxIterations: Int,
-                           progress: (@Sendable (KMedoidsProgress) -> Void)?) -> (Int, Int) {
-        bestSwapLoop(state, fast: false, maxIterations: maxIterations, progress: progress)
+                           control: ((KMedoidsProgress) -> Bool)?) -> (Int, Int) {
+        bestSwapLoop(state, fast: false, maxIterations: maxIterations, control: control)
     }
 
     static func fastPAM1<S>(_ state: MedoidState<S>, maxIterations: Int,
-                            progress: (@Sendable (KMedoidsProgress) -> Void)?) -> (Int, Int) {
-        bestSwapLoop(state, fast: true, maxIterations: maxIterations, progress: progress)
+                            control: ((KMedoidsProgress) -> Bool)?) -> (Int, Int) {
+        bestSwapLoop(state, fast: true, maxIterations: maxIterations, control: control)
     }
 
     /// FastPAM2: one pass finds the best candidate of every medoid slot; the best is swapped,
     /// then the other slots in order of their gain, each re-scored under the new medoids and
     /// taken while it still improves (by at least (1 − tolerance) of its pass gain).
     static func fastPAM2<S>(_ state: MedoidState<S>, maxIterations: Int, tolerance: Double,
-                            progress: (@Sendable (KMedoidsProgress) -> Void)?) -> (Int, Int) {
+                            control: ((KMedoidsProgress) -> Bool)?) -> (Int, Int) {
         let n = state.n, k = state.k
         let block = 64
         var iterations = 0, swaps = 0
@@ -128,7 +128,7 @@ extension KMedoids {
                     swaps += 1
                 }
             }
-            progress?(KMedoidsProgress(iteration: iterations, swaps: swaps, loss: state.loss))
+            if let control, !control(KMedoidsProgress(iteration: iterations, swaps: swaps, loss: state.loss)) { break }
         }
         return (iterations, swaps)
     }
@@ -143,7 +143,7 @@ extension KMedoids {
     /// the result does not depend on the thread count. The batch starts at one candidate per
     /// thread after a swap and doubles while no swap happens.
     static func fasterPAM<S>(_ state: MedoidState<S>, order: [Int], maxIterations: Int,
-                             progress: (@Sendable (KMedoidsProgress) -> Void)?) -> (Int, Int) {
+                             control: ((KMedoidsProgress) -> Bool)?) -> (Int, Int) {
         let n = state.n, k = state.k
         let threads = state.pool.threadCount
         let parallel = threads > 1 && n >= 512
@@ -195,7 +195,7 @@ extension KMedoids {
                 pos = p
                 batch = min(batch * 2, maxBatch)
             }
-            progress?(KMedoidsProgress(iteration: iterations, swaps: swaps, loss: state.loss))
+            if let control, !control(KMedoidsProgress(iteration: iterations, swaps: swaps, loss: state.loss)) { break }
             if swaps == swapsBefore || state.loss >= lossBefore { break }
         }
         return (iterations, swaps)
@@ -204,7 +204,7 @@ extension KMedoids {
     /// Alternating: assign every point to its nearest medoid, then make each cluster's medoid
     /// the member of least total distance to the other members; repeat until nothing changes.
     static func alternating<S>(_ state: MedoidState<S>, maxIterations: Int,
-                               progress: (@Sendable (KMedoidsProgress) -> Void)?) -> (Int, Int) {
+                               control: ((KMedoidsProgress) -> Bool)?) -> (Int, Int) {
         let n = state.n, k = state.k, d = state.d
         var iterations = 0, changes = 0
         while iterations < maxIterations {
@@ -235,7 +235,7 @@ extension KMedoids {
             if changed == 0 { break }
             changes += changed
             state.setMedoids(newMedoids)
-            progress?(KMedoidsProgress(iteration: iterations, swaps: changes, loss: state.loss))
+            if let control, !control(KMedoidsProgress(iteration: iterations, swaps: changes, loss: state.loss)) { break }
         }
         return (iterations, changes)
     }

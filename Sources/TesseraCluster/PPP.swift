@@ -13,12 +13,19 @@
 /// 4. Accepted: the k of lowest BIC among those with agreement ≥ `minAgreement` (default 0.9);
 ///    if none reaches it, the k of lowest BIC. Ties go to the smaller k.
 public enum PPP {
+    /// Options of ``PPP/fit(_:options:)``.
     public struct Options: Sendable {
+        /// The values of k examined (k above n are skipped).
         public var kRange: ClosedRange<Int>
+        /// Covariance type of the validating mixtures.
         public var covariance: CovarianceType
+        /// k-means runs per k (seeds 0, 1, …); the least inertia is kept.
         public var restarts: Int
+        /// Agreement a k needs to be accepted, in [0, 1].
         public var minAgreement: Double
+        /// nil: the shared pool.
         public var pool: ThreadPool?
+        /// Options for k in 1...10, full covariances, 5 restarts and agreement 0.9.
         public init(kRange: ClosedRange<Int> = 1...10, covariance: CovarianceType = .full, restarts: Int = 5,
                     minAgreement: Double = 0.9, pool: ThreadPool? = nil) {
             self.kRange = kRange
@@ -31,18 +38,29 @@ public enum PPP {
 
     /// One examined k.
     public struct Candidate: Sendable {
+        /// The number of clusters examined.
         public var k: Int
+        /// Inertia of the best k-means partition.
         public var inertia: Double
+        /// BIC of the mixture started from it (lower is better).
         public var bic: Double
+        /// Fraction of points whose most probable component is their k-means cluster.
         public var agreement: Double
+        /// Mean log-likelihood per sample of the mixture.
         public var logLikelihood: Double
     }
 
+    /// The accepted k with its partition and mixture, and every candidate examined.
     public struct Result<Scalar: ClusterScalar>: Sendable {
+        /// The accepted number of clusters.
         public var k: Int
+        /// The k-means labels of the accepted partition.
         public var labels: [Int]
+        /// The k-means fit of the accepted k.
         public var kMeans: KMeansResult<Scalar>
+        /// The mixture that validated it.
         public var mixture: GaussianMixture
+        /// Every k examined, in increasing order.
         public var candidates: [Candidate]
     }
 

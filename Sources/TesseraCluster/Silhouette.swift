@@ -8,6 +8,7 @@ public struct SilhouetteResult: Sendable {
     public var perCluster: [Double]
 }
 
+/// Silhouette widths of a clustering (quality in [−1, 1], higher is better).
 public enum Silhouette {
     /// s(i) = (b − a) / max(a, b), with a the mean distance to the other members of i's cluster
     /// and b the least mean distance to another cluster; s = 0 for singletons. O(n²) distance

@@ -82,11 +82,15 @@ final class FFT2D: @unchecked Sendable {
 /// Its unitary-DFT coefficients X_k are independent with E|X_k|² = S_k, so the true distribution of
 /// samples, and of every linear statistic of them, is known exactly.
 public struct GaussianFieldPrior: Sendable {
+    /// Channels, height and width of the images.
     public let channels: Int, height: Int, width: Int
+    /// The power spectrum of every channel.
     public let spectrum: PowerSpectrum
     /// S_k on the half-spectrum grid (height × (width/2+1)), mean over the full grid = 1.
     let grid: [Double]
 
+    /// A prior on `channels × height × width` images. Errors: `.invalidArgument` for channels
+    /// outside 1...64, sides outside 4...8192, an odd width, or a bad spectrum.
     public init(channels: Int = 1, height: Int, width: Int,
                 spectrum: PowerSpectrum = .powerLaw(exponent: 3, cutoff: 0.02)) throws(TesseraError) {
         guard channels >= 1, channels <= 64 else { throw .invalidArgument("GaussianFieldPrior: channels must be in 1...64 (got \(channels))") }
@@ -168,10 +172,15 @@ public struct GaussianFieldPrior: Sendable {
 /// H_k = a·S_k / (a²·S_k + s²), a = √ᾱ_t, s² = (1 − ᾱ_t)·noiseScale. Optionally class-conditional
 /// (one prior per label), for classifier-free guidance tests.
 public final class GaussianFieldDenoiser: Denoiser, @unchecked Sendable {
+    /// The unconditional prior.
     public let prior: GaussianFieldPrior
+    /// One prior per class label (empty: unconditional only).
     public let classPriors: [GaussianFieldPrior]
+    /// The noise schedule whose ᾱ_t the posterior uses.
     public let schedule: NoiseSchedule
+    /// What `predict` returns (ε, v or x₀).
     public let predictionType: PredictionType
+    /// Channels of the prior.
     public var channels: Int { prior.channels }
     /// Variance of the noise relative to the schedule's (¼ for a 2×2-pooled view of the noise).
     let noiseScale: Double
@@ -182,6 +191,8 @@ public final class GaussianFieldDenoiser: Denoiser, @unchecked Sendable {
                               schedule: schedule, predictionType: predictionType, noiseScale: noiseScale / 4)
     }()
 
+    /// The exact denoiser of `prior` under `schedule`. Errors: `.invalidArgument` when a class
+    /// prior's shape differs from `prior`'s.
     public init(prior: GaussianFieldPrior, schedule: NoiseSchedule, predictionType: PredictionType = .epsilon,
                 classPriors: [GaussianFieldPrior] = []) throws(TesseraError) {
         for (i, p) in classPriors.enumerated() where p.channels != prior.channels || p.height != prior.height || p.width != prior.width {
@@ -199,6 +210,7 @@ public final class GaussianFieldDenoiser: Denoiser, @unchecked Sendable {
         fft = FFT2D(height: prior.height, width: prior.width)
     }
 
+    /// Checks that the latent has the prior's height and width.
     public func validate(height: Int, width: Int) throws(TesseraError) {
         guard height == prior.height, width == prior.width else {
             throw .invalidArgument("GaussianFieldDenoiser: the prior is \(prior.height)x\(prior.width), asked for \(height)x\(width)")
@@ -213,6 +225,7 @@ public final class GaussianFieldDenoiser: Denoiser, @unchecked Sendable {
         return classPriors[label]
     }
 
+    /// The posterior-mean prediction for `x` at `timestep` (under `classLabel`'s prior when given).
     public func predict(_ x: Latent, timestep: Int, classLabel: Int?) throws(TesseraError) -> Latent {
         try checkInput(x, timestep)
         let p = try priorFor(classLabel)

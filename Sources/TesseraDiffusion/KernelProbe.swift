@@ -7,6 +7,7 @@ public final class DiffusionKernelProbe: @unchecked Sendable {
     let cout: Int
     let scratch = (0..<256).map { _ in Scratch() }   // one per worker; empty until used
 
+    /// A `cin → cout` 3×3 convolution on a random `height × width` input. Errors: `.invalidArgument` for a size ≤ 0.
     public init(cin: Int, cout: Int, height: Int, width: Int) throws(TesseraError) {
         guard cin > 0, cout > 0, height > 0, width > 0 else { throw .invalidArgument("probe: sizes must be positive") }
         input = Activation(c: cin, rows: height, w: width)

@@ -1,9 +1,13 @@
 /// A single image or latent: `channels × height × width` Float values, channel-major
 /// (`data[(c * height + y) * width + x]`), the layout of one item of a PyTorch NCHW batch.
 public struct Latent: Sendable, Equatable {
+    /// Number of channels.
     public let channels: Int
+    /// Height in pixels.
     public let height: Int
+    /// Width in pixels.
     public let width: Int
+    /// The values, channel-major (`(c · height + y) · width + x`).
     public var data: [Float]
 
     /// A latent filled with `value`. Throws for non-positive or overflowing sizes.
@@ -32,9 +36,12 @@ public struct Latent: Sendable, Equatable {
         channels = c; height = h; width = w; self.data = data
     }
 
+    /// Number of values (channels · height · width).
     public var count: Int { data.count }
+    /// The shape as "CxHxW".
     public var shapeDescription: String { "\(channels)x\(height)x\(width)" }
 
+    /// The value of channel c at row y, column x.
     public subscript(c: Int, y: Int, x: Int) -> Float {
         get { data[(c * height + y) * width + x] }
         set { data[(c * height + y) * width + x] = newValue }
@@ -78,6 +85,7 @@ public struct GaussianRNG: Sendable {
         (Double(nextBits() >> 11) + 0.5) * (1.0 / 9_007_199_254_740_992.0)
     }
 
+    /// The next standard normal value (Box–Muller, the second value of each pair kept for the next call).
     public mutating func next() -> Double {
         if let s = spare { spare = nil; return s }
         let u1 = uniform(), u2 = uniform()
@@ -87,6 +95,7 @@ public struct GaussianRNG: Sendable {
         return r * _cos(th)
     }
 
+    /// Fills `a` with standard normal values.
     public mutating func fill(_ a: inout [Float]) {
         for i in a.indices { a[i] = Float(next()) }
     }

@@ -48,6 +48,7 @@ public enum DiffusionMetrics {
 public struct SpectrumComparison: Sendable {
     /// Radial bin b holds unitary-DFT modes with round(f · min(H, W)) = b, for b = 1 ... min(H,W)/2.
     public let measured: [Double]
+    /// The prior's true spectrum in the same bins.
     public let truth: [Double]
     /// Independent complex modes averaged in each bin (samples × modes / 2 for Hermitian pairs).
     public let modeCounts: [Double]
@@ -56,6 +57,8 @@ public struct SpectrumComparison: Sendable {
     /// The RMS log error expected from sampling alone: √(mean over bins of 1/modeCount).
     public let expectedSamplingError: Double
 
+    /// Compares the spectrum of `samples` (all of the prior's shape) with `prior`'s.
+    /// Errors: `.invalidArgument` for no samples or a sample of another shape.
     public init(samples: [Latent], prior: GaussianFieldPrior) throws(TesseraError) {
         guard let first = samples.first else { throw .invalidArgument("spectrum: no samples") }
         for s in samples where s.channels != prior.channels || s.height != prior.height || s.width != prior.width {

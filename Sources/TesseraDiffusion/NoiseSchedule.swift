@@ -32,11 +32,16 @@ public enum TimestepSpacing: String, Sendable, CaseIterable {
 
 /// A variance-preserving noise schedule: β_t, α_t = 1 − β_t, ᾱ_t = Π α_s, all in Double.
 public struct NoiseSchedule: Sendable, Equatable {
+    /// The layout of the βs.
     public let kind: BetaSchedule
+    /// Training timesteps T.
     public let trainSteps: Int
+    /// β₁…β_T.
     public let betas: [Double]
+    /// ᾱ_t = Π_{s ≤ t} (1 − β_s), for t = 1…T.
     public let alphasCumprod: [Double]
 
+    /// A schedule of `trainSteps` βs of the given kind (diffusers' defaults).
     public init(_ kind: BetaSchedule = .linear, trainSteps: Int = 1000,
                 betaStart: Double = 0.0001, betaEnd: Double = 0.02) throws(TesseraError) {
         guard trainSteps >= 2, trainSteps <= 100_000 else {

@@ -32,6 +32,7 @@ public enum PatchPeers: Sendable, Equatable {
 ///   if that neighbour exists), `recordBytes` adds collectives done outside `publish`.
 /// * one exchange object per guidance stream (class label): the denoiser asks its factory once per stream.
 public protocol PatchExchange: AnyObject, Sendable {
+    /// Number of patches P (patch indices run over 0..<P).
     var patches: Int { get }
     /// Copies `bytes` as patch `patch`'s contribution to `key` for this call, destined for `peers`.
     /// Safe to call concurrently for different patches.
@@ -52,6 +53,7 @@ public protocol PatchExchange: AnyObject, Sendable {
 /// `PatchExchange` over shared memory: double-buffered slots per (key, patch), byte counting as if
 /// each contribution were sent to its peers.
 public final class SharedMemoryExchange: PatchExchange, @unchecked Sendable {
+    /// Number of patches P.
     public let patches: Int
     private final class Slot {
         var cur: UnsafeMutableRawBufferPointer? = nil
@@ -63,6 +65,7 @@ public final class SharedMemoryExchange: PatchExchange, @unchecked Sendable {
     private let lock = NSLock()
     private var bytes = 0
 
+    /// An exchange among `patches` patches in this process.
     public init(patches: Int) { self.patches = patches }
 
     private func slots(_ key: Int) -> [Slot] {
@@ -73,6 +76,7 @@ public final class SharedMemoryExchange: PatchExchange, @unchecked Sendable {
         return s
     }
 
+    /// Copies `src` into patch `patch`'s slot for `key` and counts the bytes as sent to `peers`.
     public func publish(key: Int, from patch: Int, to peers: PatchPeers, bytes src: UnsafeRawBufferPointer) {
         let slot = slots(key)[patch]
         if slot.cur == nil || slot.cur!.count != src.count {
@@ -90,6 +94,7 @@ public final class SharedMemoryExchange: PatchExchange, @unchecked Sendable {
         lock.lock(); bytes += n * src.count; lock.unlock()
     }
 
+    /// Patch `patch`'s contribution to `key` from this call (`fresh`) or the previous one; nil if none.
     public func contribution(key: Int, of patch: Int, fresh: Bool) -> UnsafeRawBufferPointer? {
         lock.lock(); let s = slots[key]; lock.unlock()
         guard let s, patch >= 0, patch < patches else { return nil }
@@ -98,6 +103,7 @@ public final class SharedMemoryExchange: PatchExchange, @unchecked Sendable {
         return slot.prevValid ? UnsafeRawBufferPointer(slot.prev!) : nil
     }
 
+    /// This call's contributions become the previous call's.
     public func finishCall() {
         lock.lock(); defer { lock.unlock() }
         for (_, arr) in slots {
@@ -108,12 +114,15 @@ public final class SharedMemoryExchange: PatchExchange, @unchecked Sendable {
         }
     }
 
+    /// Drops every contribution and zeroes the byte counter.
     public func reset() {
         lock.lock(); slots = [:]; bytes = 0; lock.unlock()
     }
 
+    /// Adds `n` bytes moved outside `publish`.
     public func recordBytes(_ n: Int) { lock.lock(); bytes += n; lock.unlock() }
 
+    /// Bytes counted since the last call, then zero.
     public func takeBytesSent() -> Int {
         lock.lock(); defer { lock.unlock() }
         let b = bytes; bytes = 0; return b

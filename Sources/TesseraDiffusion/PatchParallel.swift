@@ -15,8 +15,10 @@ public enum PatchMode: Sendable, Equatable, CustomStringConvertible {
     /// with the patches and used one call late after `warmupSteps`.
     case asg(warmupSteps: Int)
 
+    /// Synchronous warm-up calls of the stale modes when none is given (4).
     public static let defaultWarmup = 4
 
+    /// The mode as the command line writes it, e.g. "pcpp(portion=0.3,warmup=4)".
     public var description: String {
         switch self {
         case .synchronous: return "synchronous"
@@ -53,11 +55,17 @@ public enum PatchMode: Sendable, Equatable, CustomStringConvertible {
 /// `PatchMode`, counting the bytes the patches exchange. Patches are pool tasks (one core each);
 /// communication goes through a `PatchExchange` (shared memory here).
 public final class PatchParallelDenoiser: Denoiser, @unchecked Sendable {
+    /// The denoiser split into patches (a `UNetModel` or a `GaussianFieldDenoiser`).
     public let base: Denoiser
+    /// Number of row patches P.
     public let patches: Int
+    /// How patches share activations.
     public let mode: PatchMode
+    /// The pool the patches run on (one task per patch).
     public let pool: ThreadPool
+    /// The base denoiser's prediction type.
     public var predictionType: PredictionType { base.predictionType }
+    /// The base denoiser's channels.
     public var channels: Int { base.channels }
 
     private var exchanges: [Int: PatchExchange] = [:]
@@ -75,6 +83,10 @@ public final class PatchParallelDenoiser: Denoiser, @unchecked Sendable {
     /// Bytes exchanged by each call of the current sampling run, and whether that call was a warm-up call.
     public private(set) var callBytes: [(bytes: Int, warmup: Bool)] = []
 
+    /// Splits `base` into `patches` row patches under `mode`; `exchange(P)` makes an exchange among
+    /// P patches, once per guidance stream (nil: shared memory). Errors: `.unsupported` for a base
+    /// other than `UNetModel` / `GaussianFieldDenoiser`; `.invalidArgument` for patches outside
+    /// 1...4096, a PCPP portion outside (0, 1], or negative warm-up steps.
     public init(base: Denoiser, patches: Int, mode: PatchMode, pool: ThreadPool = .shared,
                 exchange: ((Int) -> PatchExchange)? = nil) throws(TesseraError) {
         guard base is UNetModel || base is GaussianFieldDenoiser else {
@@ -89,6 +101,7 @@ public final class PatchParallelDenoiser: Denoiser, @unchecked Sendable {
         makeExchange = exchange ?? { SharedMemoryExchange(patches: $0) }
     }
 
+    /// Checks that the latent splits into `patches` row patches the base denoiser accepts.
     public func validate(height: Int, width: Int) throws(TesseraError) {
         guard patches <= height else {
             throw .invalidArgument("patch parallelism: \(patches) patches for \(height) rows: more patches than rows")
@@ -109,6 +122,7 @@ public final class PatchParallelDenoiser: Denoiser, @unchecked Sendable {
         }
     }
 
+    /// Starts a sampling run: drops the stale activations and byte counts of the previous run.
     public func beginSampling() {
         for (_, e) in exchanges { e.reset() }
         calls = [:]; previousInput = [:]; lowRes = [:]; callBytes = []; previousWarm = [:]
@@ -126,6 +140,7 @@ public final class PatchParallelDenoiser: Denoiser, @unchecked Sendable {
         callBytes.isEmpty ? 0 : Double(callBytes.reduce(0) { $0 + $1.bytes }) / Double(callBytes.count)
     }
 
+    /// The base denoiser's output for `x`, computed patch by patch under `mode`.
     public func predict(_ x: Latent, timestep: Int, classLabel: Int?) throws(TesseraError) -> Latent {
         try validate(height: x.height, width: x.width)
         let stream = classLabel ?? -1

@@ -2,6 +2,7 @@ import Foundation
 
 /// Element types of a safetensors file that Tessera can read (converted to Float on access).
 public enum SafeTensorsDType: String, Sendable {
+    /// 32-bit, 16-bit (IEEE and bfloat) and 64-bit floats, as safetensors names them.
     case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64"
     var size: Int { switch self { case .f32: 4; case .f16, .bf16: 2; case .f64: 8 } }
 }
@@ -12,16 +13,23 @@ public enum SafeTensorsDType: String, Sendable {
 /// Every offset, shape and size is checked before use: a truncated or hostile file gives
 /// `TesseraError.malformedInput`, never a crash.
 public struct SafeTensorsFile: Sendable {
+    /// One tensor of the file.
     public struct Entry: Sendable, Equatable {
+        /// The tensor's name.
         public let name: String
+        /// Its element type.
         public let dtype: SafeTensorsDType
+        /// Its shape, outer dimension first.
         public let shape: [Int]
         /// Byte range inside the data section.
         public let begin: Int, end: Int
+        /// Number of elements.
         public var count: Int { shape.reduce(1, *) }
     }
 
+    /// The tensors by name.
     public let entries: [String: Entry]
+    /// The file's `__metadata__` strings.
     public let metadata: [String: String]
     private let bytes: Data
     private let dataStart: Int
@@ -29,6 +37,7 @@ public struct SafeTensorsFile: Sendable {
     /// Largest JSON header accepted (the format's own readers use 100 MB).
     public static let maxHeaderBytes = 100_000_000
 
+    /// Reads a `.safetensors` file (memory-mapped). Errors: `.io` if unreadable, `.malformedInput` for a bad header or offsets.
     public init(contentsOf path: String) throws(TesseraError) {
         let d: Data
         do { d = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) }
@@ -36,6 +45,7 @@ public struct SafeTensorsFile: Sendable {
         try self.init(data: d)
     }
 
+    /// Parses `.safetensors` bytes. Errors: `.malformedInput` naming what is wrong.
     public init(data: Data) throws(TesseraError) {
         bytes = data
         guard data.count >= 8 else { throw .malformedInput("safetensors: file is \(data.count) bytes, shorter than the 8-byte header length") }

@@ -16,6 +16,7 @@ public protocol Denoiser: AnyObject {
 }
 
 extension Denoiser {
+    /// Does nothing (denoisers without per-run state).
     public func beginSampling() {}
 }
 
@@ -30,6 +31,7 @@ public enum SamplerKind: Sendable, Equatable, CustomStringConvertible {
     /// Heun's second-order method on the same ODE (two model calls per step, one on the last).
     case heun
 
+    /// The sampler's name: "ddpm", "ddim", "ddim(eta=…)", "euler" or "heun".
     public var description: String {
         switch self {
         case .ddpm: return "ddpm"
@@ -57,9 +59,13 @@ public enum SamplerKind: Sendable, Equatable, CustomStringConvertible {
 
 /// Classifier-free guidance: out = uncond + scale · (cond − uncond).
 public struct Guidance: Sendable, Equatable {
+    /// Guidance scale w (1: the conditional output alone).
     public var scale: Double
+    /// The class to sample.
     public var classLabel: Int
+    /// The label the model was trained to treat as "no class".
     public var unconditionalLabel: Int
+    /// Guidance of scale `scale` toward `classLabel`.
     public init(scale: Double, classLabel: Int, unconditionalLabel: Int) {
         self.scale = scale; self.classLabel = classLabel; self.unconditionalLabel = unconditionalLabel
     }
@@ -67,15 +73,21 @@ public struct Guidance: Sendable, Equatable {
 
 /// Options of one sampling run.
 public struct SamplerOptions: Sendable {
+    /// The sampling algorithm.
     public var kind: SamplerKind = .ddim(eta: 0)
+    /// Number of sampling steps (model calls; Heun makes about twice as many).
     public var steps: Int = 50
+    /// Which training timesteps the steps visit.
     public var spacing: TimestepSpacing = .trailing
+    /// Seed of the initial noise (and of DDPM's per-step noise).
     public var seed: UInt64 = 0
     /// Class label for class-conditional models (ignored when `guidance` is set).
     public var classLabel: Int? = nil
+    /// Classifier-free guidance; nil for none.
     public var guidance: Guidance? = nil
     /// Clamp the predicted x₀ to [−1, 1] (diffusers' clip_sample, used by pixel-space DDPMs).
     public var clipSample: Bool = false
+    /// Options of a run of `kind` with `steps` steps from `seed`.
     public init(kind: SamplerKind = .ddim(eta: 0), steps: Int = 50, seed: UInt64 = 0) {
         self.kind = kind; self.steps = steps; self.seed = seed
     }
@@ -84,7 +96,9 @@ public struct SamplerOptions: Sendable {
 /// Runs DDPM / DDIM / Euler / Heun on a variance-preserving schedule with any `Denoiser`.
 /// Seeded: the initial noise and every ancestral noise draw come from `GaussianRNG(seed)`.
 public struct DiffusionSampler: Sendable {
+    /// The noise schedule the model was trained with.
     public let schedule: NoiseSchedule
+    /// A sampler for `schedule`.
     public init(schedule: NoiseSchedule) { self.schedule = schedule }
 
     /// Heun takes a first-order (Euler) step where σ_next < heunMinSigmaRatio · σ (the ᾱ → 0 end of a schedule).
@@ -94,6 +108,15 @@ public struct DiffusionSampler: Sendable {
     /// `progress(step, steps)` is called after each step.
     public func sample(_ denoiser: Denoiser, height: Int, width: Int, options: SamplerOptions,
                        progress: ((Int, Int) -> Void)? = nil) throws(TesseraError) -> Latent {
+        try sample(denoiser, height: height, width: width, options: options) { step, steps in
+            progress?(step, steps)
+            return true
+        }!
+    }
+
+    /// The sampling loop, with `control(step, steps)` after each step: false stops it (nil).
+    func sample(_ denoiser: Denoiser, height: Int, width: Int, options: SamplerOptions,
+                control: (Int, Int) -> Bool) throws(TesseraError) -> Latent? {
         try denoiser.validate(height: height, width: width)
         let ts = try schedule.timesteps(options.steps, spacing: options.spacing)
         if case .ddim(let eta) = options.kind, !(eta >= 0 && eta.isFinite) {
@@ -136,7 +159,7 @@ public struct DiffusionSampler: Sendable {
                 if sigma > 0 && i + 1 < n {
                     for j in 0..<x.count { x.data[j] += Float(sigma * rng.next()) }
                 }
-                progress?(i + 1, n)
+                if !control(i + 1, n) { return nil }
             }
         case .euler, .heun:
             let heun = options.kind == .heun
@@ -164,7 +187,7 @@ public struct DiffusionSampler: Sendable {
                 } else {
                     for j in 0..<x.count { x.data[j] += d[j] * dt }
                 }
-                progress?(i + 1, n)
+                if !control(i + 1, n) { return nil }
             }
         }
         return x

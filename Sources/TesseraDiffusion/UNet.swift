@@ -11,8 +11,11 @@ internal import COpenBLAS
 /// patches' data (3×3-conv halos, GroupNorm statistics, attention K/V), whether it is fresh, stale
 /// (previous call), partial (PCPP) or absent.
 public final class UNetModel: Denoiser, @unchecked Sendable {
+    /// The architecture.
     public let config: UNetConfig
+    /// What the network predicts (from the config; may be overridden).
     public var predictionType: PredictionType
+    /// Input channels.
     public var channels: Int { config.inChannels }
     /// The pool used for an unsplit forward (convolution chunks run on it). Patch runs use one task per patch.
     public var pool: ThreadPool = .shared
@@ -150,6 +153,7 @@ public final class UNetModel: Denoiser, @unchecked Sendable {
 
     deinit { free(blob) }
 
+    /// Checks that `height × width` halves cleanly through every down block.
     public func validate(height: Int, width: Int) throws(TesseraError) {
         try validate(height: height, width: width, patches: 1)
     }
@@ -166,6 +170,7 @@ public final class UNetModel: Denoiser, @unchecked Sendable {
         }
     }
 
+    /// The network output for `x` at `timestep` (class-conditioned when the model has class embeddings).
     public func predict(_ x: Latent, timestep: Int, classLabel: Int?) throws(TesseraError) -> Latent {
         try execute(x, timestep: timestep, classLabel: classLabel, patches: 1, policy: .synchronous, exchange: nil, pool: pool)
     }

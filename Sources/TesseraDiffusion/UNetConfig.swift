@@ -2,32 +2,53 @@ import Foundation
 
 /// The `config.json` of a diffusers `UNet2DModel` (the fields Tessera uses; others are ignored).
 public struct UNetConfig: Sendable, Equatable {
+    /// Down blocks without and with self-attention.
     public enum DownBlock: String, Sendable { case down = "DownBlock2D", attnDown = "AttnDownBlock2D" }
+    /// Up blocks without and with self-attention.
     public enum UpBlock: String, Sendable { case up = "UpBlock2D", attnUp = "AttnUpBlock2D" }
 
+    /// The training resolution, if the config gives it.
     public var sampleSize: Int? = nil
+    /// Input channels.
     public var inChannels = 3
+    /// Output channels.
     public var outChannels = 3
+    /// Map the input from [0, 1] to [−1, 1] first.
     public var centerInputSample = false
+    /// Order of the timestep embedding halves (cos first when true).
     public var flipSinToCos = true
+    /// Frequency shift of the sinusoidal timestep embedding.
     public var freqShift = 0.0
+    /// Down blocks, from the input resolution down.
     public var downBlockTypes: [DownBlock] = [.down, .attnDown, .attnDown, .attnDown]
+    /// Up blocks, from the lowest resolution up.
     public var upBlockTypes: [UpBlock] = [.attnUp, .attnUp, .attnUp, .up]
+    /// Output channels of each resolution level.
     public var blockOutChannels = [224, 448, 672, 896]
+    /// ResNet blocks per down block (up blocks have one more).
     public var layersPerBlock = 2
+    /// Output scale of the mid block's ResNets.
     public var midBlockScaleFactor = 1.0
+    /// Whether the network has a mid block.
     public var hasMidBlock = true
+    /// Whether the mid block has self-attention.
     public var addAttention = true
     /// Channels per attention head; nil = one head over all channels.
     public var attentionHeadDim: Int? = 8
+    /// Groups of every GroupNorm.
     public var normNumGroups = 32
+    /// Groups of the attention GroupNorms (nil: `normNumGroups`).
     public var attnNormNumGroups: Int? = nil
+    /// ε of every GroupNorm.
     public var normEps = 1e-5
     /// "default" adds the time embedding; "scale_shift" uses it as (1 + scale, shift) after norm2.
     public var resnetTimeScaleShift = "default"
+    /// Class embeddings of a class-conditional model (nil: unconditional).
     public var numClassEmbeds: Int? = nil
+    /// What the network predicts.
     public var predictionType: PredictionType = .epsilon
 
+    /// The defaults of diffusers' `UNet2DModel`.
     public init() {}
 
     /// A small model for tests and benchmarks.
@@ -164,6 +185,7 @@ public struct UNetConfig: Sendable, Equatable {
 
     /// Each side of the image must be divisible by this (one halving per down block but the last).
     public var downsamplingFactor: Int { 1 << (blockOutChannels.count - 1) }
+    /// Width of the timestep embedding (4 × the first level's channels).
     public var timeEmbedDim: Int { blockOutChannels[0] * 4 }
 
     /// The config as diffusers' JSON (round-trips through `init(json:)`).

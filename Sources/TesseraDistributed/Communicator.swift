@@ -7,7 +7,9 @@ import Tessera
 
 /// What arrived with a receive.
 public struct ReceiveStatus: Sendable, Equatable {
+    /// The rank the message came from.
     public var source: Int
+    /// The message's tag.
     public var tag: Int
     /// Bytes received.
     public var bytes: Int
@@ -21,8 +23,11 @@ public struct ReceiveStatus: Sendable, Equatable {
 public final class Communicator: @unchecked Sendable, CustomStringConvertible {
     let comm: MPI_Comm
     let owned: Bool
+    /// This process's rank, in 0..<size.
     public let rank: Int
+    /// Number of ranks.
     public let size: Int
+    /// A name for messages ("world", or how it was derived).
     public let name: String
 
     init(borrowing comm: MPI_Comm, name: String) throws(TesseraError) {
@@ -52,6 +57,7 @@ public final class Communicator: @unchecked Sendable, CustomStringConvertible {
         }
     }
 
+    /// The name, this rank and the size.
     public var description: String { "Communicator(\(name), rank \(rank) of \(size))" }
 
     /// The world communicator (initialises MPI with `.funneled` on first use).
@@ -382,9 +388,11 @@ public final class Communicator: @unchecked Sendable, CustomStringConvertible {
 
 /// A communicator whose ranks sit on a Cartesian grid (MPI_Cart_create).
 public final class CartesianCommunicator: @unchecked Sendable {
+    /// The communicator of the grid's ranks.
     public let communicator: Communicator
     /// Ranks per axis.
     public let dims: [Int]
+    /// Whether each axis wraps around.
     public let periodic: [Bool]
     /// This rank's grid coordinates.
     public let coordinates: [Int]
@@ -398,7 +406,9 @@ public final class CartesianCommunicator: @unchecked Sendable {
         coordinates = c.map(Int.init)
     }
 
+    /// This process's rank in `communicator`.
     public var rank: Int { communicator.rank }
+    /// Number of ranks.
     public var size: Int { communicator.size }
 
     /// The ranks one step down and up along `axis` (MPI_Cart_shift); nil past a non-periodic edge.
@@ -448,7 +458,9 @@ public final class Request: @unchecked Sendable {
     var keep: [AnyObject] = []
     /// Runs once after completion (unpacking a packed receive); may fail.
     var onComplete: (() throws(TesseraError) -> Void)?
+    /// Whether the transfer has completed (after a successful `wait` or `test`).
     public private(set) var isComplete = false
+    /// What a completed receive got; nil before completion and for sends.
     public private(set) var status: ReceiveStatus?
 
     init(_ r: MPI_Request?, expectedBytes: Int?, what: String) {

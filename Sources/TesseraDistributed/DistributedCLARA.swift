@@ -16,6 +16,7 @@ import Foundation
 import Tessera
 import TesseraCluster
 
+/// CLARA with its samples spread over the ranks: the same medoids as one process, in less time.
 public enum DistributedCLARA {
     /// The ranks that run each sample: sample s on rank s mod `ranks`.
     public static func owner(sample s: Int, ranks: Int) -> Int { s % ranks }

@@ -40,12 +40,17 @@ struct HaloFace {
 
 /// A grid decomposed over a Cartesian communicator.
 public final class DistributedGrid: @unchecked Sendable {
+    /// The global grid.
     public let grid: Grid
+    /// The ranks' Cartesian layout.
     public let cartesian: CartesianCommunicator
+    /// How halos move (Tessera datatypes or manual packing).
     public let transfer: HaloTransfer
+    /// The pool of this rank's local work.
     public let pool: ThreadPool
     /// First owned point and owned points per grid axis (C order).
     public let origin: [Int]
+    /// Owned points per grid axis.
     public let size: [Int]
     let dims: [Int], halo: [Int], bcs: [Boundary], h: [Double]
     let origin3: [Int], size3: [Int], local: [Int]
@@ -118,6 +123,7 @@ public final class DistributedGrid: @unchecked Sendable {
         remoteLow = rl; remoteHigh = rh
     }
 
+    /// The communicator of the grid's ranks.
     public var communicator: Communicator { cartesian.communicator }
     /// Stored points of the local array (halos included).
     public var localCount: Int { local.reduce(1, *) }

@@ -16,6 +16,9 @@ import TesseraCluster
 
 /// How ranks combine per-centre sums.
 public enum KMeansReduction: String, Sendable, CaseIterable {
+    /// `.ordered`: per-chunk sums gathered and added in the global chunk order (the bits of one
+    /// process, for any rank count); `.allreduce`: MPI_Allreduce of each rank's sums (faster, the bits
+    /// depend on the rank count).
     case ordered, allreduce
 }
 
@@ -28,6 +31,7 @@ public enum DistributedKMeansInitialization: Sendable {
     case sampledKMeansPlusPlus(sampleSize: Int)
 }
 
+/// The outcome of a distributed k-means fit, as seen by one rank.
 public struct DistributedKMeansResult<Scalar: ClusterScalar>: Sendable {
     /// k × d centres (the same on every rank).
     public var centers: Matrix<Scalar>
@@ -35,13 +39,17 @@ public struct DistributedKMeansResult<Scalar: ClusterScalar>: Sendable {
     public var labels: [Int]
     /// Global Σ‖x − centre(x)‖².
     public var inertia: Double
+    /// Lloyd iterations run.
     public var iterations: Int
+    /// Whether the tolerance was met before `maxIterations`.
     public var converged: Bool
     /// Rows before this rank's first row in the global order.
     public var rowOffset: Int
+    /// Rows over all ranks.
     public var totalRows: Int
 }
 
+/// Data-parallel k-means: each rank holds a block of rows; centres are shared.
 public enum DistributedKMeans {
     /// Rows per accumulation chunk: TesseraCluster's KMeans adds per-centre sums in chunks of
     /// this many rows, then the chunks in order; `.ordered` follows the same order.

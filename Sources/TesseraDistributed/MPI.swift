@@ -18,6 +18,7 @@ public enum MPI {
     /// How threads may call MPI (MPI_THREAD_*). Tessera's pool workers never call MPI, so
     /// `.funneled` (only the thread that initialised MPI calls it) is the default.
     public enum ThreadLevel: Int, Comparable, Sendable, CustomStringConvertible {
+        /// MPI_THREAD_SINGLE, _FUNNELED, _SERIALIZED and _MULTIPLE.
         case single = 0, funneled = 1, serialized = 2, multiple = 3
 
         var cValue: Int32 {
@@ -34,7 +35,9 @@ public enum MPI {
             else if cValue == tsr_mpi_thread_funneled() { self = .funneled }
             else { self = .single }
         }
+        /// Orders levels from `single` to `multiple`.
         public static func < (a: ThreadLevel, b: ThreadLevel) -> Bool { a.rawValue < b.rawValue }
+        /// The level's MPI name, e.g. "MPI_THREAD_FUNNELED".
         public var description: String {
             switch self {
             case .single: return "MPI_THREAD_SINGLE"
@@ -103,7 +106,9 @@ public enum MPI {
         return state.provided
     }
 
+    /// Whether MPI_Init has run in this process.
     public static var isInitialized: Bool { var f: Int32 = 0; _ = MPI_Initialized(&f); return f != 0 }
+    /// Whether MPI_Finalize has run in this process.
     public static var isFinalized: Bool { var f: Int32 = 0; _ = MPI_Finalized(&f); return f != 0 }
 
     /// True when the process was started by mpirun / mpiexec (read from the environment
@@ -121,6 +126,7 @@ public enum MPI {
         setenv("TESSERA_BIND", "none", 1)
     }
 
+    /// True when mpirun / mpiexec started this process (read from the environment at startup).
     public static var launchedByMPIRun: Bool { launchEnvironment }
     private static let launchEnvironment: Bool = {
         let env = ProcessInfo.processInfo.environment
@@ -217,6 +223,7 @@ func mpiType<E: MPIElement>(_: E.Type) -> MPI_Datatype {
 
 /// A reduction operation of the collectives.
 public enum ReductionOp: Sendable {
+    /// Element-wise sum, maximum, minimum and product.
     case sum, max, min, product
     var cValue: MPI_Op {
         switch self {

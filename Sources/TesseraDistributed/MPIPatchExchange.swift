@@ -24,7 +24,10 @@ import Foundation
 internal import CMPI
 import TesseraDiffusion
 
+/// A `PatchExchange` over MPI: one patch per rank, messages tagged by call so ranks may run one
+/// call apart, and a time limit instead of a hang when a message does not come.
 public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
+    /// Number of patches (the communicator's size).
     public let patches: Int
     /// The rank of this process = the patch it owns.
     public let rank: Int
@@ -85,6 +88,7 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
         store[k] = b
     }
 
+    /// Sends this rank's contribution to `key` to `peers` (patch must be this rank).
     public func publish(key: Int, from patch: Int, to peers: PatchPeers, bytes src: UnsafeRawBufferPointer) {
         lock.lock(); defer { lock.unlock() }
         file(Key(epoch: epoch, call: call, key: Int64(key), patch: Int64(patch)), copying: src)
@@ -147,6 +151,8 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
         FileHandle.standardError.write(Data("MPIPatchExchange (rank \(rank)): \(s)\n".utf8))
     }
 
+    /// Patch `patch`'s contribution to `key` from this call (`fresh`) or the previous one, receiving it
+    /// if needed; nil if it does not come within `timeout` (noted on stderr).
     public func contribution(key: Int, of patch: Int, fresh: Bool) -> UnsafeRawBufferPointer? {
         guard patch >= 0, patch < patches else { return nil }
         lock.lock(); defer { lock.unlock() }
@@ -170,6 +176,7 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
         }
     }
 
+    /// Ends a denoiser call: this call's contributions become the previous call's.
     public func finishCall() {
         lock.lock(); defer { lock.unlock() }
         // an end-of-call marker to every other rank: after it (same source, same tag: MPI keeps
@@ -202,8 +209,10 @@ public final class MPIPatchExchange: PatchExchange, @unchecked Sendable {
         epoch += 1; call = 0; bytes = 0; waitSeconds = 0
     }
 
+    /// Adds `n` bytes moved outside `publish`.
     public func recordBytes(_ n: Int) { lock.lock(); bytes += n; lock.unlock() }
 
+    /// Bytes sent since the last call, then zero.
     public func takeBytesSent() -> Int {
         lock.lock(); defer { lock.unlock() }
         let b = bytes; bytes = 0; return b

@@ -10,17 +10,24 @@ import Tessera
 
 /// One value that every rank must pass equal: a shape, a parameter, or a digest of data.
 public struct Agreed: Sendable {
+    /// What the value is, for the error message ("rows", "k", …).
     public var name: String
+    /// The value as 64 bits (integers as themselves, floats by bit pattern, strings and data by digest).
     public var value: Int64
     /// How the value reads in an error (strings and data show this instead of their digest).
     public var text: String?
 
+    /// An integer.
     public init(_ name: String, _ value: Int) { self.name = name; self.value = Int64(value) }
+    /// A 64-bit integer.
     public init(_ name: String, _ value: Int64) { self.name = name; self.value = value }
+    /// A flag.
     public init(_ name: String, _ value: Bool) { self.name = name; self.value = value ? 1 : 0 }
     /// Compared bit for bit (so NaN agrees with the same NaN, and -0 differs from +0).
     public init(_ name: String, _ value: Double) { self.name = name; self.value = Int64(bitPattern: value.bitPattern) }
+    /// Compared bit for bit (so NaN agrees with the same NaN, and -0 differs from +0).
     public init(_ name: String, _ value: Float) { self.name = name; self.value = Int64(value.bitPattern) }
+    /// A string, compared by digest and shown as itself.
     public init(_ name: String, _ value: String) {
         self.name = name; self.value = Int64(bitPattern: Digest.of(Array(value.utf8))); text = value
     }
@@ -34,11 +41,13 @@ public struct Agreed: Sendable {
 
 /// FNV-1a, 64 bits: a fingerprint, not a cryptographic hash.
 public enum Digest {
+    /// The FNV-1a digest of `bytes`.
     public static func of(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return h
     }
+    /// The FNV-1a digest of `bytes`.
     public static func of(_ bytes: [UInt8]) -> UInt64 { bytes.withUnsafeBytes { of($0) } }
 }
 

@@ -37,11 +37,13 @@ public enum SequenceLayout: String, Sendable, CaseIterable {
 
 /// Sequence-parallel attention across the ranks of a communicator.
 public struct RingAttention: Sendable {
+    /// The ranks the sequence is split over.
     public let communicator: Communicator
     /// Causal self-attention over the global sequence (queries and keys split the same way).
     public var causal: Bool
     /// Multiplies the scores; nil = 1/sqrt(headDim).
     public var scale: Float?
+    /// The pool of this rank's attention kernels.
     public var pool: ThreadPool
     /// How queries and keys are split over the ranks (`.zigzag` balances causal work).
     public var layout: SequenceLayout
@@ -50,6 +52,7 @@ public struct RingAttention: Sendable {
     /// them (a throw there must leave no transfer writing freed memory).
     nonisolated(unsafe) package static var injectedFault: ((Int) throws(TesseraError) -> Void)?
 
+    /// Ring attention over `communicator`'s ranks.
     public init(communicator: Communicator, causal: Bool = false, scale: Float? = nil, layout: SequenceLayout = .contiguous,
                 pool: ThreadPool = .shared) {
         self.communicator = communicator

@@ -1,14 +1,21 @@
 /// One message of a conversation.
 public struct ChatMessage: Sendable, Equatable {
+    /// Who speaks: the system prompt, the user, or the model.
     public enum Role: String, Sendable { case system, user, assistant }
+    /// Who speaks.
     public var role: Role
+    /// What is said.
     public var content: String
+    /// A message of `role` with `content`.
     public init(role: Role, content: String) {
         self.role = role
         self.content = content
     }
+    /// A system message.
     public static func system(_ s: String) -> ChatMessage { .init(role: .system, content: s) }
+    /// A user message.
     public static func user(_ s: String) -> ChatMessage { .init(role: .user, content: s) }
+    /// An assistant message.
     public static func assistant(_ s: String) -> ChatMessage { .init(role: .assistant, content: s) }
 }
 
@@ -22,24 +29,29 @@ public struct ChatMessage: Sendable, Equatable {
 /// A file without a template gets ChatML when its vocabulary has `<|im_start|>`, else a plain
 /// "role: content" transcript.
 public struct ChatTemplate: Sendable, Equatable {
+    /// The conversation formats recognised: ChatML, Llama 3, Llama 2 / Mistral, and a plain transcript.
     public enum Style: String, Sendable { case chatML, llama3, llama2, plain }
+    /// The format used.
     public var style: Style
     /// System prompt inserted when the conversation starts without one (from the template).
     public var defaultSystemPrompt: String?
     /// Text to add before the conversation (e.g. the BOS token text for Llama 3).
     public var prefix: String
 
+    /// A template of `style` with an optional default system prompt and prefix.
     public init(style: Style, defaultSystemPrompt: String? = nil, prefix: String = "") {
         self.style = style
         self.defaultSystemPrompt = defaultSystemPrompt
         self.prefix = prefix
     }
 
+    /// The template of a model file (its `tokenizer.chat_template`, else from the vocabulary).
     public init(gguf: GGUFFile, tokenizer: Tokenizer) {
         let template = (try? gguf.string("tokenizer.chat_template")) ?? nil
         self.init(template: template, tokenizer: tokenizer)
     }
 
+    /// The template recognised from Jinja `template` text (nil: none), falling back on the vocabulary.
     public init(template: String?, tokenizer: Tokenizer?) {
         prefix = ""
         defaultSystemPrompt = nil

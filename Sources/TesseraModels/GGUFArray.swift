@@ -5,6 +5,7 @@
 /// costs a small multiple of the file's own bytes, never a boxed `GGUFValue` (24 bytes) per
 /// element. Elements are decoded on access.
 public struct GGUFArray: Sendable, Equatable, RandomAccessCollection, CustomStringConvertible {
+    /// The type of every element.
     public let elementType: GGUFValueType
 
     enum Storage: Sendable, Equatable {
@@ -38,7 +39,9 @@ public struct GGUFArray: Sendable, Equatable, RandomAccessCollection, CustomStri
         }
     }
 
+    /// 0.
     public var startIndex: Int { 0 }
+    /// The number of elements.
     public var endIndex: Int {
         switch storage {
         case .scalars(let b): return b.count / elementType.scalarSize
@@ -47,6 +50,7 @@ public struct GGUFArray: Sendable, Equatable, RandomAccessCollection, CustomStri
         }
     }
 
+    /// Element i, decoded (traps outside `0..<count`, as arrays do).
     public subscript(i: Int) -> GGUFValue {
         switch storage {
         case .strings(let s): return .string(s[i])
@@ -60,6 +64,7 @@ public struct GGUFArray: Sendable, Equatable, RandomAccessCollection, CustomStri
     /// The elements as strings (nil unless this is an array of strings), without boxing each.
     public var strings: [String]? { if case .strings(let s) = storage { return s } else { return nil } }
 
+    /// The element type and count, e.g. "[string x 49152]".
     public var description: String { "[\(elementType) x \(count)]" }
 }
 

@@ -6,7 +6,9 @@ import Darwin
 
 /// The value types of GGUF metadata (on-disk codes).
 public enum GGUFValueType: UInt32, Sendable, CaseIterable {
+    /// GGUF value types 0–7: integers of 8, 16 and 32 bits, a 32-bit float and a bool.
     case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, bool = 7
+    /// GGUF value types 8–12: string, array, 64-bit integers and a 64-bit float.
     case string = 8, array = 9, uint64 = 10, int64 = 11, float64 = 12
 
     /// Smallest encoded size of one value (used to bound counts before allocating).
@@ -24,10 +26,14 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable {
 /// One GGUF metadata value. Arrays keep their element type (so an empty array round-trips),
 /// may nest, and are stored compactly (`GGUFArray`).
 public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
+    /// Integer values of 8, 16 and 32 bits.
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
+    /// A float, a bool, a string, 64-bit integers or a double.
     case float32(Float), bool(Bool), string(String), uint64(UInt64), int64(Int64), float64(Double)
+    /// An array of values of one type.
     case array(GGUFArray)
 
+    /// The value's GGUF type.
     public var type: GGUFValueType {
         switch self {
         case .uint8: return .uint8
@@ -71,10 +77,14 @@ public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The string, if the value is one.
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    /// The bool, if the value is one.
     public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    /// The array, if the value is one.
     public var arrayValue: GGUFArray? { if case .array(let a) = self { return a } else { return nil } }
 
+    /// The value as text (arrays by type and count).
     public var description: String {
         switch self {
         case .uint8(let v): return "\(v)"
@@ -97,15 +107,18 @@ public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
 /// One tensor of a GGUF file: name, shape (ggml order: `shape[0]` is the contiguous row
 /// length), element type, and where its bytes are.
 public struct GGUFTensorInfo: Sendable, Equatable {
+    /// The tensor's name, e.g. "blk.0.attn_q.weight".
     public let name: String
     /// ggml order: `shape[0]` elements per row (contiguous), then rows, ... (1 to 4 dims).
     public let shape: [Int]
+    /// The block type of its elements.
     public let type: GGMLType
     /// Offset of the data from the start of the data section (a multiple of the alignment).
     public let offset: Int
     /// Total bytes of the tensor.
     public let byteCount: Int
 
+    /// Number of elements (the product of the shape).
     public var elementCount: Int { shape.reduce(1, *) }
     /// Elements per row (`shape[0]`).
     public var rowLength: Int { shape[0] }
@@ -123,13 +136,17 @@ public struct GGUFTensorInfo: Sendable, Equatable {
 public final class GGUFFile: @unchecked Sendable {
     // @unchecked: immutable after init; the mapping is read-only and freed only in deinit.
 
+    /// The GGUF format version (2 or 3).
     public let version: Int
     /// Metadata in file order.
     public let metadataKeys: [String]
+    /// Metadata values by key.
     public let metadata: [String: GGUFValue]
     /// Tensor infos in file order.
     public let tensors: [GGUFTensorInfo]
+    /// Position in `tensors` of each tensor name.
     public let tensorIndex: [String: Int]
+    /// Alignment of the tensor data, in bytes (`general.alignment`, default 32).
     public let alignment: Int
     /// Offset of the data section from the start of the file.
     public let dataOffset: Int
@@ -226,6 +243,7 @@ public final class GGUFFile: @unchecked Sendable {
 
     // MARK: typed metadata access
 
+    /// The metadata value of `key`, if present.
     public subscript(key: String) -> GGUFValue? { metadata[key] }
 
     /// Integer metadata; throws naming the key when present with a non-integer type.
@@ -237,6 +255,7 @@ public final class GGUFFile: @unchecked Sendable {
         return i
     }
 
+    /// Floating-point metadata (integers convert); throws naming the key when present with another type.
     public func double(_ key: String) throws(TesseraError) -> Double? {
         guard let v = metadata[key] else { return nil }
         guard let d = v.doubleValue else {
@@ -245,6 +264,7 @@ public final class GGUFFile: @unchecked Sendable {
         return d
     }
 
+    /// String metadata; throws naming the key when present with another type.
     public func string(_ key: String) throws(TesseraError) -> String? {
         guard let v = metadata[key] else { return nil }
         guard let s = v.stringValue else {
@@ -253,6 +273,7 @@ public final class GGUFFile: @unchecked Sendable {
         return s
     }
 
+    /// Boolean metadata; throws naming the key when present with another type.
     public func bool(_ key: String) throws(TesseraError) -> Bool? {
         guard let v = metadata[key] else { return nil }
         if let b = v.boolValue { return b }
@@ -260,6 +281,7 @@ public final class GGUFFile: @unchecked Sendable {
         throw .malformedInput("GGUF metadata '\(key)' should be a bool, found \(v.type)")
     }
 
+    /// An array of strings; throws naming the key when present with another type.
     public func stringArray(_ key: String) throws(TesseraError) -> [String]? {
         guard let v = metadata[key] else { return nil }
         guard case .array(let a) = v, let s = a.strings else {
@@ -268,6 +290,7 @@ public final class GGUFFile: @unchecked Sendable {
         return s
     }
 
+    /// An array of integers; throws naming the key when present with another type.
     public func intArray(_ key: String) throws(TesseraError) -> [Int]? {
         guard let v = metadata[key] else { return nil }
         guard case .array(let a) = v else {
@@ -284,6 +307,7 @@ public final class GGUFFile: @unchecked Sendable {
         return out
     }
 
+    /// An array of floats; throws naming the key when present with another type.
     public func floatArray(_ key: String) throws(TesseraError) -> [Float]? {
         guard let v = metadata[key] else { return nil }
         guard case .array(let a) = v else {

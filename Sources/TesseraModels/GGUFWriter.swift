@@ -8,10 +8,14 @@ import Darwin
 /// tensor table, then the aligned tensor data. Used by the tests to write small models, and by
 /// anyone who wants to save weights in the format the runner reads.
 public struct GGUFWriter: Sendable {
+    /// Metadata in the order it was added.
     public private(set) var metadata: [(key: String, value: GGUFValue)] = []
+    /// Tensors in the order they were added, with their encoded bytes.
     public private(set) var tensors: [(name: String, shape: [Int], type: GGMLType, data: [UInt8])] = []
+    /// Alignment of the tensor data, in bytes.
     public var alignment: Int
 
+    /// An empty file with tensor data aligned to `alignment` bytes.
     public init(alignment: Int = 32) { self.alignment = alignment }
 
     /// Adds (or replaces) a metadata value.

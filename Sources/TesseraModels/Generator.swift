@@ -2,7 +2,9 @@ import Foundation
 
 /// What to generate and when to stop.
 public struct GenerationOptions: Sendable {
+    /// Tokens to generate at most.
     public var maxTokens: Int = 256
+    /// How each token is chosen (greedy by default).
     public var sampling = SamplingOptions()
     /// Generation stops when the text contains one of these (the stop string is not returned).
     public var stopStrings: [String] = []
@@ -15,6 +17,7 @@ public struct GenerationOptions: Sendable {
     /// Whether special tokens (e.g. `<|im_start|>`) written in the prompt become their ids.
     public var parseSpecialTokens = true
 
+    /// Options with these limits and stops.
     public init(maxTokens: Int = 256, sampling: SamplingOptions = SamplingOptions(), stopStrings: [String] = [],
                 stopTokens: Set<Int>? = nil, speculative: SpeculativeOptions? = nil) {
         self.maxTokens = maxTokens
@@ -28,30 +31,43 @@ public struct GenerationOptions: Sendable {
 /// One generated token and the text it completed (may be empty while a UTF-8 character or a
 /// possible stop string is pending).
 public struct GeneratedToken: Sendable, Equatable {
+    /// The token's id.
     public var id: Int
+    /// Text completed by this token (may be empty).
     public var text: String
 }
 
+/// Why a generation ended.
 public enum StopReason: String, Sendable {
+    /// The token limit; an end-of-turn token; a stop string; the context is full; the caller stopped the stream.
     case maxTokens, endOfTurn, stopString, contextFull, cancelled
 }
 
 /// Figures of one generation.
 public struct GenerationStats: Sendable, Equatable {
+    /// Tokens in the prompt.
     public var promptTokens = 0
     /// Prompt tokens that were already in the session's cache (not recomputed).
     public var cachedPromptTokens = 0
+    /// Tokens generated.
     public var generatedTokens = 0
+    /// Wall time of the prompt pass, seconds.
     public var prefillSeconds = 0.0
+    /// Wall time of the decode phase, seconds.
     public var decodeSeconds = 0.0
     /// Forward passes of the decode phase (with speculation: fewer than generated tokens).
     public var decodeForwards = 0
+    /// Draft tokens proposed by prompt lookup.
     public var draftedTokens = 0
+    /// Draft tokens the model accepted.
     public var acceptedDraftTokens = 0
+    /// Why generation ended.
     public var stopReason = StopReason.maxTokens
 
+    /// All zero.
     public init() {}
 
+    /// Prompt tokens computed per second of prefill (cached tokens excluded).
     public var promptTokensPerSecond: Double {
         prefillSeconds > 0 ? Double(promptTokens - cachedPromptTokens) / prefillSeconds : 0
     }
@@ -65,14 +81,19 @@ public struct GenerationStats: Sendable, Equatable {
 
 /// The outcome of `Generator.generate`.
 public struct GenerationResult: Sendable {
+    /// The generated text (without a stop string).
     public var text: String
+    /// The generated token ids.
     public var tokens: [Int]
+    /// Counts and timings.
     public var stats: GenerationStats
 }
 
 /// Events of a generation stream.
 public enum GenerationEvent: Sendable {
+    /// A generated token and the text it completed.
     case token(GeneratedToken)
+    /// The end of the generation, with its figures.
     case finished(GenerationStats)
 }
 
@@ -83,7 +104,9 @@ public enum GenerationEvent: Sendable {
 /// One generation at a time per generator (calls are serialised).
 public final class Generator: @unchecked Sendable {
     // @unchecked: all mutable state is behind `lock`.
+    /// The model.
     public let model: LlamaModel
+    /// The session (KV cache and position) kept between calls.
     public let session: LlamaSession
     private let lock = NSLock()
     /// Test hook: replaces prompt lookup as the draft source (`(prompt + generated, count) ->
@@ -92,11 +115,13 @@ public final class Generator: @unchecked Sendable {
     /// Measured pass costs and draft acceptance, kept across generations (see SpeculativeTuner).
     var tuner = SpeculativeTuner()
 
+    /// A generator with a session of `contextLength` tokens (nil: the model's context length).
     public init(model: LlamaModel, contextLength: Int? = nil) throws(TesseraError) {
         self.model = model
         self.session = try model.makeSession(contextLength: contextLength)
     }
 
+    /// The model's tokenizer.
     public var tokenizer: Tokenizer { model.tokenizer }
 
     /// Tokens for a chat conversation (template applied, special tokens parsed).
@@ -127,10 +152,12 @@ public final class Generator: @unchecked Sendable {
         return stream(tokens: ids, options: options)
     }
 
+    /// Streams the answer to a conversation, formatted by the model's chat template.
     public func stream(messages: [ChatMessage], options: GenerationOptions = GenerationOptions()) -> AsyncThrowingStream<GenerationEvent, Error> {
         stream(tokens: chatTokens(messages), options: options)
     }
 
+    /// Streams the continuation of prompt `tokens`.
     public func stream(tokens: [Int], options: GenerationOptions) -> AsyncThrowingStream<GenerationEvent, Error> {
         AsyncThrowingStream { continuation in
             let task = Task.detached { [self] in

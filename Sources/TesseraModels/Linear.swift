@@ -3,10 +3,15 @@
 /// memory-mapped file (kept alive by `owner`).
 public struct WeightMatrix: @unchecked Sendable {
     // @unchecked: points into an immutable mapping owned by `owner`.
+    /// The tensor's name in the file.
     public let name: String
+    /// The block type of the rows.
     public let type: GGMLType
+    /// Elements per row (the input size).
     public let inFeatures: Int
+    /// Rows (the output size).
     public let outFeatures: Int
+    /// Bytes per row.
     public let rowBytes: Int
     let data: UnsafeRawPointer
     let owner: AnyObject?
@@ -21,6 +26,7 @@ public struct WeightMatrix: @unchecked Sendable {
         self.owner = owner
     }
 
+    /// Bytes of the whole matrix.
     public var byteCount: Int { rowBytes * outFeatures }
 
     /// Dequantizes row `r` into `dst` (`inFeatures` floats).

@@ -1,22 +1,35 @@
 /// Hyperparameters of a Llama-family model, read from GGUF metadata (`<arch>.*` keys).
 public struct LlamaConfig: Sendable, Equatable {
+    /// `general.architecture`, e.g. "llama".
     public var architecture: String
+    /// Transformer blocks.
     public var layers: Int
+    /// Model width d.
     public var embeddingLength: Int
+    /// Width of the feed-forward layer.
     public var feedForwardLength: Int
+    /// Query heads.
     public var heads: Int
+    /// Key/value heads (fewer than `heads` for grouped-query attention).
     public var kvHeads: Int
+    /// Dimensions per head.
     public var headDim: Int
+    /// Tokens in the vocabulary (rows of the embedding).
     public var vocabularySize: Int
+    /// The training context length.
     public var contextLength: Int
+    /// ε of the RMS norms.
     public var rmsEpsilon: Float
+    /// RoPE base θ.
     public var ropeBase: Float
     /// Dimensions of each head that RoPE rotates (the rest pass through).
     public var ropeDimensions: Int
     /// Linear RoPE scaling factor (positions are divided by it); 1 = none.
     public var ropeScale: Float
+    /// `general.name`, or "unnamed" if absent.
     public var name: String
 
+    /// The hyperparameters of a GGUF model. Errors: `.malformedInput` / `.unsupported` naming the missing or unusable key.
     public init(gguf: GGUFFile) throws(TesseraError) {
         guard let arch = try gguf.string("general.architecture") else {
             throw .malformedInput("GGUF has no general.architecture")

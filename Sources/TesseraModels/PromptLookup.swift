@@ -4,16 +4,21 @@ public struct SpeculativeOptions: Sendable, Equatable {
     /// (the most recent one among equally long matches); a match of `maxNgram` tokens stops
     /// the search early.
     public var maxNgram: Int = 8
+    /// Shortest suffix matched.
     public var minNgram: Int = 1
     /// Draft length bounds. With `adaptive` (the default) each pass drafts the number of tokens
     /// that maximises expected tokens per second, from the pass cost measured as a function of
     /// its row count and the acceptance measured for matches of the same length (possibly no
     /// draft, when a plain pass is expected to be faster); otherwise always `initialDraft`.
     public var maxDraft: Int = 16
+    /// Shortest draft.
     public var minDraft: Int = 2
+    /// Draft length before any measurement (and always, without `adaptive`).
     public var initialDraft: Int = 8
+    /// Choose each draft's length from measured costs and acceptance.
     public var adaptive: Bool = true
 
+    /// Options with these bounds.
     public init(maxNgram: Int = 8, minNgram: Int = 1, maxDraft: Int = 16, minDraft: Int = 2,
                 initialDraft: Int = 8, adaptive: Bool = true) {
         self.maxNgram = maxNgram
@@ -44,7 +49,9 @@ public enum PromptLookup {
     /// A match: the continuation starts at `start`; `length` tokens before it equal the
     /// context's last `length` tokens.
     public struct Match: Sendable, Equatable {
+        /// Position of the first continuation token.
         public var start: Int
+        /// Tokens matched before it.
         public var length: Int
     }
 

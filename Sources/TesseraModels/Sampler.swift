@@ -21,6 +21,7 @@ public struct SamplingOptions: Sendable, Equatable {
     /// Seed of the random generator (same seed, same options, same model -> same text).
     public var seed: UInt64 = 0
 
+    /// Options with these settings (the defaults: greedy).
     public init(temperature: Float = 0, topK: Int = 0, topP: Float = 1, minP: Float = 0,
                 repetitionPenalty: Float = 1, repetitionWindow: Int = 64, seed: UInt64 = 0) {
         self.temperature = temperature
@@ -32,8 +33,10 @@ public struct SamplingOptions: Sendable, Equatable {
         self.seed = seed
     }
 
+    /// Greedy decoding (argmax).
     public static let greedy = SamplingOptions()
 
+    /// Whether tokens are chosen by argmax.
     public var isGreedy: Bool { temperature <= 0 }
 
     func validate() throws(TesseraError) {
@@ -52,6 +55,7 @@ public struct SamplingOptions: Sendable, Equatable {
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
 
+    /// The generator for `seed`.
     public init(seed: UInt64) {
         var x = seed
         func splitmix() -> UInt64 {
@@ -66,6 +70,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 
     @inline(__always) static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         let result = SeededRandom.rotl(s.1 &* 5, 7) &* 9
         let t = s.1 << 17
@@ -81,9 +86,12 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 
 /// Picks tokens from logits according to `SamplingOptions`.
 public struct Sampler: Sendable {
+    /// How tokens are chosen.
     public let options: SamplingOptions
+    /// The random state (advanced by every sampled token).
     public var random: SeededRandom
 
+    /// A sampler for `options`. Errors: `.invalidArgument` for a value out of its range.
     public init(options: SamplingOptions) throws(TesseraError) {
         try options.validate()
         self.options = options

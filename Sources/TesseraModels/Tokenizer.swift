@@ -11,22 +11,32 @@ import Foundation
 /// input when `parseSpecial` is true (the default for chat prompts), and are skipped by
 /// `decode(_:skipSpecial: true)`.
 public struct Tokenizer: Sendable {
+    /// Byte-level BPE (GPT-2 style) or SentencePiece-style BPE.
     public enum Model: String, Sendable { case bytePairGPT2 = "gpt2", sentencePiece = "llama" }
 
     /// llama.cpp token types (`tokenizer.ggml.token_type`).
     public enum TokenType: Int32, Sendable {
+        /// Undefined, normal, unknown, control, user-defined, unused and byte tokens.
         case undefined = 0, normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
     }
 
+    /// The tokenizer model.
     public let model: Model
+    /// The pre-tokenizer of a byte-level BPE model (nil for SentencePiece).
     public let preTokenizer: PreTokenizerKind?
+    /// Token texts by id.
     public let tokens: [String]
+    /// Token types by id.
     public let tokenTypes: [TokenType]
+    /// Beginning-of-sequence token, if any.
     public let bosToken: Int?
+    /// End-of-sequence token, if any.
     public let eosToken: Int?
     /// Tokens that end a turn (EOS, `<|im_end|>`, `<|eot_id|>`, `<|endoftext|>` ...).
     public let endOfGenerationTokens: Set<Int>
+    /// Whether encoding a prompt starts with the BOS token.
     public let addBOS: Bool
+    /// Whether SentencePiece encoding adds a leading space.
     public let addSpacePrefix: Bool
 
     let tokenIDs: [String: Int]
@@ -42,6 +52,7 @@ public struct Tokenizer: Sendable {
     /// Special tokens matched in the input, longest first.
     let specials: [(text: [Unicode.Scalar], id: Int)]
 
+    /// Number of tokens.
     public var vocabularySize: Int { tokens.count }
 
     /// Reads the tokenizer of a GGUF file.
@@ -210,6 +221,7 @@ public struct Tokenizer: Sendable {
     /// The id of a token string (exact vocabulary entry), or nil.
     public func id(of token: String) -> Int? { tokenIDs[token] }
 
+    /// Whether `id` is a control, unknown or unused token (no text when decoding with `skipSpecial`).
     public func isSpecial(_ id: Int) -> Bool {
         guard id >= 0 && id < tokenTypes.count else { return false }
         let t = tokenTypes[id]
@@ -346,6 +358,7 @@ public struct StreamingDetokenizer: Sendable {
     private var pending: [UInt8] = []
     private var first = true
 
+    /// A detokenizer for `tokenizer`; special tokens produce no text when `skipSpecial`.
     public init(tokenizer: Tokenizer, skipSpecial: Bool = true) {
         self.tokenizer = tokenizer
         self.skipSpecial = skipSpecial

@@ -9,7 +9,9 @@ extension Float: PDEScalar {}
 
 /// Values on a `Grid` (shape = grid.shape, row-major). Value semantics (copy on write).
 public struct Field<Scalar: PDEScalar>: Sendable {
+    /// The grid the values live on.
     public let grid: Grid
+    /// The values, shaped like the grid (row-major).
     public private(set) var values: Tensor<Scalar>
 
     /// A zero field.
@@ -43,12 +45,15 @@ public struct Field<Scalar: PDEScalar>: Sendable {
         }
     }
 
+    /// Number of grid points.
     public var count: Int { grid.count }
 
+    /// The values in row-major order.
     public func withUnsafeBufferPointer<R, E: Error>(_ body: (UnsafeBufferPointer<Scalar>) throws(E) -> R) throws(E) -> R {
         try values.withUnsafeBufferPointer(body)
     }
 
+    /// The values in row-major order, mutable (copies first if the storage is shared).
     public mutating func withUnsafeMutableBufferPointer<R, E: Error>(
         _ body: (UnsafeMutableBufferPointer<Scalar>) throws(E) -> R) throws(E) -> R {
         try values.withUnsafeMutableBufferPointer(body)

@@ -13,12 +13,14 @@ import Foundation
 
 /// Boundary condition of one grid axis.
 public enum Boundary: Sendable, Equatable, CustomStringConvertible {
+    /// The axis wraps around (required by the spectral solvers).
     case periodic
     /// Fixed value on both ends of the axis.
     case dirichlet(Double)
     /// Zero normal derivative on both ends (cell-centred grid).
     case neumann
 
+    /// "periodic", "dirichlet(v)" or "neumann".
     public var description: String {
         switch self {
         case .periodic: return "periodic"
@@ -30,8 +32,11 @@ public enum Boundary: Sendable, Equatable, CustomStringConvertible {
 
 /// A uniform grid: points per axis, physical lengths and boundary conditions (C order).
 public struct Grid: Sendable, Equatable, CustomStringConvertible {
+    /// Points per axis, outer first.
     public let shape: [Int]
+    /// Physical length of each axis.
     public let lengths: [Double]
+    /// Boundary condition of each axis.
     public let boundaries: [Boundary]
 
     /// Errors: `.invalidArgument` for 0 or more than 3 axes, non-positive sizes or lengths,
@@ -68,8 +73,11 @@ public struct Grid: Sendable, Equatable, CustomStringConvertible {
         try Grid(shape: [Int](repeating: n, count: dimensions))
     }
 
+    /// Number of axes.
     public var dimensions: Int { shape.count }
+    /// Number of points.
     public var count: Int { shape.reduce(1, *) }
+    /// Whether every axis is periodic.
     public var isPeriodic: Bool { boundaries.allSatisfy { $0 == .periodic } }
 
     /// Grid spacing of axis `a`.
@@ -90,6 +98,7 @@ public struct Grid: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The shape, lengths and boundaries.
     public var description: String {
         "\(shape.map(String.init).joined(separator: "×")) over \(lengths.map { String(format: "%.4g", $0) }.joined(separator: "×")) [\(boundaries.map(\.description).joined(separator: ", "))]"
     }

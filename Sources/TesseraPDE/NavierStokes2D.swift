@@ -28,6 +28,7 @@ public struct NS2DOptions: Sendable {
     /// CFL number above which a step is refused as unstable.
     public var cflLimit: Double = 0.9
 
+    /// Options with viscosity ν and the defaults for the rest (adaptive steps, CFL 0.5).
     public init(viscosity: Double) { self.viscosity = viscosity }
 }
 
@@ -45,9 +46,13 @@ public struct NS2DDiagnostics: Sendable {
 
 /// A 2-D Navier–Stokes solver (see the file comment for the scheme).
 public final class NavierStokes2D: @unchecked Sendable {
+    /// The spectral discretisation (grid, FFT plans, wavenumbers).
     public let box: SpectralBox
+    /// The options the solver was made with.
     public let options: NS2DOptions
+    /// Simulated time.
     public private(set) var time = 0.0
+    /// Steps taken.
     public private(set) var steps = 0
     /// The last step size taken.
     public private(set) var lastDt = 0.0
@@ -239,14 +244,20 @@ public final class NavierStokes2D: @unchecked Sendable {
 
     /// Steps until `time ≥ t` (the last step is shortened to land on t exactly unless fixed).
     public func advance(to t: Double, progress: ((NavierStokes2D) -> Void)? = nil) throws(TesseraError) {
+        _ = try advance(to: t) { progress?(self); return true }
+    }
+
+    /// `advance`, with `control()` after every step: false stops early (returns false).
+    func advance(to t: Double, control: () -> Bool) throws(TesseraError) -> Bool {
         while time < t - 1e-14 * Swift.max(1, abs(t)) {
             if options.fixedDt == nil, nextDt > t - time {
                 try step(dt: t - time)
             } else {
                 try step()
             }
-            progress?(self)
+            if !control() { return false }
         }
+        return true
     }
 
     // MARK: state out

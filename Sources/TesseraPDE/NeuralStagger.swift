@@ -146,13 +146,17 @@ public enum Stagger {
 /// fields (a learned solver may read its neighbours as channels) and advances the one at
 /// `index` by `time`. Classical solvers read only `fields[index]`.
 public protocol CoarseSolver: Sendable {
+    /// Advances `fields[index]` (one of the coarse fields of a decomposition by `factors`) by `time`.
     func advance(_ fields: [Field<Double>], index: Int, factors: [Int], by time: Double) throws -> Field<Double>
 }
 
 /// Exact spectral heat flow on each coarse periodic sub-lattice.
 public struct SpectralHeatCoarseSolver: CoarseSolver {
+    /// Diffusivity κ.
     public var diffusivity: Double
+    /// A solver with diffusivity κ.
     public init(diffusivity: Double) { self.diffusivity = diffusivity }
+    /// Exact heat flow of `fields[index]` for `time`.
     public func advance(_ fields: [Field<Double>], index: Int, factors: [Int], by time: Double) throws -> Field<Double> {
         try SpectralHeat(grid: fields[index].grid, diffusivity: diffusivity, effort: .estimate).advance(fields[index], by: time)
     }
@@ -160,8 +164,11 @@ public struct SpectralHeatCoarseSolver: CoarseSolver {
 
 /// 2-D Navier–Stokes on each coarse periodic sub-lattice.
 public struct NS2DCoarseSolver: CoarseSolver {
+    /// The options of each coarse solve.
     public var options: NS2DOptions
+    /// A solver with these options.
     public init(options: NS2DOptions) { self.options = options }
+    /// Navier–Stokes from vorticity `fields[index]` for `time`.
     public func advance(_ fields: [Field<Double>], index: Int, factors: [Int], by time: Double) throws -> Field<Double> {
         let ns = try NavierStokes2D(vorticity: fields[index], options: options, effort: .estimate)
         try ns.advance(to: time)
@@ -179,6 +186,7 @@ public struct StaggeredResult: Sendable {
     public var fineSeconds: Double
     /// max |staggered − fine| and ‖staggered − fine‖₂/‖fine‖₂ (nil without a reference).
     public var maxError: Double?
+    /// ‖staggered − fine‖₂ / ‖fine‖₂ (nil without a reference).
     public var relativeL2Error: Double?
     /// fineSeconds / coarseSeconds.
     public var speedup: Double? { fineSeconds > 0 && coarseSeconds > 0 ? fineSeconds / coarseSeconds : nil }

@@ -8,8 +8,11 @@ import Foundation
 /// axis holding i = 0 … n/2. Axis a has wavenumber k = (2π/L_a)·m with m = i for i ≤ n/2
 /// and m = i − n above (FFTW's order).
 public final class SpectralBox: @unchecked Sendable {
+    /// The periodic grid.
     public let grid: Grid
+    /// The real-to-complex FFT plan of the grid.
     public let fft: RealFFT
+    /// The pool of the pointwise loops.
     public let pool: ThreadPool
     /// Wavenumbers per axis, for second derivatives (Nyquist kept at +n/2).
     let k: [[Double]]
@@ -24,7 +27,9 @@ public final class SpectralBox: @unchecked Sendable {
     /// conjugate is not stored, 1 for last-axis index 0 and n/2).
     let weight: AlignedDoubles
 
+    /// Real values per field (the grid's point count).
     public var realCount: Int { fft.realCount }
+    /// Complex coefficients of the half spectrum.
     public var complexCount: Int { fft.complexCount }
     /// Rows of the half spectrum (all axes but the last) and their length.
     var rows: Int { fft.complexCount / fft.complexShape.last! }
@@ -71,6 +76,7 @@ public final class SpectralBox: @unchecked Sendable {
 
     /// New zeroed buffers for a real field and a spectrum.
     public func realBuffer() throws(TesseraError) -> AlignedDoubles { try AlignedDoubles(count: realCount) }
+    /// A buffer for one half spectrum (2 · complexCount doubles, interleaved re/im).
     public func spectrumBuffer() throws(TesseraError) -> AlignedDoubles { try AlignedDoubles(count: 2 * complexCount) }
 
     /// Runs body over half-spectrum rows in parallel: body(row range) (rows = all axes but last).
@@ -130,9 +136,11 @@ public final class SpectralBox: @unchecked Sendable {
 /// The mean of f is removed first (a periodic Poisson problem has a solution only for
 /// zero-mean f) and u is returned with zero mean. Plans are made once per shape.
 public final class SpectralPoisson: @unchecked Sendable {
+    /// The spectral discretisation.
     public let box: SpectralBox
     private let spec: AlignedDoubles, real: AlignedDoubles
 
+    /// A solver on a periodic grid. Errors: `.invalidArgument` for a non-periodic grid.
     public init(grid: Grid, effort: FFTEffort = .measure) throws(TesseraError) {
         box = try SpectralBox(grid: grid, effort: effort)
         spec = try box.spectrumBuffer()
@@ -160,7 +168,9 @@ public final class SpectralPoisson: @unchecked Sendable {
 /// Heat / diffusion equation u_t = ν∇²u on a periodic box, advanced exactly in time by the
 /// integrating factor: û_k(t) = e^{−ν|k|²t} û_k(0). No time-step restriction.
 public final class SpectralHeat: @unchecked Sendable {
+    /// The spectral discretisation.
     public let box: SpectralBox
+    /// Diffusivity κ.
     public let diffusivity: Double
     private let spec: AlignedDoubles, real: AlignedDoubles
 

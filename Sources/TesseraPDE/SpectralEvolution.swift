@@ -48,8 +48,11 @@ final class IFRK4 {
 /// Viscous Burgers equation u_t + u·u_x = ν·u_xx on a 1-D periodic interval: pseudo-spectral
 /// (conservative form −(u²/2)_x, 2/3 rule), integrating-factor RK4.
 public final class Burgers1D: @unchecked Sendable {
+    /// The spectral discretisation.
     public let box: SpectralBox
+    /// Viscosity ν.
     public let viscosity: Double
+    /// Simulated time.
     public private(set) var time = 0.0
     let integ: IFRK4
     let tmp: AlignedDoubles, real: AlignedDoubles
@@ -87,6 +90,11 @@ public final class Burgers1D: @unchecked Sendable {
     /// Advances to time t with steps of at most dt. Errors: `.invalidState` when dt breaks the
     /// advective CFL limit (dt·max|u|/dx ≤ 1) or the solution stops being finite.
     public func advance(to t: Double, dt: Double) throws(TesseraError) {
+        _ = try advance(to: t, dt: dt, control: nil)
+    }
+
+    /// `advance`, with `control()` after every step: false stops early (returns false).
+    func advance(to t: Double, dt: Double, control: (() -> Bool)?) throws(TesseraError) -> Bool {
         guard dt > 0, dt.isFinite, t.isFinite else { throw .invalidArgument("Burgers1D: dt \(dt) and t \(t) must be positive/finite") }
         let dx = box.grid.spacing(0)
         while time < t - 1e-14 * Swift.max(1, t) {
@@ -97,7 +105,9 @@ public final class Burgers1D: @unchecked Sendable {
             integ.step(dt: h) { s, o in nonlinear(s, o) }
             time += h
             guard maxVelocity.isFinite else { throw .invalidState("Burgers1D: blow-up near t = \(time)") }
+            if let control, !control() { return false }
         }
+        return true
     }
 
     /// The current solution.
@@ -108,8 +118,11 @@ public final class Burgers1D: @unchecked Sendable {
 /// given steady, divergence-free velocity (one field per axis, C order: [v_y, v_x] in 2-D).
 /// Pseudo-spectral with the 2/3 rule; integrating-factor RK4.
 public final class AdvectionDiffusion: @unchecked Sendable {
+    /// The spectral discretisation.
     public let box: SpectralBox
+    /// Diffusivity κ.
     public let diffusivity: Double
+    /// Simulated time.
     public private(set) var time = 0.0
     let integ: IFRK4
     let velocity: [AlignedDoubles]
@@ -160,6 +173,11 @@ public final class AdvectionDiffusion: @unchecked Sendable {
     /// Advances to time t with steps of at most dt. Errors: `.invalidState` if dt breaks the
     /// CFL limit dt·Σ|u_a|/dx_a ≤ 1.
     public func advance(to t: Double, dt: Double) throws(TesseraError) {
+        _ = try advance(to: t, dt: dt, control: nil)
+    }
+
+    /// `advance`, with `control()` after every step: false stops early (returns false).
+    func advance(to t: Double, dt: Double, control: (() -> Bool)?) throws(TesseraError) -> Bool {
         guard dt > 0, dt.isFinite, t.isFinite else { throw .invalidArgument("AdvectionDiffusion: dt \(dt), t \(t) must be positive/finite") }
         guard dt * maxSpeedOverDx <= 1 else {
             throw .invalidState(String(format: "AdvectionDiffusion: dt = %.4g gives CFL %.3g > 1", dt, dt * maxSpeedOverDx))
@@ -168,8 +186,11 @@ public final class AdvectionDiffusion: @unchecked Sendable {
             let h = Swift.min(dt, t - time)
             integ.step(dt: h) { s, o in nonlinear(s, o) }
             time += h
+            if let control, !control() { return false }
         }
+        return true
     }
 
+    /// The current concentration.
     public func solution() throws(TesseraError) -> Field<Double> { try box.field(from: integ.state, scratch: grad) }
 }

@@ -75,10 +75,13 @@ struct BoundaryFace {
 
 /// The decomposition of a grid into tiles over a thread pool.
 public final class TiledGrid: @unchecked Sendable {
+    /// The whole grid.
     public let grid: Grid
     /// Tiles per axis, C order of the grid (2 or 3 entries).
     public let tileCounts: [Int]
+    /// How halos are exchanged between tiles.
     public let haloMethod: HaloMethod
+    /// The pool the tiles run on.
     public let pool: ThreadPool
     let dims: [Int]          // [nz, ny, nx]
     let halo: [Int]          // [hz, 1, 1]
@@ -176,6 +179,7 @@ public final class TiledGrid: @unchecked Sendable {
         return t
     }
 
+    /// Number of tiles.
     public var tileCount: Int { tiles.count }
 
     // MARK: vectors on the tiles
