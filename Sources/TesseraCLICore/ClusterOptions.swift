@@ -9,10 +9,14 @@ public enum ClusterFamily: Sendable {
     case medoids
     /// CLARA / CLARANS: distances on demand.
     case sampled
+    /// k-means (Lloyd's or Hamerly's): centres are means.
     case kMeans
+    /// Gaussian mixtures fitted by EM (full or diagonal covariances).
     case mixture
+    /// PPP: chooses k itself (up to `--k-max`).
     case ppp
 
+    /// Every `--method` name, lower case, with its family (in the order the help lists them).
     public static let methods: [(String, ClusterFamily)] = [
         ("pam", .medoids), ("fastpam1", .medoids), ("fastpam2", .medoids), ("fasterpam", .medoids), ("alternating", .medoids),
         ("clara", .sampled), ("fastclara", .sampled), ("clarans", .sampled), ("fastclarans", .sampled),
@@ -21,6 +25,7 @@ public enum ClusterFamily: Sendable {
     /// The methods `tessera cluster --distributed` runs.
     public static let distributedMethods = ["kmeans", "clara", "fastclara"]
 
+    /// The family of a `--method` name (lower case); nil for an unknown name.
     public init?(method: String) {
         guard let f = Self.methods.first(where: { $0.0 == method })?.1 else { return nil }
         self = f
@@ -29,74 +34,104 @@ public enum ClusterFamily: Sendable {
 
 /// `tessera cluster` and `tessera cluster --distributed`.
 public struct ClusterOptions: ParsableArguments {
+    /// Options with their defaults (ArgumentParser fills them from the command line).
     public init() {}
 
+    /// The data file (CSV or .npy, see `ClusterData.read(path:)`); nil: synthetic blobs of
+    /// `points` × `dimensions`.
     @Argument(help: ArgumentHelp("CSV (one point per row; an optional header line is skipped) or .npy (a 2-D (n, d) array of any numeric type) file.",
                                  discussion: "Without it: --n points in --d dimensions from well-separated Gaussian blobs (--k of them, or 6)."))
     public var input: String?
 
+    /// Number of clusters (>= 1); required except for ppp (which refuses it) and with
+    /// `initMedoids` (whose count it must then equal).
     @Option(name: .customLong("k"), parsing: .unconditional, help: "Number of clusters (not for --method ppp; with --init-medoids, their count by default).")
     public var k: Int?
 
+    /// The method name (a key of `ClusterFamily.methods`, any case).
     @Option(help: "Method: pam, fastpam1, fastpam2, fasterpam, alternating, clara, fastclara, clarans, fastclarans, kmeans, hamerly, gmm, gmm-diag, ppp.")
     public var method = "fasterpam"
 
+    /// Dissimilarity name (a `DistanceMetric` raw value) for the k-medoids and CLARA families;
+    /// nil: Euclidean (see `distanceMetric`).
     @Option(help: "Dissimilarity of the k-medoids and CLARA methods: euclidean (default), sqeuclidean, manhattan, cosine.")
     public var metric: String?
 
+    /// Initialisation: build, lab or random (k-medoids); k-means++ or random (k-means); nil: the
+    /// method's default.
     @Option(help: "k-medoids: build, lab or random (default: random for fasterpam, build otherwise); k-means: k-means++ (default) or random (k distinct rows, what --distributed uses).")
     public var initialization: String?
 
+    /// Path of a file of initial row indices (see `initialMedoids()`); excludes `initialization`.
     @Option(help: "File of k row indices (integers separated by commas, blanks or lines; '#' comments): the initial medoids (k-medoids methods) or the rows taken as initial centres (k-means).")
     public var initMedoids: String?
 
+    /// Largest k that ppp tries (>= 1); nil: 10. ppp only.
     @Option(parsing: .unconditional, help: "Largest k tried by --method ppp (default 10).")
     public var kMax: Int?
 
+    /// Random seed of initialisation, sampling and restarts.
     @Option(help: "Random seed.")
     public var seed: UInt64 = 0
 
+    /// Iteration limit (>= 0 for k-medoids, >= 1 otherwise); a note is printed when it stops a
+    /// method before convergence.
     @Option(parsing: .unconditional, help: "Iteration limit (a note says when it stopped the method before convergence).")
     public var maxIter = 100
 
+    /// Restarts (>= 1) of k-means (default 1) and ppp (default 5); distributed k-means runs one.
     @Option(parsing: .unconditional, help: "Restarts: k-means (default 1), PPP (default 5).")
     public var nInit: Int?
 
+    /// CLARA samples (>= 1; default 5). clara and fastclara only.
     @Option(parsing: .unconditional, help: "CLARA: number of samples (default 5).")
     public var samples: Int?
 
+    /// Points per CLARA sample (>= 1; default 40 + 2k, fastclara 80 + 4k).
     @Option(parsing: .unconditional, help: "CLARA: points per sample (default 40 + 2k; fastclara 80 + 4k).")
     public var sampleSize: Int?
 
+    /// Worker threads (>= 1); nil: the shared pool, one thread per core.
     @Option(parsing: .unconditional, help: "Worker threads (default: the shared pool, one per core).")
     public var threads: Int?
 
+    /// "f32" or "f64"; nil: f32 for k-medoids (n² distance matrix), f64 otherwise (see `usesFloat`).
     @Option(help: "f32 or f64: the element type of the computation (default: f32 for the n² distance matrix of the k-medoids methods, f64 for the others).")
     public var precision: String?
 
+    /// The input is a square dissimilarity matrix, not points (k-medoids only; needs `input`).
     @Flag(help: "The input is a precomputed square dissimilarity matrix (k-medoids methods).")
     public var precomputed = false
 
+    /// Path of the labels CSV; nil: not written.
     @Option(help: "Write the labels (CSV) here: a 'label' column, or 'index,label,medoid' for the medoid methods.")
     public var out: String?
 
+    /// Path of a PNG scatter plot on the first two principal components; nil: none.
     @Option(help: "Write a PNG scatter plot of the first two principal components, coloured by cluster.")
     public var plot: String?
 
+    /// Also report the silhouette (O(n²) distances; k-medoids only).
     @Flag(help: "Also report the silhouette (O(n²) distances; k-medoids methods).")
     public var silhouette = false
 
+    /// Points of the synthetic data set (>= 1; default 20000); only without `input`.
     @Option(name: .customLong("n"), parsing: .unconditional, help: "Without an input file: points of the synthetic data set (default 20000).")
     public var points: Int?
 
+    /// Dimensions of the synthetic data set (>= 1; default 8); only without `input`.
     @Option(name: .customLong("d"), parsing: .unconditional, help: "Without an input file: dimensions of the synthetic data set (default 8).")
     public var dimensions: Int?
 
+    /// Distributed k-means only: "ordered" (bitwise the one-process result; the default) or
+    /// "allreduce".
     @Option(help: "With --distributed k-means: how ranks add their per-centre sums, ordered (bitwise the one-process result, default) or allreduce.")
     public var reduction: String?
 
+    /// `--distributed` and `--check`.
     @OptionGroup public var flags: DistributedFlags
 
+    /// The family of `method` (k-medoids for an unknown name, which `validate` refuses).
     public var family: ClusterFamily { ClusterFamily(method: method.lowercased()) ?? .medoids }
 
     /// Every check that needs no data: run before any file is read or matrix computed.
@@ -267,12 +302,17 @@ public enum ClusterData {
 /// What `tessera cluster` prints and writes, single-process or distributed: the summary
 /// (`key value` lines on stdout), the labels file and the plot.
 public struct ClusterReport {
+    /// `key value` pairs, printed in this order by `finish`.
     public var summary: [(String, String)] = []
+    /// The cluster label of each point, in 0..<k.
     public var labels: [Int] = []
+    /// The medoids' row indices (medoid methods); nil for the others.
     public var medoids: [Int]? = nil
 
+    /// A report whose summary starts with the method and the point count `n`.
     public init(method: String, n: Int) { summary = [("method", method), ("n", "\(n)")] }
 
+    /// Appends one summary line.
     public mutating func add(_ key: String, _ value: String) { summary.append((key, value)) }
 
     /// The note printed when --max-iter stopped a method before it converged.

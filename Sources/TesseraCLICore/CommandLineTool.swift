@@ -94,15 +94,19 @@ public var standardErrorIsTerminal: Bool { isatty(2) != 0 }
 /// A one-line progress bar on stderr, redrawn with carriage returns — only when stderr is a
 /// terminal: redirected to a file or a pipe it prints nothing.
 public struct ProgressBar {
+    /// The count that means 100 %.
     public let total: Int
     private var last = -1
     private let enabled: Bool
 
+    /// A bar for `total` units of work; `enabled: false` makes every update a no-op.
     public init(total: Int, enabled: Bool = standardErrorIsTerminal) {
         self.total = total
         self.enabled = enabled
     }
 
+    /// Redraws the bar for `done` of `total` units with `note` after it, when the percentage
+    /// changed; at `done == total` it ends the line.
     public mutating func update(_ done: Int, _ note: String = "") {
         guard enabled else { return }
         let pct = total > 0 ? 100 * done / total : 100
@@ -130,8 +134,11 @@ public func makeDirectory(_ path: String) throws {
 /// Deterministic uniform numbers in [0, 1) (splitmix64): the inputs the commands generate
 /// (attention tensors, the synthetic cluster data) are the same on every rank and every run.
 public struct SplitMix {
+    /// The generator's 64-bit state; each `next()` advances it by the splitmix64 increment.
     public var state: UInt64
+    /// A generator whose sequence is fixed by `seed`.
     public init(seed: UInt64) { state = seed }
+    /// The next number, uniform in [0, 1) with 53 random bits.
     public mutating func next() -> Double {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
@@ -144,12 +151,16 @@ public struct SplitMix {
 
 /// Options common to the commands that also run on MPI ranks.
 public struct DistributedFlags: ParsableArguments {
+    /// Both flags off.
     public init() {}
 
+    /// Run on MPI ranks: `tessera` execs the `tessera-mpi` beside it with the same arguments.
     @Flag(help: ArgumentHelp("Run on MPI ranks: mpirun -np N tessera <command> --distributed ...",
                              discussion: "tessera execs the tessera-mpi executable beside it with the same arguments; the options and the outputs are this command's."))
     public var distributed = false
 
+    /// With `distributed`: also compute the single-process result on rank 0 and print one JSON
+    /// line comparing the two.
     @Flag(help: "With --distributed: also compute the single-process result on rank 0 and print one JSON line comparing the two.")
     public var check = false
 

@@ -5,52 +5,73 @@ import TesseraDiffusion
 
 /// `tessera diffuse` and `tessera diffuse --distributed` (one row patch of the U-Net per rank).
 public struct DiffuseOptions: ParsableArguments {
+    /// Options with their defaults (ArgumentParser fills them from the command line).
     public init() {}
 
+    /// A diffusers UNet2DModel folder (config.json + diffusion_pytorch_model.safetensors).
+    /// Exactly one of `model`, `gaussianField` and `randomUnet` is given.
     @Option(help: "diffusers UNet2DModel folder (config.json + diffusion_pytorch_model.safetensors).")
     public var model: String?
 
+    /// Use the exact denoiser of a Gaussian random-field prior (one process only).
     @Flag(help: "Use the exact denoiser of a Gaussian random-field prior (known true distribution; one process).")
     public var gaussianField = false
 
+    /// A random-weight U-Net: "tiny", "small" or "medium" (see `randomConfig(_:)`).
     @Option(help: "Random-weight U-Net for trying the machinery: tiny | small | medium (ignored with --model).")
     public var randomUnet: String?
 
+    /// Image side in pixels (>= 1); samples are square.
     @Option(parsing: .unconditional, help: "Image side in pixels.")
     public var size = 256
 
+    /// Row patches (>= 1); nil: 2, or one per rank in a distributed run.
     @Option(parsing: .unconditional, help: "Row patches (default 2; with --distributed: one per rank).")
     public var patches: Int?
 
+    /// Patch mode, as `PatchMode(parsing:warmup:)` reads it: sync, distrifusion, pcpp[:portion]
+    /// or asg (asg: one process only).
     @Option(help: "Patch mode: sync | distrifusion | pcpp[:portion] | asg (asg: one process).")
     public var mode = "distrifusion"
 
+    /// Synchronous warm-up steps (>= 0) of the stale modes.
     @Option(parsing: .unconditional, help: "Synchronous warm-up steps of the stale modes.")
     public var warmup = 4
 
+    /// Sampling steps (>= 1).
     @Option(parsing: .unconditional, help: "Sampling steps.")
     public var steps = 50
 
+    /// Sampler, as `SamplerKind(parsing:)` reads it: ddpm, ddim[:eta], euler or heun.
     @Option(help: "Sampler: ddpm | ddim[:eta] | euler | heun.")
     public var sampler = "ddim"
 
+    /// Noise schedule (a `BetaSchedule` raw value): linear, scaled_linear or squaredcos_cap_v2.
     @Option(help: "Noise schedule: linear | scaled_linear | squaredcos_cap_v2.")
     public var schedule = "linear"
 
+    /// Number of samples, 1...64; sample i uses seed `seed + i`.
     @Option(parsing: .unconditional, help: "Number of samples (seeds seed ... seed+n-1).")
     public var samples = 4
 
+    /// Seed of the first sample's starting noise.
     @Option(help: "First seed.")
     public var seed: UInt64 = 0
 
+    /// Path of the output PNG (one row per source, one column per seed).
     @Option(help: "Output PNG: rows of samples (exact reference for --gaussian-field, unsplit, patch mode) and, for --gaussian-field, their power spectra.")
     public var out = "samples.png"
 
+    /// Skip the unsplit reference run (then no speed-up or PSNR is reported).
     @Flag(help: "Skip the unsplit reference run (no speed-up or PSNR).")
     public var noReference = false
 
+    /// `--distributed` and `--check`.
     @OptionGroup public var flags: DistributedFlags
 
+    /// Checks ranges, the schedule, sampler and mode strings and the single model source;
+    /// `distributedRun`: tessera-mpi, which refuses `gaussianField` and asg. Throws
+    /// `ValidationError` naming the offending option.
     public func validate(distributedRun: Bool) throws {
         guard steps >= 1 else { throw ValidationError("--steps must be positive (got \(steps))") }
         guard samples >= 1, samples <= 64 else { throw ValidationError("--samples must be in 1...64 (got \(samples))") }
@@ -83,12 +104,19 @@ public struct DiffuseOptions: ParsableArguments {
 
 /// The model, schedule and sampler of a `diffuse` run (the same on every rank).
 public struct DiffuseSetup {
+    /// The unsplit denoiser: a U-Net (loaded or random) or the exact Gaussian-field denoiser.
     public let base: Denoiser
+    /// The noise schedule of `--schedule`.
     public let schedule: NoiseSchedule
+    /// Sampler kind, steps and first seed (`clipSample` off).
     public let sampler: SamplerOptions
+    /// The patch mode of `--mode` and `--warmup`.
     public let mode: PatchMode
+    /// The Gaussian random-field prior with `--gaussian-field`; nil otherwise.
     public let prior: GaussianFieldPrior?
 
+    /// Builds the setup of validated options: loads the model or draws the random U-Net (seed 1)
+    /// and prints its parameter count on stderr. Throws what loading or parsing throws.
     public init(_ o: DiffuseOptions) throws {
         schedule = try NoiseSchedule(BetaSchedule(rawValue: o.schedule) ?? .linear)
         mode = try PatchMode(parsing: o.mode, warmup: o.warmup)

@@ -35,17 +35,22 @@ public func parseDecomposition(_ text: String?, dimensions: Int) throws -> [Int]
 
 /// The grid options of the finite-difference commands.
 public struct FDGridOptions: ParsableArguments {
+    /// Options with their defaults (ArgumentParser fills them from the command line).
     public init() {}
 
+    /// Grid points per axis (>= 2).
     @Option(parsing: .unconditional, help: "Grid points per axis.")
     public var n = 256
 
+    /// Space dimensions: 1, 2 or 3 (the unit interval, square or cube).
     @Option(parsing: .unconditional, help: "Space dimensions: 1, 2 or 3 (the unit interval, square or cube).")
     public var dimensions = 2
 
+    /// Boundary conditions as `parseBoundaries(_:dimensions:)` reads them.
     @Option(help: "Boundary conditions: dirichlet[:value] | neumann | periodic, one for all axes or one per axis (comma-separated, C order: z, y, x).")
     public var bc = "dirichlet:0"
 
+    /// Checks `n`, `dimensions` and `bc`; throws `ValidationError`.
     public func validate() throws {
         guard n >= 2 else { throw ValidationError("--n must be >= 2 (got \(n))") }
         guard (1...3).contains(dimensions) else { throw ValidationError("--dimensions must be 1, 2 or 3 (got \(dimensions))") }
@@ -61,14 +66,21 @@ public struct FDGridOptions: ParsableArguments {
 
 /// Options only a distributed finite-difference run uses.
 public struct FDDistributedOptions: ParsableArguments {
+    /// Options with their defaults (ArgumentParser fills them from the command line).
     public init() {}
 
+    /// Ranks per axis, comma-separated (see `parseDecomposition(_:dimensions:)`); nil: MPI's
+    /// balanced choice. Distributed runs only.
     @Option(help: "With --distributed: ranks per axis, comma-separated (default: MPI's balanced choice).")
     public var decomposition: String?
 
+    /// Halo transfer: "packed" (Tessera datatypes and byte messages) or "derived" (MPI derived
+    /// types); nil: packed. Distributed runs only.
     @Option(help: "With --distributed: halo transfer, packed (Tessera datatypes + byte messages) or derived (MPI derived types).")
     public var transfer: String?
 
+    /// Refuses both options outside a distributed run and checks their values against
+    /// `dimensions`; throws `ValidationError`.
     public func validate(distributedRun: Bool, dimensions: Int) throws {
         try refuse(!distributedRun && decomposition != nil, "--decomposition applies to --distributed runs only")
         try refuse(!distributedRun && transfer != nil, "--transfer applies to --distributed runs only")
@@ -79,30 +91,40 @@ public struct FDDistributedOptions: ParsableArguments {
 
 /// `tessera pde heat` and `tessera pde heat --distributed`.
 public struct HeatOptions: ParsableArguments {
+    /// Options with their defaults (ArgumentParser fills them from the command line).
     public init() {}
 
+    /// The grid: points per axis, dimensions, boundary conditions.
     @OptionGroup public var grid: FDGridOptions
 
+    /// Time steps (>= 0).
     @Option(parsing: .unconditional, help: "Time steps.")
     public var steps = 200
 
+    /// Diffusivity ν (> 0).
     @Option(parsing: .unconditional, help: "Diffusivity ν.")
     public var nu = 1.0
 
+    /// "explicit" or "crankNicolson" (an `FDHeatScheme` raw value); distributed runs: explicit.
     @Option(help: "explicit or crankNicolson (--distributed: explicit).")
     public var scheme = "explicit"
 
+    /// Time step (> 0); nil: 0.9 × the explicit stability limit.
     @Option(parsing: .unconditional, help: "Time step (default: 0.9 × the explicit stability limit).")
     public var dt: Double?
 
+    /// Output directory for heat_final.npy (float64, the grid's shape) and heat_final.png.
     @Option(help: "Output directory: heat_final.npy (float64, the grid's shape) and heat_final.png.")
     public var out = "run"
 
+    /// Decomposition and halo transfer of a distributed run.
     @OptionGroup(title: "Distributed runs") public var mpi: FDDistributedOptions
 
+    /// Distributed runs only: exchange halos, then compute (no overlap with interior work).
     @Flag(help: "With --distributed: exchange halos, then compute (no overlap of halo transfers with interior work).")
     public var noOverlap = false
 
+    /// `--distributed` and `--check`.
     @OptionGroup public var flags: DistributedFlags
 
     /// Checks the combination; `distributedRun`: tessera-mpi (every option of a distributed run is allowed).
@@ -117,6 +139,7 @@ public struct HeatOptions: ParsableArguments {
         try flags.validate(distributedRun: distributedRun)
     }
 
+    /// The scheme of `scheme` (explicit for an unknown name, which `validate` refuses).
     public var fdScheme: FDHeatScheme { FDHeatScheme(rawValue: scheme) ?? .explicit }
 
     /// The heat problem: a hot box (u = 1 where every coordinate is within 0.2 of the centre,
@@ -128,7 +151,6 @@ public struct HeatOptions: ParsableArguments {
     }
 }
 
-/// The picture of a field: a 2-D field as it is, the middle slice of a 3-D one, a strip for 1-D.
 /// A titled field picture: 2-D fields get axes in the grid's coordinates and a colour bar
 /// (`Field.plot`); 1-D and 3-D (middle slice) fields the plain colour-mapped image.
 public func fieldPicture(_ u: Field<Double>, title: String, subtitle: String, valueLabel: String,
@@ -140,6 +162,8 @@ public func fieldPicture(_ u: Field<Double>, title: String, subtitle: String, va
     return try fieldImage(u, colormap: colormap, range: range)
 }
 
+/// The colour-mapped image of a field, `scale` pixels per grid point: a 2-D field as it is,
+/// the middle slice (along axis 0) of a 3-D one, a strip for 1-D. No axes or title.
 public func fieldImage(_ u: Field<Double>, colormap: Colormap, range: ColorRange, scale: Int = 1) throws -> RasterImage {
     if u.grid.dimensions == 3 {
         return try u.image(colormap: colormap, range: range, scale: scale, sliceAxis: 0, sliceIndex: u.grid.shape[0] / 2)
@@ -150,6 +174,8 @@ public func fieldImage(_ u: Field<Double>, colormap: Colormap, range: ColorRange
 /// What `pde heat` writes, single-process or distributed: `out/heat_final.npy` and `.png`, and
 /// one summary line on stdout.
 public enum HeatOutput {
+    /// Writes `out/heat_final.npy` and `out/heat_final.png` (creating `out`) and prints the
+    /// summary line; `seconds` is the solve's wall time, `ranOn` where it ran.
     public static func write(_ u: Field<Double>, options o: HeatOptions, dt: Double, seconds: Double, ranOn: String) throws {
         try makeDirectory(o.out)
         try u.save(npy: "\(o.out)/heat_final.npy")

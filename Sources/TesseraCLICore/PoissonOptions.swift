@@ -5,20 +5,27 @@ import TesseraPDE
 
 /// `tessera pde poisson` and `tessera pde poisson --distributed`.
 public struct PoissonOptions: ParsableArguments {
+    /// Options with their defaults (ArgumentParser fills them from the command line).
     public init() {}
 
+    /// The grid: points per axis, dimensions, boundary conditions.
     @OptionGroup public var grid: FDGridOptions
 
+    /// Relative residual tolerance (> 0) of the CG solve.
     @Option(parsing: .unconditional, help: "Relative residual tolerance of the CG solve.")
     public var tol = 1e-10
 
+    /// Output directory for poisson_fd.npy (float64, the grid's shape) and poisson_fd.png.
     @Option(help: "Output directory: poisson_fd.npy (float64, the grid's shape) and poisson_fd.png.")
     public var out = "run"
 
+    /// Decomposition and halo transfer of a distributed run.
     @OptionGroup(title: "Distributed runs") public var mpi: FDDistributedOptions
 
+    /// `--distributed` and `--check`.
     @OptionGroup public var flags: DistributedFlags
 
+    /// Checks `tol` and the distributed options; throws `ValidationError`.
     public func validate(distributedRun: Bool) throws {
         guard tol > 0, tol.isFinite else { throw ValidationError("--tol must be positive (got \(tol))") }
         try mpi.validate(distributedRun: distributedRun, dimensions: grid.dimensions)
@@ -31,7 +38,9 @@ public struct PoissonOptions: ParsableArguments {
 /// takes the Dirichlet value c there), cos(mₐπx) on a Neumann axis (zero slope), sin(2mₐπx) on a
 /// periodic axis; f = −(Σ kₐ²)·Π φₐ. In 2-D with Dirichlet 0 this is sin(πy)·sin(2πx), f = −5π²u.
 public struct PoissonProblem {
+    /// The grid on [0, 1]^D with its boundary conditions.
     public let grid: Grid
+    /// The right-hand side f on `grid`.
     public let rhs: Field<Double>
     /// The exact solution, when the boundary values allow one of this form (every Dirichlet
     /// axis with the same value).
@@ -39,6 +48,7 @@ public struct PoissonProblem {
     /// No Dirichlet axis: u is defined up to a constant (compare after removing the means).
     public let singular: Bool
 
+    /// The manufactured problem on `g`. Throws what building a `Field` throws.
     public init(grid g: Grid) throws {
         grid = g
         let pi = Double.pi
@@ -83,6 +93,9 @@ public struct PoissonProblem {
 /// What `pde poisson` writes, single-process or distributed: `out/poisson_fd.npy` and `.png`,
 /// and one summary line on stdout.
 public enum PoissonOutput {
+    /// Writes `out/poisson_fd.npy` and `out/poisson_fd.png` (creating `out`) and prints the
+    /// summary line: CG `iterations`, final relative `residual`, max error when an exact solution
+    /// exists, wall `seconds` and where it ran.
     public static func write(_ u: Field<Double>, problem: PoissonProblem, options o: PoissonOptions, iterations: Int,
                              residual: Double, seconds: Double, ranOn: String) throws {
         try makeDirectory(o.out)
