@@ -26,6 +26,7 @@ public enum AttentionMask: Sendable {
 
 /// Element type of stored keys and values (and of outputs on request).
 public enum AttentionStorage: Sendable, Equatable, CaseIterable {
+    /// IEEE float (4 bytes), bfloat16 and IEEE half (2 bytes each).
     case float32, bfloat16, float16
 
     var dtype: tsr_dtype {
@@ -49,9 +50,12 @@ public enum AttentionStorage: Sendable, Equatable, CaseIterable {
 public struct Attention: Sendable {
     /// Multiplies the scores; nil means `1 / sqrt(headDim)`.
     public var scale: Float?
+    /// Which keys each query row sees, and additive score terms.
     public var mask: AttentionMask
+    /// The workers that run the tiles; results do not depend on its thread count.
     public var pool: ThreadPool
 
+    /// Attention with `scale` (nil: `1 / sqrt(headDim)`), `mask`, run on `pool`.
     public init(scale: Float? = nil, mask: AttentionMask = .none, pool: ThreadPool = .shared) {
         self.scale = scale
         self.mask = mask

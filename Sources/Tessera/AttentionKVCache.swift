@@ -12,10 +12,15 @@ internal import CTessera
 /// appending each layer's keys and values and attending with a reused
 /// ``AttentionWorkspace``, so a decode step allocates nothing.
 public final class KVCache: @unchecked Sendable {
+    /// Decoder layers, each with its own K and V (>= 1).
     public let layers: Int
+    /// Key/value heads per layer (>= 1).
     public let kvHeads: Int
+    /// Elements per key or value row, 1 ... `TSR_ATTN_MAX_HEAD_DIM`.
     public let headDim: Int
+    /// Tokens the cache holds per layer; appending beyond it fails.
     public let maxContext: Int
+    /// Element type of the stored keys and values.
     public let storage: AttentionStorage
 
     private let keys: [UnsafeMutableRawPointer]
@@ -25,6 +30,10 @@ public final class KVCache: @unchecked Sendable {
     /// Elements per layer and tensor (K or V).
     private var layerElements: Int { kvHeads * maxContext * headDim }
 
+    /// An empty cache with room for `maxContext` tokens in each of `layers` layers, allocated
+    /// now (2 × layers × kvHeads × maxContext × headDim elements of `storage`). Errors:
+    /// `.invalidArgument` for a size < 1 or a headDim above the kernels' maximum, `.outOfRange`
+    /// when the byte count overflows.
     public init(layers: Int, kvHeads: Int, headDim: Int, maxContext: Int, storage: AttentionStorage = .float32)
         throws(TesseraError)
     {

@@ -5,11 +5,17 @@ internal import CTessera
 /// `queryHeads` must be a multiple of `kvHeads` (grouped-query attention: query head `h`
 /// reads key/value head `h / (queryHeads / kvHeads)`).
 public struct AttentionShape: Sendable, Equatable {
+    /// Independent problems (>= 1).
     public var batch: Int
+    /// Query heads (a multiple of `kvHeads`).
     public var queryHeads: Int
+    /// Key/value heads.
     public var kvHeads: Int
+    /// Query rows per head.
     public var queryLength: Int
+    /// Keys (and values) per head.
     public var kvLength: Int
+    /// Elements per query, key and value row.
     public var headDim: Int
 
     /// `kvHeads` nil means as many as `queryHeads`.
@@ -33,13 +39,17 @@ public struct AttentionShape: Sendable, Equatable {
 /// ```
 /// Strides must be >= 0; 0 repeats the same elements (e.g. one batch for all).
 public struct AttentionLayout: Sendable, Equatable {
+    /// Elements from one batch entry to the next (0: every entry reads the same elements).
     public var batchStride: Int
+    /// Elements from one head to the next.
     public var headStride: Int
+    /// Elements from one row (token) to the next; the row's `headDim` elements are contiguous.
     public var rowStride: Int
     /// Elements the buffer holds: when set (> 0), a call checks that every element it reads
     /// or writes lies in `0..<extent` and fails with `.outOfRange` otherwise; nil: unchecked.
     public var extent: Int?
 
+    /// A layout with the given element strides (>= 0) and optional bounds check (`extent`).
     public init(batchStride: Int = 0, headStride: Int, rowStride: Int, extent: Int? = nil) {
         self.batchStride = batchStride
         self.headStride = headStride

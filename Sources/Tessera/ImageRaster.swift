@@ -5,7 +5,9 @@ internal import CPNG
 
 /// An 8-bit sRGB picture with alpha, rows top to bottom, 4 bytes per pixel (R, G, B, A).
 public struct RasterImage: Sendable, Equatable {
+    /// Pixels per row, 1 ... `maxSide`.
     public let width: Int
+    /// Rows, 1 ... `maxSide`.
     public let height: Int
     /// width × height × 4 bytes, row-major, top row first.
     public var pixels: [UInt8]

@@ -9,14 +9,18 @@ public enum AxisScale: Sendable, Equatable { case linear, logarithmic }
 /// One axis of a plot: its caption (name and units, e.g. "x (m)"), its data range (nil: the
 /// plot chooses it from the data) and its scale.
 public struct PlotAxis: Sendable {
+    /// Caption with units, e.g. "x (m)"; empty: none.
     public var label: String
+    /// Data range shown; nil: the plot chooses it from the data (a `Chart` requires one).
     public var range: ClosedRange<Double>?
+    /// Linear or logarithmic (a logarithmic range must be positive).
     public var scale: AxisScale
     /// About how many labelled ticks a linear axis gets.
     public var tickTarget = 6
     /// Values grow downwards (a vertical axis) or to the left (a horizontal one): image rows.
     public var reversed = false
 
+    /// An axis with caption `label`, optional fixed `range` and `scale`.
     public init(_ label: String = "", range: ClosedRange<Double>? = nil, scale: AxisScale = .linear) {
         self.label = label
         self.range = range
@@ -59,9 +63,13 @@ public struct PlotAxis: Sendable {
 /// The data area of a plot: `width × height` pixels showing the ranges `x` × `y`
 /// (y up). Coordinates are relative to the area's top-left corner.
 public struct PlotArea: Sendable {
+    /// Width of the data area in pixels.
     public let width: Int
+    /// Height of the data area in pixels.
     public let height: Int
+    /// The x range the area shows (its lower bound at the left edge unless the axis is reversed).
     public let x: ClosedRange<Double>
+    /// The y range the area shows (its lower bound at the bottom edge unless the axis is reversed).
     public let y: ClosedRange<Double>
     let xAxis: PlotAxis
     let yAxis: PlotAxis

@@ -5,22 +5,31 @@
 
 /// A titled plot frame with axes, optional colour bar and legend, around drawn content.
 public struct Chart: Sendable {
+    /// Title above the plot, wrapped to the picture's width; empty: none.
     public var title: String
     /// A second, lighter line under the title (parameters of the run, say).
     public var subtitle: String?
+    /// Horizontal axis; `render` requires its range.
     public var xAxis: PlotAxis
+    /// Vertical axis; `render` requires its range.
     public var yAxis: PlotAxis
+    /// Colour bar right of the data area; nil: none.
     public var colorBar: ColorBar?
+    /// Legend rows right of the data area (and of the colour bar); rows that do not fit are
+    /// summed up in a last "… n more" row.
     public var legend: [LegendEntry] = []
+    /// Bold heading over the legend; nil: none.
     public var legendTitle: String?
     /// Size of the data area in pixels (the picture adds the margins).
     public var plotWidth: Int
+    /// Height of the data area in pixels (16 ... 8192, as `plotWidth`).
     public var plotHeight: Int
     /// Light grid lines at the labelled ticks, under the content.
     public var showGrid = true
     /// Font scale of all text (2: capitals 14 pixels tall).
     public var textScale = 2
 
+    /// A chart with a `plotWidth × plotHeight` data area; set the axes' ranges before `render`.
     public init(title: String, xAxis: PlotAxis, yAxis: PlotAxis, plotWidth: Int = 560, plotHeight: Int = 560) {
         self.title = title
         self.xAxis = xAxis

@@ -3,12 +3,14 @@
 
 /// A vertical colour bar for a colour-mapped picture.
 public struct ColorBar: Sendable {
+    /// The colour map drawn, low values at the bottom.
     public var colormap: Colormap
     /// The values mapped to the ends of the colour map (bottom, top).
     public var range: ClosedRange<Double>
     /// Quantity and units, e.g. "vorticity ω (1/s)"; drawn turned, reading upwards.
     public var label: String
 
+    /// A bar showing `colormap` over `range` (finite, non-empty), captioned `label`.
     public init(colormap: Colormap, range: ClosedRange<Double>, label: String = "") {
         self.colormap = colormap
         self.range = range

@@ -8,25 +8,35 @@
 /// grid indices. The field is scaled to the data area: enlarged by pixel replication, or reduced
 /// by averaging the values that fall in each picture pixel.
 public struct FieldPlot: Sendable {
+    /// Title above the plot; empty: none.
     public var title: String
+    /// A second, lighter line under the title; nil: none.
     public var subtitle: String?
+    /// Horizontal axis: caption, and the extent of the columns (nil range: grid indices).
     public var xAxis: PlotAxis
+    /// Vertical axis: caption, and the extent of the rows (nil range: grid indices).
     public var yAxis: PlotAxis
     /// Caption of the colour bar: the quantity and its units.
     public var valueLabel: String
+    /// Colour map of the values.
     public var colormap: Colormap
+    /// The values mapped to the colour map's ends: automatic, symmetric about 0, or fixed.
     public var range: ColorRange
     /// Field row 0 at the bottom of the picture (y up, as in physics plots) or at the top.
     public var rowZeroAtBottom = true
     /// Size of the data area; nil: the field's size times the largest whole factor that keeps
     /// the longer side within `FieldPlot.defaultSide`, or reduced to that side when larger.
     public var plotWidth: Int?
+    /// Height of the data area in pixels; nil: chosen as for `plotWidth` (one side given alone
+    /// keeps the field's aspect ratio).
     public var plotHeight: Int?
+    /// Font scale of all text, 1 ... 8 (2: capitals 14 pixels tall).
     public var textScale = 2
 
     /// Longer side of the data area chosen when no size is given.
     public static let defaultSide = 560
 
+    /// A field plot; axes default to grid indices, the range to the field's own min and max.
     public init(title: String, xAxis: PlotAxis = PlotAxis("column (grid index)"), yAxis: PlotAxis = PlotAxis("row (grid index)"),
                 valueLabel: String = "value", colormap: Colormap = .aurora, range: ColorRange = .automatic) {
         self.title = title

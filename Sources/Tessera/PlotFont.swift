@@ -9,7 +9,9 @@
 /// One glyph: `width` columns, `rows[r]` holds row r (bit `width − 1 − c` is column c), rows
 /// 0 ... 6 above the baseline, 7 ... 8 below it.
 public struct PlotGlyph: Sendable, Equatable {
+    /// Columns of the glyph (its advance without the letter gap).
     public let width: Int
+    /// Nine bit rows, top to bottom: 0 ... 6 above the baseline, 7 ... 8 below.
     public let rows: [UInt8]
 
     /// Whether pixel (column c, row r) is set.

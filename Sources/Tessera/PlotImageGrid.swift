@@ -4,7 +4,9 @@
 
 /// A titled grid of field pictures sharing one colour map and range.
 public struct ImageGridPlot: Sendable {
+    /// Title above the grid; empty: none.
     public var title: String
+    /// A second, lighter line under the title; nil: none.
     public var subtitle: String?
     /// One name per row, drawn left of it ("\n" breaks lines; long names are wrapped).
     public var rowLabels: [String] = []
@@ -12,6 +14,7 @@ public struct ImageGridPlot: Sendable {
     public var columnLabels: [String] = []
     /// Caption of the colour bar: the quantity and its units.
     public var valueLabel = "value"
+    /// Colour map shared by every cell.
     public var colormap: Colormap = .aurora
     /// Value range of the colour map, over all cells together.
     public var range: ColorRange = .automatic
@@ -22,12 +25,16 @@ public struct ImageGridPlot: Sendable {
     /// Caption under the grid (the cells' coordinates), and an optional turned caption left of
     /// the y tick labels (empty by default: it would sit between the row names and the cells).
     public var xLabel = "x, y (pixel)"
+    /// Turned caption left of the y tick labels; empty: none.
     public var yLabel = ""
     /// Widest row-name column in pixels before names wrap.
     public var rowLabelWidth = 230
+    /// Pixels between neighbouring cells, 0 ... 256.
     public var gap = 10
+    /// Font scale of all text, 1 ... 8 (2: capitals 14 pixels tall).
     public var textScale = 2
 
+    /// An empty grid plot titled `title`; set the labels, then `render` the cells.
     public init(title: String) { self.title = title }
 
     /// Renders `cells[row][column]`, each a row-major `rows × cols` field. Rows may have

@@ -19,10 +19,14 @@ public enum LegendMarker: Sendable, Equatable {
 
 /// One legend row: swatch colour and marker, and its name.
 public struct LegendEntry: Sendable {
+    /// Name shown right of the swatch.
     public var label: String
+    /// Swatch colour.
     public var color: RGBColor
+    /// Swatch shape.
     public var marker: LegendMarker
 
+    /// A row naming `label`, with a `marker` swatch in `color`.
     public init(_ label: String, color: RGBColor, marker: LegendMarker = .square) {
         self.label = label
         self.color = color

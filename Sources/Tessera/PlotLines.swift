@@ -3,15 +3,24 @@
 
 /// One data series of a line plot.
 public struct PlotSeries: Sendable {
+    /// Points joined by straight segments, discs at the points, or both.
     public enum Style: Sendable, Equatable { case line, markers, lineAndMarkers }
+    /// Legend name; empty: no legend row.
     public var name: String
+    /// x values, as many as `y`; non-finite points (and ≤ 0 on a logarithmic axis) are skipped.
     public var x: [Double]
+    /// y values, as many as `x`.
     public var y: [Double]
+    /// Colour of the line and markers.
     public var color: RGBColor
+    /// Line, markers, or both.
     public var style: Style
+    /// Line width in pixels.
     public var lineWidth = 2.0
+    /// Marker disc radius in pixels.
     public var markerRadius = 3.5
 
+    /// A series named `name` through the points (x[i], y[i]).
     public init(_ name: String, x: [Double], y: [Double], color: RGBColor, style: Style = .line) {
         self.name = name
         self.x = x
@@ -24,15 +33,24 @@ public struct PlotSeries: Sendable {
 /// Line plots of several series; ranges come from the data (all series) unless the axes give them.
 /// On a logarithmic axis, points with a value ≤ 0 are left out (a line breaks there).
 public struct LinePlot: Sendable {
+    /// Title above the plot; empty: none.
     public var title: String
+    /// A second, lighter line under the title; nil: none.
     public var subtitle: String?
+    /// Horizontal axis: caption, scale, and range (nil: from the data with a 5 % margin).
     public var xAxis: PlotAxis
+    /// Vertical axis: caption, scale, and range (nil: from the data with a 5 % margin).
     public var yAxis: PlotAxis
+    /// Width of the data area in pixels (16 ... 8192).
     public var plotWidth = 560
+    /// Height of the data area in pixels (16 ... 8192).
     public var plotHeight = 360
+    /// Font scale of all text, 1 ... 8 (2: capitals 14 pixels tall).
     public var textScale = 2
+    /// Draw a legend of the named series.
     public var showLegend = true
 
+    /// A line plot with the given title and axes.
     public init(title: String, xAxis: PlotAxis, yAxis: PlotAxis) {
         self.title = title
         self.xAxis = xAxis

@@ -9,29 +9,42 @@
 /// (e.g. medoids or centres) are drawn last, larger, with a dark ring. The legend lists every
 /// label with its point count (as many as fit beside the data area).
 public struct ScatterPlot: Sendable {
+    /// Title above the plot; empty: none.
     public var title = ""
+    /// A second, lighter line under the title; nil: none.
     public var subtitle: String?
-    /// Axis captions (name and units).
+    /// Caption of the horizontal axis (name and units).
     public var xLabel = "x"
+    /// Caption of the vertical axis (name and units).
     public var yLabel = "y"
     /// Size of the data area in pixels; the picture adds the title, axes and legend around it.
     public var width = 640
+    /// Height of the data area in pixels (16 ... 8192, as `width`).
     public var height = 640
+    /// Radius of a point's disc in pixels (> 0).
     public var pointRadius = 2.5
+    /// Opacity of ordinary points, 0 ... 1 (dense regions stay readable below 1).
     public var pointOpacity = 0.85
+    /// Radius of a highlighted point's disc in pixels (> 0), ringed in dark ink.
     public var highlightRadius = 6.0
+    /// Same data units per pixel on both axes (the shorter data side gets extra margin).
     public var equalAspect = true
     /// Legend names of labels; a label without one is shown as "`legendPrefix` label".
     public var labelNames: [Int: String] = [:]
+    /// Word before the label number in the legend of labels without a name in `labelNames`.
     public var legendPrefix = "cluster"
+    /// Bold heading over the legend; nil: none.
     public var legendTitle: String?
     /// Add "(count)" to each legend row.
     public var showCounts = true
     /// Legend name of the highlighted points (no legend row when empty or nothing is highlighted).
     public var highlightName = "medoid"
+    /// Draw the legend of labels (and of highlighted points).
     public var showLegend = true
+    /// Font scale of all text, 1 ... 8 (2: capitals 14 pixels tall).
     public var textScale = 2
 
+    /// A scatter plot with a `width × height` data area and default styling.
     public init(width: Int = 640, height: Int = 640) {
         self.width = width
         self.height = height

@@ -3,6 +3,7 @@
 
 import Foundation
 
+/// Tick positions and labels of plot axes (`PlotAxis` uses them; public for custom drawing).
 public enum PlotTicks {
     /// Ticks at multiples of a nice step inside [lo, hi], about `target` of them (at least 2
     /// when the interval is not empty). Returns [] for a non-finite or empty interval.

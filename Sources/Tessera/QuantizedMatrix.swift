@@ -3,13 +3,22 @@ internal import CTessera
 /// A weight format of ``QuantizedMatrix``: the GGUF/ggml blocks (byte-exact) and Tessera's
 /// own group formats. Raw values are the C enum `tsr_quant_format` (append-only).
 public enum QuantFormat: Int32, CaseIterable, Sendable, CustomStringConvertible {
+    /// Unquantized: IEEE float, IEEE half, bfloat16 (one element per block).
     case f32 = 0, f16 = 1, bf16 = 2
+    /// ggml blocks: 4-bit (32 weights, f16 scale; q4_1 adds a minimum), 8-bit (32 weights), and
+    /// the 6-bit k-quant (256 weights in 16 sub-blocks).
     case q4_0 = 3, q4_1 = 4, q8_0 = 5, q6_K = 6
+    /// 4-bit, one f16 scale per group of 32, 64 or 128 weights, fixed zero point 8.
     case q4g32f16 = 7, q4g64f16 = 8, q4g128f16 = 9
+    /// 4-bit, f16 scale and a 4-bit zero point per group of 32, 64 or 128 weights.
     case q4g32f16z = 10, q4g64f16z = 11, q4g128f16z = 12
+    /// 4-bit, one f32 scale per group of 32, 64 or 128 weights, fixed zero point 8.
     case q4g32f32 = 13, q4g64f32 = 14, q4g128f32 = 15
+    /// 4-bit, f32 scale and a 4-bit zero point per group of 32, 64 or 128 weights.
     case q4g32f32z = 16, q4g64f32z = 17, q4g128f32z = 18
+    /// 8-bit signed, one f16 scale per group of 32, 64 or 128 weights.
     case q8g32f16 = 19, q8g64f16 = 20, q8g128f16 = 21
+    /// 8-bit signed, one f32 scale per group of 32, 64 or 128 weights.
     case q8g32f32 = 22, q8g64f32 = 23, q8g128f32 = 24
 
     var cValue: tsr_quant_format { tsr_quant_format(UInt32(rawValue)) }
@@ -23,6 +32,7 @@ public enum QuantFormat: Int32, CaseIterable, Sendable, CustomStringConvertible 
 
     /// The format's name as the C library prints it ("q4_0", "q4g128_f16z", ...).
     public var name: String { String(cString: tsr_quant_format_name(cValue)) }
+    /// The format's `name`.
     public var description: String { name }
     /// Weights per block (K must be a multiple of it).
     public var blockElements: Int { Int(traits.block_elems) }
@@ -62,10 +72,13 @@ public enum QuantFormat: Int32, CaseIterable, Sendable, CustomStringConvertible 
 
 /// Round-trip error of a quantization, |w − dequantize(quantize(w))| over all weights.
 public struct QuantizationError: Sendable, Equatable {
+    /// Largest |w − w'| over all weights (w' the round-tripped weight).
     public var maxAbsError: Double
+    /// Root mean square of w − w'.
     public var rmsError: Double
     /// Largest |w| and RMS of the input, for relative figures.
     public var maxAbsValue: Double
+    /// RMS of the input weights (`rmsError / rmsValue` is the relative error).
     public var rmsValue: Double
 }
 
@@ -80,6 +93,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
     public let rows: Int
     /// Input features (columns of W).
     public let columns: Int
+    /// The storage format of the weights.
     public let format: QuantFormat
     /// Round-trip error when made by quantizing f32 weights; nil over raw bytes.
     public let quantizationError: QuantizationError?
@@ -250,8 +264,9 @@ public final class QuantizedMatrix: @unchecked Sendable {
         return w
     }
 
-    /// Bytes of the weights in their storage format, and in the packed panels the kernels read.
+    /// Bytes of the weights in their storage (interchange) format.
     public var storageBytes: Int { info.source_bytes }
+    /// Bytes of the packed panels the kernels read (owned by the matrix).
     public var packedBytes: Int { info.packed_bytes }
     /// The kernel a product would use now ("avx512vnni-int8-u4", ...).
     public var kernelName: String {

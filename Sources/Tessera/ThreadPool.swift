@@ -7,6 +7,8 @@ internal import CTessera
 public final class ThreadPool: @unchecked Sendable {
     /// How workers are bound to the machine.
     public enum Binding: String, Sendable, CaseIterable {
+        /// Worker i on core i; round-robin over packages and NUMA nodes first; no binding (the OS
+        /// schedules).
         case core, scatter, none
     }
 
