@@ -6,7 +6,9 @@ import Foundation
 
 /// A titled figure of sample rows, with a spectrum panel when the prior is known.
 public struct SampleFigure {
+    /// Title above the figure.
     public var title: String
+    /// A second, lighter line under the title; nil: none.
     public var subtitle: String?
     /// (row name, samples); all samples have one shape.
     public var rows: [(label: String, samples: [Latent])] = []
@@ -14,8 +16,10 @@ public struct SampleFigure {
     public var columnLabels: [String] = []
     /// The prior the samples should follow: adds the power-spectrum panel.
     public var prior: GaussianFieldPrior?
+    /// Caption of the shared colour bar: the quantity shown.
     public var valueLabel = "sample value"
 
+    /// An empty figure titled `title`; add `rows`, then `render`.
     public init(title: String) { self.title = title }
 
     /// Errors: `.invalidArgument` for no rows, empty rows or samples of different shapes.

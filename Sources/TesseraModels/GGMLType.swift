@@ -7,28 +7,50 @@
 /// library's table), and block layouts and names of the mapped codes come from it. Only the
 /// codes Tessera does not compute keep their layout here, to size their tensors.
 public struct GGMLType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The on-disk code (ggml's `enum ggml_type` value).
     public let rawValue: UInt32
+    /// The type of any code, known or not (an unknown code is described as "type N").
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
+    /// IEEE float, 4 bytes (`QuantFormat.f32`).
     public static let f32 = GGMLType(rawValue: 0)
+    /// IEEE half, 2 bytes (`QuantFormat.f16`).
     public static let f16 = GGMLType(rawValue: 1)
+    /// 32 weights in 18 bytes: f16 scale, 4-bit quants (`QuantFormat.q4_0`).
     public static let q4_0 = GGMLType(rawValue: 2)
+    /// 32 weights in 20 bytes: f16 scale and minimum, 4-bit quants (`QuantFormat.q4_1`).
     public static let q4_1 = GGMLType(rawValue: 3)
+    /// 32 weights in 22 bytes, 5-bit; read past, not computed.
     public static let q5_0 = GGMLType(rawValue: 6)
+    /// 32 weights in 24 bytes, 5-bit with a minimum; read past, not computed.
     public static let q5_1 = GGMLType(rawValue: 7)
+    /// 32 weights in 34 bytes: f16 scale, int8 quants (`QuantFormat.q8_0`).
     public static let q8_0 = GGMLType(rawValue: 8)
+    /// 32 weights in 36 bytes, 8-bit with a block sum; read past, not computed.
     public static let q8_1 = GGMLType(rawValue: 9)
+    /// K-quant, 256 weights in 84 bytes (2-bit); read past, not computed.
     public static let q2_K = GGMLType(rawValue: 10)
+    /// K-quant, 256 weights in 110 bytes (3-bit); read past, not computed.
     public static let q3_K = GGMLType(rawValue: 11)
+    /// K-quant, 256 weights in 144 bytes (4-bit); read past, not computed.
     public static let q4_K = GGMLType(rawValue: 12)
+    /// K-quant, 256 weights in 176 bytes (5-bit); read past, not computed.
     public static let q5_K = GGMLType(rawValue: 13)
+    /// K-quant, 256 weights in 210 bytes (6-bit; `QuantFormat.q6_K`).
     public static let q6_K = GGMLType(rawValue: 14)
+    /// K-quant, 256 weights in 292 bytes (8-bit, for activations); read past, not computed.
     public static let q8_K = GGMLType(rawValue: 15)
+    /// 8-bit integer tensor; read past, not computed.
     public static let i8 = GGMLType(rawValue: 24)
+    /// 16-bit integer tensor; read past, not computed.
     public static let i16 = GGMLType(rawValue: 25)
+    /// 32-bit integer tensor; read past, not computed.
     public static let i32 = GGMLType(rawValue: 26)
+    /// 64-bit integer tensor; read past, not computed.
     public static let i64 = GGMLType(rawValue: 27)
+    /// IEEE double, 8 bytes; read past, not computed.
     public static let f64 = GGMLType(rawValue: 28)
+    /// bfloat16, 2 bytes (`QuantFormat.bf16`).
     public static let bf16 = GGMLType(rawValue: 30)
 
     /// The format Tessera computes this type with, or nil for a type it does not implement
@@ -93,6 +115,7 @@ public struct GGMLType: RawRepresentable, Hashable, Sendable, CustomStringConver
         }
     }
 
+    /// The type's `name`.
     public var description: String { name }
 
     /// Bytes of one row of `count` elements, or nil if `count` is not a whole number of blocks

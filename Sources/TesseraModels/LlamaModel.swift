@@ -14,6 +14,7 @@ public enum ComputeBackend: String, Sendable, CaseIterable {
 
 /// Options for loading a model.
 public struct ModelOptions: Sendable {
+    /// Which kernels compute projections and attention (default: Tessera's C kernels).
     public var backend: ComputeBackend = .kernels
     /// The pool every kernel and parallel region of the model and its sessions runs on — weight
     /// repacking at load, projections, attention, the reference operators (nil: `ThreadPool.shared`).
@@ -23,10 +24,12 @@ public struct ModelOptions: Sendable {
     /// Used only where the parts share a block type. Default on; the environment variable
     /// `TESSERA_LLM_FUSE=0` turns it off (for A/B measurements).
     public var fuseProjections: Bool = ProcessInfoEnv.flag("TESSERA_LLM_FUSE", default: true)
+    /// Options with `fuseProjections` from `TESSERA_LLM_FUSE` (on unless set to 0/false/no/off).
     public init(backend: ComputeBackend = .kernels, pool: ThreadPool? = nil) {
         self.backend = backend
         self.pool = pool
     }
+    /// Options with `fuseProjections` given explicitly (the environment is not read).
     public init(backend: ComputeBackend = .kernels, pool: ThreadPool? = nil, fuseProjections: Bool) {
         self.backend = backend
         self.pool = pool
@@ -49,10 +52,16 @@ enum ProcessInfoEnv {
 public final class LlamaModel: @unchecked Sendable {
     // @unchecked: immutable after init (the operators are immutable plans over mapped memory).
 
+    /// Hyperparameters read from the GGUF metadata.
     public let config: LlamaConfig
+    /// The tokenizer stored in the file.
     public let tokenizer: Tokenizer
+    /// The chat template recognised from the file's `tokenizer.chat_template` (or, without one,
+    /// from the vocabulary).
     public let chatTemplate: ChatTemplate
+    /// The GGUF file; its memory-mapped tensors back the weights, so the model keeps it open.
     public let file: GGUFFile
+    /// The kernels the model computes with (`ModelOptions.backend`).
     public let backend: ComputeBackend
     /// Seconds spent in `init` (mmap, validation, kernel plans).
     public let loadSeconds: Double
@@ -86,6 +95,8 @@ public final class LlamaModel: @unchecked Sendable {
         try self.init(file: file, options: options, startedAt: t0)
     }
 
+    /// Builds the model over an already opened file (its load time excludes the opening).
+    /// Errors: as `init(path:options:)`, for metadata or tensors the runner cannot use.
     public convenience init(file: GGUFFile, options: ModelOptions = ModelOptions()) throws(TesseraError) {
         try self.init(file: file, options: options, startedAt: monotonicSeconds())
     }
@@ -237,11 +248,18 @@ public final class LlamaModel: @unchecked Sendable {
 
 /// Where the time of the forward passes went (seconds, accumulated since the last reset).
 public struct ForwardProfile: Sendable, Equatable {
+    /// Seconds in the weight projections (q/k/v, o, gate/up, down, output).
     public var projections: Double = 0
+    /// Seconds in attention over the KV cache.
     public var attention: Double = 0
+    /// Seconds in everything else (norms, RoPE, SwiGLU, residual adds, embedding lookups).
     public var rest: Double = 0
+    /// Tokens passed through the model.
     public var tokens: Int = 0
+    /// Forward calls (a prompt longer than `maxBatch` is one call of several chunks).
     public var forwards: Int = 0
+    /// All zero.
     public init() {}
+    /// Seconds of all forward passes.
     public var total: Double { projections + attention + rest }
 }

@@ -11,6 +11,7 @@ import Darwin
 public final class LlamaSession: @unchecked Sendable {
     // @unchecked: single-owner mutable state; `Generator` serialises access.
 
+    /// The model this session runs; sessions share it.
     public let model: LlamaModel
     /// Keys and values of `tokens`, every layer (f32, `maxContext` = the context length).
     public let cache: KVCache
@@ -63,6 +64,7 @@ public final class LlamaSession: @unchecked Sendable {
         for p in [x, xn, q, k, v, att, tmp, gate, gu, logits, rope, qkv] { FallibleAllocation.free(p) }
     }
 
+    /// Entries per row of logits (the model's vocabulary).
     public var vocabularySize: Int { model.config.vocabularySize }
     /// Positions still free in the cache.
     public var remainingContext: Int { cache.maxContext - cache.count }

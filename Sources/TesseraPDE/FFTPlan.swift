@@ -16,6 +16,7 @@ internal import CFFTW
 
 /// How hard FFTW searches for a fast plan (FFTW_ESTIMATE / MEASURE / PATIENT).
 public enum FFTEffort: String, Sendable, CaseIterable {
+    /// FFTW_ESTIMATE (no trial runs), FFTW_MEASURE, FFTW_PATIENT (slowest planning).
     case estimate, measure, patient
     var flags: UInt32 {
         switch self {
@@ -28,9 +29,13 @@ public enum FFTEffort: String, Sendable, CaseIterable {
 
 /// A 64-byte aligned buffer of doubles (from fftw_malloc, so FFTW sees its usual alignment).
 public final class AlignedDoubles: @unchecked Sendable {
+    /// Start of the buffer, 64-byte aligned; owned by this object (freed with it).
     public let pointer: UnsafeMutablePointer<Double>
+    /// Doubles in the buffer (>= 0).
     public let count: Int
 
+    /// A zeroed buffer of `count` doubles. Errors: `.invalidArgument` for a negative count,
+    /// `.outOfMemory` when the allocation fails.
     public init(count: Int) throws(TesseraError) {
         guard count >= 0 else { throw .invalidArgument("AlignedDoubles: negative count \(count)") }
         let (bytes, o) = Swift.max(count, 1).multipliedReportingOverflow(by: 8)
@@ -42,8 +47,11 @@ public final class AlignedDoubles: @unchecked Sendable {
 
     deinit { fftw_free(pointer) }
 
+    /// Sets every element to 0.
     public func zero() { pointer.update(repeating: 0, count: count) }
+    /// Copies the first min(`count`, `other.count`) elements of `other`.
     public func copy(from other: AlignedDoubles) { pointer.update(from: other.pointer, count: Swift.min(count, other.count)) }
+    /// The elements as a buffer pointer, valid while this object lives.
     public var buffer: UnsafeMutableBufferPointer<Double> { UnsafeMutableBufferPointer(start: pointer, count: count) }
 }
 
@@ -53,14 +61,18 @@ public final class RealFFT: @unchecked Sendable {
     public let shape: [Int]
     /// The complex (half-spectrum) shape: the last axis is n/2 + 1.
     public let complexShape: [Int]
+    /// Parallel jobs a transform is split into (run on the pool's workers).
     public let threads: Int
+    /// The planning effort the plans were made with.
     public let effort: FFTEffort
     /// Seconds spent planning this shape (0 when it came from the cache or from wisdom fast).
     public let planSeconds: Double
     let forwardPlan: OpaquePointer
     let backwardPlan: OpaquePointer
 
+    /// Doubles in a real array of `shape`.
     public var realCount: Int { shape.reduce(1, *) }
+    /// Complex numbers in a half-spectrum of `complexShape` (twice as many doubles).
     public var complexCount: Int { complexShape.reduce(1, *) }
 
     nonisolated(unsafe) private static var cache: [String: RealFFT] = [:]
