@@ -5,10 +5,13 @@
 #                             (swift-docc-plugin; the `docc` of the Swift toolchain)
 DOC_MODULES  := Tessera TesseraCluster TesseraPDE TesseraDiffusion TesseraModels TesseraDistributed
 DOCS_BUILD   ?= docs-build
-# Percent of public declarations with a `///` comment, per module. 95 everywhere, except where
-# declarations in files owned by other work in progress still lack comments (see
-# `scripts/doc-coverage --list`); raise these as they get theirs.
-DOC_COVERAGE ?= --min 95 --min Tessera=90.9 --min TesseraModels=84.4 --min TesseraPDE=89.5
+# Percent of public declarations with a `///` comment: at least 95 in every library module
+# (TesseraCLICore included), one rule for all. Below 100 are only declarations the script
+# cannot see as documented (a comment above an attribute that spans lines, or whose help string
+# holds parentheses its pattern does not follow) and, until their edits land, those of
+# TesseraPDE/FDSolvers.swift and TesseraDistributed/DistributedFD.swift. `scripts/doc-coverage
+# --list` names them.
+DOC_COVERAGE ?= --min 95
 
 .PHONY: check-doc-coverage check-doc-snippets docs
 
