@@ -208,7 +208,7 @@ private func kmedoidsFit<S: ClusterScalar>(_ params: UnsafeRawPointer?, _ n: Int
         let dm: DistanceMatrix<S>
         if m == nil {
             guard d == n else { throw .invalidArgument("\(what): a precomputed dissimilarity matrix must be square (got \(n) x \(d))") }
-            dm = try DistanceMatrix<S>(copying: x!, count: Int(n), rowStride: Int(ldx))
+            dm = try DistanceMatrix<S>(copying: x!, count: Int(n), rowStride: Int(ldx), pool: pool ?? .shared)
         } else {
             dm = try DistanceMatrix<S>(data: try matrix(x!, n: Int(n), d: Int(d), ld: Int(ldx)), metric: m!, pool: pool ?? .shared)
         }
@@ -270,7 +270,7 @@ private func sampled(_ clarans: Bool, _ params: UnsafeRawPointer?, _ n: Int64, _
         let r: KMedoidsResult
         if m == nil {
             guard d == n else { throw .invalidArgument("\(what): a precomputed dissimilarity matrix must be square (got \(n) x \(d))") }
-            let dm = try DistanceMatrix<Double>(copying: x!, count: Int(n), rowStride: Int(ldx))
+            let dm = try DistanceMatrix<Double>(copying: x!, count: Int(n), rowStride: Int(ldx), pool: pool ?? .shared)
             r = try run(dm)
         } else {
             r = try run(try DataDissimilarity(try matrix(x!, n: Int(n), d: Int(d), ld: Int(ldx)), metric: m!))

@@ -103,6 +103,7 @@ class _MedoidsMixin(ClusterMixin, TransformerMixin):
         self.inertia_ = float(result.loss)
         self.n_iter_ = int(result.iterations)
         self.n_swaps_ = int(result.swaps)
+        self._fit_seconds = float(result.seconds)   # the Swift fit alone (without building the matrix)
         self.cluster_centers_ = None if self.metric == "precomputed" else np.array(X[medoids])
         return self
 
