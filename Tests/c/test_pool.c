@@ -37,6 +37,13 @@ TSR_TEST(test_topology) {
     CHECK_STATUS(tsr_topology_get(&t), TSR_EINVAL);
     CHECK_STATUS(tsr_topology_get(NULL), TSR_EINVAL);
     CHECK(strlen(tsr_hwloc_version()) >= 3);
+    /* make test-no-hwloc: the library was built without hwloc, so the fallback answered */
+    if (getenv("TSR_TEST_EXPECT_NO_HWLOC")) {
+        CHECK_MSG(strcmp(tsr_hwloc_version(), "none") == 0, "hwloc version '%s'", tsr_hwloc_version());
+        t.size = sizeof t;
+        CHECK_OK(tsr_topology_get(&t));
+        CHECK_MSG(t.from_hwloc == 0 && strstr(t.source, "built without hwloc") != NULL, "source '%s'", t.source);
+    }
 }
 
 TSR_TEST(test_parallel_for_covers_range) {
