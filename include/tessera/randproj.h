@@ -1,6 +1,7 @@
 /*
- * tessera/randproj.h — random projections D → d (Gaussian, Achlioptas, very sparse)
- * and, through tessera/graph.h, CSR graphs and FastRP node embeddings.
+ * tessera/randproj.h — random projections D → d (Gaussian, Achlioptas, very sparse).
+ * CSR graphs and FastRP node embeddings, which build on them, are in tessera/graph.h
+ * (it includes this header; this header does not include it).
  *
  * The projection matrix R (D × d: one row per input dimension, one column per
  * output dimension) is defined entry by entry by a counter-based generator:
@@ -169,7 +170,5 @@ TSR_API tsr_status tsr_rp_transform_csr_f64(tsr_pool_t *pool, const tsr_rp_t *rp
 #ifdef __cplusplus
 }
 #endif
-
-#include "graph.h"
 
 #endif /* TESSERA_RANDPROJ_H */
