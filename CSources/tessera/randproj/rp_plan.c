@@ -91,6 +91,29 @@ tsr_status tsr_rp_entry(const tsr_rp_t *rp, int64_t row, int32_t col, double *va
     return TSR_OK;
 }
 
+/* ---- the kernel selector (tsr_kernels.h) ------------------------------------------- */
+
+static void rp_overlay(void *dst, const void *src) {
+    rp_kernels *d = dst;
+    const rp_kernels *o = src;
+    TSR_KERNEL_INHERIT(d, o, sparse_row);
+    TSR_KERNEL_INHERIT(d, o, tile_f32);
+    TSR_KERNEL_INHERIT(d, o, tile_f64);
+    TSR_KERNEL_INHERIT(d, o, gemm_f32);
+    TSR_KERNEL_INHERIT(d, o, gemm_f64);
+}
+
+static const void *const rp_overrides[] = {
+#if TSR_X86
+    &rp_kernels_avx2, &rp_kernels_avx512,
+#endif
+    NULL};
+static rp_kernels rp_tables[TSR_ISA_COUNT];
+static tsr_kernel_registry rp_registry =
+    TSR_KERNEL_REGISTRY("randproj", rp_kernels, &rp_kernels_ref, rp_overrides, rp_overlay, rp_tables);
+
+const rp_kernels *rp_kernels_active(void) { return tsr_kernels_select(&rp_registry, tsr_isa_active()); }
+
 /* ---- materialisation ---------------------------------------------------------- */
 
 void rp_matrix_free(rp_matrix *m) {
