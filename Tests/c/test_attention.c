@@ -263,7 +263,7 @@ TSR_TEST(test_batch_invariance) {
     for (int64_t i = 0; i < Hkv * maxctx * D; i++) { kc[i] = tsr_test_uniform(&rng); vc[i] = tsr_test_uniform(&rng); }
     /* 1, 2 and 3 workers; 3 only where there are 3 cores (oversubscribed spinning pools are slow) */
     tsr_topology_info topo = {.size = sizeof topo};
-    tsr_topology_get(&topo);
+    tsr_topology_info_get(&topo);
     const int npools = topo.cores >= 3 ? 3 : 2;
     tsr_pool_t *pools[3] = {NULL, NULL, NULL};
     for (int t = 0; t < npools; t++) {

@@ -98,8 +98,11 @@ typedef struct tsr_rp_info {
     int64_t bytes;        /**< memory held by the plan */
 } tsr_rp_info;
 
-/** Describes `rp`. Errors: TSR_EINVAL (NULL, size too small). */
-TSR_API tsr_status tsr_rp_describe(const tsr_rp_t *rp, tsr_rp_info *out);
+/** Fills `out` (out->size must be set) with the plan's description. Errors: TSR_EINVAL
+ *  (NULL, size too small). */
+TSR_API tsr_status tsr_rp_info_get(const tsr_rp_t *rp, tsr_rp_info *out);
+/** Deprecated name of tsr_rp_info_get (docs/CONVENTIONS.md: describe means text). */
+TSR_DEPRECATED(TSR_API tsr_status tsr_rp_describe(const tsr_rp_t *rp, tsr_rp_info *out), "use tsr_rp_info_get");
 
 /**
  * The entry R[row, col] (row < D, col < d) as a double, computed from

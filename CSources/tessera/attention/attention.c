@@ -193,7 +193,7 @@ static tsr_status plan_init(struct tsr_attn_plan *p, const tsr_attn_desc *d, tsr
     p->dp = attn_round16(p->dim);
     tsr_topology_info topo = {.size = sizeof topo};
     int64_t l1 = 48 * 1024, l2 = 1024 * 1024;
-    if (tsr_topology_get(&topo) == TSR_OK) {
+    if (tsr_topology_info_get(&topo) == TSR_OK) {
         if (topo.l1d_bytes >= 16 * 1024) l1 = topo.l1d_bytes;
         if (topo.l2_bytes >= 128 * 1024) l2 = topo.l2_bytes;
     }

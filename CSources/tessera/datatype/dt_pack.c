@@ -197,7 +197,7 @@ static tsr_status execute(tsr_pool_t *pool, const tsr_datatype_t *t, char *mem, 
     int general = t->canon.kind == TSR_CANON_GENERAL;
     if (!general) make_plan(&p, t, mem, incount, dir);
     else p.dir = dir;
-    int32_t nt = n >= DT_PAR_MIN_BYTES && !tsr_pool_in_worker() ? tsr_pool_num_threads(pool) : 1;
+    int32_t nt = n >= DT_PAR_MIN_BYTES && !tsr_pool_is_in_worker() ? tsr_pool_num_threads(pool) : 1;
     if (nt <= 1) {
         if (general) dt_naive_walk_range(t, mem, incount, packed, first, n, dir);
         else run_range(&p, packed, first, n);

@@ -185,15 +185,17 @@ static void load_all(void) {
 
 static void ensure_loaded(void) { pthread_once(&g_topo_once, load_all); }
 
-tsr_status tsr_topology_get(tsr_topology_info *out) {
+tsr_status tsr_topology_info_get(tsr_topology_info *out) {
     TSR_CHECK_NULL(out);
     TSR_CHECK_ARG(out->size >= sizeof(tsr_topology_info),
-                  "tsr_topology_get: out->size is %u, expected %zu (set it to sizeof(tsr_topology_info))",
+                  "tsr_topology_info_get: out->size is %u, expected %zu (set it to sizeof(tsr_topology_info))",
                   out->size, sizeof(tsr_topology_info));
     ensure_loaded();
     *out = g_topo.info;
     return TSR_OK;
 }
+
+tsr_status tsr_topology_get(tsr_topology_info *out) { return tsr_topology_info_get(out); }
 
 const char *tsr_hwloc_version(void) {
     ensure_loaded();

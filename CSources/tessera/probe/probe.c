@@ -101,7 +101,7 @@ tsr_status tsr_probe_stream(tsr_pool_t *pool, tsr_stream_kernel kernel, double *
     TSR_CHECK_ARG(nw <= TSR_PROBE_MAX_WORKERS, "tsr_probe_stream: pools over %d workers are not supported", TSR_PROBE_MAX_WORKERS);
     stream_task t = {.k = kernel, .a = a, .b = b, .c = c, .s = scalar, .n = n};
     TSR_TRY(tsr_pool_run(pool, stream_worker, &t));
-    if (sum) *sum = sum_partials(&t, tsr_pool_in_worker() ? 1 : nw);
+    if (sum) *sum = sum_partials(&t, tsr_pool_is_in_worker() ? 1 : nw);
     return TSR_OK;
 }
 
@@ -142,12 +142,12 @@ static void omp_load(void) {
     g_omp.status = TSR_OK;
 }
 
-tsr_status tsr_probe_openmp_init(tsr_bind bind, char *desc, size_t desc_len) {
+tsr_status tsr_probe_openmp_init(tsr_bind bind, char *buf, size_t cap) {
     TSR_CHECK_ARG((int)bind >= 0 && bind < TSR_BIND_COUNT, "tsr_probe_openmp_init: invalid bind %d", (int)bind);
     g_omp_bind = bind;
     pthread_once(&g_omp_once, omp_load);
     if (g_omp.status != TSR_OK) return tsr_error(g_omp.status, "tsr_probe_openmp_init: %s", g_omp.error);
-    if (desc && desc_len) snprintf(desc, desc_len, "%s", g_omp.desc);
+    if (buf && cap) snprintf(buf, cap, "%s", g_omp.desc);
     return TSR_OK;
 }
 
@@ -233,7 +233,7 @@ static tsr_status run_peak(tsr_pool_t *pool, int64_t iterations, int kind, doubl
     if (!pool) TSR_TRY(tsr_pool_default(&pool));
     peak_task t = {.iters = iterations, .kind = kind};
     TSR_TRY(tsr_pool_run(pool, peak_worker, &t));
-    int32_t nw = tsr_pool_in_worker() ? 1 : tsr_pool_num_threads(pool);
+    int32_t nw = tsr_pool_is_in_worker() ? 1 : tsr_pool_num_threads(pool);
     double s = 0;
     for (int32_t w = 0; w < nw && w < TSR_PROBE_MAX_WORKERS; w++) s += t.ops[w];
     *out = s;
