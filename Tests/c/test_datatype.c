@@ -340,13 +340,10 @@ static int fuzz_one(int depth, int64_t incount, tsr_pool_t *pool) {
 
 TSR_TEST(fuzz_random_trees_every_isa) {
     int rounds = tsr_test_quick() ? 150 : 600;
-    tsr_isa top = tsr_isa_supported();
     int fails = 0;
-    for (int isa = TSR_ISA_SCALAR; isa <= (int)top; isa++) {
-        CHECK_OK(tsr_isa_force((tsr_isa)isa));
+    TSR_FOR_EACH_ISA(isa) {
         for (int r = 0; r < rounds && fails < 5; r++) fails += fuzz_one((int)rnd(1, 5), rnd(0, 4), NULL) != 0;
     }
-    CHECK_OK(tsr_isa_force(top));
     CHECK(fails == 0);
 }
 
@@ -652,9 +649,7 @@ TSR_TEST(window_and_record_kernels_match_naive) {
     tsr_datatype_t *byte = T(TSR_TYPE_BYTE), *t;
     static unsigned char src[8192], a[8192], b[8192], back[8192], ref[8192];
     for (int i = 0; i < 8192; i++) src[i] = (unsigned char)(i * 13 + 1);
-    tsr_isa top = tsr_isa_supported();
-    for (int isa = TSR_ISA_SCALAR; isa <= (int)top; isa++) {
-        CHECK_OK(tsr_isa_force((tsr_isa)isa));
+    TSR_FOR_EACH_ISA(isa) {
         for (int64_t B = 1; B <= 16; B *= 2)
             for (int64_t s = B + 1; s <= 32; s++) {
                 int64_t m = 8000 / s - 1;
@@ -693,7 +688,6 @@ TSR_TEST(window_and_record_kernels_match_naive) {
             tsr_datatype_destroy(s1); tsr_datatype_destroy(rec);
         }
     }
-    CHECK_OK(tsr_isa_force(top));
 }
 
 /* ---- hardening: empty subtrees, deep DAGs, overflowing bounds --------------------------------- */

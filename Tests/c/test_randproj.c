@@ -413,11 +413,9 @@ TSR_TEST(test_determinism_threads_and_isa) {
     to_csr(x, n, D, indptr, idx, val, val64);
     const tsr_rp_kind kinds[] = {TSR_RP_SPARSE, TSR_RP_SPARSE, TSR_RP_GAUSSIAN};
     const double ss[] = {0, 1, 0};
-    tsr_isa saved = tsr_isa_active();
     for (int ki = 0; ki < 3; ki++) {
         float *ref = NULL, *refc = NULL;
-        for (int isa = 0; isa <= (int)tsr_isa_supported(); isa++) {
-            if (tsr_isa_force((tsr_isa)isa) != TSR_OK) continue;
+        TSR_FOR_EACH_ISA(isa) {
             for (int pi = 0; pi < 3; pi++) {
                 if (!pools[pi]) continue;
                 for (int mat = 0; mat < 2; mat++) {
@@ -428,10 +426,10 @@ TSR_TEST(test_determinism_threads_and_isa) {
                     CHECK_OK(tsr_rp_transform_csr_f32(pools[pi], rp, n, indptr, idx, val, yc, d));
                     if (!ref) { ref = y; refc = yc; }
                     else {
-                        CHECK_MSG(memcmp(ref, y, sizeof(float) * n * d) == 0, "kind %d isa %s threads %d mat %d dense",
-                                  ki, tsr_isa_name((tsr_isa)isa), pi + 1, mat);
-                        CHECK_MSG(memcmp(refc, yc, sizeof(float) * n * d) == 0, "kind %d isa %s threads %d mat %d csr",
-                                  ki, tsr_isa_name((tsr_isa)isa), pi + 1, mat);
+                        CHECK_SAME_BITS(ref, y, sizeof(float) * n * d, "kind %d isa %s threads %d mat %d dense",
+                                        ki, tsr_isa_name(isa), pi + 1, mat);
+                        CHECK_SAME_BITS(refc, yc, sizeof(float) * n * d, "kind %d isa %s threads %d mat %d csr",
+                                        ki, tsr_isa_name(isa), pi + 1, mat);
                         free(y); free(yc);
                     }
                     tsr_rp_destroy(rp);
@@ -440,7 +438,6 @@ TSR_TEST(test_determinism_threads_and_isa) {
         }
         free(ref); free(refc);
     }
-    tsr_isa_force(saved);
     free(x); free(indptr); free(idx); free(val); free(val64);
 }
 
