@@ -12,9 +12,10 @@ SWIFT_CONF ?= release
 ASAN_BUILD ?= build-asan
 
 VERSION := 0.1.0
-PKGS    := hwloc
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# hwloc is optional: without `pkg-config hwloc` the topology fallback is compiled (TSR_HAVE_HWLOC=0).
+PKGS    := $(shell pkg-config --exists hwloc 2>/dev/null && echo hwloc)
+PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -DTSR_HAVE_HWLOC=1,-DTSR_HAVE_HWLOC=0)
+PKG_LIBS   := $(if $(PKGS),$(shell pkg-config --libs $(PKGS) 2>/dev/null))
 
 # No -march=native: kernels pick their ISA at run time (function target attributes).
 OPT      ?= -O3

@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "TesseraModels", targets: ["TesseraModels"]),
         // distributed (MPI): its own product, so nothing else requires MPI
         .library(name: "TesseraDistributed", targets: ["TesseraDistributed"]),
+        // the C ABI of include/tessera/cluster.h, implemented in Swift (libTesseraCABI.so; the Python package uses it)
+        .library(name: "TesseraCABI", type: .dynamic, targets: ["TesseraCABI"]),
         .executable(name: "tessera", targets: ["tessera"]),
         .executable(name: "tessera-mpi", targets: ["tessera-mpi"]),
         .executable(name: "tessera-bench", targets: ["tessera-bench"]),
@@ -64,6 +66,9 @@ let package = Package(
         // distributed: MPI binding, ring attention, distributed k-means and FD solvers
         .target(name: "TesseraDistributed",
                 dependencies: ["Tessera", "CMPI", "TesseraPDE", "TesseraCluster", "TesseraDiffusion", "COpenBLAS"]),
+
+        // @_cdecl exports of TesseraCluster for C and Python (include/tessera/cluster.h)
+        .target(name: "TesseraCABI", dependencies: ["Tessera", "TesseraCluster"]),
 
         // MARK: Command-line tools
         // what tessera and tessera-mpi share: the option types of the commands that also run on

@@ -28,6 +28,7 @@
 #include "tessera/quant.h"
 #include "tessera/datatype.h"
 #include "tessera/randproj.h"
+#include "tessera/graph.h"
 #include "tessera/elementwise.h"
 
 #endif /* TESSERA_H */

@@ -87,7 +87,7 @@ public final class Datatype: @unchecked Sendable, CustomStringConvertible {
 
     private init(handle: OpaquePointer) { self.handle = handle }
 
-    deinit { _ = tsr_datatype_free(handle) }
+    deinit { _ = tsr_datatype_destroy(handle) }
 
     private static func make(_ body: (UnsafeMutablePointer<OpaquePointer?>) -> tsr_status) throws(TesseraError) -> Datatype {
         var out: OpaquePointer?
@@ -262,7 +262,7 @@ public final class Datatype: @unchecked Sendable, CustomStringConvertible {
         try commit()
         var info = tsr_canon_info()
         info.size = UInt32(MemoryLayout<tsr_canon_info>.size)
-        try check(tsr_datatype_canonical(handle, &info))
+        try check(tsr_datatype_canon_info_get(handle, &info))
         let kind: Layout.Kind
         switch info.kind {
         case TSR_CANON_EMPTY: kind = .empty
@@ -282,7 +282,7 @@ public final class Datatype: @unchecked Sendable, CustomStringConvertible {
         try commit()
         try other.commit()
         var eq: Int32 = 0
-        try check(tsr_datatype_same_layout(handle, other.handle, &eq))
+        try check(tsr_datatype_has_same_layout(handle, other.handle, &eq))
         return eq != 0
     }
 

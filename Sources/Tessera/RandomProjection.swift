@@ -108,7 +108,7 @@ public final class RandomProjection: @unchecked Sendable {
     private var info: tsr_rp_info {
         var i = tsr_rp_info()
         i.size = UInt32(MemoryLayout<tsr_rp_info>.size)
-        _ = tsr_rp_describe(handle, &i)
+        _ = tsr_rp_info_get(handle, &i)
         return i
     }
 

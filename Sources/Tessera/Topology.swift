@@ -25,7 +25,7 @@ public struct Topology: Sendable, Equatable {
     public static let current: Topology = {
         var t = tsr_topology_info()
         t.size = UInt32(MemoryLayout<tsr_topology_info>.size)
-        _ = tsr_topology_get(&t)
+        _ = tsr_topology_info_get(&t)
         let source = withUnsafeBytes(of: t.source) { raw in
             String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
         }

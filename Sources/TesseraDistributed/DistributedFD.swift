@@ -2,8 +2,9 @@
 // Jacobi-preconditioned CG) on a grid split over ranks.
 //
 // The stencil, the explicit heat row update and the diagonal are TesseraPDE's own kernels
-// (FDStencil, package-visible); the boundary ghosts and the CG recurrences follow TesseraPDE's
-// FD solvers expression for expression, so:
+// (FDStencil, package-visible), and the CG recurrence is TesseraPDE's ConjugateGradient (one
+// part: this rank's block); the boundary ghosts follow TesseraPDE's FD solvers expression for
+// expression, so:
 //   - explicit heat gives the same bits as FDHeat on one process for any split;
 //   - CG gives the same bits as FDPoisson(tiles: dims) on one process: per-rank dot products
 //     are summed in rank order (= TiledGrid's tile order) by `orderedSum`.
@@ -199,31 +200,38 @@ public final class DistributedPoisson: @unchecked Sendable {
     let op: DistributedOperator
     let x, r, p, q, z, dinv: AlignedDoubles
     let rowDots: UnsafeMutablePointer<Double>
-    let precond: FDPreconditioner
-    let singular: Bool
+    /// TesseraPDE's CG recurrence over this rank's block: halos from the neighbouring ranks
+    /// (applyOverlapped), partial sums in rank order (orderedSum, = TiledGrid's tile order).
+    let cg: ConjugateGradient
 
     public init(on grid: DistributedGrid, preconditioner: FDPreconditioner = .jacobi) throws(TesseraError) {
         self.grid = grid
-        op = DistributedOperator(grid, alpha: 0, beta: 1)
-        precond = preconditioner
-        singular = !grid.grid.boundaries.contains { if case .dirichlet = $0 { return true }; return false }
-        x = try grid.makeVector(); r = try grid.makeVector(); p = try grid.makeVector()
-        q = try grid.makeVector(); z = try grid.makeVector(); dinv = try grid.makeVector()
-        rowDots = .allocate(capacity: grid.local[0] * grid.local[1])
+        let op = DistributedOperator(grid, alpha: 0, beta: 1)
+        self.op = op
+        let singular = !grid.grid.boundaries.contains { if case .dirichlet = $0 { return true }; return false }
+        let x = try grid.makeVector(), r = try grid.makeVector(), p = try grid.makeVector()
+        let q = try grid.makeVector(), z = try grid.makeVector(), dinv = try grid.makeVector()
+        self.x = x; self.r = r; self.p = p; self.q = q; self.z = z; self.dinv = dinv
+        let rowDots = UnsafeMutablePointer<Double>.allocate(capacity: grid.local[0] * grid.local[1])
+        self.rowDots = rowDots
         op.diagonal(into: dinv.pointer)
         let dp = dinv.pointer
         op.forInterior { i in dp[i] = 1 / dp[i] }
+        var rows: [Int] = []
+        for zz in grid.halo[0]..<(grid.halo[0] + grid.size3[0]) { for y in 1...grid.size3[1] { rows.append(grid.index(zz, y, 0)) } }
+        let part = CGPart(x: x.pointer, r: r.pointer, p: p.pointer, q: q.pointer, z: z.pointer, dinv: dinv.pointer,
+                          rows: rows, rowLength: grid.size3[2])
+        let communicator = grid.communicator
+        let env = CGEnvironment(
+            forParts: { body in body(0) },
+            apply: { (v: CGOperand) throws(TesseraError) -> [Double] in
+                [try op.applyOverlapped(v == .x ? x : p, q, dirichletValues: false, rowDots: rowDots)]
+            },
+            sum: { (partials: [Double], _: Int) throws(TesseraError) -> [Double] in try communicator.orderedSum(partials) })
+        cg = ConjugateGradient(parts: [part], environment: env, preconditioner: preconditioner, singular: singular,
+                               pointCount: grid.grid.count)
     }
     deinit { rowDots.deallocate() }
-
-    /// Σ over ranks of per-rank partial sums, in rank order (TiledGrid's tile order).
-    private func total(_ local: Double) throws(TesseraError) -> Double { try grid.communicator.orderedSum([local])[0] }
-
-    private func mean(_ v: AlignedDoubles) throws(TesseraError) -> Double {
-        var s = 0.0
-        op.forInterior { s += v.pointer[$0] }
-        return try total(s) / Double(grid.grid.count)
-    }
 
     /// Solves ∇²u = f (collective; every rank passes the same global f). Errors: grid
     /// mismatch, non-finite f, tolerance ≤ 0, MPI errors.
@@ -238,48 +246,8 @@ public final class DistributedPoisson: @unchecked Sendable {
         op.forInterior { rp0[$0] = -rp0[$0] }
         op.addBoundaryValues(r)
         x.zero()
-        let rep = try cg(tolerance: tolerance, maxIterations: maxIterations ?? 10 * grid.grid.count)
-        return (try grid.gather(x), rep)
-    }
-
-    /// TesseraPDE's TiledCG.solve, with halos from the neighbouring ranks.
-    private func cg(tolerance: Double, maxIterations: Int) throws(TesseraError) -> DistributedSolveReport {
-        let xp = x.pointer, rp = r.pointer, pp = p.pointer, qp = q.pointer, zp = z.pointer, dp = dinv.pointer
-        if singular { let m = try mean(r); op.forInterior { rp[$0] -= m } }
-        _ = try op.applyOverlapped(x, q, dirichletValues: false, rowDots: rowDots)
-        op.forInterior { i in rp[i] -= qp[i] }
-        var s0 = 0.0
-        op.forInterior { let v = rp[$0]; s0 += v * v }
-        let bnorm = try total(s0).squareRoot()
-        if bnorm == 0 { return DistributedSolveReport(iterations: 0, relativeResidual: 0, converged: true) }
-        let jac = precond == .jacobi
-        var s1 = 0.0
-        op.forInterior { i in let zz = jac ? rp[i] * dp[i] : rp[i]; zp[i] = zz; pp[i] = zz; s1 += rp[i] * zz }
-        var rz = try total(s1)
-        var it = 0, rr = bnorm * bnorm
-        while it < maxIterations && rr.squareRoot() > tolerance * bnorm {
-            let pq = try total(try op.applyOverlapped(p, q, dirichletValues: false, rowDots: rowDots))
-            guard pq > 0, pq.isFinite else { break }
-            let alpha = rz / pq
-            var a = 0.0, b = 0.0
-            op.forInterior { i in
-                xp[i] += alpha * pp[i]
-                let rn = rp[i] - alpha * qp[i]
-                rp[i] = rn
-                let zz = jac ? rn * dp[i] : rn
-                zp[i] = zz
-                a += rn * zz; b += rn * rn
-            }
-            let sums = try grid.communicator.orderedSum([a, b])
-            let rzNew = sums[0]
-            rr = sums[1]
-            let beta = rzNew / rz
-            rz = rzNew
-            op.forInterior { i in pp[i] = zp[i] + beta * pp[i] }
-            it += 1
-        }
-        if singular { let m = try mean(x); op.forInterior { xp[$0] -= m } }
-        return DistributedSolveReport(iterations: it, relativeResidual: rr.squareRoot() / bnorm,
-                             converged: rr.squareRoot() <= tolerance * bnorm)
+        let rep = try cg.solve(tolerance: tolerance, maxIterations: maxIterations ?? 10 * grid.grid.count)
+        return (try grid.gather(x), DistributedSolveReport(iterations: rep.iterations, relativeResidual: rep.relativeResidual,
+                                                           converged: rep.converged))
     }
 }

@@ -89,93 +89,55 @@ final class FDOperator {
     }
 }
 
-/// Preconditioned conjugate gradients on a tiled grid.
+/// Preconditioned conjugate gradients on a tiled grid: the shared recurrence
+/// (ConjugateGradient) over the tiles, halos from TiledGrid's exchange, partial sums in tile
+/// order.
 final class TiledCG {
     let op: FDOperator
     let x, r, p, q, z, dinv: [AlignedDoubles]
-    let precond: FDPreconditioner
-    let singular: Bool
+    let cg: ConjugateGradient
 
     init(op: FDOperator, preconditioner: FDPreconditioner, singular: Bool) throws(TesseraError) {
         self.op = op
-        precond = preconditioner
-        self.singular = singular
         let tg = op.tg
-        x = try tg.makeVector(); r = try tg.makeVector(); p = try tg.makeVector()
-        q = try tg.makeVector(); z = try tg.makeVector(); dinv = try tg.makeVector()
+        let x = try tg.makeVector(), r = try tg.makeVector(), p = try tg.makeVector()
+        let q = try tg.makeVector(), z = try tg.makeVector(), dinv = try tg.makeVector()
+        self.x = x; self.r = r; self.p = p; self.q = q; self.z = z; self.dinv = dinv
         tg.forTiles { ti in
             op.diagonal(ti, into: dinv[ti].pointer)
             op.forInterior(ti) { i in dinv[ti].pointer[i] = 1 / dinv[ti].pointer[i] }
         }
-    }
-
-    func mean(_ v: [AlignedDoubles]) -> Double {
-        op.tg.sumOverTiles { ti in var s = 0.0; op.forInterior(ti) { s += v[ti].pointer[$0] }; return s } / Double(op.tg.grid.count)
-    }
-
-    func subtract(_ v: [AlignedDoubles], _ m: Double) {
-        op.tg.forTiles { ti in op.forInterior(ti) { v[ti].pointer[$0] -= m } }
+        let parts = tg.tiles.indices.map { ti in
+            let t = tg.tiles[ti], hz = tg.halo[0]
+            var rows: [Int] = []
+            for zz in hz..<(hz + t.size[0]) { for y in 1...t.size[1] { rows.append(t.index(zz, y, 0)) } }
+            return CGPart(x: x[ti].pointer, r: r[ti].pointer, p: p[ti].pointer, q: q[ti].pointer, z: z[ti].pointer,
+                          dinv: dinv[ti].pointer, rows: rows, rowLength: t.size[2])
+        }
+        let env = CGEnvironment(
+            forParts: { body in tg.forTiles(body) },
+            apply: { (v: CGOperand) throws(TesseraError) -> [Double] in
+                let vs = v == .x ? x : p
+                tg.exchangeHalos(vs, dirichletValues: false)
+                var dots = [Double](repeating: 0, count: tg.tiles.count)
+                dots.withUnsafeMutableBufferPointer { b in
+                    let base = b.baseAddress!
+                    tg.forTiles { ti in base[ti] = op.apply(ti, vs[ti].pointer, q[ti].pointer) }
+                }
+                return dots
+            },
+            sum: { (partials: [Double], width: Int) throws(TesseraError) -> [Double] in
+                var out = [Double](repeating: 0, count: width)
+                for ti in 0..<(partials.count / width) { for j in 0..<width { out[j] += partials[ti * width + j] } }
+                return out
+            })
+        cg = ConjugateGradient(parts: parts, environment: env, preconditioner: preconditioner, singular: singular,
+                               pointCount: tg.grid.count)
     }
 
     /// Solves A x = b (b in r on entry, x holds the initial guess). Returns the report.
-    func solve(tolerance: Double, maxIterations: Int) -> FDSolveReport {
-        let tg = op.tg
-        if singular { subtract(r, mean(r)) }
-        // r = b − A x
-        tg.exchangeHalos(x, dirichletValues: false)
-        tg.forTiles { ti in
-            _ = op.apply(ti, x[ti].pointer, q[ti].pointer)
-            let rp = r[ti].pointer, qp = q[ti].pointer
-            op.forInterior(ti) { i in rp[i] -= qp[i] }
-        }
-        let bnorm = tg.sumOverTiles { ti in var s = 0.0; op.forInterior(ti) { let v = r[ti].pointer[$0]; s += v * v }; return s }.squareRoot()
-        if bnorm == 0 { return FDSolveReport(iterations: 0, relativeResidual: 0, converged: true) }
-        let jac = precond == .jacobi
-        var rz = tg.sumOverTiles { ti in
-            let rp = r[ti].pointer, zp = z[ti].pointer, pp = p[ti].pointer, dp = dinv[ti].pointer
-            var s = 0.0
-            op.forInterior(ti) { i in let zz = jac ? rp[i] * dp[i] : rp[i]; zp[i] = zz; pp[i] = zz; s += rp[i] * zz }
-            return s
-        }
-        var it = 0, rr = bnorm * bnorm
-        while it < maxIterations && rr.squareRoot() > tolerance * bnorm {
-            tg.exchangeHalos(p, dirichletValues: false)
-            let pq = tg.sumOverTiles { ti in op.apply(ti, p[ti].pointer, q[ti].pointer) }
-            guard pq > 0, pq.isFinite else { break }
-            let alpha = rz / pq
-            // x += αp, r −= αq, z = M⁻¹r; sums r·z and r·r in the same pass
-            var sums = [Double](repeating: 0, count: 2 * tg.tiles.count)
-            sums.withUnsafeMutableBufferPointer { sp in
-                let s = sp.baseAddress!
-                tg.forTiles { ti in
-                    let xp = x[ti].pointer, rp = r[ti].pointer, pp = p[ti].pointer, qp = q[ti].pointer
-                    let zp = z[ti].pointer, dp = dinv[ti].pointer
-                    var a = 0.0, b = 0.0
-                    op.forInterior(ti) { i in
-                        xp[i] += alpha * pp[i]
-                        let rn = rp[i] - alpha * qp[i]
-                        rp[i] = rn
-                        let zz = jac ? rn * dp[i] : rn
-                        zp[i] = zz
-                        a += rn * zz; b += rn * rn
-                    }
-                    s[2 * ti] = a; s[2 * ti + 1] = b
-                }
-            }
-            var rzNew = 0.0
-            rr = 0
-            for ti in 0..<tg.tiles.count { rzNew += sums[2 * ti]; rr += sums[2 * ti + 1] }
-            let beta = rzNew / rz
-            rz = rzNew
-            tg.forTiles { ti in
-                let pp = p[ti].pointer, zp = z[ti].pointer
-                op.forInterior(ti) { i in pp[i] = zp[i] + beta * pp[i] }
-            }
-            it += 1
-        }
-        if singular { subtract(x, mean(x)) }
-        return FDSolveReport(iterations: it, relativeResidual: rr.squareRoot() / bnorm,
-                             converged: rr.squareRoot() <= tolerance * bnorm)
+    func solve(tolerance: Double, maxIterations: Int) throws(TesseraError) -> FDSolveReport {
+        try cg.solve(tolerance: tolerance, maxIterations: maxIterations)
     }
 }
 
@@ -206,7 +168,7 @@ public final class FDPoisson: @unchecked Sendable {
         tiled.forTiles { ti in cg.op.forInterior(ti) { cg.r[ti].pointer[$0] = -cg.r[ti].pointer[$0] } }
         cg.op.addBoundaryValues(cg.r)
         tiled.forTiles { ti in cg.x[ti].zero() }
-        let rep = cg.solve(tolerance: tolerance, maxIterations: maxIterations ?? 10 * tiled.grid.count)
+        let rep = try cg.solve(tolerance: tolerance, maxIterations: maxIterations ?? 10 * tiled.grid.count)
         return (try tiled.gather(cg.x), rep)
     }
 
@@ -298,7 +260,7 @@ public final class FDHeat: @unchecked Sendable {
                 // Dirichlet values enter twice: once through the ghosts above (time n), once
                 // for time n+1 through the right-hand side.
                 cg.op.addBoundaryValues(cg.r)
-                let rep = cg.solve(tolerance: tolerance, maxIterations: 10_000)
+                let rep = try cg.solve(tolerance: tolerance, maxIterations: 10_000)
                 guard rep.converged || rep.relativeResidual < 1e-8 else {
                     throw .invalidState("FDHeat: Crank–Nicolson solve did not converge (residual \(rep.relativeResidual)) at t = \(time)")
                 }

@@ -12,8 +12,6 @@
 #include "tsr_test.h"
 
 static unsigned long long rng = 0x9E3779B97F4A7C15ull;
-static int n_isas = 1;
-static tsr_isa isas[TSR_ISA_COUNT];
 
 static int rand_int(int lo, int hi) { return lo + (int)(tsr_test_rng_next(&rng) % (unsigned long long)(hi - lo + 1)); }
 
@@ -146,8 +144,7 @@ static double run_case(const case_t *cs, tsr_pool_t *pool) {
     double tol = 2e-5;
     if (cs->ot != TSR_DTYPE_F32) tol = cs->ot == TSR_DTYPE_BF16 ? 8e-3 : 1e-3;
     double worst = 0;
-    for (int ii = 0; ii < n_isas; ii++) {
-        CHECK_OK(tsr_isa_force(isas[ii]));
+    TSR_FOR_EACH_ISA(isa) {
         memset(o.p, 0xFF, on * tsr_dtype_size(cs->ot));
         for (size_t i = 0; i < nrows; i++) lse[i] = 12345.0f;
         tsr_attn_args a = {.size = sizeof a, .q = q.p, .k = k.p, .v = v.p, .o = o.p, .lse = lse,
@@ -174,12 +171,11 @@ static double run_case(const case_t *cs, tsr_pool_t *pool) {
         CHECK_MSG(err <= tol && lerr <= 2e-5,
                   "isa %s B%lld Hq%lld Hkv%lld Sq%lld Sk%lld D%lld %s/%s/%s->%s causal%d win(%d,%d) bits%d bias%d pad%d: "
                   "max |O - ref| = %.3g (tol %.1g), lse rel err %.3g",
-                  tsr_isa_name(isas[ii]), (long long)cs->B, (long long)cs->Hq, (long long)cs->Hkv, (long long)cs->Sq,
+                  tsr_isa_name(isa), (long long)cs->B, (long long)cs->Hq, (long long)cs->Hkv, (long long)cs->Sq,
                   (long long)cs->Sk, (long long)cs->D, dn(cs->qt), dn(cs->kt), dn(cs->vt), dn(cs->ot), cs->causal, cs->wl,
                   cs->wr, cs->bitset, cs->bias, cs->padded, err, tol, lerr);
         if (err > worst || err != err) worst = err;
     }
-    tsr_isa_force(tsr_isa_supported());
     tsr_free(q.p); tsr_free(k.p); tsr_free(v.p); tsr_free(o.p);
     free(bits); free(bias); free(lse); free(ro); free(rl);
     return worst;
@@ -237,8 +233,7 @@ TSR_TEST(test_fully_masked_rows) {
     d.causal = 1; d.want_lse = 1;
     float *q = calloc(20 * 32, 4), *k = calloc(8 * 32, 4), *v = calloc(8 * 32, 4), *o = malloc(20 * 32 * 4), lse[20];
     for (int i = 0; i < 8 * 32; i++) v[i] = 1.0f;
-    for (int ii = 0; ii < n_isas; ii++) {
-        tsr_isa_force(isas[ii]);
+    TSR_FOR_EACH_ISA(isa) {
         memset(o, 0xFF, 20 * 32 * 4);
         tsr_attn_args a = {.size = sizeof a, .q = q, .k = k, .v = v, .o = o, .lse = lse};
         CHECK_OK(tsr_attention(pool2, &d, &a));
@@ -249,7 +244,6 @@ TSR_TEST(test_fully_masked_rows) {
         for (int i = 12; i < 20; i++) CHECK_NEAR(o[i * 32], 1.0, 1e-6);
         CHECK_NEAR(lse[19], log(8.0), 1e-6);
     }
-    tsr_isa_force(tsr_isa_supported());
     free(q); free(k); free(v); free(o);
 }
 
@@ -263,7 +257,7 @@ TSR_TEST(test_batch_invariance) {
     for (int64_t i = 0; i < Hkv * maxctx * D; i++) { kc[i] = tsr_test_uniform(&rng); vc[i] = tsr_test_uniform(&rng); }
     /* 1, 2 and 3 workers; 3 only where there are 3 cores (oversubscribed spinning pools are slow) */
     tsr_topology_info topo = {.size = sizeof topo};
-    tsr_topology_get(&topo);
+    tsr_topology_info_get(&topo);
     const int npools = topo.cores >= 3 ? 3 : 2;
     tsr_pool_t *pools[3] = {NULL, NULL, NULL};
     for (int t = 0; t < npools; t++) {
@@ -274,8 +268,7 @@ TSR_TEST(test_batch_invariance) {
     }
     int qlens[] = {1, 5, 40, 2, 8};
     const size_t nq = tsr_test_quick() ? 3 : 5;
-    for (int ii = 0; ii < n_isas; ii++) {
-        CHECK_OK(tsr_isa_force(isas[ii]));
+    TSR_FOR_EACH_ISA(isa) {
         for (size_t qi = 0; qi < nq; qi++) {
             int64_t k = qlens[qi], kv_len = past + k;
             /* queries [b=1][Hq][k][D] contiguous */
@@ -312,13 +305,12 @@ TSR_TEST(test_batch_invariance) {
                     CHECK_OK(tsr_attention(pools[(h + i) % npools], &d1, &a1));
                     if (memcmp(o1, o + (h * k + i) * D, sizeof(float) * D) != 0 || l1 != lse[h * k + i]) same = 0;
                 }
-            CHECK_MSG(same, "isa %s q_len %lld: rows differ from q_len = 1 runs", tsr_isa_name(isas[ii]), (long long)k);
-            CHECK_MSG(same_threads, "isa %s q_len %lld: result depends on the thread count", tsr_isa_name(isas[ii]),
+            CHECK_MSG(same, "isa %s q_len %lld: rows differ from q_len = 1 runs", tsr_isa_name(isa), (long long)k);
+            CHECK_MSG(same_threads, "isa %s q_len %lld: result depends on the thread count", tsr_isa_name(isa),
                       (long long)k);
             free(o1); free(q); free(o); free(lse);
         }
     }
-    tsr_isa_force(tsr_isa_supported());
     for (int t = 0; t < npools; t++) tsr_pool_destroy(pools[t]);
     free(kc); free(vc);
 }
@@ -399,8 +391,7 @@ TSR_TEST(test_nan_propagates) {
     for (int i = 0; i < 300 * 16; i++) { k[i] = tsr_test_uniform(&rng); v[i] = tsr_test_uniform(&rng); }
     v[200 * 16 + 3] = NAN;   /* every row sees key 200: column 3 of every row is NaN */
     q[2 * 16 + 5] = NAN;      /* row 2: all scores NaN */
-    for (int ii = 0; ii < n_isas; ii++) {
-        tsr_isa_force(isas[ii]);
+    TSR_FOR_EACH_ISA(isa) {
         tsr_attn_args a = {.size = sizeof a, .q = q, .k = k, .v = v, .o = o, .lse = lse};
         CHECK_OK(tsr_attention(pool2, &d, &a));
         CHECK(isnan(o[3]) && isnan(o[16 + 3]) && !isnan(o[0]) && !isnan(o[16]));
@@ -409,7 +400,6 @@ TSR_TEST(test_nan_propagates) {
         CHECK_OK(tsr_attention(pool2, &d, &a));  /* Inf in K: no crash */
         k[7] = 0.5f;
     }
-    tsr_isa_force(tsr_isa_supported());
     free(q); free(k); free(v);
 }
 
@@ -460,8 +450,7 @@ static void window_vs_unbounded(int64_t Sq, int64_t Sk, int causal, int64_t wl, 
     float *l1 = malloc(sizeof(float) * 2 * Sq), *l2 = malloc(sizeof(float) * 2 * Sq);
     for (int64_t i = 0; i < 2 * Sq * D; i++) q[i] = tsr_test_uniform(&rng);
     for (int64_t i = 0; i < Sk * D; i++) { k[i] = tsr_test_uniform(&rng); v[i] = tsr_test_uniform(&rng); }
-    for (int ii = 0; ii < n_isas; ii++) {
-        CHECK_OK(tsr_isa_force(isas[ii]));
+    TSR_FOR_EACH_ISA(isa) {
         d.window_left = ref_wl; d.window_right = ref_wr;
         tsr_attn_args a = {.size = sizeof a, .q = q, .k = k, .v = v, .o = o1, .lse = l1};
         CHECK_OK(tsr_attention(pool2, &d, &a));
@@ -480,10 +469,9 @@ static void window_vs_unbounded(int64_t Sq, int64_t Sk, int causal, int64_t wl, 
         CHECK_MSG(same && visible_rows > 0,
                   "isa %s Sq %lld Sk %lld causal %d window (%lld, %lld): differs from window (%lld, %lld) "
                   "(o[0] %g vs %g, lse[0] %g vs %g)",
-                  tsr_isa_name(isas[ii]), (long long)Sq, (long long)Sk, causal, (long long)wl, (long long)wr,
+                  tsr_isa_name(isa), (long long)Sq, (long long)Sk, causal, (long long)wl, (long long)wr,
                   (long long)ref_wl, (long long)ref_wr, o2[0], o1[0], l2[0], l1[0]);
     }
-    tsr_isa_force(tsr_isa_supported());
     free(q); free(k); free(v); free(o1); free(o2); free(l1); free(l2);
 }
 
@@ -602,8 +590,6 @@ TSR_TEST(test_bad_input) {
 }
 
 int main(void) {
-    isas[0] = TSR_ISA_SCALAR;
-    for (int i = 1; i <= (int)tsr_isa_supported(); i++) isas[n_isas++] = (tsr_isa)i;
     tsr_pool_params pp;
     tsr_pool_params_default(&pp);
     pp.n_threads = 2;

@@ -36,7 +36,7 @@ TSR_TEST(test_build_info) {
 }
 
 TSR_TEST(test_last_error_is_thread_local_detail) {
-    tsr_clear_error();
+    tsr_last_error_clear();
     CHECK(tsr_last_error()[0] == '\0');
     CHECK_STATUS(tsr_cpu_features_get(NULL), TSR_EINVAL);
     CHECK(strstr(tsr_last_error(), "out") != NULL);  /* names the argument */
@@ -150,6 +150,49 @@ TSR_TEST(test_memory) {
     tsr_free(NULL);
 }
 
+/* The deprecated names of docs/CONVENTIONS.md still link and answer like the new ones
+ * (real exported functions, so old binaries and ctypes users keep working). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+TSR_TEST(test_deprecated_aliases) {
+    tsr_topology_info t1 = {.size = sizeof t1}, t2 = {.size = sizeof t2};
+    CHECK_OK(tsr_topology_get(&t1));
+    CHECK_OK(tsr_topology_info_get(&t2));
+    CHECK(memcmp(&t1, &t2, sizeof t1) == 0);
+    CHECK(tsr_pool_in_worker() == tsr_pool_is_in_worker() && tsr_pool_in_worker() == 0);
+    CHECK_STATUS(tsr_isa_force((tsr_isa)42), TSR_EINVAL);
+    tsr_clear_error();
+    CHECK(tsr_last_error()[0] == '\0');
+
+    tsr_rp_t *rp = NULL;
+    CHECK_OK(tsr_rp_create(1000, 16, NULL, &rp));
+    tsr_rp_info r1 = {.size = sizeof r1}, r2 = {.size = sizeof r2};
+    CHECK_OK(tsr_rp_describe(rp, &r1));
+    CHECK_OK(tsr_rp_info_get(rp, &r2));
+    CHECK(r1.in_dim == r2.in_dim && r1.out_dim == r2.out_dim && r1.s == r2.s && r1.seed == r2.seed);
+    tsr_rp_destroy(rp);
+
+    tsr_datatype_t *dbl = NULL, *v1 = NULL, *v2 = NULL;
+    CHECK_OK(tsr_datatype_named(TSR_TYPE_DOUBLE, &dbl));
+    CHECK_OK(tsr_datatype_vector(10, 2, 5, dbl, &v1));
+    CHECK_OK(tsr_datatype_vector(10, 2, 5, dbl, &v2));
+    CHECK_OK(tsr_datatype_commit(v1));
+    CHECK_OK(tsr_datatype_commit(v2));
+    tsr_canon_info c1 = {.size = sizeof c1}, c2 = {.size = sizeof c2};
+    CHECK_OK(tsr_datatype_canonical(v1, &c1));
+    CHECK_OK(tsr_datatype_canon_info_get(v1, &c2));
+    CHECK(memcmp(&c1, &c2, sizeof c1) == 0);
+    int32_t e1 = 0, e2 = 0;
+    CHECK_OK(tsr_datatype_same_layout(v1, v2, &e1));
+    CHECK_OK(tsr_datatype_has_same_layout(v1, v2, &e2));
+    CHECK(e1 == 1 && e2 == 1);
+    CHECK_OK(tsr_datatype_free(v1));
+    CHECK_STATUS(tsr_datatype_destroy(v1), TSR_EINVAL);  /* one handle, two names: a second destroy */
+    CHECK_OK(tsr_datatype_destroy(v2));
+    CHECK_OK(tsr_datatype_free(dbl));
+}
+#pragma GCC diagnostic pop
+
 int main(void) {
     RUN(test_status_strings);
     RUN(test_version);
@@ -160,5 +203,6 @@ int main(void) {
     RUN(test_bf16_conversion);
     RUN(test_cpu_features_and_isa);
     RUN(test_memory);
+    RUN(test_deprecated_aliases);
     return tsr_test_summary();
 }

@@ -219,7 +219,7 @@ static node *random_node(int depth) {
 
 static void free_node(node *nd, int free_types_now) {
     for (int i = 0; i < nd->nch; i++) free_node(nd->ch[i], free_types_now);
-    if (free_types_now) CHECK_OK(tsr_datatype_free(nd->t));
+    if (free_types_now) CHECK_OK(tsr_datatype_destroy(nd->t));
     free(nd);
 }
 
@@ -340,13 +340,10 @@ static int fuzz_one(int depth, int64_t incount, tsr_pool_t *pool) {
 
 TSR_TEST(fuzz_random_trees_every_isa) {
     int rounds = tsr_test_quick() ? 150 : 600;
-    tsr_isa top = tsr_isa_supported();
     int fails = 0;
-    for (int isa = TSR_ISA_SCALAR; isa <= (int)top; isa++) {
-        CHECK_OK(tsr_isa_force((tsr_isa)isa));
+    TSR_FOR_EACH_ISA(isa) {
         for (int r = 0; r < rounds && fails < 5; r++) fails += fuzz_one((int)rnd(1, 5), rnd(0, 4), NULL) != 0;
     }
-    CHECK_OK(tsr_isa_force(top));
     CHECK(fails == 0);
 }
 
@@ -372,7 +369,7 @@ static void expect_same(tsr_datatype_t *a, tsr_datatype_t *b, const char *what) 
     CHECK_OK(tsr_datatype_commit(a));
     CHECK_OK(tsr_datatype_commit(b));
     int32_t eq = 0;
-    CHECK_OK(tsr_datatype_same_layout(a, b, &eq));
+    CHECK_OK(tsr_datatype_has_same_layout(a, b, &eq));
     if (!eq) {
         char da[400], db[400];
         tsr_datatype_describe(a, da, sizeof da, NULL);
@@ -391,9 +388,9 @@ TSR_TEST(canonical_equivalence) {
     expect_same(a, b, "contiguous vs vector");
     expect_same(a, c, "contiguous vs hvector");
     tsr_canon_info ci = {.size = sizeof ci};
-    CHECK_OK(tsr_datatype_canonical(a, &ci));
+    CHECK_OK(tsr_datatype_canon_info_get(a, &ci));
     CHECK(ci.kind == TSR_CANON_STRIDED && ci.ndims == 0 && ci.block_bytes == 96 && ci.start == 0);
-    tsr_datatype_free(a); tsr_datatype_free(b); tsr_datatype_free(c);
+    tsr_datatype_destroy(a); tsr_datatype_destroy(b); tsr_datatype_destroy(c);
 
     /* 2-D strided: vector(4,2,5,int) == hvector == indexed_block == hindexed == struct == resized subarray */
     tsr_datatype_vector(4, 2, 5, i32, &a);
@@ -411,14 +408,14 @@ TSR_TEST(canonical_equivalence) {
     expect_same(a, d, "vector vs hindexed");
     expect_same(a, e, "vector vs struct");
     expect_same(a, g, "vector vs resized subarray");
-    CHECK_OK(tsr_datatype_canonical(a, &ci));
+    CHECK_OK(tsr_datatype_canon_info_get(a, &ci));
     CHECK(ci.kind == TSR_CANON_STRIDED && ci.ndims == 1 && ci.block_bytes == 8 && ci.counts[0] == 4 && ci.strides[0] == 20);
     int32_t eq = 1;
     CHECK_OK(tsr_datatype_commit(f));
-    CHECK_OK(tsr_datatype_same_layout(a, f, &eq));
+    CHECK_OK(tsr_datatype_has_same_layout(a, f, &eq));
     CHECK(eq == 0); /* same bytes, different extent (80 vs 68): not interchangeable for incount > 1 */
-    tsr_datatype_free(a); tsr_datatype_free(b); tsr_datatype_free(c); tsr_datatype_free(d);
-    tsr_datatype_free(e); tsr_datatype_free(f); tsr_datatype_free(g);
+    tsr_datatype_destroy(a); tsr_datatype_destroy(b); tsr_datatype_destroy(c); tsr_datatype_destroy(d);
+    tsr_datatype_destroy(e); tsr_datatype_destroy(f); tsr_datatype_destroy(g);
 
     /* 3-D face: subarray(x-face of 8x6x5 doubles) == hvector(8, 1, 240B, vector(6, 1, 5, double)) */
     int64_t s3[3] = {8, 6, 5}, u3[3] = {8, 6, 1}, o3[3] = {0, 0, 2};
@@ -431,17 +428,17 @@ TSR_TEST(canonical_equivalence) {
     tsr_datatype_hindexed(1, &bl1, &d1, d, &e);
     tsr_datatype_resized(e, 0, 8 * 6 * 5 * 8, &f);
     expect_same(a, f, "3-D subarray face vs nested vectors");
-    CHECK_OK(tsr_datatype_canonical(a, &ci));
+    CHECK_OK(tsr_datatype_canon_info_get(a, &ci));
     CHECK(ci.kind == TSR_CANON_STRIDED && ci.ndims == 1 && ci.counts[0] == 48 && ci.strides[0] == 40 && ci.block_bytes == 8 && ci.start == 16);
-    tsr_datatype_free(a); tsr_datatype_free(b); tsr_datatype_free(c); tsr_datatype_free(d);
-    tsr_datatype_free(e); tsr_datatype_free(f);
+    tsr_datatype_destroy(a); tsr_datatype_destroy(b); tsr_datatype_destroy(c); tsr_datatype_destroy(d);
+    tsr_datatype_destroy(e); tsr_datatype_destroy(f);
 
     /* Fortran order subarray equals the C-order one with the dimensions reversed */
     int64_t fs[3] = {5, 6, 8}, fu[3] = {1, 6, 8}, fo[3] = {2, 0, 0};
     tsr_datatype_subarray(3, s3, u3, o3, TSR_ORDER_C, dbl, &a);
     tsr_datatype_subarray(3, fs, fu, fo, TSR_ORDER_FORTRAN, dbl, &b);
     expect_same(a, b, "C vs Fortran subarray");
-    tsr_datatype_free(a); tsr_datatype_free(b);
+    tsr_datatype_destroy(a); tsr_datatype_destroy(b);
 
     /* struct {int, double[3], char} resized to 40: contiguous(4) == a 12-block struct resized to 160 */
     tsr_datatype_t *chr = T(TSR_TYPE_CHAR), *s1, *s2;
@@ -456,19 +453,19 @@ TSR_TEST(canonical_equivalence) {
     tsr_datatype_struct(12, bl12, d12, t12, &b);
     tsr_datatype_resized(b, 0, 160, &c);
     expect_same(a, c, "contiguous(struct) vs flat struct");
-    CHECK_OK(tsr_datatype_canonical(a, &ci));
+    CHECK_OK(tsr_datatype_canon_info_get(a, &ci));
     CHECK(ci.kind == TSR_CANON_SEGMENTS && ci.n_segments == 2 && ci.ndims == 1 && ci.counts[0] == 4 && ci.strides[0] == 40);
     int64_t so[3], sl[3], ns = 0;
     CHECK_OK(tsr_datatype_segments(a, so, sl, 3, &ns));
     CHECK(ns == 2 && so[0] == 0 && sl[0] == 4 && so[1] == 8 && sl[1] == 25); /* double[3] and char touch */
-    tsr_datatype_free(s1); tsr_datatype_free(s2); tsr_datatype_free(a); tsr_datatype_free(b); tsr_datatype_free(c);
+    tsr_datatype_destroy(s1); tsr_datatype_destroy(s2); tsr_datatype_destroy(a); tsr_datatype_destroy(b); tsr_datatype_destroy(c);
 
     /* touching segments coalesce: indexed {2 at 0, 3 at 2} == contiguous(5) */
     int64_t ib[2] = {2, 3}, id[2] = {0, 2};
     tsr_datatype_indexed(2, ib, id, i32, &a);
     tsr_datatype_contiguous(5, i32, &b);
     expect_same(a, b, "touching indexed blocks vs contiguous");
-    tsr_datatype_free(a); tsr_datatype_free(b);
+    tsr_datatype_destroy(a); tsr_datatype_destroy(b);
 
     /* type-map order is kept: indexed {1 at 3, 1 at 0} is NOT the sorted list */
     int64_t rb[2] = {1, 1}, rd[2] = {3, 0}, sd2[2] = {0, 3};
@@ -476,18 +473,18 @@ TSR_TEST(canonical_equivalence) {
     tsr_datatype_indexed(2, rb, sd2, i32, &b);
     CHECK_OK(tsr_datatype_commit(a));
     CHECK_OK(tsr_datatype_commit(b));
-    CHECK_OK(tsr_datatype_same_layout(a, b, &eq));
+    CHECK_OK(tsr_datatype_has_same_layout(a, b, &eq));
     CHECK(eq == 0);
-    CHECK_OK(tsr_datatype_canonical(a, &ci));
+    CHECK_OK(tsr_datatype_canon_info_get(a, &ci));
     CHECK(ci.kind == TSR_CANON_STRIDED && ci.start == 12 && ci.ndims == 1 && ci.strides[0] == -12);
-    tsr_datatype_free(a); tsr_datatype_free(b);
+    tsr_datatype_destroy(a); tsr_datatype_destroy(b);
 
     /* vector of vector whose strides chain merges into one stream */
     tsr_datatype_vector(3, 1, 2, i32, &a);            /* 3 ints, stride 8B */
     tsr_datatype_hvector(4, 1, 24, a, &b);            /* chained: 12 ints, stride 8B */
     tsr_datatype_vector(12, 1, 2, i32, &c);
     expect_same(b, c, "chained vectors vs one vector");
-    tsr_datatype_free(a); tsr_datatype_free(b); tsr_datatype_free(c);
+    tsr_datatype_destroy(a); tsr_datatype_destroy(b); tsr_datatype_destroy(c);
 }
 
 TSR_TEST(bounds_and_queries) {
@@ -497,7 +494,7 @@ TSR_TEST(bounds_and_queries) {
     tsr_datatype_size(a, &size);
     tsr_datatype_extent(a, &lb, &ext);
     CHECK(size == 32 && lb == 0 && ext == 68);
-    tsr_datatype_free(a);
+    tsr_datatype_destroy(a);
     int64_t sbl[3] = {1, 3, 1}, sd[3] = {0, 8, 32};
     tsr_datatype_t *st3[3] = {i32, dbl, chr};
     tsr_datatype_struct(3, sbl, sd, st3, &a);
@@ -530,27 +527,27 @@ TSR_TEST(bounds_and_queries) {
     tsr_datatype_hvector(3, 1, -16, dbl, &c);
     tsr_datatype_extent(c, &lb, &ext);
     CHECK(lb == -32 && ext == 40);
-    tsr_datatype_free(a); tsr_datatype_free(b); tsr_datatype_free(c);
+    tsr_datatype_destroy(a); tsr_datatype_destroy(b); tsr_datatype_destroy(c);
 }
 
 TSR_TEST(refcount_keeps_children_alive) {
     tsr_datatype_t *dbl = T(TSR_TYPE_DOUBLE), *row, *col, *blk;
     tsr_datatype_contiguous(3, dbl, &row);
     tsr_datatype_hvector(4, 1, 80, row, &col);
-    tsr_datatype_free(row); /* col keeps it alive */
+    tsr_datatype_destroy(row); /* col keeps it alive */
     CHECK(tsr_datatype_is_valid(row) == 0);
     tsr_datatype_dup(col, &blk);
-    tsr_datatype_free(col);
+    tsr_datatype_destroy(col);
     CHECK_OK(tsr_datatype_commit(blk));
     double src[40], out[12];
     for (int i = 0; i < 40; i++) src[i] = i;
     int64_t pos = 0;
     CHECK_OK(tsr_datatype_pack(NULL, src, 1, blk, out, sizeof out, &pos));
     CHECK(pos == 96 && out[0] == 0 && out[3] == 10 && out[11] == 32);
-    CHECK_STATUS(tsr_datatype_free(col), TSR_EINVAL); /* freed handle, object still alive inside blk */
-    CHECK_OK(tsr_datatype_free(blk));
+    CHECK_STATUS(tsr_datatype_destroy(col), TSR_EINVAL); /* freed handle, object still alive inside blk */
+    CHECK_OK(tsr_datatype_destroy(blk));
     CHECK_STATUS(tsr_datatype_pack(NULL, src, 1, blk, out, sizeof out, &pos), TSR_EINVAL); /* destroyed */
-    CHECK_STATUS(tsr_datatype_free(blk), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_destroy(blk), TSR_EINVAL);
 }
 
 TSR_TEST(bad_input) {
@@ -606,14 +603,14 @@ TSR_TEST(bad_input) {
     CHECK_OK(tsr_datatype_pack_size(3, a, &ps));
     CHECK(ps == 96);
     tsr_canon_info ci = {.size = 4};
-    CHECK_STATUS(tsr_datatype_canonical(a, &ci), TSR_EINVAL);
+    CHECK_STATUS(tsr_datatype_canon_info_get(a, &ci), TSR_EINVAL);
     CHECK_STATUS(tsr_datatype_describe(a, NULL, 10, NULL), TSR_EINVAL);
     /* a pointer that was never a datatype */
     double junk[32] = {0};
     CHECK_STATUS(tsr_datatype_commit((tsr_datatype_t *)junk), TSR_EINVAL);
     CHECK(tsr_datatype_is_valid((tsr_datatype_t *)junk) == 0);
-    CHECK_OK(tsr_datatype_free(NULL));
-    CHECK_OK(tsr_datatype_free(a));
+    CHECK_OK(tsr_datatype_destroy(NULL));
+    CHECK_OK(tsr_datatype_destroy(a));
     CHECK_STATUS(tsr_datatype_commit(a), TSR_EINVAL);
     (void)b;
 }
@@ -626,7 +623,7 @@ TSR_TEST(large_segment_lists_and_empty) {
     CHECK_OK(tsr_datatype_hindexed(1000, bl, d, byte, &a));
     CHECK_OK(tsr_datatype_commit(a));
     tsr_canon_info ci = {.size = sizeof ci};
-    CHECK_OK(tsr_datatype_canonical(a, &ci));
+    CHECK_OK(tsr_datatype_canon_info_get(a, &ci));
     CHECK(ci.kind == TSR_CANON_SEGMENTS && ci.n_segments == 1000);
     char *src = malloc((size_t)at * 3), *p1 = malloc((size_t)at * 3), *p2 = malloc((size_t)at * 3);
     for (int64_t i = 0; i < at * 3; i++) src[i] = (char)i;
@@ -639,12 +636,12 @@ TSR_TEST(large_segment_lists_and_empty) {
     free(src); free(p1); free(p2);
     CHECK_OK(tsr_datatype_contiguous(0, byte, &e));
     CHECK_OK(tsr_datatype_commit(e));
-    CHECK_OK(tsr_datatype_canonical(e, &ci));
+    CHECK_OK(tsr_datatype_canon_info_get(e, &ci));
     CHECK(ci.kind == TSR_CANON_EMPTY && ci.type_size == 0);
     int64_t pos = 0;
     CHECK_OK(tsr_datatype_pack(NULL, bl, 5, e, d, 0, &pos));
     CHECK(pos == 0);
-    tsr_datatype_free(a); tsr_datatype_free(e);
+    tsr_datatype_destroy(a); tsr_datatype_destroy(e);
 }
 
 /* Small blocks in shared 64-byte windows and records inside one window (compress kernels). */
@@ -652,9 +649,7 @@ TSR_TEST(window_and_record_kernels_match_naive) {
     tsr_datatype_t *byte = T(TSR_TYPE_BYTE), *t;
     static unsigned char src[8192], a[8192], b[8192], back[8192], ref[8192];
     for (int i = 0; i < 8192; i++) src[i] = (unsigned char)(i * 13 + 1);
-    tsr_isa top = tsr_isa_supported();
-    for (int isa = TSR_ISA_SCALAR; isa <= (int)top; isa++) {
-        CHECK_OK(tsr_isa_force((tsr_isa)isa));
+    TSR_FOR_EACH_ISA(isa) {
         for (int64_t B = 1; B <= 16; B *= 2)
             for (int64_t s = B + 1; s <= 32; s++) {
                 int64_t m = 8000 / s - 1;
@@ -670,7 +665,7 @@ TSR_TEST(window_and_record_kernels_match_naive) {
                 p3 = 0;
                 CHECK_OK(tsr_datatype_unpack_naive(a, p1, &p3, ref, 1, t));
                 CHECK(memcmp(back, ref, sizeof back) == 0);
-                tsr_datatype_free(t);
+                tsr_datatype_destroy(t);
             }
         /* records: {int at 0, double[3] at 8, char at 32} resized to 40, and a 64-byte-span record */
         tsr_datatype_t *i32 = T(TSR_TYPE_INT32), *dbl = T(TSR_TYPE_DOUBLE), *chr = T(TSR_TYPE_CHAR), *s1, *rec;
@@ -690,10 +685,9 @@ TSR_TEST(window_and_record_kernels_match_naive) {
             p3 = 0;
             CHECK_OK(tsr_datatype_unpack_naive(a, p1, &p3, ref, n, rec));
             CHECK(memcmp(back, ref, sizeof back) == 0);
-            tsr_datatype_free(s1); tsr_datatype_free(rec);
+            tsr_datatype_destroy(s1); tsr_datatype_destroy(rec);
         }
     }
-    CHECK_OK(tsr_isa_force(top));
 }
 
 /* ---- hardening: empty subtrees, deep DAGs, overflowing bounds --------------------------------- */
@@ -762,7 +756,7 @@ TSR_TEST(empty_subtrees_cost_nothing) {
     CHECK_OK(tsr_datatype_struct(2, gbl, gd, gts, &g));
     CHECK_OK(tsr_datatype_commit(g));
     tsr_canon_info ci = {.size = sizeof ci};
-    CHECK_OK(tsr_datatype_canonical(g, &ci));
+    CHECK_OK(tsr_datatype_canon_info_get(g, &ci));
     CHECK(ci.kind == TSR_CANON_GENERAL);
     unsigned char *gsrc = malloc(2 * (size_t)hn), *g1 = malloc((size_t)hn), *g2 = malloc((size_t)hn), tail[100];
     for (int64_t i = 0; i < 2 * hn; i++) gsrc[i] = (unsigned char)(i / 2 + i);
@@ -777,8 +771,8 @@ TSR_TEST(empty_subtrees_cost_nothing) {
     CHECK(memcmp(tail, g1 + hn - 100, 100) == 0);
     tsr_pool_destroy(pool);
     free(gsrc); free(g1); free(g2);
-    tsr_datatype_free(z); tsr_datatype_free(zz); tsr_datatype_free(s); tsr_datatype_free(one);
-    tsr_datatype_free(row); tsr_datatype_free(h); tsr_datatype_free(g);
+    tsr_datatype_destroy(z); tsr_datatype_destroy(zz); tsr_datatype_destroy(s); tsr_datatype_destroy(one);
+    tsr_datatype_destroy(row); tsr_datatype_destroy(h); tsr_datatype_destroy(g);
     alarm(0);
 }
 
@@ -792,19 +786,19 @@ TSR_TEST(commit_and_describe_are_bounded) {
         int64_t d[3] = {0, e, e + 1};
         tsr_datatype_t *ts[3] = {t, byte, t}, *n = NULL;
         CHECK_OK(tsr_datatype_struct(3, bl, d, ts, &n));
-        if (t != byte) tsr_datatype_free(t);
+        if (t != byte) tsr_datatype_destroy(t);
         t = n;
     }
     CHECK_OK(tsr_datatype_commit(t));
     tsr_canon_info ci = {.size = sizeof ci};
-    CHECK_OK(tsr_datatype_canonical(t, &ci));
+    CHECK_OK(tsr_datatype_canon_info_get(t, &ci));
     CHECK(ci.type_size == (1ll << 49) - 1);
     CHECK(ci.kind == TSR_CANON_STRIDED && ci.ndims == 0 && ci.block_bytes == ci.type_size);
     unsigned char src[64], out[64];
     for (int i = 0; i < 64; i++) src[i] = (unsigned char)(3 * i + 1);
     CHECK_OK(tsr_datatype_pack_range(NULL, src, 1, t, 0, 64, out));
     CHECK(memcmp(src, out, 64) == 0);
-    tsr_datatype_free(t);
+    tsr_datatype_destroy(t);
     /* n - 1 evenly spaced bytes and one more, n = 720720 (240 divisors), under 1022 wrappers:
      * each wrapper would test the 240 candidate periods again; commit stops flattening instead */
     const int64_t n = 720720;
@@ -813,15 +807,15 @@ TSR_TEST(commit_and_describe_are_bounded) {
     CHECK_OK(tsr_datatype_hvector(n - 1, 1, 2, byte, &a));
     tsr_datatype_t *xt[2] = {a, byte};
     CHECK_OK(tsr_datatype_struct(2, xbl, xd, xt, &x));
-    tsr_datatype_free(a);
-    while (tsr_datatype_contiguous(1, x, &w) == TSR_OK) { tsr_datatype_free(x); x = w; }
+    tsr_datatype_destroy(a);
+    while (tsr_datatype_contiguous(1, x, &w) == TSR_OK) { tsr_datatype_destroy(x); x = w; }
     CHECK_OK(tsr_datatype_commit(x));
     unsigned char *mem = calloc((size_t)(2 * n + 6), 1), last[3];
     mem[2 * (n - 3)] = 1; mem[2 * (n - 2)] = 2; mem[2 * n + 5] = 3;
     CHECK_OK(tsr_datatype_pack_range(NULL, mem, 1, x, n - 3, 3, last));
     CHECK(last[0] == 1 && last[1] == 2 && last[2] == 3);
     free(mem);
-    tsr_datatype_free(x);
+    tsr_datatype_destroy(x);
     /* U_k = struct of 8 copies of U_{k-1}: describe must not spell out 8^k paths */
     tsr_datatype_t *u = byte;
     for (int k = 1; k <= 12; k++) {
@@ -830,14 +824,14 @@ TSR_TEST(commit_and_describe_are_bounded) {
         tsr_datatype_t *us[8], *n = NULL;
         for (int i = 0; i < 8; i++) { bl[i] = 1; d[i] = i * e; us[i] = u; }
         CHECK_OK(tsr_datatype_struct(8, bl, d, us, &n));
-        if (u != byte) tsr_datatype_free(u);
+        if (u != byte) tsr_datatype_destroy(u);
         u = n;
     }
     char buf[128];
     size_t need = 0;
     CHECK_OK(tsr_datatype_describe(u, buf, sizeof buf, &need));
     CHECK_MSG(need < 8192 && strncmp(buf, "uncommitted struct(8: ", 22) == 0, "%zu: %s", need, buf);
-    tsr_datatype_free(u);
+    tsr_datatype_destroy(u);
     alarm(0);
 }
 
@@ -850,7 +844,7 @@ TSR_TEST(nesting_depth_is_bounded) {
         tsr_datatype_t *n = NULL;
         st = depth % 2 ? tsr_datatype_contiguous(1, t, &n) : tsr_datatype_dup(t, &n);
         if (st != TSR_OK) break;
-        if (t != i32) tsr_datatype_free(t);
+        if (t != i32) tsr_datatype_destroy(t);
         t = n;
         depth++;
     }
@@ -870,21 +864,21 @@ TSR_TEST(nesting_depth_is_bounded) {
     CHECK(out == 42);
     char buf[64];
     CHECK_OK(tsr_datatype_describe(t, buf, sizeof buf, NULL));
-    tsr_datatype_free(t);
+    tsr_datatype_destroy(t);
     /* the deepest GENERAL type, walked by the pool's workers (2^22 + 1 copies of one byte) */
     tsr_datatype_t *byte = T(TSR_TYPE_BYTE), *h;
     const int64_t hn = (1 << 22) + 1;
     CHECK_OK(tsr_datatype_hvector(hn, 1, 0, byte, &h));
     CHECK_OK(tsr_datatype_struct(1, &one, &zero, &h, &t));
-    tsr_datatype_free(h);
+    tsr_datatype_destroy(h);
     for (st = TSR_OK; st == TSR_OK;) {
         st = tsr_datatype_contiguous(1, t, &n);
-        if (st == TSR_OK) { tsr_datatype_free(t); t = n; }
+        if (st == TSR_OK) { tsr_datatype_destroy(t); t = n; }
     }
     CHECK(st == TSR_ERANGE);
     CHECK_OK(tsr_datatype_commit(t));
     tsr_canon_info ci = {.size = sizeof ci};
-    CHECK_OK(tsr_datatype_canonical(t, &ci));
+    CHECK_OK(tsr_datatype_canon_info_get(t, &ci));
     CHECK(ci.kind == TSR_CANON_GENERAL);
     unsigned char b = 0xa5, *packed = malloc((size_t)hn);
     tsr_pool_t *pool = tsr_test_pool(2);
@@ -895,7 +889,7 @@ TSR_TEST(nesting_depth_is_bounded) {
     CHECK(all);
     tsr_pool_destroy(pool);
     free(packed);
-    tsr_datatype_free(t);
+    tsr_datatype_destroy(t);
 }
 
 TSR_TEST(true_extent_must_fit_int64) {
@@ -906,17 +900,17 @@ TSR_TEST(true_extent_must_fit_int64) {
     at = -q;
     CHECK_OK(tsr_datatype_hindexed(1, &one, &at, dbl, &x));
     CHECK_OK(tsr_datatype_resized(x, 0, 8, &lo));
-    tsr_datatype_free(x);
+    tsr_datatype_destroy(x);
     at = q;
     CHECK_OK(tsr_datatype_hindexed(1, &one, &at, dbl, &x));
     CHECK_OK(tsr_datatype_resized(x, 0, 8, &hi));
-    tsr_datatype_free(x);
+    tsr_datatype_destroy(x);
     /* struct: the extent fits, the true extent (from -2^62 - 2^61 to 2^62 + 2^61 + 8) does not */
     int64_t bl2[2] = {1, 1}, d2[2] = {-(q / 2), q / 2};
     tsr_datatype_t *ts[2] = {lo, hi};
     CHECK_STATUS(tsr_datatype_struct(2, bl2, d2, ts, &t), TSR_ERANGE);
     CHECK(strstr(tsr_last_error(), "tsr_datatype_struct") && strstr(tsr_last_error(), "true extent"));
-    if (t) { tsr_datatype_true_extent(t, &tlb, &text); CHECK(text >= 0); tsr_datatype_free(t); t = NULL; }
+    if (t) { tsr_datatype_true_extent(t, &tlb, &text); CHECK(text >= 0); tsr_datatype_destroy(t); t = NULL; }
     /* hvector: w spans [-2^62, 8); two copies 2^62 apart span 2^63 + 8 */
     int64_t d0[2] = {0, 0};
     tsr_datatype_t *tw[2] = {lo, dbl};
@@ -925,19 +919,19 @@ TSR_TEST(true_extent_must_fit_int64) {
     CHECK(tlb == -q && text == q + 8);
     CHECK_STATUS(tsr_datatype_hvector(2, 1, q, w, &t), TSR_ERANGE);
     CHECK(strstr(tsr_last_error(), "tsr_datatype_hvector") && strstr(tsr_last_error(), "true extent"));
-    if (t) { tsr_datatype_true_extent(t, &tlb, &text); CHECK(text >= 0); tsr_datatype_free(t); t = NULL; }
+    if (t) { tsr_datatype_true_extent(t, &tlb, &text); CHECK(text >= 0); tsr_datatype_destroy(t); t = NULL; }
     /* subarray: w4 spans [-(2^62 + 2^61), 1) with extent 1; corners 2^61 apart overflow */
     at = -(q + q / 2);
     CHECK_OK(tsr_datatype_hindexed(1, &one, &at, byte, &x));
     tsr_datatype_t *tx[2] = {x, byte};
     CHECK_OK(tsr_datatype_struct(2, bl2, d0, tx, &y));
     CHECK_OK(tsr_datatype_resized(y, 0, 1, &w4));
-    tsr_datatype_free(y);
+    tsr_datatype_destroy(y);
     int64_t sizes[2] = {2, 1ll << 61}, subs[2] = {2, 1}, starts[2] = {0, 0};
     CHECK_STATUS(tsr_datatype_subarray(2, sizes, subs, starts, TSR_ORDER_C, w4, &t), TSR_ERANGE);
     CHECK(strstr(tsr_last_error(), "tsr_datatype_subarray") && strstr(tsr_last_error(), "true extent"));
-    if (t) { tsr_datatype_true_extent(t, &tlb, &text); CHECK(text >= 0); tsr_datatype_free(t); t = NULL; }
-    tsr_datatype_free(x); tsr_datatype_free(lo); tsr_datatype_free(hi); tsr_datatype_free(w); tsr_datatype_free(w4);
+    if (t) { tsr_datatype_true_extent(t, &tlb, &text); CHECK(text >= 0); tsr_datatype_destroy(t); t = NULL; }
+    tsr_datatype_destroy(x); tsr_datatype_destroy(lo); tsr_datatype_destroy(hi); tsr_datatype_destroy(w); tsr_datatype_destroy(w4);
     /* pack: elements one extent apart whose span passes int64 are refused, not wrapped */
     tsr_datatype_t *far;
     CHECK_OK(tsr_datatype_resized(dbl, 0, q, &far));
@@ -949,7 +943,7 @@ TSR_TEST(true_extent_must_fit_int64) {
     CHECK_STATUS(tsr_datatype_unpack(NULL, out, sizeof out, &pos, src, 4, far), TSR_ERANGE);
     CHECK_STATUS(tsr_datatype_pack_range(NULL, src, 4, far, 0, 8, out), TSR_ERANGE);
     CHECK(pos == 0);
-    tsr_datatype_free(far);
+    tsr_datatype_destroy(far);
 }
 
 /*
@@ -973,7 +967,7 @@ TSR_TEST(fuzz_general_partial_walks) {
         CHECK_OK(tsr_datatype_struct(2, bl, d, ts, &g));
         CHECK_OK(tsr_datatype_commit(g));
         tsr_canon_info ci = {.size = sizeof ci};
-        CHECK_OK(tsr_datatype_canonical(g, &ci));
+        CHECK_OK(tsr_datatype_canon_info_get(g, &ci));
         CHECK(ci.kind == TSR_CANON_GENERAL);
         tsr_datatype_extent(g, NULL, &gext);
         tsr_datatype_size(g, &gsize);
@@ -1000,10 +994,10 @@ TSR_TEST(fuzz_general_partial_walks) {
             fails++;
         }
         free(buf); free(want); free(got); free(L.v);
-        tsr_datatype_free(g);
+        tsr_datatype_destroy(g);
         free_node(nd, 1);
     }
-    tsr_datatype_free(h);
+    tsr_datatype_destroy(h);
     CHECK(fails == 0);
 }
 

@@ -7,21 +7,11 @@
 
 static double ref_swiglu(float g, float u) { return (double)g / (1.0 + exp(-(double)g)) * (double)u; }
 
-static int isa_list(tsr_isa *out) {
-    int n = 0;
-    for (int i = 0; i < TSR_ISA_COUNT; i++)
-        if ((tsr_isa)i <= tsr_isa_supported()) out[n++] = (tsr_isa)i;
-    return n;
-}
-
 TSR_TEST(test_swiglu_matches_float64) {
-    tsr_isa isas[TSR_ISA_COUNT];
-    const int ni = isa_list(isas);
     const int64_t lens[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 100, 1536, 4099};
     float *g = malloc(4100 * sizeof(float)), *u = malloc(4100 * sizeof(float)), *o = malloc(4101 * sizeof(float));
     unsigned long long s = 7;
-    for (int ii = 0; ii < ni; ii++) {
-        CHECK_OK(tsr_isa_force(isas[ii]));
+    TSR_FOR_EACH_ISA(isa) {
         double worst = 0;
         for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
             const int64_t n = lens[li];
@@ -38,26 +28,22 @@ TSR_TEST(test_swiglu_matches_float64) {
                 const double err = fabs(o[1 + i] - want) / fmax(fabs(want), 1e-30);
                 if (fabs(want) > 1e-30 && err > worst) worst = err;
                 if (!(fabs(o[1 + i] - want) <= 6e-7 * fabs(want) + 4e-35)) {
-                    CHECK_MSG(0, "isa %s n %lld i %lld: g %.9g u %.9g -> %.9g, want %.9g", tsr_isa_name(isas[ii]),
+                    CHECK_MSG(0, "isa %s n %lld i %lld: g %.9g u %.9g -> %.9g, want %.9g", tsr_isa_name(isa),
                               (long long)n, (long long)i, g[i], u[i], o[1 + i], want);
                     break;
                 }
             }
         }
-        printf("  %s: worst relative error %.3g\n", tsr_isa_name(isas[ii]), worst);
+        printf("  %s: worst relative error %.3g\n", tsr_isa_name(isa), worst);
     }
-    tsr_isa_force(tsr_isa_supported());
     free(g); free(u); free(o);
 }
 
 TSR_TEST(test_swiglu_independent_of_length_and_in_place) {
-    tsr_isa isas[TSR_ISA_COUNT];
-    const int ni = isa_list(isas);
     float g[64], u[64], full[64], part[64], inplace[64];
     unsigned long long s = 11;
     for (int i = 0; i < 64; i++) { g[i] = (float)(8 * tsr_test_uniform(&s)); u[i] = (float)tsr_test_uniform(&s); }
-    for (int ii = 0; ii < ni; ii++) {
-        CHECK_OK(tsr_isa_force(isas[ii]));
+    TSR_FOR_EACH_ISA(isa) {
         CHECK_OK(tsr_swiglu_f32(g, u, full, 64));
         for (int off = 0; off < 20; off++) {
             CHECK_OK(tsr_swiglu_f32(g + off, u + off, part, 64 - off - off / 3));
@@ -70,16 +56,12 @@ TSR_TEST(test_swiglu_independent_of_length_and_in_place) {
         CHECK_OK(tsr_swiglu_f32(g, inplace, inplace, 64));
         CHECK(memcmp(inplace, full, sizeof full) == 0);
     }
-    tsr_isa_force(tsr_isa_supported());
 }
 
 TSR_TEST(test_swiglu_special_values) {
-    tsr_isa isas[TSR_ISA_COUNT];
-    const int ni = isa_list(isas);
     const float g[5] = {0.0f, NAN, 1.0f, -200.0f, 200.0f}, u[5] = {5.0f, 1.0f, NAN, 1.0f, 2.0f};
     float o[5];
-    for (int ii = 0; ii < ni; ii++) {
-        CHECK_OK(tsr_isa_force(isas[ii]));
+    TSR_FOR_EACH_ISA(isa) {
         CHECK_OK(tsr_swiglu_f32(g, u, o, 5));
         CHECK(o[0] == 0.0f);
         CHECK(isnan(o[1]));
@@ -87,7 +69,6 @@ TSR_TEST(test_swiglu_special_values) {
         CHECK(fabsf(o[3]) < 1e-30f);   /* SiLU(−200) ≈ −2.7e−85 → 0 in f32 */
         CHECK(o[4] == 400.0f);         /* SiLU(200) = 200 in f32 */
     }
-    tsr_isa_force(tsr_isa_supported());
 }
 
 TSR_TEST(test_swiglu_bad_input) {

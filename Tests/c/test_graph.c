@@ -371,7 +371,6 @@ static tsr_graph_t *random_graph(int64_t n, int64_t m, int weighted, int directe
 TSR_TEST(test_spmm_reference_and_determinism) {
     const int64_t n = tsr_test_quick() ? 400 : 3000;
     const int64_t colss[] = {1, 37, 128, 300};
-    tsr_isa saved = tsr_isa_active();
     for (int variant = 0; variant < 3; variant++) {
         tsr_graph_t *g = random_graph(n, n * 6, variant != 0, variant == 2, 7 + variant);
         const int64_t *ip; const int32_t *ix; const float *wt;
@@ -385,8 +384,7 @@ TSR_TEST(test_spmm_reference_and_determinism) {
             for (int64_t i = 0; i < n * ldx; i++) x[i] = tsr_test_uniform(&s);
             for (int mat = 0; mat < 2; mat++) {
                 ref = NULL;
-                for (int isa = 0; isa <= (int)tsr_isa_supported(); isa++) {
-                    if (tsr_isa_force((tsr_isa)isa) != TSR_OK) continue;
+                TSR_FOR_EACH_ISA(isa) {
                     for (int pi = 0; pi < 3; pi++) {
                         float *y = malloc(sizeof(float) * n * ldy);
                         for (int64_t i = 0; i < n * ldy; i++) y[i] = -9;
@@ -414,9 +412,9 @@ TSR_TEST(test_spmm_reference_and_determinism) {
                                       mat, maxerr);
                             CHECK(pad);
                         } else {
-                            CHECK_MSG(memcmp(ref, y, sizeof(float) * n * ldy) == 0,
-                                      "variant %d cols %lld mat %d isa %s threads %d differs", variant,
-                                      (long long)cols, mat, tsr_isa_name((tsr_isa)isa), pi + 1);
+                            CHECK_SAME_BITS(ref, y, sizeof(float) * n * ldy,
+                                            "variant %d cols %lld mat %d isa %s threads %d differs", variant,
+                                            (long long)cols, mat, tsr_isa_name(isa), pi + 1);
                             free(y);
                         }
                     }
@@ -429,7 +427,6 @@ TSR_TEST(test_spmm_reference_and_determinism) {
         free(deg);
         tsr_graph_destroy(g);
     }
-    tsr_isa_force(saved);
 }
 
 TSR_TEST(test_spmm_bad_inputs) {

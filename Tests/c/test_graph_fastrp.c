@@ -131,17 +131,13 @@ TSR_TEST(test_cached_reweight_and_determinism) {
     tsr_fastrp_params_default(&p);
     p.dim = 40;
     float *a = malloc(sizeof(float) * n * 40), *b = malloc(sizeof(float) * n * 40);
-    tsr_isa saved = tsr_isa_active();
     CHECK_OK(tsr_fastrp_embed(pools[0], g, &p, a, 40));
-    for (int isa = 0; isa <= (int)tsr_isa_supported(); isa++) {
-        if (tsr_isa_force((tsr_isa)isa) != TSR_OK) continue;
+    TSR_FOR_EACH_ISA(isa) {
         for (int pi = 0; pi < 3; pi++) {
             CHECK_OK(tsr_fastrp_embed(pools[pi], g, &p, b, 40));
-            CHECK_MSG(memcmp(a, b, sizeof(float) * n * 40) == 0, "isa %s threads %d differ", tsr_isa_name((tsr_isa)isa),
-                      pi + 1);
+            CHECK_SAME_BITS(a, b, sizeof(float) * n * 40, "isa %s threads %d differ", tsr_isa_name(isa), pi + 1);
         }
     }
-    tsr_isa_force(saved);
     /* cached: step by step, then combine == one-shot */
     tsr_fastrp_t *fr = NULL;
     CHECK_OK(tsr_fastrp_create(g, &p, &fr));

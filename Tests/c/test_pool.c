@@ -29,14 +29,21 @@ TSR_TEST(test_topology) {
     tsr_topology_info t;
     memset(&t, 0, sizeof t);
     t.size = sizeof t;
-    CHECK_OK(tsr_topology_get(&t));
+    CHECK_OK(tsr_topology_info_get(&t));
     CHECK(t.cores >= 1 && t.pus >= t.cores && t.packages >= 1 && t.numa_nodes >= 1);
     CHECK(t.l1d_bytes >= 4096 && t.l2_bytes >= t.l1d_bytes);
     CHECK(t.source[0] != '\0');
     t.size = 3;
-    CHECK_STATUS(tsr_topology_get(&t), TSR_EINVAL);
-    CHECK_STATUS(tsr_topology_get(NULL), TSR_EINVAL);
+    CHECK_STATUS(tsr_topology_info_get(&t), TSR_EINVAL);
+    CHECK_STATUS(tsr_topology_info_get(NULL), TSR_EINVAL);
     CHECK(strlen(tsr_hwloc_version()) >= 3);
+    /* make test-no-hwloc: the library was built without hwloc, so the fallback answered */
+    if (getenv("TSR_TEST_EXPECT_NO_HWLOC")) {
+        CHECK_MSG(strcmp(tsr_hwloc_version(), "none") == 0, "hwloc version '%s'", tsr_hwloc_version());
+        t.size = sizeof t;
+        CHECK_OK(tsr_topology_info_get(&t));
+        CHECK_MSG(t.from_hwloc == 0 && strstr(t.source, "built without hwloc") != NULL, "source '%s'", t.source);
+    }
 }
 
 TSR_TEST(test_parallel_for_covers_range) {
@@ -92,7 +99,7 @@ static void outer(void *c, int64_t b, int64_t e, int32_t w) {
     for (int64_t i = b; i < e; i++) {
         int32_t before = tsr_pool_worker_index();
         tsr_parallel_for(x->pool, 10, 0, TSR_SCHEDULE_STATIC, inner, c);
-        if (tsr_pool_in_worker() && before == w && tsr_pool_worker_index() == w)
+        if (tsr_pool_is_in_worker() && before == w && tsr_pool_worker_index() == w)
             atomic_fetch_add(&x->inner_inline, 1);
     }
 }
@@ -104,7 +111,7 @@ TSR_TEST(test_nested_calls_run_inline) {
     tsr_pool_t *pool;
     CHECK_OK(tsr_pool_create(&p, &pool));
     nest_ctx c = {pool, 0, 0};
-    CHECK(tsr_pool_worker_index() == -1 && !tsr_pool_in_worker());
+    CHECK(tsr_pool_worker_index() == -1 && !tsr_pool_is_in_worker());
     CHECK_OK(tsr_parallel_for(pool, 12, 1, TSR_SCHEDULE_DYNAMIC, outer, &c));
     CHECK(c.total == 120);
     CHECK(c.inner_inline == 12);
@@ -146,7 +153,7 @@ TSR_TEST(test_pool_run_and_scratch) {
 
 TSR_TEST(test_binding_read_back) {
     tsr_topology_info t = {.size = sizeof t};
-    tsr_topology_get(&t);
+    tsr_topology_info_get(&t);
     tsr_pool_params p;
     tsr_pool_params_default(&p);
     p.bind = TSR_BIND_CORE;

@@ -47,12 +47,10 @@ TSR_TEST(test_forkjoin_and_peaks) {
     CHECK(flops >= 1000.0 * 16);
     CHECK_OK(tsr_probe_peak_int8(NULL, 1000, &ops));
     CHECK(ops >= 1000.0 * 16);
-    for (int isa = 0; isa <= (int)tsr_isa_supported(); isa++) {
-        CHECK_OK(tsr_isa_force((tsr_isa)isa));
+    TSR_FOR_EACH_ISA(isa) {
         CHECK_OK(tsr_probe_peak_f32(NULL, 100, &flops));
         CHECK_OK(tsr_probe_peak_int8(NULL, 100, &ops));
     }
-    tsr_isa_force(tsr_isa_supported());
     CHECK_STATUS(tsr_probe_peak_f32(NULL, 0, &flops), TSR_EINVAL);
     CHECK_STATUS(tsr_probe_peak_int8(NULL, 10, NULL), TSR_EINVAL);
     CHECK_STATUS(tsr_probe_openmp_init((tsr_bind)7, NULL, 0), TSR_EINVAL);

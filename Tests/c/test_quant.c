@@ -354,7 +354,7 @@ TSR_TEST(quantize_scale_overflow) {
                 if (be > 1 && t.scale_dtype == TSR_DTYPE_F16) must = a >= 1e9f || (a >= 1e7f && f != TSR_QUANT_Q6_K);
                 if (be > 1 && (t.has_zero_point || t.has_min) && pattern == 1 && a >= 3e38f) must = 1;
                 memset(q, 0xAB, rb * n);
-                tsr_clear_error();
+                tsr_last_error_clear();
                 tsr_status st = tsr_quantize(NULL, f, x, n, k, k, q, rb * n, NULL);
                 if (st == TSR_OK) {
                     CHECK_MSG(!must, "%s: %g (pattern %d) was accepted but overflows the format", t.name,
@@ -419,10 +419,32 @@ static int check_gemm(tsr_quant_format f, const float *wf, int64_t n, int64_t k,
     return bad == 0;
 }
 
-static int isa_list(tsr_isa *out) {
-    int n = 0;
-    for (int i = 0; i <= (int)tsr_isa_supported(); i++) out[n++] = (tsr_isa)i;
-    return n;
+/* One ISA's pass of qgemm_all_formats_all_isas: every M against the float reference, then
+ * the case the ISAs are compared on (M = 37 with bias: an AMX block and VNNI rows) into out. */
+typedef struct {
+    tsr_quant_format f;
+    const tsr_qgemm_plan_t *plan;
+    const float *wf, *x, *bias;
+    int64_t n, k, ldx, ldy, mmax;
+    const int64_t *ms;
+    int nm;
+    float *y;
+} qgemm_pass;
+
+static void qgemm_every_m(void *vc, void *out) {
+    qgemm_pass *c = vc;
+    const int64_t n = c->n, ldy = c->ldy;
+    for (int mi = 0; mi < c->nm; mi++) {
+        const int64_t m = c->ms[mi];
+        const float *b = (mi & 1) ? c->bias : NULL;
+        for (int64_t j = 0; j < c->mmax * ldy; j++) c->y[j] = -777.0f;
+        CHECK_OK(tsr_qgemm_execute(NULL, c->plan, m, c->x, c->ldx, b, c->y, ldy, NULL, 0));
+        CHECK_MSG(check_gemm(c->f, c->wf, n, c->k, c->x, m, c->ldx, b, c->y, ldy), "%s isa %s m %lld",
+                  tsr_quant_format_name(c->f), tsr_isa_name(tsr_isa_active()), (long long)m);
+        /* padding columns of y untouched */
+        CHECK(c->y[n] == -777.0f && c->y[(m - 1) * ldy + n + 4] == -777.0f);
+    }
+    CHECK_OK(tsr_qgemm_execute(NULL, c->plan, 37, c->x, c->ldx, c->bias, out, ldy, NULL, 0));
 }
 
 TSR_TEST(qgemm_all_formats_all_isas) {
@@ -430,8 +452,6 @@ TSR_TEST(qgemm_all_formats_all_isas) {
     const int64_t n = 37;
     const int64_t ms[] = {1, 2, 3, 8, 9, 17, 64, 256};
     const int nm = quick ? 5 : 8;
-    tsr_isa isas[TSR_ISA_COUNT];
-    const int nisa = isa_list(isas);
     for (int fi = 0; fi < NFORMATS; fi++) {
         const tsr_quant_format f = ALL_FORMATS[fi];
         const int64_t k = traits(f).block_elems >= 256 ? 512 : 384;
@@ -457,31 +477,9 @@ TSR_TEST(qgemm_all_formats_all_isas) {
         float *x = malloc(sizeof(float) * mmax * ldx), *bias = malloc(sizeof(float) * n);
         fill_uniform(x, (size_t)(mmax * ldx), 100 + fi);
         fill_uniform(bias, (size_t)n, 7);
-        float *y[TSR_ISA_COUNT];
-        for (int ii = 0; ii < nisa; ii++) {
-            CHECK_OK(tsr_isa_force(isas[ii]));
-            y[ii] = malloc(sizeof(float) * mmax * ldy);
-            for (int mi = 0; mi < nm; mi++) {
-                const int64_t m = ms[mi];
-                const float *b = (mi & 1) ? bias : NULL;
-                for (int64_t j = 0; j < mmax * ldy; j++) y[ii][j] = -777.0f;
-                CHECK_OK(tsr_qgemm_execute(NULL, plan, m, x, ldx, b, y[ii], ldy, NULL, 0));
-                CHECK_MSG(check_gemm(f, wf, n, k, x, m, ldx, b, y[ii], ldy), "%s isa %s m %lld",
-                          tsr_quant_format_name(f), tsr_isa_name(isas[ii]), (long long)m);
-                /* padding columns of y untouched */
-                CHECK(y[ii][n] == -777.0f && y[ii][(m - 1) * ldy + n + 4] == -777.0f);
-            }
-            /* leave the last m = 1..: y[ii] holds the last case; recompute a fixed case to compare ISAs */
-            CHECK_OK(tsr_qgemm_execute(NULL, plan, 37, x, ldx, bias, y[ii], ldy, NULL, 0));  /* AMX block + VNNI rest */
-        }
-        for (int ii = 1; ii < nisa; ii++) {
-            int same = 1;
-            for (int64_t i = 0; i < 37; i++)
-                for (int64_t r = 0; r < n; r++) same &= memcmp(&y[ii][i * ldy + r], &y[0][i * ldy + r], 4) == 0;
-            CHECK_MSG(same, "%s: %s differs bitwise from scalar", tsr_quant_format_name(f), tsr_isa_name(isas[ii]));
-        }
-        for (int ii = 0; ii < nisa; ii++) free(y[ii]);
-        tsr_isa_force(tsr_isa_supported());
+        qgemm_pass pass = {f, plan, wf, x, bias, n, k, ldx, ldy, mmax, ms, nm, malloc(sizeof(float) * mmax * ldy)};
+        tsr_test_each_isa_same_bits(tsr_quant_format_name(f), sizeof(float) * 37 * ldy, qgemm_every_m, &pass);
+        free(pass.y);
         tsr_qgemm_plan_destroy(plan);
         free(x); free(bias); free(q); free(wsrc); free(wf);
     }
@@ -501,8 +499,6 @@ TSR_TEST(qgemm_batch_and_thread_invariance) {
         pp.bind = TSR_BIND_NONE;
         CHECK_OK(tsr_pool_create(&pp, &pools[i]));
     }
-    tsr_isa isas[TSR_ISA_COUNT];
-    const int nisa = isa_list(isas);
     float *wsrc = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * M * k);
     float *yb = malloc(sizeof(float) * M * n), *y1 = malloc(sizeof(float) * n), *yt = malloc(sizeof(float) * M * n);
     float *bias = malloc(sizeof(float) * n);
@@ -515,8 +511,7 @@ TSR_TEST(qgemm_batch_and_thread_invariance) {
         tsr_quant_matrix w = {sizeof w, fmts[fi], n, k, q, 0, bytes};
         tsr_qgemm_plan_t *plan;
         CHECK_OK(tsr_qgemm_plan_create(NULL, &w, NULL, &plan));
-        for (int ii = 0; ii < nisa; ii++) {
-            tsr_isa_force(isas[ii]);
+        TSR_FOR_EACH_ISA(isa) {
             CHECK_OK(tsr_qgemm_execute(pools[1], plan, M, x, k, bias, yb, n, NULL, 0));
             int same = 1;
             for (int64_t i = 0; i < M; i++) {
@@ -524,7 +519,7 @@ TSR_TEST(qgemm_batch_and_thread_invariance) {
                 same &= memcmp(y1, yb + i * n, sizeof(float) * n) == 0;
             }
             CHECK_MSG(same, "%s %s: M=%lld rows differ from M=1", tsr_quant_format_name(fmts[fi]),
-                      tsr_isa_name(isas[ii]), (long long)M);
+                      tsr_isa_name(isa), (long long)M);
             /* without bias M = 1 takes the two-panel path on AVX-512 VNNI (21 panels: a pair
              * left over at the end of a worker's run, a partial last panel) */
             CHECK_OK(tsr_qgemm_execute(pools[1], plan, M, x, k, NULL, yt, n, NULL, 0));
@@ -534,14 +529,14 @@ TSR_TEST(qgemm_batch_and_thread_invariance) {
                 same &= memcmp(y1, yt + i * n, sizeof(float) * n) == 0;
             }
             CHECK_MSG(same, "%s %s: M=%lld rows differ from M=1 (no bias)", tsr_quant_format_name(fmts[fi]),
-                      tsr_isa_name(isas[ii]), (long long)M);
+                      tsr_isa_name(isa), (long long)M);
             /* a sub-batch in the middle */
             CHECK_OK(tsr_qgemm_execute(pools[1], plan, 5, x + 3 * k, k, bias, yt, n, NULL, 0));
             CHECK(memcmp(yt, yb + 3 * n, sizeof(float) * 5 * n) == 0);
             for (int p = 0; p < 3; p += 2) {
                 CHECK_OK(tsr_qgemm_execute(pools[p], plan, M, x, k, bias, yt, n, NULL, 0));
                 CHECK_MSG(memcmp(yt, yb, sizeof(float) * M * n) == 0, "%s %s: %d threads differ",
-                          tsr_quant_format_name(fmts[fi]), tsr_isa_name(isas[ii]), nthreads[p]);
+                          tsr_quant_format_name(fmts[fi]), tsr_isa_name(isa), nthreads[p]);
             }
             /* caller workspace gives the same bits */
             size_t wsb;
@@ -551,7 +546,6 @@ TSR_TEST(qgemm_batch_and_thread_invariance) {
             CHECK(memcmp(yt, yb, sizeof(float) * M * n) == 0);
             free(ws);
         }
-        tsr_isa_force(tsr_isa_supported());
         tsr_qgemm_plan_destroy(plan);
         free(q);
     }
@@ -596,17 +590,13 @@ TSR_TEST(qgemm_nonfinite_activations) {
     size_t bytes = 0;
     uint8_t *q = quantize_new(TSR_QUANT_Q4_0, w, n, k, &bytes);
     tsr_quant_matrix qm = {sizeof qm, TSR_QUANT_Q4_0, n, k, q, 0, bytes};
-    tsr_isa isas[TSR_ISA_COUNT];
-    const int nisa = isa_list(isas);
-    for (int ii = 0; ii < nisa; ii++) {
-        tsr_isa_force(isas[ii]);
-        x[64 + 5] = ii == 1 ? INFINITY : NAN;
+    TSR_FOR_EACH_ISA(isa) {
+        x[64 + 5] = isa == TSR_ISA_AVX2 ? INFINITY : NAN;
         CHECK_OK(tsr_qgemm(NULL, &qm, m, x, k, NULL, y, n));
         int ok = 1;
         for (int r = 0; r < n; r++) ok &= isfinite(y[r]) && isnan(y[n + r]) && isfinite(y[2 * n + r]);
-        CHECK_MSG(ok, "isa %s: a non-finite activation must give NaN in its row only", tsr_isa_name(isas[ii]));
+        CHECK_MSG(ok, "isa %s: a non-finite activation must give NaN in its row only", tsr_isa_name(isa));
     }
-    tsr_isa_force(tsr_isa_supported());
     free(q);
 }
 
@@ -622,24 +612,20 @@ TSR_TEST(qgemm_subnormal_activations) {
         x[128 + j] = (j % 2 ? -1.0f : 1.0f) * FLT_MIN * (float)(j % 3);
     }
     const tsr_quant_format fmts[] = {TSR_QUANT_Q4_0, TSR_QUANT_Q4_1, TSR_QUANT_Q8G32_F32};
-    tsr_isa isas[TSR_ISA_COUNT];
-    const int nisa = isa_list(isas);
     for (int fi = 0; fi < 3; fi++) {
         size_t bytes = 0;
         uint8_t *q = quantize_new(fmts[fi], w, n, k, &bytes);
         CHECK(q != NULL);
         if (!q) continue;
         tsr_quant_matrix qm = {sizeof qm, fmts[fi], n, k, q, 0, bytes};
-        for (int ii = 0; ii < nisa; ii++) {
-            tsr_isa_force(isas[ii]);
+        TSR_FOR_EACH_ISA(isa) {
             CHECK_OK(tsr_qgemm(NULL, &qm, m, x, k, NULL, y, n));
             CHECK_OK(tsr_qgemm(NULL, &qm, 1, x, k, NULL, y0, n));
             int ok = memcmp(y, y0, sizeof y0) == 0;
             for (int r = 0; r < n; r++) ok &= isfinite(y[r]) && y[n + r] == 0.0f && y[2 * n + r] == 0.0f;
             CHECK_MSG(ok, "%s isa %s: rows of subnormal activations must give exact zeros (got %g, %g)",
-                      tsr_quant_format_name(fmts[fi]), tsr_isa_name(isas[ii]), (double)y[n], (double)y[2 * n + 1]);
+                      tsr_quant_format_name(fmts[fi]), tsr_isa_name(isa), (double)y[n], (double)y[2 * n + 1]);
         }
-        tsr_isa_force(tsr_isa_supported());
         free(q);
     }
 }

@@ -70,12 +70,12 @@ TSR_TEST(test_bad_create) {
 TSR_TEST(test_describe_and_entry_errors) {
     tsr_rp_t *rp = make(10000, 256, TSR_RP_SPARSE, TSR_RP_S_AUTO, 1);
     tsr_rp_info info = {.size = sizeof info};
-    CHECK_OK(tsr_rp_describe(rp, &info));
+    CHECK_OK(tsr_rp_info_get(rp, &info));
     CHECK_NEAR(info.s, 100.0, 1e-12);
     CHECK_NEAR(info.scale, sqrt(100.0 / 256), 1e-12);
     CHECK(info.materialized == 0 && info.nnz == 0);
     tsr_rp_info small = {.size = 3};
-    CHECK_STATUS(tsr_rp_describe(rp, &small), TSR_EINVAL);
+    CHECK_STATUS(tsr_rp_info_get(rp, &small), TSR_EINVAL);
     double v;
     CHECK_STATUS(tsr_rp_entry(rp, 10000, 0, &v), TSR_ERANGE);
     CHECK_STATUS(tsr_rp_entry(rp, -1, 0, &v), TSR_ERANGE);
@@ -396,7 +396,7 @@ TSR_TEST(test_materialized_csr_view) {
     CHECK(ok);
     CHECK(count == nnz);
     tsr_rp_info info = {.size = sizeof info};
-    tsr_rp_describe(rp, &info);
+    tsr_rp_info_get(rp, &info);
     CHECK(info.materialized == 1 && info.nnz == nnz && info.bytes > nnz * 8);
     tsr_rp_destroy(rp);
 }
@@ -413,11 +413,9 @@ TSR_TEST(test_determinism_threads_and_isa) {
     to_csr(x, n, D, indptr, idx, val, val64);
     const tsr_rp_kind kinds[] = {TSR_RP_SPARSE, TSR_RP_SPARSE, TSR_RP_GAUSSIAN};
     const double ss[] = {0, 1, 0};
-    tsr_isa saved = tsr_isa_active();
     for (int ki = 0; ki < 3; ki++) {
         float *ref = NULL, *refc = NULL;
-        for (int isa = 0; isa <= (int)tsr_isa_supported(); isa++) {
-            if (tsr_isa_force((tsr_isa)isa) != TSR_OK) continue;
+        TSR_FOR_EACH_ISA(isa) {
             for (int pi = 0; pi < 3; pi++) {
                 if (!pools[pi]) continue;
                 for (int mat = 0; mat < 2; mat++) {
@@ -428,10 +426,10 @@ TSR_TEST(test_determinism_threads_and_isa) {
                     CHECK_OK(tsr_rp_transform_csr_f32(pools[pi], rp, n, indptr, idx, val, yc, d));
                     if (!ref) { ref = y; refc = yc; }
                     else {
-                        CHECK_MSG(memcmp(ref, y, sizeof(float) * n * d) == 0, "kind %d isa %s threads %d mat %d dense",
-                                  ki, tsr_isa_name((tsr_isa)isa), pi + 1, mat);
-                        CHECK_MSG(memcmp(refc, yc, sizeof(float) * n * d) == 0, "kind %d isa %s threads %d mat %d csr",
-                                  ki, tsr_isa_name((tsr_isa)isa), pi + 1, mat);
+                        CHECK_SAME_BITS(ref, y, sizeof(float) * n * d, "kind %d isa %s threads %d mat %d dense",
+                                        ki, tsr_isa_name(isa), pi + 1, mat);
+                        CHECK_SAME_BITS(refc, yc, sizeof(float) * n * d, "kind %d isa %s threads %d mat %d csr",
+                                        ki, tsr_isa_name(isa), pi + 1, mat);
                         free(y); free(yc);
                     }
                     tsr_rp_destroy(rp);
@@ -440,7 +438,6 @@ TSR_TEST(test_determinism_threads_and_isa) {
         }
         free(ref); free(refc);
     }
-    tsr_isa_force(saved);
     free(x); free(indptr); free(idx); free(val); free(val64);
 }
 
@@ -491,7 +488,7 @@ TSR_TEST(test_materialize_is_bounded) {
     CHECK_MSG(strstr(tsr_last_error(), "tsr_rp_materialize") && strstr(tsr_last_error(), "in_dim 16777216") &&
               strstr(tsr_last_error(), "out_dim 4194304"), "%s", tsr_last_error());
     tsr_rp_info info = {.size = sizeof info};
-    CHECK_OK(tsr_rp_describe(g, &info));
+    CHECK_OK(tsr_rp_info_get(g, &info));
     CHECK(info.materialized == 0 && info.bytes < 4096);
     /* a dense transform would build the same R for the call */
     float *x = calloc((size_t)1 << 24, sizeof(float)), *y = malloc(sizeof(float) << 22);

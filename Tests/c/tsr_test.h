@@ -7,6 +7,21 @@
  * Each program prints "N passed, N failed" as its last line and exits non-zero
  * on any failure. TSR_TEST_QUICK=1 (set under sanitizers) asks tests to use
  * smaller sizes via tsr_test_quick().
+ *
+ * Every ISA path (the one cross-ISA runner; DESIGN.md: tests run every path the machine
+ * supports and compare them):
+ *
+ *   TSR_FOR_EACH_ISA(isa) { ... }          the body once per supported ISA level, scalar (the
+ *                                          reference) first, with tsr_isa_force(isa) in effect
+ *   CHECK_SAME_BITS(ref, got, bytes, ...)  bit-for-bit equality, naming the first differing byte
+ *   tsr_test_each_isa_same_bits(what, bytes, run, ctx)
+ *                                          runs run(ctx, out) once per ISA into a zeroed buffer
+ *                                          of `bytes` and checks every path's bytes equal the
+ *                                          scalar reference's (for kernels that promise the same
+ *                                          bits on every ISA: qgemm, datatype, randproj, graph)
+ *
+ * RUN() restores the ISA level that was active before each test, so a test that leaves
+ * the loop early (break, return) leaves nothing forced behind.
  */
 #ifndef TSR_TEST_H
 #define TSR_TEST_H
@@ -25,7 +40,9 @@ static int tsr_test_passed_ = 0, tsr_test_failed_ = 0, tsr_test_case_failed_ = 0
 #define RUN(name)                                                        \
     do {                                                                 \
         tsr_test_case_failed_ = 0;                                       \
+        tsr_isa tsr_run_isa_ = tsr_isa_active();                         \
         name();                                                          \
+        tsr_isa_force(tsr_run_isa_);                                     \
         if (tsr_test_case_failed_) { tsr_test_failed_++; printf("FAIL %s\n", #name); } \
         else { tsr_test_passed_++; printf("ok   %s\n", #name); }         \
         fflush(stdout);                                                  \
@@ -73,6 +90,64 @@ static int tsr_test_passed_ = 0, tsr_test_failed_ = 0, tsr_test_case_failed_ = 0
     } while (0)
 
 #define CHECK_OK(call) CHECK_STATUS(call, TSR_OK)
+
+/* ---- every ISA path ------------------------------------------------------------ */
+
+/* Forces the next level of a TSR_FOR_EACH_ISA loop; past the last one, restores `saved`. */
+static inline int tsr_test_isa_step_(tsr_isa isa, tsr_isa saved) {
+    if (isa <= tsr_isa_supported() && tsr_isa_force(isa) == TSR_OK) return 1;
+    tsr_isa_force(saved);
+    return 0;
+}
+
+#define TSR_FOR_EACH_ISA(isa)                                                              \
+    for (tsr_isa isa = TSR_ISA_SCALAR, tsr_isa_saved_ = tsr_isa_active();                \
+         tsr_test_isa_step_(isa, tsr_isa_saved_); isa = (tsr_isa)(isa + 1))
+
+/* 1 if the bytes are equal; else 0 and the first differing offset in *at. */
+static inline int tsr_test_same_bits_(const void *a, const void *b, size_t bytes, size_t *at) {
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    for (size_t i = 0; i < bytes; i++)
+        if (x[i] != y[i]) { *at = i; return 0; }
+    return 1;
+}
+
+#define CHECK_SAME_BITS(ref, got, bytes, ...)                            \
+    do {                                                                 \
+        size_t tsr_at_ = 0;                                              \
+        if (!tsr_test_same_bits_((ref), (got), (bytes), &tsr_at_)) {     \
+            printf("  %s:%d: bits differ at byte %zu of %zu: ", __FILE__, __LINE__, \
+                   tsr_at_, (size_t)(bytes));                            \
+            printf(__VA_ARGS__); printf("\n");                           \
+            tsr_test_case_failed_ = 1;                                   \
+        }                                                                \
+    } while (0)
+
+/* The body of a cross-ISA comparison: computes into `out` (zeroed, `bytes` long). */
+typedef void (*tsr_test_isa_body)(void *ctx, void *out);
+
+/* Runs `run` once per supported ISA and checks each output equals the scalar one bit for
+ * bit (failures name `what`, the ISA and the byte). Returns 1 if all agree. */
+static inline int tsr_test_each_isa_same_bits(const char *what, size_t bytes, tsr_test_isa_body run, void *ctx) {
+    unsigned char *ref = (unsigned char *)calloc(bytes ? bytes : 1, 1);
+    unsigned char *out = (unsigned char *)calloc(bytes ? bytes : 1, 1);
+    int ok = ref && out;
+    if (!ok) { printf("  %s: out of memory\n", what); tsr_test_case_failed_ = 1; }
+    if (ok) TSR_FOR_EACH_ISA(isa) {
+        unsigned char *dst = isa == TSR_ISA_SCALAR ? ref : out;
+        memset(dst, 0, bytes);
+        run(ctx, dst);
+        size_t at = 0;
+        if (isa != TSR_ISA_SCALAR && !tsr_test_same_bits_(ref, out, bytes, &at)) {
+            printf("  %s: %s differs from scalar at byte %zu of %zu\n", what, tsr_isa_name(isa), at, bytes);
+            tsr_test_case_failed_ = 1;
+            ok = 0;
+        }
+    }
+    free(ref);
+    free(out);
+    return ok;
+}
 
 static inline int tsr_test_quick(void) {
     const char *q = getenv("TSR_TEST_QUICK");

@@ -18,7 +18,7 @@ static void sum_range(void *ctx, int64_t begin, int64_t end, int32_t worker) {
 
 int main(void) {
     tsr_topology_info topo = {.size = sizeof topo};
-    if (tsr_topology_get(&topo) != TSR_OK) { fprintf(stderr, "%s\n", tsr_last_error()); return 1; }
+    if (tsr_topology_info_get(&topo) != TSR_OK) { fprintf(stderr, "%s\n", tsr_last_error()); return 1; }
     printf("Tessera %s: %d core(s), ISA %s, topology from %s\n", tsr_version_string(), topo.cores,
            tsr_isa_name(tsr_isa_active()), topo.source);
 

@@ -42,7 +42,7 @@ lib.tsr_isa_name.argtypes = [ctypes.c_int]
 lib.tsr_parallel_for.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int, RANGE_FN, ctypes.c_void_p]
 
 topo = TopologyInfo(size=ctypes.sizeof(TopologyInfo))
-assert lib.tsr_topology_get(ctypes.byref(topo)) == 0, lib.tsr_last_error()
+assert lib.tsr_topology_info_get(ctypes.byref(topo)) == 0, lib.tsr_last_error()
 print(f"Tessera {lib.tsr_version_string().decode()} via ctypes")
 print(f"  {topo.cores} core(s), {topo.pus} PU(s), L2 {topo.l2_bytes >> 10} KiB, source: {topo.source.decode()}")
 print(f"  active ISA: {lib.tsr_isa_name(lib.tsr_isa_active()).decode()}")

@@ -188,7 +188,7 @@ typedef struct tsr_attn_plan tsr_attn_plan_t;
 
 /**
  * Creates a plan for `desc` (copied): validates it, fixes the ISA (tsr_isa_active() now),
- * the tile sizes (from tsr_topology_get cache sizes) and the schedule.
+ * the tile sizes (from tsr_topology_info_get cache sizes) and the schedule.
  * Errors as tsr_attn_desc_check, plus TSR_ENOMEM.
  */
 TSR_API tsr_status tsr_attn_plan_create(const tsr_attn_desc *desc, tsr_attn_plan_t **out);

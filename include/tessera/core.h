@@ -68,7 +68,9 @@ TSR_API const char *tsr_status_string(tsr_status status);
 /** Detail of the last failure on this thread ("" if none). Never NULL. */
 TSR_API const char *tsr_last_error(void);
 /** Clears this thread's last-error text. */
-TSR_API void tsr_clear_error(void);
+TSR_API void tsr_last_error_clear(void);
+/** Deprecated name of tsr_last_error_clear (docs/CONVENTIONS.md). */
+TSR_DEPRECATED(TSR_API void tsr_clear_error(void), "use tsr_last_error_clear");
 
 /** How the loaded library was compiled. */
 typedef struct tsr_build_info {

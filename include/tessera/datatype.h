@@ -14,18 +14,18 @@
  *     tsr_datatype_commit(face);
  *     int64_t pos = 0;
  *     tsr_datatype_pack(NULL, grid, 1, face, buf, bufsize, &pos);
- *     tsr_datatype_free(face); tsr_datatype_free(dbl);
+ *     tsr_datatype_destroy(face); tsr_datatype_destroy(dbl);
  *
  * Handles and lifetime
  *   - Every constructor returns a NEW handle with one reference, owned by the
- *     caller; release it with tsr_datatype_free. A type used to build another
+ *     caller; release it with tsr_datatype_destroy. A type used to build another
  *     stays alive (internally referenced) as long as that one does, so the
- *     building blocks may be freed right after construction, as in MPI.
+ *     building blocks may be destroyed right after construction, as in MPI.
  *   - Named types are handles too (tsr_datatype_named returns a new reference).
- *   - Every function validates its handle: a freed handle (or any pointer that is
+ *   - Every function validates its handle: a destroyed handle (or any pointer that is
  *     not a live datatype) gives TSR_EINVAL / TSR_ESTATE, never a crash.
  *   - A committed type is immutable; pack / unpack / queries on it are
- *     thread-safe. Constructors and free are thread-safe too.
+ *     thread-safe. Constructors and destroy are thread-safe too.
  *
  * Canonical form (what commit computes; see docs/datatype.md)
  *   start + sum_k i_k * stride_k + body,  0 <= i_k < count_k,  k = 0 (outer) .. ndims-1 (inner)
@@ -101,7 +101,7 @@ typedef enum tsr_combiner {
 /* ---- constructors ---------------------------------------------------------------
  * All constructors: `out` receives a new handle (refcount 1) or is left untouched
  * on error. Errors: TSR_EINVAL (NULL out/old/arrays with count > 0, negative
- * count or block length, freed or invalid handle, bad enum), TSR_ERANGE (a
+ * count or block length, destroyed or invalid handle, bad enum), TSR_ERANGE (a
  * size, extent, true extent or displacement overflows int64 — every type has
  * size, extent and true extent representable in int64 —, or the type would
  * nest more than 1024 constructors deep), TSR_ENOMEM. The message names the
@@ -169,7 +169,7 @@ TSR_API tsr_status tsr_datatype_resized(tsr_datatype_t *old, int64_t lb, int64_t
 /** A new handle for the same type (committed if `old` is). */
 TSR_API tsr_status tsr_datatype_dup(tsr_datatype_t *old, tsr_datatype_t **out);
 
-/* ---- commit and free -------------------------------------------------------------- */
+/* ---- commit and destroy ----------------------------------------------------------- */
 
 /**
  * Computes the canonical form and chooses the pack kernel. Needed before
@@ -181,12 +181,14 @@ TSR_API tsr_status tsr_datatype_commit(tsr_datatype_t *type);
 /**
  * Releases the caller's reference (MPI_Type_free). The handle must not be used
  * afterwards; types built from it keep it alive internally. NULL-safe; a second
- * free of the same handle is detected and refused (TSR_EINVAL) while the
+ * destroy of the same handle is detected and refused (TSR_EINVAL) while the
  * object is still alive.
  */
-TSR_API tsr_status tsr_datatype_free(tsr_datatype_t *type);
+TSR_API tsr_status tsr_datatype_destroy(tsr_datatype_t *type);
+/** Deprecated name of tsr_datatype_destroy (docs/CONVENTIONS.md: free is for memory). */
+TSR_DEPRECATED(TSR_API tsr_status tsr_datatype_free(tsr_datatype_t *type), "use tsr_datatype_destroy");
 
-/** 1 if `type` is a live handle (not freed), else 0. NULL-safe. */
+/** 1 if `type` is a live handle (not destroyed), else 0. NULL-safe. */
 TSR_API int32_t tsr_datatype_is_valid(const tsr_datatype_t *type);
 
 /* ---- queries (committed or not) ------------------------------------------------------- */
@@ -239,8 +241,11 @@ typedef struct tsr_canon_info {
     int64_t true_lb, true_extent;
 } tsr_canon_info;
 
-/** Fills `info` for a committed type (TSR_ESTATE if not committed). */
-TSR_API tsr_status tsr_datatype_canonical(const tsr_datatype_t *type, tsr_canon_info *info);
+/** Fills `info` (info->size must be set) for a committed type (TSR_ESTATE if not committed). */
+TSR_API tsr_status tsr_datatype_canon_info_get(const tsr_datatype_t *type, tsr_canon_info *info);
+/** Deprecated name of tsr_datatype_canon_info_get (docs/CONVENTIONS.md). */
+TSR_DEPRECATED(TSR_API tsr_status tsr_datatype_canonical(const tsr_datatype_t *type, tsr_canon_info *info),
+               "use tsr_datatype_canon_info_get");
 
 /**
  * Copies up to `max` body segments (offset relative to `start`, length) of a
@@ -254,8 +259,12 @@ TSR_API tsr_status tsr_datatype_segments(const tsr_datatype_t *type, int64_t *of
  * 1 in *equal if the two committed types have the same canonical form, the
  * same size and the same extent (so pack gives the same bytes for any incount).
  */
-TSR_API tsr_status tsr_datatype_same_layout(const tsr_datatype_t *a, const tsr_datatype_t *b,
-                                            int32_t *equal);
+TSR_API tsr_status tsr_datatype_has_same_layout(const tsr_datatype_t *a, const tsr_datatype_t *b,
+                                                int32_t *equal);
+/** Deprecated name of tsr_datatype_has_same_layout (docs/CONVENTIONS.md: predicates). */
+TSR_DEPRECATED(TSR_API tsr_status tsr_datatype_same_layout(const tsr_datatype_t *a, const tsr_datatype_t *b,
+                                                           int32_t *equal),
+               "use tsr_datatype_has_same_layout");
 
 /**
  * Writes a readable description into `buf` (NUL-terminated, truncated to

@@ -7,7 +7,7 @@
 #ifndef TESSERA_ELEMENTWISE_H
 #define TESSERA_ELEMENTWISE_H
 
-#include "tessera/core.h"
+#include "core.h"
 
 #ifdef __cplusplus
 extern "C" {

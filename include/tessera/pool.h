@@ -50,7 +50,9 @@ typedef struct tsr_topology_info {
 } tsr_topology_info;
 
 /** Fills `out` (out->size must be set). The topology is loaded once per process. */
-TSR_API tsr_status tsr_topology_get(tsr_topology_info *out);
+TSR_API tsr_status tsr_topology_info_get(tsr_topology_info *out);
+/** Deprecated name of tsr_topology_info_get (docs/CONVENTIONS.md). */
+TSR_DEPRECATED(TSR_API tsr_status tsr_topology_get(tsr_topology_info *out), "use tsr_topology_info_get");
 
 /** Version string of the hwloc library in use ("2.9.0"), or "none". Never NULL. */
 TSR_API const char *tsr_hwloc_version(void);
@@ -114,8 +116,10 @@ TSR_API int32_t tsr_pool_num_threads(const tsr_pool_t *pool);
 /** Index of the calling worker in its pool, or -1 when not inside a region. */
 TSR_API int32_t tsr_pool_worker_index(void);
 
-/** 1 if the caller runs inside a worker of any pool (calls will run inline). */
-TSR_API int32_t tsr_pool_in_worker(void);
+/** 1 if the caller runs inside a worker of any pool (calls will run inline), else 0. */
+TSR_API int32_t tsr_pool_is_in_worker(void);
+/** Deprecated name of tsr_pool_is_in_worker (docs/CONVENTIONS.md). */
+TSR_DEPRECATED(TSR_API int32_t tsr_pool_in_worker(void), "use tsr_pool_is_in_worker");
 
 /**
  * Threads an external threaded library (FFTW, OpenBLAS) should use when called

@@ -55,9 +55,10 @@ TSR_API tsr_status tsr_probe_forkjoin_openmp(int32_t threads, int64_t regions, d
  * Sets up the OpenMP runtime for the twins above: OMP_PROC_BIND/OMP_PLACES are set
  * from `bind` (core -> true/cores, scatter -> spread/cores, none -> false) unless the
  * environment already sets them, then libgomp is loaded. Call before any OpenMP twin;
- * later calls have no effect. Writes the runtime's description to `desc` (may be NULL).
+ * later calls have no effect. Writes a description of the runtime (text, NUL-terminated,
+ * truncated to `cap` bytes) to `buf` (may be NULL).
  */
-TSR_API tsr_status tsr_probe_openmp_init(tsr_bind bind, char *desc, size_t desc_len);
+TSR_API tsr_status tsr_probe_openmp_init(tsr_bind bind, char *buf, size_t cap);
 
 /**
  * Peak rate of the vector units from a register-only loop on every worker of `pool`:

@@ -1,6 +1,7 @@
 /*
- * tessera/randproj.h — random projections D → d (Gaussian, Achlioptas, very sparse)
- * and, through tessera/graph.h, CSR graphs and FastRP node embeddings.
+ * tessera/randproj.h — random projections D → d (Gaussian, Achlioptas, very sparse).
+ * CSR graphs and FastRP node embeddings, which build on them, are in tessera/graph.h
+ * (it includes this header; this header does not include it).
  *
  * The projection matrix R (D × d: one row per input dimension, one column per
  * output dimension) is defined entry by entry by a counter-based generator:
@@ -97,8 +98,11 @@ typedef struct tsr_rp_info {
     int64_t bytes;        /**< memory held by the plan */
 } tsr_rp_info;
 
-/** Describes `rp`. Errors: TSR_EINVAL (NULL, size too small). */
-TSR_API tsr_status tsr_rp_describe(const tsr_rp_t *rp, tsr_rp_info *out);
+/** Fills `out` (out->size must be set) with the plan's description. Errors: TSR_EINVAL
+ *  (NULL, size too small). */
+TSR_API tsr_status tsr_rp_info_get(const tsr_rp_t *rp, tsr_rp_info *out);
+/** Deprecated name of tsr_rp_info_get (docs/CONVENTIONS.md: describe means text). */
+TSR_DEPRECATED(TSR_API tsr_status tsr_rp_describe(const tsr_rp_t *rp, tsr_rp_info *out), "use tsr_rp_info_get");
 
 /**
  * The entry R[row, col] (row < D, col < d) as a double, computed from
@@ -169,7 +173,5 @@ TSR_API tsr_status tsr_rp_transform_csr_f64(tsr_pool_t *pool, const tsr_rp_t *rp
 #ifdef __cplusplus
 }
 #endif
-
-#include "graph.h"
 
 #endif /* TESSERA_RANDPROJ_H */

@@ -62,7 +62,7 @@ static void measure_bandwidth(size_t bytes) {
 /* Distinct 64-byte lines touched by `count` elements (walks the canonical form). */
 static double lines_touched(tsr_datatype_t *t, int64_t count) {
     tsr_canon_info ci = {.size = sizeof ci};
-    tsr_datatype_canonical(t, &ci);
+    tsr_datatype_canon_info_get(t, &ci);
     int64_t nseg = 0;
     tsr_datatype_segments(t, NULL, NULL, 0, &nseg);
     int64_t *off = malloc(sizeof(int64_t) * (size_t)(nseg + 1)), *len = malloc(sizeof(int64_t) * (size_t)(nseg + 1));
@@ -212,7 +212,7 @@ int main(int argc, char **argv) {
                      (long long)(packed >> 20));
             run_case(name, hot, mt, tt, 1, (size_t)(2 * packed), 0, loop_vec, &va);
             MPI_Type_free(&mt);
-            tsr_datatype_free(tt);
+            tsr_datatype_destroy(tt);
         }
 
     /* 2. 3-D faces of an N^3 double grid, halo width 1 and 3 */
@@ -235,7 +235,7 @@ int main(int argc, char **argv) {
             /* repeated packs of one face: its lines (<= 12 MiB) stay in L3, so these are hot */
             run_case(name, 1, mt, tt, 1, (size_t)N * N * N * 8, 0, loop_face, &fa);
             MPI_Type_free(&mt);
-            tsr_datatype_free(tt);
+            tsr_datatype_destroy(tt);
         }
 
     /* 3. nested vector / hvector / contiguous: contiguous(3 float) -> vector(64, 2, 3) -> hvector(n, 1, 2304B) */
@@ -255,7 +255,7 @@ int main(int argc, char **argv) {
         int64_t nseg;
         tsr_datatype_segments(tt, NULL, NULL, 0, &nseg);
         tsr_canon_info ci = {.size = sizeof ci};
-        tsr_datatype_canonical(tt, &ci);
+        tsr_datatype_canon_info_get(tt, &ci);
         /* plain loop: the triple nest */
         static seg_arg sa;
         int64_t *off = malloc(sizeof(int64_t) * 64 * n), *len = malloc(sizeof(int64_t) * 64 * n);
@@ -268,7 +268,7 @@ int main(int argc, char **argv) {
         run_case(name, 1, mt, tt, 1, (size_t)n * 2368 + 4096, 0, loop_seg, &sa);
         free(off); free(len);
         MPI_Type_free(&c3); MPI_Type_free(&v); MPI_Type_free(&mt);
-        tsr_datatype_free(tc3); tsr_datatype_free(tv); tsr_datatype_free(tt);
+        tsr_datatype_destroy(tc3); tsr_datatype_destroy(tv); tsr_datatype_destroy(tt);
     }
 
     /* 4. indexed: 1000 random blocks of 8..64 bytes (as doubles: 1..8), count to ~1 MiB */
@@ -297,7 +297,7 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "indexed 1000 random blocks 8..64B count=%d", count);
         run_case(name, 1, mt, tt, count, (size_t)(ext * count), 0, loop_seg, &sa);
         MPI_Type_free(&mt);
-        tsr_datatype_free(tt);
+        tsr_datatype_destroy(tt);
     }
 
     /* 5. struct {int, double[3], char} resized to 40 bytes: 1 MiB (hot) and 1M elements (cold) */
@@ -319,7 +319,7 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "struct{int,double[3],char} resized 40B count=%d", count);
         run_case(name, hot, mt, tt, count, (size_t)count * 40, 0, loop_struct, &sa);
         MPI_Type_free(&s); MPI_Type_free(&mt);
-        tsr_datatype_free(ts); tsr_datatype_free(tt);
+        tsr_datatype_destroy(ts); tsr_datatype_destroy(tt);
     }
     tsr_pool_destroy(pool1);
     MPI_Finalize();

@@ -118,12 +118,12 @@ static int cache_get(MPI_Datatype d, entry *out) {
 
 static void cache_put(MPI_Datatype d, tsr_datatype_t *t) {
     entry *e = calloc(1, sizeof *e);
-    if (!e) { tsr_datatype_free(t); return; }
+    if (!e) { tsr_datatype_destroy(t); return; }
     e->key = d;
     e->t = t;
     if (t) {
         tsr_canon_info ci = {.size = sizeof ci};
-        tsr_datatype_canonical(t, &ci);
+        tsr_datatype_canon_info_get(t, &ci);
         e->size = ci.type_size;
         /* a dense block with extent == size: the real MPI moves it without packing */
         e->contiguous = ci.kind == TSR_CANON_EMPTY ||
@@ -136,7 +136,7 @@ static void cache_put(MPI_Datatype d, tsr_datatype_t *t) {
         if ((*pp)->key == d) {
             entry *old = *pp;
             *pp = old->next;
-            tsr_datatype_free(old->t);
+            tsr_datatype_destroy(old->t);
             free(old);
             break;
         }
@@ -151,7 +151,7 @@ static void cache_drop(MPI_Datatype d) {
         if ((*pp)->key == d) {
             entry *old = *pp;
             *pp = old->next;
-            tsr_datatype_free(old->t);
+            tsr_datatype_destroy(old->t);
             free(old);
             break;
         }
@@ -237,7 +237,7 @@ static tsr_datatype_t *translate(MPI_Datatype d, int depth) {
     if (s != TSR_OK) out = NULL;
 done:
     for (int i = 0; i < nd; i++) {
-        if (kids && kids[i]) tsr_datatype_free(kids[i]);
+        if (kids && kids[i]) tsr_datatype_destroy(kids[i]);
         if (types && !is_named(types[i])) get_MPI_Type_free()(&types[i]);
     }
     free(ints); free(addrs); free(types); free(a64); free(b64); free(kids);
@@ -256,9 +256,9 @@ static void cache_type(MPI_Datatype d) {
         get_MPI_Type_get_extent()(d, &lb, &ext);
         tsr_datatype_size(t, &tsize);
         tsr_datatype_extent(t, &tlb, &text);
-        if (tsize != size || tlb != lb || text != ext) { tsr_datatype_free(t); t = NULL; }
+        if (tsize != size || tlb != lb || text != ext) { tsr_datatype_destroy(t); t = NULL; }
     } else if (t) {
-        tsr_datatype_free(t);
+        tsr_datatype_destroy(t);
         t = NULL;
     }
     if (t) n_cached++;
@@ -419,7 +419,7 @@ static void pend_finish(pending *p, MPI_Status *st) {
         n_recv++;
     }
     tsr_free(p->tmp);
-    tsr_datatype_free(p->t);
+    tsr_datatype_destroy(p->t);
     free(p);
 }
 

@@ -1,5 +1,6 @@
 /*
- * Attention driver: descriptor checks, plans, and the two schedules.
+ * Attention driver: descriptor checks, plans, the kernel selector, the tile loops around
+ * the microkernels (attention_internal.h) and the two schedules.
  *
  *   prefill: tasks (batch, q head, query tile); each walks its KV chunks in key order,
  *            KV tiles inside a chunk with the online softmax (FlashAttention-2 order:
@@ -157,14 +158,27 @@ tsr_status tsr_attn_desc_check(const tsr_attn_desc *d) {
 
 /* ---- plans ------------------------------------------------------------------------- */
 
-static const attn_kernels *kernels_for(tsr_isa isa) {
-#if TSR_X86
-    if (isa == TSR_ISA_AVX512) return &tsr_attn_kernels_avx512;
-    if (isa == TSR_ISA_AVX2) return &tsr_attn_kernels_avx2;
-#endif
-    (void)isa;
-    return &tsr_attn_kernels_scalar;
+/* The kernel selector (tsr_kernels.h): reference table, then the overrides per level. */
+static void attn_overlay(void *dst, const void *src) {
+    attn_kernels *d = dst;
+    const attn_kernels *o = src;
+    TSR_KERNEL_INHERIT(d, o, pack_kt);
+    TSR_KERNEL_INHERIT(d, o, pack_rows);
+    TSR_KERNEL_INHERIT(d, o, softmax);
+    if (o->qk) { d->qk = o->qk; d->qk_mr = o->qk_mr; d->qk_nr = o->qk_nr; }
+    if (o->pv) { d->pv = o->pv; d->pv_mr = o->pv_mr; d->pv_nr = o->pv_nr; }
 }
+
+static const void *const attn_overrides[] = {
+#if TSR_X86
+    &tsr_attn_kernels_avx2, &tsr_attn_kernels_avx512,
+#endif
+    NULL};
+static attn_kernels attn_tables[TSR_ISA_COUNT];
+static tsr_kernel_registry attn_registry =
+    TSR_KERNEL_REGISTRY("attention", attn_kernels, &tsr_attn_kernels_ref, attn_overrides, attn_overlay, attn_tables);
+
+static const attn_kernels *kernels_for(tsr_isa isa) { return tsr_kernels_select(&attn_registry, isa); }
 
 /* Fills a plan; the KV tile width depends only on head_dim and the L1 size, so that every
  * call on this machine cuts the keys the same way. */
@@ -179,7 +193,7 @@ static tsr_status plan_init(struct tsr_attn_plan *p, const tsr_attn_desc *d, tsr
     p->dp = attn_round16(p->dim);
     tsr_topology_info topo = {.size = sizeof topo};
     int64_t l1 = 48 * 1024, l2 = 1024 * 1024;
-    if (tsr_topology_get(&topo) == TSR_OK) {
+    if (tsr_topology_info_get(&topo) == TSR_OK) {
         if (topo.l1d_bytes >= 16 * 1024) l1 = topo.l1d_bytes;
         if (topo.l2_bytes >= 128 * 1024) l2 = topo.l2_bytes;
     }
@@ -269,7 +283,7 @@ tsr_status tsr_attn_plan_describe(const tsr_attn_plan_t *plan, char *buf, size_t
     snprintf(buf, cap,
              "isa=%s q_tile=%d kv_tile=%d kv_chunk=%d chunks=%lld group=%lld shape=[%lld,%lld/%lld,%lld,%lld,d=%lld] "
              "q=%s k=%s v=%s o=%s causal=%d window=(%lld,%lld) bitset=%d bias=%d",
-             plan->kern->name, plan->br, plan->bc, TSR_ATTN_KV_CHUNK, (long long)plan->n_chunks,
+             plan->kern->head.name, plan->br, plan->bc, TSR_ATTN_KV_CHUNK, (long long)plan->n_chunks,
              (long long)plan->group, (long long)d->batch, (long long)d->q_heads, (long long)d->kv_heads,
              (long long)d->q_len, (long long)d->kv_len, (long long)d->head_dim, tsr_dtype_name(d->q_dtype),
              tsr_dtype_name(d->k_dtype), tsr_dtype_name(d->v_dtype), tsr_dtype_name(d->o_dtype), d->causal,
@@ -354,6 +368,31 @@ static void block_row(const attn_ctx *c, attn_scratch *s, int r, int64_t b, int6
     s->bits[r] = d->has_bitset ? b * d->bits.stride_batch + h * d->bits.stride_head + i * d->bits.stride_row : 0;
 }
 
+/* The tile loops around the microkernels: S = Q K^T over qk_mr x qk_nr blocks, key
+ * blocks outer (each K^T block stays in L1 across the row blocks). */
+static inline void tile_qk(const attn_kernels *K, float *s, int lds, const float *q, int ldq, const float *kt,
+                           int ldkt, int rows, int npad, int d) {
+    const int mr = K->qk_mr, nr = K->qk_nr;
+    for (int j0 = 0; j0 < npad; j0 += nr) {
+        const int nc = npad - j0 < nr ? npad - j0 : nr;
+        for (int r0 = 0; r0 < rows; r0 += mr)
+            K->qk(s + (size_t)r0 * lds + j0, lds, q + (size_t)r0 * ldq, ldq, kt + j0, ldkt,
+                  rows - r0 < mr ? rows - r0 : mr, nc, d);
+    }
+}
+
+/* ACC = alpha ACC + P V over pv_mr x pv_nr blocks, column blocks outer. */
+static inline void tile_pv(const attn_kernels *K, float *acc, int ldacc, const float *p, int ldp, const float *v,
+                           int ldv, const float *alpha, int rows, int n, int dp) {
+    const int mr = K->pv_mr, nr = K->pv_nr;
+    for (int e0 = 0; e0 < dp; e0 += nr) {
+        const int nc = dp - e0 < nr ? dp - e0 : nr;
+        for (int r0 = 0; r0 < rows; r0 += mr)
+            K->pv(acc + (size_t)r0 * ldacc + e0, ldacc, p + (size_t)r0 * ldp, ldp, v + e0, ldv, alpha + r0,
+                  rows - r0 < mr ? rows - r0 : mr, n, nc);
+    }
+}
+
 static void state_clear(float *m, float *l, float *acc, int rows, int dp) {
     for (int r = 0; r < rows; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
     memset(acc, 0, (size_t)rows * dp * sizeof(float));
@@ -397,7 +436,7 @@ static void run_chunk(const attn_ctx *c, attn_scratch *s, int rows, int64_t ch, 
             K->pack_rows(s->v, dp, elem_ptr(vbase, d->v_dtype, k0 * d->v.stride_row), d->v_dtype, d->v.stride_row,
                          n, dim, 1.0f);
         }
-        K->qk(s->s, bc, s->q, dp, s->kt, bc, rows, npad, dim);
+        tile_qk(K, s->s, bc, s->q, dp, s->kt, bc, rows, npad, dim);
         int full = 1;
         for (int r = 0; r < rows && full; r++)
             if (s->lo[r] > k0 || s->hi[r] < k0 + n - 1) full = 0;
@@ -423,7 +462,7 @@ static void run_chunk(const attn_ctx *c, attn_scratch *s, int rows, int64_t ch, 
             }
         }
         K->softmax(s->s, bc, rows, n, npad, s->m, s->l, s->alpha);
-        K->pv(s->acc, dp, s->s, bc, vt, ldv, s->alpha, rows, n, dp);
+        tile_pv(K, s->acc, dp, s->s, bc, vt, ldv, s->alpha, rows, n, dp);
     }
 }
 

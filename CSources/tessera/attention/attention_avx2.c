@@ -1,7 +1,7 @@
 /*
- * AVX2 + FMA kernels of the attention tiles (8 f32 lanes). Same structure and contract
- * as the AVX-512 kernels (attention_internal.h): QK^T in 4 rows x 16 keys blocks with
- * lanes over keys, P.V in 4 rows x 16 columns blocks with lanes over head_dim.
+ * AVX2 + FMA override of the attention microkernels (8 f32 lanes; contract in
+ * attention_internal.h): QK^T in register blocks of 4 rows x 24 keys with lanes over
+ * keys, P.V in 4 rows x 24 columns with lanes over head_dim. Fills every slot.
  */
 #include <math.h>
 #include <string.h>
@@ -104,26 +104,26 @@ TSR_TARGET_AVX2 static AI void qk_block(float *s, int lds, const float *q, int l
         for (int v = 0; v < NV; v++) _mm256_store_ps(s + (size_t)r * lds + 8 * v, acc[r][v]);
 }
 
-#define QK_CASE(nr, nv) qk_block(s + (size_t)r0 * lds + j0, lds, q + (size_t)r0 * ldq, ldq, kt + j0, ldkt, d, nr, nv)
-
+/* One qk_mr x qk_nr block (m <= 4 rows, nc <= 24 keys): the register block with constant
+ * shape for full row blocks, single rows for the edge. */
 TSR_TARGET_AVX2 static void qk_256(float *s, int lds, const float *q, int ldq, const float *kt, int ldkt,
-                                   int rows, int npad, int d) {
-    for (int j0 = 0; j0 < npad; j0 += 24) {
-        int nv = (npad - j0) / 8 < 3 ? (npad - j0) / 8 : 3;
-        int r0 = 0;
-        for (; r0 + 4 <= rows; r0 += 4) {
-            switch (nv) {
-            case 3: QK_CASE(4, 3); break;
-            case 2: QK_CASE(4, 2); break;
-            default: QK_CASE(4, 1); break;
-            }
+                                   int m, int nc, int d) {
+    const int nv = nc / 8;
+    if (m == 4) {
+        switch (nv) {
+        case 3: qk_block(s, lds, q, ldq, kt, ldkt, d, 4, 3); break;
+        case 2: qk_block(s, lds, q, ldq, kt, ldkt, d, 4, 2); break;
+        default: qk_block(s, lds, q, ldq, kt, ldkt, d, 4, 1); break;
         }
-        for (; r0 < rows; r0++) {
-            switch (nv) {
-            case 3: QK_CASE(1, 3); break;
-            case 2: QK_CASE(1, 2); break;
-            default: QK_CASE(1, 1); break;
-            }
+        return;
+    }
+    for (int r = 0; r < m; r++) {
+        float *sr = s + (size_t)r * lds;
+        const float *qr = q + (size_t)r * ldq;
+        switch (nv) {
+        case 3: qk_block(sr, lds, qr, ldq, kt, ldkt, d, 1, 3); break;
+        case 2: qk_block(sr, lds, qr, ldq, kt, ldkt, d, 1, 2); break;
+        default: qk_block(sr, lds, qr, ldq, kt, ldkt, d, 1, 1); break;
         }
     }
 }
@@ -203,33 +203,31 @@ TSR_TARGET_AVX2 static AI void pv_block(float *acc, int ldacc, const float *p, i
         for (int c = 0; c < NV; c++) _mm256_store_ps(acc + (size_t)r * ldacc + 8 * c, a[r][c]);
 }
 
-#define PV_CASE(nr, nv) \
-    pv_block(acc + (size_t)r0 * ldacc + e0, ldacc, p + (size_t)r0 * ldp, ldp, v + e0, ldv, alpha + r0, n, nr, nv)
-
+/* One pv_mr x pv_nr block (m <= 4 rows, nc <= 24 columns), shaped like qk. */
 TSR_TARGET_AVX2 static void pv_256(float *acc, int ldacc, const float *p, int ldp, const float *v, int ldv,
-                                   const float *alpha, int rows, int n, int dp) {
-    for (int e0 = 0; e0 < dp; e0 += 24) {
-        int nv = (dp - e0) / 8 < 3 ? (dp - e0) / 8 : 3;
-        int r0 = 0;
-        for (; r0 + 4 <= rows; r0 += 4) {
-            switch (nv) {
-            case 3: PV_CASE(4, 3); break;
-            case 2: PV_CASE(4, 2); break;
-            default: PV_CASE(4, 1); break;
-            }
+                                   const float *alpha, int m, int n, int nc) {
+    const int nv = nc / 8;
+    if (m == 4) {
+        switch (nv) {
+        case 3: pv_block(acc, ldacc, p, ldp, v, ldv, alpha, n, 4, 3); break;
+        case 2: pv_block(acc, ldacc, p, ldp, v, ldv, alpha, n, 4, 2); break;
+        default: pv_block(acc, ldacc, p, ldp, v, ldv, alpha, n, 4, 1); break;
         }
-        for (; r0 < rows; r0++) {
-            switch (nv) {
-            case 3: PV_CASE(1, 3); break;
-            case 2: PV_CASE(1, 2); break;
-            default: PV_CASE(1, 1); break;
-            }
+        return;
+    }
+    for (int r = 0; r < m; r++) {
+        switch (nv) {
+        case 3: pv_block(acc + (size_t)r * ldacc, ldacc, p + (size_t)r * ldp, ldp, v, ldv, alpha + r, n, 1, 3); break;
+        case 2: pv_block(acc + (size_t)r * ldacc, ldacc, p + (size_t)r * ldp, ldp, v, ldv, alpha + r, n, 1, 2); break;
+        default: pv_block(acc + (size_t)r * ldacc, ldacc, p + (size_t)r * ldp, ldp, v, ldv, alpha + r, n, 1, 1); break;
         }
     }
 }
 
 const attn_kernels tsr_attn_kernels_avx2 = {
-    .name = "avx2",
+    .head = {"avx2", TSR_ISA_AVX2, NULL},
+    .qk_mr = 4, .qk_nr = 24,
+    .pv_mr = 4, .pv_nr = 24,
     .pack_kt = pack_kt_256,
     .pack_rows = pack_rows_256,
     .qk = qk_256,

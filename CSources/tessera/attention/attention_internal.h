@@ -1,5 +1,5 @@
 /*
- * attention_internal.h — the per-ISA kernel table of the attention tiles. Not public.
+ * attention_internal.h — the microkernel table of the attention tiles. Not public.
  *
  * Units: Q rows are packed pre-multiplied by scale * log2(e), so a score tile S is in
  * log2 units and the softmax is p = exp2(s - m). Tiles of keys start at absolute key
@@ -11,34 +11,47 @@
 #ifndef TSR_ATTENTION_INTERNAL_H
 #define TSR_ATTENTION_INTERNAL_H
 
-#include "tsr_internal.h"
+#include "tsr_kernels.h"
 
 #define ATTN_LOG2E 1.4426950408889634
 #define ATTN_LN2 0.6931471805599453
 
 static inline int attn_round16(int x) { return (x + 15) & ~15; }
 
+/*
+ * The attention microkernels (docs/KERNELS.md). The driver (attention.c) owns the tile
+ * loops: it packs a K^T tile and a V tile, walks the score tile in qk_mr x qk_nr register
+ * blocks, runs the online softmax on the rows, then walks the output in pv_mr x pv_nr
+ * blocks. A kernel handles the edge blocks it is given (m <= MR rows, nc <= NR columns).
+ */
 typedef struct attn_kernels {
-    const char *name;
-    /* kt[dd * ldkt + j] = K[j][dd] (converted to f32) for j < n; 0 for n <= j < npad. */
+    tsr_kernel_head head;
+    int qk_mr, qk_nr;   /* register block of qk: rows, keys (nr a multiple of 16) */
+    int pv_mr, pv_nr;   /* register block of pv: rows, head_dim columns (nr a multiple of 16) */
+    /* tile: kt[dd * ldkt + j] = K[j][dd] (converted to f32) for j < n; 0 for n <= j < npad. */
     void (*pack_kt)(float *kt, int ldkt, const void *k, tsr_dtype dt, int64_t kstride,
                     int n, int npad, int d);
-    /* dst[j * ldd + e] = src[j][e] * mul (f32) for e < d; 0 for d <= e < round16(d). */
+    /* tile: dst[j * ldd + e] = src[j][e] * mul (f32) for e < d; 0 for d <= e < round16(d). */
     void (*pack_rows)(float *dst, int ldd, const void *src, tsr_dtype dt, int64_t sstride,
                       int n, int d, float mul);
-    /* s[r * lds + j] = sum_{dd < d, in order} q[r * ldq + dd] * kt[dd * ldkt + j], j < npad. */
+    /* block: s[r * lds + j] = sum_{dd < d, in order} q[r * ldq + dd] * kt[dd * ldkt + j]
+     * (one fused multiply-add chain per score) for r < m <= qk_mr, j < nc <= qk_nr, nc a
+     * multiple of 8; kt + j 32-byte aligned. */
     void (*qk)(float *s, int lds, const float *q, int ldq, const float *kt, int ldkt,
-               int rows, int npad, int d);
-    /* Online-softmax step on rows of s (columns < n valid, n..npad padding): updates the
-     * running max m[r] and sum l[r], writes p = exp2(s - m_new) in place (0 in padding)
+               int m, int nc, int d);
+    /* rows: online-softmax step on rows of s (columns < n valid, n..npad padding): updates
+     * the running max m[r] and sum l[r], writes p = exp2(s - m_new) in place (0 in padding)
      * and alpha[r] = exp2(m_old - m_new) (1 when the row is still empty). */
     void (*softmax)(float *s, int lds, int rows, int n, int npad, float *m, float *l, float *alpha);
-    /* acc[r][:dp] = alpha[r] * acc[r][:dp] + sum_{j < n, in order} p[r][j] * v[j][:dp]. */
+    /* block: acc[r][e] = alpha[r] * acc[r][e] + sum_{j < n, in order} p[r][j] * v[j][e]
+     * (alpha == 1 may skip the product: x * 1 == x) for r < m <= pv_mr, e < nc <= pv_nr,
+     * nc a multiple of 8; acc + e aligned like acc, v rows unaligned. */
     void (*pv)(float *acc, int ldacc, const float *p, int ldp, const float *v, int ldv,
-               const float *alpha, int rows, int n, int dp);
+               const float *alpha, int m, int n, int nc);
 } attn_kernels;
 
-TSR_INTERNAL extern const attn_kernels tsr_attn_kernels_scalar;
+/* The reference table (attention_scalar.c) and the overrides (attention_<isa>.c). */
+TSR_INTERNAL extern const attn_kernels tsr_attn_kernels_ref;
 #if TSR_X86
 TSR_INTERNAL extern const attn_kernels tsr_attn_kernels_avx2;
 TSR_INTERNAL extern const attn_kernels tsr_attn_kernels_avx512;

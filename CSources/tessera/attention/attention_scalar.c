@@ -1,6 +1,6 @@
 /*
- * Scalar reference kernels of the attention tiles: plain loops, the same tile
- * structure as the SIMD kernels, libm exp2f. Always compiled; TESSERA_ISA=scalar.
+ * The reference table of the attention microkernels: plain loops, libm exp2f. Every slot
+ * filled; always compiled; the oracle of the tests and the path of TESSERA_ISA=scalar.
  */
 #include <math.h>
 
@@ -25,15 +25,15 @@ static void pack_rows_scalar(float *dst, int ldd, const void *src, tsr_dtype dt,
 }
 
 static void qk_scalar(float *s, int lds, const float *q, int ldq, const float *kt, int ldkt,
-                      int rows, int npad, int d) {
-    for (int r = 0; r < rows; r++) {
+                      int m, int nc, int d) {
+    for (int r = 0; r < m; r++) {
         float *sr = s + (size_t)r * lds;
         const float *qr = q + (size_t)r * ldq;
-        for (int j = 0; j < npad; j++) sr[j] = 0.0f;
+        for (int j = 0; j < nc; j++) sr[j] = 0.0f;
         for (int dd = 0; dd < d; dd++) {
             float qv = qr[dd];
             const float *kr = kt + (size_t)dd * ldkt;
-            for (int j = 0; j < npad; j++) sr[j] = fmaf(qv, kr[j], sr[j]);
+            for (int j = 0; j < nc; j++) sr[j] = fmaf(qv, kr[j], sr[j]);
         }
     }
 }
@@ -69,23 +69,25 @@ static void softmax_scalar(float *s, int lds, int rows, int n, int npad, float *
 }
 
 static void pv_scalar(float *acc, int ldacc, const float *p, int ldp, const float *v, int ldv,
-                      const float *alpha, int rows, int n, int dp) {
-    for (int r = 0; r < rows; r++) {
+                      const float *alpha, int m, int n, int nc) {
+    for (int r = 0; r < m; r++) {
         float *ar = acc + (size_t)r * ldacc;
         const float *pr = p + (size_t)r * ldp;
         float a = alpha[r];
         if (a != 1.0f)
-            for (int e = 0; e < dp; e++) ar[e] *= a;
+            for (int e = 0; e < nc; e++) ar[e] *= a;
         for (int j = 0; j < n; j++) {
             float pj = pr[j];
             const float *vr = v + (size_t)j * ldv;
-            for (int e = 0; e < dp; e++) ar[e] = fmaf(pj, vr[e], ar[e]);
+            for (int e = 0; e < nc; e++) ar[e] = fmaf(pj, vr[e], ar[e]);
         }
     }
 }
 
-const attn_kernels tsr_attn_kernels_scalar = {
-    .name = "scalar",
+const attn_kernels tsr_attn_kernels_ref = {
+    .head = {"scalar", TSR_ISA_SCALAR, NULL},
+    .qk_mr = 4, .qk_nr = 64,
+    .pv_mr = 4, .pv_nr = 64,
     .pack_kt = pack_kt_scalar,
     .pack_rows = pack_rows_scalar,
     .qk = qk_scalar,

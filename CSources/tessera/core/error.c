@@ -26,7 +26,9 @@ const char *tsr_status_string(tsr_status status) {
 
 const char *tsr_last_error(void) { return tsr_last_error_text; }
 
-void tsr_clear_error(void) { tsr_last_error_text[0] = '\0'; }
+void tsr_last_error_clear(void) { tsr_last_error_text[0] = '\0'; }
+
+void tsr_clear_error(void) { tsr_last_error_clear(); }
 
 tsr_status tsr_verror(tsr_status status, const char *fmt, va_list ap) {
     vsnprintf(tsr_last_error_text, sizeof tsr_last_error_text, fmt, ap);

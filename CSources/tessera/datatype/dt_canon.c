@@ -429,11 +429,11 @@ tsr_status dt_canonicalize(tsr_datatype_t *t) {
 
 /* ---- queries on the canonical form ----------------------------------------------------------------- */
 
-tsr_status tsr_datatype_canonical(const tsr_datatype_t *type, tsr_canon_info *info) {
+tsr_status tsr_datatype_canon_info_get(const tsr_datatype_t *type, tsr_canon_info *info) {
     TSR_TRY(dt_check_committed(type, __func__, "type"));
     TSR_CHECK_NULL(info);
     if (info->size < sizeof *info)
-        return tsr_error(TSR_EINVAL, "tsr_datatype_canonical: info->size %u < sizeof(tsr_canon_info) %zu",
+        return tsr_error(TSR_EINVAL, "tsr_datatype_canon_info_get: info->size %u < sizeof(tsr_canon_info) %zu",
                          info->size, sizeof *info);
     const dt_canon *c = &type->canon;
     memset(info, 0, sizeof *info);
@@ -455,6 +455,10 @@ tsr_status tsr_datatype_canonical(const tsr_datatype_t *type, tsr_canon_info *in
     return TSR_OK;
 }
 
+tsr_status tsr_datatype_canonical(const tsr_datatype_t *type, tsr_canon_info *info) {
+    return tsr_datatype_canon_info_get(type, info);
+}
+
 tsr_status tsr_datatype_segments(const tsr_datatype_t *type, int64_t *offsets, int64_t *lengths, int64_t max,
                                  int64_t *count) {
     TSR_TRY(dt_check_committed(type, __func__, "type"));
@@ -469,7 +473,7 @@ tsr_status tsr_datatype_segments(const tsr_datatype_t *type, int64_t *offsets, i
     return TSR_OK;
 }
 
-tsr_status tsr_datatype_same_layout(const tsr_datatype_t *a, const tsr_datatype_t *b, int32_t *equal) {
+tsr_status tsr_datatype_has_same_layout(const tsr_datatype_t *a, const tsr_datatype_t *b, int32_t *equal) {
     TSR_TRY(dt_check_committed(a, __func__, "a"));
     TSR_TRY(dt_check_committed(b, __func__, "b"));
     TSR_CHECK_NULL(equal);
@@ -483,6 +487,10 @@ tsr_status tsr_datatype_same_layout(const tsr_datatype_t *a, const tsr_datatype_
     }
     *equal = eq ? 1 : 0;
     return TSR_OK;
+}
+
+tsr_status tsr_datatype_same_layout(const tsr_datatype_t *a, const tsr_datatype_t *b, int32_t *equal) {
+    return tsr_datatype_has_same_layout(a, b, equal);
 }
 
 size_t dt_canon_describe(const tsr_datatype_t *t, char *buf, size_t cap) {

@@ -7,7 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "tsr_internal.h"
+#include "tsr_kernels.h"
 
 #define DT_MAGIC 0x7473725f64747970ull /* "tsr_dtyp" */
 
@@ -88,15 +88,20 @@ typedef void (*dt_strided_fn)(char *packed, char *mem, int64_t B, int64_t s, int
 typedef void (*dt_segments_fn)(char *packed, char *mem, int64_t s, int64_t m, const int64_t *off,
                                const int64_t *len, int64_t nseg, int64_t body_bytes);
 
+/* The pack microkernel table (docs/KERNELS.md). The driver (dt_pack.c) walks the outer
+ * streams of the canonical form and the parallel split; a kernel moves m instances of the
+ * innermost stream. Every path moves the same bytes to the same places. */
 typedef struct dt_kernels {
+    tsr_kernel_head head;
     dt_strided_fn pack_strided, unpack_strided;
     dt_segments_fn pack_segments, unpack_segments;  /* for bodies whose segments are all <= 64 bytes */
-    const char *name;
 } dt_kernels;
 
-TSR_INTERNAL const dt_kernels *dt_kernels_scalar(void);
-TSR_INTERNAL const dt_kernels *dt_kernels_avx2(void);
-TSR_INTERNAL const dt_kernels *dt_kernels_avx512(void);
-TSR_INTERNAL const dt_kernels *dt_kernels_active(void);
+/* The reference table (dt_kernels_scalar.c) and the overrides (dt_kernels_<isa>.c). */
+TSR_INTERNAL extern const dt_kernels dt_kernels_ref;
+#if TSR_X86
+TSR_INTERNAL extern const dt_kernels dt_kernels_avx2;
+TSR_INTERNAL extern const dt_kernels dt_kernels_avx512;
+#endif
 
 #endif /* TSR_DT_INTERNAL_H */

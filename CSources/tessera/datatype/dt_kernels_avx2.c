@@ -1,15 +1,12 @@
 /*
- * dt_kernels_avx2.c — AVX2 pack kernels: 32-byte moves (two overlapping for 33..64-byte
- * blocks, a loop for wide blocks); smaller blocks use the scalar fixed-size moves.
+ * dt_kernels_avx2.c — AVX2 override of the strided pack microkernels: 32-byte moves (two
+ * overlapping for 33..64-byte blocks, a loop for wide blocks); smaller blocks use the
+ * portable fixed-size moves, inlined. The segment kernels are the reference's (inherited).
  */
-#include <string.h>
-
-#include "dt_internal.h"
+#include "dt_kernels_body.h"
 
 #if TSR_X86
 #include <immintrin.h>
-
-#define PFD 16
 
 TSR_TARGET_AVX2 static inline void copy_ge32(char *d, const char *s, int64_t n) {
     int64_t o = 0;
@@ -18,7 +15,7 @@ TSR_TARGET_AVX2 static inline void copy_ge32(char *d, const char *s, int64_t n) 
 }
 
 TSR_TARGET_AVX2 static void pack_strided(char *packed, char *mem, int64_t B, int64_t s, int64_t m) {
-    if (B < 32) { dt_kernels_scalar()->pack_strided(packed, mem, B, s, m); return; }
+    if (B < 32) { dt_pack_strided_body(packed, mem, B, s, m); return; }
     const int pf = s >= 128 || s <= -128;
     for (int64_t i = 0; i < m; i++) {
         if (pf) _mm_prefetch(mem + (i + PFD) * s, _MM_HINT_T0);
@@ -27,7 +24,7 @@ TSR_TARGET_AVX2 static void pack_strided(char *packed, char *mem, int64_t B, int
 }
 
 TSR_TARGET_AVX2 static void unpack_strided(char *packed, char *mem, int64_t B, int64_t s, int64_t m) {
-    if (B < 32) { dt_kernels_scalar()->unpack_strided(packed, mem, B, s, m); return; }
+    if (B < 32) { dt_unpack_strided_body(packed, mem, B, s, m); return; }
     const int pf = s >= 128 || s <= -128;
     for (int64_t i = 0; i < m; i++) {
         if (pf) _mm_prefetch(mem + (i + PFD) * s, _MM_HINT_T0);
@@ -35,24 +32,9 @@ TSR_TARGET_AVX2 static void unpack_strided(char *packed, char *mem, int64_t B, i
     }
 }
 
-static const dt_kernels *avx2_table(void);
-
-static void pack_segments(char *packed, char *mem, int64_t s, int64_t m, const int64_t *off, const int64_t *len,
-                          int64_t nseg, int64_t body) {
-    dt_kernels_scalar()->pack_segments(packed, mem, s, m, off, len, nseg, body);
-}
-
-static void unpack_segments(char *packed, char *mem, int64_t s, int64_t m, const int64_t *off, const int64_t *len,
-                            int64_t nseg, int64_t body) {
-    dt_kernels_scalar()->unpack_segments(packed, mem, s, m, off, len, nseg, body);
-}
-
-static const dt_kernels avx2_kernels = {pack_strided, unpack_strided, pack_segments, unpack_segments, "avx2"};
-
-static const dt_kernels *avx2_table(void) { return &avx2_kernels; }
-
-const dt_kernels *dt_kernels_avx2(void) { return avx2_table(); }
-
-#else
-const dt_kernels *dt_kernels_avx2(void) { return dt_kernels_scalar(); }
+const dt_kernels dt_kernels_avx2 = {
+    .head = {"avx2", TSR_ISA_AVX2, NULL},
+    .pack_strided = pack_strided,
+    .unpack_strided = unpack_strided,
+};
 #endif

@@ -1,5 +1,5 @@
 /*
- * dt_kernels_avx512.c — AVX-512 pack kernels: gathers/scatters for 4- and 8-byte blocks,
+ * dt_kernels_avx512.c — AVX-512 override of the pack microkernels (every slot): gathers/scatters for 4- and 8-byte blocks,
  * one masked 64-byte move for any block or segment up to 64 bytes, 64-byte moves
  * plus a masked tail for wide blocks.
  */
@@ -206,10 +206,11 @@ TSR_TARGET_AVX512 static void unpack_segments(char *packed, char *mem, int64_t s
     }
 }
 
-static const dt_kernels avx512_kernels = {pack_strided, unpack_strided, pack_segments, unpack_segments, "avx512"};
-
-const dt_kernels *dt_kernels_avx512(void) { return &avx512_kernels; }
-
-#else
-const dt_kernels *dt_kernels_avx512(void) { return dt_kernels_scalar(); }
+const dt_kernels dt_kernels_avx512 = {
+    .head = {"avx512", TSR_ISA_AVX512, NULL},
+    .pack_strided = pack_strided,
+    .unpack_strided = unpack_strided,
+    .pack_segments = pack_segments,
+    .unpack_segments = unpack_segments,
+};
 #endif

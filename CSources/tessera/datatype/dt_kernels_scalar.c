@@ -1,114 +1,31 @@
 /*
- * dt_kernels_scalar.c — portable pack kernels (fixed-size copies the compiler turns into
- * single moves) and the ISA dispatch of the kernel table.
+ * dt_kernels_scalar.c — the reference table of the pack microkernels: the portable bodies
+ * of dt_kernels_body.h. Every slot filled; TESSERA_ISA=scalar.
  */
-#include <string.h>
-
-#include "dt_internal.h"
-
-/* Prefetch distance, in blocks, for strides that leave the cache line. */
-#define PFD 16
-
-#define STRIDED_PACK(BYTES)                                                     \
-    for (int64_t i = 0; i < m; i++) {                                           \
-        if (pf) __builtin_prefetch(mem + (i + PFD) * s, 0, 0);                  \
-        memcpy(packed + i * (BYTES), mem + i * s, (BYTES));                     \
-    }                                                                           \
-    return;
-
-#define STRIDED_UNPACK(BYTES)                                                   \
-    for (int64_t i = 0; i < m; i++) {                                           \
-        if (pf) __builtin_prefetch(mem + (i + PFD) * s, 1, 0);                  \
-        memcpy(mem + i * s, packed + i * (BYTES), (BYTES));                     \
-    }                                                                           \
-    return;
+#include "dt_kernels_body.h"
 
 static void pack_strided(char *packed, char *mem, int64_t B, int64_t s, int64_t m) {
-    const int pf = s >= 128 || s <= -128;
-    switch (B) {
-    case 1: STRIDED_PACK(1)
-    case 2: STRIDED_PACK(2)
-    case 4: STRIDED_PACK(4)
-    case 8: STRIDED_PACK(8)
-    case 12: STRIDED_PACK(12)
-    case 16: STRIDED_PACK(16)
-    case 24: STRIDED_PACK(24)
-    case 32: STRIDED_PACK(32)
-    case 64: STRIDED_PACK(64)
-    default:
-        for (int64_t i = 0; i < m; i++) memcpy(packed + i * B, mem + i * s, (size_t)B);
-    }
+    dt_pack_strided_body(packed, mem, B, s, m);
 }
 
 static void unpack_strided(char *packed, char *mem, int64_t B, int64_t s, int64_t m) {
-    const int pf = s >= 128 || s <= -128;
-    switch (B) {
-    case 1: STRIDED_UNPACK(1)
-    case 2: STRIDED_UNPACK(2)
-    case 4: STRIDED_UNPACK(4)
-    case 8: STRIDED_UNPACK(8)
-    case 12: STRIDED_UNPACK(12)
-    case 16: STRIDED_UNPACK(16)
-    case 24: STRIDED_UNPACK(24)
-    case 32: STRIDED_UNPACK(32)
-    case 64: STRIDED_UNPACK(64)
-    default:
-        for (int64_t i = 0; i < m; i++) memcpy(mem + i * s, packed + i * B, (size_t)B);
-    }
-}
-
-/* Copies n <= 64 bytes with at most two (overlapping) fixed-size moves per size class. */
-static inline void copy_le64(char *d, const char *s, int64_t n) {
-    if (n >= 32) {
-        memcpy(d, s, 32);
-        memcpy(d + n - 32, s + n - 32, 32);
-    } else if (n >= 16) {
-        memcpy(d, s, 16);
-        memcpy(d + n - 16, s + n - 16, 16);
-    } else if (n >= 8) {
-        memcpy(d, s, 8);
-        memcpy(d + n - 8, s + n - 8, 8);
-    } else if (n >= 4) {
-        memcpy(d, s, 4);
-        memcpy(d + n - 4, s + n - 4, 4);
-    } else if (n >= 2) {
-        memcpy(d, s, 2);
-        memcpy(d + n - 2, s + n - 2, 2);
-    } else if (n == 1) {
-        *d = *s;
-    }
+    dt_unpack_strided_body(packed, mem, B, s, m);
 }
 
 static void pack_segments(char *packed, char *mem, int64_t s, int64_t m, const int64_t *off, const int64_t *len,
                           int64_t nseg, int64_t body) {
-    for (int64_t i = 0; i < m; i++, mem += s) {
-        char *p = packed + i * body;
-        for (int64_t j = 0; j < nseg; j++) {
-            copy_le64(p, mem + off[j], len[j]);
-            p += len[j];
-        }
-    }
+    dt_pack_segments_body(packed, mem, s, m, off, len, nseg, body);
 }
 
 static void unpack_segments(char *packed, char *mem, int64_t s, int64_t m, const int64_t *off, const int64_t *len,
                             int64_t nseg, int64_t body) {
-    for (int64_t i = 0; i < m; i++, mem += s) {
-        const char *p = packed + i * body;
-        for (int64_t j = 0; j < nseg; j++) {
-            copy_le64(mem + off[j], p, len[j]);
-            p += len[j];
-        }
-    }
+    dt_unpack_segments_body(packed, mem, s, m, off, len, nseg, body);
 }
 
-static const dt_kernels scalar_kernels = {pack_strided, unpack_strided, pack_segments, unpack_segments, "scalar"};
-
-const dt_kernels *dt_kernels_scalar(void) { return &scalar_kernels; }
-
-const dt_kernels *dt_kernels_active(void) {
-    switch (tsr_isa_active()) {
-    case TSR_ISA_AVX512: return dt_kernels_avx512();
-    case TSR_ISA_AVX2: return dt_kernels_avx2();
-    default: return &scalar_kernels;
-    }
-}
+const dt_kernels dt_kernels_ref = {
+    .head = {"scalar", TSR_ISA_SCALAR, NULL},
+    .pack_strided = pack_strided,
+    .unpack_strided = unpack_strided,
+    .pack_segments = pack_segments,
+    .unpack_segments = unpack_segments,
+};

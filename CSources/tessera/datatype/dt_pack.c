@@ -13,6 +13,25 @@
 /* Below this many packed bytes a call stays on the calling thread. */
 #define DT_PAR_MIN_BYTES (256 * 1024)
 
+/* The kernel selector (tsr_kernels.h): reference table, then the overrides per level. */
+static void dt_overlay(void *dst, const void *src) {
+    dt_kernels *d = dst;
+    const dt_kernels *o = src;
+    TSR_KERNEL_INHERIT(d, o, pack_strided);
+    TSR_KERNEL_INHERIT(d, o, unpack_strided);
+    TSR_KERNEL_INHERIT(d, o, pack_segments);
+    TSR_KERNEL_INHERIT(d, o, unpack_segments);
+}
+
+static const void *const dt_overrides[] = {
+#if TSR_X86
+    &dt_kernels_avx2, &dt_kernels_avx512,
+#endif
+    NULL};
+static dt_kernels dt_tables[TSR_ISA_COUNT];
+static tsr_kernel_registry dt_registry =
+    TSR_KERNEL_REGISTRY("datatype", dt_kernels, &dt_kernels_ref, dt_overrides, dt_overlay, dt_tables);
+
 typedef struct plan {
     int strided;                 /* 1: one block of B bytes per instance */
     char *base;                  /* memory of element 0 + canonical start */
@@ -35,7 +54,7 @@ static void make_plan(plan *p, const tsr_datatype_t *t, char *mem, int64_t incou
     p->prefix = c->seg_prefix;
     p->nseg = c->nseg;
     p->max_seg = c->max_seg;
-    p->k = dt_kernels_active();
+    p->k = tsr_kernels_select(&dt_registry, tsr_isa_active());
     p->dir = dir;
     int32_t nd = 0;
     if (incount != 1) { p->cnt[nd] = incount; p->str[nd] = t->extent; nd++; }
@@ -178,7 +197,7 @@ static tsr_status execute(tsr_pool_t *pool, const tsr_datatype_t *t, char *mem, 
     int general = t->canon.kind == TSR_CANON_GENERAL;
     if (!general) make_plan(&p, t, mem, incount, dir);
     else p.dir = dir;
-    int32_t nt = n >= DT_PAR_MIN_BYTES && !tsr_pool_in_worker() ? tsr_pool_num_threads(pool) : 1;
+    int32_t nt = n >= DT_PAR_MIN_BYTES && !tsr_pool_is_in_worker() ? tsr_pool_num_threads(pool) : 1;
     if (nt <= 1) {
         if (general) dt_naive_walk_range(t, mem, incount, packed, first, n, dir);
         else run_range(&p, packed, first, n);

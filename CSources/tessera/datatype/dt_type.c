@@ -95,9 +95,9 @@ int dt_registry_contains(const tsr_datatype_t *t) {
 tsr_status dt_check(const tsr_datatype_t *t, const char *fn, const char *arg) {
     if (!t) return tsr_error(TSR_EINVAL, "%s: argument '%s' is NULL", fn, arg);
     if (!dt_registry_contains(t) || t->magic != DT_MAGIC)
-        return tsr_error(TSR_EINVAL, "%s: '%s' is not a live datatype handle (freed or invalid)", fn, arg);
+        return tsr_error(TSR_EINVAL, "%s: '%s' is not a live datatype handle (destroyed or invalid)", fn, arg);
     if (atomic_load_explicit(&t->user_freed, memory_order_acquire))
-        return tsr_error(TSR_EINVAL, "%s: '%s' was freed (tsr_datatype_free)", fn, arg);
+        return tsr_error(TSR_EINVAL, "%s: '%s' was destroyed (tsr_datatype_destroy)", fn, arg);
     return TSR_OK;
 }
 
@@ -584,16 +584,18 @@ tsr_status tsr_datatype_commit(tsr_datatype_t *type) {
     return s;
 }
 
-tsr_status tsr_datatype_free(tsr_datatype_t *type) {
+tsr_status tsr_datatype_destroy(tsr_datatype_t *type) {
     if (!type) return TSR_OK;
     TSR_TRY(dt_check(type, __func__, "type"));
     if (type->immortal) return TSR_OK;
     int expected = 0;
     if (!atomic_compare_exchange_strong(&type->user_freed, &expected, 1))
-        return tsr_error(TSR_EINVAL, "tsr_datatype_free: 'type' was already freed");
+        return tsr_error(TSR_EINVAL, "tsr_datatype_destroy: 'type' was already destroyed");
     dt_release(type);
     return TSR_OK;
 }
+
+tsr_status tsr_datatype_free(tsr_datatype_t *type) { return tsr_datatype_destroy(type); }
 
 int32_t tsr_datatype_is_valid(const tsr_datatype_t *type) {
     if (!type || !dt_registry_contains(type) || type->magic != DT_MAGIC) return 0;

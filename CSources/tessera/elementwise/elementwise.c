@@ -1,15 +1,21 @@
-/* Element-wise kernels: argument checks, run-time ISA dispatch and the scalar path. */
-#include <math.h>
-
+/* Element-wise kernels: argument checks and the kernel selector (tsr_kernels.h). */
 #include "tessera/elementwise.h"
 #include "elementwise_internal.h"
 
-void tsr_swiglu_scalar(const float *gate, const float *up, float *out, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const float g = gate[i], u = up[i];
-        out[i] = g / (1.0f + expf(-g)) * u;
-    }
+static void ew_overlay(void *dst, const void *src) {
+    ew_kernels *d = dst;
+    const ew_kernels *o = src;
+    TSR_KERNEL_INHERIT(d, o, swiglu);
 }
+
+static const void *const ew_overrides[] = {
+#if TSR_X86
+    &tsr_ew_kernels_avx2, &tsr_ew_kernels_avx512,
+#endif
+    NULL};
+static ew_kernels ew_tables[TSR_ISA_COUNT];
+static tsr_kernel_registry ew_registry =
+    TSR_KERNEL_REGISTRY("elementwise", ew_kernels, &tsr_ew_kernels_ref, ew_overrides, ew_overlay, ew_tables);
 
 tsr_status tsr_swiglu_f32(const float *gate, const float *up, float *out, int64_t n) {
     TSR_CHECK_ARG(n >= 0, "tsr_swiglu_f32: n must be >= 0 (got %lld)", (long long)n);
@@ -17,12 +23,7 @@ tsr_status tsr_swiglu_f32(const float *gate, const float *up, float *out, int64_
     TSR_CHECK_NULL(gate);
     TSR_CHECK_NULL(up);
     TSR_CHECK_NULL(out);
-    tsr_swiglu_fn fn = tsr_swiglu_scalar;
-#if TSR_X86
-    const tsr_isa isa = tsr_isa_active();
-    if (isa >= TSR_ISA_AVX512) fn = tsr_swiglu_avx512;
-    else if (isa >= TSR_ISA_AVX2) fn = tsr_swiglu_avx2;
-#endif
-    fn(gate, up, out, n);
+    const ew_kernels *K = tsr_kernels_select(&ew_registry, tsr_isa_active());
+    K->swiglu(gate, up, out, n);
     return TSR_OK;
 }

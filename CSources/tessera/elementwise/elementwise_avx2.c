@@ -1,4 +1,4 @@
-/* AVX2 element-wise kernels (8 lanes; the tail through a stack copy). */
+/* AVX2 override of the element-wise kernels (8 lanes; the tail through a stack copy). */
 #include <string.h>
 
 #include "elementwise_internal.h"
@@ -14,7 +14,7 @@ TSR_TARGET_AVX2 static inline __attribute__((always_inline)) __m256 swiglu8(__m2
     return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
 }
 
-TSR_TARGET_AVX2 void tsr_swiglu_avx2(const float *gate, const float *up, float *out, int64_t n) {
+TSR_TARGET_AVX2 static void swiglu_avx2(const float *gate, const float *up, float *out, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(out + i, swiglu8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
@@ -26,4 +26,9 @@ TSR_TARGET_AVX2 void tsr_swiglu_avx2(const float *gate, const float *up, float *
         memcpy(out + i, o, (size_t)(n - i) * sizeof(float));
     }
 }
+
+const ew_kernels tsr_ew_kernels_avx2 = {
+    .head = {"avx2", TSR_ISA_AVX2, NULL},
+    .swiglu = swiglu_avx2,
+};
 #endif

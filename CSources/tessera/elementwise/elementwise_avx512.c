@@ -1,4 +1,4 @@
-/* AVX-512 element-wise kernels (16 lanes; the tail under a mask). */
+/* AVX-512 override of the element-wise kernels (16 lanes; the tail under a mask). */
 #include "elementwise_internal.h"
 
 #if TSR_X86
@@ -12,7 +12,7 @@ TSR_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 swiglu16(_
     return _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), u);
 }
 
-TSR_TARGET_AVX512 void tsr_swiglu_avx512(const float *gate, const float *up, float *out, int64_t n) {
+TSR_TARGET_AVX512 static void swiglu_avx512(const float *gate, const float *up, float *out, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(out + i, swiglu16(_mm512_loadu_ps(gate + i), _mm512_loadu_ps(up + i)));
@@ -21,4 +21,9 @@ TSR_TARGET_AVX512 void tsr_swiglu_avx512(const float *gate, const float *up, flo
         _mm512_mask_storeu_ps(out + i, m, swiglu16(_mm512_maskz_loadu_ps(m, gate + i), _mm512_maskz_loadu_ps(m, up + i)));
     }
 }
+
+const ew_kernels tsr_ew_kernels_avx512 = {
+    .head = {"avx512", TSR_ISA_AVX512, NULL},
+    .swiglu = swiglu_avx512,
+};
 #endif

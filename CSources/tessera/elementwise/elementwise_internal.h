@@ -1,16 +1,23 @@
-/* elementwise_internal.h — per-ISA entry points of the element-wise kernels. */
+/* elementwise_internal.h — the element-wise microkernel table. Not public. */
 #ifndef TSR_ELEMENTWISE_INTERNAL_H
 #define TSR_ELEMENTWISE_INTERNAL_H
 
-#include "tsr_internal.h"
+#include "tsr_kernels.h"
 
-/* out[i] = gate[i] / (1 + e^−gate[i]) · up[i] for i < n; the arguments are checked. */
-typedef void (*tsr_swiglu_fn)(const float *gate, const float *up, float *out, int64_t n);
+/* The element-wise microkernel table (docs/KERNELS.md): one call per row, the driver
+ * (elementwise.c) checks the arguments. The paths differ in the last bits (vector exp vs
+ * libm expf); each is deterministic. */
+typedef struct ew_kernels {
+    tsr_kernel_head head;
+    /* out[i] = gate[i] / (1 + e^−gate[i]) · up[i] for i < n (n >= 1; the arguments are checked) */
+    void (*swiglu)(const float *gate, const float *up, float *out, int64_t n);
+} ew_kernels;
 
-TSR_INTERNAL void tsr_swiglu_scalar(const float *gate, const float *up, float *out, int64_t n);
+/* The reference table (elementwise_scalar.c) and the overrides (elementwise_<isa>.c). */
+TSR_INTERNAL extern const ew_kernels tsr_ew_kernels_ref;
 #if TSR_X86
-TSR_INTERNAL void tsr_swiglu_avx512(const float *gate, const float *up, float *out, int64_t n);
-TSR_INTERNAL void tsr_swiglu_avx2(const float *gate, const float *up, float *out, int64_t n);
+TSR_INTERNAL extern const ew_kernels tsr_ew_kernels_avx2;
+TSR_INTERNAL extern const ew_kernels tsr_ew_kernels_avx512;
 #endif
 
 #endif /* TSR_ELEMENTWISE_INTERNAL_H */

@@ -269,7 +269,7 @@ tsr_status tsr_fastrp_embed(tsr_pool_t *pool, const tsr_graph_t *g, const tsr_fa
         if (st != TSR_OK) break;
         const float *Ni = next;
         comb_ctx c = {.N = &Ni, .w = p.weights, .count = 1, .d = p.dim, .normalize = p.normalize_rows,
-                      .first = i, .accumulate = i > 0, .fma_row = graph_fma_row_kernel(), .out = out, .ldo = ldo};
+                      .first = i, .accumulate = i > 0, .fma_row = graph_kernels_active()->fma_row, .out = out, .ldo = ldo};
         st = tsr_parallel_for(pool, g->n, FRP_ROWS_PER_CHUNK, TSR_SCHEDULE_DYNAMIC, combine_rows, &c);
         float *tmp = cur; cur = next; next = tmp;
     }
@@ -352,7 +352,7 @@ tsr_status tsr_fastrp_combine(tsr_pool_t *pool, const tsr_fastrp_t *fr, const do
     if (count > fr->done)
         return tsr_error(TSR_ESTATE, "tsr_fastrp_combine: %d weights but only %d iterations computed", count, fr->done);
     comb_ctx c = {.N = (const float *const *)fr->N, .w = weights, .count = count, .d = fr->p.dim,
-                  .normalize = normalize_rows != 0, .first = 0, .accumulate = 0, .fma_row = graph_fma_row_kernel(),
+                  .normalize = normalize_rows != 0, .first = 0, .accumulate = 0, .fma_row = graph_kernels_active()->fma_row,
                   .out = out, .ldo = ldo};
     TSR_TRY(tsr_parallel_for(pool, fr->g->n, FRP_ROWS_PER_CHUNK, TSR_SCHEDULE_DYNAMIC, combine_rows, &c));
     if (standardize_cols) TSR_TRY(standardize(pool, out, ldo, fr->g->n, fr->p.dim));

@@ -1,10 +1,10 @@
 /*
- * graph_internal.h — the CSR graph object and the SpMM kernel table. Not public.
+ * graph_internal.h — the CSR graph object and the graph microkernel table. Not public.
  */
 #ifndef TSR_GRAPH_INTERNAL_H
 #define TSR_GRAPH_INTERNAL_H
 
-#include "tsr_internal.h"
+#include "tsr_kernels.h"
 #include "tessera/graph.h"
 
 struct tsr_graph {
@@ -34,18 +34,26 @@ TSR_INTERNAL tsr_status graph_build(int64_t m, const int64_t *src, const int64_t
 /** Rows [r0, r1) of Y = M·X (see tsr_graph_spmm_f32). */
 typedef void (*graph_spmm_fn)(const tsr_graph_t *g, int transition, int64_t cols, const float *x, int64_t ldx,
                               float *y, int64_t ldy, int64_t r0, int64_t r1);
-TSR_INTERNAL void graph_spmm_rows_scalar(const tsr_graph_t *g, int transition, int64_t cols, const float *x,
-                                         int64_t ldx, float *y, int64_t ldy, int64_t r0, int64_t r1);
-TSR_INTERNAL void graph_spmm_rows_avx2(const tsr_graph_t *g, int transition, int64_t cols, const float *x,
-                                       int64_t ldx, float *y, int64_t ldy, int64_t r0, int64_t r1);
-TSR_INTERNAL void graph_spmm_rows_avx512(const tsr_graph_t *g, int transition, int64_t cols, const float *x,
-                                         int64_t ldx, float *y, int64_t ldy, int64_t r0, int64_t r1);
 
-/** o[k] = fmaf(c, v[k], o[k]) for k < d, per ISA. */
+/** o[k] = fmaf(c, v[k], o[k]) for k < d. */
 typedef void (*graph_fma_row_fn)(float c, const float *v, float *o, int64_t d);
-TSR_INTERNAL void graph_fma_row_scalar(float c, const float *v, float *o, int64_t d);
-TSR_INTERNAL void graph_fma_row_avx2(float c, const float *v, float *o, int64_t d);
-TSR_INTERNAL void graph_fma_row_avx512(float c, const float *v, float *o, int64_t d);
-TSR_INTERNAL graph_fma_row_fn graph_fma_row_kernel(void);
+
+/* The graph microkernel table (docs/KERNELS.md). The drivers cut the rows into fixed
+ * blocks (graph_spmm.c: 256 rows per task; fastrp.c: one row per call of fma_row);
+ * entries are taken in CSR order with the same operations on every path (same bits). */
+typedef struct graph_kernels {
+    tsr_kernel_head head;
+    graph_spmm_fn spmm_rows;     /* a block of rows of Y = M·X */
+    graph_fma_row_fn fma_row;    /* FastRP's weighted sum of one row */
+} graph_kernels;
+
+/* The reference table (graph_spmm_scalar.c) and the overrides (graph_spmm_<isa>.c). */
+TSR_INTERNAL extern const graph_kernels graph_kernels_ref;
+#if TSR_X86
+TSR_INTERNAL extern const graph_kernels graph_kernels_avx2;
+TSR_INTERNAL extern const graph_kernels graph_kernels_avx512;
+#endif
+/** The table of tsr_isa_active() (the selector, in graph_spmm.c). */
+TSR_INTERNAL const graph_kernels *graph_kernels_active(void);
 
 #endif /* TSR_GRAPH_INTERNAL_H */

@@ -1,5 +1,6 @@
 /*
- * graph_spmm_avx512.c — the CSR × dense kernel with AVX-512 register accumulators: blocks of up
+ * graph_spmm_avx512.c — AVX-512 override (every slot): the CSR × dense kernel with AVX-512
+ * register accumulators: blocks of up
  * to 128 columns live in up to 8 zmm registers across a row's entries (the compiler-vectorised
  * body of graph_spmm.h keeps them in memory). Same operations in the same order as the
  * portable body (add, or fmaf with the weight; then × 1/deg), so the bits are identical.
@@ -41,8 +42,8 @@ TSR_TARGET_AVX512 static inline __attribute__((always_inline)) void spmm_block(
     for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(yr + c0 + 16 * v, v == nv - 1 ? mlast : 0xffff, a[v]);
 }
 
-TSR_TARGET_AVX512 void graph_spmm_rows_avx512(const tsr_graph_t *g, int transition, int64_t cols, const float *x,
-                                              int64_t ldx, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+TSR_TARGET_AVX512 static void spmm_rows_avx512(const tsr_graph_t *g, int transition, int64_t cols, const float *x,
+                                               int64_t ldx, float *y, int64_t ldy, int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; i++) {
         float *yr = y + i * ldy;
         for (int64_t c0 = 0; c0 < cols; c0 += SPMM_BLOCK) {
@@ -63,11 +64,13 @@ TSR_TARGET_AVX512 void graph_spmm_rows_avx512(const tsr_graph_t *g, int transiti
         }
     }
 }
-TSR_TARGET_AVX512 void graph_fma_row_avx512(float c, const float *v, float *o, int64_t d) { graph_fma_row_body(c, v, o, d); }
-#else
-void graph_spmm_rows_avx512(const tsr_graph_t *g, int transition, int64_t cols, const float *x, int64_t ldx,
-                            float *y, int64_t ldy, int64_t r0, int64_t r1) {
-    graph_spmm_body(g, transition, cols, x, ldx, y, ldy, r0, r1);
+TSR_TARGET_AVX512 static void fma_row_avx512(float c, const float *v, float *o, int64_t d) {
+    graph_fma_row_body(c, v, o, d);
 }
-void graph_fma_row_avx512(float c, const float *v, float *o, int64_t d) { graph_fma_row_body(c, v, o, d); }
+
+const graph_kernels graph_kernels_avx512 = {
+    .head = {"avx512", TSR_ISA_AVX512, NULL},
+    .spmm_rows = spmm_rows_avx512,
+    .fma_row = fma_row_avx512,
+};
 #endif

@@ -410,7 +410,9 @@ int32_t tsr_pool_num_threads(const tsr_pool_t *pool) {
 
 int32_t tsr_pool_worker_index(void) { return tl_pool ? tl_worker : -1; }
 
-int32_t tsr_pool_in_worker(void) { return tl_pool != NULL; }
+int32_t tsr_pool_is_in_worker(void) { return tl_pool != NULL; }
+
+int32_t tsr_pool_in_worker(void) { return tsr_pool_is_in_worker(); }
 
 int32_t tsr_pool_external_threads(const tsr_pool_t *pool) {
     if (tl_pool) return 1;

@@ -2,6 +2,11 @@
  * Machine topology: hwloc when it can load one, else sched_getaffinity + sysconf.
  * Loaded once per process. Also provides the ordered list of core cpusets the
  * pool binds its workers to.
+ *
+ * hwloc is optional at build time: TSR_HAVE_HWLOC=0 (the Makefile sets it when
+ * `pkg-config hwloc` finds nothing) compiles only the fallback, which is also the path
+ * taken at run time when hwloc cannot load a topology or TESSERA_NO_HWLOC is set.
+ * Without the define, hwloc is used when <hwloc.h> is there (SwiftPM: the CHwloc target).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -11,7 +16,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifndef TSR_HAVE_HWLOC
+#  if defined(__has_include)
+#    if __has_include(<hwloc.h>)
+#      define TSR_HAVE_HWLOC 1
+#    endif
+#  endif
+#endif
+#ifndef TSR_HAVE_HWLOC
+#  define TSR_HAVE_HWLOC 0
+#endif
+
+#if TSR_HAVE_HWLOC
 #include <hwloc.h>
+#else
+typedef void *hwloc_topology_t;  /* always NULL: the fallback path */
+#endif
 
 #include "pool_internal.h"
 
@@ -64,6 +84,7 @@ static void load_fallback(const char *why) {
     snprintf(t->source, sizeof t->source, "sched_getaffinity/sysconf (hwloc unavailable: %s)", why);
 }
 
+#if TSR_HAVE_HWLOC
 /* Size of the first data/unified cache of `depth_type` above the PU of a core. */
 static int64_t cache_above(hwloc_obj_t obj, hwloc_obj_type_t type) {
     for (hwloc_obj_t p = obj; p; p = p->parent)
@@ -72,10 +93,7 @@ static int64_t cache_above(hwloc_obj_t obj, hwloc_obj_type_t type) {
     return 0;
 }
 
-static void load_topology(void) {
-    memset(&g_topo, 0, sizeof g_topo);
-    g_topo.info.size = sizeof g_topo.info;
-    if (tsr_getenv("TESSERA_NO_HWLOC")) { load_fallback("TESSERA_NO_HWLOC is set"); return; }
+static void load_hwloc(void) {
 
     hwloc_topology_t topo;
     if (hwloc_topology_init(&topo) != 0) { load_fallback(strerror(errno)); return; }
@@ -148,6 +166,17 @@ static void load_version(void) {
                  (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
     }
 }
+#else
+static void load_hwloc(void) { load_fallback("built without hwloc"); }
+static void load_version(void) { snprintf(g_topo.hwloc_version, sizeof g_topo.hwloc_version, "none"); }
+#endif
+
+static void load_topology(void) {
+    memset(&g_topo, 0, sizeof g_topo);
+    g_topo.info.size = sizeof g_topo.info;
+    if (tsr_getenv("TESSERA_NO_HWLOC")) { load_fallback("TESSERA_NO_HWLOC is set"); return; }
+    load_hwloc();
+}
 
 static void load_all(void) {
     load_topology();
@@ -156,15 +185,17 @@ static void load_all(void) {
 
 static void ensure_loaded(void) { pthread_once(&g_topo_once, load_all); }
 
-tsr_status tsr_topology_get(tsr_topology_info *out) {
+tsr_status tsr_topology_info_get(tsr_topology_info *out) {
     TSR_CHECK_NULL(out);
     TSR_CHECK_ARG(out->size >= sizeof(tsr_topology_info),
-                  "tsr_topology_get: out->size is %u, expected %zu (set it to sizeof(tsr_topology_info))",
+                  "tsr_topology_info_get: out->size is %u, expected %zu (set it to sizeof(tsr_topology_info))",
                   out->size, sizeof(tsr_topology_info));
     ensure_loaded();
     *out = g_topo.info;
     return TSR_OK;
 }
+
+tsr_status tsr_topology_get(tsr_topology_info *out) { return tsr_topology_info_get(out); }
 
 const char *tsr_hwloc_version(void) {
     ensure_loaded();
@@ -210,6 +241,7 @@ int tsr_topo_worker_cpus(tsr_bind bind, int32_t w, cpu_set_t *out) {
 int tsr_topo_bind_current(tsr_bind bind, int32_t w) {
     cpu_set_t set;
     if (!tsr_topo_worker_cpus(bind, w, &set)) return 0;
+#if TSR_HAVE_HWLOC
     if (g_topo.topo) {
         hwloc_bitmap_t bm = hwloc_bitmap_alloc();
         if (!bm) return -1;
@@ -218,5 +250,6 @@ int tsr_topo_bind_current(tsr_bind bind, int32_t w) {
         hwloc_bitmap_free(bm);
         return rc;
     }
+#endif
     return sched_setaffinity(0, sizeof set, &set);
 }

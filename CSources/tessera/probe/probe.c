@@ -10,8 +10,27 @@
 #include <string.h>
 #include <time.h>
 
-#include "tsr_internal.h"
 #include "probe_internal.h"
+
+/* The kernel selector (tsr_kernels.h): reference table, then the overrides per level. */
+static void probe_overlay(void *dst, const void *src) {
+    probe_kernels *d = dst;
+    const probe_kernels *o = src;
+    TSR_KERNEL_INHERIT(d, o, peak_f32);
+    TSR_KERNEL_INHERIT(d, o, peak_int8);
+    TSR_KERNEL_INHERIT(d, o, stream_read);
+}
+
+static const void *const probe_overrides[] = {
+#if TSR_X86
+    &tsr_probe_kernels_avx2, &tsr_probe_kernels_avx512, &tsr_probe_kernels_avx512vnni,
+#endif
+    NULL};
+static probe_kernels probe_tables[TSR_ISA_COUNT];
+static tsr_kernel_registry probe_registry =
+    TSR_KERNEL_REGISTRY("probe", probe_kernels, &tsr_probe_kernels_ref, probe_overrides, probe_overlay, probe_tables);
+
+static const probe_kernels *kernels(void) { return tsr_kernels_select(&probe_registry, tsr_isa_active()); }
 
 int64_t tsr_stream_bytes_per_element(tsr_stream_kernel kernel) {
     switch (kernel) {
@@ -25,7 +44,6 @@ int64_t tsr_stream_bytes_per_element(tsr_stream_kernel kernel) {
 /* The shared loop bodies. noinline keeps them identical for both runtimes. */
 __attribute__((noinline)) static double stream_range(tsr_stream_kernel k, double *restrict a, double *restrict b,
                                                      double *restrict c, int64_t lo, int64_t hi, double s) {
-    double sum0 = 0, sum1 = 0, sum2 = 0, sum3 = 0;
     switch (k) {
     case TSR_STREAM_COPY:
         for (int64_t i = lo; i < hi; i++) c[i] = a[i];
@@ -33,15 +51,10 @@ __attribute__((noinline)) static double stream_range(tsr_stream_kernel k, double
     case TSR_STREAM_TRIAD:
         for (int64_t i = lo; i < hi; i++) a[i] = b[i] + s * c[i];
         break;
-    default: {
-        if (tsr_isa_active() >= TSR_ISA_AVX2) return tsr_stream_read_avx2(a, lo, hi);
-        int64_t i = lo;
-        for (; i + 4 <= hi; i += 4) { sum0 += a[i]; sum1 += a[i + 1]; sum2 += a[i + 2]; sum3 += a[i + 3]; }
-        for (; i < hi; i++) sum0 += a[i];
-        break;
+    default:
+        return kernels()->stream_read(a, lo, hi);
     }
-    }
-    return (sum0 + sum1) + (sum2 + sum3);
+    return 0.0;
 }
 
 static void static_range(int64_t n, int32_t w, int32_t nw, int64_t *lo, int64_t *hi) {
@@ -88,7 +101,7 @@ tsr_status tsr_probe_stream(tsr_pool_t *pool, tsr_stream_kernel kernel, double *
     TSR_CHECK_ARG(nw <= TSR_PROBE_MAX_WORKERS, "tsr_probe_stream: pools over %d workers are not supported", TSR_PROBE_MAX_WORKERS);
     stream_task t = {.k = kernel, .a = a, .b = b, .c = c, .s = scalar, .n = n};
     TSR_TRY(tsr_pool_run(pool, stream_worker, &t));
-    if (sum) *sum = sum_partials(&t, tsr_pool_in_worker() ? 1 : nw);
+    if (sum) *sum = sum_partials(&t, tsr_pool_is_in_worker() ? 1 : nw);
     return TSR_OK;
 }
 
@@ -129,12 +142,12 @@ static void omp_load(void) {
     g_omp.status = TSR_OK;
 }
 
-tsr_status tsr_probe_openmp_init(tsr_bind bind, char *desc, size_t desc_len) {
+tsr_status tsr_probe_openmp_init(tsr_bind bind, char *buf, size_t cap) {
     TSR_CHECK_ARG((int)bind >= 0 && bind < TSR_BIND_COUNT, "tsr_probe_openmp_init: invalid bind %d", (int)bind);
     g_omp_bind = bind;
     pthread_once(&g_omp_once, omp_load);
     if (g_omp.status != TSR_OK) return tsr_error(g_omp.status, "tsr_probe_openmp_init: %s", g_omp.error);
-    if (desc && desc_len) snprintf(desc, desc_len, "%s", g_omp.desc);
+    if (buf && cap) snprintf(buf, cap, "%s", g_omp.desc);
     return TSR_OK;
 }
 
@@ -208,15 +221,8 @@ typedef struct { int64_t iters; int kind; double ops[TSR_PROBE_MAX_WORKERS]; } p
 
 static void peak_worker(void *ctx, int32_t w, int32_t nw) {
     peak_task *t = ctx;
-    tsr_isa isa = tsr_isa_active();
-    double ops;
-    if (t->kind == 0) {
-        ops = isa == TSR_ISA_AVX512 ? tsr_peak_f32_avx512(t->iters)
-            : isa == TSR_ISA_AVX2 ? tsr_peak_f32_avx2(t->iters) : tsr_peak_f32_scalar(t->iters);
-    } else {
-        ops = (isa == TSR_ISA_AVX512 && tsr_cpu()->avx512_vnni) ? tsr_peak_int8_avx512vnni(t->iters)
-            : isa >= TSR_ISA_AVX2 ? tsr_peak_int8_avx2(t->iters) : tsr_peak_int8_scalar(t->iters);
-    }
+    const probe_kernels *K = kernels();
+    double ops = t->kind == 0 ? K->peak_f32(t->iters) : K->peak_int8(t->iters);
     if (w < TSR_PROBE_MAX_WORKERS) t->ops[w] = ops;
     (void)nw;
 }
@@ -227,7 +233,7 @@ static tsr_status run_peak(tsr_pool_t *pool, int64_t iterations, int kind, doubl
     if (!pool) TSR_TRY(tsr_pool_default(&pool));
     peak_task t = {.iters = iterations, .kind = kind};
     TSR_TRY(tsr_pool_run(pool, peak_worker, &t));
-    int32_t nw = tsr_pool_in_worker() ? 1 : tsr_pool_num_threads(pool);
+    int32_t nw = tsr_pool_is_in_worker() ? 1 : tsr_pool_num_threads(pool);
     double s = 0;
     for (int32_t w = 0; w < nw && w < TSR_PROBE_MAX_WORKERS; w++) s += t.ops[w];
     *out = s;

@@ -1,6 +1,6 @@
 /*
- * qgemm plans: creation (repack once), description, workspace, and execution
- * (activation quantization, then the panel kernels in parallel over row panels).
+ * qgemm plans: creation (repack once), description, workspace, the kernel selector, and
+ * execution (activation quantization, then the panel kernels in parallel over row panels).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -75,33 +75,26 @@ void tsr_qgemm_plan_destroy(tsr_qgemm_plan_t *plan) {
     tsr_free(plan);
 }
 
-/* The kernels execute would use now. */
-typedef struct {
-    tsr_isa isa;
-    const char *name;
-    tsr_qact_fn act;
-    tsr_qkernel_fn qk;
-    tsr_fkernel_fn fk;
-    int pair_m1;  /* AVX-512 VNNI: M = 1 runs two panels per call (tsr_qkernel_avx512vnni_m1x2) */
-} kernel_choice;
-
-static kernel_choice choose(const tsr_qgemm_plan_t *p) {
-    kernel_choice c = {TSR_ISA_SCALAR, "scalar", tsr_qact_scalar, tsr_qkernel_scalar, tsr_fkernel_scalar, 0};
-#if TSR_X86
-    const tsr_isa isa = tsr_isa_active();
-    if (isa >= TSR_ISA_AVX512 && (p->is_float || tsr_cpu()->avx512_vnni)) {
-        const int amx = !p->is_float && tsr_qamx_available();
-        c = (kernel_choice){TSR_ISA_AVX512, p->is_float ? "avx512-f32fma" : amx ? "avx512vnni+amx-int8" : "avx512vnni-int8",
-                            tsr_qact_avx512, amx ? tsr_qkernel_amx : tsr_qkernel_avx512vnni, tsr_fkernel_avx512,
-                            !p->is_float};
-    } else if (isa >= TSR_ISA_AVX2) {
-        c = (kernel_choice){TSR_ISA_AVX2, p->is_float ? "avx2-f32fma" : "avx2-int8",
-                            tsr_qact_scalar, tsr_qkernel_avx2, tsr_fkernel_avx2, 0};
-    }
-#endif
-    if (c.isa == TSR_ISA_SCALAR) c.name = p->is_float ? "scalar-f32" : "scalar-int8";
-    return c;
+/* The kernel selector (tsr_kernels.h): reference table, then the overrides per level. */
+static void qgemm_overlay(void *dst, const void *src) {
+    tsr_qgemm_kernels *d = dst;
+    const tsr_qgemm_kernels *o = src;
+    TSR_KERNEL_INHERIT(d, o, act);
+    TSR_KERNEL_INHERIT(d, o, qpanel_m1x2);
+    if (o->qpanel) { d->qpanel = o->qpanel; d->int_name = o->int_name; d->int_isa = o->head.isa; }
+    if (o->fpanel) { d->fpanel = o->fpanel; d->float_name = o->float_name; d->float_isa = o->head.isa; }
 }
+
+static const void *const qgemm_overrides[] = {
+#if TSR_X86
+    &tsr_qgemm_kernels_avx2, &tsr_qgemm_kernels_avx512, &tsr_qgemm_kernels_avx512vnni, &tsr_qgemm_kernels_amx,
+#endif
+    NULL};
+static tsr_qgemm_kernels qgemm_tables[TSR_ISA_COUNT];
+static tsr_kernel_registry qgemm_registry = TSR_KERNEL_REGISTRY("qgemm", tsr_qgemm_kernels, &tsr_qgemm_kernels_ref,
+                                                                qgemm_overrides, qgemm_overlay, qgemm_tables);
+
+static const tsr_qgemm_kernels *kernels(void) { return tsr_kernels_select(&qgemm_registry, tsr_isa_active()); }
 
 tsr_status tsr_qgemm_plan_info_get(const tsr_qgemm_plan_t *plan, tsr_qgemm_plan_info *out) {
     TSR_CHECK_NULL(plan);
@@ -119,10 +112,10 @@ tsr_status tsr_qgemm_plan_info_get(const tsr_qgemm_plan_t *plan, tsr_qgemm_plan_
     out->panel_rows = TSR_QP;
     out->group = plan->is_float ? 1 : plan->d.group;
     out->act_block = plan->is_float ? 0 : plan->d.group;
-    kernel_choice c = choose(plan);
-    out->isa = c.isa;
-    snprintf(out->kernel, sizeof out->kernel, "%s-u%d", c.name, plan->is_float ? 0 : plan->d.bits);
-    if (plan->is_float) snprintf(out->kernel, sizeof out->kernel, "%s", c.name);
+    const tsr_qgemm_kernels *K = kernels();
+    out->isa = plan->is_float ? K->float_isa : K->int_isa;
+    if (plan->is_float) snprintf(out->kernel, sizeof out->kernel, "%s", K->float_name);
+    else snprintf(out->kernel, sizeof out->kernel, "%s-u%d", K->int_name, plan->d.bits);
     return TSR_OK;
 }
 
@@ -142,7 +135,7 @@ tsr_status tsr_qgemm_workspace_size(const tsr_qgemm_plan_t *plan, int64_t m, siz
 
 typedef struct {
     const tsr_qgemm_plan_t *p;
-    kernel_choice kc;
+    const tsr_qgemm_kernels *K;
     int64_t m;
     const float *x;
     int64_t ldx;
@@ -159,7 +152,7 @@ static void act_rows(void *vctx, int64_t r0, int64_t r1, int32_t worker) {
     const int32_t ng = c->p->d.ngroups, z = c->p->d.zconst;
     for (int64_t r = r0; r < r1; r++) {
         tsr_qact_meta *meta = c->meta + r * ng;
-        c->kc.act(c->x + r * c->ldx, c->p->k, c->p->d.group, c->act + r * as, meta);
+        c->K->act(c->x + r * c->ldx, c->p->k, c->p->d.group, c->act + r * as, meta);
         for (int32_t g = 0; g < ng; g++) meta[g].zsum = z * meta[g].sum;
     }
 }
@@ -175,26 +168,24 @@ static void panel_rows(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
         for (size_t o = 0; o < n; o += 64) __builtin_prefetch(first + o, 0, 3);
     }
     int64_t pi = p0;
-#if TSR_X86
-    if (c->kc.pair_m1 && c->m == 1 && !c->bias) {
+    if (c->K->qpanel_m1x2 && !p->is_float && c->m == 1 && !c->bias) {
         for (; pi + 1 < p1; pi += 2) {
             const int64_t row0 = pi * TSR_QP;
             const int32_t nvb = (int32_t)(p->n - row0 - TSR_QP < TSR_QP ? p->n - row0 - TSR_QP : TSR_QP);
-            tsr_qkernel_avx512vnni_m1x2(&p->d, p->packed + (size_t)pi * p->panel_bytes,
-                                        p->packed + (size_t)(pi + 1) * p->panel_bytes, c->act, c->meta,
-                                        c->y + row0, c->y + row0 + TSR_QP, TSR_QP, nvb);
+            c->K->qpanel_m1x2(&p->d, p->packed + (size_t)pi * p->panel_bytes,
+                              p->packed + (size_t)(pi + 1) * p->panel_bytes, c->act, c->meta,
+                              c->y + row0, c->y + row0 + TSR_QP, TSR_QP, nvb);
         }
     }
-#endif
     for (; pi < p1; pi++) {
         const int64_t row0 = pi * TSR_QP;
         const int32_t nvalid = (int32_t)(p->n - row0 < TSR_QP ? p->n - row0 : TSR_QP);
         const uint8_t *panel = p->packed + (size_t)pi * p->panel_bytes;
         const float *bias = c->bias ? c->bias + row0 : NULL;
         if (p->is_float)
-            c->kc.fk(p->ftype, panel, p->k, c->m, c->x, c->ldx, c->y + row0, c->ldy, bias, nvalid);
+            c->K->fpanel(p->ftype, panel, p->k, c->m, c->x, c->ldx, c->y + row0, c->ldy, bias, nvalid);
         else
-            c->kc.qk(&p->d, panel, c->m, c->act, tsr_qact_stride(p->k), c->meta, c->y + row0, c->ldy, bias, nvalid);
+            c->K->qpanel(&p->d, panel, c->m, c->act, tsr_qact_stride(p->k), c->meta, c->y + row0, c->ldy, bias, nvalid);
     }
 }
 
@@ -210,7 +201,7 @@ tsr_status tsr_qgemm_execute(tsr_pool_t *pool, const tsr_qgemm_plan_t *plan, int
     if (tsr_mul_i64(m - 1, ldx, &tmp) || tsr_add_i64(tmp, plan->k, &tmp) || tsr_mul_i64(m - 1, ldy, &tmp) ||
         tsr_add_i64(tmp, plan->n, &tmp))
         return tsr_error(TSR_ERANGE, "tsr_qgemm_execute: m·ld overflows");
-    exec_ctx c = {plan, choose(plan), m, x, ldx, bias, y, ldy, NULL, NULL};
+    exec_ctx c = {plan, kernels(), m, x, ldx, bias, y, ldy, NULL, NULL};
     tsr_pool_t *pl = pool;
     if (!pl) TSR_TRY(tsr_pool_default(&pl));
     const int32_t nt = tsr_pool_num_threads(pl);

@@ -114,8 +114,8 @@ AMX static void amx_rows(const tsr_qkernel_desc *d, const uint8_t *panel, int64_
         _mm512_mask_storeu_ps(y + m * ldy, km, bias ? _mm512_add_ps(accm[m], bv) : accm[m]);
 }
 
-AMX void tsr_qkernel_amx(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act, int64_t as,
-                         const tsr_qact_meta *meta, float *y, int64_t ldy, const float *bias, int32_t nvalid) {
+AMX static void qpanel_amx(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act,
+                           int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy, const float *bias, int32_t nvalid) {
     const int64_t full = mt / 16 * 16;
     if (full > 0) {
         const int ks = d->group < 64 ? d->group : 64;
@@ -137,12 +137,17 @@ AMX void tsr_qkernel_amx(const tsr_qkernel_desc *d, const uint8_t *panel, int64_
         tsr_qkernel_avx512vnni(d, panel, mt - full, act + full * as, as, meta + full * d->ngroups, y + full * ldy, ldy,
                                bias, nvalid);
 }
+
+/* Override: the integer panel at AVX-512 when AMX-INT8 may be used (act and the M = 1 pair
+ * stay the VNNI ones, listed before this table). */
+const tsr_qgemm_kernels tsr_qgemm_kernels_amx = {
+    .head = {"amx", TSR_ISA_AVX512, tsr_qamx_available},
+    .int_name = "avx512vnni+amx-int8",
+    .qpanel = qpanel_amx,
+};
 #else
 int tsr_qamx_available(void) { return 0; }
 #if TSR_X86
-void tsr_qkernel_amx(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act, int64_t as,
-                     const tsr_qact_meta *meta, float *y, int64_t ldy, const float *bias, int32_t nvalid) {
-    tsr_qkernel_avx512vnni(d, panel, mt, act, as, meta, y, ldy, bias, nvalid);
-}
+const tsr_qgemm_kernels tsr_qgemm_kernels_amx = {.head = {"amx", TSR_ISA_AVX512, tsr_qamx_available}};
 #endif
 #endif

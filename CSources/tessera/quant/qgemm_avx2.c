@@ -1,5 +1,5 @@
 /*
- * AVX2 kernels of qgemm. A 16-row panel is processed as two 8-row halves (the
+ * AVX2 override of the qgemm microkernels. A 16-row panel is processed as two 8-row halves (the
  * 32-byte halves of each 64-byte chunk). Integer dots use vpmaddubsw (u8 × s8 → s16
  * pairs) + vpmaddwd: 4-bit weights cannot saturate (2·15·127 per pair); full-range
  * 8-bit weights go through the sign trick on (u − 128). Same lane arithmetic as
@@ -97,9 +97,9 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
     default: QT(1, KIND); break;                                               \
     }
 
-AVX2 void tsr_qkernel_avx2(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act,
-                           int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy, const float *bias,
-                           int32_t nvalid) {
+AVX2 static void qpanel_avx2(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act,
+                             int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy, const float *bias,
+                             int32_t nvalid) {
     const int kind = d->bits == 4 ? 0 : d->u8_max <= 63 ? 1 : 2;
     for (int h = 0; h < 2 && 8 * h < nvalid; h++) {
         for (int64_t m0 = 0; m0 < mt; m0 += 4) {
@@ -139,8 +139,8 @@ INLINE void ftile(int32_t ftype, const uint8_t *panel, int h, int64_t k, const i
     }
 }
 
-AVX2 void tsr_fkernel_avx2(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt, const float *x, int64_t ldx,
-                           float *y, int64_t ldy, const float *bias, int32_t nvalid) {
+AVX2 static void fpanel_avx2(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt, const float *x, int64_t ldx,
+                             float *y, int64_t ldy, const float *bias, int32_t nvalid) {
     for (int h = 0; h < 2 && 8 * h < nvalid; h++) {
         for (int64_t m0 = 0; m0 < mt; m0 += 4) {
             const int t = (int)(mt - m0 < 4 ? mt - m0 : 4);
@@ -155,4 +155,13 @@ AVX2 void tsr_fkernel_avx2(int32_t ftype, const uint8_t *panel, int64_t k, int64
         }
     }
 }
+
+/* Override: the integer and float panels; act stays the reference's. */
+const tsr_qgemm_kernels tsr_qgemm_kernels_avx2 = {
+    .head = {"avx2", TSR_ISA_AVX2, NULL},
+    .int_name = "avx2-int8",
+    .float_name = "avx2-f32fma",
+    .qpanel = qpanel_avx2,
+    .fpanel = fpanel_avx2,
+};
 #endif

@@ -1,5 +1,5 @@
 /*
- * AVX-512 kernels of qgemm: int8 activation quantization, the VNNI integer panel
+ * AVX-512 overrides of the qgemm microkernels: int8 activation quantization, the VNNI integer panel
  * kernel (vpdpbusd: unsigned weights × signed activations) and the f32 FMA panel
  * kernel for F32/F16/BF16 weights. Same arithmetic as qgemm_scalar.c, lane by lane.
  */
@@ -14,7 +14,7 @@
 #define AVX512 TSR_TARGET_AVX512VNNI
 #define INLINE static inline __attribute__((always_inline)) TSR_TARGET_AVX512VNNI
 
-AVX512 void tsr_qact_avx512(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qact_meta *meta) {
+AVX512 static void qact_avx512(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qact_meta *meta) {
     const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
     const __m512 fmax = _mm512_set1_ps(3.40282347e38f);
     for (int64_t g0 = 0, gi = 0; g0 < k; g0 += group, gi++) {
@@ -151,9 +151,9 @@ INLINE void qtile1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
     _mm512_mask_storeu_ps(yb, (__mmask16)((1u << nvb) - 1u), accb);
 }
 
-AVX512 void tsr_qkernel_avx512vnni_m1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t *pb,
-                                        const int8_t *act, const tsr_qact_meta *meta, float *ya, float *yb,
-                                        int32_t nva, int32_t nvb) {
+AVX512 static void qpanel_m1x2_avx512vnni(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t *pb,
+                                          const int8_t *act, const tsr_qact_meta *meta, float *ya, float *yb,
+                                          int32_t nva, int32_t nvb) {
     if (d->bits == 4) qtile1x2(d, pa, pb, 4, act, meta, ya, yb, nva, nvb);
     else qtile1x2(d, pa, pb, 8, act, meta, ya, yb, nva, nvb);
 }
@@ -205,8 +205,8 @@ INLINE void ftile(int32_t ftype, const uint8_t *panel, int64_t k, const int MT, 
     for (int m = 0; m < MT; m++) _mm512_mask_storeu_ps(y + m * ldy, km, bias ? _mm512_add_ps(acc[m], b) : acc[m]);
 }
 
-AVX512 void tsr_fkernel_avx512(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt, const float *x,
-                               int64_t ldx, float *y, int64_t ldy, const float *bias, int32_t nvalid) {
+AVX512 static void fpanel_avx512(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt, const float *x,
+                                 int64_t ldx, float *y, int64_t ldy, const float *bias, int32_t nvalid) {
     for (int64_t m0 = 0; m0 < mt; m0 += 8) {
         const int t = (int)(mt - m0 < 8 ? mt - m0 : 8);
         const float *xx = x + m0 * ldx;
@@ -223,4 +223,22 @@ AVX512 void tsr_fkernel_avx512(int32_t ftype, const uint8_t *panel, int64_t k, i
         }
     }
 }
+
+static int has_vnni(void) { return tsr_cpu()->avx512_vnni; }
+
+/* Overrides: the float panel at AVX-512; the integer path needs VNNI (without it, AVX-512
+ * machines keep the AVX2 integer path). */
+const tsr_qgemm_kernels tsr_qgemm_kernels_avx512 = {
+    .head = {"avx512", TSR_ISA_AVX512, NULL},
+    .float_name = "avx512-f32fma",
+    .fpanel = fpanel_avx512,
+};
+
+const tsr_qgemm_kernels tsr_qgemm_kernels_avx512vnni = {
+    .head = {"avx512vnni", TSR_ISA_AVX512, has_vnni},
+    .int_name = "avx512vnni-int8",
+    .act = qact_avx512,
+    .qpanel = tsr_qkernel_avx512vnni,
+    .qpanel_m1x2 = qpanel_m1x2_avx512vnni,
+};
 #endif

@@ -1,5 +1,5 @@
 /*
- * Scalar reference kernels of qgemm. They perform exactly the operations of the
+ * The reference table of the qgemm microkernels. They perform exactly the operations of the
  * SIMD kernels, lane by lane (exact int32 group sums, then t = (float)isum · d_a and
  * acc = fma(t, scale, acc) in K order), so every ISA path gives the same bits.
  */
@@ -7,7 +7,7 @@
 
 #include "quant_internal.h"
 
-void tsr_qact_scalar(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qact_meta *meta) {
+static void qact_scalar(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qact_meta *meta) {
     for (int64_t g0 = 0, gi = 0; g0 < k; g0 += group, gi++) {
         float amax = 0.0f;
         int bad = 0;
@@ -38,9 +38,9 @@ void tsr_qact_scalar(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qa
     }
 }
 
-void tsr_qkernel_scalar(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act,
-                        int64_t act_stride, const tsr_qact_meta *meta, float *y, int64_t ldy,
-                        const float *bias, int32_t nvalid) {
+static void qpanel_scalar(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act,
+                          int64_t act_stride, const tsr_qact_meta *meta, float *y, int64_t ldy,
+                          const float *bias, int32_t nvalid) {
     const int g = d->group, ng = d->ngroups;
     for (int64_t m = 0; m < mt; m++) {
         const int8_t *a = act + m * act_stride;
@@ -83,8 +83,8 @@ static inline float fpanel_load(int32_t ftype, const uint8_t *p, size_t idx) {
     return tsr_bf16_to_f32(tsr_ld16(p + 2 * idx));
 }
 
-void tsr_fkernel_scalar(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt, const float *x, int64_t ldx,
-                        float *y, int64_t ldy, const float *bias, int32_t nvalid) {
+static void fpanel_scalar(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt, const float *x, int64_t ldx,
+                          float *y, int64_t ldy, const float *bias, int32_t nvalid) {
     for (int64_t m = 0; m < mt; m++) {
         float acc[TSR_QP] = {0};
         const float *xm = x + m * ldx;
@@ -94,3 +94,15 @@ void tsr_fkernel_scalar(int32_t ftype, const uint8_t *panel, int64_t k, int64_t 
         for (int r = 0; r < nvalid; r++) y[m * ldy + r] = bias ? acc[r] + bias[r] : acc[r];
     }
 }
+
+const tsr_qgemm_kernels tsr_qgemm_kernels_ref = {
+    .head = {"scalar", TSR_ISA_SCALAR, NULL},
+    .int_name = "scalar-int8",
+    .float_name = "scalar-f32",
+    .int_isa = TSR_ISA_SCALAR,
+    .float_isa = TSR_ISA_SCALAR,
+    .act = qact_scalar,
+    .qpanel = qpanel_scalar,
+    .qpanel_m1x2 = NULL,
+    .fpanel = fpanel_scalar,
+};

@@ -1,6 +1,6 @@
 /*
  * quant_internal.h — shared by the quant sources: traits access, the packed panel
- * layout of a qgemm plan, and the per-ISA kernel entry points.
+ * layout of a qgemm plan, and the qgemm microkernel table.
  *
  * Packed panel layout (integer formats). Rows are taken 16 at a time (a panel; the
  * last one is padded with zero weights). A panel is K/g group records back to back;
@@ -22,7 +22,7 @@
 
 #include <string.h>
 
-#include "tsr_internal.h"
+#include "tsr_kernels.h"
 
 #define TSR_QP 16 /* rows per panel */
 
@@ -115,36 +115,41 @@ typedef void (*tsr_fkernel_fn)(int32_t ftype, const uint8_t *panel, int64_t k, i
                                const float *x, int64_t ldx, float *y, int64_t ldy,
                                const float *bias, int32_t nvalid);
 
-TSR_INTERNAL void tsr_qact_scalar(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qact_meta *meta);
-TSR_INTERNAL void tsr_qkernel_scalar(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt,
-                                     const int8_t *act, int64_t act_stride, const tsr_qact_meta *meta,
-                                     float *y, int64_t ldy, const float *bias, int32_t nvalid);
-TSR_INTERNAL void tsr_fkernel_scalar(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt,
-                                     const float *x, int64_t ldx, float *y, int64_t ldy,
-                                     const float *bias, int32_t nvalid);
+/* M = 1 (no bias) against panels pa and pb: the same bits as two tsr_qkernel_fn calls,
+ * with the activation broadcasts shared. */
+typedef void (*tsr_qkernel_m1x2_fn)(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t *pb,
+                                    const int8_t *act, const tsr_qact_meta *meta, float *ya, float *yb,
+                                    int32_t nva, int32_t nvb);
 
+/*
+ * The qgemm microkernel table (docs/KERNELS.md). The driver (qgemm.c) quantizes the
+ * activation rows with `act`, then runs the panel kernels over the 16-row weight panels
+ * in parallel; each panel kernel tiles the M activation rows itself (its register block).
+ * Every path performs the same operations lane by lane (exact int32 group sums, then
+ * t = (float)isum · d_a and acc = fma(t, scale, acc) in K order), so all give the same bits.
+ */
+typedef struct tsr_qgemm_kernels {
+    tsr_kernel_head head;
+    const char *int_name;         /* plan info of the integer path ("avx512vnni-int8"), set with qpanel */
+    const char *float_name;       /* plan info of the float path ("avx2-f32fma"), set with fpanel */
+    tsr_isa int_isa, float_isa;   /* level of the table that set qpanel / fpanel (the selector fills them) */
+    tsr_qact_fn act;              /* one activation row to int8 + group meta; goes with qpanel's ISA */
+    tsr_qkernel_fn qpanel;        /* integer panel × mt activation rows */
+    tsr_qkernel_m1x2_fn qpanel_m1x2; /* optional (NULL in the reference): M = 1 over two panels */
+    tsr_fkernel_fn fpanel;        /* float (F32/F16/BF16) panel × mt rows */
+} tsr_qgemm_kernels;
+
+/* The reference table (qgemm_scalar.c) and the overrides, in the order they apply. */
+TSR_INTERNAL extern const tsr_qgemm_kernels tsr_qgemm_kernels_ref;
 #if TSR_X86
-TSR_INTERNAL void tsr_qact_avx512(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qact_meta *meta);
+TSR_INTERNAL extern const tsr_qgemm_kernels tsr_qgemm_kernels_avx2;        /* qpanel, fpanel */
+TSR_INTERNAL extern const tsr_qgemm_kernels tsr_qgemm_kernels_avx512;      /* fpanel */
+TSR_INTERNAL extern const tsr_qgemm_kernels tsr_qgemm_kernels_avx512vnni;  /* act, qpanel, qpanel_m1x2 (VNNI) */
+TSR_INTERNAL extern const tsr_qgemm_kernels tsr_qgemm_kernels_amx;         /* qpanel (AMX-INT8) */
+/* The VNNI panel kernel: the AMX kernel runs the rows left over from its 16-row blocks with it. */
 TSR_INTERNAL void tsr_qkernel_avx512vnni(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt,
                                          const int8_t *act, int64_t act_stride, const tsr_qact_meta *meta,
                                          float *y, int64_t ldy, const float *bias, int32_t nvalid);
-TSR_INTERNAL void tsr_fkernel_avx512(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt,
-                                     const float *x, int64_t ldx, float *y, int64_t ldy,
-                                     const float *bias, int32_t nvalid);
-/* M = 1 (no bias) against panels pa and pb: the same bits as two tsr_qkernel_avx512vnni
- * calls, with the activation broadcasts shared. */
-TSR_INTERNAL void tsr_qkernel_avx512vnni_m1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t *pb,
-                                              const int8_t *act, const tsr_qact_meta *meta, float *ya, float *yb,
-                                              int32_t nva, int32_t nvb);
-TSR_INTERNAL void tsr_qkernel_amx(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt,
-                                  const int8_t *act, int64_t act_stride, const tsr_qact_meta *meta,
-                                  float *y, int64_t ldy, const float *bias, int32_t nvalid);
-TSR_INTERNAL void tsr_qkernel_avx2(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt,
-                                   const int8_t *act, int64_t act_stride, const tsr_qact_meta *meta,
-                                   float *y, int64_t ldy, const float *bias, int32_t nvalid);
-TSR_INTERNAL void tsr_fkernel_avx2(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt,
-                                   const float *x, int64_t ldx, float *y, int64_t ldy,
-                                   const float *bias, int32_t nvalid);
 #endif
 
 /* 1 if the AMX-INT8 path may be used (CPU, OS permission, TESSERA_QUANT_AMX != 0). */

@@ -15,7 +15,7 @@
 
 #include <math.h>
 
-#include "tsr_internal.h"
+#include "tsr_kernels.h"
 #include "tessera/randproj.h"
 
 static inline uint64_t rp_fmix64(uint64_t x) {
@@ -96,9 +96,12 @@ TSR_INTERNAL void rp_matrix_free(rp_matrix *m);
 /* Input dimensions per cache block of the transposed tile. */
 #define RP_JBLOCK 4096
 
-/** Per-ISA kernels (bodies in rp_kernels.h; tables in rp_kernels_<isa>.c). */
+/** The random-projection microkernel table (docs/KERNELS.md; bodies in rp_kernels.h,
+ *  the reference table in rp_kernels_scalar.c, overrides in rp_kernels_<isa>.c). The drivers
+ *  (rp_plan.c, rp_transform.c) cut the work into fixed blocks of rows and call a kernel per
+ *  block: same operations in the same order on every path, so the same bits. */
 typedef struct rp_kernels {
-    const char *name;
+    tsr_kernel_head head;
     /* column indices of row rk's sparse entries over k in [0, d) to ks, ±1 to sg (if non-NULL); returns count */
     int32_t (*sparse_row)(uint64_t rk, int32_t d, uint64_t t, int32_t *ks, int8_t *sg);
     /* dense X tile (<= RP_TILE rows) × sparse R; xt: RP_JBLOCK*RP_TILE, acc: d*RP_TILE, cur: d */
@@ -113,10 +116,12 @@ typedef struct rp_kernels {
                      double *y, int64_t ldy, double *acc);
 } rp_kernels;
 
-TSR_INTERNAL extern const rp_kernels rp_kernels_scalar;
+TSR_INTERNAL extern const rp_kernels rp_kernels_ref;
+#if TSR_X86
 TSR_INTERNAL extern const rp_kernels rp_kernels_avx2;
 TSR_INTERNAL extern const rp_kernels rp_kernels_avx512;
-/** The table for tsr_isa_active() (read on every call). */
+#endif
+/** The table of tsr_isa_active() (the selector, in rp_plan.c; read on every call). */
 TSR_INTERNAL const rp_kernels *rp_kernels_active(void);
 
 /* Rows per block and input dimensions per block of the dense (Gaussian) kernel. */

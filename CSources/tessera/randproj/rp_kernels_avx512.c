@@ -1,5 +1,6 @@
 /*
- * rp_kernels_avx512.c — rp_kernels.h compiled for AVX-512, plus a hand-written
+ * rp_kernels_avx512.c — AVX-512 override (every slot): rp_kernels.h compiled for AVX-512,
+ * a hand-written 16 × 16 transpose for the f32 tile, and a hand-written
  * sparse-row generator: 16 hashes per instruction sequence and a compress-store
  * of the selected column indices (generation of R is D·d hashes).
  */
@@ -94,13 +95,14 @@ TSR_TARGET_AVX512 static void rp_tile_f32_avx512_v(const rp_matrix *m, float sca
                                                     int64_t *cur) {
     rp_tile_body_f32(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_f32_avx512);
 }
-#endif
 
 RP_INSTANTIATE(avx512, TSR_TARGET_AVX512)
-#if TSR_X86
-const rp_kernels rp_kernels_avx512 = {"avx512", rp_sparse_row_avx512_v, rp_tile_f32_avx512_v, rp_tile_f64_avx512,
-                                      rp_gemm_f32_avx512, rp_gemm_f64_avx512};
-#else
-const rp_kernels rp_kernels_avx512 = {"avx512", rp_sparse_row_avx512, rp_tile_f32_avx512, rp_tile_f64_avx512,
-                                      rp_gemm_f32_avx512, rp_gemm_f64_avx512};
+const rp_kernels rp_kernels_avx512 = {
+    .head = {"avx512", TSR_ISA_AVX512, NULL},
+    .sparse_row = rp_sparse_row_avx512_v,
+    .tile_f32 = rp_tile_f32_avx512_v,
+    .tile_f64 = rp_tile_f64_avx512,
+    .gemm_f32 = rp_gemm_f32_avx512,
+    .gemm_f64 = rp_gemm_f64_avx512,
+};
 #endif

@@ -58,10 +58,10 @@ void tsr_rp_destroy(tsr_rp_t *rp) {
     tsr_free(rp);
 }
 
-tsr_status tsr_rp_describe(const tsr_rp_t *rp, tsr_rp_info *out) {
+tsr_status tsr_rp_info_get(const tsr_rp_t *rp, tsr_rp_info *out) {
     TSR_CHECK_NULL(rp);
     TSR_CHECK_NULL(out);
-    TSR_CHECK_ARG(out->size >= sizeof(tsr_rp_info), "tsr_rp_describe: out->size is %u, expected %zu",
+    TSR_CHECK_ARG(out->size >= sizeof(tsr_rp_info), "tsr_rp_info_get: out->size is %u, expected %zu",
                   out->size, sizeof(tsr_rp_info));
     out->in_dim = rp->D;
     out->out_dim = rp->d;
@@ -75,6 +75,8 @@ tsr_status tsr_rp_describe(const tsr_rp_t *rp, tsr_rp_info *out) {
     out->bytes = (int64_t)sizeof *rp + (rp->mat ? rp->mat->bytes : 0);
     return TSR_OK;
 }
+
+tsr_status tsr_rp_describe(const tsr_rp_t *rp, tsr_rp_info *out) { return tsr_rp_info_get(rp, out); }
 
 tsr_status tsr_rp_entry(const tsr_rp_t *rp, int64_t row, int32_t col, double *value) {
     TSR_CHECK_NULL(rp);
@@ -90,6 +92,29 @@ tsr_status tsr_rp_entry(const tsr_rp_t *rp, int64_t row, int32_t col, double *va
         *value = rp_gauss(rk, (uint32_t)col) * rp->scale;
     return TSR_OK;
 }
+
+/* ---- the kernel selector (tsr_kernels.h) ------------------------------------------- */
+
+static void rp_overlay(void *dst, const void *src) {
+    rp_kernels *d = dst;
+    const rp_kernels *o = src;
+    TSR_KERNEL_INHERIT(d, o, sparse_row);
+    TSR_KERNEL_INHERIT(d, o, tile_f32);
+    TSR_KERNEL_INHERIT(d, o, tile_f64);
+    TSR_KERNEL_INHERIT(d, o, gemm_f32);
+    TSR_KERNEL_INHERIT(d, o, gemm_f64);
+}
+
+static const void *const rp_overrides[] = {
+#if TSR_X86
+    &rp_kernels_avx2, &rp_kernels_avx512,
+#endif
+    NULL};
+static rp_kernels rp_tables[TSR_ISA_COUNT];
+static tsr_kernel_registry rp_registry =
+    TSR_KERNEL_REGISTRY("randproj", rp_kernels, &rp_kernels_ref, rp_overrides, rp_overlay, rp_tables);
+
+const rp_kernels *rp_kernels_active(void) { return tsr_kernels_select(&rp_registry, tsr_isa_active()); }
 
 /* ---- materialisation ---------------------------------------------------------- */
 
@@ -180,7 +205,7 @@ tsr_status rp_matrix_build(tsr_pool_t *pool, const tsr_rp_t *rp, int need_csc, c
                          (long long)rp->D, INT32_MAX - 1);
     /* refuse before hashing D·d entries when even the expected size cannot fit */
     TSR_TRY(check_matrix(fn, rp, expected_nnz(rp), need_csc));
-    int nested = tsr_pool_in_worker();
+    int nested = tsr_pool_is_in_worker();
     int32_t nthreads = nested ? 1 : tsr_pool_num_threads(pool);
     if (nthreads < 1) nthreads = 1;
     rp_matrix *m = tsr_calloc(1, sizeof *m);

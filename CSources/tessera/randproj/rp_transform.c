@@ -15,7 +15,7 @@ typedef struct rp_scratch {
 } rp_scratch;
 
 static tsr_status scratch_alloc(const char *fn, tsr_pool_t *pool, size_t per_worker, rp_scratch *s) {
-    s->nested = tsr_pool_in_worker();
+    s->nested = tsr_pool_is_in_worker();
     int32_t nt = s->nested ? 1 : tsr_pool_num_threads(pool);
     if (nt < 1) nt = 1;
     s->per_worker = (per_worker + 63) & ~(size_t)63;

@@ -1,10 +1,11 @@
-/* AVX-512 peak loops: 12 independent 16-lane FMA chains; VNNI vpdpbusd for int8. */
+/* AVX-512 overrides of the probes: 12 independent 16-lane FMA chains; VNNI vpdpbusd for
+ * int8 (its own override: it needs VNNI); the STREAM read stays the AVX2 one. */
 #include "probe_internal.h"
 
 #if TSR_X86
 #include <immintrin.h>
 
-TSR_TARGET_AVX512 double tsr_peak_f32_avx512(int64_t iters) {
+TSR_TARGET_AVX512 static double peak_f32_avx512(int64_t iters) {
     __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
     __m512 a0 = _mm512_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
            a8 = a0, a9 = a0, a10 = a0, a11 = a0;
@@ -22,7 +23,7 @@ TSR_TARGET_AVX512 double tsr_peak_f32_avx512(int64_t iters) {
     return (double)iters * 12 * 16 * 2;
 }
 
-TSR_TARGET_AVX512VNNI double tsr_peak_int8_avx512vnni(int64_t iters) {
+TSR_TARGET_AVX512VNNI static double peak_int8_avx512vnni(int64_t iters) {
     __m512i x = _mm512_set1_epi8(3), y = _mm512_set1_epi8(-2);
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
             a8 = a0, a9 = a0;
@@ -40,7 +41,16 @@ TSR_TARGET_AVX512VNNI double tsr_peak_int8_avx512vnni(int64_t iters) {
     (void)sink;
     return (double)iters * 10 * 64 * 2;
 }
-#else
-double tsr_peak_f32_avx512(int64_t iters) { return tsr_peak_f32_scalar(iters); }
-double tsr_peak_int8_avx512vnni(int64_t iters) { return tsr_peak_int8_scalar(iters); }
+static int has_vnni(void) { return tsr_cpu()->avx512_vnni; }
+
+const probe_kernels tsr_probe_kernels_avx512 = {
+    .head = {"avx512", TSR_ISA_AVX512, NULL},
+    .peak_f32 = peak_f32_avx512,
+};
+
+/* int8 at AVX-512 needs VNNI; without it the AVX2 loop stays. */
+const probe_kernels tsr_probe_kernels_avx512vnni = {
+    .head = {"avx512vnni", TSR_ISA_AVX512, has_vnni},
+    .peak_int8 = peak_int8_avx512vnni,
+};
 #endif

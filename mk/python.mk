@@ -1,0 +1,25 @@
+# Python package (python/): NumPy/scikit-learn-style estimators over the C ABI.
+#   make python        a virtual environment in $(PY_VENV) with the pinned test requirements
+#                      (python/requirements-test.txt, from PyPI), then `pip install ./python` into
+#                      it: the package's build runs `make lib` (and the Swift TesseraCABI library)
+#   make test-python   pytest on python/tests against the installed package (part of make test)
+# PYTHON picks the interpreter (3.9+). Works as root and on a fresh machine.
+PYTHON  ?= python3
+PY_VENV ?= $(BUILD)/python-venv
+PY      := $(PY_VENV)/bin/python
+
+.PHONY: python test-python
+
+$(PY_VENV)/.requirements: python/requirements-test.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(PY_VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r python/requirements-test.txt
+	@touch $@
+
+python: lib $(PY_VENV)/.requirements
+	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./python
+
+# Runs from python/tests with the installed package (not the source folder) on sys.path first.
+test-python: python
+	cd python/tests && ../../$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) .
+
+EXTRA_TESTS += test-python

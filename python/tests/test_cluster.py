@@ -1,0 +1,181 @@
+"""KMedoids / CLARA / CLARANS / KMeans through libTesseraCABI (the Swift implementation)."""
+import csv
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import pairwise_distances
+
+from tessera.cluster import CLARA, CLARANS, KMeans, KMedoids
+
+kmedoids = pytest.importorskip("kmedoids")
+
+REF = {"pam": "pam", "fastpam1": "fastpam1", "fasterpam": "fasterpam", "alternating": "alternating"}
+
+
+def blobs(rng, n=400, d=4, k=5):
+    centres = rng.normal(scale=6, size=(k, d))
+    return centres[rng.integers(0, k, n)] + rng.normal(size=(n, d))
+
+
+@pytest.mark.parametrize("method", list(REF))
+@pytest.mark.parametrize("integer", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kmedoids_package_gives_the_same_loss_and_medoids(method, integer, seed):
+    rng = np.random.default_rng(seed)
+    X = blobs(rng, n=250)
+    D = pairwise_distances(X)
+    if integer:
+        D = np.round(D * 10)
+    k = 6
+    start = rng.choice(len(X), k, replace=False)
+    ours = KMedoids(k, metric="precomputed", method=method, init=start, max_iter=100).fit(D)
+    ref = getattr(kmedoids, REF[method])(D, start.copy(), max_iter=100)
+    assert list(ours.medoid_indices_) == list(ref.medoids)
+    if integer:   # exact sums: the same loss to the bit
+        assert ours.inertia_ == ref.loss
+    else:         # the same medoids; the loss summed in another order (kmedoids updates it per swap)
+        assert ours.inertia_ == pytest.approx(ref.loss, rel=1e-12)
+    np.testing.assert_array_equal(ours.labels_, ref.labels)
+    assert ours.n_iter_ == ref.n_iter
+
+
+@pytest.mark.parametrize("method", ["pam", "fastpam1"])
+def test_build_initialisation_matches_kmedoids_build(method, rng):
+    D = pairwise_distances(blobs(rng, n=150))
+    ours = KMedoids(5, metric="precomputed", method=method, init="build").fit(D)
+    ref = getattr(kmedoids, method)(D, 5, init="build")
+    assert ours.inertia_ == pytest.approx(ref.loss, rel=1e-12)
+    assert sorted(ours.medoid_indices_) == sorted(ref.medoids)
+
+
+def test_data_metric_equals_precomputed(rng):
+    X = blobs(rng, n=200)
+    a = KMedoids(5, method="pam").fit(X)
+    b = KMedoids(5, metric="precomputed", method="pam").fit(pairwise_distances(X))
+    assert list(a.medoid_indices_) == list(b.medoid_indices_)
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=1e-9)
+    np.testing.assert_array_equal(a.cluster_centers_, X[a.medoid_indices_])
+
+
+def test_predict_and_transform(rng):
+    X = blobs(rng, n=200)
+    km = KMedoids(5, method="fasterpam", random_state=0).fit(X)
+    np.testing.assert_array_equal(km.predict(X), km.labels_)
+    assert km.transform(X[:7]).shape == (7, 5)
+    D = pairwise_distances(X)
+    kp = KMedoids(5, metric="precomputed", random_state=0).fit(D)
+    np.testing.assert_array_equal(kp.predict(D), kp.labels_)
+
+
+def test_float32_runs_in_float32(rng):
+    X = blobs(rng, n=200).astype(np.float32)
+    a = KMedoids(4, random_state=0).fit(X)
+    b = KMedoids(4, random_state=0).fit(X.astype(np.float64))
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=1e-5)
+
+
+def test_results_independent_of_threads_and_layout(rng):
+    X = blobs(rng, n=300)
+    a = KMedoids(5, method="fasterpam", init="random", random_state=4, n_threads=1).fit(X)
+    b = KMedoids(5, method="fasterpam", init="random", random_state=4, n_threads=2).fit(np.asfortranarray(X))
+    assert list(a.medoid_indices_) == list(b.medoid_indices_) and a.inertia_ == b.inertia_
+
+
+def test_clara_and_clarans(rng):
+    X = blobs(rng, n=600, k=4)
+    full = KMedoids(4, method="pam").fit(X).inertia_
+    for est in (CLARA(4, random_state=0), CLARA(4, fast=False, n_sampling=100), CLARANS(4, random_state=0)):
+        r = est.fit(X)
+        assert r.medoid_indices_.shape == (4,) and r.labels_.shape == (600,)
+        assert full <= r.inertia_ < 1.2 * full
+    a, b = CLARA(4, random_state=3).fit(X), CLARA(4, random_state=3).fit(X)
+    assert list(a.medoid_indices_) == list(b.medoid_indices_)
+
+
+def test_kmeans(rng):
+    X = blobs(rng, n=500, k=3)
+    km = KMeans(3, random_state=0, n_init=3).fit(X)
+    assert km.cluster_centers_.shape == (3, 4) and km.converged_
+    np.testing.assert_array_equal(km.predict(X), km.labels_)
+    d2 = ((X - km.cluster_centers_[km.labels_]) ** 2).sum()
+    assert km.inertia_ == pytest.approx(d2, rel=1e-9)
+    ham = KMeans(3, random_state=0, n_init=3, algorithm="hamerly").fit(X)
+    np.testing.assert_array_equal(ham.labels_, km.labels_)
+    given = KMeans(3, init=km.cluster_centers_).fit(X)
+    np.testing.assert_array_equal(given.labels_, km.labels_)
+    f32 = KMeans(3, random_state=0).fit(X.astype(np.float32))
+    assert f32.cluster_centers_.dtype == np.float32
+
+
+@pytest.mark.parametrize("kw,exc", [
+    (dict(n_clusters=0), ValueError), (dict(n_clusters=-3), ValueError), (dict(n_clusters=2.0), TypeError),
+    (dict(n_clusters=1000), ValueError), (dict(method="kmeans"), ValueError), (dict(metric="hamming"), ValueError),
+    (dict(init="kmeans++"), ValueError), (dict(init=[0, 0, 1]), ValueError), (dict(init=[0, 1]), ValueError),
+    (dict(init=[0, 1, 500]), ValueError), (dict(init=[0.0, 1.0, 2.0]), TypeError), (dict(max_iter=-1), ValueError),
+    (dict(n_threads=0.5), TypeError), (dict(random_state="x"), TypeError),
+])
+def test_bad_kmedoids_arguments(kw, exc, rng):
+    args = dict(n_clusters=3)
+    args.update(kw)
+    with pytest.raises(exc):
+        KMedoids(**args).fit(rng.random((50, 3)))
+
+
+@pytest.mark.parametrize("X,exc", [
+    (np.array([[np.nan, 1.0], [1.0, 2.0], [0.0, 0.0]]), ValueError), (np.zeros((0, 3)), ValueError),
+    (np.zeros((3,)), ValueError), (np.array([["a", "b"]] * 3), (TypeError, ValueError)),
+    (np.ones((3, 2), dtype=complex), (TypeError, ValueError)),
+])
+def test_bad_data(X, exc):
+    with pytest.raises(exc):
+        KMedoids(2).fit(X)
+
+
+def test_precomputed_must_be_a_dissimilarity(rng):
+    D = pairwise_distances(rng.random((20, 2)))
+    with pytest.raises(ValueError, match="square"):
+        KMedoids(2, metric="precomputed").fit(D[:, :10])
+    A = D.copy()
+    A[0, 1] += 1
+    with pytest.raises(ValueError, match="symmetric"):
+        KMedoids(2, metric="precomputed").fit(A)
+    A = D.copy()
+    A[2, 2] = 1
+    with pytest.raises(ValueError, match="diagonal"):
+        KMedoids(2, metric="precomputed").fit(A)
+    with pytest.raises(ValueError, match="dissimilarities must be finite and >= 0"):
+        KMedoids(2, metric="precomputed").fit(-D)
+
+
+def _tessera_cli():
+    for c in [os.environ.get("TESSERA_BIN"), *(Path(__file__).resolve().parents[2] / ".build" / conf / "tessera"
+                                              for conf in ("release", "debug"))]:
+        if c and Path(c).is_file() and os.access(c, os.X_OK):
+            return str(c)
+    return shutil.which("tessera")
+
+
+@pytest.mark.parametrize("method", ["pam", "fastpam1", "fasterpam", "alternating"])
+def test_bitwise_equal_to_the_swift_cli(method, tmp_path, rng):
+    """`tessera cluster` (the Swift CLI over TesseraCluster) and the Python estimator on the same data."""
+    cli = _tessera_cli()
+    if cli is None:
+        pytest.skip("the tessera CLI is not built (swift build; or set TESSERA_BIN)")
+    X = blobs(rng, n=300)
+    np.save(tmp_path / "x.npy", X)
+    out = tmp_path / "labels.csv"
+    run = subprocess.run([cli, "cluster", str(tmp_path / "x.npy"), "--k", "5", "--method", method, "--initialization", "random",
+                          "--seed", "11", "--precision", "f64", "--out", str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(out.open()))
+    cli_labels = np.array([int(r["label"]) for r in rows])
+    cli_medoid_of_point = np.array([int(r["medoid"]) for r in rows])
+    ours = KMedoids(5, method=method, init="random", random_state=11).fit(X)
+    np.testing.assert_array_equal(ours.labels_, cli_labels)
+    np.testing.assert_array_equal(ours.medoid_indices_[ours.labels_], cli_medoid_of_point)
+    medoids_line = next(line for line in run.stdout.splitlines() if line.startswith("medoids "))
+    assert [int(v) for v in medoids_line.split()[1:]] == list(ours.medoid_indices_)
