@@ -6,11 +6,11 @@
 DOC_MODULES  := Tessera TesseraCluster TesseraPDE TesseraDiffusion TesseraModels TesseraDistributed
 DOCS_BUILD   ?= docs-build
 # Percent of public declarations with a `///` comment: at least 95 in every library module
-# (TesseraCLICore included), one rule for all. Below 100 are only declarations the script
-# cannot see as documented (a comment above an attribute that spans lines, or whose help string
-# holds parentheses its pattern does not follow) and, until their edits land, those of
-# TesseraPDE/FDSolvers.swift and TesseraDistributed/DistributedFD.swift. `scripts/doc-coverage
-# --list` names them.
+# (TesseraCLICore and TesseraCABI included), one rule for all. Below 100 are only declarations
+# the script cannot see as documented (a comment above an attribute that spans lines, or whose
+# help string holds parentheses its pattern does not follow) and, until their edits land, those
+# of TesseraPDE/FDSolvers.swift and TesseraDistributed/DistributedFD.swift.
+# `scripts/doc-coverage --list` names them.
 DOC_COVERAGE ?= --min 95
 
 .PHONY: check-doc-coverage check-doc-snippets docs

@@ -98,6 +98,8 @@ private func guarded(_ body: () throws(TesseraError) -> Void) -> Int32 {
     do throws(TesseraError) { try body(); return 0 } catch { return status(of: error) }
 }
 
+/// `tsr_cluster_last_error` (include/tessera/cluster.h): the detail of this thread's last
+/// failure in a cluster call, "" if none; never NULL, owned by the library.
 @_cdecl("tsr_cluster_last_error")
 public func tsr_cluster_last_error() -> UnsafePointer<CChar> {
     if let p = pthread_getspecific(errorKey) { return UnsafePointer(p.assumingMemoryBound(to: CChar.self)) }
@@ -156,6 +158,7 @@ private func writeKMedoids(_ r: KMedoidsResult, n: Int, medoids: UnsafeMutablePo
 
 // MARK: k-medoids
 
+/// `tsr_kmedoids_params_default`: fills a `tsr_kmedoids_params` with the defaults; NULL-safe.
 @_cdecl("tsr_kmedoids_params_default")
 public func tsr_kmedoids_params_default(_ p: UnsafeMutableRawPointer?) {
     guard let p else { return }
@@ -220,6 +223,9 @@ private func kmedoidsFit<S: ClusterScalar>(_ params: UnsafeRawPointer?, _ n: Int
     }
 }
 
+/// `tsr_kmedoids_fit_f64`: k-medoids on the n × d rows of `x` (row stride `ldx`); writes k
+/// medoid indices, n labels and the summary (each output may be NULL). Errors as in
+/// include/tessera/cluster.h (TSR_EINVAL, TSR_ERANGE, TSR_ENOMEM for the n × n matrix).
 @_cdecl("tsr_kmedoids_fit_f64")
 public func tsr_kmedoids_fit_f64(_ params: UnsafeRawPointer?, _ n: Int64, _ d: Int64, _ x: UnsafePointer<Double>?,
                                  _ ldx: Int64, _ k: Int64, _ initMedoids: UnsafePointer<Int64>?,
@@ -228,6 +234,8 @@ public func tsr_kmedoids_fit_f64(_ params: UnsafeRawPointer?, _ n: Int64, _ d: I
     kmedoidsFit(params, n, d, x, ldx, k, initMedoids, medoids, labels, result)
 }
 
+/// `tsr_kmedoids_fit_f32`: as `tsr_kmedoids_fit_f64` with float data (distances and the
+/// swap search in float).
 @_cdecl("tsr_kmedoids_fit_f32")
 public func tsr_kmedoids_fit_f32(_ params: UnsafeRawPointer?, _ n: Int64, _ d: Int64, _ x: UnsafePointer<Float>?,
                                  _ ldx: Int64, _ k: Int64, _ initMedoids: UnsafePointer<Int64>?,
@@ -238,6 +246,7 @@ public func tsr_kmedoids_fit_f32(_ params: UnsafeRawPointer?, _ n: Int64, _ d: I
 
 // MARK: CLARA / CLARANS
 
+/// `tsr_clara_params_default`: fills a `tsr_clara_params` with the defaults; NULL-safe.
 @_cdecl("tsr_clara_params_default")
 public func tsr_clara_params_default(_ p: UnsafeMutableRawPointer?) {
     guard let p else { return }
@@ -291,6 +300,8 @@ private func sampled(_ clarans: Bool, _ params: UnsafeRawPointer?, _ n: Int64, _
     }
 }
 
+/// `tsr_clara_fit_f64`: CLARA, k-medoids on samples with the best medoids over all points;
+/// arguments and outputs as `tsr_kmedoids_fit_f64`, without an n × n matrix.
 @_cdecl("tsr_clara_fit_f64")
 public func tsr_clara_fit_f64(_ params: UnsafeRawPointer?, _ n: Int64, _ d: Int64, _ x: UnsafePointer<Double>?,
                               _ ldx: Int64, _ k: Int64, _ medoids: UnsafeMutablePointer<Int64>?,
@@ -298,6 +309,8 @@ public func tsr_clara_fit_f64(_ params: UnsafeRawPointer?, _ n: Int64, _ d: Int6
     sampled(false, params, n, d, x, ldx, k, medoids, labels, result)
 }
 
+/// `tsr_clarans_fit_f64`: CLARANS, a randomised swap search; arguments and outputs as
+/// `tsr_clara_fit_f64`.
 @_cdecl("tsr_clarans_fit_f64")
 public func tsr_clarans_fit_f64(_ params: UnsafeRawPointer?, _ n: Int64, _ d: Int64, _ x: UnsafePointer<Double>?,
                                 _ ldx: Int64, _ k: Int64, _ medoids: UnsafeMutablePointer<Int64>?,
@@ -307,6 +320,7 @@ public func tsr_clarans_fit_f64(_ params: UnsafeRawPointer?, _ n: Int64, _ d: In
 
 // MARK: k-means
 
+/// `tsr_kmeans_params_default`: fills a `tsr_kmeans_params` with the defaults; NULL-safe.
 @_cdecl("tsr_kmeans_params_default")
 public func tsr_kmeans_params_default(_ p: UnsafeMutableRawPointer?) {
     guard let p else { return }
@@ -369,6 +383,9 @@ private func kmeansFit<S: ClusterScalar>(_ params: UnsafeRawPointer?, _ n: Int64
     }
 }
 
+/// `tsr_kmeans_fit_f64`: k-means on the n × d rows of `x` (row stride `ldx`); writes k × d
+/// centres (row-major, stride d), n labels and the summary (each output may be NULL).
+/// Errors: TSR_EINVAL for bad sizes, k outside 1...n, NaN/inf, bad options or centres.
 @_cdecl("tsr_kmeans_fit_f64")
 public func tsr_kmeans_fit_f64(_ params: UnsafeRawPointer?, _ n: Int64, _ d: Int64, _ x: UnsafePointer<Double>?,
                                _ ldx: Int64, _ k: Int64, _ initCenters: UnsafePointer<Double>?,
@@ -377,6 +394,8 @@ public func tsr_kmeans_fit_f64(_ params: UnsafeRawPointer?, _ n: Int64, _ d: Int
     kmeansFit(params, n, d, x, ldx, k, initCenters, centers, labels, result)
 }
 
+/// `tsr_kmeans_fit_f32`: as `tsr_kmeans_fit_f64` with float data and centres (the initial
+/// centres stay double).
 @_cdecl("tsr_kmeans_fit_f32")
 public func tsr_kmeans_fit_f32(_ params: UnsafeRawPointer?, _ n: Int64, _ d: Int64, _ x: UnsafePointer<Float>?,
                                _ ldx: Int64, _ k: Int64, _ initCenters: UnsafePointer<Double>?,
@@ -399,12 +418,15 @@ private func kmeansPredict<S: ClusterScalar>(_ n: Int64, _ d: Int64, _ x: Unsafe
     }
 }
 
+/// `tsr_kmeans_predict_f64`: the nearest of k centres (k × d, stride d) for each of the n
+/// rows of `x`, written to `labels`. Errors: TSR_EINVAL.
 @_cdecl("tsr_kmeans_predict_f64")
 public func tsr_kmeans_predict_f64(_ n: Int64, _ d: Int64, _ x: UnsafePointer<Double>?, _ ldx: Int64, _ k: Int64,
                                    _ centers: UnsafePointer<Double>?, _ labels: UnsafeMutablePointer<Int64>?) -> Int32 {
     kmeansPredict(n, d, x, ldx, k, centers, labels)
 }
 
+/// `tsr_kmeans_predict_f32`: as `tsr_kmeans_predict_f64` with float data and centres.
 @_cdecl("tsr_kmeans_predict_f32")
 public func tsr_kmeans_predict_f32(_ n: Int64, _ d: Int64, _ x: UnsafePointer<Float>?, _ ldx: Int64, _ k: Int64,
                                    _ centers: UnsafePointer<Float>?, _ labels: UnsafeMutablePointer<Int64>?) -> Int32 {
