@@ -38,6 +38,8 @@ public final class UNetModel: Denoiser, @unchecked Sendable {
 
     /// Number of parameters.
     public var parameterCount: Int { blobCount }
+    /// The names of the parameter tensors, in diffusers' naming, in build order.
+    public var parameterNames: [String] { specs.map(\.name) }
 
     // MARK: construction
 
@@ -271,10 +273,12 @@ public final class UNetModel: Denoiser, @unchecked Sendable {
             ops.append(.add(a: sc, b: h, dst: d, scale: Float(1 / outScale)))
             return d
         }
-        func attention(_ name: String, _ x: Int, _ c: Int, groups: Int, rescale: Double = 1) -> Int {
+        /// Self-attention on `x`; `groups` nil: no GroupNorm before it (diffusers' mid block
+        /// with resnet_time_scale_shift "scale_shift" and no attn_norm_num_groups).
+        func attention(_ name: String, _ x: Int, _ c: Int, groups: Int?, rescale: Double = 1) -> Int {
             let hd = config.attentionHeadDim ?? c
             let heads = c / hd
-            let n = gn(name + ".group_norm", x, c, groups: groups, silu: false)
+            let n = groups.map { gn(name + ".group_norm", x, c, groups: $0, silu: false) } ?? x
             let q = linear(name + ".to_q", c, heads * hd), k = linear(name + ".to_k", c, heads * hd)
             let v = linear(name + ".to_v", c, heads * hd), o = linear(name + ".to_out.0", heads * hd, c)
             let d = buf()
@@ -312,7 +316,7 @@ public final class UNetModel: Denoiser, @unchecked Sendable {
                 let ms = config.midBlockScaleFactor
                 h = resnet("mid_block.resnets.0", h, cl, cl, outScale: ms)
                 if config.addAttention {
-                    h = attention("mid_block.attentions.0", h, cl, groups: config.attnNormNumGroups ?? config.normNumGroups, rescale: ms)
+                    h = attention("mid_block.attentions.0", h, cl, groups: config.midBlockAttentionGroups, rescale: ms)
                 }
                 h = resnet("mid_block.resnets.1", h, cl, cl, outScale: ms)
             }

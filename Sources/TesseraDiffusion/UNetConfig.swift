@@ -37,12 +37,19 @@ public struct UNetConfig: Sendable, Equatable {
     public var attentionHeadDim: Int? = 8
     /// Groups of every GroupNorm.
     public var normNumGroups = 32
-    /// Groups of the attention GroupNorms (nil: `normNumGroups`).
+    /// Groups of the mid block attention's GroupNorm (nil: see `midBlockAttentionGroups`).
     public var attnNormNumGroups: Int? = nil
     /// ε of every GroupNorm.
     public var normEps = 1e-5
     /// "default" adds the time embedding; "scale_shift" uses it as (1 + scale, shift) after norm2.
     public var resnetTimeScaleShift = "default"
+
+    /// GroupNorm groups before the mid block's attention, as diffusers builds it: attn_norm_num_groups,
+    /// else norm_num_groups with resnet_time_scale_shift "default" and none (no GroupNorm) with "scale_shift".
+    public var midBlockAttentionGroups: Int? {
+        attnNormNumGroups ?? (resnetTimeScaleShift == "default" ? normNumGroups : nil)
+    }
+
     /// Class embeddings of a class-conditional model (nil: unconditional).
     public var numClassEmbeds: Int? = nil
     /// What the network predicts.

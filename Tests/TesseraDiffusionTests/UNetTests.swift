@@ -74,10 +74,11 @@ struct ReferenceUNet {
         for i in o.d.indices { o.d[i] = (sc.d[i] + h.d[i]) / scale }
         return o
     }
-    func attention(_ x: A, _ name: String, groups: Int, scale: Double = 1) -> A {
+    /// diffusers' Attention: GroupNorm first unless `groups` is nil (norm_num_groups=None).
+    func attention(_ x: A, _ name: String, groups: Int?, scale: Double = 1) -> A {
         let n = x.h * x.w, c = x.c
         let hd = m.config.attentionHeadDim ?? c, heads = c / hd
-        let g = gn(x, name + ".group_norm", groups: groups, eps: m.config.normEps)
+        let g = groups.map { gn(x, name + ".group_norm", groups: $0, eps: m.config.normEps) } ?? x
         func tok(_ i: Int) -> [Double] { (0..<c).map { g.d[$0 * n + i] } }
         let toks = (0..<n).map(tok)
         let q = toks.map { linear($0, name + ".to_q") }, k = toks.map { linear($0, name + ".to_k") }
@@ -124,7 +125,9 @@ struct ReferenceUNet {
             if i < C.count - 1 { h = conv(h, "down_blocks.\(i).downsamplers.0.conv", stride: 2); skips.append(h) }
         }
         h = resnet(h, "mid_block.resnets.0", temb, scale: cfg.midBlockScaleFactor)
-        h = attention(h, "mid_block.attentions.0", groups: cfg.attnNormNumGroups ?? cfg.normNumGroups, scale: cfg.midBlockScaleFactor)
+        h = attention(h, "mid_block.attentions.0",   // diffusers' UNetMidBlock2D rule for attn_groups
+                      groups: cfg.attnNormNumGroups ?? (cfg.resnetTimeScaleShift == "default" ? cfg.normNumGroups : nil),
+                      scale: cfg.midBlockScaleFactor)
         h = resnet(h, "mid_block.resnets.1", temb, scale: cfg.midBlockScaleFactor)
         for i in 0..<C.count {
             for j in 0...L {
@@ -172,6 +175,18 @@ struct UNetTests {
             let e = relErr(out.data, ref)
             #expect(e < 1e-5, "\(variant): relative error \(e)")
         }
+    }
+
+    /// diffusers builds the mid block's attention without a GroupNorm under "scale_shift" when
+    /// attn_norm_num_groups is unset; such a model folder once failed to load ("missing tensor
+    /// mid_block.attentions.0.group_norm.weight").
+    @Test func scaleShiftMidBlockAttentionHasNoGroupNorm() throws {
+        var c = Self.tinyConfig(); c.resnetTimeScaleShift = "scale_shift"
+        let m = try UNetModel(config: c, seed: 4)
+        #expect(!m.parameterNames.contains("mid_block.attentions.0.group_norm.weight"))
+        #expect(m.parameterNames.contains("down_blocks.1.attentions.0.group_norm.weight"))
+        c.attnNormNumGroups = 4
+        #expect(try UNetModel(config: c, seed: 4).parameterNames.contains("mid_block.attentions.0.group_norm.weight"))
     }
 
     @Test func synchronousPatchesEqualTheUnsplitModel() throws {

@@ -268,7 +268,9 @@ struct DistributedMPITests {
         let all = try PatchParallelDenoiser(base: setup.base, patches: ranks, mode: setup.mode)
         all.unetSchedule = setup.schedule
         let (samples, _) = try setup.run(all, o, label: "test", progress: false)
-        try SampleGrid.image(samples).writePNG(to: "\(dir)/one.png")
+        var one = o
+        one.out = "\(dir)/one.png"
+        try DiffuseOutput.reference(samples, seconds: 1, patches: ranks, setup: setup, options: one)   // the same figure
         let png = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/ranks.png"))
         #expect(png == (try Data(contentsOf: URL(fileURLWithPath: "\(dir)/one.png"))))
         #expect(bool(r, "bitwise_vs_single"), "\(r.json)")
