@@ -1,3 +1,4 @@
+#include <float.h>
 /*
  * test_graph.c — CSR graph builder (symmetrisation, duplicates, loops,
  * degrees), the text edge-list parser (targeted bad lines and a fuzzer: every
@@ -467,6 +468,29 @@ TSR_TEST(test_npy_huge_shape_is_truncated) {
 }
 
 /* An inferred node count follows the input: at most 2 x edges + 1024, unless num_nodes opts in. */
+/* Found by fuzzing: summed duplicates stored as ±inf, and 1/degree overflowing float in the
+ * transition matrix (inf rows where D^-1 S is finite). Both are refused when building. */
+TSR_TEST(test_weights_beyond_float_are_refused) {
+    tsr_graph_t *g = NULL;
+    tsr_graph_params p;
+    tsr_graph_params_default(&p);
+    p.directed = 1;
+    int64_t src[2] = {0, 0}, dst[2] = {1, 1};
+    float big[2] = {-FLT_MAX, -FLT_MAX};
+    CHECK_STATUS(tsr_graph_create(2, src, dst, big, &p, &g), TSR_ERANGE);
+    CHECK(g == NULL && strstr(tsr_last_error(), "node 0") != NULL);
+    p.merge = TSR_GRAPH_MERGE_MAX;   /* the max of finite weights is finite */
+    CHECK_OK(tsr_graph_create(2, src, dst, big, &p, &g));
+    tsr_graph_destroy(g); g = NULL;
+    p.merge = TSR_GRAPH_MERGE_SUM;
+    float tiny[1] = {1e-40f};
+    CHECK_STATUS(tsr_graph_create(1, src, dst, tiny, &p, &g), TSR_ERANGE);
+    CHECK(strstr(tsr_last_error(), "degree") != NULL);
+    float small[1] = {1e-30f};   /* 1/deg = 1e30 fits: kept */
+    CHECK_OK(tsr_graph_create(1, src, dst, small, &p, &g));
+    tsr_graph_destroy(g);
+}
+
 TSR_TEST(test_inferred_node_count_is_bounded) {
     tsr_graph_t *g = NULL;
     const char *big = "16711680 0\n";  /* 11 bytes that asked for 16.7M nodes */
@@ -516,6 +540,7 @@ int main(void) {
     RUN(test_spmm_reference_and_determinism);
     RUN(test_spmm_bad_inputs);
     RUN(test_npy_huge_shape_is_truncated);
+    RUN(test_weights_beyond_float_are_refused);
     RUN(test_inferred_node_count_is_bounded);
     for (int i = 0; i < 3; i++) tsr_pool_destroy(pools[i]);
     return tsr_test_summary();

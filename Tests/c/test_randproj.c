@@ -510,6 +510,11 @@ TSR_TEST(test_materialize_is_bounded) {
     CHECK_STATUS(tsr_rp_materialize(NULL, r1), TSR_ENOMEM);
     CHECK(strstr(tsr_last_error(), "s = 1") != NULL);
     tsr_rp_destroy(r1);
+    /* s = 2^45: R is tiny (fits any memory bound) but generating it hashes D·d = 2^50 entries */
+    tsr_rp_t *rs = make((int64_t)1 << 25, 1 << 25, TSR_RP_SPARSE, (double)((int64_t)1 << 45), 1);
+    CHECK_STATUS(tsr_rp_materialize(NULL, rs), TSR_ERANGE);
+    CHECK_MSG(strstr(tsr_last_error(), "hashes") != NULL, "%s", tsr_last_error());
+    tsr_rp_destroy(rs);
     alarm(0);
 }
 

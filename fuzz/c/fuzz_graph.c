@@ -114,13 +114,6 @@ static void check_graph(fz_in *in, const tsr_graph_t *g, const tsr_graph_params 
         for (int64_t e = indptr[u]; e < indptr[u + 1]; e++) {
             FZ_CHECK(idx[e] >= 0 && idx[e] < n, "row %lld: index %d out of [0, %lld)", (long long)u, idx[e], (long long)n);
             FZ_CHECK(e == indptr[u] || idx[e] > idx[e - 1], "row %lld: indices not strictly ascending", (long long)u);
-            if (w && !isfinite(w[e]) && (!p || p->merge == TSR_GRAPH_MERGE_SUM)) {
-                /* Known finding (reported, not fixed yet): MERGE_SUM adds duplicate edges'
-                 * finite weights and stores an overflowing sum (e.g. 2 x -3e38) as ±inf.
-                 * Such graphs are not checked further, so the campaign can look further. */
-                free(deg);
-                return;
-            }
             if (w) FZ_CHECK(isfinite(w[e]), "row %lld: weight %g", (long long)u, (double)w[e]);
             sum += w ? (double)w[e] : 1.0;
             loop |= idx[e] == u;
@@ -159,11 +152,8 @@ static void check_graph(fz_in *in, const tsr_graph_t *g, const tsr_graph_params 
                 if (mat == TSR_GRAPH_TRANSITION) {
                     ref = deg[u] != 0 ? ref / deg[u] : 0.0;
                     mag = deg[u] != 0 ? mag / fabs(deg[u]) : 0.0;
-                    /* Known finding (reported, not fixed yet): the kernel scales by the float
-                     * 1/deg, which overflows to inf for |deg| < 1/FLT_MAX (subnormal or
-                     * cancelling weights), giving inf/NaN rows where D^-1 S is finite.
-                     * Such rows are not compared, so the campaign can look further. */
-                    if (deg[u] != 0 && !isfinite((float)(1.0 / deg[u]))) continue;
+                    /* a degree whose 1/deg overflows float is refused when the graph is built */
+                    FZ_CHECK(deg[u] == 0 || isfinite((float)(1.0 / deg[u])), "node %lld: degree %g kept", (long long)u, deg[u]);
                 }
                 double got = y[u * ldy + c];
                 /* relative to the magnitude of the terms (cancellation) */

@@ -81,7 +81,9 @@ typedef struct tsr_graph tsr_graph_t;
  * The arrays are copied. Errors: TSR_EINVAL (NULL, m < 0, bad params, no edges
  * left: "empty graph", a NaN/inf weight — naming the edge), TSR_ERANGE (an id
  * negative or out of range — naming the edge; an inferred node count above
- * 2·m + 1024, see num_nodes), TSR_ENOMEM (also, before anything is allocated,
+ * 2·m + 1024, see num_nodes; duplicate edges whose summed weight leaves float's
+ * range; a nonzero weighted degree so close to 0 that 1/degree overflows float,
+ * which the transition matrix needs), TSR_ENOMEM (also, before anything is allocated,
  * when the graph would need more than half of the machine's physical memory,
  * about 36 bytes per node and 16 per entry).
  */

@@ -120,9 +120,12 @@ TSR_API tsr_status tsr_rp_entry(const tsr_rp_t *rp, int64_t row, int32_t col, do
  * also — before any entry is generated or anything allocated — when R would
  * take more than half of the machine's physical memory (the message gives D,
  * d, s and both sizes): D·d is bounded by the memory, not by a constant.
+ * Generating R hashes all D·d entries whatever s is, so D·d is also bounded by
+ * TSR_RP_MAX_GENERATED (TSR_ERANGE above it: about a minute of hashing on one core).
  * Without materialisation, CSR inputs never need all of R (see
- * tsr_rp_transform_csr_f32); dense inputs build R for each call, with the same bound.
+ * tsr_rp_transform_csr_f32); dense inputs build R for each call, with the same bounds.
  */
+#define TSR_RP_MAX_GENERATED 68719476736.0 /* 2^36 hashed entries */
 TSR_API tsr_status tsr_rp_materialize(tsr_pool_t *pool, tsr_rp_t *rp);
 
 /**

@@ -5,7 +5,9 @@
  * Entries of a row are sorted as 64-bit keys (target << 32 | weight bits), so
  * the merged weights do not depend on the order the edges were given in.
  */
+#include <float.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,7 @@ typedef struct sort_ctx {
     uint64_t *keys;
     int64_t *count;         /* out: merged entries per row */
     tsr_graph_merge merge;
+    _Atomic int64_t overflow_row;   /* out: a row whose summed duplicates overflow float, or -1 */
 } sort_ctx;
 
 /* Sorts each row's keys and merges duplicates in place (merged weight kept in the key). */
@@ -82,6 +85,7 @@ static void sort_rows(void *vc, int64_t begin, int64_t end, int32_t worker) {
             } else {
                 double sum = 0;  /* ascending weight order: deterministic */
                 for (int64_t t = i; t < j; t++) sum += weight_of(k[t]);
+                if (fabs(sum) > FLT_MAX) atomic_store(&c->overflow_row, u);   /* refused after the pass */
                 w = (float)sum;
             }
             k[o++] = key_of((int64_t)tgt, w);
@@ -221,9 +225,15 @@ tsr_status graph_build(int64_t m, const int64_t *src, const int64_t *dst, const 
         for (int64_t u = 0; u < n; u++) keys[count[u]++] = key_of(u, 1.0f);
 
     /* unweighted graphs merge duplicates to a single edge of weight 1 */
-    sort_ctx sc = {.start = start, .keys = keys, .count = count, .merge = w ? p.merge : TSR_GRAPH_MERGE_MAX};
+    sort_ctx sc = {.start = start, .keys = keys, .count = count, .merge = w ? p.merge : TSR_GRAPH_MERGE_MAX,
+                   .overflow_row = -1};
     st = tsr_parallel_for(NULL, n, 1024, TSR_SCHEDULE_DYNAMIC, sort_rows, &sc);
     if (st != TSR_OK) goto done;
+    if (atomic_load(&sc.overflow_row) >= 0) {
+        st = tsr_error(TSR_ERANGE, "%s: duplicate edges of node %lld sum to a weight beyond float's range "
+                       "(merge = sum); scale the weights or use merge = max", fn, (long long)atomic_load(&sc.overflow_row));
+        goto done;
+    }
     g->indptr = tsr_malloc(((size_t)n + 1) * sizeof(int64_t));
     if (!g->indptr) { st = tsr_error(TSR_ENOMEM, "%s: out of memory", fn); goto done; }
     g->indptr[0] = 0;
@@ -239,6 +249,12 @@ tsr_status graph_build(int64_t m, const int64_t *src, const int64_t *dst, const 
     }
     fill_ctx fc = {.start = start, .keys = keys, .g = g};
     st = tsr_parallel_for(NULL, n, 1024, TSR_SCHEDULE_DYNAMIC, fill_rows, &fc);
+    /* the transition matrix D^-1 S keeps 1/deg in float: a degree below ~2.9e-39 in magnitude
+     * (subnormal or cancelling weights) would make its rows infinite */
+    for (int64_t u = 0; st == TSR_OK && u < n; u++)
+        if (g->degree[u] != 0 && fabs(1.0 / g->degree[u]) > FLT_MAX)
+            st = tsr_error(TSR_ERANGE, "%s: node %lld has weighted degree %.3g, too close to 0 for the transition "
+                           "matrix (1/degree overflows float); scale the weights", fn, (long long)u, g->degree[u]);
 done:
     tsr_free(start);
     tsr_free(count);

@@ -205,6 +205,12 @@ tsr_status rp_matrix_build(tsr_pool_t *pool, const tsr_rp_t *rp, int need_csc, c
                          (long long)rp->D, INT32_MAX - 1);
     /* refuse before hashing D·d entries when even the expected size cannot fit */
     TSR_TRY(check_matrix(fn, rp, expected_nnz(rp), need_csc));
+    /* generating R hashes every one of its D·d entries, however sparse R is: bound the work
+     * (2^36 hashes is about a minute on one core) as well as the memory */
+    if ((double)rp->D * (double)rp->d > TSR_RP_MAX_GENERATED)
+        return tsr_error(TSR_ERANGE, "%s: generating R hashes D x d = %lld x %d entries, more than %.3g; "
+                         "transform CSR inputs without materialising (only the rows they use are generated)",
+                         fn, (long long)rp->D, rp->d, (double)TSR_RP_MAX_GENERATED);
     int nested = tsr_pool_is_in_worker();
     int32_t nthreads = nested ? 1 : tsr_pool_num_threads(pool);
     if (nthreads < 1) nthreads = 1;
