@@ -1,0 +1,29 @@
+// `make test` replays the safetensors/config.json fuzzer's corpus (fuzz/corpus/swift-safetensors/:
+// a 2-byte little-endian length, that many bytes of config.json, then the safetensors file)
+// through SafeTensorsFile, UNetConfig and UNetModel: consistent values or a TesseraError.
+import Foundation
+import Testing
+@testable import TesseraDiffusion
+
+@Suite("Fuzz corpus replay: safetensors + config.json")
+struct SafeTensorsCorpusReplayTests {
+    @Test func everyFileParsesConsistentlyOrThrows() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = root.appendingPathComponent("fuzz/corpus/swift-safetensors")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(names.count >= 3)
+        for name in names {
+            let data = [UInt8](try Data(contentsOf: dir.appendingPathComponent(name)))
+            let n = data.count >= 2 ? min(Int(data[0]) | Int(data[1]) << 8, data.count - 2) : 0
+            let (cfg, st) = data.count >= 2 ? (Array(data[2..<(2 + n)]), Array(data[(2 + n)...])) : ([], data)
+            let weights = try? SafeTensorsFile(data: Data(st))
+            for (key, e) in weights?.entries ?? [:] {
+                #expect(e.begin >= 0 && e.begin <= e.end && e.end <= st.count, "\(name): \(key)")
+                #expect((try? weights!.floats(key))?.count == e.count, "\(name): \(key)")
+            }
+            guard let config = try? UNetConfig(json: Data(cfg)), (try? config.validate()) != nil else { continue }
+            #expect(try UNetConfig(json: config.jsonData()) == config, "\(name): config does not round-trip")
+            if let weights { _ = try? UNetModel(config: config, weights: weights) }   // checked before allocating
+        }
+    }
+}
