@@ -103,15 +103,17 @@ let package = Package(
                                          "TesseraCLICore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: Tests
-        .testTarget(name: "TesseraTests", dependencies: ["Tessera"]),
-        .testTarget(name: "TesseraPDETests", dependencies: ["TesseraPDE"]),
-        .testTarget(name: "TesseraDiffusionTests", dependencies: ["TesseraDiffusion"]),
-        .testTarget(name: "TesseraClusterTests", dependencies: ["TesseraCluster"]),
+        // what several test targets share (progress probes, the fuzz corpora)
+        .target(name: "TesseraTestSupport", dependencies: ["Tessera"], path: "Tests/TesseraTestSupport"),
+        .testTarget(name: "TesseraTests", dependencies: ["Tessera", "TesseraTestSupport"]),
+        .testTarget(name: "TesseraPDETests", dependencies: ["TesseraPDE", "TesseraTestSupport"]),
+        .testTarget(name: "TesseraDiffusionTests", dependencies: ["TesseraDiffusion", "TesseraTestSupport"]),
+        .testTarget(name: "TesseraClusterTests", dependencies: ["TesseraCluster", "TesseraTestSupport"]),
         // runs mpirun + tessera-mpi; reads their output files and computes the reference itself
         .testTarget(name: "TesseraDistributedTests",
                     dependencies: ["TesseraDistributed", "TesseraCLICore", "TesseraPDE", "TesseraCluster", "TesseraDiffusion",
                                    .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels"], exclude: ["Resources"]),
+        .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels", "TesseraTestSupport"], exclude: ["Resources"]),
         // runs the built tessera executable (and tessera-bench through it)
         .testTarget(name: "TesseraCLITests", dependencies: ["Tessera"]),
         // (each module adds its test target here: .testTarget(name: "TesseraXTests", dependencies: ["TesseraX"]))

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TesseraTestSupport
 @testable import TesseraCluster
 
 func uniformData(n: Int, dim: Int, seed: UInt64) throws -> Matrix<Double> {

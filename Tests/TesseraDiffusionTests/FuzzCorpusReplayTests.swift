@@ -3,17 +3,15 @@
 // through SafeTensorsFile, UNetConfig and UNetModel: consistent values or a TesseraError.
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import TesseraDiffusion
 
 @Suite("Fuzz corpus replay: safetensors + config.json")
 struct SafeTensorsCorpusReplayTests {
     @Test func everyFileParsesConsistentlyOrThrows() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let dir = root.appendingPathComponent("fuzz/corpus/swift-safetensors")
-        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
-        #expect(names.count >= 3)
-        for name in names {
-            let data = [UInt8](try Data(contentsOf: dir.appendingPathComponent(name)))
+        let files = try fuzzCorpus("swift-safetensors")
+        #expect(files.count >= 3)
+        for (name, data) in files {
             let n = data.count >= 2 ? min(Int(data[0]) | Int(data[1]) << 8, data.count - 2) : 0
             let (cfg, st) = data.count >= 2 ? (Array(data[2..<(2 + n)]), Array(data[(2 + n)...])) : ([], data)
             let weights = try? SafeTensorsFile(data: Data(st))

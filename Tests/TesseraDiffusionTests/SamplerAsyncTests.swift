@@ -1,4 +1,5 @@
 import Testing
+import TesseraTestSupport
 @testable import TesseraDiffusion
 
 @Suite("Diffusion sampling async: same bits, progress, cancellation")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 import TesseraModels
 
 // The snippets of Sources/TesseraModels/TesseraModels.docc, compiled here and run on the

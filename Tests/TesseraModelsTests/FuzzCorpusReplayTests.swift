@@ -3,18 +3,17 @@
 // a consistent file or a TesseraError, never a trap or an out-of-bounds read.
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import TesseraModels
 
 @Suite("Fuzz corpus replay: GGUF")
 struct GGUFCorpusReplayTests {
     @Test func everyFileParsesConsistentlyOrThrows() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let dir = root.appendingPathComponent("fuzz/corpus/swift-gguf")
-        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
-        #expect(names.count >= 3)
+        let files = try fuzzCorpus("swift-gguf")
+        #expect(files.count >= 3)
         var accepted = 0
-        for name in names {
-            guard let f = try? GGUFFile(bytes: [UInt8](try Data(contentsOf: dir.appendingPathComponent(name)))) else { continue }
+        for (name, bytes) in files {
+            guard let f = try? GGUFFile(bytes: bytes) else { continue }
             accepted += 1
             #expect(f.tensors.count == f.tensorIndex.count, "\(name)")
             for key in f.metadataKeys {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import TesseraModels
 
 @Suite("LlamaModel.load async")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import TesseraPDE
 
 func fieldBits(_ f: Field<Double>) -> [UInt64] {

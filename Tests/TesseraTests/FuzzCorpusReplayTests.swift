@@ -3,15 +3,8 @@
 // a TesseraError — never trap. The campaigns themselves are `make fuzz` (fuzz/README.md).
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import Tessera
-
-/// The files of fuzz/corpus/<name>/ (the repository root found from this source file).
-func fuzzCorpus(_ name: String, file: String = #filePath) throws -> [(name: String, bytes: [UInt8])] {
-    let root = URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let dir = root.appendingPathComponent("fuzz/corpus/\(name)")
-    let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
-    return try names.map { ($0, [UInt8](try Data(contentsOf: dir.appendingPathComponent($0)))) }
-}
 
 @Suite("Fuzz corpus replay: .npy")
 struct NPYCorpusReplayTests {
