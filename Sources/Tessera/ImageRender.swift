@@ -38,27 +38,11 @@ extension RasterImage {
                                         colormap: Colormap = .aurora, range: ColorRange = .automatic,
                                         scale: Int = 1, flipVertical: Bool = false) throws(TesseraError) {
         let ld = rowStride ?? cols
-        guard rows > 0, cols > 0 else { throw .invalidArgument("field image: rows (\(rows)) and cols (\(cols)) must be positive") }
         guard scale > 0 else { throw .invalidArgument("field image: scale \(scale) must be positive") }
-        guard ld >= cols else { throw .invalidArgument("field image: rowStride \(ld) < cols \(cols)") }
-        let (need, o1) = (rows - 1).multipliedReportingOverflow(by: ld)
-        guard !o1, need + cols <= field.count else {
-            throw .invalidArgument("field image: buffer has \(field.count) values, a \(rows)×\(cols) field with row stride \(ld) needs \(need + cols)")
-        }
+        let (a, b) = try fieldColorRange(field, rows: rows, cols: cols, rowStride: ld, range: range, what: "field image")
         guard rows <= RasterImage.maxSide / scale, cols <= RasterImage.maxSide / scale else {
             throw .invalidArgument("field image: \(rows)×\(cols) at scale \(scale) exceeds \(RasterImage.maxSide) pixels per side")
         }
-        if case .fixed(let l, let h) = range, !(l.isFinite && h.isFinite && l < h) {
-            throw .invalidArgument("field image: fixed range [\(l), \(h)] must be finite with low < high")
-        }
-        var lo = Double.infinity, hi = -Double.infinity
-        for r in 0..<rows {
-            for c in 0..<cols {
-                let v = Double(field[r * ld + c])
-                if v.isFinite { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
-            }
-        }
-        let (a, b) = range.resolve(min: lo, max: hi, maxAbs: Swift.max(abs(lo), abs(hi)))
         let lut = colormap.lookupTable
         let inv = 255 / (b - a)
         try self.init(width: cols * scale, height: rows * scale)
@@ -121,4 +105,30 @@ extension RasterImage {
         for y in 0..<other.height { for x in 0..<other.width { out[x, height + gap + y] = other[x, y] } }
         return out
     }
+}
+
+/// Checks a row-major field (`rows × cols`, row `r` at `r * rowStride`) against its buffer and
+/// resolves `range` over its finite values: the value → colour range of a field picture.
+/// Errors: `.invalidArgument` for non-positive sizes, a stride < cols, a short buffer, a fixed
+/// range that is not finite with low < high (`what` names the caller).
+func fieldColorRange<T: BinaryFloatingPoint>(_ field: UnsafeBufferPointer<T>, rows: Int, cols: Int, rowStride ld: Int,
+                                             range: ColorRange, what: String) throws(TesseraError) -> (Double, Double) {
+    guard rows > 0, cols > 0, ld >= cols else {
+        throw .invalidArgument("\(what): rows (\(rows)), cols (\(cols)) must be positive and rowStride (\(ld)) ≥ cols")
+    }
+    let (need, o1) = (rows - 1).multipliedReportingOverflow(by: ld)
+    guard !o1, need + cols <= field.count else {
+        throw .invalidArgument("\(what): buffer has \(field.count) values, a \(rows)×\(cols) field with row stride \(ld) needs \(need + cols)")
+    }
+    if case .fixed(let l, let h) = range, !(l.isFinite && h.isFinite && l < h) {
+        throw .invalidArgument("\(what): fixed range [\(l), \(h)] must be finite with low < high")
+    }
+    var lo = Double.infinity, hi = -Double.infinity
+    for r in 0..<rows {
+        for c in 0..<cols {
+            let v = Double(field[r * ld + c])
+            if v.isFinite { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
+        }
+    }
+    return range.resolve(min: lo, max: hi, maxAbs: Swift.max(abs(lo), abs(hi)))
 }

@@ -53,24 +53,7 @@ public struct FieldPlot: Sendable {
     public func render<T: BinaryFloatingPoint>(_ field: UnsafeBufferPointer<T>, rows: Int, cols: Int,
                                                rowStride: Int? = nil) throws(TesseraError) -> RasterImage {
         let ld = rowStride ?? cols
-        guard rows > 0, cols > 0, ld >= cols else {
-            throw .invalidArgument("field plot: rows (\(rows)), cols (\(cols)) must be positive and rowStride (\(ld)) ≥ cols")
-        }
-        let (need, o1) = (rows - 1).multipliedReportingOverflow(by: ld)
-        guard !o1, need + cols <= field.count else {
-            throw .invalidArgument("field plot: buffer has \(field.count) values, a \(rows)×\(cols) field with row stride \(ld) needs \(need + cols)")
-        }
-        if case .fixed(let l, let h) = range, !(l.isFinite && h.isFinite && l < h) {
-            throw .invalidArgument("field plot: fixed range [\(l), \(h)] must be finite with low < high")
-        }
-        var lo = Double.infinity, hi = -Double.infinity
-        for r in 0..<rows {
-            for c in 0..<cols {
-                let v = Double(field[r * ld + c])
-                if v.isFinite { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
-            }
-        }
-        let (a, b) = range.resolve(min: lo, max: hi, maxAbs: Swift.max(abs(lo), abs(hi)))
+        let (a, b) = try fieldColorRange(field, rows: rows, cols: cols, rowStride: ld, range: range, what: "field plot")
         let (w, h) = dataAreaSize(rows: rows, cols: cols)
         var chart = Chart(title: title, xAxis: xAxis, yAxis: yAxis, plotWidth: w, plotHeight: h)
         chart.xAxis.range = xAxis.range ?? 0...Double(cols)
