@@ -97,7 +97,7 @@ def attention(q, k, v, *, causal=False, window=None, scale=None, mask=None, bias
 
     q: [batch, q_heads, q_len, head_dim]; k, v: [batch, kv_heads, kv_len, head_dim].
     causal: key c visible to query i iff c <= i + kv_len - q_len. window: (left, right) key
-    counts around that diagonal (-1 or None: unbounded). scale: default 1/sqrt(head_dim).
+    counts around that diagonal (-1 or None: unbounded). scale: any finite value; None or 0 gives 1/sqrt(head_dim).
     mask: boolean [q_len, kv_len] or [batch, q_heads, q_len, kv_len], True = visible.
     bias: additive float32, broadcastable to [batch, q_heads, q_len, kv_len].
     Rows with no visible key get O = 0 and LSE = -inf. Returns O (float32, or out_dtype float16),
@@ -125,7 +125,7 @@ def attention(q, k, v, *, causal=False, window=None, scale=None, mask=None, bias
     _lib.check(lib.tsr_attn_desc_init(ctypes.byref(desc), b, hq, hk, lq, lk, d))
     desc.q_dtype, desc.k_dtype, desc.v_dtype = _dtype_code(Q), _dtype_code(K), _dtype_code(V)
     desc.o_dtype = _F16 if od == np.float16 else _F32
-    desc.scale = 0.0 if scale is None else check_float(scale, "scale", low=0.0, low_open=True)
+    desc.scale = 0.0 if scale is None else check_float(scale, "scale")  # 0: 1/sqrt(head_dim), as in C
     desc.causal = 1 if causal else 0
     wl, wr = (-1, -1) if window is None else _window(window)
     desc.window_left, desc.window_right = wl, wr
