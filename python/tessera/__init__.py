@@ -1,6 +1,7 @@
 """Tessera for Python: NumPy/scikit-learn-style estimators over Tessera's one C ABI.
 
-Modules: `tessera.random_projection`, `tessera.graph`, `tessera.cluster`; `tessera.info()`.
+Modules: `tessera.random_projection`, `tessera.graph`, `tessera.cluster`, `tessera.quant`,
+`tessera.attention`, `tessera.datatype`; `tessera.info()`.
 The C library (libtessera.so, built by the project's `make lib`) is bundled in the package and
 loaded with ctypes, which releases the GIL during every call into it. Clustering runs the Swift
 implementation (TesseraCluster) through libTesseraCABI.so (include/tessera/cluster.h).
@@ -15,11 +16,12 @@ from ._lib import (TesseraError, TesseraMemoryError, TesseraOSError, TesseraRunt
 from ._info import info  # noqa: F401
 
 __version__ = "0.1.0"
-__all__ = ["info", "TesseraError", "random_projection", "graph", "cluster"]
+__all__ = ["info", "TesseraError", "random_projection", "graph", "cluster", "quant", "attention",
+           "datatype"]
 
 
 def __getattr__(name):  # lazy submodules: `import tessera; tessera.cluster.KMedoids`
-    if name in ("random_projection", "graph", "cluster"):
+    if name in ("random_projection", "graph", "cluster", "quant", "attention", "datatype"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(name)
