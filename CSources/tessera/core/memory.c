@@ -1,4 +1,5 @@
 /* Aligned allocation, and the bound on what one request may claim. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -39,9 +40,16 @@ void *tsr_calloc(size_t count, size_t size) {
 void tsr_free(void *ptr) { free(ptr); }
 
 /* Physical memory in bytes, 0 if unknown. */
-static double physical_memory(void) {
+/* Read once: sysconf(_SC_PHYS_PAGES) is a syscall, and tsr_malloc sits on per-call paths. */
+static double g_physical_memory = -1;
+static pthread_once_t g_physical_once = PTHREAD_ONCE_INIT;
+static void read_physical_memory(void) {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    g_physical_memory = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+}
+static double physical_memory(void) {
+    pthread_once(&g_physical_once, read_physical_memory);
+    return g_physical_memory;
 }
 
 bool tsr_alloc_fits(double bytes) {
