@@ -112,10 +112,10 @@ let package = Package(
         // runs mpirun + tessera-mpi; reads their output files and computes the reference itself
         .testTarget(name: "TesseraDistributedTests",
                     dependencies: ["TesseraDistributed", "TesseraCLICore", "TesseraPDE", "TesseraCluster", "TesseraDiffusion",
-                                   .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+                                   "TesseraTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels", "TesseraTestSupport"], exclude: ["Resources"]),
         // runs the built tessera executable (and tessera-bench through it)
-        .testTarget(name: "TesseraCLITests", dependencies: ["Tessera"]),
+        .testTarget(name: "TesseraCLITests", dependencies: ["Tessera", "TesseraTestSupport"]),
         // (each module adds its test target here: .testTarget(name: "TesseraXTests", dependencies: ["TesseraX"]))
     ]
 )

@@ -5,52 +5,13 @@
 import Foundation
 import Testing
 import Tessera
+import TesseraTestSupport
 
-struct CLIError: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// An executable built beside the test bundle.
-func builtExecutable(_ name: String) throws -> String {
-    var dirs: [URL] = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
-    for b in Bundle.allBundles { dirs.append(b.bundleURL.deletingLastPathComponent()) }
-    for d in dirs {
-        let c = d.appendingPathComponent(name).path
-        if FileManager.default.isExecutableFile(atPath: c) { return c }
-    }
-    throw CLIError(description: "\(name) is not built beside the tests (looked in \(Set(dirs.map(\.path)).sorted())); run `swift build` first")
-}
-
-struct Run {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
+typealias Run = ProcessOutput
 
 /// Runs `executable arguments` (stdout and stderr are pipes, so stderr is not a terminal).
 func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Run {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    env["TESSERA_NUM_THREADS"] = "1"
-    for (k, v) in environment { env[k] = v }
-    p.environment = env
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    nonisolated(unsafe) var outData = Data(), errData = Data()
-    let g = DispatchGroup()
-    g.enter(); DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); g.leave() }
-    g.enter(); DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); g.leave() }
-    let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(10_000) }
-    if p.isRunning { p.terminate(); g.wait(); throw CLIError(description: "\(arguments) did not finish in \(timeout) s") }
-    g.wait()
-    p.waitUntilExit()
-    return Run(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    try runProcess(executable, arguments, environment: environment, timeout: timeout)
 }
 
 func tessera(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {

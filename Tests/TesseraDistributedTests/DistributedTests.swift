@@ -12,6 +12,7 @@
 import ArgumentParser
 import Foundation
 import Testing
+import TesseraTestSupport
 import Tessera
 import TesseraCLICore
 import TesseraCluster
@@ -19,33 +20,13 @@ import TesseraDiffusion
 @testable import TesseraDistributed
 import TesseraPDE
 
-struct TesseraErrorLike: Error, CustomStringConvertible {
-    var description: String
-    init(_ s: String) { description = s }
-}
-
-/// An executable built beside the test bundle (`swift build` puts every product in one folder).
-func builtExecutable(_ name: String, override variable: String? = nil) throws -> String {
-    if let variable, let p = ProcessInfo.processInfo.environment[variable], !p.isEmpty {
-        guard FileManager.default.isExecutableFile(atPath: p) else { throw TesseraErrorLike("\(variable)=\(p) is not an executable") }
-        return p
-    }
-    var dirs: [URL] = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
-    for b in Bundle.allBundles { dirs.append(b.bundleURL.deletingLastPathComponent()) }
-    for d in dirs {
-        let c = d.appendingPathComponent(name).path
-        if FileManager.default.isExecutableFile(atPath: c) { return c }
-    }
-    throw TesseraErrorLike("\(name) is not built beside the tests (looked in \(Set(dirs.map(\.path)).sorted())); run `swift build` first")
-}
-
 /// mpirun on PATH.
 func mpirun() throws -> String {
     for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
         let c = "\(dir)/mpirun"
         if FileManager.default.isExecutableFile(atPath: c) { return c }
     }
-    throw TesseraErrorLike("mpirun is not on PATH: install OpenMPI (scripts/bootstrap installs openmpi-bin libopenmpi-dev)")
+    throw TestSupportError("mpirun is not on PATH: install OpenMPI (scripts/bootstrap installs openmpi-bin libopenmpi-dev)")
 }
 
 struct RunResult {
@@ -60,47 +41,21 @@ struct RunResult {
 func runMPI(_ ranks: Int, _ arguments: [String], timeout: Double = 60, binary: String? = nil,
             environment: [String: String] = [:], perRank: [[String]]? = nil) throws -> RunResult {
     let bin = try binary ?? builtExecutable("tessera-mpi", override: "TESSERA_MPI_BIN")
-    let p = Process()
+    let (executable, args): (String, [String])
     if ranks == 0 {
-        p.executableURL = URL(fileURLWithPath: bin)
-        p.arguments = arguments
+        (executable, args) = (bin, arguments)
     } else if let perRank {
-        p.executableURL = URL(fileURLWithPath: try mpirun())
-        p.arguments = ["--allow-run-as-root", "--oversubscribe"]
-            + perRank.enumerated().flatMap { ($0.offset > 0 ? [":"] : []) + ["-np", "1", bin] + $0.element }
+        (executable, args) = (try mpirun(), ["--allow-run-as-root", "--oversubscribe"]
+            + perRank.enumerated().flatMap { ($0.offset > 0 ? [":"] : []) + ["-np", "1", bin] + $0.element })
     } else {
-        p.executableURL = URL(fileURLWithPath: try mpirun())
-        p.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", bin] + arguments
+        (executable, args) = (try mpirun(), ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", bin] + arguments)
     }
-    var env = ProcessInfo.processInfo.environment
-    env["TESSERA_NUM_THREADS"] = "1"
+    var env = environment
     env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
-    for (k, v) in environment { env[k] = v }
-    p.environment = env
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    // read both pipes while it runs (a full pipe would block it)
-    nonisolated(unsafe) var outData = Data(), errData = Data()
-    let g = DispatchGroup()
-    g.enter(); DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); g.leave() }
-    g.enter(); DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); g.leave() }
-    let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(20_000) }
-    if p.isRunning {
-        p.terminate()
-        usleep(500_000)
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        g.wait()
-        throw TesseraErrorLike("tessera-mpi \(arguments) on \(ranks) ranks did not finish in \(timeout) s (hang)")
-    }
-    g.wait()
-    p.waitUntilExit()
-    let text = String(decoding: outData, as: UTF8.self)
-    let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }).map(String.init) ?? "{}"
+    let run = try runProcess(executable, args, environment: env, timeout: timeout)
+    let line = run.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }).map(String.init) ?? "{}"
     let json = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
-    return RunResult(status: p.terminationStatus, json: json, stdout: text, stderr: String(decoding: errData, as: UTF8.self))
+    return RunResult(status: run.status, json: json, stdout: run.stdout, stderr: run.stderr)
 }
 
 func bool(_ r: RunResult, _ k: String) -> Bool { r.json[k] as? Bool ?? false }

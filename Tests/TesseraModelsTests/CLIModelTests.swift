@@ -3,19 +3,8 @@
 
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import TesseraModels
-
-private struct CLIError: Error, CustomStringConvertible { var description: String }
-
-private func tesseraExecutable() throws -> String {
-    var dirs: [URL] = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
-    for b in Bundle.allBundles { dirs.append(b.bundleURL.deletingLastPathComponent()) }
-    for d in dirs {
-        let c = d.appendingPathComponent("tessera").path
-        if FileManager.default.isExecutableFile(atPath: c) { return c }
-    }
-    throw CLIError(description: "tessera is not built beside the tests (looked in \(Set(dirs.map(\.path)).sorted())); run `swift build` first")
-}
 
 /// A running `tessera` with pipes; `finish` waits for it (killing it after `timeout`).
 private final class CLIProcess: @unchecked Sendable {
@@ -26,7 +15,7 @@ private final class CLIProcess: @unchecked Sendable {
     private let group = DispatchGroup()
 
     init(_ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: try tesseraExecutable())
+        process.executableURL = URL(fileURLWithPath: try builtExecutable("tessera"))
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["TESSERA_NUM_THREADS"] = "1"
@@ -56,7 +45,7 @@ private final class CLIProcess: @unchecked Sendable {
         try? input.fileHandleForWriting.close()
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { process.terminate(); group.wait(); throw CLIError(description: "tessera did not finish in \(timeout) s") }
+        if process.isRunning { process.terminate(); group.wait(); throw TestSupportError("tessera did not finish in \(timeout) s") }
         group.wait()
         process.waitUntilExit()
         lock.lock(); defer { lock.unlock() }

@@ -57,3 +57,67 @@ public func fuzzCorpus(_ name: String, file: String = #filePath) throws -> [(nam
     let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
     return try names.map { ($0, [UInt8](try Data(contentsOf: dir.appendingPathComponent($0)))) }
 }
+
+/// A failure of the test machinery (a missing executable, a run that did not finish).
+public struct TestSupportError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// An executable built beside the test bundle (or the path in the environment `variable`).
+public func builtExecutable(_ name: String, override variable: String? = nil) throws -> String {
+    if let variable, let p = ProcessInfo.processInfo.environment[variable], !p.isEmpty {
+        guard FileManager.default.isExecutableFile(atPath: p) else { throw TestSupportError("\(variable)=\(p) is not an executable") }
+        return p
+    }
+    var dirs: [URL] = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+    for b in Bundle.allBundles { dirs.append(b.bundleURL.deletingLastPathComponent()) }
+    for d in dirs {
+        let c = d.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: c) { return c }
+    }
+    throw TestSupportError("\(name) is not built beside the tests (looked in \(Set(dirs.map(\.path)).sorted())); run `swift build` first")
+}
+
+/// What a finished process printed, and its exit status.
+public struct ProcessOutput: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs `executable arguments` with `environment` added (TESSERA_NUM_THREADS=1 unless given),
+/// stdin empty, stdout and stderr read while it runs (pipes: stderr is not a terminal); a run
+/// past `timeout` seconds is terminated, then killed, and reported as an error (a hang).
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                       timeout: Double = 120) throws -> ProcessOutput {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env["TESSERA_NUM_THREADS"] = "1"
+    for (k, v) in environment { env[k] = v }
+    p.environment = env
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    nonisolated(unsafe) var outData = Data(), errData = Data()
+    let g = DispatchGroup()
+    g.enter(); DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); g.leave() }
+    g.enter(); DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); g.leave() }
+    let deadline = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline { usleep(10_000) }
+    if p.isRunning {
+        p.terminate()
+        usleep(500_000)
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        g.wait()
+        throw TestSupportError("\(URL(fileURLWithPath: executable).lastPathComponent) \(arguments) did not finish in \(timeout) s (hang)")
+    }
+    g.wait()
+    p.waitUntilExit()
+    return ProcessOutput(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
