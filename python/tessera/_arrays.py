@@ -62,6 +62,17 @@ def _asarray(X, name):
         raise TypeError(f"{name}: cannot be converted to an array ({e})") from None
 
 
+def dense_numeric(X, name):
+    """X as a NumPy array of real numbers (no copy when it is one): TypeError for sparse
+    matrices, objects that do not convert, and non-numeric dtypes."""
+    if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
+        raise TypeError(f"{name}: a sparse matrix is not accepted here; pass a dense array")
+    a = _asarray(X, name)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: expected real numeric data, got dtype {a.dtype}")
+    return a
+
+
 def check_finite(a: np.ndarray, name="X"):
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         raise ValueError(f"{name}: contains NaN or infinity")

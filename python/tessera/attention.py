@@ -18,7 +18,7 @@ import ctypes
 import numpy as np
 
 from . import _lib
-from ._arrays import check_float, check_int, ptr
+from ._arrays import check_float, check_int, dense_numeric, ptr
 from ._lib import c_float, c_int32, c_int64, c_uint32, c_void_p, lib
 
 __all__ = ["attention", "prefill", "decode", "merge"]
@@ -55,14 +55,7 @@ _s("tsr_attn_merge", c_int32, c_void_p, c_int64, c_int64, c_int64, c_void_p, c_v
 
 
 def _tensor(X, name, ndim=4, dtypes=(np.float32, np.float16), check_finite=True):
-    if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
-        raise TypeError(f"{name}: a sparse matrix is not accepted here; pass a dense array")
-    try:
-        a = np.asarray(X)
-    except Exception as e:
-        raise TypeError(f"{name}: cannot be converted to an array ({e})") from None
-    if a.dtype.kind not in "fiub":
-        raise TypeError(f"{name}: expected real numeric data, got dtype {a.dtype}")
+    a = dense_numeric(X, name)
     if a.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-D array [batch, heads, seq, head_dim], got shape {a.shape}")
     if a.size == 0:

@@ -17,7 +17,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import _lib
-from ._arrays import check_int, ptr
+from ._arrays import check_int, dense_numeric, ptr
 from ._lib import c_char_p, c_double, c_int32, c_int64, c_uint32, c_void_p, lib
 
 __all__ = ["FORMATS", "QuantStats", "QuantizedMatrix", "traits", "row_bytes", "quantize", "dequantize"]
@@ -102,14 +102,7 @@ def row_bytes(fmt, k) -> int:
 
 def _float_matrix(X, name, ndim_ok=(2,)):
     """X as a float32 array with contiguous rows (a copy only when needed); TypeError for non-numeric."""
-    if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
-        raise TypeError(f"{name}: a sparse matrix is not accepted here; pass a dense array")
-    try:
-        a = np.asarray(X)
-    except Exception as e:
-        raise TypeError(f"{name}: cannot be converted to an array ({e})") from None
-    if a.dtype.kind not in "fiub":
-        raise TypeError(f"{name}: expected real numeric data, got dtype {a.dtype}")
+    a = dense_numeric(X, name)
     if a.ndim not in ndim_ok:
         raise ValueError(f"{name}: expected a {' or '.join(f'{d}-D' for d in ndim_ok)} array, got shape {a.shape}")
     if a.size == 0:
