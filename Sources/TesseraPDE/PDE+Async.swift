@@ -16,6 +16,24 @@ private func stepCount(from time: Double, to t: Double, dt: Double) -> Int {
     return q < Double(Int.max / 2) ? Int(q.rounded(.up)) : Int.max / 2
 }
 
+/// The async loop of a fixed-step solver: `advance` runs its synchronous loop with `step`
+/// called after every step (false: stop); one progress report per step ("<what> steps"),
+/// `CancellationError` when the task was cancelled before the end.
+private func advanceCountingSteps(_ what: String, total: Int, progress: ProgressHandler?,
+                                  _ advance: sending @escaping (_ step: @escaping () -> Bool) throws -> Bool) async throws {
+    let counter = ProgressCounter(progress, total: total, what: "\(what) steps")
+    try await runCancellable(name: "\(what).advance") { flag in
+        var steps = 0
+        let finished = try advance {
+            steps += 1
+            counter.report(steps)
+            return !flag.isCancelled
+        }
+        if !finished { throw CancellationError() }
+        counter.finish()
+    }
+}
+
 extension NavierStokes2D {
     /// Steps until `time ≥ t` without blocking the caller's thread (the same steps as the
     /// synchronous `advance(to:progress:)`, the same bits).
@@ -44,16 +62,8 @@ extension Burgers1D {
     /// steps", total ⌈(t − time)/dt⌉); cancellation is checked after every step and throws
     /// `CancellationError`, leaving the solver at the last step taken.
     public func advance(to t: Double, dt: Double, progress: ProgressHandler? = nil) async throws {
-        let counter = ProgressCounter(progress, total: stepCount(from: time, to: t, dt: dt), what: "Burgers1D steps")
-        try await runCancellable(name: "Burgers1D.advance") { flag in
-            var steps = 0
-            let finished = try self.advance(to: t, dt: dt) {
-                steps += 1
-                counter.report(steps)
-                return !flag.isCancelled
-            }
-            if !finished { throw CancellationError() }
-            counter.finish()
+        try await advanceCountingSteps("Burgers1D", total: stepCount(from: time, to: t, dt: dt), progress: progress) { step in
+            try self.advance(to: t, dt: dt, control: step)
         }
     }
 }
@@ -65,16 +75,8 @@ extension AdvectionDiffusion {
     /// ("AdvectionDiffusion steps", total ⌈(t − time)/dt⌉); cancellation is checked after
     /// every step and throws `CancellationError`, leaving the solver at the last step taken.
     public func advance(to t: Double, dt: Double, progress: ProgressHandler? = nil) async throws {
-        let counter = ProgressCounter(progress, total: stepCount(from: time, to: t, dt: dt), what: "AdvectionDiffusion steps")
-        try await runCancellable(name: "AdvectionDiffusion.advance") { flag in
-            var steps = 0
-            let finished = try self.advance(to: t, dt: dt) {
-                steps += 1
-                counter.report(steps)
-                return !flag.isCancelled
-            }
-            if !finished { throw CancellationError() }
-            counter.finish()
+        try await advanceCountingSteps("AdvectionDiffusion", total: stepCount(from: time, to: t, dt: dt), progress: progress) { step in
+            try self.advance(to: t, dt: dt, control: step)
         }
     }
 }
