@@ -104,7 +104,7 @@ AMX static void amx_rows(const tsr_qkernel_desc *d, const uint8_t *panel, int64_
                 __m512i is[16];
                 for (int m = 0; m < 16; m++) is[m] = _mm512_load_si512((const void *)(cbuf[q] + 16 * m));
                 const int64_t m0 = (int64_t)(b0 + q) * 16;
-                tsr_qepilogue512(d, rec, 16, is, meta + m0 * ng + gi, ng, accm + m0);
+                tsr_qepilogue512(d, rec, tsr_qsuper(d, panel, gi), 16, is, meta + m0 * ng + gi, ng, accm + m0);
             }
         }
     }

@@ -97,7 +97,7 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
             }
         }
         if (MT == 1) is[0] = _mm512_add_epi32(is[0], is2);
-        tsr_qepilogue512(d, rec, MT, is, meta + gi, ng, acc);
+        tsr_qepilogue512(d, rec, tsr_qsuper(d, panel, gi), MT, is, meta + gi, ng, acc);
     }
     const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
     const __m512 b = bias ? _mm512_maskz_loadu_ps(km, bias) : _mm512_setzero_ps();
@@ -144,8 +144,8 @@ INLINE void qtile1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
             }
         }
         const __m512i sa = _mm512_add_epi32(a0, a1), sb = _mm512_add_epi32(b0, b1);
-        tsr_qepilogue512(d, ra, 1, &sa, meta + gi, ng, &acca);
-        tsr_qepilogue512(d, rb, 1, &sb, meta + gi, ng, &accb);
+        tsr_qepilogue512(d, ra, tsr_qsuper(d, pa, gi), 1, &sa, meta + gi, ng, &acca);
+        tsr_qepilogue512(d, rb, tsr_qsuper(d, pb, gi), 1, &sb, meta + gi, ng, &accb);
     }
     _mm512_mask_storeu_ps(ya, (__mmask16)((1u << nva) - 1u), acca);
     _mm512_mask_storeu_ps(yb, (__mmask16)((1u << nvb) - 1u), accb);

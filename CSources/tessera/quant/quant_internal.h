@@ -10,6 +10,10 @@
  *                8-bit: byte i = u[r][4j+i]                          (g/4 chunks)
  *     scales   16 × f16 or f32 (one per row)
  *     extra    zero points: 16 × u8;  minimums: 16 × the scale type;  else nothing
+ * Two-level (K-quant) panels instead hold per record 16 × int8 sub-scales sc (+ 16 × u8
+ * sub-minimums m), and after the K/g records a table with one entry per 256-element
+ * super-block: 16 × f16 d (+ 16 × f16 −dmin). Kernels form s = d·sc and mn = (−dmin)·m in f32
+ * (exact products), the same bits as the single-level f32 scales.
  * Weights are unsigned: 4-bit q in 0..15; 8-bit u = q + 128 (Q8_0/Q8G) or q + 32 (Q6_K).
  * The integer group dot is isum = Σ u·a − z·Σa with z a per-plan constant (8, 128, 32,
  * 0) or the row's zero point. Q6_K is repacked as an 8-bit format with g = 16 and
@@ -64,6 +68,11 @@ TSR_INTERNAL void tsr_qggml_codes(tsr_quant_format f, int32_t *bits, int32_t *sc
 TSR_INTERNAL void tsr_qggml_unpack(tsr_quant_format f, const uint8_t *blk, uint8_t *u, uint32_t *scale,
                                    uint32_t *mn);
 TSR_INTERNAL void tsr_qggml_dequantize_block(tsr_quant_format f, const uint8_t *blk, float *y);
+/* The two scale levels of a K-quant block (Q2_K..Q6_K): f16 bits of d and of −dmin (0 without
+ * minimums) and per sub-block the integer scale sc (signed: Q3_K sc − 32, Q6_K's int8) and
+ * minimum m; the group scale is d·sc and the minimum (−dmin)·m, both exact in f32. */
+TSR_INTERNAL void tsr_qggml_subscales(tsr_quant_format f, const uint8_t *blk, uint16_t *d, uint16_t *nmin,
+                                      int8_t *sc, uint8_t *m);
 /* Quantizes one block (x finite); 1 if its scale overflows (nothing usable written). */
 TSR_INTERNAL int tsr_qggml_quantize_block(tsr_quant_format f, const float *x, uint8_t *blk);
 TSR_INTERNAL int tsr_qkquant_block(tsr_quant_format f, const float *x, uint8_t *blk);
@@ -94,10 +103,20 @@ typedef struct tsr_qkernel_desc {
     int32_t zconst;        /* z when zkind == CONST */
     int32_t has_min;       /* minimums follow the scales, in the scale type (f16 or f32) */
     int32_t u8_max;        /* largest stored 8-bit value (63 for Q6_K, 255 otherwise) */
+    int32_t two_level;     /* K-quants: int8 sub-scales per record, f16 super-block scales */
+    int32_t gps;           /* two_level: groups per super-block (256 / g) */
     size_t wbytes;         /* weight bytes per record */
     size_t rec_bytes;      /* record bytes */
-    size_t panel_bytes;    /* ngroups · rec_bytes */
+    size_t super_off;      /* two_level: offset of the super-block table in a panel */
+    size_t super_bytes;    /* two_level: bytes of one super-block entry (32, 64 with minimums) */
+    size_t panel_bytes;    /* ngroups · rec_bytes (+ the super-block table) */
 } tsr_qkernel_desc;
+
+/* The super-block entry of group gi of a two-level panel (16 × f16 d, then 16 × f16 −dmin),
+ * or NULL for single-level layouts. */
+static inline const uint8_t *tsr_qsuper(const tsr_qkernel_desc *d, const uint8_t *panel, int gi) {
+    return d->two_level ? panel + d->super_off + (size_t)(gi / d->gps) * d->super_bytes : NULL;
+}
 
 /* Float panel element type. */
 enum { TSR_QF_F32 = 0, TSR_QF_F16 = 1, TSR_QF_BF16 = 2 };
