@@ -510,13 +510,15 @@ TSR_TEST(qgemm_all_formats_all_isas) {
     }
 }
 
-/* What a plan holds per weight: the K-quants keep two scale levels (int8 sub-scales, f16
- * super-block scales), so Q4_K stays within 3 % of its file size. */
+/* What a plan holds per weight: no more than the file but for the K-quants with minimums'
+ * f16 super-block scales per row (+0.125) and Q3_K/Q2_K/IQ4_NL, kept as 8-bit codes. Two scale
+ * levels (int8 sub-scales, f16 d per super-block); 5- and 6-bit codes as a nibble plane plus a
+ * 1- or 2-bit plane. */
 TSR_TEST(qgemm_plan_bits_per_weight) {
     const struct { tsr_quant_format f; double bpw; } want[] = {
-        {TSR_QUANT_Q4_0, 4.5},     {TSR_QUANT_Q8_0, 8.5},  {TSR_QUANT_Q4_K, 4.625}, {TSR_QUANT_Q6_K, 8.5625},
-        {TSR_QUANT_Q5_K, 8.625},   {TSR_QUANT_Q3_K, 8.5625}, {TSR_QUANT_Q2_K, 9.125}, {TSR_QUANT_Q5_0, 8.5},
-        {TSR_QUANT_IQ4_NL, 8.5},
+        {TSR_QUANT_Q4_0, 4.5},   {TSR_QUANT_Q8_0, 8.5},    {TSR_QUANT_Q4_K, 4.625}, {TSR_QUANT_Q6_K, 6.5625},
+        {TSR_QUANT_Q5_K, 5.625}, {TSR_QUANT_Q3_K, 8.5625}, {TSR_QUANT_Q2_K, 9.125}, {TSR_QUANT_Q5_0, 5.5},
+        {TSR_QUANT_Q5_1, 6.0},   {TSR_QUANT_IQ4_NL, 8.5},
     };
     const int64_t n = 32, k = 512;
     float *x = malloc(sizeof(float) * n * k);

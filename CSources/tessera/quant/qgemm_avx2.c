@@ -19,6 +19,16 @@ INLINE __m256i bcast4(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
+/* High-plane fields (shifted to bits 4..) completing nibble chunk j's low or high half, rows
+ * of half h. Codes stay <= 63, so four vpmaddubsw products still fit int16. */
+INLINE __m256i hplane256(const tsr_qkernel_desc *d, const uint8_t *rec, int h, int j, int half) {
+    int c, sh;
+    tsr_qhplane_field(d, j, half, &c, &sh);
+    const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(rec + 8 * d->group + 64 * c + 32 * h));
+    const __m256i v = _mm256_and_si256(_mm256_srl_epi16(w, _mm_cvtsi32_si128(sh)), _mm256_set1_epi8((char)((1 << d->hbits) - 1)));
+    return _mm256_slli_epi16(v, 4);
+}
+
 /* MT activation rows × one 8-row half (h) of a panel. */
 INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const int MT, const int KIND,
                   const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
@@ -39,8 +49,12 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
         if (KIND == 0) {
             for (int j = 0; j < g / 8; j++) {
                 const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(rec + 64 * j + 32 * h));
-                const __m256i lo = _mm256_and_si256(w, m4);
-                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);
+                __m256i lo = _mm256_and_si256(w, m4);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);
+                if (d->hbits) {  /* the high plane completes the codes: u = nibble | h << 4 (<= 63) */
+                    lo = _mm256_or_si256(lo, hplane256(d, rec, h, j, 0));
+                    hi = _mm256_or_si256(hi, hplane256(d, rec, h, j, 1));
+                }
                 for (int m = 0; m < MT; m++) {
                     const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(ag + m * as + 8 * j)),
                                                        _mm256_maddubs_epi16(hi, bcast4(ag + m * as + 8 * j + 4)));

@@ -11,6 +11,17 @@
 
 #include "quant_internal.h"
 
+/* High-plane fields (shifted to bits 4..) completing nibble chunk j's low (half 0) or high
+ * (half 1) nibbles of a record with d->hbits > 0: OR them into the nibbles to get u. */
+static inline __attribute__((always_inline)) TSR_TARGET_AVX512 __m512i
+tsr_qhplane512(const tsr_qkernel_desc *d, const uint8_t *rec, int j, int half) {
+    int c, sh;
+    tsr_qhplane_field(d, j, half, &c, &sh);
+    const __m512i w = _mm512_loadu_si512((const void *)(rec + 8 * d->group + 64 * c));
+    const __m512i v = _mm512_and_si512(_mm512_srl_epi16(w, _mm_cvtsi32_si128(sh)), _mm512_set1_epi8((char)((1 << d->hbits) - 1)));
+    return _mm512_slli_epi16(v, 4);
+}
+
 /* `meta` points at group gi of row 0; row m's entry is meta[m·ng]. `sup` is the group's
  * super-block entry (tsr_qsuper) of a two-level panel, else NULL. */
 static inline __attribute__((always_inline)) TSR_TARGET_AVX512 void

@@ -19,13 +19,13 @@ void tsr_qgemm_layout(tsr_quant_format fmt, int64_t k, tsr_qkernel_desc *d, int3
     d->zkind = f->zero_point ? TSR_QZ_ROW : TSR_QZ_CONST;
     d->has_min = f->has_min;
     d->u8_max = 255;
-    if (tsr_qfmt_is_ggml_ext(fmt)) tsr_qggml_codes(fmt, &d->bits, &d->scale_f32, &d->zconst, &d->u8_max);
+    if (tsr_qfmt_is_ggml_ext(fmt)) tsr_qggml_codes(fmt, &d->bits, &d->hbits, &d->scale_f32, &d->zconst, &d->u8_max);
     else if (fmt == TSR_QUANT_Q4_1) d->zconst = 0;
+    else if (fmt == TSR_QUANT_Q6_K) { d->bits = 4; d->hbits = 2; d->zconst = 32; d->u8_max = 63; }
     else if (d->bits == 4) d->zconst = 8;
-    else if (fmt == TSR_QUANT_Q6_K) { d->zconst = 32; d->u8_max = 63; }
     else d->zconst = 128;
     d->ngroups = (int32_t)(k / d->group);
-    d->wbytes = (size_t)TSR_QP * (size_t)d->group * (size_t)d->bits / 8;
+    d->wbytes = (size_t)TSR_QP * (size_t)d->group * (size_t)(d->bits + d->hbits) / 8;
     d->two_level = f->block_elems == 256;  /* the K-quants */
     if (d->two_level) {
         d->gps = 256 / d->group;
@@ -182,7 +182,11 @@ static void pack_panels(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
                 if (d->bits == 4) {
                     for (int64_t j = 0; j < g / 8; j++)
                         for (int i = 0; i < 4; i++)
-                            rec[64 * j + 4 * r + i] = (uint8_t)(ug[8 * j + i] | (ug[8 * j + 4 + i] << 4));
+                            rec[64 * j + 4 * r + i] = (uint8_t)((ug[8 * j + i] & 15) | ((ug[8 * j + 4 + i] & 15) << 4));
+                    for (int64_t e = 0; d->hbits && e < g; e++) {  /* the high plane */
+                        const int fpc = 32 / d->hbits, c = (int)(e / fpc), f = (int)(e % fpc) / 4, i = (int)(e % 4);
+                        rec[8 * g + 64 * c + 4 * r + i] |= (uint8_t)((ug[e] >> 4) << (d->hbits * f));
+                    }
                 } else {
                     for (int64_t j = 0; j < g / 4; j++)
                         for (int i = 0; i < 4; i++) rec[64 * j + 4 * r + i] = ug[4 * j + i];
@@ -256,6 +260,11 @@ tsr_status tsr_qgemm_plan_dequantize(const tsr_qgemm_plan_t *plan, float *dst, i
                 if (d->bits == 4) {
                     const uint8_t b = rec[64 * (e / 8) + 4 * r + (e % 4)];
                     u = (e % 8) < 4 ? (b & 15) : (b >> 4);
+                    if (d->hbits) {
+                        const int fpc = 32 / d->hbits, f = (e % fpc) / 4;
+                        const uint8_t h = rec[8 * g + 64 * (e / fpc) + 4 * r + (e % 4)];
+                        u |= ((h >> (d->hbits * f)) & ((1 << d->hbits) - 1)) << 4;
+                    }
                 } else {
                     u = rec[64 * (e / 4) + 4 * r + (e % 4)];
                 }

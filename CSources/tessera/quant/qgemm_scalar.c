@@ -56,8 +56,16 @@ static void qpanel_scalar(const tsr_qkernel_desc *d, const uint8_t *panel, int64
                 if (d->bits == 4) {
                     for (int j = 0; j < g / 8; j++) {
                         const uint8_t *w = rec + 64 * j + 4 * r;
-                        for (int i = 0; i < 4; i++)
-                            isum += (w[i] & 15) * ag[8 * j + i] + (w[i] >> 4) * ag[8 * j + 4 + i];
+                        int hc0 = 0, hs0 = 0, hc1 = 0, hs1 = 0, hm = (1 << d->hbits) - 1;
+                        if (d->hbits) { tsr_qhplane_field(d, j, 0, &hc0, &hs0); tsr_qhplane_field(d, j, 1, &hc1, &hs1); }
+                        for (int i = 0; i < 4; i++) {
+                            int u0 = w[i] & 15, u1 = w[i] >> 4;
+                            if (d->hbits) {
+                                u0 |= ((rec[8 * g + 64 * hc0 + 4 * r + i] >> hs0) & hm) << 4;
+                                u1 |= ((rec[8 * g + 64 * hc1 + 4 * r + i] >> hs1) & hm) << 4;
+                            }
+                            isum += u0 * ag[8 * j + i] + u1 * ag[8 * j + 4 + i];
+                        }
                     }
                 } else {
                     for (int j = 0; j < g / 4; j++) {

@@ -13,16 +13,18 @@
 /* The IQ4_NL non-linear levels (ggml's kvalues_iq4nl). */
 const int8_t tsr_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
-void tsr_qggml_codes(tsr_quant_format f, int32_t *bits, int32_t *scale_f32, int32_t *z, int32_t *u8_max) {
+void tsr_qggml_codes(tsr_quant_format f, int32_t *bits, int32_t *hbits, int32_t *scale_f32, int32_t *z,
+                     int32_t *u8_max) {
     *bits = 8;
+    *hbits = 0;
     *scale_f32 = 1;
     *z = 0;
-    switch (f) {
-    case TSR_QUANT_Q5_0: *scale_f32 = 0; *z = 16; *u8_max = 31; break;
-    case TSR_QUANT_Q5_1: *scale_f32 = 0; *u8_max = 31; break;
+    switch (f) {  /* the 5-bit formats: a nibble plane and a 1-bit plane, no more bits than the file */
+    case TSR_QUANT_Q5_0: *bits = 4; *hbits = 1; *scale_f32 = 0; *z = 16; *u8_max = 31; break;
+    case TSR_QUANT_Q5_1: *bits = 4; *hbits = 1; *scale_f32 = 0; *u8_max = 31; break;
     case TSR_QUANT_IQ4_NL: *scale_f32 = 0; *z = 128; *u8_max = 255; break;
     case TSR_QUANT_Q4_K: *bits = 4; *u8_max = 15; break;
-    case TSR_QUANT_Q5_K: *u8_max = 31; break;
+    case TSR_QUANT_Q5_K: *bits = 4; *hbits = 1; *u8_max = 31; break;
     case TSR_QUANT_Q3_K: *z = 4; *u8_max = 7; break;
     default: *u8_max = 3; break; /* Q2_K */
     }
@@ -172,8 +174,8 @@ void tsr_qggml_dequantize_block(tsr_quant_format f, const uint8_t *b, float *y) 
     const tsr_qfmt *q = tsr_qfmt_get(f);
     uint8_t u[256];
     uint32_t scale[16], mn[16];
-    int32_t bits, sf32, z, umax;
-    tsr_qggml_codes(f, &bits, &sf32, &z, &umax);
+    int32_t bits, hbits, sf32, z, umax;
+    tsr_qggml_codes(f, &bits, &hbits, &sf32, &z, &umax);
     tsr_qggml_unpack(f, b, u, scale, mn);
     for (int gi = 0; gi < q->block_elems / q->group; gi++) {
         float s, m = 0.0f;
