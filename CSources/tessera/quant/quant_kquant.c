@@ -1,10 +1,11 @@
 /*
- * Quantizers of the K-quant super-blocks Q4_K, Q5_K, Q3_K and Q2_K (layouts in
+ * Quantizers of the K-quant super-blocks Q4_K, Q5_K, Q6_K, Q3_K and Q2_K (layouts in
  * tessera/quant.h), following ggml's reference quantizers and their searches (written
  * from the published algorithm, in f32 as ggml computes it):
  *   - make_qkx2_quants: for a sub-block with a minimum, a weighted least-squares fit of
  *     (scale, min) over nstep+1 trial scales around nmax/(max − min);
  *   - make_q3_quants: a signed scale refined by coordinate descent on the weighted error;
+ *   - make_qx_quants (Q6_K): the best of 19 signed trial scales by x²-weighted least squares;
  * then the sub-block scales (and minimums) are themselves quantized to 6 (Q2_K: 4) bits
  * against the super-block's fp16 d (and dmin), and every weight is re-rounded against its
  * final scale. Non-finite intermediate values never reach an integer conversion: every
@@ -127,6 +128,79 @@ static float q3_search(int n, int nmax, const float *x, uint8_t *L) {
     }
     for (int i = 0; i < n; i++) L[i] = (uint8_t)(v[i] + nmax);
     return suml2 > 0 ? sumlx / suml2 : 0.0f;
+}
+
+/* ggml's make_qx_quants with weights x² (rmse_type 1): a signed scale for codes −nmax..nmax−1
+ * (stored as L = code + nmax), the best of 19 trial scales around −nmax/vmax by the weighted
+ * least-squares criterion Σwxl² / Σwl². */
+static float qx_search(int n, int nmax, const float *x, uint8_t *L) {
+    float amax = 0.0f, vmax = 0.0f;
+    for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); vmax = x[i]; }
+    if (amax < 1e-15f) { memset(L, 0, (size_t)n); return 0.0f; }
+    float iscale = -(float)nmax / vmax, sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; i++) {
+        const int l = qnear(iscale * x[i], -nmax, nmax - 1);
+        L[i] = (uint8_t)(l + nmax);
+        const float w = x[i] * x[i];
+        sumlx += w * x[i] * (float)l;
+        suml2 += w * (float)(l * l);
+    }
+    float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f, best = scale * sumlx;
+    for (int is = -9; is <= 9; is++) {
+        if (is == 0) continue;
+        iscale = -((float)nmax + 0.1f * (float)is) / vmax;
+        float slx = 0, sl2 = 0;
+        for (int i = 0; i < n; i++) {
+            const int l = qnear(iscale * x[i], -nmax, nmax - 1);
+            const float w = x[i] * x[i];
+            slx += w * x[i] * (float)l;
+            sl2 += w * (float)(l * l);
+        }
+        if (sl2 > 0 && slx * slx > best * sl2) {
+            for (int i = 0; i < n; i++) L[i] = (uint8_t)(qnear(iscale * x[i], -nmax, nmax - 1) + nmax);
+            scale = slx / sl2;
+            best = scale * slx;
+        }
+    }
+    return scale;
+}
+
+/* Q6_K as ggml's reference quantizer: per 16-element sub-block make_qx_quants, int8 sub-scales
+ * against d = max_scale/−128, every weight re-rounded against d·sc. */
+static int q6_k_block(const float *x, uint8_t *b) {
+    if (beyond(x, 256, 65504.0f * 128.0f * 32.0f)) return 1;
+    float scales[16], amax = 0, max_scale = 0;
+    uint8_t L[256];
+    for (int j = 0; j < 16; j++) {
+        scales[j] = qx_search(16, 32, x + 16 * j, L + 16 * j);
+        if (fabsf(scales[j]) > amax) { amax = fabsf(scales[j]); max_scale = scales[j]; }
+    }
+    memset(b, 0, 210);
+    if (amax < 1e-15f) return 0;  /* an all-zero block */
+    const float iscale = -128.0f / max_scale;
+    const uint16_t hd = tsr_f32_to_f16(1.0f / iscale);
+    if (f16_overflows(hd)) return 1;
+    if ((hd & 0x7fffu) == 0) return 0;  /* the scale rounds to 0: an all-zero block */
+    tsr_st16(b + 208, hd);
+    const float d = tsr_f16_to_f32(hd);
+    for (int j = 0; j < 16; j++) {
+        const int s = qnear(iscale * scales[j], -128, 127);
+        b[192 + j] = (uint8_t)(int8_t)s;
+        const float dj = d * (float)s;
+        if (dj == 0.0f) continue;
+        for (int l = 0; l < 16; l++) L[16 * j + l] = (uint8_t)(qnear(x[16 * j + l] / dj, -32, 31) + 32);
+    }
+    for (int h = 0; h < 2; h++) {  /* ql: low nibbles of L[l], L[l+32] (| L[l+64], L[l+96] << 4); qh: top 2 bits */
+        uint8_t *ql = b + 64 * h, *qh = b + 128 + 32 * h;
+        const uint8_t *Lh = L + 128 * h;
+        for (int l = 0; l < 32; l++) {
+            ql[l] = (uint8_t)((Lh[l] & 15) | ((Lh[l + 64] & 15) << 4));
+            ql[l + 32] = (uint8_t)((Lh[l + 32] & 15) | ((Lh[l + 96] & 15) << 4));
+            qh[l] = (uint8_t)((Lh[l] >> 4) | ((Lh[l + 32] >> 4) << 2) | ((Lh[l + 64] >> 4) << 4) | ((Lh[l + 96] >> 4) << 6));
+        }
+    }
+    return 0;
 }
 
 /* Q4_K (nbits 4) and Q5_K (nbits 5). */
@@ -281,6 +355,7 @@ int tsr_qkquant_block(tsr_quant_format f, const float *x, uint8_t *b) {
     case TSR_QUANT_Q4_K: return q45_k_block(4, x, b);
     case TSR_QUANT_Q5_K: return q45_k_block(5, x, b);
     case TSR_QUANT_Q3_K: return q3_k_block(x, b);
+    case TSR_QUANT_Q6_K: return q6_k_block(x, b);
     default: return q2_k_block(x, b);
     }
 }
