@@ -78,6 +78,10 @@ AMX static void amx_rows(const tsr_qkernel_desc *d, const uint8_t *panel, int64_
                         lo = _mm512_or_si512(lo, tsr_qhplane512(d, rec, st * ks / 8 + j, 0));
                         hi = _mm512_or_si512(hi, tsr_qhplane512(d, rec, st * ks / 8 + j, 1));
                     }
+                    if (d->lut) {  /* or look them up */
+                        lo = _mm512_shuffle_epi8(tsr_qlut512(d), lo);
+                        hi = _mm512_shuffle_epi8(tsr_qlut512(d), hi);
+                    }
                     _mm512_store_si512((void *)(bbuf[st] + 128 * j), lo);
                     _mm512_store_si512((void *)(bbuf[st] + 128 * j + 64), hi);
                 }

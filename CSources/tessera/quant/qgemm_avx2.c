@@ -33,11 +33,13 @@ INLINE __m256i hplane256(const tsr_qkernel_desc *d, const uint8_t *rec, int h, i
 INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const int MT, const int KIND,
                   const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
                   const float *bias, int32_t nvalid) {
-    /* KIND: 0 = 4-bit, 1 = 8-bit with u <= 63 (direct), 2 = 8-bit full range (sign trick) */
+    /* KIND: 0 = 4-bit, 1 = 8-bit with u <= 63 (direct), 2 = 8-bit full range (sign trick),
+     * 3 = 4-bit indices into the plan's table of full-range codes (vpshufb, then the sign trick) */
     const int g = d->group, ng = d->ngroups;
     const size_t ss = d->scale_f32 ? 4 : 2;
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1), x80 = _mm256_set1_epi8((char)0x80);
-    const int32_t zc = KIND == 2 ? d->zconst - 128 : d->zconst;  /* the sign trick already removed 128·Σa */
+    const int32_t zc = KIND >= 2 ? d->zconst - 128 : d->zconst;  /* the sign trick already removed 128·Σa */
+    const __m256i lut = KIND == 3 ? _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)d->lut)) : m4;
     __m256 acc[4];
     for (int m = 0; m < MT; m++) acc[m] = _mm256_setzero_ps();
     const uint8_t *rec = panel;
@@ -46,7 +48,20 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
         if (h == 0) TSR_QPREFETCH_RECORD(rec, d->rec_bytes);  /* the second half reads it from L1 */
         __m256i is[4];
         for (int m = 0; m < MT; m++) is[m] = _mm256_setzero_si256();
-        if (KIND == 0) {
+        if (KIND == 3) {
+            for (int j = 0; j < g / 8; j++) {
+                const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(rec + 64 * j + 32 * h));
+                /* u − 128 as int8 (the signed level), |level| <= 127 and sign(a, level) as in KIND 2 */
+                const __m256i lo = _mm256_xor_si256(_mm256_shuffle_epi8(lut, _mm256_and_si256(w, m4)), x80);
+                const __m256i hi = _mm256_xor_si256(_mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(w, 4), m4)), x80);
+                const __m256i la = _mm256_abs_epi8(lo), ha = _mm256_abs_epi8(hi);
+                for (int m = 0; m < MT; m++) {
+                    const __m256i pl = _mm256_maddubs_epi16(la, _mm256_sign_epi8(bcast4(ag + m * as + 8 * j), lo));
+                    const __m256i ph = _mm256_maddubs_epi16(ha, _mm256_sign_epi8(bcast4(ag + m * as + 8 * j + 4), hi));
+                    is[m] = _mm256_add_epi32(is[m], _mm256_add_epi32(_mm256_madd_epi16(pl, ones), _mm256_madd_epi16(ph, ones)));
+                }
+            }
+        } else if (KIND == 0) {
             for (int j = 0; j < g / 8; j++) {
                 const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(rec + 64 * j + 32 * h));
                 __m256i lo = _mm256_and_si256(w, m4);
@@ -125,14 +140,14 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
 AVX2 static void qpanel_avx2(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act,
                              int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy, const float *bias,
                              int32_t nvalid) {
-    const int kind = d->bits == 4 ? 0 : d->u8_max <= 63 ? 1 : 2;
+    const int kind = d->bits == 4 ? (d->lut ? 3 : 0) : d->u8_max <= 63 ? 1 : 2;
     for (int h = 0; h < 2 && 8 * h < nvalid; h++) {
         for (int64_t m0 = 0; m0 < mt; m0 += 4) {
             const int t = (int)(mt - m0 < 4 ? mt - m0 : 4);
             const int8_t *a = act + m0 * as;
             const tsr_qact_meta *mm = meta + m0 * d->ngroups;
             float *yy = y + m0 * ldy;
-            if (kind == 0) { QTILE_CASES(0) } else if (kind == 1) { QTILE_CASES(1) } else { QTILE_CASES(2) }
+            if (kind == 0) { QTILE_CASES(0) } else if (kind == 1) { QTILE_CASES(1) } else if (kind == 2) { QTILE_CASES(2) } else { QTILE_CASES(3) }
         }
     }
 }

@@ -62,6 +62,7 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
                   const float *bias, int32_t nvalid) {
     const int g = d->group, ng = d->ngroups;
     const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i lut = BITS == 6 ? tsr_qlut512(d) : m4;
     __m512 acc[8];
     for (int m = 0; m < MT; m++) acc[m] = _mm512_setzero_ps();
     const uint8_t *rec = panel;
@@ -70,7 +71,7 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
         TSR_QPREFETCH_RECORD(rec, d->rec_bytes);
         __m512i is[8], is2 = _mm512_setzero_si512();
         for (int m = 0; m < MT; m++) is[m] = _mm512_setzero_si512();
-        if (BITS == 4 || BITS == 5) {
+        if (BITS == 4 || BITS == 5 || BITS == 6) {
             for (int j = 0; j < g / 8; j++) {
                 const __m512i w = _mm512_loadu_si512((const void *)(rec + 64 * j));
                 __m512i lo = _mm512_and_si512(w, m4);
@@ -78,6 +79,10 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
                 if (BITS == 5) {  /* nibbles + high plane (d->hbits bits): u = nibble | h << 4 */
                     lo = _mm512_or_si512(lo, tsr_qhplane512(d, rec, j, 0));
                     hi = _mm512_or_si512(hi, tsr_qhplane512(d, rec, j, 1));
+                }
+                if (BITS == 6) {  /* nibbles index the plan's 16 codes */
+                    lo = _mm512_shuffle_epi8(lut, lo);
+                    hi = _mm512_shuffle_epi8(lut, hi);
                 }
                 if (MT == 1) {  /* two chains: integer sums are exact, order does not matter */
                     is[0] = _mm512_dpbusd_epi32(is[0], lo, bcast4(ag + 8 * j));
@@ -121,6 +126,7 @@ INLINE void qtile1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
                      const int8_t *act, const tsr_qact_meta *meta, float *ya, float *yb, int32_t nva, int32_t nvb) {
     const int g = d->group, ng = d->ngroups;
     const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i lut = BITS == 6 ? tsr_qlut512(d) : m4;
     __m512 acca = _mm512_setzero_ps(), accb = _mm512_setzero_ps();
     const uint8_t *ra = pa, *rb = pb;
     for (int gi = 0; gi < ng; gi++, ra += d->rec_bytes, rb += d->rec_bytes) {
@@ -128,7 +134,7 @@ INLINE void qtile1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
         TSR_QPREFETCH_RECORD(ra, d->rec_bytes);
         TSR_QPREFETCH_RECORD(rb, d->rec_bytes);
         __m512i a0 = _mm512_setzero_si512(), a1 = a0, b0 = a0, b1 = a0;
-        if (BITS == 4 || BITS == 5) {
+        if (BITS == 4 || BITS == 5 || BITS == 6) {
             for (int j = 0; j < g / 8; j++) {
                 const __m512i x0 = bcast4(ag + 8 * j), x1 = bcast4(ag + 8 * j + 4);
                 const __m512i wa = _mm512_loadu_si512((const void *)(ra + 64 * j));
@@ -140,6 +146,12 @@ INLINE void qtile1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
                     ha = _mm512_or_si512(ha, tsr_qhplane512(d, ra, j, 1));
                     lb = _mm512_or_si512(lb, tsr_qhplane512(d, rb, j, 0));
                     hb = _mm512_or_si512(hb, tsr_qhplane512(d, rb, j, 1));
+                }
+                if (BITS == 6) {
+                    la = _mm512_shuffle_epi8(lut, la);
+                    ha = _mm512_shuffle_epi8(lut, ha);
+                    lb = _mm512_shuffle_epi8(lut, lb);
+                    hb = _mm512_shuffle_epi8(lut, hb);
                 }
                 a0 = _mm512_dpbusd_epi32(a0, la, x0);
                 a1 = _mm512_dpbusd_epi32(a1, ha, x1);
@@ -166,7 +178,8 @@ INLINE void qtile1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
 AVX512 static void qpanel_m1x2_avx512vnni(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t *pb,
                                           const int8_t *act, const tsr_qact_meta *meta, float *ya, float *yb,
                                           int32_t nva, int32_t nvb) {
-    if (d->bits == 4 && d->hbits) qtile1x2(d, pa, pb, 5, act, meta, ya, yb, nva, nvb);
+    if (d->bits == 4 && d->lut) qtile1x2(d, pa, pb, 6, act, meta, ya, yb, nva, nvb);
+    else if (d->bits == 4 && d->hbits) qtile1x2(d, pa, pb, 5, act, meta, ya, yb, nva, nvb);
     else if (d->bits == 4) qtile1x2(d, pa, pb, 4, act, meta, ya, yb, nva, nvb);
     else qtile1x2(d, pa, pb, 8, act, meta, ya, yb, nva, nvb);
 }
@@ -191,7 +204,7 @@ AVX512 void tsr_qkernel_avx512vnni(const tsr_qkernel_desc *d, const uint8_t *pan
         const int8_t *a = act + m0 * as;
         const tsr_qact_meta *mm = meta + m0 * d->ngroups;
         float *yy = y + m0 * ldy;
-        if (d->bits == 4 && d->hbits) { QTILE_CASES(5) } else if (d->bits == 4) { QTILE_CASES(4) } else { QTILE_CASES(8) }
+        if (d->bits == 4 && d->lut) { QTILE_CASES(6) } else if (d->bits == 4 && d->hbits) { QTILE_CASES(5) } else if (d->bits == 4) { QTILE_CASES(4) } else { QTILE_CASES(8) }
     }
 }
 

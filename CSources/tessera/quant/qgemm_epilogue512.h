@@ -22,6 +22,11 @@ tsr_qhplane512(const tsr_qkernel_desc *d, const uint8_t *rec, int j, int half) {
     return _mm512_slli_epi16(v, 4);
 }
 
+/* The plan's 16 codes (d->lut) in every 128-bit lane, for vpshufb on nibbles. */
+static inline __attribute__((always_inline)) TSR_TARGET_AVX512 __m512i tsr_qlut512(const tsr_qkernel_desc *d) {
+    return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)d->lut));
+}
+
 /* `meta` points at group gi of row 0; row m's entry is meta[m·ng]. `sup` is the group's
  * super-block entry (tsr_qsuper) of a two-level panel, else NULL. */
 static inline __attribute__((always_inline)) TSR_TARGET_AVX512 void

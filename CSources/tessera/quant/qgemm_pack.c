@@ -19,6 +19,7 @@ void tsr_qgemm_layout(tsr_quant_format fmt, int64_t k, tsr_qkernel_desc *d, int3
     d->zkind = f->zero_point ? TSR_QZ_ROW : TSR_QZ_CONST;
     d->has_min = f->has_min;
     d->u8_max = 255;
+    if (fmt == TSR_QUANT_IQ4_NL) d->lut = tsr_iq4nl_codes;
     if (tsr_qfmt_is_ggml_ext(fmt)) tsr_qggml_codes(fmt, &d->bits, &d->hbits, &d->scale_f32, &d->zconst, &d->u8_max);
     else if (fmt == TSR_QUANT_Q4_1) d->zconst = 0;
     else if (fmt == TSR_QUANT_Q6_K) { d->bits = 4; d->hbits = 2; d->zconst = 32; d->u8_max = 63; }
@@ -108,6 +109,14 @@ static void decode_row(tsr_quant_format fmt, const tsr_qkernel_desc *d, const ui
     (void)d;
 }
 
+/* The nibble stored for code u: its low 4 bits, or its index in the plan's table. */
+static uint8_t nibble(const tsr_qkernel_desc *d, uint8_t u) {
+    if (!d->lut) return u & 15;
+    for (uint8_t i = 0; i < 16; i++)
+        if (d->lut[i] == u) return i;
+    return 0;  /* not reached: decode_row gives table codes */
+}
+
 /* Row r's scales of a two-level panel: int8 sub-scales (and u8 sub-minimums) into each record,
  * f16 d (and −dmin) into the super-block table. */
 static void pack_subscales(tsr_quant_format fmt, const tsr_qkernel_desc *d, const uint8_t *row, int r, uint8_t *dst) {
@@ -182,7 +191,7 @@ static void pack_panels(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
                 if (d->bits == 4) {
                     for (int64_t j = 0; j < g / 8; j++)
                         for (int i = 0; i < 4; i++)
-                            rec[64 * j + 4 * r + i] = (uint8_t)((ug[8 * j + i] & 15) | ((ug[8 * j + 4 + i] & 15) << 4));
+                            rec[64 * j + 4 * r + i] = (uint8_t)(nibble(d, ug[8 * j + i]) | (nibble(d, ug[8 * j + 4 + i]) << 4));
                     for (int64_t e = 0; d->hbits && e < g; e++) {  /* the high plane */
                         const int fpc = 32 / d->hbits, c = (int)(e / fpc), f = (int)(e % fpc) / 4, i = (int)(e % 4);
                         rec[8 * g + 64 * c + 4 * r + i] |= (uint8_t)((ug[e] >> 4) << (d->hbits * f));
@@ -260,6 +269,7 @@ tsr_status tsr_qgemm_plan_dequantize(const tsr_qgemm_plan_t *plan, float *dst, i
                 if (d->bits == 4) {
                     const uint8_t b = rec[64 * (e / 8) + 4 * r + (e % 4)];
                     u = (e % 8) < 4 ? (b & 15) : (b >> 4);
+                    if (d->lut) u = d->lut[u];
                     if (d->hbits) {
                         const int fpc = 32 / d->hbits, f = (e % fpc) / 4;
                         const uint8_t h = rec[8 * g + 64 * (e / fpc) + 4 * r + (e % 4)];

@@ -60,6 +60,7 @@ static void qpanel_scalar(const tsr_qkernel_desc *d, const uint8_t *panel, int64
                         if (d->hbits) { tsr_qhplane_field(d, j, 0, &hc0, &hs0); tsr_qhplane_field(d, j, 1, &hc1, &hs1); }
                         for (int i = 0; i < 4; i++) {
                             int u0 = w[i] & 15, u1 = w[i] >> 4;
+                            if (d->lut) { u0 = d->lut[u0]; u1 = d->lut[u1]; }
                             if (d->hbits) {
                                 u0 |= ((rec[8 * g + 64 * hc0 + 4 * r + i] >> hs0) & hm) << 4;
                                 u1 |= ((rec[8 * g + 64 * hc1 + 4 * r + i] >> hs1) & hm) << 4;

@@ -12,6 +12,7 @@
 
 /* The IQ4_NL non-linear levels (ggml's kvalues_iq4nl). */
 const int8_t tsr_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+const uint8_t tsr_iq4nl_codes[16] = {1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241};
 
 void tsr_qggml_codes(tsr_quant_format f, int32_t *bits, int32_t *hbits, int32_t *scale_f32, int32_t *z,
                      int32_t *u8_max) {
@@ -22,7 +23,7 @@ void tsr_qggml_codes(tsr_quant_format f, int32_t *bits, int32_t *hbits, int32_t 
     switch (f) {  /* the 5-bit formats: a nibble plane and a 1-bit plane, no more bits than the file */
     case TSR_QUANT_Q5_0: *bits = 4; *hbits = 1; *scale_f32 = 0; *z = 16; *u8_max = 31; break;
     case TSR_QUANT_Q5_1: *bits = 4; *hbits = 1; *scale_f32 = 0; *u8_max = 31; break;
-    case TSR_QUANT_IQ4_NL: *scale_f32 = 0; *z = 128; *u8_max = 255; break;
+    case TSR_QUANT_IQ4_NL: *bits = 4; *scale_f32 = 0; *z = 128; *u8_max = 255; break;  /* + tsr_iq4nl_codes */
     case TSR_QUANT_Q4_K: *bits = 4; *u8_max = 15; break;
     case TSR_QUANT_Q5_K: *bits = 4; *hbits = 1; *u8_max = 31; break;
     case TSR_QUANT_Q3_K: *z = 4; *u8_max = 7; break;

@@ -24,7 +24,8 @@
  * 0) or the row's zero point. Q6_K is repacked as a 4+2-bit format with g = 16. The newer ggml formats (tsr_qggml_codes): Q4_K
  * 4-bit g = 32, f32 scales d·sc and minimums −dmin·m; Q5_K the same 4+1-bit; Q3_K / Q2_K
  * 8-bit g = 16 (u = q + 4 / q, f32 scales, Q2_K minimums); Q5_0 / Q5_1 4+1-bit and IQ4_NL
- * 8-bit, g = 32 with f16 scales (u = q, z 16 / q with f16 minimum / T[q] + 128, z 128).
+ * 4-bit indices looked up in a 16-entry table (vpshufb), g = 32 with f16 scales (u = q, z 16 /
+ * q with f16 minimum / T[q] + 128, z 128).
  * Q6_K is 4+2-bit with g = 16. The K-quants use the two-level scales below.
  *
  * Float formats (F32/F16/BF16): a panel is K rows of 16 elements in the source type.
@@ -63,6 +64,7 @@ TSR_INTERNAL void tsr_qrow_dequantize(tsr_quant_format f, const uint8_t *src, in
 /* The ggml formats of quant_ggml.c / quant_kquant.c (Q5_0 ... IQ4_NL, enum values 25..31). */
 static inline int tsr_qfmt_is_ggml_ext(tsr_quant_format f) { return f >= TSR_QUANT_Q5_0 && f <= TSR_QUANT_IQ4_NL; }
 TSR_INTERNAL extern const int8_t tsr_iq4nl_values[16];
+TSR_INTERNAL extern const uint8_t tsr_iq4nl_codes[16]; /* the levels + 128: IQ4_NL's code u */
 /* Plan code layout of such a format: weight bits in the panel (4 or 8; 4 with hbits of high
  * plane), scales (and minimums)
  * f32 (else f16), zero code z (x = s·(u − z), or s·u + mn with a minimum), largest code. */
@@ -103,6 +105,7 @@ typedef struct tsr_qact_meta {
 typedef struct tsr_qkernel_desc {
     int32_t bits;          /* 4 or 8 */
     int32_t hbits;         /* 4-bit layouts: bits of a high plane (0, 1 or 2): u = nibble | h << 4 */
+    const uint8_t *lut;    /* 4-bit layouts: u = lut[nibble] (IQ4_NL: its levels + 128), or NULL */
     int32_t group;         /* g: weights per record along K */
     int32_t ngroups;       /* K / g */
     int32_t scale_f32;     /* scales are f32 (else f16) */
