@@ -517,7 +517,7 @@ TSR_TEST(qgemm_all_formats_all_isas) {
 TSR_TEST(qgemm_plan_bits_per_weight) {
     const struct { tsr_quant_format f; double bpw; } want[] = {
         {TSR_QUANT_Q4_0, 4.5},   {TSR_QUANT_Q8_0, 8.5},    {TSR_QUANT_Q4_K, 4.625}, {TSR_QUANT_Q6_K, 6.5625},
-        {TSR_QUANT_Q5_K, 5.625}, {TSR_QUANT_Q3_K, 8.5625}, {TSR_QUANT_Q2_K, 9.125}, {TSR_QUANT_Q5_0, 5.5},
+        {TSR_QUANT_Q5_K, 5.625}, {TSR_QUANT_Q3_K, 4.5625}, {TSR_QUANT_Q2_K, 5.125}, {TSR_QUANT_Q5_0, 5.5},
         {TSR_QUANT_Q5_1, 6.0},   {TSR_QUANT_IQ4_NL, 4.5},
     };
     const int64_t n = 32, k = 512;

@@ -26,8 +26,8 @@ void tsr_qggml_codes(tsr_quant_format f, int32_t *bits, int32_t *hbits, int32_t 
     case TSR_QUANT_IQ4_NL: *bits = 4; *scale_f32 = 0; *z = 128; *u8_max = 255; break;  /* + tsr_iq4nl_codes */
     case TSR_QUANT_Q4_K: *bits = 4; *u8_max = 15; break;
     case TSR_QUANT_Q5_K: *bits = 4; *hbits = 1; *u8_max = 31; break;
-    case TSR_QUANT_Q3_K: *z = 4; *u8_max = 7; break;
-    default: *u8_max = 3; break; /* Q2_K */
+    case TSR_QUANT_Q3_K: *bits = 4; *z = 4; *u8_max = 7; break;  /* 3-bit codes in nibbles */
+    default: *bits = 4; *u8_max = 3; break; /* Q2_K: 2-bit codes in nibbles */
     }
 }
 

@@ -23,7 +23,7 @@
  * The integer group dot is isum = Σ u·a − z·Σa with z a per-plan constant (8, 128, 32,
  * 0) or the row's zero point. Q6_K is repacked as a 4+2-bit format with g = 16. The newer ggml formats (tsr_qggml_codes): Q4_K
  * 4-bit g = 32, f32 scales d·sc and minimums −dmin·m; Q5_K the same 4+1-bit; Q3_K / Q2_K
- * 8-bit g = 16 (u = q + 4 / q, f32 scales, Q2_K minimums); Q5_0 / Q5_1 4+1-bit and IQ4_NL
+ * 4-bit g = 16 (u = q + 4 / q, Q2_K with minimums); Q5_0 / Q5_1 4+1-bit and IQ4_NL
  * 4-bit indices looked up in a 16-entry table (vpshufb), g = 32 with f16 scales (u = q, z 16 /
  * q with f16 minimum / T[q] + 128, z 128).
  * Q6_K is 4+2-bit with g = 16. The K-quants use the two-level scales below.
