@@ -236,9 +236,10 @@ typedef struct tsr_quant_stats {
  *   - a block whose scale overflows its type is refused with TSR_ERANGE, naming the row
  *     and block: fp16 scales hold at most 65504, so max|x| above about 5.2e5 (Q4_0,
  *     Q4G*_F16), 9.8e5 of range or a minimum beyond ±65504 (Q4_1), 9.8e5 of range
- *     (Q4G*_F16Z), 8.3e6 (Q8_0, Q8G*_F16), about 2.7e8 (Q6_K), 1e6 (Q5_0, IQ4_NL), 2e6 of
- *     range (Q5_1), and for K-quants a super-block scale d or dmin above 65504 (sub-block
- *     scales above about 4e6, Q2_K 1e6, Q3_K 2e6); f32 scales only near
+ *     (Q4G*_F16Z), 8.3e6 (Q8_0, Q8G*_F16), 1e6 (Q5_0), 2e6 of range (Q5_1), 8.3e6 (IQ4_NL);
+ *     K-quants refuse max|x| beyond 65504 × the largest sub-scale × the largest code (Q6_K
+ *     2.7e8, Q5_K 1.3e8, Q4_K 6.2e7, Q3_K 8.4e6, Q2_K 2.9e6) and blocks whose fp16 d or dmin
+ *     would overflow (e.g. a Q4_K minimum below −4.1e6); f32 scales only near
  *     FLT_MAX; F16 values beyond ±65504 and BF16 values beyond ±3.39e38 likewise. dst is
  *     then zero-filled (no partial result).
  * Errors: TSR_EINVAL (NULL pointers, bad shape/ld/dst_bytes/stats->size, unknown format;
