@@ -207,10 +207,10 @@ struct TinyModelTests {
         let e4 = try message { $0.set("llama.attention.head_count_kv", .uint32(3)) }
         #expect(e4 != nil)
         let e5 = try message { w in
-            try w.addTensor(name: "output.weight", shape: [256, 300], type: GGMLType(rawValue: 12),
-                            data: [UInt8](repeating: 0, count: 144 * 300))
+            try w.addTensor(name: "output.weight", shape: [256, 300], type: GGMLType(rawValue: 15),
+                            data: [UInt8](repeating: 0, count: 292 * 300))
         }
-        #expect(e5?.message.contains("Q4_K") == true || e5?.message.contains("output.weight") == true, "\(String(describing: e5))")
+        #expect(e5?.message.contains("Q8_K") == true || e5?.message.contains("output.weight") == true, "\(String(describing: e5))")
     }
 
     @Test func gqaAndRopeVariants() throws {

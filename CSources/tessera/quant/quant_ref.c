@@ -74,76 +74,6 @@ static int q8_0_block(const float *x, uint8_t *b) {
     return 0;
 }
 
-/* Best signed scale for 16 values on levels -32..31: a few candidates around
- * vmax/-32, each refined by least squares on its own rounding. */
-static float q6_sub_scale(const float *x) {
-    float amax = 0.0f, vmax = 0.0f;
-    for (int j = 0; j < 16; j++)
-        if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); vmax = x[j]; }
-    if (amax == 0.0f) return 0.0f;
-    float best_s = vmax / -32.0f;
-    double best_err = INFINITY;
-    for (int t = -8; t <= 8; t++) {
-        const float s0 = vmax / (-32.0f + 0.25f * (float)t);
-        if (s0 == 0.0f) continue;  /* vmax a few subnormal ulps: x / s0 would be inf or NaN */
-        double sxq = 0.0, sqq = 0.0;
-        int q[16];
-        for (int j = 0; j < 16; j++) {
-            int v = (int)nearbyintf(x[j] / s0);
-            q[j] = v < -32 ? -32 : v > 31 ? 31 : v;
-            sxq += (double)x[j] * q[j];
-            sqq += (double)q[j] * q[j];
-        }
-        if (sqq == 0.0) continue;
-        const float s = (float)(sxq / sqq);
-        double err = 0.0;
-        for (int j = 0; j < 16; j++) { double e = x[j] - (double)s * q[j]; err += e * e; }
-        if (err < best_err) { best_err = err; best_s = s; }
-    }
-    return best_s;
-}
-
-static int q6_k_block(const float *x, uint8_t *b) {
-    float sc[16], smax = 0.0f, samax = 0.0f;
-    for (int i = 0; i < 16; i++) {
-        sc[i] = q6_sub_scale(x + 16 * i);
-        if (fabsf(sc[i]) > samax) { samax = fabsf(sc[i]); smax = sc[i]; }
-    }
-    uint8_t L[256];
-    memset(b, 0, 210);
-    const float d0 = smax / -128.0f, id = samax != 0.0f ? 1.0f / d0 : 0.0f;
-    if (samax == 0.0f || isinf(id)) {  /* all-zero block, or 1/d0 overflows: the same bytes */
-        memset(L, 32, sizeof L);
-    } else {
-        const uint16_t hd = tsr_f32_to_f16(d0);
-        if (f16_overflows(hd)) return 1;
-        tsr_st16(b + 208, hd);
-        const float d = tsr_f16_to_f32(hd);
-        for (int i = 0; i < 16; i++) {
-            int s = (int)nearbyintf(sc[i] * id);
-            s = s > 127 ? 127 : s < -128 ? -128 : s;
-            b[192 + i] = (uint8_t)(int8_t)s;
-            const float ds = d * (float)s;
-            for (int j = 0; j < 16; j++) {
-                int v = ds != 0.0f ? (int)nearbyintf(x[16 * i + j] / ds) : 0;
-                v = v < -32 ? -32 : v > 31 ? 31 : v;
-                L[16 * i + j] = (uint8_t)(v + 32);
-            }
-        }
-    }
-    for (int h = 0; h < 2; h++) {
-        uint8_t *ql = b + 64 * h, *qh = b + 128 + 32 * h;
-        const uint8_t *Lh = L + 128 * h;
-        for (int l = 0; l < 32; l++) {
-            ql[l] = (uint8_t)((Lh[l] & 15) | ((Lh[l + 64] & 15) << 4));
-            ql[l + 32] = (uint8_t)((Lh[l + 32] & 15) | ((Lh[l + 96] & 15) << 4));
-            qh[l] = (uint8_t)((Lh[l] >> 4) | ((Lh[l + 32] >> 4) << 2) | ((Lh[l + 64] >> 4) << 4) |
-                              ((Lh[l + 96] >> 4) << 6));
-        }
-    }
-    return 0;
-}
-
 /* Unpacks the 6-bit values L[256] of a Q6_K block. */
 static void q6_k_unpack(const uint8_t *b, uint8_t *L) {
     for (int h = 0; h < 2; h++) {
@@ -247,8 +177,9 @@ int64_t tsr_qrow_quantize(tsr_quant_format fmt, const float *x, int64_t k, uint8
         case TSR_QUANT_Q4_0: over = q4_0_block(xb, b); break;
         case TSR_QUANT_Q4_1: over = q4_1_block(xb, b); break;
         case TSR_QUANT_Q8_0: over = q8_0_block(xb, b); break;
-        case TSR_QUANT_Q6_K: over = q6_k_block(xb, b); break;
+        case TSR_QUANT_Q6_K: over = tsr_qkquant_block(fmt, xb, b); break;
         default:
+            if (tsr_qfmt_is_ggml_ext(fmt)) { over = tsr_qggml_quantize_block(fmt, xb, b); break; }
             over = f->weight_bits == 4 ? q4g_block(f, xb, b) : q8g_block(f, xb, b);
             break;
         }
@@ -296,6 +227,7 @@ void tsr_qrow_dequantize(tsr_quant_format fmt, const uint8_t *src, int64_t k, fl
             break;
         }
         default: {
+            if (tsr_qfmt_is_ggml_ext(fmt)) { tsr_qggml_dequantize_block(fmt, b, yb); break; }
             const int g = f->group, sb = f->scale_bytes;
             const float d = load_scale(b, sb);
             if (f->weight_bits == 4) {
