@@ -6,7 +6,8 @@
 ///   and doubles as the output) gets Q6_K when the target has fewer bits than Q6_K (Q4_0, Q4_1,
 ///   any 2–5-bit type) — llama-quantize's rule, the logits are the most sensitive product — and
 ///   the target otherwise (Q8_0 if its rows are not whole Q6_K blocks).
-/// * Every other tensor of two or more dimensions (projections, untied embeddings) gets the target.
+/// * Every other tensor of two or more dimensions (projections, untied embeddings) gets the target,
+///   or, for a K mix (`QuantizeMix`), the mix's type for it.
 /// * A tensor whose rows are not whole blocks of its planned 256-element K type falls back as
 ///   llama-quantize does: Q6_K → Q8_0, Q5_K → Q5_1, Q4_K → Q5_0, Q3_K/Q2_K → IQ4_NL → Q4_0
 ///   (each only where Tessera has its quantizer, else on to Q8_0).
@@ -41,8 +42,9 @@ public enum ModelQuantizer {
 
     /// llama.cpp's `general.file_type` for a model mostly of `type` (nil where it has none).
     static func fileType(_ type: GGMLType) -> UInt32? {
+        // a plain K type is llama.cpp's "_S" file type of it (Q3_K_S, Q4_K_S, Q5_K_S)
         let table: [GGMLType: UInt32] = [.f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9,
-                                         .q2_K: 10, .q4_K: 15, .q5_K: 17, .q6_K: 18, .bf16: 32]
+                                         .q2_K: 10, .q3_K: 11, .q4_K: 14, .q5_K: 16, .q6_K: 18, .iq4_nl: 25, .bf16: 32]
         return table[type]
     }
 
@@ -58,27 +60,39 @@ public enum ModelQuantizer {
         case .q6_K: return [.q8_0]
         case .q5_K: return [.q5_1, .q8_0]
         case .q4_K: return [.q5_0, .q8_0]
-        case .q3_K, .q2_K: return [GGMLType(rawValue: 20), .q4_0]   // 20: IQ4_NL
+        case .q3_K, .q2_K: return [.iq4_nl, .q4_0]
         default: return []
         }
     }
 
     /// The type each tensor of `file` gets when quantizing to `target`.
     public static func plan(for file: GGUFFile, target: GGMLType) throws(TesseraError) -> [Decision] {
-        guard target.isSupported else {
-            let names = targetTypes.map { $0.name }.joined(separator: ", ")
-            throw .unsupported("cannot quantize to \(target.name): Tessera has no quantizer for it (supported: \(names))")
+        try plan(for: file, target: .type(target))
+    }
+
+    /// The type each tensor of `file` gets when quantizing to `target` (a type or a K mix).
+    public static func plan(for file: GGUFFile, target: QuantizeTarget) throws(TesseraError) -> [Decision] {
+        let base = target.base
+        for needed in [base] + (target == .type(base) ? [] : [GGMLType.q6_K]) where !needed.isSupported {
+            throw .unsupported("cannot quantize to \(target): Tessera has no quantizer for \(needed.name) (available: \(QuantizeTarget.available.joined(separator: ", ")))")
         }
         let tiedOutput = file.tensor(named: "output.weight") == nil
+        // layer index of "blk.N.role"; the layer count from the highest index
+        func layerRole(_ name: String) -> (Int, String)? {
+            let parts = name.split(separator: ".", maxSplits: 2)
+            guard parts.count == 3, parts[0] == "blk", let i = Int(parts[1]) else { return nil }
+            return (i, String(parts[2]))
+        }
+        let layers = (file.tensors.compactMap { layerRole($0.name)?.0 }.max() ?? -1) + 1
         var out = [Decision]()
         for t in file.tensors {
-            var type = target
+            var type = base
             if t.shape.count < 2 {
                 type = t.type
             } else if t.name == "output.weight" || (tiedOutput && t.name == "token_embd.weight") {
-                if bitsPerWeight(target) < bitsPerWeight(.q6_K) {
-                    type = t.rowLength % 256 == 0 ? .q6_K : .q8_0
-                }
+                if bitsPerWeight(base) < bitsPerWeight(.q6_K) { type = .q6_K }
+            } else if case .mix(let m) = target, let (layer, role) = layerRole(t.name) {
+                type = m.type(role: role, layer: layer, layers: layers)
             }
             var fellBack = false
             func fits(_ x: GGMLType) -> Bool { x.blockLayout.map { t.rowLength % $0.elements == 0 } ?? false }
@@ -103,12 +117,18 @@ public enum ModelQuantizer {
     /// `progress` is called after each tensor with its decision.
     public static func quantize(_ file: GGUFFile, to target: GGMLType,
                                 progress: (Decision) -> Void = { _ in }) throws(TesseraError) -> GGUFWriter {
+        try quantize(file, to: .type(target), progress: progress)
+    }
+
+    /// As `quantize(_:to:progress:)` for a type or a K mix.
+    public static func quantize(_ file: GGUFFile, to target: QuantizeTarget,
+                                progress: (Decision) -> Void = { _ in }) throws(TesseraError) -> GGUFWriter {
         let decisions = try plan(for: file, target: target)
         var w = GGUFWriter(alignment: file.alignment)
         for key in file.metadataKeys {
             if let v = file.metadata[key] { w.set(key, v) }
         }
-        if let ft = fileType(target) { w.set("general.file_type", .uint32(ft)) }
+        if let ft = target.fileType { w.set("general.file_type", .uint32(ft)) }
         w.set("general.quantization_version", .uint32(2))
         for (t, d) in zip(file.tensors, decisions) {
             let data: [UInt8] = try file.withTensorBytes(t) { (raw: UnsafeRawBufferPointer) throws(TesseraError) -> [UInt8] in

@@ -7,9 +7,10 @@ import TesseraModels
 struct QuantizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
-        abstract: "Requantize a GGUF model to another block type (llama-quantize style).",
+        abstract: "Requantize a GGUF model to another block type or K mix (llama-quantize style).",
         discussion: """
-        Every weight matrix gets --type; 1-D tensors (norms, biases) are kept; the output \
+        Every weight matrix gets --type (a K mix such as Q4_K_M gives attention values and \
+        feed-forward downs of some layers Q6_K, as llama-quantize does); 1-D tensors (norms, biases) are kept; the output \
         projection (or the tied token embedding) gets Q6_K when --type has fewer bits; rows \
         that are not whole 256-blocks of a K type fall back as llama-quantize does (Q6_K -> \
         Q8_0, Q4_K -> Q5_0, ...). Tensors \
@@ -24,7 +25,7 @@ struct QuantizeCommand: ParsableCommand {
     @Argument(help: "Output GGUF file (replaced).")
     var output: String
 
-    @Option(name: .long, help: "Target type: \(ModelQuantizer.targetTypes.map { $0.name.lowercased() }.joined(separator: ", ")).")
+    @Option(name: .long, help: "Target type or K mix: \(QuantizeTarget.available.joined(separator: ", ")).")
     var type: String
 
     @Flag(help: "Print the plan (one line per tensor) without writing.")
@@ -34,21 +35,21 @@ struct QuantizeCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        guard ModelQuantizer.type(named: type) != nil else {
-            throw ValidationError("unknown --type '\(type)' (supported: \(ModelQuantizer.targetTypes.map { $0.name.lowercased() }.joined(separator: ", ")))")
+        guard QuantizeTarget(name: type) != nil else {
+            throw ValidationError("unknown --type '\(type)' (available: \(QuantizeTarget.available.joined(separator: ", ")))")
         }
         guard input != output else { throw ValidationError("the output must be another file than the input") }
     }
 
     func run() throws {
         do {
-            try perform(ModelQuantizer.type(named: type)!)
+            try perform(QuantizeTarget(name: type)!)
         } catch {
             throw ValidationError(error.message)
         }
     }
 
-    private func perform(_ target: GGMLType) throws(TesseraError) {
+    private func perform(_ target: QuantizeTarget) throws(TesseraError) {
         let file = try GGUFFile(path: input)
         let plan = try ModelQuantizer.plan(for: file, target: target)
         if dryRun || verbose {
