@@ -317,13 +317,16 @@ public struct Tokenizer: Sendable {
     }
 
     /// Decodes ids to text (invalid UTF-8 becomes U+FFFD). `skipSpecial` drops control tokens.
+    /// SentencePiece with `add_space_prefix`: the space the encoder put in front of the text is
+    /// removed from the first token (or the one after a leading BOS), as llama.cpp does.
     public func decode(_ ids: [Int], skipSpecial: Bool = false) -> String {
         var bytes = [UInt8]()
         for (n, id) in ids.enumerated() {
             if skipSpecial && isSpecial(id) { continue }
             var b = self.bytes(of: id)
             // SentencePiece: the space prefix added by encode is not part of the text
-            if model == .sentencePiece && addSpacePrefix && n == 0 && b.first == 0x20 { b.removeFirst() }
+            let first = n == 0 || (n == 1 && bosToken != nil && ids[0] == bosToken)
+            if model == .sentencePiece && addSpacePrefix && first && b.first == 0x20 { b.removeFirst() }
             bytes.append(contentsOf: b)
         }
         return String(decoding: bytes, as: UTF8.self)
@@ -336,12 +339,16 @@ public struct StreamingDetokenizer: Sendable {
     let tokenizer: Tokenizer
     let skipSpecial: Bool
     private var pending: [UInt8] = []
-    private var first = true
+    private var first: Bool
 
     /// A detokenizer for `tokenizer`; special tokens produce no text when `skipSpecial`.
-    public init(tokenizer: Tokenizer, skipSpecial: Bool = true) {
+    /// `atTextStart`: the tokens start the text (a SentencePiece space prefix on the first text
+    /// token is dropped, as `decode` does); false for a continuation, such as generated tokens
+    /// after a prompt, whose first space is real.
+    public init(tokenizer: Tokenizer, skipSpecial: Bool = true, atTextStart: Bool = true) {
         self.tokenizer = tokenizer
         self.skipSpecial = skipSpecial
+        self.first = atTextStart
     }
 
     /// Text that became complete with this token ("" while a character is incomplete).

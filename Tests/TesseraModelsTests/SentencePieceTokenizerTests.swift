@@ -114,6 +114,12 @@ struct SentencePieceTokenizerTests {
             var d = StreamingDetokenizer(tokenizer: t, skipSpecial: false)
             #expect(ids.map { d.append($0) }.joined() + d.finish() == s)
         }
+        // the space prefix is the encoder's: gone from a decoded text (also after BOS), kept in a
+        // continuation (generated tokens after a prompt)
+        let withBOS = t.encode("the world")
+        #expect(withBOS.first == 1 && t.decode(withBOS, skipSpecial: true) == "the world")
+        var cont = StreamingDetokenizer(tokenizer: t, atTextStart: false)
+        #expect(t.encode("the", addBOS: false).map { cont.append($0) }.joined() == " the")
         // a character outside the vocabulary is its UTF-8 bytes
         let ids = t.encode("漢", addBOS: false)
         #expect(ids.map { t.tokens[$0] }.suffix(3) == ["<0xE6>", "<0xBC>", "<0xA2>"])
