@@ -1,3 +1,5 @@
+import Foundation
+
 /// One message of a conversation.
 public struct ChatMessage: Sendable, Equatable {
     /// Who speaks: the system prompt, the user, or the model.
@@ -25,12 +27,15 @@ public struct ChatMessage: Sendable, Equatable {
 /// * ChatML (`<|im_start|>role\ncontent<|im_end|>\n`, SmolLM2, Qwen, ...), including a default
 ///   system prompt written into the template (SmolLM2 adds one when the conversation has none);
 /// * Llama 3 (`<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>`);
+/// * Gemma (`<bos><start_of_turn>user\ncontent<end_of_turn>\n`, the assistant's role called
+///   `model`, a system prompt put in front of the first user turn, contents trimmed);
 /// * Llama 2 / Mistral (`[INST] ... [/INST]`).
-/// A file without a template gets ChatML when its vocabulary has `<|im_start|>`, else a plain
-/// "role: content" transcript.
+/// A file without a template is recognised by its vocabulary (`<|im_start|>`: ChatML,
+/// `<start_of_turn>`: Gemma, `<|start_header_id|>`: Llama 3), else gets a plain "role: content"
+/// transcript.
 public struct ChatTemplate: Sendable, Equatable {
-    /// The conversation formats recognised: ChatML, Llama 3, Llama 2 / Mistral, and a plain transcript.
-    public enum Style: String, Sendable { case chatML, llama3, llama2, plain }
+    /// The conversation formats recognised: ChatML, Llama 3, Gemma, Llama 2 / Mistral, and a plain transcript.
+    public enum Style: String, Sendable { case chatML, llama3, gemma, llama2, plain }
     /// The format used.
     public var style: Style
     /// System prompt inserted when the conversation starts without one (from the template).
@@ -71,6 +76,11 @@ public struct ChatTemplate: Sendable, Equatable {
                 if let tok = tokenizer, let b = tok.bosToken, t.contains("bos_token") {
                     prefix = tok.tokens[b]
                 }
+            } else if t.contains("<start_of_turn>") {
+                style = .gemma
+                if let tok = tokenizer, let b = tok.bosToken, t.contains("bos_token") {
+                    prefix = tok.tokens[b]
+                }
             } else if t.contains("[INST]") {
                 style = .llama2
                 if let tok = tokenizer, let b = tok.bosToken { prefix = tok.tokens[b] }
@@ -79,6 +89,13 @@ public struct ChatTemplate: Sendable, Equatable {
             }
         } else if let tok = tokenizer, tok.id(of: "<|im_start|>") != nil {
             style = .chatML
+        } else if let tok = tokenizer, tok.id(of: "<start_of_turn>") != nil {
+            // Gemma's template starts with the BOS token
+            style = .gemma
+            if let b = tok.bosToken { prefix = tok.tokens[b] }
+        } else if let tok = tokenizer, tok.id(of: "<|start_header_id|>") != nil {
+            style = .llama3
+            if let b = tok.bosToken { prefix = tok.tokens[b] }
         } else {
             style = .plain
         }
@@ -99,6 +116,24 @@ public struct ChatTemplate: Sendable, Equatable {
         case .llama3:
             for m in msgs { out += "<|start_header_id|>\(m.role.rawValue)<|end_header_id|>\n\n\(m.content)<|eot_id|>" }
             if addGenerationPrompt { out += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
+        case .gemma:
+            // no system role: the system prompt opens the first user turn
+            var system: String? = nil
+            for m in msgs {
+                let trimmed = m.content.trimmingCharacters(in: .whitespacesAndNewlines)
+                switch m.role {
+                case .system:
+                    system = trimmed
+                    continue
+                case .user:
+                    let text = system.map { $0 + "\n\n" + trimmed } ?? trimmed
+                    system = nil
+                    out += "<start_of_turn>user\n\(text)<end_of_turn>\n"
+                case .assistant:
+                    out += "<start_of_turn>model\n\(trimmed)<end_of_turn>\n"
+                }
+            }
+            if addGenerationPrompt { out += "<start_of_turn>model\n" }
         case .llama2:
             var system: String? = nil
             var first = true

@@ -324,7 +324,7 @@ struct TextEmitter {
     private var pending = ""
 
     init(tokenizer: Tokenizer, stopStrings: [String]) {
-        detok = StreamingDetokenizer(tokenizer: tokenizer, skipSpecial: true)
+        detok = StreamingDetokenizer(tokenizer: tokenizer, skipSpecial: true, atTextStart: false)
         self.stopStrings = stopStrings.filter { !$0.isEmpty }
     }
 

@@ -6,6 +6,8 @@
 ///   `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 /// * `llama3` (`llama-bpe`):
 ///   `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+/// * `qwen2` (also `deepseek-r1-qwen`): the Llama-3 split with `\p{N}` (every digit alone)
+///   in place of `\p{N}{1,3}`.
 public enum PreTokenizerKind: String, Sendable, CaseIterable {
     /// GPT-2 byte-level split.
     case gpt2
@@ -13,6 +15,8 @@ public enum PreTokenizerKind: String, Sendable, CaseIterable {
     case gpt2Digits
     /// Llama-3 split (`llama-bpe`): digits in groups of up to three.
     case llama3
+    /// Qwen2 split (`qwen2`): the Llama-3 split with single digits.
+    case qwen2
 
     /// The kind for a `tokenizer.ggml.pre` value; nil when unknown.
     public init?(ggmlPre: String) {
@@ -23,6 +27,8 @@ public enum PreTokenizerKind: String, Sendable, CaseIterable {
             self = .gpt2Digits
         case "llama-bpe", "llama3", "dbrx", "smaug-bpe", "falcon3", "pixtral", "tekken":
             self = .llama3
+        case "qwen2", "deepseek-r1-qwen":
+            self = .qwen2
         default:
             return nil
         }
@@ -68,7 +74,9 @@ struct PreTokenizer: Sendable {
             }
             if start < scalars.count { gpt2(scalars, classes, start..<scalars.count, &out) }
         case .llama3:
-            llama3(scalars, classes, &out)
+            llama3(scalars, classes, maxDigits: 3, &out)
+        case .qwen2:
+            llama3(scalars, classes, maxDigits: 1, &out)
         }
         return out
     }
@@ -115,7 +123,7 @@ struct PreTokenizer: Sendable {
         }
     }
 
-    private func llama3(_ s: [Unicode.Scalar], _ c: [CharClass], _ out: inout [Range<Int>]) {
+    private func llama3(_ s: [Unicode.Scalar], _ c: [CharClass], maxDigits: Int, _ out: inout [Range<Int>]) {
         let end = s.count
         @inline(__always) func isNL(_ x: Unicode.Scalar) -> Bool { x == "\r" || x == "\n" }
         var i = 0
@@ -128,10 +136,10 @@ struct PreTokenizer: Sendable {
                 while j < end && c[j] == .letter { j += 1 }
                 out.append(i..<j); i = j; continue
             }
-            // \p{N}{1,3}
+            // \p{N}{1,maxDigits}
             if c[i] == .number {
                 var j = i
-                while j < end && j - i < 3 && c[j] == .number { j += 1 }
+                while j < end && j - i < maxDigits && c[j] == .number { j += 1 }
                 out.append(i..<j); i = j; continue
             }
             // ' '?[^\s\p{L}\p{N}]+[\r\n]*

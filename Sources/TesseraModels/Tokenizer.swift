@@ -36,10 +36,16 @@ public struct Tokenizer: Sendable {
     public let endOfGenerationTokens: Set<Int>
     /// Whether encoding a prompt starts with the BOS token.
     public let addBOS: Bool
+    /// Whether encoding a prompt ends with the EOS token (`add_eos_token`, false if absent).
+    public let addEOS: Bool
     /// Whether SentencePiece encoding adds a leading space.
     public let addSpacePrefix: Bool
+    /// The unknown token (`unknown_token_id`), if any: what a byte without a byte token becomes.
+    public let unknownToken: Int?
 
-    let tokenIDs: [String: Int]
+    /// Token ids by the UTF-8 bytes of their text (not by `String`: Swift compares strings by
+    /// canonical equivalence, which would make `e` + U+0301 find the token `é`).
+    let tokenIDs: [[UInt8]: Int]
     /// BPE merges: (left id << 32 | right id) -> (rank, merged id).
     let merges: [UInt64: (rank: Int32, id: Int32)]
     let scores: [Float]
@@ -49,8 +55,8 @@ public struct Tokenizer: Sendable {
     let byteDecoder: [UInt32: UInt8]
     /// Decoded bytes of every token (precomputed so decoding is a lookup).
     let tokenBytes: [[UInt8]]
-    /// Special tokens matched in the input, longest first.
-    let specials: [(text: [Unicode.Scalar], id: Int)]
+    /// Special tokens matched in the input (see `SpecialTokenMatcher`).
+    let specials: SpecialTokenMatcher
 
     /// Number of tokens.
     public var vocabularySize: Int { tokens.count }
@@ -64,9 +70,6 @@ public struct Tokenizer: Sendable {
             throw .malformedInput("GGUF tokenizer has no tokens (tokenizer.ggml.tokens missing or empty)")
         }
         let types = try gguf.intArray("tokenizer.ggml.token_type")
-        if let types, types.count != tokens.count {
-            throw .malformedInput("tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens")
-        }
         func optID(_ key: String) throws(TesseraError) -> Int? {
             guard let v = try gguf.int(key) else { return nil }
             guard v >= 0, v < tokens.count else {
@@ -83,7 +86,7 @@ public struct Tokenizer: Sendable {
         case "gpt2":
             let pre = try gguf.string("tokenizer.ggml.pre") ?? "default"
             guard let kind = PreTokenizerKind(ggmlPre: pre) else {
-                throw .unsupported("tokenizer pre-tokenizer '\(pre)' is not supported (supported: gpt2/default, smollm and other digit-split variants, llama-bpe)")
+                throw .unsupported("tokenizer pre-tokenizer '\(pre)' is not supported (supported: gpt2/default, smollm and other digit-split variants, llama-bpe, qwen2)")
             }
             guard let merges = try gguf.stringArray("tokenizer.ggml.merges") else {
                 throw .malformedInput("byte-level BPE tokenizer without tokenizer.ggml.merges")
@@ -91,15 +94,14 @@ public struct Tokenizer: Sendable {
             try self.init(model: .bytePairGPT2, tokens: tokens, types: types, merges: merges, scores: nil,
                           preTokenizer: kind, bos: bos, eos: eos, unknown: unk, extraEnd: [eot, eom].compactMap { $0 },
                           addBOS: try gguf.bool("tokenizer.ggml.add_bos_token") ?? false,
+                          addEOS: try gguf.bool("tokenizer.ggml.add_eos_token") ?? false,
                           addSpacePrefix: try gguf.bool("tokenizer.ggml.add_space_prefix") ?? false)
         case "llama":
             let scores = try gguf.floatArray("tokenizer.ggml.scores")
-            if let scores, scores.count != tokens.count {
-                throw .malformedInput("tokenizer.ggml.scores has \(scores.count) entries for \(tokens.count) tokens")
-            }
             try self.init(model: .sentencePiece, tokens: tokens, types: types, merges: nil, scores: scores,
                           preTokenizer: nil, bos: bos, eos: eos, unknown: unk, extraEnd: [eot, eom].compactMap { $0 },
                           addBOS: try gguf.bool("tokenizer.ggml.add_bos_token") ?? true,
+                          addEOS: try gguf.bool("tokenizer.ggml.add_eos_token") ?? false,
                           addSpacePrefix: try gguf.bool("tokenizer.ggml.add_space_prefix") ?? true)
         default:
             throw .unsupported("tokenizer model '\(modelName)' is not supported (supported: gpt2, llama)")
@@ -109,14 +111,27 @@ public struct Tokenizer: Sendable {
     /// Builds a tokenizer from its parts (what the GGUF metadata holds).
     public init(model: Model, tokens: [String], types: [Int]?, merges: [String]?, scores: [Float]?,
                 preTokenizer: PreTokenizerKind?, bos: Int?, eos: Int?, unknown: Int? = nil, extraEnd: [Int] = [],
-                addBOS: Bool, addSpacePrefix: Bool) throws(TesseraError) {
+                addBOS: Bool, addEOS: Bool = false, addSpacePrefix: Bool) throws(TesseraError) {
+        if let types, types.count != tokens.count {
+            throw .malformedInput("tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens")
+        }
+        if let scores, scores.count != tokens.count {
+            throw .malformedInput("tokenizer.ggml.scores has \(scores.count) entries for \(tokens.count) tokens")
+        }
+        for (name, v) in [("BOS", bos), ("EOS", eos), ("unknown", unknown)] + extraEnd.map({ ("end", $0) }) {
+            if let v, v < 0 || v >= tokens.count {
+                throw .malformedInput("\(name) token \(v) is not a token id (vocabulary has \(tokens.count) tokens)")
+            }
+        }
         self.model = model
         self.tokens = tokens
         self.preTokenizer = preTokenizer
         self.bosToken = bos
         self.eosToken = eos
         self.addBOS = addBOS
+        self.addEOS = addEOS
         self.addSpacePrefix = addSpacePrefix
+        self.unknownToken = unknown
         var tt = [TokenType]()
         tt.reserveCapacity(tokens.count)
         for i in 0..<tokens.count {
@@ -124,9 +139,10 @@ public struct Tokenizer: Sendable {
             tt.append(TokenType(rawValue: Int32(clamping: raw)) ?? .normal)
         }
         tokenTypes = tt
-        var ids = [String: Int](minimumCapacity: tokens.count)
-        for (i, t) in tokens.enumerated() where ids[t] == nil { ids[t] = i }
-        tokenIDs = ids
+        var byBytes = [[UInt8]: Int](minimumCapacity: tokens.count)
+        for (i, t) in tokens.enumerated() where byBytes[Array(t.utf8)] == nil { byBytes[Array(t.utf8)] = i }
+        tokenIDs = byBytes
+        func ids(_ s: String) -> Int? { byBytes[Array(s.utf8)] }
 
         // byte-level alphabet of GPT-2: printable bytes map to themselves, the rest to U+0100...
         var byteToChar = [UInt32](repeating: 0, count: 256)
@@ -151,7 +167,7 @@ public struct Tokenizer: Sendable {
                 let s = String(Character(Unicode.Scalar(byteToChar[b])!))
                 // a vocabulary may lack bytes that never occur in text (e.g. 0xC0, 0xF5...);
                 // such bytes encode as the unknown token, or are dropped without one
-                bt[b] = Int32(ids[s] ?? unknown ?? -1)
+                bt[b] = Int32(ids(s) ?? unknown ?? -1)
             }
             mergeTable.reserveCapacity(merges?.count ?? 0)
             for (rank, m) in (merges ?? []).enumerated() {
@@ -160,15 +176,17 @@ public struct Tokenizer: Sendable {
                     throw .malformedInput("tokenizer merge \(rank) '\(m)' has no space separator")
                 }
                 let l = String(m[..<sp]), r = String(m[m.index(after: sp)...])
-                guard let li = ids[l], let ri = ids[r], let mi = ids[l + r] else { continue }
+                guard let li = ids(l), let ri = ids(r), let mi = ids(l + r) else { continue }
                 let key = UInt64(li) << 32 | UInt64(ri)
                 if mergeTable[key] == nil { mergeTable[key] = (Int32(rank), Int32(mi)) }
             }
         case .sentencePiece:
+            // `<0xAB>`, else the byte itself as a token (llama.cpp's fallback), else the unknown token
             for b in 0..<256 {
                 let hex = String(b, radix: 16, uppercase: true)
                 let name = "<0x" + (hex.count == 1 ? "0" + hex : hex) + ">"
-                if let id = ids[name] { bt[b] = Int32(id) }
+                let plain = b < 0x80 ? String(UnicodeScalar(UInt8(b))) : nil
+                bt[b] = Int32(ids(name) ?? plain.flatMap { ids($0) } ?? unknown ?? -1)
             }
         }
         byteTokens = bt
@@ -202,24 +220,19 @@ public struct Tokenizer: Sendable {
         }
         tokenBytes = tb
 
-        var sp = [(text: [Unicode.Scalar], id: Int)]()
-        for (i, t) in tokens.enumerated() where (tt[i] == .control || tt[i] == .userDefined) && !t.isEmpty {
-            sp.append((Array(t.unicodeScalars), i))
-        }
-        sp.sort { $0.text.count > $1.text.count }
-        specials = sp
+        specials = SpecialTokenMatcher(tokens: tokens, types: tt)
 
         var ends = Set<Int>()
         if let eos { ends.insert(eos) }
         for e in extraEnd { ends.insert(e) }
         for name in ["<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>", "<end_of_turn>", "<|end|>"] {
-            if let id = ids[name], tt[id] == .control { ends.insert(id) }
+            if let id = ids(name), tt[id] == .control { ends.insert(id) }
         }
         endOfGenerationTokens = ends
     }
 
     /// The id of a token string (exact vocabulary entry), or nil.
-    public func id(of token: String) -> Int? { tokenIDs[token] }
+    public func id(of token: String) -> Int? { tokenIDs[Array(token.utf8)] }
 
     /// Whether `id` is a control, unknown or unused token (no text when decoding with `skipSpecial`).
     public func isSpecial(_ id: Int) -> Bool {
@@ -230,40 +243,31 @@ public struct Tokenizer: Sendable {
 
     // MARK: encode
 
-    /// Encodes `text` to token ids. `addBOS` nil follows the model's `add_bos_token`.
-    /// With `parseSpecial`, special-token texts in the input become their single ids.
-    public func encode(_ text: String, addBOS: Bool? = nil, parseSpecial: Bool = true) -> [Int] {
+    /// Encodes `text` to token ids. `addBOS`/`addEOS` nil follow the model's `add_bos_token` /
+    /// `add_eos_token`. With `parseSpecial`, control-token texts in the input (`<|im_start|>`,
+    /// `<start_of_turn>`) become their single ids; user-defined tokens (Gemma's `<table>`, runs of
+    /// spaces or newlines) are always recognised, as llama.cpp and Hugging Face do.
+    public func encode(_ text: String, addBOS: Bool? = nil, addEOS: Bool? = nil, parseSpecial: Bool = true) -> [Int] {
         var out = [Int]()
         if (addBOS ?? self.addBOS), let bosToken { out.append(bosToken) }
         let scalars = Array(text.unicodeScalars)
-        var start = 0
-        var i = 0
-        var firstSegment = true
-        while i < scalars.count {
-            if parseSpecial, let (len, id) = matchSpecial(scalars, at: i) {
-                if start < i { encodeSegment(scalars[start..<i], first: firstSegment, into: &out) }
+        // SentencePiece: a space is prefixed to the text at the start and after each special token
+        var afterSpecial = true
+        for fragment in specialPartition(scalars, parseSpecial: parseSpecial) {
+            switch fragment {
+            case .token(let id):
                 out.append(id)
-                firstSegment = false
-                i += len
-                start = i
-            } else {
-                i += 1
+                afterSpecial = true
+            case .text(let r):
+                encodeSegment(scalars[r], spacePrefix: afterSpecial, into: &out)
+                afterSpecial = false
             }
         }
-        if start < scalars.count { encodeSegment(scalars[start..<scalars.count], first: firstSegment, into: &out) }
+        if (addEOS ?? self.addEOS), let eosToken { out.append(eosToken) }
         return out
     }
 
-    private func matchSpecial(_ s: [Unicode.Scalar], at i: Int) -> (Int, Int)? {
-        for sp in specials where sp.text.count <= s.count - i && sp.text[0] == s[i] {
-            var ok = true
-            for k in 1..<sp.text.count where s[i + k] != sp.text[k] { ok = false; break }
-            if ok { return (sp.text.count, sp.id) }
-        }
-        return nil
-    }
-
-    private func encodeSegment(_ seg: ArraySlice<Unicode.Scalar>, first: Bool, into out: inout [Int]) {
+    private func encodeSegment(_ seg: ArraySlice<Unicode.Scalar>, spacePrefix: Bool, into out: inout [Int]) {
         switch model {
         case .bytePairGPT2:
             let scalars = Array(seg)
@@ -275,10 +279,13 @@ public struct Tokenizer: Sendable {
                 bpe(bytes: buf, into: &out)
             }
         case .sentencePiece:
-            var text = String(String.UnicodeScalarView(seg))
-            text = text.replacingOccurrences(of: " ", with: "\u{2581}")
-            if first && addSpacePrefix { text = "\u{2581}" + text }
-            sentencePiece(text, into: &out)
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(seg.count + 3)
+            if spacePrefix && addSpacePrefix { bytes.append(contentsOf: [0xE2, 0x96, 0x81]) }
+            for s in seg {
+                if s == " " { bytes.append(contentsOf: [0xE2, 0x96, 0x81]) } else { bytes.append(contentsOf: String(s).utf8) }
+            }
+            sentencePiece(utf8: bytes, into: &out)
         }
     }
 
@@ -301,33 +308,6 @@ public struct Tokenizer: Sendable {
         for s in sym { out.append(Int(s)) }
     }
 
-    /// SentencePiece BPE: characters, then merge the adjacent pair whose concatenation is the
-    /// highest-scoring vocabulary entry; unknown characters fall back to `<0xXX>` bytes.
-    private func sentencePiece(_ text: String, into out: inout [Int]) {
-        var sym = text.map { String($0) }
-        while sym.count > 1 {
-            var bestScore = -Float.infinity, at = -1
-            for k in 0..<(sym.count - 1) {
-                if let id = tokenIDs[sym[k] + sym[k + 1]], scores[id] > bestScore {
-                    bestScore = scores[id]; at = k
-                }
-            }
-            if at < 0 { break }
-            sym[at] += sym[at + 1]
-            sym.remove(at: at + 1)
-        }
-        for s in sym {
-            if let id = tokenIDs[s] {
-                out.append(id)
-            } else {
-                for b in s.utf8 {
-                    let t = byteTokens[Int(b)]
-                    out.append(t >= 0 ? Int(t) : 0)
-                }
-            }
-        }
-    }
-
     // MARK: decode
 
     /// The bytes a token stands for (special tokens: their text).
@@ -337,13 +317,16 @@ public struct Tokenizer: Sendable {
     }
 
     /// Decodes ids to text (invalid UTF-8 becomes U+FFFD). `skipSpecial` drops control tokens.
+    /// SentencePiece with `add_space_prefix`: the space the encoder put in front of the text is
+    /// removed from the first token (or the one after a leading BOS), as llama.cpp does.
     public func decode(_ ids: [Int], skipSpecial: Bool = false) -> String {
         var bytes = [UInt8]()
         for (n, id) in ids.enumerated() {
             if skipSpecial && isSpecial(id) { continue }
             var b = self.bytes(of: id)
             // SentencePiece: the space prefix added by encode is not part of the text
-            if model == .sentencePiece && addSpacePrefix && n == 0 && b.first == 0x20 { b.removeFirst() }
+            let first = n == 0 || (n == 1 && bosToken != nil && ids[0] == bosToken)
+            if model == .sentencePiece && addSpacePrefix && first && b.first == 0x20 { b.removeFirst() }
             bytes.append(contentsOf: b)
         }
         return String(decoding: bytes, as: UTF8.self)
@@ -356,12 +339,16 @@ public struct StreamingDetokenizer: Sendable {
     let tokenizer: Tokenizer
     let skipSpecial: Bool
     private var pending: [UInt8] = []
-    private var first = true
+    private var first: Bool
 
     /// A detokenizer for `tokenizer`; special tokens produce no text when `skipSpecial`.
-    public init(tokenizer: Tokenizer, skipSpecial: Bool = true) {
+    /// `atTextStart`: the tokens start the text (a SentencePiece space prefix on the first text
+    /// token is dropped, as `decode` does); false for a continuation, such as generated tokens
+    /// after a prompt, whose first space is real.
+    public init(tokenizer: Tokenizer, skipSpecial: Bool = true, atTextStart: Bool = true) {
         self.tokenizer = tokenizer
         self.skipSpecial = skipSpecial
+        self.first = atTextStart
     }
 
     /// Text that became complete with this token ("" while a character is incomplete).

@@ -24,6 +24,7 @@ struct TesseraCLI: ParsableCommand {
             ClusterCommand.self,
             AttentionCommand.self,
             EmbedCommand.self, ProjectCommand.self,
+            TokenizeCommand.self, QuantizeCommand.self,
         ]
     )
 }

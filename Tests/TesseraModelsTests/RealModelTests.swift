@@ -172,6 +172,8 @@ struct TinyTokenizerTests {
             #expect(split("Hello world  it's 123!") == ["Hello", " world", " ", " it", "'s", " ", "1", "2", "3", "!"])
         case .llama3:
             #expect(split("Hello world  IT'S 12345!\n\nok") == ["Hello", " world", " ", " IT", "'S", " ", "123", "45", "!\n\n", "ok"])
+        case .qwen2:
+            #expect(split("Hello world  IT'S 12345!\n\nok") == ["Hello", " world", " ", " IT", "'S", " ", "1", "2", "3", "4", "5", "!\n\n", "ok"])
         }
         // the pieces always cover the input exactly
         let s = "a\t b  \n\n c 12 ,. 漢字 🙂 x"
