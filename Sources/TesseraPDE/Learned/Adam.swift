@@ -17,6 +17,8 @@ public struct AdamOptimizer: Sendable {
 
     /// One update θ ← θ − lr·m̂/(√v̂ + ε) from `gradient`. Errors: `.invalidArgument` for a size
     /// mismatch, `.invalidState` (parameters untouched) for a non-finite gradient.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public mutating func update<T: NetScalar>(_ params: inout [T], gradient: [T], learningRate lr: Double) throws(TesseraError) {
         guard params.count == m.count, gradient.count == m.count else {
             throw .invalidArgument("Adam: \(params.count) parameters / \(gradient.count) gradients for state of \(m.count)")

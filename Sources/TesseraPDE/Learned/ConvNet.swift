@@ -162,6 +162,8 @@ public struct ConvNet<T: NetScalar>: Sendable {
 
     /// Runs the network on `x` (`inChannels × batch·height·width`, channel-major). With a
     /// `tape`, records what `backward` needs. Errors: `.invalidArgument` for a size mismatch.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func forward(_ x: [T], batch: Int, height: Int, width: Int, tape: inout Tape?) throws(TesseraError) -> [T] {
         let n = batch * height * width
         guard batch >= 1, height >= 1, width >= 1, x.count == inChannels * n else {
@@ -195,6 +197,8 @@ public struct ConvNet<T: NetScalar>: Sendable {
     /// Back-propagates `dy` (the loss gradient w.r.t. the output) through the pass recorded in
     /// `tape`: adds the parameter gradients to `grad` (as long as `parameters`) and returns the
     /// gradient w.r.t. the input.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func backward(_ dy: [T], tape: Tape, grad: inout [T]) -> [T] {
         precondition(grad.count == parameters.count, "ConvNet.backward: gradient buffer of the wrong size")
         let (b, h, w) = (tape.batch, tape.height, tape.width)
@@ -219,6 +223,8 @@ public struct ConvNet<T: NetScalar>: Sendable {
 
     // MARK: convolution kernels
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func convForward(_ c: ConvParameters, _ x: [T], _ b: Int, _ h: Int, _ w: Int) -> [T] {
         let n = b * h * w, kdim = c.inChannels * c.kernel * c.kernel
         var y = [T](repeating: 0, count: c.outChannels * n)
@@ -239,6 +245,8 @@ public struct ConvNet<T: NetScalar>: Sendable {
         return y
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func convBackward(_ c: ConvParameters, _ x: [T], _ dy: [T], _ b: Int, _ h: Int, _ w: Int, _ grad: inout [T]) -> [T] {
         let n = b * h * w, kdim = c.inChannels * c.kernel * c.kernel
         let cols = c.kernel == 1 ? x : im2col(x, c.inChannels, b, h, w)
@@ -268,6 +276,8 @@ public struct ConvNet<T: NetScalar>: Sendable {
     }
 
     /// Row (ci·9 + ky·3 + kx) holds channel ci shifted by (ky − 1, kx − 1).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func im2col(_ x: [T], _ cin: Int, _ b: Int, _ h: Int, _ w: Int) -> [T] {
         let hw = h * w, n = b * hw
         var col = [T](repeating: 0, count: cin * 9 * n)
@@ -296,6 +306,8 @@ public struct ConvNet<T: NetScalar>: Sendable {
     }
 
     /// The adjoint of `im2col`: every column entry is added back to the pixel it was read from.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func col2im(_ col: [T], _ cin: Int, _ b: Int, _ h: Int, _ w: Int) -> [T] {
         let hw = h * w, n = b * hw
         var x = [T](repeating: 0, count: cin * n)

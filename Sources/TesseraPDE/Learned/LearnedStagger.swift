@@ -144,8 +144,10 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
 
     /// Network input `C × (B·h·w)` from the coarse fields of a batch (`coarse[b][k]`, scaled):
     /// s² field channels, then (shared) s² one-hot channels for sub-task `k`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func input(_ coarse: [[[T]]], subtask k: Int) -> [T] {
-        let s2 = config.subtasks, b = coarse.count, hw = config.coarseN * config.coarseN, n = b * hw
+        let s2 = config.subtasks, b = coarse.count, hw = coarse[0][0].count, n = b * hw
         var x = [T](repeating: 0, count: (config.sharing == .shared ? 2 * s2 : s2) * n)
         for bb in 0..<b { for c in 0..<s2 { for i in 0..<hw { x[c * n + bb * hw + i] = coarse[bb][c][i] } } }
         if config.sharing == .shared { for i in 0..<n { x[(s2 + k) * n + i] = 1 } }
@@ -154,6 +156,8 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
 
     /// One learned step of every sub-task from scaled coarse fields `coarse[b][k]`; the s²
     /// networks run in parallel on `pool` (one sub-task per task). Returns `next[b][k]`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func step(coarse: [[[T]]], pool: ThreadPool? = nil) throws(TesseraError) -> [[[T]]] {
         let s2 = config.subtasks, b = coarse.count, hw = config.coarseN * config.coarseN
         guard b >= 1, coarse.allSatisfy({ $0.count == s2 && $0.allSatisfy { $0.count == hw } }) else {
@@ -184,8 +188,11 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         return next
     }
 
-    /// The scaled coarse fields of a fine field and its scale.
-    func split(_ u: Field<Double>) throws(TesseraError) -> (coarse: [[T]], scale: Double) {
+    /// The s² coarse fields of a fine field divided by its scale (the networks' units), and the scale.
+    /// Errors: `.invalidArgument` for a shape other than the model's, or a non-finite field.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public func split(_ u: Field<Double>) throws(TesseraError) -> (coarse: [[T]], scale: Double) {
         guard u.grid.shape == [config.n, config.n] else {
             throw .invalidArgument("LearnedStagger: field of shape \(u.grid.shape), the model is for \(config.n)×\(config.n)")
         }
@@ -195,8 +202,10 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         return (parts.map { $0.toArray().map { T($0 / sc) } }, sc)
     }
 
-    /// The fine field from scaled coarse fields.
-    func join(_ coarse: [[T]], scale sc: Double, grid: Grid) throws(TesseraError) -> Field<Double> {
+    /// The fine field on `grid` from s² coarse fields in the networks' units (inverse of `split`).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public func join(_ coarse: [[T]], scale sc: Double, grid: Grid) throws(TesseraError) -> Field<Double> {
         let cg = try Grid(shape: [config.coarseN, config.coarseN], lengths: grid.lengths)
         let parts = try coarse.map { (c) throws(TesseraError) in try Field(grid: cg, values: c.map { Double($0) * sc }) }
         return try Stagger.recompose(parts, factors: [config.factor, config.factor], grid: grid)
@@ -230,20 +239,27 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         return try Stagger.decompose(fine, factors: [config.factor, config.factor])[index]
     }
 
-    /// Mean fine-residual loss of one step from the batch `u0` (fine fields, row-major) and, with
+    /// Mean fine-residual loss of one step from the batch `u0` (fine fields on the residual's
+    /// grid, row-major: the model's n×n or any periodic m×m patch of the same spacing) and, with
     /// `gradient`, its gradient w.r.t. every network's parameters (added, one array per network).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func loss(_ u0: [[Double]], residual: any StepResidual, gradient: inout [[T]]?) throws(TesseraError) -> Double {
-        let b = u0.count, s = config.factor, s2 = config.subtasks, hc = config.coarseN, hw = hc * hc
-        let grid = try config.grid()
-        guard b >= 1, u0.allSatisfy({ $0.count == config.n * config.n }) else {
-            throw .invalidArgument("LearnedStagger.loss: need a batch of \(config.n)×\(config.n) fields")
+        let m = residual.grid.shape[0], s = config.factor
+        let b = u0.count, s2 = config.subtasks, hc = m / s, hw = hc * hc
+        guard residual.grid.shape == [m, m], m % s == 0, b >= 1, u0.allSatisfy({ $0.count == m * m }) else {
+            throw .invalidArgument("LearnedStagger.loss: need a batch of \(m)×\(m) fields (m divisible by \(s)) for the residual's grid")
         }
         var scaled: [[Double]] = [], coarse: [[[T]]] = []
         for u in u0 {
             let sc = scale(u)
-            let v = u.map { $0 / sc }
-            scaled.append(v)
-            coarse.append(try split(try Field(grid: grid, values: v)).coarse.map { c in c })
+            scaled.append(u.map { $0 / sc })
+            var parts = [[T]](repeating: [T](repeating: 0, count: hw), count: s2)
+            for k in 0..<s2 {
+                let (oy, ox) = (k / s, k % s)
+                for y in 0..<hc { for x in 0..<hc { parts[k][y * hc + x] = T(u[(oy + s * y) * m + ox + s * x] / sc) } }
+            }
+            coarse.append(parts)
         }
         // forward with tapes (one per network call)
         var tapes: [ConvNet<T>.Tape?] = [], preds = coarse
@@ -260,17 +276,17 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         var total = 0.0
         var dy = [[T]](repeating: [T](repeating: 0, count: b * hw), count: s2)
         for bb in 0..<b {
-            var u1 = [Double](repeating: 0, count: config.n * config.n)
+            var u1 = [Double](repeating: 0, count: m * m)
             for k in 0..<s2 {
                 let (oy, ox) = (k / s, k % s)
-                for y in 0..<hc { for x in 0..<hc { u1[(oy + s * y) * config.n + ox + s * x] = Double(preds[bb][k][y * hc + x]) } }
+                for y in 0..<hc { for x in 0..<hc { u1[(oy + s * y) * m + ox + s * x] = Double(preds[bb][k][y * hc + x]) } }
             }
             let (l, g) = residual.lossAndGradient(u0: scaled[bb], u1: u1)
             total += l / Double(b)
             for k in 0..<s2 {
                 let (oy, ox) = (k / s, k % s)
                 for y in 0..<hc { for x in 0..<hc {
-                    dy[k][bb * hw + y * hc + x] = T(g[(oy + s * y) * config.n + ox + s * x] / Double(b))
+                    dy[k][bb * hw + y * hc + x] = T(g[(oy + s * y) * m + ox + s * x] / Double(b))
                 } }
             }
         }

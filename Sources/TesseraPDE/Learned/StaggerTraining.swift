@@ -19,8 +19,14 @@ public struct StaggerTrainingOptions: Sendable {
     public var timeBudget: Double? = nil
     /// Seed of the random training fields.
     public var seed: UInt64 = 1
-    /// Largest wavenumber of the random fields (nil: n/8, at least 1).
+    /// Largest wavenumber of the random fields on the model's domain (nil: n/8, at least 1).
     public var maxWavenumber: Int? = nil
+    /// Train on periodic m×m patches of the same grid spacing (nil: the full n×n grid). The
+    /// networks are convolutional and the residual is local, so a smaller periodic domain
+    /// trains the same operator at (n/m)² less cost; m must divide n and be a multiple of s.
+    public var patch: Int? = nil
+    /// Half the training fields get white noise of RMS up to this fraction of theirs.
+    public var roughness = 0.3
     /// Options with the defaults.
     public init() {}
 }
@@ -79,15 +85,22 @@ extension LearnedStagger {
         guard o.steps >= 0, o.batch >= 1, o.learningRate > 0, o.learningRate.isFinite, o.finalFraction >= 0 else {
             throw .invalidArgument("LearnedStagger.train: need steps ≥ 0, batch ≥ 1 and a positive learning rate")
         }
-        let residual = try config.residual()
         let kmax = o.maxWavenumber ?? max(1, config.n / 8)
         guard kmax >= 1, kmax < config.n / 2 else {
             throw .invalidArgument("LearnedStagger.train: maxWavenumber \(kmax) must be in 1..<\(config.n / 2)")
         }
+        let m = o.patch ?? config.n
+        guard m >= 2 * config.factor, m <= config.n, config.n % m == 0, m % config.factor == 0 else {
+            throw .invalidArgument("LearnedStagger.train: patch \(m) must divide n = \(config.n) and be a multiple of s = \(config.factor)")
+        }
+        let side = config.length * Double(m) / Double(config.n)
+        let residual: any StepResidual = try HeatCNResidual(grid: try Grid(shape: [m, m], lengths: [side, side]),
+                                                            diffusivity: config.diffusivity, dt: config.dt)
+        let patchK = max(1, kmax * m / config.n)
         var adams = nets.map { AdamOptimizer(count: $0.parameters.count) }
         var report = StaggerTrainingReport()
         report.batchSize = o.batch
-        report.convFlopsPerSample = 6 * Double(nets[0].macsPerPixel * config.coarseN * config.coarseN * config.subtasks)
+        report.convFlopsPerSample = 6 * Double(nets[0].macsPerPixel * (m / config.factor) * (m / config.factor) * config.subtasks)
         let t0 = Date()
         var sample: UInt64 = 0
         report.stopReason = "steps"
@@ -99,8 +112,17 @@ extension LearnedStagger {
             var batch: [[Double]] = []
             for _ in 0..<o.batch {
                 sample += 1
-                batch.append(randomSmoothField(n: config.n, length: config.length, maxWavenumber: kmax,
-                                               seed: o.seed &* 1_000_003 &+ sample))
+                var u = randomSmoothField(n: m, length: side, maxWavenumber: min(patchK, m / 2 - 1),
+                                          seed: o.seed &* 1_000_003 &+ sample)
+                // rough noise on half the fields: every wavenumber up to the grid's Nyquist limit
+                // is trained (an untrained high mode may grow step after step in a rollout)
+                var rng = NetRandom(seed: o.seed &+ sample &* 0x5851_F42D)
+                if o.roughness > 0 && rng.uniform() < 0.5 {
+                    let rms = (u.reduce(0) { $0 + $1 * $1 } / Double(u.count)).squareRoot()
+                    let eps = o.roughness * rng.uniform() * rms
+                    for i in u.indices { u[i] += eps * rng.normal() }
+                }
+                batch.append(u)
             }
             var grads: [[T]]? = nets.map { [T](repeating: 0, count: $0.parameters.count) }
             let l = try loss(batch, residual: residual, gradient: &grads)
