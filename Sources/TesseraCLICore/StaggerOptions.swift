@@ -18,11 +18,11 @@ public struct StaggerTrainOptions: ParsableArguments {
     /// Residual blocks.
     @Option(parsing: .unconditional, help: "Residual blocks (conv3x3-act-conv3x3) per network.") public var blocks = 1
     /// Activation.
-    @Option(help: "Activation: identity | relu | tanh | gelu.") public var activation = "gelu"
+    @Option(help: "Activation: identity | relu | tanh | gelu (identity suits the linear heat equation).") public var activation = "identity"
     /// Diffusivity κ.
     @Option(parsing: .unconditional, help: "Diffusivity κ of the heat equation.") public var diffusivity = 1.0
     /// Mesh ratio κΔt/h² of one learned step.
-    @Option(parsing: .unconditional, help: "Mesh ratio κ·dt/h² of one learned step (dt follows from it).") public var ratio = 1.0
+    @Option(parsing: .unconditional, help: "Mesh ratio κ·dt/h² of one learned step (dt follows from it).") public var ratio = 0.5
     /// Adam steps at most.
     @Option(parsing: .unconditional, help: "Adam steps (at most).") public var steps = 3000
     /// Fields per step.
@@ -31,6 +31,8 @@ public struct StaggerTrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Initial learning rate (cosine decay to 1 %).") public var lr = 2e-3
     /// Wall-clock budget in seconds.
     @Option(parsing: .unconditional, help: "Stop training after this many seconds.") public var timeBudget: Double?
+    /// Training patch side m (periodic m×m patches of the fine spacing; nil: min(32, n)).
+    @Option(parsing: .unconditional, help: "Train on periodic m×m patches of the fine grid spacing (m divides n; default min(32, n)).") public var patch: Int?
     /// Seed of the weights and fields.
     @Option(parsing: .unconditional, help: "Seed of the initial weights and the random fields.") public var seed: UInt64 = 1
 
@@ -60,6 +62,7 @@ public struct StaggerTrainOptions: ParsableArguments {
     public var training: StaggerTrainingOptions {
         var o = StaggerTrainingOptions()
         o.steps = steps; o.batch = batch; o.learningRate = lr; o.timeBudget = timeBudget; o.seed = seed
+        o.patch = patch ?? min(32, n)
         return o
     }
 }

@@ -138,19 +138,21 @@ func runPDEBench(_ ctx: BenchContext) throws {
 }
 
 /// Learned NeuralStagger on the heat equation, 128² periodic, κ = 1, Δt = r·h² (r from
-/// TESSERA_STAGGER_R, default 1): for s = 2 and 4 (separate networks) and s = 2 shared, train on
-/// the fine Crank–Nicolson residual within a time budget (TESSERA_STAGGER_BUDGET seconds,
-/// default 270; --quick 20), then roll 50 steps out against FDHeat CN; time inference against
-/// the fine solver, s² sub-tasks on 2 workers vs 1, and training throughput vs SGEMM.
+/// TESSERA_STAGGER_R, default 0.5): for s = 2 and 4 (separate networks) and s = 2 shared, train
+/// on the fine Crank–Nicolson residual (32² periodic patches) within a time budget
+/// (TESSERA_STAGGER_BUDGET seconds, default 240; --quick 20), then roll 50 steps out against
+/// FDHeat CN; time inference against the fine solver, s² sub-tasks on 2 workers vs 1, and
+/// training throughput vs SGEMM. Other knobs: TESSERA_STAGGER_{WIDTH,BLOCKS,ACT,LR,BATCH,PATCH,
+/// VARIANTS (e.g. "2s,4s,2h": s and separate/shared), BLAS (BLAS threads in training)}.
 func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     let out = ctx.output
     let env = ProcessInfo.processInfo.environment
     let n = 128, steps = 50
-    let r = Double(env["TESSERA_STAGGER_R"] ?? "") ?? 1.0
-    let budget = Double(env["TESSERA_STAGGER_BUDGET"] ?? "") ?? (ctx.quick ? 20 : 270)
+    let r = Double(env["TESSERA_STAGGER_R"] ?? "") ?? 0.5
+    let budget = Double(env["TESSERA_STAGGER_BUDGET"] ?? "") ?? (ctx.quick ? 20 : 240)
     let width = Int(env["TESSERA_STAGGER_WIDTH"] ?? "") ?? 12
     let blocks = Int(env["TESSERA_STAGGER_BLOCKS"] ?? "") ?? 1
-    let act = NetActivation(rawValue: env["TESSERA_STAGGER_ACT"] ?? "") ?? .gelu
+    let act = NetActivation(rawValue: env["TESSERA_STAGGER_ACT"] ?? "") ?? .identity
     let lr = Double(env["TESSERA_STAGGER_LR"] ?? "") ?? 2e-3
     let batch = Int(env["TESSERA_STAGGER_BATCH"] ?? "") ?? 8
     let patch = Int(env["TESSERA_STAGGER_PATCH"] ?? "") ?? 32

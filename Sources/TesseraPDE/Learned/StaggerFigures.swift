@@ -21,8 +21,8 @@ extension StaggerRolloutComparison {
         let n0 = u0.grid.shape[0], n1 = u0.grid.shape[1]
         let l = learned.toArray(), f = fine.toArray()
         var g = ImageGridPlot(title: title)
-        g.subtitle = subtitle
-        g.columnLabels = ["initial u0", "learned (staggered)", "fine solver", String(format: "(learned - fine) x %g", amplify)]
+        g.subtitle = subtitle + String(format: "; columns: initial field, learned staggered rollout, fine solver, (learned - fine) x %g", amplify)
+        g.columnLabels = ["u0", "learned", "fine", String(format: "diff x%g", amplify)]
         g.valueLabel = "u (dimensionless)"
         g.colormap = .tide
         g.range = .symmetric
