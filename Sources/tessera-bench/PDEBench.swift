@@ -143,7 +143,8 @@ func runPDEBench(_ ctx: BenchContext) throws {
 /// (TESSERA_STAGGER_BUDGET seconds, default 240; --quick 20), then roll 50 steps out against
 /// FDHeat CN; time inference against the fine solver, s² sub-tasks on 2 workers vs 1, and
 /// training throughput vs SGEMM. Other knobs: TESSERA_STAGGER_{WIDTH,BLOCKS,ACT,LR,BATCH,PATCH,
-/// VARIANTS (e.g. "2s,4s,2h": s and separate/shared), BLAS (BLAS threads in training)}.
+/// VARIANTS (e.g. "2s,4s,2h": s and separate/shared), BLAS (BLAS threads in training), STEPS
+/// (an Adam step limit: accuracy independent of the machine's load)}.
 func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     let out = ctx.output
     let env = ProcessInfo.processInfo.environment
@@ -168,7 +169,7 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
         cfg.sharing = sharing; cfg.width = width; cfg.blocks = blocks; cfg.activation = act
         var model = try LearnedStagger<Float>(config: cfg, seed: 7)
         var o = StaggerTrainingOptions()
-        o.steps = 1_000_000; o.timeBudget = budget; o.learningRate = lr; o.batch = batch; o.seed = 3; o.patch = patch
+        o.steps = Int(env["TESSERA_STAGGER_STEPS"] ?? "") ?? 1_000_000; o.timeBudget = budget; o.learningRate = lr; o.batch = batch; o.seed = 3; o.patch = patch
         setBLASThreads(Int(env["TESSERA_STAGGER_BLAS"] ?? "") ?? 1)   // small GEMMs: BLAS threads only add sync
         let cpu0 = cpuSeconds()
         let rep = try model.train(options: o)
