@@ -58,7 +58,7 @@ let package = Package(
         // cluster: k-medoids, k-means, GMM, PPP
         .target(name: "TesseraCluster", dependencies: ["Tessera", "COpenBLAS"]),
         // pde: spectral (FFTW) and finite-difference solvers
-        .target(name: "TesseraPDE", dependencies: ["Tessera", "CFFTW"]),
+        .target(name: "TesseraPDE", dependencies: ["Tessera", "CFFTW", "COpenBLAS"]),
         // diffusion: samplers, U-Net, patch parallelism
         .target(name: "TesseraDiffusion", dependencies: ["Tessera", "CFFTW", "COpenBLAS"]),
         // models: GGUF, tokenizer, Llama runner, speculative decoding

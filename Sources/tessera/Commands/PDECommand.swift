@@ -6,8 +6,8 @@ import TesseraPDE
 struct PDECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pde",
-        abstract: "PDE solvers: spectral 2-D Navier–Stokes, finite-difference heat and Poisson, Burgers.",
-        subcommands: [NS2DRun.self, HeatRun.self, PoissonRun.self, BurgersRun.self]
+        abstract: "PDE solvers: spectral 2-D Navier–Stokes, finite-difference heat and Poisson, Burgers; learned NeuralStagger.",
+        subcommands: [NS2DRun.self, HeatRun.self, PoissonRun.self, BurgersRun.self, StaggerTrain.self, StaggerRun.self]
     )
 }
 
@@ -157,5 +157,86 @@ struct BurgersRun: ParsableCommand {
         (xt.plotWidth, xt.plotHeight) = (640, 400)
         try xt.render(rows, rows: frames, cols: n).writePNG(to: "\(out)/burgers_xt.png")
         print(String(format: "burgers n=%d ν=%.3g t=%.2f: max|u| = %.4f; wrote %@/burgers_xt.png (x → right, t ↑)", n, nu, t, u.maxAbs, out))
+    }
+}
+
+struct StaggerTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stagger-train",
+        abstract: "Train learned NeuralStagger coarse solvers (heat equation) on the fine Crank–Nicolson residual; no solver labels.")
+
+    @OptionGroup var options: StaggerTrainOptions
+    @Option(help: "Output directory: config.json, model.safetensors, loss.png, loss.csv.") var out = "stagger-model"
+    @Option(name: .customLong("validate"), parsing: .unconditional,
+            help: "Validation rollout steps against the fine solver (0: none).") var validationSteps = 50
+
+    func validate() throws { guard validationSteps >= 0 else { throw ValidationError("--validate must be ≥ 0") } }
+
+    func run() throws {
+        try makeDirectory(out)
+        let cfg = try options.config()
+        var model = try LearnedStagger<Float>(config: cfg, seed: options.seed)
+        print(String(format: "stagger-train heat %d² s=%d (%d sub-tasks, %@), %d parameters, dt=%.4g (κdt/h²=%.3g)",
+                     cfg.n, cfg.factor, cfg.subtasks, cfg.sharing.rawValue, model.parameterCount, cfg.dt, options.ratio))
+        var bar = ProgressBar(total: options.steps)
+        let report = try model.train(options: options.training) { step, loss, lr in
+            bar.update(step, String(format: "loss %.3e lr %.1e", loss, lr))
+        }
+        bar.update(options.steps, "")
+        print(String(format: "trained %d steps in %.1f s (%.1f fields/s, %.2f conv GFLOP/s): %@; final loss %.3e",
+                     report.steps, report.seconds, report.samplesPerSecond,
+                     report.samplesPerSecond * report.convFlopsPerSample / 1e9, report.stopReason, report.losses.last ?? .nan))
+        try model.save(to: out)
+        let csv = report.losses.enumerated().map { "\($0.offset + 1),\($0.element)" }.joined(separator: "\n")
+        try ("step,loss\n" + csv + "\n").write(toFile: "\(out)/loss.csv", atomically: true, encoding: .utf8)
+        if !report.losses.isEmpty {
+            try report.lossCurve(title: "NeuralStagger training: fine Crank–Nicolson residual, heat \(cfg.n)², s = \(cfg.factor)")
+                .writePNG(to: "\(out)/loss.png")
+        }
+        print("wrote \(out)/config.json, model.safetensors, loss.csv, loss.png")
+        if report.diverged { throw ValidationError("training stopped early: \(report.stopReason) (weights of the last finite step saved)") }
+        if validationSteps > 0 {
+            let u0 = try Field<Double>(grid: try cfg.grid(), values: randomSmoothField(n: cfg.n, maxWavenumber: max(1, cfg.n / 8), seed: 424_242))
+            let c = try model.compareHeatRollout(u0, steps: validationSteps, pool: .shared)
+            print(String(format: "validation, %d steps vs FDHeat Crank–Nicolson: rel. L2 %.3e (vs exact %.3e; not moving: %.3e)",
+                         validationSteps, c.relativeL2.last ?? .nan, c.relativeL2VsExact, c.persistenceL2))
+        }
+    }
+}
+
+struct StaggerRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stagger-run",
+        abstract: "Roll a trained NeuralStagger model out (sub-tasks in parallel) and compare it with the fine solver in one picture.")
+
+    @Option(help: "Model directory written by stagger-train.") var model = "stagger-model"
+    @Option(parsing: .unconditional, help: "Learned steps.") var steps = 50
+    @Option(parsing: .unconditional, help: "Seed of the random initial field.") var seed: UInt64 = 424_242
+    @Option(help: "Initial field as .npy (n×n float64); default: a random smooth field.") var initial: String?
+    @Option(parsing: .unconditional, help: "Also write this coarse sub-field alone (a valid coarse solution), 0 ..< s².") var coarse: Int?
+    @Option(help: "Output directory.") var out = "stagger-run"
+
+    func validate() throws { guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1") } }
+
+    func run() throws {
+        try makeDirectory(out)
+        let m = try LearnedStagger<Float>(contentsOf: model)
+        let cfg = m.config
+        let grid = try cfg.grid()
+        let u0 = try initial.map { try Field<Double>(grid: grid, npy: $0) }
+            ?? Field<Double>(grid: grid, values: randomSmoothField(n: cfg.n, maxWavenumber: max(1, cfg.n / 8), seed: seed))
+        let c = try m.compareHeatRollout(u0, steps: steps, pool: .shared)
+        try c.learned.save(npy: "\(out)/learned.npy")
+        try c.fine.save(npy: "\(out)/fine.npy")
+        let sub = String(format: "heat %d² s=%d (%@), %d steps of dt=%.3g: rel. L2 vs fine %.2e; learned %.3f s, fine CN %.3f s",
+                         cfg.n, cfg.factor, cfg.sharing.rawValue, steps, cfg.dt, c.relativeL2.last ?? .nan, c.learnedSeconds, c.fineSeconds)
+        try c.figure(initial: u0, title: "Learned NeuralStagger rollout vs the fine Crank–Nicolson solver", subtitle: sub)
+            .writePNG(to: "\(out)/compare.png")
+        if let k = coarse {
+            try m.coarseRollout(u0, steps: steps, index: k, pool: .shared).save(npy: "\(out)/coarse_\(k).npy")
+        }
+        print(sub)
+        print(String(format: "exact heat flow: rel. L2 %.3e; not moving: %.3e; wrote %@/compare.png, learned.npy, fine.npy",
+                     c.relativeL2VsExact, c.persistenceL2, out))
     }
 }

@@ -157,7 +157,7 @@ public struct SafeTensorsFile: Sendable {
 }
 
 /// IEEE binary16 → Float (handles subnormals, ∞, NaN).
-@inline(__always) func halfToFloat(_ h: UInt16) -> Float {
+@inline(__always) public func halfToFloat(_ h: UInt16) -> Float {
     let s = UInt32(h >> 15) << 31, e = Int((h >> 10) & 0x1f), m = UInt32(h & 0x3ff)
     if e == 0 {
         if m == 0 { return Float(bitPattern: s) }

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import TesseraPDE
+
+/// Options of `tessera pde stagger-train`: the problem, the networks and the training run.
+public struct StaggerTrainOptions: ParsableArguments {
+    /// Options with their defaults (ArgumentParser fills them from the command line).
+    public init() {}
+
+    /// Fine grid points per axis (periodic square of side 2π).
+    @Option(parsing: .unconditional, help: "Fine grid points per axis (periodic square of side 2π).") public var n = 128
+    /// Stagger factor s per axis (s² sub-tasks).
+    @Option(parsing: .unconditional, help: "Stagger factor s per axis (s² coarse sub-tasks).") public var factor = 2
+    /// `separate` (one network per sub-task) or `shared` (one network with a sub-task embedding).
+    @Option(help: "separate (one network per sub-task) | shared (one network, one-hot sub-task channels).") public var sharing = "separate"
+    /// Hidden channels.
+    @Option(parsing: .unconditional, help: "Hidden channels of each network.") public var width = 12
+    /// Residual blocks.
+    @Option(parsing: .unconditional, help: "Residual blocks (conv3x3-act-conv3x3) per network.") public var blocks = 1
+    /// Activation.
+    @Option(help: "Activation: identity | relu | tanh | gelu (identity suits the linear heat equation).") public var activation = "identity"
+    /// Diffusivity κ.
+    @Option(parsing: .unconditional, help: "Diffusivity κ of the heat equation.") public var diffusivity = 1.0
+    /// Mesh ratio κΔt/h² of one learned step.
+    @Option(parsing: .unconditional, help: "Mesh ratio κ·dt/h² of one learned step (dt follows from it).") public var ratio = 0.5
+    /// Adam steps at most.
+    @Option(parsing: .unconditional, help: "Adam steps (at most).") public var steps = 3000
+    /// Fields per step.
+    @Option(parsing: .unconditional, help: "Random training fields per step.") public var batch = 4
+    /// Initial learning rate.
+    @Option(parsing: .unconditional, help: "Initial learning rate (cosine decay to 1 %).") public var lr = 2e-3
+    /// Wall-clock budget in seconds.
+    @Option(parsing: .unconditional, help: "Stop training after this many seconds.") public var timeBudget: Double?
+    /// Training patch side m (periodic m×m patches of the fine spacing; nil: min(32, n)).
+    @Option(parsing: .unconditional, help: "Train on periodic m×m patches of the fine grid spacing (m divides n; default min(32, n)).") public var patch: Int?
+    /// Seed of the weights and fields.
+    @Option(parsing: .unconditional, help: "Seed of the initial weights and the random fields.") public var seed: UInt64 = 1
+
+    /// Checks the values; throws `ValidationError`.
+    public func validate() throws {
+        guard StaggerSharing(rawValue: sharing) != nil else { throw ValidationError("--sharing must be separate or shared") }
+        guard NetActivation(rawValue: activation) != nil else { throw ValidationError("--activation must be identity, relu, tanh or gelu") }
+        guard steps >= 1, batch >= 1, lr > 0, ratio > 0, diffusivity > 0 else {
+            throw ValidationError("need --steps ≥ 1, --batch ≥ 1 and positive --lr, --ratio, --diffusivity")
+        }
+        if let t = timeBudget, !(t > 0) { throw ValidationError("--time-budget must be positive") }
+        do { try config().validate() } catch { throw ValidationError("\(error)") }
+    }
+
+    /// The model configuration these options describe.
+    public func config() throws -> LearnedStaggerConfig {
+        let h = 2 * Double.pi / Double(n)
+        var c = LearnedStaggerConfig(n: n, factor: factor, dt: ratio * h * h / diffusivity)
+        c.diffusivity = diffusivity
+        c.sharing = StaggerSharing(rawValue: sharing) ?? .separate
+        c.activation = NetActivation(rawValue: activation) ?? .gelu
+        c.width = width; c.blocks = blocks
+        return c
+    }
+
+    /// The training options these options describe.
+    public var training: StaggerTrainingOptions {
+        var o = StaggerTrainingOptions()
+        o.steps = steps; o.batch = batch; o.learningRate = lr; o.timeBudget = timeBudget; o.seed = seed
+        o.patch = patch ?? min(32, n)
+        return o
+    }
+}

@@ -1,0 +1,302 @@
+// Learned NeuralStagger (Huang et al., ICML 2023): s×s coarse neural solvers, one per staggered
+// sub-field (or one shared network told which sub-field by s² one-hot channels). Every network
+// reads all s² coarse fields as channels and predicts the increment of its own sub-field over
+// one step Δt; the s² predictions, unstaggered, are the fine solution. Training minimises the
+// residual of the FINE discretisation (a `StepResidual`) on that unstaggered prediction.
+//
+// Fields enter the networks divided by their RMS (`normalization: .rms`, right for linear
+// problems: the model is then exactly scale-equivariant) or by a fixed scale.
+
+import Foundation
+
+/// One network per sub-task, or one shared network with a sub-task embedding.
+public enum StaggerSharing: String, Sendable, Codable, CaseIterable {
+    /// s² networks.
+    case separate
+    /// One network; s² extra one-hot input channels tell it which sub-field it predicts.
+    case shared
+}
+
+/// How fields are scaled before they enter the networks.
+public enum StaggerNormalization: Sendable, Codable, Equatable {
+    /// Each sample divided by its RMS (exact scale equivariance; for linear PDEs).
+    case rms
+    /// Divided by a fixed scale.
+    case fixed(Double)
+}
+
+/// Architecture and problem of a learned NeuralStagger model (saved as JSON beside the weights).
+public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
+    /// "heat" (the equation the residual belongs to).
+    public var equation = "heat"
+    /// Fine grid points per axis (square, periodic, side `length`).
+    public var n: Int
+    /// Side of the periodic square.
+    public var length = 2 * Double.pi
+    /// Stagger factor s per axis.
+    public var factor: Int
+    /// Networks per sub-task or shared.
+    public var sharing: StaggerSharing = .separate
+    /// Hidden channels.
+    public var width = 16
+    /// Residual blocks (conv 3×3 → activation → conv 3×3) after the lifting conv.
+    public var blocks = 2
+    /// Non-linearity.
+    public var activation: NetActivation = .gelu
+    /// Padding of the 3×3 convolutions.
+    public var padding: ConvPadding = .periodic
+    /// Input scaling.
+    public var normalization: StaggerNormalization = .rms
+    /// Diffusivity κ (heat).
+    public var diffusivity = 1.0
+    /// One learned step Δt.
+    public var dt: Double
+
+    /// A configuration; the remaining fields take their defaults.
+    public init(n: Int, factor: Int, dt: Double) { self.n = n; self.factor = factor; self.dt = dt }
+
+    /// Checks sizes and values. Errors: `.invalidArgument` naming the first problem.
+    public func validate() throws(TesseraError) {
+        guard equation == "heat" else { throw .invalidArgument("LearnedStagger: unknown equation '\(equation)' (heat)") }
+        guard factor >= 1, n >= 2 * factor, n % factor == 0 else {
+            throw .invalidArgument("LearnedStagger: n = \(n) must be a multiple of the stagger factor \(factor) (and ≥ 2·s)")
+        }
+        guard width >= 1, width <= 1024, blocks >= 0, blocks <= 64 else {
+            throw .invalidArgument("LearnedStagger: width \(width) must be in 1...1024 and blocks \(blocks) in 0...64")
+        }
+        guard dt > 0, dt.isFinite, diffusivity > 0, diffusivity.isFinite, length > 0, length.isFinite else {
+            throw .invalidArgument("LearnedStagger: dt \(dt), diffusivity \(diffusivity) and length \(length) must be positive")
+        }
+        if case .fixed(let s) = normalization, !(s > 0 && s.isFinite) {
+            throw .invalidArgument("LearnedStagger: fixed normalisation scale \(s) must be positive")
+        }
+    }
+
+    /// Sub-tasks s².
+    public var subtasks: Int { factor * factor }
+    /// Coarse points per axis n/s.
+    public var coarseN: Int { n / factor }
+    /// The fine grid.
+    public func grid() throws(TesseraError) -> Grid { try Grid(shape: [n, n], lengths: [length, length]) }
+    /// The fine residual the model is trained with.
+    public func residual() throws(TesseraError) -> any StepResidual {
+        try HeatCNResidual(grid: grid(), diffusivity: diffusivity, dt: dt)
+    }
+    /// Layers of one sub-task network.
+    public var layers: [NetLayer] {
+        let cin = subtasks * (sharing == .shared ? 2 : 1)
+        var l: [NetLayer] = [.conv(inChannels: cin, outChannels: width, kernel: 3)]
+        for _ in 0..<blocks {
+            l.append(.residual([.activation(activation), .conv(inChannels: width, outChannels: width, kernel: 3),
+                                .activation(activation), .conv(inChannels: width, outChannels: width, kernel: 3)]))
+        }
+        l.append(.activation(activation))
+        l.append(.conv(inChannels: width, outChannels: 1, kernel: 1))
+        return l
+    }
+}
+
+/// A learned NeuralStagger model: the networks of all sub-tasks and their configuration.
+public struct LearnedStagger<T: NetScalar>: Sendable {
+    /// Architecture and problem.
+    public let config: LearnedStaggerConfig
+    /// s² networks (`.separate`) or one (`.shared`).
+    public var nets: [ConvNet<T>]
+
+    /// Freshly initialised networks (seeded). Errors: as `LearnedStaggerConfig.validate`.
+    public init(config: LearnedStaggerConfig, seed: UInt64 = 1) throws(TesseraError) {
+        try config.validate()
+        self.config = config
+        let count = config.sharing == .shared ? 1 : config.subtasks
+        var nets: [ConvNet<T>] = []
+        for k in 0..<count {
+            nets.append(try ConvNet<T>(layers: config.layers, padding: config.padding, seed: seed &+ UInt64(k) &* 7919,
+                                       outputScale: 0.1))
+        }
+        self.nets = nets
+    }
+
+    /// A model from existing networks (weights loaded elsewhere). Errors: `.invalidArgument` if
+    /// their number or architecture does not match `config`.
+    public init(config: LearnedStaggerConfig, nets: [ConvNet<T>]) throws(TesseraError) {
+        try config.validate()
+        let want = config.sharing == .shared ? 1 : config.subtasks
+        guard nets.count == want, nets.allSatisfy({ $0.layers == config.layers && $0.padding == config.padding }) else {
+            throw .invalidArgument("LearnedStagger: need \(want) networks of the configured architecture (got \(nets.count))")
+        }
+        self.config = config; self.nets = nets
+    }
+
+    /// Total parameter count.
+    public var parameterCount: Int { nets.reduce(0) { $0 + $1.parameters.count } }
+
+    func net(_ k: Int) -> ConvNet<T> { nets[config.sharing == .shared ? 0 : k] }
+
+    /// The scale a sample is divided by.
+    func scale(_ u: [Double]) -> Double {
+        switch config.normalization {
+        case .fixed(let s): return s
+        case .rms:
+            let r = (u.reduce(0) { $0 + $1 * $1 } / Double(max(1, u.count))).squareRoot()
+            return r > 0 ? r : 1
+        }
+    }
+
+    /// Network input `C × (B·h·w)` from the coarse fields of a batch (`coarse[b][k]`, scaled):
+    /// s² field channels, then (shared) s² one-hot channels for sub-task `k`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    func input(_ coarse: [[[T]]], subtask k: Int) -> [T] {
+        let s2 = config.subtasks, b = coarse.count, hw = coarse[0][0].count, n = b * hw
+        var x = [T](repeating: 0, count: (config.sharing == .shared ? 2 * s2 : s2) * n)
+        for bb in 0..<b { for c in 0..<s2 { for i in 0..<hw { x[c * n + bb * hw + i] = coarse[bb][c][i] } } }
+        if config.sharing == .shared { for i in 0..<n { x[(s2 + k) * n + i] = 1 } }
+        return x
+    }
+
+    /// One learned step of every sub-task from scaled coarse fields `coarse[b][k]`; the s²
+    /// networks run in parallel on `pool` (one sub-task per task). Returns `next[b][k]`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public func step(coarse: [[[T]]], pool: ThreadPool? = nil) throws(TesseraError) -> [[[T]]] {
+        let s2 = config.subtasks, b = coarse.count, hw = config.coarseN * config.coarseN
+        guard b >= 1, coarse.allSatisfy({ $0.count == s2 && $0.allSatisfy { $0.count == hw } }) else {
+            throw .invalidArgument("LearnedStagger.step: need \(s2) coarse fields of \(hw) points per sample")
+        }
+        var outs = [Result<[T], TesseraError>?](repeating: nil, count: s2)
+        let shared = config.sharing == .shared
+        let plain = shared ? [] : input(coarse, subtask: 0)
+        let work: (Int) -> Result<[T], TesseraError> = { k in
+            Result { () throws(TesseraError) -> [T] in
+                try self.net(k)(shared ? self.input(coarse, subtask: k) : plain,
+                                batch: b, height: self.config.coarseN, width: self.config.coarseN)
+            }
+        }
+        if let pool, pool.threadCount > 1 {
+            outs.withUnsafeMutableBufferPointer { op in
+                let base = op.baseAddress!
+                pool.parallelFor(0..<s2, schedule: .dynamic(chunk: 1)) { r, _ in for k in r { base[k] = work(k) } }
+            }
+        } else {
+            for k in 0..<s2 { outs[k] = work(k) }
+        }
+        var next = coarse
+        for k in 0..<s2 {
+            let y = try outs[k]!.get()
+            for bb in 0..<b { for i in 0..<hw { next[bb][k][i] += y[bb * hw + i] } }
+        }
+        return next
+    }
+
+    /// The s² coarse fields of a fine field divided by its scale (the networks' units), and the scale.
+    /// Errors: `.invalidArgument` for a shape other than the model's, or a non-finite field.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public func split(_ u: Field<Double>) throws(TesseraError) -> (coarse: [[T]], scale: Double) {
+        guard u.grid.shape == [config.n, config.n] else {
+            throw .invalidArgument("LearnedStagger: field of shape \(u.grid.shape), the model is for \(config.n)×\(config.n)")
+        }
+        try u.requireFinite("LearnedStagger input")
+        let sc = scale(u.toArray())
+        let parts = try Stagger.decompose(u, factors: [config.factor, config.factor])
+        return (parts.map { $0.toArray().map { T($0 / sc) } }, sc)
+    }
+
+    /// The fine field on `grid` from s² coarse fields in the networks' units (inverse of `split`).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public func join(_ coarse: [[T]], scale sc: Double, grid: Grid) throws(TesseraError) -> Field<Double> {
+        let cg = try Grid(shape: [config.coarseN, config.coarseN], lengths: grid.lengths)
+        let parts = try coarse.map { (c) throws(TesseraError) in try Field(grid: cg, values: c.map { Double($0) * sc }) }
+        return try Stagger.recompose(parts, factors: [config.factor, config.factor], grid: grid)
+    }
+
+    /// Advances a fine field by `steps` learned steps (all sub-tasks in parallel on `pool`),
+    /// calling `progress(step, field)` after each (if given); the coarse fields stay apart
+    /// between steps and are unstaggered when a fine field is needed. With `.rms`
+    /// normalisation the scale is fixed from the initial field. Errors: `.invalidArgument` for
+    /// a wrong shape, `.invalidState` if the prediction stops being finite (the step is named).
+    public func rollout(_ u0: Field<Double>, steps: Int, pool: ThreadPool? = nil,
+                        progress: ((Int, Field<Double>) throws -> Void)? = nil) throws -> Field<Double> {
+        guard steps >= 0 else { throw TesseraError.invalidArgument("LearnedStagger.rollout: steps \(steps) must be ≥ 0") }
+        var (c, sc) = try split(u0)
+        for s in 0..<steps {
+            c = try step(coarse: [c], pool: pool)[0]
+            if c.contains(where: { $0.contains { !$0.isFinite } }) {
+                throw TesseraError.invalidState("LearnedStagger.rollout: prediction not finite at step \(s + 1)")
+            }
+            if let progress { try progress(s + 1, try join(c, scale: sc, grid: u0.grid)) }
+        }
+        return try join(c, scale: sc, grid: u0.grid)
+    }
+
+    /// Sub-field `index` alone after `steps` learned steps: a coarse solution on the n/s grid.
+    public func coarseRollout(_ u0: Field<Double>, steps: Int, index: Int, pool: ThreadPool? = nil) throws -> Field<Double> {
+        guard (0..<config.subtasks).contains(index) else {
+            throw TesseraError.invalidArgument("LearnedStagger.coarseRollout: index \(index) not in 0..<\(config.subtasks)")
+        }
+        let fine = try rollout(u0, steps: steps, pool: pool)
+        return try Stagger.decompose(fine, factors: [config.factor, config.factor])[index]
+    }
+
+    /// Mean fine-residual loss of one step from the batch `u0` (fine fields on the residual's
+    /// grid, row-major: the model's n×n or any periodic m×m patch of the same spacing) and, with
+    /// `gradient`, its gradient w.r.t. every network's parameters (added, one array per network).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public func loss(_ u0: [[Double]], residual: any StepResidual, gradient: inout [[T]]?) throws(TesseraError) -> Double {
+        let m = residual.grid.shape[0], s = config.factor
+        let b = u0.count, s2 = config.subtasks, hc = m / s, hw = hc * hc
+        guard residual.grid.shape == [m, m], m % s == 0, b >= 1, u0.allSatisfy({ $0.count == m * m }) else {
+            throw .invalidArgument("LearnedStagger.loss: need a batch of \(m)×\(m) fields (m divisible by \(s)) for the residual's grid")
+        }
+        var scaled: [[Double]] = [], coarse: [[[T]]] = []
+        for u in u0 {
+            let sc = scale(u)
+            scaled.append(u.map { $0 / sc })
+            var parts = [[T]](repeating: [T](repeating: 0, count: hw), count: s2)
+            for k in 0..<s2 {
+                let (oy, ox) = (k / s, k % s)
+                for y in 0..<hc { for x in 0..<hc { parts[k][y * hc + x] = T(u[(oy + s * y) * m + ox + s * x] / sc) } }
+            }
+            coarse.append(parts)
+        }
+        // forward with tapes (one per network call)
+        var tapes: [ConvNet<T>.Tape?] = [], preds = coarse
+        let shared = config.sharing == .shared
+        let plain = shared ? [] : input(coarse, subtask: 0)
+        var inputs: [[T]] = []
+        for k in 0..<s2 {
+            var tape: ConvNet<T>.Tape? = gradient == nil ? nil : ConvNet<T>.Tape(batch: b, height: hc, width: hc)
+            let x = shared ? input(coarse, subtask: k) : plain
+            let y = try net(k).forward(x, batch: b, height: hc, width: hc, tape: &tape)
+            tapes.append(tape); inputs.append(x)
+            for bb in 0..<b { for i in 0..<hw { preds[bb][k][i] += y[bb * hw + i] } }
+        }
+        var total = 0.0
+        var dy = [[T]](repeating: [T](repeating: 0, count: b * hw), count: s2)
+        for bb in 0..<b {
+            var u1 = [Double](repeating: 0, count: m * m)
+            for k in 0..<s2 {
+                let (oy, ox) = (k / s, k % s)
+                for y in 0..<hc { for x in 0..<hc { u1[(oy + s * y) * m + ox + s * x] = Double(preds[bb][k][y * hc + x]) } }
+            }
+            let (l, g) = residual.lossAndGradient(u0: scaled[bb], u1: u1)
+            total += l / Double(b)
+            for k in 0..<s2 {
+                let (oy, ox) = (k / s, k % s)
+                for y in 0..<hc { for x in 0..<hc {
+                    dy[k][bb * hw + y * hc + x] = T(g[(oy + s * y) * m + ox + s * x] / Double(b))
+                } }
+            }
+        }
+        if var grads = gradient {
+            for k in 0..<s2 {
+                let j = shared ? 0 : k
+                _ = net(k).backward(dy[k], tape: tapes[k]!, grad: &grads[j])
+            }
+            gradient = grads
+        }
+        return total
+    }
+}

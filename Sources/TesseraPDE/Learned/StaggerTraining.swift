@@ -1,0 +1,150 @@
+// Training of a learned NeuralStagger model with the fine physics residual: random smooth
+// initial fields (no solver data), Adam with a cosine learning-rate decay, a wall-clock budget,
+// and an early stop (with the reason) when the loss or the gradient stops being finite.
+
+import Foundation
+
+/// Options of `LearnedStagger.train`.
+public struct StaggerTrainingOptions: Sendable {
+    /// Adam steps (at most).
+    public var steps = 2000
+    /// Fields per step.
+    public var batch = 4
+    /// Initial learning rate; it decays along a cosine to `learningRate·finalFraction`.
+    public var learningRate = 2e-3
+    /// Final learning rate as a fraction of the initial one.
+    public var finalFraction = 0.01
+    /// Stop after this many seconds (nil: no limit); the schedule follows whichever of steps and
+    /// time is further along.
+    public var timeBudget: Double? = nil
+    /// Seed of the random training fields.
+    public var seed: UInt64 = 1
+    /// Largest wavenumber of the random fields on the model's domain (nil: n/8, at least 1).
+    public var maxWavenumber: Int? = nil
+    /// Train on periodic m×m patches of the same grid spacing (nil: the full n×n grid). The
+    /// networks are convolutional and the residual is local, so a smaller periodic domain
+    /// trains the same operator at (n/m)² less cost; m must divide n and be a multiple of s.
+    public var patch: Int? = nil
+    /// Half the training fields get white noise of RMS up to this fraction of theirs.
+    public var roughness = 0.3
+    /// Options with the defaults.
+    public init() {}
+}
+
+/// What a training run did.
+public struct StaggerTrainingReport: Sendable {
+    /// Loss after each step.
+    public var losses: [Double] = []
+    /// Steps taken.
+    public var steps = 0
+    /// Wall-clock seconds.
+    public var seconds = 0.0
+    /// Why training stopped ("steps", "time budget", or the divergence).
+    public var stopReason = ""
+    /// Whether the stop was a divergence (non-finite loss or gradient).
+    public var diverged = false
+    /// Training fields per second.
+    public var samplesPerSecond: Double { seconds > 0 ? Double(steps) * Double(batchSize) / seconds : 0 }
+    /// Fields per step.
+    public var batchSize = 0
+    /// Convolution flops (forward + backward ≈ 3× forward) per training field.
+    public var convFlopsPerSample = 0.0
+}
+
+/// A random smooth periodic field on an n×n square of side `length`: Fourier modes with
+/// |k_x|, |k_y| ≤ kmax, Gaussian amplitudes with a random spectral width in [1, kmax], random
+/// phases — the training distribution (it includes the smooth, decayed states of a rollout).
+public func randomSmoothField(n: Int, length: Double = 2 * Double.pi, maxWavenumber kmax: Int, seed: UInt64) -> [Double] {
+    var rng = NetRandom(seed: seed)
+    let width = 1 + rng.uniform() * Double(max(0, kmax - 1))
+    let w = 2 * Double.pi / length
+    var u = [Double](repeating: 0, count: n * n)
+    var cx = [Double](repeating: 0, count: n), sx = cx, cy = cx, sy = cx
+    for ky in 0...kmax {
+        for y in 0..<n { let a = w * Double(ky) * length * Double(y) / Double(n); cy[y] = cos(a); sy[y] = sin(a) }
+        for kx in -kmax...kmax where !(ky == 0 && kx <= 0) {
+            let k2 = Double(kx * kx + ky * ky)
+            let amp = rng.normal() * exp(-k2 / (2 * width * width))
+            let phase = 2 * Double.pi * rng.uniform()
+            for x in 0..<n { let a = w * Double(kx) * length * Double(x) / Double(n) + phase; cx[x] = cos(a); sx[x] = sin(a) }
+            for y in 0..<n {
+                let (c, s) = (amp * cy[y], amp * sy[y])
+                for x in 0..<n { u[y * n + x] += c * cx[x] - s * sx[x] }
+            }
+        }
+    }
+    return u
+}
+
+extension LearnedStagger {
+    /// Trains every network on the fine residual `config.residual()` from random smooth fields;
+    /// `progress(step, loss, learningRate)` after each step. A non-finite loss or gradient stops
+    /// training (the networks keep the last finite parameters) with `diverged` and the reason.
+    public mutating func train(options o: StaggerTrainingOptions,
+                               progress: ((Int, Double, Double) -> Void)? = nil) throws(TesseraError) -> StaggerTrainingReport {
+        guard o.steps >= 0, o.batch >= 1, o.learningRate > 0, o.learningRate.isFinite, o.finalFraction >= 0 else {
+            throw .invalidArgument("LearnedStagger.train: need steps ≥ 0, batch ≥ 1 and a positive learning rate")
+        }
+        let kmax = o.maxWavenumber ?? max(1, config.n / 8)
+        guard kmax >= 1, kmax < config.n / 2 else {
+            throw .invalidArgument("LearnedStagger.train: maxWavenumber \(kmax) must be in 1..<\(config.n / 2)")
+        }
+        let m = o.patch ?? config.n
+        guard m >= 2 * config.factor, m <= config.n, config.n % m == 0, m % config.factor == 0 else {
+            throw .invalidArgument("LearnedStagger.train: patch \(m) must divide n = \(config.n) and be a multiple of s = \(config.factor)")
+        }
+        let side = config.length * Double(m) / Double(config.n)
+        let residual: any StepResidual = try HeatCNResidual(grid: try Grid(shape: [m, m], lengths: [side, side]),
+                                                            diffusivity: config.diffusivity, dt: config.dt)
+        let patchK = max(1, kmax * m / config.n)
+        var adams = nets.map { AdamOptimizer(count: $0.parameters.count) }
+        var report = StaggerTrainingReport()
+        report.batchSize = o.batch
+        report.convFlopsPerSample = 6 * Double(nets[0].macsPerPixel * (m / config.factor) * (m / config.factor) * config.subtasks)
+        let t0 = Date()
+        var sample: UInt64 = 0
+        report.stopReason = "steps"
+        for step in 0..<o.steps {
+            let elapsed = Date().timeIntervalSince(t0)
+            if let b = o.timeBudget, elapsed >= b { report.stopReason = "time budget"; break }
+            let frac = Swift.max(Double(step) / Double(o.steps), o.timeBudget.map { elapsed / $0 } ?? 0)
+            let lr = o.learningRate * (o.finalFraction + (1 - o.finalFraction) * 0.5 * (1 + cos(Double.pi * Swift.min(1, frac))))
+            var batch: [[Double]] = []
+            for _ in 0..<o.batch {
+                sample += 1
+                var u = randomSmoothField(n: m, length: side, maxWavenumber: min(patchK, m / 2 - 1),
+                                          seed: o.seed &* 1_000_003 &+ sample)
+                // rough noise on half the fields: every wavenumber up to the grid's Nyquist limit
+                // is trained (an untrained high mode may grow step after step in a rollout)
+                var rng = NetRandom(seed: o.seed &+ sample &* 0x5851_F42D)
+                if o.roughness > 0 && rng.uniform() < 0.5 {
+                    let rms = (u.reduce(0) { $0 + $1 * $1 } / Double(u.count)).squareRoot()
+                    let eps = o.roughness * rng.uniform() * rms
+                    for i in u.indices { u[i] += eps * rng.normal() }
+                }
+                batch.append(u)
+            }
+            var grads: [[T]]? = nets.map { [T](repeating: 0, count: $0.parameters.count) }
+            let l = try loss(batch, residual: residual, gradient: &grads)
+            guard l.isFinite else {
+                report.diverged = true
+                report.stopReason = "diverged: loss \(l) at step \(step + 1)"
+                break
+            }
+            let saved = nets
+            do {
+                for j in nets.indices { try adams[j].update(&nets[j].parameters, gradient: grads![j], learningRate: lr) }
+            } catch {
+                nets = saved
+                report.diverged = true
+                report.stopReason = "diverged at step \(step + 1): \(error)"
+                break
+            }
+            report.losses.append(l)
+            report.steps = step + 1
+            progress?(step + 1, l, lr)
+        }
+        report.seconds = Date().timeIntervalSince(t0)
+        return report
+    }
+}
