@@ -103,9 +103,27 @@ class _BaseRandomProjection(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def _fit_extra(self, n_features):
         pass
 
+    def _plan_key(self):
+        return (self.n_features_in_, self.n_components_, self._kind, self._s_value(self.n_features_in_), self._seed_)
+
     def _plan(self) -> _Plan:
-        return _Plan(self.n_features_in_, self.n_components_, self._kind, self._s_value(self.n_features_in_),
-                     self._seed_)
+        """The fitted plan, with R materialised once (made in fit; remade only after unpickling or
+        set_params). Generating R in every transform cost D·d hashes per call."""
+        cached = self.__dict__.get("_tsr_plan")
+        key = self._plan_key()
+        if cached is None or cached[0] != key:
+            plan = _Plan(*key)
+            st = lib.tsr_rp_materialize(_lib.pool(self.n_threads), plan.h)
+            if st not in (_lib.TSR_OK, _lib.TSR_ENOMEM, _lib.TSR_ERANGE):  # too large: R stays generated per call
+                _lib.check(st)
+            cached = (key, plan)
+            self.__dict__["_tsr_plan"] = cached
+        return cached[1]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_tsr_plan", None)  # a C handle: remade from the parameters after unpickling
+        return state
 
     def transform(self, X):
         """Y = X · R (n_samples × n_components_), dtype float32 for float32 input, else float64.
