@@ -64,9 +64,30 @@ struct KMeansResultC {
 
 // MARK: shared checks
 
+/// The pool for `threads` workers (0: nil, the shared pool). Pools are made once per count and
+/// kept: creating one per call cost more than a small fit, and they do not bind threads to cores
+/// (the caller's thread joins as worker 0; a Python interpreter's thread must not stay pinned).
 func pool(_ threads: Int32, _ what: String) throws(TesseraError) -> ThreadPool? {
     guard threads >= 0 else { throw .invalidArgument("\(what): threads must be >= 0 (got \(threads))") }
-    return threads == 0 ? nil : try ThreadPool(threads: Int(threads))
+    if threads == 0 { return nil }
+    return try poolCache.pool(Int(threads))
+}
+
+private let poolCache = PoolCache()
+
+private final class PoolCache: @unchecked Sendable {
+    private var pools: [Int: ThreadPool] = [:]
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+
+    func pool(_ n: Int) throws(TesseraError) -> ThreadPool {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        if let p = pools[n] { return p }
+        let p = try ThreadPool(threads: n, binding: .none)
+        pools[n] = p
+        return p
+    }
 }
 
 func checkShape(_ what: String, n: Int64, d: Int64, ld: Int64, x: UnsafeRawPointer?) throws(TesseraError) {
@@ -167,7 +188,7 @@ private func kmedoidsFit<S: ClusterScalar>(_ params: UnsafeRawPointer?, _ n: Int
         let dm: DistanceMatrix<S>
         if m == nil {
             guard d == n else { throw .invalidArgument("\(what): a precomputed dissimilarity matrix must be square (got \(n) x \(d))") }
-            dm = try DistanceMatrix<S>(copying: x!, count: Int(n), rowStride: Int(ldx), pool: pool ?? .shared)
+            dm = try DistanceMatrix<S>.copying(x!, count: Int(n), rowStride: Int(ldx), pool: pool ?? .shared)
         } else {
             dm = try DistanceMatrix<S>(data: try matrix(x!, n: Int(n), d: Int(d), ld: Int(ldx)), metric: m!, pool: pool ?? .shared)
         }
@@ -235,7 +256,7 @@ private func sampled(_ clarans: Bool, _ params: UnsafeRawPointer?, _ n: Int64, _
         let r: KMedoidsResult
         if m == nil {
             guard d == n else { throw .invalidArgument("\(what): a precomputed dissimilarity matrix must be square (got \(n) x \(d))") }
-            let dm = try DistanceMatrix<Double>(copying: x!, count: Int(n), rowStride: Int(ldx), pool: pool ?? .shared)
+            let dm = try DistanceMatrix<Double>.copying(x!, count: Int(n), rowStride: Int(ldx), pool: pool ?? .shared)
             r = try run(dm)
         } else {
             r = try run(try DataDissimilarity(try matrix(x!, n: Int(n), d: Int(d), ld: Int(ldx)), metric: m!))
