@@ -49,6 +49,9 @@ for _t in ("f32", "f64"):
        c_void_p, c_int64)
 
 
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 class _Plan:
     """A tsr_rp_t handle (O(1) memory: R is generated on demand), destroyed with the object."""
 
@@ -131,8 +134,16 @@ class _BaseRandomProjection(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         check_is_fitted(self, "n_components_")
         # NaN/inf in dense X are found by the C kernel as it reads each block (tsr_rp_transform_checked_*),
         # not by a separate pass over X here: that pass cost 40 % of a transform at 2000 x 1000.
-        X = validate_data(self, X, accept_sparse=["csr"], dtype=[np.float64, np.float32], reset=False,
-                          ensure_all_finite=False)
+        if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FLOAT_DTYPES and X.shape[0] > 0
+                and "feature_names_in_" not in self.__dict__):
+            # the common case without scikit-learn's validation machinery (~50 us a call): what it
+            # would check for a float ndarray is the feature count
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                                 f"{self.n_features_in_} features as input.")
+        else:
+            X = validate_data(self, X, accept_sparse=["csr"], dtype=[np.float64, np.float32], reset=False,
+                              ensure_all_finite=False)
         plan = self._plan()
         pool = _lib.pool(self.n_threads)
         n, d = X.shape[0], self.n_components_
