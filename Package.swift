@@ -68,7 +68,7 @@ let package = Package(
                 dependencies: ["Tessera", "CMPI", "TesseraPDE", "TesseraCluster", "TesseraDiffusion", "COpenBLAS"]),
 
         // @_cdecl exports of TesseraCluster for C and Python (include/tessera/cluster.h)
-        .target(name: "TesseraCABI", dependencies: ["Tessera", "TesseraCluster"]),
+        .target(name: "TesseraCABI", dependencies: ["Tessera", "TesseraCluster", "TesseraPDE"]),
 
         // MARK: Command-line tools
         // what tessera and tessera-mpi share: the option types of the commands that also run on

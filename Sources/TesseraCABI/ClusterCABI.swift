@@ -62,58 +62,35 @@ struct KMeansResultC {
     var seconds: Double
 }
 
-// MARK: errors
+// MARK: shared checks
 
-/// Thread-local last error text (a malloc'd C string per thread).
-private let errorKey: pthread_key_t = {
-    var key = pthread_key_t()
-    pthread_key_create(&key) { free($0) }
-    return key
-}()
-nonisolated(unsafe) private let emptyMessage: UnsafeMutablePointer<CChar> = strdup("")!
-
-private func setError(_ message: String) {
-    if let old = pthread_getspecific(errorKey) { free(old) }
-    pthread_setspecific(errorKey, strdup(message))
+/// The pool for `threads` workers (0: nil, the shared pool). Pools are made once per count and
+/// kept: creating one per call cost more than a small fit, and they do not bind threads to cores
+/// (the caller's thread joins as worker 0; a Python interpreter's thread must not stay pinned).
+func pool(_ threads: Int32, _ what: String) throws(TesseraError) -> ThreadPool? {
+    guard threads >= 0 else { throw .invalidArgument("\(what): threads must be >= 0 (got \(threads))") }
+    if threads == 0 { return nil }
+    return try poolCache.pool(Int(threads))
 }
 
-private func status(of error: TesseraError) -> Int32 {
-    setError(error.message)
-    switch error {
-    case .invalidArgument: return 1
-    case .outOfMemory: return 2
-    case .outOfRange: return 3
-    case .malformedInput: return 4
-    case .unsupported: return 5
-    case .io: return 6
-    case .invalidState: return 7
-    case .internalError: return 8
+private let poolCache = PoolCache()
+
+private final class PoolCache: @unchecked Sendable {
+    private var pools: [Int: ThreadPool] = [:]
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+
+    func pool(_ n: Int) throws(TesseraError) -> ThreadPool {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        if let p = pools[n] { return p }
+        let p = try ThreadPool(threads: n, binding: .none)
+        pools[n] = p
+        return p
     }
 }
 
-private func invalid(_ message: String) -> Int32 { status(of: .invalidArgument(message)) }
-
-/// Runs `body`, mapping a thrown TesseraError to its status; 0 on success.
-private func guarded(_ body: () throws(TesseraError) -> Void) -> Int32 {
-    do throws(TesseraError) { try body(); return 0 } catch { return status(of: error) }
-}
-
-/// `tsr_cluster_last_error` (include/tessera/cluster.h): the detail of this thread's last
-/// failure in a cluster call, "" if none; never NULL, owned by the library.
-@_cdecl("tsr_cluster_last_error")
-public func tsr_cluster_last_error() -> UnsafePointer<CChar> {
-    if let p = pthread_getspecific(errorKey) { return UnsafePointer(p.assumingMemoryBound(to: CChar.self)) }
-    return UnsafePointer(emptyMessage)
-}
-
-// MARK: shared checks
-
-private func pool(_ threads: Int32, _ what: String) throws(TesseraError) -> ThreadPool? {
-    guard threads >= 0 else { throw .invalidArgument("\(what): threads must be >= 0 (got \(threads))") }
-    return threads == 0 ? nil : try ThreadPool(threads: Int(threads))
-}
-
-private func checkShape(_ what: String, n: Int64, d: Int64, ld: Int64, x: UnsafeRawPointer?) throws(TesseraError) {
+func checkShape(_ what: String, n: Int64, d: Int64, ld: Int64, x: UnsafeRawPointer?) throws(TesseraError) {
     guard x != nil else { throw .invalidArgument("\(what): x is NULL") }
     guard n >= 1 else { throw .invalidArgument("\(what): n must be >= 1 (got \(n))") }
     guard d >= 1 else { throw .invalidArgument("\(what): d must be >= 1 (got \(d))") }
@@ -134,7 +111,7 @@ private func metric(_ m: Int32, _ what: String) throws(TesseraError) -> Distance
 }
 
 /// Copies n × d rows (stride ld) into a Matrix.
-private func matrix<S: ClusterScalar>(_ x: UnsafePointer<S>, n: Int, d: Int, ld: Int) throws(TesseraError) -> Matrix<S> {
+func matrix<S: ClusterScalar>(_ x: UnsafePointer<S>, n: Int, d: Int, ld: Int) throws(TesseraError) -> Matrix<S> {
     var m = try Matrix<S>(rows: n, cols: d)
     m.withUnsafeMutableBufferPointer { b in
         let dst = b.baseAddress!
@@ -211,7 +188,7 @@ private func kmedoidsFit<S: ClusterScalar>(_ params: UnsafeRawPointer?, _ n: Int
         let dm: DistanceMatrix<S>
         if m == nil {
             guard d == n else { throw .invalidArgument("\(what): a precomputed dissimilarity matrix must be square (got \(n) x \(d))") }
-            dm = try DistanceMatrix<S>(copying: x!, count: Int(n), rowStride: Int(ldx), pool: pool ?? .shared)
+            dm = try DistanceMatrix<S>.copying(x!, count: Int(n), rowStride: Int(ldx), pool: pool ?? .shared)
         } else {
             dm = try DistanceMatrix<S>(data: try matrix(x!, n: Int(n), d: Int(d), ld: Int(ldx)), metric: m!, pool: pool ?? .shared)
         }
@@ -279,7 +256,7 @@ private func sampled(_ clarans: Bool, _ params: UnsafeRawPointer?, _ n: Int64, _
         let r: KMedoidsResult
         if m == nil {
             guard d == n else { throw .invalidArgument("\(what): a precomputed dissimilarity matrix must be square (got \(n) x \(d))") }
-            let dm = try DistanceMatrix<Double>(copying: x!, count: Int(n), rowStride: Int(ldx), pool: pool ?? .shared)
+            let dm = try DistanceMatrix<Double>.copying(x!, count: Int(n), rowStride: Int(ldx), pool: pool ?? .shared)
             r = try run(dm)
         } else {
             r = try run(try DataDissimilarity(try matrix(x!, n: Int(n), d: Int(d), ld: Int(ldx)), metric: m!))

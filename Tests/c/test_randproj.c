@@ -470,6 +470,62 @@ TSR_TEST(test_transform_bad_inputs) {
     tsr_rp_destroy(rp);
 }
 
+/* The _checked transforms: the unchecked bits for finite X on every pool and ISA (sparse and
+ * Gaussian R, f32 and f64), and TSR_EINVAL naming the first row with NaN or ±inf otherwise. */
+TSR_TEST(test_checked_transform) {
+    const int64_t n = 77, D = 300;
+    const int32_t d = 24;
+    float *x = malloc(sizeof(float) * n * D), *y0 = malloc(sizeof(float) * n * d), *y1 = malloc(sizeof(float) * n * d);
+    double *xd = malloc(sizeof(double) * n * D), *z0 = malloc(sizeof(double) * n * d), *z1 = malloc(sizeof(double) * n * d);
+    uint64_t s = 7;
+    for (int64_t i = 0; i < n * D; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        xd[i] = (double)(int64_t)(s >> 11) / 9007199254740992.0 - 0.5;
+        x[i] = (float)xd[i];
+    }
+    tsr_rp_kind kinds[2] = {TSR_RP_SPARSE, TSR_RP_GAUSSIAN};
+    for (int k = 0; k < 2; k++) {
+        tsr_rp_t *rp = make(D, d, kinds[k], 0, 3);
+        TSR_FOR_EACH_ISA(isa) {
+            for (int p = 0; p < 3; p++) {
+                CHECK_OK(tsr_rp_transform_f32(pools[p], rp, n, x, D, y0, d));
+                CHECK_OK(tsr_rp_transform_checked_f32(pools[p], rp, n, x, D, y1, d));
+                CHECK(memcmp(y0, y1, sizeof(float) * n * d) == 0);
+                CHECK_OK(tsr_rp_transform_f64(pools[p], rp, n, xd, D, z0, d));
+                CHECK_OK(tsr_rp_transform_checked_f64(pools[p], rp, n, xd, D, z1, d));
+                CHECK(memcmp(z0, z1, sizeof(double) * n * d) == 0);
+            }
+            /* bad values in rows 70 and 41 (different blocks): row 41 is named, whatever the pool */
+            float keep70 = x[70 * D + 299], keep41 = x[41 * D + 5];
+            x[70 * D + 299] = NAN;
+            x[41 * D + 5] = -INFINITY;
+            for (int p = 0; p < 3; p++) {
+                CHECK_STATUS(tsr_rp_transform_checked_f32(pools[p], rp, n, x, D, y1, d), TSR_EINVAL);
+                CHECK(strstr(tsr_last_error(), "row 41") != NULL);
+            }
+            x[70 * D + 299] = keep70;
+            x[41 * D + 5] = keep41;
+            double kd = xd[12 * D];
+            xd[12 * D] = INFINITY;
+            CHECK_STATUS(tsr_rp_transform_checked_f64(pools[1], rp, n, xd, D, z1, d), TSR_EINVAL);
+            CHECK(strstr(tsr_last_error(), "row 12") != NULL && strstr(tsr_last_error(), "checked_f64") != NULL);
+            xd[12 * D] = kd;
+        }
+        /* the padding between rows (ldx > D) is not read: NaN there is fine */
+        float *wide = malloc(sizeof(float) * n * (D + 3));
+        for (int64_t i = 0; i < n; i++) {
+            memcpy(wide + i * (D + 3), x + i * D, sizeof(float) * D);
+            for (int j = 0; j < 3; j++) wide[i * (D + 3) + D + j] = NAN;
+        }
+        CHECK_OK(tsr_rp_transform_checked_f32(NULL, rp, n, wide, D + 3, y1, d));
+        CHECK_OK(tsr_rp_transform_f32(NULL, rp, n, x, D, y0, d));
+        CHECK(memcmp(y0, y1, sizeof(float) * n * d) == 0);
+        free(wide);
+        tsr_rp_destroy(rp);
+    }
+    free(x); free(y0); free(y1); free(xd); free(z0); free(z1);
+}
+
 static void deadline_hit(int sig) {
     static const char msg[] = "  timed out: R was generated instead of refused\n";
     (void)sig;
@@ -532,6 +588,7 @@ int main(void) {
     RUN(test_materialized_csr_view);
     RUN(test_determinism_threads_and_isa);
     RUN(test_transform_bad_inputs);
+    RUN(test_checked_transform);
     RUN(test_materialize_is_bounded);
     for (int i = 0; i < 3; i++) tsr_pool_destroy(pools[i]);
     return tsr_test_summary();

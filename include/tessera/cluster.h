@@ -1,13 +1,14 @@
 /*
  * tessera/cluster.h — k-medoids (PAM, FastPAM1, FastPAM2, FasterPAM, Alternating),
- * CLARA, CLARANS and k-means through the C ABI.
+ * CLARA, CLARANS, k-means, Gaussian mixtures (EM) and PPP through the C ABI.
  *
  * The algorithms live in Swift (module TesseraCluster); this header is implemented by
  * `@_cdecl` functions of the dynamic library libTesseraCABI.so (SwiftPM product
  * `TesseraCABI`, `swift build -c release --product TesseraCABI`), not by libtessera.so.
  * Link with -lTesseraCABI (it carries its own copy of the C kernels and needs the Swift
  * runtime of the toolchain it was built with). Results are bit-for-bit those of the Swift API
- * (`KMedoids.fit`, `SampledKMedoids.clara/.clarans`, `KMeans.fit`) on the same data and options.
+ * (`KMedoids.fit`, `SampledKMedoids.clara/.clarans`, `KMeans.fit`, `GaussianMixture.fit`,
+ * `PPP.fit`) on the same data and options.
  *
  * Conventions as everywhere in Tessera: every function returns tsr_status; on failure
  * tsr_cluster_last_error() (NOT tsr_last_error(): this library keeps its own thread-local
@@ -184,6 +185,132 @@ TSR_API tsr_status tsr_kmeans_predict_f64(int64_t n, int64_t d, const double *x,
                                           const double *centers, int64_t *labels);
 TSR_API tsr_status tsr_kmeans_predict_f32(int64_t n, int64_t d, const float *x, int64_t ldx, int64_t k,
                                           const float *centers, int64_t *labels);
+
+/* ---- Gaussian mixtures (EM) ------------------------------------------------------------ */
+
+/** Covariance of each mixture component. Append-only. */
+typedef enum tsr_gmm_covariance {
+    TSR_GMM_FULL = 0,  /**< a full d × d matrix per component (d·d doubles, row-major) */
+    TSR_GMM_DIAG = 1   /**< a diagonal per component (d doubles) */
+} tsr_gmm_covariance;
+
+/** How the first M-step's responsibilities are set. Append-only. */
+typedef enum tsr_gmm_init {
+    TSR_GMM_INIT_KMEANS = 0,  /**< a seeded k-means++ / Lloyd partition */
+    TSR_GMM_INIT_LABELS = 1   /**< the caller's partition `init_labels` (n values in 0..k-1) */
+} tsr_gmm_init;
+
+/** Mixture options; start from tsr_gmm_params_default() (scikit-learn's defaults). */
+typedef struct tsr_gmm_params {
+    uint32_t size;                  /**< sizeof(tsr_gmm_params) */
+    tsr_gmm_covariance covariance;  /**< default FULL */
+    tsr_gmm_init init;              /**< default KMEANS */
+    int64_t max_iter;               /**< EM iterations, >= 1; default 100 */
+    double tol;                     /**< stop when the mean log-likelihood changes less; default 1e-3 */
+    double reg_covar;               /**< added to every covariance diagonal, >= 0; default 1e-6 */
+    uint64_t seed;                  /**< seed of the k-means start; default 0 */
+    int32_t threads;                /**< 0 = the shared pool; else a pool of this many workers */
+} tsr_gmm_params;
+
+/** Fills `p` with the defaults. NULL-safe. */
+TSR_API void tsr_gmm_params_default(tsr_gmm_params *p);
+
+/** Summary of a mixture fit. */
+typedef struct tsr_gmm_result {
+    uint32_t size;            /**< sizeof(tsr_gmm_result), set by the caller */
+    double log_likelihood;    /**< mean log-likelihood per sample of the training data */
+    double bic;               /**< −2·n·log_likelihood + parameters·ln n (lower is better) */
+    int64_t iterations;       /**< EM iterations run */
+    int32_t converged;        /**< 1 if the tolerance was met before max_iter */
+    int64_t n_parameters;     /**< free parameters of the model */
+} tsr_gmm_result;
+
+/**
+ * Fits k Gaussian components by EM to the n rows of x (n × d, row stride ldx). Writes the k
+ * weights, the k × d means, the k covariances (k·d·d doubles for FULL, k·d for DIAG), the most
+ * probable component of each row (n labels) and the summary; every output may be NULL.
+ * `init_labels` is read only with TSR_GMM_INIT_LABELS.
+ * Errors: TSR_EINVAL (NULL x, bad sizes, k outside 1..n, NaN/inf, bad options or labels, a
+ * covariance that stays singular after reg_covar), TSR_ENOMEM.
+ */
+TSR_API tsr_status tsr_gmm_fit_f64(const tsr_gmm_params *params, int64_t n, int64_t d, const double *x, int64_t ldx,
+                                   int64_t k, const int64_t *init_labels, double *weights, double *means,
+                                   double *covariances, int64_t *labels, tsr_gmm_result *result);
+/** As tsr_gmm_fit_f64 with float data (the model and its outputs stay double). */
+TSR_API tsr_status tsr_gmm_fit_f32(const tsr_gmm_params *params, int64_t n, int64_t d, const float *x, int64_t ldx,
+                                   int64_t k, const int64_t *init_labels, double *weights, double *means,
+                                   double *covariances, int64_t *labels, tsr_gmm_result *result);
+
+/**
+ * Evaluates the mixture given by `weights`, `means`, `covariances` (laid out as tsr_gmm_fit_f64
+ * writes them, of type `covariance`) on the n rows of x: the most probable component (`labels`,
+ * n), the posterior probabilities (`proba`, n × k row-major) and log p(x) (`log_density`, n);
+ * outputs may be NULL. The same parameters give the fitted model's bits.
+ * Errors: TSR_EINVAL (bad sizes, NaN/inf, weights <= 0, a covariance that is not positive
+ * definite).
+ */
+TSR_API tsr_status tsr_gmm_predict_f64(int64_t n, int64_t d, const double *x, int64_t ldx, int64_t k,
+                                       tsr_gmm_covariance covariance, const double *weights, const double *means,
+                                       const double *covariances, int64_t *labels, double *proba,
+                                       double *log_density);
+/** As tsr_gmm_predict_f64 with float data. */
+TSR_API tsr_status tsr_gmm_predict_f32(int64_t n, int64_t d, const float *x, int64_t ldx, int64_t k,
+                                       tsr_gmm_covariance covariance, const double *weights, const double *means,
+                                       const double *covariances, int64_t *labels, double *proba,
+                                       double *log_density);
+
+/* ---- PPP: k chosen by k-means partitions validated by a Gaussian mixture --------------- */
+
+/** PPP options; start from tsr_ppp_params_default(). */
+typedef struct tsr_ppp_params {
+    uint32_t size;                  /**< sizeof(tsr_ppp_params) */
+    int64_t k_min;                  /**< smallest k examined, >= 1; default 1 */
+    int64_t k_max;                  /**< largest k examined (values above n are skipped); default 10 */
+    tsr_gmm_covariance covariance;  /**< of the validating mixtures; default FULL */
+    int64_t restarts;               /**< k-means runs per k (seeds 0, 1, …), >= 1; default 5 */
+    double min_agreement;           /**< agreement a k needs to be accepted, in [0, 1]; default 0.9 */
+    int32_t threads;                /**< 0 = the shared pool; else a pool of this many workers */
+} tsr_ppp_params;
+
+/** Fills `p` with the defaults. NULL-safe. */
+TSR_API void tsr_ppp_params_default(tsr_ppp_params *p);
+
+/** One examined k. */
+typedef struct tsr_ppp_candidate {
+    int64_t k;              /**< the number of clusters examined */
+    double inertia;         /**< of the best k-means partition */
+    double bic;             /**< of the mixture started from it */
+    double agreement;       /**< fraction of points whose most probable component is their cluster */
+    double log_likelihood;  /**< mean log-likelihood per sample of that mixture */
+} tsr_ppp_candidate;
+
+/** The accepted k and its fits. */
+typedef struct tsr_ppp_result {
+    uint32_t size;          /**< sizeof(tsr_ppp_result), set by the caller */
+    int64_t k;              /**< the accepted number of clusters */
+    int64_t candidates;     /**< entries written to `candidates` (ks with a usable mixture) */
+    double inertia;         /**< of the accepted k-means partition */
+    double log_likelihood;  /**< of the accepted mixture */
+    double bic;             /**< of the accepted mixture */
+} tsr_ppp_result;
+
+/**
+ * PPP (after M. Sultan, arXiv 2003.04372; the rule is documented on the Swift `PPP`): for
+ * every k in k_min..k_max, the best of `restarts` k-means partitions starts a Gaussian mixture;
+ * the accepted k has the lowest BIC among those whose mixture agrees with the partition on at
+ * least min_agreement of the points (else the lowest BIC). Writes the n k-means labels, the
+ * k × d centres, the accepted mixture's weights/means/covariances (as tsr_gmm_fit_f64), the
+ * candidates and the summary; every output may be NULL. Size the outputs for k = k_max
+ * (candidates: k_max − k_min + 1 entries).
+ * Errors: TSR_EINVAL (bad sizes or options, NaN/inf, no k with a usable mixture), TSR_ENOMEM.
+ */
+TSR_API tsr_status tsr_ppp_fit_f64(const tsr_ppp_params *params, int64_t n, int64_t d, const double *x, int64_t ldx,
+                                   int64_t *labels, double *centers, double *weights, double *means,
+                                   double *covariances, tsr_ppp_candidate *candidates, tsr_ppp_result *result);
+/** As tsr_ppp_fit_f64 with float data and centres (the mixture stays double). */
+TSR_API tsr_status tsr_ppp_fit_f32(const tsr_ppp_params *params, int64_t n, int64_t d, const float *x, int64_t ldx,
+                                   int64_t *labels, float *centers, double *weights, double *means,
+                                   double *covariances, tsr_ppp_candidate *candidates, tsr_ppp_result *result);
 
 /** Detail of the last failure of a function of this header on this thread ("" if none). Never NULL. */
 TSR_API const char *tsr_cluster_last_error(void);

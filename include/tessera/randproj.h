@@ -154,6 +154,18 @@ TSR_API tsr_status tsr_rp_transform_f64(tsr_pool_t *pool, const tsr_rp_t *rp, in
                                         const double *x, int64_t ldx, double *y, int64_t ldy);
 
 /**
+ * As tsr_rp_transform_f32 / _f64, and X must be finite: each block of rows is scanned for NaN
+ * and ±inf just before the kernel reads it (from cache, so no extra pass over X in memory).
+ * For finite X, Y equals tsr_rp_transform_*'s bit for bit. Errors: as tsr_rp_transform_*, and
+ * TSR_EINVAL naming the first row that holds NaN or inf (Y is then unspecified).
+ */
+TSR_API tsr_status tsr_rp_transform_checked_f32(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n,
+                                                const float *x, int64_t ldx, float *y, int64_t ldy);
+/** As tsr_rp_transform_checked_f32, in double precision. */
+TSR_API tsr_status tsr_rp_transform_checked_f64(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n,
+                                                const double *x, int64_t ldx, double *y, int64_t ldy);
+
+/**
  * Y = X · R for a CSR X with `n` rows: row i holds columns indices[p] with
  * values values[p] for p in [indptr[i], indptr[i+1]); indptr[0] may be > 0
  * (a slice of a larger CSR). Columns must be in [0, D); they need not be sorted

@@ -5,6 +5,7 @@ KMedoids follows the `kmedoids` package and scikit-learn-extra: `medoid_indices_
 `inertia_` (the total deviation, Σ d(i, nearest medoid)), `n_iter_`, `cluster_centers_` (rows of X
 at the medoids; None for metric='precomputed'). `predict`/`transform` assign new points to the
 fitted medoids (nearest medoid; the lowest slot on ties, as the Swift assignment).
+GaussianMixture and PPP live in tessera._mixture and are re-exported here.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from . import _lib
 from ._arrays import check_float, check_int, ptr, rows_contiguous, row_stride, seed_from
 from ._lib import c_double, c_int32, c_int64, c_uint32, c_uint64, c_void_p
 
-__all__ = ["KMedoids", "CLARA", "CLARANS", "KMeans"]
+__all__ = ["KMedoids", "CLARA", "CLARANS", "KMeans", "GaussianMixture", "PPP"]
 
 METHODS = {"pam": 0, "fastpam1": 1, "fastpam2": 2, "fasterpam": 3, "alternating": 4, "alternate": 4}
 KMEDOIDS_INITS = {"build": 1, "lab": 2, "random": 3}
@@ -344,3 +345,6 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         """Minus the inertia of X under the fitted centres."""
         D = self.transform(X)
         return -float(np.sum(np.min(D, axis=1) ** 2))
+
+
+from ._mixture import PPP, GaussianMixture  # noqa: E402  (re-exported; _mixture imports KMeans lazily)

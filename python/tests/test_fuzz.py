@@ -94,3 +94,48 @@ def test_fastrp_arguments(edges, value, name):
 def test_negative_and_huge_k_are_value_errors(k):
     with pytest.raises(ValueError):
         KMedoids(k).fit(np.random.default_rng(0).random((5, 2)))
+
+
+@SETTINGS
+@given(X=arrays, value=anything, name=st.sampled_from(["n_components", "covariance_type", "tol", "reg_covar", "max_iter",
+                                                       "init_params", "random_state", "n_threads"]))
+def test_gaussian_mixture_arguments(X, value, name):
+    from tessera.cluster import GaussianMixture
+    for Xv in odd_layouts(X):
+        run(lambda: GaussianMixture(**{"n_components": 2, name: value}), Xv)
+
+
+@SETTINGS
+@given(X=arrays, value=anything, name=st.sampled_from(["k_range", "covariance_type", "restarts", "min_agreement",
+                                                       "n_threads"]))
+def test_ppp_arguments(X, value, name):
+    from tessera.cluster import PPP
+    for Xv in odd_layouts(X):
+        run(lambda: PPP(**{"k_range": (1, 3), name: value}), Xv)
+
+
+@SETTINGS
+@given(F=arrays, value=anything, which=st.sampled_from(["poisson", "heat", "burgers", "advection_diffusion"]),
+       name=st.sampled_from(["t", "dt", "diffusivity", "viscosity", "lengths", "length", "effort"]))
+def test_pde_arguments(F, value, which, name):
+    """Spectral solvers: any field and any one bad keyword give a result or an exception with a message
+    (RuntimeError too: a CFL violation or a blow-up is TSR_ESTATE)."""
+    from tessera import pde
+    kw = {"poisson": {}, "heat": {"t": 0.1}, "burgers": {"t": 0.01, "dt": 0.01, "viscosity": 0.1},
+          "advection_diffusion": {"t": 0.01, "dt": 0.01, "diffusivity": 0.1}}[which]
+    sig = {"poisson": ("lengths", "effort"), "heat": ("t", "diffusivity", "lengths", "effort"),
+           "burgers": ("t", "dt", "viscosity", "length", "effort"),
+           "advection_diffusion": ("t", "dt", "diffusivity", "lengths", "effort")}[which]
+    if name in sig:
+        kw[name] = value
+    args = (np.zeros((2, *np.shape(F))),) if which == "advection_diffusion" else ()
+    for Fv in odd_layouts(F):
+        try:
+            t = kw.pop("t", None)
+            out = getattr(pde, which)(Fv, *args, *(() if t is None else (t,)), **kw)
+            assert out.shape == np.shape(Fv) and out.dtype == np.float64
+        except OK_ERRORS + (RuntimeError,) as e:
+            assert str(e), f"{type(e).__name__} without a message"
+        finally:
+            if t is not None:
+                kw["t"] = t

@@ -115,3 +115,25 @@ def test_feature_count_checked_on_transform(rng):
     rp = SparseRandomProjection(4).fit(rng.random((5, 10)))
     with pytest.raises(ValueError, match="features"):
         rp.transform(rng.random((5, 11)))
+
+
+@pytest.mark.parametrize("cls", [SparseRandomProjection, GaussianRandomProjection])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_non_finite_dense_rows_are_named_by_the_kernel(cls, dtype):
+    """The finiteness check of dense X runs in C as each block is read (no Python pass): a clear
+    ValueError naming the first bad row; NaN in the padding between rows is never read."""
+    X = np.random.default_rng(0).random((100, 50)).astype(dtype)
+    rp = cls(8, random_state=0).fit(X)
+    for row, bad in ((63, np.nan), (5, np.inf), (99, -np.inf)):
+        Xb = X.copy()
+        Xb[row, 7] = bad
+        Xb[row + 1:, 3] = np.nan if row < 99 else Xb[row + 1:, 3]
+        with pytest.raises(ValueError, match=f"NaN or infinity \\(first in row {row}\\)"):
+            rp.transform(Xb)
+    wide = np.full((100, 53), np.nan, dtype=dtype)
+    wide[:, :50] = X
+    np.testing.assert_array_equal(rp.transform(wide[:, :50]), rp.transform(X))
+    Xs = sp.csr_matrix(X)
+    Xs.data[10] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        rp.transform(Xs)

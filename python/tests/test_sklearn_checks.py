@@ -4,7 +4,7 @@ FastRP takes a graph (adjacency or edge array), not samples × features, and is 
 """
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from tessera.cluster import CLARA, CLARANS, KMeans, KMedoids
+from tessera.cluster import CLARA, CLARANS, PPP, GaussianMixture, KMeans, KMedoids
 from tessera.random_projection import GaussianRandomProjection, SparseRandomProjection
 
 ESTIMATORS = [
@@ -16,6 +16,10 @@ ESTIMATORS = [
     CLARA(n_clusters=3, random_state=0),
     CLARANS(n_clusters=3, random_state=0),
     KMeans(n_clusters=3, random_state=0),
+    GaussianMixture(n_components=2, random_state=0),
+    GaussianMixture(n_components=2, covariance_type="diag", reg_covar=1e-4),
+    PPP(k_range=(1, 4)),
+    PPP(k_range=(2, 3), covariance_type="diag", restarts=2),
 ]
 
 

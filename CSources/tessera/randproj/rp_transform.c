@@ -3,6 +3,7 @@
  * blocks of rows (every row's result is computed by one worker in a fixed
  * order, so the output does not depend on the thread count or the schedule).
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "rp_internal.h"
@@ -43,8 +44,46 @@ typedef struct dense_ctx {
     void *y;
     int64_t ldy;
     int f64;
+    int check;                  /* the _checked entry points: scan each block for NaN/inf as it is read */
+    _Atomic int64_t bad_row;    /* the first row holding NaN/inf found (INT64_MAX: none) */
     rp_scratch scr;
 } dense_ctx;
+
+/* The first of `rows` rows (D elements, stride ldx) holding NaN or ±inf, or -1. Integer tests on
+ * the exponent bits: vectorised without any FP exception or -ffast-math assumption. */
+static int64_t first_nonfinite_rows(const void *x, int64_t ldx, int64_t rows, int64_t D, int f64) {
+    for (int64_t r = 0; r < rows; r++) {
+        uint32_t hit = 0;
+        if (f64) {
+            const double *xr = (const double *)x + r * ldx;
+            for (int64_t j = 0; j < D; j++) {
+                uint64_t b;
+                memcpy(&b, xr + j, sizeof b);
+                hit |= (b & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+            }
+        } else {
+            const float *xr = (const float *)x + r * ldx;
+            for (int64_t j = 0; j < D; j++) {
+                uint32_t b;
+                memcpy(&b, xr + j, sizeof b);
+                hit |= (b & 0x7f800000u) == 0x7f800000u;
+            }
+        }
+        if (hit) return r;
+    }
+    return -1;
+}
+
+/* Scans a block before its kernel reads it (the block then comes from cache, not memory). */
+static void check_block(dense_ctx *c, int64_t r0, int64_t rows) {
+    size_t es = c->f64 ? 8 : 4;
+    int64_t r = first_nonfinite_rows((const char *)c->x + (size_t)(r0 * c->ldx) * es, c->ldx, rows, c->rp->D, c->f64);
+    if (r < 0) return;
+    int64_t seen = atomic_load_explicit(&c->bad_row, memory_order_relaxed);
+    while (r0 + r < seen &&
+           !atomic_compare_exchange_weak_explicit(&c->bad_row, &seen, r0 + r, memory_order_relaxed, memory_order_relaxed)) {
+    }
+}
 
 static void dense_sparse_tiles(void *vc, int64_t begin, int64_t end, int32_t worker) {
     dense_ctx *c = vc;
@@ -57,6 +96,7 @@ static void dense_sparse_tiles(void *vc, int64_t begin, int64_t end, int32_t wor
     for (int64_t t = begin; t < end; t++) {
         int64_t r0 = t * RP_TILE;
         int64_t rows = c->n - r0 < RP_TILE ? c->n - r0 : RP_TILE;
+        if (c->check) check_block(c, r0, rows);
         if (c->f64)
             c->kern->tile_f64(c->m, c->rp->scale, rows, (const double *)c->x + r0 * c->ldx, c->ldx,
                               (double *)c->y + r0 * c->ldy, c->ldy, xt, acc, cur);
@@ -72,6 +112,7 @@ static void dense_gauss_blocks(void *vc, int64_t begin, int64_t end, int32_t wor
     for (int64_t t = begin; t < end; t++) {
         int64_t r0 = t * RP_G_ROWS;
         int64_t rows = c->n - r0 < RP_G_ROWS ? c->n - r0 : RP_G_ROWS;
+        if (c->check) check_block(c, r0, rows);
         if (c->f64)
             c->kern->gemm_f64(c->m->row_v64, c->m->D, c->m->d, rows, (const double *)c->x + r0 * c->ldx, c->ldx,
                               (double *)c->y + r0 * c->ldy, c->ldy, acc);
@@ -98,7 +139,7 @@ static tsr_status check_dense(const char *fn, const tsr_rp_t *rp, int64_t n, con
 }
 
 static tsr_status dense_transform(const char *fn, tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n,
-                                  const void *x, int64_t ldx, void *y, int64_t ldy, int f64) {
+                                  const void *x, int64_t ldx, void *y, int64_t ldy, int f64, int check) {
     TSR_TRY(check_dense(fn, rp, n, x, ldx, y, ldy));
     if (n == 0) return TSR_OK;
     rp_matrix *tmp = NULL;
@@ -108,7 +149,8 @@ static tsr_status dense_transform(const char *fn, tsr_pool_t *pool, const tsr_rp
         m = tmp;
     }
     dense_ctx c = {.rp = rp, .m = m, .kern = rp_kernels_active(), .n = n, .x = x, .ldx = ldx, .y = y,
-                   .ldy = ldy, .f64 = f64};
+                   .ldy = ldy, .f64 = f64, .check = check};
+    atomic_init(&c.bad_row, INT64_MAX);
     size_t es = f64 ? 8 : 4;
     tsr_status st;
     if (rp->kind == TSR_RP_SPARSE) {
@@ -124,17 +166,31 @@ static tsr_status dense_transform(const char *fn, tsr_pool_t *pool, const tsr_rp
     }
     tsr_free(c.scr.base);
     rp_matrix_free(tmp);
+    int64_t bad = atomic_load(&c.bad_row);
+    if (st == TSR_OK && bad != INT64_MAX)
+        return tsr_error(TSR_EINVAL, "%s: x contains NaN or infinity (first in row %lld); y is unspecified", fn,
+                         (long long)bad);
     return st;
 }
 
 tsr_status tsr_rp_transform_f32(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n, const float *x, int64_t ldx,
                                 float *y, int64_t ldy) {
-    return dense_transform("tsr_rp_transform_f32", pool, rp, n, x, ldx, y, ldy, 0);
+    return dense_transform("tsr_rp_transform_f32", pool, rp, n, x, ldx, y, ldy, 0, 0);
 }
 
 tsr_status tsr_rp_transform_f64(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n, const double *x, int64_t ldx,
                                 double *y, int64_t ldy) {
-    return dense_transform("tsr_rp_transform_f64", pool, rp, n, x, ldx, y, ldy, 1);
+    return dense_transform("tsr_rp_transform_f64", pool, rp, n, x, ldx, y, ldy, 1, 0);
+}
+
+tsr_status tsr_rp_transform_checked_f32(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n, const float *x, int64_t ldx,
+                                        float *y, int64_t ldy) {
+    return dense_transform("tsr_rp_transform_checked_f32", pool, rp, n, x, ldx, y, ldy, 0, 1);
+}
+
+tsr_status tsr_rp_transform_checked_f64(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n, const double *x,
+                                        int64_t ldx, double *y, int64_t ldy) {
+    return dense_transform("tsr_rp_transform_checked_f64", pool, rp, n, x, ldx, y, ldy, 1, 1);
 }
 
 /* ---- CSR inputs ------------------------------------------------------------------ */
