@@ -1,6 +1,6 @@
 /// k-means (Lloyd, Hamerly) with k-means++ initialisation, on the rows of an n × d matrix.
 public enum KMeansAlgorithm: String, CaseIterable, Sendable {
-    /// Every point against every centre each iteration (assignment by GEMM, like scikit-learn).
+    /// Every point against every centre each iteration (‖c‖² − 2x·c by a direct blocked kernel).
     case lloyd
     /// Lloyd's iterations with Hamerly's bounds: the same assignments, most distances skipped.
     case hamerly
@@ -68,9 +68,12 @@ public struct KMeansResult<Scalar: ClusterScalar>: Sendable {
 
 /// k-means on the rows of a data matrix: ``fit(_:k:options:)`` and ``predict(_:centers:)``.
 public enum KMeans {
-    /// Points per block of the assignment GEMM, and per fixed accumulation chunk.
-    static let block = 256
+    /// Points per fixed accumulation chunk (inertia and centre sums; the distributed k-means
+    /// uses the same grid), and per parallel piece of the label kernel.
     package static let chunk = 4096
+    static let labelPiece = 512
+    /// Below this many multiply-adds (n·k·d) an assignment step runs on the calling thread.
+    static let smallWork = 1 << 22
 
     /// Clusters the rows of `data` into k groups.
     /// Errors: k ≤ 0 or k > n, empty data, NaN/Inf, nInit < 1, maxIterations < 1, negative
@@ -202,7 +205,7 @@ public enum KMeans {
         }
     }
 
-    /// Assigns every row to its nearest centre (GEMM: ‖c‖² − 2x·c over blocks of rows),
+    /// Assigns every row to its nearest centre (‖c‖² − 2x·c, the direct blocked kernel),
     /// optionally accumulating per-chunk centre sums (merged in chunk order). Returns the inertia,
     /// computed exactly as Σ‖x − c‖² for the chosen centres.
     static func assignStep<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers: [S], labels: inout [Int],
@@ -260,8 +263,6 @@ public enum KMeans {
         if nChunks == 0 || data.rows == 0 { return (partInertia, chunkSums, chunkCounts) }
         var cnorm = [S](repeating: 0, count: k)
         for c in 0..<k { var s: S = 0; for t in 0..<d { s += centers[c * d + t] * centers[c * d + t] }; cnorm[c] = s }
-        let threads = pool.threadCount
-        var scratch = [S](repeating: 0, count: threads * block * k)
         data.withUnsafeBufferPointer { xb in
             centers.withUnsafeBufferPointer { cb in
                 cnorm.withUnsafeBufferPointer { nb in
@@ -269,43 +270,48 @@ public enum KMeans {
                         partInertia.withUnsafeMutableBufferPointer { ib in
                             chunkSums.withUnsafeMutableBufferPointer { sb in
                                 chunkCounts.withUnsafeMutableBufferPointer { kb in
-                                    scratch.withUnsafeMutableBufferPointer { scb in
-                                        let x = xb.baseAddress!, c = cb.baseAddress!, cn = nb.baseAddress!
-                                        let lab = lb.baseAddress!
-                                        pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1)) { r, w in
-                                            let dist = scb.baseAddress! + w * block * k
-                                            for ch in r {
-                                                var inertia = 0.0
-                                                let end = bounds[ch + 1]
-                                                var b0 = bounds[ch]
-                                                while b0 < end {
-                                                    let m = min(block, end - b0)
-                                                    S.gemmABt(m: m, n: k, k: d, alpha: -2, a: x + b0 * ld, lda: ld,
-                                                              b: c, ldb: d, beta: 0, c: dist, ldc: k)
-                                                    for i in 0..<m {
-                                                        let row = dist + i * k
-                                                        var best = 0
-                                                        var bv = row[0] + cn[0]
-                                                        for cc in 1..<k {
-                                                            let v = row[cc] + cn[cc]
-                                                            if v < bv { bv = v; best = cc }
-                                                        }
-                                                        let p = b0 + i
-                                                        lab[p] = best
-                                                        var e = 0.0
-                                                        let xp = x + p * ld, cp = c + best * d
-                                                        for t in 0..<d { let v = Double(xp[t]) - Double(cp[t]); e += v * v }
-                                                        inertia += e
-                                                        if withSums {
-                                                            let s = sb.baseAddress! + (ch * k + best) * d
-                                                            for t in 0..<d { s[t] += Double(xp[t]) }
-                                                            kb[ch * k + best] += 1
-                                                        }
-                                                    }
-                                                    b0 += m
-                                                }
-                                                ib[ch] = inertia
+                                    let x = xb.baseAddress!, c = cb.baseAddress!, cn = nb.baseAddress!
+                                    let lab = lb.baseAddress!
+                                    // labels: the direct blocked kernel on small pieces (balanced over the
+                                    // workers; a row's label depends on that row alone). It can only fail
+                                    // for its small scratch: then the same formula here.
+                                    let lo = bounds[0], hi = bounds[nChunks]
+                                    let pieces = (hi - lo + labelPiece - 1) / labelPiece
+                                    // small work (≲ 1 ms) runs on the calling thread: a fork-join would cost
+                                    // more than it saves (and waits for descheduled workers on a busy box)
+                                    let inline = (hi - lo) * k * d < smallWork || pool.threadCount == 1
+                                    let forEach = { (count: Int, body: (Range<Int>, Int) -> Void) in
+                                        if inline { body(0..<count, 0) } else { pool.parallelFor(0..<count, schedule: .dynamic(chunk: 1), body) }
+                                    }
+                                    forEach(pieces) { r, _ in
+                                        for q in r {
+                                            let b0 = lo + q * labelPiece, end = min(hi, b0 + labelPiece)
+                                            do {
+                                                try S.kmeansAssign(rows: end - b0, dimension: d, x: x + b0 * ld, ldx: ld,
+                                                                   centers: k, c: c, cnorm: cn, labels: lab + b0)
+                                            } catch {
+                                                for p in b0..<end { lab[p] = nearestCentre(x + p * ld, d: d, k: k, c: c, cnorm: cn) }
                                             }
+                                        }
+                                    }
+                                    // inertia and centre sums per fixed chunk
+                                    forEach(nChunks) { r, _ in
+                                        for ch in r {
+                                            let b0 = bounds[ch], end = bounds[ch + 1]
+                                            var inertia = 0.0
+                                            for p in b0..<end {
+                                                let best = lab[p]
+                                                var e = 0.0
+                                                let xp = x + p * ld, cp = c + best * d
+                                                for t in 0..<d { let v = Double(xp[t]) - Double(cp[t]); e += v * v }
+                                                inertia += e
+                                                if withSums {
+                                                    let s = sb.baseAddress! + (ch * k + best) * d
+                                                    for t in 0..<d { s[t] += Double(xp[t]) }
+                                                    kb[ch * k + best] += 1
+                                                }
+                                            }
+                                            ib[ch] = inertia
                                         }
                                     }
                                 }
@@ -361,6 +367,19 @@ public enum KMeans {
         let cm = try Matrix(rows: k, cols: d, elements: centers)
         return KMeansResult(centers: cm, labels: labels, inertia: inertia, iterations: iterations,
                             inertiaHistory: history, converged: converged, seconds: 0)
+    }
+
+    /// The kernel's formula for one row: argmin_c cnorm[c] − 2·(fma chain of x · c_c), first lowest.
+    static func nearestCentre<S: ClusterScalar>(_ x: UnsafePointer<S>, d: Int, k: Int, c: UnsafePointer<S>,
+                                                cnorm: UnsafePointer<S>) -> Int {
+        var best = 0, bv = S.infinity
+        for cc in 0..<k {
+            var dot: S = 0
+            for t in 0..<d { dot.addProduct(x[t], c[cc * d + t]) }
+            let v = cnorm[cc] - 2 * dot
+            if v < bv { bv = v; best = cc }
+        }
+        return best
     }
 
     static func computeSums<S: ClusterScalar>(_ data: Matrix<S>, k: Int, labels: [Int], sums: inout [Double], counts: inout [Int]) {

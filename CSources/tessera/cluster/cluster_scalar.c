@@ -1,0 +1,5 @@
+/* The reference table of the clustering kernels: cluster_kernels.h without an ISA target. */
+#include "cluster_kernels.h"
+
+CK_INSTANTIATE(scalar, )
+const cluster_kernels tsr_cluster_kernels_ref = CK_TABLE(scalar, TSR_ISA_SCALAR);
