@@ -33,9 +33,9 @@ CK_INLINE double ck_reduce16(const double *a) {
 }
 
 /* One column block of `nb` points (nb <= CK_BLOCK; a constant in the full-block call). */
-#define CK_COLUMN_BLOCK(T, SFX)                                                                         \
-    CK_INLINE void ck_column_block_##SFX(int metric, int64_t nb, int64_t d, const T *xt, int64_t ldxt, \
-                                         const T *y, double *out) {                                     \
+#define CK_COLUMN_BLOCK(T, SFX, ISA, TARGET)                                                            \
+    TARGET CK_INLINE void ck_column_block_##SFX##_##ISA(int metric, int64_t nb, int64_t d, const T *xt,  \
+                                                     int64_t ldxt, const T *y, double *out) {           \
         double s[CK_BLOCK], xx[CK_BLOCK];                                                               \
         for (int64_t j = 0; j < nb; j++) { s[j] = 0; xx[j] = 0; }                                       \
         if (metric == TSR_DISTANCE_COSINE) {                                                            \
@@ -76,10 +76,8 @@ CK_INLINE double ck_reduce16(const double *a) {
                     s[j] = s[j] + vv;                                                                   \
                 }                                                                                       \
             }                                                                                           \
-            if (metric == TSR_DISTANCE_EUCLIDEAN)                                                       \
-                for (int64_t j = 0; j < nb; j++) out[j] = sqrt(s[j]);                                   \
-            else                                                                                        \
-                for (int64_t j = 0; j < nb; j++) out[j] = s[j];                                         \
+            for (int64_t j = 0; j < nb; j++) out[j] = s[j];                                             \
+            if (metric == TSR_DISTANCE_EUCLIDEAN) ck_vsqrt_##ISA(out, nb);                              \
         }                                                                                               \
     }
 
@@ -89,12 +87,13 @@ CK_INLINE double ck_reduce16(const double *a) {
                       : ((row)[j] < (nd)[j] ? (double)(row)[j] - (double)(nd)[j] : 0.0))
 
 #define CK_INSTANTIATE_T(T, SFX, ISA, TARGET)                                                             \
+    CK_COLUMN_BLOCK(T, SFX, ISA, TARGET)                                                                  \
     TARGET static void ck_column_##SFX##_##ISA(int metric, int64_t n, int64_t d, const T *xt, int64_t ldxt, \
                                               const T *y, double *out) {                                  \
         int64_t j0 = 0;                                                                                   \
         for (; j0 + CK_BLOCK <= n; j0 += CK_BLOCK)                                                        \
-            ck_column_block_##SFX(metric, CK_BLOCK, d, xt + j0, ldxt, y, out + j0);                       \
-        if (j0 < n) ck_column_block_##SFX(metric, n - j0, d, xt + j0, ldxt, y, out + j0);                 \
+            ck_column_block_##SFX##_##ISA(metric, CK_BLOCK, d, xt + j0, ldxt, y, out + j0);               \
+        if (j0 < n) ck_column_block_##SFX##_##ISA(metric, n - j0, d, xt + j0, ldxt, y, out + j0);         \
     }                                                                                                     \
     TARGET static void ck_pam_deltas_##SFX##_##ISA(int64_t n, const T *row, const int32_t *near,         \
                                                   const T *nd, const T *sd, int64_t k, double *out) {     \
@@ -170,12 +169,13 @@ CK_INLINE double ck_reduce16(const double *a) {
         for (int64_t l = 0; l < nb; l++) labels[l] = bi[l];                                             \
     }
 
-CK_COLUMN_BLOCK(float, f32)
-CK_COLUMN_BLOCK(double, f64)
 CK_ASSIGN(float, f32, fmaf)
 CK_ASSIGN(double, f64, fma)
 
-/* Defines the kernels of one ISA: ck_column_, ck_pam_deltas_ and ck_assign_{f32,f64}_ISA. */
+/* Defines the kernels of one ISA: ck_column_, ck_pam_deltas_ and ck_assign_{f32,f64}_ISA. The
+ * includer first defines ck_vsqrt_ISA(double *v, int64_t n): v[j] = sqrt(v[j]) in place, with the
+ * vector square root of that ISA (IEEE, correctly rounded: the same bits as libm's sqrt; libm's
+ * own call is scalar, it may set errno, and costs 3x the whole column). */
 #define CK_INSTANTIATE(ISA, TARGET)                  \
     CK_INSTANTIATE_T(float, f32, ISA, TARGET)        \
     CK_INSTANTIATE_T(double, f64, ISA, TARGET)
