@@ -299,17 +299,33 @@ public enum KMeans {
                                         for ch in r {
                                             let b0 = bounds[ch], end = bounds[ch + 1]
                                             var inertia = 0.0
-                                            for p in b0..<end {
-                                                let best = lab[p]
-                                                var e = 0.0
-                                                let xp = x + p * ld, cp = c + best * d
-                                                for t in 0..<d { let v = Double(xp[t]) - Double(cp[t]); e += v * v }
-                                                inertia += e
-                                                if withSums {
-                                                    let s = sb.baseAddress! + (ch * k + best) * d
-                                                    for t in 0..<d { s[t] += Double(xp[t]) }
-                                                    kb[ch * k + best] += 1
+                                            // each point's ‖x − c‖² (sequential over the features), four
+                                            // points interleaved so their add chains overlap; summed in order
+                                            var p4 = b0
+                                            while p4 + 4 <= end {
+                                                let x0 = x + p4 * ld, x1 = x0 + ld, x2 = x1 + ld, x3 = x2 + ld
+                                                let c0 = c + lab[p4] * d, c1 = c + lab[p4 + 1] * d
+                                                let c2 = c + lab[p4 + 2] * d, c3 = c + lab[p4 + 3] * d
+                                                var e0 = 0.0, e1 = 0.0, e2 = 0.0, e3 = 0.0
+                                                for t in 0..<d {
+                                                    let v0 = x0[t].double - c0[t].double, v1 = x1[t].double - c1[t].double
+                                                    let v2 = x2[t].double - c2[t].double, v3 = x3[t].double - c3[t].double
+                                                    e0 += v0 * v0; e1 += v1 * v1; e2 += v2 * v2; e3 += v3 * v3
                                                 }
+                                                inertia += e0; inertia += e1; inertia += e2; inertia += e3
+                                                p4 += 4
+                                            }
+                                            for p in p4..<end {
+                                                var e = 0.0
+                                                let xp = x + p * ld, cp = c + lab[p] * d
+                                                for t in 0..<d { let v = xp[t].double - cp[t].double; e += v * v }
+                                                inertia += e
+                                            }
+                                            for p in b0..<end where withSums {
+                                                let best = lab[p], xp = x + p * ld
+                                                let s = sb.baseAddress! + (ch * k + best) * d
+                                                for t in 0..<d { s[t] += xp[t].double }
+                                                kb[ch * k + best] += 1
                                             }
                                             ib[ch] = inertia
                                         }
