@@ -72,8 +72,9 @@ public enum KMeans {
     /// uses the same grid), and per parallel piece of the label kernel.
     package static let chunk = 4096
     static let labelPiece = 512
-    /// Below this many multiply-adds (n·k·d) an assignment step runs on the calling thread.
-    static let smallWork = 1 << 22
+    /// Below this many multiply-adds (n·k·d, ≈ 0.3 ms on one core) an assignment step runs on
+    /// the calling thread: a fork-join would cost as much, more when a worker is descheduled.
+    static let smallWork = 1 << 24
 
     /// Clusters the rows of `data` into k groups.
     /// Errors: k ≤ 0 or k > n, empty data, NaN/Inf, nInit < 1, maxIterations < 1, negative
@@ -277,7 +278,7 @@ public enum KMeans {
                                     // for its small scratch: then the same formula here.
                                     let lo = bounds[0], hi = bounds[nChunks]
                                     let pieces = (hi - lo + labelPiece - 1) / labelPiece
-                                    // small work (≲ 1 ms) runs on the calling thread: a fork-join would cost
+                                    // small work (≲ 0.3 ms) runs on the calling thread: a fork-join would cost
                                     // more than it saves (and waits for descheduled workers on a busy box)
                                     let inline = (hi - lo) * k * d < smallWork || pool.threadCount == 1
                                     let forEach = { (count: Int, body: (Range<Int>, Int) -> Void) in
