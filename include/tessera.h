@@ -30,5 +30,6 @@
 #include "tessera/randproj.h"
 #include "tessera/graph.h"
 #include "tessera/elementwise.h"
+#include "tessera/distance.h"
 
 #endif /* TESSERA_H */

@@ -126,23 +126,49 @@ public enum SampledKMedoids {
         let t0 = clusterNow()
         let maxNeighbors = options.maxNeighbors ?? max(1, Int((options.fast ? 2 * 0.0125 * Double(n - k)
                                                                           : 0.0125 * Double(k) * Double(n - k)).rounded(.up)))
-        var results = [OnDemandState?](repeating: nil, count: options.restarts)
+        // concrete column sources, so the search is specialised for each (no generic calls per distance)
+        func run<C: DistanceColumns>(_ c: C) -> CLARANSOutcome {
+            claransRestarts(c, k: k, restarts: options.restarts, fast: options.fast, maxNeighbors: maxNeighbors,
+                            seed: options.seed, pool: pool)
+        }
+        let st: CLARANSOutcome
+        if let s = source as? DataDissimilarity<Float> { st = run(TransposedDataColumns(s)) }
+        else if let s = source as? DataDissimilarity<Double> { st = run(TransposedDataColumns(s)) }
+        else if let s = source as? DistanceMatrix<Float> { st = run(MatrixColumns(matrix: s)) }
+        else if let s = source as? DistanceMatrix<Double> { st = run(MatrixColumns(matrix: s)) }
+        else { st = run(PairwiseColumns(source: source)) }
+        return KMedoidsResult(medoids: st.medoids, labels: st.labels, loss: st.loss, initialLoss: st.initialLoss,
+                              iterations: options.restarts, swaps: st.swaps, initializationSeconds: 0, seconds: clusterNow() - t0)
+    }
+
+    /// The CLARANS restarts on one column source (in parallel); the lowest loss wins, ties
+    /// to the lowest restart.
+    static func claransRestarts<C: DistanceColumns>(_ columns: C, k: Int, restarts: Int, fast: Bool, maxNeighbors: Int,
+                                                    seed: UInt64, pool: ThreadPool) -> CLARANSOutcome {
+        let n = columns.count
+        var results = [CLARANSSearch<C>?](repeating: nil, count: restarts)
         results.withUnsafeMutableBufferPointer { rb in
             let rp = rb.baseAddress!
-            pool.parallelFor(0..<options.restarts, schedule: .dynamic(chunk: 1)) { r, _ in
+            pool.parallelFor(0..<restarts, schedule: .dynamic(chunk: 1)) { r, _ in
                 for s in r {
-                    var rng = ClusterRandom(seed: options.seed, stream: UInt64(s) + 1)
-                    let state = OnDemandState(source, medoids: rng.sample(k, from: n))
-                    state.search(fast: options.fast, maxNeighbors: maxNeighbors, rng: &rng)
+                    var rng = ClusterRandom(seed: seed, stream: UInt64(s) + 1)
+                    let state = CLARANSSearch(columns, medoids: rng.sample(k, from: n))
+                    state.search(fast: fast, maxNeighbors: maxNeighbors, rng: &rng)
                     rp[s] = state
                 }
             }
         }
         var best = 0
-        for s in 1..<options.restarts where results[s]!.loss < results[best]!.loss { best = s }
+        for s in 1..<restarts where results[s]!.loss < results[best]!.loss { best = s }
         let st = results[best]!
-        return KMedoidsResult(medoids: st.medoids, labels: st.near.map { $0 }, loss: st.loss, initialLoss: st.initialLoss,
-                              iterations: options.restarts, swaps: st.swaps, initializationSeconds: 0, seconds: clusterNow() - t0)
+        return CLARANSOutcome(medoids: st.medoids, labels: st.labels, loss: st.loss, initialLoss: st.initialLoss, swaps: st.swaps)
+    }
+
+    /// The winning restart of CLARANS.
+    struct CLARANSOutcome {
+        var medoids: [Int], labels: [Int]
+        var loss: Double, initialLoss: Double
+        var swaps: Int
     }
 
     /// Rows per loss chunk of `assignAll` (the loss is the in-order sum of the chunk sums).
@@ -194,126 +220,6 @@ public enum SampledKMedoids {
     package static func claraResult(medoids: [Int], labels: [Int], loss: Double, samples: Int, seconds: Double) -> KMedoidsResult {
         KMedoidsResult(medoids: medoids, labels: labels, loss: loss, initialLoss: loss, iterations: samples,
                        swaps: 0, initializationSeconds: 0, seconds: seconds)
-    }
-}
-
-/// The nearest/second-nearest cache of CLARANS over an on-demand dissimilarity.
-final class OnDemandState {
-    let source: any Dissimilarity
-    let n: Int, k: Int
-    var medoids: [Int]
-    var isMedoid: [Bool]
-    var near: [Int], seco: [Int]
-    var nearD: [Double], secoD: [Double]
-    var loss = 0.0, initialLoss = 0.0
-    var swaps = 0
-    var column: [Double]
-
-    init(_ source: some Dissimilarity, medoids: [Int]) {
-        self.source = source
-        n = source.count; k = medoids.count
-        self.medoids = medoids
-        isMedoid = [Bool](repeating: false, count: n)
-        for m in medoids { isMedoid[m] = true }
-        near = [Int](repeating: 0, count: n); seco = near
-        nearD = [Double](repeating: 0, count: n); secoD = nearD
-        column = [Double](repeating: 0, count: n)
-        for j in 0..<n { rescan(j) }
-        loss = nearD.reduce(0, +)
-        initialLoss = loss
-    }
-
-    func dist(_ j: Int, slot m: Int) -> Double { medoids[m] == j ? 0 : source.distance(j, medoids[m]) }
-
-    func rescan(_ j: Int) {
-        var n1 = -1, n2 = -1, d1 = Double.infinity, d2 = Double.infinity
-        for m in 0..<k {
-            let v = dist(j, slot: m)
-            if v < d1 || (medoids[m] == j && (n1 < 0 || medoids[n1] != j)) { n2 = n1; d2 = d1; n1 = m; d1 = v } else if v < d2 { n2 = m; d2 = v }
-        }
-        near[j] = n1; nearD[j] = d1; seco[j] = n2; secoD[j] = d2
-    }
-
-    func search(fast: Bool, maxNeighbors: Int, rng: inout ClusterRandom) {
-        guard k < n else { return }
-        var failures = 0
-        var pool = (0..<n).filter { !isMedoid[$0] }   // FastCLARANS: candidates without repetition
-        var drawn = 0
-        var ploss = [Double](repeating: 0, count: k)
-        while failures < maxNeighbors {
-            let o: Int
-            if fast {
-                if drawn == pool.count { break }   // every non-medoid tried without success
-                let t = drawn + rng.below(pool.count - drawn)
-                pool.swapAt(drawn, t)
-                o = pool[drawn]; drawn += 1
-            } else {
-                var c = rng.below(n)
-                while isMedoid[c] { c = rng.below(n) }
-                o = c
-            }
-            for j in 0..<n { column[j] = j == o ? 0 : source.distance(j, o) }
-            var bestSlot = 0, bestDelta = Double.infinity
-            if fast {
-                // FastPAM1 trick: every removal at once; the shared part is added before the argmin
-                for m in 0..<k { ploss[m] = 0 }
-                var acc = 0.0
-                for j in 0..<n {
-                    let v = column[j]
-                    ploss[near[j]] += secoD[j] - nearD[j]
-                    if v < nearD[j] {
-                        acc += v - nearD[j]
-                        ploss[near[j]] += nearD[j] - secoD[j]
-                    } else if v < secoD[j] {
-                        ploss[near[j]] += v - secoD[j]
-                    }
-                }
-                for m in 0..<k where ploss[m] + acc < bestDelta { bestDelta = ploss[m] + acc; bestSlot = m }
-            } else {
-                let m = rng.below(k)
-                var delta = 0.0
-                for j in 0..<n {
-                    let v = column[j]
-                    if near[j] == m { delta += min(v, secoD[j]) - nearD[j] } else if v < nearD[j] { delta += v - nearD[j] }
-                }
-                bestSlot = m; bestDelta = delta
-            }
-            if bestDelta < KMedoids.threshold(loss) {
-                swap(slot: bestSlot, candidate: o)
-                failures = 0
-                pool = (0..<n).filter { !isMedoid[$0] }
-                drawn = 0
-            } else {
-                failures += 1
-            }
-        }
-    }
-
-    func swap(slot m: Int, candidate o: Int) {
-        isMedoid[medoids[m]] = false
-        medoids[m] = o
-        isMedoid[o] = true
-        swaps += 1
-        var s = 0.0
-        for j in 0..<n {
-            let v = column[j]
-            if j == o || near[j] == m || seco[j] == m || v < secoD[j] {
-                if j == o {
-                    if near[j] != m { seco[j] = near[j]; secoD[j] = nearD[j] }
-                    near[j] = m; nearD[j] = 0
-                } else if near[j] == m {
-                    if v < secoD[j] { nearD[j] = v } else { rescan(j) }
-                } else if v < nearD[j] {
-                    seco[j] = near[j]; secoD[j] = nearD[j]; near[j] = m; nearD[j] = v
-                } else if v < secoD[j] {
-                    seco[j] = m; secoD[j] = v
-                } else {
-                    rescan(j)
-                }
-            }
-            s += nearD[j]
-        }
-        loss = s
     }
 }
 

@@ -14,6 +14,21 @@ public protocol ClusterScalar: BinaryFloatingPoint, TensorElement where Self.Raw
     static func squareRoot(_ x: Self) -> Self
     /// The value as `Double` (a concrete conversion: the generic `Double(_:)` is slow in hot loops).
     var double: Double { get }
+    /// All distances from `query` to `count` points stored transposed (feature t of point j
+    /// at `xt[t·stride + j]`), in `Double`, bit for bit `DistanceMetric.distance`
+    /// (`DissimilarityKernels.distanceColumn`).
+    static func distanceColumn(_ metric: DissimilarityKernels.Metric, count: Int, dimension: Int,
+                               transposed xt: UnsafePointer<Self>, stride: Int, query: UnsafePointer<Self>,
+                               into out: UnsafeMutablePointer<Double>) throws(TesseraError)
+    /// The original PAM SWAP loss change of one candidate for each of `slots` medoid slots
+    /// (`DissimilarityKernels.pamSwapDeltas`).
+    static func pamSwapDeltas(count: Int, row: UnsafePointer<Self>, nearestSlot: UnsafePointer<Int32>,
+                              nearest: UnsafePointer<Self>, second: UnsafePointer<Self>, slots: Int,
+                              into out: UnsafeMutablePointer<Double>) throws(TesseraError)
+    /// k-means nearest centre of each row (`DissimilarityKernels.kmeansAssign`).
+    static func kmeansAssign(rows: Int, dimension: Int, x: UnsafePointer<Self>, ldx: Int, centers: Int,
+                             c: UnsafePointer<Self>, cnorm: UnsafePointer<Self>,
+                             labels: UnsafeMutablePointer<Int>) throws(TesseraError)
 }
 
 extension Float: ClusterScalar {

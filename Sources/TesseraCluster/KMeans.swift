@@ -1,6 +1,6 @@
 /// k-means (Lloyd, Hamerly) with k-means++ initialisation, on the rows of an n × d matrix.
 public enum KMeansAlgorithm: String, CaseIterable, Sendable {
-    /// Every point against every centre each iteration (assignment by GEMM, like scikit-learn).
+    /// Every point against every centre each iteration (‖c‖² − 2x·c by a direct blocked kernel).
     case lloyd
     /// Lloyd's iterations with Hamerly's bounds: the same assignments, most distances skipped.
     case hamerly
@@ -68,9 +68,13 @@ public struct KMeansResult<Scalar: ClusterScalar>: Sendable {
 
 /// k-means on the rows of a data matrix: ``fit(_:k:options:)`` and ``predict(_:centers:)``.
 public enum KMeans {
-    /// Points per block of the assignment GEMM, and per fixed accumulation chunk.
-    static let block = 256
+    /// Points per fixed accumulation chunk (inertia and centre sums; the distributed k-means
+    /// uses the same grid), and per parallel piece of the label kernel.
     package static let chunk = 4096
+    static let labelPiece = 512
+    /// Below this many multiply-adds (n·k·d, ≈ 0.3 ms on one core) an assignment step runs on
+    /// the calling thread: a fork-join would cost as much, more when a worker is descheduled.
+    static let smallWork = 1 << 24
 
     /// Clusters the rows of `data` into k groups.
     /// Errors: k ≤ 0 or k > n, empty data, NaN/Inf, nInit < 1, maxIterations < 1, negative
@@ -202,7 +206,7 @@ public enum KMeans {
         }
     }
 
-    /// Assigns every row to its nearest centre (GEMM: ‖c‖² − 2x·c over blocks of rows),
+    /// Assigns every row to its nearest centre (‖c‖² − 2x·c, the direct blocked kernel),
     /// optionally accumulating per-chunk centre sums (merged in chunk order). Returns the inertia,
     /// computed exactly as Σ‖x − c‖² for the chosen centres.
     static func assignStep<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers: [S], labels: inout [Int],
@@ -260,8 +264,6 @@ public enum KMeans {
         if nChunks == 0 || data.rows == 0 { return (partInertia, chunkSums, chunkCounts) }
         var cnorm = [S](repeating: 0, count: k)
         for c in 0..<k { var s: S = 0; for t in 0..<d { s += centers[c * d + t] * centers[c * d + t] }; cnorm[c] = s }
-        let threads = pool.threadCount
-        var scratch = [S](repeating: 0, count: threads * block * k)
         data.withUnsafeBufferPointer { xb in
             centers.withUnsafeBufferPointer { cb in
                 cnorm.withUnsafeBufferPointer { nb in
@@ -269,43 +271,64 @@ public enum KMeans {
                         partInertia.withUnsafeMutableBufferPointer { ib in
                             chunkSums.withUnsafeMutableBufferPointer { sb in
                                 chunkCounts.withUnsafeMutableBufferPointer { kb in
-                                    scratch.withUnsafeMutableBufferPointer { scb in
-                                        let x = xb.baseAddress!, c = cb.baseAddress!, cn = nb.baseAddress!
-                                        let lab = lb.baseAddress!
-                                        pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1)) { r, w in
-                                            let dist = scb.baseAddress! + w * block * k
-                                            for ch in r {
-                                                var inertia = 0.0
-                                                let end = bounds[ch + 1]
-                                                var b0 = bounds[ch]
-                                                while b0 < end {
-                                                    let m = min(block, end - b0)
-                                                    S.gemmABt(m: m, n: k, k: d, alpha: -2, a: x + b0 * ld, lda: ld,
-                                                              b: c, ldb: d, beta: 0, c: dist, ldc: k)
-                                                    for i in 0..<m {
-                                                        let row = dist + i * k
-                                                        var best = 0
-                                                        var bv = row[0] + cn[0]
-                                                        for cc in 1..<k {
-                                                            let v = row[cc] + cn[cc]
-                                                            if v < bv { bv = v; best = cc }
-                                                        }
-                                                        let p = b0 + i
-                                                        lab[p] = best
-                                                        var e = 0.0
-                                                        let xp = x + p * ld, cp = c + best * d
-                                                        for t in 0..<d { let v = Double(xp[t]) - Double(cp[t]); e += v * v }
-                                                        inertia += e
-                                                        if withSums {
-                                                            let s = sb.baseAddress! + (ch * k + best) * d
-                                                            for t in 0..<d { s[t] += Double(xp[t]) }
-                                                            kb[ch * k + best] += 1
-                                                        }
-                                                    }
-                                                    b0 += m
-                                                }
-                                                ib[ch] = inertia
+                                    let x = xb.baseAddress!, c = cb.baseAddress!, cn = nb.baseAddress!
+                                    let lab = lb.baseAddress!
+                                    // labels: the direct blocked kernel on small pieces (balanced over the
+                                    // workers; a row's label depends on that row alone). It can only fail
+                                    // for its small scratch: then the same formula here.
+                                    let lo = bounds[0], hi = bounds[nChunks]
+                                    let pieces = (hi - lo + labelPiece - 1) / labelPiece
+                                    // small work (≲ 0.3 ms) runs on the calling thread: a fork-join would cost
+                                    // more than it saves (and waits for descheduled workers on a busy box)
+                                    let inline = (hi - lo) * k * d < smallWork || pool.threadCount == 1
+                                    let forEach = { (count: Int, body: (Range<Int>, Int) -> Void) in
+                                        if inline { body(0..<count, 0) } else { pool.parallelFor(0..<count, schedule: .dynamic(chunk: 1), body) }
+                                    }
+                                    forEach(pieces) { r, _ in
+                                        for q in r {
+                                            let b0 = lo + q * labelPiece, end = min(hi, b0 + labelPiece)
+                                            do {
+                                                try S.kmeansAssign(rows: end - b0, dimension: d, x: x + b0 * ld, ldx: ld,
+                                                                   centers: k, c: c, cnorm: cn, labels: lab + b0)
+                                            } catch {
+                                                for p in b0..<end { lab[p] = nearestCentre(x + p * ld, d: d, k: k, c: c, cnorm: cn) }
                                             }
+                                        }
+                                    }
+                                    // inertia and centre sums per fixed chunk
+                                    forEach(nChunks) { r, _ in
+                                        for ch in r {
+                                            let b0 = bounds[ch], end = bounds[ch + 1]
+                                            var inertia = 0.0
+                                            // each point's ‖x − c‖² (sequential over the features), four
+                                            // points interleaved so their add chains overlap; summed in order
+                                            var p4 = b0
+                                            while p4 + 4 <= end {
+                                                let x0 = x + p4 * ld, x1 = x0 + ld, x2 = x1 + ld, x3 = x2 + ld
+                                                let c0 = c + lab[p4] * d, c1 = c + lab[p4 + 1] * d
+                                                let c2 = c + lab[p4 + 2] * d, c3 = c + lab[p4 + 3] * d
+                                                var e0 = 0.0, e1 = 0.0, e2 = 0.0, e3 = 0.0
+                                                for t in 0..<d {
+                                                    let v0 = x0[t].double - c0[t].double, v1 = x1[t].double - c1[t].double
+                                                    let v2 = x2[t].double - c2[t].double, v3 = x3[t].double - c3[t].double
+                                                    e0 += v0 * v0; e1 += v1 * v1; e2 += v2 * v2; e3 += v3 * v3
+                                                }
+                                                inertia += e0; inertia += e1; inertia += e2; inertia += e3
+                                                p4 += 4
+                                            }
+                                            for p in p4..<end {
+                                                var e = 0.0
+                                                let xp = x + p * ld, cp = c + lab[p] * d
+                                                for t in 0..<d { let v = xp[t].double - cp[t].double; e += v * v }
+                                                inertia += e
+                                            }
+                                            for p in b0..<end where withSums {
+                                                let best = lab[p], xp = x + p * ld
+                                                let s = sb.baseAddress! + (ch * k + best) * d
+                                                for t in 0..<d { s[t] += xp[t].double }
+                                                kb[ch * k + best] += 1
+                                            }
+                                            ib[ch] = inertia
                                         }
                                     }
                                 }
@@ -361,6 +384,19 @@ public enum KMeans {
         let cm = try Matrix(rows: k, cols: d, elements: centers)
         return KMeansResult(centers: cm, labels: labels, inertia: inertia, iterations: iterations,
                             inertiaHistory: history, converged: converged, seconds: 0)
+    }
+
+    /// The kernel's formula for one row: argmin_c cnorm[c] − 2·(fma chain of x · c_c), first lowest.
+    static func nearestCentre<S: ClusterScalar>(_ x: UnsafePointer<S>, d: Int, k: Int, c: UnsafePointer<S>,
+                                                cnorm: UnsafePointer<S>) -> Int {
+        var best = 0, bv = S.infinity
+        for cc in 0..<k {
+            var dot: S = 0
+            for t in 0..<d { dot.addProduct(x[t], c[cc * d + t]) }
+            let v = cnorm[cc] - 2 * dot
+            if v < bv { bv = v; best = cc }
+        }
+        return best
     }
 
     static func computeSums<S: ClusterScalar>(_ data: Matrix<S>, k: Int, labels: [Int], sums: inout [Double], counts: inout [Int]) {

@@ -5,17 +5,17 @@ extension KMedoids {
                                    deltas: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Int>,
                                    scratch: UnsafeMutablePointer<Double>, fast: Bool) {
         let k = state.k
+        // PAM: the cache as separate arrays for the vectorised all-slots kernel
+        let pam = fast ? nil : PAMCacheArrays(state)
         let work = { (q: Int, ploss: UnsafeMutablePointer<Double>) in
             let o = cands[q]
             if fast {
                 let r = state.bestSwap(for: o, ploss: ploss)
                 deltas[q] = r.delta; slots[q] = r.slot
             } else {
+                pam!.deltas(for: o, into: ploss)
                 var bd = Double.infinity, bm = 0
-                for m in 0..<k {
-                    let v = state.pairDelta(slot: m, candidate: o)
-                    if v < bd { bd = v; bm = m }
-                }
+                for m in 0..<k where ploss[m] < bd { bd = ploss[m]; bm = m }
                 deltas[q] = bd; slots[q] = bm
             }
         }
@@ -249,5 +249,32 @@ extension MedoidState {
         for x in medoids { isMedoid[x] = true }
         assignAll()
         updateRemovalLoss()
+    }
+}
+
+/// The nearest slot, nearest and second-nearest distance of every point as three arrays, for
+/// `DissimilarityKernels.pamSwapDeltas` (the original PAM SWAP, every slot in one call).
+final class PAMCacheArrays<S: ClusterScalar> {
+    let n: Int, k: Int
+    let d: UnsafePointer<S>
+    let slot: UnsafeMutablePointer<Int32>
+    let nearD: UnsafeMutablePointer<S>, secoD: UnsafeMutablePointer<S>
+
+    init(_ state: MedoidState<S>) {
+        n = state.n; k = state.k; d = state.d
+        slot = .allocate(capacity: n); nearD = .allocate(capacity: n); secoD = .allocate(capacity: n)
+        for j in 0..<n {
+            let c = state.cache[j]
+            slot[j] = c.nearSlot; nearD[j] = c.nearD; secoD[j] = c.secoD
+        }
+    }
+
+    deinit { slot.deallocate(); nearD.deallocate(); secoD.deallocate() }
+
+    /// `out[m]` (k values) = the loss change of exchanging slot m for candidate o.
+    func deltas(for o: Int, into out: UnsafeMutablePointer<Double>) {
+        // sizes are valid by construction (n, k >= 1), so the kernel cannot fail
+        try? S.pamSwapDeltas(count: n, row: d + o * n, nearestSlot: slot, nearest: nearD, second: secoD,
+                             slots: k, into: out)
     }
 }

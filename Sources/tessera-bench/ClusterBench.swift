@@ -17,6 +17,7 @@ func runClusterBench(_ ctx: BenchContext) throws {
     let threads = pool.threadCount
     let one = try ThreadPool(threads: 1)
     let repeats = ctx.quick ? 3 : 5
+    let cases = ClusterBenchCases()
     let peer = ClusterPeer(note: out.note)
     if let v = peer?.call(["cmd": "versions"]) { out.note("peers: \(v)") } else { out.note("python peers unavailable: baselines are NaN") }
     let tmp = NSTemporaryDirectory() + "tessera-cluster-bench-\(getpid())"
@@ -59,6 +60,7 @@ func runClusterBench(_ ctx: BenchContext) throws {
         let flops = Double(n) * Double(n) * Double(d)   // half the pairs, 2 flops per term
         let floor = max(flops / sgemmRate, bytes / writeBW)
         let matrix = try DistanceMatrix(data: data, metric: .euclidean, pool: pool)
+        if cases.has("distance") {
         let (dm, dmPeer) = try interleave(repeats: repeats, ours: {
             let t = benchNow(); try matrix.recompute(from: data, metric: .euclidean, pool: pool); return benchNow() - t
         }, peer: peer.map { p in { p.seconds(["cmd": "pdist"]) } })
@@ -67,17 +69,25 @@ func runClusterBench(_ ctx: BenchContext) throws {
             baselineName: "sklearn euclidean_distances", baseline: dmPeer.median,
             limitName: "floor max(flops/sgemm, bytes/write_bw)", limit: floor, fraction: floor / dm.median, threads: threads,
             extra: ["ours_min": dm.min, "ours_max": dm.max, "sgemm_gflops": sgemmRate / 1e9, "write_gbs": writeBW / 1e9,
-                    "gbs": bytes / dm.median / 1e9, "floor_gemm_s": flops / sgemmRate, "floor_write_s": bytes / writeBW]))
+                    "gbs": bytes / dm.median / 1e9, "floor_gemm_s": flops / sgemmRate, "floor_write_s": bytes / writeBW,
+                    "loadavg": loadAverage()]))
+        }
 
         let matPath = tmp + "/diss.f32"
         try matrix.withUnsafeBufferPointer { b in try writeFloats(Array(b), to: matPath) }
         _ = peer?.call(["cmd": "load_matrix", "path": matPath, "n": n])
+
+        if (cases.has("clarans") || cases.has("fastclarans")) && (n == 10_000 || ctx.quick) {
+            try claransRows(ctx, data: data, matrix: matrix, k: ctx.quick ? 20 : 100, peer: peer, pool: pool,
+                            original: cases.has("clarans"))
+        }
 
         for k in [10, 100] {
             var rng = ClusterRandom(seed: 7)
             let start = rng.sample(k, from: n)
             var ourLoss1 = 0.0, peerLoss1 = Double.nan, ourLossT = 0.0, peerLossT = Double.nan
             var ourIter = 0, ourSwaps = 0
+            if cases.has("fasterpam") {
             let opts1 = KMedoidsOptions(method: .fasterPAM, initialization: .medoids(start), pool: one)
             let (f1, p1) = try interleave(repeats: repeats, ours: {
                 let r = try KMedoids.fit(matrix, k: k, options: opts1)
@@ -108,6 +118,8 @@ func runClusterBench(_ ctx: BenchContext) throws {
                 baselineName: "kmedoids.par_fasterpam n_cpu=\(threads)", baseline: pT.median, threads: threads,
                 extra: ["loss": ourLossT, "baseline_loss": peerLossT, "error": (ourLossT - peerLossT) / peerLossT,
                         "parallel_speedup_vs_ours_1t": f1.median / fT.median, "ours_min": fT.min, "ours_max": fT.max]))
+            }
+            guard cases.has("kmeans") else { continue }
 
             // k-means from the same k-means++ centres, same iteration cap, tol = 0
             var irng = ClusterRandom(seed: 11)
@@ -134,11 +146,13 @@ func runClusterBench(_ ctx: BenchContext) throws {
                 name: "kmeans lloyd f32 n=\(n) d=\(d) k=\(k) \(threads)t", unit: "s", ours: km.median,
                 baselineName: "sklearn KMeans lloyd (same init, tol=0)", baseline: kmPeer.median, threads: threads,
                 extra: ["inertia": ourInertia, "baseline_inertia": peerInertia, "error": (ourInertia - peerInertia) / peerInertia,
-                        "iterations": Double(ourIt), "baseline_iterations": peerIt]))
+                        "iterations": Double(ourIt), "baseline_iterations": peerIt, "ours_min": km.min, "ours_max": km.max,
+                        "baseline_min": kmPeer.min, "baseline_max": kmPeer.max, "loadavg": loadAverage()]))
         }
     }
 
     // ---- FastPAM1 vs the original PAM SWAP, one iteration at k = 100; BUILD vs kmedoids.pam_build
+    guard cases.has("pam") else { peer?.close(); return }
     let nSmall = ctx.quick ? 1000 : 2000, kBig = 100
     let small = try benchBlobs(n: nSmall, d: 8, blobs: 20, seed: 2)
     let sm = try DistanceMatrix(data: small, metric: .euclidean, pool: pool)
@@ -161,6 +175,23 @@ func runClusterBench(_ ctx: BenchContext) throws {
                          extra: ["loss": ourBuildLoss, "baseline_loss": peerBuildLoss, "error": (ourBuildLoss - peerBuildLoss) / peerBuildLoss]))
     var rs = ClusterRandom(seed: 5)
     let randomStart = rs.sample(kBig, from: nSmall)
+    var ourPamLoss = 0.0, peerPamLoss = Double.nan, samePam = false, peerMedoids: [Int] = []
+    let (pamOurs, pamPeer) = try interleave(repeats: ctx.quick ? 1 : 3, ours: {
+        let r = try KMedoids.fit(sm, k: kBig, options: .init(method: .pam, initialization: .medoids(randomStart), maxIterations: 1, pool: one))
+        ourPamLoss = r.loss
+        samePam = r.medoids.sorted() == peerMedoids.sorted()
+        return r.seconds
+    }, peer: peer.map { p in {
+        let r = p.call(["cmd": "pam", "medoids": randomStart, "max_iter": 1])
+        peerPamLoss = (r?["loss"] as? Double) ?? .nan
+        peerMedoids = (r?["medoids"] as? [Int]) ?? []
+        return (r?["seconds"] as? Double) ?? .nan
+    } })
+    out.emit(BenchRecord(name: "pam swap, 1 iteration n=\(nSmall) k=\(kBig) 1t", unit: "s", ours: pamOurs.median,
+                         baselineName: "kmedoids.pam max_iter=1 (same start)", baseline: pamPeer.median, threads: 1,
+                         extra: ["loss": ourPamLoss, "baseline_loss": peerPamLoss, "error": (ourPamLoss - peerPamLoss) / peerPamLoss,
+                                 "same_medoids": samePam ? 1 : 0, "ours_min": pamOurs.min, "ours_max": pamOurs.max,
+                                 "baseline_min": pamPeer.min, "baseline_max": pamPeer.max, "loadavg": loadAverage()]))
     let (fp1, pam) = try measurePairs(repeats: ctx.quick ? 1 : 3, warmup: 0, ours: {
         _ = try KMedoids.fit(sm, k: kBig, options: .init(method: .fastPAM1, initialization: .medoids(randomStart), maxIterations: 1, pool: one))
     }, baseline: {
@@ -170,6 +201,64 @@ func runClusterBench(_ ctx: BenchContext) throws {
                          baselineName: "original PAM SWAP (ours, O(k(n-k)^2))", baseline: pam.median, threads: 1))
     _ = buildMedoids
     peer?.close()
+}
+
+/// CLARANS and FastCLARANS with distances on demand (as `tessera cluster` runs them) against
+/// scikit-clarans on the same data (its defaults: 2 restarts, the same neighbour budgets), and
+/// FastCLARANS on the precomputed matrix (the on-demand goal: within 1.5× of it). Loss beside time.
+private func claransRows(_ ctx: BenchContext, data: Matrix<Float>, matrix: DistanceMatrix<Float>, k: Int,
+                         peer: ClusterPeer?, pool: ThreadPool, original: Bool) throws {
+    let out = ctx.output
+    let (n, d) = (data.rows, data.cols)
+    let source = try DataDissimilarity(data, metric: .euclidean)
+    let repeats = ctx.quick ? 1 : 3
+    for fast in original ? [true, false] : [true] {
+        let name = fast ? "fastclarans" : "clarans"
+        var ourLoss = 0.0, peerLoss = Double.nan, swaps = 0
+        let (ours, theirs) = try interleave(repeats: repeats, ours: {
+            let r = try SampledKMedoids.clarans(source, k: k, options: .init(fast: fast, seed: 3, pool: pool))
+            ourLoss = r.loss; swaps = r.swaps
+            return r.seconds
+        }, peer: peer.map { p in {
+            let r = p.call(["cmd": "clarans", "k": k, "fast": fast, "seed": 3])
+            peerLoss = (r?["loss"] as? Double) ?? .nan
+            return (r?["seconds"] as? Double) ?? .nan
+        } })
+        var limitName: String?, limit: Double?, fraction: Double?
+        var extra: [String: Double] = ["loss": ourLoss, "baseline_loss": peerLoss, "error": (ourLoss - peerLoss) / peerLoss,
+                                       "swaps": Double(swaps), "ours_min": ours.min, "ours_max": ours.max,
+                                       "baseline_min": theirs.min, "baseline_max": theirs.max, "loadavg": loadAverage()]
+        if fast {
+            // the same search on the stored matrix: the on-demand run's floor
+            let pre = measure(repeats: repeats, warmup: 0) {
+                _ = try? SampledKMedoids.clarans(matrix, k: k, options: .init(fast: true, seed: 3, pool: pool))
+            }
+            limitName = "ours on the precomputed matrix"; limit = pre.median; fraction = pre.median / ours.median
+            extra["precomputed_min"] = pre.min; extra["precomputed_max"] = pre.max
+        }
+        out.emit(BenchRecord(name: "\(name) on-demand f32 n=\(n) d=\(d) k=\(k) \(pool.threadCount)t", unit: "s", ours: ours.median,
+                             baselineName: "scikit-clarans \(fast ? "FastCLARANS" : "CLARANS") (k-medoids++ init, 2 restarts)",
+                             baseline: theirs.median, limitName: limitName, limit: limit, fraction: fraction,
+                             threads: pool.threadCount, extra: extra))
+    }
+}
+
+/// The case groups `TESSERA_BENCH_CLUSTER_CASES` selects (comma-separated; default all):
+/// distance, clarans (both CLARANS rows), fastclarans (FastCLARANS only), fasterpam, kmeans, pam.
+/// The 1-minute load average now (the box is shared: recorded beside every row).
+private func loadAverage() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+          let first = text.split(separator: " ").first, let v = Double(first) else { return .nan }
+    return v
+}
+
+private struct ClusterBenchCases {
+    let selected: Set<String>?
+    init() {
+        let v = ProcessInfo.processInfo.environment["TESSERA_BENCH_CLUSTER_CASES"] ?? ""
+        selected = v.isEmpty ? nil : Set(v.split(separator: ",").map { String($0) })
+    }
+    func has(_ name: String) -> Bool { selected?.contains(name) ?? true }
 }
 
 /// Interleaves our run and the peer's (A B A B …), one warm-up each; every closure returns

@@ -10,9 +10,13 @@ Protocol: one JSON object per line in, one JSON object per line out.
   {"cmd": "pam_build", "k": K}
   {"cmd": "kmeans", "centers": P, "k": K, "max_iter": M}   centres: float32 k x d raw file
   {"cmd": "pdist"}                                     sklearn euclidean_distances on the data
+  {"cmd": "pam", "medoids": [...], "max_iter": M}      kmedoids.pam (original SWAP) on the matrix
+  {"cmd": "clarans", "k": K, "fast": B, "seed": S}     scikit-clarans CLARANS / FastCLARANS on the data
   {"cmd": "versions"} / {"cmd": "quit"}
 Replies carry "seconds" (time of the call alone, perf_counter) and quality figures.
-Missing packages are pip-installed at the first run (never needed by `make test`).
+The peers are pip-installed, at the pinned versions below, into the bench's own virtual
+environment (build/bench-venv) at the first run, and the script re-runs itself there
+(never needed by `make test`).
 """
 import json
 import os
@@ -24,7 +28,24 @@ import warnings
 warnings.filterwarnings("ignore")
 
 
+# The peers, pinned (the versions the figures in docs/cluster.md were measured with).
+PINNED = [("numpy", "numpy==2.4.6"), ("kmedoids", "kmedoids==0.5.5"), ("sklearn", "scikit-learn==1.9.1"),
+          ("clarans", "scikit-clarans==0.3.4")]
+VENV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bench-venv")
+
+
+def in_venv():
+    return os.path.realpath(sys.prefix) == os.path.realpath(VENV)
+
+
 def ensure(packages):
+    """Creates build/bench-venv with the pinned peers once, then re-runs this script in it."""
+    if not in_venv():
+        py = os.path.join(VENV, "bin", "python3")
+        if not os.path.exists(py):
+            subprocess.run([sys.executable, "-m", "venv", VENV], stdout=sys.stderr, stderr=sys.stderr, check=False)
+        if os.path.exists(py):
+            os.execv(py, [py, os.path.abspath(__file__)])
     missing = []
     for mod, pkg in packages:
         try:
@@ -36,7 +57,7 @@ def ensure(packages):
                        stdout=sys.stderr, stderr=sys.stderr, check=False)
 
 
-ensure([("numpy", "numpy"), ("kmedoids", "kmedoids"), ("sklearn", "scikit-learn")])
+ensure(PINNED)
 
 import numpy as np  # noqa: E402
 from importlib.metadata import version  # noqa: E402
@@ -51,6 +72,10 @@ try:
     from sklearn.metrics.pairwise import euclidean_distances  # noqa: E402
 except ImportError:
     sklearn = None
+try:
+    from clarans import CLARANS, FastCLARANS  # noqa: E402
+except ImportError:
+    CLARANS = FastCLARANS = None
 
 diss = None
 data = None
@@ -75,6 +100,7 @@ for line in sys.stdin:
             reply({"numpy": np.__version__,
                    "kmedoids": version("kmedoids") if kmedoids else "missing",
                    "sklearn": sklearn.__version__ if sklearn else "missing",
+                   "scikit-clarans": version("scikit-clarans") if CLARANS else "missing",
                    "cpus": os.cpu_count()})
         elif cmd == "load_matrix":
             n = req["n"]
@@ -106,6 +132,21 @@ for line in sys.stdin:
             km.fit(data)
             s = time.perf_counter() - t
             reply({"seconds": s, "inertia": float(km.inertia_), "n_iter": int(km.n_iter_)})
+        elif cmd == "pam":
+            med = np.array(req["medoids"], dtype=np.uintp)
+            t = time.perf_counter()
+            r = kmedoids.pam(diss, med, max_iter=req.get("max_iter", 100))
+            s = time.perf_counter() - t
+            reply({"seconds": s, "loss": float(r.loss), "n_iter": int(r.n_iter), "n_swap": int(r.n_swap),
+                   "medoids": [int(x) for x in r.medoids]})
+        elif cmd == "clarans":
+            cls = FastCLARANS if req.get("fast") else CLARANS
+            model = cls(n_clusters=req["k"], random_state=req.get("seed", 0))
+            t = time.perf_counter()
+            model.fit(data)
+            s = time.perf_counter() - t
+            reply({"seconds": s, "loss": float(model.inertia_), "n_swap": int(getattr(model, "n_swaps_", -1)),
+                   "n_eval": int(getattr(model, "n_iter_", -1))})
         elif cmd == "pdist":
             t = time.perf_counter()
             d = euclidean_distances(data)

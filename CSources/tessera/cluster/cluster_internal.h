@@ -1,0 +1,39 @@
+/* cluster_internal.h — the clustering microkernel table (docs/KERNELS.md). Not public. */
+#ifndef TSR_CLUSTER_INTERNAL_H
+#define TSR_CLUSTER_INTERNAL_H
+
+#include "tessera/distance.h"
+#include "tsr_kernels.h"
+
+/* The clustering microkernel table. The driver (distance.c) checks the arguments; every slot
+ * performs the same IEEE operations in the same order on every ISA (same bits), as its
+ * contract in tessera/distance.h states. One call per column or per candidate. */
+typedef struct cluster_kernels {
+    tsr_kernel_head head;
+    /* out[j] = dist(x_j, y), x_j = column j of xt (d × n, stride ldxt); n >= 1, d >= 1 */
+    void (*column_f32)(int metric, int64_t n, int64_t d, const float *xt, int64_t ldxt, const float *y, double *out);
+    void (*column_f64)(int metric, int64_t n, int64_t d, const double *xt, int64_t ldxt, const double *y,
+                       double *out);
+    /* out[m] = PAM SWAP loss change of the candidate whose distances are `row`, for m < k */
+    void (*pam_deltas_f32)(int64_t n, const float *row, const int32_t *near, const float *near_d,
+                           const float *seco_d, int64_t k, double *out);
+    void (*pam_deltas_f64)(int64_t n, const double *row, const int32_t *near, const double *near_d,
+                           const double *seco_d, int64_t k, double *out);
+    /* labels[i] = argmin_c cnorm[c] − 2·fma-chain(x_i · c_c) for i < m; xt: scratch of d × CK_ROWS */
+    void (*assign_f32)(int64_t m, int64_t d, const float *x, int64_t ldx, int64_t k, const float *c,
+                       const float *cnorm, int64_t *labels, float *xt);
+    void (*assign_f64)(int64_t m, int64_t d, const double *x, int64_t ldx, int64_t k, const double *c,
+                       const double *cnorm, int64_t *labels, double *xt);
+} cluster_kernels;
+
+/* Rows per k-means assignment block (the lanes of the transposed scratch). */
+#define CK_ROWS 16
+
+/* The reference table (cluster_scalar.c) and the overrides (cluster_<isa>.c). */
+TSR_INTERNAL extern const cluster_kernels tsr_cluster_kernels_ref;
+#if TSR_X86
+TSR_INTERNAL extern const cluster_kernels tsr_cluster_kernels_avx2;
+TSR_INTERNAL extern const cluster_kernels tsr_cluster_kernels_avx512;
+#endif
+
+#endif /* TSR_CLUSTER_INTERNAL_H */

@@ -1,0 +1,112 @@
+/* Clustering dissimilarity kernels: argument checks and the kernel selector (tsr_kernels.h). */
+#include <stdlib.h>
+
+#include "tessera/distance.h"
+#include "cluster_internal.h"
+
+static void cluster_overlay(void *dst, const void *src) {
+    cluster_kernels *d = dst;
+    const cluster_kernels *o = src;
+    TSR_KERNEL_INHERIT(d, o, column_f32);
+    TSR_KERNEL_INHERIT(d, o, column_f64);
+    TSR_KERNEL_INHERIT(d, o, pam_deltas_f32);
+    TSR_KERNEL_INHERIT(d, o, pam_deltas_f64);
+    TSR_KERNEL_INHERIT(d, o, assign_f32);
+    TSR_KERNEL_INHERIT(d, o, assign_f64);
+}
+
+static const void *const cluster_overrides[] = {
+#if TSR_X86
+    &tsr_cluster_kernels_avx2, &tsr_cluster_kernels_avx512,
+#endif
+    NULL};
+static cluster_kernels cluster_tables[TSR_ISA_COUNT];
+static tsr_kernel_registry cluster_registry = TSR_KERNEL_REGISTRY(
+    "cluster", cluster_kernels, &tsr_cluster_kernels_ref, cluster_overrides, cluster_overlay, cluster_tables);
+
+static const cluster_kernels *kernels(void) { return tsr_kernels_select(&cluster_registry, tsr_isa_active()); }
+
+static tsr_status check_column(const char *fn, tsr_distance_kind metric, int64_t n, int64_t d, const void *xt,
+                               int64_t ldxt, const void *y, const double *out) {
+    TSR_CHECK_ARG(metric >= TSR_DISTANCE_EUCLIDEAN && metric <= TSR_DISTANCE_COSINE,
+                  "%s: unknown metric %d (1 euclidean, 2 sqeuclidean, 3 manhattan, 4 cosine)", fn, (int)metric);
+    TSR_CHECK_ARG(n >= 0, "%s: n must be >= 0 (got %lld)", fn, (long long)n);
+    TSR_CHECK_ARG(d >= 1, "%s: d must be >= 1 (got %lld)", fn, (long long)d);
+    TSR_CHECK_ARG(ldxt >= n, "%s: ldxt %lld is smaller than n = %lld", fn, (long long)ldxt, (long long)n);
+    TSR_CHECK_ARG(n == 0 || (xt && y && out), "%s: xt, y and out must not be NULL", fn);
+    return TSR_OK;
+}
+
+tsr_status tsr_distance_column_f32(tsr_distance_kind metric, int64_t n, int64_t d, const float *xt, int64_t ldxt,
+                                   const float *y, double *out) {
+    tsr_status s = check_column("tsr_distance_column_f32", metric, n, d, xt, ldxt, y, out);
+    if (s != TSR_OK || n == 0) return s;
+    kernels()->column_f32((int)metric, n, d, xt, ldxt, y, out);
+    return TSR_OK;
+}
+
+tsr_status tsr_distance_column_f64(tsr_distance_kind metric, int64_t n, int64_t d, const double *xt, int64_t ldxt,
+                                   const double *y, double *out) {
+    tsr_status s = check_column("tsr_distance_column_f64", metric, n, d, xt, ldxt, y, out);
+    if (s != TSR_OK || n == 0) return s;
+    kernels()->column_f64((int)metric, n, d, xt, ldxt, y, out);
+    return TSR_OK;
+}
+
+static tsr_status check_pam(const char *fn, int64_t n, const void *row, const int32_t *near, const void *nd,
+                            const void *sd, int64_t k, const double *out) {
+    TSR_CHECK_ARG(n >= 0, "%s: n must be >= 0 (got %lld)", fn, (long long)n);
+    TSR_CHECK_ARG(k >= 1, "%s: k must be >= 1 (got %lld)", fn, (long long)k);
+    TSR_CHECK_ARG(out != NULL, "%s: out must not be NULL", fn);
+    TSR_CHECK_ARG(n == 0 || (row && near && nd && sd), "%s: row, near, near_d and seco_d must not be NULL", fn);
+    return TSR_OK;
+}
+
+tsr_status tsr_pam_swap_deltas_f32(int64_t n, const float *row, const int32_t *near, const float *near_d,
+                                   const float *seco_d, int64_t k, double *out) {
+    tsr_status s = check_pam("tsr_pam_swap_deltas_f32", n, row, near, near_d, seco_d, k, out);
+    if (s != TSR_OK) return s;
+    kernels()->pam_deltas_f32(n, row, near, near_d, seco_d, k, out);
+    return TSR_OK;
+}
+
+tsr_status tsr_pam_swap_deltas_f64(int64_t n, const double *row, const int32_t *near, const double *near_d,
+                                   const double *seco_d, int64_t k, double *out) {
+    tsr_status s = check_pam("tsr_pam_swap_deltas_f64", n, row, near, near_d, seco_d, k, out);
+    if (s != TSR_OK) return s;
+    kernels()->pam_deltas_f64(n, row, near, near_d, seco_d, k, out);
+    return TSR_OK;
+}
+
+static tsr_status check_assign(const char *fn, int64_t m, int64_t d, const void *x, int64_t ldx, int64_t k,
+                               const void *c, const void *cn, const int64_t *labels) {
+    TSR_CHECK_ARG(m >= 0, "%s: m must be >= 0 (got %lld)", fn, (long long)m);
+    TSR_CHECK_ARG(d >= 1, "%s: d must be >= 1 (got %lld)", fn, (long long)d);
+    TSR_CHECK_ARG(k >= 1, "%s: k must be >= 1 (got %lld)", fn, (long long)k);
+    TSR_CHECK_ARG(ldx >= d, "%s: ldx %lld is smaller than d = %lld", fn, (long long)ldx, (long long)d);
+    TSR_CHECK_ARG(m == 0 || (x && c && cn && labels), "%s: x, centers, cnorm and labels must not be NULL", fn);
+    TSR_CHECK_ARG(d <= INT64_MAX / CK_ROWS / 8, "%s: d = %lld is too large", fn, (long long)d);
+    return TSR_OK;
+}
+
+tsr_status tsr_kmeans_assign_f32(int64_t m, int64_t d, const float *x, int64_t ldx, int64_t k, const float *centers,
+                                 const float *cnorm, int64_t *labels) {
+    tsr_status s = check_assign("tsr_kmeans_assign_f32", m, d, x, ldx, k, centers, cnorm, labels);
+    if (s != TSR_OK || m == 0) return s;
+    float *xt = malloc((size_t)d * CK_ROWS * sizeof(float));
+    if (!xt) return tsr_error(TSR_ENOMEM, "tsr_kmeans_assign_f32: no memory for %lld x %d scratch", (long long)d, CK_ROWS);
+    kernels()->assign_f32(m, d, x, ldx, k, centers, cnorm, labels, xt);
+    free(xt);
+    return TSR_OK;
+}
+
+tsr_status tsr_kmeans_assign_f64(int64_t m, int64_t d, const double *x, int64_t ldx, int64_t k, const double *centers,
+                                 const double *cnorm, int64_t *labels) {
+    tsr_status s = check_assign("tsr_kmeans_assign_f64", m, d, x, ldx, k, centers, cnorm, labels);
+    if (s != TSR_OK || m == 0) return s;
+    double *xt = malloc((size_t)d * CK_ROWS * sizeof(double));
+    if (!xt) return tsr_error(TSR_ENOMEM, "tsr_kmeans_assign_f64: no memory for %lld x %d scratch", (long long)d, CK_ROWS);
+    kernels()->assign_f64(m, d, x, ldx, k, centers, cnorm, labels, xt);
+    free(xt);
+    return TSR_OK;
+}

@@ -1,0 +1,79 @@
+internal import CTessera
+
+/// Dissimilarity kernels of the clustering algorithms (`include/tessera/distance.h`):
+/// vectorised over points with run-time ISA dispatch, on the calling thread, and the same
+/// bits on every ISA (no fused multiply-add; sums in a fixed order).
+public enum DissimilarityKernels {
+    /// The metrics of `distanceColumn`
+    /// (raw values as `tsr_distance_kind`).
+    public enum Metric: Int32, Sendable {
+        /// √Σ(x_t − y_t)²
+        case euclidean = 1
+        /// Σ(x_t − y_t)²
+        case squaredEuclidean = 2
+        /// Σ|x_t − y_t|
+        case manhattan = 3
+        /// 1 − x·y / √(‖x‖²‖y‖²), clamped to [0, 2]; 0 when a norm is 0
+        case cosine = 4
+    }
+
+    /// Distances from the point `query` (`dimension` values) to the `count` points stored
+    /// transposed in `xt` (feature t of point j at `xt[t·stride + j]`, `stride ≥ count`), into
+    /// `out[0..<count]`. Every difference, product and sum is formed in `Double`, features in
+    /// order — exactly the per-pair float64 formula. Errors: `.invalidArgument` for bad sizes.
+    public static func distanceColumn(_ metric: Metric, count: Int, dimension: Int, transposed xt: UnsafePointer<Float>,
+                                      stride: Int, query: UnsafePointer<Float>,
+                                      into out: UnsafeMutablePointer<Double>) throws(TesseraError) {
+        try check(tsr_distance_column_f32(tsr_distance_kind(UInt32(metric.rawValue)), Int64(count), Int64(dimension),
+                                          xt, Int64(stride), query, out))
+    }
+
+    /// `distanceColumn` on `Double` data.
+    public static func distanceColumn(_ metric: Metric, count: Int, dimension: Int, transposed xt: UnsafePointer<Double>,
+                                      stride: Int, query: UnsafePointer<Double>,
+                                      into out: UnsafeMutablePointer<Double>) throws(TesseraError) {
+        try check(tsr_distance_column_f64(tsr_distance_kind(UInt32(metric.rawValue)), Int64(count), Int64(dimension),
+                                          xt, Int64(stride), query, out))
+    }
+
+    /// The original PAM SWAP loss change of one candidate `o` against each of `slots` medoid
+    /// slots: `out[m] = Σ_j δ_j(m)`, `δ_j(m) = min(row[j], second[j]) − near[j]` for the points
+    /// whose nearest slot is m, else `min(row[j] − near[j], 0)`, with `row[j] = d(j, o)`.
+    /// Sixteen interleaved partial sums (point j into sum j mod 16) are added pairwise, so
+    /// the result is the same on every ISA and thread count. Errors: `.invalidArgument`.
+    public static func pamSwapDeltas(count n: Int, row: UnsafePointer<Float>, nearestSlot: UnsafePointer<Int32>,
+                                     nearest: UnsafePointer<Float>, second: UnsafePointer<Float>, slots k: Int,
+                                     into out: UnsafeMutablePointer<Double>) throws(TesseraError) {
+        try check(tsr_pam_swap_deltas_f32(Int64(n), row, nearestSlot, nearest, second, Int64(k), out))
+    }
+
+    /// `pamSwapDeltas` with `Double` distances.
+    public static func pamSwapDeltas(count n: Int, row: UnsafePointer<Double>, nearestSlot: UnsafePointer<Int32>,
+                                     nearest: UnsafePointer<Double>, second: UnsafePointer<Double>, slots k: Int,
+                                     into out: UnsafeMutablePointer<Double>) throws(TesseraError) {
+        try check(tsr_pam_swap_deltas_f64(Int64(n), row, nearestSlot, nearest, second, Int64(k), out))
+    }
+
+    /// k-means nearest centre of `rows` rows of `x` (row i at `x + i·ldx`): `labels[i]` =
+    /// argmin over c < `centers` of `cnorm[c] − 2·(x_i · c_c)`, the dot product a chain of fused
+    /// multiply-adds over the features in order (the same bits on every ISA), ties to the lowest
+    /// c. `c`: the centres (k × d, stride d); `cnorm[c]`: their squared norms. No GEMM: blocks
+    /// of 16 rows against 4 centres at a time, fast at small d and k.
+    /// Errors: `.invalidArgument` for bad sizes, `.outOfMemory`.
+    public static func kmeansAssign(rows m: Int, dimension d: Int, x: UnsafePointer<Float>, ldx: Int, centers k: Int,
+                                    c: UnsafePointer<Float>, cnorm: UnsafePointer<Float>,
+                                    labels: UnsafeMutablePointer<Int>) throws(TesseraError) {
+        try labels.withMemoryRebound(to: Int64.self, capacity: m) { (lp) throws(TesseraError) in
+            try check(tsr_kmeans_assign_f32(Int64(m), Int64(d), x, Int64(ldx), Int64(k), c, cnorm, lp))
+        }
+    }
+
+    /// `kmeansAssign` in `Double` (fma chains).
+    public static func kmeansAssign(rows m: Int, dimension d: Int, x: UnsafePointer<Double>, ldx: Int, centers k: Int,
+                                    c: UnsafePointer<Double>, cnorm: UnsafePointer<Double>,
+                                    labels: UnsafeMutablePointer<Int>) throws(TesseraError) {
+        try labels.withMemoryRebound(to: Int64.self, capacity: m) { (lp) throws(TesseraError) in
+            try check(tsr_kmeans_assign_f64(Int64(m), Int64(d), x, Int64(ldx), Int64(k), c, cnorm, lp))
+        }
+    }
+}

@@ -1,0 +1,76 @@
+/*
+ * tessera/distance.h — dissimilarity kernels for clustering: all distances from one point
+ * to n points (the on-demand column of CLARANS / FastCLARANS and CLARA), the loss changes
+ * of the original PAM SWAP for one candidate against every medoid, and the k-means
+ * nearest-centre assignment (direct, blocked over points; no GEMM at small d and k).
+ *
+ * Numerics: every path (scalar, AVX2, AVX-512) performs the same IEEE operations in the
+ * same order for every output, so all paths give the same bits (no fused multiply-add).
+ * The column kernels reproduce, bit for bit, the float64 reference formulas of
+ * TesseraCluster's `DistanceMetric.distance` (sums over the features in order, in double).
+ */
+#ifndef TESSERA_DISTANCE_H
+#define TESSERA_DISTANCE_H
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Metrics of the column kernels; the values equal those of tsr_cluster_metric. Append-only. */
+typedef enum tsr_distance_kind {
+    TSR_DISTANCE_EUCLIDEAN = 1,    /**< √Σ(x_t − y_t)² */
+    TSR_DISTANCE_SQEUCLIDEAN = 2,  /**< Σ(x_t − y_t)² */
+    TSR_DISTANCE_MANHATTAN = 3,    /**< Σ|x_t − y_t| */
+    TSR_DISTANCE_COSINE = 4        /**< 1 − x·y / √(‖x‖²‖y‖²), clamped to [0, 2]; 0 if a norm is 0 */
+} tsr_distance_kind;
+
+/**
+ * Distances from the point y (d values) to the n points stored transposed in xt: feature t
+ * of point j is xt[t*ldxt + j] (ldxt >= n). out[j] (n doubles) = dist(x_j, y), each feature
+ * difference and product formed in double and summed over t = 0..d−1 in order.
+ * Errors: TSR_EINVAL (NULL pointers, n < 0, d < 1, ldxt < n, an unknown metric).
+ * n == 0 does nothing. Single-threaded; safe to call from several threads at once.
+ */
+TSR_API tsr_status tsr_distance_column_f32(tsr_distance_kind metric, int64_t n, int64_t d, const float *xt,
+                                           int64_t ldxt, const float *y, double *out);
+/** As tsr_distance_column_f32 with double data. */
+TSR_API tsr_status tsr_distance_column_f64(tsr_distance_kind metric, int64_t n, int64_t d, const double *xt,
+                                           int64_t ldxt, const double *y, double *out);
+
+/**
+ * PAM SWAP (Kaufman & Rousseeuw) loss changes of one candidate o against every medoid slot.
+ * row[j] = d(j, o) for the n points; near[j] (in 0..k−1), near_d[j] and seco_d[j] are the
+ * slot and distance of each point's nearest medoid and the distance of its second nearest.
+ * out[m] (k doubles) = Σ_j δ_j(m) with δ_j(m) = min(row[j], seco_d[j]) − near_d[j] when
+ * near[j] == m, else min(row[j] − near_d[j], 0) (differences in double). The sum runs over
+ * 16 interleaved partial sums (point j into sum j mod 16, in order) added pairwise at the end,
+ * so the result does not depend on the ISA. Errors: TSR_EINVAL (NULL pointers, n < 0,
+ * k < 1, a near slot outside 0..k−1 is not checked: the caller's cache guarantees it).
+ */
+TSR_API tsr_status tsr_pam_swap_deltas_f32(int64_t n, const float *row, const int32_t *near, const float *near_d,
+                                           const float *seco_d, int64_t k, double *out);
+/** As tsr_pam_swap_deltas_f32 with double distances. */
+TSR_API tsr_status tsr_pam_swap_deltas_f64(int64_t n, const double *row, const int32_t *near, const double *near_d,
+                                           const double *seco_d, int64_t k, double *out);
+
+/**
+ * k-means assignment: labels[i] = argmin over c < k of cnorm[c] − 2·(x_i · c_c) for the m rows
+ * of x (row i at x + i*ldx, ldx >= d), centres c (k × d, stride d) and cnorm[c] = ‖c_c‖²
+ * (the caller's). The dot product is a chain of fused multiply-adds over t = 0..d−1 in order
+ * (fmaf on every path, so every ISA gives the same bits); ties go to the lowest c.
+ * Errors: TSR_EINVAL (NULL pointers, m < 0, d < 1, k < 1, ldx < d), TSR_ENOMEM.
+ * Single-threaded; safe to call from several threads at once.
+ */
+TSR_API tsr_status tsr_kmeans_assign_f32(int64_t m, int64_t d, const float *x, int64_t ldx, int64_t k,
+                                         const float *centers, const float *cnorm, int64_t *labels);
+/** As tsr_kmeans_assign_f32 in double (fma). */
+TSR_API tsr_status tsr_kmeans_assign_f64(int64_t m, int64_t d, const double *x, int64_t ldx, int64_t k,
+                                         const double *centers, const double *cnorm, int64_t *labels);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TESSERA_DISTANCE_H */
