@@ -1,7 +1,8 @@
 # Datatype area: the MPI drop-in library (libtessera_mpi.so), its test and benchmarks.
 #   make mpi         build libtessera_mpi.so and the MPI programs (needs mpicc)
 #   make test-mpi    run an unmodified MPI program with and without LD_PRELOAD; outputs must match
-#   make bench-mpi   MPI_Pack vs Tessera per family (JSON lines) and the 3-D halo exchange
+#   make bench-mpi   MPI_Pack vs Tessera per family and halo3d with/without the preload (JSON lines;
+#                    run it under flock /work/bench.lock on a shared machine)
 MPICC   ?= mpicc
 MPIRUN  ?= mpirun --allow-run-as-root --oversubscribe
 DT_MPI  := $(BUILD)/mpi
@@ -41,11 +42,7 @@ test-mpi: $(BUILD)/lib/libtessera_mpi.so $(DT_MPI)/mpi_types_check
 
 bench-mpi: mpi
 	$(DT_MPI)/bench_pack $(if $(QUICK),--quick)
-	@for np in 2 4; do \
-	  plain=$$($(MPIRUN) -np $$np $(DT_MPI)/halo3d 256 $(if $(QUICK),5,20) | tail -1); \
-	  pre=$$($(MPIRUN) -np $$np -x LD_PRELOAD=$(abspath $(BUILD)/lib/libtessera_mpi.so) $(DT_MPI)/halo3d 256 $(if $(QUICK),5,20) | tail -1); \
-	  echo "halo3d np=$$np  plain: $$plain"; echo "halo3d np=$$np  tessera: $$pre"; \
-	done
+	interpose/mpi/bench_halo.sh $(BUILD) $(if $(QUICK),2 128 5,5 256 20)
 
 EXTRA_TESTS += test-mpi
 endif

@@ -69,7 +69,8 @@ public final class DistributedGrid: @unchecked Sendable {
         let d = grid.dimensions
         let want = requested ?? [Int](repeating: 0, count: d)
         try communicator.agree("DistributedGrid", [Agreed("grid", grid.description),
-                                                   Agreed("dims", "\(want)"), Agreed("transfer", "\(transfer)")])
+                                                   Agreed("dims", "\(want)"), Agreed("transfer", "\(transfer)"),
+                                                   Agreed("halo chunk bytes", "\(Self.pipelineChunkBytes)")])
         guard want.count == d else { throw .invalidArgument("DistributedGrid: dims \(want) need \(d) entries") }
         cartesian = try communicator.cartesian(dims: want, periodic: grid.boundaries.map { $0 == .periodic })
         for a in 0..<d where cartesian.dims[a] > grid.shape[a] {
@@ -181,43 +182,74 @@ public final class DistributedGrid: @unchecked Sendable {
 
     // MARK: halo exchange
 
+    /// Bytes per message of a pipelined packed face: a face travels as consecutive chunks of
+    /// its packed stream, so packing chunk i+1 overlaps the transfer of chunk i (and the peer
+    /// unpacks chunk i while chunk i+1 travels). Both sides derive the same chunking from the
+    /// face size, and MPI's non-overtaking rule matches chunk i to the i-th posted receive.
+    /// TESSERA_HALO_CHUNK_BYTES overrides it (0: one message per face, the unpipelined
+    /// exchange); the ranks check at construction that they agree on it.
+    static let pipelineChunkBytes: Int = {
+        if let v = ProcessInfo.processInfo.environment["TESSERA_HALO_CHUNK_BYTES"], let n = Int(v), n >= 0 {
+            return n == 0 ? Int.max : max(n, 4096)
+        }
+        return 64 << 10
+    }()
+
+    /// The chunk ranges of a packed face of `bytes` bytes.
+    static func chunks(_ bytes: Int) -> [Range<Int>] {
+        let c = pipelineChunkBytes
+        if bytes <= c { return [0..<bytes] }
+        return stride(from: 0, to: bytes, by: c).map { $0..<min($0 + c, bytes) }
+    }
+
     /// Starts the exchange of `v`'s faces with the neighbouring ranks (packs now with
-    /// `.packed`). Finish with `finishExchange` before reading the halos.
+    /// `.packed`, chunk by chunk, each chunk sent as soon as it is packed). Finish with
+    /// `finishExchange` before reading the halos.
     func startExchange(_ v: AlignedDoubles) throws(TesseraError) -> [Request] {
         let comm = communicator.comm
         let raw = UnsafeMutableRawBufferPointer(start: v.pointer, count: v.count * 8)
         // every request keeps the vector and this grid (which owns the face buffers) alive; a
         // throw after some are posted cancels those (see RequestScope)
         let scope = RequestScope(keeping: [v, self])
+        var receives: [Request] = []
         do {
             for f in faces {
-                var rq: MPI_Request?
                 if let mt = f.recvMPI {
+                    var rq: MPI_Request?
                     try mpiCheck(MPI_Irecv(raw.baseAddress, 1, mt.type, Int32(f.peer), f.recvTag, comm, &rq), "MPI_Irecv (halo)")
                     scope.add(Request(rq, expectedBytes: nil, what: "halo from \(f.peer)"), keeping: mt)
-                } else {
-                    try mpiCheck(MPI_Irecv(f.recvBox.pointer, Int32(f.recvBox.count), tsr_mpi_byte(), Int32(f.peer), f.recvTag, comm, &rq),
-                                 "MPI_Irecv (halo)")
-                    let r = Request(rq, expectedBytes: f.recvBox.count, what: "halo from \(f.peer)")
+                    continue
+                }
+                for (i, range) in Self.chunks(f.recvBox.count).enumerated() {
+                    var rq: MPI_Request?
+                    try mpiCheck(MPI_Irecv(f.recvBox.pointer + range.lowerBound, Int32(range.count), tsr_mpi_byte(), Int32(f.peer),
+                                           f.recvTag, comm, &rq), "MPI_Irecv (halo)")
+                    let r = Request(rq, expectedBytes: range.count, what: "halo chunk \(i) from \(f.peer)")
                     let face = f
                     r.onComplete = { () throws(TesseraError) in
-                        var pos = 0
-                        try face.recv.unpack(UnsafeRawBufferPointer(face.recvBox.buffer), position: &pos, into: raw, pool: nil)
+                        try face.recv.unpack(UnsafeRawBufferPointer(rebasing: face.recvBox.buffer[range]), byteRange: range,
+                                             into: raw, pool: nil)
                     }
-                    scope.add(r)
+                    receives.append(scope.add(r))
                 }
             }
+            var next = 0  // the first receive not yet seen complete (chunks arrive in order per face)
             for f in faces {
-                var rq: MPI_Request?
                 if let mt = f.sendMPI {
+                    var rq: MPI_Request?
                     try mpiCheck(MPI_Isend(raw.baseAddress, 1, mt.type, Int32(f.peer), f.sendTag, comm, &rq), "MPI_Isend (halo)")
                     scope.add(Request(rq, expectedBytes: nil, what: "halo to \(f.peer)"), keeping: mt)
-                } else {
-                    var pos = 0
-                    try f.send.pack(UnsafeRawBufferPointer(raw), into: f.sendBox.buffer, position: &pos, pool: nil)
-                    try mpiCheck(MPI_Isend(f.sendBox.pointer, Int32(f.sendBox.count), tsr_mpi_byte(), Int32(f.peer), f.sendTag, comm, &rq),
-                                 "MPI_Isend (halo)")
-                    scope.add(Request(rq, expectedBytes: nil, what: "halo to \(f.peer)"))
+                    continue
+                }
+                for (i, range) in Self.chunks(f.sendBox.count).enumerated() {
+                    try f.send.pack(UnsafeRawBufferPointer(raw), byteRange: range,
+                                    into: UnsafeMutableRawBufferPointer(rebasing: f.sendBox.buffer[range]), pool: nil)
+                    var rq: MPI_Request?
+                    try mpiCheck(MPI_Isend(f.sendBox.pointer + range.lowerBound, Int32(range.count), tsr_mpi_byte(), Int32(f.peer),
+                                           f.sendTag, comm, &rq), "MPI_Isend (halo)")
+                    scope.add(Request(rq, expectedBytes: nil, what: "halo chunk \(i) to \(f.peer)"))
+                    // drive MPI's progress and unpack what has arrived while this side packs
+                    while next < receives.count, try receives[next].test() { next += 1 }
                 }
             }
         } catch {
@@ -227,8 +259,16 @@ public final class DistributedGrid: @unchecked Sendable {
         return scope.release()
     }
 
-    /// Waits for the exchange (and unpacks with `.packed`).
-    func finishExchange(_ reqs: [Request]) throws(TesseraError) { try Request.waitAll(reqs) }
+    /// Waits for the exchange, unpacking each packed chunk as it arrives (in posting order,
+    /// which is arrival order per face), then the sends.
+    func finishExchange(_ reqs: [Request]) throws(TesseraError) {
+        var first: TesseraError?
+        for r in reqs where r.onComplete != nil && !r.isComplete {
+            do { try r.wait() } catch { if first == nil { first = error } }
+        }
+        do { try Request.waitAll(reqs) } catch { if first == nil { first = error } }
+        if let first { throw first }
+    }
 
     /// Fills the domain-boundary ghosts of `v` (Dirichlet value or 0, Neumann mirror), as TiledGrid.
     func fillBoundaries(_ v: AlignedDoubles, dirichletValues: Bool) {

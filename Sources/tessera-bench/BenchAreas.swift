@@ -7,7 +7,7 @@ nonisolated(unsafe) let benchAreas: [(name: String, summary: String, run: (Bench
     ("pde", "NS2D step vs FFT floor and NumPy, FFTW plan cost, FD CG/heat vs naive, parallel efficiency, bandwidth", runPDEBench),
     ("randproj", "random projections (dense, CSR) vs SGEMM and scikit-learn, FastRP vs SciPy and fastrp, SpMM vs read bandwidth", runRandProjBench),
     ("diffusion", "patch-parallel U-Net sampling (sync/DistriFusion/PCPP/ASG) vs unsplit, conv vs SGEMM, Gaussian-field spectrum error", runDiffusionBench),
-    ("datatype", "MPI-style datatype pack (vectors, 3-D faces, nested, indexed, struct) vs naive packer, STREAM copy limit; MPI_Pack: make bench-mpi", runDatatypeBench),
+    ("datatype", "MPI-style datatype pack (vectors, 3-D faces hot and cold, nested, indexed, struct) vs OpenMPI MPI_Pack (bench_pack, built by make mpi) and the naive packer, STREAM copy limit", runDatatypeBench),
     ("attention", "FlashAttention-2 prefill and split decode vs OpenBLAS materialised attention, SGEMM and read-bandwidth limits", runAttentionBench),
     ("distributed", "MPI (mpirun + tessera-mpi): halo exchange packed vs OpenMPI derived type, FD heat strong/weak scaling + model to 1024 ranks, ring attention, k-means", runDistributedBench),
     ("python", "the Python package: call overhead vs the direct C call, KMedoids vs kmedoids, SRP vs scikit-learn, FastRP vs fastrp", runPythonBench),

@@ -1,12 +1,13 @@
 import Foundation
 import Tessera
 
-/// `tessera bench datatype`: Tessera's pack (canonical form + specialised kernels, all
-/// cores) vs the naive recursive type-map packer (`Datatype.packReference`) on the TEMPI
-/// families, with the STREAM copy bandwidth of this run as the limit (our rate counts the
-/// packed bytes read and written: 2 x packed / time). OpenMPI's MPI_Pack is compared by
-/// the C program of `make bench-mpi` (interpose/mpi/bench_pack.c, linked to libmpi).
+/// `tessera bench datatype`: first Tessera's pack vs OpenMPI's `MPI_Pack` on the TEMPI
+/// families (records named `MPI_Pack: ...`, `speedup` = MPI_Pack time / ours on one thread,
+/// `speedup_all_cores` on the default pool), then Tessera's pack (all cores) vs the naive
+/// recursive type-map packer (`Datatype.packReference`) with the STREAM copy bandwidth of
+/// this run as the limit (our rate counts the packed bytes read and written: 2 x packed / time).
 func runDatatypeBench(_ ctx: BenchContext) throws {
+    try runMPIPackComparison(ctx)
     let pool = ThreadPool.shared
     let probe = try MachineProbe(count: ctx.quick ? 4 << 20 : 16 << 20, pool: pool)
     let copy = try measure(repeats: ctx.quick ? 3 : 7, warmup: 1) { try probe.stream(.copy, pool: pool) }
@@ -79,5 +80,62 @@ func runDatatypeBench(_ ctx: BenchContext) throws {
         .resized(lowerBound: 0, extent: 40)
     for (count, cold) in [((1 << 20) / 29, false), (ctx.quick ? 1 << 18 : 1 << 20, true)] {
         try run("struct{int,double[3],char}/40B count=\(count)", rec, count: count, sourceBytes: count * 40, cold: cold)
+    }
+}
+
+/// The C program that times Tessera against OpenMPI's MPI_Pack in one process (rounds of
+/// ours / MPI_Pack / plain loop / ours on all cores, load average per case):
+/// interpose/mpi/bench_pack.c, built by `make mpi` (it links libmpi, which this executable
+/// does not). Looked up at $TESSERA_BENCH_PACK, then build/mpi/bench_pack under the working
+/// directory and beside the package root of this executable.
+private func packBenchPath() -> String? {
+    let fm = FileManager.default
+    var candidates: [String] = []
+    if let p = ProcessInfo.processInfo.environment["TESSERA_BENCH_PACK"] { candidates.append(p) }
+    candidates.append(fm.currentDirectoryPath + "/build/mpi/bench_pack")
+    // .build/<config>/tessera-bench -> package root
+    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    let root = exe.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    candidates.append(root.appendingPathComponent("build/mpi/bench_pack").path)
+    return candidates.first { fm.isExecutableFile(atPath: $0) }
+}
+
+/// Runs bench_pack and re-emits its records, so the MPI_Pack comparison is part of this run.
+private func runMPIPackComparison(_ ctx: BenchContext) throws {
+    guard let exe = packBenchPath() else {
+        ctx.output.note("datatype: OpenMPI MPI_Pack comparison skipped: build it with `make mpi` (needs mpicc), "
+            + "or point TESSERA_BENCH_PACK at bench_pack")
+        return
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: exe)
+    p.arguments = ctx.quick ? ["--quick"] : []
+    var env = ProcessInfo.processInfo.environment
+    env["TESSERA_NUM_THREADS"] = "\(ctx.threads)"
+    p.environment = env
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else {
+        throw TesseraError.io("bench_pack (\(exe)) failed with status \(p.terminationStatus)")
+    }
+    let standard: Set<String> = ["case", "unit", "ours", "baseline_name", "baseline", "speedup", "limit_name", "limit",
+                                 "fraction", "threads", "identical_bytes"]
+    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        guard let j = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+              let name = j["case"] as? String else { continue }
+        func num(_ k: String) -> Double? { (j[k] as? NSNumber)?.doubleValue }
+        var extra: [String: Double] = [:]
+        for (k, v) in j where !standard.contains(k) {
+            if let n = v as? NSNumber { extra[k] = n.doubleValue }
+        }
+        extra["error"] = (j["identical_bytes"] as? Bool) == true ? 0 : 1
+        ctx.output.emit(BenchRecord(
+            name: "MPI_Pack: \(name)", unit: "s", ours: num("ours") ?? .nan,
+            baselineName: j["baseline_name"] as? String ?? "openmpi_MPI_Pack", baseline: num("baseline") ?? .nan,
+            speedup: num("speedup"), limitName: j["limit_name"] as? String, limit: num("limit"),
+            fraction: num("fraction"), threads: Int(num("threads") ?? 1), extra: extra))
     }
 }

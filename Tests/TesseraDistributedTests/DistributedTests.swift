@@ -278,6 +278,8 @@ struct DistributedMPITests {
     @Test("distributed explicit heat writes the FDHeat solution bitwise; one rank writes the same file", arguments: [
         (2, ["--bc", "dirichlet:0.5"]), (3, ["--transfer", "derived", "--bc", "periodic,neumann"]),
         (4, ["--decomposition", "2,2", "--bc", "neumann,dirichlet:1"]), (2, ["--dimensions", "3", "--n", "12", "--bc", "periodic"]),
+        // faces of 96x96 doubles (72 KiB) travel as two pipelined chunks (DistributedGrid.pipelineChunkBytes)
+        (2, ["--dimensions", "3", "--n", "96", "--steps", "3", "--bc", "periodic,neumann,dirichlet:1"]),
     ])
     func heat(ranks: Int, extra: [String]) throws {
         let dir = try scratchDirectory()

@@ -4,8 +4,11 @@
  * packer, on the type families TEMPI measures, with the memory floor
  *   (cache-line bytes the type touches / read bandwidth) + (packed bytes / write bandwidth)
  * measured in the same process on one core. One JSON object per line (docs/BENCHMARKS.md).
- * Timings are interleaved (ours, MPI, loop, ...), median of the repeats.
- *   usage: bench_pack [--quick]
+ * Timings are interleaved in rounds (ours, MPI, loop, ours on all cores, ...): medians with
+ * min-max, the speed-up as the median of the per-round ratios with their min-max, and the
+ * load average beside each case (the machine is shared). Cases named `cold` that fit in the
+ * caches sweep 96 MiB through them before every timed call.
+ *   usage: bench_pack [--quick] [--only SUBSTRING]
  */
 #include <mpi.h>
 #include <stdint.h>
@@ -94,9 +97,31 @@ typedef void (*loop_fn)(const char *src, char *dst, const void *arg);
 
 static tsr_pool_t *pool1;
 static int quick;
+static const char *only;
 
+/* Evicts the caches: 96 MiB (3x the 32 MiB L3) read and written. */
+static char *flush_buf;
+static const size_t flush_bytes = 96u << 20;
+static void flush_caches(void) {
+    if (!flush_buf) { flush_buf = tsr_malloc(flush_bytes); memset(flush_buf, 1, flush_bytes); }
+    for (size_t i = 0; i < flush_bytes; i += 64) flush_buf[i]++;
+}
+
+static double loadavg1(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) { if (fscanf(f, "%lf", &l) != 1) l = -1; fclose(f); }
+    return l;
+}
+
+/* hot: 1 hot, 0 cold by size (larger than the caches), 2 cold by flushing before every call */
 static void run_case(const char *name, int hot, MPI_Datatype mt, tsr_datatype_t *tt, int count, size_t src_bytes,
                      int64_t src_offset, loop_fn loop, const void *arg) {
+    char full[160];
+    snprintf(full, sizeof full, "%s %s", name, hot == 1 ? "hot" : "cold");
+    if (only && !strstr(full, only)) return;
+    const int flush = hot == 2;
+    const double load0 = loadavg1();
     int64_t size;
     tsr_datatype_commit(tt);
     tsr_datatype_size(tt, &size);
@@ -105,23 +130,34 @@ static void run_case(const char *name, int hot, MPI_Datatype mt, tsr_datatype_t 
          *o3 = tsr_malloc((size_t)packed);
     for (size_t i = 0; i < src_bytes; i++) src[i] = (char)(i * 7 + 3);
     const char *base = src + src_offset;
-    int reps = quick ? 3 : (hot ? 41 : 9);
-    double t_ours[64], t_mpi[64], t_loop[64], t_all[64], t_naive[64];
+    int reps = quick ? 3 : (hot == 1 ? 41 : hot == 2 ? 15 : 9);
+    double t_ours[64], t_mpi[64], t_loop[64], t_all[64], t_naive[64], ratio[64], ratio_all[64];
     int nv = 0;
     for (int r = -1; r < reps; r++) {
         int64_t pos = 0;
         int ipos = 0;
+        if (flush) flush_caches();
         double a = now();
         tsr_datatype_pack(pool1, base, count, tt, o1, packed, &pos);
         double b = now();
+        if (flush) flush_caches();
+        double b2 = now();
         MPI_Pack(base, count, mt, o2, (int)packed, &ipos, MPI_COMM_WORLD);
         double c = now();
+        if (flush) flush_caches();
+        double c2 = now();
         loop(base, o3, arg);
         double d = now();
         pos = 0;
+        if (flush) flush_caches();
+        double d2 = now();
         tsr_datatype_pack(NULL, base, count, tt, o1, packed, &pos);
         double e = now();
-        if (r >= 0) { t_ours[r] = b - a; t_mpi[r] = c - b; t_loop[r] = d - c; t_all[r] = e - d; }
+        if (r >= 0) {
+            t_ours[r] = b - a; t_mpi[r] = c - b2; t_loop[r] = d - c2; t_all[r] = e - d2;
+            ratio[r] = t_mpi[r] / t_ours[r];
+            ratio_all[r] = t_mpi[r] / t_all[r];
+        }
     }
     /* the naive packer is slow: a few runs */
     for (int r = 0; r < (quick ? 1 : 3); r++) {
@@ -132,15 +168,22 @@ static void run_case(const char *name, int hot, MPI_Datatype mt, tsr_datatype_t 
     }
     int same = memcmp(o1, o2, (size_t)packed) == 0 && memcmp(o1, o3, (size_t)packed) == 0;
     double ours = median(t_ours, reps), mpi = median(t_mpi, reps), lp = median(t_loop, reps), all = median(t_all, reps),
-           naive = median(t_naive, nv);
+           naive = median(t_naive, nv), sp = median(ratio, reps), sp_all = median(ratio_all, reps);
+    /* median() sorted the arrays: [0] and [reps-1] are min and max */
     double floor_s = lines_touched(tt, count) / read_bw + packed / write_bw;
-    printf("{\"case\": \"%s %s\", \"unit\": \"s\", \"ours\": %.6e, \"baseline_name\": \"openmpi_MPI_Pack\", "
-           "\"baseline\": %.6e, \"speedup\": %.3f, \"limit_name\": \"memory_floor_1core\", \"limit\": %.6e, "
+    printf("{\"case\": \"%s\", \"unit\": \"s\", \"ours\": %.6e, \"baseline_name\": \"openmpi_MPI_Pack\", "
+           "\"baseline\": %.6e, \"speedup\": %.3f, \"speedup_min\": %.3f, \"speedup_max\": %.3f, "
+           "\"ours_min\": %.6e, \"ours_max\": %.6e, \"baseline_min\": %.6e, \"baseline_max\": %.6e, "
+           "\"limit_name\": \"memory_floor_1core\", \"limit\": %.6e, "
            "\"fraction\": %.3f, \"threads\": 1, \"gbs\": %.3f, \"plain_loop_s\": %.6e, \"speedup_vs_loop\": %.3f, "
-           "\"naive_s\": %.6e, \"ours_all_cores_s\": %.6e, \"all_cores_threads\": %d, \"packed_bytes\": %lld, "
-           "\"identical_bytes\": %s}\n",
-           name, hot ? "hot" : "cold", ours, mpi, mpi / ours, floor_s, floor_s / ours, packed / ours / 1e9, lp, lp / ours,
-           naive, all, tsr_pool_num_threads(NULL), (long long)packed, same ? "true" : "false");
+           "\"naive_s\": %.6e, \"ours_all_cores_s\": %.6e, \"ours_all_cores_min\": %.6e, \"ours_all_cores_max\": %.6e, "
+           "\"speedup_all_cores\": %.3f, \"speedup_all_cores_min\": %.3f, \"speedup_all_cores_max\": %.3f, "
+           "\"all_cores_threads\": %d, \"packed_bytes\": %lld, \"rounds\": %d, \"loadavg_start\": %.2f, "
+           "\"loadavg_end\": %.2f, \"identical_bytes\": %s}\n",
+           full, ours, mpi, sp, ratio[0], ratio[reps - 1], t_ours[0], t_ours[reps - 1], t_mpi[0], t_mpi[reps - 1],
+           floor_s, floor_s / ours, packed / ours / 1e9, lp, lp / ours, naive, all, t_all[0], t_all[reps - 1], sp_all,
+           ratio_all[0], ratio_all[reps - 1], tsr_pool_num_threads(NULL), (long long)packed, reps, load0, loadavg1(),
+           same ? "true" : "false");
     fflush(stdout);
     tsr_free(src); tsr_free(o1); tsr_free(o2); tsr_free(o3);
 }
@@ -182,7 +225,10 @@ static void loop_face(const char *src, char *dst, const void *a) {
 
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
-    quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) quick = 1;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
+    }
     tsr_pool_params pp;
     tsr_pool_params_default(&pp);
     pp.n_threads = 1;
@@ -232,8 +278,10 @@ int main(int argc, char **argv) {
             /* axis 2 (fastest) is the worst face: one 8h-byte run per 8N-byte row */
             snprintf(name, sizeof name, "face axis=%d (%s) halo=%d grid=%d^3 doubles", ax,
                      ax == 0 ? "contiguous slab" : ax == 1 ? "rows" : "8B runs", h, N);
-            /* repeated packs of one face: its lines (<= 12 MiB) stay in L3, so these are hot */
+            /* repeated packs of one face: its lines (<= 12 MiB) stay in L3, so these are hot;
+             * the 8-byte-run face is also measured cold (caches flushed before every call) */
             run_case(name, 1, mt, tt, 1, (size_t)N * N * N * 8, 0, loop_face, &fa);
+            if (ax == 2) run_case(name, 2, mt, tt, 1, (size_t)N * N * N * 8, 0, loop_face, &fa);
             MPI_Type_free(&mt);
             tsr_datatype_destroy(tt);
         }

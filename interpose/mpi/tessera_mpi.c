@@ -9,6 +9,8 @@
  *   - MPI_Pack / MPI_Unpack / MPI_Pack_size use Tessera's kernels for cached types;
  *   - MPI_Send / Recv / Isend / Irecv / Sendrecv with a non-contiguous cached type
  *     pack with Tessera, move MPI_BYTEs, and unpack on arrival (Wait/Test family);
+ *   - a cached type whose data is one dense block (a contiguous face at any offset) goes
+ *     to the real MPI with its own type: no staging copy;
  *   - everything else, and every type it cannot translate (DARRAY, F90, pair types
  *     with holes, sizes past INT_MAX), goes to the real MPI untouched.
  * TESSERA_MPI_DISABLE=1 turns it off; TESSERA_MPI_VERBOSE=1 prints counters at MPI_Finalize.
@@ -87,7 +89,7 @@ __attribute__((constructor)) static void tessera_mpi_defaults(void) {
 /* ---- settings and counters ------------------------------------------------------------------ */
 
 static int disabled = -1, verbose;
-static long n_commit, n_cached, n_pack, n_unpack, n_send, n_recv;
+static long n_commit, n_cached, n_pack, n_unpack, n_send, n_recv, n_direct;
 
 static int off(void) {
     if (disabled < 0) {
@@ -101,7 +103,9 @@ static int off(void) {
 
 /* ---- cache: MPI_Datatype -> committed Tessera type (NULL entry: cannot handle) ---------------- */
 
-typedef struct entry { MPI_Datatype key; tsr_datatype_t *t; int contiguous; int64_t size; struct entry *next; } entry;
+/* dense: the type's data is one block (canonical STRIDED, no streams); with extent == size,
+ * count elements are one block too. Such data the real MPI moves in one copy (or none). */
+typedef struct entry { MPI_Datatype key; tsr_datatype_t *t; int dense; int64_t size, extent; struct entry *next; } entry;
 static entry *buckets[1024];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -125,9 +129,8 @@ static void cache_put(MPI_Datatype d, tsr_datatype_t *t) {
         tsr_canon_info ci = {.size = sizeof ci};
         tsr_datatype_canon_info_get(t, &ci);
         e->size = ci.type_size;
-        /* a dense block with extent == size: the real MPI moves it without packing */
-        e->contiguous = ci.kind == TSR_CANON_EMPTY ||
-                        (ci.kind == TSR_CANON_STRIDED && ci.ndims == 0 && ci.start == 0 && ci.extent == ci.type_size);
+        e->extent = ci.extent;
+        e->dense = ci.kind == TSR_CANON_EMPTY || (ci.kind == TSR_CANON_STRIDED && ci.ndims == 0);
     }
     pthread_mutex_lock(&cache_lock);
     size_t b = bucket(d);
@@ -265,10 +268,16 @@ static void cache_type(MPI_Datatype d) {
     cache_put(d, t);
 }
 
-/* The cached, non-contiguous Tessera type for (d, count), or 0 to forward. */
+/*
+ * The cached Tessera type for (d, count), or 0 to forward the call untouched. Data that is
+ * one dense block in memory (a contiguous face: a slab of a C-order grid, any offset) goes
+ * straight to the real MPI with the caller's own type: packing it would add a copy that
+ * the real MPI does not make.
+ */
 static int use_tessera(MPI_Datatype d, int count, entry *e) {
     if (off() || count < 0) return 0;
-    if (!cache_get(d, e) || e->contiguous) return 0;
+    if (!cache_get(d, e)) return 0;
+    if (e->dense && (count <= 1 || e->extent == e->size)) { n_direct++; return 0; }
     return (int64_t)count * e->size <= INT_MAX;
 }
 
@@ -581,8 +590,9 @@ EXPORT int MPI_Finalize(void) {
         int rank = 0;
         get_MPI_Comm_rank()(MPI_COMM_WORLD, &rank);
         fprintf(stderr,
-                "libtessera_mpi[rank %d]: commits %ld (cached %ld), pack %ld, unpack %ld, sends %ld, receives %ld\n",
-                rank, n_commit, n_cached, n_pack, n_unpack, n_send, n_recv);
+                "libtessera_mpi[rank %d]: commits %ld (cached %ld), pack %ld, unpack %ld, sends %ld, receives %ld, "
+                "dense passed through %ld\n",
+                rank, n_commit, n_cached, n_pack, n_unpack, n_send, n_recv, n_direct);
     }
     return get_MPI_Finalize()();
 }

@@ -18,7 +18,7 @@ TSR_TARGET_AVX2 static void pack_strided(char *packed, char *mem, int64_t B, int
     if (B < 32) { dt_pack_strided_body(packed, mem, B, s, m); return; }
     const int pf = s >= 128 || s <= -128;
     for (int64_t i = 0; i < m; i++) {
-        if (pf) _mm_prefetch(mem + (i + PFD) * s, _MM_HINT_T0);
+        if (pf) _mm_prefetch(mem + (i + PFD) * s, _MM_HINT_T1);
         copy_ge32(packed + i * B, mem + i * s, B);
     }
 }
@@ -27,7 +27,7 @@ TSR_TARGET_AVX2 static void unpack_strided(char *packed, char *mem, int64_t B, i
     if (B < 32) { dt_unpack_strided_body(packed, mem, B, s, m); return; }
     const int pf = s >= 128 || s <= -128;
     for (int64_t i = 0; i < m; i++) {
-        if (pf) _mm_prefetch(mem + (i + PFD) * s, _MM_HINT_T0);
+        if (pf) _mm_prefetch(mem + (i + PFD) * s, _MM_HINT_T1);
         copy_ge32(mem + i * s, packed + i * B, B);
     }
 }
