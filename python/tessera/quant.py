@@ -64,8 +64,16 @@ _s("tsr_qgemm_plan_dequantize", c_int32, c_void_p, c_void_p, c_int64)
 _s("tsr_qgemm_execute", c_int32, c_void_p, c_void_p, c_int64, c_void_p, c_int64, c_void_p, c_void_p, c_int64,
    c_void_p, _size_t)
 
-_COUNT = 25
-FORMATS = tuple(lib.tsr_quant_format_name(i).decode() for i in range(_COUNT))
+def _format_names():
+    """Every format the loaded library knows: ids count up until tsr_quant_format_name says "invalid"."""
+    names = []
+    while (name := lib.tsr_quant_format_name(len(names)).decode()) != "invalid":
+        names.append(name)
+    return tuple(names)
+
+
+FORMATS = _format_names()
+_COUNT = len(FORMATS)
 """Format names in tsr_quant_format order ("f32", "f16", "bf16", "q4_0", ...)."""
 
 QuantStats = namedtuple("QuantStats", ["max_abs_error", "rms_error", "max_abs_value", "rms_value"])
