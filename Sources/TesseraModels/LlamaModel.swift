@@ -76,6 +76,8 @@ public final class LlamaModel: @unchecked Sendable {
         /// gate/up side by side: out = 2·ffn, each row `[gate | up]`.
         let gateUp: any LinearOperator
         let down: any LinearOperator
+        /// Which of `ropeTables` rotates this layer's queries and keys.
+        let ropeTable: Int
         /// The seven projections as stored in the file (for byte accounting).
         let weights: [WeightMatrix]
     }
@@ -85,8 +87,11 @@ public final class LlamaModel: @unchecked Sendable {
     let output: any LinearOperator
     let blocks: [Block]
     let attention: any AttentionOperator
-    /// RoPE inverse frequencies (`ropeDimensions/2`), with per-dimension factors applied.
-    let inverseFrequencies: [Double]
+    /// RoPE inverse frequencies (`ropeDimensions/2` each), one table per RoPE base the layers
+    /// use, with per-dimension factors applied.
+    let ropeTables: [[Double]]
+    /// The spare workspace of `forward(batch:)` calls made without one.
+    let workspaceCache = WorkspaceCache()
 
     /// Opens `path` (memory-mapped) and builds the model.
     public convenience init(path: String, options: ModelOptions = ModelOptions()) throws(TesseraError) {
@@ -181,6 +186,7 @@ public final class LlamaModel: @unchecked Sendable {
                 o: try linear(wo),
                 gateUp: try fused([wg, wu], name: p + "ffn_gate_up"),
                 down: try linear(wd),
+                ropeTable: 0,
                 weights: [wq, wk, wv, wo, wg, wu, wd]))
         }
         self.blocks = blocks
@@ -196,7 +202,7 @@ public final class LlamaModel: @unchecked Sendable {
             let factors = try vector("rope_freqs.weight", rd / 2)
             for i in inv.indices where factors[i] > 0 { inv[i] /= Double(factors[i]) }
         }
-        inverseFrequencies = inv
+        ropeTables = [inv]
         loadSeconds = monotonicSeconds() - t0
     }
 
