@@ -70,7 +70,9 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
         __m256i zv = _mm256_setzero_si256();
         __m256 mn = _mm256_setzero_ps();
         if (d->zkind == TSR_QZ_ROW) zv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(ex + 8 * h)));
-        if (d->has_min) mn = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(ex + 16 * h)));
+        if (d->has_min)
+            mn = d->scale_f32 ? _mm256_loadu_ps((const float *)(const void *)(ex + 32 * h))
+                              : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(ex + 16 * h)));
         for (int m = 0; m < MT; m++) {
             const tsr_qact_meta *am = meta + (int64_t)m * ng + gi;
             const __m256i corr = d->zkind == TSR_QZ_ROW ? _mm256_mullo_epi32(zv, _mm256_set1_epi32(am->sum))

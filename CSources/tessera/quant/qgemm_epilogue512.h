@@ -22,7 +22,9 @@ tsr_qepilogue512(const tsr_qkernel_desc *d, const uint8_t *rec, const int MT, co
     __m512i zv = _mm512_setzero_si512();
     __m512 mn = _mm512_setzero_ps();
     if (d->zkind == TSR_QZ_ROW) zv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)ex));
-    if (d->has_min) mn = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)ex));
+    if (d->has_min)
+        mn = d->scale_f32 ? _mm512_loadu_ps((const float *)(const void *)ex)
+                          : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)ex));
     for (int m = 0; m < MT; m++) {
         const tsr_qact_meta *am = meta + (int64_t)m * ng;
         const __m512i corr = d->zkind == TSR_QZ_ROW ? _mm512_mullo_epi32(zv, _mm512_set1_epi32(am->sum))

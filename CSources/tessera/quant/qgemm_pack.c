@@ -19,14 +19,15 @@ void tsr_qgemm_layout(tsr_quant_format fmt, int64_t k, tsr_qkernel_desc *d, int3
     d->zkind = f->zero_point ? TSR_QZ_ROW : TSR_QZ_CONST;
     d->has_min = f->has_min;
     d->u8_max = 255;
-    if (fmt == TSR_QUANT_Q4_1) d->zconst = 0;
+    if (tsr_qfmt_is_ggml_ext(fmt)) tsr_qggml_codes(fmt, &d->bits, &d->scale_f32, &d->zconst, &d->u8_max);
+    else if (fmt == TSR_QUANT_Q4_1) d->zconst = 0;
     else if (d->bits == 4) d->zconst = 8;
     else if (fmt == TSR_QUANT_Q6_K) { d->zconst = 32; d->u8_max = 63; }
     else d->zconst = 128;
     d->ngroups = (int32_t)(k / d->group);
     d->wbytes = (size_t)TSR_QP * (size_t)d->group * (size_t)d->bits / 8;
     d->rec_bytes = d->wbytes + TSR_QP * (d->scale_f32 ? 4 : 2) + (d->zkind == TSR_QZ_ROW ? TSR_QP : 0) +
-                   (d->has_min ? TSR_QP * 2 : 0);
+                   (d->has_min ? TSR_QP * (d->scale_f32 ? 4 : 2) : 0);
     d->panel_bytes = (size_t)d->ngroups * d->rec_bytes;
 }
 
@@ -35,12 +36,17 @@ void tsr_qgemm_layout(tsr_quant_format fmt, int64_t k, tsr_qkernel_desc *d, int3
  * words (f16 bits or f32 bits) and extras (zero point or f16 min bits) per group.
  */
 static void decode_row(tsr_quant_format fmt, const tsr_qkernel_desc *d, const uint8_t *row, int64_t k,
-                       uint8_t *u, uint32_t *scale, uint16_t *extra) {
+                       uint8_t *u, uint32_t *scale, uint32_t *extra) {
     const tsr_qfmt *f = tsr_qfmt_get(fmt);
     const int64_t nb = k / f->block_elems;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = row + b * f->block_bytes;
         uint8_t *ub = u + b * f->block_elems;
+        if (tsr_qfmt_is_ggml_ext(fmt)) {
+            const int64_t gpb = f->block_elems / f->group;
+            tsr_qggml_unpack(fmt, blk, ub, scale + b * gpb, extra + b * gpb);
+            continue;
+        }
         switch (fmt) {
         case TSR_QUANT_Q4_0:
         case TSR_QUANT_Q4_1: {
@@ -129,17 +135,17 @@ static void pack_panels(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
     const int64_t k = w->k, ng = d->ngroups, g = d->group;
     const size_t ss = d->scale_f32 ? 4 : 2;
     /* one allocation per range (plan creation is not a hot path; no scratch shared across pools) */
-    uint8_t *u = tsr_malloc((size_t)k + (size_t)ng * 6 + 64);
+    uint8_t *u = tsr_malloc((size_t)k + (size_t)ng * 8 + 64);
     if (!u) { __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED); return; }
     uint32_t *scale = (uint32_t *)(void *)(u + ((k + 63) & ~(int64_t)63));
-    uint16_t *extra = (uint16_t *)(scale + ng);
+    uint32_t *extra = scale + ng;
     for (int64_t p = p0; p < p1; p++) {
         uint8_t *dst = c->packed + (size_t)p * c->panel_bytes;
         memset(dst, 0, c->panel_bytes);
         for (int r = 0; r < TSR_QP; r++) {
             const int64_t row = p * TSR_QP + r;
             if (row >= w->n) break;  /* padding rows: zero weights and zero scales */
-            memset(extra, 0, (size_t)ng * 2);
+            memset(extra, 0, (size_t)ng * 4);
             decode_row(w->format, d, (const uint8_t *)w->data + (size_t)row * c->stride, k, u, scale, extra);
             for (int64_t gi = 0; gi < ng; gi++) {
                 uint8_t *rec = dst + (size_t)gi * d->rec_bytes;
@@ -157,7 +163,8 @@ static void pack_panels(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
                 else memcpy(sc + 4 * r, &scale[gi], 4);
                 uint8_t *ex = sc + TSR_QP * ss;
                 if (d->zkind == TSR_QZ_ROW) ex[r] = (uint8_t)extra[gi];
-                if (d->has_min) tsr_st16(ex + 2 * r, extra[gi]);
+                if (d->has_min && ss == 2) tsr_st16(ex + 2 * r, (uint16_t)extra[gi]);
+                else if (d->has_min) memcpy(ex + 4 * r, &extra[gi], 4);
             }
         }
     }
@@ -205,7 +212,7 @@ tsr_status tsr_qgemm_plan_dequantize(const tsr_qgemm_plan_t *plan, float *dst, i
             const uint8_t *sc = rec + d->wbytes, *ex = sc + TSR_QP * (d->scale_f32 ? 4 : 2);
             const float s = d->scale_f32 ? tsr_ldf(sc + 4 * r) : tsr_f16_to_f32(tsr_ld16(sc + 2 * r));
             const int z = d->zkind == TSR_QZ_ROW ? ex[r] : d->zconst;
-            const float mn = d->has_min ? tsr_f16_to_f32(tsr_ld16(ex + 2 * r)) : 0.0f;
+            const float mn = !d->has_min ? 0.0f : d->scale_f32 ? tsr_ldf(ex + 4 * r) : tsr_f16_to_f32(tsr_ld16(ex + 2 * r));
             for (int e = 0; e < g; e++) {
                 int u;
                 if (d->bits == 4) {

@@ -70,7 +70,10 @@ static void qpanel_scalar(const tsr_qkernel_desc *d, const uint8_t *panel, int64
                 const float s = d->scale_f32 ? tsr_ldf(sc + 4 * r) : tsr_f16_to_f32(tsr_ld16(sc + 2 * r));
                 const float t = (float)isum * am[gi].d;
                 acc[r] = fmaf(t, s, acc[r]);
-                if (d->has_min) acc[r] = fmaf(tsr_f16_to_f32(tsr_ld16(ex + 2 * r)), am[gi].dsum, acc[r]);
+                if (d->has_min) {
+                    const float mn = d->scale_f32 ? tsr_ldf(ex + 4 * r) : tsr_f16_to_f32(tsr_ld16(ex + 2 * r));
+                    acc[r] = fmaf(mn, am[gi].dsum, acc[r]);
+                }
             }
         }
         for (int r = 0; r < nvalid; r++) y[m * ldy + r] = bias ? acc[r] + bias[r] : acc[r];
