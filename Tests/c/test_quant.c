@@ -510,6 +510,36 @@ TSR_TEST(qgemm_all_formats_all_isas) {
     }
 }
 
+/* What a plan holds per weight: no more than the file but for the K-quants with minimums'
+ * f16 super-block scales per row (+0.125) and Q3_K/Q2_K/IQ4_NL, kept as 8-bit codes. Two scale
+ * levels (int8 sub-scales, f16 d per super-block); 5- and 6-bit codes as a nibble plane plus a
+ * 1- or 2-bit plane. */
+TSR_TEST(qgemm_plan_bits_per_weight) {
+    const struct { tsr_quant_format f; double bpw; } want[] = {
+        {TSR_QUANT_Q4_0, 4.5},   {TSR_QUANT_Q8_0, 8.5},    {TSR_QUANT_Q4_K, 4.625}, {TSR_QUANT_Q6_K, 6.5625},
+        {TSR_QUANT_Q5_K, 5.625}, {TSR_QUANT_Q3_K, 8.5625}, {TSR_QUANT_Q2_K, 9.125}, {TSR_QUANT_Q5_0, 5.5},
+        {TSR_QUANT_Q5_1, 6.0},   {TSR_QUANT_IQ4_NL, 8.5},
+    };
+    const int64_t n = 32, k = 512;
+    float *x = malloc(sizeof(float) * n * k);
+    fill_uniform(x, (size_t)(n * k), 4);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        size_t bytes = 0;
+        uint8_t *q = quantize_new(want[i].f, x, n, k, &bytes);
+        tsr_quant_matrix w = {sizeof w, want[i].f, n, k, q, 0, bytes};
+        tsr_qgemm_plan_t *plan;
+        CHECK_OK(tsr_qgemm_plan_create(NULL, &w, NULL, &plan));
+        tsr_qgemm_plan_info info = {.size = sizeof info};
+        CHECK_OK(tsr_qgemm_plan_info_get(plan, &info));
+        CHECK(info.source_bytes == bytes);
+        CHECK_MSG(8.0 * (double)info.packed_bytes / (double)(n * k) == want[i].bpw, "%s: %g bits/weight in the plan",
+                  tsr_quant_format_name(want[i].f), 8.0 * (double)info.packed_bytes / (double)(n * k));
+        tsr_qgemm_plan_destroy(plan);
+        free(q);
+    }
+    free(x);
+}
+
 /* Row i of an M = k call is bit-for-bit the M = 1 result; results do not depend on threads. */
 TSR_TEST(qgemm_batch_and_thread_invariance) {
     const tsr_quant_format fmts[] = {TSR_QUANT_Q4_0, TSR_QUANT_Q4_1, TSR_QUANT_Q8_0, TSR_QUANT_Q6_K,
@@ -804,6 +834,7 @@ int main(void) {
     RUN(quantize_subnormal_rows);
     RUN(quantize_scale_overflow);
     RUN(qgemm_all_formats_all_isas);
+    RUN(qgemm_plan_bits_per_weight);
     RUN(qgemm_batch_and_thread_invariance);
     RUN(qgemm_unaligned_strided_source);
     RUN(qgemm_nonfinite_activations);

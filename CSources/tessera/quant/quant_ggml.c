@@ -13,16 +13,18 @@
 /* The IQ4_NL non-linear levels (ggml's kvalues_iq4nl). */
 const int8_t tsr_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
-void tsr_qggml_codes(tsr_quant_format f, int32_t *bits, int32_t *scale_f32, int32_t *z, int32_t *u8_max) {
+void tsr_qggml_codes(tsr_quant_format f, int32_t *bits, int32_t *hbits, int32_t *scale_f32, int32_t *z,
+                     int32_t *u8_max) {
     *bits = 8;
+    *hbits = 0;
     *scale_f32 = 1;
     *z = 0;
-    switch (f) {
-    case TSR_QUANT_Q5_0: *scale_f32 = 0; *z = 16; *u8_max = 31; break;
-    case TSR_QUANT_Q5_1: *scale_f32 = 0; *u8_max = 31; break;
+    switch (f) {  /* the 5-bit formats: a nibble plane and a 1-bit plane, no more bits than the file */
+    case TSR_QUANT_Q5_0: *bits = 4; *hbits = 1; *scale_f32 = 0; *z = 16; *u8_max = 31; break;
+    case TSR_QUANT_Q5_1: *bits = 4; *hbits = 1; *scale_f32 = 0; *u8_max = 31; break;
     case TSR_QUANT_IQ4_NL: *scale_f32 = 0; *z = 128; *u8_max = 255; break;
     case TSR_QUANT_Q4_K: *bits = 4; *u8_max = 15; break;
-    case TSR_QUANT_Q5_K: *u8_max = 31; break;
+    case TSR_QUANT_Q5_K: *bits = 4; *hbits = 1; *u8_max = 31; break;
     case TSR_QUANT_Q3_K: *z = 4; *u8_max = 7; break;
     default: *u8_max = 3; break; /* Q2_K */
     }
@@ -60,6 +62,52 @@ static inline void k2_pos(int e, int *byte, int *shift, int *hbyte, int *hbit) {
     *hbit = 4 * h + i;
 }
 
+void tsr_qggml_subscales(tsr_quant_format f, const uint8_t *b, uint16_t *d, uint16_t *nmin, int8_t *sc,
+                         uint8_t *m) {
+    switch (f) {
+    case TSR_QUANT_Q4_K:
+    case TSR_QUANT_Q5_K:
+        *d = tsr_ld16(b);
+        *nmin = tsr_ld16(b + 2) ^ 0x8000u;
+        for (int j = 0; j < 8; j++) {
+            int s, mm;
+            k4_scale_min(b + 4, j, &s, &mm);
+            sc[j] = (int8_t)s;
+            m[j] = (uint8_t)mm;
+        }
+        break;
+    case TSR_QUANT_Q3_K:
+        *d = tsr_ld16(b + 108);
+        *nmin = 0;
+        for (int j = 0; j < 16; j++) { sc[j] = (int8_t)(k3_scale(b + 96, j) - 32); m[j] = 0; }
+        break;
+    case TSR_QUANT_Q2_K:
+        *d = tsr_ld16(b + 80);
+        *nmin = tsr_ld16(b + 82) ^ 0x8000u;
+        for (int j = 0; j < 16; j++) { sc[j] = (int8_t)(b[j] & 15); m[j] = b[j] >> 4; }
+        break;
+    default: /* Q6_K */
+        *d = tsr_ld16(b + 208);
+        *nmin = 0;
+        for (int j = 0; j < 16; j++) { sc[j] = (int8_t)b[192 + j]; m[j] = 0; }
+        break;
+    }
+}
+
+/* Group scales and minimums of a K-quant block from its two levels, as f32 bits. */
+static void kquant_scales(tsr_quant_format f, const uint8_t *b, uint32_t *scale, uint32_t *mn) {
+    uint16_t dh, nm;
+    int8_t sc[16];
+    uint8_t m[16];
+    tsr_qggml_subscales(f, b, &dh, &nm, sc, m);
+    const float d = tsr_f16_to_f32(dh), ndmin = tsr_f16_to_f32(nm);
+    const int groups = f == TSR_QUANT_Q4_K || f == TSR_QUANT_Q5_K ? 8 : 16;
+    for (int j = 0; j < groups; j++) {
+        scale[j] = f32_bits(d * (float)sc[j]);
+        mn[j] = f32_bits(ndmin * (float)m[j]);
+    }
+}
+
 void tsr_qggml_unpack(tsr_quant_format f, const uint8_t *b, uint8_t *u, uint32_t *scale, uint32_t *mn) {
     switch (f) {
     case TSR_QUANT_Q5_0:
@@ -86,7 +134,6 @@ void tsr_qggml_unpack(tsr_quant_format f, const uint8_t *b, uint8_t *u, uint32_t
         break;
     case TSR_QUANT_Q4_K:
     case TSR_QUANT_Q5_K: {
-        const float d = tsr_f16_to_f32(tsr_ld16(b)), dmin = tsr_f16_to_f32(tsr_ld16(b + 2));
         const uint8_t *qh = b + 16, *qs = b + (f == TSR_QUANT_Q4_K ? 16 : 48);
         for (int c = 0; c < 4; c++) {
             for (int l = 0; l < 32; l++) {
@@ -98,39 +145,26 @@ void tsr_qggml_unpack(tsr_quant_format f, const uint8_t *b, uint8_t *u, uint32_t
                 }
             }
         }
-        for (int j = 0; j < 8; j++) {
-            int sc, m;
-            k4_scale_min(b + 4, j, &sc, &m);
-            scale[j] = f32_bits(d * (float)sc);
-            mn[j] = f32_bits(-(dmin * (float)m));
-        }
+        kquant_scales(f, b, scale, mn);
         break;
     }
     case TSR_QUANT_Q3_K: {
-        const float d = tsr_f16_to_f32(tsr_ld16(b + 108));
         for (int e = 0; e < 256; e++) {
             int by, sh, hb, hbit;
             k2_pos(e, &by, &sh, &hb, &hbit);
             /* stored value (q & 3) − (hmask bit ? 0 : 4), as the code u = value + 4 */
             u[e] = (uint8_t)(((b[32 + by] >> sh) & 3) + (((b[hb] >> hbit) & 1) << 2));
         }
-        for (int j = 0; j < 16; j++) {
-            scale[j] = f32_bits(d * (float)(k3_scale(b + 96, j) - 32));
-            mn[j] = 0;
-        }
+        kquant_scales(f, b, scale, mn);
         break;
     }
     default: { /* Q2_K */
-        const float d = tsr_f16_to_f32(tsr_ld16(b + 80)), dmin = tsr_f16_to_f32(tsr_ld16(b + 82));
         for (int e = 0; e < 256; e++) {
             int by, sh, hb, hbit;
             k2_pos(e, &by, &sh, &hb, &hbit);
             u[e] = (b[16 + by] >> sh) & 3;
         }
-        for (int j = 0; j < 16; j++) {
-            scale[j] = f32_bits(d * (float)(b[j] & 15));
-            mn[j] = f32_bits(-(dmin * (float)(b[j] >> 4)));
-        }
+        kquant_scales(f, b, scale, mn);
         break;
     }
     }
@@ -140,8 +174,8 @@ void tsr_qggml_dequantize_block(tsr_quant_format f, const uint8_t *b, float *y) 
     const tsr_qfmt *q = tsr_qfmt_get(f);
     uint8_t u[256];
     uint32_t scale[16], mn[16];
-    int32_t bits, sf32, z, umax;
-    tsr_qggml_codes(f, &bits, &sf32, &z, &umax);
+    int32_t bits, hbits, sf32, z, umax;
+    tsr_qggml_codes(f, &bits, &hbits, &sf32, &z, &umax);
     tsr_qggml_unpack(f, b, u, scale, mn);
     for (int gi = 0; gi < q->block_elems / q->group; gi++) {
         float s, m = 0.0f;
