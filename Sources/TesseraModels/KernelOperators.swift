@@ -20,6 +20,20 @@ final class KernelLinear: LinearOperator, @unchecked Sendable {
         self.pool = pool
     }
 
+    private init(weight: WeightMatrix, matrix: QuantizedMatrix, pool: ThreadPool) {
+        self.weight = weight
+        self.matrix = matrix
+        self.pool = pool
+    }
+
+    /// The same plan, its `weight` now describing the whole matrix without keeping the bytes
+    /// it was packed from (a stacked copy): data and owner are `mapped`'s (a part in the file).
+    func droppingSourceBytes(describedBy mapped: WeightMatrix) -> KernelLinear {
+        KernelLinear(weight: WeightMatrix(name: weight.name, type: weight.type, inFeatures: weight.inFeatures,
+                                          outFeatures: weight.outFeatures, data: mapped.data, owner: mapped.owner),
+                     matrix: matrix, pool: pool)
+    }
+
     /// Bytes of the plan's packed panels: what one call streams (vs `weight.byteCount` as stored).
     var packedBytes: Int { matrix.packedBytes }
     var kernelName: String { matrix.kernelName }

@@ -164,7 +164,14 @@ public final class LlamaModel: @unchecked Sendable {
 
         let fuse = options.fuseProjections
         func fused(_ parts: [WeightMatrix], name: String) throws(TesseraError) -> any LinearOperator {
-            if fuse, let stacked = WeightMatrix.stacked(parts, name: name) { return try linear(stacked) }
+            if fuse, let stacked = WeightMatrix.stacked(parts, name: name) {
+                // a kernel plan repacks the stacked rows into its own panels: the stacked copy
+                // is freed when the plan is made (only the reference keeps reading it)
+                if backend == .kernels, let fast = try KernelLinear(weight: stacked, pool: pool) {
+                    return fast.droppingSourceBytes(describedBy: parts[0])
+                }
+                return ReferenceLinear(weight: stacked, pool: pool)
+            }
             var ops = [any LinearOperator]()
             for w in parts { ops.append(try linear(w)) }
             return ConcatLinear(parts: ops, name: name)
@@ -229,6 +236,10 @@ public final class LlamaModel: @unchecked Sendable {
         }
         self.blocks = blocks
         attention = (backend == .kernels ? makeKernelAttention(pool: pool) : nil) ?? ReferenceAttention(pool: pool)
+        // Every projection with a kernel holds its own packed copy: drop the file's pages that
+        // loading touched, so the weights are not resident twice. Embedding rows (and weights
+        // of the reference operators) fault back in from the page cache when read.
+        if backend == .kernels { file.releaseResidentPages() }
         loadSeconds = monotonicSeconds() - t0
     }
 
@@ -251,6 +262,26 @@ public final class LlamaModel: @unchecked Sendable {
         }
         var b = bytes(output) + embedding.rowBytes
         for blk in blocks { for op in [blk.qkv, blk.o, blk.gateUp, blk.down] { b += bytes(op) } }
+        return b
+    }
+
+    /// Bytes the loaded model keeps resident: the kernels' packed weights, the file's pages
+    /// now mapped in (embedding rows read so far, weights the reference operators read), and
+    /// the norm/bias vectors. The bound is 1.1 × the file size.
+    public var residentBytes: Int {
+        var b = file.residentMappedBytes
+        func packed(_ op: any LinearOperator) -> Int {
+            if let k = op as? KernelLinear { return k.packedBytes }
+            if let c = op as? ConcatLinear { return c.parts.reduce(0) { $0 + packed($1) } }
+            return 0   // the reference reads the mapping (counted above)
+        }
+        b += packed(output) + 4 * outputNorm.count
+        for blk in blocks {
+            for op in [blk.qkv, blk.o, blk.gateUp, blk.down] { b += packed(op) }
+            let vectors: [[Float]?] = [blk.attnNorm, blk.ffnNorm, blk.qkvBias, blk.qNorm, blk.kNorm,
+                                       blk.postAttentionNorm, blk.postFFNNorm]
+            b += vectors.reduce(0) { $0 + 4 * ($1?.count ?? 0) }
+        }
         return b
     }
 

@@ -117,6 +117,15 @@ struct GemmaModelTests {
         #expect(Double(agree) >= 0.97 * Double(tokens.count), "argmax agrees at \(agree) of \(tokens.count) positions")
     }
 
+    /// Resident model memory (packed kernels + file pages still mapped + vectors) within 1.1×
+    /// the file: the file's pages are released once the kernels hold their packed copies.
+    @Test func residentMemoryWithinBound() throws {
+        let m = try GemmaModel.require()
+        _ = try m.makeSession(contextLength: 16).forward([2, 818], logits: .last)
+        let ratio = Double(m.residentBytes) / Double(m.file.fileSize)
+        #expect(ratio <= 1.1, "resident \(m.residentBytes) bytes = \(ratio) × the file (mapped pages \(m.file.residentMappedBytes), packed per token \(m.streamedBytesPerToken))")
+    }
+
     /// Local layers' windows and two RoPE tables keep batch invariance on the real model.
     @Test func batchedEqualsOneTokenAtATime() throws {
         let m = try GemmaModel.require()
