@@ -42,16 +42,30 @@ struct ArchitectureTests {
                          eps: Double(spec.eps), vocab: vocab, architecture: architecture ?? spec.referenceArchitecture)
     }
 
-    @Test(arguments: families, [ComputeBackend.reference, .kernels])
-    func logitsMatchFloat64Reference(family: String, backend: ComputeBackend) throws {
-        let spec = ArchitectureTests.spec(family)
+    /// Block-type mixes of (q, k, v, o, gate, up, down), rotated by layer: the legacy formats,
+    /// and the K-quant/5-bit/IQ4_NL formats of the files people download (Q4_K_M-like).
+    static let mixes: [String: [GGMLType]] = [
+        "legacy": [.q4_0, .q4_1, .q8_0, .q6_K, .f16, .bf16, .f32],
+        "kquant": [.q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q3_K, .q2_K, .iq4_nl],
+    ]
+
+    @Test(arguments: families, ["legacy", "kquant"])
+    func logitsMatchFloat64Reference(family: String, mix: String) throws {
+        for backend in [ComputeBackend.reference, .kernels] {
+            try checkAgainstReference(family: family, mix: mix, backend: backend)
+        }
+    }
+
+    func checkAgainstReference(family: String, mix: String, backend: ComputeBackend) throws {
+        var spec = ArchitectureTests.spec(family)
+        spec.types = ArchitectureTests.mixes[mix]!
         let (model, weights) = try TinyModelTests.load(spec, backend: backend)
         let logits = try model.makeSession(contextLength: 64).forward(ArchitectureTests.tokens, logits: .all)
         let want = ArchitectureTests.reference(spec, weights, vocab: model.config.vocabularySize)
         let tol = backend == .reference ? 1e-4 : 3e-2
         for t in ArchitectureTests.tokens.indices {
             let err = TinyModelTests.maxRelativeError(logits[t], want[t])
-            #expect(err < tol, "\(family), \(backend), position \(t): relative error \(err)")
+            #expect(err < tol, "\(family), \(mix), \(backend), position \(t): relative error \(err)")
         }
     }
 
