@@ -84,6 +84,18 @@ extension LlamaModel {
         return out
     }
 
+    /// As `forward(batch:workspace:)` without copying the logits: `body(entry, rows, count)`
+    /// receives `count` rows (row-major, `vocabularySize` each) of entry `entry`, valid only
+    /// during the call. An entry's rows come in order; an `.all` entry longer than a step gets
+    /// several calls. For a server sampling many sequences per step (no per-row arrays).
+    public func forward(batch: [BatchEntry], workspace: ForwardWorkspace,
+                        logits body: (Int, UnsafeBufferPointer<Float>, Int) -> Void) throws(TesseraError) {
+        let vsz = config.vocabularySize
+        try runBatch(batch, workspace: workspace) { entry, ptr, rows in
+            body(entry, UnsafeBufferPointer(start: ptr, count: rows * vsz), rows)
+        }
+    }
+
     static func logitCount(_ e: BatchEntry) -> Int {
         switch e.logits {
         case .none: return 0

@@ -70,6 +70,23 @@ struct BatchForwardTests {
         try BatchForwardTests.checkAgainstSolo(model: model, sequences: 4, steps: 10, seed: 11, workspace: ws)
     }
 
+    /// The zero-copy form hands over the same rows as the array form, in order.
+    @Test func zeroCopyFormDeliversTheSameRows() throws {
+        let (model, _) = try TinyModelTests.load(TinyModelSpec(), backend: .kernels)
+        let ws = try ForwardWorkspace(model: model, rows: 4, logitRows: 2)
+        func batch() throws -> [BatchEntry] {
+            [BatchEntry(session: try model.makeSession(contextLength: 16), tokens: [5, 6, 7, 8, 9], logits: .all),
+             BatchEntry(session: try model.makeSession(contextLength: 16), tokens: [3], logits: .last)]
+        }
+        let want = try model.forward(batch: try batch(), workspace: ws)
+        var got = [[[Float]]](repeating: [], count: 2)
+        let vsz = model.config.vocabularySize
+        try model.forward(batch: try batch(), workspace: ws) { e, rows, n in
+            for r in 0..<n { got[e].append(Array(rows[(r * vsz)..<((r + 1) * vsz)])) }
+        }
+        #expect(got == want && want[0].count == 5 && want[1].count == 1)
+    }
+
     @Test func stepPlanCoversEveryTokenOnce() {
         // entries of 7, 1, 3 tokens (.all, .last, .none) in steps of 4 rows / 2 logit rows
         let dummy = [7, 1, 3]
