@@ -57,6 +57,7 @@ struct RealModelTests {
         let m = try ReferenceModel.require()
         _ = try m.makeSession(contextLength: 16).forward([1, 2, 3], logits: .last)
         let ratio = Double(m.residentBytes) / Double(m.file.fileSize)
+        print("\(m.config.name): resident \(m.residentBytes) bytes = \(ratio) × the file (\(m.file.fileSize) bytes); file pages still mapped \(m.file.residentMappedBytes)")
         #expect(ratio <= 1.1, "resident \(m.residentBytes) bytes = \(ratio) × the file (mapped pages \(m.file.residentMappedBytes), packed per token \(m.streamedBytesPerToken))")
     }
 
