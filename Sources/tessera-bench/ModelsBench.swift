@@ -187,7 +187,8 @@ private func processRSSBytes() -> Int {
     while fgets(&line, Int32(line.count), fp) != nil {
         let s = String(cString: line)
         if s.hasPrefix("VmRSS:") {
-            return (s.dropFirst(6).split(separator: " ").first.flatMap { Int($0) } ?? 0) * 1024
+            // "VmRSS:\t  123456 kB": tabs and spaces
+            return (s.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0) * 1024
         }
     }
     return 0
