@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -224,6 +225,41 @@ public final class GGUFFile: @unchecked Sendable {
         } else {
             UnsafeMutableRawPointer(mutating: base).deallocate()
         }
+    }
+
+    /// Bytes of the file's mapping now resident in this process (its `Rss` in
+    /// `/proc/self/smaps`; where that cannot be read, the whole mapping); for an image held in
+    /// memory, its whole size.
+    public var residentMappedBytes: Int {
+        guard isMapped else { return mappedLength }
+        // read with stdio: /proc files report size 0, which whole-file readers take literally
+        guard let fp = fopen("/proc/self/smaps", "r") else { return mappedLength }
+        defer { fclose(fp) }
+        let start = UInt(bitPattern: base)
+        var inside = false
+        var buf: UnsafeMutablePointer<CChar>? = nil
+        var cap = 0
+        defer { free(buf) }
+        while getline(&buf, &cap, fp) > 0, let b = buf {
+            let line = Substring(String(cString: b).dropLast())
+            if let dash = line.firstIndex(of: "-"), let lo = UInt(line[..<dash], radix: 16),
+               let sp = line.firstIndex(of: " "), let hi = UInt(line[line.index(after: dash)..<sp], radix: 16) {
+                inside = lo <= start && start < hi
+            } else if inside, line.hasPrefix("Rss:") {
+                let kb = line.dropFirst(4).split(separator: " ").first.flatMap { Int($0) } ?? 0
+                return kb * 1024
+            }
+        }
+        return mappedLength
+    }
+
+    /// Drops the mapping's pages from this process (`MADV_DONTNEED`; the mapping stays valid:
+    /// what is read again faults back in from the page cache). A model calls it once its
+    /// kernels hold repacked copies of the weights, so the file's pages are not kept twice.
+    /// No effect on an image held in memory.
+    public func releaseResidentPages() {
+        guard isMapped else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), mappedLength, MADV_DONTNEED)
     }
 
     /// The tensor info for `name`, or nil.

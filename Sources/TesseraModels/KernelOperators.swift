@@ -20,6 +20,20 @@ final class KernelLinear: LinearOperator, @unchecked Sendable {
         self.pool = pool
     }
 
+    private init(weight: WeightMatrix, matrix: QuantizedMatrix, pool: ThreadPool) {
+        self.weight = weight
+        self.matrix = matrix
+        self.pool = pool
+    }
+
+    /// The same plan, its `weight` now describing the whole matrix without keeping the bytes
+    /// it was packed from (a stacked copy): data and owner are `mapped`'s (a part in the file).
+    func droppingSourceBytes(describedBy mapped: WeightMatrix) -> KernelLinear {
+        KernelLinear(weight: WeightMatrix(name: weight.name, type: weight.type, inFeatures: weight.inFeatures,
+                                          outFeatures: weight.outFeatures, data: mapped.data, owner: mapped.owner),
+                     matrix: matrix, pool: pool)
+    }
+
     /// Bytes of the plan's packed panels: what one call streams (vs `weight.byteCount` as stored).
     var packedBytes: Int { matrix.packedBytes }
     var kernelName: String { matrix.kernelName }
@@ -30,17 +44,26 @@ final class KernelLinear: LinearOperator, @unchecked Sendable {
 }
 
 /// Attention on Tessera's tiles (`KVCache.attend`): Q `[t][heads][hd]` against the cache's
-/// `[kvHeads][maxContext][hd]` K/V in place, bottom-right causal mask, on the model's pool,
-/// with the session's workspace (no allocation per call).
+/// `[kvHeads][maxContext][hd]` K/V in place, bottom-right causal mask (a sliding window on
+/// local layers), on the model's pool, with the session's workspace (no allocation per call).
 struct KernelAttention: AttentionOperator {
+    let pool: ThreadPool
+    /// Plain causal attention with the default scale (the common case, made once).
     let attention: Attention
 
-    init(pool: ThreadPool) { attention = Attention(mask: .causal, pool: pool) }
+    init(pool: ThreadPool) {
+        self.pool = pool
+        attention = Attention(mask: .causal, pool: pool)
+    }
 
     func apply(q: UnsafePointer<Float>, tokens t: Int, start: Int, heads: Int, cache: KVCache, layer: Int,
+               scale: Float, window: Int?,
                workspace: AttentionWorkspace, into out: UnsafeMutablePointer<Float>) throws(TesseraError) {
+        var a = attention
+        a.scale = scale
+        if let window { a.mask = .slidingWindow(left: window - 1, right: 0) }
         try cache.attend(layer: layer, query: q, queryHeads: heads, queryLength: t, output: out,
-                         attention: attention, workspace: workspace)
+                         attention: a, workspace: workspace)
     }
 }
 

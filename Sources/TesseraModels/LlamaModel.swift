@@ -76,6 +76,16 @@ public final class LlamaModel: @unchecked Sendable {
         /// gate/up side by side: out = 2·ffn, each row `[gate | up]`.
         let gateUp: any LinearOperator
         let down: any LinearOperator
+        /// Which of `ropeTables` rotates this layer's queries and keys.
+        let ropeTable: Int
+        /// Attends through the sliding window (a local layer).
+        let local: Bool
+        /// `[q | k | v]` biases (qwen2), added to the fused projection's rows.
+        let qkvBias: [Float]?
+        /// Per-head RMSNorm weights of q and k (`headDim` each; qwen3, gemma3).
+        let qNorm: [Float]?, kNorm: [Float]?
+        /// RMSNorm weights of the attention and FFN outputs before the residual adds (gemma3).
+        let postAttentionNorm: [Float]?, postFFNNorm: [Float]?
         /// The seven projections as stored in the file (for byte accounting).
         let weights: [WeightMatrix]
     }
@@ -85,8 +95,12 @@ public final class LlamaModel: @unchecked Sendable {
     let output: any LinearOperator
     let blocks: [Block]
     let attention: any AttentionOperator
-    /// RoPE inverse frequencies (`ropeDimensions/2`), with per-dimension factors applied.
-    let inverseFrequencies: [Double]
+    /// RoPE tables the layers use (one per base/scale: global, and local where it differs):
+    /// inverse frequencies (`ropeDimensions/2`, per-dimension factors applied) and the linear
+    /// position scale.
+    let ropeTables: [(inverseFrequencies: [Double], positionScale: Double)]
+    /// The spare workspace of `forward(batch:)` calls made without one.
+    let workspaceCache = WorkspaceCache()
 
     /// Opens `path` (memory-mapped) and builds the model.
     public convenience init(path: String, options: ModelOptions = ModelOptions()) throws(TesseraError) {
@@ -150,7 +164,14 @@ public final class LlamaModel: @unchecked Sendable {
 
         let fuse = options.fuseProjections
         func fused(_ parts: [WeightMatrix], name: String) throws(TesseraError) -> any LinearOperator {
-            if fuse, let stacked = WeightMatrix.stacked(parts, name: name) { return try linear(stacked) }
+            if fuse, let stacked = WeightMatrix.stacked(parts, name: name) {
+                // a kernel plan repacks the stacked rows into its own panels: the stacked copy
+                // is freed when the plan is made (only the reference keeps reading it)
+                if backend == .kernels, let fast = try KernelLinear(weight: stacked, pool: pool) {
+                    return fast.droppingSourceBytes(describedBy: parts[0])
+                }
+                return ReferenceLinear(weight: stacked, pool: pool)
+            }
             var ops = [any LinearOperator]()
             for w in parts { ops.append(try linear(w)) }
             return ConcatLinear(parts: ops, name: name)
@@ -163,6 +184,26 @@ public final class LlamaModel: @unchecked Sendable {
         } else {
             output = try linear(embedding)   // tied embeddings
         }
+        // RoPE: the global table, and the local one where its base or scale differs
+        var factors: [Float]? = nil
+        if file.tensor(named: "rope_freqs.weight") != nil {
+            // Llama-3.1 style per-frequency factors: theta_i / factor_i
+            factors = try vector("rope_freqs.weight", config.ropeDimensions / 2)
+        }
+        func ropeTable(base: Float, scale: Float) -> (inverseFrequencies: [Double], positionScale: Double) {
+            let rd = config.ropeDimensions
+            var inv = (0..<(rd / 2)).map { pow(Double(base), -2.0 * Double($0) / Double(rd)) }
+            if let factors { for i in inv.indices where factors[i] > 0 { inv[i] /= Double(factors[i]) } }
+            return (inv, Double(scale))
+        }
+        var tables = [ropeTable(base: config.ropeBase, scale: config.ropeScale)]
+        let localDiffers = config.localRopeBase != config.ropeBase || config.localRopeScale != config.ropeScale
+        if localDiffers && config.localLayers.contains(true) {
+            tables.append(ropeTable(base: config.localRopeBase, scale: config.localRopeScale))
+        }
+        ropeTables = tables
+
+        let family = config.family
         var blocks = [Block]()
         let qOut = config.heads * hd, kvOut = config.kvHeads * hd, f = config.feedForwardLength
         for l in 0..<config.layers {
@@ -174,6 +215,7 @@ public final class LlamaModel: @unchecked Sendable {
             let wg = try matrix(p + "ffn_gate.weight", in: d, out: f)
             let wu = try matrix(p + "ffn_up.weight", in: d, out: f)
             let wd = try matrix(p + "ffn_down.weight", in: f, out: d)
+            let local = config.localLayers[l]
             blocks.append(Block(
                 attnNorm: try vector(p + "attn_norm.weight", d),
                 ffnNorm: try vector(p + "ffn_norm.weight", d),
@@ -181,22 +223,23 @@ public final class LlamaModel: @unchecked Sendable {
                 o: try linear(wo),
                 gateUp: try fused([wg, wu], name: p + "ffn_gate_up"),
                 down: try linear(wd),
+                ropeTable: local && tables.count > 1 ? 1 : 0,
+                local: local,
+                qkvBias: family.qkvBias
+                    ? try vector(p + "attn_q.bias", qOut) + vector(p + "attn_k.bias", kvOut) + vector(p + "attn_v.bias", kvOut)
+                    : nil,
+                qNorm: family.qkNorm ? try vector(p + "attn_q_norm.weight", hd) : nil,
+                kNorm: family.qkNorm ? try vector(p + "attn_k_norm.weight", hd) : nil,
+                postAttentionNorm: family.postNorms ? try vector(p + "post_attention_norm.weight", d) : nil,
+                postFFNNorm: family.postNorms ? try vector(p + "post_ffw_norm.weight", d) : nil,
                 weights: [wq, wk, wv, wo, wg, wu, wd]))
         }
         self.blocks = blocks
         attention = (backend == .kernels ? makeKernelAttention(pool: pool) : nil) ?? ReferenceAttention(pool: pool)
-
-        var inv = [Double]()
-        let rd = config.ropeDimensions
-        for i in 0..<(rd / 2) {
-            inv.append(pow(Double(config.ropeBase), -2.0 * Double(i) / Double(rd)))
-        }
-        if file.tensor(named: "rope_freqs.weight") != nil {
-            // Llama-3.1 style per-frequency factors: theta_i / factor_i
-            let factors = try vector("rope_freqs.weight", rd / 2)
-            for i in inv.indices where factors[i] > 0 { inv[i] /= Double(factors[i]) }
-        }
-        inverseFrequencies = inv
+        // Every projection with a kernel holds its own packed copy: drop the file's pages that
+        // loading touched, so the weights are not resident twice. Embedding rows (and weights
+        // of the reference operators) fault back in from the page cache when read.
+        if backend == .kernels { file.releaseResidentPages() }
         loadSeconds = monotonicSeconds() - t0
     }
 
@@ -219,6 +262,26 @@ public final class LlamaModel: @unchecked Sendable {
         }
         var b = bytes(output) + embedding.rowBytes
         for blk in blocks { for op in [blk.qkv, blk.o, blk.gateUp, blk.down] { b += bytes(op) } }
+        return b
+    }
+
+    /// Bytes the loaded model keeps resident: the kernels' packed weights, the file's pages
+    /// now mapped in (embedding rows read so far, weights the reference operators read), and
+    /// the norm/bias vectors. The bound is 1.1 × the file size.
+    public var residentBytes: Int {
+        var b = file.residentMappedBytes
+        func packed(_ op: any LinearOperator) -> Int {
+            if let k = op as? KernelLinear { return k.packedBytes }
+            if let c = op as? ConcatLinear { return c.parts.reduce(0) { $0 + packed($1) } }
+            return 0   // the reference reads the mapping (counted above)
+        }
+        b += packed(output) + 4 * outputNorm.count
+        for blk in blocks {
+            for op in [blk.qkv, blk.o, blk.gateUp, blk.down] { b += packed(op) }
+            let vectors: [[Float]?] = [blk.attnNorm, blk.ffnNorm, blk.qkvBias, blk.qNorm, blk.kNorm,
+                                       blk.postAttentionNorm, blk.postFFNNorm]
+            b += vectors.reduce(0) { $0 + 4 * ($1?.count ?? 0) }
+        }
         return b
     }
 

@@ -3,7 +3,8 @@ import Foundation
 import Tessera
 import TesseraModels
 
-/// `tessera bench llm`: SmolLM2-135M-Instruct Q4_1 end to end on all cores —
+/// `tessera bench llm`: SmolLM2-135M-Instruct Q4_1 (or the GGUF in TESSERA_BENCH_MODEL, e.g.
+/// Gemma 3 270M Q4_K_M) end to end on all cores — RSS growth over the first load,
 /// load time, prefill tokens/s (128 and 512-token prompts) against the SGEMM-equivalent rate
 /// of the same FLOPs measured in this run, decode tokens/s (128 tokens) against the floor set
 /// by the bytes read per token at the read bandwidth measured in this run, a per-token time
@@ -24,8 +25,11 @@ func runModelsBench(_ ctx: BenchContext) throws {
 
     let peer = LlamaCppPeer.start(modelPath: path, threads: threads, note: out.note)
 
-    // ---- load time
+    // ---- load time, and the memory the model keeps (process RSS growth over the first load)
+    let rssBefore = processRSSBytes()
     var model = try LlamaModel(path: path)
+    let rssAfterLoad = processRSSBytes() - rssBefore
+    let residentAtLoad = model.residentBytes
     var loads = [Double]()
     for _ in 0..<(ctx.quick ? 2 : 4) {
         let t0 = benchNow()
@@ -33,10 +37,14 @@ func runModelsBench(_ ctx: BenchContext) throws {
         loads.append(benchNow() - t0)
     }
     let load = summarize(loads)
-    out.emit(BenchRecord(name: "llm load smollm2-135m q4_1 (mmap+validate+repack)", unit: "s", ours: load.median,
+    let label = "\(model.config.name) (\(model.config.architecture))"
+    out.emit(BenchRecord(name: "llm load \(label) (mmap+validate+repack)", unit: "s", ours: load.median,
                          baselineName: peer != nil ? "llama.cpp load" : "target 1 s", baseline: peer?.loadSeconds ?? 1.0,
                          limitName: "target_s", limit: 1.0, fraction: load.median / 1.0, threads: threads,
-                         extra: ["min": load.min, "max": load.max, "model_bytes": Double(model.file.fileSize)],
+                         extra: ["min": load.min, "max": load.max, "model_bytes": Double(model.file.fileSize),
+                                 "rss_growth_first_load_bytes": Double(rssAfterLoad),
+                                 "rss_over_file": Double(rssAfterLoad) / Double(model.file.fileSize),
+                                 "resident_bytes": Double(residentAtLoad)],
                          notes: ["kernels": model.kernelDescription]))
 
     let c = model.config
@@ -171,6 +179,21 @@ func runModelsBench(_ ctx: BenchContext) throws {
 }
 
 /// The reference model's path (fetched with scripts/fetch-model when missing).
+/// The process's resident set (`VmRSS` of /proc/self/status), bytes; 0 where unreadable.
+private func processRSSBytes() -> Int {
+    guard let fp = fopen("/proc/self/status", "r") else { return 0 }
+    defer { fclose(fp) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), fp) != nil {
+        let s = String(cString: line)
+        if s.hasPrefix("VmRSS:") {
+            // "VmRSS:\t  123456 kB": tabs and spaces
+            return (s.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0) * 1024
+        }
+    }
+    return 0
+}
+
 private func benchModelPath(_ out: BenchOutput) throws -> String {
     let env = ProcessInfo.processInfo.environment
     if let p = env["TESSERA_BENCH_MODEL"] { return p }

@@ -51,6 +51,16 @@ struct RealModelTests {
         #expect(m.tokenizer.endOfGenerationTokens.contains(2))
     }
 
+    /// Resident model memory (packed kernels + file pages still mapped + vectors) within 1.1×
+    /// the file: no stacked q/k/v or gate/up copies are kept, the file's pages are released.
+    @Test func residentMemoryWithinBound() throws {
+        let m = try ReferenceModel.require()
+        _ = try m.makeSession(contextLength: 16).forward([1, 2, 3], logits: .last)
+        let ratio = Double(m.residentBytes) / Double(m.file.fileSize)
+        print("\(m.config.name): resident \(m.residentBytes) bytes = \(ratio) × the file (\(m.file.fileSize) bytes); file pages still mapped \(m.file.residentMappedBytes)")
+        #expect(ratio <= 1.1, "resident \(m.residentBytes) bytes = \(ratio) × the file (mapped pages \(m.file.residentMappedBytes), packed per token \(m.streamedBytesPerToken))")
+    }
+
     @Test func tokenizerMatchesReferenceIDs() throws {
         let tok = try ReferenceModel.require().tokenizer
         #expect(ReferenceModel.expectations.count >= 10)
