@@ -15,6 +15,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     public var code: String?
     /// Seconds after which a retry may succeed (sent as `Retry-After`).
     public var retryAfter: Int?
+    /// Whether the server closes the connection after this response (sent as `Connection: close`).
+    public var closesConnection = false
 
     /// An error with these parts.
     public init(_ status: HTTPResponse.Status, _ message: String, type: String = "invalid_request_error",
@@ -42,6 +44,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if closesConnection { headers[.connection] = "close" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSON.encode(body))))
     }
 }

@@ -91,11 +91,11 @@ public struct ServeServer: Sendable {
     }
 
     /// The body as a JSON object, within the size limit (413) and the read timeout (408).
-    func body(_ req: Request) async throws -> RequestFields {
+    func body(_ requestBody: RequestBody) async throws -> RequestFields {
         let limit = options.maxBodyBytes, timeout = options.readTimeoutSeconds
         let buffer: ByteBuffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
             group.addTask {
-                do { return try await req.body.collect(upTo: limit) } catch let e as HTTPError where e.status == .contentTooLarge {
+                do { return try await requestBody.collect(upTo: limit) } catch let e as HTTPError where e.status == .contentTooLarge {
                     throw APIError(.contentTooLarge, "the request body is larger than \(limit) bytes", code: "body_too_large")
                 }
             }
@@ -112,7 +112,7 @@ public struct ServeServer: Sendable {
     }
 
     func tokenize(_ req: Request) async throws -> Response {
-        let f = try await body(req)
+        let f = try await body(req.body)
         guard let text = try f.string("content") ?? f.string("prompt") else { throw APIError.field("content", "is required") }
         let special = try f.bool("add_special") ?? false
         let ids = served.tokenizer.encode(text, addBOS: special, parseSpecial: try f.bool("parse_special") ?? true)
@@ -120,7 +120,7 @@ public struct ServeServer: Sendable {
     }
 
     func detokenize(_ req: Request) async throws -> Response {
-        let f = try await body(req)
+        let f = try await body(req.body)
         guard let raw = f.object["tokens"] as? [Any] else { throw APIError.field("tokens", "must be an array of token ids") }
         let vocab = served.tokenizer.vocabularySize
         var ids: [Int] = []
@@ -133,8 +133,29 @@ public struct ServeServer: Sendable {
         return JSON.response(["content": served.tokenizer.decode(ids, skipSpecial: false)])
     }
 
+    /// A completion. The body is read inside Hummingbird's inbound-close watch, so a client that
+    /// goes away while a whole (non-streamed) response is generated cancels its sequence; a
+    /// streamed one is cancelled by the first write that fails.
+    /// Hummingbird closes the connection after a response made under that watch: the response
+    /// says so (`Connection: close`), or a client would send its next request on a closing socket.
     func complete(_ req: Request, chat: Bool) async throws -> Response {
-        let call = try CompletionCall(try await body(req), chat: chat, model: served)
+        let target = CancelTarget(engine: engine)
+        do {
+            var response = try await req.body.consumeWithInboundCloseHandler { body in
+                try await self.complete(body: body, chat: chat, target: target)
+            } onInboundClosed: {
+                target.fire()
+            }
+            response.headers[.connection] = "close"
+            return response
+        } catch var e as APIError {
+            e.closesConnection = true
+            throw e
+        }
+    }
+
+    private func complete(body: RequestBody, chat: Bool, target: CancelTarget) async throws -> Response {
+        let call = try CompletionCall(try await self.body(body), chat: chat, model: served)
         let submitted: (id: UInt64, events: AsyncStream<EngineEvent>)
         do {
             submitted = try engine.submit(call.request)
@@ -144,24 +165,18 @@ public struct ServeServer: Sendable {
         let shaper = ResponseShaper(call: call, modelID: options.modelID, tokenizer: served.tokenizer, serial: submitted.id)
         var headers: HTTPFields = [:]
         if call.capped, let name = HTTPFields.cappedName { headers[name] = String(call.request.maxTokens) }
-        let engine = self.engine, id = submitted.id, events = submitted.events
+        let events = submitted.events
         if call.stream {
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache"
+            // when a write fails the stream is dropped, and the engine cancels the request
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                try await req.body.consumeWithInboundCloseHandler { _ in
-                    try await SSEStream(shaper: shaper, events: events).write(to: &writer)
-                } onInboundClosed: {
-                    engine.cancel(id)
-                }
+                try await SSEStream(shaper: shaper, events: events).write(to: &writer)
             })
         }
-        let result = try await req.body.consumeWithInboundCloseHandler { _ in
-            await ServeServer.collect(events)
-        } onInboundClosed: {
-            engine.cancel(id)
-        }
-        let (completion, logprobs) = result
+        target.watch(submitted.id)
+        let (completion, logprobs) = await ServeServer.collect(events)
+        target.watch(nil)
         if completion.reason == .error {
             throw APIError(.internalServerError, "generation failed: \(completion.error ?? "unknown")", type: "server_error")
         }
@@ -236,4 +251,31 @@ struct SSEStream {
 extension HTTPFields {
     /// The header that states a `max_tokens` capped by the context.
     static let cappedName = Element.Name("X-Max-Tokens-Capped")
+}
+
+/// The request a connection's close cancels (set only while a whole response is generated).
+final class CancelTarget: @unchecked Sendable {
+    // @unchecked: `id` is guarded by `lock`.
+    private let engine: ServeEngine
+    private let lock = NSLock()
+    private var id: UInt64?
+    private var closed = false
+
+    init(engine: ServeEngine) { self.engine = engine }
+
+    func watch(_ id: UInt64?) {
+        lock.lock()
+        self.id = id
+        let cancelNow = closed ? id : nil
+        lock.unlock()
+        if let cancelNow { engine.cancel(cancelNow) }
+    }
+
+    func fire() {
+        lock.lock()
+        closed = true
+        let id = self.id
+        lock.unlock()
+        if let id { engine.cancel(id) }
+    }
 }

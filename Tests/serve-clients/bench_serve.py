@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-import httpx
+import httpx2 as httpx  # the HTTP client the openai SDK (3.x) itself uses
 
 from serveproc import MODEL_ID, Server, tessera_bin
 

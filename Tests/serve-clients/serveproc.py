@@ -5,7 +5,7 @@ import subprocess
 import threading
 import time
 
-import httpx
+import httpx2 as httpx  # the HTTP client the openai SDK (3.x) itself uses
 
 MODEL_ID = "SmolLM2-135M-Instruct.Q4_1"
 

@@ -10,7 +10,7 @@ import json
 import os
 import random
 
-import httpx
+import httpx2 as httpx  # the HTTP client the openai SDK (3.x) itself uses
 
 from serveproc import MODEL_ID, Server
 

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import time
 
-import httpx
+import httpx2 as httpx  # the HTTP client the openai SDK (3.x) itself uses
 import openai
 import pytest
 
@@ -215,7 +215,10 @@ def test_slow_client_is_disconnected(server):
     s = socket.create_connection((server.host, server.port), timeout=15)
     s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n")   # and then nothing
     t0 = time.time()
-    data = s.recv(4096)   # the server closes the connection after --read-timeout (2 s)
+    try:
+        data = s.recv(4096)   # the server closes the connection after --read-timeout (2 s)
+    except ConnectionResetError:
+        data = b""
     assert data == b"" or b"408" in data
     assert time.time() - t0 < 12
     s.close()
@@ -236,4 +239,5 @@ def test_queue_full_gives_429_with_retry_after():
                     assert int(r3.headers["retry-after"]) >= 1
                     assert r3.json()["error"]["code"] == "queue_full"
     finally:
-        assert s.stop() == 0
+        code = s.stop()
+        assert code == 0, "exit %s: %s" % (code, "".join(s.log[-30:]))
