@@ -20,6 +20,13 @@ public enum QuantFormat: Int32, CaseIterable, Sendable, CustomStringConvertible 
     case q8g32f16 = 19, q8g64f16 = 20, q8g128f16 = 21
     /// 8-bit signed, one f32 scale per group of 32, 64 or 128 weights.
     case q8g32f32 = 22, q8g64f32 = 23, q8g128f32 = 24
+    /// ggml blocks of 32: 5-bit with an f16 scale (q5_1 adds a minimum).
+    case q5_0 = 25, q5_1 = 26
+    /// ggml k-quants, 256 weights in sub-blocks with 6-bit (q2_K: 4-bit) scales: 4-bit and
+    /// 5-bit with minimums, 3-bit, and 2-bit with minimums.
+    case q4_K = 27, q5_K = 28, q3_K = 29, q2_K = 30
+    /// ggml's non-linear 4-bit blocks of 32 (16 fixed levels times an f16 scale).
+    case iq4_nl = 31
 
     var cValue: tsr_quant_format { tsr_quant_format(UInt32(rawValue)) }
 
@@ -67,6 +74,24 @@ public enum QuantFormat: Int32, CaseIterable, Sendable, CustomStringConvertible 
         var rb = 0
         try check(tsr_quant_row_bytes(cValue, Int64(columns), &rb))
         return rb
+    }
+
+    /// Dequantizes one row of `columns` weights stored in this format at `src` (any
+    /// alignment; `src` must hold `rowBytes(columns:)` bytes) into `dst`, with the C library's
+    /// reference dequantizer (the bits `QuantizedMatrix.dequantized()` gives). Errors: a
+    /// `columns` that is not a positive multiple of the block (`.invalidArgument`).
+    public func dequantizeRow(_ src: UnsafeRawPointer, columns: Int, into dst: UnsafeMutablePointer<Float>)
+        throws(TesseraError) {
+        let rb = try rowBytes(columns: columns)
+        var m = tsr_quant_matrix()
+        m.size = UInt32(MemoryLayout<tsr_quant_matrix>.size)
+        m.format = cValue
+        m.n = 1
+        m.k = Int64(columns)
+        m.data = src
+        m.row_stride = rb
+        m.data_bytes = rb
+        try check(tsr_dequantize(nil, &m, dst, Int64(columns)))
     }
 }
 

@@ -1,11 +1,13 @@
 /// Causal grouped-query attention over the session's KV cache (`Tessera.KVCache`, f32) for a
 /// block of `t` query tokens at positions `start..<start+t` (their K/V already appended to
 /// `layer`). Batch-invariant: each query's result depends only on its own q and the keys
-/// `0...position`.
+/// `0...position` (with a window w: the last w of them, `position−w+1...position`).
 protocol AttentionOperator: Sendable {
-    /// `q`: `[t][heads*headDim]`; `out`: `[t][heads*headDim]`. `workspace`: the session's
-    /// split-decode scratch, reused from call to call.
+    /// `q`: `[t][heads*headDim]`; `out`: `[t][heads*headDim]`. `scale` multiplies q·k;
+    /// `window`: keys each query sees, itself included (nil: all before it). `workspace`: the
+    /// session's split-decode scratch, reused from call to call.
     func apply(q: UnsafePointer<Float>, tokens t: Int, start: Int, heads: Int, cache: KVCache, layer: Int,
+               scale: Float, window: Int?,
                workspace: AttentionWorkspace, into out: UnsafeMutablePointer<Float>) throws(TesseraError)
 }
 
@@ -15,13 +17,13 @@ struct ReferenceAttention: AttentionOperator {
     let pool: ThreadPool
 
     func apply(q: UnsafePointer<Float>, tokens t: Int, start: Int, heads: Int, cache: KVCache, layer: Int,
+               scale: Float, window: Int?,
                workspace: AttentionWorkspace, into out: UnsafeMutablePointer<Float>) throws(TesseraError) {
         guard cache.storage == .float32 else {
             throw .unsupported("ReferenceAttention: the reference reads f32 caches (this one is \(cache.storage))")
         }
         let hd = cache.headDim
         let group = heads / cache.kvHeads
-        let scale = 1 / Float(hd).squareRoot()
         let capacity = cache.maxContext
         let (keys, values) = cache.unsafeStorage(layer: layer)
         let kBase = keys.assumingMemoryBound(to: Float.self), vBase = values.assumingMemoryBound(to: Float.self)
@@ -37,21 +39,22 @@ struct ReferenceAttention: AttentionOperator {
                 let i = item / heads, h = item % heads
                 let kvh = h / group
                 let pos = start + i
+                let first = window.map { max(0, pos - $0 + 1) } ?? 0
                 let qv = q + i * heads * hd + h * hd
                 var mx = -Float.infinity
-                for j in 0...pos {
+                for j in first...pos {
                     let s = dotF32(qv, row(kBase, kvh, j), hd) * scale
                     scores[j] = s
                     mx = max(mx, s)
                 }
                 var sum: Float = 0
-                for j in 0...pos {
+                for j in first...pos {
                     let e = expf(scores[j] - mx)
                     scores[j] = e
                     sum += e
                 }
                 for d in 0..<hd { acc[d] = 0 }
-                for j in 0...pos {
+                for j in first...pos {
                     let p = scores[j]
                     let vv = row(vBase, kvh, j)
                     for d in 0..<hd { acc[d] += p * vv[d] }

@@ -20,26 +20,28 @@ public struct GGMLType: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let q4_0 = GGMLType(rawValue: 2)
     /// 32 weights in 20 bytes: f16 scale and minimum, 4-bit quants (`QuantFormat.q4_1`).
     public static let q4_1 = GGMLType(rawValue: 3)
-    /// 32 weights in 22 bytes, 5-bit; read past, not computed.
+    /// 32 weights in 22 bytes: f16 scale, 5-bit quants (`QuantFormat.q5_0`).
     public static let q5_0 = GGMLType(rawValue: 6)
-    /// 32 weights in 24 bytes, 5-bit with a minimum; read past, not computed.
+    /// 32 weights in 24 bytes: f16 scale and minimum, 5-bit quants (`QuantFormat.q5_1`).
     public static let q5_1 = GGMLType(rawValue: 7)
     /// 32 weights in 34 bytes: f16 scale, int8 quants (`QuantFormat.q8_0`).
     public static let q8_0 = GGMLType(rawValue: 8)
     /// 32 weights in 36 bytes, 8-bit with a block sum; read past, not computed.
     public static let q8_1 = GGMLType(rawValue: 9)
-    /// K-quant, 256 weights in 84 bytes (2-bit); read past, not computed.
+    /// K-quant, 256 weights in 84 bytes (2-bit with minimums; `QuantFormat.q2_K`).
     public static let q2_K = GGMLType(rawValue: 10)
-    /// K-quant, 256 weights in 110 bytes (3-bit); read past, not computed.
+    /// K-quant, 256 weights in 110 bytes (3-bit; `QuantFormat.q3_K`).
     public static let q3_K = GGMLType(rawValue: 11)
-    /// K-quant, 256 weights in 144 bytes (4-bit); read past, not computed.
+    /// K-quant, 256 weights in 144 bytes (4-bit with minimums; `QuantFormat.q4_K`).
     public static let q4_K = GGMLType(rawValue: 12)
-    /// K-quant, 256 weights in 176 bytes (5-bit); read past, not computed.
+    /// K-quant, 256 weights in 176 bytes (5-bit with minimums; `QuantFormat.q5_K`).
     public static let q5_K = GGMLType(rawValue: 13)
     /// K-quant, 256 weights in 210 bytes (6-bit; `QuantFormat.q6_K`).
     public static let q6_K = GGMLType(rawValue: 14)
     /// K-quant, 256 weights in 292 bytes (8-bit, for activations); read past, not computed.
     public static let q8_K = GGMLType(rawValue: 15)
+    /// Non-linear 4-bit, 32 weights in 18 bytes (`QuantFormat.iq4_nl`).
+    public static let iq4_nl = GGMLType(rawValue: 20)
     /// 8-bit integer tensor; read past, not computed.
     public static let i8 = GGMLType(rawValue: 24)
     /// 16-bit integer tensor; read past, not computed.
@@ -54,7 +56,7 @@ public struct GGMLType: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let bf16 = GGMLType(rawValue: 30)
 
     /// The format Tessera computes this type with, or nil for a type it does not implement
-    /// (Q5_0, the K-quants but Q6_K, integer tensors, ...). The only place GGUF type codes
+    /// (Q8_1, Q8_K, the IQ types but IQ4_NL, integer tensors, ...). The only place GGUF type codes
     /// meet Tessera's formats.
     public var quantFormat: QuantFormat? { QuantFormat(ggmlType: Int(rawValue)) }
 
@@ -68,13 +70,7 @@ public struct GGMLType: RawRepresentable, Hashable, Sendable, CustomStringConver
     public var blockLayout: (elements: Int, bytes: Int)? {
         if let f = quantFormat { return (f.blockElements, f.blockBytes) }
         switch rawValue {  // types Tessera reads past but does not compute
-        case 6: return (32, 22)
-        case 7: return (32, 24)
         case 9: return (32, 36)
-        case 10: return (256, 84)
-        case 11: return (256, 110)
-        case 12: return (256, 144)
-        case 13: return (256, 176)
         case 15: return (256, 292)
         case 24: return (1, 1)
         case 25: return (1, 2)
@@ -96,13 +92,7 @@ public struct GGMLType: RawRepresentable, Hashable, Sendable, CustomStringConver
     public var name: String {
         if let f = quantFormat { return f.name.uppercased() }
         switch rawValue {
-        case 6: return "Q5_0"
-        case 7: return "Q5_1"
         case 9: return "Q8_1"
-        case 10: return "Q2_K"
-        case 11: return "Q3_K"
-        case 12: return "Q4_K"
-        case 13: return "Q5_K"
         case 15: return "Q8_K"
         case 16...23: return "IQ-type \(rawValue)"
         case 24: return "I8"

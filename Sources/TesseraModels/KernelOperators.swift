@@ -30,17 +30,26 @@ final class KernelLinear: LinearOperator, @unchecked Sendable {
 }
 
 /// Attention on Tessera's tiles (`KVCache.attend`): Q `[t][heads][hd]` against the cache's
-/// `[kvHeads][maxContext][hd]` K/V in place, bottom-right causal mask, on the model's pool,
-/// with the session's workspace (no allocation per call).
+/// `[kvHeads][maxContext][hd]` K/V in place, bottom-right causal mask (a sliding window on
+/// local layers), on the model's pool, with the session's workspace (no allocation per call).
 struct KernelAttention: AttentionOperator {
+    let pool: ThreadPool
+    /// Plain causal attention with the default scale (the common case, made once).
     let attention: Attention
 
-    init(pool: ThreadPool) { attention = Attention(mask: .causal, pool: pool) }
+    init(pool: ThreadPool) {
+        self.pool = pool
+        attention = Attention(mask: .causal, pool: pool)
+    }
 
     func apply(q: UnsafePointer<Float>, tokens t: Int, start: Int, heads: Int, cache: KVCache, layer: Int,
+               scale: Float, window: Int?,
                workspace: AttentionWorkspace, into out: UnsafeMutablePointer<Float>) throws(TesseraError) {
+        var a = attention
+        a.scale = scale
+        if let window { a.mask = .slidingWindow(left: window - 1, right: 0) }
         try cache.attend(layer: layer, query: q, queryHeads: heads, queryLength: t, output: out,
-                         attention: attention, workspace: workspace)
+                         attention: a, workspace: workspace)
     }
 }
 

@@ -76,6 +76,16 @@ public final class LlamaModel: @unchecked Sendable {
         /// gate/up side by side: out = 2·ffn, each row `[gate | up]`.
         let gateUp: any LinearOperator
         let down: any LinearOperator
+        /// Which of `ropeTables` rotates this layer's queries and keys.
+        let ropeTable: Int
+        /// Attends through the sliding window (a local layer).
+        let local: Bool
+        /// `[q | k | v]` biases (qwen2), added to the fused projection's rows.
+        let qkvBias: [Float]?
+        /// Per-head RMSNorm weights of q and k (`headDim` each; qwen3, gemma3).
+        let qNorm: [Float]?, kNorm: [Float]?
+        /// RMSNorm weights of the attention and FFN outputs before the residual adds (gemma3).
+        let postAttentionNorm: [Float]?, postFFNNorm: [Float]?
         /// The seven projections as stored in the file (for byte accounting).
         let weights: [WeightMatrix]
     }
@@ -85,8 +95,12 @@ public final class LlamaModel: @unchecked Sendable {
     let output: any LinearOperator
     let blocks: [Block]
     let attention: any AttentionOperator
-    /// RoPE inverse frequencies (`ropeDimensions/2`), with per-dimension factors applied.
-    let inverseFrequencies: [Double]
+    /// RoPE tables the layers use (one per base/scale: global, and local where it differs):
+    /// inverse frequencies (`ropeDimensions/2`, per-dimension factors applied) and the linear
+    /// position scale.
+    let ropeTables: [(inverseFrequencies: [Double], positionScale: Double)]
+    /// The spare workspace of `forward(batch:)` calls made without one.
+    let workspaceCache = WorkspaceCache()
 
     /// Opens `path` (memory-mapped) and builds the model.
     public convenience init(path: String, options: ModelOptions = ModelOptions()) throws(TesseraError) {
@@ -163,6 +177,26 @@ public final class LlamaModel: @unchecked Sendable {
         } else {
             output = try linear(embedding)   // tied embeddings
         }
+        // RoPE: the global table, and the local one where its base or scale differs
+        var factors: [Float]? = nil
+        if file.tensor(named: "rope_freqs.weight") != nil {
+            // Llama-3.1 style per-frequency factors: theta_i / factor_i
+            factors = try vector("rope_freqs.weight", config.ropeDimensions / 2)
+        }
+        func ropeTable(base: Float, scale: Float) -> (inverseFrequencies: [Double], positionScale: Double) {
+            let rd = config.ropeDimensions
+            var inv = (0..<(rd / 2)).map { pow(Double(base), -2.0 * Double($0) / Double(rd)) }
+            if let factors { for i in inv.indices where factors[i] > 0 { inv[i] /= Double(factors[i]) } }
+            return (inv, Double(scale))
+        }
+        var tables = [ropeTable(base: config.ropeBase, scale: config.ropeScale)]
+        let localDiffers = config.localRopeBase != config.ropeBase || config.localRopeScale != config.ropeScale
+        if localDiffers && config.localLayers.contains(true) {
+            tables.append(ropeTable(base: config.localRopeBase, scale: config.localRopeScale))
+        }
+        ropeTables = tables
+
+        let family = config.family
         var blocks = [Block]()
         let qOut = config.heads * hd, kvOut = config.kvHeads * hd, f = config.feedForwardLength
         for l in 0..<config.layers {
@@ -174,6 +208,7 @@ public final class LlamaModel: @unchecked Sendable {
             let wg = try matrix(p + "ffn_gate.weight", in: d, out: f)
             let wu = try matrix(p + "ffn_up.weight", in: d, out: f)
             let wd = try matrix(p + "ffn_down.weight", in: f, out: d)
+            let local = config.localLayers[l]
             blocks.append(Block(
                 attnNorm: try vector(p + "attn_norm.weight", d),
                 ffnNorm: try vector(p + "ffn_norm.weight", d),
@@ -181,22 +216,19 @@ public final class LlamaModel: @unchecked Sendable {
                 o: try linear(wo),
                 gateUp: try fused([wg, wu], name: p + "ffn_gate_up"),
                 down: try linear(wd),
+                ropeTable: local && tables.count > 1 ? 1 : 0,
+                local: local,
+                qkvBias: family.qkvBias
+                    ? try vector(p + "attn_q.bias", qOut) + vector(p + "attn_k.bias", kvOut) + vector(p + "attn_v.bias", kvOut)
+                    : nil,
+                qNorm: family.qkNorm ? try vector(p + "attn_q_norm.weight", hd) : nil,
+                kNorm: family.qkNorm ? try vector(p + "attn_k_norm.weight", hd) : nil,
+                postAttentionNorm: family.postNorms ? try vector(p + "post_attention_norm.weight", d) : nil,
+                postFFNNorm: family.postNorms ? try vector(p + "post_ffw_norm.weight", d) : nil,
                 weights: [wq, wk, wv, wo, wg, wu, wd]))
         }
         self.blocks = blocks
         attention = (backend == .kernels ? makeKernelAttention(pool: pool) : nil) ?? ReferenceAttention(pool: pool)
-
-        var inv = [Double]()
-        let rd = config.ropeDimensions
-        for i in 0..<(rd / 2) {
-            inv.append(pow(Double(config.ropeBase), -2.0 * Double(i) / Double(rd)))
-        }
-        if file.tensor(named: "rope_freqs.weight") != nil {
-            // Llama-3.1 style per-frequency factors: theta_i / factor_i
-            let factors = try vector("rope_freqs.weight", rd / 2)
-            for i in inv.indices where factors[i] > 0 { inv[i] /= Double(factors[i]) }
-        }
-        inverseFrequencies = inv
         loadSeconds = monotonicSeconds() - t0
     }
 

@@ -1,6 +1,7 @@
 /// Reference decoders for the ggml block formats the runner supports (F32, F16, BF16, Q4_0,
-/// Q4_1, Q8_0, Q6_K; byte layouts in ALGORITHMS.md §2d), and the encoder of the GGUF writer
-/// (Tessera's C quantizers).
+/// Q4_1, Q8_0, Q6_K in Swift, byte layouts in ALGORITHMS.md §2d; Q5_0, Q5_1, Q2_K–Q5_K and
+/// IQ4_NL through the C library's reference dequantizer, layouts in tessera/quant.h), and the
+/// encoder of the GGUF writer (Tessera's C quantizers).
 ///
 /// The decoders are the oracle the fast C kernels are tested against and the embedding
 /// lookup (one row per token).
@@ -82,7 +83,12 @@ public enum Quantizer {
                 }
             }
         default:
-            for i in 0..<count { dst[i] = .nan }
+            // the later ggml formats (Q5_0, Q5_1, Q2_K..Q5_K, IQ4_NL): the C reference
+            // dequantizer, whose bits the gguf package's decoder matches (python oracle test)
+            guard let format = type.quantFormat, (try? format.dequantizeRow(src, columns: count, into: dst)) != nil else {
+                for i in 0..<count { dst[i] = .nan }
+                return
+            }
         }
     }
 

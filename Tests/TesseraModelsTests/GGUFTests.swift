@@ -16,7 +16,7 @@ struct GGUFTests {
         w.set("nested", .array(.array, [.array(.string, [.string("a"), .string("b")]), .array(.string, [])]))
         var rng = TestRNG(7)
         for (i, t) in GGMLType.supported.enumerated() {
-            let k = t == .q6_K ? 256 : 64
+            let k = t.blockLayout!.elements == 256 ? 256 : 64
             try w.addTensor(name: "t\(i)", shape: [k, 3], type: t, values: (0..<(3 * k)).map { _ in rng.uniform() })
         }
         return w.serialize()
@@ -63,7 +63,8 @@ struct GGUFTests {
 
     /// GGUF type codes meet Tessera's formats in one place (`GGMLType.quantFormat`, the C table).
     @Test func typeCodesMapToQuantFormatsOnce() {
-        #expect(GGMLType.supported == [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0, .q6_K])
+        #expect(GGMLType.supported == [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0, .q6_K,
+                                       .q5_0, .q5_1, .q4_K, .q5_K, .q3_K, .q2_K, .iq4_nl])
         for t in GGMLType.supported {
             let f = t.quantFormat!
             #expect(GGMLType(f) == t)
@@ -72,7 +73,7 @@ struct GGUFTests {
         }
         #expect(GGMLType.q6_K.name == "Q6_K" && GGMLType.bf16.name == "BF16" && GGMLType.q4_K.name == "Q4_K")
         // read past, not computed: a layout to size the tensor, no format
-        for t in [GGMLType.q5_0, .q4_K, .q8_K, .i32] {
+        for t in [GGMLType.q8_1, .q8_K, .i32] {
             #expect(t.quantFormat == nil && !t.isSupported && t.blockLayout != nil)
         }
         #expect(GGMLType(rawValue: 99).blockLayout == nil)
@@ -83,7 +84,9 @@ struct GGUFTests {
         var rng = TestRNG(3)
         let v = (0..<(4 * 256)).map { _ in rng.uniform() }
         // max error relative to the block range: 4-bit ~1/15, 6-bit ~1/63, 8-bit ~1/254, halves
-        let bound: [GGMLType: Float] = [.f32: 0, .f16: 1e-3, .bf16: 8e-3, .q4_0: 0.15, .q4_1: 0.07, .q8_0: 0.01, .q6_K: 0.05]
+        let bound: [GGMLType: Float] = [.f32: 0, .f16: 1e-3, .bf16: 8e-3, .q4_0: 0.15, .q4_1: 0.07, .q8_0: 0.01, .q6_K: 0.05,
+                                        .q5_0: 0.07, .q5_1: 0.04, .q4_K: 0.1, .q5_K: 0.06, .q3_K: 0.3, .q2_K: 0.4,
+                                        .iq4_nl: 0.13]
         for t in GGMLType.supported {
             let enc = try Quantizer.quantize(v, rowLength: 256, to: t)
             #expect(enc.count == 4 * t.rowBytes(256)!)

@@ -34,8 +34,40 @@ struct TinyModelSpec {
     var embeddingType: GGMLType = .q8_0
     var outputType: GGMLType = .q6_K
     var seed: UInt64 = 42
+    /// `general.architecture` and the family's extra tensors (biases, q/k norms, post-norms).
+    var architecture = "llama"
+    /// `attention.key_length` when set (else dim / heads).
+    var headDimOverride: Int? = nil
+    /// `attention.sliding_window` and `attention.sliding_window_pattern` (a period), if set.
+    var slidingWindow: Int? = nil
+    var windowPattern: Int? = nil
+    /// `rope.freq_base_swa`, if set.
+    var localRopeBase: Float? = nil
+    /// Range of the random embedding values (Gemma's are scaled by √dim at run time).
+    var embeddingScale: Float = 1
 
-    var headDim: Int { dim / heads }
+    var headDim: Int { headDimOverride ?? dim / heads }
+    var family: ModelArchitecture { ModelArchitecture.known[architecture]! }
+
+    /// The family's traits for `referenceForward`, written out independently of the runner.
+    var referenceArchitecture: ReferenceArchitecture {
+        var r = ReferenceArchitecture()
+        r.headDim = headDim
+        switch architecture {
+        case "qwen2": r.neox = true; r.qkvBias = true
+        case "qwen3": r.neox = true; r.qkNorm = true
+        case "gemma3":
+            r.neox = true; r.qkNorm = true; r.postNorms = true; r.gelu = true; r.scaleEmbedding = true
+            let p = windowPattern ?? 6
+            r.localLayers = (0..<layers).map { $0 % p < p - 1 }
+            r.localRopeBase = Double(localRopeBase ?? 10_000)
+            r.window = slidingWindow
+        default:
+            if slidingWindow != nil { r.localLayers = Array(repeating: true, count: layers); r.window = slidingWindow }
+            r.localRopeBase = Double(ropeBase)
+        }
+        return r
+    }
 
     /// Byte-level vocabulary: the 256 byte characters, a few merges, and ChatML specials.
     static func vocabulary() -> (tokens: [String], types: [Int], merges: [String]) {
@@ -67,18 +99,26 @@ struct TinyModelSpec {
         let (tokens, ttypes, merges) = TinyModelSpec.vocabulary()
         let vocab = tokens.count
         var w = GGUFWriter()
-        w.set("general.architecture", .string("llama"))
+        let a = architecture
+        w.set("general.architecture", .string(a))
         w.set("general.name", .string("tiny-test"))
-        w.set("llama.block_count", .uint32(UInt32(layers)))
-        w.set("llama.context_length", .uint32(UInt32(context)))
-        w.set("llama.embedding_length", .uint32(UInt32(dim)))
-        w.set("llama.feed_forward_length", .uint32(UInt32(ffn)))
-        w.set("llama.attention.head_count", .uint32(UInt32(heads)))
-        w.set("llama.attention.head_count_kv", .uint32(UInt32(kvHeads)))
-        w.set("llama.rope.freq_base", .float32(ropeBase))
-        w.set("llama.attention.layer_norm_rms_epsilon", .float32(eps))
-        w.set("llama.rope.dimension_count", .uint32(UInt32(headDim)))
-        w.set("llama.vocab_size", .uint32(UInt32(vocab)))
+        w.set("\(a).block_count", .uint32(UInt32(layers)))
+        w.set("\(a).context_length", .uint32(UInt32(context)))
+        w.set("\(a).embedding_length", .uint32(UInt32(dim)))
+        w.set("\(a).feed_forward_length", .uint32(UInt32(ffn)))
+        w.set("\(a).attention.head_count", .uint32(UInt32(heads)))
+        w.set("\(a).attention.head_count_kv", .uint32(UInt32(kvHeads)))
+        w.set("\(a).rope.freq_base", .float32(ropeBase))
+        w.set("\(a).attention.layer_norm_rms_epsilon", .float32(eps))
+        w.set("\(a).rope.dimension_count", .uint32(UInt32(headDim)))
+        w.set("\(a).vocab_size", .uint32(UInt32(vocab)))
+        if let h = headDimOverride {
+            w.set("\(a).attention.key_length", .uint32(UInt32(h)))
+            w.set("\(a).attention.value_length", .uint32(UInt32(h)))
+        }
+        if let sw = slidingWindow { w.set("\(a).attention.sliding_window", .uint32(UInt32(sw))) }
+        if let p = windowPattern { w.set("\(a).attention.sliding_window_pattern", .uint32(UInt32(p))) }
+        if let b = localRopeBase { w.set("\(a).rope.freq_base_swa", .float32(b)) }
         w.set("tokenizer.ggml.model", .string("gpt2"))
         w.set("tokenizer.ggml.pre", .string("smollm"))
         w.set("tokenizer.ggml.tokens", .array(.string, tokens.map { .string($0) }))
@@ -100,7 +140,7 @@ struct TinyModelSpec {
             weights[name] = try enc.withUnsafeBytes { try Quantizer.dequantize($0, type: type, rowLength: shape[0]) }
         }
         let hd = headDim
-        try add("token_embd.weight", [dim, vocab], embeddingType, scale: 1)
+        try add("token_embd.weight", [dim, vocab], embeddingType, scale: embeddingScale)
         try add("output_norm.weight", [dim], .f32, scale: 0.2, offset: 1)
         if !tiedOutput { try add("output.weight", [dim, vocab], outputType, scale: 0.1) }
         for l in 0..<layers {
@@ -116,6 +156,20 @@ struct TinyModelSpec {
             try add(p + "ffn_gate.weight", [dim, ffn], t[4], scale: s)
             try add(p + "ffn_up.weight", [dim, ffn], t[5], scale: s)
             try add(p + "ffn_down.weight", [ffn, dim], t[6], scale: 1 / Float(ffn).squareRoot() * 1.7)
+            let f = family
+            if f.qkvBias {
+                try add(p + "attn_q.bias", [heads * hd], .f32, scale: 0.3)
+                try add(p + "attn_k.bias", [kvHeads * hd], .f32, scale: 0.3)
+                try add(p + "attn_v.bias", [kvHeads * hd], .f32, scale: 0.3)
+            }
+            if f.qkNorm {
+                try add(p + "attn_q_norm.weight", [hd], .f32, scale: 0.3, offset: 1)
+                try add(p + "attn_k_norm.weight", [hd], .f32, scale: 0.3, offset: 1)
+            }
+            if f.postNorms {
+                try add(p + "post_attention_norm.weight", [dim], .f32, scale: 0.2, offset: 1)
+                try add(p + "post_ffw_norm.weight", [dim], .f32, scale: 0.2, offset: 1)
+            }
         }
         return (w.serialize(), weights)
     }
@@ -128,12 +182,35 @@ func temporaryFile(_ bytes: [UInt8], name: String = "model") throws -> String {
     return path
 }
 
-/// A float64 Llama forward pass written from the formulas, on already-dequantized weights:
-/// returns the logits of every position of `tokens`.
+/// What sets a family apart in `referenceForward` (defaults: Llama).
+struct ReferenceArchitecture {
+    /// Dimensions per head (nil: dim / heads).
+    var headDim: Int? = nil
+    /// RoPE pairs (x[j], x[j + rd/2]) instead of (x[2j], x[2j+1]).
+    var neox = false
+    /// q/k/v biases `blk.N.attn_{q,k,v}.bias`.
+    var qkvBias = false
+    /// Per-head RMSNorm of q and k (`attn_q_norm`, `attn_k_norm`).
+    var qkNorm = false
+    /// RMSNorm of attention and FFN outputs (`post_attention_norm`, `post_ffw_norm`).
+    var postNorms = false
+    /// GELU (tanh approximation) gate instead of SiLU.
+    var gelu = false
+    /// Embeddings times √dim.
+    var scaleEmbedding = false
+    /// Local layers see the last `window` keys (themselves included) and use `localRopeBase`.
+    var localLayers: [Bool] = []
+    var window: Int? = nil
+    var localRopeBase: Double = 10_000
+}
+
+/// A float64 Llama-family forward pass written from the formulas, on already-dequantized
+/// weights: returns the logits of every position of `tokens`.
 func referenceForward(_ tokens: [Int], weights: [String: [Float]], layers: Int, dim: Int, ffn: Int,
                       heads: Int, kvHeads: Int, ropeBase: Double, eps: Double, vocab: Int,
-                      ropeDims: Int? = nil, logitsFor rows: Set<Int>? = nil) -> [[Double]] {
-    let hd = dim / heads, group = heads / kvHeads, rd = ropeDims ?? hd
+                      ropeDims: Int? = nil, logitsFor rows: Set<Int>? = nil,
+                      architecture arch: ReferenceArchitecture = ReferenceArchitecture()) -> [[Double]] {
+    let hd = arch.headDim ?? dim / heads, group = heads / kvHeads, rd = ropeDims ?? hd
     let T = tokens.count
     func W(_ name: String) -> [Double] { weights[name]!.map(Double.init) }
     // y[out] = sum_k W[out*k_in + k] * x[k]
@@ -154,20 +231,28 @@ func referenceForward(_ tokens: [Int], weights: [String: [Float]], layers: Int, 
         let s = 1 / (ms + eps).squareRoot()
         return zip(x, g).map { $0 * s * $1 }
     }
-    func rope(_ v: inout [Double], pos: Int, nh: Int) {
+    func rope(_ v: inout [Double], pos: Int, nh: Int, base: Double) {
         for h in 0..<nh {
             for j in 0..<(rd / 2) {
-                let th = Double(pos) * pow(ropeBase, -2.0 * Double(j) / Double(rd))
-                let a = v[h * hd + 2 * j], b = v[h * hd + 2 * j + 1]
-                v[h * hd + 2 * j] = a * cos(th) - b * sin(th)
-                v[h * hd + 2 * j + 1] = a * sin(th) + b * cos(th)
+                let th = Double(pos) * pow(base, -2.0 * Double(j) / Double(rd))
+                let ia = h * hd + (arch.neox ? j : 2 * j), ib = ia + (arch.neox ? rd / 2 : 1)
+                let a = v[ia], b = v[ib]
+                v[ia] = a * cos(th) - b * sin(th)
+                v[ib] = a * sin(th) + b * cos(th)
             }
         }
     }
+    // per-head RMSNorm
+    func headNorm(_ v: [Double], _ g: [Double], nh: Int) -> [Double] {
+        (0..<nh).flatMap { h in rms(Array(v[(h * hd)..<((h + 1) * hd)]), g) }
+    }
     let emb = W("token_embd.weight")
     var xs = tokens.map { Array(emb[($0 * dim)..<(($0 + 1) * dim)]) }
+    if arch.scaleEmbedding { xs = xs.map { $0.map { $0 * Double(dim).squareRoot() } } }
     for l in 0..<layers {
         let p = "blk.\(l)."
+        let local = arch.localLayers.isEmpty ? false : arch.localLayers[l]
+        let base = local ? arch.localRopeBase : ropeBase
         let an = W(p + "attn_norm.weight"), fn = W(p + "ffn_norm.weight")
         let wq = W(p + "attn_q.weight"), wk = W(p + "attn_k.weight"), wv = W(p + "attn_v.weight")
         let wo = W(p + "attn_output.weight"), wg = W(p + "ffn_gate.weight"), wu = W(p + "ffn_up.weight")
@@ -176,16 +261,27 @@ func referenceForward(_ tokens: [Int], weights: [String: [Float]], layers: Int, 
         for t in 0..<T {
             let xn = rms(xs[t], an)
             var q = matvec(wq, xn, out: heads * hd), k = matvec(wk, xn, out: kvHeads * hd)
-            rope(&q, pos: t, nh: heads)
-            rope(&k, pos: t, nh: kvHeads)
-            Q.append(q); K.append(k); V.append(matvec(wv, xn, out: kvHeads * hd))
+            var v = matvec(wv, xn, out: kvHeads * hd)
+            if arch.qkvBias {
+                q = zip(q, W(p + "attn_q.bias")).map(+)
+                k = zip(k, W(p + "attn_k.bias")).map(+)
+                v = zip(v, W(p + "attn_v.bias")).map(+)
+            }
+            if arch.qkNorm {
+                q = headNorm(q, W(p + "attn_q_norm.weight"), nh: heads)
+                k = headNorm(k, W(p + "attn_k_norm.weight"), nh: kvHeads)
+            }
+            rope(&q, pos: t, nh: heads, base: base)
+            rope(&k, pos: t, nh: kvHeads, base: base)
+            Q.append(q); K.append(k); V.append(v)
         }
         for t in 0..<T {
             var att = [Double](repeating: 0, count: heads * hd)
+            let first = local && arch.window != nil ? max(0, t - arch.window! + 1) : 0
             for h in 0..<heads {
                 let g = h / group
                 var sc = [Double]()
-                for j in 0...t {
+                for j in first...t {
                     var s = 0.0
                     for d in 0..<hd { s += Q[t][h * hd + d] * K[j][g * hd + d] }
                     sc.append(s / Double(hd).squareRoot())
@@ -193,16 +289,23 @@ func referenceForward(_ tokens: [Int], weights: [String: [Float]], layers: Int, 
                 let m = sc.max()!
                 let e = sc.map { exp($0 - m) }
                 let z = e.reduce(0, +)
-                for j in 0...t {
-                    for d in 0..<hd { att[h * hd + d] += e[j] / z * V[j][g * hd + d] }
+                for j in first...t {
+                    for d in 0..<hd { att[h * hd + d] += e[j - first] / z * V[j][g * hd + d] }
                 }
             }
-            let o = matvec(wo, att, out: dim)
+            var o = matvec(wo, att, out: dim)
+            if arch.postNorms { o = rms(o, W(p + "post_attention_norm.weight")) }
             for i in 0..<dim { xs[t][i] += o[i] }
             let xn = rms(xs[t], fn)
             let gt = matvec(wg, xn, out: ffn), up = matvec(wu, xn, out: ffn)
-            let h = (0..<ffn).map { gt[$0] / (1 + exp(-gt[$0])) * up[$0] }
-            let dn = matvec(wd, h, out: dim)
+            let h = (0..<ffn).map { i -> Double in
+                let g = gt[i]
+                let act = arch.gelu ? 0.5 * g * (1 + tanh((2 / Double.pi).squareRoot() * (g + 0.044715 * g * g * g)))
+                                    : g / (1 + exp(-g))
+                return act * up[i]
+            }
+            var dn = matvec(wd, h, out: dim)
+            if arch.postNorms { dn = rms(dn, W(p + "post_ffw_norm.weight")) }
             for i in 0..<dim { xs[t][i] += dn[i] }
         }
     }
@@ -212,4 +315,19 @@ func referenceForward(_ tokens: [Int], weights: [String: [Float]], layers: Int, 
         if let rows, !rows.contains(t) { return [] }
         return matvec(out, rms(xs[t], on), out: vocab)
     }
+}
+
+/// `bytes` (a GGUF image) rewritten through `GGUFWriter` without the keys and tensors named,
+/// then with `edit` applied: how the tests make one inconsistency at a time.
+func rewrittenGGUF(_ bytes: [UInt8], dropKeys: Set<String> = [], dropTensors: Set<String> = [],
+                   _ edit: (inout GGUFWriter) throws -> Void = { _ in }) throws -> [UInt8] {
+    let f = try GGUFFile(bytes: bytes)
+    var w = GGUFWriter()
+    for k in f.metadataKeys where !dropKeys.contains(k) { w.set(k, f[k]!) }
+    for t in f.tensors where !dropTensors.contains(t.name) {
+        let data = f.withTensorBytes(t) { Array($0) }
+        try w.addTensor(name: t.name, shape: t.shape, type: t.type, data: data)
+    }
+    try edit(&w)
+    return w.serialize()
 }

@@ -19,20 +19,23 @@ struct QuantizedMatrixTests {
         #expect(QuantFormat(name: "Q8_0") == .q8_0)
         #expect(QuantFormat(name: "nope") == nil)
         #expect(QuantFormat(ggmlType: 3) == .q4_1)
-        #expect(QuantFormat(ggmlType: 12) == nil)
+        #expect(QuantFormat(ggmlType: 12) == .q4_K)
+        #expect(QuantFormat(ggmlType: 15) == nil)  // Q8_K: not a weight format
+        #expect(QuantFormat.q4_K.bitsPerWeight == 4.5 && QuantFormat.iq4_nl.ggmlType == 20)
         #expect(QuantFormat.q4g64f32z.ggmlType == nil)
         for f in QuantFormat.allCases { #expect(QuantFormat(name: f.name) == f) }
         #expect(throws: TesseraError.self) { try QuantFormat.q4_0.rowBytes(columns: 33) }
     }
 
-    @Test(arguments: [QuantFormat.q4_0, .q4_1, .q8_0, .q6_K, .q4g128f16, .q4g32f32z, .q8g64f16, .bf16])
+    @Test(arguments: [QuantFormat.q4_0, .q4_1, .q8_0, .q6_K, .q4g128f16, .q4g32f32z, .q8g64f16, .bf16,
+                      .q4_K, .q5_0, .q5_K, .q2_K, .iq4_nl])
     func multiplyMatchesDequantizedReference(format: QuantFormat) throws {
         let n = 21, k = 512, m = 5
         let w = try Matrix<Float>(rows: n, cols: k, elements: Self.values(n * k, seed: 1))
         let q = try QuantizedMatrix(quantizing: w, format: format)
         let err = try #require(q.quantizationError)
         #expect(err.maxAbsError > 0 || format == .f32)
-        #expect(err.maxAbsError <= 0.14)
+        #expect(err.maxAbsError <= (format == .q2_K ? 0.4 : 0.14))
         #expect(err.rmsError <= err.maxAbsError)
         let wd = try q.dequantized()
         let x = try Matrix<Float>(rows: m, cols: k, elements: Self.values(m * k, seed: 2))
@@ -55,6 +58,24 @@ struct QuantizedMatrixTests {
             let yi = try q.multiply(vector: x.row(i), bias: bias)
             #expect(yi == y.row(i))
         }
+    }
+
+    @Test(arguments: [QuantFormat.q4_K, .q5_0, .q3_K, .q6_K])
+    func dequantizeRowMatchesThePlan(format: QuantFormat) throws {
+        let n = 3, k = 512
+        let w = try Matrix<Float>(rows: n, cols: k, elements: Self.values(n * k, seed: 9))
+        let bytes = try QuantizedMatrix.quantize(w, to: format).bytes
+        let plan = try QuantizedMatrix(format: format, rows: n, columns: k, bytes: bytes).dequantized()
+        let rb = try format.rowBytes(columns: k)
+        var row = [Float](repeating: .nan, count: k)
+        let base = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 1)
+        defer { base.deallocate() }
+        base.copyMemory(from: bytes, byteCount: bytes.count)
+        for r in 0..<n {
+            try format.dequantizeRow(base + r * rb, columns: k, into: &row)
+            #expect(row == plan.row(r))
+        }
+        #expect(throws: TesseraError.self) { try format.dequantizeRow(base, columns: 100, into: &row) }
     }
 
     @Test func rawGGUFBytesInPlace() throws {

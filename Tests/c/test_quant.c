@@ -16,6 +16,8 @@ static const tsr_quant_format ALL_FORMATS[] = {
     TSR_QUANT_Q4G64_F16Z, TSR_QUANT_Q4G128_F16Z, TSR_QUANT_Q4G32_F32, TSR_QUANT_Q4G64_F32, TSR_QUANT_Q4G128_F32,
     TSR_QUANT_Q4G32_F32Z, TSR_QUANT_Q4G64_F32Z, TSR_QUANT_Q4G128_F32Z, TSR_QUANT_Q8G32_F16, TSR_QUANT_Q8G64_F16,
     TSR_QUANT_Q8G128_F16, TSR_QUANT_Q8G32_F32, TSR_QUANT_Q8G64_F32, TSR_QUANT_Q8G128_F32,
+    TSR_QUANT_Q5_0, TSR_QUANT_Q5_1, TSR_QUANT_Q4_K, TSR_QUANT_Q5_K, TSR_QUANT_Q3_K, TSR_QUANT_Q2_K,
+    TSR_QUANT_IQ4_NL,
 };
 #define NFORMATS ((int)(sizeof ALL_FORMATS / sizeof ALL_FORMATS[0]))
 
@@ -68,7 +70,21 @@ TSR_TEST(traits_table) {
     CHECK(g == TSR_QUANT_Q4_0);
     CHECK_OK(tsr_quant_format_from_ggml(14, &g));
     CHECK(g == TSR_QUANT_Q6_K);
-    CHECK_STATUS(tsr_quant_format_from_ggml(12, &g), TSR_EUNSUPPORTED); /* Q4_K */
+    /* ggml's type ids and block sizes (ggml.h / ggml-common.h) of the later formats */
+    const struct { int id; tsr_quant_format f; int elems, bytes; } gg[] = {
+        {6, TSR_QUANT_Q5_0, 32, 22},    {7, TSR_QUANT_Q5_1, 32, 24},    {10, TSR_QUANT_Q2_K, 256, 84},
+        {11, TSR_QUANT_Q3_K, 256, 110}, {12, TSR_QUANT_Q4_K, 256, 144}, {13, TSR_QUANT_Q5_K, 256, 176},
+        {20, TSR_QUANT_IQ4_NL, 32, 18},
+    };
+    for (size_t i = 0; i < sizeof gg / sizeof gg[0]; i++) {
+        CHECK_OK(tsr_quant_format_from_ggml(gg[i].id, &g));
+        CHECK(g == gg[i].f);
+        CHECK(traits(g).block_elems == gg[i].elems && traits(g).block_bytes == gg[i].bytes);
+    }
+    CHECK_NEAR(traits(TSR_QUANT_Q4_K).bits_per_weight, 4.5, 1e-12);
+    CHECK_STATUS(tsr_quant_format_from_ggml(9, &g), TSR_EUNSUPPORTED);  /* Q8_1 */
+    CHECK_STATUS(tsr_quant_format_from_ggml(15, &g), TSR_EUNSUPPORTED); /* Q8_K */
+    CHECK_STATUS(tsr_quant_format_from_ggml(16, &g), TSR_EUNSUPPORTED); /* IQ2_XXS */
     CHECK_STATUS(tsr_quant_format_from_ggml(-1, &g), TSR_EINVAL);
     CHECK_STATUS(tsr_quant_format_parse("q3_x", &g), TSR_EINVAL);
     tsr_quant_traits t = {.size = sizeof t};
@@ -210,6 +226,13 @@ static double roundtrip_bound(tsr_quant_format f) {
     case TSR_QUANT_Q4_1: return 2.0 / 30 + 4e-3;  /* half a step of range/15, fp16 d and m */
     case TSR_QUANT_Q8_0: return 1.0 / 254 + 1e-3;
     case TSR_QUANT_Q6_K: return 1.0 / 40;
+    case TSR_QUANT_Q5_0: return 1.0 / 16 + 1e-3;   /* the +max end clamps to 15·d */
+    case TSR_QUANT_Q5_1: return 1.0 / 31 + 4e-3;
+    case TSR_QUANT_IQ4_NL: return 0.125;           /* widest gap of the table, 24·d, halved */
+    case TSR_QUANT_Q4_K: return 0.09;              /* sub-block step ~2/15 and 6-bit scales */
+    case TSR_QUANT_Q5_K: return 0.06;              /* least squares moves the range ends */
+    case TSR_QUANT_Q3_K: return 0.3;               /* levels -4..3: the +end clamps at 3·d */
+    case TSR_QUANT_Q2_K: return 0.4;               /* 4 levels over a sub-block's range */
     default: {
         tsr_quant_traits t = traits(f);
         if (t.weight_bits == 8) return 1.0 / 254 + 1e-3;
@@ -308,7 +331,7 @@ TSR_TEST(quantize_subnormal_rows) {
         /* high byte of each float field (d, Q4_1's m): its sign bit may differ (scale ±0) */
         const int bb = t.block_bytes;
         const int hi1 = f == TSR_QUANT_Q6_K ? 209 : t.scale_dtype == TSR_DTYPE_F32 ? 3 : 1;
-        const int hi2 = f == TSR_QUANT_Q4_1 ? 3 : hi1;
+        const int hi2 = f == TSR_QUANT_Q4_1 || f == TSR_QUANT_Q5_1 ? 3 : hi1;
         int64_t bad_row = -1, bad_blk = -1;
         for (int64_t r = 0; r < n && bad_row < 0; r++)
             for (size_t j = 0; j < rb; j++) {
@@ -351,7 +374,9 @@ TSR_TEST(quantize_scale_overflow) {
                 int must = 0;
                 if (f == TSR_QUANT_F16) must = 1;
                 if (f == TSR_QUANT_BF16) must = a >= 3.3961e38f;
-                if (be > 1 && t.scale_dtype == TSR_DTYPE_F16) must = a >= 1e9f || (a >= 1e7f && f != TSR_QUANT_Q6_K);
+                /* Q6_K, Q4_K and Q5_K reach 2.7e8, 6.2e7 and 1.3e8 (two levels of scales) */
+                const int wide = f == TSR_QUANT_Q6_K || f == TSR_QUANT_Q4_K || f == TSR_QUANT_Q5_K;
+                if (be > 1 && t.scale_dtype == TSR_DTYPE_F16) must = a >= 1e9f || (a >= 1e7f && !wide);
                 if (be > 1 && (t.has_zero_point || t.has_min) && pattern == 1 && a >= 3e38f) must = 1;
                 memset(q, 0xAB, rb * n);
                 tsr_last_error_clear();
@@ -485,10 +510,42 @@ TSR_TEST(qgemm_all_formats_all_isas) {
     }
 }
 
+/* What a plan holds per weight: no more than the file but for the K-quants with minimums'
+ * f16 super-block scales per row (+0.125) and Q3_K/Q2_K/IQ4_NL, kept as 8-bit codes. Two scale
+ * levels (int8 sub-scales, f16 d per super-block); 5- and 6-bit codes as a nibble plane plus a
+ * 1- or 2-bit plane. */
+TSR_TEST(qgemm_plan_bits_per_weight) {
+    const struct { tsr_quant_format f; double bpw; } want[] = {
+        {TSR_QUANT_Q4_0, 4.5},   {TSR_QUANT_Q8_0, 8.5},    {TSR_QUANT_Q4_K, 4.625}, {TSR_QUANT_Q6_K, 6.5625},
+        {TSR_QUANT_Q5_K, 5.625}, {TSR_QUANT_Q3_K, 8.5625}, {TSR_QUANT_Q2_K, 9.125}, {TSR_QUANT_Q5_0, 5.5},
+        {TSR_QUANT_Q5_1, 6.0},   {TSR_QUANT_IQ4_NL, 8.5},
+    };
+    const int64_t n = 32, k = 512;
+    float *x = malloc(sizeof(float) * n * k);
+    fill_uniform(x, (size_t)(n * k), 4);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        size_t bytes = 0;
+        uint8_t *q = quantize_new(want[i].f, x, n, k, &bytes);
+        tsr_quant_matrix w = {sizeof w, want[i].f, n, k, q, 0, bytes};
+        tsr_qgemm_plan_t *plan;
+        CHECK_OK(tsr_qgemm_plan_create(NULL, &w, NULL, &plan));
+        tsr_qgemm_plan_info info = {.size = sizeof info};
+        CHECK_OK(tsr_qgemm_plan_info_get(plan, &info));
+        CHECK(info.source_bytes == bytes);
+        CHECK_MSG(8.0 * (double)info.packed_bytes / (double)(n * k) == want[i].bpw, "%s: %g bits/weight in the plan",
+                  tsr_quant_format_name(want[i].f), 8.0 * (double)info.packed_bytes / (double)(n * k));
+        tsr_qgemm_plan_destroy(plan);
+        free(q);
+    }
+    free(x);
+}
+
 /* Row i of an M = k call is bit-for-bit the M = 1 result; results do not depend on threads. */
 TSR_TEST(qgemm_batch_and_thread_invariance) {
     const tsr_quant_format fmts[] = {TSR_QUANT_Q4_0, TSR_QUANT_Q4_1, TSR_QUANT_Q8_0, TSR_QUANT_Q6_K,
-                                     TSR_QUANT_Q4G128_F16, TSR_QUANT_Q4G64_F32Z, TSR_QUANT_Q8G32_F16, TSR_QUANT_F16};
+                                     TSR_QUANT_Q4G128_F16, TSR_QUANT_Q4G64_F32Z, TSR_QUANT_Q8G32_F16, TSR_QUANT_F16,
+                                     TSR_QUANT_Q4_K, TSR_QUANT_Q5_0, TSR_QUANT_Q5_K, TSR_QUANT_Q2_K,
+                                     TSR_QUANT_IQ4_NL};
     const int64_t n = 333, k = 1024, M = tsr_test_quick() ? 37 : 130;
     tsr_pool_t *pools[3] = {NULL, NULL, NULL};
     const int32_t nthreads[3] = {1, 2, 3};
@@ -555,7 +612,8 @@ TSR_TEST(qgemm_batch_and_thread_invariance) {
 
 /* GGUF rows read in place: unaligned start, padded row stride. */
 TSR_TEST(qgemm_unaligned_strided_source) {
-    const tsr_quant_format fmts[] = {TSR_QUANT_Q4_0, TSR_QUANT_Q4_1, TSR_QUANT_Q8_0, TSR_QUANT_Q6_K, TSR_QUANT_BF16};
+    const tsr_quant_format fmts[] = {TSR_QUANT_Q4_0, TSR_QUANT_Q4_1, TSR_QUANT_Q8_0, TSR_QUANT_Q6_K, TSR_QUANT_BF16,
+                                     TSR_QUANT_Q4_K, TSR_QUANT_Q5_0, TSR_QUANT_Q3_K};
     const int64_t n = 19, k = 256, m = 3;
     float *wsrc = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * m * k);
     float *y0 = malloc(sizeof(float) * m * n), *y1 = malloc(sizeof(float) * m * n);
@@ -776,6 +834,7 @@ int main(void) {
     RUN(quantize_subnormal_rows);
     RUN(quantize_scale_overflow);
     RUN(qgemm_all_formats_all_isas);
+    RUN(qgemm_plan_bits_per_weight);
     RUN(qgemm_batch_and_thread_invariance);
     RUN(qgemm_unaligned_strided_source);
     RUN(qgemm_nonfinite_activations);

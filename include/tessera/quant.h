@@ -31,6 +31,35 @@
  *                             ql[l+32] = lo4(L[l+32]) | lo4(L[l+96]) << 4
  *                             qh[l]    = hi2(L[l]) | hi2(L[l+32])<<2 | hi2(L[l+64])<<4 | hi2(L[l+96])<<6
  *                           x = d·scales[j/16]·(L_j − 32)
+ *     Q5_0  32 elems, 22 B  d fp16 @0; qh u32 LE @2; qs[16] @6. q_j = nibble of qs as Q4_0 | bit j
+ *                           of qh << 4 (bit j+16 for element j+16).        x = d·(q − 16)
+ *     Q5_1  32 elems, 24 B  d fp16 @0, m fp16 @2; qh u32 @4; qs[16] @8 (as Q5_0).  x = d·q + m
+ *     IQ4_NL 32 elems, 18 B d fp16 @0; qs[16] @2 (nibbles as Q4_0).  x = d·T[nib] with the
+ *                           non-linear table T = {-127,-104,-83,-65,-49,-35,-22,-10,1,13,25,38,
+ *                           53,69,89,113}
+ *   K-quants: 256-element super-blocks of sub-blocks; elements 64c..64c+63 (c = 0..3) are
+ *   sub-blocks 2c and 2c+1 of 32 (Q4_K/Q5_K); Q3_K/Q2_K use 16 sub-blocks of 16.
+ *     Q4_K  256 elems, 144 B  d fp16 @0, dmin fp16 @2, scales[12] @4, qs[128] @16.
+ *                           6-bit scale sc_j and min m_j of sub-block j (0..7) from scales s[]:
+ *                             j < 4: sc = s[j] & 63, m = s[j+4] & 63;
+ *                             j ≥ 4: sc = (s[j+4] & 15) | (s[j−4] >> 6) << 4,
+ *                                    m  = (s[j+4] >> 4) | (s[j] >> 6) << 4.
+ *                           qs[32c + l]: low nibble = element 64c + l, high = element 64c+32+l.
+ *                           x = (d·sc_j)·q − (dmin·m_j)
+ *     Q5_K  256 elems, 176 B  d @0, dmin @2, scales[12] @4 (as Q4_K), qh[32] @16, qs[128] @48.
+ *                           q = nibble as Q4_K | ((qh[l] >> (2c + hi)) & 1) << 4, hi = 1 for
+ *                           the high nibble.                x = (d·sc_j)·q − (dmin·m_j)
+ *     Q3_K  256 elems, 110 B  hmask[32] @0, qs[64] @32, scales[12] @96, d fp16 @108.
+ *                           16 6-bit scales: sc_j = (j < 8 ? s[j] & 15 : s[j−8] >> 4) |
+ *                           ((s[8 + j%4] >> 2(j/4)) & 3) << 4. Element e = 128h + 32i + 16t + l
+ *                           (h < 2, i < 4, t < 2, l < 16): q = (qs[32h + 16t + l] >> 2i) & 3,
+ *                           minus 4 unless bit 4h+i of hmask[16t + l] is set; sub-block 8h+2i+t.
+ *                           x = d·(sc_j − 32)·q
+ *     Q2_K  256 elems, 84 B   scales[16] @0, qs[64] @16, d fp16 @80, dmin fp16 @82.
+ *                           Element e as in Q3_K: q = (qs[32h + 16t + l] >> 2i) & 3; sub-block
+ *                           j = 8h+2i+t.           x = (d·(s[j] & 15))·q − (dmin·(s[j] >> 4))
+ *   Non-finite scales read from a file (fp16 inf/NaN) dequantize by IEEE arithmetic (inf,
+ *   NaN); qgemm propagates them to the affected outputs.
  *
  *   Tessera group formats (one block = one group of g = 32, 64 or 128 weights along K;
  *   "_F16"/"_F32" is the scale type; "Z" adds a 4-bit zero point, stored in a byte):
@@ -50,9 +79,15 @@
  * Arithmetic of qgemm (the same in every ISA path, so scalar, AVX2 and AVX-512 give
  * bit-identical results):
  *   - integer formats: each row of X is quantized on the fly to int8 in blocks of the
- *     format's group (32 for Q4_0/Q4_1/Q8_0, g for Q4G/Q8G, 16 for Q6_K):
+ *     format's group (32 for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL and the 32-element sub-blocks
+ *     of Q4_K/Q5_K, g for Q4G/Q8G, 16 for the 16-element sub-blocks of Q6_K/Q3_K/Q2_K):
  *     d_a = max|x|/127, q_a = round-half-even(x/d_a); the integer dot of each group is
- *     exact (int32) and is scaled and summed over K in f32, in K order. A group whose
+ *     exact (int32) and is scaled and summed over K in f32, in K order: per group
+ *     t = (float)(Σ u·q_a − z·Σ q_a) · d_a, acc = fma(t, s, acc), then for formats with a
+ *     minimum acc = fma(mn, d_a·(float)Σ q_a, acc), where u is the stored code (Q4_K/Q5_K/
+ *     Q2_K: q; Q3_K: q + 4; IQ4_NL: T[nib] + 128), z its zero (Q5_0 16, Q3_K 4, IQ4_NL 128),
+ *     s the group scale (K-quants: the f32 product d·sc_j, exact) and mn the group's additive
+ *     minimum (Q4_1/Q5_1: m; K-quants: −(dmin·m_j), exact in f32). A group whose
  *     1/d_a overflows (max|x| below 127/FLT_MAX, about 3.7e-37: subnormal values) counts
  *     as zero (d_a = 0, q_a = 0), on every ISA;
  *   - F32/F16/BF16 weights: f32 fused multiply-adds in K order, X kept in f32.
@@ -108,6 +143,13 @@ typedef enum tsr_quant_format {
     TSR_QUANT_Q8G32_F32 = 22,
     TSR_QUANT_Q8G64_F32 = 23,
     TSR_QUANT_Q8G128_F32 = 24,
+    TSR_QUANT_Q5_0 = 25,
+    TSR_QUANT_Q5_1 = 26,
+    TSR_QUANT_Q4_K = 27,
+    TSR_QUANT_Q5_K = 28,
+    TSR_QUANT_Q3_K = 29,
+    TSR_QUANT_Q2_K = 30,
+    TSR_QUANT_IQ4_NL = 31,
     TSR_QUANT_FORMAT_COUNT
 } tsr_quant_format;
 
@@ -119,13 +161,14 @@ typedef struct tsr_quant_traits {
     int32_t block_elems;      /**< weights per block (K must be a multiple) */
     int32_t block_bytes;      /**< bytes per block */
     double bits_per_weight;   /**< 8·block_bytes / block_elems */
-    int32_t weight_bits;      /**< 4, 6, 8, 16 or 32 */
-    int32_t group_size;       /**< weights sharing one scale (Q6_K: 16) */
+    int32_t weight_bits;      /**< 2, 3, 4, 5, 6, 8, 16 or 32 */
+    int32_t group_size;       /**< weights sharing one scale (Q6_K/Q3_K/Q2_K: 16) */
     tsr_dtype scale_dtype;    /**< F16 or F32; F32 for float formats (no scale) */
     int32_t has_zero_point;   /**< 1 for the ...Z formats */
-    int32_t has_min;          /**< 1 for Q4_1 (x = d·q + m) */
-    int32_t ggml_type;        /**< ggml_type id (F32 0, F16 1, Q4_0 2, Q4_1 3, Q8_0 8, Q6_K 14,
-                                   BF16 30), or -1 for Tessera-only formats */
+    int32_t has_min;          /**< 1 for Q4_1/Q5_1 (x = d·q + m), Q4_K/Q5_K/Q2_K (x = d·q − m) */
+    int32_t ggml_type;        /**< ggml_type id (F32 0, F16 1, Q4_0 2, Q4_1 3, Q5_0 6, Q5_1 7,
+                                   Q8_0 8, Q2_K 10, Q3_K 11, Q4_K 12, Q5_K 13, Q6_K 14,
+                                   IQ4_NL 20, BF16 30), or -1 for Tessera-only formats */
     int32_t act_block;        /**< activation int8 block used by qgemm (0 = f32 activations) */
 } tsr_quant_traits;
 
@@ -140,7 +183,7 @@ TSR_API tsr_status tsr_quant_format_parse(const char *name, tsr_quant_format *ou
 
 /**
  * Maps a ggml/GGUF tensor type id to a format. TSR_EUNSUPPORTED for ggml types
- * Tessera does not implement (e.g. Q5_K), TSR_EINVAL for negative ids.
+ * Tessera does not implement (e.g. IQ2_XXS), TSR_EINVAL for negative ids.
  */
 TSR_API tsr_status tsr_quant_format_from_ggml(int32_t ggml_type, tsr_quant_format *out);
 
@@ -180,7 +223,9 @@ typedef struct tsr_quant_stats {
  * Quantizes an N×K f32 matrix `src` (row i at src + i·ld, ld >= k) into `dst`, rows
  * packed back to back (row_bytes each; dst_bytes must be >= n·row_bytes). Round to
  * nearest with the format's reference quantizer (GGUF formats follow ggml's reference
- * quantizers; Q6_K searches each sub-block's scale). `stats` (may be NULL; size set)
+ * quantizers, with ggml's searches: Q4_K/Q5_K/Q2_K choose each sub-block's scale and
+ * minimum by make_qkx2_quants's weighted least squares, Q3_K by make_q3_quants, Q6_K by
+ * make_qx_quants; without an importance matrix). `stats` (may be NULL; size set)
  * receives the round-trip error. Parallel over rows on `pool` (NULL = default).
  *
  * Extreme values. After TSR_OK every weight dequantizes to a finite value:
@@ -191,7 +236,9 @@ typedef struct tsr_quant_stats {
  *   - a block whose scale overflows its type is refused with TSR_ERANGE, naming the row
  *     and block: fp16 scales hold at most 65504, so max|x| above about 5.2e5 (Q4_0,
  *     Q4G*_F16), 9.8e5 of range or a minimum beyond ±65504 (Q4_1), 9.8e5 of range
- *     (Q4G*_F16Z), 8.3e6 (Q8_0, Q8G*_F16), about 2.7e8 (Q6_K); f32 scales only near
+ *     (Q4G*_F16Z), 8.3e6 (Q8_0, Q8G*_F16), about 2.7e8 (Q6_K), 1e6 (Q5_0, IQ4_NL), 2e6 of
+ *     range (Q5_1), and for K-quants a super-block scale d or dmin above 65504 (sub-block
+ *     scales above about 4e6, Q2_K 1e6, Q3_K 2e6); f32 scales only near
  *     FLT_MAX; F16 values beyond ±65504 and BF16 values beyond ±3.39e38 likewise. dst is
  *     then zero-filled (no partial result).
  * Errors: TSR_EINVAL (NULL pointers, bad shape/ld/dst_bytes/stats->size, unknown format;

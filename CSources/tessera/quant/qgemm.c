@@ -115,7 +115,7 @@ tsr_status tsr_qgemm_plan_info_get(const tsr_qgemm_plan_t *plan, tsr_qgemm_plan_
     const tsr_qgemm_kernels *K = kernels();
     out->isa = plan->is_float ? K->float_isa : K->int_isa;
     if (plan->is_float) snprintf(out->kernel, sizeof out->kernel, "%s", K->float_name);
-    else snprintf(out->kernel, sizeof out->kernel, "%s-u%d", K->int_name, plan->d.bits);
+    else snprintf(out->kernel, sizeof out->kernel, "%s-u%d", K->int_name, plan->d.bits + plan->d.hbits);
     return TSR_OK;
 }
 

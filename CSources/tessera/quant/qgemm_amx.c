@@ -73,8 +73,13 @@ AMX static void amx_rows(const tsr_qkernel_desc *d, const uint8_t *panel, int64_
                 const uint8_t *src = rec + 64 * (st * ks / 8);
                 for (int j = 0; j < ks / 8; j++) {
                     const __m512i w = _mm512_loadu_si512((const void *)(src + 64 * j));
-                    _mm512_store_si512((void *)(bbuf[st] + 128 * j), _mm512_and_si512(w, m4));
-                    _mm512_store_si512((void *)(bbuf[st] + 128 * j + 64), _mm512_and_si512(_mm512_srli_epi16(w, 4), m4));
+                    __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+                    if (d->hbits) {  /* complete the codes from the high plane */
+                        lo = _mm512_or_si512(lo, tsr_qhplane512(d, rec, st * ks / 8 + j, 0));
+                        hi = _mm512_or_si512(hi, tsr_qhplane512(d, rec, st * ks / 8 + j, 1));
+                    }
+                    _mm512_store_si512((void *)(bbuf[st] + 128 * j), lo);
+                    _mm512_store_si512((void *)(bbuf[st] + 128 * j + 64), hi);
                 }
                 b = bbuf[st];
             } else {
@@ -104,7 +109,7 @@ AMX static void amx_rows(const tsr_qkernel_desc *d, const uint8_t *panel, int64_
                 __m512i is[16];
                 for (int m = 0; m < 16; m++) is[m] = _mm512_load_si512((const void *)(cbuf[q] + 16 * m));
                 const int64_t m0 = (int64_t)(b0 + q) * 16;
-                tsr_qepilogue512(d, rec, 16, is, meta + m0 * ng + gi, ng, accm + m0);
+                tsr_qepilogue512(d, rec, tsr_qsuper(d, panel, gi), 16, is, meta + m0 * ng + gi, ng, accm + m0);
             }
         }
     }

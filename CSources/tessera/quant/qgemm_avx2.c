@@ -19,6 +19,16 @@ INLINE __m256i bcast4(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
+/* High-plane fields (shifted to bits 4..) completing nibble chunk j's low or high half, rows
+ * of half h. Codes stay <= 63, so four vpmaddubsw products still fit int16. */
+INLINE __m256i hplane256(const tsr_qkernel_desc *d, const uint8_t *rec, int h, int j, int half) {
+    int c, sh;
+    tsr_qhplane_field(d, j, half, &c, &sh);
+    const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(rec + 8 * d->group + 64 * c + 32 * h));
+    const __m256i v = _mm256_and_si256(_mm256_srl_epi16(w, _mm_cvtsi32_si128(sh)), _mm256_set1_epi8((char)((1 << d->hbits) - 1)));
+    return _mm256_slli_epi16(v, 4);
+}
+
 /* MT activation rows × one 8-row half (h) of a panel. */
 INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const int MT, const int KIND,
                   const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
@@ -39,8 +49,12 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
         if (KIND == 0) {
             for (int j = 0; j < g / 8; j++) {
                 const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(rec + 64 * j + 32 * h));
-                const __m256i lo = _mm256_and_si256(w, m4);
-                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);
+                __m256i lo = _mm256_and_si256(w, m4);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);
+                if (d->hbits) {  /* the high plane completes the codes: u = nibble | h << 4 (<= 63) */
+                    lo = _mm256_or_si256(lo, hplane256(d, rec, h, j, 0));
+                    hi = _mm256_or_si256(hi, hplane256(d, rec, h, j, 1));
+                }
                 for (int m = 0; m < MT; m++) {
                     const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(ag + m * as + 8 * j)),
                                                        _mm256_maddubs_epi16(hi, bcast4(ag + m * as + 8 * j + 4)));
@@ -65,12 +79,23 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
             }
         }
         const uint8_t *sc = rec + d->wbytes, *ex = sc + TSR_QP * ss;
-        const __m256 s = d->scale_f32 ? _mm256_loadu_ps((const float *)(const void *)(sc + 32 * h))
-                                      : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(sc + 16 * h)));
+        __m256 s, mn = _mm256_setzero_ps();
         __m256i zv = _mm256_setzero_si256();
-        __m256 mn = _mm256_setzero_ps();
-        if (d->zkind == TSR_QZ_ROW) zv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(ex + 8 * h)));
-        if (d->has_min) mn = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(ex + 16 * h)));
+        if (d->two_level) {  /* d·sc and (−dmin)·m: exact products, the bits of the f32 scales */
+            const uint8_t *sup = tsr_qsuper(d, panel, gi);
+            s = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(sup + 16 * h))),
+                              _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(sc + 8 * h)))));
+            if (d->has_min)
+                mn = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(sup + 32 + 16 * h))),
+                                   _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(sc + 16 + 8 * h)))));
+        } else {
+            s = d->scale_f32 ? _mm256_loadu_ps((const float *)(const void *)(sc + 32 * h))
+                             : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(sc + 16 * h)));
+            if (d->zkind == TSR_QZ_ROW) zv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(ex + 8 * h)));
+            if (d->has_min)
+                mn = d->scale_f32 ? _mm256_loadu_ps((const float *)(const void *)(ex + 32 * h))
+                                  : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(ex + 16 * h)));
+        }
         for (int m = 0; m < MT; m++) {
             const tsr_qact_meta *am = meta + (int64_t)m * ng + gi;
             const __m256i corr = d->zkind == TSR_QZ_ROW ? _mm256_mullo_epi32(zv, _mm256_set1_epi32(am->sum))

@@ -70,11 +70,15 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
         TSR_QPREFETCH_RECORD(rec, d->rec_bytes);
         __m512i is[8], is2 = _mm512_setzero_si512();
         for (int m = 0; m < MT; m++) is[m] = _mm512_setzero_si512();
-        if (BITS == 4) {
+        if (BITS == 4 || BITS == 5) {
             for (int j = 0; j < g / 8; j++) {
                 const __m512i w = _mm512_loadu_si512((const void *)(rec + 64 * j));
-                const __m512i lo = _mm512_and_si512(w, m4);
-                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+                __m512i lo = _mm512_and_si512(w, m4);
+                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+                if (BITS == 5) {  /* nibbles + high plane (d->hbits bits): u = nibble | h << 4 */
+                    lo = _mm512_or_si512(lo, tsr_qhplane512(d, rec, j, 0));
+                    hi = _mm512_or_si512(hi, tsr_qhplane512(d, rec, j, 1));
+                }
                 if (MT == 1) {  /* two chains: integer sums are exact, order does not matter */
                     is[0] = _mm512_dpbusd_epi32(is[0], lo, bcast4(ag + 8 * j));
                     is2 = _mm512_dpbusd_epi32(is2, hi, bcast4(ag + 8 * j + 4));
@@ -97,7 +101,7 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
             }
         }
         if (MT == 1) is[0] = _mm512_add_epi32(is[0], is2);
-        tsr_qepilogue512(d, rec, MT, is, meta + gi, ng, acc);
+        tsr_qepilogue512(d, rec, tsr_qsuper(d, panel, gi), MT, is, meta + gi, ng, acc);
     }
     const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
     const __m512 b = bias ? _mm512_maskz_loadu_ps(km, bias) : _mm512_setzero_ps();
@@ -124,15 +128,23 @@ INLINE void qtile1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
         TSR_QPREFETCH_RECORD(ra, d->rec_bytes);
         TSR_QPREFETCH_RECORD(rb, d->rec_bytes);
         __m512i a0 = _mm512_setzero_si512(), a1 = a0, b0 = a0, b1 = a0;
-        if (BITS == 4) {
+        if (BITS == 4 || BITS == 5) {
             for (int j = 0; j < g / 8; j++) {
                 const __m512i x0 = bcast4(ag + 8 * j), x1 = bcast4(ag + 8 * j + 4);
                 const __m512i wa = _mm512_loadu_si512((const void *)(ra + 64 * j));
                 const __m512i wb = _mm512_loadu_si512((const void *)(rb + 64 * j));
-                a0 = _mm512_dpbusd_epi32(a0, _mm512_and_si512(wa, m4), x0);
-                a1 = _mm512_dpbusd_epi32(a1, _mm512_and_si512(_mm512_srli_epi16(wa, 4), m4), x1);
-                b0 = _mm512_dpbusd_epi32(b0, _mm512_and_si512(wb, m4), x0);
-                b1 = _mm512_dpbusd_epi32(b1, _mm512_and_si512(_mm512_srli_epi16(wb, 4), m4), x1);
+                __m512i la = _mm512_and_si512(wa, m4), ha = _mm512_and_si512(_mm512_srli_epi16(wa, 4), m4);
+                __m512i lb = _mm512_and_si512(wb, m4), hb = _mm512_and_si512(_mm512_srli_epi16(wb, 4), m4);
+                if (BITS == 5) {
+                    la = _mm512_or_si512(la, tsr_qhplane512(d, ra, j, 0));
+                    ha = _mm512_or_si512(ha, tsr_qhplane512(d, ra, j, 1));
+                    lb = _mm512_or_si512(lb, tsr_qhplane512(d, rb, j, 0));
+                    hb = _mm512_or_si512(hb, tsr_qhplane512(d, rb, j, 1));
+                }
+                a0 = _mm512_dpbusd_epi32(a0, la, x0);
+                a1 = _mm512_dpbusd_epi32(a1, ha, x1);
+                b0 = _mm512_dpbusd_epi32(b0, lb, x0);
+                b1 = _mm512_dpbusd_epi32(b1, hb, x1);
             }
         } else {
             for (int j = 0; j < g / 4; j++) {
@@ -144,8 +156,8 @@ INLINE void qtile1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
             }
         }
         const __m512i sa = _mm512_add_epi32(a0, a1), sb = _mm512_add_epi32(b0, b1);
-        tsr_qepilogue512(d, ra, 1, &sa, meta + gi, ng, &acca);
-        tsr_qepilogue512(d, rb, 1, &sb, meta + gi, ng, &accb);
+        tsr_qepilogue512(d, ra, tsr_qsuper(d, pa, gi), 1, &sa, meta + gi, ng, &acca);
+        tsr_qepilogue512(d, rb, tsr_qsuper(d, pb, gi), 1, &sb, meta + gi, ng, &accb);
     }
     _mm512_mask_storeu_ps(ya, (__mmask16)((1u << nva) - 1u), acca);
     _mm512_mask_storeu_ps(yb, (__mmask16)((1u << nvb) - 1u), accb);
@@ -154,7 +166,8 @@ INLINE void qtile1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
 AVX512 static void qpanel_m1x2_avx512vnni(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t *pb,
                                           const int8_t *act, const tsr_qact_meta *meta, float *ya, float *yb,
                                           int32_t nva, int32_t nvb) {
-    if (d->bits == 4) qtile1x2(d, pa, pb, 4, act, meta, ya, yb, nva, nvb);
+    if (d->bits == 4 && d->hbits) qtile1x2(d, pa, pb, 5, act, meta, ya, yb, nva, nvb);
+    else if (d->bits == 4) qtile1x2(d, pa, pb, 4, act, meta, ya, yb, nva, nvb);
     else qtile1x2(d, pa, pb, 8, act, meta, ya, yb, nva, nvb);
 }
 
@@ -178,7 +191,7 @@ AVX512 void tsr_qkernel_avx512vnni(const tsr_qkernel_desc *d, const uint8_t *pan
         const int8_t *a = act + m0 * as;
         const tsr_qact_meta *mm = meta + m0 * d->ngroups;
         float *yy = y + m0 * ldy;
-        if (d->bits == 4) { QTILE_CASES(4) } else { QTILE_CASES(8) }
+        if (d->bits == 4 && d->hbits) { QTILE_CASES(5) } else if (d->bits == 4) { QTILE_CASES(4) } else { QTILE_CASES(8) }
     }
 }
 

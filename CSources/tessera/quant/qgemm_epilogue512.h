@@ -11,18 +11,40 @@
 
 #include "quant_internal.h"
 
-/* `meta` points at group gi of row 0; row m's entry is meta[m·ng]. */
+/* High-plane fields (shifted to bits 4..) completing nibble chunk j's low (half 0) or high
+ * (half 1) nibbles of a record with d->hbits > 0: OR them into the nibbles to get u. */
+static inline __attribute__((always_inline)) TSR_TARGET_AVX512 __m512i
+tsr_qhplane512(const tsr_qkernel_desc *d, const uint8_t *rec, int j, int half) {
+    int c, sh;
+    tsr_qhplane_field(d, j, half, &c, &sh);
+    const __m512i w = _mm512_loadu_si512((const void *)(rec + 8 * d->group + 64 * c));
+    const __m512i v = _mm512_and_si512(_mm512_srl_epi16(w, _mm_cvtsi32_si128(sh)), _mm512_set1_epi8((char)((1 << d->hbits) - 1)));
+    return _mm512_slli_epi16(v, 4);
+}
+
+/* `meta` points at group gi of row 0; row m's entry is meta[m·ng]. `sup` is the group's
+ * super-block entry (tsr_qsuper) of a two-level panel, else NULL. */
 static inline __attribute__((always_inline)) TSR_TARGET_AVX512 void
-tsr_qepilogue512(const tsr_qkernel_desc *d, const uint8_t *rec, const int MT, const __m512i *is,
+tsr_qepilogue512(const tsr_qkernel_desc *d, const uint8_t *rec, const uint8_t *sup, const int MT, const __m512i *is,
                  const tsr_qact_meta *meta, int64_t ng, __m512 *acc) {
     const size_t ss = d->scale_f32 ? 4 : 2;
     const uint8_t *sc = rec + d->wbytes, *ex = sc + TSR_QP * ss;
-    const __m512 s = d->scale_f32 ? _mm512_loadu_ps((const float *)(const void *)sc)
-                                  : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)sc));
+    __m512 s, mn = _mm512_setzero_ps();
     __m512i zv = _mm512_setzero_si512();
-    __m512 mn = _mm512_setzero_ps();
-    if (d->zkind == TSR_QZ_ROW) zv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)ex));
-    if (d->has_min) mn = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)ex));
+    if (sup) {  /* d·sc and (−dmin)·m: exact products, the bits of the f32 scales */
+        s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)sup)),
+                          _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)sc))));
+        if (d->has_min)
+            mn = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(sup + 32))),
+                               _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(sc + 16)))));
+    } else {
+        s = d->scale_f32 ? _mm512_loadu_ps((const float *)(const void *)sc)
+                         : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)sc));
+        if (d->zkind == TSR_QZ_ROW) zv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)ex));
+        if (d->has_min)
+            mn = d->scale_f32 ? _mm512_loadu_ps((const float *)(const void *)ex)
+                              : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)ex));
+    }
     for (int m = 0; m < MT; m++) {
         const tsr_qact_meta *am = meta + (int64_t)m * ng;
         const __m512i corr = d->zkind == TSR_QZ_ROW ? _mm512_mullo_epi32(zv, _mm512_set1_epi32(am->sum))

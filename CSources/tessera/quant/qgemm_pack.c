@@ -19,14 +19,24 @@ void tsr_qgemm_layout(tsr_quant_format fmt, int64_t k, tsr_qkernel_desc *d, int3
     d->zkind = f->zero_point ? TSR_QZ_ROW : TSR_QZ_CONST;
     d->has_min = f->has_min;
     d->u8_max = 255;
-    if (fmt == TSR_QUANT_Q4_1) d->zconst = 0;
+    if (tsr_qfmt_is_ggml_ext(fmt)) tsr_qggml_codes(fmt, &d->bits, &d->hbits, &d->scale_f32, &d->zconst, &d->u8_max);
+    else if (fmt == TSR_QUANT_Q4_1) d->zconst = 0;
+    else if (fmt == TSR_QUANT_Q6_K) { d->bits = 4; d->hbits = 2; d->zconst = 32; d->u8_max = 63; }
     else if (d->bits == 4) d->zconst = 8;
-    else if (fmt == TSR_QUANT_Q6_K) { d->zconst = 32; d->u8_max = 63; }
     else d->zconst = 128;
     d->ngroups = (int32_t)(k / d->group);
-    d->wbytes = (size_t)TSR_QP * (size_t)d->group * (size_t)d->bits / 8;
+    d->wbytes = (size_t)TSR_QP * (size_t)d->group * (size_t)(d->bits + d->hbits) / 8;
+    d->two_level = f->block_elems == 256;  /* the K-quants */
+    if (d->two_level) {
+        d->gps = 256 / d->group;
+        d->rec_bytes = d->wbytes + TSR_QP + (d->has_min ? TSR_QP : 0);
+        d->super_bytes = (size_t)TSR_QP * 2 * (d->has_min ? 2 : 1);
+        d->super_off = (size_t)d->ngroups * d->rec_bytes;
+        d->panel_bytes = d->super_off + (size_t)(d->ngroups / d->gps) * d->super_bytes;
+        return;
+    }
     d->rec_bytes = d->wbytes + TSR_QP * (d->scale_f32 ? 4 : 2) + (d->zkind == TSR_QZ_ROW ? TSR_QP : 0) +
-                   (d->has_min ? TSR_QP * 2 : 0);
+                   (d->has_min ? TSR_QP * (d->scale_f32 ? 4 : 2) : 0);
     d->panel_bytes = (size_t)d->ngroups * d->rec_bytes;
 }
 
@@ -35,12 +45,17 @@ void tsr_qgemm_layout(tsr_quant_format fmt, int64_t k, tsr_qkernel_desc *d, int3
  * words (f16 bits or f32 bits) and extras (zero point or f16 min bits) per group.
  */
 static void decode_row(tsr_quant_format fmt, const tsr_qkernel_desc *d, const uint8_t *row, int64_t k,
-                       uint8_t *u, uint32_t *scale, uint16_t *extra) {
+                       uint8_t *u, uint32_t *scale, uint32_t *extra) {
     const tsr_qfmt *f = tsr_qfmt_get(fmt);
     const int64_t nb = k / f->block_elems;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = row + b * f->block_bytes;
         uint8_t *ub = u + b * f->block_elems;
+        if (tsr_qfmt_is_ggml_ext(fmt)) {
+            const int64_t gpb = f->block_elems / f->group;
+            tsr_qggml_unpack(fmt, blk, ub, scale + b * gpb, extra + b * gpb);
+            continue;
+        }
         switch (fmt) {
         case TSR_QUANT_Q4_0:
         case TSR_QUANT_Q4_1: {
@@ -93,6 +108,26 @@ static void decode_row(tsr_quant_format fmt, const tsr_qkernel_desc *d, const ui
     (void)d;
 }
 
+/* Row r's scales of a two-level panel: int8 sub-scales (and u8 sub-minimums) into each record,
+ * f16 d (and −dmin) into the super-block table. */
+static void pack_subscales(tsr_quant_format fmt, const tsr_qkernel_desc *d, const uint8_t *row, int r, uint8_t *dst) {
+    const int32_t bb = tsr_qfmt_get(fmt)->block_bytes;
+    for (int64_t b = 0; b < d->ngroups / d->gps; b++) {
+        uint16_t dh, nm;
+        int8_t sc[16];
+        uint8_t m[16];
+        tsr_qggml_subscales(fmt, row + b * bb, &dh, &nm, sc, m);
+        uint8_t *sup = dst + d->super_off + (size_t)b * d->super_bytes;
+        tsr_st16(sup + 2 * r, dh);
+        if (d->has_min) tsr_st16(sup + 2 * TSR_QP + 2 * r, nm);
+        for (int j = 0; j < d->gps; j++) {
+            uint8_t *rec = dst + (size_t)(b * d->gps + j) * d->rec_bytes;
+            rec[d->wbytes + r] = (uint8_t)sc[j];
+            if (d->has_min) rec[d->wbytes + TSR_QP + r] = m[j];
+        }
+    }
+}
+
 typedef struct {
     const tsr_quant_matrix *w;
     size_t stride;
@@ -129,17 +164,17 @@ static void pack_panels(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
     const int64_t k = w->k, ng = d->ngroups, g = d->group;
     const size_t ss = d->scale_f32 ? 4 : 2;
     /* one allocation per range (plan creation is not a hot path; no scratch shared across pools) */
-    uint8_t *u = tsr_malloc((size_t)k + (size_t)ng * 6 + 64);
+    uint8_t *u = tsr_malloc((size_t)k + (size_t)ng * 8 + 64);
     if (!u) { __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED); return; }
     uint32_t *scale = (uint32_t *)(void *)(u + ((k + 63) & ~(int64_t)63));
-    uint16_t *extra = (uint16_t *)(scale + ng);
+    uint32_t *extra = scale + ng;
     for (int64_t p = p0; p < p1; p++) {
         uint8_t *dst = c->packed + (size_t)p * c->panel_bytes;
         memset(dst, 0, c->panel_bytes);
         for (int r = 0; r < TSR_QP; r++) {
             const int64_t row = p * TSR_QP + r;
             if (row >= w->n) break;  /* padding rows: zero weights and zero scales */
-            memset(extra, 0, (size_t)ng * 2);
+            memset(extra, 0, (size_t)ng * 4);
             decode_row(w->format, d, (const uint8_t *)w->data + (size_t)row * c->stride, k, u, scale, extra);
             for (int64_t gi = 0; gi < ng; gi++) {
                 uint8_t *rec = dst + (size_t)gi * d->rec_bytes;
@@ -147,18 +182,25 @@ static void pack_panels(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
                 if (d->bits == 4) {
                     for (int64_t j = 0; j < g / 8; j++)
                         for (int i = 0; i < 4; i++)
-                            rec[64 * j + 4 * r + i] = (uint8_t)(ug[8 * j + i] | (ug[8 * j + 4 + i] << 4));
+                            rec[64 * j + 4 * r + i] = (uint8_t)((ug[8 * j + i] & 15) | ((ug[8 * j + 4 + i] & 15) << 4));
+                    for (int64_t e = 0; d->hbits && e < g; e++) {  /* the high plane */
+                        const int fpc = 32 / d->hbits, c = (int)(e / fpc), f = (int)(e % fpc) / 4, i = (int)(e % 4);
+                        rec[8 * g + 64 * c + 4 * r + i] |= (uint8_t)((ug[e] >> 4) << (d->hbits * f));
+                    }
                 } else {
                     for (int64_t j = 0; j < g / 4; j++)
                         for (int i = 0; i < 4; i++) rec[64 * j + 4 * r + i] = ug[4 * j + i];
                 }
+                if (d->two_level) continue;  /* scales below, per super-block */
                 uint8_t *sc = rec + d->wbytes;
                 if (ss == 2) tsr_st16(sc + 2 * r, (uint16_t)scale[gi]);
                 else memcpy(sc + 4 * r, &scale[gi], 4);
                 uint8_t *ex = sc + TSR_QP * ss;
                 if (d->zkind == TSR_QZ_ROW) ex[r] = (uint8_t)extra[gi];
-                if (d->has_min) tsr_st16(ex + 2 * r, extra[gi]);
+                if (d->has_min && ss == 2) tsr_st16(ex + 2 * r, (uint16_t)extra[gi]);
+                else if (d->has_min) memcpy(ex + 4 * r, &extra[gi], 4);
             }
+            if (d->two_level) pack_subscales(w->format, d, (const uint8_t *)w->data + (size_t)row * c->stride, r, dst);
         }
     }
     tsr_free(u);
@@ -203,14 +245,26 @@ tsr_status tsr_qgemm_plan_dequantize(const tsr_qgemm_plan_t *plan, float *dst, i
         for (int gi = 0; gi < d->ngroups; gi++) {
             const uint8_t *rec = panel + (size_t)gi * d->rec_bytes;
             const uint8_t *sc = rec + d->wbytes, *ex = sc + TSR_QP * (d->scale_f32 ? 4 : 2);
-            const float s = d->scale_f32 ? tsr_ldf(sc + 4 * r) : tsr_f16_to_f32(tsr_ld16(sc + 2 * r));
+            float s, mn = 0.0f;
             const int z = d->zkind == TSR_QZ_ROW ? ex[r] : d->zconst;
-            const float mn = d->has_min ? tsr_f16_to_f32(tsr_ld16(ex + 2 * r)) : 0.0f;
+            if (d->two_level) {
+                const uint8_t *sup = tsr_qsuper(d, panel, gi);
+                s = tsr_f16_to_f32(tsr_ld16(sup + 2 * r)) * (float)(int8_t)sc[r];
+                if (d->has_min) mn = tsr_f16_to_f32(tsr_ld16(sup + 2 * TSR_QP + 2 * r)) * (float)sc[TSR_QP + r];
+            } else {
+                s = d->scale_f32 ? tsr_ldf(sc + 4 * r) : tsr_f16_to_f32(tsr_ld16(sc + 2 * r));
+                if (d->has_min) mn = d->scale_f32 ? tsr_ldf(ex + 4 * r) : tsr_f16_to_f32(tsr_ld16(ex + 2 * r));
+            }
             for (int e = 0; e < g; e++) {
                 int u;
                 if (d->bits == 4) {
                     const uint8_t b = rec[64 * (e / 8) + 4 * r + (e % 4)];
                     u = (e % 8) < 4 ? (b & 15) : (b >> 4);
+                    if (d->hbits) {
+                        const int fpc = 32 / d->hbits, f = (e % fpc) / 4;
+                        const uint8_t h = rec[8 * g + 64 * (e / fpc) + 4 * r + (e % 4)];
+                        u |= ((h >> (d->hbits * f)) & ((1 << d->hbits) - 1)) << 4;
+                    }
                 } else {
                     u = rec[64 * (e / 4) + 4 * r + (e % 4)];
                 }

@@ -49,15 +49,23 @@ static void qpanel_scalar(const tsr_qkernel_desc *d, const uint8_t *panel, int64
         const uint8_t *rec = panel;
         for (int gi = 0; gi < ng; gi++, rec += d->rec_bytes) {
             const int8_t *ag = a + (int64_t)gi * g;
-            const uint8_t *sc = rec + d->wbytes;
+            const uint8_t *sc = rec + d->wbytes, *sup = tsr_qsuper(d, panel, gi);
             const uint8_t *ex = sc + TSR_QP * (d->scale_f32 ? 4 : 2);
             for (int r = 0; r < TSR_QP; r++) {
                 int32_t isum = 0;
                 if (d->bits == 4) {
                     for (int j = 0; j < g / 8; j++) {
                         const uint8_t *w = rec + 64 * j + 4 * r;
-                        for (int i = 0; i < 4; i++)
-                            isum += (w[i] & 15) * ag[8 * j + i] + (w[i] >> 4) * ag[8 * j + 4 + i];
+                        int hc0 = 0, hs0 = 0, hc1 = 0, hs1 = 0, hm = (1 << d->hbits) - 1;
+                        if (d->hbits) { tsr_qhplane_field(d, j, 0, &hc0, &hs0); tsr_qhplane_field(d, j, 1, &hc1, &hs1); }
+                        for (int i = 0; i < 4; i++) {
+                            int u0 = w[i] & 15, u1 = w[i] >> 4;
+                            if (d->hbits) {
+                                u0 |= ((rec[8 * g + 64 * hc0 + 4 * r + i] >> hs0) & hm) << 4;
+                                u1 |= ((rec[8 * g + 64 * hc1 + 4 * r + i] >> hs1) & hm) << 4;
+                            }
+                            isum += u0 * ag[8 * j + i] + u1 * ag[8 * j + 4 + i];
+                        }
                     }
                 } else {
                     for (int j = 0; j < g / 4; j++) {
@@ -67,10 +75,17 @@ static void qpanel_scalar(const tsr_qkernel_desc *d, const uint8_t *panel, int64
                 }
                 const int32_t z = d->zkind == TSR_QZ_ROW ? ex[r] : d->zconst;
                 isum -= z * am[gi].sum;
-                const float s = d->scale_f32 ? tsr_ldf(sc + 4 * r) : tsr_f16_to_f32(tsr_ld16(sc + 2 * r));
+                float s, mn = 0.0f;
+                if (sup) {  /* two levels: d·sc and (−dmin)·m, exact in f32 */
+                    s = tsr_f16_to_f32(tsr_ld16(sup + 2 * r)) * (float)(int8_t)sc[r];
+                    if (d->has_min) mn = tsr_f16_to_f32(tsr_ld16(sup + 2 * TSR_QP + 2 * r)) * (float)sc[TSR_QP + r];
+                } else {
+                    s = d->scale_f32 ? tsr_ldf(sc + 4 * r) : tsr_f16_to_f32(tsr_ld16(sc + 2 * r));
+                    if (d->has_min) mn = d->scale_f32 ? tsr_ldf(ex + 4 * r) : tsr_f16_to_f32(tsr_ld16(ex + 2 * r));
+                }
                 const float t = (float)isum * am[gi].d;
                 acc[r] = fmaf(t, s, acc[r]);
-                if (d->has_min) acc[r] = fmaf(tsr_f16_to_f32(tsr_ld16(ex + 2 * r)), am[gi].dsum, acc[r]);
+                if (d->has_min) acc[r] = fmaf(mn, am[gi].dsum, acc[r]);
             }
         }
         for (int r = 0; r < nvalid; r++) y[m * ldy + r] = bias ? acc[r] + bias[r] : acc[r];

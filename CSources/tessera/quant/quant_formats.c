@@ -30,6 +30,13 @@ static const tsr_qfmt tsr_qfmt_table[TSR_QUANT_FORMAT_COUNT] = {
     [TSR_QUANT_Q8G32_F32] = {"q8g32_f32", 32, 4 + 32, 8, 32, 4, 0, 0, -1, 0, 32},
     [TSR_QUANT_Q8G64_F32] = {"q8g64_f32", 64, 4 + 64, 8, 64, 4, 0, 0, -1, 0, 64},
     [TSR_QUANT_Q8G128_F32] = {"q8g128_f32", 128, 4 + 128, 8, 128, 4, 0, 0, -1, 0, 128},
+    [TSR_QUANT_Q5_0] = {"q5_0", 32, 22, 5, 32, 2, 0, 0, 6, 0, 32},
+    [TSR_QUANT_Q5_1] = {"q5_1", 32, 24, 5, 32, 2, 0, 1, 7, 0, 32},
+    [TSR_QUANT_Q4_K] = {"q4_k", 256, 144, 4, 32, 2, 0, 1, 12, 0, 32},
+    [TSR_QUANT_Q5_K] = {"q5_k", 256, 176, 5, 32, 2, 0, 1, 13, 0, 32},
+    [TSR_QUANT_Q3_K] = {"q3_k", 256, 110, 3, 16, 2, 0, 0, 11, 0, 16},
+    [TSR_QUANT_Q2_K] = {"q2_k", 256, 84, 2, 16, 2, 0, 1, 10, 0, 16},
+    [TSR_QUANT_IQ4_NL] = {"iq4_nl", 32, 18, 4, 32, 2, 0, 0, 20, 0, 32},
 };
 
 const tsr_qfmt *tsr_qfmt_get(tsr_quant_format f) {
@@ -81,7 +88,8 @@ tsr_status tsr_quant_format_from_ggml(int32_t ggml_type, tsr_quant_format *out) 
     for (int f = 0; f < TSR_QUANT_FORMAT_COUNT; f++)
         if (tsr_qfmt_table[f].ggml_type == ggml_type) { *out = (tsr_quant_format)f; return TSR_OK; }
     return tsr_error(TSR_EUNSUPPORTED, "tsr_quant_format_from_ggml: ggml type %d is not supported "
-                     "(supported: F32 0, F16 1, Q4_0 2, Q4_1 3, Q8_0 8, Q6_K 14, BF16 30)", ggml_type);
+                     "(supported: F32 0, F16 1, Q4_0 2, Q4_1 3, Q5_0 6, Q5_1 7, Q8_0 8, Q2_K 10, Q3_K 11, "
+                     "Q4_K 12, Q5_K 13, Q6_K 14, IQ4_NL 20, BF16 30)", ggml_type);
 }
 
 tsr_status tsr_quant_row_bytes(tsr_quant_format format, int64_t k, size_t *out) {

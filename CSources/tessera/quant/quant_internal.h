@@ -9,11 +9,23 @@
  *                4-bit: byte i = q[r][8j+i] | q[r][8j+4+i] << 4     (g/8 chunks)
  *                8-bit: byte i = u[r][4j+i]                          (g/4 chunks)
  *     scales   16 × f16 or f32 (one per row)
- *     extra    zero points: 16 × u8;  Q4_1 minimums: 16 × f16;  else nothing
- * Weights are unsigned: 4-bit q in 0..15; 8-bit u = q + 128 (Q8_0/Q8G) or q + 32 (Q6_K).
+ *     extra    zero points: 16 × u8;  minimums: 16 × the scale type;  else nothing
+ * Two-level (K-quant) panels instead hold per record 16 × int8 sub-scales sc (+ 16 × u8
+ * sub-minimums m), and after the K/g records a table with one entry per 256-element
+ * super-block: 16 × f16 d (+ 16 × f16 −dmin). Kernels form s = d·sc and mn = (−dmin)·m in f32
+ * (exact products), the same bits as the single-level f32 scales.
+ *     high plane (hbits = 1 or 2; after the g/8 nibble chunks, g·hbits/32 chunks of 64 B):
+ *                chunk c, lane r, byte i, bit field f (bits hbits·f..): h[r][c·32/hbits + 4f + i],
+ *                so the field of nibble chunk j's low (high) half is f = (2j (+1)) mod 8/hbits
+ *                of chunk (2j (+1))·hbits/8 (tsr_qhplane_field)
+ * Weights are unsigned: 4-bit q in 0..15, or with a high plane u = q | h << 4 (Q5_0/Q5_1/Q5_K:
+ * 5-bit u, Q6_K: 6-bit L = q + 32); 8-bit u = q + 128 (Q8_0/Q8G).
  * The integer group dot is isum = Σ u·a − z·Σa with z a per-plan constant (8, 128, 32,
- * 0) or the row's zero point. Q6_K is repacked as an 8-bit format with g = 16 and
- * f32 scales d·scale_j (exact in f32).
+ * 0) or the row's zero point. Q6_K is repacked as a 4+2-bit format with g = 16. The newer ggml formats (tsr_qggml_codes): Q4_K
+ * 4-bit g = 32, f32 scales d·sc and minimums −dmin·m; Q5_K the same 4+1-bit; Q3_K / Q2_K
+ * 8-bit g = 16 (u = q + 4 / q, f32 scales, Q2_K minimums); Q5_0 / Q5_1 4+1-bit and IQ4_NL
+ * 8-bit, g = 32 with f16 scales (u = q, z 16 / q with f16 minimum / T[q] + 128, z 128).
+ * Q6_K is 4+2-bit with g = 16. The K-quants use the two-level scales below.
  *
  * Float formats (F32/F16/BF16): a panel is K rows of 16 elements in the source type.
  */
@@ -34,7 +46,7 @@ typedef struct tsr_qfmt {
     int32_t block_elems, block_bytes, weight_bits, group;
     int32_t scale_bytes;    /* 2 (f16) or 4 (f32); 0 for float formats */
     int32_t zero_point;     /* Tessera ...Z formats */
-    int32_t has_min;        /* Q4_1 */
+    int32_t has_min;        /* Q4_1, Q5_1, Q4_K, Q5_K, Q2_K */
     int32_t ggml_type;
     int32_t is_float;       /* F32/F16/BF16 */
     int32_t act_block;
@@ -47,6 +59,29 @@ TSR_INTERNAL const tsr_qfmt *tsr_qfmt_get(tsr_quant_format f); /* NULL if invali
  * scale (or F16/BF16 value) overflows its type; it stops there, the row then unusable. */
 TSR_INTERNAL int64_t tsr_qrow_quantize(tsr_quant_format f, const float *x, int64_t k, uint8_t *dst);
 TSR_INTERNAL void tsr_qrow_dequantize(tsr_quant_format f, const uint8_t *src, int64_t k, float *y);
+
+/* The ggml formats of quant_ggml.c / quant_kquant.c (Q5_0 ... IQ4_NL, enum values 25..31). */
+static inline int tsr_qfmt_is_ggml_ext(tsr_quant_format f) { return f >= TSR_QUANT_Q5_0 && f <= TSR_QUANT_IQ4_NL; }
+TSR_INTERNAL extern const int8_t tsr_iq4nl_values[16];
+/* Plan code layout of such a format: weight bits in the panel (4 or 8; 4 with hbits of high
+ * plane), scales (and minimums)
+ * f32 (else f16), zero code z (x = s·(u − z), or s·u + mn with a minimum), largest code. */
+TSR_INTERNAL void tsr_qggml_codes(tsr_quant_format f, int32_t *bits, int32_t *hbits, int32_t *scale_f32, int32_t *z,
+                                  int32_t *u8_max);
+/* Decodes one block: codes u[block_elems] and per group (block_elems / group of them) the
+ * scale and the additive minimum (0 without one) as f32 bits, or f16 bits where the plan
+ * keeps f16 scales. The dequantized value is s·(u − z) or s·u + mn. */
+TSR_INTERNAL void tsr_qggml_unpack(tsr_quant_format f, const uint8_t *blk, uint8_t *u, uint32_t *scale,
+                                   uint32_t *mn);
+TSR_INTERNAL void tsr_qggml_dequantize_block(tsr_quant_format f, const uint8_t *blk, float *y);
+/* The two scale levels of a K-quant block (Q2_K..Q6_K): f16 bits of d and of −dmin (0 without
+ * minimums) and per sub-block the integer scale sc (signed: Q3_K sc − 32, Q6_K's int8) and
+ * minimum m; the group scale is d·sc and the minimum (−dmin)·m, both exact in f32. */
+TSR_INTERNAL void tsr_qggml_subscales(tsr_quant_format f, const uint8_t *blk, uint16_t *d, uint16_t *nmin,
+                                      int8_t *sc, uint8_t *m);
+/* Quantizes one block (x finite); 1 if its scale overflows (nothing usable written). */
+TSR_INTERNAL int tsr_qggml_quantize_block(tsr_quant_format f, const float *x, uint8_t *blk);
+TSR_INTERNAL int tsr_qkquant_block(tsr_quant_format f, const float *x, uint8_t *blk);
 
 /* Little-endian unaligned loads/stores. */
 static inline uint16_t tsr_ld16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -67,17 +102,36 @@ typedef struct tsr_qact_meta {
 /* What an integer kernel needs to know about the packed layout. */
 typedef struct tsr_qkernel_desc {
     int32_t bits;          /* 4 or 8 */
+    int32_t hbits;         /* 4-bit layouts: bits of a high plane (0, 1 or 2): u = nibble | h << 4 */
     int32_t group;         /* g: weights per record along K */
     int32_t ngroups;       /* K / g */
     int32_t scale_f32;     /* scales are f32 (else f16) */
     int32_t zkind;         /* TSR_QZ_CONST or TSR_QZ_ROW */
     int32_t zconst;        /* z when zkind == CONST */
-    int32_t has_min;       /* f16 minimums follow the scales */
+    int32_t has_min;       /* minimums follow the scales, in the scale type (f16 or f32) */
     int32_t u8_max;        /* largest stored 8-bit value (63 for Q6_K, 255 otherwise) */
-    size_t wbytes;         /* weight bytes per record */
+    int32_t two_level;     /* K-quants: int8 sub-scales per record, f16 super-block scales */
+    int32_t gps;           /* two_level: groups per super-block (256 / g) */
+    size_t wbytes;         /* weight bytes per record (the nibble plane, then the high plane) */
     size_t rec_bytes;      /* record bytes */
-    size_t panel_bytes;    /* ngroups · rec_bytes */
+    size_t super_off;      /* two_level: offset of the super-block table in a panel */
+    size_t super_bytes;    /* two_level: bytes of one super-block entry (32, 64 with minimums) */
+    size_t panel_bytes;    /* ngroups · rec_bytes (+ the super-block table) */
 } tsr_qkernel_desc;
+
+/* The super-block entry of group gi of a two-level panel (16 × f16 d, then 16 × f16 −dmin),
+ * or NULL for single-level layouts. */
+static inline const uint8_t *tsr_qsuper(const tsr_qkernel_desc *d, const uint8_t *panel, int gi) {
+    return d->two_level ? panel + d->super_off + (size_t)(gi / d->gps) * d->super_bytes : NULL;
+}
+
+/* Nibble chunk j of a record, low (half 0) or high (half 1) nibbles: the high-plane chunk
+ * and the bit shift of the fields that complete its codes. */
+static inline void tsr_qhplane_field(const tsr_qkernel_desc *d, int j, int half, int *chunk, int *shift) {
+    const int fpc = 8 / d->hbits, idx = 2 * j + half;
+    *chunk = idx / fpc;
+    *shift = d->hbits * (idx % fpc);
+}
 
 /* Float panel element type. */
 enum { TSR_QF_F32 = 0, TSR_QF_F16 = 1, TSR_QF_BF16 = 2 };

@@ -249,6 +249,7 @@ int64_t tsr_qrow_quantize(tsr_quant_format fmt, const float *x, int64_t k, uint8
         case TSR_QUANT_Q8_0: over = q8_0_block(xb, b); break;
         case TSR_QUANT_Q6_K: over = q6_k_block(xb, b); break;
         default:
+            if (tsr_qfmt_is_ggml_ext(fmt)) { over = tsr_qggml_quantize_block(fmt, xb, b); break; }
             over = f->weight_bits == 4 ? q4g_block(f, xb, b) : q8g_block(f, xb, b);
             break;
         }
@@ -296,6 +297,7 @@ void tsr_qrow_dequantize(tsr_quant_format fmt, const uint8_t *src, int64_t k, fl
             break;
         }
         default: {
+            if (tsr_qfmt_is_ggml_ext(fmt)) { tsr_qggml_dequantize_block(fmt, b, yb); break; }
             const int g = f->group, sb = f->scale_bytes;
             const float d = load_scale(b, sb);
             if (f->weight_bits == 4) {
