@@ -40,7 +40,8 @@ public final class ServeEngine: @unchecked Sendable {
         self.options = o
         self.model = model
         self.metrics = metrics
-        forward = StepForward(model: model)
+        // a step holds at most stepTokens rows; logit rows: one per sequence, 17 with a draft
+        forward = try StepForward(model: model, rows: o.stepTokens, logitRows: min(o.stepTokens, 17 * o.parallel))
         var s: [LlamaSession] = []
         for _ in 0..<o.parallel { s.append(try model.makeSession(contextLength: o.context)) }
         sessions = s

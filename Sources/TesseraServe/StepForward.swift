@@ -11,22 +11,36 @@ struct StepEntry {
     let logits: LlamaSession.LogitRows
 }
 
-/// The model call of one engine step: every active sequence's tokens in one forward. This is
-/// the one place the engine touches the model's forward pass.
+/// The model call of one engine step: every active sequence's tokens in one forward
+/// (`LlamaModel.forward(batch:)`: each projection one M-row quantized product over all rows,
+/// attention per sequence on its own cache). This is the one place the engine touches the
+/// model's forward pass.
 struct StepForward {
     let model: LlamaModel
+    /// The engine's own buffers for a step of up to `rows` token rows.
+    let workspace: ForwardWorkspace
 
-    /// Runs all entries; returns each entry's logit rows, or the error that entry alone hit
-    /// (the others still advance).
+    init(model: LlamaModel, rows: Int, logitRows: Int) throws(TesseraError) {
+        self.model = model
+        workspace = try ForwardWorkspace(model: model, rows: rows, logitRows: logitRows)
+    }
+
+    /// Runs all entries; returns each entry's logit rows, or the error that entry alone hit.
+    /// Each entry's rows are bit-identical to its session's solo forward (the batched forward's
+    /// promise), so a sequence's logits do not depend on which others share the step.
     func run(_ entries: [StepEntry]) -> [Result<[[Float]], TesseraError>] {
-        // One sequence at a time through its own session. Each row of a multi-row kernel call
-        // equals its one-row call (the kernels' batch invariance), so a sequence's logits do not
-        // depend on which other sequences share the step.
-        entries.map { e in
-            do throws(TesseraError) {
-                return .success(try e.session.forward(e.tokens, logits: e.logits))
-            } catch {
-                return .failure(error)
+        let batch = entries.map { BatchEntry(session: $0.session, tokens: $0.tokens, logits: $0.logits) }
+        do throws(TesseraError) {
+            return try model.forward(batch: batch, workspace: workspace).map { .success($0) }
+        } catch {
+            // a failed batch ran nothing (every session rolled back): run the entries one by
+            // one so that only the one at fault fails
+            return entries.map { e in
+                do throws(TesseraError) {
+                    return .success(try e.session.forward(e.tokens, logits: e.logits))
+                } catch {
+                    return .failure(error)
+                }
             }
         }
     }
