@@ -210,7 +210,10 @@ public struct ServeServer: Sendable {
     }
 }
 
-/// Writes the engine's events as Server-Sent Events, ending with `data: [DONE]`.
+/// Writes the engine's events as Server-Sent Events, ending with `data: [DONE]`. While no token
+/// comes for a second (the request waits for a slot, or its prompt is being read) an SSE comment
+/// goes out: a client that has gone away makes that write fail, which drops the event stream and
+/// so cancels the request.
 struct SSEStream {
     let shaper: ResponseShaper
     let events: AsyncStream<EngineEvent>
@@ -222,9 +225,29 @@ struct SSEStream {
             b.writeString("\n\n")
             try await writer.write(b)
         }
+        // events and heartbeats (nil) merged into one sequence
+        let (merged, sink) = AsyncStream<EngineEvent?>.makeStream()
+        let events = self.events
+        let pump = Task {
+            for await e in events { sink.yield(e) }
+            sink.finish()
+        }
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 1_000_000_000)
+                sink.yield(nil)
+            }
+        }
+        defer { pump.cancel(); heartbeat.cancel() }
         if shaper.call.chat { try await send(shaper.chunk(text: "", role: true)) }
-        var offset = 0
-        for await e in events {
+        var offset = 0, sinceLastWrite = 0
+        for await item in merged {
+            guard let e = item else {
+                sinceLastWrite += 1
+                if sinceLastWrite >= 1 { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
+                continue
+            }
+            sinceLastWrite = -1
             switch e {
             case .token(let t):
                 // a token whose text is held back (stop-string prefix, partial character) still carries its logprobs

@@ -40,7 +40,7 @@ async def run(client, base, body, hang_up_after=None):
         assert r.status_code == 200, await r.aread()
         n = 0
         async for line in r.aiter_lines():
-            if not line:
+            if not line or line.startswith(": "):   # blank separators, keep-alive comments
                 continue
             assert line.startswith("data: "), line
             if line == "data: [DONE]":

@@ -165,7 +165,8 @@ def test_raw_sse_framing_with_curl(server):
                          capture_output=True, timeout=120, check=True).stdout.decode()
     head, _, events = out.partition("\r\n\r\n")
     assert "content-type: text/event-stream" in head.lower()
-    frames = events.split("\n\n")
+    # SSE comments (": keep-alive", sent while a request waits) are part of the framing too
+    frames = [f for f in events.split("\n\n") if not f.startswith(": ")]
     assert frames[-1] == "" and frames[-2] == "data: [DONE]"
     for f in frames[:-2]:
         assert f.startswith("data: ") and "\n" not in f
@@ -225,9 +226,10 @@ def test_slow_client_is_disconnected(server):
 
 
 def test_queue_full_gives_429_with_retry_after():
-    s = Server("--parallel", "1", "--ctx", "256", "--queue", "1")
+    s = Server("--parallel", "1", "--ctx", "2048", "--queue", "1")
     try:
-        body = {"model": MODEL_ID, "prompt": "Count:", "max_tokens": 200, "temperature": 0, "ignore_eos": True,
+        # long enough that the first request still holds the slot when the third arrives
+        body = {"model": MODEL_ID, "prompt": "Count:", "max_tokens": 2000, "temperature": 0, "ignore_eos": True,
                 "stream": True}
         with httpx.Client(timeout=60) as c:
             with c.stream("POST", s.base + "/v1/completions", json=body) as r1:   # takes the slot
