@@ -11,8 +11,8 @@ log="$(mktemp)"
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 1 300); do grep -q "listening on" "$log" && break; sleep 0.1; done
-base="$(grep -o 'http://[0-9.]*:[0-9]*' "$log" | head -n1)"
-echo "--- tessera serve: $(grep 'listening on' "$log")"
+base="$(grep '^listening on' "$log" | grep -o 'http://[0-9.]*:[0-9]*')"
+echo "--- tessera serve: $(grep '^listening on' "$log")"
 echo "--- openai.OpenAI(base_url=\"$base/v1\").chat.completions.create(..., stream=True)"
 "$PY" - "$base" <<'PYEOF'
 import sys, time
