@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "TesseraPDE", targets: ["TesseraPDE"]),
         .library(name: "TesseraDiffusion", targets: ["TesseraDiffusion"]),
         .library(name: "TesseraModels", targets: ["TesseraModels"]),
+        // serve: the OpenAI-compatible HTTP server with continuous batching (`tessera serve`)
+        .library(name: "TesseraServe", targets: ["TesseraServe"]),
         // distributed (MPI): its own product, so nothing else requires MPI
         .library(name: "TesseraDistributed", targets: ["TesseraDistributed"]),
         // the C ABI of include/tessera/cluster.h, implemented in Swift (libTesseraCABI.so; the Python package uses it)
@@ -23,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // `make docs`: DocC catalogs of the library modules (a command plugin; not linked into anything)
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        // `tessera serve`: the HTTP server (swift-nio underneath) and its Prometheus /metrics
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: System libraries (found by pkg-config; scripts/bootstrap installs them)
@@ -63,6 +68,11 @@ let package = Package(
         .target(name: "TesseraDiffusion", dependencies: ["Tessera", "CFFTW", "COpenBLAS"]),
         // models: GGUF, tokenizer, Llama runner, speculative decoding
         .target(name: "TesseraModels", dependencies: ["Tessera"]),
+        // serve: continuous-batching engine (scheduler, slots, per-request sampling) + OpenAI HTTP API
+        .target(name: "TesseraServe",
+                dependencies: ["TesseraModels",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "Prometheus", package: "swift-prometheus")]),
         // distributed: MPI binding, ring attention, distributed k-means and FD solvers
         .target(name: "TesseraDistributed",
                 dependencies: ["Tessera", "CMPI", "TesseraPDE", "TesseraCluster", "TesseraDiffusion", "COpenBLAS"]),
@@ -84,6 +94,7 @@ let package = Package(
             name: "tessera",
             dependencies: [
                 "Tessera", "COpenBLAS", "TesseraCluster", "TesseraPDE", "TesseraDiffusion", "TesseraModels", "TesseraCLICore",
+                "TesseraServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -114,6 +125,8 @@ let package = Package(
                     dependencies: ["TesseraDistributed", "TesseraCLICore", "TesseraPDE", "TesseraCluster", "TesseraDiffusion",
                                    "TesseraTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels", "TesseraTestSupport"], exclude: ["Resources"]),
+        // the serving engine against the real model: batch invariance, scheduling, HTTP errors
+        .testTarget(name: "TesseraServeTests", dependencies: ["TesseraServe", "TesseraModels", "TesseraTestSupport"]),
         // runs the built tessera executable (and tessera-bench through it)
         .testTarget(name: "TesseraCLITests", dependencies: ["Tessera", "TesseraTestSupport"]),
         // (each module adds its test target here: .testTarget(name: "TesseraXTests", dependencies: ["TesseraX"]))

@@ -19,6 +19,7 @@ struct TesseraCLI: ParsableCommand {
             BenchCommand.self,
             GenerateCommand.self,
             ChatCommand.self,
+            ServeCommand.self,
             PDECommand.self,
             DiffusionCommand.self,
             ClusterCommand.self,

@@ -1,0 +1,297 @@
+import Foundation
+import TesseraModels
+
+/// The continuous-batching engine: `parallel` slots, each a session with its own K/V cache of
+/// `context` positions (allocated once: memory does not grow with load), a bounded queue of
+/// waiting requests, and one worker thread that runs steps. Each step advances every sequence
+/// that holds a slot in one forward: one token per decoding sequence (plus a prompt-lookup
+/// draft where asked), and prefill chunks of newly admitted prompts filling the rest of the
+/// step's token budget (Dynamic SplitFuse). A request's tokens depend only on its own prompt,
+/// options and seed: its sampler and RNG are its own, and every forward row equals its
+/// one-sequence computation.
+public final class ServeEngine: @unchecked Sendable {
+    // @unchecked: `queue`, `cancels`, `stopping` are guarded by `cond`; slots and sequences
+    // belong to the worker thread.
+    /// The model all slots run.
+    public let model: LlamaModel
+    /// The sizes this engine was made with (stepTokens after raising).
+    public let options: EngineOptions
+    let metrics: ServeMetrics
+    private let forward: StepForward
+    private let sessions: [LlamaSession]
+    private var slotUsed: [UInt64]
+    private var occupant: [ServeSequence?]
+    private var active: [ServeSequence] = []
+    private let cond = NSCondition()
+    private var queue: [ServeSequence] = []
+    private var cancels: Set<UInt64> = []
+    private var stopping = false
+    private var nextID: UInt64 = 1
+    private var stepCounter: UInt64 = 0
+    private var thread: Thread?
+
+    /// Allocates the slots and starts the worker thread.
+    public init(model: LlamaModel, options: EngineOptions, metrics: ServeMetrics = ServeMetrics()) throws(TesseraError) {
+        guard options.parallel >= 1, options.parallel <= 256 else { throw .invalidArgument("parallel \(options.parallel) must be in 1...256") }
+        guard options.context >= 2 else { throw .invalidArgument("context \(options.context) must be >= 2") }
+        guard options.maxQueue >= 0 else { throw .invalidArgument("maxQueue must be >= 0") }
+        var o = options
+        o.stepTokens = max(o.stepTokens, o.parallel + 16)
+        self.options = o
+        self.model = model
+        self.metrics = metrics
+        // a step holds at most stepTokens rows; logit rows: one per sequence, 17 with a draft
+        forward = try StepForward(model: model, rows: o.stepTokens, logitRows: min(o.stepTokens, 17 * o.parallel))
+        var s: [LlamaSession] = []
+        for _ in 0..<o.parallel { s.append(try model.makeSession(contextLength: o.context)) }
+        sessions = s
+        slotUsed = Array(repeating: 0, count: o.parallel)
+        occupant = Array(repeating: nil, count: o.parallel)
+        // the thread holds the engine until `shutdown()` ends its loop
+        let t = Thread { self.loop() }
+        t.name = "tessera-serve-engine"
+        t.stackSize = 8 << 20
+        thread = t
+        t.start()
+    }
+
+    /// Stops the worker: waiting and running requests finish as cancelled. Call it when done
+    /// with the engine (the worker thread keeps the engine alive until then).
+    public func shutdown() {
+        cond.lock()
+        stopping = true
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// Requests waiting for a slot.
+    public var queueDepth: Int { cond.lock(); defer { cond.unlock() }; return queue.count }
+
+    /// Queues a request; its events arrive on the returned stream (tokens, then `finished`).
+    /// Dropping or cancelling the stream's consumer cancels the request within one step.
+    public func submit(_ request: GenerationRequest) throws(SubmitError) -> (id: UInt64, events: AsyncStream<EngineEvent>) {
+        let vocab = model.config.vocabularySize
+        guard !request.prompt.isEmpty else { throw .invalidPrompt("the prompt has no tokens") }
+        if let bad = request.prompt.first(where: { $0 < 0 || $0 >= vocab }) {
+            throw .invalidPrompt("token id \(bad) is not in 0..<\(vocab)")
+        }
+        guard request.prompt.count < options.context else {
+            throw .promptTooLong(promptTokens: request.prompt.count, context: options.context)
+        }
+        let (stream, continuation) = AsyncStream<EngineEvent>.makeStream()
+        cond.lock()
+        defer { cond.unlock() }
+        guard !stopping else { throw .shutDown }
+        guard queue.count < options.maxQueue else {
+            metrics.rejected.increment()
+            throw .queueFull(retryAfter: max(1, queue.count / options.parallel))
+        }
+        let id = nextID
+        nextID += 1
+        let seq: ServeSequence
+        do {
+            seq = try ServeSequence(id: id, request: request, tokenizer: model.tokenizer, context: options.context,
+                                    continuation: continuation, now: monotonicNow())
+        } catch {
+            throw .invalidSampling(error.message)
+        }
+        continuation.onTermination = { [weak self] _ in self?.cancel(id) }
+        queue.append(seq)
+        metrics.requests.increment()
+        metrics.queueDepth.set(Double(queue.count))
+        cond.signal()
+        return (id, stream)
+    }
+
+    /// Cancels a request (queued or running); its slot is free by the end of the next step.
+    public func cancel(_ id: UInt64) {
+        cond.lock()
+        cancels.insert(id)
+        cond.signal()
+        cond.unlock()
+    }
+
+    // MARK: the worker
+
+    private func loop() {
+        while true {
+            cond.lock()
+            while !stopping && queue.isEmpty && active.isEmpty && cancels.isEmpty { cond.wait() }
+            if stopping {
+                let waiting = queue
+                queue.removeAll()
+                cond.unlock()
+                for s in waiting + active { finish(s, .cancelled) }
+                return
+            }
+            let cancelled = cancels
+            cancels.removeAll()
+            // cancelled while waiting: never takes a slot
+            var dropped: [ServeSequence] = []
+            queue.removeAll { s in
+                if cancelled.contains(s.id) { dropped.append(s); return true }
+                return false
+            }
+            var admitted: [ServeSequence] = []
+            while !queue.isEmpty && active.count + admitted.count < sessions.count {
+                admitted.append(queue.removeFirst())
+            }
+            metrics.queueDepth.set(Double(queue.count))
+            cond.unlock()
+
+            for s in dropped { finish(s, .cancelled) }
+            for s in active where cancelled.contains(s.id) { finish(s, .cancelled) }
+            for s in admitted { admit(s) }
+            metrics.activeSequences.set(Double(active.count))
+            if !active.isEmpty { step() }
+        }
+    }
+
+    /// Gives `s` the free slot whose cached tokens share the longest prefix with its prompt
+    /// (a shared system prompt is not recomputed), least recently used among equals.
+    private func admit(_ s: ServeSequence) {
+        let prompt = s.request.prompt
+        var best = -1, bestCommon = -1
+        for i in sessions.indices where occupant[i] == nil {
+            let cached = sessions[i].tokens
+            var c = 0
+            let limit = min(cached.count, prompt.count - 1)
+            while c < limit && cached[c] == prompt[c] { c += 1 }
+            if c > bestCommon || (c == bestCommon && slotUsed[i] < slotUsed[best]) { best = i; bestCommon = c }
+        }
+        precondition(best >= 0, "admit: no free slot")
+        stepCounter += 1
+        slotUsed[best] = stepCounter
+        sessions[best].truncate(to: bestCommon)
+        occupant[best] = s
+        s.slot = best
+        s.fed = bestCommon
+        s.cached = bestCommon
+        metrics.promptTokens.increment(by: Int64(prompt.count))
+        metrics.cachedPromptTokens.increment(by: Int64(bestCommon))
+        if s.maxTokens == 0 { finish(s, .length); return }
+        active.append(s)
+    }
+
+    /// One step: plan each active sequence's tokens under the budget, one forward, then sample.
+    private func step() {
+        var entries: [StepEntry] = []
+        var owners: [(ServeSequence, draft: [Int])] = []
+        var budget = options.stepTokens
+        // decoding sequences first: each one token (plus its draft)
+        for s in active where !s.prefilling {
+            var draft: [Int] = []
+            if s.request.speculative {
+                let room = min(16, s.maxTokens - s.generated.count - 1, budget - 1)
+                if room >= 2 { draft = PromptLookup.draft(s.history, maxNgram: 8, minNgram: 2, count: room) }
+            }
+            entries.append(StepEntry(session: sessions[s.slot], tokens: [s.next] + draft,
+                                     logits: draft.isEmpty ? .last : .all))
+            owners.append((s, draft))
+            budget -= 1 + draft.count
+        }
+        // then prefill chunks, oldest first, in what is left
+        for s in active where s.prefilling && budget > 0 {
+            let n = min(s.remainingPrompt, budget)
+            let chunk = Array(s.request.prompt[s.fed..<(s.fed + n)])
+            entries.append(StepEntry(session: sessions[s.slot], tokens: chunk,
+                                     logits: n == s.remainingPrompt ? .last : .none))
+            owners.append((s, []))
+            budget -= n
+        }
+        metrics.batchSize.record(Double(entries.count))
+        metrics.stepTokens.record(Double(options.stepTokens - budget))
+
+        let results = forward.run(entries)
+        for (k, result) in results.enumerated() {
+            let (s, draft) = owners[k]
+            switch result {
+            case .failure(let e):
+                finish(s, .error, error: e.message)
+            case .success(let rows):
+                if s.prefilling {
+                    s.fed += entries[k].tokens.count
+                    if s.prefilling { continue }
+                    _ = emit(s, rows[0])
+                } else if draft.isEmpty {
+                    _ = emit(s, rows[0])
+                } else {
+                    verify(s, rows: rows, draft: draft)
+                }
+            }
+        }
+    }
+
+    /// Samples from `logits`, hands the token to the client, and ends the request when it is
+    /// done. Returns whether the sequence goes on.
+    private func emit(_ s: ServeSequence, _ logits: [Float]) -> Bool {
+        let t = s.sampler.sample(logits, history: s.history[...])
+        return accept(s, t, logits)
+    }
+
+    /// Checks the draft row by row with the request's sampler (lossless), keeps the accepted
+    /// part in the cache, and emits the accepted tokens and the correction (or bonus) token.
+    private func verify(_ s: ServeSequence, rows: [[Float]], draft: [Int]) {
+        let session = sessions[s.slot]
+        let base = session.tokens.count - 1 - draft.count
+        var accepted = 0
+        var going = true
+        for (i, d) in draft.enumerated() {
+            let (t, ok) = s.sampler.verify(rows[i], history: s.history[...], draft: d)
+            going = accept(s, t, rows[i])
+            if !ok { break }
+            accepted += 1
+            if !going { break }
+        }
+        if going && accepted == draft.count { going = emit(s, rows[draft.count]) }
+        // keep `next` and the accepted drafts; the rejected rows are dead. (A finished sequence
+        // may leave them: a session's token list always names what its cache holds.)
+        if going { session.truncate(to: base + 1 + accepted) }
+    }
+
+    private func accept(_ s: ServeSequence, _ t: Int, _ logits: [Float]) -> Bool {
+        let now = monotonicNow()
+        if s.generated.isEmpty { metrics.timeToFirstToken.record(now - s.arrival) } else {
+            metrics.interToken.record(now - s.lastTokenAt)
+        }
+        s.lastTokenAt = now
+        s.generated.append(t)
+        s.history.append(t)
+        s.sampler.record(t)
+        s.next = t
+        metrics.generatedTokens.increment()
+        let lp = s.request.topLogprobs.map { RequestSampler.logprobs(logits, chosen: t, top: $0) }
+        if s.stopTokens.contains(t) {
+            if lp != nil { s.continuation.yield(.token(TokenPiece(id: t, text: "", logprob: lp))) }
+            finish(s, .stop)
+            return false
+        }
+        let (piece, hitStop) = s.text.push(t)
+        if case .terminated = s.continuation.yield(.token(TokenPiece(id: t, text: piece, logprob: lp))) {
+            finish(s, .cancelled)
+            return false
+        }
+        if hitStop { finish(s, .stop); return false }
+        if s.generated.count >= s.maxTokens { finish(s, .length); return false }
+        return true
+    }
+
+    /// Ends a request: the last text and the completion go to the client, the slot is freed
+    /// (its cache kept for prefix reuse by the next request).
+    private func finish(_ s: ServeSequence, _ reason: FinishReason, error: String? = nil) {
+        if let i = active.firstIndex(where: { $0 === s }) { active.remove(at: i) }
+        if s.slot >= 0, occupant[s.slot] === s {
+            occupant[s.slot] = nil
+        }
+        if reason == .cancelled { metrics.cancelled.increment() }
+        let tail = reason == .stop || reason == .cancelled ? "" : s.text.finish()
+        s.continuation.yield(.finished(s.completion(reason, tail: tail, error: error)))
+        s.continuation.finish()
+    }
+}
+
+@inline(__always) func monotonicNow() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

@@ -1,0 +1,44 @@
+import Prometheus
+
+/// The server's Prometheus metrics (`GET /metrics`, text exposition format).
+public final class ServeMetrics: Sendable {
+    /// The registry every metric below lives in.
+    public let registry = PrometheusCollectorRegistry()
+    let requests: Counter
+    let rejected: Counter
+    let promptTokens: Counter
+    let cachedPromptTokens: Counter
+    let generatedTokens: Counter
+    let cancelled: Counter
+    let queueDepth: Gauge
+    let activeSequences: Gauge
+    let batchSize: ValueHistogram
+    let stepTokens: ValueHistogram
+    let timeToFirstToken: ValueHistogram
+    let interToken: ValueHistogram
+
+    /// A fresh set of metrics.
+    public init() {
+        let r = registry, d = ServeMetrics.d
+        requests = r.makeCounter(descriptor: d("tessera_requests_total", "Generation requests accepted"))
+        rejected = r.makeCounter(descriptor: d("tessera_requests_rejected_total", "Requests refused because the queue was full"))
+        promptTokens = r.makeCounter(descriptor: d("tessera_prompt_tokens_total", "Prompt tokens of accepted requests"))
+        cachedPromptTokens = r.makeCounter(descriptor: d("tessera_prompt_tokens_cached_total", "Prompt tokens whose K/V were reused from a slot's cache"))
+        generatedTokens = r.makeCounter(descriptor: d("tessera_generated_tokens_total", "Tokens generated"))
+        cancelled = r.makeCounter(descriptor: d("tessera_requests_cancelled_total", "Requests cancelled (client went away)"))
+        queueDepth = r.makeGauge(descriptor: d("tessera_queue_depth", "Requests waiting for a slot"))
+        activeSequences = r.makeGauge(descriptor: d("tessera_active_sequences", "Sequences holding a slot"))
+        batchSize = r.makeValueHistogram(descriptor: d("tessera_batch_size", "Sequences advanced per engine step"), buckets: [1, 2, 4, 8, 16, 32, 64])
+        stepTokens = r.makeValueHistogram(descriptor: d("tessera_step_tokens", "Tokens run per engine step (decode + prefill)"), buckets: [1, 4, 16, 64, 128, 256, 512])
+        let secs: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+        timeToFirstToken = r.makeValueHistogram(descriptor: d("tessera_time_to_first_token_seconds", "From arrival to the first generated token"), buckets: secs)
+        interToken = r.makeValueHistogram(descriptor: d("tessera_inter_token_seconds", "Between consecutive tokens of one request"), buckets: secs)
+    }
+
+    private static func d(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, helpText: help)
+    }
+
+    /// The metrics in Prometheus' text format.
+    public func exposition() -> String { registry.emitToString() }
+}

@@ -1,0 +1,304 @@
+import Foundation
+import Hummingbird
+import TesseraModels
+
+/// Settings of the HTTP side of `tessera serve`.
+public struct ServerOptions: Sendable {
+    /// Address to bind (127.0.0.1 by default: loopback only).
+    public var host = "127.0.0.1"
+    /// Port (0: any free port; `onListening` tells which).
+    public var port = 8080
+    /// Clients must send `Authorization: Bearer <apiKey>` (nil: no key needed).
+    public var apiKey: String? = nil
+    /// The id clients name in `model` (default: the file name without `.gguf`).
+    public var modelID: String
+    /// Largest request body, bytes (more: 413).
+    public var maxBodyBytes = 1 << 20
+    /// A connection that sends nothing for this long while its request is read (or idles
+    /// between requests) is closed; a body must arrive within it (408).
+    public var readTimeoutSeconds = 30.0
+    /// Prompt-lookup speculative decoding for requests that do not say (`"speculative"`).
+    public var speculative = false
+
+    /// Options for a model served under `modelID`.
+    public init(modelID: String) { self.modelID = modelID }
+}
+
+/// The OpenAI-compatible HTTP API over a `ServeEngine`.
+public struct ServeServer: Sendable {
+    /// The engine requests go to.
+    public let engine: ServeEngine
+    /// The HTTP settings.
+    public let options: ServerOptions
+    let served: ServedModel
+
+    /// A server for `engine` with `options`.
+    public init(engine: ServeEngine, options: ServerOptions) {
+        self.engine = engine
+        self.options = options
+        served = ServedModel(id: options.modelID, tokenizer: engine.model.tokenizer, template: engine.model.chatTemplate,
+                             context: engine.options.context, speculativeDefault: options.speculative)
+    }
+
+    /// The router with every endpoint (also what the in-process tests drive).
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: OpenAIErrorMiddleware())
+        router.add(middleware: APIKeyMiddleware(key: options.apiKey))
+        let s = self
+        router.get("/health") { _, _ in s.health() }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: s.engine.metrics.exposition())))
+        }
+        router.get("/v1/models") { _, _ in s.models() }
+        router.get("/v1/models/:id") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            guard id == s.options.modelID else {
+                throw APIError(.notFound, "The model '\(id)' does not exist", param: "model", code: "model_not_found")
+            }
+            return JSON.response(s.modelObject)
+        }
+        router.post("/v1/chat/completions") { req, _ in try await s.complete(req, chat: true) }
+        router.post("/v1/completions") { req, _ in try await s.complete(req, chat: false) }
+        router.post("/tokenize") { req, _ in try await s.tokenize(req) }
+        router.post("/detokenize") { req, _ in try await s.detokenize(req) }
+        return router
+    }
+
+    /// Runs the server until the process gets SIGINT/SIGTERM; `onListening` gets the bound port.
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let app = Application(
+            router: router(),
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(options.readTimeoutSeconds * 1000)))),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "tessera"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) })
+        try await app.runService()
+    }
+
+    // MARK: endpoints
+
+    var modelObject: [String: Any] {
+        ["id": options.modelID, "object": "model", "created": 0, "owned_by": "tessera",
+         "context_length": engine.options.context, "parallel": engine.options.parallel]
+    }
+
+    func models() -> Response { JSON.response(["object": "list", "data": [modelObject]]) }
+
+    func health() -> Response {
+        JSON.response(["status": "ok", "model": options.modelID, "slots": engine.options.parallel,
+                       "queue": engine.queueDepth])
+    }
+
+    /// The body as a JSON object, within the size limit (413) and the read timeout (408).
+    func body(_ requestBody: RequestBody) async throws -> RequestFields {
+        let limit = options.maxBodyBytes, timeout = options.readTimeoutSeconds
+        let buffer: ByteBuffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask {
+                do { return try await requestBody.collect(upTo: limit) } catch let e as HTTPError where e.status == .contentTooLarge {
+                    throw APIError(.contentTooLarge, "the request body is larger than \(limit) bytes", code: "body_too_large")
+                }
+            }
+            group.addTask {
+                try await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            guard let b = first else { throw APIError(.requestTimeout, "the request body did not arrive in \(Int(timeout)) s", code: "timeout") }
+            return b
+        }
+        return RequestFields(object: try JSON.object(buffer))
+    }
+
+    func tokenize(_ req: Request) async throws -> Response {
+        let f = try await body(req.body)
+        guard let text = try f.string("content") ?? f.string("prompt") else { throw APIError.field("content", "is required") }
+        let special = try f.bool("add_special") ?? false
+        let ids = served.tokenizer.encode(text, addBOS: special, parseSpecial: try f.bool("parse_special") ?? true)
+        return JSON.response(["tokens": ids, "count": ids.count, "model": options.modelID])
+    }
+
+    func detokenize(_ req: Request) async throws -> Response {
+        let f = try await body(req.body)
+        guard let raw = f.object["tokens"] as? [Any] else { throw APIError.field("tokens", "must be an array of token ids") }
+        let vocab = served.tokenizer.vocabularySize
+        var ids: [Int] = []
+        for e in raw {
+            guard !(e is String), let n = e as? Int, n >= 0, n < vocab else {
+                throw APIError.field("tokens", "every token id must be an integer in 0..<\(vocab)")
+            }
+            ids.append(n)
+        }
+        return JSON.response(["content": served.tokenizer.decode(ids, skipSpecial: false)])
+    }
+
+    /// A completion. The body is read inside Hummingbird's inbound-close watch, so a client that
+    /// goes away while a whole (non-streamed) response is generated cancels its sequence; a
+    /// streamed one is cancelled by the first write that fails.
+    /// Hummingbird closes the connection after a response made under that watch: the response
+    /// says so (`Connection: close`), or a client would send its next request on a closing socket.
+    func complete(_ req: Request, chat: Bool) async throws -> Response {
+        let target = CancelTarget(engine: engine)
+        do {
+            var response = try await req.body.consumeWithInboundCloseHandler { body in
+                try await self.complete(body: body, chat: chat, target: target)
+            } onInboundClosed: {
+                target.fire()
+            }
+            response.headers[.connection] = "close"
+            return response
+        } catch var e as APIError {
+            e.closesConnection = true
+            throw e
+        }
+    }
+
+    private func complete(body: RequestBody, chat: Bool, target: CancelTarget) async throws -> Response {
+        let call = try CompletionCall(try await self.body(body), chat: chat, model: served)
+        let submitted: (id: UInt64, events: AsyncStream<EngineEvent>)
+        do {
+            submitted = try engine.submit(call.request)
+        } catch {
+            throw ServeServer.apiError(error)
+        }
+        let shaper = ResponseShaper(call: call, modelID: options.modelID, tokenizer: served.tokenizer, serial: submitted.id)
+        var headers: HTTPFields = [:]
+        if call.capped, let name = HTTPFields.cappedName { headers[name] = String(call.request.maxTokens) }
+        let events = submitted.events
+        if call.stream {
+            headers[.contentType] = "text/event-stream"
+            headers[.cacheControl] = "no-cache"
+            // when a write fails the stream is dropped, and the engine cancels the request
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                try await SSEStream(shaper: shaper, events: events).write(to: &writer)
+            })
+        }
+        target.watch(submitted.id)
+        let (completion, logprobs) = await ServeServer.collect(events)
+        target.watch(nil)
+        if completion.reason == .error {
+            throw APIError(.internalServerError, "generation failed: \(completion.error ?? "unknown")", type: "server_error")
+        }
+        return JSON.response(shaper.full(completion, logprobs: logprobs), headers: headers)
+    }
+
+    static func collect(_ events: AsyncStream<EngineEvent>) async -> (Completion, [TokenLogprob]) {
+        var lps: [TokenLogprob] = []
+        for await e in events {
+            switch e {
+            case .token(let t): if let lp = t.logprob { lps.append(lp) }
+            case .finished(let c): return (c, lps)
+            }
+        }
+        return (Completion(reason: .cancelled, promptTokens: 0, cachedTokens: 0, completionTokens: 0, tokens: [],
+                           text: "", tail: "", maxTokens: 0, error: nil), lps)
+    }
+
+    static func apiError(_ e: SubmitError) -> APIError {
+        switch e {
+        case .queueFull(let after):
+            return APIError(.tooManyRequests, "the server is busy: every slot is taken and the queue is full; retry after \(after) s",
+                            type: "server_overloaded", code: "queue_full", retryAfter: after)
+        case .promptTooLong(let n, let ctx):
+            return APIError(.badRequest, "This model's context is \(ctx) tokens per request; the prompt has \(n) tokens.",
+                            param: "messages", code: "context_length_exceeded")
+        case .invalidPrompt(let m): return APIError(.badRequest, m, param: "prompt")
+        case .invalidSampling(let m): return APIError(.badRequest, m, code: "invalid_value")
+        case .shutDown: return APIError(.serviceUnavailable, "the server is shutting down", type: "server_error", retryAfter: 5)
+        }
+    }
+}
+
+/// Writes the engine's events as Server-Sent Events, ending with `data: [DONE]`. While no token
+/// comes for a second (the request waits for a slot, or its prompt is being read) an SSE comment
+/// goes out: a client that has gone away makes that write fail, which drops the event stream and
+/// so cancels the request.
+struct SSEStream {
+    let shaper: ResponseShaper
+    let events: AsyncStream<EngineEvent>
+
+    func write(to writer: inout any ResponseBodyWriter) async throws {
+        func send(_ o: Any) async throws {
+            var b = ByteBuffer(string: "data: ")
+            b.writeBytes(JSON.encode(o))
+            b.writeString("\n\n")
+            try await writer.write(b)
+        }
+        // events and heartbeats (nil) merged into one sequence
+        let (merged, sink) = AsyncStream<EngineEvent?>.makeStream()
+        let events = self.events
+        let pump = Task {
+            for await e in events { sink.yield(e) }
+            sink.finish()
+        }
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 1_000_000_000)
+                sink.yield(nil)
+            }
+        }
+        defer { pump.cancel(); heartbeat.cancel() }
+        if shaper.call.chat { try await send(shaper.chunk(text: "", role: true)) }
+        var offset = 0, sinceLastWrite = 0
+        for await item in merged {
+            guard let e = item else {
+                sinceLastWrite += 1
+                if sinceLastWrite >= 1 { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
+                continue
+            }
+            sinceLastWrite = -1
+            switch e {
+            case .token(let t):
+                // a token whose text is held back (stop-string prefix, partial character) still carries its logprobs
+                if t.text.isEmpty && t.logprob == nil { continue }
+                try await send(shaper.chunk(text: t.text, logprobs: t.logprob.map { [$0] } ?? [], textOffset: offset))
+                offset += t.text.utf16.count
+            case .finished(let c):
+                if c.reason == .cancelled { return }
+                if c.reason == .error {
+                    try await send(APIError(.internalServerError, "generation failed: \(c.error ?? "unknown")", type: "server_error").body)
+                } else {
+                    if !c.tail.isEmpty { try await send(shaper.chunk(text: c.tail, textOffset: offset)) }
+                    try await send(shaper.chunk(text: nil, finish: c.reason, usage: c))
+                    if shaper.call.includeUsage { try await send(shaper.usageChunk(c)) }
+                }
+                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                try await writer.finish(nil)
+                return
+            }
+        }
+    }
+}
+
+extension HTTPFields {
+    /// The header that states a `max_tokens` capped by the context.
+    static let cappedName = Element.Name("X-Max-Tokens-Capped")
+}
+
+/// The request a connection's close cancels (set only while a whole response is generated).
+final class CancelTarget: @unchecked Sendable {
+    // @unchecked: `id` is guarded by `lock`.
+    private let engine: ServeEngine
+    private let lock = NSLock()
+    private var id: UInt64?
+    private var closed = false
+
+    init(engine: ServeEngine) { self.engine = engine }
+
+    func watch(_ id: UInt64?) {
+        lock.lock()
+        self.id = id
+        let cancelNow = closed ? id : nil
+        lock.unlock()
+        if let cancelNow { engine.cancel(cancelNow) }
+    }
+
+    func fire() {
+        lock.lock()
+        closed = true
+        let id = self.id
+        lock.unlock()
+        if let id { engine.cancel(id) }
+    }
+}
