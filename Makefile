@@ -161,6 +161,7 @@ test-extra: $(EXTRA_TESTS)
 test: deps
 	$(MAKE) test-c
 	$(MAKE) test-asan
+	$(MAKE) python-venv
 	$(MAKE) test-swift
 	$(MAKE) test-examples
 	$(MAKE) test-consumer

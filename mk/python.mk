@@ -10,7 +10,11 @@ PYTHON  ?= python3
 PY_VENV ?= $(BUILD)/python-venv
 PY      := $(PY_VENV)/bin/python
 
-.PHONY: python python-cli test-python
+.PHONY: python python-cli test-python python-venv
+
+# the venv alone: the Swift model tests read GGUF files with its `gguf` package (their
+# float64 NumPy reference), so `make test` makes it before `make test-swift`
+python-venv: $(PY_VENV)/.requirements
 
 $(PY_VENV)/.requirements: python/requirements-test.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(PY_VENV)
@@ -23,7 +27,7 @@ python: lib $(PY_VENV)/.requirements
 PY_TESSERA_BIN ?= $(CURDIR)/.build/debug/tessera
 
 python-cli:
-	$(SWIFT) build --product tessera
+	$(SWIFT) build -Xcc -O2 --product tessera
 
 # Runs from python/tests with the installed package (not the source folder) on sys.path first.
 test-python: python python-cli
