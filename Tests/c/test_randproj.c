@@ -401,7 +401,14 @@ TSR_TEST(test_materialized_csr_view) {
     tsr_rp_destroy(rp);
 }
 
-/* Bit-identical outputs for pools of 1, 2, 3 threads and every ISA the CPU has. */
+/* 32-bit copies of a CSR's indptr (n + 1 entries) and indices (nnz entries). */
+static void to_csr32(const int64_t *indptr, const int64_t *idx, int64_t n, int32_t *ip32, int32_t *ix32) {
+    for (int64_t i = 0; i <= n; i++) ip32[i] = (int32_t)indptr[i];
+    for (int64_t p = 0; p < indptr[n]; p++) ix32[p] = (int32_t)idx[p];
+}
+
+/* Bit-identical outputs for pools of 1, 2, 3 threads and every ISA the CPU has; the 32-bit-index
+ * CSR entry points give the 64-bit ones' bits (f32 and f64). */
 TSR_TEST(test_determinism_threads_and_isa) {
     const int64_t n = 45, D = tsr_test_quick() ? 900 : 5000;
     const int32_t d = 72;
@@ -411,6 +418,8 @@ TSR_TEST(test_determinism_threads_and_isa) {
     float *val = malloc(sizeof(float) * n * D);
     double *val64 = malloc(sizeof(double) * n * D);
     to_csr(x, n, D, indptr, idx, val, val64);
+    int32_t *ip32 = malloc(sizeof(int32_t) * (n + 1)), *ix32 = malloc(sizeof(int32_t) * n * D);
+    to_csr32(indptr, idx, n, ip32, ix32);
     const tsr_rp_kind kinds[] = {TSR_RP_SPARSE, TSR_RP_SPARSE, TSR_RP_GAUSSIAN};
     const double ss[] = {0, 1, 0};
     for (int ki = 0; ki < 3; ki++) {
@@ -424,6 +433,16 @@ TSR_TEST(test_determinism_threads_and_isa) {
                     float *y = malloc(sizeof(float) * n * d), *yc = malloc(sizeof(float) * n * d);
                     CHECK_OK(tsr_rp_transform_f32(pools[pi], rp, n, x, D, y, d));
                     CHECK_OK(tsr_rp_transform_csr_f32(pools[pi], rp, n, indptr, idx, val, yc, d));
+                    float *y32 = malloc(sizeof(float) * n * d);
+                    double *yc64 = malloc(sizeof(double) * n * d), *y3264 = malloc(sizeof(double) * n * d);
+                    CHECK_OK(tsr_rp_transform_csr32_f32(pools[pi], rp, n, ip32, ix32, val, y32, d));
+                    CHECK_SAME_BITS(yc, y32, sizeof(float) * n * d, "kind %d isa %s threads %d mat %d csr32",
+                                    ki, tsr_isa_name(isa), pi + 1, mat);
+                    CHECK_OK(tsr_rp_transform_csr_f64(pools[pi], rp, n, indptr, idx, val64, yc64, d));
+                    CHECK_OK(tsr_rp_transform_csr32_f64(pools[pi], rp, n, ip32, ix32, val64, y3264, d));
+                    CHECK_SAME_BITS(yc64, y3264, sizeof(double) * n * d, "kind %d isa %s threads %d mat %d csr32 f64",
+                                    ki, tsr_isa_name(isa), pi + 1, mat);
+                    free(y32); free(yc64); free(y3264);
                     if (!ref) { ref = y; refc = yc; }
                     else {
                         CHECK_SAME_BITS(ref, y, sizeof(float) * n * d, "kind %d isa %s threads %d mat %d dense",
@@ -438,7 +457,7 @@ TSR_TEST(test_determinism_threads_and_isa) {
         }
         free(ref); free(refc);
     }
-    free(x); free(indptr); free(idx); free(val); free(val64);
+    free(x); free(indptr); free(idx); free(val); free(val64); free(ip32); free(ix32);
 }
 
 TSR_TEST(test_transform_bad_inputs) {
@@ -467,7 +486,43 @@ TSR_TEST(test_transform_bad_inputs) {
     CHECK_STATUS(tsr_rp_transform_csr_f32(NULL, rp, 1, indptr2, idx, v, y, 2), TSR_EINVAL);
     int64_t indptr3[2] = {-1, 0};
     CHECK_STATUS(tsr_rp_transform_csr_f32(NULL, rp, 1, indptr3, idx, v, y, 4), TSR_EINVAL);
+    /* the 32-bit-index entry points: the same checks */
+    int32_t ip32[3] = {0, 2, 1}, ix32[2] = {0, 10}, ip32b[2] = {0, 2}, ip32c[2] = {-1, 0};
+    CHECK_STATUS(tsr_rp_transform_csr32_f32(NULL, rp, 2, ip32, ix32, v, y, 4), TSR_EINVAL);
+    CHECK_STATUS(tsr_rp_transform_csr32_f32(NULL, rp, 1, ip32b, ix32, v, y, 4), TSR_ERANGE);
+    CHECK(strstr(tsr_last_error(), "10") != NULL);
+    ix32[1] = -1;
+    CHECK_STATUS(tsr_rp_transform_csr32_f32(NULL, rp, 1, ip32b, ix32, v, y, 4), TSR_ERANGE);
+    CHECK_STATUS(tsr_rp_transform_csr32_f32(NULL, rp, 1, ip32c, ix32, v, y, 4), TSR_EINVAL);
+    CHECK_STATUS(tsr_rp_transform_csr32_f32(NULL, rp, 1, NULL, ix32, v, y, 4), TSR_EINVAL);
+    CHECK_STATUS(tsr_rp_transform_csr32_f32(NULL, rp, 1, ip32b, NULL, v, y, 4), TSR_EINVAL);
+    CHECK_STATUS(tsr_rp_transform_csr32_f64(NULL, rp, 1, ip32b, ix32, NULL, NULL, 4), TSR_EINVAL);
     tsr_rp_destroy(rp);
+}
+
+/* The index check runs inside the parallel rows: on any pool it names the first bad position of
+ * the whole input (not the first one some worker met), for 64- and 32-bit indices. */
+TSR_TEST(test_csr_first_bad_index_any_pool) {
+    const int64_t n = 400, D = 50;
+    const int32_t d = 8;
+    int64_t *indptr = malloc(sizeof(int64_t) * (n + 1)), *idx = malloc(sizeof(int64_t) * n * 3);
+    int32_t *ip32 = malloc(sizeof(int32_t) * (n + 1)), *ix32 = malloc(sizeof(int32_t) * n * 3);
+    float *val = malloc(sizeof(float) * n * 3), *y = malloc(sizeof(float) * n * d);
+    for (int64_t i = 0; i <= n; i++) indptr[i] = 3 * i;
+    for (int64_t p = 0; p < 3 * n; p++) { idx[p] = p % D; val[p] = 1; }
+    idx[3 * 350 + 2] = D + 7; /* a later row's bad index first: workers may meet it first */
+    idx[3 * 123 + 1] = -5;
+    to_csr32(indptr, idx, n, ip32, ix32);
+    tsr_rp_t *rp = make(D, d, TSR_RP_SPARSE, 0, 3);
+    for (int pi = 0; pi < 3; pi++) {
+        if (!pools[pi]) continue;
+        CHECK_STATUS(tsr_rp_transform_csr_f32(pools[pi], rp, n, indptr, idx, val, y, d), TSR_ERANGE);
+        CHECK_MSG(strstr(tsr_last_error(), "-5 at position 370") != NULL, "threads %d: %s", pi + 1, tsr_last_error());
+        CHECK_STATUS(tsr_rp_transform_csr32_f32(pools[pi], rp, n, ip32, ix32, val, y, d), TSR_ERANGE);
+        CHECK_MSG(strstr(tsr_last_error(), "-5 at position 370") != NULL, "threads %d: %s", pi + 1, tsr_last_error());
+    }
+    tsr_rp_destroy(rp);
+    free(indptr); free(idx); free(ip32); free(ix32); free(val); free(y);
 }
 
 /* The _checked transforms: the unchecked bits for finite X on every pool and ISA (sparse and
@@ -586,6 +641,7 @@ int main(void) {
     RUN(test_csr_equals_dense);
     RUN(test_csr_huge_dimension);
     RUN(test_materialized_csr_view);
+    RUN(test_csr_first_bad_index_any_pool);
     RUN(test_determinism_threads_and_isa);
     RUN(test_transform_bad_inputs);
     RUN(test_checked_transform);

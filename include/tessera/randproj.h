@@ -175,7 +175,8 @@ TSR_API tsr_status tsr_rp_transform_checked_f64(tsr_pool_t *pool, const tsr_rp_t
  * and R fits in memory; otherwise each stored entry generates its own row of R,
  * so any D·d works. Y row i at y + i*ldy (ldy >= d), overwritten.
  * Errors: TSR_EINVAL (NULL, n < 0, indptr decreasing, ld too small),
- * TSR_ERANGE (a column index outside [0, D)), TSR_ENOMEM.
+ * TSR_ERANGE (a column index outside [0, D), naming the first such position;
+ * Y is then unspecified), TSR_ENOMEM.
  */
 TSR_API tsr_status tsr_rp_transform_csr_f32(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n,
                                             const int64_t *indptr, const int64_t *indices,
@@ -184,6 +185,19 @@ TSR_API tsr_status tsr_rp_transform_csr_f32(tsr_pool_t *pool, const tsr_rp_t *rp
 TSR_API tsr_status tsr_rp_transform_csr_f64(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n,
                                             const int64_t *indptr, const int64_t *indices,
                                             const double *values, double *y, int64_t ldy);
+
+/**
+ * As tsr_rp_transform_csr_f32 with 32-bit indptr and indices (scipy's CSR
+ * index type below 2^31 stored entries), read in place: the same bits as the
+ * 64-bit-index call on the same matrix, the same errors.
+ */
+TSR_API tsr_status tsr_rp_transform_csr32_f32(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n,
+                                              const int32_t *indptr, const int32_t *indices,
+                                              const float *values, float *y, int64_t ldy);
+/** As tsr_rp_transform_csr32_f32, in double precision. */
+TSR_API tsr_status tsr_rp_transform_csr32_f64(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n,
+                                              const int32_t *indptr, const int32_t *indices,
+                                              const double *values, double *y, int64_t ldy);
 
 #ifdef __cplusplus
 }

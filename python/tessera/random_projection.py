@@ -47,6 +47,8 @@ for _t in ("f32", "f64"):
     _s(f"tsr_rp_transform_checked_{_t}", c_int32, c_void_p, c_void_p, c_int64, c_void_p, c_int64, c_void_p, c_int64)
     _s(f"tsr_rp_transform_csr_{_t}", c_int32, c_void_p, c_void_p, c_int64, c_void_p, c_void_p, c_void_p,
        c_void_p, c_int64)
+    _s(f"tsr_rp_transform_csr32_{_t}", c_int32, c_void_p, c_void_p, c_int64, c_void_p, c_void_p, c_void_p,
+       c_void_p, c_int64)
 
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -154,10 +156,17 @@ class _BaseRandomProjection(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         if sp.issparse(X):
             X = X.tocsr() if X.format != "csr" else X
             check_finite(X.data)
-            indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
-            indices = np.ascontiguousarray(X.indices, dtype=np.int64)
+            # scipy's int32 indices (below 2^31 stored entries) are read in place; the C call checks
+            # each column index as it reads the row (a separate pass here cost ~15 % at nnz 10^7)
+            idx32 = X.indptr.dtype == np.int32 and X.indices.dtype == np.int32
+            ityp = np.int32 if idx32 else np.int64
+            indptr = np.ascontiguousarray(X.indptr, dtype=ityp)
+            indices = np.ascontiguousarray(X.indices, dtype=ityp)
             data = np.ascontiguousarray(X.data, dtype=X.dtype)
-            fn = lib.tsr_rp_transform_csr_f64 if f64 else lib.tsr_rp_transform_csr_f32
+            if idx32:
+                fn = lib.tsr_rp_transform_csr32_f64 if f64 else lib.tsr_rp_transform_csr32_f32
+            else:
+                fn = lib.tsr_rp_transform_csr_f64 if f64 else lib.tsr_rp_transform_csr_f32
             _lib.check(fn(pool, plan.h, n, ptr(indptr), ptr(indices), ptr(data), ptr(Y), d))
         else:
             X = rows_contiguous(np.asarray(X))

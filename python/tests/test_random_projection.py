@@ -46,6 +46,35 @@ def test_sparse_input_equals_dense_bitwise(cls, fmt, rng):
 
 
 @pytest.mark.parametrize("cls", EST)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_csr_int32_and_int64_indices_same_bits(cls, dtype, rng):
+    X = rng.random((70, 600)).astype(dtype)
+    X[X < 0.85] = 0
+    A = sp.csr_matrix(X)
+    assert A.indices.dtype == np.int32 and A.indptr.dtype == np.int32     # the tsr_rp_transform_csr32_* path
+    B = A.copy()
+    B.indices, B.indptr = B.indices.astype(np.int64), B.indptr.astype(np.int64)   # the int64 path
+    rp = cls(20, random_state=5).fit(X)
+    ref = rp.transform(A)
+    np.testing.assert_array_equal(ref, rp.transform(B))
+    np.testing.assert_array_equal(ref, rp.transform(X))
+    np.testing.assert_array_equal(rp.transform(A[9:31]), ref[9:31])     # a row slice
+
+
+def test_csr_column_index_out_of_range_is_an_error(rng):
+    X = sp.csr_matrix(rng.random((5, 40)))
+    rp = SparseRandomProjection(8, random_state=0).fit(X)
+    for bad in (40, -3):
+        for ityp in (np.int32, np.int64):
+            Y = X.copy()
+            Y.indices = Y.indices.astype(ityp)
+            Y.indptr = Y.indptr.astype(ityp)
+            Y.indices[77] = bad
+            with pytest.raises(Exception, match="not in \\[0, 40\\)"):
+                rp.transform(Y)
+
+
+@pytest.mark.parametrize("cls", EST)
 def test_any_layout_gives_the_same_bits(cls, rng):
     big = rng.random((60, 400))
     X = big[::2, 50:350]                       # strided rows, offset columns: read in place

@@ -6,29 +6,64 @@
  *   RP_SFX    name suffix (f32 | f64)
  *   RP_FMA    fused multiply-add of that type (fmaf | fma)
  *   RP_ROWV   field of rp_matrix holding the row-major values (row_v32 | row_v64)
- * and defines csr_row_<RP_SFX>(c, i, ks, sg): y[i, :] = Σ_p values[p] · R[indices[p], :]
+ *   RP_IDX    index type of indptr and indices (int64_t | int32_t)
+ *   RP_ISFX   its name suffix (i64 | i32)
+ * and defines csr_row_<RP_SFX>_<RP_ISFX>(c, i, ks, sg, acc): y[i, :] = Σ_p values[p] · R[indices[p], :]
  * over the stored entries of row i, in ascending p (so every path gives the same bits).
+ * The row's column indices are checked first (they are then in cache for the sum): the
+ * function returns the position of the row's first index outside [0, D), leaving y[i, :]
+ * zero, or -1 when all are in range.
  */
-#define RP_NAME2(a, b) a##_##b
-#define RP_NAME(a, b) RP_NAME2(a, b)
+#define RP_NAME3(a, b, c) a##_##b##_##c
+#define RP_NAME(a, b, c) RP_NAME3(a, b, c)
 
-static void RP_NAME(csr_row, RP_SFX)(const csr_ctx *c, int64_t i, int32_t *ks, int8_t *sg) {
+static int64_t RP_NAME(csr_row, RP_SFX, RP_ISFX)(const csr_ctx *c, int64_t i, int32_t *ks, int8_t *sg,
+                                                            void *acc_v) {
     const tsr_rp_t *rp = c->rp;
+    const RP_IDX *indptr = c->indptr, *indices = c->indices;
     const rp_matrix *m = c->m;
     const int32_t d = rp->d;
     const int sparse = rp->kind == TSR_RP_SPARSE;
     const RP_T *vals = c->values;
     RP_T *yr = (RP_T *)c->y + i * c->ldy;
+    const int64_t p0 = indptr[i], p1 = indptr[i + 1];
+    const uint64_t D = (uint64_t)rp->D;
+    for (int64_t p = p0; p < p1; p++)
+        if ((uint64_t)(int64_t)indices[p] >= D) {
+            memset(yr, 0, (size_t)d * sizeof(RP_T));
+            return p;
+        }
+    if (c->slots) {
+        /* sparse R in memory: the first two entries of R's row j from a fixed-size slot (absent
+         * ones add into acc[d], a slot nobody reads), so no branch depends on the row's length
+         * (~0.8 entries at D = 10^5, d = 256); the few longer rows go on in the CSR. acc is
+         * in L1 and Y row i is written once, scaled. The same adds in the same order. */
+        RP_T *acc = (RP_T *)acc_v;
+        memset(acc, 0, (size_t)(d + 1) * sizeof(RP_T));
+        for (int64_t p = p0; p < p1; p++) {
+            const int64_t j = indices[p];
+            if (p + 8 < p1) __builtin_prefetch(c->slots + indices[p + 8]);
+            const rp_slot2 *sl = c->slots + j;
+            const RP_T vn[2] = {vals[p], -vals[p]};
+            acc[sl->k[0]] += vn[sl->neg[0]];
+            acc[sl->k[1]] += vn[sl->neg[1]];
+            if (__builtin_expect(sl->more, 0))
+                for (int64_t e = m->row_ptr[j] + 2; e < m->row_ptr[j + 1]; e++)
+                    acc[m->row_k[e]] += m->RP_ROWV[e] < 0 ? vn[1] : vn[0];
+        }
+        const RP_T sc = (RP_T)rp->scale;
+        for (int32_t k = 0; k < d; k++) yr[k] = sc * acc[k];
+        return -1;
+    }
     memset(yr, 0, (size_t)d * sizeof(RP_T));
-    const int64_t p1 = c->indptr[i + 1];
-    for (int64_t p = c->indptr[i]; p < p1; p++) {
-        int64_t j = c->indices[p];
+    for (int64_t p = p0; p < p1; p++) {
+        int64_t j = indices[p];
         RP_T v = vals[p];
         if (m) {
             /* the loads behind an entry are a dependent chain (column -> row offset ->
              * entries of R): prefetch the offsets 8 entries ahead, the entries 4 ahead */
-            if (p + 8 < p1) __builtin_prefetch(m->row_ptr + c->indices[p + 8]);
-            if (p + 4 < p1) __builtin_prefetch(m->row_k + m->row_ptr[c->indices[p + 4]]);
+            if (p + 8 < p1) __builtin_prefetch(m->row_ptr + indices[p + 8]);
+            if (p + 4 < p1) __builtin_prefetch(m->row_k + m->row_ptr[indices[p + 4]]);
             int64_t e0 = m->row_ptr[j], e1 = m->row_ptr[j + 1];
             if (sparse)
                 for (int64_t e = e0; e < e1; e++) yr[m->row_k[e]] += m->RP_ROWV[e] < 0 ? -v : v;
@@ -49,7 +84,8 @@ static void RP_NAME(csr_row, RP_SFX)(const csr_ctx *c, int64_t i, int32_t *ks, i
         const RP_T sc = (RP_T)rp->scale;
         for (int32_t k = 0; k < d; k++) yr[k] = sc * yr[k];
     }
+    return -1;
 }
 
 #undef RP_NAME
-#undef RP_NAME2
+#undef RP_NAME3

@@ -195,23 +195,42 @@ tsr_status tsr_rp_transform_checked_f64(tsr_pool_t *pool, const tsr_rp_t *rp, in
 
 /* ---- CSR inputs ------------------------------------------------------------------ */
 
+/* Sparse R in memory, row j's first two entries (column k, 1 if negative); an absent entry has
+ * k = d (a scratch slot) and neg 0; `more` is 1 when the row has more than two. */
+typedef struct rp_slot2 {
+    int32_t k[2];
+    uint8_t neg[2];
+    uint8_t more;
+} rp_slot2;
+
 typedef struct csr_ctx {
     const tsr_rp_t *rp;
     const rp_matrix *m;      /* NULL: generate rows of R per stored entry */
+    const rp_slot2 *slots;   /* sparse kinds with m: one per row of R (else NULL) */
     const rp_kernels *kern;
-    const int64_t *indptr, *indices;
+    const void *indptr, *indices; /* int64_t, or int32_t when idx32 */
     const void *values;
     void *y;
     int64_t ldy;
-    int f64;
-    rp_scratch scr;          /* lazy mode: ks (d int32) + sg (d int8) per worker */
+    int f64, idx32;
+    _Atomic int64_t bad;     /* smallest position of a column index outside [0, D); INT64_MAX if none */
+    rp_scratch scr;          /* per worker: acc (d + 1 doubles), then the lazy mode's ks (d int32), sg (d int8) */
 } csr_ctx;
 
 #define RP_T float
 #define RP_SFX f32
 #define RP_FMA fmaf
 #define RP_ROWV row_v32
+#define RP_IDX int64_t
+#define RP_ISFX i64
 #include "rp_csr_row_body.h"
+#undef RP_IDX
+#undef RP_ISFX
+#define RP_IDX int32_t
+#define RP_ISFX i32
+#include "rp_csr_row_body.h"
+#undef RP_IDX
+#undef RP_ISFX
 #undef RP_T
 #undef RP_SFX
 #undef RP_FMA
@@ -221,25 +240,67 @@ typedef struct csr_ctx {
 #define RP_SFX f64
 #define RP_FMA fma
 #define RP_ROWV row_v64
+#define RP_IDX int64_t
+#define RP_ISFX i64
 #include "rp_csr_row_body.h"
+#undef RP_IDX
+#undef RP_ISFX
+#define RP_IDX int32_t
+#define RP_ISFX i32
+#include "rp_csr_row_body.h"
+#undef RP_IDX
+#undef RP_ISFX
 #undef RP_T
 #undef RP_SFX
 #undef RP_FMA
 #undef RP_ROWV
 
-/* Rows [begin, end) of a CSR input; the lazy mode's per-worker scratch holds R's row j as (column, ±1). */
+/* Rows [begin, end) of a CSR input; the lazy mode's per-worker scratch holds R's row j as (column, ±1).
+ * Every row is processed, so the minimum of the rows' first bad positions is the input's first. */
 static void csr_rows(void *vc, int64_t begin, int64_t end, int32_t worker) {
     const csr_ctx *c = vc;
-    int32_t *ks = (int32_t *)scratch_of(&c->scr, worker);
+    char *base = scratch_of(&c->scr, worker);
+    int32_t *ks = (int32_t *)(base + (size_t)(c->rp->d + 1) * sizeof(double));
     int8_t *sg = (int8_t *)(ks + c->rp->d);
+    int64_t bad = INT64_MAX;
     for (int64_t i = begin; i < end; i++) {
-        if (c->f64) csr_row_f64(c, i, ks, sg);
-        else csr_row_f32(c, i, ks, sg);
+        int64_t b = c->f64 ? (c->idx32 ? csr_row_f64_i32(c, i, ks, sg, base) : csr_row_f64_i64(c, i, ks, sg, base))
+                           : (c->idx32 ? csr_row_f32_i32(c, i, ks, sg, base) : csr_row_f32_i64(c, i, ks, sg, base));
+        if (b >= 0 && b < bad) bad = b;
+    }
+    if (bad == INT64_MAX) return;
+    csr_ctx *cm = vc;
+    int64_t seen = atomic_load_explicit(&cm->bad, memory_order_relaxed);
+    while (bad < seen &&
+           !atomic_compare_exchange_weak_explicit(&cm->bad, &seen, bad, memory_order_relaxed, memory_order_relaxed)) {
     }
 }
 
+/* The slot table of a sparse R in memory (NULL and TSR_OK for Gaussian R or none in memory). */
+static tsr_status build_slots(const char *fn, const tsr_rp_t *rp, const rp_matrix *m, int f64, rp_slot2 **out) {
+    *out = NULL;
+    if (!m || rp->kind != TSR_RP_SPARSE) return TSR_OK;
+    rp_slot2 *sl = tsr_malloc((size_t)m->D * sizeof(rp_slot2));
+    if (!sl) return tsr_error(TSR_ENOMEM, "%s: out of memory for the slots of R (%lld rows)", fn, (long long)m->D);
+    for (int64_t j = 0; j < m->D; j++) {
+        const int64_t e0 = m->row_ptr[j], e1 = m->row_ptr[j + 1];
+        for (int t = 0; t < 2; t++) {
+            int has = e0 + t < e1;
+            sl[j].k[t] = has ? m->row_k[e0 + t] : m->d;
+            sl[j].neg[t] = has && (f64 ? m->row_v64[e0 + t] < 0 : m->row_v32[e0 + t] < 0);
+        }
+        sl[j].more = e1 - e0 > 2;
+    }
+    *out = sl;
+    return TSR_OK;
+}
+
+static inline int64_t ip_at(const void *indptr, int idx32, int64_t i) {
+    return idx32 ? ((const int32_t *)indptr)[i] : ((const int64_t *)indptr)[i];
+}
+
 static tsr_status csr_transform(const char *fn, tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n,
-                                const int64_t *indptr, const int64_t *indices, const void *values, void *y,
+                                const void *indptr, const void *indices, int idx32, const void *values, void *y,
                                 int64_t ldy, int f64) {
     if (!rp) return tsr_error(TSR_EINVAL, "%s: argument 'rp' is NULL", fn);
     if (n < 0) return tsr_error(TSR_EINVAL, "%s: n must be >= 0 (got %lld)", fn, (long long)n);
@@ -251,20 +312,20 @@ static tsr_status csr_transform(const char *fn, tsr_pool_t *pool, const tsr_rp_t
     int64_t tmp;
     if (tsr_mul_i64(n, ldy, &tmp) || tsr_mul_i64(tmp, 8, &tmp))
         return tsr_error(TSR_ERANGE, "%s: n × ldy overflows", fn);
-    if (indptr[0] < 0) return tsr_error(TSR_EINVAL, "%s: indptr[0] is negative (%lld)", fn, (long long)indptr[0]);
-    for (int64_t i = 0; i < n; i++)
-        if (indptr[i + 1] < indptr[i])
+    int64_t ip0 = ip_at(indptr, idx32, 0);
+    if (ip0 < 0) return tsr_error(TSR_EINVAL, "%s: indptr[0] is negative (%lld)", fn, (long long)ip0);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t a = ip_at(indptr, idx32, i), b = ip_at(indptr, idx32, i + 1);
+        if (b < a)
             return tsr_error(TSR_EINVAL, "%s: indptr decreases at row %lld (%lld > %lld)", fn, (long long)i,
-                             (long long)indptr[i], (long long)indptr[i + 1]);
-    int64_t nnz = indptr[n] - indptr[0];
+                             (long long)a, (long long)b);
+    }
+    int64_t nnz = ip_at(indptr, idx32, n) - ip0;
     if (nnz > 0 && !indices) return tsr_error(TSR_EINVAL, "%s: argument 'indices' is NULL", fn);
     if (nnz > 0 && !values) return tsr_error(TSR_EINVAL, "%s: argument 'values' is NULL", fn);
-    for (int64_t p = indptr[0]; p < indptr[n]; p++)
-        if (indices[p] < 0 || indices[p] >= rp->D)
-            return tsr_error(TSR_ERANGE, "%s: column index %lld at position %lld is not in [0, %lld)", fn,
-                             (long long)indices[p], (long long)p, (long long)rp->D);
     csr_ctx c = {.rp = rp, .m = rp->mat, .kern = rp_kernels_active(), .indptr = indptr, .indices = indices,
-                 .values = values, .y = y, .ldy = ldy, .f64 = f64};
+                 .values = values, .y = y, .ldy = ldy, .f64 = f64, .idx32 = idx32};
+    atomic_init(&c.bad, INT64_MAX);
     rp_matrix *own = NULL;
     /* Generating all of R costs D·d hashes, generating per stored entry nnz·d:
      * build R for this call when it is cheaper and fits in memory (results are
@@ -273,19 +334,41 @@ static tsr_status csr_transform(const char *fn, tsr_pool_t *pool, const tsr_rp_t
         TSR_TRY(rp_matrix_build(pool, rp, 0, fn, &own));
         c.m = own;
     }
-    tsr_status st = scratch_alloc(fn, pool, (size_t)rp->d * (sizeof(int32_t) + 1), &c.scr);
+    rp_slot2 *slots = NULL;
+    tsr_status st = build_slots(fn, rp, c.m, f64, &slots);
+    c.slots = slots;
+    if (st == TSR_OK)
+        st = scratch_alloc(fn, pool, (size_t)(rp->d + 1) * sizeof(double) + (size_t)rp->d * (sizeof(int32_t) + 1),
+                           &c.scr);
     if (st == TSR_OK) st = tsr_parallel_for(pool, n, 64, TSR_SCHEDULE_DYNAMIC, csr_rows, &c);
     tsr_free(c.scr.base);
+    tsr_free(slots);
     rp_matrix_free(own);
+    int64_t bad = atomic_load(&c.bad);
+    if (st == TSR_OK && bad != INT64_MAX) {
+        int64_t j = idx32 ? ((const int32_t *)indices)[bad] : ((const int64_t *)indices)[bad];
+        st = tsr_error(TSR_ERANGE, "%s: column index %lld at position %lld is not in [0, %lld)", fn, (long long)j,
+                       (long long)bad, (long long)rp->D);
+    }
     return st;
 }
 
 tsr_status tsr_rp_transform_csr_f32(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n, const int64_t *indptr,
                                     const int64_t *indices, const float *values, float *y, int64_t ldy) {
-    return csr_transform("tsr_rp_transform_csr_f32", pool, rp, n, indptr, indices, values, y, ldy, 0);
+    return csr_transform("tsr_rp_transform_csr_f32", pool, rp, n, indptr, indices, 0, values, y, ldy, 0);
 }
 
 tsr_status tsr_rp_transform_csr_f64(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n, const int64_t *indptr,
                                     const int64_t *indices, const double *values, double *y, int64_t ldy) {
-    return csr_transform("tsr_rp_transform_csr_f64", pool, rp, n, indptr, indices, values, y, ldy, 1);
+    return csr_transform("tsr_rp_transform_csr_f64", pool, rp, n, indptr, indices, 0, values, y, ldy, 1);
+}
+
+tsr_status tsr_rp_transform_csr32_f32(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n, const int32_t *indptr,
+                                      const int32_t *indices, const float *values, float *y, int64_t ldy) {
+    return csr_transform("tsr_rp_transform_csr32_f32", pool, rp, n, indptr, indices, 1, values, y, ldy, 0);
+}
+
+tsr_status tsr_rp_transform_csr32_f64(tsr_pool_t *pool, const tsr_rp_t *rp, int64_t n, const int32_t *indptr,
+                                      const int32_t *indices, const double *values, double *y, int64_t ldy) {
+    return csr_transform("tsr_rp_transform_csr32_f64", pool, rp, n, indptr, indices, 1, values, y, ldy, 1);
 }
