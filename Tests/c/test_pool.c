@@ -1,6 +1,8 @@
 /* Thread pool and topology: coverage of every index, schedules, nesting, scratch,
  * binding read back from the OS, several pools, concurrent callers, bad input. */
 #include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -317,6 +319,59 @@ TSR_TEST(test_many_empty_regions) {
     }
 }
 
+/* A one-range region (or any region of a one-thread pool) runs on its caller as worker 0:
+ * it must still wait for a region in flight, whose worker 0 owns the same scratch. Before
+ * the fix the one-range call ran at once and overwrote the running region's scratch (seen
+ * as one wrong logit column in the model tests, which share the default pool). */
+typedef struct { tsr_pool_t *pool; _Atomic int in_region, other_done, corrupted; } scratch_race;
+
+static void hold_scratch(void *c, int64_t b, int64_t e, int32_t w) {
+    scratch_race *r = c;
+    if (w != 0) return;
+    unsigned char *p = tsr_pool_scratch(r->pool, 0, 4096);
+    memset(p, 0xA5, 4096);
+    atomic_store(&r->in_region, 1);
+    /* give the other thread 100 ms to (wrongly) run beside us */
+    for (int i = 0; i < 100 && !atomic_load(&r->other_done); i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < 4096; i++)
+        if (p[i] != 0xA5) { atomic_store(&r->corrupted, 1); break; }
+    (void)b; (void)e;
+}
+
+static void clobber_scratch(void *c, int64_t b, int64_t e, int32_t w) {
+    scratch_race *r = c;
+    memset(tsr_pool_scratch(r->pool, w, 4096), 0x5A, 4096);
+    (void)b; (void)e;
+}
+
+static void *one_range_caller(void *c) {
+    scratch_race *r = c;
+    while (!atomic_load(&r->in_region)) sched_yield();
+    tsr_parallel_for(r->pool, 1, 1, TSR_SCHEDULE_STATIC, clobber_scratch, r);
+    atomic_store(&r->other_done, 1);
+    return NULL;
+}
+
+TSR_TEST(test_one_range_region_waits_for_the_running_one) {
+    tsr_pool_params p;
+    tsr_pool_params_default(&p);
+    p.n_threads = 2;
+    p.bind = TSR_BIND_NONE;
+    tsr_pool_t *pool;
+    CHECK_OK(tsr_pool_create(&p, &pool));
+    scratch_race r = {.pool = pool};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, one_range_caller, &r) == 0);
+    CHECK_OK(tsr_parallel_for(pool, 2, 1, TSR_SCHEDULE_STATIC, hold_scratch, &r));
+    pthread_join(t, NULL);
+    CHECK_MSG(!atomic_load(&r.corrupted), "a one-range region ran beside the running region and wrote its worker-0 scratch");
+    CHECK(atomic_load(&r.other_done));
+    tsr_pool_destroy(pool);
+}
+
 int main(void) {
     RUN(test_topology);
     RUN(test_parallel_for_covers_range);
@@ -328,5 +383,6 @@ int main(void) {
     RUN(test_default_pool_and_bad_input);
     RUN(test_many_empty_regions);
     RUN(test_destroy_misuse);
+    RUN(test_one_range_region_waits_for_the_running_one);
     return tsr_test_summary();
 }

@@ -14,7 +14,9 @@
  *   - A call made from inside a worker of any pool runs inline on that worker
  *     (no nested parallelism, no oversubscription).
  *   - One region runs at a time per pool: a call from a second application thread
- *     while a region runs waits for it (pools are safe to share, not concurrent).
+ *     while a region runs waits for it (pools are safe to share, not concurrent) —
+ *     also a one-range region or any region of a one-thread pool, which runs on the
+ *     caller as worker 0 and so would otherwise share worker 0's scratch.
  *     Use several pools for concurrent regions.
  *   - tsr_pool_create/tsr_pool_destroy are thread-safe; destroying a pool while a
  *     region runs on it, from inside one of its regions, destroying the default pool,

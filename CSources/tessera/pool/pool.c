@@ -438,10 +438,14 @@ tsr_status tsr_parallel_for(tsr_pool_t *pool, int64_t n, int64_t chunk, tsr_sche
     }
     TSR_TRY(resolve(&pool));
     if (pool->n == 1 || n == 1) {
-        tsr_pool_t *sp = tl_pool; int32_t sw = tl_worker;
+        /* on the caller as worker 0 — under the region lock all the same: worker 0's scratch
+         * (tsr_pool_scratch) belongs to whichever thread is worker 0 of the running region,
+         * and a second thread running "as worker 0" beside it would share that memory */
+        pthread_mutex_lock(&pool->region_lock);
         tl_pool = pool; tl_worker = 0;
         fn(ctx, 0, n, 0);
-        tl_pool = sp; tl_worker = sw;
+        tl_pool = NULL; tl_worker = -1;
+        pthread_mutex_unlock(&pool->region_lock);
         return TSR_OK;
     }
     pthread_mutex_lock(&pool->region_lock);
@@ -467,10 +471,12 @@ tsr_status tsr_pool_run(tsr_pool_t *pool, tsr_worker_fn fn, void *ctx) {
         return TSR_OK;
     }
     TSR_TRY(resolve(&pool));
-    if (pool->n == 1) {
+    if (pool->n == 1) {  /* on the caller, under the region lock (see tsr_parallel_for) */
+        pthread_mutex_lock(&pool->region_lock);
         tl_pool = pool; tl_worker = 0;
         fn(ctx, 0, 1);
         tl_pool = NULL; tl_worker = -1;
+        pthread_mutex_unlock(&pool->region_lock);
         return TSR_OK;
     }
     pthread_mutex_lock(&pool->region_lock);
