@@ -733,6 +733,50 @@ TSR_TEST(qword_permute_kernels_match_naive_and_stay_in_bounds) {
     munmap(region, span + page);
 }
 
+/*
+ * Blocks of 9..64 bytes (two overlapping unmasked moves on AVX-512) at near and far strides,
+ * the data ending right before an unreadable page: packs equal the naive walker's on every
+ * ISA, nothing is read past the last byte (it would fault), and unpacking leaves every byte
+ * between blocks as it was.
+ */
+TSR_TEST(two_move_blocks_match_naive_and_stay_in_bounds) {
+    tsr_datatype_t *byte = T(TSR_TYPE_BYTE), *t;
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), span = 16 * page;
+    char *region = mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(region != MAP_FAILED);
+    if (region == MAP_FAILED) return;
+    CHECK(mprotect(region + span, page, PROT_NONE) == 0);
+    static unsigned char a[16384], b[16384], got[16 * 4096], want[16 * 4096];
+    const int64_t blocks[] = {9, 12, 15, 17, 24, 31, 33, 40, 48, 63, 64};
+    const int64_t strides[] = {0, 1, 7, 72, 200, 2048};  /* added to B: near, odd, far (prefetched) */
+    TSR_FOR_EACH_ISA(isa) {
+        for (size_t bi = 0; bi < sizeof blocks / sizeof *blocks; bi++)
+            for (size_t si = 0; si < sizeof strides / sizeof *strides; si++)
+                for (int64_t m = 1; m <= 61; m += 20) {
+                    int64_t B = blocks[bi], s = B + strides[si], bytes = (m - 1) * s + B;
+                    if ((size_t)bytes > span || (size_t)(m * B) > sizeof a) continue;
+                    char *mem = region + span - bytes; /* the last block ends at the guard page */
+                    for (int64_t i = 0; i < bytes; i++) mem[i] = (char)(i * 31 + B + s);
+                    CHECK_OK(tsr_datatype_vector(m, B, s, byte, &t));
+                    CHECK_OK(tsr_datatype_commit(t));
+                    int64_t p1 = 0, p2 = 0, p3 = 0;
+                    CHECK_OK(tsr_datatype_pack(NULL, mem, 1, t, a, sizeof a, &p1));
+                    CHECK_OK(tsr_datatype_pack_naive(mem, 1, t, b, sizeof b, &p2));
+                    CHECK(p1 == p2 && p1 == m * B && memcmp(a, b, (size_t)p1) == 0);
+                    memset(mem, 0x5a, (size_t)bytes);
+                    CHECK_OK(tsr_datatype_unpack(NULL, a, p1, &p3, mem, 1, t));
+                    memcpy(got, mem, (size_t)bytes);
+                    memset(mem, 0x5a, (size_t)bytes);
+                    p3 = 0;
+                    CHECK_OK(tsr_datatype_unpack_naive(a, p1, &p3, mem, 1, t));
+                    memcpy(want, mem, (size_t)bytes);
+                    CHECK(memcmp(got, want, (size_t)bytes) == 0);
+                    tsr_datatype_destroy(t);
+                }
+    }
+    munmap(region, span + page);
+}
+
 /* ---- hardening: empty subtrees, deep DAGs, overflowing bounds --------------------------------- */
 
 static void deadline_hit(int sig) {
@@ -1052,6 +1096,7 @@ int main(void) {
     RUN(large_segment_lists_and_empty);
     RUN(window_and_record_kernels_match_naive);
     RUN(qword_permute_kernels_match_naive_and_stay_in_bounds);
+    RUN(two_move_blocks_match_naive_and_stay_in_bounds);
     RUN(fuzz_random_trees_every_isa);
     RUN(fuzz_parallel_large);
     RUN(empty_subtrees_cost_nothing);

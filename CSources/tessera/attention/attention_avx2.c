@@ -62,7 +62,9 @@ TSR_TARGET_AVX2 static void pack_kt_256(float *kt, int ldkt, const void *k, tsr_
             __m256 r[8];
             for (int i = 0; i < 8; i++) {
                 int j = j0 + i;
-                r[i] = j < n ? load8((const char *)k + (size_t)j * kstride * es, dt, d0, dc) : _mm256_setzero_ps();
+                const char *row = (const char *)k + (size_t)j * kstride * es;
+                if ((d0 * es) % 64 == 0) _mm_prefetch(row + (size_t)ATTN_PF_ROWS * kstride * es + (size_t)d0 * es, ATTN_PF_HINT);
+                r[i] = j < n ? load8(row, dt, d0, dc) : _mm256_setzero_ps();
             }
             transpose8(r);
             for (int t = 0; t < dc; t++) _mm256_store_ps(kt + (size_t)(d0 + t) * ldkt + j0, r[t]);
@@ -79,6 +81,7 @@ TSR_TARGET_AVX2 static void pack_rows_256(float *dst, int ldd, const void *src, 
         const char *row = (const char *)src + (size_t)j * sstride * es;
         float *o = dst + (size_t)j * ldd;
         for (int e = 0; e < dp; e += 8) {
+            if ((e * es) % 64 == 0) _mm_prefetch(row + (size_t)ATTN_PF_ROWS * sstride * es + (size_t)e * es, ATTN_PF_HINT);
             __m256 x = e < d ? load8(row, dt, e, d - e) : _mm256_setzero_ps();
             if (mul != 1.0f) x = _mm256_mul_ps(x, vm);
             _mm256_store_ps(o + e, x);
@@ -193,7 +196,10 @@ TSR_TARGET_AVX2 static AI void pv_block(float *acc, int ldacc, const float *p, i
     for (int j = 0; j < n; j++) {
         const float *vr = v + (size_t)j * ldv;
         __m256 vv[3];
-        for (int c = 0; c < NV; c++) vv[c] = _mm256_loadu_ps(vr + 8 * c);  /* v may be the caller's rows */
+        for (int c = 0; c < NV; c++) {
+            _mm_prefetch((const char *)(vr + (size_t)ATTN_PF_ROWS * ldv + 8 * c), ATTN_PF_HINT);
+            vv[c] = _mm256_loadu_ps(vr + 8 * c);  /* v may be the caller's rows */
+        }
         for (int r = 0; r < NR; r++) {
             __m256 pb = _mm256_broadcast_ss(p + (size_t)r * ldp + j);
             for (int c = 0; c < NV; c++) a[r][c] = _mm256_fmadd_ps(pb, vv[c], a[r][c]);

@@ -68,7 +68,9 @@ TSR_TARGET_AVX512 static void pack_kt_512(float *kt, int ldkt, const void *k, ts
             __m512 r[16];
             for (int i = 0; i < 16; i++) {
                 int j = j0 + i;
-                r[i] = j < n ? load16((const char *)k + (size_t)j * kstride * es, dt, d0, dc) : _mm512_setzero_ps();
+                const char *row = (const char *)k + (size_t)j * kstride * es;
+                _mm_prefetch(row + (size_t)ATTN_PF_ROWS * kstride * es + (size_t)d0 * es, ATTN_PF_HINT);
+                r[i] = j < n ? load16(row, dt, d0, dc) : _mm512_setzero_ps();
             }
             transpose16(r);
             for (int t = 0; t < dc; t++) _mm512_store_ps(kt + (size_t)(d0 + t) * ldkt + j0, r[t]);
@@ -84,6 +86,7 @@ TSR_TARGET_AVX512 static void pack_rows_512(float *dst, int ldd, const void *src
         const char *row = (const char *)src + (size_t)j * sstride * es;
         float *o = dst + (size_t)j * ldd;
         for (int e = 0; e < d; e += 16) {
+            _mm_prefetch(row + (size_t)ATTN_PF_ROWS * sstride * es + (size_t)e * es, ATTN_PF_HINT);
             __m512 x = load16(row, dt, e, d - e);
             if (mul != 1.0f) x = _mm512_mul_ps(x, vm);
             _mm512_store_ps(o + e, x);
@@ -185,7 +188,10 @@ TSR_TARGET_AVX512 static AI void pv_block(float *acc, int ldacc, const float *p,
     for (int j = 0; j < n; j++) {
         const float *vr = v + (size_t)j * ldv;
         __m512 vv[4];
-        for (int c = 0; c < NV; c++) vv[c] = _mm512_loadu_ps(vr + 16 * c);  /* v may be the caller's rows */
+        for (int c = 0; c < NV; c++) {
+            _mm_prefetch((const char *)(vr + (size_t)ATTN_PF_ROWS * ldv + 16 * c), ATTN_PF_HINT);
+            vv[c] = _mm512_loadu_ps(vr + 16 * c);  /* v may be the caller's rows */
+        }
         for (int r = 0; r < NR; r++) {
             __m512 pb = _mm512_set1_ps(p[(size_t)r * ldp + j]);
             for (int c = 0; c < NV; c++) a[r][c] = _mm512_fmadd_ps(pb, vv[c], a[r][c]);

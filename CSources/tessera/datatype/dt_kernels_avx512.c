@@ -1,8 +1,8 @@
 /*
  * dt_kernels_avx512.c — AVX-512 override of the pack microkernels (every slot): qword permutes
  * for 8/16/32-byte blocks at short strides, gathers/scatters for 4- and 8-byte blocks,
- * one masked 64-byte move for any block or segment up to 64 bytes, 64-byte moves
- * plus a masked tail for wide blocks.
+ * two overlapping unmasked moves for other blocks of 9..64 bytes, one masked 64-byte move
+ * for smaller blocks and for segments, 64-byte moves plus a masked tail for wide blocks.
  */
 #include <string.h>
 
@@ -21,6 +21,27 @@ static inline __mmask64 TSR_TARGET_AVX512 tail_mask(int64_t n) {
 
 TSR_TARGET_AVX512 static inline void copy_masked(char *d, const char *s, __mmask64 k) {
     _mm512_mask_storeu_epi8(d, k, _mm512_maskz_loadu_epi8(k, s));
+}
+
+/* n bytes, 8 < n <= 64, as two possibly overlapping unmasked moves of the largest power
+ * of two not above n (the classic memcpy tail): exactly bytes [0, n) are read and written.
+ * Faster than one byte-masked 64-byte move on Zen 4: the 24-byte runs of a 3-layer z-face
+ * (256^3 doubles, one thread) pack in 0.37-0.38 ms instead of 0.58-0.63 ms hot, 0.91 instead
+ * of 1.22 ms cold (bench_pack, alternated with MPI_Pack). */
+TSR_TARGET_AVX512 static inline void copy_two(char *d, const char *s, int64_t n) {
+    if (n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8); memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8); memcpy(d + n - 8, &b, 8);
+    } else if (n <= 32) {
+        __m128i a = _mm_loadu_si128((const __m128i *)s), b = _mm_loadu_si128((const __m128i *)(s + n - 16));
+        _mm_storeu_si128((__m128i *)d, a);
+        _mm_storeu_si128((__m128i *)(d + n - 16), b);
+    } else {
+        __m256i a = _mm256_loadu_si256((const __m256i *)s), b = _mm256_loadu_si256((const __m256i *)(s + n - 32));
+        _mm256_storeu_si256((__m256i *)d, a);
+        _mm256_storeu_si256((__m256i *)(d + n - 32), b);
+    }
 }
 
 TSR_TARGET_AVX512 static inline void copy_wide(char *d, const char *s, int64_t n) {
@@ -213,6 +234,13 @@ TSR_TARGET_AVX512 static void pack_strided(char *packed, char *mem, int64_t B, i
         for (; i < m; i++) memcpy(packed + i * 4, mem + i * s, 4);
         return;
     }
+    if (B > 8 && B <= 64) {
+        for (; i < m; i++) {
+            if (pf) PF(mem + (i + PFD) * s);
+            copy_two(packed + i * B, mem + i * s, B);
+        }
+        return;
+    }
     if (B <= 64) {
         const __mmask64 k = tail_mask(B);
         for (; i < m; i++) {
@@ -252,6 +280,13 @@ TSR_TARGET_AVX512 static void unpack_strided(char *packed, char *mem, int64_t B,
             _mm512_i64scatter_epi64((void *)(mem + i * s), idx, _mm512_loadu_si512(packed + i * 8), 1);
         }
         for (; i < m; i++) memcpy(mem + i * s, packed + i * 8, 8);
+        return;
+    }
+    if (B > 8 && B <= 64) {
+        for (; i < m; i++) {
+            if (pf) PF(mem + (i + PFD) * s);
+            copy_two(mem + i * s, packed + i * B, B);
+        }
         return;
     }
     if (B <= 64) {
