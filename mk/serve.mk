@@ -2,9 +2,10 @@
 #   make test-serve    the client tests: the official `openai` SDK, curl for raw SSE framing, and a
 #                      bounded load test (64 streams, disconnects, solo equality) against a
 #                      `tessera serve` the tests start on a free loopback port (part of make test)
-#   make bench-serve   the heavier load test (SERVE_LOAD_STREAMS=128, 4 rounds)
+#   make bench-serve   `tessera bench serve`: tokens/s and TTFT at 1-32 streams vs llama.cpp's llama-server
+#   make bench-serve-load   the heavier load test (SERVE_LOAD_STREAMS=128, 4 rounds)
 # The Swift engine tests (batch invariance) run in `make test-swift` (TesseraServeTests).
-.PHONY: test-serve bench-serve serve-bin serve-test-bin
+.PHONY: test-serve bench-serve bench-serve-load serve-bin serve-test-bin
 
 SERVE_BIN = $(shell $(SWIFT) build -c release --show-bin-path 2>/dev/null)/tessera
 # the tests use the debug build that `make test-swift` leaves (C kernels at -O2, as there):
@@ -22,14 +23,21 @@ serve-test-bin:
 test-serve: serve-test-bin $(PY_VENV)/.requirements
 	cd Tests/serve-clients && TESSERA_BIN=$(SERVE_TEST_BIN) ../../$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) .
 
-bench-serve: serve-bin $(PY_VENV)/.requirements
+bench-serve-load: serve-bin $(PY_VENV)/.requirements
 	cd Tests/serve-clients && SERVE_LOAD_STREAMS=128 SERVE_LOAD_ROUNDS=4 TESSERA_BIN=$(SERVE_BIN) \
 	    ../../$(PY) -m pytest -q -p no:cacheprovider test_load.py
 
 EXTRA_TESTS += test-serve
 
-# one stream through the server vs `tessera generate`, and aggregate tokens/s at 1-32 streams
+# `tessera bench serve`: aggregate tokens/s at 1-32 streams and TTFT against llama.cpp's llama-server
+# (built once by bench/serve/setup-llama-server, pinned), and one stream vs `tessera generate`,
+# SmolLM2 and Gemma 3 270M, alternated rounds, under the bench lock. Never part of `make test`.
 BENCH_LOCK ?= /tmp/tessera-bench.lock
-.PHONY: bench-serve-speed
-bench-serve-speed: serve-bin $(PY_VENV)/.requirements
-	cd Tests/serve-clients && TESSERA_BIN=$(SERVE_BIN) flock $(BENCH_LOCK) ../../$(PY) bench_serve.py 5
+SERVE_BENCH_FLAGS ?=
+bench-serve: $(PY_VENV)/.requirements
+	$(SWIFT) build -c release --product tessera
+	$(SWIFT) build -c release --product tessera-bench
+	@scripts/fetch-model >/dev/null
+	@scripts/fetch-model gemma3-270m >/dev/null
+	bench/serve/setup-llama-server >/dev/null
+	flock $(BENCH_LOCK) $(SERVE_BIN) bench serve --json $(SERVE_BENCH_FLAGS)

@@ -96,6 +96,25 @@ extension LlamaModel {
         }
     }
 
+    /// Runs a batch that fits one step of `workspace` (at most `workspace.rows` tokens and
+    /// `workspace.logitRows` logit rows in all) and returns, per entry, its logit rows as one
+    /// row-major buffer inside the workspace (empty for `.none`), valid until the workspace is
+    /// used again. For a server that samples every sequence of a step, in parallel, without
+    /// copying rows. Errors as `forward(batch:workspace:)`, plus `.invalidArgument` when the
+    /// batch does not fit one step.
+    public func forwardStep(batch: [BatchEntry], workspace: ForwardWorkspace) throws(TesseraError) -> [UnsafeBufferPointer<Float>] {
+        let rows = batch.reduce(0) { $0 + $1.tokens.count }, logitRows = batch.reduce(0) { $0 + Self.logitCount($1) }
+        guard rows <= workspace.rows, logitRows <= workspace.logitRows else {
+            throw .invalidArgument("forwardStep: \(rows) tokens and \(logitRows) logit rows do not fit one step of the workspace (\(workspace.rows), \(workspace.logitRows))")
+        }
+        let vsz = config.vocabularySize
+        var out = [UnsafeBufferPointer<Float>](repeating: UnsafeBufferPointer(start: nil, count: 0), count: batch.count)
+        try runBatch(batch, workspace: workspace) { entry, ptr, rows in
+            out[entry] = UnsafeBufferPointer(start: ptr, count: rows * vsz)
+        }
+        return out
+    }
+
     static func logitCount(_ e: BatchEntry) -> Int {
         switch e.logits {
         case .none: return 0

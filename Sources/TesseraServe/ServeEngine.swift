@@ -29,6 +29,9 @@ public final class ServeEngine: @unchecked Sendable {
     private var nextID: UInt64 = 1
     private var stepCounter: UInt64 = 0
     private var thread: Thread?
+    private let profileLock = NSLock()
+    private var stats = EngineProfile()
+    private let samplingWorkers = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Allocates the slots and starts the worker thread.
     public init(model: LlamaModel, options: EngineOptions, metrics: ServeMetrics = ServeMetrics()) throws(TesseraError) {
@@ -63,6 +66,9 @@ public final class ServeEngine: @unchecked Sendable {
         cond.broadcast()
         cond.unlock()
     }
+
+    /// Where the worker's time went since the engine started (steps, forward, sampling, ...).
+    public var profile: EngineProfile { profileLock.lock(); defer { profileLock.unlock() }; return stats }
 
     /// Requests waiting for a slot.
     public var queueDepth: Int { cond.lock(); defer { cond.unlock() }; return queue.count }
@@ -175,6 +181,7 @@ public final class ServeEngine: @unchecked Sendable {
 
     /// One step: plan each active sequence's tokens under the budget, one forward, then sample.
     private func step() {
+        let t0 = monotonicNow()
         var entries: [StepEntry] = []
         var owners: [(ServeSequence, draft: [Int])] = []
         var budget = options.stepTokens
@@ -202,7 +209,23 @@ public final class ServeEngine: @unchecked Sendable {
         metrics.batchSize.record(Double(entries.count))
         metrics.stepTokens.record(Double(options.stepTokens - budget))
 
+        let t1 = monotonicNow()
         let results = forward.run(entries)
+        let t2 = monotonicNow()
+        // sample every sequence that gets one token this step, in parallel (each sequence's
+        // sampler and RNG are its own: the tokens do not depend on how the work is split)
+        let width = model.config.vocabularySize
+        var jobs: [Int] = []
+        for (k, e) in entries.enumerated() where e.logits == .last {
+            if case .success = results[k] { jobs.append(k) }
+        }
+        let drawn = sampleAll(jobs.map { k in
+            let s = owners[k].0
+            guard case .success(let rows) = results[k] else { preconditionFailure() }
+            return SampleJob(sequence: s, logits: rows.row(0, width: width))
+        })
+        let t3 = monotonicNow()
+        var next = 0
         for (k, result) in results.enumerated() {
             let (s, draft) = owners[k]
             switch result {
@@ -212,44 +235,82 @@ public final class ServeEngine: @unchecked Sendable {
                 if s.prefilling {
                     s.fed += entries[k].tokens.count
                     if s.prefilling { continue }
-                    _ = emit(s, rows[0])
-                } else if draft.isEmpty {
-                    _ = emit(s, rows[0])
+                }
+                if draft.isEmpty {
+                    let d = drawn[next]
+                    next += 1
+                    _ = accept(s, d.token, d.logprob)
                 } else {
-                    verify(s, rows: rows, draft: draft)
+                    verify(s, rows: rows, width: width, draft: draft)
                 }
             }
         }
+        let t4 = monotonicNow()
+        profileLock.lock()
+        stats.steps += 1
+        stats.rows += options.stepTokens - budget
+        stats.sampled += jobs.count
+        stats.planSeconds += t1 - t0
+        stats.forwardSeconds += t2 - t1
+        stats.sampleSeconds += t3 - t2
+        stats.emitSeconds += t4 - t3
+        profileLock.unlock()
+        metrics.steps.increment()
+        for (i, dt) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3].enumerated() { metrics.phaseSeconds[i].increment(by: dt) }
     }
 
-    /// Samples from `logits`, hands the token to the client, and ends the request when it is
-    /// done. Returns whether the sequence goes on.
-    private func emit(_ s: ServeSequence, _ logits: [Float]) -> Bool {
-        let t = s.sampler.sample(logits, history: s.history[...])
-        return accept(s, t, logits)
+    /// Draws the token (and its log-probabilities, where asked) of every job, spread over the
+    /// cores: the forward is done, and the sampling of one sequence costs about as much as a
+    /// quarter of a decode row.
+    private func sampleAll(_ jobs: [SampleJob]) -> [(token: Int, logprob: TokenLogprob?)] {
+        let out = DrawnTokens(count: jobs.count)
+        let workers = min(jobs.count, samplingWorkers)
+        @Sendable func run(_ w: Int) {
+            var j = w
+            while j < jobs.count {
+                let job = jobs[j], s = job.sequence
+                let t = s.sampler.sample(job.logits, history: s.history[...])
+                out.set(j, (t, s.request.topLogprobs.map { RequestSampler.logprobs(job.logits, chosen: t, top: $0) }))
+                j += workers
+            }
+        }
+        if workers <= 1 {
+            if workers == 1 { run(0) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { run($0) }
+        }
+        return out.values
     }
 
     /// Checks the draft row by row with the request's sampler (lossless), keeps the accepted
     /// part in the cache, and emits the accepted tokens and the correction (or bonus) token.
-    private func verify(_ s: ServeSequence, rows: [[Float]], draft: [Int]) {
+    private func verify(_ s: ServeSequence, rows: StepLogits, width: Int, draft: [Int]) {
         let session = sessions[s.slot]
         let base = session.tokens.count - 1 - draft.count
         var accepted = 0
         var going = true
+        func lp(_ row: UnsafeBufferPointer<Float>, _ t: Int) -> TokenLogprob? {
+            s.request.topLogprobs.map { RequestSampler.logprobs(row, chosen: t, top: $0) }
+        }
         for (i, d) in draft.enumerated() {
-            let (t, ok) = s.sampler.verify(rows[i], history: s.history[...], draft: d)
-            going = accept(s, t, rows[i])
+            let row = rows.row(i, width: width)
+            let (t, ok) = s.sampler.verify(row, history: s.history[...], draft: d)
+            going = accept(s, t, lp(row, t))
             if !ok { break }
             accepted += 1
             if !going { break }
         }
-        if going && accepted == draft.count { going = emit(s, rows[draft.count]) }
+        if going && accepted == draft.count {
+            let row = rows.row(draft.count, width: width)
+            let t = s.sampler.sample(row, history: s.history[...])
+            going = accept(s, t, lp(row, t))
+        }
         // keep `next` and the accepted drafts; the rejected rows are dead. (A finished sequence
         // may leave them: a session's token list always names what its cache holds.)
         if going { session.truncate(to: base + 1 + accepted) }
     }
 
-    private func accept(_ s: ServeSequence, _ t: Int, _ logits: [Float]) -> Bool {
+    private func accept(_ s: ServeSequence, _ t: Int, _ lp: TokenLogprob?) -> Bool {
         let now = monotonicNow()
         if s.generated.isEmpty { metrics.timeToFirstToken.record(now - s.arrival) } else {
             metrics.interToken.record(now - s.lastTokenAt)
@@ -260,7 +321,6 @@ public final class ServeEngine: @unchecked Sendable {
         s.sampler.record(t)
         s.next = t
         metrics.generatedTokens.increment()
-        let lp = s.request.topLogprobs.map { RequestSampler.logprobs(logits, chosen: t, top: $0) }
         if s.stopTokens.contains(t) {
             if lp != nil { s.continuation.yield(.token(TokenPiece(id: t, text: "", logprob: lp))) }
             finish(s, .stop)
@@ -287,6 +347,53 @@ public final class ServeEngine: @unchecked Sendable {
         let tail = reason == .stop || reason == .cancelled ? "" : s.text.finish()
         s.continuation.yield(.finished(s.completion(reason, tail: tail, error: error)))
         s.continuation.finish()
+    }
+}
+
+/// Where the engine's worker spent its time: totals since the engine started.
+public struct EngineProfile: Sendable {
+    /// Steps run.
+    public var steps = 0
+    /// Token rows run (decode tokens, drafts and prefill chunks).
+    public var rows = 0
+    /// Tokens sampled in the parallel sampling phase.
+    public var sampled = 0
+    /// Seconds planning steps (drafts, chunks).
+    public var planSeconds = 0.0
+    /// Seconds in the batched forward.
+    public var forwardSeconds = 0.0
+    /// Seconds sampling (and computing log-probabilities).
+    public var sampleSeconds = 0.0
+    /// Seconds handing tokens to the clients' streams (text, stop strings, speculative checks).
+    public var emitSeconds = 0.0
+}
+
+/// A sequence to sample and its logit row.
+struct SampleJob: @unchecked Sendable {
+    // @unchecked: each job's sequence is touched by one sampling worker only.
+    let sequence: ServeSequence
+    let logits: UnsafeBufferPointer<Float>
+}
+
+/// The tokens the sampling workers draw, one slot per job (each written by one worker).
+final class DrawnTokens: @unchecked Sendable {
+    // @unchecked: workers write disjoint indices; read after all of them are done.
+    private let slots: UnsafeMutablePointer<(token: Int, logprob: TokenLogprob?)>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: max(count, 1))
+        slots.initialize(repeating: (-1, nil), count: max(count, 1))
+    }
+
+    func set(_ i: Int, _ v: (token: Int, logprob: TokenLogprob?)) { slots[i] = v }
+
+    var values: [(token: Int, logprob: TokenLogprob?)] { Array(UnsafeBufferPointer(start: slots, count: count)) }
+
+    deinit {
+        slots.deinitialize(count: max(count, 1))
+        slots.deallocate()
     }
 }
 

@@ -16,6 +16,9 @@ public final class ServeMetrics: Sendable {
     let stepTokens: ValueHistogram
     let timeToFirstToken: ValueHistogram
     let interToken: ValueHistogram
+    let steps: Counter
+    /// Worker seconds per phase of a step: plan, forward, sample, emit.
+    let phaseSeconds: [Counter]
 
     /// A fresh set of metrics.
     public init() {
@@ -33,6 +36,10 @@ public final class ServeMetrics: Sendable {
         let secs: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
         timeToFirstToken = r.makeValueHistogram(descriptor: d("tessera_time_to_first_token_seconds", "From arrival to the first generated token"), buckets: secs)
         interToken = r.makeValueHistogram(descriptor: d("tessera_inter_token_seconds", "Between consecutive tokens of one request"), buckets: secs)
+        steps = r.makeCounter(descriptor: d("tessera_engine_steps_total", "Engine steps (one batched forward each)"))
+        phaseSeconds = ["plan", "forward", "sample", "emit"].map {
+            r.makeCounter(descriptor: d("tessera_engine_seconds_total", "Engine worker seconds per step phase"), labels: [("phase", $0)])
+        }
     }
 
     private static func d(_ name: String, _ help: String) -> MetricNameDescriptor {

@@ -25,23 +25,55 @@ struct StepForward {
         workspace = try ForwardWorkspace(model: model, rows: rows, logitRows: logitRows)
     }
 
-    /// Runs all entries; returns each entry's logit rows, or the error that entry alone hit.
-    /// Each entry's rows are bit-identical to its session's solo forward (the batched forward's
-    /// promise), so a sequence's logits do not depend on which others share the step.
-    func run(_ entries: [StepEntry]) -> [Result<[[Float]], TesseraError>] {
+    /// Runs all entries; returns each entry's logit rows (row-major, `vocabularySize` each),
+    /// or the error that entry alone hit. Each entry's rows are bit-identical to its session's
+    /// solo forward (the batched forward's promise), so a sequence's logits do not depend on
+    /// which others share the step. The rows of a batched step point into the workspace and
+    /// stay valid until the next `run`.
+    func run(_ entries: [StepEntry]) -> [Result<StepLogits, TesseraError>] {
         let batch = entries.map { BatchEntry(session: $0.session, tokens: $0.tokens, logits: $0.logits) }
         do throws(TesseraError) {
-            return try model.forward(batch: batch, workspace: workspace).map { .success($0) }
+            return try model.forwardStep(batch: batch, workspace: workspace).map { .success(.view($0)) }
         } catch {
             // a failed batch ran nothing (every session rolled back): run the entries one by
             // one so that only the one at fault fails
             return entries.map { e in
                 do throws(TesseraError) {
-                    return .success(try e.session.forward(e.tokens, logits: e.logits))
+                    return .success(.owned(RowStorage(try e.session.forward(e.tokens, logits: e.logits).flatMap { $0 })))
                 } catch {
                     return .failure(error)
                 }
             }
         }
     }
+}
+
+/// One entry's logit rows from a step: a view into the step's workspace, or (when the batch
+/// failed and the entries ran one by one) storage of their own.
+enum StepLogits: @unchecked Sendable {
+    // @unchecked: the rows are only read (by the sampling workers) until the next step.
+    case view(UnsafeBufferPointer<Float>)
+    case owned(RowStorage)
+
+    /// Row `r` of `width` values (valid while this value and the step's workspace are).
+    func row(_ r: Int, width: Int) -> UnsafeBufferPointer<Float> {
+        let b: UnsafeBufferPointer<Float>
+        switch self {
+        case .view(let v): b = v
+        case .owned(let o): b = UnsafeBufferPointer(o.buffer)
+        }
+        return UnsafeBufferPointer(rebasing: b[(r * width)..<((r + 1) * width)])
+    }
+}
+
+/// Logit rows copied out of an entry's solo forward.
+final class RowStorage {
+    let buffer: UnsafeMutableBufferPointer<Float>
+
+    init(_ values: [Float]) {
+        buffer = .allocate(capacity: values.count)
+        _ = buffer.initialize(from: values)
+    }
+
+    deinit { buffer.deallocate() }
 }

@@ -11,5 +11,6 @@ nonisolated(unsafe) let benchAreas: [(name: String, summary: String, run: (Bench
     ("attention", "FlashAttention-2 prefill and split decode vs OpenBLAS materialised attention, SGEMM and read-bandwidth limits", runAttentionBench),
     ("distributed", "MPI (mpirun + tessera-mpi): halo exchange packed vs OpenMPI derived type, FD heat strong/weak scaling + model to 1024 ranks, ring attention, k-means", runDistributedBench),
     ("python", "the Python package: call overhead vs the direct C call, KMedoids vs kmedoids, SRP vs scikit-learn, FastRP vs fastrp", runPythonBench),
+    ("serve", "tessera serve vs llama-server: aggregate tokens/s at 1-32 streams, TTFT p50/p99, one stream vs tessera generate (SmolLM2, Gemma 3)", runServeBench),
     ("llm", "SmolLM2-135M Q4_1: load, prefill vs SGEMM-equivalent, decode vs read-bandwidth floor, speculative vs plain (llama.cpp peer if installed)", runModelsBench),
 ]

@@ -62,6 +62,7 @@ struct EngineTests {
         let model = try ServeModel.require()
         let engine = try ServeEngine(model: model, options: EngineOptions(parallel: 1, context: 512, stepTokens: 32))
         defer { engine.shutdown() }
+        var generated = 0
         for r in mixedRequests(model, count: 4) where r.presencePenalty == 0 && r.frequencyPenalty == 0 {
             let g = try Generator(model: model, contextLength: 512)
             var o = GenerationOptions(maxTokens: r.maxTokens, sampling: r.sampling)
@@ -71,7 +72,18 @@ struct EngineTests {
             #expect(got.tokens == want.tokens)
             #expect(got.done.reason == .length)
             #expect(got.done.completionTokens == r.maxTokens)
+            generated += got.tokens.count
         }
+        // every token was drawn in the step's sampling phase (no speculation here), and the
+        // profile accounts for the worker's steps (written at the end of the step that
+        // finished the last request, just after its completion went out)
+        var p = engine.profile
+        for _ in 0..<200 where p.sampled < generated {
+            try await Task.sleep(nanoseconds: 10_000_000)
+            p = engine.profile
+        }
+        #expect(p.sampled == generated)
+        #expect(p.steps >= generated && p.forwardSeconds > 0 && p.sampleSeconds > 0)
     }
 
     @Test("batch invariance: concurrent requests in any order give the tokens and logprobs of their solo runs")

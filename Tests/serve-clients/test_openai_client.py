@@ -225,12 +225,10 @@ def test_slow_client_is_disconnected(server):
     s.close()
 
 
-# KNOWN DEFECT (open, issue 19): with --parallel 1 --queue 1, a second streamed request is
-# not seen waiting in the queue while the first one streams (tessera_queue_depth stays 0), so
-# the third request is served instead of refused. Seen at the merge of the server with the
-# tokenizer/model branches; the engine tests of a full queue (TesseraServeTests) pass.
-# not strict: the queue is timing-dependent on a loaded box; an XPASS shows in the summary.
-@pytest.mark.xfail(strict=False, reason="open defect: queued streamed request not counted in the queue (issue 19)")
+# A streamed request holds its slot only while its client holds the connection: the reader of
+# r1's lines is kept (a bare `next(r1.iter_lines())` drops the generator, and httpx closes the
+# response when its line iterator is collected, so the server rightly cancels r1 and r2 takes
+# the slot). With --parallel 1 --queue 1: r1 streams, r2 waits (queue depth 1), r3 is refused.
 def test_queue_full_gives_429_with_retry_after():
     s = Server("--parallel", "1", "--ctx", "2048", "--queue", "1")
     try:
@@ -239,13 +237,32 @@ def test_queue_full_gives_429_with_retry_after():
                 "stream": True}
         with httpx.Client(timeout=60) as c:
             with c.stream("POST", s.base + "/v1/completions", json=body) as r1:   # takes the slot
-                next(r1.iter_lines())
+                lines1 = r1.iter_lines()
+                next(lines1)
                 with c.stream("POST", s.base + "/v1/completions", json=body) as r2:   # waits in the queue
                     assert r2.status_code == 200
+                    for _ in range(100):
+                        if s.metric("tessera_queue_depth") == 1:
+                            break
+                        time.sleep(0.05)
+                    assert s.metric("tessera_queue_depth") == 1
+                    assert s.metric("tessera_active_sequences") == 1
                     r3 = httpx.post(s.base + "/v1/completions", json=body, timeout=30)
                     assert r3.status_code == 429
                     assert int(r3.headers["retry-after"]) >= 1
                     assert r3.json()["error"]["code"] == "queue_full"
+                    assert s.metric("tessera_requests_rejected_total") == 1
+                    assert s.metric("tessera_requests_cancelled_total") == 0
+                # r2 hung up while waiting (noticed at its next keep-alive): it leaves the queue
+                # without taking a slot, and r1 goes on streaming
+                for _ in range(200):
+                    if s.metric("tessera_queue_depth") == 0:
+                        break
+                    time.sleep(0.05)
+                assert s.metric("tessera_queue_depth") == 0
+                assert s.metric("tessera_active_sequences") == 1
+                chunk = json.loads(next(line for line in lines1 if line.startswith("data: {"))[6:])
+                assert chunk["choices"][0]["finish_reason"] is None
     finally:
         code = s.stop()
         assert code == 0, "exit %s: %s" % (code, "".join(s.log[-30:]))

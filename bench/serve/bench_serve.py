@@ -1,0 +1,257 @@
+"""`tessera bench serve`: `tessera serve` against llama.cpp's `llama-server` (its own C++ HTTP server
+with continuous batching over `-np` slots), same model, same prompts, same sampling, same
+concurrency, in alternated rounds. Prints one JSON line per case (the `tessera bench --json`
+record: case, unit, ours, baseline, speedup, min/max, load average).
+
+Cases, per model:
+  aggregate generated tokens/s at 1, 4, 16, 32 concurrent streams (ours vs llama-server; also
+      ours at N streams over ours at 1 stream: `scaling`), and TTFT p50/p99 at each;
+  one stream's decode rate through the server vs `tessera generate` on the same prompt.
+
+    python bench_serve.py --tessera BIN [--llama-server BIN] --model PATH [--model PATH]
+                          [--threads 2] [--rounds 3] [--tokens 128] [--quick]
+"""
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import httpx2 as httpx  # the HTTP client the openai SDK (3.x) itself uses
+
+TOPICS = ["a lighthouse keeper", "the first train to the coast", "a city under snow", "bread and bakers",
+          "a robot learning to paint", "an old library", "the moon's far side", "a quiet street at dawn",
+          "coffee growers", "a chess tournament", "a garden in spring", "the deep sea", "a violin maker",
+          "a long bridge", "mountain rescue", "a night market"]
+
+
+def prompt(i):
+    return "Write a long, detailed story about %s. Chapter 1:" % TOPICS[i % len(TOPICS)]
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+class Proc:
+    """A server process; `base` once its port answers."""
+
+    def __init__(self, cmd, env, port_re=None, port=None):
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.log = []
+        self.port = port
+        found = threading.Event()
+
+        def drain(stream):
+            for line in stream:
+                self.log.append(line)
+                if port_re and self.port is None:
+                    m = re.search(port_re, line)
+                    if m:
+                        self.port = int(m.group(1))
+                        found.set()
+        for s in (self.proc.stdout, self.proc.stderr):
+            threading.Thread(target=drain, args=(s,), daemon=True).start()
+        if port_re:
+            found.wait(120)
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited: %s" % (cmd[0], "".join(self.log[-20:])))
+            try:
+                if self.port and httpx.get("http://127.0.0.1:%d/health" % self.port, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("%s did not become healthy" % cmd[0])
+        self.base = "http://127.0.0.1:%d" % self.port
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+async def one_stream(client, base, model_id, i, tokens, greedy):
+    """One streamed completion: (generated tokens, seconds to first token, first/last token times)."""
+    body = {"model": model_id, "prompt": prompt(i), "max_tokens": tokens, "stream": True, "ignore_eos": True,
+            "stream_options": {"include_usage": True}}
+    if greedy:
+        body["temperature"] = 0
+    else:
+        body.update(temperature=0.8, top_k=40, top_p=0.95, min_p=0.05, seed=1000 + i)
+    t0 = time.perf_counter()
+    first = last = None
+    chunks, usage, reason = 0, None, None
+    async with client.stream("POST", base + "/v1/completions", json=body) as r:
+        if r.status_code != 200:
+            raise RuntimeError("HTTP %d: %s" % (r.status_code, await r.aread()))
+        async for line in r.aiter_lines():
+            if not line.startswith("data: {"):
+                continue
+            c = json.loads(line[6:])
+            if c.get("usage"):
+                usage = c["usage"].get("completion_tokens")
+            ch = c.get("choices") or []
+            if not ch:
+                continue
+            if ch[0].get("finish_reason"):
+                reason = ch[0]["finish_reason"]
+            if ch[0].get("text"):
+                now = time.perf_counter()
+                first = first or now
+                last = now
+                chunks += 1
+    n = usage if usage else (tokens if reason == "length" else chunks)
+    return n, (first or time.perf_counter()) - t0, first, last, t0
+
+
+async def concurrent(base, model_id, streams, tokens):
+    async with httpx.AsyncClient(timeout=900, limits=httpx.Limits(max_connections=streams + 4)) as c:
+        t0 = time.perf_counter()
+        res = await asyncio.gather(*[one_stream(c, base, model_id, i, tokens, greedy=False) for i in range(streams)])
+        wall = time.perf_counter() - t0
+    return sum(r[0] for r in res) / wall, [r[1] for r in res]
+
+
+async def single_rate(base, model_id, tokens):
+    async with httpx.AsyncClient(timeout=900) as c:
+        n, _, first, last, _ = await one_stream(c, base, model_id, 0, tokens, greedy=True)
+    return (n - 1) / (last - first)
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def summary(xs):
+    return statistics.median(xs), min(xs), max(xs)
+
+
+def emit(rec):
+    print(json.dumps(rec, sort_keys=True), flush=True)
+
+
+def note(s):
+    print(s, file=sys.stderr, flush=True)
+
+
+def generate_rate(tessera, model, tokens, env):
+    out = subprocess.run([tessera, "generate", "--model", model, "--prompt", prompt(0), "--max-tokens", str(tokens),
+                          "--ignore-eos"], capture_output=True, text=True, check=True, env=env).stderr
+    return float(re.search(r"generated (\d+) tokens, ([0-9.]+) tokens/s", out).group(2))
+
+
+def bench_model(a, model, env):
+    name = os.path.basename(model).rsplit(".gguf", 1)[0]
+    ctx = 64 + a.tokens + 64
+    ours = Proc([a.tessera, "serve", "--model", model, "--port", "0", "--parallel", "32", "--ctx", str(ctx),
+                 "--queue", "256"], env, port_re=r"listening on http://[0-9.]+:(\d+)")
+    peer = None
+    try:
+        if a.llama_server:
+            port = free_port()
+            peer = Proc([a.llama_server, "-m", model, "--host", "127.0.0.1", "--port", str(port), "-np", "32",
+                         "-c", str(32 * ctx), "-t", str(a.threads), "-tb", str(a.threads), "--no-warmup"],
+                        env, port=port)
+        servers = [("ours", ours)] + ([("peer", peer)] if peer else [])
+        for _, s in servers:   # warm-up: page the weights in, fill allocator pools
+            asyncio.run(concurrent(s.base, name, 4, 16))
+        # (1) aggregate tokens/s and TTFT at each concurrency, alternated rounds
+        stream_counts = [1, 4, 16] if a.quick else [1, 4, 16, 32]
+        rates = {(w, n): [] for w, _ in servers for n in stream_counts}
+        ttfts = {(w, n): [] for w, _ in servers for n in stream_counts}
+        loads = []
+        for r in range(a.rounds):
+            for n in stream_counts:
+                order = servers if r % 2 == 0 else servers[::-1]
+                for w, s in order:
+                    loads.append(float(loadavg()))
+                    rate, tt = asyncio.run(concurrent(s.base, name, n, a.tokens))
+                    rates[(w, n)].append(rate)
+                    ttfts[(w, n)].extend(tt)
+                    note("serve %s: round %d, %d streams, %s: %.1f tok/s, TTFT p50 %.3f s" % (name, r, n, w, rate, pct(tt, 0.5)))
+        one = statistics.median(rates[("ours", 1)])
+        for n in stream_counts:
+            m, lo, hi = summary(rates[("ours", n)])
+            rec = {"case": "serve %s aggregate, %d streams" % (name, n), "unit": "tok/s", "ours": m, "ours_min": lo,
+                   "ours_max": hi, "scaling_vs_1_stream": m / one, "threads": a.threads, "rounds": a.rounds,
+                   "tokens_per_stream": a.tokens, "ttft_p50_s": pct(ttfts[("ours", n)], 0.5),
+                   "ttft_p99_s": pct(ttfts[("ours", n)], 0.99), "loadavg_median": statistics.median(loads),
+                   "loadavg_max": max(loads)}
+            if peer:
+                pm, plo, phi = summary(rates[("peer", n)])
+                rec.update(baseline_name="llama-server (llama.cpp, llama-cpp-python %s sdist)" % a.peer_version,
+                           baseline=pm, baseline_min=plo, baseline_max=phi, speedup=m / pm,
+                           baseline_ttft_p50_s=pct(ttfts[("peer", n)], 0.5), baseline_ttft_p99_s=pct(ttfts[("peer", n)], 0.99))
+            else:
+                rec.update(baseline_name="ours at 1 stream x %d" % n, baseline=one * n, speedup=m / (one * n))
+            emit(rec)
+            if peer:
+                o99, p99 = rec["ttft_p99_s"], rec["baseline_ttft_p99_s"]
+                emit({"case": "serve %s TTFT p99, %d streams" % (name, n), "unit": "s", "ours": o99,
+                      "baseline_name": "llama-server", "baseline": p99, "speedup": p99 / o99 if o99 > 0 else 0,
+                      "ours_p50": rec["ttft_p50_s"], "baseline_p50": rec["baseline_ttft_p50_s"], "threads": a.threads})
+        # (2) one stream through the server vs `tessera generate` (greedy, same prompt), alternated
+        serve_r, gen_r = [], []
+        for _ in range(a.rounds):
+            gen_r.append(generate_rate(a.tessera, model, a.tokens, env))
+            serve_r.append(asyncio.run(single_rate(ours.base, name, a.tokens)))
+        sm, slo, shi = summary(serve_r)
+        gm, glo, ghi = summary(gen_r)
+        emit({"case": "serve %s 1 stream vs tessera generate" % name, "unit": "tok/s", "ours": sm, "ours_min": slo,
+              "ours_max": shi, "baseline_name": "tessera generate", "baseline": gm, "baseline_min": glo,
+              "baseline_max": ghi, "speedup": sm / gm, "threads": a.threads, "rounds": a.rounds, "loadavg": float(loadavg())})
+        try:
+            m = httpx.get(ours.base + "/metrics", timeout=10).text
+            phases = dict(re.findall(r'tessera_engine_seconds_total\{phase="(\w+)"\} ([0-9.e+-]+)', m))
+            note("serve %s: engine seconds by phase %s" % (name, phases))
+        except httpx.HTTPError:
+            pass
+    finally:
+        ours.stop()
+        if peer:
+            peer.stop()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--tessera", required=True)
+    p.add_argument("--llama-server")
+    p.add_argument("--peer-version", default="0.3.36")
+    p.add_argument("--model", action="append", required=True)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--tokens", type=int, default=128)
+    p.add_argument("--quick", action="store_true")
+    a = p.parse_args()
+    if a.quick:
+        a.rounds, a.tokens = min(a.rounds, 2), min(a.tokens, 48)
+    env = dict(os.environ, TESSERA_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
+    for m in a.model:
+        bench_model(a, m, env)
+
+
+if __name__ == "__main__":
+    main()
