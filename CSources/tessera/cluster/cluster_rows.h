@@ -11,8 +11,7 @@
  *
  * The includer defines, per ISA: ck_rows_vec_f32_ISA / ck_rows_vec_f64_ISA (CK_ROWS_VEC with its
  * intrinsics, or plain loops), ck_stream_f32_ISA / ck_stream_f64_ISA(T *dst, const T *src,
- * int64_t w, int root) storing src[j] (its square root when root) to dst[j] for j < w, with
- * streaming stores where aligned; and ck_fence_ISA() ordering those stores before the return.
+ * int64_t w) storing src[j] to dst[j] for j < w, with streaming stores where aligned; and ck_fence_ISA() ordering those stores before the return.
  */
 #ifndef TSR_CLUSTER_ROWS_H
 #define TSR_CLUSTER_ROWS_H
@@ -25,10 +24,12 @@
  * and o1[j], the distances of point j to y0 and to y1, for j < w. Four vectors of points at a
  * time against both rows: eight independent accumulator chains, and each loaded vector of
  * points used twice (loads, not arithmetic, would bound one row at a time). The last partial
- * block goes point by point with the same scalar operations. y1 may equal y0 (o1 then o0). */
-#define CK_ROWS_VEC(T, SFX, ISA, TARGET, VT, LANES, LOAD, STORE, SET1, ZERO, SUB, VFMA, ADD, VABS, FMA, ABS) \
-    TARGET CK_INLINE void ck_rows_vec_##SFX##_##ISA(int manhattan, int64_t w, int64_t d, const T *xt,     \
-                                                   int64_t ldxt, const T *y0, const T *y1, T *o0, T *o1) { \
+ * block goes point by point with the same scalar operations; `root` takes the (correctly
+ * rounded) square roots in registers. y1 may equal y0 (o1 then o0). */
+#define CK_ROWS_VEC(T, SFX, ISA, TARGET, VT, LANES, LOAD, STORE, SET1, ZERO, SUB, VFMA, ADD, VABS, VSQRT, FMA, ABS, SQRT) \
+    TARGET CK_INLINE void ck_rows_vec_##SFX##_##ISA(int manhattan, int root, int64_t w, int64_t d,        \
+                                                   const T *xt, int64_t ldxt, const T *y0, const T *y1,  \
+                                                   T *o0, T *o1) {                                       \
         int64_t j = 0;                                                                                  \
         for (; j + 4 * (LANES) <= w; j += 4 * (LANES)) {                                                \
             VT s0 = ZERO(), s1 = ZERO(), s2 = ZERO(), s3 = ZERO();                                      \
@@ -60,6 +61,10 @@
                     v = SUB(x3, b); u3 = VFMA(v, v, u3);                                                \
                 }                                                                                       \
             }                                                                                           \
+            if (root) {                                                                                 \
+                s0 = VSQRT(s0); s1 = VSQRT(s1); s2 = VSQRT(s2); s3 = VSQRT(s3);                         \
+                u0 = VSQRT(u0); u1 = VSQRT(u1); u2 = VSQRT(u2); u3 = VSQRT(u3);                         \
+            }                                                                                           \
             STORE(o0 + j, s0); STORE(o0 + j + (LANES), s1);                                             \
             STORE(o0 + j + 2 * (LANES), s2); STORE(o0 + j + 3 * (LANES), s3);                           \
             STORE(o1 + j, u0); STORE(o1 + j + (LANES), u1);                                             \
@@ -72,8 +77,8 @@
                 acc0 = manhattan ? acc0 + ABS(v0) : FMA(v0, v0, acc0);                                  \
                 acc1 = manhattan ? acc1 + ABS(v1) : FMA(v1, v1, acc1);                                  \
             }                                                                                           \
-            o0[j] = acc0;                                                                               \
-            o1[j] = acc1;                                                                               \
+            o0[j] = root ? SQRT(acc0) : acc0;                                                           \
+            o1[j] = root ? SQRT(acc1) : acc1;                                                           \
         }                                                                                               \
     }
 
@@ -91,11 +96,11 @@
                 const int64_t w = n - j0 < CK_RCOLS ? n - j0 : CK_RCOLS;                                \
                 for (int64_t r = 0; r < rows; r += 2) {                                                 \
                     const int64_t r1 = r + 1 < rows ? r + 1 : r;                                        \
-                    ck_rows_vec_##SFX##_##ISA(manhattan, w, d, xt + j0, ldxt, x + (ib + r) * ldx,        \
+                    ck_rows_vec_##SFX##_##ISA(manhattan, root, w, d, xt + j0, ldxt, x + (ib + r) * ldx,  \
                                               x + (ib + r1) * ldx, tile + r * CK_RCOLS, tile + r1 * CK_RCOLS); \
                 }                                                                                       \
                 for (int64_t r = 0; r < rows; r++)                                                      \
-                    ck_stream_##SFX##_##ISA(out + (ib - i0 + r) * ldo + j0, tile + r * CK_RCOLS, w, root); \
+                    ck_stream_##SFX##_##ISA(out + (ib - i0 + r) * ldo + j0, tile + r * CK_RCOLS, w);   \
             }                                                                                           \
         }                                                                                               \
         ck_fence_##ISA();                                                                               \
