@@ -76,4 +76,59 @@ public enum DissimilarityKernels {
             try check(tsr_kmeans_assign_f64(Int64(m), Int64(d), x, Int64(ldx), Int64(k), c, cnorm, lp))
         }
     }
+    /// One fused Lloyd step over `rows` rows (one accumulation chunk): `labels` as
+    /// `kmeansAssign` (the same bits), `inertia` = Σ_i Σ_t (x_it − c_{label,t})² in `Double`
+    /// (features in order, rows in order), and — when `sums` is given — `sums[c·d + t] += x_it`
+    /// and `counts[c] += 1` for each row's centre, in row order (the caller zeroes them).
+    /// `x`: row i at `x + i·ldx`; `xt`: the same rows transposed (feature t of row i at
+    /// `xt[t·ldxt + i]`, `ldxt ≥ rows`). Errors: `.invalidArgument` for bad sizes, `.outOfMemory`.
+    public static func kmeansChunk(rows m: Int, dimension d: Int, x: UnsafePointer<Float>, ldx: Int,
+                                   transposed xt: UnsafePointer<Float>, ldxt: Int, centers k: Int,
+                                   c: UnsafePointer<Float>, cnorm: UnsafePointer<Float>,
+                                   labels: UnsafeMutablePointer<Int>, sums: UnsafeMutablePointer<Double>?,
+                                   counts: UnsafeMutablePointer<Int>?) throws(TesseraError) -> Double {
+        var inertia = 0.0
+        try labels.withMemoryRebound(to: Int64.self, capacity: m) { (lp) throws(TesseraError) in
+            let cp = counts.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Int64.self) }
+            try check(tsr_kmeans_chunk_f32(Int64(m), Int64(d), x, Int64(ldx), xt, Int64(ldxt), Int64(k), c, cnorm, lp,
+                                           &inertia, sums, cp))
+        }
+        return inertia
+    }
+
+    /// `kmeansChunk` on `Double` data.
+    public static func kmeansChunk(rows m: Int, dimension d: Int, x: UnsafePointer<Double>, ldx: Int,
+                                   transposed xt: UnsafePointer<Double>, ldxt: Int, centers k: Int,
+                                   c: UnsafePointer<Double>, cnorm: UnsafePointer<Double>,
+                                   labels: UnsafeMutablePointer<Int>, sums: UnsafeMutablePointer<Double>?,
+                                   counts: UnsafeMutablePointer<Int>?) throws(TesseraError) -> Double {
+        var inertia = 0.0
+        try labels.withMemoryRebound(to: Int64.self, capacity: m) { (lp) throws(TesseraError) in
+            let cp = counts.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Int64.self) }
+            try check(tsr_kmeans_chunk_f64(Int64(m), Int64(d), x, Int64(ldx), xt, Int64(ldxt), Int64(k), c, cnorm, lp,
+                                           &inertia, sums, cp))
+        }
+        return inertia
+    }
+
+    /// Rows `rows` of the full `count × count` distance matrix of `count` points (Euclidean,
+    /// squared Euclidean or Manhattan; not cosine) into `out` (row i at `out + (i − rows.lowerBound)·ldo`),
+    /// with streaming stores. The points come row-major (`x`, stride `ldx`) and transposed
+    /// (`xt`, feature t of point j at `xt[t·ldxt + j]`). In `Float`, features in order,
+    /// `s = fma(v, v, s)` (or `s + |v|`): d(i, j) and d(j, i) get the same bits, d(i, i) = 0,
+    /// and every ISA the same bits. Errors: `.invalidArgument` for bad sizes or cosine.
+    public static func distanceRows(_ metric: Metric, count n: Int, dimension d: Int, transposed xt: UnsafePointer<Float>,
+                                    ldxt: Int, x: UnsafePointer<Float>, ldx: Int, rows: Range<Int>,
+                                    into out: UnsafeMutablePointer<Float>, ldo: Int) throws(TesseraError) {
+        try check(tsr_distance_rows_f32(tsr_distance_kind(UInt32(metric.rawValue)), Int64(n), Int64(d), xt, Int64(ldxt),
+                                        x, Int64(ldx), Int64(rows.lowerBound), Int64(rows.upperBound), out, Int64(ldo)))
+    }
+
+    /// `distanceRows` in `Double`.
+    public static func distanceRows(_ metric: Metric, count n: Int, dimension d: Int, transposed xt: UnsafePointer<Double>,
+                                    ldxt: Int, x: UnsafePointer<Double>, ldx: Int, rows: Range<Int>,
+                                    into out: UnsafeMutablePointer<Double>, ldo: Int) throws(TesseraError) {
+        try check(tsr_distance_rows_f64(tsr_distance_kind(UInt32(metric.rawValue)), Int64(n), Int64(d), xt, Int64(ldxt),
+                                        x, Int64(ldx), Int64(rows.lowerBound), Int64(rows.upperBound), out, Int64(ldo)))
+    }
 }

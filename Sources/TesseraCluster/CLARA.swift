@@ -143,6 +143,10 @@ public enum SampledKMedoids {
 
     /// The CLARANS restarts on one column source (in parallel); the lowest loss wins, ties
     /// to the lowest restart.
+    @_specialize(where C == TransposedDataColumns<Float>)
+    @_specialize(where C == TransposedDataColumns<Double>)
+    @_specialize(where C == MatrixColumns<Float>)
+    @_specialize(where C == MatrixColumns<Double>)
     static func claransRestarts<C: DistanceColumns>(_ columns: C, k: Int, restarts: Int, fast: Bool, maxNeighbors: Int,
                                                     seed: UInt64, pool: ThreadPool) -> CLARANSOutcome {
         let n = columns.count

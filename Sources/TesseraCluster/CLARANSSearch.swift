@@ -9,6 +9,8 @@ final class CLARANSSearch<C: DistanceColumns> {
     var isMedoid: [Bool]
     let near: UnsafeMutablePointer<Int>, seco: UnsafeMutablePointer<Int>
     let nearD: UnsafeMutablePointer<Double>, secoD: UnsafeMutablePointer<Double>
+    /// secoD² rounded up (≥ the exact square): a squared distance s ≥ secoSq[j] has √s ≥ secoD[j]
+    let secoSq: UnsafeMutablePointer<Double>
     let column: UnsafeMutablePointer<Double>
     var loss = 0.0, initialLoss = 0.0
     var swaps = 0
@@ -20,7 +22,7 @@ final class CLARANSSearch<C: DistanceColumns> {
         isMedoid = [Bool](repeating: false, count: n)
         for m in medoids { isMedoid[m] = true }
         near = .allocate(capacity: n); seco = .allocate(capacity: n)
-        nearD = .allocate(capacity: n); secoD = .allocate(capacity: n)
+        nearD = .allocate(capacity: n); secoD = .allocate(capacity: n); secoSq = .allocate(capacity: n)
         column = .allocate(capacity: n)
         for j in 0..<n { rescan(j) }
         var s = 0.0
@@ -30,7 +32,8 @@ final class CLARANSSearch<C: DistanceColumns> {
     }
 
     deinit {
-        near.deallocate(); seco.deallocate(); nearD.deallocate(); secoD.deallocate(); column.deallocate()
+        near.deallocate(); seco.deallocate(); nearD.deallocate(); secoD.deallocate(); secoSq.deallocate()
+        column.deallocate()
     }
 
     /// The medoid slot of every point.
@@ -46,6 +49,7 @@ final class CLARANSSearch<C: DistanceColumns> {
             if v < d1 || (medoids[m] == j && (n1 < 0 || medoids[n1] != j)) { n2 = n1; d2 = d1; n1 = m; d1 = v } else if v < d2 { n2 = m; d2 = v }
         }
         near[j] = n1; nearD[j] = d1; seco[j] = n2; secoD[j] = d2
+        secoSq[j] = (d2 * d2).nextUp
     }
 
     /// Tries random neighbours until `maxNeighbors` fail in a row (FastCLARANS: or every
@@ -68,11 +72,12 @@ final class CLARANSSearch<C: DistanceColumns> {
                 while isMedoid[c] { c = rng.below(n) }
                 o = c
             }
-            source.column(o, into: column)
+            let squared = fast && source.defersRoot
+            if squared { source.squaredColumn(o, into: column) } else { source.column(o, into: column) }
             var bestSlot = 0, bestDelta = Double.infinity
             if fast {
                 ploss.withUnsafeMutableBufferPointer { pb in
-                    let (slot, delta) = fastDelta(ploss: pb.baseAddress!)
+                    let (slot, delta) = squared ? fastDeltaSquared(ploss: pb.baseAddress!) : fastDelta(ploss: pb.baseAddress!)
                     bestSlot = slot; bestDelta = delta
                 }
             } else {
@@ -80,6 +85,7 @@ final class CLARANSSearch<C: DistanceColumns> {
                 bestSlot = m; bestDelta = pairDelta(slot: m)
             }
             if bestDelta < KMedoids.threshold(loss) {
+                if squared { for j in 0..<n { column[j] = column[j].squareRoot() } }
                 swap(slot: bestSlot, candidate: o)
                 failures = 0
                 pool = (0..<n).filter { !isMedoid[$0] }
@@ -103,6 +109,31 @@ final class CLARANSSearch<C: DistanceColumns> {
                 ploss[nj] += nd - sd
             } else if v < sd {
                 ploss[nj] += v - sd
+            }
+        }
+        var bestSlot = 0, bestDelta = Double.infinity
+        for m in 0..<k where ploss[m] + acc < bestDelta { bestDelta = ploss[m] + acc; bestSlot = m }
+        return (bestSlot, bestDelta)
+    }
+
+    /// `fastDelta` on squared distances (Euclidean data): a point whose squared distance is at
+    /// least secoD² (rounded up) has √ ≥ secoD, so it adds only its constant term; the others
+    /// take the correctly rounded √ — the same values and the same sums, in the same order, as
+    /// `fastDelta` on the distances, without a square root per point.
+    @inline(__always) func fastDeltaSquared(ploss: UnsafeMutablePointer<Double>) -> (Int, Double) {
+        for m in 0..<k { ploss[m] = 0 }
+        var acc = 0.0
+        for j in 0..<n {
+            let s = column[j], nd = nearD[j], sd = secoD[j], nj = near[j]
+            ploss[nj] += sd - nd
+            if s < secoSq[j] {
+                let v = s.squareRoot()
+                if v < nd {
+                    acc += v - nd
+                    ploss[nj] += nd - sd
+                } else if v < sd {
+                    ploss[nj] += v - sd
+                }
             }
         }
         var bestSlot = 0, bestDelta = Double.infinity
@@ -143,6 +174,7 @@ final class CLARANSSearch<C: DistanceColumns> {
                     rescan(j)
                 }
             }
+            secoSq[j] = (secoD[j] * secoD[j]).nextUp
             s += nearD[j]
         }
         loss = s

@@ -17,6 +17,24 @@ extension Float {
                                               c: c, cnorm: cnorm, labels: labels)
     }
 
+    /// `DissimilarityKernels.kmeansChunk` on `Float` data.
+    public static func kmeansChunk(rows: Int, dimension: Int, x: UnsafePointer<Float>, ldx: Int,
+                                   transposed: UnsafePointer<Float>, ldxt: Int, centers: Int, c: UnsafePointer<Float>,
+                                   cnorm: UnsafePointer<Float>, labels: UnsafeMutablePointer<Int>,
+                                   sums: UnsafeMutablePointer<Double>?, counts: UnsafeMutablePointer<Int>?) throws(TesseraError) -> Double {
+        try DissimilarityKernels.kmeansChunk(rows: rows, dimension: dimension, x: x, ldx: ldx, transposed: transposed,
+                                             ldxt: ldxt, centers: centers, c: c, cnorm: cnorm, labels: labels,
+                                             sums: sums, counts: counts)
+    }
+
+    /// `DissimilarityKernels.distanceRows` on `Float` data.
+    public static func distanceRows(_ metric: DissimilarityKernels.Metric, count: Int, dimension: Int,
+                                    transposed: UnsafePointer<Float>, ldxt: Int, x: UnsafePointer<Float>, ldx: Int,
+                                    rows: Range<Int>, into out: UnsafeMutablePointer<Float>, ldo: Int) throws(TesseraError) {
+        try DissimilarityKernels.distanceRows(metric, count: count, dimension: dimension, transposed: transposed,
+                                              ldxt: ldxt, x: x, ldx: ldx, rows: rows, into: out, ldo: ldo)
+    }
+
     /// `DissimilarityKernels.pamSwapDeltas` with `Float` distances.
     public static func pamSwapDeltas(count: Int, row: UnsafePointer<Float>, nearestSlot: UnsafePointer<Int32>,
                                      nearest: UnsafePointer<Float>, second: UnsafePointer<Float>, slots: Int,
@@ -41,6 +59,24 @@ extension Double {
                                     labels: UnsafeMutablePointer<Int>) throws(TesseraError) {
         try DissimilarityKernels.kmeansAssign(rows: rows, dimension: dimension, x: x, ldx: ldx, centers: centers,
                                               c: c, cnorm: cnorm, labels: labels)
+    }
+
+    /// `DissimilarityKernels.kmeansChunk` on `Double` data.
+    public static func kmeansChunk(rows: Int, dimension: Int, x: UnsafePointer<Double>, ldx: Int,
+                                   transposed: UnsafePointer<Double>, ldxt: Int, centers: Int, c: UnsafePointer<Double>,
+                                   cnorm: UnsafePointer<Double>, labels: UnsafeMutablePointer<Int>,
+                                   sums: UnsafeMutablePointer<Double>?, counts: UnsafeMutablePointer<Int>?) throws(TesseraError) -> Double {
+        try DissimilarityKernels.kmeansChunk(rows: rows, dimension: dimension, x: x, ldx: ldx, transposed: transposed,
+                                             ldxt: ldxt, centers: centers, c: c, cnorm: cnorm, labels: labels,
+                                             sums: sums, counts: counts)
+    }
+
+    /// `DissimilarityKernels.distanceRows` on `Double` data.
+    public static func distanceRows(_ metric: DissimilarityKernels.Metric, count: Int, dimension: Int,
+                                    transposed: UnsafePointer<Double>, ldxt: Int, x: UnsafePointer<Double>, ldx: Int,
+                                    rows: Range<Int>, into out: UnsafeMutablePointer<Double>, ldo: Int) throws(TesseraError) {
+        try DissimilarityKernels.distanceRows(metric, count: count, dimension: dimension, transposed: transposed,
+                                              ldxt: ldxt, x: x, ldx: ldx, rows: rows, into: out, ldo: ldo)
     }
 
     /// `DissimilarityKernels.pamSwapDeltas` with `Double` distances.

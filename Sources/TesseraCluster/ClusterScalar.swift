@@ -29,6 +29,15 @@ public protocol ClusterScalar: BinaryFloatingPoint, TensorElement where Self.Raw
     static func kmeansAssign(rows: Int, dimension: Int, x: UnsafePointer<Self>, ldx: Int, centers: Int,
                              c: UnsafePointer<Self>, cnorm: UnsafePointer<Self>,
                              labels: UnsafeMutablePointer<Int>) throws(TesseraError)
+    /// One fused Lloyd chunk: labels, inertia, centre sums (`DissimilarityKernels.kmeansChunk`).
+    static func kmeansChunk(rows: Int, dimension: Int, x: UnsafePointer<Self>, ldx: Int, transposed: UnsafePointer<Self>,
+                            ldxt: Int, centers: Int, c: UnsafePointer<Self>, cnorm: UnsafePointer<Self>,
+                            labels: UnsafeMutablePointer<Int>, sums: UnsafeMutablePointer<Double>?,
+                            counts: UnsafeMutablePointer<Int>?) throws(TesseraError) -> Double
+    /// Rows of the full distance matrix, direct and streamed (`DissimilarityKernels.distanceRows`).
+    static func distanceRows(_ metric: DissimilarityKernels.Metric, count: Int, dimension: Int,
+                             transposed: UnsafePointer<Self>, ldxt: Int, x: UnsafePointer<Self>, ldx: Int,
+                             rows: Range<Int>, into out: UnsafeMutablePointer<Self>, ldo: Int) throws(TesseraError)
 }
 
 extension Float: ClusterScalar {

@@ -1,11 +1,17 @@
-/// Distance matrices from data, in parallel tiles.
+/// Distance matrices from data, on the pool.
 ///
-/// Euclidean, squared Euclidean and cosine go through GEMM: for a tile of rows I and
-/// columns J, `C = −2·X_I·X_Jᵀ` (or `X_I·X_Jᵀ` for cosine) is written by OpenBLAS straight
-/// into the output, then fixed up in place while the tile is still in cache
-/// (`‖xᵢ‖² + ‖xⱼ‖² + C`, clamp at 0, √). Only tiles with I ≤ J are computed; each is then
-/// written transposed into the lower triangle, so the result is exactly symmetric and the
-/// GEMM does half the work. For small d the cost is the n² stores, not the FLOPs.
+/// Euclidean, squared Euclidean and Manhattan use the direct kernel (`S.distanceRows`): each
+/// task computes whole rows of the matrix against every point (features in order, one
+/// `fma(v, v, s)` or `s + |v|` per feature in the element type), in L1-sized tiles, and writes
+/// them once with streaming stores. Since the formula is symmetric in the two points, row i and
+/// column i get the same bits without a mirror pass, and no entry is read back: for small d the
+/// cost is the n² stores, so the direct form (twice the FLOPs of half a GEMM) is the faster one,
+/// and it has no cancellation.
+///
+/// Cosine goes through GEMM: for a tile of rows I and columns J, `C = X_I·X_Jᵀ` is written by
+/// OpenBLAS straight into the output, then fixed up in place while the tile is still in cache
+/// (`1 − C / (‖xᵢ‖‖xⱼ‖)`, clamped to [0, 2]). Only tiles with I ≤ J are computed; each is then
+/// written transposed into the lower triangle, so the result is exactly symmetric.
 extension DistanceMatrix {
     /// Tile edge of the blocked computation (rows and columns).
     static var tile: Int { 256 }
@@ -33,6 +39,7 @@ extension DistanceMatrix {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func computeUnchecked(_ data: Matrix<Scalar>, metric: DistanceMetric, pool: ThreadPool) {
+        guard metric == .cosine else { return computeDirect(data, metric: metric, pool: pool) }
         let n = count, d = data.cols, ld = data.rowStride
         let out = pointer
         let t = Self.tile
@@ -43,7 +50,7 @@ extension DistanceMatrix {
         for bi in 0..<nb { for bj in bi..<nb { pairs.append((bi, bj)) } }
         data.withUnsafeBufferPointer { xb in
             let x = xb.baseAddress!
-            // row norms (squared, or the norm itself for cosine)
+            // row norms
             var norms = [Scalar](repeating: 0, count: n)
             norms.withUnsafeMutableBufferPointer { nbuf in
                 let np = nbuf.baseAddress!
@@ -51,7 +58,7 @@ extension DistanceMatrix {
                     for i in r {
                         var s: Scalar = 0
                         for k in 0..<d { let v = x[i * ld + k]; s += v * v }
-                        np[i] = metric == .cosine ? Scalar.squareRoot(s) : s
+                        np[i] = Scalar.squareRoot(s)
                     }
                 }
             }
@@ -61,7 +68,7 @@ extension DistanceMatrix {
                     pool.parallelFor(0..<pb.count, schedule: .dynamic(chunk: 1)) { r, _ in
                         for q in r {
                             let (bi, bj) = pb[q]
-                            Self.computeTile(x: x, ld: ld, d: d, n: n, norms: np, metric: metric,
+                            Self.computeTile(x: x, ld: ld, d: d, n: n, norms: np,
                                              i0: bi * t, i1: min(n, bi * t + t),
                                              j0: bj * t, j1: min(n, bj * t + t), out: out)
                         }
@@ -71,41 +78,45 @@ extension DistanceMatrix {
         }
     }
 
-    /// One tile [i0, i1) × [j0, j1) of the upper triangle (j0 >= i0), then its mirror.
+    /// Rows per task of the direct kernel (whole rows: 16 × n values written per task).
+    static var directRows: Int { 16 }
+
+    /// Euclidean, squared Euclidean, Manhattan: whole rows by the direct streaming kernel.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func computeDirect(_ data: Matrix<Scalar>, metric: DistanceMetric, pool: ThreadPool) {
+        let n = count, d = data.cols, ld = data.rowStride
+        let out = pointer
+        let kind: DissimilarityKernels.Metric = metric == .euclidean ? .euclidean
+            : metric == .squaredEuclidean ? .squaredEuclidean : .manhattan
+        let xt = KMeans.transposedCopy(data)
+        defer { xt.deallocate() }
+        let step = Self.directRows
+        data.withUnsafeBufferPointer { xb in
+            let x = xb.baseAddress!
+            pool.parallelFor(0..<((n + step - 1) / step), schedule: .dynamic(chunk: 1)) { r, _ in
+                for q in r {
+                    let i0 = q * step, i1 = min(n, i0 + step)
+                    // the arguments hold by construction (n, d >= 1, strides n and ld >= d, a metric
+                    // the kernel offers), so this cannot fail
+                    try? Scalar.distanceRows(kind, count: n, dimension: d, transposed: UnsafePointer(xt), ldxt: n, x: x,
+                                             ldx: ld, rows: i0..<i1, into: out + i0 * n, ldo: n)
+                }
+            }
+        }
+    }
+
+    /// One cosine tile [i0, i1) × [j0, j1) of the upper triangle (j0 >= i0), then its mirror.
     static func computeTile(x: UnsafePointer<Scalar>, ld: Int, d: Int, n: Int, norms: UnsafePointer<Scalar>,
-                            metric: DistanceMetric, i0: Int, i1: Int, j0: Int, j1: Int,
-                            out: UnsafeMutablePointer<Scalar>) {
+                            i0: Int, i1: Int, j0: Int, j1: Int, out: UnsafeMutablePointer<Scalar>) {
         let m = i1 - i0, w = j1 - j0
         let c = out + i0 * n + j0
-        switch metric {
-        case .euclidean, .squaredEuclidean, .cosine:
-            let alpha: Scalar = metric == .cosine ? 1 : -2
-            Scalar.gemmABt(m: m, n: w, k: d, alpha: alpha, a: x + i0 * ld, lda: ld,
-                           b: x + j0 * ld, ldb: ld, beta: 0, c: c, ldc: n)
-            for i in 0..<m {
-                let row = c + i * n
-                let ni = norms[i0 + i]
-                let nj = norms + j0
-                switch metric {
-                case .euclidean:
-                    for j in 0..<w { row[j] = Scalar.squareRoot(max(0, row[j] + ni + nj[j])) }
-                case .squaredEuclidean:
-                    for j in 0..<w { row[j] = max(0, row[j] + ni + nj[j]) }
-                default:
-                    for j in 0..<w { row[j] = min(2, max(0, 1 - row[j] / (ni * nj[j]))) }
-                }
-            }
-        case .manhattan:
-            for i in 0..<m {
-                let xi = x + (i0 + i) * ld
-                let row = c + i * n
-                for j in 0..<w {
-                    let xj = x + (j0 + j) * ld
-                    var s: Scalar = 0
-                    for k in 0..<d { s += abs(xi[k] - xj[k]) }
-                    row[j] = s
-                }
-            }
+        Scalar.gemmABt(m: m, n: w, k: d, alpha: 1, a: x + i0 * ld, lda: ld, b: x + j0 * ld, ldb: ld, beta: 0, c: c, ldc: n)
+        for i in 0..<m {
+            let row = c + i * n
+            let ni = norms[i0 + i]
+            let nj = norms + j0
+            for j in 0..<w { row[j] = min(2, max(0, 1 - row[j] / (ni * nj[j]))) }
         }
         if i0 == j0 {
             // diagonal tile: exact zeros on the diagonal, lower half from the upper half

@@ -1,6 +1,6 @@
 /// How to measure the dissimilarity of two rows x, y of a data matrix.
 public enum DistanceMetric: String, CaseIterable, Sendable {
-    /// √Σ(xᵢ − yᵢ)²  (computed as √(‖x‖² + ‖y‖² − 2x·y) with GEMM, clamped at 0)
+    /// √Σ(xᵢ − yᵢ)²
     case euclidean
     /// Σ(xᵢ − yᵢ)²
     case squaredEuclidean = "sqeuclidean"

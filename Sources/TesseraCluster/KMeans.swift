@@ -1,6 +1,7 @@
 /// k-means (Lloyd, Hamerly) with k-means++ initialisation, on the rows of an n × d matrix.
 public enum KMeansAlgorithm: String, CaseIterable, Sendable {
-    /// Every point against every centre each iteration (‖c‖² − 2x·c by a direct blocked kernel).
+    /// Every point against every centre each iteration (‖c‖² − 2x·c by a direct blocked kernel,
+    /// fused with the inertia and the centre sums in one pass per 4096-row chunk).
     case lloyd
     /// Lloyd's iterations with Hamerly's bounds: the same assignments, most distances skipped.
     case hamerly
@@ -69,9 +70,8 @@ public struct KMeansResult<Scalar: ClusterScalar>: Sendable {
 /// k-means on the rows of a data matrix: ``fit(_:k:options:)`` and ``predict(_:centers:)``.
 public enum KMeans {
     /// Points per fixed accumulation chunk (inertia and centre sums; the distributed k-means
-    /// uses the same grid), and per parallel piece of the label kernel.
+    /// uses the same grid), and the unit of parallel work of an assignment step.
     package static let chunk = 4096
-    static let labelPiece = 512
     /// Below this many multiply-adds (n·k·d, ≈ 0.3 ms on one core) an assignment step runs on
     /// the calling thread: a fork-join would cost as much, more when a worker is descheduled.
     static let smallWork = 1 << 24
@@ -134,19 +134,24 @@ public enum KMeans {
         try predict(data, centers: centers, pool: .shared)
     }
 
+    /// The mean over the features of each feature's variance (population), in `Double`. Rows are
+    /// visited in order for every feature at once (the same sums, feature by feature, as a
+    /// column-by-column pass, without its strided reads).
     static func meanVariance<S: ClusterScalar>(_ data: Matrix<S>) -> Double {
-        let n = data.rows, d = data.cols
-        var total = 0.0
+        let n = data.rows, d = data.cols, ld = data.rowStride
+        var mean = [Double](repeating: 0, count: d), v = [Double](repeating: 0, count: d)
         data.withUnsafeBufferPointer { b in
-            for t in 0..<d {
-                var mean = 0.0
-                for i in 0..<n { mean += Double(b[i * data.rowStride + t]) }
-                mean /= Double(n)
-                var v = 0.0
-                for i in 0..<n { let x = Double(b[i * data.rowStride + t]) - mean; v += x * x }
-                total += v / Double(n)
+            let x = b.baseAddress!
+            mean.withUnsafeMutableBufferPointer { m in
+                v.withUnsafeMutableBufferPointer { vv in
+                    for i in 0..<n { let r = x + i * ld; for t in 0..<d { m[t] += r[t].double } }
+                    for t in 0..<d { m[t] /= Double(n) }
+                    for i in 0..<n { let r = x + i * ld; for t in 0..<d { let e = r[t].double - m[t]; vv[t] += e * e } }
+                }
             }
         }
+        var total = 0.0
+        for t in 0..<d { total += v[t] / Double(n) }
         return total / Double(d)
     }
 
@@ -211,10 +216,11 @@ public enum KMeans {
     /// computed exactly as Σ‖x − c‖² for the chosen centres.
     static func assignStep<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers: [S], labels: inout [Int],
                                              sums: UnsafeMutablePointer<Double>?, counts: UnsafeMutablePointer<Int>?,
-                                             pool: ThreadPool) -> Double {
+                                             pool: ThreadPool, transposed: UnsafePointer<S>? = nil) -> Double {
         let n = data.rows, d = data.cols
         let bounds = Array(stride(from: 0, to: n, by: chunk)) + [n]
-        let part = assignChunks(data, k: k, centers: centers, labels: &labels, bounds: bounds, withSums: sums != nil, pool: pool)
+        let part = assignChunks(data, k: k, centers: centers, labels: &labels, bounds: bounds, withSums: sums != nil,
+                                pool: pool, transposed: transposed)
         let nChunks = part.inertia.count
         if let sums, let counts {
             for i in 0..<(k * d) { sums[i] = 0 }
@@ -249,19 +255,25 @@ public enum KMeans {
 
     /// The assignment kernel of a Lloyd step over row chunks `bounds[i] ..< bounds[i+1]`: labels
     /// of every row, and per chunk the inertia and (with `withSums`) the per-centre sums (k·d) and
-    /// counts (k). Chunks are independent and their order of merging is the caller's, so the
-    /// distributed k-means of TesseraDistributed (chunks on the same global 4096-row grid, cut at
-    /// rank boundaries) gets the same bits per chunk as one process.
+    /// counts (k), fused in one pass per chunk (`S.kmeansChunk`). Chunks are independent and their
+    /// order of merging is the caller's, so the distributed k-means of TesseraDistributed (chunks
+    /// on the same global 4096-row grid, cut at rank boundaries) gets the same bits per chunk as
+    /// one process. `transposed`: the data transposed (feature t of row i at `[t·n + i]`), as
+    /// the Lloyd loop keeps it; nil builds it here.
     package static func assignChunks<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers: [S], labels: inout [Int],
-                                                       bounds: [Int], withSums: Bool, pool: ThreadPool)
+                                                       bounds: [Int], withSums: Bool, pool: ThreadPool,
+                                                       transposed: UnsafePointer<S>? = nil)
         -> (inertia: [Double], sums: [Double], counts: [Int])
     {
-        let d = data.cols, ld = data.rowStride
+        let n = data.rows, d = data.cols, ld = data.rowStride
         let nChunks = max(0, bounds.count - 1)
         var partInertia = [Double](repeating: 0, count: nChunks)
         var chunkSums = [Double](repeating: 0, count: withSums ? nChunks * k * d : 0)
         var chunkCounts = [Int](repeating: 0, count: withSums ? nChunks * k : 0)
-        if nChunks == 0 || data.rows == 0 { return (partInertia, chunkSums, chunkCounts) }
+        if nChunks == 0 || n == 0 { return (partInertia, chunkSums, chunkCounts) }
+        let own = transposed == nil ? transposedCopy(data) : nil
+        defer { own?.deallocate() }
+        let xt = transposed ?? UnsafePointer(own!)
         var cnorm = [S](repeating: 0, count: k)
         for c in 0..<k { var s: S = 0; for t in 0..<d { s += centers[c * d + t] * centers[c * d + t] }; cnorm[c] = s }
         data.withUnsafeBufferPointer { xb in
@@ -272,64 +284,31 @@ public enum KMeans {
                             chunkSums.withUnsafeMutableBufferPointer { sb in
                                 chunkCounts.withUnsafeMutableBufferPointer { kb in
                                     let x = xb.baseAddress!, c = cb.baseAddress!, cn = nb.baseAddress!
-                                    let lab = lb.baseAddress!
-                                    // labels: the direct blocked kernel on small pieces (balanced over the
-                                    // workers; a row's label depends on that row alone). It can only fail
-                                    // for its small scratch: then the same formula here.
-                                    let lo = bounds[0], hi = bounds[nChunks]
-                                    let pieces = (hi - lo + labelPiece - 1) / labelPiece
-                                    // small work (≲ 0.3 ms) runs on the calling thread: a fork-join would cost
-                                    // more than it saves (and waits for descheduled workers on a busy box)
-                                    let inline = (hi - lo) * k * d < smallWork || pool.threadCount == 1
-                                    let forEach = { (count: Int, body: (Range<Int>, Int) -> Void) in
-                                        if inline { body(0..<count, 0) } else { pool.parallelFor(0..<count, schedule: .dynamic(chunk: 1), body) }
-                                    }
-                                    forEach(pieces) { r, _ in
-                                        for q in r {
-                                            let b0 = lo + q * labelPiece, end = min(hi, b0 + labelPiece)
-                                            do {
-                                                try S.kmeansAssign(rows: end - b0, dimension: d, x: x + b0 * ld, ldx: ld,
-                                                                   centers: k, c: c, cnorm: cn, labels: lab + b0)
-                                            } catch {
-                                                for p in b0..<end { lab[p] = nearestCentre(x + p * ld, d: d, k: k, c: c, cnorm: cn) }
-                                            }
-                                        }
-                                    }
-                                    // inertia and centre sums per fixed chunk
-                                    forEach(nChunks) { r, _ in
+                                    let lab = lb.baseAddress!, ip = ib.baseAddress!
+                                    let sbase = sb.baseAddress, kbase = kb.baseAddress   // nil without sums
+                                    let body = { (r: Range<Int>, _: Int) in
                                         for ch in r {
                                             let b0 = bounds[ch], end = bounds[ch + 1]
-                                            var inertia = 0.0
-                                            // each point's ‖x − c‖² (sequential over the features), four
-                                            // points interleaved so their add chains overlap; summed in order
-                                            var p4 = b0
-                                            while p4 + 4 <= end {
-                                                let x0 = x + p4 * ld, x1 = x0 + ld, x2 = x1 + ld, x3 = x2 + ld
-                                                let c0 = c + lab[p4] * d, c1 = c + lab[p4 + 1] * d
-                                                let c2 = c + lab[p4 + 2] * d, c3 = c + lab[p4 + 3] * d
-                                                var e0 = 0.0, e1 = 0.0, e2 = 0.0, e3 = 0.0
-                                                for t in 0..<d {
-                                                    let v0 = x0[t].double - c0[t].double, v1 = x1[t].double - c1[t].double
-                                                    let v2 = x2[t].double - c2[t].double, v3 = x3[t].double - c3[t].double
-                                                    e0 += v0 * v0; e1 += v1 * v1; e2 += v2 * v2; e3 += v3 * v3
-                                                }
-                                                inertia += e0; inertia += e1; inertia += e2; inertia += e3
-                                                p4 += 4
+                                            let sp = withSums ? sbase! + ch * k * d : nil
+                                            let cp = withSums ? kbase! + ch * k : nil
+                                            do {
+                                                ip[ch] = try S.kmeansChunk(rows: end - b0, dimension: d, x: x + b0 * ld, ldx: ld,
+                                                                           transposed: xt + b0, ldxt: n, centers: k, c: c,
+                                                                           cnorm: cn, labels: lab + b0, sums: sp, counts: cp)
+                                            } catch {
+                                                // only its small scratch can fail: the same formulas here
+                                                ip[ch] = chunkStep(x + b0 * ld, ld: ld, rows: end - b0, d: d, k: k, c: c,
+                                                                   cnorm: cn, labels: lab + b0, sums: sp, counts: cp)
                                             }
-                                            for p in p4..<end {
-                                                var e = 0.0
-                                                let xp = x + p * ld, cp = c + lab[p] * d
-                                                for t in 0..<d { let v = xp[t].double - cp[t].double; e += v * v }
-                                                inertia += e
-                                            }
-                                            for p in b0..<end where withSums {
-                                                let best = lab[p], xp = x + p * ld
-                                                let s = sb.baseAddress! + (ch * k + best) * d
-                                                for t in 0..<d { s[t] += xp[t].double }
-                                                kb[ch * k + best] += 1
-                                            }
-                                            ib[ch] = inertia
                                         }
+                                    }
+                                    // small work (≲ 0.3 ms) runs on the calling thread: a fork-join would cost
+                                    // more than it saves (and waits for descheduled workers on a busy box)
+                                    let work = (bounds[nChunks] - bounds[0]) * k * d
+                                    if work < smallWork || pool.threadCount == 1 || nChunks == 1 {
+                                        body(0..<nChunks, 0)
+                                    } else {
+                                        pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1), body)
                                     }
                                 }
                             }
@@ -339,6 +318,39 @@ public enum KMeans {
             }
         }
         return (partInertia, chunkSums, chunkCounts)
+    }
+
+    /// The kernel's formulas in Swift for one chunk (the fallback when its scratch cannot be
+    /// allocated): labels by `nearestCentre`, inertia Σ_i Σ_t (x − c)² in row and feature order,
+    /// sums and counts added in row order.
+    static func chunkStep<S: ClusterScalar>(_ x: UnsafePointer<S>, ld: Int, rows: Int, d: Int, k: Int, c: UnsafePointer<S>,
+                                            cnorm: UnsafePointer<S>, labels: UnsafeMutablePointer<Int>,
+                                            sums: UnsafeMutablePointer<Double>?, counts: UnsafeMutablePointer<Int>?) -> Double {
+        var inertia = 0.0
+        for p in 0..<rows {
+            let xp = x + p * ld
+            let best = nearestCentre(xp, d: d, k: k, c: c, cnorm: cnorm)
+            labels[p] = best
+            var e = 0.0
+            for t in 0..<d { let v = xp[t].double - c[best * d + t].double; e += v * v }
+            inertia += e
+            if let sums, let counts {
+                for t in 0..<d { sums[best * d + t] += xp[t].double }
+                counts[best] += 1
+            }
+        }
+        return inertia
+    }
+
+    /// A transposed copy of the data (feature t of row i at `[t·n + i]`; the caller deallocates).
+    static func transposedCopy<S: ClusterScalar>(_ data: Matrix<S>) -> UnsafeMutablePointer<S> {
+        let n = data.rows, d = data.cols, ld = data.rowStride
+        let xt = UnsafeMutablePointer<S>.allocate(capacity: n * d)
+        data.withUnsafeBufferPointer { b in
+            let x = b.baseAddress!
+            for i in 0..<n { let r = x + i * ld; for t in 0..<d { xt[t * n + i] = r[t] } }
+        }
+        return xt
     }
 
     /// Lloyd iterations (optionally with Hamerly's bounds) from `centers` (k·d, row-major).
@@ -356,6 +368,8 @@ public enum KMeans {
         var iterations = 0
         var converged = false
         let bounds = hamerly ? HamerlyBounds(n: n) : nil
+        let xt = transposedCopy(data)
+        defer { xt.deallocate() }
         while iterations < maxIterations {
             iterations += 1
             let inertia: Double
@@ -365,7 +379,8 @@ public enum KMeans {
             } else {
                 inertia = sums.withUnsafeMutableBufferPointer { sb in
                     counts.withUnsafeMutableBufferPointer { cb in
-                        assignStep(data, k: k, centers: centers, labels: &labels, sums: sb.baseAddress!, counts: cb.baseAddress!, pool: pool)
+                        assignStep(data, k: k, centers: centers, labels: &labels, sums: sb.baseAddress!, counts: cb.baseAddress!,
+                                   pool: pool, transposed: xt)
                     }
                 }
             }
@@ -379,7 +394,8 @@ public enum KMeans {
             oldLabels = labels
         }
         // final assignment to the final centres (scikit-learn's last E-step)
-        let inertia = assignStep(data, k: k, centers: centers, labels: &labels, sums: nil, counts: nil, pool: pool)
+        let inertia = assignStep(data, k: k, centers: centers, labels: &labels, sums: nil, counts: nil, pool: pool,
+                                 transposed: xt)
         if hamerly { history.append(inertia) }
         let cm = try Matrix(rows: k, cols: d, elements: centers)
         return KMeansResult(centers: cm, labels: labels, inertia: inertia, iterations: iterations,

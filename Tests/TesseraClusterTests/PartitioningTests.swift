@@ -104,6 +104,29 @@ struct SampledTests {
         #expect(throws: TesseraError.self) { try SampledKMedoids.clarans(src, k: 601) }
     }
 
+    /// The same distances behind a plain `Dissimilarity` (the generic, one-call-per-pair path).
+    struct Opaque<S: ClusterScalar>: Dissimilarity {
+        let inner: DataDissimilarity<S>
+        var count: Int { inner.count }
+        func distance(_ i: Int, _ j: Int) -> Double { inner.distance(i, j) }
+    }
+
+    @Test("FastCLARANS on Euclidean data (squared columns, lazy square roots) makes the search of the plain distances")
+    func squaredColumnsSameSearch() throws {
+        let (x, _) = try blobs(6, perBlob: 60, dim: 3, spread: 2.5, separation: 4, seed: 21)   // overlapping: many swaps
+        let xf = try Matrix(rows: x.rows, cols: x.cols, elements: x.toArray().map { Float($0) })
+        let one = try ThreadPool(threads: 1)
+        for k in [1, 2, 9] {
+            let opts = SampledKMedoids.CLARANSOptions(fast: true, seed: 4, pool: one)
+            let d = try DataDissimilarity(x), f = try DataDissimilarity(xf)
+            let a = try SampledKMedoids.clarans(d, k: k, options: opts), b = try SampledKMedoids.clarans(Opaque(inner: d), k: k, options: opts)
+            #expect(a.medoids == b.medoids && a.loss == b.loss && a.swaps == b.swaps && a.labels == b.labels, "Double k \(k)")
+            let c = try SampledKMedoids.clarans(f, k: k, options: opts), e = try SampledKMedoids.clarans(Opaque(inner: f), k: k, options: opts)
+            #expect(c.medoids == e.medoids && c.loss == e.loss && c.swaps == e.swaps && c.labels == e.labels, "Float k \(k)")
+            #expect(k == 1 || a.swaps > 0)
+        }
+    }
+
     @Test("silhouette by hand, and medoid silhouette")
     func silhouette() throws {
         // points 0, 1 | 10: a(0)=1, b(0)=10 → s=0.9; a(1)=1, b(1)=9 → 8/9; singleton → 0

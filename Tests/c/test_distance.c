@@ -4,7 +4,10 @@
  * larger than n) against a float64 reference computed per pair in the documented order
  * (bit for bit), the PAM SWAP deltas against a float64 sum within rounding and against
  * exact integer sums, the k-means assignment against the documented fmaf chain (ties to the
- * lowest centre), the same bits on every ISA, and the bad input.
+ * lowest centre), the fused Lloyd chunk against the assignment and the documented sequential
+ * inertia and sums, the distance-matrix rows against the documented float / double formula
+ * (exactly symmetric, zero diagonal, close to float64), the same bits on every ISA, and the
+ * bad input.
  */
 #include "tsr_test.h"
 
@@ -208,6 +211,174 @@ TSR_TEST(test_kmeans_assign_matches_fma_reference_on_every_isa) {
             }
 }
 
+/* ---- fused Lloyd chunk: labels as tsr_kmeans_assign, inertia and sums in row order */
+
+typedef struct chunk_case {
+    int f64;
+    int64_t m, d, ldx, ldxt, k;
+    const float *x32, *xt32, *c32, *cn32;
+    const double *x64, *xt64, *c64, *cn64;
+} chunk_case;
+
+/* out: m labels, the inertia, k·d sums, k counts (the bytes compared across ISAs) */
+static void run_chunk(void *ctx, void *out) {
+    const chunk_case *a = ctx;
+    int64_t *lab = out;
+    double *inertia = (double *)(lab + a->m), *sums = inertia + 1;
+    int64_t *counts = (int64_t *)(sums + a->k * a->d);
+    memset(sums, 0, (size_t)(a->k * a->d) * sizeof(double));
+    memset(counts, 0, (size_t)a->k * sizeof(int64_t));
+    if (a->f64)
+        CHECK_OK(tsr_kmeans_chunk_f64(a->m, a->d, a->x64, a->ldx, a->xt64, a->ldxt, a->k, a->c64, a->cn64, lab, inertia,
+                                      sums, counts));
+    else
+        CHECK_OK(tsr_kmeans_chunk_f32(a->m, a->d, a->x32, a->ldx, a->xt32, a->ldxt, a->k, a->c32, a->cn32, lab, inertia,
+                                      sums, counts));
+}
+
+TSR_TEST(test_kmeans_chunk_matches_assign_and_sequential_sums_on_every_isa) {
+    const int64_t ms[] = {1, 15, 16, 17, 100, 1000};
+    const int64_t ds[] = {1, 3, 8, 20};
+    const int64_t ks[] = {1, 3, 5, 8, 10, 16, 17, 32, 33, 100};
+    unsigned long long s = 7;
+    for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
+        for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++)
+            for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+                for (int f64 = 0; f64 <= 1; f64++) {
+                    const int64_t m = ms[mi], d = ds[di], k = ks[ki], ldx = d + 1, ldxt = m + 5;
+                    float *x32 = malloc((size_t)(m * ldx) * sizeof(float)), *xt32 = malloc((size_t)(d * ldxt) * sizeof(float));
+                    float *c32 = malloc((size_t)(k * d) * sizeof(float)), *cn32 = malloc((size_t)k * sizeof(float));
+                    double *x64 = malloc((size_t)(m * ldx) * sizeof(double)), *xt64 = malloc((size_t)(d * ldxt) * sizeof(double));
+                    double *c64 = malloc((size_t)(k * d) * sizeof(double)), *cn64 = malloc((size_t)k * sizeof(double));
+                    const size_t bytes = (size_t)m * 8 + 8 + (size_t)(k * d) * 8 + (size_t)k * 8;
+                    unsigned char *out = malloc(bytes);
+                    int64_t *want_lab = malloc((size_t)m * sizeof(int64_t));
+                    double *want_sums = calloc((size_t)(k * d), sizeof(double));
+                    int64_t *want_counts = calloc((size_t)k, sizeof(int64_t));
+                    for (int64_t i = 0; i < m * ldx; i++) { x32[i] = 5 * tsr_test_uniform(&s); x64[i] = x32[i]; }
+                    for (int64_t i = 0; i < m; i++)
+                        for (int64_t t = 0; t < d; t++) { xt32[t * ldxt + i] = x32[i * ldx + t]; xt64[t * ldxt + i] = x64[i * ldx + t]; }
+                    for (int64_t i = 0; i < k * d; i++) { c32[i] = 5 * tsr_test_uniform(&s); c64[i] = c32[i]; }
+                    if (k > 2) { memcpy(c32 + 2 * d, c32, (size_t)d * sizeof(float)); memcpy(c64 + 2 * d, c64, (size_t)d * sizeof(double)); }
+                    for (int64_t cc = 0; cc < k; cc++) {
+                        float a = 0;
+                        double b = 0;
+                        for (int64_t t = 0; t < d; t++) { a = a + c32[cc * d + t] * c32[cc * d + t]; b = b + c64[cc * d + t] * c64[cc * d + t]; }
+                        cn32[cc] = a; cn64[cc] = b;
+                    }
+                    chunk_case a = {f64, m, d, ldx, ldxt, k, x32, xt32, c32, cn32, x64, xt64, c64, cn64};
+                    run_chunk(&a, out);
+                    if (f64) CHECK_OK(tsr_kmeans_assign_f64(m, d, x64, ldx, k, c64, cn64, want_lab));
+                    else CHECK_OK(tsr_kmeans_assign_f32(m, d, x32, ldx, k, c32, cn32, want_lab));
+                    /* the documented sums: per row Σ_t (x − c)² in double, features then rows in order */
+                    double want_inertia = 0;
+                    for (int64_t i = 0; i < m; i++) {
+                        const int64_t c = want_lab[i];
+                        double e = 0;
+                        for (int64_t t = 0; t < d; t++) {
+                            const double xv = f64 ? x64[i * ldx + t] : x32[i * ldx + t];
+                            const double cv = f64 ? c64[c * d + t] : c32[c * d + t];
+                            const double v = xv - cv, vv = v * v;
+                            e = e + vv;
+                            want_sums[c * d + t] = want_sums[c * d + t] + xv;
+                        }
+                        want_inertia = want_inertia + e;
+                        want_counts[c] += 1;
+                    }
+                    const int64_t *lab = (const int64_t *)out;
+                    const double *inertia = (const double *)(lab + m);
+                    CHECK_SAME_BITS(want_lab, lab, (size_t)m * sizeof(int64_t), "chunk labels m %lld d %lld k %lld f64 %d",
+                                    (long long)m, (long long)d, (long long)k, f64);
+                    CHECK_MSG(*inertia == want_inertia, "chunk inertia m %lld d %lld k %lld: %.17g vs %.17g", (long long)m,
+                              (long long)d, (long long)k, *inertia, want_inertia);
+                    CHECK_SAME_BITS(want_sums, inertia + 1, (size_t)(k * d) * sizeof(double), "chunk sums k %lld", (long long)k);
+                    CHECK_SAME_BITS(want_counts, inertia + 1 + k * d, (size_t)k * sizeof(int64_t), "chunk counts k %lld", (long long)k);
+                    tsr_test_each_isa_same_bits("kmeans chunk", bytes, run_chunk, &a);
+                    free(x32); free(xt32); free(c32); free(cn32); free(x64); free(xt64); free(c64); free(cn64);
+                    free(out); free(want_lab); free(want_sums); free(want_counts);
+                }
+}
+
+/* ---- distance-matrix rows: the documented float formula, exactly symmetric */
+
+typedef struct rows_case {
+    int metric, f64;
+    int64_t n, d, ldo;
+    const float *x32, *xt32;
+    const double *x64, *xt64;
+} rows_case;
+
+/* the whole matrix in two calls (rows 0..n/3 and n/3..n), into out (n × ldo) */
+static void run_rows(void *ctx, void *out) {
+    const rows_case *c = ctx;
+    const int64_t cut = c->n / 3;
+    if (c->f64) {
+        double *o = out;
+        CHECK_OK(tsr_distance_rows_f64(c->metric, c->n, c->d, c->xt64, c->n, c->x64, c->d, 0, cut, o, c->ldo));
+        CHECK_OK(tsr_distance_rows_f64(c->metric, c->n, c->d, c->xt64, c->n, c->x64, c->d, cut, c->n, o + cut * c->ldo, c->ldo));
+    } else {
+        float *o = out;
+        CHECK_OK(tsr_distance_rows_f32(c->metric, c->n, c->d, c->xt32, c->n, c->x32, c->d, 0, cut, o, c->ldo));
+        CHECK_OK(tsr_distance_rows_f32(c->metric, c->n, c->d, c->xt32, c->n, c->x32, c->d, cut, c->n, o + cut * c->ldo, c->ldo));
+    }
+}
+
+TSR_TEST(test_distance_rows_match_formula_symmetric_on_every_isa) {
+    const int64_t ns[] = {1, 5, 63, 64, 65, 257, 300};
+    const int64_t ds[] = {1, 3, 8, 20};
+    unsigned long long s = 11;
+    for (int metric = TSR_DISTANCE_EUCLIDEAN; metric <= TSR_DISTANCE_MANHATTAN; metric++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+            for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++)
+                for (int f64 = 0; f64 <= 1; f64++) {
+                    const int64_t n = ns[ni], d = ds[di], ldo = n + 3;   /* rows start off every alignment */
+                    float *x32 = malloc((size_t)(n * d) * sizeof(float)), *xt32 = malloc((size_t)(n * d) * sizeof(float));
+                    double *x64 = malloc((size_t)(n * d) * sizeof(double)), *xt64 = malloc((size_t)(n * d) * sizeof(double));
+                    const size_t es = f64 ? sizeof(double) : sizeof(float), bytes = (size_t)(n * ldo) * es;
+                    unsigned char *out = calloc(1, bytes);
+                    for (int64_t i = 0; i < n * d; i++) { x32[i] = 4 * tsr_test_uniform(&s) - 1; x64[i] = x32[i]; }
+                    for (int64_t i = 0; i < n; i++)
+                        for (int64_t t = 0; t < d; t++) { xt32[t * n + i] = x32[i * d + t]; xt64[t * n + i] = x64[i * d + t]; }
+                    rows_case c = {metric, f64, n, d, ldo, x32, xt32, x64, xt64};
+                    run_rows(&c, out);
+                    double worst = 0;
+                    for (int64_t i = 0; i < n; i++)
+                        for (int64_t j = 0; j < n; j++) {
+                            double got, want, ref;
+                            if (f64) {
+                                double acc = 0;
+                                for (int64_t t = 0; t < d; t++) {
+                                    const double v = x64[j * d + t] - x64[i * d + t];
+                                    acc = metric == TSR_DISTANCE_MANHATTAN ? acc + fabs(v) : fma(v, v, acc);
+                                }
+                                want = metric == TSR_DISTANCE_EUCLIDEAN ? sqrt(acc) : acc;
+                                got = ((const double *)out)[i * ldo + j];
+                                CHECK(got == ((const double *)out)[j * ldo + i]);
+                            } else {
+                                float acc = 0;
+                                for (int64_t t = 0; t < d; t++) {
+                                    const float v = x32[j * d + t] - x32[i * d + t];
+                                    acc = metric == TSR_DISTANCE_MANHATTAN ? acc + fabsf(v) : fmaf(v, v, acc);
+                                }
+                                want = metric == TSR_DISTANCE_EUCLIDEAN ? sqrtf(acc) : acc;
+                                got = ((const float *)out)[i * ldo + j];
+                                CHECK(got == ((const float *)out)[j * ldo + i]);
+                            }
+                            if (got != want) {
+                                CHECK_MSG(got == want, "rows metric %d f64 %d n %lld d %lld (%lld, %lld): %.9g vs %.9g", metric, f64,
+                                          (long long)n, (long long)d, (long long)i, (long long)j, got, want);
+                                i = n; break;
+                            }
+                            if (i == j) CHECK(got == 0);
+                            ref = ref_dist(metric, x64 + i * d, x64 + j * d, d);
+                            worst = fmax(worst, fabs(got - ref) / fmax(1, ref));
+                        }
+                    CHECK_MSG(worst < (f64 ? 1e-14 : 1e-5), "rows metric %d f64 %d: relative error %.3g vs float64", metric, f64, worst);
+                    tsr_test_each_isa_same_bits("distance rows", bytes, run_rows, &c);
+                    free(x32); free(xt32); free(x64); free(xt64); free(out);
+                }
+}
+
 TSR_TEST(test_bad_input_is_refused) {
     float x[4] = {0}, y[2] = {0};
     double out[4];
@@ -233,6 +404,25 @@ TSR_TEST(test_bad_input_is_refused) {
     CHECK_STATUS(tsr_kmeans_assign_f64(2, 2, out, 2, 1, NULL, out, lab), TSR_EINVAL);
     CHECK(strstr(tsr_last_error(), "tsr_kmeans_assign_f64") != NULL);
     CHECK_OK(tsr_kmeans_assign_f32(0, 2, NULL, 2, 1, NULL, NULL, NULL));
+    double inertia = 1, sums[2];
+    int64_t counts[1];
+    CHECK_STATUS(tsr_kmeans_chunk_f32(2, 2, x, 2, x, 1, 1, x, x, lab, &inertia, NULL, NULL), TSR_EINVAL);   /* ldxt < m */
+    CHECK_STATUS(tsr_kmeans_chunk_f32(2, 2, x, 2, x, 2, 1, x, x, lab, &inertia, sums, NULL), TSR_EINVAL);   /* sums alone */
+    CHECK_STATUS(tsr_kmeans_chunk_f32(2, 2, x, 2, x, 2, 1, x, x, lab, NULL, NULL, NULL), TSR_EINVAL);
+    CHECK_STATUS(tsr_kmeans_chunk_f64(2, 2, out, 2, NULL, 2, 1, out, out, lab, &inertia, NULL, NULL), TSR_EINVAL);
+    CHECK(strstr(tsr_last_error(), "tsr_kmeans_chunk_f64") != NULL);
+    CHECK_OK(tsr_kmeans_chunk_f32(0, 2, NULL, 2, NULL, 0, 1, NULL, NULL, NULL, &inertia, sums, counts));
+    CHECK(inertia == 0);
+    float o[4];
+    CHECK_STATUS(tsr_distance_rows_f32(TSR_DISTANCE_COSINE, 2, 2, x, 2, x, 2, 0, 2, o, 2), TSR_EINVAL);
+    CHECK_STATUS(tsr_distance_rows_f32(TSR_DISTANCE_EUCLIDEAN, 2, 2, x, 1, x, 2, 0, 2, o, 2), TSR_EINVAL);  /* ldxt */
+    CHECK_STATUS(tsr_distance_rows_f32(TSR_DISTANCE_EUCLIDEAN, 2, 2, x, 2, x, 1, 0, 2, o, 2), TSR_EINVAL);  /* ldx */
+    CHECK_STATUS(tsr_distance_rows_f32(TSR_DISTANCE_EUCLIDEAN, 2, 2, x, 2, x, 2, 0, 2, o, 1), TSR_EINVAL);  /* ldo */
+    CHECK_STATUS(tsr_distance_rows_f32(TSR_DISTANCE_EUCLIDEAN, 2, 2, x, 2, x, 2, 1, 3, o, 2), TSR_EINVAL);  /* rows */
+    CHECK_STATUS(tsr_distance_rows_f32(TSR_DISTANCE_EUCLIDEAN, 2, 2, x, 2, x, 2, 2, 1, o, 2), TSR_EINVAL);
+    CHECK_STATUS(tsr_distance_rows_f64(TSR_DISTANCE_MANHATTAN, 2, 2, NULL, 2, NULL, 2, 0, 1, out, 2), TSR_EINVAL);
+    CHECK(strstr(tsr_last_error(), "tsr_distance_rows_f64") != NULL);
+    CHECK_OK(tsr_distance_rows_f32(TSR_DISTANCE_EUCLIDEAN, 2, 2, NULL, 2, NULL, 2, 1, 1, NULL, 2));
 }
 
 int main(void) {
@@ -240,6 +430,8 @@ int main(void) {
     RUN(test_column_cosine_zero_row_is_zero);
     RUN(test_pam_deltas_match_sequential_sum_on_every_isa);
     RUN(test_kmeans_assign_matches_fma_reference_on_every_isa);
+    RUN(test_kmeans_chunk_matches_assign_and_sequential_sums_on_every_isa);
+    RUN(test_distance_rows_match_formula_symmetric_on_every_isa);
     RUN(test_bad_input_is_refused);
     return tsr_test_summary();
 }

@@ -69,6 +69,45 @@ TSR_API tsr_status tsr_kmeans_assign_f32(int64_t m, int64_t d, const float *x, i
 TSR_API tsr_status tsr_kmeans_assign_f64(int64_t m, int64_t d, const double *x, int64_t ldx, int64_t k,
                                          const double *centers, const double *cnorm, int64_t *labels);
 
+/**
+ * One Lloyd step over m rows (one accumulation chunk), fused: labels[i] as tsr_kmeans_assign_f32
+ * (the same bits), *inertia = Σ_i e_i added in row order from 0, with
+ * e_i = Σ_t ((double)x_it − (double)c_{labels[i],t})² over t in order, and, when sums is not
+ * NULL, sums[c*d + t] += (double)x_it and counts[c] += 1 for c = labels[i], in row order (the
+ * caller zeroes them first). x: row i at x + i*ldx (ldx >= d); xt: the same m rows transposed,
+ * feature t of row i at xt[t*ldxt + i] (ldxt >= m; the assignment reads it in place).
+ * Every ISA gives the same bits. Errors: TSR_EINVAL (NULL pointers, m < 0, d < 1, k < 1,
+ * ldx < d, ldxt < m, only one of sums and counts), TSR_ENOMEM.
+ * Single-threaded; safe to call from several threads at once on separate outputs.
+ */
+TSR_API tsr_status tsr_kmeans_chunk_f32(int64_t m, int64_t d, const float *x, int64_t ldx, const float *xt,
+                                        int64_t ldxt, int64_t k, const float *centers, const float *cnorm,
+                                        int64_t *labels, double *inertia, double *sums, int64_t *counts);
+/** As tsr_kmeans_chunk_f32 with double data (the assignment as tsr_kmeans_assign_f64). */
+TSR_API tsr_status tsr_kmeans_chunk_f64(int64_t m, int64_t d, const double *x, int64_t ldx, const double *xt,
+                                        int64_t ldxt, int64_t k, const double *centers, const double *cnorm,
+                                        int64_t *labels, double *inertia, double *sums, int64_t *counts);
+
+/**
+ * Rows i0 <= i < i1 of the full n × n distance matrix of n points: out[(i − i0)*ldo + j] =
+ * dist(x_i, x_j) for every j < n. The points are given twice: row-major (point i at
+ * x + i*ldx, ldx >= d) and transposed (feature t of point j at xt[t*ldxt + j], ldxt >= n).
+ * In float, features in order: Euclidean and squared Euclidean s = fmaf(v, v, s) with
+ * v = x_jt − x_it (Euclidean then sqrtf), Manhattan s = s + |v|. Since the operations are
+ * symmetric in the two points, d(i, j) and d(j, i) have the same bits and d(i, i) = 0; every
+ * ISA gives the same bits. The rows are written with streaming (non-temporal) stores, fenced
+ * before the return. Cosine is not offered (TSR_EINVAL). Errors: TSR_EINVAL (NULL pointers,
+ * n < 0, d < 1, ldxt < n, ldx < d, ldo < n, not 0 <= i0 <= i1 <= n, metric not 1..3).
+ * Single-threaded; call it on disjoint row ranges from several threads to fill a matrix.
+ */
+TSR_API tsr_status tsr_distance_rows_f32(tsr_distance_kind metric, int64_t n, int64_t d, const float *xt,
+                                         int64_t ldxt, const float *x, int64_t ldx, int64_t i0, int64_t i1,
+                                         float *out, int64_t ldo);
+/** As tsr_distance_rows_f32 in double (fma, sqrt). */
+TSR_API tsr_status tsr_distance_rows_f64(tsr_distance_kind metric, int64_t n, int64_t d, const double *xt,
+                                         int64_t ldxt, const double *x, int64_t ldx, int64_t i0, int64_t i1,
+                                         double *out, int64_t ldo);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,62 @@ TSR_TARGET_AVX512 CK_INLINE void ck_vsqrt_avx512(double *v, int64_t n) {
     }
 }
 
+/* Plain stores up to a cache-line boundary, then whole lines with streaming stores, then a
+ * plain tail. */
+TSR_TARGET_AVX512 CK_INLINE void ck_stream_f32_avx512(float *dst, const float *src, int64_t w) {
+    int64_t j = 0;
+    for (; j < w && ((uintptr_t)(dst + j) & 63); j++) dst[j] = src[j];
+    for (; j + 16 <= w; j += 16) {
+        __m512 v = _mm512_loadu_ps(src + j);
+        _mm512_stream_ps(dst + j, v);
+    }
+    for (; j < w; j++) dst[j] = src[j];
+}
+TSR_TARGET_AVX512 CK_INLINE void ck_stream_f64_avx512(double *dst, const double *src, int64_t w) {
+    int64_t j = 0;
+    for (; j < w && ((uintptr_t)(dst + j) & 63); j++) dst[j] = src[j];
+    for (; j + 8 <= w; j += 8) {
+        __m512d v = _mm512_loadu_pd(src + j);
+        _mm512_stream_pd(dst + j, v);
+    }
+    for (; j < w; j++) dst[j] = src[j];
+}
+TSR_TARGET_AVX512 CK_INLINE void ck_fence_avx512(void) { _mm_sfence(); }
+
+/* out[l] = row[bi[l]] for the CK_ROWS lanes: a one- or two-register permute within 16 / 32
+ * centres (8 / 16 in double), else a gather (row has CK_KPAD(k) readable values). */
+TSR_TARGET_AVX512 CK_INLINE void ck_lanes_f32_avx512(const float *row, int64_t k, const int32_t *bi, float *out) {
+    const __m512i idx = _mm512_loadu_si512(bi);
+    __m512 v;
+    if (k <= 16) v = _mm512_permutexvar_ps(idx, _mm512_loadu_ps(row));
+    else if (k <= 32) v = _mm512_permutex2var_ps(_mm512_loadu_ps(row), idx, _mm512_loadu_ps(row + 16));
+    else v = _mm512_i32gather_ps(idx, row, 4);
+    _mm512_storeu_ps(out, v);
+}
+TSR_TARGET_AVX512 CK_INLINE void ck_lanes_f64_avx512(const double *row, int64_t k, const int64_t *bi, double *out) {
+    for (int h = 0; h < CK_ROWS; h += 8) {
+        const __m512i idx = _mm512_loadu_si512(bi + h);
+        __m512d v;
+        if (k <= 8) v = _mm512_permutexvar_pd(idx, _mm512_loadu_pd(row));
+        else if (k <= 16) v = _mm512_permutex2var_pd(_mm512_loadu_pd(row), idx, _mm512_loadu_pd(row + 8));
+        else v = _mm512_i64gather_pd(idx, row, 8);
+        _mm512_storeu_pd(out + h, v);
+    }
+}
+
+/* One square root (the scalar SSE instruction: no errno, the same bits as sqrtf / sqrt). */
+TSR_TARGET_AVX512 CK_INLINE float ck_sqrtf1_avx512(float v) { return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(v))); }
+TSR_TARGET_AVX512 CK_INLINE double ck_sqrt1_avx512(double v) { return _mm_cvtsd_f64(_mm_sqrt_sd(_mm_setzero_pd(), _mm_set_sd(v))); }
+
+#define CK_ABS512_PS(v) _mm512_abs_ps(v)
+#define CK_ABS512_PD(v) _mm512_abs_pd(v)
+CK_ROWS_VEC(float, f32, avx512, TSR_TARGET_AVX512, __m512, 16, _mm512_loadu_ps, _mm512_store_ps, _mm512_set1_ps,
+            _mm512_setzero_ps, _mm512_sub_ps, _mm512_fmadd_ps, _mm512_add_ps, CK_ABS512_PS, _mm512_sqrt_ps, fmaf, fabsf,
+            ck_sqrtf1_avx512)
+CK_ROWS_VEC(double, f64, avx512, TSR_TARGET_AVX512, __m512d, 8, _mm512_loadu_pd, _mm512_store_pd, _mm512_set1_pd,
+            _mm512_setzero_pd, _mm512_sub_pd, _mm512_fmadd_pd, _mm512_add_pd, CK_ABS512_PD, _mm512_sqrt_pd, fma, fabs,
+            ck_sqrt1_avx512)
+
 CK_INSTANTIATE(avx512, TSR_TARGET_AVX512)
 const cluster_kernels tsr_cluster_kernels_avx512 = CK_TABLE(avx512, TSR_ISA_AVX512);
 #endif

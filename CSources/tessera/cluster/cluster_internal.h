@@ -24,10 +24,25 @@ typedef struct cluster_kernels {
                        const float *cnorm, int64_t *labels, float *xt);
     void (*assign_f64)(int64_t m, int64_t d, const double *x, int64_t ldx, int64_t k, const double *c,
                        const double *cnorm, int64_t *labels, double *xt);
+    /* one Lloyd chunk of m rows: labels, *inertia, and (sums != NULL) sums/counts added to;
+     * xt: the rows transposed (stride ldxt); scratch: d × (CK_ROWS + CK_KPAD(k)) */
+    void (*kmeans_chunk_f32)(int64_t m, int64_t d, const float *x, int64_t ldx, const float *xt, int64_t ldxt,
+                             int64_t k, const float *c, const float *cnorm, int64_t *labels, double *inertia,
+                             double *sums, int64_t *counts, float *scratch);
+    void (*kmeans_chunk_f64)(int64_t m, int64_t d, const double *x, int64_t ldx, const double *xt, int64_t ldxt,
+                             int64_t k, const double *c, const double *cnorm, int64_t *labels, double *inertia,
+                             double *sums, int64_t *counts, double *scratch);
+    /* rows i0..i1 of the n × n matrix (not cosine) into out (stride ldo), streaming stores */
+    void (*rows_f32)(int metric, int64_t n, int64_t d, const float *xt, int64_t ldxt, const float *x, int64_t ldx,
+                     int64_t i0, int64_t i1, float *out, int64_t ldo);
+    void (*rows_f64)(int metric, int64_t n, int64_t d, const double *xt, int64_t ldxt, const double *x,
+                     int64_t ldx, int64_t i0, int64_t i1, double *out, int64_t ldo);
 } cluster_kernels;
 
 /* Rows per k-means assignment block (the lanes of the transposed scratch). */
 #define CK_ROWS 16
+/* Centres per feature in the chunk kernel's transposed copy (zero-padded to whole vectors). */
+#define CK_KPAD(k) (((k) + 15) / 16 * 16)
 
 /* The reference table (cluster_scalar.c) and the overrides (cluster_<isa>.c). */
 TSR_INTERNAL extern const cluster_kernels tsr_cluster_kernels_ref;

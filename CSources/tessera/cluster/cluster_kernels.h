@@ -107,83 +107,30 @@ CK_INLINE double ck_reduce16(const double *a) {
             for (int l = 0; j < n; j++, l++) acc[l] = acc[l] + CK_PAM_TERM(T, row, near, nd, sd, j, m32);  \
             out[m] = ck_reduce16(acc);                                                                    \
         }                                                                                                 \
-    }                                                                                                     \
-    TARGET static void ck_assign_##SFX##_##ISA(int64_t m, int64_t d, const T *x, int64_t ldx, int64_t k, \
-                                              const T *c, const T *cn, int64_t *labels, T *xt) {          \
-        for (int64_t i0 = 0; i0 < m; i0 += CK_ROWS) {                                                     \
-            const int64_t nb = m - i0 < CK_ROWS ? m - i0 : CK_ROWS;                                       \
-            ck_assign_block_##SFX(nb, d, x + i0 * ldx, ldx, k, c, cn, labels + i0, xt);                   \
-        }                                                                                                 \
     }
 
-/* k-means: CK_ROWS rows transposed into xt[t][CK_ROWS]; four centres at a time, each a
- * chain of FMA over the features; compared in centre order (first lowest wins). */
-#define CK_ASSIGN(T, SFX, FMA)                                                                          \
-    CK_INLINE void ck_assign_block_##SFX(int64_t nb, int64_t d, const T *x, int64_t ldx, int64_t k,     \
-                                         const T *c, const T *cn, int64_t *labels, T *xt) {             \
-        for (int64_t t = 0; t < d; t++)                                                                 \
-            for (int64_t l = 0; l < CK_ROWS; l++) xt[t * CK_ROWS + l] = l < nb ? x[l * ldx + t] : 0;    \
-        T best[CK_ROWS];                                                                                \
-        int64_t bi[CK_ROWS];                                                                            \
-        for (int l = 0; l < CK_ROWS; l++) { best[l] = (T)INFINITY; bi[l] = 0; }                         \
-        int64_t cc = 0;                                                                                 \
-        for (; cc + 4 <= k; cc += 4) {                                                                  \
-            T a0[CK_ROWS], a1[CK_ROWS], a2[CK_ROWS], a3[CK_ROWS];                                       \
-            for (int l = 0; l < CK_ROWS; l++) { a0[l] = 0; a1[l] = 0; a2[l] = 0; a3[l] = 0; }           \
-            const T *c0 = c + cc * d, *c1 = c0 + d, *c2 = c1 + d, *c3 = c2 + d;                         \
-            for (int64_t t = 0; t < d; t++) {                                                           \
-                const T *xr = xt + t * CK_ROWS;                                                         \
-                const T v0 = c0[t], v1 = c1[t], v2 = c2[t], v3 = c3[t];                                 \
-                for (int l = 0; l < CK_ROWS; l++) {                                                     \
-                    a0[l] = FMA(xr[l], v0, a0[l]);                                                      \
-                    a1[l] = FMA(xr[l], v1, a1[l]);                                                      \
-                    a2[l] = FMA(xr[l], v2, a2[l]);                                                      \
-                    a3[l] = FMA(xr[l], v3, a3[l]);                                                      \
-                }                                                                                       \
-            }                                                                                           \
-            for (int l = 0; l < CK_ROWS; l++) {                                                         \
-                T v = cn[cc] - 2 * a0[l];                                                               \
-                if (v < best[l]) { best[l] = v; bi[l] = cc; }                                           \
-                v = cn[cc + 1] - 2 * a1[l];                                                             \
-                if (v < best[l]) { best[l] = v; bi[l] = cc + 1; }                                       \
-                v = cn[cc + 2] - 2 * a2[l];                                                             \
-                if (v < best[l]) { best[l] = v; bi[l] = cc + 2; }                                       \
-                v = cn[cc + 3] - 2 * a3[l];                                                             \
-                if (v < best[l]) { best[l] = v; bi[l] = cc + 3; }                                       \
-            }                                                                                           \
-        }                                                                                               \
-        for (; cc < k; cc++) {                                                                          \
-            T a0[CK_ROWS];                                                                              \
-            for (int l = 0; l < CK_ROWS; l++) a0[l] = 0;                                                \
-            const T *c0 = c + cc * d;                                                                   \
-            for (int64_t t = 0; t < d; t++) {                                                           \
-                const T *xr = xt + t * CK_ROWS;                                                         \
-                const T v0 = c0[t];                                                                     \
-                for (int l = 0; l < CK_ROWS; l++) a0[l] = FMA(xr[l], v0, a0[l]);                        \
-            }                                                                                           \
-            for (int l = 0; l < CK_ROWS; l++) {                                                         \
-                const T v = cn[cc] - 2 * a0[l];                                                         \
-                if (v < best[l]) { best[l] = v; bi[l] = cc; }                                           \
-            }                                                                                           \
-        }                                                                                               \
-        for (int64_t l = 0; l < nb; l++) labels[l] = bi[l];                                             \
-    }
+#include "cluster_kmeans.h"
+#include "cluster_rows.h"
 
-CK_ASSIGN(float, f32, fmaf)
-CK_ASSIGN(double, f64, fma)
+/* Defines the kernels of one ISA: ck_column_, ck_pam_deltas_, ck_assign_, ck_kmeans_chunk_ and
+ * ck_rows_{f32,f64}_ISA. The includer first defines ck_vsqrt_ISA(double *v, int64_t n): v[j] =
+ * sqrt(v[j]) in place, with the vector square root of that ISA (IEEE, correctly rounded: the same
+ * bits as libm's sqrt; libm's own call is scalar, it may set errno, and costs 3x the whole
+ * column), and the streaming helpers of cluster_rows.h. */
+#define CK_INSTANTIATE(ISA, TARGET)                        \
+    CK_INSTANTIATE_T(float, f32, ISA, TARGET)              \
+    CK_INSTANTIATE_T(double, f64, ISA, TARGET)             \
+    CK_KMEANS_T(float, f32, ISA, TARGET, int32_t)                 \
+    CK_KMEANS_T(double, f64, ISA, TARGET, int64_t)                 \
+    CK_ROWS_T(float, f32, ISA, TARGET)                     \
+    CK_ROWS_T(double, f64, ISA, TARGET)
 
-/* Defines the kernels of one ISA: ck_column_, ck_pam_deltas_ and ck_assign_{f32,f64}_ISA. The
- * includer first defines ck_vsqrt_ISA(double *v, int64_t n): v[j] = sqrt(v[j]) in place, with the
- * vector square root of that ISA (IEEE, correctly rounded: the same bits as libm's sqrt; libm's
- * own call is scalar, it may set errno, and costs 3x the whole column). */
-#define CK_INSTANTIATE(ISA, TARGET)                  \
-    CK_INSTANTIATE_T(float, f32, ISA, TARGET)        \
-    CK_INSTANTIATE_T(double, f64, ISA, TARGET)
-
-#define CK_TABLE(ISA, LEVEL)                                                          \
-    {.head = {#ISA, LEVEL, NULL},                                                     \
-     .column_f32 = ck_column_f32_##ISA, .column_f64 = ck_column_f64_##ISA,            \
-     .pam_deltas_f32 = ck_pam_deltas_f32_##ISA, .pam_deltas_f64 = ck_pam_deltas_f64_##ISA,  \
-     .assign_f32 = ck_assign_f32_##ISA, .assign_f64 = ck_assign_f64_##ISA}
+#define CK_TABLE(ISA, LEVEL)                                                               \
+    {.head = {#ISA, LEVEL, NULL},                                                          \
+     .column_f32 = ck_column_f32_##ISA, .column_f64 = ck_column_f64_##ISA,                 \
+     .pam_deltas_f32 = ck_pam_deltas_f32_##ISA, .pam_deltas_f64 = ck_pam_deltas_f64_##ISA, \
+     .assign_f32 = ck_assign_f32_##ISA, .assign_f64 = ck_assign_f64_##ISA,                 \
+     .kmeans_chunk_f32 = ck_kmeans_chunk_f32_##ISA, .kmeans_chunk_f64 = ck_kmeans_chunk_f64_##ISA, \
+     .rows_f32 = ck_rows_f32_##ISA, .rows_f64 = ck_rows_f64_##ISA}
 
 #endif /* TSR_CLUSTER_KERNELS_H */

@@ -13,6 +13,10 @@ static void cluster_overlay(void *dst, const void *src) {
     TSR_KERNEL_INHERIT(d, o, pam_deltas_f64);
     TSR_KERNEL_INHERIT(d, o, assign_f32);
     TSR_KERNEL_INHERIT(d, o, assign_f64);
+    TSR_KERNEL_INHERIT(d, o, kmeans_chunk_f32);
+    TSR_KERNEL_INHERIT(d, o, kmeans_chunk_f64);
+    TSR_KERNEL_INHERIT(d, o, rows_f32);
+    TSR_KERNEL_INHERIT(d, o, rows_f64);
 }
 
 static const void *const cluster_overrides[] = {
@@ -108,5 +112,82 @@ tsr_status tsr_kmeans_assign_f64(int64_t m, int64_t d, const double *x, int64_t 
     if (!xt) return tsr_error(TSR_ENOMEM, "tsr_kmeans_assign_f64: no memory for %lld x %d scratch", (long long)d, CK_ROWS);
     kernels()->assign_f64(m, d, x, ldx, k, centers, cnorm, labels, xt);
     free(xt);
+    return TSR_OK;
+}
+
+static tsr_status check_chunk(const char *fn, int64_t m, int64_t d, const void *x, int64_t ldx, const void *xt,
+                              int64_t ldxt, int64_t k, const void *c, const void *cn, const int64_t *labels,
+                              const double *inertia, const double *sums, const int64_t *counts) {
+    tsr_status s = check_assign(fn, m, d, x, ldx, k, c, cn, labels);
+    if (s != TSR_OK) return s;
+    TSR_CHECK_ARG(ldxt >= m, "%s: ldxt %lld is smaller than m = %lld", fn, (long long)ldxt, (long long)m);
+    TSR_CHECK_ARG(inertia != NULL && (m == 0 || xt), "%s: xt and inertia must not be NULL", fn);
+    TSR_CHECK_ARG((sums == NULL) == (counts == NULL), "%s: give both sums and counts, or neither", fn);
+    return TSR_OK;
+}
+
+tsr_status tsr_kmeans_chunk_f32(int64_t m, int64_t d, const float *x, int64_t ldx, const float *xt, int64_t ldxt,
+                                int64_t k, const float *centers, const float *cnorm, int64_t *labels,
+                                double *inertia, double *sums, int64_t *counts) {
+    tsr_status s = check_chunk("tsr_kmeans_chunk_f32", m, d, x, ldx, xt, ldxt, k, centers, cnorm, labels, inertia,
+                               sums, counts);
+    if (s != TSR_OK) return s;
+    *inertia = 0;
+    if (m == 0) return TSR_OK;
+    TSR_CHECK_ARG(k <= INT32_MAX && d <= INT64_MAX / 8 / (CK_ROWS + CK_KPAD(k)), "tsr_kmeans_chunk_f32: k = %lld, d = %lld too large",
+                  (long long)k, (long long)d);
+    float *scratch = malloc((size_t)(d * (CK_ROWS + CK_KPAD(k))) * sizeof(float));
+    if (!scratch) return tsr_error(TSR_ENOMEM, "tsr_kmeans_chunk_f32: no memory for scratch (d = %lld, k = %lld)", (long long)d, (long long)k);
+    kernels()->kmeans_chunk_f32(m, d, x, ldx, xt, ldxt, k, centers, cnorm, labels, inertia, sums, counts, scratch);
+    free(scratch);
+    return TSR_OK;
+}
+
+tsr_status tsr_kmeans_chunk_f64(int64_t m, int64_t d, const double *x, int64_t ldx, const double *xt, int64_t ldxt,
+                                int64_t k, const double *centers, const double *cnorm, int64_t *labels,
+                                double *inertia, double *sums, int64_t *counts) {
+    tsr_status s = check_chunk("tsr_kmeans_chunk_f64", m, d, x, ldx, xt, ldxt, k, centers, cnorm, labels, inertia,
+                               sums, counts);
+    if (s != TSR_OK) return s;
+    *inertia = 0;
+    if (m == 0) return TSR_OK;
+    TSR_CHECK_ARG(k <= INT32_MAX && d <= INT64_MAX / 8 / (CK_ROWS + CK_KPAD(k)), "tsr_kmeans_chunk_f64: k = %lld, d = %lld too large",
+                  (long long)k, (long long)d);
+    double *scratch = malloc((size_t)(d * (CK_ROWS + CK_KPAD(k))) * sizeof(double));
+    if (!scratch) return tsr_error(TSR_ENOMEM, "tsr_kmeans_chunk_f64: no memory for scratch (d = %lld, k = %lld)", (long long)d, (long long)k);
+    kernels()->kmeans_chunk_f64(m, d, x, ldx, xt, ldxt, k, centers, cnorm, labels, inertia, sums, counts, scratch);
+    free(scratch);
+    return TSR_OK;
+}
+
+static tsr_status check_rows(const char *fn, tsr_distance_kind metric, int64_t n, int64_t d, const void *xt,
+                             int64_t ldxt, const void *x, int64_t ldx, int64_t i0, int64_t i1, const void *out,
+                             int64_t ldo) {
+    TSR_CHECK_ARG(metric >= TSR_DISTANCE_EUCLIDEAN && metric <= TSR_DISTANCE_MANHATTAN,
+                  "%s: metric %d not offered (1 euclidean, 2 sqeuclidean, 3 manhattan)", fn, (int)metric);
+    TSR_CHECK_ARG(n >= 0, "%s: n must be >= 0 (got %lld)", fn, (long long)n);
+    TSR_CHECK_ARG(d >= 1, "%s: d must be >= 1 (got %lld)", fn, (long long)d);
+    TSR_CHECK_ARG(ldxt >= n, "%s: ldxt %lld is smaller than n = %lld", fn, (long long)ldxt, (long long)n);
+    TSR_CHECK_ARG(ldx >= d, "%s: ldx %lld is smaller than d = %lld", fn, (long long)ldx, (long long)d);
+    TSR_CHECK_ARG(ldo >= n, "%s: ldo %lld is smaller than n = %lld", fn, (long long)ldo, (long long)n);
+    TSR_CHECK_ARG(i0 >= 0 && i0 <= i1 && i1 <= n, "%s: rows %lld..<%lld outside 0..<%lld", fn, (long long)i0,
+                  (long long)i1, (long long)n);
+    TSR_CHECK_ARG(i0 == i1 || (xt && x && out), "%s: xt, x and out must not be NULL", fn);
+    return TSR_OK;
+}
+
+tsr_status tsr_distance_rows_f32(tsr_distance_kind metric, int64_t n, int64_t d, const float *xt, int64_t ldxt,
+                                 const float *x, int64_t ldx, int64_t i0, int64_t i1, float *out, int64_t ldo) {
+    tsr_status s = check_rows("tsr_distance_rows_f32", metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo);
+    if (s != TSR_OK || i0 == i1) return s;
+    kernels()->rows_f32((int)metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo);
+    return TSR_OK;
+}
+
+tsr_status tsr_distance_rows_f64(tsr_distance_kind metric, int64_t n, int64_t d, const double *xt, int64_t ldxt,
+                                 const double *x, int64_t ldx, int64_t i0, int64_t i1, double *out, int64_t ldo) {
+    tsr_status s = check_rows("tsr_distance_rows_f64", metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo);
+    if (s != TSR_OK || i0 == i1) return s;
+    kernels()->rows_f64((int)metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo);
     return TSR_OK;
 }
