@@ -49,31 +49,19 @@ func runNS2DBench(_ ctx: BenchContext) throws {
         }
         defer { peer.close() }
         let steps = n >= 1024 ? 3 : 6, rounds = ctx.quick ? 3 : 9
-        var ours: [Double] = [], theirs: [Double] = [], ratios: [Double] = []
-        for r in 0..<rounds {
-            func runOurs() throws -> Double {
-                var ts: [Double] = []
-                for _ in 0..<steps { let t = benchNow(); try ns.step(); ts.append(benchNow() - t) }
-                return summarize(ts).median
-            }
-            func runPeer() -> Double {
-                guard let reply = peer.request("\(steps)"), let ts = reply["seconds"] as? [Double], !ts.isEmpty else { return .nan }
-                return summarize(ts).median
-            }
-            let a: Double, b: Double
-            if r % 2 == 0 { a = try runOurs(); b = runPeer() } else { b = runPeer(); a = try runOurs() }
-            guard b.isFinite else { break }
-            ours.append(a); theirs.append(b); ratios.append(b / a)
+        let res = try alternateRounds(with: peer, rounds: rounds, perRound: steps) {
+            var ts: [Double] = []
+            for _ in 0..<steps { let t = benchNow(); try ns.step(); ts.append(benchNow() - t) }
+            return summarize(ts).median
         }
-        guard !ours.isEmpty else { out.note("pde: the peer stopped answering at \(n)"); continue }
-        let so = summarize(ours), st = summarize(theirs), sr = summarize(ratios)
+        guard let (so, st, sr) = res else { out.note("pde: the peer stopped answering at \(n)"); continue }
         var rec = BenchRecord(name: "ns2d step \(n)x\(n) vs numpy/scipy.fft workers=\(threads)", unit: "s", ours: so.median,
                               baselineName: "numpy+scipy.fft (bench/pde_ns2d.py, workers=\(threads))", baseline: st.median,
                               speedup: st.median / so.median, threads: threads,
                               extra: ["target_speedup": 3, "min": so.min, "max": so.max,
                                       "baseline_min": st.min, "baseline_max": st.max,
                                       "ratio_median": sr.median, "ratio_min": sr.min, "ratio_max": sr.max,
-                                      "rounds": Double(ours.count), "steps_per_round": Double(steps),
+                                      "rounds": Double(sr.samples.count), "steps_per_round": Double(steps),
                                       "loadavg": load0, "loadavg_end": benchLoadAverage()])
         rec.notes["peer"] = "numpy \(peer.hello["numpy"] ?? "?"), scipy \(peer.hello["scipy"] ?? "?")"
         out.emit(rec)

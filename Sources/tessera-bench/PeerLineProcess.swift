@@ -84,3 +84,23 @@ func benchLoadAverage() -> Double {
           let first = text.split(separator: " ").first, let v = Double(first) else { return .nan }
     return v
 }
+
+/// Alternated rounds against a peer: each round runs `ours` (which times `perRound` runs and returns
+/// their median) and asks the peer for `perRound` runs ("K" → {"seconds": […]}, median taken), in
+/// the order A B, B A, … Returns the per-round medians of both sides and the per-round ratios
+/// (peer / ours), or nil if the peer never answered.
+func alternateRounds(with peer: PeerLineProcess, rounds: Int, perRound: Int,
+                     ours: () throws -> Double) rethrows -> (ours: TimingSummary, peer: TimingSummary, ratio: TimingSummary)? {
+    var a: [Double] = [], b: [Double] = [], q: [Double] = []
+    func runPeer() -> Double {
+        guard let reply = peer.request("\(perRound)"), let ts = reply["seconds"] as? [Double], !ts.isEmpty else { return .nan }
+        return summarize(ts).median
+    }
+    for r in 0..<rounds {
+        let x: Double, y: Double
+        if r % 2 == 0 { x = try ours(); y = runPeer() } else { y = runPeer(); x = try ours() }
+        guard y.isFinite else { break }
+        a.append(x); b.append(y); q.append(y / x)
+    }
+    return a.isEmpty ? nil : (summarize(a), summarize(b), summarize(q))
+}
