@@ -76,7 +76,7 @@ public final class RealFFT: @unchecked Sendable {
     public var complexCount: Int { complexShape.reduce(1, *) }
 
     nonisolated(unsafe) private static var cache: [String: RealFFT] = [:]
-    private static let lock = NSLock()
+    static let lock = NSLock()
     nonisolated(unsafe) private static var threadsReady = false
 
     private init(shape: [Int], threads: Int, effort: FFTEffort) throws(TesseraError) {
@@ -120,6 +120,17 @@ public final class RealFFT: @unchecked Sendable {
         }
         let nt = Swift.max(1, threads ?? ThreadPool.shared.externalThreads)
         let key = "\(shape)/\(nt)/\(effort.rawValue)"
+        return try withPlanner { () throws(TesseraError) -> RealFFT in
+            if let p = cache[key] { return p }
+            let p = try RealFFT(shape: shape, threads: nt, effort: effort)
+            cache[key] = p
+            return p
+        }
+    }
+
+    /// Runs `body` holding the planner lock (FFTW's planner is not thread-safe), with FFTW's
+    /// threads set up to run on the Tessera pool.
+    static func withPlanner<T>(_ body: () throws(TesseraError) -> T) throws(TesseraError) -> T {
         lock.lock()
         defer { lock.unlock() }
         if !threadsReady {
@@ -130,10 +141,7 @@ public final class RealFFT: @unchecked Sendable {
             }
             threadsReady = true
         }
-        if let p = cache[key] { return p }
-        let p = try RealFFT(shape: shape, threads: nt, effort: effort)
-        cache[key] = p
-        return p
+        return try body()
     }
 
     /// Drops every cached plan (they are freed when no solver holds them any more).

@@ -5,7 +5,8 @@
 // Pseudo-spectral: derivatives in Fourier space, the product u·∇ω in physical space with the
 // 2/3 rule (inputs and output truncated to |m| < n/3 per axis), time stepping by the
 // integrating-factor RK4 scheme (Lawson): the linear part −νk² − α is integrated exactly,
-// RK4 handles the nonlinear term. Per step: 4 stages × (4 inverse + 1 forward) = 20 real FFTs.
+// RK4 handles the nonlinear term. Per step: 4 stages × (2 inverse + 2 forward) = 16 real FFTs
+// (Basdevant's form of u·∇ω, see `evaluate`), each pruned to the 2/3 band (BandFFT2D).
 // The step is CFL-adaptive (dt = cfl·min(dx, dy)/max|u|, capped by maxDt) unless fixed.
 
 import Foundation
@@ -57,11 +58,14 @@ public final class NavierStokes2D: @unchecked Sendable {
     /// The last step size taken.
     public private(set) var lastDt = 0.0
 
-    let w: AlignedDoubles                         // ω̂, the state
-    let ka, kb, kc, kd: AlignedDoubles            // stage nonlinear terms
-    let stage: AlignedDoubles                      // stage state
-    let uh, vh, wxh, wyh: AlignedDoubles          // spectral work for one evaluation
-    let ur, vr, wxr, wyr: AlignedDoubles          // physical work
+    var w: AlignedDoubles                         // ω̂, the state
+    var ka: AlignedDoubles                        // N(ω̂), the first stage's nonlinear term
+    let kb, kc: AlignedDoubles                    // stage nonlinear terms
+    var kd: AlignedDoubles
+    var stage: AlignedDoubles                     // the next state (swapped with w after a step)
+    let uh, vh: AlignedDoubles                    // spectral work for one evaluation
+    let ur, vr: AlignedDoubles                    // physical work
+    let bandFFT: BandFFT2D                        // transforms pruned to the 2/3-rule band
     let force: AlignedDoubles?
     let eHalf: AlignedDoubles                      // e^{L dt/2}
     private var eHalfDt = -1.0
@@ -92,9 +96,8 @@ public final class NavierStokes2D: @unchecked Sendable {
         kc = try AlignedDoubles(count: ns); kd = try AlignedDoubles(count: ns)
         stage = try AlignedDoubles(count: ns)
         uh = try AlignedDoubles(count: ns); vh = try AlignedDoubles(count: ns)
-        wxh = try AlignedDoubles(count: ns); wyh = try AlignedDoubles(count: ns)
         ur = try AlignedDoubles(count: nr); vr = try AlignedDoubles(count: nr)
-        wxr = try AlignedDoubles(count: nr); wyr = try AlignedDoubles(count: nr)
+        bandFFT = try BandFFT2D.plan(ny: ny, nx: nx, effort: effort)
         eHalf = try AlignedDoubles(count: box.complexCount)
         if let f = options.forcing {
             guard f.grid.shape == g.shape else {
@@ -112,40 +115,84 @@ public final class NavierStokes2D: @unchecked Sendable {
         box.forward(vorticity, into: w, scratch: ur)
         let keep = box.keep.pointer
         for j in 0..<box.complexCount { w.pointer[2 * j] *= keep[j]; w.pointer[2 * j + 1] *= keep[j] }
-        evaluate(w, into: ka)  // velocities for the first CFL estimate
+        evaluate(.state(w), into: ka)  // velocities for the first CFL estimate
     }
 
-    /// The nonlinear term −(u·∇ω)^ (dealiased) + F̂ of the spectral state `s`, into `out`.
-    /// Also records max|u|, max|v| of the state.
-    func evaluate(_ s: AlignedDoubles, into out: AlignedDoubles) {
+    /// The spectral state `velocities`/`evaluate` work on: a stored one, or an IF-RK4 stage
+    /// formed on the fly from ω̂ and the stage terms (`next`: the step's result, also stored in `stage`).
+    enum StageInput: Equatable {
+        case state(AlignedDoubles), stage2, stage3, stage4, next
+        static func == (l: StageInput, r: StageInput) -> Bool {
+            switch (l, r) {
+            case (.state(let a), .state(let b)): return a === b
+            case (.stage2, .stage2), (.stage3, .stage3), (.stage4, .stage4), (.next, .next): return true
+            default: return false
+            }
+        }
+    }
+
+    /// The velocities (u, v) of the spectral state `input`, unnormalised (N·u, N·v for N grid
+    /// points), into `ur`, `vr` (destroys `uh`, `vh`).
+    func velocities(_ input: StageInput) {
         let kx = box.kd[1], ky = box.kd[0], k2 = box.k2.pointer
-        let sp = s.pointer, u = uh.pointer, v = vh.pointer, wx = wxh.pointer, wy = wyh.pointer
-        let ncx = ncx
+        let u = uh.pointer, v = vh.pointer
+        let ncx = ncx, band = bandFFT.band
+        // the IF-RK4 stage states, formed here rather than in a pass of their own
+        // (h = dt/2, E = e^{L·dt/2}; a…d the stage nonlinear terms)
+        let e = eHalf.pointer, wp = w.pointer, a = ka.pointer, b = kb.pointer, c = kc.pointer, d = kd.pointer
+        let st = stage.pointer, dt = eHalfDt, h = dt / 2, s6 = dt / 6
+        let sp: UnsafeMutablePointer<Double>?
+        if case .state(let given) = input { sp = given.pointer } else { sp = nil }
+        @inline(__always) func value(_ i: Int, _ E: Double) -> Double {
+            switch input {
+            case .state: return sp![i]
+            case .stage2: return E * (wp[i] + h * a[i])
+            case .stage3: return E * wp[i] + h * b[i]
+            case .stage4: return E * E * wp[i] + dt * E * c[i]
+            case .next:
+                let E2 = E * E
+                let x = E2 * wp[i] + s6 * (E2 * a[i] + 2 * E * (b[i] + c[i]) + d[i])
+                st[i] = x
+                return x
+            }
+        }
+        let storeNext = input == .next
         box.forRows { rows in
             for iy in rows {
-                let kyv = ky[iy]
-                for ix in 0..<ncx {
-                    let j = iy * ncx + ix
-                    let re = sp[2 * j], im = sp[2 * j + 1]
+                let kyv = ky[iy], row = iy * ncx
+                for ix in 0..<band {
+                    let j = row + ix, E = e[j]
+                    let re = value(2 * j, E), im = value(2 * j + 1, E)
                     let q = k2[j] == 0 ? 0 : 1 / k2[j]
                     let pr = re * q, pi = im * q          // ψ̂ = ω̂/k²
                     let kxv = kx[ix]
                     // i·k·z = (−k·im, k·re)
                     u[2 * j] = -kyv * pi; u[2 * j + 1] = kyv * pr      // u = ψ_y
                     v[2 * j] = kxv * pi; v[2 * j + 1] = -kxv * pr      // v = −ψ_x
-                    wx[2 * j] = -kxv * im; wx[2 * j + 1] = kxv * re
-                    wy[2 * j] = -kyv * im; wy[2 * j + 1] = kyv * re
                 }
+                // outside the band (zero after the 2/3 rule): the pruned inverse needs zeros
+                (u + 2 * (row + band)).update(repeating: 0, count: 2 * (ncx - band))
+                (v + 2 * (row + band)).update(repeating: 0, count: 2 * (ncx - band))
+                if storeNext { (st + 2 * (row + band)).update(repeating: 0, count: 2 * (ncx - band)) }
             }
         }
-        let fft = box.fft
-        fft.inverseUnscaled(u, ur.pointer)
-        fft.inverseUnscaled(v, vr.pointer)
-        fft.inverseUnscaled(wx, wxr.pointer)
-        fft.inverseUnscaled(wy, wyr.pointer)
+        bandFFT.inverseUnscaled(u, ur.pointer)
+        bandFFT.inverseUnscaled(v, vr.pointer)
+    }
+
+    /// The nonlinear term −(u·∇ω)^ (dealiased) + F̂ of the spectral state `s`, into `out`.
+    /// Also records max|u|, max|v| of the state.
+    ///
+    /// u·∇ω is evaluated in Basdevant's form for 2-D incompressible flow,
+    /// u·∇ω = (∂xx − ∂yy)(uv) + ∂xy(v² − u²) (the curl of ∇·(u⊗u)): two inverse transforms
+    /// (u, v) and two forward ones (uv, v² − u²) instead of 4 + 1, with the same dealiased result
+    /// to round-off (the identity holds exactly for the band-limited, divergence-free fields).
+    func evaluate(_ input: StageInput, into out: AlignedDoubles) {
+        velocities(input)
         let n = box.realCount
         let scale = 1 / (Double(n) * Double(n))
-        let pu = ur.pointer, pv = vr.pointer, px = wxr.pointer, py = wyr.pointer
+        let pu = ur.pointer, pv = vr.pointer
+        let nx = nx
         let workers = box.pool.threadCount
         var mu = [Double](repeating: 0, count: workers * 2)
         mu.withUnsafeMutableBufferPointer { m in
@@ -155,7 +202,8 @@ public final class NavierStokes2D: @unchecked Sendable {
                 for i in (rows.lowerBound * nx)..<(rows.upperBound * nx) {
                     let uu = pu[i], vv = pv[i]
                     a = Swift.max(a, abs(uu)); b = Swift.max(b, abs(vv))
-                    px[i] = (uu * px[i] + vv * py[i]) * scale
+                    pu[i] = uu * vv * scale
+                    pv[i] = (vv * vv - uu * uu) * scale
                 }
                 mp[2 * worker] = Swift.max(mp[2 * worker], a)
                 mp[2 * worker + 1] = Swift.max(mp[2 * worker + 1], b)
@@ -163,13 +211,25 @@ public final class NavierStokes2D: @unchecked Sendable {
         }
         maxU = (0..<workers).map { mu[2 * $0] }.max()! / Double(n)
         maxV = (0..<workers).map { mu[2 * $0 + 1] }.max()! / Double(n)
-        fft.forward(px, out.pointer)
-        let keep = box.keep.pointer, o = out.pointer, f = force?.pointer
-        box.forChunks(box.complexCount) { r in
-            if let f {
-                for j in r { o[2 * j] = -o[2 * j] * keep[j] + f[2 * j]; o[2 * j + 1] = -o[2 * j + 1] * keep[j] + f[2 * j + 1] }
-            } else {
-                for j in r { o[2 * j] = -o[2 * j] * keep[j]; o[2 * j + 1] = -o[2 * j + 1] * keep[j] }
+        bandFFT.forwardBand(pu, out.pointer)      // (uv)^
+        bandFFT.forwardBand(pv, uh.pointer)       // (v² − u²)^
+        let kx = box.kd[1], ky = box.kd[0]
+        let keep = box.keep.pointer, o = out.pointer, bq = uh.pointer, f = force?.pointer
+        let ncx = ncx, band = bandFFT.band
+        box.forRows { rows in
+            for iy in rows {
+                let kyv = ky[iy], row = iy * ncx
+                for ix in 0..<band {
+                    let j = row + ix, kxv = kx[ix]
+                    let ca = (kyv * kyv - kxv * kxv) * keep[j], cb = kxv * kyv * keep[j]
+                    // −[(ky² − kx²)·(uv)^ − kx·ky·(v² − u²)^]
+                    o[2 * j] = cb * bq[2 * j] - ca * o[2 * j]
+                    o[2 * j + 1] = cb * bq[2 * j + 1] - ca * o[2 * j + 1]
+                }
+                (o + 2 * (row + band)).update(repeating: 0, count: 2 * (ncx - band))
+                if let f {
+                    for j in row..<(row + ncx) { o[2 * j] += f[2 * j]; o[2 * j + 1] += f[2 * j + 1] }
+                }
             }
         }
     }
@@ -209,33 +269,18 @@ public final class NavierStokes2D: @unchecked Sendable {
             box.forChunks(box.complexCount) { r in for j in r { e[j] = exp((-nu * k2[j] - al) * dt / 2) } }
             eHalfDt = dt
         }
-        let e = eHalf.pointer, wp = w.pointer, a = ka.pointer, b = kb.pointer, cc = kc.pointer, d = kd.pointer
-        let st = stage.pointer, h = dt / 2
-        let nc = box.complexCount
         // a = N(ω) — already evaluated at the end of the previous step (or in init)
-        box.forChunks(nc) { r in for j in r { let E = e[j]
-            st[2 * j] = E * (wp[2 * j] + h * a[2 * j]); st[2 * j + 1] = E * (wp[2 * j + 1] + h * a[2 * j + 1]) } }
-        evaluate(stage, into: kb)
-        box.forChunks(nc) { r in for j in r { let E = e[j]
-            st[2 * j] = E * wp[2 * j] + h * b[2 * j]; st[2 * j + 1] = E * wp[2 * j + 1] + h * b[2 * j + 1] } }
-        evaluate(stage, into: kc)
-        box.forChunks(nc) { r in for j in r { let E = e[j], E2 = E * E
-            st[2 * j] = E2 * wp[2 * j] + dt * E * cc[2 * j]; st[2 * j + 1] = E2 * wp[2 * j + 1] + dt * E * cc[2 * j + 1] } }
-        evaluate(stage, into: kd)
-        let s6 = dt / 6
-        box.forChunks(nc) { r in for j in r { let E = e[j], E2 = E * E
-            for q in 0..<2 {
-                let i = 2 * j + q
-                st[i] = E2 * wp[i] + s6 * (E2 * a[i] + 2 * E * (b[i] + cc[i]) + d[i])
-            } } }
-        evaluate(stage, into: kd)  // N at the new state: next step's `a`, and its velocities
+        evaluate(.stage2, into: kb)
+        evaluate(.stage3, into: kc)
+        evaluate(.stage4, into: kd)
+        evaluate(.next, into: kd)  // the new state into `stage`; N of it: next step's `a`, and its velocities
         let bad = !(maxU.isFinite && maxV.isFinite) || maxU > 1e150
         if bad {
-            evaluate(w, into: ka)  // restore velocities of the last good state
+            evaluate(.state(w), into: ka)  // restore velocities of the last good state
             throw .invalidState(String(format: "NavierStokes2D: blow-up at step %d (t = %.6g, dt = %.4g): the velocity is no longer finite; reduce cfl/maxDt or raise the viscosity/resolution", steps + 1, time + dt, dt))
         }
-        w.copy(from: stage)
-        ka.copy(from: kd)
+        swap(&w, &stage)
+        swap(&ka, &kd)
         time += dt
         steps += 1
         lastDt = dt
@@ -267,7 +312,7 @@ public final class NavierStokes2D: @unchecked Sendable {
 
     /// The current velocity (u, v).
     public func velocity() throws(TesseraError) -> (u: Field<Double>, v: Field<Double>) {
-        evaluate(w, into: stage)  // fills uh/vh… and then ur/vr with unscaled velocities
+        velocities(.state(w))  // ur/vr: unscaled velocities
         var u = try Field<Double>(grid: box.grid), v = try Field<Double>(grid: box.grid)
         let s = 1 / Double(box.realCount)
         u.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = ur.pointer[i] * s } }

@@ -6,13 +6,16 @@ import TesseraDiffusion
 /// `tessera bench diffusion`: patch-parallel sampling speed and quality (U-Net with random weights),
 /// the convolution rate against SGEMM, and Gaussian-field spectrum quality of every patch mode.
 func runDiffusionBench(_ ctx: BenchContext) throws {
+    // TESSERA_BENCH_DIFFUSION_CASE=torch runs only the forward-vs-PyTorch rows, =patch only the U-Net sampling rows
+    let only = ProcessInfo.processInfo.environment["TESSERA_BENCH_DIFFUSION_CASE"] ?? ""
+    if only == "torch" { return try runDiffusionTorchBench(ctx) }
     let out = ctx.output
     let quick = ctx.quick
     let one = try ThreadPool(threads: 1)
     let two = try ThreadPool(threads: 2)
 
     // 1. conv 3×3 (im2col + SGEMM) rate vs SGEMM of the same shape, one core
-    do {
+    if only != "patch" {
         openblas_set_num_threads(1)
         let cin = 64, cout = 64, side = quick ? 64 : 256
         let flops = 2.0 * Double(cout * cin * 9 * side * side)
@@ -100,7 +103,7 @@ func runDiffusionBench(_ ctx: BenchContext) throws {
     }
 
     // 3. Gaussian-field prior: spectrum error of each mode vs the unsplit sampler (distribution level)
-    do {
+    if only != "patch" {
         let side = quick ? 32 : 64, n = quick ? 8 : 24, P = 4
         let sched = try NoiseSchedule(.linear)
         let prior = try GaussianFieldPrior(channels: 1, height: side, width: side)
@@ -129,6 +132,9 @@ func runDiffusionBench(_ ctx: BenchContext) throws {
                                          "bytes_per_step": pp.bytesPerStepAfterWarmup, "time_s": t, "unsplit_time_s": tRef]))
         }
     }
+
+    // 4. one forward vs diffusers on PyTorch CPU, 2 threads (DiffusionTorchBench.swift)
+    if only != "patch" { try runDiffusionTorchBench(ctx) }
 }
 
 /// Single-core SGEMM rate (GFLOP/s) at a conv-like shape, measured now (the "SGEMM rate in the same run").

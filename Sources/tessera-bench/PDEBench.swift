@@ -6,6 +6,8 @@ import TesseraPDE
 func runPDEBench(_ ctx: BenchContext) throws {
     // TESSERA_BENCH_PDE_CASE=stagger runs only the learned NeuralStagger case (minutes of training)
     if ProcessInfo.processInfo.environment["TESSERA_BENCH_PDE_CASE"] == "stagger" { return try runLearnedStaggerBench(ctx) }
+    // TESSERA_BENCH_PDE_CASE=ns2d runs only the NS2D rows (step vs FFT floor and vs NumPy/SciPy)
+    if ProcessInfo.processInfo.environment["TESSERA_BENCH_PDE_CASE"] == "ns2d" { return try runNS2DBench(ctx) }
     let out = ctx.output
     let pool = ThreadPool.shared
     let threads = pool.threadCount
@@ -26,52 +28,8 @@ func runPDEBench(_ ctx: BenchContext) throws {
                          extra: ["plan_s_measure": mea.planSeconds, "plan_s_estimate": est.planSeconds,
                                  "min": ex.ours.min, "max": ex.ours.max]))
 
-    // ---- NS2D step vs 20 × FFT time (same run) and vs NumPy
-    for n in ctx.quick ? [256] : [1024, 2048] {
-        let g = try Grid.periodic(n)
-        var o = NS2DOptions(viscosity: 1e-4)
-        o.fixedDt = 1e-3
-        o.cflLimit = 100
-        let ns = try NavierStokes2D(vorticity: try NavierStokes2D.randomTurbulence(grid: g, seed: 3), options: o)
-        let fft = ns.box.fft
-        let re = try AlignedDoubles(count: fft.realCount), sp = try AlignedDoubles(count: 2 * fft.complexCount)
-        for i in 0..<re.count { re.pointer[i] = cos(Double(i)) }
-        let reps = ctx.quick ? 3 : 5
-        var fftTimes: [Double] = []
-        let pair = try measurePairs(repeats: reps, warmup: 1, ours: { try ns.step() }, baseline: {
-            // the FFT floor of one step: 16 c2r + 4 r2c, timed as 4 × (4 c2r + 1 r2c)
-            let t0 = benchNow()
-            for _ in 0..<4 {
-                fft.forward(re.pointer, sp.pointer)
-                for _ in 0..<4 { sp.pointer[0] = 1; fft.inverseUnscaled(sp.pointer, re.pointer) }
-                for i in stride(from: 0, to: 64, by: 1) { re.pointer[i] = 0.5 }
-            }
-            fftTimes.append(benchNow() - t0)
-        })
-        let floor = pair.baseline.median
-        var rec = BenchRecord(name: "ns2d step \(n)x\(n) IF-RK4 (20 FFTs)", unit: "s", ours: pair.ours.median,
-                              baselineName: "20 FFTs of the same plan", baseline: floor,
-                              limitName: "fftw_floor_fraction (target 0.7)", limit: 0.7,
-                              fraction: floor / pair.ours.median, threads: threads,
-                              extra: ["min": pair.ours.min, "max": pair.ours.max, "fft_s": floor / 20,
-                                      "inside_fftw": floor / pair.ours.median])
-        out.emit(rec)
-        // NumPy peer of the same scheme (bench/pde_ns2d.py), same machine, run right after
-        // the peer script: from the working directory (make bench runs in the repo root), else
-        // next to this source file's repository
-        let fromSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("bench/pde_ns2d.py").path
-        let script = FileManager.default.fileExists(atPath: "bench/pde_ns2d.py") ? "bench/pde_ns2d.py" : fromSource
-        if let peer = runPython(script, ["\(n)", ctx.quick ? "2" : "3"]), let sec = peer["seconds_per_step"] as? Double {
-            let again = try measure(repeats: reps, warmup: 0) { try ns.step() }
-            rec = BenchRecord(name: "ns2d step \(n)x\(n) vs numpy", unit: "s", ours: again.median,
-                              baselineName: "numpy (bench/pde_ns2d.py)", baseline: sec, threads: threads,
-                              extra: ["target_speedup": 3])
-            out.emit(rec)
-        } else {
-            out.note("pde: NumPy peer unavailable (python3 bench/pde_ns2d.py failed); skipped the numpy case")
-        }
-    }
+    // ---- NS2D step vs the FFT floor and the NumPy/SciPy peer (NS2DBench.swift)
+    try runNS2DBench(ctx)
 
     // ---- FD CG Poisson: per-iteration time, all cores vs 1 core vs naive serial CG; bandwidth
     let fdN = ctx.quick ? 512 : 2048
@@ -224,21 +182,6 @@ private func sgemmRateAtConvShape(cout m: Int, n: Int, k: Int) -> Double {
         best = min(best, benchNow() - t0)
     }
     return 2 * Double(m * n * k) / best / 1e9
-}
-
-/// Runs a Python script, returns its last stdout line parsed as JSON.
-private func runPython(_ script: String, _ args: [String]) -> [String: Any]? {
-    guard FileManager.default.fileExists(atPath: script) else { return nil }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", script] + args
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    do { try p.run() } catch { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last else { return nil }
-    return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
 }
 
 /// Textbook serial CG for −∇²u = −f on an n×n Dirichlet-0 grid (the naive reference).
