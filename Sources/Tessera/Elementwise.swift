@@ -14,6 +14,17 @@ public enum Elementwise {
         try check(tsr_swiglu_f32(gate, up, out, Int64(count)))
     }
 
+    /// GeGLU gating with the tanh form of GELU (Gemma's feed-forward),
+    /// `out[i] = ½g(1 + tanh(√(2/π)(g + 0.044715g³))) · up[i]` with `g = gate[i]`, for
+    /// `i < count`. `out` may be `gate` or `up`; other overlap is not allowed. The same bits on
+    /// every ISA (scalar, AVX2, AVX-512) and for any `count` or alignment; within a few ulp of
+    /// the float64 value (plus `|z|` ulp for the exponent argument `z ≈ −1.6g`). NaN propagates.
+    /// Errors: `.invalidArgument` for a negative count.
+    public static func geGLUTanh(gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
+                                 into out: UnsafeMutablePointer<Float>, count: Int) throws(TesseraError) {
+        try check(tsr_geglu_tanh_f32(gate, up, out, Int64(count)))
+    }
+
     /// Array form of ``swiGLU(gate:up:into:count:)``: `gate` and `up` of equal length.
     public static func swiGLU(gate: [Float], up: [Float]) throws(TesseraError) -> [Float] {
         guard gate.count == up.count else {

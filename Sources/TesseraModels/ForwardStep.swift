@@ -108,7 +108,8 @@ extension LlamaModel {
                     // vectorised C kernel; the scalar expf loop cost ≈ 6 % of a decoded token
                     try Elementwise.swiGLU(gate: g, up: g + f, into: gate + i * f, count: f)
                 case .geluTanh:
-                    geGLU(gate: g, up: g + f, into: gate + i * f, count: f)
+                    // vectorised C kernel, the same bits on every ISA (was a scalar tanhf loop)
+                    try Elementwise.geGLUTanh(gate: g, up: g + f, into: gate + i * f, count: f)
                 }
             }
             try timed(&tProj) { () throws(TesseraError) in try blk.down.apply(gate, rows: t, into: tmp) }
@@ -170,15 +171,6 @@ extension LlamaModel {
                     v[ib] = a * s + b * c
                 }
             }
-        }
-    }
-
-    /// GeGLU with tanh-GELU: `out[i] = ½g(1 + tanh(√(2/π)(g + 0.044715g³))) · up[i]`, f32.
-    private func geGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
-        let k: Float = 0.797_884_560_802_865_4   // √(2/π)
-        for i in 0..<count {
-            let g = gate[i]
-            out[i] = 0.5 * g * (1 + tanhf(k * (g + 0.044715 * g * g * g))) * up[i]
         }
     }
 }

@@ -10,7 +10,11 @@ import TesseraModels
 /// by the bytes read per token at the read bandwidth measured in this run, a per-token time
 /// breakdown, and plain vs speculative greedy decoding on a copy-heavy prompt.
 /// When the llama.cpp peer is installed (bench/models/setup-llamacpp, or TESSERA_BENCH_LLAMACPP=1
-/// to build it), prefill/decode/load are also compared with llama.cpp, interleaved A/B.
+/// to build it), prefill and decode are also compared with llama.cpp on the same file and on
+/// the model requantized to Q4_0 (its best CPU format): medians of ≥ 5 alternated rounds (ours
+/// and the peer never at once), each round's load average recorded, rounds taken while the box
+/// was busy (load average above TESSERA_BENCH_MAX_LOAD, default 2.5, or the run's read probe
+/// below 0.7 of its best) refused and retried (`BoxGuard`, `AlternatedRounds`).
 func runModelsBench(_ ctx: BenchContext) throws {
     let out = ctx.output
     let pool = ThreadPool.shared
@@ -24,6 +28,15 @@ func runModelsBench(_ ctx: BenchContext) throws {
     var readBW = try probe.readBandwidth(pool: pool, passes: ctx.quick ? 3 : 7)
 
     let peer = LlamaCppPeer.start(modelPath: path, threads: threads, note: out.note)
+    // llama.cpp on its own best format for this CPU: the model requantized to Q4_0 (cached)
+    let peerQ4 = peer == nil ? nil : requantizedQ4_0(path, note: out.note).flatMap {
+        LlamaCppPeer.start(modelPath: $0, threads: threads, note: out.note)
+    }
+    var peers: [(name: String, peer: LlamaCppPeer)] = []
+    if let peer { peers.append((name: "same file", peer: peer)) }
+    if let peerQ4 { peers.append((name: "Q4_0 requantized", peer: peerQ4)) }
+    let box = BoxGuard(probe: probe, pool: pool, bandwidth: readBW)
+    let rounds = max(5, repeats)
 
     // ---- load time, and the memory the model keeps (process RSS growth over the first load)
     let rssBefore = processRSSBytes()
@@ -78,12 +91,13 @@ func runModelsBench(_ ctx: BenchContext) throws {
                              extra: ["tokens_per_s": Double(t) / pair.ours.median, "gflops": ourRate / 1e9,
                                      "same_shape_sgemm_gflops": sameShapeRate / 1e9,
                                      "min": pair.ours.min, "max": pair.ours.max]))
-        if let peer {
-            let p2 = try measurePairs(repeats: repeats, warmup: 1, ours: ours, baseline: { _ = try peer.prefill(toks) })
-            out.emit(BenchRecord(name: "llm prefill \(t) tokens vs llama.cpp", unit: "s", ours: p2.ours.median,
-                                 baselineName: "llama.cpp \(peer.version)", baseline: p2.baseline.median, threads: threads,
-                                 extra: ["tokens_per_s": Double(t) / p2.ours.median,
-                                         "baseline_tokens_per_s": Double(t) / p2.baseline.median]))
+        for (which, peer) in peers {
+            _ = try peer.prefill(toks)  // warm-up
+            let r = try AlternatedRounds(wanted: rounds, guard: box,
+                                         ours: { let t0 = benchNow(); try ours(); return benchNow() - t0 },
+                                         peer: { try peer.prefill(toks) })
+            out.emit(peerRecord("llm prefill \(t) tokens vs llama.cpp (\(which))", r, goal: 2.0, tokens: Double(t),
+                                peer: peer, box: box, threads: threads))
         }
     }
 
@@ -96,7 +110,9 @@ func runModelsBench(_ ctx: BenchContext) throws {
     let unfused = try Generator(model: try LlamaModel(path: path, options: ModelOptions(fuseProjections: false)),
                                 contextLength: 1024)
     var unfusedOut = [Int]()
-    func decodeOnce(_ session: LlamaSession, record: Bool) throws -> Double {
+    /// One timed decode of nDecode tokens; `record`: keep its profile and tokens, else (when
+    /// `keepUnfused`) its tokens as the unfused variant's.
+    func decodeOnce(_ session: LlamaSession, record: Bool, keepUnfused: Bool = true) throws -> Double {
         session.reset()
         var next = 0
         try session.forward(prompt, logits: .last) { (l: UnsafeBufferPointer<Float>, _: Int) in next = Sampler.argmax(l) }
@@ -108,7 +124,7 @@ func runModelsBench(_ ctx: BenchContext) throws {
             toks.append(next)
         }
         let dt = benchNow() - t0
-        if !record { unfusedOut = toks; return dt }
+        if !record { if keepUnfused { unfusedOut = toks }; return dt }
         let p1 = session.profile
         prof = ForwardProfile()
         prof.projections = p1.projections - p0.projections
@@ -117,7 +133,7 @@ func runModelsBench(_ ctx: BenchContext) throws {
         greedyOut = toks
         return dt
     }
-    var ours = [Double](), theirs = [Double](), unfusedTimes = [Double]()
+    var ours = [Double](), unfusedTimes = [Double]()
     readBW = max(readBW, try probe.readBandwidth(pool: pool, passes: 3))
     // A second, stricter limit: the same prefetching read over a buffer the size of what a
     // token streams, which fits the L3 here like the weights do ("warm" read bandwidth).
@@ -132,7 +148,6 @@ func runModelsBench(_ ctx: BenchContext) throws {
             u = try decodeOnce(unfused.session, record: false); d = try decodeOnce(session, record: true)
         }
         if i > 0 { ours.append(d); unfusedTimes.append(u) }
-        if let peer { let s = try peer.decode(prompt, n: nDecode).seconds; if i > 0 { theirs.append(s) } }
         if i % 2 == 1 { readBW = max(readBW, try probe.readBandwidth(pool: pool, passes: 2)) }
         else { warmBW = max(warmBW, try warmProbe.readBandwidth(pool: pool, passes: 3)) }
     }
@@ -148,8 +163,7 @@ func runModelsBench(_ ctx: BenchContext) throws {
     let temperature = bytesPerToken >= 4 * Double(llc) ? "cold" : "warm"
     out.emit(BenchRecord(name: "llm decode \(nDecode) tokens (\(temperature): \(Int(bytesPerToken) >> 20) MiB/token streamed, L3 \(llc >> 20) MiB)",
                          unit: "s/token", ours: perToken,
-                         baselineName: peer != nil ? "llama.cpp \(peer!.version)" : "read-bandwidth floor",
-                         baseline: peer != nil ? summarize(theirs).median / Double(nDecode) : floor,
+                         baselineName: "read-bandwidth floor", baseline: floor,
                          limitName: "read_bandwidth_floor_s", limit: floor, fraction: floor / perToken, threads: threads,
                          extra: ["tokens_per_s": 1 / perToken, "bytes_per_token": bytesPerToken, "gbs": bytesPerToken / perToken / 1e9,
                                  "read_gbs": readBW / 1e9, "floor_ratio": perToken / floor,
@@ -169,13 +183,59 @@ func runModelsBench(_ ctx: BenchContext) throws {
                                  "min": dec.min / steps, "unfused_min": unf.min / steps,
                                  "min_floor_ratio": dec.min / steps / floor, "unfused_min_floor_ratio": unf.min / steps / floor,
                                  "same_tokens": greedyOut == unfusedOut ? 1 : 0]))
-    if let peer, !theirs.isEmpty {
-        let same = (try? peer.decode(prompt, n: nDecode).out) == greedyOut
-        out.note("llm: llama.cpp greedy decode \(same ? "matches" : "differs from") ours on this prompt")
+    // the same decode against llama.cpp: alternated whole runs (n tokens each), busy rounds refused
+    for (which, peer) in peers {
+        let r = try AlternatedRounds(wanted: rounds, guard: box,
+                                     ours: { try decodeOnce(session, record: false, keepUnfused: false) / steps },
+                                     peer: { try peer.decode(prompt, n: nDecode).seconds / Double(nDecode) })
+        var rec = peerRecord("llm decode \(nDecode) tokens vs llama.cpp (\(which))", r, goal: 1.5, tokens: 1,
+                             peer: peer, box: box, threads: threads)
+        rec.extra["floor_ratio"] = r.medians.ours / floor
+        out.emit(rec)
+        if which == "same file" {
+            let same = (try? peer.decode(prompt, n: nDecode).out) == greedyOut
+            out.note("llm: llama.cpp greedy decode \(same ? "matches" : "differs from") ours on this prompt")
+        }
     }
 
     try runModelsSpeculativeCase(ctx, generator: gen, threads: threads)
-    peer?.stop()
+    for (_, peer) in peers { peer.stop() }
+}
+
+/// A comparison with the llama.cpp peer from alternated rounds: times per token (or per
+/// prompt), `speedup` = peer ÷ ours, `fraction` = speedup ÷ the goal, the box's state beside it.
+private func peerRecord(_ name: String, _ r: AlternatedRounds, goal: Double, tokens: Double, peer: LlamaCppPeer,
+                        box: BoxGuard, threads: Int) -> BenchRecord {
+    let m = r.medians
+    var extra = r.extra(scale: 1)
+    extra["tokens_per_s"] = tokens / m.ours
+    extra["baseline_tokens_per_s"] = tokens / m.peer
+    extra["max_load_allowed"] = box.maxLoad
+    extra["read_gbs_best"] = box.bestBandwidth / 1e9
+    let speedup = m.peer / m.ours
+    return BenchRecord(name: name + r.nameSuffix, unit: tokens == 1 ? "s/token" : "s", ours: m.ours,
+                       baselineName: "llama.cpp \(peer.version)", baseline: m.peer, speedup: speedup,
+                       limitName: "goal_speedup", limit: goal, fraction: speedup / goal, threads: threads,
+                       extra: extra, notes: ["load_avg_rounds": r.loadsText, "rounds": "alternated, medians of clean rounds"])
+}
+
+/// `path` requantized to Q4_0 with Tessera's quantizer, cached beside it (nil, with a note, on
+/// failure). llama.cpp's fastest CPU format is Q4_0 (its repacked AVX-512 kernels).
+private func requantizedQ4_0(_ path: String, note: (String) -> Void) -> String? {
+    let url = URL(fileURLWithPath: path)
+    let dest = url.deletingLastPathComponent().appendingPathComponent(
+        url.deletingPathExtension().lastPathComponent + ".tessera-Q4_0.gguf").path
+    if FileManager.default.fileExists(atPath: dest) { return dest }
+    note("llm: requantizing \(url.lastPathComponent) to Q4_0 for the llama.cpp peer ...")
+    do {
+        let file = try GGUFFile(path: path)
+        try ModelQuantizer.quantize(file, to: GGMLType.q4_0).write(to: dest + ".part")
+        try FileManager.default.moveItem(atPath: dest + ".part", toPath: dest)
+        return dest
+    } catch {
+        note("llm: Q4_0 requantization failed (\(error)); no best-format peer")
+        return nil
+    }
 }
 
 /// The reference model's path (fetched with scripts/fetch-model when missing).

@@ -41,6 +41,12 @@ func runQuantBench(_ ctx: BenchContext) throws {
                            coldBytes: coldBytes, bw: bw, peakI8: peakI8, repeats: repeats, threads: threads)
         }
     }
+    // M = 128 (a prefill chunk) in every integer format, hot: the compute floor ops ÷ int8 peak
+    // applies; the per-group float step (g = 16 or 32) is what keeps them below it
+    for format in [QuantFormat.q4_0, .q8_0, .q4_1, .q5_0, .q5_1, .iq4_nl, .q4_K, .q5_K, .q6_K, .q3_K, .q2_K] {
+        try benchShape(ctx, n: 4096, k: 4096, format: format, ms: [128], coldBytes: 0,
+                       bw: bw, peakI8: peakI8, repeats: repeats, threads: threads)
+    }
     // SmolLM2-135M shapes, one by one (hot), then a whole decode step over the 210 matrices (cold)
     if !ctx.quick {
         for (n, k) in [(1536, 576), (576, 1536), (576, 576), (192, 576), (49152, 576)] {

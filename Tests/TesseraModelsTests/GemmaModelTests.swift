@@ -1,26 +1,15 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import TesseraModels
 
 /// Gemma 3 270M Q4_K_M (Q4_K, Q5_0, Q6_K, Q8_0, F32 tensors), fetched once by
 /// `scripts/fetch-model gemma3-270m`. Like the SmolLM2 tests, a model that cannot be fetched
 /// fails the tests with the reason (never a silent skip).
 enum GemmaModel {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = FetchedModel.root
 
-    static let path: String? = {
-        let p = Process()
-        p.executableURL = root.appendingPathComponent("scripts/fetch-model")
-        p.arguments = ["gemma3-270m"]
-        let out = Pipe()
-        p.standardOutput = out
-        do { try p.run() } catch { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init)
-    }()
+    static let path: String? = FetchedModel.path("gemma3-270m")
 
     static let model: LlamaModel? = path.flatMap { try? LlamaModel(path: $0) }
 

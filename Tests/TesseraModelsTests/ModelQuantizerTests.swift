@@ -128,7 +128,7 @@ struct GemmaQuantizePlanTests {
     /// give every tensor the type llama-quantize gave it (Q6_K/Q4_K where rows are whole 256-blocks,
     /// their Q8_0/Q5_0 fallbacks where the 640-long rows are not, Q6_K in the "more bits" layers).
     @Test func q4KMPlanReproducesLlamaQuantize() throws {
-        let path = try #require(GemmaModelFile.path, "Gemma 3 270M could not be fetched (scripts/fetch-model gemma3-270m)")
+        let path = try #require(GemmaModel.path, "Gemma 3 270M could not be fetched (scripts/fetch-model gemma3-270m)")
         let file = try GGUFFile(path: path)
         let plan = try ModelQuantizer.plan(for: file, target: .mix(.q4_K_M))
         #expect(plan.count == file.tensors.count && plan.count > 200)

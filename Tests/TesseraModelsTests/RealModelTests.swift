@@ -1,23 +1,11 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import TesseraModels
 
 /// The reference model (SmolLM2-135M-Instruct Q4_1), fetched once by scripts/fetch-model.
 enum ReferenceModel {
-    static let path: String? = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let p = Process()
-        p.executableURL = root.appendingPathComponent("scripts/fetch-model")
-        let out = Pipe()
-        p.standardOutput = out
-        do { try p.run() } catch { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        let path = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            .split(separator: "\n").last.map(String.init)
-        return path
-    }()
+    static let path: String? = FetchedModel.path()
 
     static let model: LlamaModel? = path.flatMap { try? LlamaModel(path: $0) }
 

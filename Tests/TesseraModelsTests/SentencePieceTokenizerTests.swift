@@ -197,34 +197,10 @@ struct SentencePieceTokenizerTests {
     }
 }
 
-/// Gemma 3 270M Q4_K_M, fetched by `scripts/fetch-model gemma3-270m` (else an already cached
-/// copy): only its metadata is read here — the tokenizer never touches a tensor.
-enum GemmaModelFile {
-    static let path: String? = {
-        let name = "gemma-3-270m-q4_k_m.gguf"
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let p = Process()
-        p.executableURL = root.appendingPathComponent("scripts/fetch-model")
-        p.arguments = ["gemma3-270m"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        if (try? p.run()) != nil {
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-            // an older fetch-model ignores its argument and prints the SmolLM2 path
-            if p.terminationStatus == 0 && line.hasSuffix("/" + name) { return line }
-        }
-        let dir = ProcessInfo.processInfo.environment["TESSERA_MODEL_DIR"] ?? (NSHomeDirectory() + "/.cache/tessera/models")
-        return FileManager.default.fileExists(atPath: dir + "/" + name) ? dir + "/" + name : nil
-    }()
-}
-
 @Suite("TesseraModels Gemma 3 tokenizer")
 struct GemmaTokenizerTests {
     @Test func readsTheTokenizerAndTemplateFromMetadataOnly() throws {
-        let path = try #require(GemmaModelFile.path, "Gemma 3 270M could not be fetched (scripts/fetch-model gemma3-270m)")
+        let path = try #require(GemmaModel.path, "Gemma 3 270M could not be fetched (scripts/fetch-model gemma3-270m)")
         let file = try GGUFFile(path: path)
         let t = try Tokenizer(gguf: file)
         #expect(t.model == .sentencePiece && t.vocabularySize == 262_144)

@@ -25,6 +25,20 @@ extern "C" {
  */
 TSR_API tsr_status tsr_swiglu_f32(const float *gate, const float *up, float *out, int64_t n);
 
+/**
+ * GeGLU gating with the tanh form of GELU (Gemma's FFN):
+ * out[i] = ½g(1 + tanh(√(2/π)(g + 0.044715g³))) · up[i], g = gate[i], for i < n, computed as
+ * the equal g / (1 + e^z) · up[i] with z = −2√(2/π)(g + 0.044715g³) (no tanh cancellation
+ * for negative g). e^z is the clamped Cephes polynomial (z ∈ [−87.34, 88]; gates below about
+ * −10 give |out| < 1e−36·|up|) written with the same IEEE operations (fused multiply-adds,
+ * one division) on every path, so the scalar, AVX2 and AVX-512 results are bit-identical and
+ * do not depend on n or alignment; within a few ulp of the float64 value plus the |z| ulp
+ * that the f32 argument z carries into e^z (relative error ≤ 1.2e−7·(4 + |z|) for |g| ≤ 10). `out` may be `gate` or `up`; other overlap is undefined. NaN
+ * propagates; infinite gates give unspecified results.
+ * Errors: TSR_EINVAL (NULL pointer with n > 0, n < 0).
+ */
+TSR_API tsr_status tsr_geglu_tanh_f32(const float *gate, const float *up, float *out, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif
