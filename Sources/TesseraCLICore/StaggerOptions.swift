@@ -19,6 +19,8 @@ public struct StaggerTrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Residual blocks (conv3x3-act-conv3x3) per network.") public var blocks = 1
     /// Activation.
     @Option(help: "Activation: identity | relu | tanh | gelu (identity suits the linear heat equation).") public var activation = "identity"
+    /// The physics step the networks correct: `coarseExplicit` or `none`.
+    @Option(help: "Base step the networks correct: coarseExplicit (each coarse field's own explicit heat step) | none.") public var base = "coarseExplicit"
     /// Diffusivity κ.
     @Option(parsing: .unconditional, help: "Diffusivity κ of the heat equation.") public var diffusivity = 1.0
     /// Mesh ratio κΔt/h² of one learned step.
@@ -39,6 +41,7 @@ public struct StaggerTrainOptions: ParsableArguments {
     /// Checks the values; throws `ValidationError`.
     public func validate() throws {
         guard StaggerSharing(rawValue: sharing) != nil else { throw ValidationError("--sharing must be separate or shared") }
+        guard StaggerBase(rawValue: base) != nil else { throw ValidationError("--base must be coarseExplicit or none") }
         guard NetActivation(rawValue: activation) != nil else { throw ValidationError("--activation must be identity, relu, tanh or gelu") }
         guard steps >= 1, batch >= 1, lr > 0, ratio > 0, diffusivity > 0 else {
             throw ValidationError("need --steps ≥ 1, --batch ≥ 1 and positive --lr, --ratio, --diffusivity")
@@ -55,6 +58,7 @@ public struct StaggerTrainOptions: ParsableArguments {
         c.sharing = StaggerSharing(rawValue: sharing) ?? .separate
         c.activation = NetActivation(rawValue: activation) ?? .gelu
         c.width = width; c.blocks = blocks
+        c.base = StaggerBase(rawValue: base) ?? StaggerBase.none
         return c
     }
 
@@ -63,6 +67,7 @@ public struct StaggerTrainOptions: ParsableArguments {
         var o = StaggerTrainingOptions()
         o.steps = steps; o.batch = batch; o.learningRate = lr; o.timeBudget = timeBudget; o.seed = seed
         o.patch = patch ?? min(32, n)
+        o.pool = .shared   // sub-task networks on the pool's workers (OpenBLAS set to one thread meanwhile)
         return o
     }
 }

@@ -179,6 +179,9 @@ struct StaggerTrain: ParsableCommand {
         print(String(format: "stagger-train heat %d² s=%d (%d sub-tasks, %@), %d parameters, dt=%.4g (κdt/h²=%.3g)",
                      cfg.n, cfg.factor, cfg.subtasks, cfg.sharing.rawValue, model.parameterCount, cfg.dt, options.ratio))
         var bar = ProgressBar(total: options.steps)
+        let blas = blasThreads
+        setBLASThreads(1)   // the sub-task networks run on the pool's workers, one BLAS thread each
+        defer { setBLASThreads(blas) }
         let report = try model.train(options: options.training) { step, loss, lr in
             bar.update(step, String(format: "loss %.3e lr %.1e", loss, lr))
         }
