@@ -23,8 +23,8 @@ public struct StaggerTrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Residual blocks (conv3x3-act-conv3x3) per network.") public var blocks = 1
     /// Activation.
     @Option(help: "Activation: identity | relu | tanh | gelu (default: identity for heat, which is linear; gelu for ns2d).") public var activation: String?
-    /// The physics step the networks correct: `coarseExplicit` or `none`.
-    @Option(help: "Base step the networks correct: coarseExplicit (each coarse field's own explicit heat step) | none.") public var base = "coarseExplicit"
+    /// The physics step the networks correct (nil: coarseExplicit for heat, coarseSpectral for ns2d).
+    @Option(help: "Base step the networks correct: coarseExplicit (heat: each coarse field's own explicit step) | coarseSpectral (ns2d: each coarse field's own spectral solve) | none. Default: the equation's.") public var base: String?
     /// Diffusivity κ (heat) or viscosity ν (ns2d); nil: 1 (heat), 1e-3 (ns2d).
     @Option(parsing: .unconditional, help: "Diffusivity κ (heat, default 1) or viscosity ν (ns2d, default 1e-3).") public var diffusivity: Double?
     /// Mesh ratio κΔt/h² of one learned step.
@@ -45,7 +45,7 @@ public struct StaggerTrainOptions: ParsableArguments {
     /// Checks the values; throws `ValidationError`.
     public func validate() throws {
         guard StaggerSharing(rawValue: sharing) != nil else { throw ValidationError("--sharing must be separate or shared") }
-        guard StaggerBase(rawValue: base) != nil else { throw ValidationError("--base must be coarseExplicit or none") }
+        guard StaggerBase(rawValue: baseName) != nil else { throw ValidationError("--base must be coarseExplicit, coarseSpectral or none") }
         guard equation == "heat" || equation == "ns2d" else { throw ValidationError("--equation must be heat or ns2d") }
         guard NetActivation(rawValue: activationName) != nil else { throw ValidationError("--activation must be identity, relu, tanh or gelu") }
         guard steps >= 1, batch >= 1, lr > 0, ratio > 0, dt > 0, nu > 0 || (equation == "ns2d" && nu == 0) else {
@@ -57,6 +57,8 @@ public struct StaggerTrainOptions: ParsableArguments {
 
     /// κ or ν with its per-equation default.
     var nu: Double { diffusivity ?? (equation == "ns2d" ? 1e-3 : 1) }
+    /// The base step name with its per-equation default.
+    var baseName: String { base ?? (equation == "ns2d" ? "coarseSpectral" : "coarseExplicit") }
     /// The activation name with its per-equation default.
     var activationName: String { activation ?? (equation == "ns2d" ? "gelu" : "identity") }
 
@@ -69,9 +71,9 @@ public struct StaggerTrainOptions: ParsableArguments {
         c.sharing = StaggerSharing(rawValue: sharing) ?? .separate
         c.activation = NetActivation(rawValue: activationName) ?? .gelu
         c.width = width; c.blocks = blocks
-        c.base = StaggerBase(rawValue: base) ?? StaggerBase.none
+        c.base = StaggerBase(rawValue: baseName) ?? StaggerBase.none
         if equation == "ns2d" {
-            c.equation = "ns2d"; c.dt = dt; c.base = nil
+            c.equation = "ns2d"; c.dt = dt
             let w = try NavierStokes2D.randomTurbulence(grid: try Grid.periodic(n), peakWavenumber: 4, seed: 9).toArray()
             c.normalization = .fixed((w.reduce(0) { $0 + $1 * $1 } / Double(w.count)).squareRoot())
         }

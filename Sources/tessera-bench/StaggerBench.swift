@@ -116,7 +116,7 @@ private func sgemmRateAtConvShape(cout m: Int, n: Int, k: Int) -> Double {
 /// inputs the model's own 1…4-step rollouts), then rolled out against NavierStokes2D (IF-RK4,
 /// adaptive CFL 0.5). Knobs: TESSERA_STAGGER_NS_{DT (learned Δt, default 0.05), STEPS (rollout
 /// steps, default 40), BUDGET (s, default 240; --quick 20), WIDTH (24), BLOCKS (2), LR (1e-3),
-/// BATCH (4), ADAM (an Adam step limit)}.
+/// BATCH (4), ADAM (an Adam step limit), BASE (coarseSpectral | none)}.
 func runLearnedStaggerNS2D(_ ctx: BenchContext, n: Int, pool2: ThreadPool, one: ThreadPool) throws {
     let out = ctx.output
     let env = ProcessInfo.processInfo.environment
@@ -129,6 +129,7 @@ func runLearnedStaggerNS2D(_ ctx: BenchContext, n: Int, pool2: ThreadPool, one: 
     var cfg = LearnedStaggerConfig(n: n, factor: 2, dt: dt)
     cfg.equation = "ns2d"; cfg.diffusivity = 1e-3; cfg.normalization = .fixed(rms)
     cfg.width = width; cfg.blocks = blocks; cfg.activation = .gelu
+    cfg.base = StaggerBase(rawValue: env["TESSERA_STAGGER_NS_BASE"] ?? "") ?? .coarseSpectral
     var model = try LearnedStagger<Float>(config: cfg, seed: 7)
     var o = StaggerTrainingOptions()
     o.steps = Int(num("ADAM", 1_000_000)); o.timeBudget = budget; o.learningRate = num("LR", 1e-3); o.batch = batch
@@ -143,7 +144,7 @@ func runLearnedStaggerNS2D(_ ctx: BenchContext, n: Int, pool2: ThreadPool, one: 
                                 baseline: { _ = try model.step(coarse: [c0], pool: one) })
     setBLASThreads(ctx.threads)
     let horizon = cmp.relativeL2.firstIndex { $0 > 0.1 } ?? cmp.relativeL2.count
-    let tag = "ns2d \(n)x\(n) s=2 w\(width)b\(blocks) gelu dt=\(dt)"
+    let tag = "ns2d \(n)x\(n) s=2 w\(width)b\(blocks) gelu base \((cfg.base ?? .none).rawValue) dt=\(dt)"
     let curve = stride(from: 0, to: cmp.relativeL2.count, by: max(1, cmp.relativeL2.count / 8)).map {
         String(format: "%d:%.3f", $0 + 1, cmp.relativeL2[$0]) }.joined(separator: " ")
     print("[\(tag)] rel. L2 by step \(curve); spectrum worst ratio \(cmp.worstSpectrumRatio); train \(rep.steps) steps, \(rep.stopReason), loss \(rep.losses.last ?? .nan)")

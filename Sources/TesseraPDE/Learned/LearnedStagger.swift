@@ -26,6 +26,10 @@ public enum StaggerBase: String, Sendable, Codable, CaseIterable {
     /// coarse solver of each sub-task; the network learns only its correction towards the fine
     /// Crank–Nicolson step, which is O(k⁴) small at low wavenumbers.
     case coarseExplicit
+    /// ns2d: each coarse field advanced alone by `NavierStokes2D` on the coarse grid (IF-RK4,
+    /// adaptive CFL 0.5, the same viscosity, 2/3 rule there): the coarse spectral solver of each
+    /// sub-task; the network learns its correction towards the fine residual's solution.
+    case coarseSpectral
 }
 
 /// How fields are scaled before they enter the networks.
@@ -75,8 +79,9 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
         guard equation == "heat" || equation == "ns2d" else {
             throw .invalidArgument("LearnedStagger: unknown equation '\(equation)' (heat or ns2d)")
         }
-        if equation == "ns2d", (base ?? .none) != .none {
-            throw .invalidArgument("LearnedStagger: the coarse explicit base step is a heat-equation step; ns2d takes base none")
+        switch (equation, base ?? .none) {
+        case (_, .none), ("heat", .coarseExplicit), ("ns2d", .coarseSpectral): break
+        default: throw .invalidArgument("LearnedStagger: base \(base?.rawValue ?? "none") does not fit \(equation) (heat: coarseExplicit; ns2d: coarseSpectral; or none)")
         }
         guard factor >= 1, n >= 2 * factor, n % factor == 0 else {
             throw .invalidArgument("LearnedStagger: n = \(n) must be a multiple of the stagger factor \(factor) (and ≥ 2·s)")
@@ -213,8 +218,12 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     /// The base step's increment of one periodic hc×hc coarse field (zero for `.none`).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    func baseIncrement(_ u: UnsafePointer<T>, _ hc: Int, into out: UnsafeMutablePointer<T>) {
-        guard (config.base ?? .none) == .coarseExplicit else { out.initialize(repeating: 0, count: hc * hc); return }
+    func baseIncrement(_ u: UnsafePointer<T>, _ hc: Int, into out: UnsafeMutablePointer<T>) throws(TesseraError) {
+        switch config.base ?? .none {
+        case .none: out.initialize(repeating: 0, count: hc * hc); return
+        case .coarseSpectral: try spectralIncrement(u, hc, into: out); return
+        case .coarseExplicit: break
+        }
         let rc = coarseRatio, sub = max(1, Int((rc / 0.2).rounded(.up))), r = T(rc / Double(sub))
         var v = [T](UnsafeBufferPointer(start: u, count: hc * hc)), nv = v
         for _ in 0..<sub {
@@ -228,6 +237,20 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
             swap(&v, &nv)
         }
         for i in 0..<(hc * hc) { out[i] = v[i] - u[i] }
+    }
+
+    /// The coarse spectral base step (ns2d): NavierStokes2D on the hc×hc coarse grid over Δt,
+    /// in physical units (the fixed input scale undone and reapplied).
+    func spectralIncrement(_ u: UnsafePointer<T>, _ hc: Int, into out: UnsafeMutablePointer<T>) throws(TesseraError) {
+        var sc = 1.0
+        if case .fixed(let f) = config.normalization { sc = f }
+        let side = config.length * Double(hc * config.factor) / Double(config.n)
+        let g = try Grid(shape: [hc, hc], lengths: [side, side])
+        let w = try Field<Double>(grid: g, values: (0..<(hc * hc)).map { Double(u[$0]) * sc })
+        let ns = try NavierStokes2D(vorticity: w, options: NS2DOptions(viscosity: config.diffusivity), effort: .estimate)
+        try ns.advance(to: config.dt)
+        let w1 = try ns.vorticity()
+        w1.withUnsafeBufferPointer { p in for i in 0..<(hc * hc) { out[i] = T(p[i] / sc) - u[i] } }
     }
 
     /// One learned step of every sub-task from scaled coarse fields `coarse[b][k]`; the s²
@@ -255,11 +278,11 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
             let out = np.baseAddress!
             try forEachSubtask(pool: pool) { (k) throws(TesseraError) in
                 var y = try self.net(k)(shared ? self.input(coarse, subtask: k) : plain, batch: b, height: hc, width: hc)
-                y.withUnsafeMutableBufferPointer { yp in
+                try y.withUnsafeMutableBufferPointer { (yp) throws(TesseraError) in
                     var inc = [T](repeating: 0, count: hw)
                     for bb in 0..<b {
-                        coarse[bb][k].withUnsafeBufferPointer { cp in
-                            inc.withUnsafeMutableBufferPointer { ip in self.baseIncrement(cp.baseAddress!, hc, into: ip.baseAddress!) }
+                        try coarse[bb][k].withUnsafeBufferPointer { (cp) throws(TesseraError) in
+                            try inc.withUnsafeMutableBufferPointer { (ip) throws(TesseraError) in try self.baseIncrement(cp.baseAddress!, hc, into: ip.baseAddress!) }
                             for i in 0..<hw { yp[bb * hw + i] += cp[i] + inc[i] }
                         }
                     }
@@ -363,8 +386,8 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
                                                     batch: b, height: hc, width: hc, tape: &tape)
                     var inc = [T](repeating: 0, count: hw)
                     for bb in 0..<b {
-                        coarse[bb][k].withUnsafeBufferPointer { cp in
-                            inc.withUnsafeMutableBufferPointer { ip in self.baseIncrement(cp.baseAddress!, hc, into: ip.baseAddress!) }
+                        try coarse[bb][k].withUnsafeBufferPointer { (cp) throws(TesseraError) in
+                            try inc.withUnsafeMutableBufferPointer { (ip) throws(TesseraError) in try self.baseIncrement(cp.baseAddress!, hc, into: ip.baseAddress!) }
                             for i in 0..<hw { y[bb * hw + i] += cp[i] + inc[i] }
                         }
                     }
