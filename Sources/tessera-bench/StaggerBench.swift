@@ -8,7 +8,7 @@ import TesseraPDE
 /// on the fine Crank–Nicolson residual (32² periodic patches) within a time budget
 /// (TESSERA_STAGGER_BUDGET seconds, default 240; --quick 20), then roll 50 steps out against
 /// FDHeat CN; time inference against the fine solver, s² sub-tasks on 2 workers vs 1, and
-/// training throughput vs SGEMM. Other knobs: TESSERA_STAGGER_{WIDTH,BLOCKS,ACT,LR,BATCH,PATCH,
+/// training throughput vs SGEMM. Other knobs (defaults: width 12, 2 blocks, 300 s, patch 32 for s = 2 and 64 for s = 4): TESSERA_STAGGER_{WIDTH,BLOCKS,ACT,LR,BATCH,PATCH,
 /// VARIANTS (e.g. "2s,4s,2h": s and separate/shared), BLAS (BLAS threads in training), STEPS
 /// (an Adam step limit: accuracy independent of the machine's load)}.
 func runLearnedStaggerBench(_ ctx: BenchContext) throws {
@@ -16,13 +16,13 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     let env = ProcessInfo.processInfo.environment
     let n = 128, steps = 50
     let r = Double(env["TESSERA_STAGGER_R"] ?? "") ?? 0.5
-    let budget = Double(env["TESSERA_STAGGER_BUDGET"] ?? "") ?? (ctx.quick ? 20 : 240)
+    let budget = Double(env["TESSERA_STAGGER_BUDGET"] ?? "") ?? (ctx.quick ? 20 : 300)
     let width = Int(env["TESSERA_STAGGER_WIDTH"] ?? "") ?? 12
-    let blocks = Int(env["TESSERA_STAGGER_BLOCKS"] ?? "") ?? 1
+    let blocks = Int(env["TESSERA_STAGGER_BLOCKS"] ?? "") ?? 2
     let act = NetActivation(rawValue: env["TESSERA_STAGGER_ACT"] ?? "") ?? .identity
     let lr = Double(env["TESSERA_STAGGER_LR"] ?? "") ?? 2e-3
     let batch = Int(env["TESSERA_STAGGER_BATCH"] ?? "") ?? 8
-    let patch = Int(env["TESSERA_STAGGER_PATCH"] ?? "") ?? 32
+    let patchEnv = Int(env["TESSERA_STAGGER_PATCH"] ?? "")
     let base = StaggerBase(rawValue: env["TESSERA_STAGGER_BASE"] ?? "") ?? .coarseExplicit
     let trainWorkers = Int(env["TESSERA_STAGGER_WORKERS"] ?? "") ?? 2
     let h = 2 * Double.pi / Double(n)
@@ -34,6 +34,7 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     }
     let u0 = try Field<Double>(grid: try Grid.periodic(n), values: randomSmoothField(n: n, maxWavenumber: 16, seed: 424_242))
     for (s, sharing) in variants {
+        let patch = patchEnv ?? (s >= 4 ? 64 : 32)   // 8² coarse patches would wrap inside the receptive field
         var cfg = LearnedStaggerConfig(n: n, factor: s, dt: r * h * h)
         cfg.sharing = sharing; cfg.width = width; cfg.blocks = blocks; cfg.activation = act
         cfg.base = base
@@ -122,7 +123,7 @@ func runLearnedStaggerNS2D(_ ctx: BenchContext, n: Int, pool2: ThreadPool, one: 
     let env = ProcessInfo.processInfo.environment
     func num(_ k: String, _ d: Double) -> Double { Double(env["TESSERA_STAGGER_NS_" + k] ?? "") ?? d }
     let dt = num("DT", 0.05), steps = Int(num("STEPS", 40)), budget = num("BUDGET", ctx.quick ? 20 : 240)
-    let width = Int(num("WIDTH", 24)), blocks = Int(num("BLOCKS", 2)), batch = Int(num("BATCH", 4))
+    let width = Int(num("WIDTH", 16)), blocks = Int(num("BLOCKS", 2)), batch = Int(num("BATCH", 4))
     let grid = try Grid.periodic(n)
     let w0 = try NavierStokes2D.randomTurbulence(grid: grid, peakWavenumber: 4, seed: 9)
     let rms = (w0.toArray().reduce(0) { $0 + $1 * $1 } / Double(n * n)).squareRoot()
