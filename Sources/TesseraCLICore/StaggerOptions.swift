@@ -7,6 +7,10 @@ public struct StaggerTrainOptions: ParsableArguments {
     /// Options with their defaults (ArgumentParser fills them from the command line).
     public init() {}
 
+    /// `heat` or `ns2d` (2-D decaying turbulence in vorticity form).
+    @Option(help: "Equation: heat (Crank–Nicolson residual) | ns2d (2-D vorticity, implicit-midpoint spectral residual).") public var equation = "heat"
+    /// ns2d: the learned step Δt (heat uses --ratio).
+    @Option(parsing: .unconditional, help: "ns2d: learned step dt (heat: use --ratio).") public var dt = 0.05
     /// Fine grid points per axis (periodic square of side 2π).
     @Option(parsing: .unconditional, help: "Fine grid points per axis (periodic square of side 2π).") public var n = 128
     /// Stagger factor s per axis (s² sub-tasks).
@@ -18,9 +22,11 @@ public struct StaggerTrainOptions: ParsableArguments {
     /// Residual blocks.
     @Option(parsing: .unconditional, help: "Residual blocks (conv3x3-act-conv3x3) per network.") public var blocks = 1
     /// Activation.
-    @Option(help: "Activation: identity | relu | tanh | gelu (identity suits the linear heat equation).") public var activation = "identity"
-    /// Diffusivity κ.
-    @Option(parsing: .unconditional, help: "Diffusivity κ of the heat equation.") public var diffusivity = 1.0
+    @Option(help: "Activation: identity | relu | tanh | gelu (default: identity for heat, which is linear; gelu for ns2d).") public var activation: String?
+    /// The physics step the networks correct (nil: coarseExplicit for heat, coarseSpectral for ns2d).
+    @Option(help: "Base step the networks correct: coarseExplicit (heat: each coarse field's own explicit step) | coarseSpectral (ns2d: each coarse field's own spectral solve) | none. Default: the equation's.") public var base: String?
+    /// Diffusivity κ (heat) or viscosity ν (ns2d); nil: 1 (heat), 1e-3 (ns2d).
+    @Option(parsing: .unconditional, help: "Diffusivity κ (heat, default 1) or viscosity ν (ns2d, default 1e-3).") public var diffusivity: Double?
     /// Mesh ratio κΔt/h² of one learned step.
     @Option(parsing: .unconditional, help: "Mesh ratio κ·dt/h² of one learned step (dt follows from it).") public var ratio = 0.5
     /// Adam steps at most.
@@ -39,22 +45,38 @@ public struct StaggerTrainOptions: ParsableArguments {
     /// Checks the values; throws `ValidationError`.
     public func validate() throws {
         guard StaggerSharing(rawValue: sharing) != nil else { throw ValidationError("--sharing must be separate or shared") }
-        guard NetActivation(rawValue: activation) != nil else { throw ValidationError("--activation must be identity, relu, tanh or gelu") }
-        guard steps >= 1, batch >= 1, lr > 0, ratio > 0, diffusivity > 0 else {
-            throw ValidationError("need --steps ≥ 1, --batch ≥ 1 and positive --lr, --ratio, --diffusivity")
+        guard StaggerBase(rawValue: baseName) != nil else { throw ValidationError("--base must be coarseExplicit, coarseSpectral or none") }
+        guard equation == "heat" || equation == "ns2d" else { throw ValidationError("--equation must be heat or ns2d") }
+        guard NetActivation(rawValue: activationName) != nil else { throw ValidationError("--activation must be identity, relu, tanh or gelu") }
+        guard steps >= 1, batch >= 1, lr > 0, ratio > 0, dt > 0, nu > 0 || (equation == "ns2d" && nu == 0) else {
+            throw ValidationError("need --steps ≥ 1, --batch ≥ 1 and positive --lr, --ratio, --dt, --diffusivity")
         }
         if let t = timeBudget, !(t > 0) { throw ValidationError("--time-budget must be positive") }
         do { try config().validate() } catch { throw ValidationError("\(error)") }
     }
 
-    /// The model configuration these options describe.
+    /// κ or ν with its per-equation default.
+    var nu: Double { diffusivity ?? (equation == "ns2d" ? 1e-3 : 1) }
+    /// The base step name with its per-equation default.
+    var baseName: String { base ?? (equation == "ns2d" ? "coarseSpectral" : "coarseExplicit") }
+    /// The activation name with its per-equation default.
+    var activationName: String { activation ?? (equation == "ns2d" ? "gelu" : "identity") }
+
+    /// The model configuration these options describe. ns2d: Δt = --dt, no base step, inputs
+    /// divided by the vorticity RMS of the standard random initial field (peak wavenumber 4).
     public func config() throws -> LearnedStaggerConfig {
         let h = 2 * Double.pi / Double(n)
-        var c = LearnedStaggerConfig(n: n, factor: factor, dt: ratio * h * h / diffusivity)
-        c.diffusivity = diffusivity
+        var c = LearnedStaggerConfig(n: n, factor: factor, dt: ratio * h * h / nu)
+        c.diffusivity = nu
         c.sharing = StaggerSharing(rawValue: sharing) ?? .separate
-        c.activation = NetActivation(rawValue: activation) ?? .gelu
+        c.activation = NetActivation(rawValue: activationName) ?? .gelu
         c.width = width; c.blocks = blocks
+        c.base = StaggerBase(rawValue: baseName) ?? StaggerBase.none
+        if equation == "ns2d" {
+            c.equation = "ns2d"; c.dt = dt
+            let w = try NavierStokes2D.randomTurbulence(grid: try Grid.periodic(n), peakWavenumber: 4, seed: 9).toArray()
+            c.normalization = .fixed((w.reduce(0) { $0 + $1 * $1 } / Double(w.count)).squareRoot())
+        }
         return c
     }
 
@@ -62,7 +84,9 @@ public struct StaggerTrainOptions: ParsableArguments {
     public var training: StaggerTrainingOptions {
         var o = StaggerTrainingOptions()
         o.steps = steps; o.batch = batch; o.learningRate = lr; o.timeBudget = timeBudget; o.seed = seed
-        o.patch = patch ?? min(32, n)
+        o.patch = patch ?? (equation == "ns2d" ? n : min(32, n))
+        if equation == "ns2d" { o.roughness = 0; o.rolloutInputs = 4 }
+        o.pool = .shared   // sub-task networks on the pool's workers (OpenBLAS set to one thread meanwhile)
         return o
     }
 }

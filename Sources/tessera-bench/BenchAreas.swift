@@ -5,6 +5,7 @@ nonisolated(unsafe) let benchAreas: [(name: String, summary: String, run: (Bench
     ("cluster", "k-medoids (FasterPAM vs kmedoids), distance matrix roofline, k-means vs scikit-learn", runClusterBench),
     ("quant", "quantized GEMV/GEMM (q4g128, GGUF Q4_0/Q4_1/Q8_0) vs OpenBLAS f32, cold/hot, roofline", runQuantBench),
     ("pde", "NS2D step vs FFT floor and NumPy, FFTW plan cost, FD CG/heat vs naive, parallel efficiency, bandwidth", runPDEBench),
+    ("stagger", "learned NeuralStagger alone (heat s=2/4, training throughput vs SGEMM, rollout error, sub-task parallelism); also run by pde", runLearnedStaggerBench),
     ("randproj", "random projections (dense, CSR) vs SGEMM and scikit-learn, FastRP vs SciPy and fastrp, SpMM vs read bandwidth", runRandProjBench),
     ("diffusion", "patch-parallel U-Net sampling (sync/DistriFusion/PCPP/ASG) vs unsplit, conv vs SGEMM, Gaussian-field spectrum error", runDiffusionBench),
     ("datatype", "MPI-style datatype pack (vectors, 3-D faces hot and cold, nested, indexed, struct) vs OpenMPI MPI_Pack (bench_pack, built by make mpi) and the naive packer, STREAM copy limit", runDatatypeBench),

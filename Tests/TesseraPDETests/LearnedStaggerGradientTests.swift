@@ -98,11 +98,14 @@ struct LearnedStaggerGradientTests {
         }
     }
 
-    /// The whole loss: fine Crank–Nicolson residual of the unstaggered prediction, both sharing modes.
+    /// The whole loss: fine Crank–Nicolson residual of the unstaggered prediction, both sharing
+    /// modes, with and without the coarse explicit base step; the gradient computed with the
+    /// sub-tasks on two workers is bitwise the serial one.
     @Test func wholePhysicsLoss() throws {
-        for sharing in StaggerSharing.allCases {
-            var cfg = LearnedStaggerConfig(n: 8, factor: 2, dt: 0.05)
-            cfg.width = 3; cfg.blocks = 1; cfg.sharing = sharing; cfg.activation = .gelu
+        let pool2 = try ThreadPool(threads: 2)
+        for sharing in StaggerSharing.allCases { for base in [StaggerBase.none, .coarseExplicit] {
+            var cfg = LearnedStaggerConfig(n: 8, factor: 2, dt: 0.4)
+            cfg.width = 3; cfg.blocks = 1; cfg.sharing = sharing; cfg.activation = .gelu; cfg.base = base
             var model = try LearnedStagger<Double>(config: cfg, seed: 5)
             for j in model.nets.indices {   // a non-trivial point: nets not near zero output
                 model.nets[j].parameters = model.nets[j].parameters.enumerated().map { $1 + 0.05 * sin(Double($0 + 7 * j)) }
@@ -110,7 +113,10 @@ struct LearnedStaggerGradientTests {
             let residual = try cfg.residual()
             let batch = [randomSmoothField(n: 8, maxWavenumber: 2, seed: 1), randomSmoothField(n: 8, maxWavenumber: 2, seed: 2)]
             var grads: [[Double]]? = model.nets.map { [Double](repeating: 0, count: $0.parameters.count) }
-            _ = try model.loss(batch, residual: residual, gradient: &grads)
+            let l = try model.loss(batch, residual: residual, gradient: &grads)
+            var grads2: [[Double]]? = model.nets.map { [Double](repeating: 0, count: $0.parameters.count) }
+            #expect(try model.loss(batch, residual: residual, gradient: &grads2, pool: pool2) == l)
+            #expect(grads2! == grads!, "\(sharing) \(base): gradient on 2 workers differs from the serial one")
             var none: [[Double]]? = nil
             let eps = 1e-6
             for j in model.nets.indices {
@@ -121,9 +127,26 @@ struct LearnedStaggerGradientTests {
                     fd[i] = (try mp.loss(batch, residual: residual, gradient: &none)
                              - mm.loss(batch, residual: residual, gradient: &none)) / (2 * eps)
                 }
-                #expect(relErr(grads![j], fd) <= 1e-5, "\(sharing) net \(j): rel. error \(relErr(grads![j], fd))")
+                #expect(relErr(grads![j], fd) <= 1e-5, "\(sharing) \(base) net \(j): rel. error \(relErr(grads![j], fd))")
             }
-        }
+        } }
+    }
+
+    /// With all weights zero the model is its base step: each coarse field of a cos mode decays
+    /// by the explicit multiplier (1 − (r/m)(2 − 2cos θ))^m, r = κΔt/(s·h)², m sub-steps.
+    @Test func coarseExplicitBaseIsTheCoarseHeatStep() throws {
+        var cfg = LearnedStaggerConfig(n: 16, factor: 2, dt: 0)
+        let hc = 2 * Double.pi / 8
+        cfg.dt = 0.5 * hc * hc   // r = 0.5 → 3 sub-steps of 1/6
+        cfg.base = .coarseExplicit; cfg.width = 2; cfg.blocks = 0
+        var model = try LearnedStagger<Double>(config: cfg)
+        for j in model.nets.indices { model.nets[j].parameters = [Double](repeating: 0, count: model.nets[j].parameters.count) }
+        let g = try cfg.grid()
+        let u0 = try Field<Double>(grid: g, values: (0..<256).map { cos(2 * Double.pi * Double($0 % 16) / 16) + 0.5 })
+        let u1 = try model.rollout(u0, steps: 2)
+        let mult = pow(1 - (0.5 / 3) * (2 - 2 * cos(hc)), 3)
+        let want = (0..<256).map { 0.5 + mult * mult * cos(2 * Double.pi * Double($0 % 16) / 16) }
+        #expect(zip(u1.toArray(), want).map { abs($0 - $1) }.max()! < 1e-12)
     }
 
     /// The CN residual vanishes on the fine Crank–Nicolson solver's own step (FDHeat).

@@ -117,7 +117,7 @@ public struct ConvNet<T: NetScalar>: Sendable {
                     offset = p.biasOffset + co
                     plan.append(.conv(convs.count)); convs.append(p)
                     channels = co
-                case .activation(let a): plan.append(.act(a))
+                case .activation(let a): if a != .identity { plan.append(.act(a)) }   // f(x) = x: nothing to do
                 case .residual(let body):
                     let before = channels
                     plan.append(.pushSkip)
@@ -151,7 +151,8 @@ public struct ConvNet<T: NetScalar>: Sendable {
         var n = self; n.parameters = p; return n
     }
 
-    /// Saved inputs of every convolution and activation of one forward pass.
+    /// Saved inputs of every activation and the im2col columns (the input, for 1×1) of every
+    /// convolution of one forward pass, so the backward pass does not rebuild them.
     public struct Tape: Sendable {
         var inputs: [[T]] = []
         /// Batch, height and width of the pass.
@@ -174,8 +175,10 @@ public struct ConvNet<T: NetScalar>: Sendable {
         for op in plan {
             switch op {
             case .conv(let j):
-                tape?.inputs.append(cur)
-                cur = convForward(convolutions[j], cur, batch, height, width)
+                let c = convolutions[j]
+                let cols = c.kernel == 1 ? cur : im2col(cur, c.inChannels, batch, height, width)
+                tape?.inputs.append(cols)
+                cur = convForward(c, cols: cols, batch * height * width)
             case .act(let a):
                 tape?.inputs.append(cur)
                 cur = cur.map { T(a.apply(Double($0))) }
@@ -207,7 +210,7 @@ public struct ConvNet<T: NetScalar>: Sendable {
             switch op {
             case .conv(let j):
                 saved -= 1
-                g = convBackward(convolutions[j], tape.inputs[saved], g, b, h, w, &grad)
+                g = convBackward(convolutions[j], cols: tape.inputs[saved], g, b, h, w, &grad)
             case .act(let a):
                 saved -= 1
                 let x = tape.inputs[saved]
@@ -225,8 +228,8 @@ public struct ConvNet<T: NetScalar>: Sendable {
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    func convForward(_ c: ConvParameters, _ x: [T], _ b: Int, _ h: Int, _ w: Int) -> [T] {
-        let n = b * h * w, kdim = c.inChannels * c.kernel * c.kernel
+    func convForward(_ c: ConvParameters, cols: [T], _ n: Int) -> [T] {
+        let kdim = c.inChannels * c.kernel * c.kernel
         var y = [T](repeating: 0, count: c.outChannels * n)
         parameters.withUnsafeBufferPointer { p in
             y.withUnsafeMutableBufferPointer { yp in
@@ -234,7 +237,6 @@ public struct ConvNet<T: NetScalar>: Sendable {
                     let bias = p[c.biasOffset + o]
                     for i in 0..<n { yp[o * n + i] = bias }
                 }
-                let cols = c.kernel == 1 ? x : im2col(x, c.inChannels, b, h, w)
                 cols.withUnsafeBufferPointer { xp in
                     T.gemm(transA: false, transB: false, m: c.outChannels, n: n, k: kdim, alpha: 1,
                            a: p.baseAddress! + c.weightOffset, lda: kdim, b: xp.baseAddress!, ldb: n,
@@ -247,10 +249,9 @@ public struct ConvNet<T: NetScalar>: Sendable {
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    func convBackward(_ c: ConvParameters, _ x: [T], _ dy: [T], _ b: Int, _ h: Int, _ w: Int, _ grad: inout [T]) -> [T] {
+    func convBackward(_ c: ConvParameters, cols: [T], _ dy: [T], _ b: Int, _ h: Int, _ w: Int, _ grad: inout [T]) -> [T] {
         let n = b * h * w, kdim = c.inChannels * c.kernel * c.kernel
-        let cols = c.kernel == 1 ? x : im2col(x, c.inChannels, b, h, w)
-        var dcols = [T](repeating: 0, count: kdim * n)
+        var dcols = [T](unsafeUninitializedCapacity: kdim * n) { _, k in k = kdim * n }   // beta = 0 below
         parameters.withUnsafeBufferPointer { p in
             grad.withUnsafeMutableBufferPointer { gp in
                 dy.withUnsafeBufferPointer { dp in
@@ -275,43 +276,54 @@ public struct ConvNet<T: NetScalar>: Sendable {
         return c.kernel == 1 ? dcols : col2im(dcols, c.inChannels, b, h, w)
     }
 
-    /// Row (ci·9 + ky·3 + kx) holds channel ci shifted by (ky − 1, kx − 1).
+    /// Row (ci·9 + ky·3 + kx) holds channel ci shifted by (ky − 1, kx − 1). Each image row is
+    /// a straight copy plus one wrapped (or zero) edge value, so the inner loops do not branch.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     func im2col(_ x: [T], _ cin: Int, _ b: Int, _ h: Int, _ w: Int) -> [T] {
-        let hw = h * w, n = b * hw
-        var col = [T](repeating: 0, count: cin * 9 * n)
-        let periodic = padding == .periodic
-        x.withUnsafeBufferPointer { xp in
-            col.withUnsafeMutableBufferPointer { cp in
+        let hw = h * w, n = b * hw, periodic = padding == .periodic
+        return [T](unsafeUninitializedCapacity: cin * 9 * n) { cp, count in
+            x.withUnsafeBufferPointer { xp in
                 for ci in 0..<cin { for ky in 0..<3 { for kx in 0..<3 {
                     let row = cp.baseAddress! + ((ci * 9 + ky * 3 + kx) * n)
                     for bb in 0..<b {
                         let src = xp.baseAddress! + ci * n + bb * hw
                         for y in 0..<h {
+                            let d = row + bb * hw + y * w
                             var yy = y + ky - 1
-                            if yy < 0 || yy >= h { guard periodic else { continue }; yy = (yy + h) % h }
-                            let d = row + bb * hw + y * w, s = src + yy * w
-                            for xo in 0..<w {
-                                var xx = xo + kx - 1
-                                if xx < 0 || xx >= w { guard periodic else { continue }; xx = (xx + w) % w }
-                                d[xo] = s[xx]
+                            if yy < 0 || yy >= h {
+                                guard periodic else { d.initialize(repeating: 0, count: w); continue }
+                                yy = (yy + h) % h
                             }
+                            Self.shiftRow(d, src + yy * w, w, kx - 1, periodic)
                         }
                     }
                 } } }
             }
+            count = cin * 9 * n
         }
-        return col
+    }
+
+    /// d[i] = s[i + dx] for dx ∈ {−1, 0, 1}; the one index past an edge wraps or reads zero.
+    @inline(__always)
+    static func shiftRow(_ d: UnsafeMutablePointer<T>, _ s: UnsafePointer<T>, _ w: Int, _ dx: Int, _ periodic: Bool) {
+        switch dx {
+        case 0: d.update(from: s, count: w)
+        case -1:
+            d[0] = periodic ? s[w - 1] : 0
+            (d + 1).update(from: s, count: w - 1)
+        default:
+            d.update(from: s + 1, count: w - 1)
+            d[w - 1] = periodic ? s[0] : 0
+        }
     }
 
     /// The adjoint of `im2col`: every column entry is added back to the pixel it was read from.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     func col2im(_ col: [T], _ cin: Int, _ b: Int, _ h: Int, _ w: Int) -> [T] {
-        let hw = h * w, n = b * hw
+        let hw = h * w, n = b * hw, periodic = padding == .periodic
         var x = [T](repeating: 0, count: cin * n)
-        let periodic = padding == .periodic
         col.withUnsafeBufferPointer { cp in
             x.withUnsafeMutableBufferPointer { xp in
                 for ci in 0..<cin { for ky in 0..<3 { for kx in 0..<3 {
@@ -322,10 +334,14 @@ public struct ConvNet<T: NetScalar>: Sendable {
                             var yy = y + ky - 1
                             if yy < 0 || yy >= h { guard periodic else { continue }; yy = (yy + h) % h }
                             let s = row + bb * hw + y * w, d = dst + yy * w
-                            for xo in 0..<w {
-                                var xx = xo + kx - 1
-                                if xx < 0 || xx >= w { guard periodic else { continue }; xx = (xx + w) % w }
-                                d[xx] += s[xo]
+                            switch kx {
+                            case 1: for i in 0..<w { d[i] += s[i] }
+                            case 0:   // d[i − 1] += s[i]
+                                for i in 0..<(w - 1) { d[i] += s[i + 1] }
+                                if periodic { d[w - 1] += s[0] }
+                            default:  // d[i + 1] += s[i]
+                                for i in 0..<(w - 1) { d[i + 1] += s[i] }
+                                if periodic { d[0] += s[w - 1] }
                             }
                         }
                     }

@@ -17,6 +17,21 @@ public enum StaggerSharing: String, Sendable, Codable, CaseIterable {
     case shared
 }
 
+/// A fixed physics step every sub-task network corrects (the network predicts the rest).
+public enum StaggerBase: String, Sendable, Codable, CaseIterable {
+    /// None: the network predicts the whole increment.
+    case none
+    /// Explicit Euler heat steps on each coarse field alone (its own 5-point Laplacian at the
+    /// coarse spacing s·h, sub-stepped so that every sub-step has κδt/(s·h)² ≤ 0.2): the cheap
+    /// coarse solver of each sub-task; the network learns only its correction towards the fine
+    /// Crank–Nicolson step, which is O(k⁴) small at low wavenumbers.
+    case coarseExplicit
+    /// ns2d: each coarse field advanced alone by `NavierStokes2D` on the coarse grid (IF-RK4,
+    /// adaptive CFL 0.5, the same viscosity, 2/3 rule there): the coarse spectral solver of each
+    /// sub-task; the network learns its correction towards the fine residual's solution.
+    case coarseSpectral
+}
+
 /// How fields are scaled before they enter the networks.
 public enum StaggerNormalization: Sendable, Codable, Equatable {
     /// Each sample divided by its RMS (exact scale equivariance; for linear PDEs).
@@ -27,7 +42,8 @@ public enum StaggerNormalization: Sendable, Codable, Equatable {
 
 /// Architecture and problem of a learned NeuralStagger model (saved as JSON beside the weights).
 public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
-    /// "heat" (the equation the residual belongs to).
+    /// "heat" (u_t = κ∇²u, Crank–Nicolson residual) or "ns2d" (2-D vorticity equation,
+    /// implicit-midpoint pseudo-spectral residual; `diffusivity` is then the viscosity ν).
     public var equation = "heat"
     /// Fine grid points per axis (square, periodic, side `length`).
     public var n: Int
@@ -51,13 +67,22 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
     public var diffusivity = 1.0
     /// One learned step Δt.
     public var dt: Double
+    /// The physics step the networks correct (nil, as in configurations saved before this
+    /// field existed, means `.none`).
+    public var base: StaggerBase? = nil
 
     /// A configuration; the remaining fields take their defaults.
     public init(n: Int, factor: Int, dt: Double) { self.n = n; self.factor = factor; self.dt = dt }
 
     /// Checks sizes and values. Errors: `.invalidArgument` naming the first problem.
     public func validate() throws(TesseraError) {
-        guard equation == "heat" else { throw .invalidArgument("LearnedStagger: unknown equation '\(equation)' (heat)") }
+        guard equation == "heat" || equation == "ns2d" else {
+            throw .invalidArgument("LearnedStagger: unknown equation '\(equation)' (heat or ns2d)")
+        }
+        switch (equation, base ?? .none) {
+        case (_, .none), ("heat", .coarseExplicit), ("ns2d", .coarseSpectral): break
+        default: throw .invalidArgument("LearnedStagger: base \(base?.rawValue ?? "none") does not fit \(equation) (heat: coarseExplicit; ns2d: coarseSpectral; or none)")
+        }
         guard factor >= 1, n >= 2 * factor, n % factor == 0 else {
             throw .invalidArgument("LearnedStagger: n = \(n) must be a multiple of the stagger factor \(factor) (and ≥ 2·s)")
         }
@@ -70,6 +95,9 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
         if case .fixed(let s) = normalization, !(s > 0 && s.isFinite) {
             throw .invalidArgument("LearnedStagger: fixed normalisation scale \(s) must be positive")
         }
+        if equation == "ns2d", normalization == .rms {
+            throw .invalidArgument("LearnedStagger: ns2d is nonlinear (not scale-equivariant): use a fixed normalisation scale")
+        }
     }
 
     /// Sub-tasks s².
@@ -78,9 +106,18 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
     public var coarseN: Int { n / factor }
     /// The fine grid.
     public func grid() throws(TesseraError) -> Grid { try Grid(shape: [n, n], lengths: [length, length]) }
-    /// The fine residual the model is trained with.
-    public func residual() throws(TesseraError) -> any StepResidual {
-        try HeatCNResidual(grid: grid(), diffusivity: diffusivity, dt: dt)
+    /// The fine residual the model is trained with (on the model's n×n grid).
+    public func residual() throws(TesseraError) -> any StepResidual { try residual(patch: n) }
+
+    /// The fine residual on a periodic m×m patch of the same grid spacing (m divides n).
+    public func residual(patch m: Int) throws(TesseraError) -> any StepResidual {
+        guard m >= 2 * factor, m <= n, n % m == 0, m % factor == 0 else {
+            throw .invalidArgument("LearnedStagger: patch \(m) must divide n = \(n) and be a multiple of s = \(factor)")
+        }
+        let side = length * Double(m) / Double(n)
+        let g = try Grid(shape: [m, m], lengths: [side, side])
+        if equation == "ns2d" { return try NS2DMidpointResidual(grid: g, viscosity: diffusivity, dt: dt) }
+        return try HeatCNResidual(grid: g, diffusivity: diffusivity, dt: dt)
     }
     /// Layers of one sub-task network.
     public var layers: [NetLayer] {
@@ -154,38 +191,106 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         return x
     }
 
+    /// Runs `body(k)` for every sub-task k, in parallel on `pool`'s workers (one sub-task per
+    /// task, dynamic) when it has more than one thread; the first error is rethrown.
+    func forEachSubtask(pool: ThreadPool?, _ body: (Int) throws(TesseraError) -> Void) throws(TesseraError) {
+        let s2 = config.subtasks
+        var errs = [TesseraError?](repeating: nil, count: s2)
+        if let pool, pool.threadCount > 1, s2 > 1 {
+            errs.withUnsafeMutableBufferPointer { ep in
+                let e = ep.baseAddress!
+                pool.parallelFor(0..<s2, schedule: .dynamic(chunk: 1)) { r, _ in
+                    for k in r { do throws(TesseraError) { try body(k) } catch { e[k] = error } }
+                }
+            }
+        } else {
+            for k in 0..<s2 { do throws(TesseraError) { try body(k) } catch { errs[k] = error } }
+        }
+        if let e = errs.compactMap({ $0 }).first { throw e }
+    }
+
+    /// κΔt/(s·h)²: the mesh ratio of one step on a coarse grid.
+    var coarseRatio: Double {
+        let hc = config.length / Double(config.n) * Double(config.factor)
+        return config.diffusivity * config.dt / (hc * hc)
+    }
+
+    /// The base step's increment of one periodic hc×hc coarse field (zero for `.none`).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    func baseIncrement(_ u: UnsafePointer<T>, _ hc: Int, into out: UnsafeMutablePointer<T>) throws(TesseraError) {
+        switch config.base ?? .none {
+        case .none: out.initialize(repeating: 0, count: hc * hc); return
+        case .coarseSpectral: try spectralIncrement(u, hc, into: out); return
+        case .coarseExplicit: break
+        }
+        let rc = coarseRatio, sub = max(1, Int((rc / 0.2).rounded(.up))), r = T(rc / Double(sub))
+        var v = [T](UnsafeBufferPointer(start: u, count: hc * hc)), nv = v
+        for _ in 0..<sub {
+            for y in 0..<hc {
+                let yn = (y + 1) % hc, ys = (y + hc - 1) % hc
+                for x in 0..<hc {
+                    let xe = (x + 1) % hc, xw = (x + hc - 1) % hc, c = v[y * hc + x]
+                    nv[y * hc + x] = c + r * (v[yn * hc + x] + v[ys * hc + x] + v[y * hc + xe] + v[y * hc + xw] - 4 * c)
+                }
+            }
+            swap(&v, &nv)
+        }
+        for i in 0..<(hc * hc) { out[i] = v[i] - u[i] }
+    }
+
+    /// The coarse spectral base step (ns2d): NavierStokes2D on the hc×hc coarse grid over Δt,
+    /// in physical units (the fixed input scale undone and reapplied).
+    func spectralIncrement(_ u: UnsafePointer<T>, _ hc: Int, into out: UnsafeMutablePointer<T>) throws(TesseraError) {
+        var sc = 1.0
+        if case .fixed(let f) = config.normalization { sc = f }
+        let side = config.length * Double(hc * config.factor) / Double(config.n)
+        let g = try Grid(shape: [hc, hc], lengths: [side, side])
+        let w = try Field<Double>(grid: g, values: (0..<(hc * hc)).map { Double(u[$0]) * sc })
+        let ns = try NavierStokes2D(vorticity: w, options: NS2DOptions(viscosity: config.diffusivity), effort: .estimate)
+        try ns.advance(to: config.dt)
+        let w1 = try ns.vorticity()
+        w1.withUnsafeBufferPointer { p in for i in 0..<(hc * hc) { out[i] = T(p[i] / sc) - u[i] } }
+    }
+
     /// One learned step of every sub-task from scaled coarse fields `coarse[b][k]`; the s²
-    /// networks run in parallel on `pool` (one sub-task per task). Returns `next[b][k]`.
+    /// networks run in parallel on `pool` (one sub-task per task). Returns `next[b][k]`:
+    /// the field plus the base step's increment plus the network's correction.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func step(coarse: [[[T]]], pool: ThreadPool? = nil) throws(TesseraError) -> [[[T]]] {
-        let s2 = config.subtasks, b = coarse.count, hw = config.coarseN * config.coarseN
+        try step(coarse: coarse, side: config.coarseN, pool: pool)
+    }
+
+    /// `step` on coarse fields of side `hc` (the model's n/s, or a training patch's m/s).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    func step(coarse: [[[T]]], side hc: Int, pool: ThreadPool?) throws(TesseraError) -> [[[T]]] {
+        let s2 = config.subtasks, b = coarse.count, hw = hc * hc
         guard b >= 1, coarse.allSatisfy({ $0.count == s2 && $0.allSatisfy { $0.count == hw } }) else {
             throw .invalidArgument("LearnedStagger.step: need \(s2) coarse fields of \(hw) points per sample")
         }
-        var outs = [Result<[T], TesseraError>?](repeating: nil, count: s2)
         let shared = config.sharing == .shared
         let plain = shared ? [] : input(coarse, subtask: 0)
-        let work: (Int) -> Result<[T], TesseraError> = { k in
-            Result { () throws(TesseraError) -> [T] in
-                try self.net(k)(shared ? self.input(coarse, subtask: k) : plain,
-                                batch: b, height: self.config.coarseN, width: self.config.coarseN)
+        // next[k] holds sub-task k of every sample (b·hw), written by sub-task k's task only
+        var next = [[T]](repeating: [], count: s2)
+        try next.withUnsafeMutableBufferPointer { (np) throws(TesseraError) in
+            let out = np.baseAddress!
+            try forEachSubtask(pool: pool) { (k) throws(TesseraError) in
+                var y = try self.net(k)(shared ? self.input(coarse, subtask: k) : plain, batch: b, height: hc, width: hc)
+                try y.withUnsafeMutableBufferPointer { (yp) throws(TesseraError) in
+                    var inc = [T](repeating: 0, count: hw)
+                    for bb in 0..<b {
+                        try coarse[bb][k].withUnsafeBufferPointer { (cp) throws(TesseraError) in
+                            try inc.withUnsafeMutableBufferPointer { (ip) throws(TesseraError) in try self.baseIncrement(cp.baseAddress!, hc, into: ip.baseAddress!) }
+                            for i in 0..<hw { yp[bb * hw + i] += cp[i] + inc[i] }
+                        }
+                    }
+                }
+                out[k] = y
             }
         }
-        if let pool, pool.threadCount > 1 {
-            outs.withUnsafeMutableBufferPointer { op in
-                let base = op.baseAddress!
-                pool.parallelFor(0..<s2, schedule: .dynamic(chunk: 1)) { r, _ in for k in r { base[k] = work(k) } }
-            }
-        } else {
-            for k in 0..<s2 { outs[k] = work(k) }
-        }
-        var next = coarse
-        for k in 0..<s2 {
-            let y = try outs[k]!.get()
-            for bb in 0..<b { for i in 0..<hw { next[bb][k][i] += y[bb * hw + i] } }
-        }
-        return next
+        return (0..<b).map { bb in (0..<s2).map { k in Array(next[k][(bb * hw)..<((bb + 1) * hw)]) } }
     }
 
     /// The s² coarse fields of a fine field divided by its scale (the networks' units), and the scale.
@@ -242,18 +347,25 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     /// Mean fine-residual loss of one step from the batch `u0` (fine fields on the residual's
     /// grid, row-major: the model's n×n or any periodic m×m patch of the same spacing) and, with
     /// `gradient`, its gradient w.r.t. every network's parameters (added, one array per network).
+    /// The s² sub-task networks run forward and backward in parallel on `pool`.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public func loss(_ u0: [[Double]], residual: any StepResidual, gradient: inout [[T]]?) throws(TesseraError) -> Double {
+    public func loss(_ u0: [[Double]], residual: any StepResidual, gradient: inout [[T]]?,
+                     pool: ThreadPool? = nil) throws(TesseraError) -> Double {
         let m = residual.grid.shape[0], s = config.factor
         let b = u0.count, s2 = config.subtasks, hc = m / s, hw = hc * hc
         guard residual.grid.shape == [m, m], m % s == 0, b >= 1, u0.allSatisfy({ $0.count == m * m }) else {
             throw .invalidArgument("LearnedStagger.loss: need a batch of \(m)×\(m) fields (m divisible by \(s)) for the residual's grid")
         }
-        var scaled: [[Double]] = [], coarse: [[[T]]] = []
+        if let g = gradient {
+            guard g.count == nets.count, zip(g, nets).allSatisfy({ $0.count == $1.parameters.count }) else {
+                throw .invalidArgument("LearnedStagger.loss: gradient buffers do not match the networks")
+            }
+        }
+        var scales: [Double] = [], coarse: [[[T]]] = []
         for u in u0 {
             let sc = scale(u)
-            scaled.append(u.map { $0 / sc })
+            scales.append(sc)
             var parts = [[T]](repeating: [T](repeating: 0, count: hw), count: s2)
             for k in 0..<s2 {
                 let (oy, ox) = (k / s, k % s)
@@ -261,39 +373,59 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
             }
             coarse.append(parts)
         }
-        // forward with tapes (one per network call)
-        var tapes: [ConvNet<T>.Tape?] = [], preds = coarse
-        let shared = config.sharing == .shared
+        // forward with tapes, sub-tasks in parallel: preds[k] = sub-task k of every sample (b·hw)
+        let shared = config.sharing == .shared, record = gradient != nil
         let plain = shared ? [] : input(coarse, subtask: 0)
-        var inputs: [[T]] = []
-        for k in 0..<s2 {
-            var tape: ConvNet<T>.Tape? = gradient == nil ? nil : ConvNet<T>.Tape(batch: b, height: hc, width: hc)
-            let x = shared ? input(coarse, subtask: k) : plain
-            let y = try net(k).forward(x, batch: b, height: hc, width: hc, tape: &tape)
-            tapes.append(tape); inputs.append(x)
-            for bb in 0..<b { for i in 0..<hw { preds[bb][k][i] += y[bb * hw + i] } }
+        var tapes = [ConvNet<T>.Tape?](repeating: nil, count: s2), preds = [[T]](repeating: [], count: s2)
+        try tapes.withUnsafeMutableBufferPointer { (tp) throws(TesseraError) in
+            try preds.withUnsafeMutableBufferPointer { (pp) throws(TesseraError) in
+                let (tb, pb) = (tp.baseAddress!, pp.baseAddress!)
+                try forEachSubtask(pool: pool) { (k) throws(TesseraError) in
+                    var tape: ConvNet<T>.Tape? = record ? ConvNet<T>.Tape(batch: b, height: hc, width: hc) : nil
+                    var y = try self.net(k).forward(shared ? self.input(coarse, subtask: k) : plain,
+                                                    batch: b, height: hc, width: hc, tape: &tape)
+                    var inc = [T](repeating: 0, count: hw)
+                    for bb in 0..<b {
+                        try coarse[bb][k].withUnsafeBufferPointer { (cp) throws(TesseraError) in
+                            try inc.withUnsafeMutableBufferPointer { (ip) throws(TesseraError) in try self.baseIncrement(cp.baseAddress!, hc, into: ip.baseAddress!) }
+                            for i in 0..<hw { y[bb * hw + i] += cp[i] + inc[i] }
+                        }
+                    }
+                    tb[k] = tape; pb[k] = y
+                }
+            }
         }
         var total = 0.0
         var dy = [[T]](repeating: [T](repeating: 0, count: b * hw), count: s2)
         for bb in 0..<b {
+            // the residual of the physical fields (nonlinear equations are not scale-equivariant),
+            // reported in network units: loss/sc², gradient w.r.t. the network output ·sc/sc²
+            let sc = scales[bb]
             var u1 = [Double](repeating: 0, count: m * m)
             for k in 0..<s2 {
                 let (oy, ox) = (k / s, k % s)
-                for y in 0..<hc { for x in 0..<hc { u1[(oy + s * y) * m + ox + s * x] = Double(preds[bb][k][y * hc + x]) } }
+                for y in 0..<hc { for x in 0..<hc { u1[(oy + s * y) * m + ox + s * x] = Double(preds[k][bb * hw + y * hc + x]) * sc } }
             }
-            let (l, g) = residual.lossAndGradient(u0: scaled[bb], u1: u1)
-            total += l / Double(b)
+            let (l, g) = residual.lossAndGradient(u0: u0[bb], u1: u1)
+            total += l / (sc * sc * Double(b))
             for k in 0..<s2 {
                 let (oy, ox) = (k / s, k % s)
                 for y in 0..<hc { for x in 0..<hc {
-                    dy[k][bb * hw + y * hc + x] = T(g[(oy + s * y) * m + ox + s * x] / Double(b))
+                    dy[k][bb * hw + y * hc + x] = T(g[(oy + s * y) * m + ox + s * x] / (sc * Double(b)))
                 } }
             }
         }
         if var grads = gradient {
-            for k in 0..<s2 {
-                let j = shared ? 0 : k
-                _ = net(k).backward(dy[k], tape: tapes[k]!, grad: &grads[j])
+            // sub-task k's parameter gradient goes to its own buffer (shared: summed afterwards)
+            var parts = shared ? [[T]](repeating: [T](repeating: 0, count: grads[0].count), count: s2) : grads
+            parts.withUnsafeMutableBufferPointer { gp in
+                let g = gp.baseAddress!
+                try? forEachSubtask(pool: pool) { k in _ = self.net(k).backward(dy[k], tape: tapes[k]!, grad: &g[k]) }
+            }
+            if shared {
+                for k in 0..<s2 { for i in grads[0].indices { grads[0][i] += parts[k][i] } }
+            } else {
+                grads = parts
             }
             gradient = grads
         }

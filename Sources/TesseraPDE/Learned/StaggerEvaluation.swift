@@ -60,3 +60,58 @@ extension LearnedStagger where T == Float {
         return c
     }
 }
+
+/// A learned vorticity rollout compared with the fine spectral solver (`NavierStokes2D`).
+public struct StaggerNS2DComparison: Sendable {
+    /// ‖learned − fine‖₂/‖fine‖₂ after each learned step (index 0: after step 1).
+    public var relativeL2: [Double] = []
+    /// Shell energy spectra E(k) (k = 0, 1, …) of the learned and the fine field after the last step.
+    public var learnedSpectrum: [Double] = [], fineSpectrum: [Double] = []
+    /// max over the resolved shells 1 ≤ k < n/3 of max(E_learned/E_fine, E_fine/E_learned).
+    public var worstSpectrumRatio = 0.0
+    /// ‖ω₀ − fine‖₂/‖fine‖₂ after the last step (not moving at all).
+    public var persistenceL2 = 0.0
+    /// Wall seconds of the learned rollout and of the fine solver over the same time; fine steps taken.
+    public var learnedSeconds = 0.0, fineSeconds = 0.0, fineSteps = 0
+    /// Learned and fine vorticity after the last step.
+    public var learned: Field<Double>, fine: Field<Double>
+}
+
+extension LearnedStagger where T == Float {
+    /// Rolls an ns2d model `steps` steps of Δt from `w0` and `NavierStokes2D` (IF-RK4, CFL 0.5
+    /// adaptive, the same viscosity) over the same time, comparing after every step; also the
+    /// energy spectra at the end. Errors: as `rollout` and `NavierStokes2D`.
+    public func compareNS2DRollout(_ w0: Field<Double>, steps: Int, pool: ThreadPool? = nil) throws -> StaggerNS2DComparison {
+        guard config.equation == "ns2d" else { throw TesseraError.invalidArgument("compareNS2DRollout: not an ns2d model") }
+        guard steps >= 1 else { throw TesseraError.invalidArgument("compareNS2DRollout: steps \(steps) must be ≥ 1") }
+        let opts = NS2DOptions(viscosity: config.diffusivity)
+        let timed = try NavierStokes2D(vorticity: w0, options: opts, effort: .estimate)
+        let t1 = Date()
+        try timed.advance(to: config.dt * Double(steps))
+        let fineSeconds = Date().timeIntervalSince(t1)
+        let fine = try NavierStokes2D(vorticity: w0, options: opts, effort: .estimate)
+        var fineFields: [Field<Double>] = []
+        for s in 1...steps {
+            try fine.advance(to: config.dt * Double(s))
+            fineFields.append(try fine.vorticity())
+        }
+        let t0 = Date()
+        let learned = try rollout(w0, steps: steps, pool: pool)
+        let learnedSeconds = Date().timeIntervalSince(t0)
+        var rel: [Double] = []
+        _ = try rollout(w0, steps: steps, pool: pool) { s, f in rel.append(relativeL2(f, fineFields[s - 1])) }
+        var c = StaggerNS2DComparison(learned: learned, fine: fineFields[steps - 1])
+        c.relativeL2 = rel
+        c.persistenceL2 = relativeL2(w0, fineFields[steps - 1])
+        c.learnedSeconds = learnedSeconds; c.fineSeconds = fineSeconds; c.fineSteps = timed.steps
+        c.fineSpectrum = fine.energySpectrum()
+        c.learnedSpectrum = try NavierStokes2D(vorticity: learned, options: opts, effort: .estimate).energySpectrum()
+        var worst = 1.0
+        for k in 1..<max(1, config.n / 3) where k < c.fineSpectrum.count {
+            let a = k < c.learnedSpectrum.count ? c.learnedSpectrum[k] : 0, b = c.fineSpectrum[k]
+            worst = max(worst, a > 0 && b > 0 ? max(a / b, b / a) : .infinity)
+        }
+        c.worstSpectrumRatio = worst
+        return c
+    }
+}

@@ -18,18 +18,31 @@ extension StaggerTrainingReport {
 extension StaggerRolloutComparison {
     /// One picture: initial field, learned rollout, fine solver, and their difference × `amplify`.
     public func figure(initial u0: Field<Double>, title: String, subtitle: String, amplify: Double = 100) throws(TesseraError) -> RasterImage {
-        let n0 = u0.grid.shape[0], n1 = u0.grid.shape[1]
-        let l = learned.toArray(), f = fine.toArray()
-        var g = ImageGridPlot(title: title)
-        g.subtitle = subtitle + String(format: "; columns: initial field, learned staggered rollout, fine solver, (learned - fine) x %g", amplify)
-        g.columnLabels = ["u0", "learned", "fine", String(format: "diff x%g", amplify)]
-        g.valueLabel = "u (dimensionless)"
-        g.colormap = .tide
-        g.range = .symmetric
-        g.cellScale = max(1, min(3, 256 / max(n0, n1)))
-        g.xLabel = "x, y (grid point)"
-        let cells: [[Float]] = [u0.toArray().map(Float.init), l.map(Float.init), f.map(Float.init),
-                                zip(l, f).map { Float(($0 - $1) * amplify) }]
-        return try g.render([cells], rows: n0, cols: n1)
+        try rolloutFigure(u0, learned, fine, title: title, subtitle: subtitle, amplify: amplify, valueLabel: "u (dimensionless)")
     }
+}
+
+extension StaggerNS2DComparison {
+    /// One picture: initial vorticity, learned rollout, fine spectral solver, difference × `amplify`.
+    public func figure(initial w0: Field<Double>, title: String, subtitle: String, amplify: Double = 10) throws(TesseraError) -> RasterImage {
+        try rolloutFigure(w0, learned, fine, title: title, subtitle: subtitle, amplify: amplify, valueLabel: "vorticity ω (dimensionless)")
+    }
+}
+
+/// Initial field, learned, fine and (learned − fine) × amplify side by side on one colour scale.
+func rolloutFigure(_ u0: Field<Double>, _ learned: Field<Double>, _ fine: Field<Double>, title: String, subtitle: String,
+                   amplify: Double, valueLabel: String) throws(TesseraError) -> RasterImage {
+    let n0 = u0.grid.shape[0], n1 = u0.grid.shape[1]
+    let l = learned.toArray(), f = fine.toArray()
+    var g = ImageGridPlot(title: title)
+    g.subtitle = subtitle + String(format: "; columns: initial field, learned staggered rollout, fine solver, (learned - fine) x %g", amplify)
+    g.columnLabels = ["initial", "learned", "fine", String(format: "diff x%g", amplify)]
+    g.valueLabel = valueLabel
+    g.colormap = .tide
+    g.range = .symmetric
+    g.cellScale = max(1, min(3, 256 / max(n0, n1)))
+    g.xLabel = "x, y (grid point)"
+    let cells: [[Float]] = [u0.toArray().map(Float.init), l.map(Float.init), f.map(Float.init),
+                            zip(l, f).map { Float(($0 - $1) * amplify) }]
+    return try g.render([cells], rows: n0, cols: n1)
 }

@@ -27,6 +27,15 @@ public struct StaggerTrainingOptions: Sendable {
     public var patch: Int? = nil
     /// Half the training fields get white noise of RMS up to this fraction of theirs.
     public var roughness = 0.3
+    /// ns2d: peak wavenumbers (on a 2π box) and energies of the random initial vorticity fields.
+    public var turbulencePeak: ClosedRange<Double> = 3...6, turbulenceEnergy: ClosedRange<Double> = 0.2...0.6
+    /// With this > 0, half the training fields are replaced by the current model's own rollout of
+    /// 1…rolloutInputs steps from them (no gradient through it, no solver involved): the
+    /// networks then also see the states their rollouts produce.
+    public var rolloutInputs = 0
+    /// The sub-task networks run forward and backward in parallel on this pool's workers (nil:
+    /// one after the other on the caller). Set OpenBLAS to one thread when using it.
+    public var pool: ThreadPool? = nil
     /// Options with the defaults.
     public init() {}
 }
@@ -94,8 +103,10 @@ extension LearnedStagger {
             throw .invalidArgument("LearnedStagger.train: patch \(m) must divide n = \(config.n) and be a multiple of s = \(config.factor)")
         }
         let side = config.length * Double(m) / Double(config.n)
-        let residual: any StepResidual = try HeatCNResidual(grid: try Grid(shape: [m, m], lengths: [side, side]),
-                                                            diffusivity: config.diffusivity, dt: config.dt)
+        let residual = try config.residual(patch: m)
+        guard o.rolloutInputs >= 0, o.turbulencePeak.lowerBound > 0, o.turbulenceEnergy.lowerBound > 0 else {
+            throw .invalidArgument("LearnedStagger.train: rolloutInputs ≥ 0 and positive turbulence peaks/energies needed")
+        }
         let patchK = max(1, kmax * m / config.n)
         var adams = nets.map { AdamOptimizer(count: $0.parameters.count) }
         var report = StaggerTrainingReport()
@@ -112,11 +123,23 @@ extension LearnedStagger {
             var batch: [[Double]] = []
             for _ in 0..<o.batch {
                 sample += 1
-                var u = randomSmoothField(n: m, length: side, maxWavenumber: min(patchK, m / 2 - 1),
+                var rng = NetRandom(seed: o.seed &+ sample &* 0x5851_F42D)
+                var u: [Double]
+                if config.equation == "ns2d" {
+                    let pk = o.turbulencePeak.lowerBound + rng.uniform() * (o.turbulencePeak.upperBound - o.turbulencePeak.lowerBound)
+                    let en = o.turbulenceEnergy.lowerBound + rng.uniform() * (o.turbulenceEnergy.upperBound - o.turbulenceEnergy.lowerBound)
+                    let g = try Grid(shape: [m, m], lengths: [side, side])
+                    u = try NavierStokes2D.randomTurbulence(grid: g, peakWavenumber: pk * side / (2 * Double.pi), energy: en,
+                                                            seed: o.seed &* 1_000_003 &+ sample).toArray()
+                } else {
+                    u = randomSmoothField(n: m, length: side, maxWavenumber: min(patchK, m / 2 - 1),
                                           seed: o.seed &* 1_000_003 &+ sample)
+                }
+                if o.rolloutInputs > 0 && rng.uniform() < 0.5 {
+                    u = try ownRollout(u, side: m, steps: 1 + Int(rng.uniform() * Double(o.rolloutInputs)), pool: o.pool)
+                }
                 // rough noise on half the fields: every wavenumber up to the grid's Nyquist limit
                 // is trained (an untrained high mode may grow step after step in a rollout)
-                var rng = NetRandom(seed: o.seed &+ sample &* 0x5851_F42D)
                 if o.roughness > 0 && rng.uniform() < 0.5 {
                     let rms = (u.reduce(0) { $0 + $1 * $1 } / Double(u.count)).squareRoot()
                     let eps = o.roughness * rng.uniform() * rms
@@ -125,7 +148,7 @@ extension LearnedStagger {
                 batch.append(u)
             }
             var grads: [[T]]? = nets.map { [T](repeating: 0, count: $0.parameters.count) }
-            let l = try loss(batch, residual: residual, gradient: &grads)
+            let l = try loss(batch, residual: residual, gradient: &grads, pool: o.pool)
             guard l.isFinite else {
                 report.diverged = true
                 report.stopReason = "diverged: loss \(l) at step \(step + 1)"
@@ -146,5 +169,18 @@ extension LearnedStagger {
         }
         report.seconds = Date().timeIntervalSince(t0)
         return report
+    }
+
+    /// The model's own rollout of `steps` steps from a fine m×m field (training inputs only).
+    func ownRollout(_ u: [Double], side m: Int, steps: Int, pool: ThreadPool?) throws(TesseraError) -> [Double] {
+        let s = config.factor, hc = m / s, sc = scale(u)
+        var c = (0..<config.subtasks).map { k in
+            (0..<(hc * hc)).map { i in T(u[(k / s + s * (i / hc)) * m + k % s + s * (i % hc)] / sc) }
+        }
+        for _ in 0..<steps { c = try step(coarse: [c], side: hc, pool: pool)[0] }
+        var out = u
+        for k in 0..<config.subtasks { for i in 0..<(hc * hc) { out[(k / s + s * (i / hc)) * m + k % s + s * (i % hc)] = Double(c[k][i]) * sc } }
+        if out.contains(where: { !$0.isFinite }) { return u }   // an unstable early model: keep the fresh field
+        return out
     }
 }

@@ -163,7 +163,7 @@ struct BurgersRun: ParsableCommand {
 struct StaggerTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stagger-train",
-        abstract: "Train learned NeuralStagger coarse solvers (heat equation) on the fine Crank–Nicolson residual; no solver labels.")
+        abstract: "Train learned NeuralStagger coarse solvers (heat equation or 2-D turbulence) on the fine discretisation's residual; no solver labels.")
 
     @OptionGroup var options: StaggerTrainOptions
     @Option(help: "Output directory: config.json, model.safetensors, loss.png, loss.csv.") var out = "stagger-model"
@@ -176,9 +176,13 @@ struct StaggerTrain: ParsableCommand {
         try makeDirectory(out)
         let cfg = try options.config()
         var model = try LearnedStagger<Float>(config: cfg, seed: options.seed)
-        print(String(format: "stagger-train heat %d² s=%d (%d sub-tasks, %@), %d parameters, dt=%.4g (κdt/h²=%.3g)",
-                     cfg.n, cfg.factor, cfg.subtasks, cfg.sharing.rawValue, model.parameterCount, cfg.dt, options.ratio))
+        print(String(format: "stagger-train %@ %d² s=%d (%d sub-tasks, %@), %d parameters, dt=%.4g (κdt/h²=%.3g)",
+                     cfg.equation, cfg.n, cfg.factor, cfg.subtasks, cfg.sharing.rawValue, model.parameterCount, cfg.dt,
+                     cfg.diffusivity * cfg.dt / pow(cfg.length / Double(cfg.n), 2)))
         var bar = ProgressBar(total: options.steps)
+        let blas = blasThreads
+        setBLASThreads(1)   // the sub-task networks run on the pool's workers, one BLAS thread each
+        defer { setBLASThreads(blas) }
         let report = try model.train(options: options.training) { step, loss, lr in
             bar.update(step, String(format: "loss %.3e lr %.1e", loss, lr))
         }
@@ -190,12 +194,17 @@ struct StaggerTrain: ParsableCommand {
         let csv = report.losses.enumerated().map { "\($0.offset + 1),\($0.element)" }.joined(separator: "\n")
         try ("step,loss\n" + csv + "\n").write(toFile: "\(out)/loss.csv", atomically: true, encoding: .utf8)
         if !report.losses.isEmpty {
-            try report.lossCurve(title: "NeuralStagger training: fine Crank–Nicolson residual, heat \(cfg.n)², s = \(cfg.factor)")
+            try report.lossCurve(title: "NeuralStagger training: fine \(cfg.equation == "ns2d" ? "implicit-midpoint vorticity" : "Crank–Nicolson") residual, \(cfg.equation) \(cfg.n)², s = \(cfg.factor)")
                 .writePNG(to: "\(out)/loss.png")
         }
         print("wrote \(out)/config.json, model.safetensors, loss.csv, loss.png")
         if report.diverged { throw ValidationError("training stopped early: \(report.stopReason) (weights of the last finite step saved)") }
-        if validationSteps > 0 {
+        if validationSteps > 0, cfg.equation == "ns2d" {
+            let w0 = try NavierStokes2D.randomTurbulence(grid: try cfg.grid(), peakWavenumber: 4, seed: 424_242)
+            let c = try model.compareNS2DRollout(w0, steps: validationSteps, pool: .shared)
+            print(String(format: "validation, %d steps (t = %.3g) vs NavierStokes2D: rel. L2 %.3e (not moving: %.3e); energy spectrum within %.2fx",
+                         validationSteps, cfg.dt * Double(validationSteps), c.relativeL2.last ?? .nan, c.persistenceL2, c.worstSpectrumRatio))
+        } else if validationSteps > 0 {
             let u0 = try Field<Double>(grid: try cfg.grid(), values: randomSmoothField(n: cfg.n, maxWavenumber: max(1, cfg.n / 8), seed: 424_242))
             let c = try model.compareHeatRollout(u0, steps: validationSteps, pool: .shared)
             print(String(format: "validation, %d steps vs FDHeat Crank–Nicolson: rel. L2 %.3e (vs exact %.3e; not moving: %.3e)",
@@ -223,6 +232,20 @@ struct StaggerRun: ParsableCommand {
         let m = try LearnedStagger<Float>(contentsOf: model)
         let cfg = m.config
         let grid = try cfg.grid()
+        if cfg.equation == "ns2d" {
+            let w0 = try initial.map { try Field<Double>(grid: grid, npy: $0) }
+                ?? NavierStokes2D.randomTurbulence(grid: grid, peakWavenumber: 4, seed: seed)
+            let c = try m.compareNS2DRollout(w0, steps: steps, pool: .shared)
+            try c.learned.save(npy: "\(out)/learned.npy")
+            try c.fine.save(npy: "\(out)/fine.npy")
+            let sub = String(format: "2-D turbulence %d² s=%d, %d steps of dt=%.3g: rel. L2 vs fine %.2e, spectrum within %.2fx; learned %.3f s, fine %.3f s",
+                             cfg.n, cfg.factor, steps, cfg.dt, c.relativeL2.last ?? .nan, c.worstSpectrumRatio, c.learnedSeconds, c.fineSeconds)
+            try c.figure(initial: w0, title: "Learned NeuralStagger rollout vs the fine spectral solver (vorticity)", subtitle: sub)
+                .writePNG(to: "\(out)/compare.png")
+            if let k = coarse { try m.coarseRollout(w0, steps: steps, index: k, pool: .shared).save(npy: "\(out)/coarse_\(k).npy") }
+            print(sub + "; wrote \(out)/compare.png, learned.npy, fine.npy")
+            return
+        }
         let u0 = try initial.map { try Field<Double>(grid: grid, npy: $0) }
             ?? Field<Double>(grid: grid, values: randomSmoothField(n: cfg.n, maxWavenumber: max(1, cfg.n / 8), seed: seed))
         let c = try m.compareHeatRollout(u0, steps: steps, pool: .shared)

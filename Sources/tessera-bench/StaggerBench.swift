@@ -1,0 +1,166 @@
+import Foundation
+import TesseraPDE
+
+// The learned NeuralStagger case of `tessera bench pde` (also `tessera bench stagger` alone).
+
+/// Learned NeuralStagger on the heat equation, 128² periodic, κ = 1, Δt = r·h² (r from
+/// TESSERA_STAGGER_R, default 0.5): for s = 2 and 4 (separate networks) and s = 2 shared, train
+/// on the fine Crank–Nicolson residual (32² periodic patches) within a time budget
+/// (TESSERA_STAGGER_BUDGET seconds, default 240; --quick 20), then roll 50 steps out against
+/// FDHeat CN; time inference against the fine solver, s² sub-tasks on 2 workers vs 1, and
+/// training throughput vs SGEMM. Other knobs (defaults: width 12, 2 blocks, 300 s, patch 32 for s = 2 and 64 for s = 4): TESSERA_STAGGER_{WIDTH,BLOCKS,ACT,LR,BATCH,PATCH,
+/// VARIANTS (e.g. "2s,4s,2h": s and separate/shared), BLAS (BLAS threads in training), STEPS
+/// (an Adam step limit: accuracy independent of the machine's load)}.
+func runLearnedStaggerBench(_ ctx: BenchContext) throws {
+    let out = ctx.output
+    let env = ProcessInfo.processInfo.environment
+    let n = 128, steps = 50
+    let r = Double(env["TESSERA_STAGGER_R"] ?? "") ?? 0.5
+    let budget = Double(env["TESSERA_STAGGER_BUDGET"] ?? "") ?? (ctx.quick ? 20 : 300)
+    let width = Int(env["TESSERA_STAGGER_WIDTH"] ?? "") ?? 12
+    let blocks = Int(env["TESSERA_STAGGER_BLOCKS"] ?? "") ?? 2
+    let act = NetActivation(rawValue: env["TESSERA_STAGGER_ACT"] ?? "") ?? .identity
+    let lr = Double(env["TESSERA_STAGGER_LR"] ?? "") ?? 2e-3
+    let batch = Int(env["TESSERA_STAGGER_BATCH"] ?? "") ?? 8
+    let patchEnv = Int(env["TESSERA_STAGGER_PATCH"] ?? "")
+    let base = StaggerBase(rawValue: env["TESSERA_STAGGER_BASE"] ?? "") ?? .coarseExplicit
+    let trainWorkers = Int(env["TESSERA_STAGGER_WORKERS"] ?? "") ?? 2
+    let h = 2 * Double.pi / Double(n)
+    let pool2 = try ThreadPool(threads: 2), one = try ThreadPool(threads: 1)
+    let all = (env["TESSERA_STAGGER_VARIANTS"] ?? "2s,4s,2h,ns64").split(separator: ",")
+    let variants: [(Int, StaggerSharing)] = all.filter { !$0.hasPrefix("ns") }.compactMap {
+        guard let f = Int($0.dropLast()) else { return nil }
+        return (f, $0.last == "h" ? .shared : .separate)
+    }
+    let u0 = try Field<Double>(grid: try Grid.periodic(n), values: randomSmoothField(n: n, maxWavenumber: 16, seed: 424_242))
+    for (s, sharing) in variants {
+        let patch = patchEnv ?? (s >= 4 ? 64 : 32)   // 8² coarse patches would wrap inside the receptive field
+        var cfg = LearnedStaggerConfig(n: n, factor: s, dt: r * h * h)
+        cfg.sharing = sharing; cfg.width = width; cfg.blocks = blocks; cfg.activation = act
+        cfg.base = base
+        var model = try LearnedStagger<Float>(config: cfg, seed: 7)
+        var o = StaggerTrainingOptions()
+        o.steps = Int(env["TESSERA_STAGGER_STEPS"] ?? "") ?? 1_000_000; o.timeBudget = budget; o.learningRate = lr; o.batch = batch; o.seed = 3; o.patch = patch
+        o.pool = trainWorkers > 1 ? pool2 : nil
+        setBLASThreads(Int(env["TESSERA_STAGGER_BLAS"] ?? "") ?? 1)   // small GEMMs: BLAS threads only add sync
+        let cpu0 = cpuSeconds()
+        let rep = try model.train(options: o)
+        let trainCPU = cpuSeconds() - cpu0
+        let cmp = try model.compareHeatRollout(u0, steps: steps, pool: pool2)
+        // inference per step: learned (s² sub-tasks on 2 workers, 1 BLAS thread each) vs fine CN
+        setBLASThreads(1)
+        var c0 = try model.split(u0).coarse
+        let pair = try measurePairs(repeats: ctx.quick ? 3 : 7, warmup: 1, ours: { c0 = try model.step(coarse: [c0], pool: pool2)[0] },
+                                    baseline: { _ = try model.step(coarse: [c0], pool: one) })
+        let fine = try FDHeat(initial: u0, diffusivity: 1, dt: cfg.dt, scheme: .crankNicolson, pool: pool2)
+        let fineStep = try measure(repeats: ctx.quick ? 3 : 7, warmup: 1) { try fine.advance(steps: 1, tolerance: 1e-12) }
+        setBLASThreads(ctx.threads)
+        let sgemm = sgemmRateAtConvShape(cout: width, n: batch * (patch / s) * (patch / s), k: width * 9)
+        let convGflops = rep.samplesPerSecond * rep.convFlopsPerSample / 1e9
+        // per CPU-second of training (the shared box gives the process only part of the wall time);
+        // the 1-thread SGEMM rate is the limit of one CPU-second
+        let perCPU = Double(rep.steps * batch) / max(trainCPU, 1e-9)
+        let cpuGflops = perCPU * rep.convFlopsPerSample / 1e9
+        setBLASThreads(1)
+        let sgemm1 = sgemmRateAtConvShape(cout: width, n: batch * (patch / s) * (patch / s), k: width * 9)
+        setBLASThreads(ctx.threads)
+        let tag = "heat \(n)x\(n) s=\(s) \(sharing.rawValue) w\(width)b\(blocks) \(act.rawValue) base \(base.rawValue) r=\(r) patch \(patch)"
+        out.emit(BenchRecord(name: "neuralstagger learned \(tag): rollout relL2 after \(steps) steps", unit: "rel_l2",
+                             ours: cmp.relativeL2.last ?? .nan, baselineName: "persistence (u0)", baseline: cmp.persistenceL2,
+                             limitName: "target rel_l2", limit: 0.01, threads: 2,
+                             extra: ["rel_l2_vs_exact": cmp.relativeL2VsExact, "train_s": rep.seconds, "train_steps": Double(rep.steps),
+                                     "final_loss": rep.losses.last ?? .nan, "train_cpu_s": trainCPU, "params": Double(model.parameterCount),
+                                     "rel_l2_step10": cmp.relativeL2.count >= 10 ? cmp.relativeL2[9] : .nan]))
+        out.emit(BenchRecord(name: "neuralstagger learned \(tag): inference per step vs fine CN (PCG) 2 workers", unit: "s",
+                             ours: pair.ours.median, baselineName: "FDHeat crank-nicolson step", baseline: fineStep.median,
+                             threads: 2, extra: ["min": pair.ours.min, "max": pair.ours.max, "fine_min": fineStep.min, "fine_max": fineStep.max]))
+        out.emit(BenchRecord(name: "neuralstagger learned \(tag): \(s * s) sub-tasks on 2 workers vs 1", unit: "s",
+                             ours: pair.ours.median, baselineName: "1 worker", baseline: pair.baseline.median, threads: 2,
+                             extra: ["min": pair.ours.min, "max": pair.ours.max, "one_min": pair.baseline.min, "one_max": pair.baseline.max]))
+        out.emit(BenchRecord(name: "neuralstagger learned \(tag): training throughput", unit: "samples/s",
+                             ours: rep.samplesPerSecond, baselineName: "-", baseline: 0,
+                             limitName: "sgemm_gflops at the conv shape", limit: sgemm, fraction: convGflops / sgemm,
+                             threads: trainWorkers, extra: ["conv_gflops": convGflops, "samples_per_cpu_s": perCPU, "conv_gflops_per_cpu_s": cpuGflops,
+                                                                  "sgemm_gflops_1thread": sgemm1, "fraction_per_cpu_s": cpuGflops / sgemm1]))
+    }
+    for v in all where v.hasPrefix("ns") {
+        guard let n = Int(v.dropFirst(2)) else { continue }
+        try runLearnedStaggerNS2D(ctx, n: n, pool2: pool2, one: one)
+    }
+}
+
+
+/// User + system CPU seconds of this process (how much of the wall time the shared box gave us).
+private func cpuSeconds() -> Double {
+    Double(clock()) / Double(CLOCKS_PER_SEC)
+}
+
+/// SGEMM GFLOP/s at one conv GEMM's shape (m × n × k), all BLAS threads, best of 4.
+private func sgemmRateAtConvShape(cout m: Int, n: Int, k: Int) -> Double {
+    let a = [Float](repeating: 0.01, count: m * k), b = [Float](repeating: 0.02, count: k * n)
+    var c = [Float](repeating: 0, count: m * n)
+    var best = Double.infinity
+    for _ in 0..<4 {
+        let t0 = benchNow()
+        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+            Float.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: ap.baseAddress!, lda: k,
+                       b: bp.baseAddress!, ldb: n, beta: 0, c: cp.baseAddress!, ldc: n)
+        } } }
+        best = min(best, benchNow() - t0)
+    }
+    return 2 * Double(m * n * k) / best / 1e9
+}
+
+/// Learned NeuralStagger on 2-D decaying turbulence (NS2D, ν = 1e-3, random initial vorticity
+/// with peak wavenumber 4 and energy 0.5, as the NS2D case of `bench pde`), n² periodic, s = 2:
+/// trained on the implicit-midpoint vorticity residual (full n² fields, no solver labels; half the
+/// inputs the model's own 1…4-step rollouts), then rolled out against NavierStokes2D (IF-RK4,
+/// adaptive CFL 0.5). Knobs: TESSERA_STAGGER_NS_{DT (learned Δt, default 0.05), STEPS (rollout
+/// steps, default 40), BUDGET (s, default 240; --quick 20), WIDTH (24), BLOCKS (2), LR (1e-3),
+/// BATCH (4), ADAM (an Adam step limit), BASE (coarseSpectral | none)}.
+func runLearnedStaggerNS2D(_ ctx: BenchContext, n: Int, pool2: ThreadPool, one: ThreadPool) throws {
+    let out = ctx.output
+    let env = ProcessInfo.processInfo.environment
+    func num(_ k: String, _ d: Double) -> Double { Double(env["TESSERA_STAGGER_NS_" + k] ?? "") ?? d }
+    let dt = num("DT", 0.05), steps = Int(num("STEPS", 40)), budget = num("BUDGET", ctx.quick ? 20 : 240)
+    let width = Int(num("WIDTH", 16)), blocks = Int(num("BLOCKS", 2)), batch = Int(num("BATCH", 4))
+    let grid = try Grid.periodic(n)
+    let w0 = try NavierStokes2D.randomTurbulence(grid: grid, peakWavenumber: 4, seed: 9)
+    let rms = (w0.toArray().reduce(0) { $0 + $1 * $1 } / Double(n * n)).squareRoot()
+    var cfg = LearnedStaggerConfig(n: n, factor: 2, dt: dt)
+    cfg.equation = "ns2d"; cfg.diffusivity = 1e-3; cfg.normalization = .fixed(rms)
+    cfg.width = width; cfg.blocks = blocks; cfg.activation = .gelu
+    cfg.base = StaggerBase(rawValue: env["TESSERA_STAGGER_NS_BASE"] ?? "") ?? .coarseSpectral
+    var model = try LearnedStagger<Float>(config: cfg, seed: 7)
+    var o = StaggerTrainingOptions()
+    o.steps = Int(num("ADAM", 1_000_000)); o.timeBudget = budget; o.learningRate = num("LR", 1e-3); o.batch = batch
+    o.seed = 3; o.patch = n; o.roughness = 0; o.rolloutInputs = 4; o.pool = pool2
+    setBLASThreads(1)
+    let cpu0 = cpuSeconds()
+    let rep = try model.train(options: o)
+    let trainCPU = cpuSeconds() - cpu0
+    let cmp = try model.compareNS2DRollout(w0, steps: steps, pool: pool2)
+    var c0 = try model.split(w0).coarse
+    let pair = try measurePairs(repeats: ctx.quick ? 3 : 7, warmup: 1, ours: { c0 = try model.step(coarse: [c0], pool: pool2)[0] },
+                                baseline: { _ = try model.step(coarse: [c0], pool: one) })
+    setBLASThreads(ctx.threads)
+    let horizon = cmp.relativeL2.firstIndex { $0 > 0.1 } ?? cmp.relativeL2.count
+    let tag = "ns2d \(n)x\(n) s=2 w\(width)b\(blocks) gelu base \((cfg.base ?? .none).rawValue) dt=\(dt)"
+    let curve = stride(from: 0, to: cmp.relativeL2.count, by: max(1, cmp.relativeL2.count / 8)).map {
+        String(format: "%d:%.3f", $0 + 1, cmp.relativeL2[$0]) }.joined(separator: " ")
+    print("[\(tag)] rel. L2 by step \(curve); spectrum worst ratio \(cmp.worstSpectrumRatio); train \(rep.steps) steps, \(rep.stopReason), loss \(rep.losses.last ?? .nan)")
+    out.emit(BenchRecord(name: "neuralstagger learned \(tag): rollout relL2 after \(steps) steps (t = \(dt * Double(steps)))", unit: "rel_l2",
+                         ours: cmp.relativeL2.last ?? .nan, baselineName: "persistence (w0)", baseline: cmp.persistenceL2,
+                         limitName: "target rel_l2", limit: 0.1, threads: 2,
+                         extra: ["steps_within_10pct": Double(horizon), "time_within_10pct": Double(horizon) * dt,
+                                 "spectrum_worst_ratio": cmp.worstSpectrumRatio, "train_s": rep.seconds, "train_cpu_s": trainCPU,
+                                 "train_steps": Double(rep.steps), "final_loss": rep.losses.last ?? .nan,
+                                 "samples_per_cpu_s": Double(rep.steps * batch) / max(trainCPU, 1e-9),
+                                 "params": Double(model.parameterCount)]))
+    out.emit(BenchRecord(name: "neuralstagger learned \(tag): rollout time vs NavierStokes2D (IF-RK4 CFL 0.5) same t", unit: "s",
+                         ours: cmp.learnedSeconds, baselineName: "fine spectral solver (\(cmp.fineSteps) steps)", baseline: cmp.fineSeconds,
+                         threads: 2))
+    out.emit(BenchRecord(name: "neuralstagger learned \(tag): 4 sub-tasks on 2 workers vs 1", unit: "s",
+                         ours: pair.ours.median, baselineName: "1 worker", baseline: pair.baseline.median, threads: 2,
+                         extra: ["min": pair.ours.min, "max": pair.ours.max, "one_min": pair.baseline.min, "one_max": pair.baseline.max]))
+}
