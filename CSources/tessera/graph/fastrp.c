@@ -11,11 +11,15 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "graph_internal.h"
 
 #define FRP_ROWS_PER_CHUNK 1024
 #define FRP_STAT_ROWS 4096
+#define FRP_HUGE_BYTES ((size_t)2 << 20)
 
 void tsr_fastrp_params_default(tsr_fastrp_params *p) {
     if (!p) return;
@@ -73,8 +77,16 @@ static tsr_status check_params(const char *fn, const tsr_graph_t *g, const tsr_f
     return TSR_OK;
 }
 
+/* An n × d float buffer. Large ones are 2 MiB-aligned and advised for transparent huge pages:
+ * first-touch faults on 4 KiB pages of fresh n × d buffers cost as much as a SpMM pass. */
 static float *alloc_nd(const tsr_graph_t *g, int32_t d) {
-    return tsr_malloc((size_t)g->n * (size_t)d * sizeof(float));
+    size_t bytes = (size_t)g->n * (size_t)d * sizeof(float);
+    if (bytes < FRP_HUGE_BYTES) return tsr_malloc(bytes);
+    float *p = tsr_malloc_aligned(bytes, FRP_HUGE_BYTES);
+#ifdef MADV_HUGEPAGE
+    if (p) (void)madvise(p, (bytes + 4095) & ~(size_t)4095, MADV_HUGEPAGE); /* advice only: failure is harmless */
+#endif
+    return p;
 }
 
 /* ---- N1 = M · L · R, from the sparse rows of R ------------------------------------ */
@@ -170,6 +182,17 @@ typedef struct comb_ctx {
     int64_t ldo;
 } comb_ctx;
 
+/* o[k] = fmaf(c, v[k], o[k]), c = (float)(w / ||v||) (or w without normalisation): one term of the sum */
+static inline void combine_term(float *o, const float *v, int32_t d, double w, int normalize, graph_fma_row_fn fma_row) {
+    double inv = 1.0;
+    if (normalize) {
+        double ss = 0;
+        for (int32_t k = 0; k < d; k++) ss += (double)v[k] * v[k];
+        inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
+    }
+    fma_row((float)(w * inv), v, o, d);
+}
+
 /* out[r,k] = fmaf(cᵢ, Nᵢ[r,k], out[r,k]) for i in order, cᵢ = (float)(αᵢ / ||Nᵢ[r,:]||) */
 static void combine_rows(void *vc, int64_t begin, int64_t end, int32_t worker) {
     comb_ctx *c = vc;
@@ -177,18 +200,57 @@ static void combine_rows(void *vc, int64_t begin, int64_t end, int32_t worker) {
     for (int64_t r = begin; r < end; r++) {
         float *o = c->out + r * c->ldo;
         if (!c->accumulate) memset(o, 0, (size_t)d * sizeof(float));
-        for (int32_t i = 0; i < c->count; i++) {
-            const float *v = c->N[i] + r * d;
-            double inv = 1.0;
-            if (c->normalize) {
-                double ss = 0;
-                for (int32_t k = 0; k < d; k++) ss += (double)v[k] * v[k];
-                inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
-            }
-            float ci = (float)(c->w[c->first + i] * inv);
-            c->fma_row(ci, v, o, d);
-        }
+        for (int32_t i = 0; i < c->count; i++)
+            combine_term(o, c->N[i] + r * d, d, c->w[c->first + i], c->normalize, c->fma_row);
     }
+}
+
+/* One power i >= 2 fused with its term of the sum: per block of GRAPH_ROWS_PER_CHUNK rows, Nᵢ = M·Nᵢ₋₁
+ * (the SpMM kernel) and at once out += cᵢ·Nᵢ on the rows still in cache — the same operations
+ * as tsr_graph_spmm_f32 followed by combine_rows. The last power is never stored: its blocks go to
+ * per-worker scratch. */
+typedef struct step_ctx {
+    const tsr_graph_t *g;
+    graph_spmm_fn spmm;
+    graph_fma_row_fn fma_row;
+    int transition, normalize;
+    int32_t d;
+    double w;
+    const float *x;     /* Nᵢ₋₁ */
+    float *y;           /* Nᵢ, or NULL: scratch */
+    float *scratch;     /* per worker GRAPH_ROWS_PER_CHUNK × d */
+    int nested;
+    float *out;
+    int64_t ldo;
+} step_ctx;
+
+static void step_chunks(void *vc, int64_t begin, int64_t end, int32_t worker) {
+    step_ctx *c = vc;
+    const int32_t d = c->d;
+    for (int64_t ch = begin; ch < end; ch++) {
+        int64_t r0 = ch * GRAPH_ROWS_PER_CHUNK, r1 = r0 + GRAPH_ROWS_PER_CHUNK < c->g->n ? r0 + GRAPH_ROWS_PER_CHUNK : c->g->n;
+        float *yb = c->y ? c->y + r0 * d : c->scratch + (size_t)(c->nested ? 0 : worker) * GRAPH_ROWS_PER_CHUNK * d;
+        c->spmm(c->g, c->transition, d, c->x, d, yb, d, r0, r1);
+        for (int64_t r = r0; r < r1; r++)
+            combine_term(c->out + r * c->ldo, yb + (r - r0) * d, d, c->w, c->normalize, c->fma_row);
+    }
+}
+
+static tsr_status fastrp_step_fused(tsr_pool_t *pool, const tsr_graph_t *g, const tsr_fastrp_params *p, int32_t i,
+                                    const float *x, float *y, float *out, int64_t ldo) {
+    int nested = tsr_pool_is_in_worker();
+    int32_t nt = nested ? 1 : tsr_pool_num_threads(pool);
+    if (nt < 1) nt = 1;
+    float *scratch = NULL;
+    if (!y && !(scratch = tsr_malloc((size_t)nt * GRAPH_ROWS_PER_CHUNK * p->dim * sizeof(float))))
+        return tsr_error(TSR_ENOMEM, "tsr_fastrp_embed: out of memory for the per-worker scratch");
+    step_ctx c = {.g = g, .spmm = graph_kernels_active()->spmm_rows, .fma_row = graph_kernels_active()->fma_row,
+                  .transition = p->matrix == TSR_GRAPH_TRANSITION, .normalize = p->normalize_rows, .d = p->dim,
+                  .w = p->weights[i], .x = x, .y = y, .scratch = scratch, .nested = nested, .out = out, .ldo = ldo};
+    tsr_status st = tsr_parallel_for(pool, (g->n + GRAPH_ROWS_PER_CHUNK - 1) / GRAPH_ROWS_PER_CHUNK, 1,
+                                     TSR_SCHEDULE_DYNAMIC, step_chunks, &c);
+    tsr_free(scratch);
+    return st;
 }
 
 typedef struct stat_ctx {
@@ -260,17 +322,20 @@ tsr_status tsr_fastrp_embed(tsr_pool_t *pool, const tsr_graph_t *g, const tsr_fa
     if (tsr_mul_i64(g->n, ldo, &t) || tsr_mul_i64(t, 4, &t))
         return tsr_error(TSR_ERANGE, "tsr_fastrp_embed: n × ldo overflows");
     TSR_TRY(tsr_check_alloc("tsr_fastrp_embed", "2 buffers of n x dim floats", 8.0 * (double)g->n * p.dim));
-    float *cur = alloc_nd(g, p.dim), *next = alloc_nd(g, p.dim);  /* Nᵢ₋₁ and Nᵢ */
+    float *cur = alloc_nd(g, p.dim), *next = p.q > 2 ? alloc_nd(g, p.dim) : NULL;  /* Nᵢ₋₁ and Nᵢ */
     tsr_status st = TSR_OK;
-    if (!cur || !next) { st = tsr_error(TSR_ENOMEM, "tsr_fastrp_embed: out of memory for 2 × %lld × %d floats",
+    if (!cur || (p.q > 2 && !next)) { st = tsr_error(TSR_ENOMEM, "tsr_fastrp_embed: out of memory for 2 × %lld × %d floats",
                                         (long long)g->n, p.dim); goto done; }
-    for (int32_t i = 0; i < p.q && st == TSR_OK; i++) {
-        st = i == 0 ? fastrp_first(pool, g, &p, next) : tsr_graph_spmm_f32(pool, g, p.matrix, p.dim, cur, p.dim, next, p.dim);
-        if (st != TSR_OK) break;
-        const float *Ni = next;
-        comb_ctx c = {.N = &Ni, .w = p.weights, .count = 1, .d = p.dim, .normalize = p.normalize_rows,
-                      .first = i, .accumulate = i > 0, .fma_row = graph_kernels_active()->fma_row, .out = out, .ldo = ldo};
+    /* N₁ (sparse R), then each further power fused with its term of the sum; the last is not stored */
+    st = fastrp_first(pool, g, &p, cur);
+    if (st == TSR_OK) {
+        const float *N1 = cur;
+        comb_ctx c = {.N = &N1, .w = p.weights, .count = 1, .d = p.dim, .normalize = p.normalize_rows,
+                      .first = 0, .accumulate = 0, .fma_row = graph_kernels_active()->fma_row, .out = out, .ldo = ldo};
         st = tsr_parallel_for(pool, g->n, FRP_ROWS_PER_CHUNK, TSR_SCHEDULE_DYNAMIC, combine_rows, &c);
+    }
+    for (int32_t i = 1; i < p.q && st == TSR_OK; i++) {
+        st = fastrp_step_fused(pool, g, &p, i, cur, i + 1 < p.q ? next : NULL, out, ldo);
         float *tmp = cur; cur = next; next = tmp;
     }
     if (st == TSR_OK && p.standardize) st = standardize(pool, out, ldo, g->n, p.dim);
