@@ -634,6 +634,17 @@ TSR_TEST(test_checked_transform) {
             }
             x[70 * D + 299] = keep70;
             x[41 * D + 5] = keep41;
+            /* one bad value alone: in a full 16-row tile's vector part or its last columns, or a partial tile */
+            const int64_t at[4][2] = {{20, 299}, {3, 150}, {47, 0}, {76, 17}};
+            for (int b = 0; b < 4; b++) {
+                float keep = x[at[b][0] * D + at[b][1]];
+                x[at[b][0] * D + at[b][1]] = b == 1 ? INFINITY : NAN;
+                char want[32];
+                snprintf(want, sizeof want, "row %lld)", (long long)at[b][0]);
+                CHECK_STATUS(tsr_rp_transform_checked_f32(pools[b % 3], rp, n, x, D, y1, d), TSR_EINVAL);
+                CHECK_MSG(strstr(tsr_last_error(), want) != NULL, "%s: %s", want, tsr_last_error());
+                x[at[b][0] * D + at[b][1]] = keep;
+            }
             double kd = xd[12 * D];
             xd[12 * D] = INFINITY;
             CHECK_STATUS(tsr_rp_transform_checked_f64(pools[1], rp, n, xd, D, z1, d), TSR_EINVAL);

@@ -125,10 +125,11 @@ typedef struct rp_kernels {
     tsr_kernel_head head;
     /* column indices of row rk's sparse entries over k in [0, d) to ks, ±1 to sg (if non-NULL); returns count */
     int32_t (*sparse_row)(uint64_t rk, int32_t d, uint64_t t, int32_t *ks, int8_t *sg);
-    /* dense X tile (<= RP_TILE rows) × sparse R; xt: RP_JBLOCK*RP_TILE, acc: d*RP_TILE, cur: d */
-    void (*tile_f32)(const rp_matrix *m, float scale, int64_t rows, const float *x, int64_t ldx, float *y,
+    /* dense X tile (<= RP_TILE rows) × sparse R; xt: RP_JBLOCK*RP_TILE, acc: d*RP_TILE, cur: d;
+     * returns nonzero when the tile's X held NaN or ±inf (found as it is transposed) */
+    int (*tile_f32)(const rp_matrix *m, float scale, int64_t rows, const float *x, int64_t ldx, float *y,
                      int64_t ldy, float *xt, float *acc, int64_t *cur);
-    void (*tile_f64)(const rp_matrix *m, double scale, int64_t rows, const double *x, int64_t ldx, double *y,
+    int (*tile_f64)(const rp_matrix *m, double scale, int64_t rows, const double *x, int64_t ldx, double *y,
                      int64_t ldy, double *xt, double *acc, int64_t *cur);
     /* dense X rows (<= RP_G_ROWS) × dense R (D × d row-major); acc: rows*d */
     void (*gemm_f32)(const float *R, int64_t D, int32_t d, int64_t rows, const float *x, int64_t ldx, float *y,

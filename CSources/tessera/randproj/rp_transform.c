@@ -77,7 +77,9 @@ static int64_t first_nonfinite_rows(const void *x, int64_t ldx, int64_t rows, in
     return -1;
 }
 
-/* Scans a block before its kernel reads it (the block then comes from cache, not memory). */
+/* Records the first row of a block holding NaN/inf: the Gaussian kernel scans each block before it
+ * reads it (the block then comes from cache); the sparse-R tile kernels report NaN/inf as they
+ * transpose, and only then is the block scanned for the row. */
 static void check_block(dense_ctx *c, int64_t r0, int64_t rows) {
     size_t es = c->f64 ? 8 : 4;
     int64_t r = first_nonfinite_rows((const char *)c->x + (size_t)(r0 * c->ldx) * es, c->ldx, rows, c->rp->D, c->f64);
@@ -99,13 +101,14 @@ static void dense_sparse_tiles(void *vc, int64_t begin, int64_t end, int32_t wor
     for (int64_t t = begin; t < end; t++) {
         int64_t r0 = t * RP_TILE;
         int64_t rows = c->n - r0 < RP_TILE ? c->n - r0 : RP_TILE;
-        if (c->check) check_block(c, r0, rows);
+        int bad;
         if (c->f64)
-            c->kern->tile_f64(c->m, c->rp->scale, rows, (const double *)c->x + r0 * c->ldx, c->ldx,
+            bad = c->kern->tile_f64(c->m, c->rp->scale, rows, (const double *)c->x + r0 * c->ldx, c->ldx,
                               (double *)c->y + r0 * c->ldy, c->ldy, xt, acc, cur);
         else
-            c->kern->tile_f32(c->m, (float)c->rp->scale, rows, (const float *)c->x + r0 * c->ldx, c->ldx,
-                              (float *)c->y + r0 * c->ldy, c->ldy, xt, acc, cur);
+            bad = c->kern->tile_f32(c->m, (float)c->rp->scale, rows, (const float *)c->x + r0 * c->ldx, c->ldx,
+                                    (float *)c->y + r0 * c->ldy, c->ldy, xt, acc, cur);
+        if (bad && c->check) check_block(c, r0, rows); /* which row: rare, so a second look is fine */
     }
 }
 
