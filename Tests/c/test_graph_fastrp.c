@@ -163,6 +163,20 @@ TSR_TEST(test_cached_reweight_and_determinism) {
     CHECK(memcmp(a, b, sizeof(float) * n * 40) == 0);
     double bad[2] = {1, NAN};
     CHECK_STATUS(tsr_fastrp_combine(NULL, fr, bad, 2, 0, 1, b, 40), TSR_EINVAL);
+    /* a sparser R (s = 400): N₁ has ~1.6 nonzeros per row, so the one-shot path multiplies by its
+     * sparse form; the cached path's dense product gives the same bits (weighted graph) */
+    for (int norm = 0; norm < 2; norm++) {
+        tsr_fastrp_params p3 = p;
+        p3.s = 400;
+        p3.normalize_rows = norm;
+        tsr_fastrp_t *fr3 = NULL;
+        CHECK_OK(tsr_fastrp_embed(pools[1], g, &p3, a, 40));
+        CHECK_OK(tsr_fastrp_create(g, &p3, &fr3));
+        CHECK_OK(tsr_fastrp_compute(pools[2], fr3));
+        CHECK_OK(tsr_fastrp_combine(NULL, fr3, p3.weights, 4, norm, 1, b, 40));
+        CHECK_SAME_BITS(a, b, sizeof(float) * n * 40, "s = 400, normalize_rows %d: sparse N1 vs dense", norm);
+        tsr_fastrp_destroy(fr3);
+    }
     CHECK_STATUS(tsr_fastrp_combine(NULL, fr, w2, 0, 0, 1, b, 40), TSR_EINVAL);
     CHECK_STATUS(tsr_fastrp_combine(NULL, fr, w2, 3, 0, 1, b, 39), TSR_EINVAL);
     tsr_fastrp_destroy(fr);

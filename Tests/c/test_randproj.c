@@ -1,7 +1,8 @@
 /*
  * test_randproj.c — random projections: entry statistics for every s,
  * Johnson–Lindenstrauss distortion over many seeds, transforms against a
- * float64 reference built from tsr_rp_entry, CSR = dense bit for bit, no
+ * float64 reference built from tsr_rp_entry, CSR = dense bit for bit, the packed
+ * slots of a very sparse R = the lazy path bit for bit, no
  * densification, determinism over pools of 1, 2, 3 threads and every ISA,
  * and the bad-input cases.
  */
@@ -407,6 +408,79 @@ static void to_csr32(const int64_t *indptr, const int64_t *idx, int64_t n, int32
     for (int64_t p = 0; p < indptr[n]; p++) ix32[p] = (int32_t)idx[p];
 }
 
+/* The packed slots of a very sparse R in memory (rows of R with 0..4 and more than 4 entries)
+ * against the lazy path, which generates each row of R per stored entry: the same bits for f32 and
+ * f64, 32- and 64-bit indices, with -0, ±inf, NaN and a repeated column among the values; and
+ * against a float64 reference from tsr_rp_entry on the finite rows. */
+TSR_TEST(test_csr_slots_equal_lazy) {
+    const int64_t n = 40, D = 3000, per = 50;
+    const int32_t d = 64;
+    int64_t *ip = malloc(sizeof(int64_t) * (n + 1)), *ix = malloc(sizeof(int64_t) * n * per);
+    int32_t *ip32 = malloc(sizeof(int32_t) * (n + 1)), *ix32 = malloc(sizeof(int32_t) * n * per);
+    float *v = malloc(sizeof(float) * n * per);
+    double *v64 = malloc(sizeof(double) * n * per);
+    unsigned long long s = 5;
+    ip[0] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t e = 0; e < per; e++) {
+            int64_t p = i * per + e;
+            ix[p] = (int64_t)(tsr_test_rng_next(&s) % (unsigned long long)D);
+            v[p] = tsr_test_uniform(&s) - 0.5f;
+        }
+        ip[i + 1] = (i + 1) * per;
+    }
+    /* rows 0..3 carry the special values; row 4 repeats a column */
+    v[3] = -0.0f; v[per + 7] = INFINITY; v[2 * per + 1] = -INFINITY; v[3 * per + 9] = NAN;
+    ix[4 * per + 1] = ix[4 * per];
+    for (int64_t p = 0; p < n * per; p++) { v64[p] = v[p]; ix32[p] = (int32_t)ix[p]; }
+    for (int64_t i = 0; i <= n; i++) ip32[i] = (int32_t)ip[i];
+    /* s = 32, d = 64: two entries per row of R on average, some rows with more than four */
+    tsr_rp_t *mat = make(D, d, TSR_RP_SPARSE, 32, 77), *lazy = make(D, d, TSR_RP_SPARSE, 32, 77);
+    CHECK_OK(tsr_rp_materialize(NULL, mat));
+    const int64_t *rip;
+    CHECK_OK(tsr_rp_csr(mat, &rip, NULL, NULL, NULL, NULL));
+    int counts[6] = {0};
+    for (int64_t j = 0; j < D; j++) counts[rip[j + 1] - rip[j] > 5 ? 5 : rip[j + 1] - rip[j]]++;
+    CHECK_MSG(counts[0] && counts[1] && counts[2] && counts[3] && counts[4] && counts[5],
+              "rows of R with 0..4 and more entries: %d %d %d %d %d %d", counts[0], counts[1], counts[2],
+              counts[3], counts[4], counts[5]);
+    float *ym = malloc(sizeof(float) * n * d), *yl = malloc(sizeof(float) * n * d), *y32 = malloc(sizeof(float) * n * d);
+    double *ym64 = malloc(sizeof(double) * n * d), *yl64 = malloc(sizeof(double) * n * d);
+    for (int pi = 0; pi < 3; pi++) {
+        if (!pools[pi]) continue;
+        CHECK_OK(tsr_rp_transform_csr_f32(pools[pi], mat, n, ip, ix, v, ym, d));
+        CHECK_OK(tsr_rp_transform_csr_f32(pools[pi], lazy, n, ip, ix, v, yl, d));
+        CHECK_OK(tsr_rp_transform_csr32_f32(pools[pi], mat, n, ip32, ix32, v, y32, d));
+        CHECK_SAME_BITS(ym, yl, sizeof(float) * n * d, "f32 slots vs lazy, %d threads", pi + 1);
+        CHECK_SAME_BITS(ym, y32, sizeof(float) * n * d, "f32 slots int32 vs int64, %d threads", pi + 1);
+        CHECK_OK(tsr_rp_transform_csr_f64(pools[pi], mat, n, ip, ix, v64, ym64, d));
+        CHECK_OK(tsr_rp_transform_csr32_f64(pools[pi], lazy, n, ip32, ix32, v64, yl64, d));
+        CHECK_SAME_BITS(ym64, yl64, sizeof(double) * n * d, "f64 slots vs lazy, %d threads", pi + 1);
+    }
+    tsr_rp_info info = {.size = sizeof info};
+    CHECK_OK(tsr_rp_info_get(lazy, &info));
+    CHECK(info.materialized == 0);
+    /* the special values stay in their own columns: row 0 (-0) and rows >= 4 are finite */
+    double maxerr = 0;
+    for (int64_t i = 4; i < n; i++)
+        for (int32_t k = 0; k < d; k++) {
+            double ref = 0;
+            for (int64_t p = ip[i]; p < ip[i + 1]; p++) {
+                double r;
+                CHECK_OK(tsr_rp_entry(mat, ix[p], k, &r));
+                ref += v64[p] * r;
+            }
+            double e = fabs(ym64[i * d + k] - ref);
+            if (e > maxerr) maxerr = e;
+        }
+    CHECK_MSG(maxerr < 1e-12, "f64 against the reference: max error %g", maxerr);
+    for (int32_t k = 0; k < d; k++) CHECK(isfinite(ym[k]));
+    free(ip); free(ix); free(ip32); free(ix32); free(v); free(v64);
+    free(ym); free(yl); free(y32); free(ym64); free(yl64);
+    tsr_rp_destroy(mat);
+    tsr_rp_destroy(lazy);
+}
+
 /* Bit-identical outputs for pools of 1, 2, 3 threads and every ISA the CPU has; the 32-bit-index
  * CSR entry points give the 64-bit ones' bits (f32 and f64). */
 TSR_TEST(test_determinism_threads_and_isa) {
@@ -560,6 +634,17 @@ TSR_TEST(test_checked_transform) {
             }
             x[70 * D + 299] = keep70;
             x[41 * D + 5] = keep41;
+            /* one bad value alone: in a full 16-row tile's vector part or its last columns, or a partial tile */
+            const int64_t at[4][2] = {{20, 299}, {3, 150}, {47, 0}, {76, 17}};
+            for (int b = 0; b < 4; b++) {
+                float keep = x[at[b][0] * D + at[b][1]];
+                x[at[b][0] * D + at[b][1]] = b == 1 ? INFINITY : NAN;
+                char want[32];
+                snprintf(want, sizeof want, "row %lld)", (long long)at[b][0]);
+                CHECK_STATUS(tsr_rp_transform_checked_f32(pools[b % 3], rp, n, x, D, y1, d), TSR_EINVAL);
+                CHECK_MSG(strstr(tsr_last_error(), want) != NULL, "%s: %s", want, tsr_last_error());
+                x[at[b][0] * D + at[b][1]] = keep;
+            }
             double kd = xd[12 * D];
             xd[12 * D] = INFINITY;
             CHECK_STATUS(tsr_rp_transform_checked_f64(pools[1], rp, n, xd, D, z1, d), TSR_EINVAL);
@@ -642,6 +727,7 @@ int main(void) {
     RUN(test_csr_huge_dimension);
     RUN(test_materialized_csr_view);
     RUN(test_csr_first_bad_index_any_pool);
+    RUN(test_csr_slots_equal_lazy);
     RUN(test_determinism_threads_and_isa);
     RUN(test_transform_bad_inputs);
     RUN(test_checked_transform);

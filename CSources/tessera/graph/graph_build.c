@@ -53,7 +53,9 @@ static void sort_keys(uint64_t *k, int64_t n) {
             k[j + 1] = v;
         }
     } else {
-        qsort(k, (size_t)n, sizeof *k, cmp_u64);
+        int64_t i = 1;
+        while (i < n && k[i - 1] <= k[i]) i++;  /* rows from a sorted CSR (scipy's) are in order already */
+        if (i < n) qsort(k, (size_t)n, sizeof *k, cmp_u64);
     }
 }
 

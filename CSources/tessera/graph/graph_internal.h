@@ -18,6 +18,9 @@ struct tsr_graph {
     int directed;
 };
 
+/** Rows per work item of the SpMM drivers: fixed, so the split never depends on the thread count. */
+#define GRAPH_ROWS_PER_CHUNK 256
+
 /** Largest node count (indices are int32). */
 #define TSR_GRAPH_MAX_NODES ((int64_t)INT32_MAX)
 
@@ -31,7 +34,7 @@ struct tsr_graph {
 TSR_INTERNAL tsr_status graph_build(int64_t m, const int64_t *src, const int64_t *dst, const float *w,
                                     const tsr_graph_params *p, const char *fn, tsr_graph_t **out);
 
-/** Rows [r0, r1) of Y = M·X (see tsr_graph_spmm_f32). */
+/** Rows [r0, r1) of Y = M·X (see tsr_graph_spmm_f32); `y` points at row r0 of Y. */
 typedef void (*graph_spmm_fn)(const tsr_graph_t *g, int transition, int64_t cols, const float *x, int64_t ldx,
                               float *y, int64_t ldy, int64_t r0, int64_t r1);
 

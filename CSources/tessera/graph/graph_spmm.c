@@ -3,9 +3,6 @@
  */
 #include "graph_internal.h"
 
-/* Rows per work item: fixed, so the split never depends on the thread count. */
-#define GRAPH_ROWS_PER_CHUNK 256
-
 typedef struct spmm_ctx {
     const tsr_graph_t *g;
     graph_spmm_fn fn;
@@ -21,7 +18,7 @@ static void spmm_chunks(void *vc, int64_t begin, int64_t end, int32_t worker) {
     spmm_ctx *c = vc;
     int64_t r0 = begin * GRAPH_ROWS_PER_CHUNK;
     int64_t r1 = end * GRAPH_ROWS_PER_CHUNK < c->g->n ? end * GRAPH_ROWS_PER_CHUNK : c->g->n;
-    c->fn(c->g, c->transition, c->cols, c->x, c->ldx, c->y, c->ldy, r0, r1);
+    c->fn(c->g, c->transition, c->cols, c->x, c->ldx, c->y + r0 * c->ldy, c->ldy, r0, r1);
 }
 
 /* The kernel selector (tsr_kernels.h): reference table, then the overrides per level. */

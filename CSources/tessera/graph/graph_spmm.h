@@ -25,7 +25,7 @@ static inline __attribute__((always_inline)) void graph_spmm_body(const tsr_grap
     float acc[GRAPH_CB] __attribute__((aligned(64)));
     for (int64_t i = r0; i < r1; i++) {
         const int64_t p0 = ip[i], p1 = ip[i + 1];
-        float *yr = y + i * ldy;
+        float *yr = y + (i - r0) * ldy;
         const float sc = transition ? g->inv_degree[i] : 1.0f;
         for (int64_t c0 = 0; c0 < cols; c0 += GRAPH_CB) {
             const int64_t cb = cols - c0 < GRAPH_CB ? cols - c0 : GRAPH_CB;

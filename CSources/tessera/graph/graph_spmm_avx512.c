@@ -45,7 +45,7 @@ TSR_TARGET_AVX512 static inline __attribute__((always_inline)) void spmm_block(
 TSR_TARGET_AVX512 static void spmm_rows_avx512(const tsr_graph_t *g, int transition, int64_t cols, const float *x,
                                                int64_t ldx, float *y, int64_t ldy, int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; i++) {
-        float *yr = y + i * ldy;
+        float *yr = y + (i - r0) * ldy;
         for (int64_t c0 = 0; c0 < cols; c0 += SPMM_BLOCK) {
             int64_t cb = cols - c0 < SPMM_BLOCK ? cols - c0 : SPMM_BLOCK;
             int nv = (int)((cb + 15) / 16);

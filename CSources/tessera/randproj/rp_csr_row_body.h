@@ -10,10 +10,11 @@
  *   RP_ISFX   its name suffix (i64 | i32)
  * and defines csr_row_<RP_SFX>_<RP_ISFX>(c, i, ks, sg, acc): y[i, :] = Σ_p values[p] · R[indices[p], :]
  * over the stored entries of row i, in ascending p (so every path gives the same bits).
- * The row's column indices are checked first (they are then in cache for the sum): the
- * function returns the position of the row's first index outside [0, D), leaving y[i, :]
+ * The row's column indices are checked (first, or as they are read): the function returns the position of the row's first index outside [0, D), leaving y[i, :]
  * zero, or -1 when all are in range.
  */
+#define RP_NAME2_(a, b) a##_##b
+#define RP_NAME2(a, b) RP_NAME2_(a, b)
 #define RP_NAME3(a, b, c) a##_##b##_##c
 #define RP_NAME(a, b, c) RP_NAME3(a, b, c)
 
@@ -28,33 +29,44 @@ static int64_t RP_NAME(csr_row, RP_SFX, RP_ISFX)(const csr_ctx *c, int64_t i, in
     RP_T *yr = (RP_T *)c->y + i * c->ldy;
     const int64_t p0 = indptr[i], p1 = indptr[i + 1];
     const uint64_t D = (uint64_t)rp->D;
+    if (m && m->slots) {
+        /* very sparse R in memory: one slot word per stored entry (rp_internal.h), its four codes
+         * added without a branch on the row's length (an absent code adds +0 to a spread column).
+         * acc is in L1 and Y row i is written once, scaled. Per column the same adds in the same
+         * (ascending p) order as every other path, so the same bits. Each column index is
+         * checked as it is read (a prefetch of a bad one is harmless). */
+        RP_T *acc = (RP_T *)acc_v;
+        const uint64_t *slots = m->slots;
+        memset(acc, 0, (size_t)d * sizeof(RP_T));
+        RP_T vt[4] = {0, 0, 0, 0};
+        for (int64_t p = p0; p < p1; p++) {
+            if (p + RP_SLOT_PREFETCH < p1) __builtin_prefetch(slots + indices[p + RP_SLOT_PREFETCH]);
+            const int64_t j = indices[p];
+            if (__builtin_expect((uint64_t)j >= D, 0)) {
+                memset(yr, 0, (size_t)d * sizeof(RP_T));
+                return p;
+            }
+            const uint64_t w = slots[j];
+            vt[2] = vals[p];
+            vt[3] = -vals[p];
+            const uint32_t c0 = (uint32_t)w & 0xffffu, c1 = (uint32_t)(w >> 16) & 0xffffu;
+            acc[c0 >> 3] += vt[c0 & 3];
+            acc[c1 >> 3] += vt[c1 & 3];
+            const uint32_t c2 = (uint32_t)(w >> 32) & 0xffffu, c3 = (uint32_t)(w >> 48);
+            acc[c2 >> 3] += vt[c2 & 3];
+            acc[c3 >> 3] += vt[c3 & 3];
+            if (__builtin_expect(c3 & RP_SLOT_MORE, 0))
+                for (int64_t e = m->row_ptr[j] + 4; e < m->row_ptr[j + 1]; e++)
+                    acc[m->row_k[e]] += m->RP_ROWV[e] < 0 ? vt[3] : vt[2];
+        }
+        RP_NAME2(store_row, RP_SFX)(yr, acc, (RP_T)rp->scale, d, c->stream);
+        return -1;
+    }
     for (int64_t p = p0; p < p1; p++)
         if ((uint64_t)(int64_t)indices[p] >= D) {
             memset(yr, 0, (size_t)d * sizeof(RP_T));
             return p;
         }
-    if (c->slots) {
-        /* sparse R in memory: the first two entries of R's row j from a fixed-size slot (absent
-         * ones add into acc[d], a slot nobody reads), so no branch depends on the row's length
-         * (~0.8 entries at D = 10^5, d = 256); the few longer rows go on in the CSR. acc is
-         * in L1 and Y row i is written once, scaled. The same adds in the same order. */
-        RP_T *acc = (RP_T *)acc_v;
-        memset(acc, 0, (size_t)(d + 1) * sizeof(RP_T));
-        for (int64_t p = p0; p < p1; p++) {
-            const int64_t j = indices[p];
-            if (p + 8 < p1) __builtin_prefetch(c->slots + indices[p + 8]);
-            const rp_slot2 *sl = c->slots + j;
-            const RP_T vn[2] = {vals[p], -vals[p]};
-            acc[sl->k[0]] += vn[sl->neg[0]];
-            acc[sl->k[1]] += vn[sl->neg[1]];
-            if (__builtin_expect(sl->more, 0))
-                for (int64_t e = m->row_ptr[j] + 2; e < m->row_ptr[j + 1]; e++)
-                    acc[m->row_k[e]] += m->RP_ROWV[e] < 0 ? vn[1] : vn[0];
-        }
-        const RP_T sc = (RP_T)rp->scale;
-        for (int32_t k = 0; k < d; k++) yr[k] = sc * acc[k];
-        return -1;
-    }
     memset(yr, 0, (size_t)d * sizeof(RP_T));
     for (int64_t p = p0; p < p1; p++) {
         int64_t j = indices[p];
@@ -89,3 +101,5 @@ static int64_t RP_NAME(csr_row, RP_SFX, RP_ISFX)(const csr_ctx *c, int64_t i, in
 
 #undef RP_NAME
 #undef RP_NAME3
+#undef RP_NAME2
+#undef RP_NAME2_

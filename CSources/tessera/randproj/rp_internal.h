@@ -66,6 +66,9 @@ typedef struct rp_matrix {
     int32_t *col_j;       /* nnz */
     uint32_t *col_sign;   /* nnz: 0 or 0x80000000 (XOR into a float) */
     uint64_t *col_sign64; /* nnz: 0 or 1<<63 (XOR into a double) */
+    /* sparse kinds with d <= RP_SLOT_MAX_D and few entries per row (rp_slots_wanted): the
+     * entries of row j packed in one word for CSR inputs (RP_SLOT_* below), else NULL */
+    uint64_t *slots;      /* D */
     int64_t bytes;
 } rp_matrix;
 
@@ -91,6 +94,24 @@ TSR_INTERNAL tsr_status rp_matrix_build(tsr_pool_t *pool, const tsr_rp_t *rp, in
 TSR_INTERNAL int rp_matrix_fits(const tsr_rp_t *rp, int need_csc);
 TSR_INTERNAL void rp_matrix_free(rp_matrix *m);
 
+/*
+ * Slots: row j of a very sparse R (about d/s < 1 entries) as four 16-bit codes in one word, so
+ * that a CSR input reads one word per stored entry and adds without a branch on the row's
+ * length (a branch that depends on a load missing the cache costs the whole miss when it is
+ * mispredicted). Code c: bits 3.. the column k, bit 1 set for an entry, bit 0 set for a
+ * negative one, so c & 3 indexes {+0, +0, +v, -v}. All four codes are added: an absent one names
+ * a column spread over [0, d) and adds +0, which leaves any sum that started at +0 unchanged
+ * (such a sum is never -0) — the spread keeps these dummy adds off one address. Bit 2 of code 3
+ * (RP_SLOT_MORE) says the row has more than four entries (the rest: its row CSR from the fifth).
+ */
+#define RP_SLOT_PREFETCH 12 /* stored entries ahead whose slot words are prefetched */
+#define RP_SLOT_MAX_D 8192
+#define RP_SLOT_MORE 4u
+/** 1 when a sparse R of these dimensions gets slots (d <= RP_SLOT_MAX_D, at most 2 entries per row expected). */
+static inline int rp_slots_wanted(const tsr_rp_t *rp) {
+    return rp->kind == TSR_RP_SPARSE && rp->d <= RP_SLOT_MAX_D && (double)rp->d * 2.0 * (double)rp->t <= 2.0 * 4294967296.0;
+}
+
 /* Rows in one block of the dense sparse-R kernel (one AVX-512 f32 register). */
 #define RP_TILE 16
 /* Input dimensions per cache block of the transposed tile. */
@@ -104,10 +125,11 @@ typedef struct rp_kernels {
     tsr_kernel_head head;
     /* column indices of row rk's sparse entries over k in [0, d) to ks, ±1 to sg (if non-NULL); returns count */
     int32_t (*sparse_row)(uint64_t rk, int32_t d, uint64_t t, int32_t *ks, int8_t *sg);
-    /* dense X tile (<= RP_TILE rows) × sparse R; xt: RP_JBLOCK*RP_TILE, acc: d*RP_TILE, cur: d */
-    void (*tile_f32)(const rp_matrix *m, float scale, int64_t rows, const float *x, int64_t ldx, float *y,
+    /* dense X tile (<= RP_TILE rows) × sparse R; xt: RP_JBLOCK*RP_TILE, acc: d*RP_TILE, cur: d;
+     * returns nonzero when the tile's X held NaN or ±inf (found as it is transposed) */
+    int (*tile_f32)(const rp_matrix *m, float scale, int64_t rows, const float *x, int64_t ldx, float *y,
                      int64_t ldy, float *xt, float *acc, int64_t *cur);
-    void (*tile_f64)(const rp_matrix *m, double scale, int64_t rows, const double *x, int64_t ldx, double *y,
+    int (*tile_f64)(const rp_matrix *m, double scale, int64_t rows, const double *x, int64_t ldx, double *y,
                      int64_t ldy, double *xt, double *acc, int64_t *cur);
     /* dense X rows (<= RP_G_ROWS) × dense R (D × d row-major); acc: rows*d */
     void (*gemm_f32)(const float *R, int64_t D, int32_t d, int64_t rows, const float *x, int64_t ldx, float *y,

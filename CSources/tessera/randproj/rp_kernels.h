@@ -59,15 +59,15 @@ RP_INLINE int32_t rp_sparse_row_body(uint64_t rk, int32_t d, uint64_t t, int32_t
     ATTR __attribute__((unused)) static int32_t rp_sparse_row_##SUFFIX(uint64_t rk, int32_t d, uint64_t t, int32_t *ks, int8_t *sg) { \
         return rp_sparse_row_body(rk, d, t, ks, sg);                                                      \
     }                                                                                                     \
-    ATTR __attribute__((unused)) static void rp_tile_f32_##SUFFIX(const rp_matrix *m, float scale, int64_t rows, const float *x,    \
+    ATTR __attribute__((unused)) static int rp_tile_f32_##SUFFIX(const rp_matrix *m, float scale, int64_t rows, const float *x,     \
                                           int64_t ldx, float *y, int64_t ldy, float *xt, float *acc,       \
                                           int64_t *cur) {                                                 \
-        rp_tile_body_f32(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_generic_f32);         \
+        return rp_tile_body_f32(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_generic_f32);         \
     }                                                                                                     \
-    ATTR __attribute__((unused)) static void rp_tile_f64_##SUFFIX(const rp_matrix *m, double scale, int64_t rows, const double *x,  \
+    ATTR __attribute__((unused)) static int rp_tile_f64_##SUFFIX(const rp_matrix *m, double scale, int64_t rows, const double *x,   \
                                           int64_t ldx, double *y, int64_t ldy, double *xt, double *acc,    \
                                           int64_t *cur) {                                                 \
-        rp_tile_body_f64(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_generic_f64); \
+        return rp_tile_body_f64(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_generic_f64); \
     }                                                                                                     \
     ATTR __attribute__((unused)) static void rp_gemm_f32_##SUFFIX(const float *R, int64_t D, int32_t d, int64_t rows, const float *x, \
                                           int64_t ldx, float *y, int64_t ldy, float *acc) {               \

@@ -52,17 +52,18 @@ TSR_TARGET_AVX512 static int32_t rp_sparse_row_avx512_v(uint64_t rk, int32_t d, 
 
 /* 16 × 16 block transposes (unpack, shuffle, two 128-bit-lane shuffles) for full tiles;
  * the scalar loop for a partial last tile and the last nj % 16 columns. */
-TSR_TARGET_AVX512 static inline void rp_transpose_f32_avx512(float *restrict xt, const float *x, int64_t ldx,
-                                                              int64_t rows, int64_t jb, int64_t nj) {
-    if (rows < RP_TILE) {
-        rp_transpose_generic_f32(xt, x, ldx, rows, jb, nj);
-        return;
-    }
+TSR_TARGET_AVX512 static inline int rp_transpose_f32_avx512(float *restrict xt, const float *x, int64_t ldx,
+                                                             int64_t rows, int64_t jb, int64_t nj) {
+    if (rows < RP_TILE) return rp_transpose_generic_f32(xt, x, ldx, rows, jb, nj);
+    __mmask16 bad = 0; /* lanes that read NaN or ±inf (fpclass: QNaN 0x01, +inf 0x08, -inf 0x10, SNaN 0x80) */
     int64_t j = 0;
     for (; j + 16 <= nj; j += 16) {
         const float *s = x + jb + j;
         __m512 r[16], t[16], u[16];
-        for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(s + i * ldx);
+        for (int i = 0; i < 16; i++) {
+            r[i] = _mm512_loadu_ps(s + i * ldx);
+            bad |= _mm512_fpclass_ps_mask(r[i], 0x99);
+        }
         for (int i = 0; i < 16; i += 2) {
             t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
             t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
@@ -86,14 +87,15 @@ TSR_TARGET_AVX512 static inline void rp_transpose_f32_avx512(float *restrict xt,
             _mm512_storeu_ps(o + (c + 12) * RP_TILE, _mm512_shuffle_f32x4(w, w2, 0xdd));
         }
     }
-    for (; j < nj; j++)
-        for (int64_t r = 0; r < RP_TILE; r++) xt[j * RP_TILE + r] = x[r * ldx + jb + j];
+    int tail = 0;
+    if (j < nj) tail = rp_transpose_generic_f32(xt + j * RP_TILE, x, ldx, RP_TILE, jb + j, nj - j);
+    return bad != 0 || tail;
 }
 
-TSR_TARGET_AVX512 static void rp_tile_f32_avx512_v(const rp_matrix *m, float scale, int64_t rows, const float *x,
+TSR_TARGET_AVX512 static int rp_tile_f32_avx512_v(const rp_matrix *m, float scale, int64_t rows, const float *x,
                                                     int64_t ldx, float *y, int64_t ldy, float *xt, float *acc,
                                                     int64_t *cur) {
-    rp_tile_body_f32(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_f32_avx512);
+    return rp_tile_body_f32(m, scale, rows, x, ldx, y, ldy, xt, acc, cur, rp_transpose_f32_avx512);
 }
 
 RP_INSTANTIATE(avx512, TSR_TARGET_AVX512)

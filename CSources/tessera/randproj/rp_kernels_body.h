@@ -14,26 +14,36 @@
 #define RP_NAME2(a, b) a##_##b
 #define RP_NAME(a, b) RP_NAME2(a, b)
 
-/* xt[j][r] = x[r][jb + j] for j < nj, r < RP_TILE (rows >= `rows` zero): the portable transpose. */
-RP_INLINE void RP_NAME(rp_transpose_generic, RP_SFX)(RP_T *restrict xt, const RP_T *x, int64_t ldx, int64_t rows,
-                                                     int64_t jb, int64_t nj) {
+/* xt[j][r] = x[r][jb + j] for j < nj, r < RP_TILE (rows >= `rows` zero): the portable transpose.
+ * Returns nonzero when one of the values read is NaN or ±inf (all exponent bits set: an integer
+ * test, so the transform's checked entry points need no second pass over X). */
+RP_INLINE int RP_NAME(rp_transpose_generic, RP_SFX)(RP_T *restrict xt, const RP_T *x, int64_t ldx, int64_t rows,
+                                                    int64_t jb, int64_t nj) {
+    const RP_U expo = sizeof(RP_T) == 4 ? (RP_U)0x7f800000u : (RP_U)0x7ff0000000000000ull;
+    RP_U hit = 0;
     if (rows < RP_TILE) memset(xt, 0, (size_t)nj * RP_TILE * sizeof(RP_T));
     for (int64_t r = 0; r < rows; r++) {
         const RP_T *xr = x + r * ldx + jb;
-        for (int64_t j = 0; j < nj; j++) xt[j * RP_TILE + r] = xr[j];
+        for (int64_t j = 0; j < nj; j++) {
+            RP_U b;
+            memcpy(&b, xr + j, sizeof b);
+            hit |= (RP_U)((b & expo) == expo);
+            xt[j * RP_TILE + r] = xr[j];
+        }
     }
+    return hit != 0;
 }
 
-typedef void (*RP_NAME(rp_transpose_fn, RP_SFX))(RP_T *xt, const RP_T *x, int64_t ldx, int64_t rows, int64_t jb,
-                                                 int64_t nj);
+typedef int (*RP_NAME(rp_transpose_fn, RP_SFX))(RP_T *xt, const RP_T *x, int64_t ldx, int64_t rows, int64_t jb,
+                                                int64_t nj);
 
 /*
  * One tile of up to RP_TILE rows of a dense X against sparse R (CSC with sign
  * masks). X is transposed block by block into xt[j][RP_TILE] so that each
  * nonzero of R is one contiguous RP_TILE-wide add; acc[k][RP_TILE] sums
- * ±x[r, j] in ascending j; y = scale · acc.
+ * ±x[r, j] in ascending j; y = scale · acc. Returns nonzero when X held NaN or ±inf.
  */
-RP_INLINE void RP_NAME(rp_tile_body, RP_SFX)(const rp_matrix *m, RP_T scale, int64_t rows, const RP_T *x, int64_t ldx,
+RP_INLINE int RP_NAME(rp_tile_body, RP_SFX)(const rp_matrix *m, RP_T scale, int64_t rows, const RP_T *x, int64_t ldx,
                                              RP_T *y, int64_t ldy, RP_T *restrict xt, RP_T *restrict acc,
                                              int64_t *restrict cur, RP_NAME(rp_transpose_fn, RP_SFX) transpose) {
     const int32_t d = m->d;
@@ -42,9 +52,10 @@ RP_INLINE void RP_NAME(rp_tile_body, RP_SFX)(const rp_matrix *m, RP_T scale, int
     const RP_U *restrict cs = m->RP_SIGNS;
     memset(acc, 0, (size_t)d * RP_TILE * sizeof(RP_T));
     memcpy(cur, m->col_ptr, (size_t)d * sizeof(int64_t));
+    int bad = 0;
     for (int64_t jb = 0; jb < D; jb += RP_JBLOCK) {
         int64_t je = jb + RP_JBLOCK < D ? jb + RP_JBLOCK : D;
-        transpose(xt, x, ldx, rows, jb, je - jb);
+        bad |= transpose(xt, x, ldx, rows, jb, je - jb);
         for (int32_t k = 0; k < d; k++) {
             int64_t e = cur[k], end = m->col_ptr[k + 1];
             RP_T af[RP_TILE];
@@ -69,6 +80,7 @@ RP_INLINE void RP_NAME(rp_tile_body, RP_SFX)(const rp_matrix *m, RP_T scale, int
         RP_T *yr = y + r * ldy;
         for (int32_t k = 0; k < d; k++) yr[k] = scale * acc[(size_t)k * RP_TILE + r];
     }
+    return bad;
 }
 
 /*

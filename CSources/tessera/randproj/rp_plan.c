@@ -122,6 +122,7 @@ void rp_matrix_free(rp_matrix *m) {
     if (!m) return;
     tsr_free(m->row_ptr); tsr_free(m->row_k); tsr_free(m->row_v32); tsr_free(m->row_v64);
     tsr_free(m->col_ptr); tsr_free(m->col_j); tsr_free(m->col_sign); tsr_free(m->col_sign64);
+    tsr_free(m->slots);
     tsr_free(m);
 }
 
@@ -134,6 +135,18 @@ typedef struct build_ctx {
     int8_t *sg;
     int nested;
 } build_ctx;
+
+/* The slot word of row j (rp_internal.h) from its cnt entries: columns ks, signs sg. */
+static uint64_t slot_of(int64_t j, int32_t d, const int32_t *ks, const int8_t *sg, int32_t cnt) {
+    uint64_t c[4];
+    for (int t = 0; t < 4; t++) {
+        if (t < cnt) c[t] = ((uint64_t)ks[t] << 3) | 2u | (sg[t] < 0);
+        else /* absent: +0 into a column that differs between rows and between codes 0 and 1 */
+            c[t] = (uint64_t)(((uint32_t)j * 0x9e3779b1u + (uint32_t)t * 0x7f4a7c15u) % (uint32_t)d) << 3;
+    }
+    if (cnt > 4) c[3] |= RP_SLOT_MORE;
+    return c[0] | c[1] << 16 | c[2] << 32 | c[3] << 48;
+}
 
 static void build_rows(void *vctx, int64_t begin, int64_t end, int32_t worker) {
     build_ctx *c = vctx;
@@ -166,6 +179,7 @@ static void build_rows(void *vctx, int64_t begin, int64_t end, int32_t worker) {
             m->row_v64[o + e] = v;
             m->row_v32[o + e] = (float)v;
         }
+        if (m->slots) m->slots[j] = slot_of(j, d, ks, sg, cnt);
     }
 }
 
@@ -176,6 +190,7 @@ static void build_rows(void *vctx, int64_t begin, int64_t end, int32_t worker) {
  */
 static double matrix_bytes(const tsr_rp_t *rp, double nnz, int need_csc) {
     double b = ((double)rp->D + 1) * 8 + nnz * (4 + 4 + 8);
+    if (rp_slots_wanted(rp)) b += (double)rp->D * 8;
     if (need_csc && rp->kind == TSR_RP_SPARSE) b += ((double)rp->d + 1) * 8 + nnz * (4 + 4 + 8);
     return b;
 }
@@ -234,14 +249,15 @@ tsr_status rp_matrix_build(tsr_pool_t *pool, const tsr_rp_t *rp, int need_csc, c
     m->row_k = tsr_malloc(nz * sizeof(int32_t) + 1);
     m->row_v32 = tsr_malloc(nz * sizeof(float) + 1);
     m->row_v64 = tsr_malloc(nz * sizeof(double) + 1);
-    if (!m->row_k || !m->row_v32 || !m->row_v64) {
+    if (rp_slots_wanted(rp)) m->slots = tsr_malloc((size_t)rp->D * sizeof(uint64_t));
+    if (!m->row_k || !m->row_v32 || !m->row_v64 || (rp_slots_wanted(rp) && !m->slots)) {
         st = tsr_error(TSR_ENOMEM, "%s: out of memory for R (%lld entries)", fn, (long long)m->nnz);
         goto fail;
     }
     c.pass = 1;
     st = tsr_parallel_for(pool, rp->D, 2048, TSR_SCHEDULE_DYNAMIC, build_rows, &c);
     if (st != TSR_OK) goto fail;
-    m->bytes = (int64_t)((rp->D + 1) * 8 + nz * (4 + 4 + 8));
+    m->bytes = (int64_t)((rp->D + 1) * 8 + nz * (4 + 4 + 8)) + (m->slots ? (int64_t)rp->D * 8 : 0);
     if (need_csc && rp->kind == TSR_RP_SPARSE) {
         /* transpose by counting sort: entries of column k in ascending j */
         m->col_ptr = tsr_calloc((size_t)rp->d + 1, sizeof(int64_t));

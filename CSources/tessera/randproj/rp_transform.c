@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "rp_internal.h"
+#if TSR_X86
+#include <immintrin.h>
+#endif
 
 /* Scratch for all workers of one call, allocated once per call (never in the loops). */
 typedef struct rp_scratch {
@@ -74,7 +77,9 @@ static int64_t first_nonfinite_rows(const void *x, int64_t ldx, int64_t rows, in
     return -1;
 }
 
-/* Scans a block before its kernel reads it (the block then comes from cache, not memory). */
+/* Records the first row of a block holding NaN/inf: the Gaussian kernel scans each block before it
+ * reads it (the block then comes from cache); the sparse-R tile kernels report NaN/inf as they
+ * transpose, and only then is the block scanned for the row. */
 static void check_block(dense_ctx *c, int64_t r0, int64_t rows) {
     size_t es = c->f64 ? 8 : 4;
     int64_t r = first_nonfinite_rows((const char *)c->x + (size_t)(r0 * c->ldx) * es, c->ldx, rows, c->rp->D, c->f64);
@@ -96,13 +101,14 @@ static void dense_sparse_tiles(void *vc, int64_t begin, int64_t end, int32_t wor
     for (int64_t t = begin; t < end; t++) {
         int64_t r0 = t * RP_TILE;
         int64_t rows = c->n - r0 < RP_TILE ? c->n - r0 : RP_TILE;
-        if (c->check) check_block(c, r0, rows);
+        int bad;
         if (c->f64)
-            c->kern->tile_f64(c->m, c->rp->scale, rows, (const double *)c->x + r0 * c->ldx, c->ldx,
+            bad = c->kern->tile_f64(c->m, c->rp->scale, rows, (const double *)c->x + r0 * c->ldx, c->ldx,
                               (double *)c->y + r0 * c->ldy, c->ldy, xt, acc, cur);
         else
-            c->kern->tile_f32(c->m, (float)c->rp->scale, rows, (const float *)c->x + r0 * c->ldx, c->ldx,
-                              (float *)c->y + r0 * c->ldy, c->ldy, xt, acc, cur);
+            bad = c->kern->tile_f32(c->m, (float)c->rp->scale, rows, (const float *)c->x + r0 * c->ldx, c->ldx,
+                                    (float *)c->y + r0 * c->ldy, c->ldy, xt, acc, cur);
+        if (bad && c->check) check_block(c, r0, rows); /* which row: rare, so a second look is fine */
     }
 }
 
@@ -195,27 +201,45 @@ tsr_status tsr_rp_transform_checked_f64(tsr_pool_t *pool, const tsr_rp_t *rp, in
 
 /* ---- CSR inputs ------------------------------------------------------------------ */
 
-/* Sparse R in memory, row j's first two entries (column k, 1 if negative); an absent entry has
- * k = d (a scratch slot) and neg 0; `more` is 1 when the row has more than two. */
-typedef struct rp_slot2 {
-    int32_t k[2];
-    uint8_t neg[2];
-    uint8_t more;
-} rp_slot2;
-
 typedef struct csr_ctx {
     const tsr_rp_t *rp;
     const rp_matrix *m;      /* NULL: generate rows of R per stored entry */
-    const rp_slot2 *slots;   /* sparse kinds with m: one per row of R (else NULL) */
     const rp_kernels *kern;
     const void *indptr, *indices; /* int64_t, or int32_t when idx32 */
     const void *values;
     void *y;
     int64_t ldy;
     int f64, idx32;
+    int stream;              /* large output: streaming stores (store_row_*) */
     _Atomic int64_t bad;     /* smallest position of a column index outside [0, D); INT64_MAX if none */
-    rp_scratch scr;          /* per worker: acc (d + 1 doubles), then the lazy mode's ks (d int32), sg (d int8) */
+    rp_scratch scr;          /* per worker: acc (d doubles), then the lazy mode's ks (d int32), sg (d int8) */
 } csr_ctx;
+
+/* Outputs of at least this many bytes are written with streaming stores (they would not stay in cache). */
+#define RP_STREAM_BYTES (8 << 20)
+
+/* yr[k] = sc · acc[k], k < d; `stream`: non-temporal stores where yr is 16-byte aligned (no read
+ * for ownership of lines that are wholly overwritten; the worker fences before it returns). */
+static inline void store_row_f32(float *restrict yr, const float *restrict acc, float sc, int32_t d, int stream) {
+    int32_t k = 0;
+#if TSR_X86
+    if (stream && ((uintptr_t)yr & 15) == 0) {
+        const __m128 s = _mm_set1_ps(sc);
+        for (; k + 4 <= d; k += 4) _mm_stream_ps(yr + k, _mm_mul_ps(s, _mm_loadu_ps(acc + k)));
+    }
+#endif
+    for (; k < d; k++) yr[k] = sc * acc[k];
+}
+static inline void store_row_f64(double *restrict yr, const double *restrict acc, double sc, int32_t d, int stream) {
+    int32_t k = 0;
+#if TSR_X86
+    if (stream && ((uintptr_t)yr & 15) == 0) {
+        const __m128d s = _mm_set1_pd(sc);
+        for (; k + 2 <= d; k += 2) _mm_stream_pd(yr + k, _mm_mul_pd(s, _mm_loadu_pd(acc + k)));
+    }
+#endif
+    for (; k < d; k++) yr[k] = sc * acc[k];
+}
 
 #define RP_T float
 #define RP_SFX f32
@@ -260,7 +284,7 @@ typedef struct csr_ctx {
 static void csr_rows(void *vc, int64_t begin, int64_t end, int32_t worker) {
     const csr_ctx *c = vc;
     char *base = scratch_of(&c->scr, worker);
-    int32_t *ks = (int32_t *)(base + (size_t)(c->rp->d + 1) * sizeof(double));
+    int32_t *ks = (int32_t *)(base + (size_t)c->rp->d * sizeof(double));
     int8_t *sg = (int8_t *)(ks + c->rp->d);
     int64_t bad = INT64_MAX;
     for (int64_t i = begin; i < end; i++) {
@@ -268,31 +292,15 @@ static void csr_rows(void *vc, int64_t begin, int64_t end, int32_t worker) {
                            : (c->idx32 ? csr_row_f32_i32(c, i, ks, sg, base) : csr_row_f32_i64(c, i, ks, sg, base));
         if (b >= 0 && b < bad) bad = b;
     }
+#if TSR_X86
+    if (c->stream) _mm_sfence(); /* the streaming stores are visible before the pool's barrier */
+#endif
     if (bad == INT64_MAX) return;
     csr_ctx *cm = vc;
     int64_t seen = atomic_load_explicit(&cm->bad, memory_order_relaxed);
     while (bad < seen &&
            !atomic_compare_exchange_weak_explicit(&cm->bad, &seen, bad, memory_order_relaxed, memory_order_relaxed)) {
     }
-}
-
-/* The slot table of a sparse R in memory (NULL and TSR_OK for Gaussian R or none in memory). */
-static tsr_status build_slots(const char *fn, const tsr_rp_t *rp, const rp_matrix *m, int f64, rp_slot2 **out) {
-    *out = NULL;
-    if (!m || rp->kind != TSR_RP_SPARSE) return TSR_OK;
-    rp_slot2 *sl = tsr_malloc((size_t)m->D * sizeof(rp_slot2));
-    if (!sl) return tsr_error(TSR_ENOMEM, "%s: out of memory for the slots of R (%lld rows)", fn, (long long)m->D);
-    for (int64_t j = 0; j < m->D; j++) {
-        const int64_t e0 = m->row_ptr[j], e1 = m->row_ptr[j + 1];
-        for (int t = 0; t < 2; t++) {
-            int has = e0 + t < e1;
-            sl[j].k[t] = has ? m->row_k[e0 + t] : m->d;
-            sl[j].neg[t] = has && (f64 ? m->row_v64[e0 + t] < 0 : m->row_v32[e0 + t] < 0);
-        }
-        sl[j].more = e1 - e0 > 2;
-    }
-    *out = sl;
-    return TSR_OK;
 }
 
 static inline int64_t ip_at(const void *indptr, int idx32, int64_t i) {
@@ -326,6 +334,7 @@ static tsr_status csr_transform(const char *fn, tsr_pool_t *pool, const tsr_rp_t
     csr_ctx c = {.rp = rp, .m = rp->mat, .kern = rp_kernels_active(), .indptr = indptr, .indices = indices,
                  .values = values, .y = y, .ldy = ldy, .f64 = f64, .idx32 = idx32};
     atomic_init(&c.bad, INT64_MAX);
+    c.stream = (double)n * (double)ldy * (f64 ? 8 : 4) >= RP_STREAM_BYTES;
     rp_matrix *own = NULL;
     /* Generating all of R costs D·d hashes, generating per stored entry nnz·d:
      * build R for this call when it is cheaper and fits in memory (results are
@@ -334,15 +343,10 @@ static tsr_status csr_transform(const char *fn, tsr_pool_t *pool, const tsr_rp_t
         TSR_TRY(rp_matrix_build(pool, rp, 0, fn, &own));
         c.m = own;
     }
-    rp_slot2 *slots = NULL;
-    tsr_status st = build_slots(fn, rp, c.m, f64, &slots);
-    c.slots = slots;
-    if (st == TSR_OK)
-        st = scratch_alloc(fn, pool, (size_t)(rp->d + 1) * sizeof(double) + (size_t)rp->d * (sizeof(int32_t) + 1),
-                           &c.scr);
+    tsr_status st = scratch_alloc(fn, pool, (size_t)rp->d * sizeof(double) + (size_t)rp->d * (sizeof(int32_t) + 1),
+                                  &c.scr);
     if (st == TSR_OK) st = tsr_parallel_for(pool, n, 64, TSR_SCHEDULE_DYNAMIC, csr_rows, &c);
     tsr_free(c.scr.base);
-    tsr_free(slots);
     rp_matrix_free(own);
     int64_t bad = atomic_load(&c.bad);
     if (st == TSR_OK && bad != INT64_MAX) {
