@@ -692,89 +692,76 @@ TSR_TEST(window_and_record_kernels_match_naive) {
 }
 
 /*
- * 8/16/32-byte blocks at strides that are multiples of 8 (the qword-permute kernels), with the
- * data ending right before an unreadable page: packs and unpacks equal the naive walker's on
- * every ISA, and no kernel reads or writes past the type's last byte (it would fault).
+ * A vector of m blocks of B bytes at stride s whose last block ends at `guard` (an unreadable
+ * page): the pack equals the naive walker's (no kernel reads past the type's last byte, or it
+ * would fault), and unpacking into poisoned memory writes what the naive walker writes and
+ * leaves the gaps poisoned. Skipped (returns) when the vector does not fit in `span` bytes.
  */
-TSR_TEST(qword_permute_kernels_match_naive_and_stay_in_bounds) {
-    tsr_datatype_t *byte = T(TSR_TYPE_BYTE), *t;
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE), span = 4 * page;
-    char *region = mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+static void check_vector_at_guard(char *guard, size_t span, int64_t B, int64_t s, int64_t m) {
+    static unsigned char a[16384], b[16384];
+    int64_t bytes = (m - 1) * s + B;
+    if ((size_t)bytes > span || (size_t)(m * B) > sizeof a) return;
+    char *mem = guard - bytes;
+    for (int64_t i = 0; i < bytes; i++) mem[i] = (char)(i * 29 + B + s);
+    tsr_datatype_t *t;
+    CHECK_OK(tsr_datatype_vector(m, B, s, T(TSR_TYPE_BYTE), &t));
+    CHECK_OK(tsr_datatype_commit(t));
+    int64_t p1 = 0, p2 = 0, p3 = 0;
+    CHECK_OK(tsr_datatype_pack(NULL, mem, 1, t, a, sizeof a, &p1));
+    CHECK_OK(tsr_datatype_pack_naive(mem, 1, t, b, sizeof b, &p2));
+    CHECK(p1 == p2 && p1 == m * B && memcmp(a, b, (size_t)p1) == 0);
+    unsigned char *got = malloc((size_t)bytes), *want = malloc((size_t)bytes);
+    memset(mem, 0x5a, (size_t)bytes);
+    CHECK_OK(tsr_datatype_unpack(NULL, a, p1, &p3, mem, 1, t));
+    memcpy(got, mem, (size_t)bytes);
+    memset(mem, 0x5a, (size_t)bytes);
+    p3 = 0;
+    CHECK_OK(tsr_datatype_unpack_naive(a, p1, &p3, mem, 1, t));
+    memcpy(want, mem, (size_t)bytes);
+    CHECK(memcmp(got, want, (size_t)bytes) == 0);
+    free(got); free(want);
+    tsr_datatype_destroy(t);
+}
+
+/* `pages` readable pages followed by an unreadable one; the guard is at the returned + span. */
+static char *guarded_region(size_t pages, size_t *span) {
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    *span = pages * page;
+    char *region = mmap(NULL, *span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(region != MAP_FAILED);
-    if (region == MAP_FAILED) return;
-    CHECK(mprotect(region + span, page, PROT_NONE) == 0);
-    static unsigned char a[16384], b[16384], ref[16384], back_ref[16384];
+    if (region == MAP_FAILED) return NULL;
+    CHECK(mprotect(region + *span, page, PROT_NONE) == 0);
+    return region;
+}
+
+/* 8/16/32-byte blocks at strides that are multiples of 8 (the qword-permute kernels). */
+TSR_TEST(qword_permute_kernels_match_naive_and_stay_in_bounds) {
+    size_t span;
+    char *region = guarded_region(4, &span);
+    if (!region) return;
     TSR_FOR_EACH_ISA(isa) {
         for (int64_t B = 8; B <= 32; B *= 2)
             for (int64_t s = B + 8; s <= 136; s += 8)
-                for (int64_t m = 1; m <= 70; m += 23) {
-                    int64_t bytes = (m - 1) * s + B;
-                    if ((size_t)bytes > span) continue;
-                    char *mem = region + span - bytes; /* the last block ends at the guard page */
-                    for (int64_t i = 0; i < bytes; i++) mem[i] = (char)(i * 29 + B + s);
-                    CHECK_OK(tsr_datatype_vector(m, B, s, byte, &t));
-                    CHECK_OK(tsr_datatype_commit(t));
-                    int64_t p1 = 0, p2 = 0, p3 = 0;
-                    CHECK_OK(tsr_datatype_pack(NULL, mem, 1, t, a, sizeof a, &p1));
-                    CHECK_OK(tsr_datatype_pack_naive(mem, 1, t, b, sizeof b, &p2));
-                    CHECK(p1 == p2 && p1 == m * B && memcmp(a, b, (size_t)p1) == 0);
-                    /* unpack into a poisoned region: gaps must keep the poison */
-                    memset(mem, 0x5a, (size_t)bytes);
-                    CHECK_OK(tsr_datatype_unpack(NULL, a, p1, &p3, mem, 1, t));
-                    memcpy(ref, mem, (size_t)bytes);
-                    memset(mem, 0x5a, (size_t)bytes);
-                    p3 = 0;
-                    CHECK_OK(tsr_datatype_unpack_naive(a, p1, &p3, mem, 1, t));
-                    memcpy(back_ref, mem, (size_t)bytes);
-                    CHECK(memcmp(ref, back_ref, (size_t)bytes) == 0);
-                    tsr_datatype_destroy(t);
-                }
+                for (int64_t m = 1; m <= 70; m += 23) check_vector_at_guard(region + span, span, B, s, m);
     }
-    munmap(region, span + page);
+    munmap(region, span + (size_t)sysconf(_SC_PAGESIZE));
 }
 
-/*
- * Blocks of 9..64 bytes (two overlapping unmasked moves on AVX-512) at near and far strides,
- * the data ending right before an unreadable page: packs equal the naive walker's on every
- * ISA, nothing is read past the last byte (it would fault), and unpacking leaves every byte
- * between blocks as it was.
- */
+/* Blocks of 9..64 bytes (two overlapping unmasked moves on AVX-512) at near, odd and far
+ * (prefetched) strides. */
 TSR_TEST(two_move_blocks_match_naive_and_stay_in_bounds) {
-    tsr_datatype_t *byte = T(TSR_TYPE_BYTE), *t;
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE), span = 16 * page;
-    char *region = mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    CHECK(region != MAP_FAILED);
-    if (region == MAP_FAILED) return;
-    CHECK(mprotect(region + span, page, PROT_NONE) == 0);
-    static unsigned char a[16384], b[16384], got[16 * 4096], want[16 * 4096];
+    size_t span;
+    char *region = guarded_region(16, &span);
+    if (!region) return;
     const int64_t blocks[] = {9, 12, 15, 17, 24, 31, 33, 40, 48, 63, 64};
-    const int64_t strides[] = {0, 1, 7, 72, 200, 2048};  /* added to B: near, odd, far (prefetched) */
+    const int64_t gaps[] = {0, 1, 7, 72, 200, 2048};
     TSR_FOR_EACH_ISA(isa) {
         for (size_t bi = 0; bi < sizeof blocks / sizeof *blocks; bi++)
-            for (size_t si = 0; si < sizeof strides / sizeof *strides; si++)
-                for (int64_t m = 1; m <= 61; m += 20) {
-                    int64_t B = blocks[bi], s = B + strides[si], bytes = (m - 1) * s + B;
-                    if ((size_t)bytes > span || (size_t)(m * B) > sizeof a) continue;
-                    char *mem = region + span - bytes; /* the last block ends at the guard page */
-                    for (int64_t i = 0; i < bytes; i++) mem[i] = (char)(i * 31 + B + s);
-                    CHECK_OK(tsr_datatype_vector(m, B, s, byte, &t));
-                    CHECK_OK(tsr_datatype_commit(t));
-                    int64_t p1 = 0, p2 = 0, p3 = 0;
-                    CHECK_OK(tsr_datatype_pack(NULL, mem, 1, t, a, sizeof a, &p1));
-                    CHECK_OK(tsr_datatype_pack_naive(mem, 1, t, b, sizeof b, &p2));
-                    CHECK(p1 == p2 && p1 == m * B && memcmp(a, b, (size_t)p1) == 0);
-                    memset(mem, 0x5a, (size_t)bytes);
-                    CHECK_OK(tsr_datatype_unpack(NULL, a, p1, &p3, mem, 1, t));
-                    memcpy(got, mem, (size_t)bytes);
-                    memset(mem, 0x5a, (size_t)bytes);
-                    p3 = 0;
-                    CHECK_OK(tsr_datatype_unpack_naive(a, p1, &p3, mem, 1, t));
-                    memcpy(want, mem, (size_t)bytes);
-                    CHECK(memcmp(got, want, (size_t)bytes) == 0);
-                    tsr_datatype_destroy(t);
-                }
+            for (size_t gi = 0; gi < sizeof gaps / sizeof *gaps; gi++)
+                for (int64_t m = 1; m <= 61; m += 20)
+                    check_vector_at_guard(region + span, span, blocks[bi], blocks[bi] + gaps[gi], m);
     }
-    munmap(region, span + page);
+    munmap(region, span + (size_t)sysconf(_SC_PAGESIZE));
 }
 
 /* ---- hardening: empty subtrees, deep DAGs, overflowing bounds --------------------------------- */

@@ -83,22 +83,7 @@ TSR_TEST(test_geglu_same_bits_every_isa) {
 }
 
 TSR_TEST(test_geglu_independent_of_length_and_in_place) {
-    float g[64], u[64], full[64], part[64], inplace[64];
-    unsigned long long s = 29;
-    for (int i = 0; i < 64; i++) { g[i] = (float)(8 * tsr_test_uniform(&s)); u[i] = (float)tsr_test_uniform(&s); }
-    TSR_FOR_EACH_ISA(isa) {
-        CHECK_OK(tsr_geglu_tanh_f32(g, u, full, 64));
-        for (int off = 0; off < 20; off++) {
-            CHECK_OK(tsr_geglu_tanh_f32(g + off, u + off, part, 64 - off - off / 3));
-            for (int i = 0; i < 64 - off - off / 3; i++) CHECK(part[i] == full[off + i]);
-        }
-        memcpy(inplace, g, sizeof g);
-        CHECK_OK(tsr_geglu_tanh_f32(inplace, u, inplace, 64));
-        CHECK(memcmp(inplace, full, sizeof full) == 0);
-        memcpy(inplace, u, sizeof u);
-        CHECK_OK(tsr_geglu_tanh_f32(g, inplace, inplace, 64));
-        CHECK(memcmp(inplace, full, sizeof full) == 0);
-    }
+    tsr_test_gated_offsets_and_in_place(tsr_geglu_tanh_f32, 29);
 }
 
 TSR_TEST(test_geglu_special_values) {

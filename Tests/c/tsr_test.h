@@ -175,6 +175,29 @@ static inline tsr_pool_t *tsr_test_pool(int32_t n) {
     return tsr_pool_create(&p, &pool) == TSR_OK ? pool : NULL;
 }
 
+/* A gated activation out[i] = f(gate[i], up[i]) (SwiGLU, GeGLU): on every ISA, a call at any
+ * offset and length gives the elements of the full call, and in place on either input the
+ * same bits. */
+typedef tsr_status (*tsr_test_gated_fn)(const float *gate, const float *up, float *out, int64_t n);
+static inline void tsr_test_gated_offsets_and_in_place(tsr_test_gated_fn fn, unsigned long long seed) {
+    float g[64], u[64], full[64], part[64], inplace[64];
+    unsigned long long s = seed;
+    for (int i = 0; i < 64; i++) { g[i] = (float)(8 * tsr_test_uniform(&s)); u[i] = (float)tsr_test_uniform(&s); }
+    TSR_FOR_EACH_ISA(isa) {
+        CHECK_OK(fn(g, u, full, 64));
+        for (int off = 0; off < 20; off++) {
+            CHECK_OK(fn(g + off, u + off, part, 64 - off - off / 3));
+            for (int i = 0; i < 64 - off - off / 3; i++) CHECK(part[i] == full[off + i]);
+        }
+        memcpy(inplace, g, sizeof g);
+        CHECK_OK(fn(inplace, u, inplace, 64));
+        CHECK(memcmp(inplace, full, sizeof full) == 0);
+        memcpy(inplace, u, sizeof u);
+        CHECK_OK(fn(g, inplace, inplace, 64));
+        CHECK(memcmp(inplace, full, sizeof full) == 0);
+    }
+}
+
 static inline int tsr_test_summary(void) {
     printf("%d passed, %d failed\n", tsr_test_passed_, tsr_test_failed_);
     return tsr_test_failed_ ? 1 : 0;
