@@ -123,11 +123,17 @@ struct EngineTests {
     @Test("a cancelled request frees its slot at once; a full queue refuses; an oversize prompt is refused")
     func cancellationAndLimits() async throws {
         let model = try ServeModel.require()
+        // A asks for nearly the whole of a long context, so it cannot run to its end before the
+        // cancel lands even when this task is starved of the cores (the engine buffers events;
+        // with a 200-token request the engine sometimes finished A first in the full parallel run).
+        let longEngine = try ServeEngine(model: model, options: EngineOptions(parallel: 1, context: 2048, stepTokens: 32, maxQueue: 1))
+        defer { longEngine.shutdown() }
         let engine = try ServeEngine(model: model, options: EngineOptions(parallel: 1, context: 256, stepTokens: 32, maxQueue: 1))
         defer { engine.shutdown() }
         let prompt = model.tokenizer.encode("Count from one to one hundred:", parseSpecial: true)
-        let long = GenerationRequest(prompt: prompt, maxTokens: 200, stopTokens: [])
-        let (idA, eventsA) = try engine.submit(long)
+        let longTokens = 2048 - prompt.count - 8
+        let long = GenerationRequest(prompt: prompt, maxTokens: longTokens, stopTokens: [])
+        let (idA, eventsA) = try longEngine.submit(long)
         var seen = 0
         var reasonA: FinishReason? = nil
         var eventsB: AsyncStream<EngineEvent>? = nil
@@ -136,12 +142,12 @@ struct EngineTests {
                 seen += 1
                 if seen == 1 {
                     // A holds the only slot: B waits in the queue, C finds the queue full
-                    eventsB = try engine.submit(GenerationRequest(prompt: prompt, maxTokens: 3, stopTokens: [])).events
-                    #expect(throws: SubmitError.queueFull(retryAfter: 1)) { try engine.submit(GenerationRequest(prompt: prompt, maxTokens: 3)) }
+                    eventsB = try longEngine.submit(GenerationRequest(prompt: prompt, maxTokens: 3, stopTokens: [])).events
+                    #expect(throws: SubmitError.queueFull(retryAfter: 1)) { try longEngine.submit(GenerationRequest(prompt: prompt, maxTokens: 3)) }
                 }
-                if seen == 2 { engine.cancel(idA) }
+                if seen == 2 { longEngine.cancel(idA) }
             }
-            if case .finished(let c) = e { reasonA = c.reason; #expect(c.completionTokens < 200) }
+            if case .finished(let c) = e { reasonA = c.reason; #expect(c.completionTokens < longTokens) }
         }
         #expect(reasonA == .cancelled)
         var reasonB: FinishReason? = nil, countB = 0
