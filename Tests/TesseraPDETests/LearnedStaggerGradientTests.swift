@@ -7,11 +7,6 @@ import TesseraPDE
 @Suite("Learned NeuralStagger: gradient checks")
 struct LearnedStaggerGradientTests {
     /// ‖a − b‖ / max(‖a‖, ‖b‖).
-    func relErr(_ a: [Double], _ b: [Double]) -> Double {
-        let num = zip(a, b).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
-        let den = Swift.max(a.reduce(0) { $0 + $1 * $1 }, b.reduce(0) { $0 + $1 * $1 }).squareRoot()
-        return den > 0 ? num / den : num
-    }
 
     func randoms(_ n: Int, _ seed: UInt64) -> [Double] {
         var s = seed
@@ -117,16 +112,8 @@ struct LearnedStaggerGradientTests {
             var grads2: [[Double]]? = model.nets.map { [Double](repeating: 0, count: $0.parameters.count) }
             #expect(try model.loss(batch, residual: residual, gradient: &grads2, pool: pool2) == l)
             #expect(grads2! == grads!, "\(sharing) \(base): gradient on 2 workers differs from the serial one")
-            var none: [[Double]]? = nil
-            let eps = 1e-6
             for j in model.nets.indices {
-                var fd = [Double](repeating: 0, count: model.nets[j].parameters.count)
-                for i in fd.indices {
-                    var mp = model, mm = model
-                    mp.nets[j].parameters[i] += eps; mm.nets[j].parameters[i] -= eps
-                    fd[i] = (try mp.loss(batch, residual: residual, gradient: &none)
-                             - mm.loss(batch, residual: residual, gradient: &none)) / (2 * eps)
-                }
+                let fd = try finiteDifferenceGradient(model, net: j, batch: batch, residual: residual)
                 #expect(relErr(grads![j], fd) <= 1e-5, "\(sharing) \(base) net \(j): rel. error \(relErr(grads![j], fd))")
             }
         } }

@@ -6,11 +6,6 @@ import TesseraPDE
 /// central differences, its consistency with the fine spectral solver, and the whole ns2d loss.
 @Suite("Learned NeuralStagger: ns2d residual")
 struct LearnedStaggerNS2DTests {
-    func relErr(_ a: [Double], _ b: [Double]) -> Double {
-        let num = zip(a, b).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
-        let den = Swift.max(a.reduce(0) { $0 + $1 * $1 }, b.reduce(0) { $0 + $1 * $1 }).squareRoot()
-        return den > 0 ? num / den : num
-    }
 
     func norm(_ a: [Double]) -> Double { a.reduce(0) { $0 + $1 * $1 }.squareRoot() }
 
@@ -67,16 +62,8 @@ struct LearnedStaggerNS2DTests {
                          NavierStokes2D.randomTurbulence(grid: g, peakWavenumber: 2, seed: 2).toArray()]
         var grads: [[Double]]? = model.nets.map { [Double](repeating: 0, count: $0.parameters.count) }
         _ = try model.loss(batch, residual: residual, gradient: &grads)
-        var none: [[Double]]? = nil
-        let eps = 1e-6
         for j in model.nets.indices {
-            var fd = [Double](repeating: 0, count: model.nets[j].parameters.count)
-            for i in fd.indices {
-                var mp = model, mm = model
-                mp.nets[j].parameters[i] += eps; mm.nets[j].parameters[i] -= eps
-                fd[i] = (try mp.loss(batch, residual: residual, gradient: &none)
-                         - mm.loss(batch, residual: residual, gradient: &none)) / (2 * eps)
-            }
+            let fd = try finiteDifferenceGradient(model, net: j, batch: batch, residual: residual)
             #expect(relErr(grads![j], fd) <= 1e-5, "net \(j): rel. error \(relErr(grads![j], fd))")
         }
     }
