@@ -315,6 +315,52 @@ TSR_TEST(test_batch_invariance) {
     free(kc); free(vc);
 }
 
+/* bf16 K/V are widened exactly, so every ISA must give the same bits as f32 K/V holding the
+ * widened values (the AVX-512 path transposes bf16 pairs in pack_kt and reads bf16 V rows in
+ * place in pv_bf16; the others convert in pack_kt / pack_rows). Head dims cover odd ones, the
+ * 16-column edge vectors of pv (48, 80) and dims that are not a multiple of 32; row counts cover
+ * the 4-row register block and its edge; row strides include padding. */
+TSR_TEST(test_bf16_kv_bits) {
+    const int dims[] = {16, 33, 48, 64, 80, 96, 128, 256};
+    const int64_t heads[][2] = {{8, 2}, {3, 1}};
+    TSR_FOR_EACH_ISA(isa) {
+        for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+            for (int hi = 0; hi < 2; hi++)
+                for (int64_t ql = 1; ql <= 5; ql += 4) {
+                    const int64_t D = dims[di], Hq = heads[hi][0], Hkv = heads[hi][1], Sk = 700 + 13 * hi;
+                    const int64_t rs = D + (di % 2 ? 0 : 8);  /* row stride (elements) */
+                    const size_t nkv = (size_t)(Hkv * Sk * rs);
+                    buf_t kb = buf_new(TSR_DTYPE_BF16, nkv), vb = buf_new(TSR_DTYPE_BF16, nkv);
+                    buf_t kf = buf_new(TSR_DTYPE_F32, nkv), vf = buf_new(TSR_DTYPE_F32, nkv);
+                    buf_fill(&kb, 2.0f);
+                    buf_fill(&vb, 1.0f);
+                    for (size_t i = 0; i < nkv; i++) {
+                        buf_set(&kf, i, (float)buf_get(&kb, i));
+                        buf_set(&vf, i, (float)buf_get(&vb, i));
+                    }
+                    float *q = malloc(sizeof(float) * Hq * ql * D), *o1 = malloc(sizeof(float) * Hq * ql * D),
+                          *o2 = malloc(sizeof(float) * Hq * ql * D), l1[40], l2[40];
+                    for (int64_t i = 0; i < Hq * ql * D; i++) q[i] = tsr_test_uniform(&rng);
+                    tsr_attn_desc d;
+                    tsr_attn_desc_init(&d, 1, Hq, Hkv, ql, Sk, D);
+                    d.causal = 1; d.want_lse = 1;
+                    d.k.stride_row = d.v.stride_row = rs;
+                    d.k.stride_head = d.v.stride_head = Sk * rs;
+                    d.k.stride_batch = d.v.stride_batch = Hkv * Sk * rs;
+                    tsr_attn_args a = {.size = sizeof a, .q = q, .k = kf.p, .v = vf.p, .o = o1, .lse = l1};
+                    CHECK_OK(tsr_attention(pool2, &d, &a));
+                    d.k_dtype = d.v_dtype = TSR_DTYPE_BF16;
+                    a.k = kb.p; a.v = vb.p; a.o = o2; a.lse = l2;
+                    CHECK_OK(tsr_attention(pool2, &d, &a));
+                    CHECK_MSG(memcmp(o1, o2, sizeof(float) * Hq * ql * D) == 0 && memcmp(l1, l2, sizeof(float) * Hq * ql) == 0,
+                              "isa %s D %lld Hq %lld Hkv %lld q_len %lld: bf16 K/V differ from their f32 values",
+                              tsr_isa_name(isa), (long long)D, (long long)Hq, (long long)Hkv, (long long)ql);
+                    free(q); free(o1); free(o2);
+                    tsr_free(kb.p); tsr_free(vb.p); tsr_free(kf.p); tsr_free(vf.p);
+                }
+    }
+}
+
 /* Merge: split the keys at random points into 1..16 parts, compute each part's (O, LSE),
  * merge in a random order, compare with the unsplit result. */
 TSR_TEST(test_merge) {
@@ -598,6 +644,7 @@ int main(void) {
     RUN(test_fully_masked_rows);
     RUN(test_random_cases);
     RUN(test_batch_invariance);
+    RUN(test_bf16_kv_bits);
     RUN(test_merge);
     RUN(test_nan_propagates);
     RUN(test_long_decode);

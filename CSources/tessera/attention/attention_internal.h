@@ -63,6 +63,12 @@ typedef struct attn_kernels {
      * nc a multiple of 8; acc + e aligned like acc, v rows unaligned. */
     void (*pv)(float *acc, int ldacc, const float *p, int ldp, const float *v, int ldv,
                const float *alpha, int m, int n, int nc);
+    /* optional, paired with this level's pv (the overlay sets both): pv with V rows in bf16
+     * (ldv in elements), each v[j][e] widened exactly to f32 in registers. The same operations
+     * on the same values as pack_rows + pv, hence the same bits, without the f32 V tile.
+     * NULL: the driver packs bf16 V with pack_rows. */
+    void (*pv_bf16)(float *acc, int ldacc, const float *p, int ldp, const uint16_t *v, int ldv,
+                    const float *alpha, int m, int n, int nc);
 } attn_kernels;
 
 /* The reference table (attention_scalar.c) and the overrides (attention_<isa>.c). */
