@@ -165,7 +165,7 @@ static void attn_overlay(void *dst, const void *src) {
     TSR_KERNEL_INHERIT(d, o, pack_kt);
     TSR_KERNEL_INHERIT(d, o, pack_rows);
     TSR_KERNEL_INHERIT(d, o, softmax);
-    if (o->qk) { d->qk = o->qk; d->qk_mr = o->qk_mr; d->qk_nr = o->qk_nr; }
+    if (o->qk) { d->qk = o->qk; d->qk_rows = o->qk_rows; d->qk_mr = o->qk_mr; d->qk_nr = o->qk_nr; }
     if (o->pv) { d->pv = o->pv; d->pv_bf16 = o->pv_bf16; d->pv_mr = o->pv_mr; d->pv_nr = o->pv_nr; }
 }
 
@@ -430,12 +430,16 @@ static void run_chunk(const attn_ctx *c, attn_scratch *s, int rows, int64_t ch, 
     const int v_in_place = (d->v_dtype == TSR_DTYPE_F32 || (d->v_dtype == TSR_DTYPE_BF16 && K->pv_bf16)) &&
                            dp == dim && d->v.stride_row <= INT32_MAX;
     const int v_bf16 = v_in_place && d->v_dtype == TSR_DTYPE_BF16;
+    /* a decode step's few rows: QK^T straight from the K rows (same bits as pack_kt + qk) */
+    const int fused_qk = K->qk_rows && rows <= K->qk_mr &&
+                         (d->k_dtype == TSR_DTYPE_F32 || d->k_dtype == TSR_DTYPE_BF16);
     for (int64_t t = t0; t <= t1; t++) {
         int64_t k0 = t * bc;
         int n = (int)(d->kv_len - k0 < bc ? d->kv_len - k0 : bc);
         int npad = attn_round16(n);
-        K->pack_kt(s->kt, bc, elem_ptr(kbase, d->k_dtype, k0 * d->k.stride_row), d->k_dtype, d->k.stride_row,
-                   n, npad, dim);
+        const char *krows = elem_ptr(kbase, d->k_dtype, k0 * d->k.stride_row);
+        if (!fused_qk)
+            K->pack_kt(s->kt, bc, krows, d->k_dtype, d->k.stride_row, n, npad, dim);
         const void *vt = s->v;
         int ldv = dp;
         if (v_in_place) {  /* f32 (or bf16 for pv_bf16) rows in the layout pv reads: no copy */
@@ -445,7 +449,10 @@ static void run_chunk(const attn_ctx *c, attn_scratch *s, int rows, int64_t ch, 
             K->pack_rows(s->v, dp, elem_ptr(vbase, d->v_dtype, k0 * d->v.stride_row), d->v_dtype, d->v.stride_row,
                          n, dim, 1.0f);
         }
-        tile_qk(K, s->s, bc, s->q, dp, s->kt, bc, rows, npad, dim);
+        if (fused_qk)
+            K->qk_rows(s->s, bc, s->q, dp, krows, d->k_dtype, d->k.stride_row, rows, n, npad, dim);
+        else
+            tile_qk(K, s->s, bc, s->q, dp, s->kt, bc, rows, npad, dim);
         int full = 1;
         for (int r = 0; r < rows && full; r++)
             if (s->lo[r] > k0 || s->hi[r] < k0 + n - 1) full = 0;

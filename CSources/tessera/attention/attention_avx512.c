@@ -146,6 +146,84 @@ TSR_TARGET_AVX512 static AI void qk_block(float *s, int lds, const float *q, int
         for (int v = 0; v < NV; v++) _mm512_store_ps(s + (size_t)r * lds + 16 * v, acc[r][v]);
 }
 
+/*
+ * Fused pack + QK^T for the few rows of a decode step (qk_rows): 16 keys are loaded and
+ * transposed in registers (bf16 as pairs, widened exactly; f32 as they are) and consumed by the
+ * FMAs at once, so no K^T tile is written and read back (the tile of 64 keys x 128 dims is as big
+ * as Zen 4's L1). NG groups of 16 keys run side by side so that MR x NG independent FMA chains
+ * hide the FMA latency; each score is still one chain over dd in order from +0, as in qk_block,
+ * and padding keys (n <= j < npad) are zero rows: the same bits as pack_kt + qk.
+ */
+TSR_TARGET_AVX512 static AI void qk_rows_pass(float *s, int lds, const float *q, int ldq, const char *k, int bf16,
+                                              int64_t rowb, int j0, int n, int ng, int d, const int MR, const int NG) {
+    const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+    const int W = bf16 ? 32 : 16;  /* dims per transpose */
+    __m512 acc[4][4];
+    for (int r = 0; r < MR; r++)
+        for (int g = 0; g < NG; g++) acc[r][g] = _mm512_setzero_ps();
+    for (int d0 = 0; d0 < d; d0 += W) {
+        const int dc = d - d0 < W ? d - d0 : W;
+        for (int g = 0; g < NG; g++) {
+            if (g >= ng) break;
+            __m512 t[16];
+            for (int i = 0; i < 16; i++) {
+                const int j = j0 + 16 * g + i;
+                const char *row = k + (int64_t)j * rowb;
+                _mm_prefetch(row + (int64_t)ATTN_PF_ROWS * rowb + (bf16 ? 2 : 4) * d0, ATTN_PF_HINT);
+                if (j >= n) t[i] = _mm512_setzero_ps();
+                else if (bf16)
+                    t[i] = _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(
+                        dc >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << dc) - 1u), (const uint16_t *)row + d0));
+                else
+                    t[i] = _mm512_maskz_loadu_ps(dc >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << dc) - 1u),
+                                                 (const float *)row + d0);
+            }
+            transpose16(t);
+            if (bf16) {
+                for (int u = 0; 2 * u < dc; u++) {
+                    const __m512i w = _mm512_castps_si512(t[u]);
+                    const __m512 lo = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+                    for (int r = 0; r < MR; r++)
+                        acc[r][g] = _mm512_fmadd_ps(_mm512_set1_ps(q[(size_t)r * ldq + d0 + 2 * u]), lo, acc[r][g]);
+                    if (2 * u + 1 < dc) {
+                        const __m512 od = _mm512_castsi512_ps(_mm512_and_si512(w, hi));
+                        for (int r = 0; r < MR; r++)
+                            acc[r][g] = _mm512_fmadd_ps(_mm512_set1_ps(q[(size_t)r * ldq + d0 + 2 * u + 1]), od, acc[r][g]);
+                    }
+                }
+            } else {
+                for (int u = 0; u < dc; u++)
+                    for (int r = 0; r < MR; r++)
+                        acc[r][g] = _mm512_fmadd_ps(_mm512_set1_ps(q[(size_t)r * ldq + d0 + u]), t[u], acc[r][g]);
+            }
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int g = 0; g < NG; g++)
+            if (g < ng) _mm512_store_ps(s + (size_t)r * lds + j0 + 16 * g, acc[r][g]);
+}
+
+TSR_TARGET_AVX512 static AI void qk_rows_shape(float *s, int lds, const float *q, int ldq, const char *k, int bf16,
+                                               int64_t rowb, int n, int npad, int d, const int MR, const int NG) {
+    for (int j0 = 0; j0 < npad; j0 += 16 * NG) {
+        const int ng = (npad - j0) / 16 < NG ? (npad - j0) / 16 : NG;
+        qk_rows_pass(s, lds, q, ldq, k, bf16, rowb, j0, n, ng, d, MR, NG);
+    }
+}
+
+TSR_TARGET_AVX512 static void qk_rows_512(float *s, int lds, const float *q, int ldq, const void *k, tsr_dtype dt,
+                                          int64_t kstride, int m, int n, int npad, int d) {
+    const int bf16 = dt == TSR_DTYPE_BF16;
+    const int64_t rowb = kstride * (bf16 ? 2 : 4);
+    const char *kb = k;
+    switch (m) {
+    case 4: qk_rows_shape(s, lds, q, ldq, kb, bf16, rowb, n, npad, d, 4, 2); break;
+    case 3: qk_rows_shape(s, lds, q, ldq, kb, bf16, rowb, n, npad, d, 3, 2); break;
+    case 2: qk_rows_shape(s, lds, q, ldq, kb, bf16, rowb, n, npad, d, 2, 2); break;
+    default: qk_rows_shape(s, lds, q, ldq, kb, bf16, rowb, n, npad, d, 1, 4); break;
+    }
+}
+
 /* One qk_mr x qk_nr block (m <= 4 rows, nc <= 64 keys): the register block with constant
  * shape for full row blocks, single rows for the edge. */
 TSR_TARGET_AVX512 static void qk_512(float *s, int lds, const float *q, int ldq, const float *kt, int ldkt,
@@ -346,6 +424,7 @@ const attn_kernels tsr_attn_kernels_avx512 = {
     .pack_kt = pack_kt_512,
     .pack_rows = pack_rows_512,
     .qk = qk_512,
+    .qk_rows = qk_rows_512,
     .softmax = softmax_512,
     .pv = pv_512,
     .pv_bf16 = pv_bf16_512,
