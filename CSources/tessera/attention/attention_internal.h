@@ -54,6 +54,12 @@ typedef struct attn_kernels {
      * multiple of 8; kt + j 32-byte aligned. */
     void (*qk)(float *s, int lds, const float *q, int ldq, const float *kt, int ldkt,
                int m, int nc, int d);
+    /* optional, paired with this level's qk (the overlay sets both): for m <= qk_mr rows (a
+     * decode step), S = Q K^T straight from n K rows of dtype dt (F32 or BF16; row stride
+     * kstride elements) over npad columns: exactly the scores pack_kt + the qk blocks give
+     * (one FMA chain per score, keys n..npad-1 as zero rows), without the K^T tile. */
+    void (*qk_rows)(float *s, int lds, const float *q, int ldq, const void *k, tsr_dtype dt, int64_t kstride,
+                    int m, int n, int npad, int d);
     /* rows: online-softmax step on rows of s (columns < n valid, n..npad padding): updates
      * the running max m[r] and sum l[r], writes p = exp2(s - m_new) in place (0 in padding)
      * and alpha[r] = exp2(m_old - m_new) (1 when the row is still empty). */
@@ -63,6 +69,12 @@ typedef struct attn_kernels {
      * nc a multiple of 8; acc + e aligned like acc, v rows unaligned. */
     void (*pv)(float *acc, int ldacc, const float *p, int ldp, const float *v, int ldv,
                const float *alpha, int m, int n, int nc);
+    /* optional, paired with this level's pv (the overlay sets both): pv with V rows in bf16
+     * (ldv in elements), each v[j][e] widened exactly to f32 in registers. The same operations
+     * on the same values as pack_rows + pv, hence the same bits, without the f32 V tile.
+     * NULL: the driver packs bf16 V with pack_rows. */
+    void (*pv_bf16)(float *acc, int ldacc, const float *p, int ldp, const uint16_t *v, int ldv,
+                    const float *alpha, int m, int n, int nc);
 } attn_kernels;
 
 /* The reference table (attention_scalar.c) and the overrides (attention_<isa>.c). */
