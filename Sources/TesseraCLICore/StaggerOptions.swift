@@ -39,6 +39,8 @@ public struct StaggerTrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Stop training after this many seconds.") public var timeBudget: Double?
     /// Training patch side m (periodic m×m patches of the fine spacing; nil: min(32, n)).
     @Option(parsing: .unconditional, help: "Train on periodic m×m patches of the fine grid spacing (m divides n; default min(32, n)).") public var patch: Int?
+    /// Temporal sub-steps T: one network call advances T fine steps (the loss chains T residuals).
+    @Option(parsing: .unconditional, help: "Temporal sub-steps T: each network outputs T fine time levels, one call advances T·dt (the loss is the mean fine residual of the T chained steps).") public var temporal = 1
     /// Seed of the weights and fields.
     @Option(parsing: .unconditional, help: "Seed of the initial weights and the random fields.") public var seed: UInt64 = 1
 
@@ -72,6 +74,7 @@ public struct StaggerTrainOptions: ParsableArguments {
         c.activation = NetActivation(rawValue: activationName) ?? .gelu
         c.width = width; c.blocks = blocks
         c.base = StaggerBase(rawValue: baseName) ?? StaggerBase.none
+        c.temporal = temporal
         if equation == "ns2d" {
             c.equation = "ns2d"; c.dt = dt
             let w = try NavierStokes2D.randomTurbulence(grid: try Grid.periodic(n), peakWavenumber: 4, seed: 9).toArray()

@@ -281,27 +281,32 @@ public struct ConvNet<T: NetScalar>: Sendable {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     func im2col(_ x: [T], _ cin: Int, _ b: Int, _ h: Int, _ w: Int) -> [T] {
-        let hw = h * w, n = b * hw, periodic = padding == .periodic
-        return [T](unsafeUninitializedCapacity: cin * 9 * n) { cp, count in
-            x.withUnsafeBufferPointer { xp in
-                for ci in 0..<cin { for ky in 0..<3 { for kx in 0..<3 {
-                    let row = cp.baseAddress! + ((ci * 9 + ky * 3 + kx) * n)
-                    for bb in 0..<b {
-                        let src = xp.baseAddress! + ci * n + bb * hw
-                        for y in 0..<h {
-                            let d = row + bb * hw + y * w
-                            var yy = y + ky - 1
-                            if yy < 0 || yy >= h {
-                                guard periodic else { d.initialize(repeating: 0, count: w); continue }
-                                yy = (yy + h) % h
-                            }
-                            Self.shiftRow(d, src + yy * w, w, kx - 1, periodic)
-                        }
-                    }
-                } } }
-            }
-            count = cin * 9 * n
+        [T](unsafeUninitializedCapacity: cin * 9 * b * h * w) { cp, count in
+            x.withUnsafeBufferPointer { xp in im2col(xp.baseAddress!, cin, b, h, w, into: cp.baseAddress!) }
+            count = cin * 9 * b * h * w
         }
+    }
+
+    /// `im2col` from and into raw buffers (`9·cin × b·h·w` written).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    func im2col(_ xp: UnsafePointer<T>, _ cin: Int, _ b: Int, _ h: Int, _ w: Int, into cp: UnsafeMutablePointer<T>) {
+        let hw = h * w, n = b * hw, periodic = padding == .periodic
+        for ci in 0..<cin { for ky in 0..<3 { for kx in 0..<3 {
+            let row = cp + ((ci * 9 + ky * 3 + kx) * n)
+            for bb in 0..<b {
+                let src = xp + ci * n + bb * hw
+                for y in 0..<h {
+                    let d = row + bb * hw + y * w
+                    var yy = y + ky - 1
+                    if yy < 0 || yy >= h {
+                        guard periodic else { d.initialize(repeating: 0, count: w); continue }
+                        yy = (yy + h) % h
+                    }
+                    Self.shiftRow(d, src + yy * w, w, kx - 1, periodic)
+                }
+            }
+        } } }
     }
 
     /// d[i] = s[i + dx] for dx ∈ {−1, 0, 1}; the one index past an edge wraps or reads zero.

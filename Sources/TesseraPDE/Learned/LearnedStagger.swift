@@ -65,11 +65,16 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
     public var normalization: StaggerNormalization = .rms
     /// Diffusivity κ (heat).
     public var diffusivity = 1.0
-    /// One learned step Δt.
+    /// The fine time step Δt of the residual; one network call advances `temporalSteps`·Δt.
     public var dt: Double
     /// The physics step the networks correct (nil, as in configurations saved before this
     /// field existed, means `.none`).
     public var base: StaggerBase? = nil
+    /// Temporal sub-steps T (NeuralStagger's temporal decomposition): every network outputs its
+    /// coarse field at Δt, 2Δt, …, TΔt, the loss is the mean fine residual of the T chained fine
+    /// steps, and one learned step advances TΔt with one network call (nil, as in configurations
+    /// saved before this field existed, means 1).
+    public var temporal: Int? = nil
 
     /// A configuration; the remaining fields take their defaults.
     public init(n: Int, factor: Int, dt: Double) { self.n = n; self.factor = factor; self.dt = dt }
@@ -92,6 +97,9 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
         guard dt > 0, dt.isFinite, diffusivity > 0, diffusivity.isFinite, length > 0, length.isFinite else {
             throw .invalidArgument("LearnedStagger: dt \(dt), diffusivity \(diffusivity) and length \(length) must be positive")
         }
+        guard (1...64).contains(temporalSteps) else {
+            throw .invalidArgument("LearnedStagger: temporal sub-steps \(temporalSteps) must be in 1...64")
+        }
         if case .fixed(let s) = normalization, !(s > 0 && s.isFinite) {
             throw .invalidArgument("LearnedStagger: fixed normalisation scale \(s) must be positive")
         }
@@ -102,6 +110,10 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
 
     /// Sub-tasks s².
     public var subtasks: Int { factor * factor }
+    /// Temporal sub-steps T (1 when not set).
+    public var temporalSteps: Int { temporal ?? 1 }
+    /// Simulated time of one learned step, T·Δt.
+    public var learnedStep: Double { Double(temporalSteps) * dt }
     /// Coarse points per axis n/s.
     public var coarseN: Int { n / factor }
     /// The fine grid.
@@ -128,7 +140,7 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
                                 .activation(activation), .conv(inChannels: width, outChannels: width, kernel: 3)]))
         }
         l.append(.activation(activation))
-        l.append(.conv(inChannels: width, outChannels: 1, kernel: 1))
+        l.append(.conv(inChannels: width, outChannels: temporalSteps, kernel: 1))
         return l
     }
 }
@@ -140,15 +152,18 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     /// s² networks (`.separate`) or one (`.shared`).
     public var nets: [ConvNet<T>]
 
-    /// Freshly initialised networks (seeded). Errors: as `LearnedStaggerConfig.validate`.
+    /// Freshly initialised networks (seeded). With a base step the output convolution starts at
+    /// zero, so an untrained model is exactly its base step (training only adds corrections);
+    /// without one it starts at 0.1× its He scale. Errors: as `LearnedStaggerConfig.validate`.
     public init(config: LearnedStaggerConfig, seed: UInt64 = 1) throws(TesseraError) {
         try config.validate()
         self.config = config
         let count = config.sharing == .shared ? 1 : config.subtasks
+        let outputScale = (config.base ?? .none) == .none ? 0.1 : 0
         var nets: [ConvNet<T>] = []
         for k in 0..<count {
             nets.append(try ConvNet<T>(layers: config.layers, padding: config.padding, seed: seed &+ UInt64(k) &* 7919,
-                                       outputScale: 0.1))
+                                       outputScale: outputScale))
         }
         self.nets = nets
     }
@@ -215,42 +230,58 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         return config.diffusivity * config.dt / (hc * hc)
     }
 
-    /// The base step's increment of one periodic hc×hc coarse field (zero for `.none`).
+    /// The base step's increments of one periodic hc×hc coarse field after Δt, 2Δt, …, TΔt
+    /// (`out[(t−1)·hc² + i]`; zero for `.none`).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    func baseIncrement(_ u: UnsafePointer<T>, _ hc: Int, into out: UnsafeMutablePointer<T>) throws(TesseraError) {
+    func baseIncrements(_ u: UnsafePointer<T>, _ hc: Int, into out: UnsafeMutablePointer<T>) throws(TesseraError) {
+        let tt = config.temporalSteps, hw = hc * hc
         switch config.base ?? .none {
-        case .none: out.initialize(repeating: 0, count: hc * hc); return
-        case .coarseSpectral: try spectralIncrement(u, hc, into: out); return
+        case .none: out.initialize(repeating: 0, count: tt * hw); return
+        case .coarseSpectral: try spectralIncrements(u, hc, into: out); return
         case .coarseExplicit: break
         }
         let rc = coarseRatio, sub = max(1, Int((rc / 0.2).rounded(.up))), r = T(rc / Double(sub))
-        var v = [T](UnsafeBufferPointer(start: u, count: hc * hc)), nv = v
-        for _ in 0..<sub {
-            for y in 0..<hc {
-                let yn = (y + 1) % hc, ys = (y + hc - 1) % hc
-                for x in 0..<hc {
-                    let xe = (x + 1) % hc, xw = (x + hc - 1) % hc, c = v[y * hc + x]
-                    nv[y * hc + x] = c + r * (v[yn * hc + x] + v[ys * hc + x] + v[y * hc + xe] + v[y * hc + xw] - 4 * c)
-                }
-            }
-            swap(&v, &nv)
+        let v = UnsafeMutablePointer<T>.allocate(capacity: hw), nv = UnsafeMutablePointer<T>.allocate(capacity: hw)
+        defer { v.deallocate(); nv.deallocate() }
+        v.update(from: u, count: hw)
+        var (a, b) = (v, nv)
+        for t in 0..<tt {
+            for _ in 0..<sub { Self.explicitSweep(a, into: b, hc, r); swap(&a, &b) }
+            for i in 0..<hw { out[t * hw + i] = a[i] - u[i] }
         }
-        for i in 0..<(hc * hc) { out[i] = v[i] - u[i] }
     }
 
-    /// The coarse spectral base step (ns2d): NavierStokes2D on the hc×hc coarse grid over Δt,
-    /// in physical units (the fixed input scale undone and reapplied).
-    func spectralIncrement(_ u: UnsafePointer<T>, _ hc: Int, into out: UnsafeMutablePointer<T>) throws(TesseraError) {
+    /// One explicit 5-point heat sub-step on a periodic hc×hc field (no index wrapping inside
+    /// a row: the two edge columns are done apart).
+    @inline(__always)
+    static func explicitSweep(_ v: UnsafeMutablePointer<T>, into nv: UnsafeMutablePointer<T>, _ hc: Int, _ r: T) {
+        for y in 0..<hc {
+            let row = v + y * hc, up = v + ((y + 1) % hc) * hc, dn = v + ((y + hc - 1) % hc) * hc, o = nv + y * hc
+            @inline(__always) func at(_ x: Int, _ xe: Int, _ xw: Int) {
+                let c = row[x]
+                o[x] = c + r * (up[x] + dn[x] + row[xe] + row[xw] - 4 * c)
+            }
+            at(0, 1 % hc, hc - 1)
+            if hc > 2 { for x in 1..<(hc - 1) { at(x, x + 1, x - 1) } }
+            if hc > 1 { at(hc - 1, 0, hc - 2) }
+        }
+    }
+
+    /// The coarse spectral base step (ns2d): NavierStokes2D on the hc×hc coarse grid to Δt, …,
+    /// TΔt, in physical units (the fixed input scale undone and reapplied).
+    func spectralIncrements(_ u: UnsafePointer<T>, _ hc: Int, into out: UnsafeMutablePointer<T>) throws(TesseraError) {
         var sc = 1.0
         if case .fixed(let f) = config.normalization { sc = f }
-        let side = config.length * Double(hc * config.factor) / Double(config.n)
+        let side = config.length * Double(hc * config.factor) / Double(config.n), hw = hc * hc
         let g = try Grid(shape: [hc, hc], lengths: [side, side])
-        let w = try Field<Double>(grid: g, values: (0..<(hc * hc)).map { Double(u[$0]) * sc })
+        let w = try Field<Double>(grid: g, values: (0..<hw).map { Double(u[$0]) * sc })
         let ns = try NavierStokes2D(vorticity: w, options: NS2DOptions(viscosity: config.diffusivity), effort: .estimate)
-        try ns.advance(to: config.dt)
-        let w1 = try ns.vorticity()
-        w1.withUnsafeBufferPointer { p in for i in 0..<(hc * hc) { out[i] = T(p[i] / sc) - u[i] } }
+        for t in 0..<config.temporalSteps {
+            try ns.advance(to: config.dt * Double(t + 1))
+            let w1 = try ns.vorticity()
+            w1.withUnsafeBufferPointer { p in for i in 0..<hw { out[t * hw + i] = T(p[i] / sc) - u[i] } }
+        }
     }
 
     /// One learned step of every sub-task from scaled coarse fields `coarse[b][k]`; the s²
@@ -259,38 +290,81 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func step(coarse: [[[T]]], pool: ThreadPool? = nil) throws(TesseraError) -> [[[T]]] {
-        try step(coarse: coarse, side: config.coarseN, pool: pool)
+        try step(coarse: coarse, side: config.coarseN, pool: pool, workspaces: nil)
+    }
+
+    /// `step` with reusable network buffers (`makeWorkspaces(batch:)`, one per sub-task, for
+    /// `coarse.count` samples): a rollout then allocates no per-layer arrays. Same result.
+    /// Errors: as `step`; `.invalidArgument` for workspaces of another count or size.
+    public func step(coarse: [[[T]]], pool: ThreadPool? = nil, workspaces: [ConvNet<T>.Workspace]) throws(TesseraError) -> [[[T]]] {
+        try step(coarse: coarse, side: config.coarseN, pool: pool, workspaces: workspaces)
+    }
+
+    /// One network workspace per sub-task for steps of `batch` samples on the model's coarse grid.
+    public func makeWorkspaces(batch: Int = 1) throws(TesseraError) -> [ConvNet<T>.Workspace] {
+        try makeWorkspaces(batch: batch, side: config.coarseN)
+    }
+
+    func makeWorkspaces(batch: Int, side hc: Int) throws(TesseraError) -> [ConvNet<T>.Workspace] {
+        try (0..<config.subtasks).map { (k) throws(TesseraError) in try net(k).makeWorkspace(batch: batch, height: hc, width: hc) }
     }
 
     /// `step` on coarse fields of side `hc` (the model's n/s, or a training patch's m/s).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    func step(coarse: [[[T]]], side hc: Int, pool: ThreadPool?) throws(TesseraError) -> [[[T]]] {
+    func step(coarse: [[[T]]], side hc: Int, pool: ThreadPool?, workspaces given: [ConvNet<T>.Workspace]?) throws(TesseraError) -> [[[T]]] {
         let s2 = config.subtasks, b = coarse.count, hw = hc * hc
         guard b >= 1, coarse.allSatisfy({ $0.count == s2 && $0.allSatisfy { $0.count == hw } }) else {
             throw .invalidArgument("LearnedStagger.step: need \(s2) coarse fields of \(hw) points per sample")
         }
+        let ws: [ConvNet<T>.Workspace]
+        if let given { ws = given } else { ws = try makeWorkspaces(batch: b, side: hc) }
+        guard ws.count == s2, ws.allSatisfy({ $0.pixels == b * hw }) else {
+            throw .invalidArgument("LearnedStagger.step: need \(s2) workspaces for \(b)×\(hc)×\(hc) (from makeWorkspaces(batch: \(b)))")
+        }
         let shared = config.sharing == .shared
         let plain = shared ? [] : input(coarse, subtask: 0)
-        // next[k] holds sub-task k of every sample (b·hw), written by sub-task k's task only
-        var next = [[T]](repeating: [], count: s2)
-        try next.withUnsafeMutableBufferPointer { (np) throws(TesseraError) in
-            let out = np.baseAddress!
+        // corr[k] / based[k]: sub-task k's correction and field + base increment for every
+        // sample (b·hw), written by sub-task k's task only
+        var corr = [[T]](repeating: [], count: s2), based = corr
+        try corr.withUnsafeMutableBufferPointer { (np) throws(TesseraError) in
+          try based.withUnsafeMutableBufferPointer { (bp) throws(TesseraError) in
+            let (out, bout) = (np.baseAddress!, bp.baseAddress!)
             try forEachSubtask(pool: pool) { (k) throws(TesseraError) in
-                var y = try self.net(k)(shared ? self.input(coarse, subtask: k) : plain, batch: b, height: hc, width: hc)
-                try y.withUnsafeMutableBufferPointer { (yp) throws(TesseraError) in
-                    var inc = [T](repeating: 0, count: hw)
-                    for bb in 0..<b {
-                        try coarse[bb][k].withUnsafeBufferPointer { (cp) throws(TesseraError) in
-                            try inc.withUnsafeMutableBufferPointer { (ip) throws(TesseraError) in try self.baseIncrement(cp.baseAddress!, hc, into: ip.baseAddress!) }
-                            for i in 0..<hw { yp[bb * hw + i] += cp[i] + inc[i] }
-                        }
+                let x = shared ? self.input(coarse, subtask: k) : plain, tt = self.config.temporalSteps, nb = b * hw
+                var y = [T](repeating: 0, count: tt * nb)
+                try x.withUnsafeBufferPointer { (xp) throws(TesseraError) in
+                    try y.withUnsafeMutableBufferPointer { (yp) throws(TesseraError) in
+                        try self.net(k).infer(xp.baseAddress!, batch: b, height: hc, width: hc, into: yp.baseAddress!, workspace: ws[k])
                     }
                 }
-                out[k] = y
+                // the last time level TΔt: field + base increment + the network's correction
+                var base = [T](repeating: 0, count: nb), inc = [T](repeating: 0, count: tt * hw)
+                for bb in 0..<b {
+                    try coarse[bb][k].withUnsafeBufferPointer { (cp) throws(TesseraError) in
+                        try inc.withUnsafeMutableBufferPointer { (ip) throws(TesseraError) in try self.baseIncrements(cp.baseAddress!, hc, into: ip.baseAddress!) }
+                        for i in 0..<hw { base[bb * hw + i] = cp[i] + inc[(tt - 1) * hw + i] }
+                    }
+                }
+                out[k] = Array(y[((tt - 1) * nb)...]); bout[k] = base
             }
+          }
         }
-        return (0..<b).map { bb in (0..<s2).map { k in Array(next[k][(bb * hw)..<((bb + 1) * hw)]) } }
+        Self.centre(&corr, blocks: b, size: hw)
+        return (0..<b).map { bb in (0..<s2).map { k in (0..<hw).map { based[k][bb * hw + $0] + corr[k][bb * hw + $0] } } }
+    }
+
+    /// Subtracts from every block of `size` values (block j at offset j·size of every a[k]) the
+    /// mean over that block of all sub-tasks: the networks' correction of the unstaggered field
+    /// has zero mean, as the field's mean is conserved by both equations on a periodic domain
+    /// (a drifting bias would otherwise dominate a decaying field). Its adjoint is itself.
+    static func centre(_ a: inout [[T]], blocks: Int, size: Int) {
+        for j in 0..<blocks {
+            var sum = 0.0
+            for k in a.indices { for i in 0..<size { sum += Double(a[k][j * size + i]) } }
+            let m = T(sum / Double(a.count * size))
+            for k in a.indices { for i in 0..<size { a[k][j * size + i] -= m } }
+        }
     }
 
     /// The s² coarse fields of a fine field divided by its scale (the networks' units), and the scale.
@@ -325,8 +399,9 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
                         progress: ((Int, Field<Double>) throws -> Void)? = nil) throws -> Field<Double> {
         guard steps >= 0 else { throw TesseraError.invalidArgument("LearnedStagger.rollout: steps \(steps) must be ≥ 0") }
         var (c, sc) = try split(u0)
+        let ws = try makeWorkspaces(batch: 1)
         for s in 0..<steps {
-            c = try step(coarse: [c], pool: pool)[0]
+            c = try step(coarse: [c], pool: pool, workspaces: ws)[0]
             if c.contains(where: { $0.contains { !$0.isFinite } }) {
                 throw TesseraError.invalidState("LearnedStagger.rollout: prediction not finite at step \(s + 1)")
             }
@@ -373,49 +448,72 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
             }
             coarse.append(parts)
         }
-        // forward with tapes, sub-tasks in parallel: preds[k] = sub-task k of every sample (b·hw)
-        let shared = config.sharing == .shared, record = gradient != nil
+        // forward with tapes, sub-tasks in parallel: preds[k] = sub-task k of every sample at
+        // every time level (T × b·hw)
+        let shared = config.sharing == .shared, record = gradient != nil, tt = config.temporalSteps, nb = b * hw
         let plain = shared ? [] : input(coarse, subtask: 0)
-        var tapes = [ConvNet<T>.Tape?](repeating: nil, count: s2), preds = [[T]](repeating: [], count: s2)
+        var tapes = [ConvNet<T>.Tape?](repeating: nil, count: s2), preds = [[T]](repeating: [], count: s2), based = preds
         try tapes.withUnsafeMutableBufferPointer { (tp) throws(TesseraError) in
+          try based.withUnsafeMutableBufferPointer { (bp) throws(TesseraError) in
             try preds.withUnsafeMutableBufferPointer { (pp) throws(TesseraError) in
-                let (tb, pb) = (tp.baseAddress!, pp.baseAddress!)
+                let (tb, pb, qb) = (tp.baseAddress!, pp.baseAddress!, bp.baseAddress!)
                 try forEachSubtask(pool: pool) { (k) throws(TesseraError) in
                     var tape: ConvNet<T>.Tape? = record ? ConvNet<T>.Tape(batch: b, height: hc, width: hc) : nil
-                    var y = try self.net(k).forward(shared ? self.input(coarse, subtask: k) : plain,
+                    let y = try self.net(k).forward(shared ? self.input(coarse, subtask: k) : plain,
                                                     batch: b, height: hc, width: hc, tape: &tape)
-                    var inc = [T](repeating: 0, count: hw)
+                    var base = [T](repeating: 0, count: tt * nb), inc = [T](repeating: 0, count: tt * hw)
                     for bb in 0..<b {
                         try coarse[bb][k].withUnsafeBufferPointer { (cp) throws(TesseraError) in
-                            try inc.withUnsafeMutableBufferPointer { (ip) throws(TesseraError) in try self.baseIncrement(cp.baseAddress!, hc, into: ip.baseAddress!) }
-                            for i in 0..<hw { y[bb * hw + i] += cp[i] + inc[i] }
+                            try inc.withUnsafeMutableBufferPointer { (ip) throws(TesseraError) in try self.baseIncrements(cp.baseAddress!, hc, into: ip.baseAddress!) }
+                            for t in 0..<tt { for i in 0..<hw { base[t * nb + bb * hw + i] = cp[i] + inc[t * hw + i] } }
                         }
                     }
-                    tb[k] = tape; pb[k] = y
+                    tb[k] = tape; pb[k] = y; qb[k] = base
+                }
+            }
+          }
+        }
+        // zero-mean corrections (`centre`), then field + base + correction
+        Self.centre(&preds, blocks: tt * b, size: hw)
+        for k in 0..<s2 { for i in 0..<(tt * nb) { preds[k][i] = based[k][i] + preds[k][i] } }
+        var total = 0.0
+        var dy = [[T]](repeating: [T](repeating: 0, count: tt * nb), count: s2)
+        for bb in 0..<b {
+            // the residual of the physical fields (nonlinear equations are not scale-equivariant),
+            // reported in network units: loss/sc², gradient w.r.t. the network output ·sc/sc²;
+            // with T sub-steps the mean over the chain u₀ → u₁ → … → u_T of predicted fields
+            let sc = scales[bb], wt = 1 / Double(tt)
+            var fields = [u0[bb]], g = [[Double]](repeating: [Double](repeating: 0, count: m * m), count: tt)
+            for t in 0..<tt {
+                var u1 = [Double](repeating: 0, count: m * m)
+                for k in 0..<s2 {
+                    let (oy, ox) = (k / s, k % s)
+                    for y in 0..<hc { for x in 0..<hc { u1[(oy + s * y) * m + ox + s * x] = Double(preds[k][t * nb + bb * hw + y * hc + x]) * sc } }
+                }
+                fields.append(u1)
+            }
+            for t in 0..<tt {
+                if t == 0 {
+                    let (l, g1) = residual.lossAndGradient(u0: fields[0], u1: fields[1])
+                    total += wt * l / (sc * sc * Double(b))
+                    for i in 0..<(m * m) { g[0][i] += wt * g1[i] }
+                } else {
+                    let (l, g0, g1) = residual.lossAndGradients(u0: fields[t], u1: fields[t + 1])
+                    total += wt * l / (sc * sc * Double(b))
+                    for i in 0..<(m * m) { g[t][i] += wt * g1[i]; g[t - 1][i] += wt * g0[i] }
+                }
+            }
+            for t in 0..<tt {
+                for k in 0..<s2 {
+                    let (oy, ox) = (k / s, k % s)
+                    for y in 0..<hc { for x in 0..<hc {
+                        dy[k][t * nb + bb * hw + y * hc + x] = T(g[t][(oy + s * y) * m + ox + s * x] / (sc * Double(b)))
+                    } }
                 }
             }
         }
-        var total = 0.0
-        var dy = [[T]](repeating: [T](repeating: 0, count: b * hw), count: s2)
-        for bb in 0..<b {
-            // the residual of the physical fields (nonlinear equations are not scale-equivariant),
-            // reported in network units: loss/sc², gradient w.r.t. the network output ·sc/sc²
-            let sc = scales[bb]
-            var u1 = [Double](repeating: 0, count: m * m)
-            for k in 0..<s2 {
-                let (oy, ox) = (k / s, k % s)
-                for y in 0..<hc { for x in 0..<hc { u1[(oy + s * y) * m + ox + s * x] = Double(preds[k][bb * hw + y * hc + x]) * sc } }
-            }
-            let (l, g) = residual.lossAndGradient(u0: u0[bb], u1: u1)
-            total += l / (sc * sc * Double(b))
-            for k in 0..<s2 {
-                let (oy, ox) = (k / s, k % s)
-                for y in 0..<hc { for x in 0..<hc {
-                    dy[k][bb * hw + y * hc + x] = T(g[(oy + s * y) * m + ox + s * x] / (sc * Double(b)))
-                } }
-            }
-        }
         if var grads = gradient {
+            Self.centre(&dy, blocks: tt * b, size: hw)   // the adjoint of centring
             // sub-task k's parameter gradient goes to its own buffer (shared: summed afterwards)
             var parts = shared ? [[T]](repeating: [T](repeating: 0, count: grads[0].count), count: s2) : grads
             parts.withUnsafeMutableBufferPointer { gp in

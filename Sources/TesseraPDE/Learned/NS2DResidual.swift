@@ -115,6 +115,13 @@ public final class NS2DMidpointResidual: StepResidual, @unchecked Sendable {
 
     /// mean R² and its gradient (2/count)·(∂R/∂ω₁)ᵀR = (2/count)·[R + (Δt/2)(JᵀR − ν∇²R)].
     public func lossAndGradient(u0: [Double], u1: [Double]) -> (loss: Double, gradient: [Double]) {
+        let (l, _, g1) = lossAndGradients(u0: u0, u1: u1)
+        return (l, g1)
+    }
+
+    /// mean R² and its gradients w.r.t. ω₀, (2/count)·[−R + (Δt/2)(JᵀR − ν∇²R)] (ω_m depends on
+    /// ω₀ as on ω₁), and w.r.t. ω₁.
+    public func lossAndGradients(u0: [Double], u1: [Double]) -> (loss: Double, gradient0: [Double], gradient1: [Double]) {
         lock.lock(); defer { lock.unlock() }
         let cnt = Double(n * n)
         let r = residualLocked(u0, u1)
@@ -136,8 +143,11 @@ public final class NS2DMidpointResidual: StepResidual, @unchecked Sendable {
             sum[2 * j] = im; sum[2 * j + 1] = -re
         }
         let jtr = apply(sum) { _ in (1, 0) }
-        var g = [Double](repeating: 0, count: n * n)
-        for i in g.indices { g[i] = 2 / cnt * (r[i] + 0.5 * dt * (jtr[i] - viscosity * lapR[i])) }
-        return (loss, g)
+        var g0 = [Double](repeating: 0, count: n * n), g1 = g0
+        for i in g1.indices {
+            let x = 0.5 * dt * (jtr[i] - viscosity * lapR[i])
+            g1[i] = 2 / cnt * (r[i] + x); g0[i] = 2 / cnt * (x - r[i])
+        }
+        return (loss, g0, g1)
     }
 }

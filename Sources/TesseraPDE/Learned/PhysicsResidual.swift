@@ -11,6 +11,9 @@ public protocol StepResidual: Sendable {
     var dt: Double { get }
     /// ‖R(u₀, u₁)‖²/count for one sample and its gradient with respect to u₁ (fine, row-major).
     func lossAndGradient(u0: [Double], u1: [Double]) -> (loss: Double, gradient: [Double])
+    /// The same loss and its gradients with respect to u₀ and u₁ (for chains of steps: temporal
+    /// sub-steps, where u₀ is itself a prediction).
+    func lossAndGradients(u0: [Double], u1: [Double]) -> (loss: Double, gradient0: [Double], gradient1: [Double])
 }
 
 /// Crank–Nicolson residual of the heat equation u_t = κ∇²u with the 5-point Laplacian (the
@@ -70,5 +73,13 @@ public struct HeatCNResidual: StepResidual {
         let loss = r.reduce(0) { $0 + $1 * $1 } / cnt
         let g = applyA(r, sign: 1).map { 2 * $0 / cnt }
         return (loss, g)
+    }
+
+    /// mean R², its gradient w.r.t. u₀, −2/count · B R (B = I + (κΔt/2)L, symmetric), and w.r.t. u₁.
+    public func lossAndGradients(u0: [Double], u1: [Double]) -> (loss: Double, gradient0: [Double], gradient1: [Double]) {
+        let (loss, g1) = lossAndGradient(u0: u0, u1: u1)
+        let cnt = Double(u0.count)
+        let g0 = applyA(residual(u0: u0, u1: u1), sign: -1).map { -2 * $0 / cnt }
+        return (loss, g0, g1)
     }
 }

@@ -14,8 +14,15 @@ public struct StaggerRolloutComparison: Sendable {
     public var persistenceL2 = 0.0
     /// Wall seconds of the learned rollout and of the fine solver.
     public var learnedSeconds = 0.0, fineSeconds = 0.0
+    /// Fine solver steps per learned step (the model's temporal sub-steps T).
+    public var fineStepsPerStep = 1
+    /// ‖FDHeat CN taking the learned step TΔt − fine reference‖₂/‖fine reference‖₂ after each
+    /// learned step: the fine discretisation itself with the large step (a control).
+    public var sameStepRelativeL2: [Double] = []
     /// Learned, fine and exact fields after the last step.
     public var learned: Field<Double>, fine: Field<Double>, exact: Field<Double>
+    /// The largest relative L2 error over the rollout (every learned step).
+    public var maxRelativeL2: Double { relativeL2.max() ?? .nan }
 }
 
 /// ‖a − b‖₂/‖b‖₂.
@@ -27,21 +34,28 @@ public func relativeL2(_ a: Field<Double>, _ b: Field<Double>) -> Double {
 }
 
 extension LearnedStagger where T == Float {
-    /// Rolls the model and `FDHeat(.crankNicolson)` forward `steps` steps of Δt from `u0`
-    /// (sub-tasks in parallel on `pool`), timing both. Errors: as `rollout` and `FDHeat`.
+    /// Rolls the model forward `steps` learned steps of TΔt from `u0` (sub-tasks in parallel on
+    /// `pool`) and the fine reference `FDHeat(.crankNicolson)` with Δt over the same time (T
+    /// fine steps per learned step), timing both; also FDHeat CN taking TΔt itself.
+    /// Errors: as `rollout` and `FDHeat`.
     public func compareHeatRollout(_ u0: Field<Double>, steps: Int, pool: ThreadPool? = nil) throws -> StaggerRolloutComparison {
         guard config.equation == "heat" else { throw TesseraError.invalidArgument("compareHeatRollout: not a heat model") }
-        let timed = try FDHeat(initial: u0, diffusivity: config.diffusivity, dt: config.dt, scheme: .crankNicolson,
+        let k = config.temporalSteps, fdt = config.dt
+        let timed = try FDHeat(initial: u0, diffusivity: config.diffusivity, dt: fdt, scheme: .crankNicolson,
                                pool: pool ?? .shared)
         let t1 = Date()
-        try timed.advance(steps: steps, tolerance: 1e-12)
+        try timed.advance(steps: steps * k, tolerance: 1e-12)
         let fineSeconds = Date().timeIntervalSince(t1)
-        var fineFields: [Field<Double>] = []
-        let fine = try FDHeat(initial: u0, diffusivity: config.diffusivity, dt: config.dt, scheme: .crankNicolson,
+        var fineFields: [Field<Double>] = [], same: [Double] = []
+        let fine = try FDHeat(initial: u0, diffusivity: config.diffusivity, dt: fdt, scheme: .crankNicolson,
                               pool: pool ?? .shared)
+        let big = try FDHeat(initial: u0, diffusivity: config.diffusivity, dt: config.learnedStep, scheme: .crankNicolson,
+                             pool: pool ?? .shared)
         for _ in 0..<steps {
-            try fine.advance(steps: 1, tolerance: 1e-12)
+            try fine.advance(steps: k, tolerance: 1e-12)
             fineFields.append(try fine.solution())
+            try big.advance(steps: 1, tolerance: 1e-12)
+            same.append(relativeL2(try big.solution(), fineFields[fineFields.count - 1]))
         }
         let t0 = Date()
         let learned = try rollout(u0, steps: steps, pool: pool)
@@ -49,10 +63,12 @@ extension LearnedStagger where T == Float {
         var rel: [Double] = []
         _ = try rollout(u0, steps: steps, pool: pool) { s, f in rel.append(relativeL2(f, fineFields[s - 1])) }
         let exact = try SpectralHeat(grid: u0.grid, diffusivity: config.diffusivity, effort: .estimate)
-            .advance(u0, by: config.dt * Double(steps))
+            .advance(u0, by: config.learnedStep * Double(steps))
         let last = fineFields.last ?? u0
         var c = StaggerRolloutComparison(learned: learned, fine: last, exact: exact)
         c.relativeL2 = rel
+        c.sameStepRelativeL2 = same
+        c.fineStepsPerStep = k
         c.relativeL2VsExact = relativeL2(learned, exact)
         c.persistenceL2 = relativeL2(u0, last)
         c.learnedSeconds = learnedSeconds
@@ -78,7 +94,7 @@ public struct StaggerNS2DComparison: Sendable {
 }
 
 extension LearnedStagger where T == Float {
-    /// Rolls an ns2d model `steps` steps of Δt from `w0` and `NavierStokes2D` (IF-RK4, CFL 0.5
+    /// Rolls an ns2d model `steps` learned steps of TΔt from `w0` and `NavierStokes2D` (IF-RK4, CFL 0.5
     /// adaptive, the same viscosity) over the same time, comparing after every step; also the
     /// energy spectra at the end. Errors: as `rollout` and `NavierStokes2D`.
     public func compareNS2DRollout(_ w0: Field<Double>, steps: Int, pool: ThreadPool? = nil) throws -> StaggerNS2DComparison {
@@ -87,12 +103,12 @@ extension LearnedStagger where T == Float {
         let opts = NS2DOptions(viscosity: config.diffusivity)
         let timed = try NavierStokes2D(vorticity: w0, options: opts, effort: .estimate)
         let t1 = Date()
-        try timed.advance(to: config.dt * Double(steps))
+        try timed.advance(to: config.learnedStep * Double(steps))
         let fineSeconds = Date().timeIntervalSince(t1)
         let fine = try NavierStokes2D(vorticity: w0, options: opts, effort: .estimate)
         var fineFields: [Field<Double>] = []
         for s in 1...steps {
-            try fine.advance(to: config.dt * Double(s))
+            try fine.advance(to: config.learnedStep * Double(s))
             fineFields.append(try fine.vorticity())
         }
         let t0 = Date()

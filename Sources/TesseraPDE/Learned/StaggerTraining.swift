@@ -177,7 +177,8 @@ extension LearnedStagger {
         var c = (0..<config.subtasks).map { k in
             (0..<(hc * hc)).map { i in T(u[(k / s + s * (i / hc)) * m + k % s + s * (i % hc)] / sc) }
         }
-        for _ in 0..<steps { c = try step(coarse: [c], side: hc, pool: pool)[0] }
+        let ws = try makeWorkspaces(batch: 1, side: hc)
+        for _ in 0..<steps { c = try step(coarse: [c], side: hc, pool: pool, workspaces: ws)[0] }
         var out = u
         for k in 0..<config.subtasks { for i in 0..<(hc * hc) { out[(k / s + s * (i / hc)) * m + k % s + s * (i % hc)] = Double(c[k][i]) * sc } }
         if out.contains(where: { !$0.isFinite }) { return u }   // an unstable early model: keep the fresh field

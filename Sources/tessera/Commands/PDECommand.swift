@@ -176,9 +176,9 @@ struct StaggerTrain: ParsableCommand {
         try makeDirectory(out)
         let cfg = try options.config()
         var model = try LearnedStagger<Float>(config: cfg, seed: options.seed)
-        print(String(format: "stagger-train %@ %d² s=%d (%d sub-tasks, %@), %d parameters, dt=%.4g (κdt/h²=%.3g)",
+        print(String(format: "stagger-train %@ %d² s=%d (%d sub-tasks, %@), %d parameters, dt=%.4g (κdt/h²=%.3g), T=%d (one network call: %.4g)",
                      cfg.equation, cfg.n, cfg.factor, cfg.subtasks, cfg.sharing.rawValue, model.parameterCount, cfg.dt,
-                     cfg.diffusivity * cfg.dt / pow(cfg.length / Double(cfg.n), 2)))
+                     cfg.diffusivity * cfg.dt / pow(cfg.length / Double(cfg.n), 2), cfg.temporalSteps, cfg.learnedStep))
         var bar = ProgressBar(total: options.steps)
         let blas = blasThreads
         setBLASThreads(1)   // the sub-task networks run on the pool's workers, one BLAS thread each
@@ -203,7 +203,7 @@ struct StaggerTrain: ParsableCommand {
             let w0 = try NavierStokes2D.randomTurbulence(grid: try cfg.grid(), peakWavenumber: 4, seed: 424_242)
             let c = try model.compareNS2DRollout(w0, steps: validationSteps, pool: .shared)
             print(String(format: "validation, %d steps (t = %.3g) vs NavierStokes2D: rel. L2 %.3e (not moving: %.3e); energy spectrum within %.2fx",
-                         validationSteps, cfg.dt * Double(validationSteps), c.relativeL2.last ?? .nan, c.persistenceL2, c.worstSpectrumRatio))
+                         validationSteps, cfg.learnedStep * Double(validationSteps), c.relativeL2.last ?? .nan, c.persistenceL2, c.worstSpectrumRatio))
         } else if validationSteps > 0 {
             let u0 = try Field<Double>(grid: try cfg.grid(), values: randomSmoothField(n: cfg.n, maxWavenumber: max(1, cfg.n / 8), seed: 424_242))
             let c = try model.compareHeatRollout(u0, steps: validationSteps, pool: .shared)
@@ -239,7 +239,7 @@ struct StaggerRun: ParsableCommand {
             try c.learned.save(npy: "\(out)/learned.npy")
             try c.fine.save(npy: "\(out)/fine.npy")
             let sub = String(format: "2-D turbulence %d² s=%d, %d steps of dt=%.3g: rel. L2 vs fine %.2e, spectrum within %.2fx; learned %.3f s, fine %.3f s",
-                             cfg.n, cfg.factor, steps, cfg.dt, c.relativeL2.last ?? .nan, c.worstSpectrumRatio, c.learnedSeconds, c.fineSeconds)
+                             cfg.n, cfg.factor, steps, cfg.learnedStep, c.relativeL2.last ?? .nan, c.worstSpectrumRatio, c.learnedSeconds, c.fineSeconds)
             try c.figure(initial: w0, title: "Learned NeuralStagger rollout vs the fine spectral solver (vorticity)", subtitle: sub)
                 .writePNG(to: "\(out)/compare.png")
             if let k = coarse { try m.coarseRollout(w0, steps: steps, index: k, pool: .shared).save(npy: "\(out)/coarse_\(k).npy") }
@@ -252,7 +252,7 @@ struct StaggerRun: ParsableCommand {
         try c.learned.save(npy: "\(out)/learned.npy")
         try c.fine.save(npy: "\(out)/fine.npy")
         let sub = String(format: "heat %d² s=%d (%@), %d steps of dt=%.3g: rel. L2 vs fine %.2e; learned %.3f s, fine CN %.3f s",
-                         cfg.n, cfg.factor, cfg.sharing.rawValue, steps, cfg.dt, c.relativeL2.last ?? .nan, c.learnedSeconds, c.fineSeconds)
+                         cfg.n, cfg.factor, cfg.sharing.rawValue, steps, cfg.learnedStep, c.relativeL2.last ?? .nan, c.learnedSeconds, c.fineSeconds)
         try c.figure(initial: u0, title: "Learned NeuralStagger rollout vs the fine Crank–Nicolson solver", subtitle: sub)
             .writePNG(to: "\(out)/compare.png")
         if let k = coarse {
