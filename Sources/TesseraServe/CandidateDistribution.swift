@@ -25,9 +25,6 @@ struct CandidateDistribution {
                                history: ArraySlice<Int>) -> [(id: Int, p: Double)] {
         let o = sampler.options
         if o.isGreedy { return sampler.distribution(logits, history: history) }
-        if o.repetitionPenalty == 1 || o.repetitionWindow <= 0 {
-            return unpenalised(sampler, logits, history: history)
-        }
         let n = logits.count
         // penalised, temperature-scaled logits (the reference's `penalize(l) * invT`)
         let invT = 1 / o.temperature
@@ -68,81 +65,6 @@ struct CandidateDistribution {
                 keys.append(Self.key(s[i], i))
             }
         }
-        return scaled.withUnsafeBufferPointer { s in finish(o, mx: mx) { s[$0] } }
-    }
-
-    /// The common case, no repetition penalty: the scaled logits are `logits[i] * invT`, computed
-    /// where needed instead of copied. One vector pass finds the range (the maximum of the
-    /// scaled logits is the scaled maximum: rounding is monotonic), a second keeps, 16 at a time,
-    /// the logits that can pass the candidate cut (a conservative threshold on the unscaled
-    /// values), and only those are tested exactly as the reference tests them.
-    private mutating func unpenalised(_ sampler: Sampler, _ logits: UnsafeBufferPointer<Float>,
-                                      history: ArraySlice<Int>) -> [(id: Int, p: Double)] {
-        let o = sampler.options
-        let invT = 1 / o.temperature
-        guard invT.isFinite, invT > 0, let (lo, hi) = Self.finiteRange(logits),
-              (lo * invT).isFinite, (hi * invT).isFinite else {
-            return sampler.distribution(logits, history: history)
-        }
-        let mx = hi * invT
-        let floor = mx - 24
-        let cut = Double(o.minP)
-        let logCut = o.minP > 0 ? log(cut) : -Double.infinity
-        // every candidate has v = l·invT >= threshold; l >= rawThreshold follows with room to spare
-        let threshold = o.minP > 0 ? max(Double(floor), Double(mx) + logCut - 1e-3) : Double(floor)
-        let scaledBack = threshold / Double(invT)
-        let rawThreshold = Float(scaledBack - abs(scaledBack) * 1e-4 - 1e-6)
-        keys.removeAll(keepingCapacity: true)
-        let n = logits.count, base = logits.baseAddress!
-        @inline(__always) func consider(_ i: Int) {
-            let v = base[i] * invT
-            guard v >= floor else { return }
-            if o.minP > 0 {
-                let d = Double(v - mx)
-                if d < logCut - 1e-6 { return }
-                if d < logCut + 1e-6 && exp(d) < cut { return }
-            }
-            keys.append(Self.key(v, i))
-        }
-        let raw = UnsafeRawPointer(base), t = SIMD16<Float>(repeating: rawThreshold)
-        var i = 0
-        while i + 16 <= n {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            if any(v .>= t) { for j in i..<(i + 16) { consider(j) } }
-            i += 16
-        }
-        while i < n { consider(i); i += 1 }
-        return finish(o, mx: mx) { base[$0] * invT }
-    }
-
-    /// The smallest and largest logit, or nil when one is not finite.
-    static func finiteRange(_ l: UnsafeBufferPointer<Float>) -> (Float, Float)? {
-        guard let base = l.baseAddress, !l.isEmpty else { return nil }
-        let raw = UnsafeRawPointer(base)
-        var lo = SIMD16<Float>(repeating: .infinity), hi = SIMD16<Float>(repeating: -.infinity)
-        var poison = SIMD16<Float>(repeating: 0)   // v·0 is NaN exactly where v is not finite
-        var i = 0
-        while i + 16 <= l.count {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            lo = pointwiseMin(lo, v)
-            hi = pointwiseMax(hi, v)
-            poison += v * 0
-            i += 16
-        }
-        var mn = lo.min(), mx = hi.max(), finite = !poison.sum().isNaN
-        while i < l.count {
-            let v = base[i]
-            if !v.isFinite { finite = false }
-            mn = min(mn, v)
-            mx = max(mx, v)
-            i += 1
-        }
-        return finite ? (mn, mx) : nil
-    }
-
-    /// Sorts the candidate keys and turns them into the reference's probabilities (top-k, then
-    /// top-p, normalised); `scaled(id)` is the candidate's scaled logit.
-    private mutating func finish(_ o: SamplingOptions, mx: Float, _ scaled: (Int) -> Float) -> [(id: Int, p: Double)] {
         radixSortHigh32()
         var count = keys.count
         if o.topK > 0 && count > o.topK { count = o.topK }
@@ -150,11 +72,13 @@ struct CandidateDistribution {
         var probs = [(id: Int, p: Double)]()
         probs.reserveCapacity(count)
         var total = 0.0
-        for k in keys.prefix(count) {
-            let id = Int(k & 0xFFFF_FFFF)
-            let p = exp(Double(scaled(id) - mx))
-            probs.append((id, p))
-            total += p
+        scaled.withUnsafeBufferPointer { s in
+            for k in keys.prefix(count) {
+                let id = Int(k & 0xFFFF_FFFF)
+                let p = exp(Double(s[id] - mx))
+                probs.append((id, p))
+                total += p
+            }
         }
         if o.topP < 1 {
             var acc = 0.0, keep = probs.count
