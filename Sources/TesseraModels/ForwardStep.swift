@@ -90,11 +90,9 @@ extension LlamaModel {
                 let n = s.tokens.count
                 try s.session.cache.append(layer: l, keys: UnsafeBufferPointer(start: k + s.row * kvd, count: n * kvd),
                                            values: UnsafeBufferPointer(start: v + s.row * kvd, count: n * kvd), tokens: n)
-                try timed(&tAtt) { () throws(TesseraError) in
-                    try attention.apply(q: q + s.row * qd, tokens: n, start: s.start, heads: heads, cache: s.session.cache,
-                                        layer: l, scale: c.attentionScale, window: window,
-                                        workspace: s.session.attentionWorkspace, into: att + s.row * qd)
-                }
+            }
+            try timed(&tAtt) { () throws(TesseraError) in
+                try attend(slices, layer: l, q: q, heads: heads, window: window, into: att)
             }
             try timed(&tProj) { () throws(TesseraError) in try blk.o.apply(att, rows: t, into: tmp) }
             if let pn = blk.postAttentionNorm { rmsNorm(tmp, pn, rows: t, dim: d, eps: c.rmsEpsilon, into: tmp) }
@@ -138,6 +136,35 @@ extension LlamaModel {
         }
     }
 
+    /// Attention of every slice on its own cache at `layer` (its K/V already appended). The
+    /// one-token slices of decoding sequences run together in one pool region, one sequence per
+    /// item: each sequence's attention is small (one query row), so a region per sequence would
+    /// cost more in dispatch than in work. A call inside a pool worker runs inline on it, and
+    /// attention does not depend on the thread count, so each slice gets the bits of its solo
+    /// run. Longer slices (prefill chunks, drafts) run one after another, each over the pool.
+    private func attend(_ slices: [StepSlice], layer l: Int, q: UnsafeMutablePointer<Float>, heads: Int,
+                        window: Int?, into att: UnsafeMutablePointer<Float>) throws(TesseraError) {
+        let qd = heads * config.headDim, scale = config.attentionScale
+        func one(_ s: StepSlice) throws(TesseraError) {
+            try attention.apply(q: q + s.row * qd, tokens: s.tokens.count, start: s.start, heads: heads,
+                                cache: s.session.cache, layer: l, scale: scale, window: window,
+                                workspace: s.session.attentionWorkspace, into: att + s.row * qd)
+        }
+        let single = slices.filter { $0.tokens.count == 1 }
+        if single.count >= 2 && pool.threadCount > 1 {
+            let failures = SliceFailures(count: single.count)
+            pool.parallelFor(0..<single.count, schedule: .dynamic(chunk: 1)) { items, _ in
+                for i in items {
+                    do throws(TesseraError) { try one(single[i]) } catch { failures.set(i, error) }
+                }
+            }
+            if let e = failures.first { throw e }
+        } else {
+            for s in single { try one(s) }
+        }
+        for s in slices where s.tokens.count > 1 { try one(s) }
+    }
+
     /// y = x / sqrt(mean(x²) + eps) * w, per row; f32 with a fixed reduction order.
     private func rmsNorm(_ src: UnsafePointer<Float>, _ w: [Float], rows: Int, dim: Int, eps: Float,
                          into dst: UnsafeMutablePointer<Float>) {
@@ -173,4 +200,27 @@ extension LlamaModel {
             }
         }
     }
+}
+
+/// The errors of a parallel region's items, one slot per item (each written by one worker).
+private final class SliceFailures: @unchecked Sendable {
+    // @unchecked: workers write disjoint slots; read after the region has returned.
+    private let slots: UnsafeMutablePointer<TesseraError?>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil, count: count)
+    }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
+
+    func set(_ i: Int, _ e: TesseraError) { slots[i] = e }
+
+    /// The error of the lowest item that failed.
+    var first: TesseraError? { (0..<count).lazy.compactMap { self.slots[$0] }.first }
 }

@@ -232,3 +232,61 @@ final class WorkspaceCache: @unchecked Sendable {
         lock.unlock()
     }
 }
+
+extension LlamaSession {
+    /// Makes the first `count` cached tokens of this session those of `donor` (another session
+    /// of the same model), copying the donor's keys and values instead of recomputing them: a
+    /// server whose requests share a system prompt prefills it once, whichever slot a request
+    /// lands in. What this session already shares with the donor's first `count` tokens is
+    /// kept; everything after is dropped. The copy is exact: a prefix's K/V rows do not depend
+    /// on how (or beside what) they were computed, so the session continues bit for bit as if
+    /// it had run the prefix itself. Returns the tokens copied.
+    ///
+    /// Errors (nothing changes but the drop of positions after the shared part):
+    /// `.invalidArgument` for a session of another model, the session itself, or a `count`
+    /// outside `0...donor.tokens.count`; `.outOfRange` when `count` exceeds this session's
+    /// context; `.unsupported` for caches not stored in f32.
+    @discardableResult
+    public func adoptPrefix(of donor: LlamaSession, count n: Int) throws(TesseraError) -> Int {
+        guard donor !== self else { throw .invalidArgument("adoptPrefix: the donor is this session") }
+        guard donor.model === model else { throw .invalidArgument("adoptPrefix: the donor runs another model") }
+        guard n >= 0, n <= donor.tokens.count else {
+            throw .invalidArgument("adoptPrefix: count \(n) is not in 0...\(donor.tokens.count) (the donor's tokens)")
+        }
+        guard n <= cache.maxContext else { throw .outOfRange("adoptPrefix: \(n) tokens exceed the context (\(cache.maxContext))") }
+        guard cache.storage == .float32, donor.cache.storage == .float32 else {
+            throw .unsupported("adoptPrefix: copies f32 caches (these are \(cache.storage), \(donor.cache.storage))")
+        }
+        var kept = 0
+        let limit = min(n, tokens.count)
+        while kept < limit && tokens[kept] == donor.tokens[kept] { kept += 1 }
+        rollBack(to: kept)
+        let m = n - kept
+        guard m > 0 else { return 0 }
+        let c = donor.cache, hd = c.headDim, kvh = c.kvHeads, kvd = kvh * hd
+        let keys = UnsafeMutablePointer<Float>.allocate(capacity: m * kvd)
+        let values = UnsafeMutablePointer<Float>.allocate(capacity: m * kvd)
+        defer { keys.deallocate(); values.deallocate() }
+        do {
+            for l in 0..<c.layers {
+                // the donor's head-major rows `[kvHeads][maxContext][hd]` → token-major `[token][head][d]`
+                let (k, v) = c.unsafeStorage(layer: l)
+                let kb = k.assumingMemoryBound(to: Float.self), vb = v.assumingMemoryBound(to: Float.self)
+                for t in 0..<m {
+                    for h in 0..<kvh {
+                        let from = (h * c.maxContext + kept + t) * hd, to = t * kvd + h * hd
+                        (keys + to).update(from: kb + from, count: hd)
+                        (values + to).update(from: vb + from, count: hd)
+                    }
+                }
+                try cache.append(layer: l, keys: UnsafeBufferPointer(start: keys, count: m * kvd),
+                                 values: UnsafeBufferPointer(start: values, count: m * kvd), tokens: m)
+            }
+        } catch {
+            rollBack(to: kept)
+            throw error
+        }
+        commit(donor.tokens[kept..<n])
+        return m
+    }
+}

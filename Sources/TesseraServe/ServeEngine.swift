@@ -154,21 +154,40 @@ public final class ServeEngine: @unchecked Sendable {
     }
 
     /// Gives `s` the free slot whose cached tokens share the longest prefix with its prompt
-    /// (a shared system prompt is not recomputed), least recently used among equals.
+    /// (least recently used among equals). When another slot — free or running a request —
+    /// holds a longer shared prefix (a common system prompt), its keys and values are copied
+    /// into the chosen slot: a prefix is computed once, whichever slots its requests land in.
     private func admit(_ s: ServeSequence) {
         let prompt = s.request.prompt
-        var best = -1, bestCommon = -1
-        for i in sessions.indices where occupant[i] == nil {
+        // at least one prompt token is always run: its logits give the first token
+        func common(_ i: Int) -> Int {
             let cached = sessions[i].tokens
             var c = 0
             let limit = min(cached.count, prompt.count - 1)
             while c < limit && cached[c] == prompt[c] { c += 1 }
+            return c
+        }
+        var best = -1, bestCommon = -1
+        for i in sessions.indices where occupant[i] == nil {
+            let c = common(i)
             if c > bestCommon || (c == bestCommon && slotUsed[i] < slotUsed[best]) { best = i; bestCommon = c }
         }
         precondition(best >= 0, "admit: no free slot")
+        var donor = -1, donorCommon = bestCommon
+        for i in sessions.indices where i != best {
+            let c = common(i)
+            if c > donorCommon { donor = i; donorCommon = c }
+        }
         stepCounter += 1
         slotUsed[best] = stepCounter
         sessions[best].truncate(to: bestCommon)
+        if donor >= 0 && donorCommon - bestCommon >= Self.minimumPrefixCopy {
+            // a failed copy (it cannot fail for the engine's own f32 slots) only means a longer prefill
+            if let copied = try? sessions[best].adoptPrefix(of: sessions[donor], count: donorCommon) {
+                bestCommon += copied
+                metrics.copiedPromptTokens.increment(by: Int64(copied))
+            }
+        }
         occupant[best] = s
         s.slot = best
         s.fed = bestCommon
@@ -178,6 +197,10 @@ public final class ServeEngine: @unchecked Sendable {
         if s.maxTokens == 0 { finish(s, .length); return }
         active.append(s)
     }
+
+    /// The shortest shared prefix worth copying from another slot (shorter ones are prefilled:
+    /// a few rows of a step cost less than the copy's bookkeeping).
+    static let minimumPrefixCopy = 4
 
     /// One step: plan each active sequence's tokens under the budget, one forward, then sample.
     private func step() {

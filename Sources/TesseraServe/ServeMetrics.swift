@@ -8,6 +8,7 @@ public final class ServeMetrics: Sendable {
     let rejected: Counter
     let promptTokens: Counter
     let cachedPromptTokens: Counter
+    let copiedPromptTokens: Counter
     let generatedTokens: Counter
     let cancelled: Counter
     let queueDepth: Gauge
@@ -27,6 +28,7 @@ public final class ServeMetrics: Sendable {
         rejected = r.makeCounter(descriptor: d("tessera_requests_rejected_total", "Requests refused because the queue was full"))
         promptTokens = r.makeCounter(descriptor: d("tessera_prompt_tokens_total", "Prompt tokens of accepted requests"))
         cachedPromptTokens = r.makeCounter(descriptor: d("tessera_prompt_tokens_cached_total", "Prompt tokens whose K/V were reused from a slot's cache"))
+        copiedPromptTokens = r.makeCounter(descriptor: d("tessera_prompt_tokens_copied_total", "Prompt tokens whose K/V were copied from another slot (a shared prefix; part of the cached ones)"))
         generatedTokens = r.makeCounter(descriptor: d("tessera_generated_tokens_total", "Tokens generated"))
         cancelled = r.makeCounter(descriptor: d("tessera_requests_cancelled_total", "Requests cancelled (client went away)"))
         queueDepth = r.makeGauge(descriptor: d("tessera_queue_depth", "Requests waiting for a slot"))

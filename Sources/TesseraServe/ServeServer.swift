@@ -133,52 +133,51 @@ public struct ServeServer: Sendable {
         return JSON.response(["content": served.tokenizer.decode(ids, skipSpecial: false)])
     }
 
-    /// A completion. The body is read inside Hummingbird's inbound-close watch, so a client that
-    /// goes away while a whole (non-streamed) response is generated cancels its sequence; a
-    /// streamed one is cancelled by the first write that fails.
+    /// A completion. The body is read first (within the size limit and the read timeout); then
+    /// the generation — a whole response, or the Server-Sent Events of a streamed one — runs
+    /// inside Hummingbird's inbound-close watch, so a client that goes away cancels its
+    /// sequence at once (the engine frees its slot within one step), streamed or not.
     /// Hummingbird closes the connection after a response made under that watch: the response
     /// says so (`Connection: close`), or a client would send its next request on a closing socket.
     func complete(_ req: Request, chat: Bool) async throws -> Response {
-        let target = CancelTarget(engine: engine)
-        do {
-            var response = try await req.body.consumeWithInboundCloseHandler { body in
-                try await self.complete(body: body, chat: chat, target: target)
-            } onInboundClosed: {
-                target.fire()
-            }
-            response.headers[.connection] = "close"
-            return response
-        } catch var e as APIError {
-            e.closesConnection = true
-            throw e
-        }
-    }
-
-    private func complete(body: RequestBody, chat: Bool, target: CancelTarget) async throws -> Response {
-        let call = try CompletionCall(try await self.body(body), chat: chat, model: served)
+        var request = req
+        let fields = try await body(request.body)
+        // the collected bytes replace the body; the request keeps the connection's inbound
+        // stream, which the watch below reads to the end (a close ends it)
+        request.body = RequestBody(buffer: ByteBuffer())
+        let call = try CompletionCall(fields, chat: chat, model: served)
         let submitted: (id: UInt64, events: AsyncStream<EngineEvent>)
         do {
             submitted = try engine.submit(call.request)
         } catch {
             throw ServeServer.apiError(error)
         }
-        let shaper = ResponseShaper(call: call, modelID: options.modelID, tokenizer: served.tokenizer, serial: submitted.id)
-        var headers: HTTPFields = [:]
+        let engine = self.engine, id = submitted.id
+        let shaper = ResponseShaper(call: call, modelID: options.modelID, tokenizer: served.tokenizer, serial: id)
+        var headers: HTTPFields = [.connection: "close"]
         if call.capped, let name = HTTPFields.cappedName { headers[name] = String(call.request.maxTokens) }
         let events = submitted.events
         if call.stream {
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache"
-            // when a write fails the stream is dropped, and the engine cancels the request
+            let watched = request.body
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                try await SSEStream(shaper: shaper, events: events).write(to: &writer)
+                try await watched.consumeWithInboundCloseHandler { _ in
+                    try await SSEStream(shaper: shaper, events: events).write(to: &writer)
+                } onInboundClosed: {
+                    engine.cancel(id)
+                }
             })
         }
-        target.watch(submitted.id)
-        let (completion, logprobs) = await ServeServer.collect(events)
-        target.watch(nil)
+        let (completion, logprobs) = try await request.body.consumeWithInboundCloseHandler { _ in
+            await ServeServer.collect(events)
+        } onInboundClosed: {
+            engine.cancel(id)
+        }
         if completion.reason == .error {
-            throw APIError(.internalServerError, "generation failed: \(completion.error ?? "unknown")", type: "server_error")
+            var e = APIError(.internalServerError, "generation failed: \(completion.error ?? "unknown")", type: "server_error")
+            e.closesConnection = true
+            throw e
         }
         return JSON.response(shaper.full(completion, logprobs: logprobs), headers: headers)
     }
@@ -212,8 +211,9 @@ public struct ServeServer: Sendable {
 
 /// Writes the engine's events as Server-Sent Events, ending with `data: [DONE]`. While no token
 /// comes for a second (the request waits for a slot, or its prompt is being read) an SSE comment
-/// goes out: a client that has gone away makes that write fail, which drops the event stream and
-/// so cancels the request.
+/// goes out, which keeps proxies from timing the stream out. (A client that goes away is seen by
+/// the inbound-close watch around this writer; a failed write also drops the event stream, which
+/// cancels the request as well.)
 struct SSEStream {
     let shaper: ResponseShaper
     let events: AsyncStream<EngineEvent>
@@ -274,31 +274,4 @@ struct SSEStream {
 extension HTTPFields {
     /// The header that states a `max_tokens` capped by the context.
     static let cappedName = Element.Name("X-Max-Tokens-Capped")
-}
-
-/// The request a connection's close cancels (set only while a whole response is generated).
-final class CancelTarget: @unchecked Sendable {
-    // @unchecked: `id` is guarded by `lock`.
-    private let engine: ServeEngine
-    private let lock = NSLock()
-    private var id: UInt64?
-    private var closed = false
-
-    init(engine: ServeEngine) { self.engine = engine }
-
-    func watch(_ id: UInt64?) {
-        lock.lock()
-        self.id = id
-        let cancelNow = closed ? id : nil
-        lock.unlock()
-        if let cancelNow { engine.cancel(cancelNow) }
-    }
-
-    func fire() {
-        lock.lock()
-        closed = true
-        let id = self.id
-        lock.unlock()
-        if let id { engine.cancel(id) }
-    }
 }
