@@ -33,7 +33,7 @@ func runClusterBench(_ ctx: BenchContext) throws {
     }
     let sgemmRate = 2 * pow(Double(gn), 3) / gemm.median   // FLOP/s
 
-    let sets: [(n: Int, d: Int, blobs: Int)] = ctx.quick ? [(2000, 8, 20)] : [(10_000, 8, 100), (5_000, 20, 50)]
+    let sets: [(n: Int, d: Int, blobs: Int)] = ctx.quick ? [(2000, 8, 20)] : [(10_000, 8, 100), (5_000, 20, 50), (8_192, 32, 64)]
     for set in sets {
         let (n, d) = (set.n, set.d)
         let data = try benchBlobs(n: n, d: d, blobs: set.blobs, seed: 1)
