@@ -131,4 +131,29 @@ public enum DissimilarityKernels {
         try check(tsr_distance_rows_f64(tsr_distance_kind(UInt32(metric.rawValue)), Int64(n), Int64(d), xt, Int64(ldxt),
                                         x, Int64(ldx), Int64(rows.lowerBound), Int64(rows.upperBound), out, Int64(ldo)))
     }
+
+    /// The whole matrix by symmetric row blocks: for `i` in `rows` and every `j >= rows.lowerBound`,
+    /// d(i, j) into `out[i·ldo + j]` and `out[j·ldo + i]` (`out` is the whole `count × count`
+    /// matrix). Calls for consecutive ranges covering `0..<count` fill it, each entry once, and
+    /// calls for disjoint ranges may run at once. Every entry has the bits of `distanceRows`
+    /// (and every ISA the same); each pair is computed once and stored twice. Errors as
+    /// `distanceRows`, and `.outOfMemory` for a `dimension × 16` scratch.
+    public static func distanceSymmetric(_ metric: Metric, count n: Int, dimension d: Int,
+                                         transposed xt: UnsafePointer<Float>, ldxt: Int, x: UnsafePointer<Float>,
+                                         ldx: Int, rows: Range<Int>, into out: UnsafeMutablePointer<Float>,
+                                         ldo: Int) throws(TesseraError) {
+        try check(tsr_distance_symmetric_f32(tsr_distance_kind(UInt32(metric.rawValue)), Int64(n), Int64(d), xt,
+                                             Int64(ldxt), x, Int64(ldx), Int64(rows.lowerBound), Int64(rows.upperBound),
+                                             out, Int64(ldo)))
+    }
+
+    /// `distanceSymmetric` in `Double`.
+    public static func distanceSymmetric(_ metric: Metric, count n: Int, dimension d: Int,
+                                         transposed xt: UnsafePointer<Double>, ldxt: Int, x: UnsafePointer<Double>,
+                                         ldx: Int, rows: Range<Int>, into out: UnsafeMutablePointer<Double>,
+                                         ldo: Int) throws(TesseraError) {
+        try check(tsr_distance_symmetric_f64(tsr_distance_kind(UInt32(metric.rawValue)), Int64(n), Int64(d), xt,
+                                             Int64(ldxt), x, Int64(ldx), Int64(rows.lowerBound), Int64(rows.upperBound),
+                                             out, Int64(ldo)))
+    }
 }

@@ -35,6 +35,14 @@ extension Float {
                                               ldxt: ldxt, x: x, ldx: ldx, rows: rows, into: out, ldo: ldo)
     }
 
+    /// `DissimilarityKernels.distanceSymmetric` on `Float` data.
+    public static func distanceSymmetric(_ metric: DissimilarityKernels.Metric, count: Int, dimension: Int,
+                                         transposed: UnsafePointer<Float>, ldxt: Int, x: UnsafePointer<Float>, ldx: Int,
+                                         rows: Range<Int>, into out: UnsafeMutablePointer<Float>, ldo: Int) throws(TesseraError) {
+        try DissimilarityKernels.distanceSymmetric(metric, count: count, dimension: dimension, transposed: transposed,
+                                                   ldxt: ldxt, x: x, ldx: ldx, rows: rows, into: out, ldo: ldo)
+    }
+
     /// `DissimilarityKernels.pamSwapDeltas` with `Float` distances.
     public static func pamSwapDeltas(count: Int, row: UnsafePointer<Float>, nearestSlot: UnsafePointer<Int32>,
                                      nearest: UnsafePointer<Float>, second: UnsafePointer<Float>, slots: Int,
@@ -77,6 +85,14 @@ extension Double {
                                     rows: Range<Int>, into out: UnsafeMutablePointer<Double>, ldo: Int) throws(TesseraError) {
         try DissimilarityKernels.distanceRows(metric, count: count, dimension: dimension, transposed: transposed,
                                               ldxt: ldxt, x: x, ldx: ldx, rows: rows, into: out, ldo: ldo)
+    }
+
+    /// `DissimilarityKernels.distanceSymmetric` on `Double` data.
+    public static func distanceSymmetric(_ metric: DissimilarityKernels.Metric, count: Int, dimension: Int,
+                                         transposed: UnsafePointer<Double>, ldxt: Int, x: UnsafePointer<Double>, ldx: Int,
+                                         rows: Range<Int>, into out: UnsafeMutablePointer<Double>, ldo: Int) throws(TesseraError) {
+        try DissimilarityKernels.distanceSymmetric(metric, count: count, dimension: dimension, transposed: transposed,
+                                                   ldxt: ldxt, x: x, ldx: ldx, rows: rows, into: out, ldo: ldo)
     }
 
     /// `DissimilarityKernels.pamSwapDeltas` with `Double` distances.

@@ -38,6 +38,10 @@ public protocol ClusterScalar: BinaryFloatingPoint, TensorElement where Self.Raw
     static func distanceRows(_ metric: DissimilarityKernels.Metric, count: Int, dimension: Int,
                              transposed: UnsafePointer<Self>, ldxt: Int, x: UnsafePointer<Self>, ldx: Int,
                              rows: Range<Int>, into out: UnsafeMutablePointer<Self>, ldo: Int) throws(TesseraError)
+    /// Symmetric row blocks of the distance matrix (`DissimilarityKernels.distanceSymmetric`).
+    static func distanceSymmetric(_ metric: DissimilarityKernels.Metric, count: Int, dimension: Int,
+                                  transposed: UnsafePointer<Self>, ldxt: Int, x: UnsafePointer<Self>, ldx: Int,
+                                  rows: Range<Int>, into out: UnsafeMutablePointer<Self>, ldo: Int) throws(TesseraError)
 }
 
 extension Float: ClusterScalar {

@@ -31,6 +31,19 @@ public final class DistanceMatrix<Scalar: ClusterScalar>: @unchecked Sendable {
         let raw = try FallibleAllocation.bytes(bytes, "DistanceMatrix (\(n) x \(n) distances)")
         count = n
         pointer = raw.bindMemory(to: Scalar.self, capacity: n * n)
+        Self.adviseHugePages(raw, bytes: bytes)
+    }
+
+    /// Asks for transparent huge pages over the whole pages of a large matrix (advice only: the
+    /// symmetric kernel's mirror writes 64-byte segments into every row, one 4 KiB page each).
+    static func adviseHugePages(_ raw: UnsafeMutableRawPointer, bytes: Int) {
+        #if os(Linux)
+        let page = 4096, start = (Int(bitPattern: raw) + page - 1) / page * page
+        let end = (Int(bitPattern: raw) + bytes) / page * page
+        if bytes >= 1 << 22, end > start, let p = UnsafeMutableRawPointer(bitPattern: start) {
+            _ = madvise(p, end - start, MADV_HUGEPAGE)
+        }
+        #endif
     }
 
     deinit { FallibleAllocation.free(pointer) }

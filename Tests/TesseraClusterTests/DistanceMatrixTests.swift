@@ -1,4 +1,5 @@
 import Testing
+import Tessera
 @testable import TesseraCluster
 
 @Suite("DistanceMatrix")
@@ -31,6 +32,33 @@ struct DistanceMatrixTests {
         let before = d.row(17)
         try d.recompute(from: x, metric: metric, pool: try ThreadPool(threads: 1))
         #expect(d.row(17) == before)
+    }
+
+    @Test("symmetric blocks (Float, n % 16 == 0, d >= 16) give the bits of whole rows", arguments: [DistanceMetric.euclidean, .squaredEuclidean, .manhattan])
+    func symmetricBlocks(metric: DistanceMetric) throws {
+        var rng = ClusterRandom(seed: 5)
+        let n = 320, dim = 24   // the symmetric form on AVX-512 (whole rows elsewhere: the same bits)
+        let xs = (0..<(n * dim)).map { _ in Float(rng.normal()) }
+        let x = try Matrix(rows: n, cols: dim, elements: xs)
+        let d = try DistanceMatrix(data: x, metric: metric, pool: try ThreadPool(threads: 2))
+        let kind: DissimilarityKernels.Metric = metric == .euclidean ? .euclidean
+            : metric == .squaredEuclidean ? .squaredEuclidean : .manhattan
+        var xt = [Float](repeating: 0, count: n * dim)
+        for i in 0..<n { for t in 0..<dim { xt[t * n + i] = xs[i * dim + t] } }
+        var want = [Float](repeating: .nan, count: n * n)
+        try xs.withUnsafeBufferPointer { xp in
+            try xt.withUnsafeBufferPointer { tp in
+                try want.withUnsafeMutableBufferPointer { wp in
+                    try DissimilarityKernels.distanceRows(kind, count: n, dimension: dim, transposed: tp.baseAddress!, ldxt: n,
+                                                          x: xp.baseAddress!, ldx: dim, rows: 0..<n, into: wp.baseAddress!, ldo: n)
+                }
+            }
+        }
+        var mismatches = 0
+        d.withUnsafeBufferPointer { b in
+            for k in 0..<(n * n) where b[k].bitPattern != want[k].bitPattern { mismatches += 1 }
+        }
+        #expect(mismatches == 0, "\(metric): \(mismatches) entries differ from whole rows")
     }
 
     @Test("precomputed full and condensed input; closure input")

@@ -379,6 +379,57 @@ TSR_TEST(test_distance_rows_match_formula_symmetric_on_every_isa) {
                 }
 }
 
+/* ---- symmetric row blocks: the bits of the whole rows, each entry written once */
+
+/* the whole matrix by symmetric blocks of uneven sizes: 16-row blocks, one of 7 (so later blocks
+ * start off the 16-row grid), then blocks of 33 */
+static void run_sym(void *ctx, void *out) {
+    const rows_case *c = ctx;
+    int64_t i0 = 0, k = 0;
+    while (i0 < c->n) {
+        const int64_t step = k < 2 ? 16 : k == 2 ? 7 : 33;
+        const int64_t i1 = i0 + step < c->n ? i0 + step : c->n;
+        if (c->f64) CHECK_OK(tsr_distance_symmetric_f64(c->metric, c->n, c->d, c->xt64, c->n, c->x64, c->d, i0, i1, out, c->ldo));
+        else CHECK_OK(tsr_distance_symmetric_f32(c->metric, c->n, c->d, c->xt32, c->n, c->x32, c->d, i0, i1, out, c->ldo));
+        i0 = i1;
+        k++;
+    }
+}
+
+TSR_TEST(test_distance_symmetric_equals_rows_on_every_isa) {
+    const int64_t ns[] = {1, 5, 16, 17, 40, 64, 257, 300};
+    const int64_t ds[] = {1, 3, 20};
+    unsigned long long s = 23;
+    for (int metric = TSR_DISTANCE_EUCLIDEAN; metric <= TSR_DISTANCE_MANHATTAN; metric++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+            for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++)
+                for (int f64 = 0; f64 <= 1; f64++)
+                    for (int pad = 0; pad <= 3; pad += 3) {   /* ldo = n: 64-byte aligned rows when n % 16 == 0 */
+                        const int64_t n = ns[ni], d = ds[di], ldo = n + pad;
+                        float *x32 = malloc((size_t)(n * d) * sizeof(float)), *xt32 = malloc((size_t)(n * d) * sizeof(float));
+                        double *x64 = malloc((size_t)(n * d) * sizeof(double)), *xt64 = malloc((size_t)(n * d) * sizeof(double));
+                        const size_t es = f64 ? sizeof(double) : sizeof(float);
+                        const size_t bytes = ((size_t)(n * ldo) * es + 63) / 64 * 64;
+                        unsigned char *want = aligned_alloc(64, bytes), *got = aligned_alloc(64, bytes);
+                        memset(want, 0, bytes);
+                        memset(got, 0xff, bytes);   /* NaN: an entry never written shows */
+                        for (int64_t i = 0; i < n * d; i++) { x32[i] = 4 * tsr_test_uniform(&s) - 1; x64[i] = x32[i]; }
+                        for (int64_t i = 0; i < n; i++)
+                            for (int64_t t = 0; t < d; t++) { xt32[t * n + i] = x32[i * d + t]; xt64[t * n + i] = x64[i * d + t]; }
+                        rows_case c = {metric, f64, n, d, ldo, x32, xt32, x64, xt64};
+                        run_rows(&c, want);
+                        run_sym(&c, got);
+                        for (int64_t i = 0; i < n; i++)
+                            if (memcmp(want + (size_t)(i * ldo) * es, got + (size_t)(i * ldo) * es, (size_t)n * es)) {
+                                CHECK_MSG(0, "symmetric metric %d f64 %d n %lld d %lld ldo %lld: row %lld differs from the rows kernel",
+                                          metric, f64, (long long)n, (long long)d, (long long)ldo, (long long)i);
+                                break;
+                            }
+                        tsr_test_each_isa_same_bits("distance symmetric", (size_t)(n * ldo) * es, run_sym, &c);
+                        free(x32); free(xt32); free(x64); free(xt64); free(want); free(got);
+                    }
+}
+
 TSR_TEST(test_bad_input_is_refused) {
     float x[4] = {0}, y[2] = {0};
     double out[4];
@@ -423,6 +474,12 @@ TSR_TEST(test_bad_input_is_refused) {
     CHECK_STATUS(tsr_distance_rows_f64(TSR_DISTANCE_MANHATTAN, 2, 2, NULL, 2, NULL, 2, 0, 1, out, 2), TSR_EINVAL);
     CHECK(strstr(tsr_last_error(), "tsr_distance_rows_f64") != NULL);
     CHECK_OK(tsr_distance_rows_f32(TSR_DISTANCE_EUCLIDEAN, 2, 2, NULL, 2, NULL, 2, 1, 1, NULL, 2));
+    CHECK_STATUS(tsr_distance_symmetric_f32(TSR_DISTANCE_COSINE, 2, 2, x, 2, x, 2, 0, 2, o, 2), TSR_EINVAL);
+    CHECK_STATUS(tsr_distance_symmetric_f32(TSR_DISTANCE_EUCLIDEAN, 2, 2, x, 2, x, 2, 0, 2, o, 1), TSR_EINVAL);  /* ldo */
+    CHECK_STATUS(tsr_distance_symmetric_f32(TSR_DISTANCE_EUCLIDEAN, 2, 2, x, 2, x, 2, 1, 3, o, 2), TSR_EINVAL);  /* rows */
+    CHECK_STATUS(tsr_distance_symmetric_f64(TSR_DISTANCE_SQEUCLIDEAN, 2, 2, NULL, 2, NULL, 2, 0, 1, out, 2), TSR_EINVAL);
+    CHECK(strstr(tsr_last_error(), "tsr_distance_symmetric_f64") != NULL);
+    CHECK_OK(tsr_distance_symmetric_f32(TSR_DISTANCE_EUCLIDEAN, 2, 2, NULL, 2, NULL, 2, 1, 1, NULL, 2));
 }
 
 int main(void) {
@@ -432,6 +489,7 @@ int main(void) {
     RUN(test_kmeans_assign_matches_fma_reference_on_every_isa);
     RUN(test_kmeans_chunk_matches_assign_and_sequential_sums_on_every_isa);
     RUN(test_distance_rows_match_formula_symmetric_on_every_isa);
+    RUN(test_distance_symmetric_equals_rows_on_every_isa);
     RUN(test_bad_input_is_refused);
     return tsr_test_summary();
 }

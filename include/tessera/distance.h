@@ -108,6 +108,26 @@ TSR_API tsr_status tsr_distance_rows_f64(tsr_distance_kind metric, int64_t n, in
                                          int64_t ldxt, const double *x, int64_t ldx, int64_t i0, int64_t i1,
                                          double *out, int64_t ldo);
 
+/**
+ * The distance matrix by symmetric row blocks: for i0 <= i < i1 and every j >= i0, dist(x_i, x_j)
+ * into out[i*ldo + j] and into out[j*ldo + i] (out is the whole n × n matrix, row 0 first):
+ * rows i0..i1 from column i0 on, and their mirror, columns i0..i1 of the rows below. Calls for
+ * consecutive ranges covering 0..n fill the whole matrix, each entry written once; calls for
+ * disjoint ranges write disjoint entries, so they may run at once. Every entry has the bits of
+ * tsr_distance_rows_f32 (the same per-pair formula; every ISA the same bits); each pair in the
+ * block is computed once and stored twice, half the arithmetic of whole rows (the AVX-512 path
+ * transposes 16 × 16 blocks in registers). Streaming stores where a row segment is aligned,
+ * fenced before the return. Arguments and errors as tsr_distance_rows_f32, plus TSR_ENOMEM (a
+ * d × 16 scratch). Single-threaded.
+ */
+TSR_API tsr_status tsr_distance_symmetric_f32(tsr_distance_kind metric, int64_t n, int64_t d, const float *xt,
+                                              int64_t ldxt, const float *x, int64_t ldx, int64_t i0, int64_t i1,
+                                              float *out, int64_t ldo);
+/** As tsr_distance_symmetric_f32 in double (fma, sqrt). */
+TSR_API tsr_status tsr_distance_symmetric_f64(tsr_distance_kind metric, int64_t n, int64_t d, const double *xt,
+                                              int64_t ldxt, const double *x, int64_t ldx, int64_t i0, int64_t i1,
+                                              double *out, int64_t ldo);
+
 #ifdef __cplusplus
 }
 #endif

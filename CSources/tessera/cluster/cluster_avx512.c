@@ -69,6 +69,10 @@ CK_ROWS_VEC(double, f64, avx512, TSR_TARGET_AVX512, __m512d, 8, _mm512_loadu_pd,
             _mm512_setzero_pd, _mm512_sub_pd, _mm512_fmadd_pd, _mm512_add_pd, CK_ABS512_PD, _mm512_sqrt_pd, fma, fabs,
             ck_sqrt1_avx512)
 
+/* the symmetric block: the explicit float kernel (cluster_sym_avx512.c), the generic one (tile
+ * transposed from L1) in double */
+#define ck_sym_f32_avx512 tsr_cluster_sym_f32_avx512
+#define ck_sym_f64_avx512 ck_sym_generic_f64_avx512
 CK_INSTANTIATE(avx512, TSR_TARGET_AVX512)
 const cluster_kernels tsr_cluster_kernels_avx512 = CK_TABLE(avx512, TSR_ISA_AVX512);
 #endif

@@ -37,7 +37,16 @@ typedef struct cluster_kernels {
                      int64_t i0, int64_t i1, float *out, int64_t ldo);
     void (*rows_f64)(int metric, int64_t n, int64_t d, const double *xt, int64_t ldxt, const double *x,
                      int64_t ldx, int64_t i0, int64_t i1, double *out, int64_t ldo);
+    /* rows i0..i1 from column i0 on and their mirror into the whole matrix out (stride ldo);
+     * scratch: d × (i1 − i0 rounded up to CK_SYM_B) elements */
+    void (*sym_f32)(int metric, int64_t n, int64_t d, const float *xt, int64_t ldxt, const float *x, int64_t ldx,
+                    int64_t i0, int64_t i1, float *out, int64_t ldo, float *scratch);
+    void (*sym_f64)(int metric, int64_t n, int64_t d, const double *xt, int64_t ldxt, const double *x,
+                    int64_t ldx, int64_t i0, int64_t i1, double *out, int64_t ldo, double *scratch);
 } cluster_kernels;
+
+/* Rows (and points) of one block of the symmetric kernel. */
+#define CK_SYM_B 16
 
 /* Rows per k-means assignment block (the lanes of the transposed scratch). */
 #define CK_ROWS 16
@@ -49,6 +58,10 @@ TSR_INTERNAL extern const cluster_kernels tsr_cluster_kernels_ref;
 #if TSR_X86
 TSR_INTERNAL extern const cluster_kernels tsr_cluster_kernels_avx2;
 TSR_INTERNAL extern const cluster_kernels tsr_cluster_kernels_avx512;
+/* The AVX-512 float symmetric kernel (cluster_sym_avx512.c). */
+TSR_INTERNAL void tsr_cluster_sym_f32_avx512(int metric, int64_t n, int64_t d, const float *xt, int64_t ldxt,
+                                             const float *x, int64_t ldx, int64_t i0, int64_t i1, float *out,
+                                             int64_t ldo, float *scratch);
 #endif
 
 #endif /* TSR_CLUSTER_INTERNAL_H */

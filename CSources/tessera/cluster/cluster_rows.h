@@ -83,16 +83,21 @@
     }
 
 /* The rows of one ISA and type (the includer defines ck_rows_vec_SFX_ISA, ck_stream_SFX_ISA and
- * ck_fence_ISA). */
+ * ck_fence_ISA). ck_rows_range_ computes rows i0..i1 against points c0..n into out (row i0 at
+ * out, point j at column j), unfenced; with mat (the whole matrix, row 0 first) it also writes each
+ * tile's points j >= mirror transposed, into mat[j·ldo + i] (plain stores from the L1 tile: the
+ * same bits, each pair computed once). ck_rows_ is the whole rows; ck_sym_generic_ the symmetric
+ * block (tsr_distance_symmetric_*) of the ISAs without an explicit one. */
 #define CK_ROWS_T(T, SFX, ISA, TARGET)                                                                  \
-    TARGET static void ck_rows_##SFX##_##ISA(int metric, int64_t n, int64_t d, const T *xt, int64_t ldxt, \
-                                            const T *x, int64_t ldx, int64_t i0, int64_t i1, T *out,    \
-                                            int64_t ldo) {                                              \
+    TARGET static void ck_rows_range_##SFX##_##ISA(int metric, int64_t n, int64_t d, const T *xt,       \
+                                                  int64_t ldxt, const T *x, int64_t ldx, int64_t i0,    \
+                                                  int64_t i1, int64_t c0, T *out, int64_t ldo, T *mat,  \
+                                                  int64_t mirror) {                                     \
         T tile[CK_RROWS * CK_RCOLS] __attribute__((aligned(64)));                                       \
         const int manhattan = metric == TSR_DISTANCE_MANHATTAN, root = metric == TSR_DISTANCE_EUCLIDEAN; \
         for (int64_t ib = i0; ib < i1; ib += CK_RROWS) {                                                \
             const int64_t rows = i1 - ib < CK_RROWS ? i1 - ib : CK_RROWS;                               \
-            for (int64_t j0 = 0; j0 < n; j0 += CK_RCOLS) {                                              \
+            for (int64_t j0 = c0; j0 < n; j0 += CK_RCOLS) {                                             \
                 const int64_t w = n - j0 < CK_RCOLS ? n - j0 : CK_RCOLS;                                \
                 for (int64_t r = 0; r < rows; r += 2) {                                                 \
                     const int64_t r1 = r + 1 < rows ? r + 1 : r;                                        \
@@ -101,8 +106,22 @@
                 }                                                                                       \
                 for (int64_t r = 0; r < rows; r++)                                                      \
                     ck_stream_##SFX##_##ISA(out + (ib - i0 + r) * ldo + j0, tile + r * CK_RCOLS, w);   \
+                if (mat)                                                                                \
+                    for (int64_t j = j0 > mirror ? j0 : mirror; j < j0 + w; j++)                        \
+                        for (int64_t r = 0; r < rows; r++) mat[j * ldo + ib + r] = tile[r * CK_RCOLS + j - j0]; \
             }                                                                                           \
         }                                                                                               \
+    }                                                                                                   \
+    TARGET static void ck_rows_##SFX##_##ISA(int metric, int64_t n, int64_t d, const T *xt, int64_t ldxt, \
+                                            const T *x, int64_t ldx, int64_t i0, int64_t i1, T *out,    \
+                                            int64_t ldo) {                                              \
+        ck_rows_range_##SFX##_##ISA(metric, n, d, xt, ldxt, x, ldx, i0, i1, 0, out, ldo, NULL, 0);      \
+        ck_fence_##ISA();                                                                               \
+    }                                                                                                   \
+    TARGET static __attribute__((unused)) void ck_sym_generic_##SFX##_##ISA(                            \
+        int metric, int64_t n, int64_t d, const T *xt, int64_t ldxt, const T *x, int64_t ldx, int64_t i0, \
+        int64_t i1, T *out, int64_t ldo, T *scratch) {                                                  \
+        ck_rows_range_##SFX##_##ISA(metric, n, d, xt, ldxt, x, ldx, i0, i1, i0, out + i0 * ldo, ldo, out, i1); \
         ck_fence_##ISA();                                                                               \
     }
 

@@ -43,5 +43,8 @@ CK_INLINE void ck_lanes_f64_scalar(const double *row, int64_t k, const int64_t *
     for (int l = 0; l < CK_ROWS; l++) out[l] = row[bi[l]];
 }
 
+/* the symmetric block: the rows' tiles, each also stored transposed from L1 (cluster_rows.h) */
+#define ck_sym_f32_scalar ck_sym_generic_f32_scalar
+#define ck_sym_f64_scalar ck_sym_generic_f64_scalar
 CK_INSTANTIATE(scalar, )
 const cluster_kernels tsr_cluster_kernels_ref = CK_TABLE(scalar, TSR_ISA_SCALAR);

@@ -17,6 +17,8 @@ static void cluster_overlay(void *dst, const void *src) {
     TSR_KERNEL_INHERIT(d, o, kmeans_chunk_f64);
     TSR_KERNEL_INHERIT(d, o, rows_f32);
     TSR_KERNEL_INHERIT(d, o, rows_f64);
+    TSR_KERNEL_INHERIT(d, o, sym_f32);
+    TSR_KERNEL_INHERIT(d, o, sym_f64);
 }
 
 static const void *const cluster_overrides[] = {
@@ -189,5 +191,31 @@ tsr_status tsr_distance_rows_f64(tsr_distance_kind metric, int64_t n, int64_t d,
     tsr_status s = check_rows("tsr_distance_rows_f64", metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo);
     if (s != TSR_OK || i0 == i1) return s;
     kernels()->rows_f64((int)metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo);
+    return TSR_OK;
+}
+
+tsr_status tsr_distance_symmetric_f32(tsr_distance_kind metric, int64_t n, int64_t d, const float *xt, int64_t ldxt,
+                                      const float *x, int64_t ldx, int64_t i0, int64_t i1, float *out, int64_t ldo) {
+    tsr_status s = check_rows("tsr_distance_symmetric_f32", metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo);
+    if (s != TSR_OK || i0 == i1) return s;
+    const int64_t rows = (i1 - i0 + CK_SYM_B - 1) / CK_SYM_B * CK_SYM_B;
+    TSR_CHECK_ARG(d <= INT64_MAX / 8 / rows, "tsr_distance_symmetric_f32: d = %lld is too large", (long long)d);
+    float *scratch = malloc((size_t)(d * rows) * sizeof(float));
+    if (!scratch) return tsr_error(TSR_ENOMEM, "tsr_distance_symmetric_f32: no memory for %lld x %lld scratch", (long long)d, (long long)rows);
+    kernels()->sym_f32((int)metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo, scratch);
+    free(scratch);
+    return TSR_OK;
+}
+
+tsr_status tsr_distance_symmetric_f64(tsr_distance_kind metric, int64_t n, int64_t d, const double *xt, int64_t ldxt,
+                                      const double *x, int64_t ldx, int64_t i0, int64_t i1, double *out, int64_t ldo) {
+    tsr_status s = check_rows("tsr_distance_symmetric_f64", metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo);
+    if (s != TSR_OK || i0 == i1) return s;
+    const int64_t rows = (i1 - i0 + CK_SYM_B - 1) / CK_SYM_B * CK_SYM_B;
+    TSR_CHECK_ARG(d <= INT64_MAX / 8 / rows, "tsr_distance_symmetric_f64: d = %lld is too large", (long long)d);
+    double *scratch = malloc((size_t)(d * rows) * sizeof(double));
+    if (!scratch) return tsr_error(TSR_ENOMEM, "tsr_distance_symmetric_f64: no memory for %lld x %lld scratch", (long long)d, (long long)rows);
+    kernels()->sym_f64((int)metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo, scratch);
+    free(scratch);
     return TSR_OK;
 }
