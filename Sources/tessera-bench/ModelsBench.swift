@@ -283,11 +283,20 @@ private final class SgemmEquivalent {
     init(config c: LlamaConfig) {
         let d = c.embeddingLength, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim, f = c.feedForwardLength
         shapes = [(q, d, 1), (kv, d, 2), (d, q, 1), (f, d, 2), (d, f, 1)]
-        weights = shapes.map { s in (0..<(s.n * s.k)).map { _ in Float.random(in: -0.05...0.05) } }
+        // deterministic xorshift values: Float.random draws from getrandom per call, which took
+        // tens of seconds for Gemma's 167M-element head
+        var seed: UInt64 = 0x9E3779B97F4A7C15
+        func fill(_ count: Int) -> [Float] {
+            (0..<count).map { _ in
+                seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17
+                return Float(Double(seed >> 11) / Double(1 << 53) * 0.1 - 0.05)
+            }
+        }
+        weights = shapes.map { s in fill(s.n * s.k) }
         x = [Float](repeating: 0.01, count: 512 * max(d, f, q))
         y = [Float](repeating: 0, count: 512 * max(d, f, q))
         headN = c.vocabularySize; headK = d
-        head = (0..<(headN * headK)).map { _ in Float.random(in: -0.05...0.05) }
+        head = fill(headN * headK)
         layers = c.layers
     }
     let layers: Int

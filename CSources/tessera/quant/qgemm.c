@@ -4,6 +4,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
 #include "quant_internal.h"
 
@@ -12,6 +13,23 @@ void tsr_qgemm_params_default(tsr_qgemm_params *p) {
     if (!p) return;
     memset(p, 0, sizeof *p);
     p->size = sizeof *p;
+}
+
+/*
+ * The packed weights. A large plan is streamed once per M = 1 call (a model's output head,
+ * 178 MB for Gemma 3): on 4 KiB pages every page is a TLB miss that the prefetches cannot
+ * hide, so plans of TSR_QHUGE_BYTES or more are 2 MiB aligned and advised to use transparent
+ * huge pages (a hint: where the kernel declines, the plan works the same). Gemma 3's output
+ * head at M = 1, 2 threads, 2-core Zen 4: medians 7.8–9.5 ms → 6.5–6.6 ms with huge pages.
+ */
+#define TSR_QHUGE_BYTES ((size_t)4 << 20)
+static uint8_t *alloc_packed(size_t bytes) {
+    if (bytes < TSR_QHUGE_BYTES) return tsr_malloc(bytes);
+    uint8_t *p = tsr_malloc_aligned(bytes, (size_t)2 << 20);
+#ifdef MADV_HUGEPAGE
+    if (p) (void)madvise(p, (bytes + 4095) & ~(size_t)4095, MADV_HUGEPAGE); /* advice only */
+#endif
+    return p;
 }
 
 tsr_status tsr_qgemm_plan_create(tsr_pool_t *pool, const tsr_quant_matrix *w, const tsr_qgemm_params *params,
@@ -49,7 +67,7 @@ tsr_status tsr_qgemm_plan_create(tsr_pool_t *pool, const tsr_quant_matrix *w, co
     if (st == TSR_OK && tsr_mul_size(p->panel_bytes, (size_t)p->npanels, &p->packed_bytes))
         st = tsr_error(TSR_ERANGE, "tsr_qgemm_plan_create: packed size overflows");
     if (st == TSR_OK) {
-        p->packed = tsr_malloc(p->packed_bytes);
+        p->packed = alloc_packed(p->packed_bytes);
         p->lock = tsr_malloc(sizeof(pthread_mutex_t));
         if (!p->packed || !p->lock) st = tsr_error(TSR_ENOMEM, "tsr_qgemm_plan_create: cannot allocate %zu bytes of packed weights", p->packed_bytes);
         else pthread_mutex_init((pthread_mutex_t *)p->lock, NULL);
@@ -165,7 +183,7 @@ static void panel_rows(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
          * first TSR_QPF_BYTES of this worker's run here, all at once, not miss by miss. */
         const uint8_t *first = p->packed + (size_t)p0 * p->panel_bytes;
         const size_t run = (size_t)(p1 - p0) * p->panel_bytes, n = run < TSR_QPF_BYTES ? run : TSR_QPF_BYTES;
-        for (size_t o = 0; o < n; o += 64) __builtin_prefetch(first + o, 0, 3);
+        for (size_t o = 0; o < n; o += 64) __builtin_prefetch(first + o, 0, 2);
     }
     int64_t pi = p0;
     if (c->K->qpanel_m1x2 && !p->is_float && c->m == 1 && !c->bias) {

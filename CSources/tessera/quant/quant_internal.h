@@ -222,16 +222,21 @@ TSR_INTERNAL tsr_status tsr_qgemm_pack(tsr_pool_t *pool, const tsr_quant_matrix 
  * At M <= 8 a panel kernel streams its weights once; the hardware prefetchers stop at each
  * 4 KiB page and keep too few lines in flight for one core to reach the machine's read
  * bandwidth (`tessera bench quant`, q4g128 4096×4096 M = 1 cold on a 2-core Xeon VM: 15.2
- * GB/s without, 27.0 GB/s with; distance swept 0.5–8 KiB). Prefetches past the end of the
- * packed buffer never fault.
+ * GB/s without, 27.0 GB/s with; distance swept 0.5–8 KiB). The prefetches go to L2 (T1), not
+ * L1: an L1 prefetch holds one of the core's few L1 miss buffers until its line arrives, so
+ * far-ahead L1 prefetches stall the loads behind them. Gemma 3's Q8_0 output head (178 MB,
+ * M = 1, 2 threads, 2-core Zen 4, medians of 11, alternated with a read probe of the same
+ * size): 4 KiB into L1 7.1–8.2 ms (0.72–0.75 of the probe's rate), 16 KiB into L2 4.6–5.8 ms
+ * (0.9–1.2 of it), with the plan's weights on huge pages (qgemm.c) in both. Prefetches past
+ * the end of the packed buffer never fault.
  */
-#define TSR_QPF_BYTES 4096
+#define TSR_QPF_BYTES 16384
 
-/* Prefetches the record `bytes` long that lies TSR_QPF_BYTES beyond `rec`. */
+/* Prefetches, into L2, the record `bytes` long that lies TSR_QPF_BYTES beyond `rec`. */
 #define TSR_QPREFETCH_RECORD(rec, bytes)                                                          \
     do {                                                                                          \
         for (size_t pf_ = 0; pf_ < (bytes); pf_ += 64)                                            \
-            __builtin_prefetch((const char *)(rec) + TSR_QPF_BYTES + pf_, 0, 3);                  \
+            __builtin_prefetch((const char *)(rec) + TSR_QPF_BYTES + pf_, 0, 2);                  \
     } while (0)
 
 /* Activation row stride in bytes: k rounded up to 64, plus one line so that rows read
