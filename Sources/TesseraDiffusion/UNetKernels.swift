@@ -98,10 +98,10 @@ enum Kernels {
     }
 
     /// Whether a stride-1 3×3 convolution runs as Winograd F(2×2, 3×3): enough input channels to
-    /// amortise the transforms, and more output pixels per thread than the output-channel split of
-    /// tiny images takes.
+    /// amortise the transforms, and ≥ 16 tiles (64 output pixels) per thread, so the 16 products
+    /// are not too narrow for SGEMM.
     static func usesWinograd(cin: Int, pixels: Int, threads: Int) -> Bool {
-        cin >= 16 && !(threads > 1 && pixels <= 256)
+        cin >= 16 && pixels >= 64 * threads
     }
 
     /// 3×3, stride-1, padding-1 convolution as Winograd F(2×2, 3×3): per chunk of tile rows the
