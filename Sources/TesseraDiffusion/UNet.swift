@@ -35,6 +35,8 @@ public final class UNetModel: Denoiser, @unchecked Sendable {
     let classEmbedding: Int?
     let bufferCount: Int
     let slotCount: Int
+    /// Winograd-transformed 3×3 filters, made on first use (the weights never change after init).
+    let winogradFilters = WinogradFilterCache()
 
     /// Number of parameters.
     public var parameterCount: Int { blobCount }

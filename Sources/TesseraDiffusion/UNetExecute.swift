@@ -183,7 +183,7 @@ extension UNetModel {
             for c in 0..<a.c { (row + c * a.w).update(from: a.p + c * a.plane + (a.rows - 1) * a.w, count: a.w) }
             ex.publish(key: key * 8 + 1, from: r.index, to: .below, bytes: UnsafeRawBufferPointer(start: row, count: a.c * a.w * 4))
         case .gn(let src, _, _, _, let groups, _, _, let key):
-            let s = Kernels.groupSums(r.bufs[src]!, groups: groups)
+            let s = Kernels.groupSums(r.bufs[src]!, groups: groups, pool: ctx.pool)
             r.sums[key] = s
             if P > 1, ctx.policy.norm != .local, let ex = ctx.exchange {
                 s.withUnsafeBytes { ex.publish(key: key * 8, from: r.index, to: .all, bytes: $0) }
@@ -193,9 +193,9 @@ extension UNetModel {
             let inner = heads * hd, n = a.plane
             let Q = Activation(c: inner, rows: a.rows, w: a.w), K = Activation(c: inner, rows: a.rows, w: a.w)
             let V = Activation(c: inner, rows: a.rows, w: a.w)
-            Kernels.conv1x1(input: a.p, cin: a.c, n: n, weight: blob + q.0, bias: blob + q.1, cout: inner, out: Q.p)
-            Kernels.conv1x1(input: a.p, cin: a.c, n: n, weight: blob + k.0, bias: blob + k.1, cout: inner, out: K.p)
-            Kernels.conv1x1(input: a.p, cin: a.c, n: n, weight: blob + v.0, bias: blob + v.1, cout: inner, out: V.p)
+            Kernels.conv1x1(input: a.p, cin: a.c, n: n, weight: blob + q.0, bias: blob + q.1, cout: inner, out: Q.p, pool: ctx.pool)
+            Kernels.conv1x1(input: a.p, cin: a.c, n: n, weight: blob + k.0, bias: blob + k.1, cout: inner, out: K.p, pool: ctx.pool)
+            Kernels.conv1x1(input: a.p, cin: a.c, n: n, weight: blob + v.0, bias: blob + v.1, cout: inner, out: V.p, pool: ctx.pool)
             r.qkv[key] = (Q, K, V)
             guard P > 1, let ex = ctx.exchange else { return }
             switch ctx.policy.kv {
@@ -232,13 +232,15 @@ extension UNetModel {
                 if r.index > 0 { top = ex.contribution(key: key * 8 + 1, of: r.index - 1, fresh: fresh)?.baseAddress?.assumingMemoryBound(to: Float.self) }
                 if r.index + 1 < P && stride == 1 { bottom = ex.contribution(key: key * 8, of: r.index + 1, fresh: fresh)?.baseAddress?.assumingMemoryBound(to: Float.self) }
             }
-            Kernels.conv3x3(input: a, top: top, bottom: bottom, stride: stride, weight: blob + w, bias: blob + b,
-                            cout: cout, out: o, pool: ctx.pool, scratch: ctx.workerScratch)
+            let cin = a.c, weight = blob + w, cache = winogradFilters
+            Kernels.conv3x3(input: a, top: top, bottom: bottom, stride: stride, weight: weight, bias: blob + b,
+                            cout: cout, out: o, pool: ctx.pool, scratch: ctx.workerScratch,
+                            winograd: { cache.filters(key: w, weight: weight, cout: cout, cin: cin) })
             r.bufs[dst] = o
         case .conv1(let src, let dst, let w, let b, let cin, let cout):
             let a = r.bufs[src]!
             let o = Activation(c: cout, rows: a.rows, w: a.w)
-            Kernels.conv1x1(input: a.p, cin: cin, n: a.plane, weight: blob + w, bias: blob + b, cout: cout, out: o.p)
+            Kernels.conv1x1(input: a.p, cin: cin, n: a.plane, weight: blob + w, bias: blob + b, cout: cout, out: o.p, pool: ctx.pool)
             r.bufs[dst] = o
         case .gn(let src, let dst, let gamma, let beta, let groups, let eps, let silu, let key):
             let a = r.bufs[src]!
@@ -271,12 +273,14 @@ extension UNetModel {
             }
             let o = Activation(c: a.c, rows: a.rows, w: a.w)
             Kernels.groupNormApply(a, out: o, groups: groups, mean: mean, variance: varc, eps: eps,
-                                   gamma: blob + gamma, beta: blob + beta, silu: silu)
+                                   gamma: blob + gamma, beta: blob + beta, silu: silu, pool: ctx.pool)
             r.bufs[dst] = o
         case .addTemb(let b, let proj):
             let a = r.bufs[b]!
             let t = ctx.temb[proj]
-            for c in 0..<a.c { let v = t[c]; let p = a.p + c * a.plane; for j in 0..<a.plane { p[j] += v } }
+            Kernels.splitOver(ctx.pool, count: a.c, work: a.count) { cs in
+                for c in cs { let v = t[c]; let p = a.p + c * a.plane; for j in 0..<a.plane { p[j] += v } }
+            }
         case .scaleShift(let b, let proj):
             let a = r.bufs[b]!
             let t = ctx.temb[proj]
@@ -291,7 +295,9 @@ extension UNetModel {
         case .add(let x, let y, let dst, let scale):
             let a = r.bufs[x]!, b = r.bufs[y]!
             let o = Activation(c: a.c, rows: a.rows, w: a.w)
-            for j in 0..<a.count { o.p[j] = (a.p[j] + b.p[j]) * scale }
+            Kernels.splitOver(ctx.pool, count: a.count, work: a.count) { js in
+                for j in js { o.p[j] = (a.p[j] + b.p[j]) * scale }
+            }
             r.bufs[dst] = o
         case .concat(let x, let y, let dst):
             let a = r.bufs[x]!, b = r.bufs[y]!
@@ -380,7 +386,7 @@ extension UNetModel {
             profile?.add(.attention, seconds: 0, flops: attnFlops)
             _ = (kcat, vcat)
             let o = Activation(c: res.c, rows: a.rows, w: a.w)
-            Kernels.conv1x1(input: O.p, cin: inner, n: n, weight: blob + oproj.0, bias: blob + oproj.1, cout: res.c, out: o.p)
+            Kernels.conv1x1(input: O.p, cin: inner, n: n, weight: blob + oproj.0, bias: blob + oproj.1, cout: res.c, out: o.p, pool: ctx.pool)
             let inv = 1 / rescale
             for j in 0..<o.count { o.p[j] = (o.p[j] + res.p[j]) * inv }
             r.bufs[dst] = o

@@ -43,101 +43,233 @@ enum Kernels {
     /// 3×3 convolution, padding 1, stride 1 or 2, on a row patch: `top`/`bottom` are the rows just
     /// above/below the patch (`cin × w` each) or nil for zeros (image border or no exchange).
     /// im2col over chunks of output rows, then SGEMM with K = 9·cin. Output `cout × orows × ow`.
+    /// The work is split over the pool's threads (`externalThreads`: 1 inside a pool task) in
+    /// balanced row chunks; an image too small for that is split over output channels instead.
+    /// With `filters` (the Winograd-transformed weights, made on demand) a stride-1 convolution
+    /// large enough to pay for the transforms runs as Winograd F(2×2, 3×3) instead.
     static func conv3x3(input x: Activation, top: UnsafePointer<Float>?, bottom: UnsafePointer<Float>?,
                         stride s: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, cout: Int,
-                        out: Activation, pool: ThreadPool, scratch: [Scratch]) {
-        let cin = x.c, rows = x.rows, w = x.w, ow = out.w, orows = out.rows
+                        out: Activation, pool: ThreadPool, scratch: [Scratch],
+                        winograd filters: (() -> UnsafePointer<Float>)? = nil) {
+        let cin = x.c, ow = out.w, orows = out.rows
         let kdim = cin * 9
-        // chunk of output rows so the column buffer stays ~2 MiB (L2-sized), at least one row
-        let rowsPerChunk = max(1, min(orows, (1 << 19) / max(1, kdim * ow)))
-        let nChunks = (orows + rowsPerChunk - 1) / rowsPerChunk
         let opix = orows * ow
+        let T = max(1, pool.externalThreads)
+        if let filters, s == 1, usesWinograd(cin: cin, pixels: opix, threads: T) {
+            return conv3x3Winograd(input: x, top: top, bottom: bottom, filters: filters(), bias: bias, cout: cout,
+                                   out: out, pool: pool, scratch: scratch)
+        }
+        if T > 1 && opix <= 256 && cout >= 32 * T {
+            // a small image: every worker builds the whole column matrix (cheap next to its share of
+            // the product) and multiplies its block of output channels
+            let per = (cout / T + 7) / 8 * 8
+            pool.parallelFor(0..<T, schedule: .static) { range, worker in
+                let cols = scratch[min(worker, scratch.count - 1)].floats(kdim * opix)
+                im2col(x, top: top, bottom: bottom, stride: s, rows: 0..<orows, ow: ow, into: cols)
+                for t in range {
+                    let co0 = min(cout, t * per), co1 = min(cout, co0 + per)
+                    if co0 == co1 { continue }
+                    for co in co0..<co1 { (out.p + co * opix).update(repeating: bias[co], count: opix) }
+                    gemm(m: co1 - co0, n: opix, k: kdim, a: weight + co0 * kdim, lda: kdim, b: cols, ldb: opix,
+                         c: out.p + co0 * opix, ldc: opix, beta: 1)
+                }
+            }
+            return
+        }
+        // chunks of output rows: the column buffer stays ~2 MiB, at least one row, and the chunk
+        // count is a multiple of the thread count (balanced)
+        var rowsPerChunk = max(1, min(orows, (1 << 19) / max(1, kdim * ow)))
+        let chunks = ((orows + rowsPerChunk - 1) / rowsPerChunk + T - 1) / T * T
+        rowsPerChunk = max(1, (orows + chunks - 1) / chunks)
+        let nChunks = (orows + rowsPerChunk - 1) / rowsPerChunk
         pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1)) { range, worker in
             // per-call, per-worker column buffer (pool scratch is not safe when several
             // application threads share the pool)
-            let scratch = scratch[min(worker, scratch.count - 1)].floats(kdim * rowsPerChunk * ow)
+            let cols = scratch[min(worker, scratch.count - 1)].floats(kdim * rowsPerChunk * ow)
             for chunk in range {
                 let r0 = chunk * rowsPerChunk, r1 = min(orows, r0 + rowsPerChunk)
                 let npix = (r1 - r0) * ow
-                for ci in 0..<cin {
-                    let plane = x.p + ci * rows * w
-                    for ky in 0..<3 {
-                        for r in r0..<r1 {
-                            let y = r * s + ky - 1
-                            let src: UnsafePointer<Float>? = y < 0 ? top.map { $0 + ci * w }
-                                : (y >= rows ? bottom.map { $0 + ci * w } : UnsafePointer(plane + y * w))
-                            for kx in 0..<3 {
-                                let dst = scratch + (ci * 9 + ky * 3 + kx) * npix + (r - r0) * ow
-                                guard let src else { dst.update(repeating: 0, count: ow); continue }
-                                if s == 1 {
-                                    switch kx {
-                                    case 0: dst[0] = 0; (dst + 1).update(from: src, count: w - 1)
-                                    case 1: dst.update(from: src, count: w)
-                                    default: dst.update(from: src + 1, count: w - 1); dst[w - 1] = 0
-                                    }
-                                } else {
-                                    for xo in 0..<ow {
-                                        let xi = xo * s + kx - 1
-                                        dst[xo] = (xi >= 0 && xi < w) ? src[xi] : 0
-                                    }
-                                }
+                im2col(x, top: top, bottom: bottom, stride: s, rows: r0..<r1, ow: ow, into: cols)
+                let c = out.p + r0 * ow
+                for co in 0..<cout { (c + co * opix).update(repeating: bias[co], count: npix) }
+                gemm(m: cout, n: npix, k: kdim, a: weight, lda: kdim, b: cols, ldb: npix, c: c, ldc: opix, beta: 1)
+            }
+        }
+    }
+
+    /// Whether a stride-1 3×3 convolution runs as Winograd F(2×2, 3×3): enough input channels to
+    /// amortise the transforms, and ≥ 16 tiles (64 output pixels) per thread, so the 16 products
+    /// are not too narrow for SGEMM.
+    static func usesWinograd(cin: Int, pixels: Int, threads: Int) -> Bool {
+        cin >= 16 && pixels >= 64 * threads
+    }
+
+    /// 3×3, stride-1, padding-1 convolution as Winograd F(2×2, 3×3): per chunk of tile rows the
+    /// input transform (16 planes `[cin × tiles]`), 16 SGEMMs with the transformed filters
+    /// `[cout × cin]`, and the output transform with the bias. Chunks as in `conv3x3`: ~4 MiB of
+    /// transformed data each, a multiple of the thread count.
+    static func conv3x3Winograd(input x: Activation, top: UnsafePointer<Float>?, bottom: UnsafePointer<Float>?,
+                                filters u: UnsafePointer<Float>, bias: UnsafePointer<Float>, cout: Int,
+                                out: Activation, pool: ThreadPool, scratch: [Scratch]) {
+        let cin = x.c, rows = x.rows, w = x.w
+        let tw = (w + 1) / 2, th = (rows + 1) / 2
+        let T = max(1, pool.externalThreads)
+        var perChunk = max(1, min(th, (1 << 20) / max(1, 16 * (cin + cout) * tw)))
+        let chunks = ((th + perChunk - 1) / perChunk + T - 1) / T * T
+        perChunk = max(1, (th + chunks - 1) / chunks)
+        let nChunks = (th + perChunk - 1) / perChunk
+        pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1)) { range, worker in
+            for chunk in range {
+                let tiles = (chunk * perChunk)..<min(th, (chunk + 1) * perChunk)
+                let nt = tiles.count * tw
+                let v = scratch[min(worker, scratch.count - 1)].floats(16 * (cin + cout) * nt), m = v + 16 * cin * nt
+                mustSucceed { () throws(TesseraError) in
+                    try WinogradF2x3.input(x.p, channels: cin, rows: rows, width: w, top: top, bottom: bottom,
+                                           tileRows: tiles, into: v)
+                }
+                for e in 0..<16 {
+                    gemm(m: cout, n: nt, k: cin, a: u + e * cout * cin, lda: cin, b: v + e * cin * nt, ldb: nt,
+                         c: m + e * cout * nt, ldc: nt)
+                }
+                mustSucceed { () throws(TesseraError) in
+                    try WinogradF2x3.output(m, channels: cout, rows: rows, width: w, tileRows: tiles, bias: bias, into: out.p)
+                }
+            }
+        }
+    }
+
+    /// The column matrix of output rows `rows` of a 3×3, padding-1 convolution: `[cin·9 × npix]`,
+    /// row `ci·9 + ky·3 + kx` holding input `(ci, r·s + ky − 1, xo·s + kx − 1)` for each output
+    /// pixel `(r, xo)` (zero outside the image; `top`/`bottom` stand for rows −1 and `x.rows`).
+    static func im2col(_ x: Activation, top: UnsafePointer<Float>?, bottom: UnsafePointer<Float>?, stride s: Int,
+                       rows: Range<Int>, ow: Int, into cols: UnsafeMutablePointer<Float>) {
+        let w = x.w, npix = rows.count * ow
+        for ci in 0..<x.c {
+            let plane = x.p + ci * x.plane
+            for ky in 0..<3 {
+                for r in rows {
+                    let y = r * s + ky - 1
+                    let src: UnsafePointer<Float>? = y < 0 ? top.map { $0 + ci * w }
+                        : (y >= x.rows ? bottom.map { $0 + ci * w } : UnsafePointer(plane + y * w))
+                    for kx in 0..<3 {
+                        let dst = cols + (ci * 9 + ky * 3 + kx) * npix + (r - rows.lowerBound) * ow
+                        guard let src else { dst.update(repeating: 0, count: ow); continue }
+                        if s == 1 {
+                            switch kx {
+                            case 0: dst[0] = 0; (dst + 1).update(from: src, count: w - 1)
+                            case 1: dst.update(from: src, count: w)
+                            default: dst.update(from: src + 1, count: w - 1); dst[w - 1] = 0
+                            }
+                        } else {
+                            for xo in 0..<ow {
+                                let xi = xo * s + kx - 1
+                                dst[xo] = (xi >= 0 && xi < w) ? src[xi] : 0
                             }
                         }
                     }
                 }
-                let c = out.p + r0 * ow
-                for co in 0..<cout { (c + co * opix).update(repeating: bias[co], count: npix) }
-                gemm(m: cout, n: npix, k: kdim, a: weight, lda: kdim, b: scratch, ldb: npix, c: c, ldc: opix, beta: 1)
             }
         }
     }
 
     /// 1×1 convolution / per-pixel linear map: out[cout × n] = W[cout × cin] · x[cin × n] + b.
+    /// With a `pool` and several threads (`externalThreads`), the pixels (or, for few pixels, the
+    /// output channels) are split over them; each element is the same dot product either way.
     static func conv1x1(input x: UnsafePointer<Float>, cin: Int, n: Int, weight: UnsafePointer<Float>,
-                        bias: UnsafePointer<Float>?, cout: Int, out: UnsafeMutablePointer<Float>) {
-        if let bias { for co in 0..<cout { (out + co * n).update(repeating: bias[co], count: n) } }
-        gemm(m: cout, n: n, k: cin, a: weight, lda: cin, b: x, ldb: n, c: out, ldc: n, beta: bias == nil ? 0 : 1)
+                        bias: UnsafePointer<Float>?, cout: Int, out: UnsafeMutablePointer<Float>, pool: ThreadPool? = nil) {
+        let T = pool.map { max(1, $0.externalThreads) } ?? 1
+        func block(pixels: Range<Int>, channels: Range<Int>) {
+            if pixels.isEmpty || channels.isEmpty { return }
+            let c = out + channels.lowerBound * n + pixels.lowerBound
+            if let bias {
+                for co in channels { (out + co * n + pixels.lowerBound).update(repeating: bias[co], count: pixels.count) }
+            }
+            gemm(m: channels.count, n: pixels.count, k: cin, a: weight + channels.lowerBound * cin, lda: cin,
+                 b: x + pixels.lowerBound, ldb: n, c: c, ldc: n, beta: bias == nil ? 0 : 1)
+        }
+        // split only products worth a fork-join (≥ ~4 MFLOP per thread)
+        guard let pool, T > 1, n * cout * cin >= (1 << 21) * T else { return block(pixels: 0..<n, channels: 0..<cout) }
+        let byPixels = n >= 64 * T
+        let total = byPixels ? n : cout
+        let per = ((total + T - 1) / T + 15) / 16 * 16
+        pool.parallelFor(0..<T, schedule: .static) { range, _ in
+            for t in range {
+                let part = min(total, t * per)..<min(total, (t + 1) * per)
+                if byPixels { block(pixels: part, channels: 0..<cout) } else { block(pixels: 0..<n, channels: part) }
+            }
+        }
     }
 
-    /// Per-group (Σx, Σx²) in Double over a channel-major block; result [sum_0..G-1, sumsq_0..G-1].
-    static func groupSums(_ x: Activation, groups: Int) -> [Double] {
-        let cpg = x.c / groups, n = cpg * x.plane
+    /// Splits `0..<count` into one contiguous part per thread of `pool` (`externalThreads`) and runs
+    /// `body` on each (inline when there is one thread or under 2¹⁸ elements of `work`: a fork-join
+    /// costs more than that on a loaded machine).
+    static func splitOver(_ pool: ThreadPool?, count: Int, work: Int, _ body: (Range<Int>) -> Void) {
+        let T = min(count, pool.map { max(1, $0.externalThreads) } ?? 1)
+        guard let pool, T > 1, work >= 1 << 18 else { return body(0..<count) }
+        pool.parallelFor(0..<T, schedule: .static) { range, _ in
+            for t in range { body((t * count / T)..<((t + 1) * count / T)) }
+        }
+    }
+
+    /// Per-group (Σx, Σx²) over a channel-major block (a group is `c / groups` whole planes, so
+    /// contiguous); result [sum_0..G-1, sumsq_0..G-1]. Vectorised C (`Elementwise.blockSums`):
+    /// the same bits on every ISA and for a group whatever the others hold.
+    static func groupSums(_ x: Activation, groups: Int, pool: ThreadPool? = nil) -> [Double] {
         var out = [Double](repeating: 0, count: 2 * groups)
-        for g in 0..<groups {
-            let p = x.p + g * n
-            var s = 0.0, s2 = 0.0
-            var i = 0
-            while i < n {
-                let e = min(n, i + 1024)
-                var fs: Float = 0, fs2: Float = 0
-                for j in i..<e { let v = p[j]; fs += v; fs2 += v * v }
-                s += Double(fs); s2 += Double(fs2)
-                i = e
+        let len = x.c / groups * x.plane
+        out.withUnsafeMutableBufferPointer { o in
+            let sums = o.baseAddress!
+            splitOver(pool, count: groups, work: x.count) { gs in
+                mustSucceed { () throws(TesseraError) in
+                    try Elementwise.blockSums(x.p + gs.lowerBound * len, blocks: gs.count, length: len,
+                                              sums: sums + gs.lowerBound, sumsOfSquares: sums + groups + gs.lowerBound)
+                }
             }
-            out[g] = s; out[groups + g] = s2
         }
         return out
     }
 
-    /// y = (x − mean_g)·rstd_g·γ_c + β_c, then optionally SiLU; mean/var per group given.
+    /// y = (x − mean_g)·rstd_g·γ_c + β_c, then optionally SiLU; mean/var per group given. The
+    /// per-channel scale and shift are formed in Double, then one fused pass in vectorised C
+    /// (`Elementwise.channelAffine`), split over `pool`'s threads by channel. `out` may be `x`.
     static func groupNormApply(_ x: Activation, out: Activation, groups: Int, mean: [Double], variance: [Double],
-                               eps: Double, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, silu: Bool) {
-        let cpg = x.c / groups, n = x.plane
+                               eps: Double, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, silu: Bool,
+                               pool: ThreadPool? = nil) {
+        let cpg = x.c / groups
+        var sc = [Float](repeating: 0, count: 2 * x.c)
         for c in 0..<x.c {
             let g = c / cpg
             let rstd = 1 / (max(variance[g], 0) + eps).squareRoot()
-            let sc = Float(Double(gamma[c]) * rstd), sh = Float(Double(beta[c]) - mean[g] * Double(gamma[c]) * rstd)
-            let src = x.p + c * n, dst = out.p + c * n
-            if silu {
-                for j in 0..<n { let v = src[j] * sc + sh; dst[j] = v / (1 + expf(-v)) }
-            } else {
-                for j in 0..<n { dst[j] = src[j] * sc + sh }
+            sc[c] = Float(Double(gamma[c]) * rstd)
+            sc[x.c + c] = Float(Double(beta[c]) - mean[g] * Double(gamma[c]) * rstd)
+        }
+        sc.withUnsafeBufferPointer { s in
+            let scale = s.baseAddress!
+            splitOver(pool, count: x.c, work: x.count * (silu ? 8 : 1)) { cs in
+                mustSucceed { () throws(TesseraError) in
+                    try Elementwise.channelAffine(x.p + cs.lowerBound * x.plane, into: out.p + cs.lowerBound * x.plane,
+                                                  channels: cs.count, plane: x.plane, scale: scale + cs.lowerBound,
+                                                  shift: scale + x.c + cs.lowerBound, silu: silu)
+                }
             }
         }
     }
 
+    /// In-place SiLU over `n` floats (the vectorised kernel with scale 1, shift 0).
     static func silu(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
-        for j in 0..<n { let v = x[j]; x[j] = v / (1 + expf(-v)) }
+        let unit: [Float] = [1, 0]   // scale, shift
+        unit.withUnsafeBufferPointer { p in
+            mustSucceed { () throws(TesseraError) in
+                try Elementwise.channelAffine(x, into: x, channels: 1, plane: n, scale: p.baseAddress!,
+                                              shift: p.baseAddress! + 1, silu: true)
+            }
+        }
+    }
+
+    /// Runs a kernel call whose arguments the caller has already made valid (sizes from the
+    /// network's own shapes, non-nil buffers): a failure there is a bug, so it stops the process.
+    static func mustSucceed(_ body: () throws(TesseraError) -> Void) {
+        do { try body() } catch { preconditionFailure("TesseraDiffusion kernel call failed: \(error)") }
     }
 
     /// `dst[j][i] = src[i][j]` for an `rows × cols` row-major `src` (blocked for the caches).
@@ -211,4 +343,24 @@ enum Kernels {
             }
         }
     }
+}
+
+/// The Winograd-transformed 3×3 filters of a model (`16·cout·cin` floats per convolution), keyed by
+/// the weight's offset in the parameter blob and made on first use; thread-safe.
+final class WinogradFilterCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var filters: [Int: UnsafeMutablePointer<Float>] = [:]
+
+    /// The transformed filters of the `cout × cin × 3 × 3` weight at `weight` (blob offset `key`).
+    func filters(key: Int, weight: UnsafePointer<Float>, cout: Int, cin: Int) -> UnsafePointer<Float> {
+        lock.lock()
+        defer { lock.unlock() }
+        if let u = filters[key] { return UnsafePointer(u) }
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cout * cin)
+        Kernels.mustSucceed { () throws(TesseraError) in try WinogradF2x3.filters(weight, cout: cout, cin: cin, into: u) }
+        filters[key] = u
+        return UnsafePointer(u)
+    }
+
+    deinit { for u in filters.values { u.deallocate() } }
 }

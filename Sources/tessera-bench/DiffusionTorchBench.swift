@@ -60,6 +60,27 @@ func runDiffusionTorchBench(_ ctx: BenchContext) throws {
                                       "rel_error_vs_diffusers": err, "blas_threads": Double(max(1, blas)), "loadavg": load0, "loadavg_end": benchLoadAverage()])
         rec.notes["peer"] = "torch \(peer.hello["torch"] ?? "?"), diffusers \(peer.hello["diffusers"] ?? "?")"
         out.emit(rec)
+        if ProcessInfo.processInfo.environment["TESSERA_BENCH_DIFFUSION_PROFILE"] != nil {
+            try profileForward(m, x, timestep: timestep, calls: reps, side: side, out: out)
+        }
     }
     openblas_set_num_threads(Int32(ctx.threads))
+}
+
+/// Where one forward's time goes (TESSERA_BENCH_DIFFUSION_PROFILE=1): per-op-kind seconds per call
+/// and GFLOP/s over `calls` profiled forwards, as notes.
+private func profileForward(_ m: UNetModel, _ x: Latent, timestep: Int, calls: Int, side: Int, out: BenchOutput) throws {
+    let prof = UNetProfile()
+    m.profile = prof
+    defer { m.profile = nil }
+    let t0 = benchNow()
+    for _ in 0..<calls { _ = try m.predict(x, timestep: timestep, classLabel: nil) }
+    let wall = (benchNow() - t0) / Double(calls)
+    var line = "diffusion profile \(side)x\(side): \(String(format: "%.2f", wall * 1e3)) ms/call;"
+    for k in UNetProfile.Kind.allCases where prof.seconds(k) > 0 {
+        let s = prof.seconds(k) / Double(prof.calls)
+        line += String(format: " %@ %.2f ms (%.0f%%, %.1f GFLOP/s)", k.rawValue, s * 1e3, 100 * s / wall,
+                       prof.flops(k) / prof.seconds(k) / 1e9)
+    }
+    out.note(line)
 }

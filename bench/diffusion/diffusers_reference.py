@@ -62,6 +62,8 @@ CASES = [
                                     up_block_types=("UpBlock2D", "AttnUpBlock2D"), num_class_embeds=3,
                                     center_input_sample=True, flip_sin_to_cos=False, freq_shift=1,
                                     mid_block_scale_factor=1.4142), 901, 2),
+    # a 32x32 sample with 16/32 channels: Tessera runs its 32x32-level convolutions as Winograd F(2x2,3x3)
+    ("winogradLevel32", dict(BASE, sample_size=32, block_out_channels=(16, 32)), 555, None),
 ]
 
 

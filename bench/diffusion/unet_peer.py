@@ -8,7 +8,13 @@ usage: unet_peer.py MODEL_DIR INPUT.f32 C H W TIMESTEP THREADS
   writes diffusers' output for it to INPUT.f32.out (float32), then for every line "K" on stdin
   runs K forwards and prints {"seconds": [per-forward times]}; an empty line or EOF ends it.
 Run it with the pinned environment bench/diffusion/setup-venv prints."""
-import json, sys, time
+import json, os, sys, time
+
+# The bench process pins its pool threads (TESSERA_BIND=core), and a spawned child inherits the
+# spawning thread's CPU mask: without this, torch's threads would share the one core of that
+# thread. Widen the mask to every CPU the process may use before torch starts its threads.
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))
 
 import numpy as np
 import torch
@@ -27,7 +33,7 @@ def main():
         y.numpy().astype("<f4").tofile(inp + ".out")
         model(x, ts)  # warm-up
         print(json.dumps({"ready": True, "torch": torch.__version__, "diffusers": diffusers.__version__,
-                          "threads": torch.get_num_threads()}), flush=True)
+                          "threads": torch.get_num_threads(), "cpus": len(os.sched_getaffinity(0))}), flush=True)
         for line in sys.stdin:
             if not line.strip():
                 break

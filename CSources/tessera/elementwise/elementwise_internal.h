@@ -20,6 +20,10 @@ typedef struct ew_kernels {
 #define TSR_GEGLU_C1 (-1.5957691216057308f)
 #define TSR_GEGLU_C2 (-0.07135481627159f)
 
+/* e^x with exactly the operations of tsr_exp_256/tsr_exp_512 (core/tsr_vexp.h), in scalar
+ * fused multiply-adds: the scalar paths' e^x, bit-identical to the SIMD ones. */
+TSR_INTERNAL float tsr_ew_exp_like_simd(float x);
+
 /* The reference table (elementwise_scalar.c) and the overrides (elementwise_<isa>.c). */
 TSR_INTERNAL extern const ew_kernels tsr_ew_kernels_ref;
 #if TSR_X86

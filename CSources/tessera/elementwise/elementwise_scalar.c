@@ -16,7 +16,7 @@ static void swiglu_scalar(const float *gate, const float *up, float *out, int64_
  * kept), n = round-half-even(x·log2 e), r = x − n·ln2 in two fused steps, the same degree-7
  * polynomial by fused multiply-adds, times 2^n built in the exponent field — so the scalar
  * GeGLU has the SIMD paths' bits. */
-static float exp_like_simd(float x) {
+float tsr_ew_exp_like_simd(float x) {
     if (x == x) {  /* NaN stays NaN; its n would not convert */
         x = x < -87.3365f ? -87.3365f : x;
         x = x > 88.0f ? 88.0f : x;
@@ -42,7 +42,7 @@ static void geglu_scalar(const float *gate, const float *up, float *out, int64_t
     for (int64_t i = 0; i < n; i++) {
         const float g = gate[i], u = up[i];
         const float z = g * fmaf(g * g, TSR_GEGLU_C2, TSR_GEGLU_C1);
-        out[i] = g / (1.0f + exp_like_simd(z)) * u;
+        out[i] = g / (1.0f + tsr_ew_exp_like_simd(z)) * u;
     }
 }
 
