@@ -160,8 +160,14 @@ TSR_TEST(test_binding_read_back) {
     tsr_pool_params_default(&p);
     p.bind = TSR_BIND_CORE;
     p.n_threads = t.cores;
+    cpu_set_t before, after;
+    CHECK(sched_getaffinity(0, sizeof before, &before) == 0);
     tsr_pool_t *pool;
     CHECK_OK(tsr_pool_create(&p, &pool));
+    /* the creating thread (worker 0) keeps its affinity: what it starts later inherits it */
+    CHECK(sched_getaffinity(0, sizeof after, &after) == 0);
+    CHECK_MSG(CPU_EQUAL(&before, &after), "tsr_pool_create changed its caller's affinity (%d -> %d CPUs)",
+              CPU_COUNT(&before), CPU_COUNT(&after));
     int32_t first[64];
     for (int w = 0; w < t.cores && w < 64; w++) {
         int32_t cpus[256], count = 0;
@@ -176,11 +182,6 @@ TSR_TEST(test_binding_read_back) {
     CHECK_STATUS(tsr_pool_worker_affinity(pool, 0, first, 4, NULL), TSR_EINVAL);
     CHECK(tsr_pool_bind_mode(pool) == TSR_BIND_CORE);
     tsr_pool_destroy(pool);
-    /* undo the binding of this (worker 0) thread for the other tests */
-    cpu_set_t all;
-    CPU_ZERO(&all);
-    for (int c = 0; c < 1024 && c < CPU_SETSIZE; c++) CPU_SET(c, &all);
-    sched_setaffinity(0, sizeof all, &all);
 }
 
 typedef struct { tsr_pool_t *pool; int ok; } thread_arg;

@@ -4,8 +4,10 @@
  * Threading contract
  *   - A pool has N workers; the thread that calls tsr_parallel_for / tsr_pool_run
  *     takes part as worker 0, so N-1 OS threads are created.
- *   - Workers are bound to cores (TESSERA_BIND=core, default), spread over packages
- *     and NUMA nodes (scatter), or left free (none). The binding is made with
+ *   - Workers 1..N-1 are bound to cores (TESSERA_BIND=core, default), spread over
+ *     packages and NUMA nodes (scatter), or left free (none). Worker 0, the calling
+ *     thread, is never bound: the pool does not change its caller's affinity, which
+ *     the threads and processes the caller starts later would inherit. The binding is made with
  *     hwloc; where hwloc cannot load a topology the pool falls back to
  *     sched_setaffinity over the CPUs of sched_getaffinity and says so in
  *     tsr_topology_info.source.
@@ -171,10 +173,10 @@ TSR_API void *tsr_pool_scratch(tsr_pool_t *pool, int32_t worker, size_t bytes);
 /**
  * The CPUs worker `worker` is allowed to run on, read back from the OS
  * (sched_getaffinity of that thread). Writes up to `max` CPU numbers to `cpus`
- * and their count to *count. Worker 0 is the thread that created the pool: with
- * binding on it is bound to the first core at creation (as OpenMP binds its
- * initial thread), and other application threads that later call into the pool
- * keep their own affinity.
+ * and their count to *count. Worker 0 is the thread that created the pool; it keeps
+ * the affinity it had (the pool never binds it, unlike OpenMP's initial thread under
+ * OMP_PROC_BIND), and other application threads that later call into the pool keep
+ * their own affinity too.
  */
 TSR_API tsr_status tsr_pool_worker_affinity(tsr_pool_t *pool, int32_t worker,
                                             int32_t *cpus, int32_t max, int32_t *count);

@@ -277,8 +277,10 @@ tsr_status tsr_pool_create(const tsr_pool_params *params, tsr_pool_t **out) {
         return tsr_error(TSR_ENOMEM, "tsr_pool_create: cannot allocate %d worker slots", n);
     }
     pthread_mutex_init(&p->region_lock, NULL);
-    /* The creating thread is worker 0 (bound like OpenMP's initial thread). */
-    tsr_topo_bind_current(p->bind, 0);
+    /* The creating thread is worker 0 but is never bound: a library must not change its
+     * caller's affinity, which every thread and process the caller starts later inherits
+     * (bound to core 0, a Python interpreter ran its later threads, and a bench its peer
+     * processes, on one core). Workers 1..n-1 are bound to their cores. */
     p->slots[0].tid = (pid_t)syscall(SYS_gettid);
     if (prm.scratch_bytes)
         for (int32_t w = 0; w < n; w++)
