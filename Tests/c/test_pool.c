@@ -184,6 +184,49 @@ TSR_TEST(test_binding_read_back) {
     tsr_pool_destroy(pool);
 }
 
+static void record_caller_cpu(void *c, int32_t w, int32_t n) {
+    if (w == 0) *(int *)c = sched_getcpu();
+    (void)n;
+}
+
+/* The scheduler may wake the unbound caller on a worker's core (wake-affine placement), where
+ * the two then share one core. A region started there runs the caller's share off the
+ * workers' CPUs, and the caller's own mask is back afterwards. */
+TSR_TEST(test_caller_on_a_worker_cpu_moves_off_for_the_region) {
+    tsr_topology_info t = {.size = sizeof t};
+    tsr_topology_info_get(&t);
+    cpu_set_t mask;
+    CHECK(sched_getaffinity(0, sizeof mask, &mask) == 0);
+    if (t.cores < 2 || CPU_COUNT(&mask) < 2) {
+        printf("    (one core in this process's mask: nothing to move between)\n");
+        return;
+    }
+    tsr_pool_params p;
+    tsr_pool_params_default(&p);
+    p.bind = TSR_BIND_CORE;
+    p.n_threads = 2;
+    tsr_pool_t *pool;
+    CHECK_OK(tsr_pool_create(&p, &pool));
+    int32_t wcpus[256], count = 0;
+    CHECK_OK(tsr_pool_worker_affinity(pool, 1, wcpus, 256, &count));
+    CHECK(count >= 1);
+    for (int rep = 0; rep < 5; rep++) {
+        cpu_set_t on_worker;
+        CPU_ZERO(&on_worker);
+        CPU_SET(wcpus[0], &on_worker);
+        CHECK(sched_setaffinity(0, sizeof on_worker, &on_worker) == 0);  /* migrates now */
+        CHECK(sched_setaffinity(0, sizeof mask, &mask) == 0);            /* free again, still there */
+        int caller_cpu = -1;
+        CHECK_OK(tsr_pool_run(pool, record_caller_cpu, &caller_cpu));
+        for (int i = 0; i < count; i++)
+            CHECK_MSG(caller_cpu != wcpus[i], "the caller ran its share on worker 1's CPU %d", caller_cpu);
+        cpu_set_t after;
+        CHECK(sched_getaffinity(0, sizeof after, &after) == 0);
+        CHECK_MSG(CPU_EQUAL(&mask, &after), "the region left the caller's mask changed");
+    }
+    tsr_pool_destroy(pool);
+}
+
 typedef struct { tsr_pool_t *pool; int ok; } thread_arg;
 static void *hammer(void *a) {
     thread_arg *t = a;
@@ -380,6 +423,7 @@ int main(void) {
     RUN(test_nested_calls_run_inline);
     RUN(test_pool_run_and_scratch);
     RUN(test_binding_read_back);
+    RUN(test_caller_on_a_worker_cpu_moves_off_for_the_region);
     RUN(test_pools_from_several_threads);
     RUN(test_default_pool_and_bad_input);
     RUN(test_many_empty_regions);
