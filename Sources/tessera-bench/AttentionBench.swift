@@ -5,7 +5,12 @@ import Tessera
 /// `tessera bench attention`: FlashAttention-2 style prefill and split decode against the
 /// straightforward OpenBLAS attention (SGEMM QKᵀ, row softmax over the materialised scores,
 /// SGEMM PV; SGEMV-like GEMMs for decode), same run, all cores. Limits: the OpenBLAS SGEMM
-/// rate (prefill) and the read bandwidth (decode, cold K/V), both measured in this run.
+/// rate (prefill) and the read bandwidth (decode, cold K/V), both measured in this run; each
+/// decode round also times one read pass of the probe, and `fraction` is the median of the
+/// rounds' (decode rate / read rate of the same round), so a box whose bandwidth drifts
+/// (other jobs) does not skew it. `TESSERA_BENCH_ATTENTION_CASE=substring` runs only the
+/// cases whose name contains it (e.g. `kv262144`); `TESSERA_BENCH_ATTENTION_ROUNDS` sets the
+/// decode rounds (default 9, quick 5).
 func runAttentionBench(_ ctx: BenchContext) throws {
     let out = ctx.output
     let pool = ThreadPool.shared
@@ -26,13 +31,18 @@ func runAttentionBench(_ ctx: BenchContext) throws {
     let readBW = try probe.readBandwidth(pool: pool, passes: ctx.quick ? 3 : 5) / 1e9  // GB/s
     out.note("limits: OpenBLAS SGEMM \(String(format: "%.1f", sgemmRate)) GFLOP/s, read bandwidth \(String(format: "%.1f", readBW)) GB/s, \(threads) threads")
 
+    let env = ProcessInfo.processInfo.environment
+    let only = env["TESSERA_BENCH_ATTENTION_CASE"] ?? ""
+    let rounds = max(1, Int(env["TESSERA_BENCH_ATTENTION_ROUNDS"] ?? "") ?? (ctx.quick ? 5 : 9))
+    let dc = DecodeBenchSetup(readBW: readBW, l3: l3, one: one, probe: probe, pool: pool, rounds: rounds, only: only)
+
     // ---- prefill
     let heads = 8
     let dims = [64, 128]
     let lengths = ctx.quick ? [512, 2048] : [512, 2048, 4096, 8192]
     for d in dims {
         for s in lengths {
-            for causal in [false, true] {
+            for causal in [false, true] where only.isEmpty || prefillName(heads: heads, s: s, d: d, causal: causal).contains(only) {
                 try prefillCase(ctx, heads: heads, s: s, d: d, causal: causal, sgemmRate: sgemmRate, threads: threads)
             }
         }
@@ -43,9 +53,9 @@ func runAttentionBench(_ ctx: BenchContext) throws {
     for d in dims {
         for hkv in [8, 2] {
             for kv in kvLens {
-                try decodeCase(ctx, hq: 8, hkv: hkv, kv: kv, d: d, storage: .float32, readBW: readBW, l3: l3, one: one)
+                try decodeCase(ctx, hq: 8, hkv: hkv, kv: kv, d: d, storage: .float32, setup: dc)
                 if kv == kvLens.last! {
-                    try decodeCase(ctx, hq: 8, hkv: hkv, kv: kv, d: d, storage: .bfloat16, readBW: readBW, l3: l3, one: one)
+                    try decodeCase(ctx, hq: 8, hkv: hkv, kv: kv, d: d, storage: .bfloat16, setup: dc)
                 }
             }
         }
@@ -114,6 +124,44 @@ private func sampledError(q: [Float], k: UnsafePointer<Float>, v: UnsafePointer<
     return err
 }
 
+private func prefillName(heads: Int, s: Int, d: Int, causal: Bool) -> String {
+    "prefill f32 b1 h\(heads) s\(s) d\(d)\(causal ? " causal" : "")"
+}
+
+/// What every decode case shares: the limits measured at the start, the read probe timed in
+/// each round, the rounds and the case filter.
+private struct DecodeBenchSetup {
+    var readBW: Double      // GB/s at the start of the run
+    var l3: Int
+    var one: ThreadPool
+    var probe: MachineProbe
+    var pool: ThreadPool
+    var rounds: Int
+    var only: String
+}
+
+/// Rounds of ours and the baseline (alternating which goes first, as measurePairs) followed by
+/// one timed `probe` pass, after one warm-up round; probeTimes gets one time per round.
+private func measureDecodeRounds(repeats: Int, probeTimes: inout [Double], ours: () throws -> Void,
+                                 probe: () throws -> Void, baseline: () throws -> Void) rethrows
+    -> (ours: TimingSummary, baseline: TimingSummary)
+{
+    try ours(); try baseline(); try probe()
+    var a: [Double] = [], b: [Double] = []
+    for i in 0..<repeats {
+        var t = benchNow()
+        if i % 2 == 0 {
+            try ours(); a.append(benchNow() - t)
+            t = benchNow(); try baseline(); b.append(benchNow() - t)
+        } else {
+            try baseline(); b.append(benchNow() - t)
+            t = benchNow(); try ours(); a.append(benchNow() - t)
+        }
+        t = benchNow(); try probe(); probeTimes.append(benchNow() - t)
+    }
+    return (summarize(a), summarize(b))
+}
+
 private func prefillCase(_ ctx: BenchContext, heads: Int, s: Int, d: Int, causal: Bool, sgemmRate: Double, threads: Int) throws {
     let q = try Tensor(shape: [1, heads, s, d], elements: randomFloats(heads * s * d, seed: 11))
     let k = try Tensor(shape: [1, heads, s, d], elements: randomFloats(heads * s * d, seed: 12))
@@ -148,7 +196,7 @@ private func prefillCase(_ ctx: BenchContext, heads: Int, s: Int, d: Int, causal
         }
     }
     ctx.output.emit(BenchRecord(
-        name: "prefill f32 b1 h\(heads) s\(s) d\(d)\(causal ? " causal" : "")", unit: "s", ours: ours.median,
+        name: prefillName(heads: heads, s: s, d: d, causal: causal), unit: "s", ours: ours.median,
         baselineName: "openblas sgemm+softmax+sgemm (materialised)", baseline: base.median,
         limitName: "sgemm_gflops", limit: sgemmRate, fraction: gflops / sgemmRate, threads: threads,
         extra: ["gflops": gflops, "baseline_gflops": flops / base.median / 1e9, "error": err,
@@ -157,8 +205,14 @@ private func prefillCase(_ ctx: BenchContext, heads: Int, s: Int, d: Int, causal
 }
 
 private func decodeCase(_ ctx: BenchContext, hq: Int, hkv: Int, kv: Int, d: Int, storage: AttentionStorage,
-                        readBW: Double, l3: Int, one: ThreadPool) throws
+                        setup: DecodeBenchSetup) throws
 {
+    let kvBytes = Double(2 * kv * hkv * d * storage.bytes)
+    let cold = kvBytes >= Double(4 * setup.l3)
+    let st = storage == .float32 ? "f32" : "bf16"
+    let name = "decode \(st) kv q1 hq\(hq) hkv\(hkv) d\(d) kv\(kv) \(cold ? "cold" : "hot")"
+    if !setup.only.isEmpty && !name.contains(setup.only) { return }
+    let one = setup.one
     // Fill the cache with a 4096-token block repeated: softmax over repeated copies of the
     // same keys equals softmax over one copy, so the float64 reference needs one block.
     let block = min(kv, 4096)
@@ -184,8 +238,6 @@ private func decodeCase(_ ctx: BenchContext, hq: Int, hkv: Int, kv: Int, d: Int,
             }
         }
     }
-    let kvBytes = Double(2 * kv * hkv * d * storage.bytes)
-    let cold = kvBytes >= Double(4 * l3)
     // hot cases are still compared with the DRAM read bandwidth, and labelled "hot"
     let group = hq / hkv
     var blasOut = [Float](repeating: 0, count: hq * d)
@@ -202,10 +254,14 @@ private func decodeCase(_ ctx: BenchContext, hq: Int, hkv: Int, kv: Int, d: Int,
         }
     }
     // query as [Hq][1][D] per kv group: the baseline does one GEMM of `group` rows per kv head
-    let reps = ctx.quick ? 5 : 9
+    // rounds of ours / baseline (alternating which goes first) and, for cold caches, one read
+    // pass of the probe (hot cases skip it: it would flush the caches they are measured in)
+    var probeTimes: [Double] = []
     let (ours, base) = try f32Cache.withUnsafeStorage(layer: 0) { kraw, vraw in
         let kp = kraw.assumingMemoryBound(to: Float.self), vp = vraw.assumingMemoryBound(to: Float.self)
-        return try measurePairs(repeats: reps, warmup: 1, ours: { try run(att) }, baseline: {
+        return try measureDecodeRounds(repeats: setup.rounds, probeTimes: &probeTimes, ours: { try run(att) }, probe: {
+            if cold { _ = try setup.probe.stream(.read, pool: setup.pool) }
+        }, baseline: {
             q.withUnsafeBufferPointer { qp in
                 blasOut.withUnsafeMutableBufferPointer { op in
                     for g in 0..<hkv {
@@ -219,6 +275,13 @@ private func decodeCase(_ ctx: BenchContext, hq: Int, hkv: Int, kv: Int, d: Int,
     }
     let single = try measure(repeats: ctx.quick ? 3 : 5, warmup: 1) { try run(attOne) }
     let gbs = kvBytes / ours.median / 1e9
+    // cold: per round, decode rate / read rate of the probe pass of the same round; hot: the
+    // decode rate against the read bandwidth measured at the start of the run
+    let probeBytes = setup.probe.bytes(.read)
+    let frac = cold ? summarize(zip(ours.samples, probeTimes).map { (t, p) in (kvBytes / t) / (probeBytes / p) })
+                    : summarize(ours.samples.map { kvBytes / $0 / 1e9 / setup.readBW })
+    let roundBW = cold ? summarize(probeTimes.map { probeBytes / $0 / 1e9 })
+                       : TimingSummary(median: setup.readBW, min: setup.readBW, max: setup.readBW, samples: [])
     // float64 reference of head 0 over one block (see above)
     let err = kb.withUnsafeBufferPointer { kp in
         vb.withUnsafeBufferPointer { vp in
@@ -231,12 +294,13 @@ private func decodeCase(_ ctx: BenchContext, hq: Int, hkv: Int, kv: Int, d: Int,
                                 causal: false, rows: [0])
         }
     }
-    let st = storage == .float32 ? "f32" : "bf16"
     ctx.output.emit(BenchRecord(
-        name: "decode \(st) kv q1 hq\(hq) hkv\(hkv) d\(d) kv\(kv) \(cold ? "cold" : "hot")", unit: "s", ours: ours.median,
+        name: name, unit: "s", ours: ours.median,
         baselineName: "openblas gemm+softmax+gemm f32 (materialised)", baseline: base.median,
-        limitName: "read_gbs", limit: readBW, fraction: gbs / readBW, threads: ThreadPool.shared.threadCount,
+        limitName: "read_gbs", limit: roundBW.median, fraction: frac.median, threads: ThreadPool.shared.threadCount,
         extra: ["gbs": gbs, "kv_bytes": kvBytes, "single_worker_s": single.median,
+                "fraction_min": frac.min, "fraction_max": frac.max, "read_gbs_min": roundBW.min,
+                "read_gbs_max": roundBW.max, "read_gbs_run_start": setup.readBW, "rounds": Double(ours.samples.count),
                 "speedup_vs_1_worker": single.median / ours.median, "error": err,
                 "ours_min": ours.min, "ours_max": ours.max]))
 }

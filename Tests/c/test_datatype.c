@@ -349,7 +349,9 @@ TSR_TEST(fuzz_random_trees_every_isa) {
 }
 
 TSR_TEST(fuzz_parallel_large) {
-    /* incount large enough to take the parallel path (>= 256 KiB) on a 2-worker pool */
+    /* incount large enough to take the parallel path (>= 256 KiB) on a 2-worker pool: odd
+     * rounds with TESSERA_DATATYPE_SPLIT_BYTES=0 (every such pack split, dense ones too), even
+     * rounds with the default rule (dense packs below 4 MiB on the caller, sparse ones split) */
     tsr_pool_params pp;
     tsr_pool_params_default(&pp);
     pp.n_threads = 2;
@@ -357,8 +359,52 @@ TSR_TEST(fuzz_parallel_large) {
     CHECK_OK(tsr_pool_create(&pp, &pool));
     int fails = 0;
     int rounds = tsr_test_quick() ? 4 : 12;
-    for (int r = 0; r < rounds; r++) fails += fuzz_one((int)rnd(2, 4), rnd(4000, 20000), pool) != 0;
+    for (int r = 0; r < rounds; r++) {
+        if (r & 1) setenv("TESSERA_DATATYPE_SPLIT_BYTES", "0", 1);
+        fails += fuzz_one((int)rnd(2, 4), rnd(4000, 20000), pool) != 0;
+        unsetenv("TESSERA_DATATYPE_SPLIT_BYTES");
+    }
     CHECK(fails == 0);
+    tsr_pool_destroy(pool);
+}
+
+TSR_TEST(split_rule_sparse_face_and_dense_vector_match_naive) {
+    /* the two sides of the split rule on a 2-worker pool, against the naive packer: a 3-D
+     * z-face (8-byte blocks 512 bytes apart: sparse, split from 256 KiB) and a dense 1 MiB
+     * vector (16-byte blocks at stride 32: on the caller below 4 MiB), pack and unpack */
+    tsr_pool_t *pool = tsr_test_pool(2);
+    const int64_t n = 64, sizes[3] = {n, n * 8, n}, sub[3] = {n, n * 8, 1}, st[3] = {0, 0, 5};
+    tsr_datatype_t *face = NULL, *vec = NULL, *dbl = NULL, *byte = NULL;
+    CHECK_OK(tsr_datatype_named(TSR_TYPE_DOUBLE, &dbl));
+    CHECK_OK(tsr_datatype_named(TSR_TYPE_BYTE, &byte));
+    CHECK_OK(tsr_datatype_subarray(3, sizes, sub, st, TSR_ORDER_C, dbl, &face));
+    CHECK_OK(tsr_datatype_vector(65536, 16, 32, byte, &vec));
+    tsr_datatype_t *types[2] = {face, vec};
+    const int64_t spans[2] = {n * n * 8 * n * 8, 65536 * 32};
+    for (int k = 0; k < 2; k++) {
+        tsr_datatype_t *t = types[k];
+        CHECK_OK(tsr_datatype_commit(t));
+        int64_t size = 0;
+        CHECK_OK(tsr_datatype_size(t, &size));
+        CHECK(size >= 256 * 1024);
+        unsigned char *mem = malloc((size_t)spans[k]), *back = calloc(1, (size_t)spans[k]);
+        unsigned char *want = malloc((size_t)size), *got = malloc((size_t)size);
+        for (int64_t i = 0; i < spans[k]; i++) mem[i] = (unsigned char)(i * 131 + 7 + (i >> 9));
+        int64_t p1 = 0, p2 = 0, p3 = 0;
+        CHECK_OK(tsr_datatype_pack_naive(mem, 1, t, want, size, &p1));
+        CHECK_OK(tsr_datatype_pack(pool, mem, 1, t, got, size, &p2));
+        CHECK(p1 == size && p2 == size && memcmp(want, got, (size_t)size) == 0);
+        CHECK_OK(tsr_datatype_unpack(pool, got, size, &p3, back, 1, t));
+        int64_t q = 0;
+        unsigned char *again = malloc((size_t)size);
+        CHECK_OK(tsr_datatype_pack_naive(back, 1, t, again, size, &q));
+        CHECK(memcmp(again, want, (size_t)size) == 0);
+        free(mem); free(back); free(want); free(got); free(again);
+    }
+    tsr_datatype_destroy(face);
+    tsr_datatype_destroy(vec);
+    tsr_datatype_destroy(dbl);
+    tsr_datatype_destroy(byte);
     tsr_pool_destroy(pool);
 }
 
@@ -1086,6 +1132,7 @@ int main(void) {
     RUN(two_move_blocks_match_naive_and_stay_in_bounds);
     RUN(fuzz_random_trees_every_isa);
     RUN(fuzz_parallel_large);
+    RUN(split_rule_sparse_face_and_dense_vector_match_naive);
     RUN(empty_subtrees_cost_nothing);
     RUN(commit_and_describe_are_bounded);
     RUN(nesting_depth_is_bounded);

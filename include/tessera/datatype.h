@@ -279,8 +279,11 @@ TSR_API tsr_status tsr_datatype_describe(const tsr_datatype_t *type, char *buf, 
 /* ---- pack / unpack (committed types) -------------------------------------------------
  * Element i of `incount` lies at base + i*extent. The packed stream is the
  * bytes of element 0 in type-map order, then element 1, ...
- * Large messages are split over the pool's workers (pool NULL = default pool);
- * results do not depend on the thread count. The buffers must not overlap.
+ * Large messages are split over the pool's workers (pool NULL = default pool): from
+ * 256 KiB packed when the elements span at least 16x their packed bytes (sparse data
+ * such as a 3-D face), from 4 MiB otherwise (environment TESSERA_DATATYPE_SPLIT_BYTES;
+ * 0 = from 256 KiB); smaller ones run on the calling thread. Results do not depend on
+ * the thread count. The buffers must not overlap.
  */
 
 /** Bytes needed to pack `incount` elements (MPI_Pack_size, exact). */

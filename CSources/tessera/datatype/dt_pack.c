@@ -12,6 +12,31 @@
 
 /* Below this many packed bytes a call stays on the calling thread. */
 #define DT_PAR_MIN_BYTES (256 * 1024)
+/* A dense pack (its elements span less than DT_PAR_SPARSE x its packed bytes) moves its
+ * bytes at cache speed, a few tens of microseconds per MiB: waking a second worker costs
+ * about as much (17-30 us after an idle gap on the 2-core Zen 4 box, more when its core is
+ * busy), and 1 MiB packs of 1..1024-byte blocks measured slower on the 2-worker pool than on
+ * one thread in every run. Dense packs split from this many packed bytes (environment
+ * TESSERA_DATATYPE_SPLIT_BYTES overrides it); sparse ones (a 3-D face: one cache line and
+ * half a page per 8-byte block) are bound by misses and page walks, which two workers
+ * overlap, and split from DT_PAR_MIN_BYTES. */
+#define DT_PAR_DENSE_MIN_BYTES (4 * 1024 * 1024)
+#define DT_PAR_SPARSE 16
+
+static int64_t dense_split_bytes(void) {
+    const char *v = tsr_getenv("TESSERA_DATATYPE_SPLIT_BYTES");
+    if (!v || !*v) return DT_PAR_DENSE_MIN_BYTES;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    return (*end == '\0' && x >= 0) ? (int64_t)x : DT_PAR_DENSE_MIN_BYTES;
+}
+
+/* Whether `incount` elements span at least DT_PAR_SPARSE times their packed bytes. */
+static int is_sparse(const tsr_datatype_t *t, int64_t incount) {
+    double ext = t->extent < 0 ? -(double)t->extent : (double)t->extent;
+    double span = ext * (double)(incount - 1) + (double)(t->true_ub - t->true_lb);
+    return span >= (double)DT_PAR_SPARSE * (double)t->size * (double)incount;
+}
 
 /* The kernel selector (tsr_kernels.h): reference table, then the overrides per level. */
 static void dt_overlay(void *dst, const void *src) {
@@ -197,7 +222,9 @@ static tsr_status execute(tsr_pool_t *pool, const tsr_datatype_t *t, char *mem, 
     int general = t->canon.kind == TSR_CANON_GENERAL;
     if (!general) make_plan(&p, t, mem, incount, dir);
     else p.dir = dir;
-    int32_t nt = n >= DT_PAR_MIN_BYTES && !tsr_pool_is_in_worker() ? tsr_pool_num_threads(pool) : 1;
+    int split = n >= DT_PAR_MIN_BYTES && !tsr_pool_is_in_worker();
+    if (split && n < dense_split_bytes() && !is_sparse(t, incount)) split = 0;
+    int32_t nt = split ? tsr_pool_num_threads(pool) : 1;
     if (nt <= 1) {
         if (general) dt_naive_walk_range(t, mem, incount, packed, first, n, dir);
         else run_range(&p, packed, first, n);
