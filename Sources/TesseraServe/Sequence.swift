@@ -4,7 +4,7 @@ import TesseraModels
 final class ServeSequence {
     let id: UInt64
     let request: GenerationRequest
-    let continuation: AsyncStream<EngineEvent>.Continuation
+    let sink: EventSink
     let stopTokens: Set<Int>
     /// `request.maxTokens` capped by the context left after the prompt.
     let maxTokens: Int
@@ -23,10 +23,10 @@ final class ServeSequence {
     var lastTokenAt = 0.0
 
     init(id: UInt64, request: GenerationRequest, tokenizer: Tokenizer, context: Int,
-         continuation: AsyncStream<EngineEvent>.Continuation, now: Double) throws(TesseraError) {
+         sink: EventSink, now: Double) throws(TesseraError) {
         self.id = id
         self.request = request
-        self.continuation = continuation
+        self.sink = sink
         stopTokens = request.stopTokens ?? tokenizer.endOfGenerationTokens
         maxTokens = max(0, min(request.maxTokens, context - request.prompt.count))
         arrival = now

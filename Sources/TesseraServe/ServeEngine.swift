@@ -1,4 +1,5 @@
 import Foundation
+import Tessera
 import TesseraModels
 
 /// The continuous-batching engine: `parallel` slots, each a session with its own K/V cache of
@@ -31,10 +32,15 @@ public final class ServeEngine: @unchecked Sendable {
     private var thread: Thread?
     private let profileLock = NSLock()
     private var stats = EngineProfile()
-    private let samplingWorkers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// The pool the sampling of a step runs on: the one the model's kernels use (its workers
+    /// are awake between the step's parallel regions), not a second set of threads.
+    private let pool: ThreadPool
 
     /// Allocates the slots and starts the worker thread.
-    public init(model: LlamaModel, options: EngineOptions, metrics: ServeMetrics = ServeMetrics()) throws(TesseraError) {
+    /// `pool` runs the parallel sampling of a step: give the pool the model runs on
+    /// (`ModelOptions.pool`, by default `ThreadPool.shared`).
+    public init(model: LlamaModel, options: EngineOptions, metrics: ServeMetrics = ServeMetrics(),
+                pool: ThreadPool = .shared) throws(TesseraError) {
         guard options.parallel >= 1, options.parallel <= 256 else { throw .invalidArgument("parallel \(options.parallel) must be in 1...256") }
         guard options.context >= 2 else { throw .invalidArgument("context \(options.context) must be >= 2") }
         guard options.maxQueue >= 0 else { throw .invalidArgument("maxQueue must be >= 0") }
@@ -43,6 +49,7 @@ public final class ServeEngine: @unchecked Sendable {
         self.options = o
         self.model = model
         self.metrics = metrics
+        self.pool = pool
         // a step holds at most stepTokens rows; logit rows: one per sequence, 17 with a draft
         forward = try StepForward(model: model, rows: o.stepTokens, logitRows: min(o.stepTokens, 17 * o.parallel))
         var s: [LlamaSession] = []
@@ -76,6 +83,17 @@ public final class ServeEngine: @unchecked Sendable {
     /// Queues a request; its events arrive on the returned stream (tokens, then `finished`).
     /// Dropping or cancelling the stream's consumer cancels the request within one step.
     public func submit(_ request: GenerationRequest) throws(SubmitError) -> (id: UInt64, events: AsyncStream<EngineEvent>) {
+        let (stream, continuation) = AsyncStream<EngineEvent>.makeStream()
+        do {
+            return (try submit(request, sink: .events(continuation)), stream)
+        } catch {
+            continuation.finish()
+            throw error
+        }
+    }
+
+    /// Queues a request whose events go to `sink`; the consumer going away cancels it.
+    func submit(_ request: GenerationRequest, sink: EventSink) throws(SubmitError) -> UInt64 {
         let vocab = model.config.vocabularySize
         guard !request.prompt.isEmpty else { throw .invalidPrompt("the prompt has no tokens") }
         if let bad = request.prompt.first(where: { $0 < 0 || $0 >= vocab }) {
@@ -84,7 +102,6 @@ public final class ServeEngine: @unchecked Sendable {
         guard request.prompt.count < options.context else {
             throw .promptTooLong(promptTokens: request.prompt.count, context: options.context)
         }
-        let (stream, continuation) = AsyncStream<EngineEvent>.makeStream()
         cond.lock()
         defer { cond.unlock() }
         guard !stopping else { throw .shutDown }
@@ -97,16 +114,16 @@ public final class ServeEngine: @unchecked Sendable {
         let seq: ServeSequence
         do {
             seq = try ServeSequence(id: id, request: request, tokenizer: model.tokenizer, context: options.context,
-                                    continuation: continuation, now: monotonicNow())
+                                    sink: sink, now: monotonicNow())
         } catch {
             throw .invalidSampling(error.message)
         }
-        continuation.onTermination = { [weak self] _ in self?.cancel(id) }
+        sink.onTermination { [weak self] in self?.cancel(id) }
         queue.append(seq)
         metrics.requests.increment()
         metrics.queueDepth.set(Double(queue.count))
         cond.signal()
-        return (id, stream)
+        return id
     }
 
     /// Cancels a request (queued or running); its slot is free by the end of the next step.
@@ -233,8 +250,10 @@ public final class ServeEngine: @unchecked Sendable {
         metrics.stepTokens.record(Double(options.stepTokens - budget))
 
         let t1 = monotonicNow()
+        let split0 = Self.forwardSplit(entries)
         let results = forward.run(entries)
         let t2 = monotonicNow()
+        let split = Self.forwardSplit(entries) - split0
         // sample every sequence that gets one token this step, in parallel (each sequence's
         // sampler and RNG are its own: the tokens do not depend on how the work is split)
         let width = model.config.vocabularySize
@@ -277,30 +296,44 @@ public final class ServeEngine: @unchecked Sendable {
         stats.forwardSeconds += t2 - t1
         stats.sampleSeconds += t3 - t2
         stats.emitSeconds += t4 - t3
+        stats.projectionSeconds += split.projections
+        stats.attentionSeconds += split.attention
         profileLock.unlock()
         metrics.steps.increment()
         for (i, dt) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3].enumerated() { metrics.phaseSeconds[i].increment(by: dt) }
+        for (i, dt) in [split.projections, split.attention, split.other].enumerated() { metrics.forwardSeconds[i].increment(by: dt) }
+    }
+
+    /// The forward seconds the step's sessions have been charged so far, by part (the model
+    /// charges each session its share of a batched forward by rows).
+    private static func forwardSplit(_ entries: [StepEntry]) -> ForwardSplit {
+        var s = ForwardSplit()
+        for e in entries {
+            let p = e.session.profile
+            s.projections += p.projections
+            s.attention += p.attention
+            s.other += p.rest
+        }
+        return s
     }
 
     /// Draws the token (and its log-probabilities, where asked) of every job, spread over the
-    /// cores: the forward is done, and the sampling of one sequence costs about as much as a
-    /// quarter of a decode row.
+    /// pool's workers: the forward is done, and the sampling of one sequence costs about as much
+    /// as a quarter of a decode row. (Dispatch's threads would be a second set competing for the
+    /// same cores with the pool's, whose workers still spin after the forward's last region.)
     private func sampleAll(_ jobs: [SampleJob]) -> [(token: Int, logprob: TokenLogprob?)] {
         let out = DrawnTokens(count: jobs.count)
-        let workers = min(jobs.count, samplingWorkers)
-        @Sendable func run(_ w: Int) {
-            var j = w
-            while j < jobs.count {
-                let job = jobs[j], s = job.sequence
-                let t = s.sampler.sample(job.logits, history: s.history[...])
-                out.set(j, (t, s.request.topLogprobs.map { RequestSampler.logprobs(job.logits, chosen: t, top: $0) }))
-                j += workers
-            }
+        func draw(_ j: Int) {
+            let job = jobs[j], s = job.sequence
+            let t = s.sampler.sample(job.logits, history: s.history[...])
+            out.set(j, (t, s.request.topLogprobs.map { RequestSampler.logprobs(job.logits, chosen: t, top: $0) }))
         }
-        if workers <= 1 {
-            if workers == 1 { run(0) }
+        if jobs.count <= 1 || pool.threadCount <= 1 {
+            for j in jobs.indices { draw(j) }
         } else {
-            DispatchQueue.concurrentPerform(iterations: workers) { run($0) }
+            pool.parallelFor(jobs.indices, schedule: .dynamic(chunk: 1)) { range, _ in
+                for j in range { draw(j) }
+            }
         }
         return out.values
     }
@@ -345,12 +378,12 @@ public final class ServeEngine: @unchecked Sendable {
         s.next = t
         metrics.generatedTokens.increment()
         if s.stopTokens.contains(t) {
-            if lp != nil { s.continuation.yield(.token(TokenPiece(id: t, text: "", logprob: lp))) }
+            if lp != nil { _ = s.sink.yield(.token(TokenPiece(id: t, text: "", logprob: lp))) }
             finish(s, .stop)
             return false
         }
         let (piece, hitStop) = s.text.push(t)
-        if case .terminated = s.continuation.yield(.token(TokenPiece(id: t, text: piece, logprob: lp))) {
+        if !s.sink.yield(.token(TokenPiece(id: t, text: piece, logprob: lp))) {
             finish(s, .cancelled)
             return false
         }
@@ -368,8 +401,8 @@ public final class ServeEngine: @unchecked Sendable {
         }
         if reason == .cancelled { metrics.cancelled.increment() }
         let tail = reason == .stop || reason == .cancelled ? "" : s.text.finish()
-        s.continuation.yield(.finished(s.completion(reason, tail: tail, error: error)))
-        s.continuation.finish()
+        _ = s.sink.yield(.finished(s.completion(reason, tail: tail, error: error)))
+        s.sink.finish()
     }
 }
 
@@ -389,6 +422,19 @@ public struct EngineProfile: Sendable {
     public var sampleSeconds = 0.0
     /// Seconds handing tokens to the clients' streams (text, stop strings, speculative checks).
     public var emitSeconds = 0.0
+    /// Of `forwardSeconds`: the weight projections (every M-row quantized product).
+    public var projectionSeconds = 0.0
+    /// Of `forwardSeconds`: attention over the sequences' caches.
+    public var attentionSeconds = 0.0
+}
+
+/// Forward seconds by part: projections, attention, the rest (norms, RoPE, activations, adds).
+struct ForwardSplit {
+    var projections = 0.0, attention = 0.0, other = 0.0
+
+    static func - (a: ForwardSplit, b: ForwardSplit) -> ForwardSplit {
+        ForwardSplit(projections: a.projections - b.projections, attention: a.attention - b.attention, other: a.other - b.other)
+    }
 }
 
 /// A sequence to sample and its logit row.

@@ -20,6 +20,8 @@ public final class ServeMetrics: Sendable {
     let steps: Counter
     /// Worker seconds per phase of a step: plan, forward, sample, emit.
     let phaseSeconds: [Counter]
+    /// Of the forward phase: projections, attention, other.
+    let forwardSeconds: [Counter]
 
     /// A fresh set of metrics.
     public init() {
@@ -41,6 +43,10 @@ public final class ServeMetrics: Sendable {
         steps = r.makeCounter(descriptor: d("tessera_engine_steps_total", "Engine steps (one batched forward each)"))
         phaseSeconds = ["plan", "forward", "sample", "emit"].map {
             r.makeCounter(descriptor: d("tessera_engine_seconds_total", "Engine worker seconds per step phase"), labels: [("phase", $0)])
+        }
+        forwardSeconds = ["projections", "attention", "other"].map {
+            r.makeCounter(descriptor: d("tessera_forward_seconds_total", "Seconds of the forward phase by part (weight projections, attention, the rest)"),
+                          labels: [("part", $0)])
         }
     }
 

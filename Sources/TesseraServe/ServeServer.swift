@@ -146,29 +146,39 @@ public struct ServeServer: Sendable {
         // stream, which the watch below reads to the end (a close ends it)
         request.body = RequestBody(buffer: ByteBuffer())
         let call = try CompletionCall(fields, chat: chat, model: served)
+        var headers: HTTPFields = [.connection: "close"]
+        if call.capped, let name = HTTPFields.cappedName { headers[name] = String(call.request.maxTokens) }
+        let engine = self.engine
+        if call.stream {
+            // the engine's events and the keep-alive ticks share one stream: a token reaches
+            // the writer in one hop from the engine thread
+            let (events, sink) = AsyncStream<EngineEvent?>.makeStream()
+            let id: UInt64
+            do {
+                id = try engine.submit(call.request, sink: .eventsAndTicks(sink))
+            } catch {
+                throw ServeServer.apiError(error)
+            }
+            let shaper = ResponseShaper(call: call, modelID: options.modelID, tokenizer: served.tokenizer, serial: id)
+            headers[.contentType] = "text/event-stream"
+            headers[.cacheControl] = "no-cache"
+            let watched = request.body
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                try await watched.consumeWithInboundCloseHandler { _ in
+                    try await SSEStream(shaper: shaper, events: events, ticks: sink).write(to: &writer)
+                } onInboundClosed: {
+                    engine.cancel(id)
+                }
+            })
+        }
         let submitted: (id: UInt64, events: AsyncStream<EngineEvent>)
         do {
             submitted = try engine.submit(call.request)
         } catch {
             throw ServeServer.apiError(error)
         }
-        let engine = self.engine, id = submitted.id
+        let id = submitted.id, events = submitted.events
         let shaper = ResponseShaper(call: call, modelID: options.modelID, tokenizer: served.tokenizer, serial: id)
-        var headers: HTTPFields = [.connection: "close"]
-        if call.capped, let name = HTTPFields.cappedName { headers[name] = String(call.request.maxTokens) }
-        let events = submitted.events
-        if call.stream {
-            headers[.contentType] = "text/event-stream"
-            headers[.cacheControl] = "no-cache"
-            let watched = request.body
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                try await watched.consumeWithInboundCloseHandler { _ in
-                    try await SSEStream(shaper: shaper, events: events).write(to: &writer)
-                } onInboundClosed: {
-                    engine.cancel(id)
-                }
-            })
-        }
         let (completion, logprobs) = try await request.body.consumeWithInboundCloseHandler { _ in
             await ServeServer.collect(events)
         } onInboundClosed: {
@@ -211,12 +221,15 @@ public struct ServeServer: Sendable {
 
 /// Writes the engine's events as Server-Sent Events, ending with `data: [DONE]`. While no token
 /// comes for a second (the request waits for a slot, or its prompt is being read) an SSE comment
-/// goes out, which keeps proxies from timing the stream out. (A client that goes away is seen by
-/// the inbound-close watch around this writer; a failed write also drops the event stream, which
-/// cancels the request as well.)
+/// goes out, which keeps proxies from timing the stream out: a timer yields `nil` into the
+/// events' own stream (`ticks`) every second. A plain token's chunk is the request's chunk
+/// bytes around the escaped text (`ResponseShaper.textChunk`), not a dictionary serialised per
+/// token. (A client that goes away is seen by the inbound-close watch around this writer; a
+/// failed write also drops the event stream, which cancels the request as well.)
 struct SSEStream {
     let shaper: ResponseShaper
-    let events: AsyncStream<EngineEvent>
+    let events: AsyncStream<EngineEvent?>
+    let ticks: AsyncStream<EngineEvent?>.Continuation
 
     func write(to writer: inout any ResponseBodyWriter) async throws {
         func send(_ o: Any) async throws {
@@ -225,23 +238,18 @@ struct SSEStream {
             b.writeString("\n\n")
             try await writer.write(b)
         }
-        // events and heartbeats (nil) merged into one sequence
-        let (merged, sink) = AsyncStream<EngineEvent?>.makeStream()
-        let events = self.events
-        let pump = Task {
-            for await e in events { sink.yield(e) }
-            sink.finish()
-        }
+        let ticks = self.ticks
         let heartbeat = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: 1_000_000_000)
-                sink.yield(nil)
+                ticks.yield(nil)
             }
         }
-        defer { pump.cancel(); heartbeat.cancel() }
+        defer { heartbeat.cancel() }
         if shaper.call.chat { try await send(shaper.chunk(text: "", role: true)) }
+        let plain = TextChunkTemplate(shaper)
         var offset = 0, sinceLastWrite = 0
-        for await item in merged {
+        for await item in events {
             guard let e = item else {
                 sinceLastWrite += 1
                 if sinceLastWrite >= 1 { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
@@ -252,7 +260,11 @@ struct SSEStream {
             case .token(let t):
                 // a token whose text is held back (stop-string prefix, partial character) still carries its logprobs
                 if t.text.isEmpty && t.logprob == nil { continue }
-                try await send(shaper.chunk(text: t.text, logprobs: t.logprob.map { [$0] } ?? [], textOffset: offset))
+                if let lp = t.logprob {
+                    try await send(shaper.chunk(text: t.text, logprobs: [lp], textOffset: offset))
+                } else {
+                    try await writer.write(plain.event(t.text))
+                }
                 offset += t.text.utf16.count
             case .finished(let c):
                 if c.reason == .cancelled { return }

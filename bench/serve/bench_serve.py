@@ -6,7 +6,11 @@ record: case, unit, ours, baseline, speedup, min/max, load average).
 Cases, per model:
   aggregate generated tokens/s at 1, 4, 16, 32 concurrent streams (ours vs llama-server; also
       ours at N streams over ours at 1 stream: `scaling`), and TTFT p50/p99 at each;
-  one stream's decode rate through the server vs `tessera generate` on the same prompt.
+  one stream's decode rate through the server vs `tessera generate`: same prompt, same max tokens
+      (--single-tokens), greedy and seeded sampling, alternated rounds, each rate over the tokens
+      after the first as seen by its consumer (generate's own clock; for the server, a minimal
+      socket client that timestamps each event, and for comparison httpx parsing every chunk, whose
+      own CPU time on a 2-core machine is taken from the forward).
 
     python bench_serve.py --tessera BIN [--llama-server BIN] --model PATH [--model PATH]
                           [--threads 2] [--rounds 3] [--tokens 128] [--quick]
@@ -134,10 +138,70 @@ async def concurrent(base, model_id, streams, tokens):
     return sum(r[0] for r in res) / wall, [r[1] for r in res]
 
 
-async def single_rate(base, model_id, tokens):
+SAMPLED = dict(temperature=0.8, top_k=40, top_p=0.95, min_p=0.05, seed=1000)
+
+
+def single_body(model_id, tokens, sampled):
+    body = {"model": model_id, "prompt": prompt(0), "max_tokens": tokens, "stream": True, "ignore_eos": True,
+            "stream_options": {"include_usage": True}}
+    body.update(SAMPLED if sampled else {"temperature": 0})
+    return body
+
+
+def lean_single_rate(port, model_id, tokens, sampled=False):
+    """One streamed request for prompt(0) read by a minimal client (a socket, each event's
+    arrival time, no JSON parsing but for the usage chunk), so that the rate is the server's and
+    not the client's: on two cores every client cycle is taken from the forward. The rate is
+    (tokens - 1) over the time from the first token's event to the last one's (the time to first
+    token left out, as `tessera generate`'s rate leaves out the prefill)."""
+    import socket
+    payload = json.dumps(single_body(model_id, tokens, sampled)).encode()
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(payload) + payload)
+    times, usage, pending = [], None, b""
+    while True:
+        data = s.recv(65536)
+        if not data:
+            break
+        now = time.perf_counter()
+        pending += data
+        *events, pending = pending.split(b"\n\n")
+        for e in events:
+            at = e.find(b"data: {")
+            if at < 0:
+                continue
+            e = e[at + 6:]
+            if b'"usage"' in e and b'"choices":[]' in e:
+                usage = json.loads(e)["usage"]["completion_tokens"]
+            elif b'"finish_reason":null' in e and b'"text":""' not in e:
+                times.append(now)
+        if b"data: [DONE]" in data:
+            break
+    s.close()
+    if usage != tokens:
+        raise RuntimeError("the server generated %s tokens, not %d" % (usage, tokens))
+    return (tokens - 1) / (times[-1] - times[0])
+
+
+async def single_rate(base, model_id, tokens, sampled=False):
+    """As lean_single_rate, read by httpx line by line with every chunk parsed (what an SDK does)."""
+    first = last = None
+    usage = None
     async with httpx.AsyncClient(timeout=900) as c:
-        n, _, first, last, _ = await one_stream(c, base, model_id, 0, tokens, greedy=True)
-    return (n - 1) / (last - first)
+        async with c.stream("POST", base + "/v1/completions", json=single_body(model_id, tokens, sampled)) as r:
+            async for line in r.aiter_lines():
+                if not line.startswith("data: {"):
+                    continue
+                ch = json.loads(line[6:])
+                if ch.get("usage"):
+                    usage = ch["usage"]["completion_tokens"]
+                if (ch.get("choices") or [{}])[0].get("text"):
+                    last = time.perf_counter()
+                    first = first or last
+    if usage != tokens:
+        raise RuntimeError("the server generated %s tokens, not %d" % (usage, tokens))
+    return (tokens - 1) / (last - first)
 
 
 def pct(xs, q):
@@ -157,20 +221,28 @@ def note(s):
     print(s, file=sys.stderr, flush=True)
 
 
-def generate_rate(tessera, model, tokens, env):
-    out = subprocess.run([tessera, "generate", "--model", model, "--prompt", prompt(0), "--max-tokens", str(tokens),
-                          "--ignore-eos"], capture_output=True, text=True, check=True, env=env).stderr
-    return float(re.search(r"generated (\d+) tokens, ([0-9.]+) tokens/s", out).group(2))
+def generate_rate(tessera, model, tokens, env, sampled=False):
+    """`tessera generate` on prompt(0) with the same max tokens and sampling as `single_rate`:
+    its own decode rate, (tokens - 1) over the time from the first token to the last."""
+    cmd = [tessera, "generate", "--model", model, "--prompt", prompt(0), "--max-tokens", str(tokens), "--ignore-eos"]
+    if sampled:
+        cmd += ["--temperature", str(SAMPLED["temperature"]), "--top-k", str(SAMPLED["top_k"]), "--top-p",
+                str(SAMPLED["top_p"]), "--min-p", str(SAMPLED["min_p"]), "--seed", str(SAMPLED["seed"])]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stderr
+    m = re.search(r"generated (\d+) tokens, ([0-9.]+) tokens/s", out)
+    if int(m.group(1)) != tokens:
+        raise RuntimeError("tessera generate made %s tokens, not %d" % (m.group(1), tokens))
+    return float(m.group(2))
 
 
 def bench_model(a, model, env):
     name = os.path.basename(model).rsplit(".gguf", 1)[0]
-    ctx = 64 + a.tokens + 64
+    ctx = 64 + max(a.tokens, a.single_tokens) + 64
     ours = Proc([a.tessera, "serve", "--model", model, "--port", "0", "--parallel", "32", "--ctx", str(ctx),
                  "--queue", "256"], env, port_re=r"listening on http://[0-9.]+:(\d+)")
     peer = None
     try:
-        if a.llama_server:
+        if a.llama_server and not a.single_only:
             port = free_port()
             peer = Proc([a.llama_server, "-m", model, "--host", "127.0.0.1", "--port", str(port), "-np", "32",
                          "-c", str(32 * ctx), "-t", str(a.threads), "-tb", str(a.threads), "--no-warmup"],
@@ -179,7 +251,7 @@ def bench_model(a, model, env):
         for _, s in servers:   # warm-up: page the weights in, fill allocator pools
             asyncio.run(concurrent(s.base, name, 4, 16))
         # (1) aggregate tokens/s and TTFT at each concurrency, alternated rounds
-        stream_counts = [1, 4, 16] if a.quick else [1, 4, 16, 32]
+        stream_counts = [] if a.single_only else [1, 4, 16] if a.quick else [1, 4, 16, 32]
         rates = {(w, n): [] for w, _ in servers for n in stream_counts}
         ttfts = {(w, n): [] for w, _ in servers for n in stream_counts}
         loads = []
@@ -192,7 +264,7 @@ def bench_model(a, model, env):
                     rates[(w, n)].append(rate)
                     ttfts[(w, n)].extend(tt)
                     note("serve %s: round %d, %d streams, %s: %.1f tok/s, TTFT p50 %.3f s" % (name, r, n, w, rate, pct(tt, 0.5)))
-        one = statistics.median(rates[("ours", 1)])
+        one = statistics.median(rates[("ours", 1)]) if stream_counts else 0
         for n in stream_counts:
             m, lo, hi = summary(rates[("ours", n)])
             rec = {"case": "serve %s aggregate, %d streams" % (name, n), "unit": "tok/s", "ours": m, "ours_min": lo,
@@ -213,16 +285,35 @@ def bench_model(a, model, env):
                 emit({"case": "serve %s TTFT p99, %d streams" % (name, n), "unit": "s", "ours": o99,
                       "baseline_name": "llama-server", "baseline": p99, "speedup": p99 / o99 if o99 > 0 else 0,
                       "ours_p50": rec["ttft_p50_s"], "baseline_p50": rec["baseline_ttft_p50_s"], "threads": a.threads})
-        # (2) one stream through the server vs `tessera generate` (greedy, same prompt), alternated
-        serve_r, gen_r = [], []
-        for _ in range(a.rounds):
-            gen_r.append(generate_rate(a.tessera, model, a.tokens, env))
-            serve_r.append(asyncio.run(single_rate(ours.base, name, a.tokens)))
-        sm, slo, shi = summary(serve_r)
-        gm, glo, ghi = summary(gen_r)
-        emit({"case": "serve %s 1 stream vs tessera generate" % name, "unit": "tok/s", "ours": sm, "ours_min": slo,
-              "ours_max": shi, "baseline_name": "tessera generate", "baseline": gm, "baseline_min": glo,
-              "baseline_max": ghi, "speedup": sm / gm, "threads": a.threads, "rounds": a.rounds, "loadavg": float(loadavg())})
+        # (2) one stream through the server vs `tessera generate`: the same prompt, max tokens
+        # and sampling (greedy, and sampled with a seed), alternated rounds, each rate over
+        # the tokens after the first (see single_rate / generate_rate)
+        cases = [("greedy", False, "lean"), ("sampled, seeded", True, "lean"), ("greedy, httpx client", False, "httpx")]
+        for label, sampled, client in cases:
+            def served():
+                if client == "lean":
+                    return lean_single_rate(ours.port, name, a.single_tokens, sampled)
+                return asyncio.run(single_rate(ours.base, name, a.single_tokens, sampled))
+            serve_r, gen_r, loads = [], [], []
+            for r in range(max(a.rounds, 3)):
+                loads.append(float(loadavg()))
+                if r % 2 == 0:
+                    gen_r.append(generate_rate(a.tessera, model, a.single_tokens, env, sampled))
+                    serve_r.append(served())
+                else:
+                    serve_r.append(served())
+                    gen_r.append(generate_rate(a.tessera, model, a.single_tokens, env, sampled))
+                note("serve %s: 1 stream %s, round %d: server %.1f tok/s, generate %.1f tok/s" % (
+                    name, label, r, serve_r[-1], gen_r[-1]))
+            sm, slo, shi = summary(serve_r)
+            gm, glo, ghi = summary(gen_r)
+            ratios = [x / y for x, y in zip(serve_r, gen_r)]
+            emit({"case": "serve %s 1 stream vs tessera generate (%s)" % (name, label),
+                  "unit": "tok/s", "ours": sm, "ours_min": slo, "ours_max": shi, "baseline_name": "tessera generate",
+                  "baseline": gm, "baseline_min": glo, "baseline_max": ghi, "speedup": sm / gm,
+                  "round_ratio_median": statistics.median(ratios), "round_ratio_min": min(ratios),
+                  "round_ratio_max": max(ratios), "client": client, "threads": a.threads,
+                  "rounds": len(serve_r), "tokens": a.single_tokens, "loadavg_median": statistics.median(loads)})
         try:
             m = httpx.get(ours.base + "/metrics", timeout=10).text
             phases = dict(re.findall(r'tessera_engine_seconds_total\{phase="(\w+)"\} ([0-9.e+-]+)', m))
@@ -244,10 +335,12 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--tokens", type=int, default=128)
+    p.add_argument("--single-tokens", type=int, default=128, help="tokens of the 1-stream vs generate case")
+    p.add_argument("--single-only", action="store_true", help="only the 1-stream vs tessera generate cases")
     p.add_argument("--quick", action="store_true")
     a = p.parse_args()
     if a.quick:
-        a.rounds, a.tokens = min(a.rounds, 2), min(a.tokens, 48)
+        a.rounds, a.tokens, a.single_tokens = min(a.rounds, 2), min(a.tokens, 48), min(a.single_tokens, 64)
     env = dict(os.environ, TESSERA_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
     for m in a.model:
         bench_model(a, m, env)

@@ -1,0 +1,29 @@
+/// Where the engine sends one request's events: the continuation of the stream its consumer
+/// iterates. The public `ServeEngine.submit` hands out an `AsyncStream<EngineEvent>`; the
+/// server's streamed responses use an `AsyncStream<EngineEvent?>` into which their own
+/// keep-alive timer also yields (`nil`), so each token reaches the response writer in one hop
+/// from the engine thread, not through a second stream that merges the two.
+struct EventSink: Sendable {
+    /// Delivers an event; false once the consumer has gone away.
+    let yield: @Sendable (EngineEvent) -> Bool
+    /// Ends the stream (after `finished`).
+    let finish: @Sendable () -> Void
+    /// Registers what runs when the consumer goes away (or the stream ends).
+    let onTermination: @Sendable (@escaping @Sendable () -> Void) -> Void
+
+    /// A sink into a stream of events.
+    static func events(_ c: AsyncStream<EngineEvent>.Continuation) -> EventSink {
+        EventSink(yield: { e in
+            if case .terminated = c.yield(e) { return false }
+            return true
+        }, finish: { c.finish() }, onTermination: { f in c.onTermination = { _ in f() } })
+    }
+
+    /// A sink into a stream that also carries `nil` (the keep-alive ticks of a streamed response).
+    static func eventsAndTicks(_ c: AsyncStream<EngineEvent?>.Continuation) -> EventSink {
+        EventSink(yield: { e in
+            if case .terminated = c.yield(e) { return false }
+            return true
+        }, finish: { c.finish() }, onTermination: { f in c.onTermination = { _ in f() } })
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import NIOCore
+
+/// The Server-Sent Event of a streamed token whose chunk carries only text (no log-probabilities,
+/// no finish reason): `data: {…"text":"…"…}\n\n`. Foundation serialises the request's chunk once,
+/// with a marker in place of the text; each token's event is the bytes before the marker, the
+/// token's text escaped as a JSON string body, and the bytes after it — the same JSON object as
+/// `ResponseShaper.chunk(text:)`, without a dictionary built and serialised per token.
+struct TextChunkTemplate {
+    let prefix: [UInt8]
+    let suffix: [UInt8]
+
+    init(_ shaper: ResponseShaper) {
+        // a marker that JSON leaves as it is and that no id or model name holds
+        let marker = "tessera-text-" + UUID().uuidString
+        let whole = JSON.encode(shaper.chunk(text: marker))
+        let m = Array(marker.utf8)
+        var at = 0
+        while at + m.count <= whole.count && !whole[at..<(at + m.count)].elementsEqual(m) { at += 1 }
+        prefix = Array("data: ".utf8) + whole[..<at]
+        suffix = Array(whole[(at + m.count)...]) + Array("\n\n".utf8)
+    }
+
+    /// The event for `text`.
+    func event(_ text: String) -> ByteBuffer {
+        var b = ByteBuffer()
+        b.reserveCapacity(prefix.count + suffix.count + text.utf8.count + 8)
+        b.writeBytes(prefix)
+        Self.escape(text, into: &b)
+        b.writeBytes(suffix)
+        return b
+    }
+
+    /// `text` as the body of a JSON string (RFC 8259: quote, backslash and control characters
+    /// escaped; everything else, '/' and non-ASCII included, as UTF-8).
+    static func escape(_ text: String, into b: inout ByteBuffer) {
+        let hex = Array("0123456789abcdef".utf8)
+        for c in text.utf8 {
+            switch c {
+            case UInt8(ascii: "\""): b.writeStaticString("\\\"")
+            case UInt8(ascii: "\\"): b.writeStaticString("\\\\")
+            case 0x0A: b.writeStaticString("\\n")
+            case 0x0D: b.writeStaticString("\\r")
+            case 0x09: b.writeStaticString("\\t")
+            case 0..<0x20: b.writeBytes([UInt8(ascii: "\\"), UInt8(ascii: "u"), 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]])
+            default: b.writeInteger(c)
+            }
+        }
+    }
+}
