@@ -70,7 +70,7 @@ let package = Package(
         .target(name: "TesseraModels", dependencies: ["Tessera"]),
         // serve: continuous-batching engine (scheduler, slots, per-request sampling) + OpenAI HTTP API
         .target(name: "TesseraServe",
-                dependencies: ["TesseraModels",
+                dependencies: ["Tessera", "TesseraModels",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "Prometheus", package: "swift-prometheus")]),
         // distributed: MPI binding, ring attention, distributed k-means and FD solvers
