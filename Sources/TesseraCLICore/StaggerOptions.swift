@@ -41,6 +41,14 @@ public struct StaggerTrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Train on periodic m×m patches of the fine grid spacing (m divides n; default min(32, n)).") public var patch: Int?
     /// Temporal sub-steps T: one network call advances T fine steps (the loss chains T residuals).
     @Option(parsing: .unconditional, help: "Temporal sub-steps T: each network outputs T fine time levels, one call advances T·dt (the loss is the mean fine residual of the T chained steps).") public var temporal = 1
+    /// Weight of the chain's integral-form residual (the sum of the T fine residuals).
+    @Option(parsing: .unconditional, help: "Weight of the integral-form residual (the sum of the T chained fine residuals: the learned step's end error at low wavenumbers).") public var integral = 1.0
+    /// White-noise fraction on half the training fields (nil: 0.05 for heat, 0 for ns2d).
+    @Option(parsing: .unconditional, help: "White noise of up to this fraction of a field's RMS on half the training fields (default 0.05 heat, 0 ns2d).") public var roughness: Double?
+    /// Held-out physics check every so many steps, keeping the best parameters (0: off).
+    @Option(parsing: .unconditional, help: "Every N Adam steps evaluate the physics loss on held-out fields and keep the best parameters, the untrained model included (0: off).") public var validateEvery = 100
+    /// Trained biases (nil: off for heat, whose exact correction is linear; on for ns2d).
+    @Flag(inversion: .prefixedNo, help: "Train the convolutions' biases (default: no for heat, which is linear; yes for ns2d).") public var biases: Bool?
     /// Seed of the weights and fields.
     @Option(parsing: .unconditional, help: "Seed of the initial weights and the random fields.") public var seed: UInt64 = 1
 
@@ -54,6 +62,9 @@ public struct StaggerTrainOptions: ParsableArguments {
             throw ValidationError("need --steps ≥ 1, --batch ≥ 1 and positive --lr, --ratio, --dt, --diffusivity")
         }
         if let t = timeBudget, !(t > 0) { throw ValidationError("--time-budget must be positive") }
+        guard integral >= 0, integral.isFinite, validateEvery >= 0, (roughness ?? 0) >= 0 else {
+            throw ValidationError("--integral, --roughness and --validate-every must be ≥ 0")
+        }
         do { try config().validate() } catch { throw ValidationError("\(error)") }
     }
 
@@ -75,6 +86,7 @@ public struct StaggerTrainOptions: ParsableArguments {
         c.width = width; c.blocks = blocks
         c.base = StaggerBase(rawValue: baseName) ?? StaggerBase.none
         c.temporal = temporal
+        c.biases = biases ?? (equation == "ns2d")
         if equation == "ns2d" {
             c.equation = "ns2d"; c.dt = dt
             let w = try NavierStokes2D.randomTurbulence(grid: try Grid.periodic(n), peakWavenumber: 4, seed: 9).toArray()
@@ -88,7 +100,9 @@ public struct StaggerTrainOptions: ParsableArguments {
         var o = StaggerTrainingOptions()
         o.steps = steps; o.batch = batch; o.learningRate = lr; o.timeBudget = timeBudget; o.seed = seed
         o.patch = patch ?? (equation == "ns2d" ? n : min(32, n))
-        if equation == "ns2d" { o.roughness = 0; o.rolloutInputs = 4 }
+        if equation == "ns2d" { o.rolloutInputs = 4 }
+        o.roughness = roughness ?? (equation == "ns2d" ? 0 : 0.05)
+        o.integralWeight = integral; o.validationEvery = validateEvery
         o.pool = .shared   // sub-task networks on the pool's workers (OpenBLAS set to one thread meanwhile)
         return o
     }
