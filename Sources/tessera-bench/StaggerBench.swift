@@ -44,6 +44,8 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     let integral = Double(env["TESSERA_STAGGER_INT"] ?? "") ?? 1
     let roughness = Double(env["TESSERA_STAGGER_ROUGH"] ?? "") ?? 0.05
     let validateEvery = Int(env["TESSERA_STAGGER_VAL"] ?? "") ?? 100
+    let smoothing = Double(env["TESSERA_STAGGER_SMOOTH"] ?? "") ?? 0.0625
+    let stability = Int(env["TESSERA_STAGGER_STABLE"] ?? "") ?? 20
     let biases = (env["TESSERA_STAGGER_BIAS"] ?? "0") != "0"
     // the fair baseline: CN at the coarsest step whose worst rollout error vs CN at Δt is ≤ 1 %
     // (CG tolerance 1e-6: enough for 1 %, and cheaper than the reference's 1e-12)
@@ -60,7 +62,7 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
         var model = try LearnedStagger<Float>(config: cfg, seed: 7)
         var o = StaggerTrainingOptions()
         o.steps = Int(env["TESSERA_STAGGER_STEPS"] ?? "") ?? 1_000_000; o.timeBudget = budget; o.learningRate = lr; o.batch = batch; o.seed = 3; o.patch = patch
-        o.integralWeight = integral; o.roughness = roughness; o.validationEvery = validateEvery
+        o.integralWeight = integral; o.roughness = roughness; o.validationEvery = validateEvery; o.residualSmoothing = smoothing; o.stabilitySteps = stability
         o.pool = trainWorkers > 1 ? pool2 : nil
         setBLASThreads(Int(env["TESSERA_STAGGER_BLAS"] ?? "") ?? 1)   // small GEMMs: BLAS threads only add sync
         let cpu0 = cpuSeconds()
@@ -105,12 +107,12 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
         setBLASThreads(1)
         let sgemm1 = sgemmRateAtConvShape(cout: width, n: batch * (patch / s) * (patch / s), k: width * 9)
         setBLASThreads(ctx.threads)
-        let tag = "heat \(n)x\(n) s=\(s) \(sharing.rawValue) w\(width)b\(blocks) \(act.rawValue) base \(base.rawValue) r=\(r) K=\(kFine) patch \(patch)"
-        print(String(format: "[%@] rel. L2 end %.4f max %.4f (base alone max %.4f, CN at the learned Δt max %.4f; vs exact %.4f) | step %.3f ms vs %d fine CN %.3f ms (x%.2f), CN same Δt %.3f ms | 2 workers x%.2f (fresh buffers x%.2f, %.3f ms) | %d Adam steps, %@, loss %.3g, held-out loss %.3g -> %.3g (kept step %d)",
+        let tag = "heat \(n)x\(n) s=\(s) \(sharing.rawValue) w\(width)b\(blocks) \(act.rawValue) base \(base.rawValue) r=\(r) K=\(kFine) patch \(patch) int \(integral) smooth \(smoothing)"
+        print(String(format: "[%@] rel. L2 end %.4f max %.4f (base alone max %.4f, CN at the learned Δt max %.4f; vs exact %.4f) | step %.3f ms vs %d fine CN %.3f ms (x%.2f), CN same Δt %.3f ms | 2 workers x%.2f (fresh buffers x%.2f, %.3f ms) | %d Adam steps, %@, loss %.3g, held-out loss %.3g -> %.3g (kept step %d, %d unstable checks)",
                      tag, cmp.relativeL2.last ?? .nan, cmp.maxRelativeL2, baseCmp.maxRelativeL2, cmp.sameStepRelativeL2.max() ?? .nan,
                      cmp.relativeL2VsExact, speed.ours.median * 1e3, kFine, fineStep.median * 1e3, fineStep.median / speed.ours.median,
                      sameStep.median * 1e3, pair.baseline.median / pair.ours.median, fresh.baseline.median / fresh.ours.median, fresh.ours.median * 1e3, rep.steps, rep.stopReason, rep.losses.last ?? .nan,
-                     rep.initialValidationLoss ?? .nan, rep.bestValidationLoss ?? .nan, rep.bestStep ?? rep.steps))
+                     rep.initialValidationLoss ?? .nan, rep.bestValidationLoss ?? .nan, rep.bestStep ?? rep.steps, rep.unstableChecks))
         out.emit(BenchRecord(name: "neuralstagger learned \(tag): rollout relL2 after \(steps) steps", unit: "rel_l2",
                              ours: cmp.relativeL2.last ?? .nan, baselineName: "persistence (u0)", baseline: cmp.persistenceL2,
                              limitName: "target rel_l2", limit: 0.01, threads: 2,

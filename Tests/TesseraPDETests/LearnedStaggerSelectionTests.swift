@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TesseraPDE
+@testable import TesseraPDE
 
 /// Held-out model selection and bias-free networks of the learned NeuralStagger heat model.
 @Suite("Learned NeuralStagger: held-out selection, bias-free networks")
@@ -78,5 +78,23 @@ struct LearnedStaggerSelectionTests {
         dict.removeValue(forKey: "biases")
         let old = try JSONDecoder().decode(LearnedStaggerConfig.self, from: try JSONSerialization.data(withJSONObject: dict))
         #expect(old.trainsBiases)
+    }
+
+    /// The residual weighting P = (I − c∇²)⁻¹ against its definition: a Fourier mode of
+    /// wavenumber (kx, ky) is scaled by 1/(1 + c(kx² + ky²)), a constant is kept; P is symmetric.
+    @Test func residualSmootherIsTheInverseHelmholtzMultiplier() throws {
+        let n = 12, g = try Grid(shape: [n, n], lengths: [3, 3]), c = 0.2
+        let p = try ResidualSmoother(grid: g, c: c)
+        let w = 2 * Double.pi / 3
+        for (kx, ky) in [(0, 0), (1, 0), (2, 3), (5, 1)] {
+            let f = (0..<(n * n)).map { i in cos(w * (Double(kx * (i % n)) + Double(ky * (i / n))) * 3 / Double(n) + 0.4) }
+            let want = f.map { $0 / (1 + c * w * w * Double(kx * kx + ky * ky)) }
+            #expect(relErr(p.apply(f), want) < 1e-13, "mode (\(kx), \(ky))")
+            #expect(relErr(p.apply(f, times: 2), want.map { $0 / (1 + c * w * w * Double(kx * kx + ky * ky)) }) < 1e-13)
+        }
+        let a = (0..<(n * n)).map { sin(Double($0 * $0 % 17)) }, b = (0..<(n * n)).map { cos(Double($0 % 7)) }
+        let ab = zip(p.apply(a), b).reduce(0) { $0 + $1.0 * $1.1 }, ba = zip(a, p.apply(b)).reduce(0) { $0 + $1.0 * $1.1 }
+        #expect(abs(ab - ba) < 1e-12 * max(1, abs(ab)))
+        #expect(throws: TesseraError.self) { _ = try ResidualSmoother(grid: g, c: -1) }
     }
 }

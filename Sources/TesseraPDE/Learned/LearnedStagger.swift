@@ -440,14 +440,20 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     /// integral form over the whole learned step (for the heat equation u_T − u₀ minus the
     /// trapezoidal time integral of κLu), and to first order the learned step's end error at low
     /// wavenumbers, which the mean of the single residuals weights only ~1/T² (a slowly drifting
-    /// chain costs little step by step). Errors: `.invalidArgument` for a negative `integral`.
+    /// chain costs little step by step). With `smoothing` c > 0 every residual is weighted by
+    /// P = (I − c∇²)⁻¹ first (loss of P R: the same minimiser, long waves weighted above short
+    /// ones; a heat rollout's error is its surviving long waves'). Errors: `.invalidArgument`
+    /// for a negative `integral` or `smoothing`.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func loss(_ u0: [[Double]], residual: any StepResidual, gradient: inout [[T]]?,
-                     pool: ThreadPool? = nil, integral: Double = 0) throws(TesseraError) -> Double {
+                     pool: ThreadPool? = nil, integral: Double = 0, smoothing: Double = 0) throws(TesseraError) -> Double {
         let m = residual.grid.shape[0], s = config.factor
         let b = u0.count, s2 = config.subtasks, hc = m / s, hw = hc * hc
-        guard integral >= 0, integral.isFinite else { throw .invalidArgument("LearnedStagger.loss: integral weight \(integral) must be ≥ 0") }
+        guard integral >= 0, integral.isFinite, smoothing >= 0, smoothing.isFinite else {
+            throw .invalidArgument("LearnedStagger.loss: integral weight \(integral) and smoothing \(smoothing) must be ≥ 0")
+        }
+        let smoother = smoothing > 0 ? try ResidualSmoother(grid: residual.grid, c: smoothing) : nil
         guard residual.grid.shape == [m, m], m % s == 0, b >= 1, u0.allSatisfy({ $0.count == m * m }) else {
             throw .invalidArgument("LearnedStagger.loss: need a batch of \(m)×\(m) fields (m divisible by \(s)) for the residual's grid")
         }
@@ -514,15 +520,16 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
             // residuals R_t of the chain and their sum S (the integral form over TΔt); the loss
             // is mean_t mean R_t² + w·mean S², its gradient w.r.t. R_t is 2/cnt·(R_t/T + w·S)
             let cnt = Double(m * m)
-            let rs = (0..<tt).map { residual.residual(u0: fields[$0], u1: fields[$0 + 1]) }
+            let raw = (0..<tt).map { residual.residual(u0: fields[$0], u1: fields[$0 + 1]) }
             var sum = [Double](repeating: 0, count: m * m)
+            for t in 0..<tt { for i in 0..<(m * m) { sum[i] += raw[t][i] } }
+            // with a smoother P the loss is of P R_t and P S, and its gradient w.r.t. R_t is P²(…)
+            let rs = smoother.map { p in raw.map { p.apply($0) } } ?? raw, ps = smoother?.apply(sum) ?? sum
+            for t in 0..<tt { total += wt * rs[t].reduce(0) { $0 + $1 * $1 } / (cnt * sc * sc * Double(b)) }
+            if integral > 0 { total += integral * ps.reduce(0) { $0 + $1 * $1 } / (cnt * sc * sc * Double(b)) }
             for t in 0..<tt {
-                total += wt * rs[t].reduce(0) { $0 + $1 * $1 } / (cnt * sc * sc * Double(b))
-                for i in 0..<(m * m) { sum[i] += rs[t][i] }
-            }
-            if integral > 0 { total += integral * sum.reduce(0) { $0 + $1 * $1 } / (cnt * sc * sc * Double(b)) }
-            for t in 0..<tt {
-                let v = (0..<(m * m)).map { 2 / cnt * (wt * rs[t][$0] + integral * sum[$0]) }
+                var v = (0..<(m * m)).map { 2 / cnt * (wt * rs[t][$0] + integral * ps[$0]) }
+                if let p = smoother { v = p.apply(v) }
                 let (g0, g1) = residual.adjoint(u0: fields[t], u1: fields[t + 1], v: v)
                 for i in 0..<(m * m) { g[t][i] += g1[i] }
                 if t > 0 { for i in 0..<(m * m) { g[t - 1][i] += g0[i] } }

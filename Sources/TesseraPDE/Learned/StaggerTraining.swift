@@ -36,6 +36,8 @@ public struct StaggerTrainingOptions: Sendable {
     /// Weight of the chain's integral-form residual (`LearnedStagger.loss(integral:)`; with T
     /// temporal sub-steps it makes the loss measure the learned step's end error).
     public var integralWeight = 0.0
+    /// c of the residual weighting P = (I − c∇²)⁻¹ (`LearnedStagger.loss(smoothing:)`; 0: none).
+    public var residualSmoothing = 0.0
     /// Every this many Adam steps (0: never) the loss (with the integral term at weight
     /// max(`integralWeight`, 1), which tracks a learned step's end error) is evaluated on
     /// `validationFields` held-out smooth fields of the training distribution without noise —
@@ -45,6 +47,11 @@ public struct StaggerTrainingOptions: Sendable {
     public var validationEvery = 0
     /// Held-out fields of that check.
     public var validationFields = 8
+    /// With this > 0, that check also rolls the model this many steps from a held-out field with
+    /// white noise (RMS 30 % of its own) and rejects parameters whose rollout grows in L2 norm:
+    /// the heat flow and the vorticity equation's enstrophy only decay, so growth is an
+    /// instability (typically of grid-scale modes, which a one-step loss weighs little).
+    public var stabilitySteps = 0
     /// The sub-task networks run forward and backward in parallel on this pool's workers (nil:
     /// one after the other on the caller). Set OpenBLAS to one thread when using it.
     public var pool: ThreadPool? = nil
@@ -73,6 +80,8 @@ public struct StaggerTrainingReport: Sendable {
     /// The held-out physics loss before training, the lowest one seen, and the Adam step whose
     /// parameters were kept (0: the untrained model); nil without `validationEvery`.
     public var initialValidationLoss: Double? = nil, bestValidationLoss: Double? = nil, bestStep: Int? = nil
+    /// Checks whose parameters were rejected because the model's own rollout grew (`stabilitySteps`).
+    public var unstableChecks = 0
 }
 
 /// A random smooth periodic field on an n×n square of side `length`: Fourier modes with
@@ -139,9 +148,19 @@ extension LearnedStagger {
             }
         }
         var none: [[T]]? = nil, best = nets
+        var noisy = held.first ?? []
+        if o.stabilitySteps > 0, !noisy.isEmpty {
+            var rng = NetRandom(seed: o.seed &+ 0x57AB)
+            let rms = (noisy.reduce(0) { $0 + $1 * $1 } / Double(noisy.count)).squareRoot()
+            for i in noisy.indices { noisy[i] += 0.3 * rms * rng.normal() }
+        }
         func validate(_ step: Int) throws(TesseraError) {
-            let v = try loss(held, residual: residual, gradient: &none, pool: o.pool, integral: Swift.max(o.integralWeight, 1))
+            let v = try loss(held, residual: residual, gradient: &none, pool: o.pool, integral: Swift.max(o.integralWeight, 1), smoothing: o.residualSmoothing)
             if report.initialValidationLoss == nil { report.initialValidationLoss = v }
+            if o.stabilitySteps > 0, step > 0, try rolloutGrows(noisy, side: m, steps: o.stabilitySteps, pool: o.pool) {
+                report.unstableChecks += 1
+                return
+            }
             if v.isFinite, v < report.bestValidationLoss ?? .infinity { report.bestValidationLoss = v; report.bestStep = step; best = nets }
         }
         if !held.isEmpty { try validate(0) }
@@ -172,7 +191,7 @@ extension LearnedStagger {
                 batch.append(u)
             }
             var grads: [[T]]? = nets.map { [T](repeating: 0, count: $0.parameters.count) }
-            let l = try loss(batch, residual: residual, gradient: &grads, pool: o.pool, integral: o.integralWeight)
+            let l = try loss(batch, residual: residual, gradient: &grads, pool: o.pool, integral: o.integralWeight, smoothing: o.residualSmoothing)
             if !config.trainsBiases {   // held at zero: Adam then never moves them
                 for j in nets.indices { for c in nets[j].convolutions { for i in 0..<c.outChannels { grads![j][c.biasOffset + i] = 0 } } }
             }
@@ -214,6 +233,23 @@ extension LearnedStagger {
             return try NavierStokes2D.randomTurbulence(grid: g, peakWavenumber: pk * side / (2 * Double.pi), energy: en, seed: seed).toArray()
         }
         return randomSmoothField(n: m, length: side, maxWavenumber: Swift.min(patchK, m / 2 - 1), seed: seed)
+    }
+
+    /// Whether the model's own rollout of `steps` steps from a fine m×m field ever exceeds the
+    /// field's L2 norm (or stops being finite).
+    func rolloutGrows(_ u: [Double], side m: Int, steps: Int, pool: ThreadPool?) throws(TesseraError) -> Bool {
+        let s = config.factor, hc = m / s, sc = scale(u)
+        var c = (0..<config.subtasks).map { k in
+            (0..<(hc * hc)).map { i in T(u[(k / s + s * (i / hc)) * m + k % s + s * (i % hc)] / sc) }
+        }
+        let n0 = c.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + Double($1) * Double($1) } }
+        let ws = try makeWorkspaces(batch: 1, side: hc)
+        for _ in 0..<steps {
+            c = try step(coarse: [c], side: hc, pool: pool, workspaces: ws)[0]
+            let nk = c.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + Double($1) * Double($1) } }
+            if !(nk <= n0 * (1 + 1e-6)) { return true }
+        }
+        return false
     }
 
     /// The model's own rollout of `steps` steps from a fine m×m field (training inputs only).
