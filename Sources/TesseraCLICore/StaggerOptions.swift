@@ -37,10 +37,20 @@ public struct StaggerTrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Initial learning rate (cosine decay to 1 %).") public var lr = 2e-3
     /// Wall-clock budget in seconds.
     @Option(parsing: .unconditional, help: "Stop training after this many seconds.") public var timeBudget: Double?
-    /// Training patch side m (periodic m×m patches of the fine spacing; nil: min(32, n)).
-    @Option(parsing: .unconditional, help: "Train on periodic m×m patches of the fine grid spacing (m divides n; default min(32, n)).") public var patch: Int?
+    /// Training patch side m (periodic m×m patches of the fine spacing; nil: n).
+    @Option(parsing: .unconditional, help: "Train on periodic m×m patches of the fine grid spacing (m divides n; default n: a patch has no longer waves than itself).") public var patch: Int?
     /// Temporal sub-steps T: one network call advances T fine steps (the loss chains T residuals).
     @Option(parsing: .unconditional, help: "Temporal sub-steps T: each network outputs T fine time levels, one call advances T·dt (the loss is the mean fine residual of the T chained steps).") public var temporal = 1
+    /// Weight of the chain's integral-form residual (the sum of the T fine residuals).
+    @Option(parsing: .unconditional, help: "Weight of the integral-form residual (the sum of the T chained fine residuals: the learned step's end error at low wavenumbers).") public var integral = 1.0
+    /// White-noise fraction on half the training fields (nil: 0.05 for heat, 0 for ns2d).
+    @Option(parsing: .unconditional, help: "White noise of up to this fraction of a field's RMS on half the training fields (default 0.05 heat, 0 ns2d).") public var roughness: Double?
+    /// c of the residual weighting (I − c∇²)⁻¹ (nil: 1/16 for heat, 0 for ns2d).
+    @Option(parsing: .unconditional, help: "Weight residuals by (I − c∇²)⁻¹ (long waves first; default 1/16 for heat, 0 for ns2d).") public var smoothing: Double?
+    /// Held-out physics check every so many steps, keeping the best parameters (0: off).
+    @Option(parsing: .unconditional, help: "Every N Adam steps evaluate the physics loss on held-out fields and keep the best parameters, the untrained model included (0: off).") public var validateEvery = 100
+    /// Trained biases (nil: off for heat, whose exact correction is linear; on for ns2d).
+    @Flag(inversion: .prefixedNo, help: "Train the convolutions' biases (default: no for heat, which is linear; yes for ns2d).") public var biases: Bool?
     /// Seed of the weights and fields.
     @Option(parsing: .unconditional, help: "Seed of the initial weights and the random fields.") public var seed: UInt64 = 1
 
@@ -54,6 +64,9 @@ public struct StaggerTrainOptions: ParsableArguments {
             throw ValidationError("need --steps ≥ 1, --batch ≥ 1 and positive --lr, --ratio, --dt, --diffusivity")
         }
         if let t = timeBudget, !(t > 0) { throw ValidationError("--time-budget must be positive") }
+        guard integral >= 0, integral.isFinite, validateEvery >= 0, (roughness ?? 0) >= 0, (smoothing ?? 0) >= 0 else {
+            throw ValidationError("--integral, --roughness, --smoothing and --validate-every must be ≥ 0")
+        }
         do { try config().validate() } catch { throw ValidationError("\(error)") }
     }
 
@@ -75,6 +88,7 @@ public struct StaggerTrainOptions: ParsableArguments {
         c.width = width; c.blocks = blocks
         c.base = StaggerBase(rawValue: baseName) ?? StaggerBase.none
         c.temporal = temporal
+        c.biases = biases ?? (equation == "ns2d")
         if equation == "ns2d" {
             c.equation = "ns2d"; c.dt = dt
             let w = try NavierStokes2D.randomTurbulence(grid: try Grid.periodic(n), peakWavenumber: 4, seed: 9).toArray()
@@ -87,8 +101,11 @@ public struct StaggerTrainOptions: ParsableArguments {
     public var training: StaggerTrainingOptions {
         var o = StaggerTrainingOptions()
         o.steps = steps; o.batch = batch; o.learningRate = lr; o.timeBudget = timeBudget; o.seed = seed
-        o.patch = patch ?? (equation == "ns2d" ? n : min(32, n))
-        if equation == "ns2d" { o.roughness = 0; o.rolloutInputs = 4 }
+        o.patch = patch ?? n   // a patch has no waves longer than itself, and those set a heat rollout's error
+        if equation == "ns2d" { o.rolloutInputs = 4 }
+        o.roughness = roughness ?? (equation == "ns2d" ? 0 : 0.05)
+        o.integralWeight = integral; o.validationEvery = validateEvery
+        o.residualSmoothing = smoothing ?? (equation == "ns2d" ? 0 : 1.0 / 16)
         o.pool = .shared   // sub-task networks on the pool's workers (OpenBLAS set to one thread meanwhile)
         return o
     }

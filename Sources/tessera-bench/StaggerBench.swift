@@ -10,7 +10,11 @@ import TesseraPDE
 /// FDHeat CN; time inference against the fine solver, s² sub-tasks on 2 workers vs 1, and
 /// training throughput vs SGEMM. Other knobs (defaults: width 12, 2 blocks, 300 s, patch 32 for s = 2 and 64 for s = 4): TESSERA_STAGGER_{WIDTH,BLOCKS,ACT,LR,BATCH,PATCH,
 /// VARIANTS (e.g. "2s,4s,2h": s and separate/shared), BLAS (BLAS threads in training), STEPS
-/// (an Adam step limit: accuracy independent of the machine's load)}.
+/// (an Adam step limit: accuracy independent of the machine's load), INT (the
+/// integral-form residual's weight, default 1), ROUGH (noise fraction, 0.05), VAL (held-out
+/// physics check every so many Adam steps, keeping the best, 100), BIAS (1: trained biases;
+/// default 0, held at zero)}. The fair speed baseline is CN at the coarsest
+/// step K·Δt whose worst rollout error against CN at Δt is within 1 %.
 func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     let out = ctx.output
     let env = ProcessInfo.processInfo.environment
@@ -20,7 +24,7 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     let width = Int(env["TESSERA_STAGGER_WIDTH"] ?? "") ?? 12
     let blocks = Int(env["TESSERA_STAGGER_BLOCKS"] ?? "") ?? 2
     let act = NetActivation(rawValue: env["TESSERA_STAGGER_ACT"] ?? "") ?? .identity
-    let lr = Double(env["TESSERA_STAGGER_LR"] ?? "") ?? 2e-3
+    let lr = Double(env["TESSERA_STAGGER_LR"] ?? "") ?? 1e-3
     let batch = Int(env["TESSERA_STAGGER_BATCH"] ?? "") ?? 8
     let patchEnv = Int(env["TESSERA_STAGGER_PATCH"] ?? "")
     let base = StaggerBase(rawValue: env["TESSERA_STAGGER_BASE"] ?? "") ?? .coarseExplicit
@@ -37,15 +41,28 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     }
     emitTwoWorkerCeiling(ctx, pool2: pool2)
     let u0 = try Field<Double>(grid: try Grid.periodic(n), values: randomSmoothField(n: n, maxWavenumber: 16, seed: 424_242))
+    let integral = Double(env["TESSERA_STAGGER_INT"] ?? "") ?? 1
+    let roughness = Double(env["TESSERA_STAGGER_ROUGH"] ?? "") ?? 0.05
+    let validateEvery = Int(env["TESSERA_STAGGER_VAL"] ?? "") ?? 100
+    let smoothing = Double(env["TESSERA_STAGGER_SMOOTH"] ?? "") ?? 0.0625
+    let stability = Int(env["TESSERA_STAGGER_STABLE"] ?? "") ?? 20
+    let biases = (env["TESSERA_STAGGER_BIAS"] ?? "0") != "0"
+    // the fair baseline: CN at the coarsest step whose worst rollout error vs CN at Δt is ≤ 1 %
+    // (CG tolerance 1e-6: enough for 1 %, and cheaper than the reference's 1e-12)
+    let sweep = variants.isEmpty ? [] : try cnStepSweep(u0, dt: r * h * h, temporal: kFine, steps: steps, tolerance: 1e-6, pool: pool2)
+    for c in sweep {
+        print(String(format: "[CN at %d·Δt] vs CN at Δt: max rel. L2 %.5f, end %.5f", c.k, c.maxRelativeL2, c.endRelativeL2))
+    }
     for (s, sharing) in variants {
         let patch = patchEnv ?? (s >= 4 ? 64 : 32)   // 8² coarse patches would wrap inside the receptive field
         var cfg = LearnedStaggerConfig(n: n, factor: s, dt: r * h * h)
         cfg.temporal = kFine
         cfg.sharing = sharing; cfg.width = width; cfg.blocks = blocks; cfg.activation = act
-        cfg.base = base
+        cfg.base = base; cfg.biases = biases
         var model = try LearnedStagger<Float>(config: cfg, seed: 7)
         var o = StaggerTrainingOptions()
         o.steps = Int(env["TESSERA_STAGGER_STEPS"] ?? "") ?? 1_000_000; o.timeBudget = budget; o.learningRate = lr; o.batch = batch; o.seed = 3; o.patch = patch
+        o.integralWeight = integral; o.roughness = roughness; o.validationEvery = validateEvery; o.residualSmoothing = smoothing; o.stabilitySteps = stability
         o.pool = trainWorkers > 1 ? pool2 : nil
         setBLASThreads(Int(env["TESSERA_STAGGER_BLAS"] ?? "") ?? 1)   // small GEMMs: BLAS threads only add sync
         let cpu0 = cpuSeconds()
@@ -73,6 +90,13 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
         let fresh = try measurePairs(repeats: reps, warmup: 1, ours: { _ = try model.step(coarse: [c0], pool: pool2) },
                                      baseline: { _ = try model.step(coarse: [c0], pool: one) })
         let fineStep = speed.baseline
+        // the same learned call against one step of CN at the coarsest accurate step K*·Δt,
+        // scaled to the learned step's simulated time T·Δt (T/K* such steps)
+        let fair = coarsestAccurateCN(sweep, target: 0.01)
+        let cnFair = try FDHeat(initial: u0, diffusivity: 1, dt: r * h * h * Double(fair.k), scheme: .crankNicolson, pool: pool2)
+        let fairPair = try measurePairs(repeats: reps, warmup: 1, ours: { c0 = try model.step(coarse: [c0], pool: pool2, workspaces: ws2)[0] },
+                                        baseline: { try cnFair.advance(steps: 1, tolerance: 1e-6) })
+        let fairPerStep = fairPair.baseline.median * Double(kFine) / Double(fair.k)
         setBLASThreads(ctx.threads)
         let sgemm = sgemmRateAtConvShape(cout: width, n: batch * (patch / s) * (patch / s), k: width * 9)
         let convGflops = rep.samplesPerSecond * rep.convFlopsPerSample / 1e9
@@ -83,16 +107,19 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
         setBLASThreads(1)
         let sgemm1 = sgemmRateAtConvShape(cout: width, n: batch * (patch / s) * (patch / s), k: width * 9)
         setBLASThreads(ctx.threads)
-        let tag = "heat \(n)x\(n) s=\(s) \(sharing.rawValue) w\(width)b\(blocks) \(act.rawValue) base \(base.rawValue) r=\(r) K=\(kFine) patch \(patch)"
-        print(String(format: "[%@] rel. L2 end %.4f max %.4f (base alone max %.4f, CN at the learned Δt max %.4f; vs exact %.4f) | step %.3f ms vs %d fine CN %.3f ms (x%.2f), CN same Δt %.3f ms | 2 workers x%.2f (fresh buffers x%.2f, %.3f ms) | %d Adam steps, %@, loss %.3g",
+        let tag = "heat \(n)x\(n) s=\(s) \(sharing.rawValue) w\(width)b\(blocks) \(act.rawValue) base \(base.rawValue) r=\(r) K=\(kFine) patch \(patch) int \(integral) smooth \(smoothing)"
+        print(String(format: "[%@] rel. L2 end %.4f max %.4f (base alone max %.4f, CN at the learned Δt max %.4f; vs exact %.4f) | step %.3f ms vs %d fine CN %.3f ms (x%.2f), CN same Δt %.3f ms | 2 workers x%.2f (fresh buffers x%.2f, %.3f ms) | %d Adam steps, %@, loss %.3g, held-out loss %.3g -> %.3g (kept step %d, %d unstable checks)",
                      tag, cmp.relativeL2.last ?? .nan, cmp.maxRelativeL2, baseCmp.maxRelativeL2, cmp.sameStepRelativeL2.max() ?? .nan,
                      cmp.relativeL2VsExact, speed.ours.median * 1e3, kFine, fineStep.median * 1e3, fineStep.median / speed.ours.median,
-                     sameStep.median * 1e3, pair.baseline.median / pair.ours.median, fresh.baseline.median / fresh.ours.median, fresh.ours.median * 1e3, rep.steps, rep.stopReason, rep.losses.last ?? .nan))
+                     sameStep.median * 1e3, pair.baseline.median / pair.ours.median, fresh.baseline.median / fresh.ours.median, fresh.ours.median * 1e3, rep.steps, rep.stopReason, rep.losses.last ?? .nan,
+                     rep.initialValidationLoss ?? .nan, rep.bestValidationLoss ?? .nan, rep.bestStep ?? rep.steps, rep.unstableChecks))
         out.emit(BenchRecord(name: "neuralstagger learned \(tag): rollout relL2 after \(steps) steps", unit: "rel_l2",
                              ours: cmp.relativeL2.last ?? .nan, baselineName: "persistence (u0)", baseline: cmp.persistenceL2,
                              limitName: "target rel_l2", limit: 0.01, threads: 2,
                              extra: ["rel_l2_vs_exact": cmp.relativeL2VsExact, "train_s": rep.seconds, "train_steps": Double(rep.steps),
-                                     "final_loss": rep.losses.last ?? .nan, "train_cpu_s": trainCPU, "params": Double(model.parameterCount),
+                                     "final_loss": rep.losses.last ?? .nan, "train_cpu_s": trainCPU,
+                                     "validation_loss_initial": rep.initialValidationLoss ?? .nan, "validation_loss_best": rep.bestValidationLoss ?? .nan,
+                                     "kept_step": Double(rep.bestStep ?? rep.steps), "params": Double(model.parameterCount),
                                      "rel_l2_step10": cmp.relativeL2.count >= 10 ? cmp.relativeL2[9] : .nan,
                                      "max_rel_l2": cmp.maxRelativeL2, "base_only_max_rel_l2": baseCmp.maxRelativeL2,
                                      "base_only_rel_l2": baseCmp.relativeL2.last ?? .nan,
@@ -106,6 +133,15 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
                                                  "fine_cn_same_dt_s": sameStep.median, "fine_cn_same_dt_min": sameStep.min,
                                                  "fine_cn_same_dt_max": sameStep.max,
                                                  "speedup_vs_same_dt": sameStep.median / speed.ours.median]))
+        print(String(format: "[%@] equal accuracy: learned call %.3f ms (max rel. L2 %.4f) vs CN at %d·Δt (max %.4f): %.3f ms per T·Δt: x%.2f",
+                     tag, fairPair.ours.median * 1e3, cmp.maxRelativeL2, fair.k, fair.maxRelativeL2, fairPerStep * 1e3, fairPerStep / fairPair.ours.median))
+        out.emit(BenchRecord(name: "neuralstagger learned \(tag): one learned step vs CN at the coarsest step within 1 % (per T·Δt), 2 workers", unit: "s",
+                             ours: fairPair.ours.median, baselineName: "FDHeat crank-nicolson at \(fair.k)·Δt, tol 1e-6", baseline: fairPerStep,
+                             threads: 2, extra: ["min": fairPair.ours.min, "max": fairPair.ours.max,
+                                                 "cn_step_min": fairPair.baseline.min, "cn_step_max": fairPair.baseline.max,
+                                                 "cn_k": Double(fair.k), "cn_max_rel_l2": fair.maxRelativeL2,
+                                                 "learned_max_rel_l2": cmp.maxRelativeL2,
+                                                 "speedup_per_time": fairPerStep / fairPair.ours.median]))
         out.emit(BenchRecord(name: "neuralstagger learned \(tag): \(s * s) sub-tasks on 2 workers vs 1", unit: "s",
                              ours: pair.ours.median, baselineName: "1 worker", baseline: pair.baseline.median, threads: 2,
                              extra: ["min": pair.ours.min, "max": pair.ours.max, "one_min": pair.baseline.min, "one_max": pair.baseline.max,

@@ -124,15 +124,24 @@ struct LearnedStaggerInferenceTests {
             let residual = try cfg.residual(), grid = try cfg.grid()
             let batch = try [NavierStokes2D.randomTurbulence(grid: grid, peakWavenumber: 2, seed: 1).toArray(),
                              NavierStokes2D.randomTurbulence(grid: grid, peakWavenumber: 2, seed: 2).toArray()]
-            var grads: [[Double]]? = model.nets.map { [Double](repeating: 0, count: $0.parameters.count) }
-            let l = try model.loss(batch, residual: residual, gradient: &grads)
-            var grads2: [[Double]]? = model.nets.map { [Double](repeating: 0, count: $0.parameters.count) }
-            #expect(try model.loss(batch, residual: residual, gradient: &grads2, pool: pool2) == l)
-            #expect(grads2! == grads!)
-            for j in model.nets.indices {
-                let fd = try finiteDifferenceGradient(model, net: j, batch: batch, residual: residual)
-                #expect(relErr(grads![j], fd) <= 1e-5, "\(eq) net \(j): rel. error \(relErr(grads![j], fd))")
+            for (integral, smoothing) in [(0.0, 0.0), (0.7, 0.0), (0.7, 0.3)] {
+                var grads: [[Double]]? = model.nets.map { [Double](repeating: 0, count: $0.parameters.count) }
+                let l = try model.loss(batch, residual: residual, gradient: &grads, integral: integral, smoothing: smoothing)
+                var grads2: [[Double]]? = model.nets.map { [Double](repeating: 0, count: $0.parameters.count) }
+                #expect(try model.loss(batch, residual: residual, gradient: &grads2, pool: pool2, integral: integral, smoothing: smoothing) == l)
+                #expect(grads2! == grads!)
+                for j in model.nets.indices {
+                    let fd = try finiteDifferenceGradient(model, net: j, batch: batch, residual: residual, integral: integral, smoothing: smoothing)
+                    #expect(relErr(grads![j], fd) <= 1e-5, "\(eq) integral \(integral) smoothing \(smoothing) net \(j): rel. error \(relErr(grads![j], fd))")
+                }
             }
+            // the integral term is linear in its weight and positive
+            var none: [[Double]]? = nil
+            let l0 = try model.loss(batch, residual: residual, gradient: &none), l1 = try model.loss(batch, residual: residual, gradient: &none, integral: 1)
+            let summed = try model.loss(batch, residual: residual, gradient: &none, integral: 0.25)
+            #expect(abs(summed - (l0 + 0.25 * (l1 - l0))) <= 1e-12 * max(1, l1))
+            #expect(l1 > l0)
+            #expect(throws: TesseraError.self) { _ = try model.loss(batch, residual: residual, gradient: &none, integral: -1) }
         }
     }
 }

@@ -75,6 +75,12 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
     /// steps, and one learned step advances TΔt with one network call (nil, as in configurations
     /// saved before this field existed, means 1).
     public var temporal: Int? = nil
+    /// Whether the convolutions' biases are trained (nil, as in configurations saved before this
+    /// field existed, means yes). With `false` they stay zero: with identity activations every
+    /// network is then linear and homogeneous, as the exact correction of a linear equation is —
+    /// the model is exactly scale-equivariant, and a decaying field gets no constant offsets
+    /// (a bias adds the same correction every step however small the field has become).
+    public var biases: Bool? = nil
 
     /// A configuration; the remaining fields take their defaults.
     public init(n: Int, factor: Int, dt: Double) { self.n = n; self.factor = factor; self.dt = dt }
@@ -108,6 +114,8 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
         }
     }
 
+    /// Whether biases are trained (`biases`, nil meaning true).
+    public var trainsBiases: Bool { biases ?? true }
     /// Sub-tasks s².
     public var subtasks: Int { factor * factor }
     /// Temporal sub-steps T (1 when not set).
@@ -169,12 +177,16 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     }
 
     /// A model from existing networks (weights loaded elsewhere). Errors: `.invalidArgument` if
-    /// their number or architecture does not match `config`.
+    /// their number or architecture does not match `config`, or if a configuration without
+    /// biases comes with non-zero biases.
     public init(config: LearnedStaggerConfig, nets: [ConvNet<T>]) throws(TesseraError) {
         try config.validate()
         let want = config.sharing == .shared ? 1 : config.subtasks
         guard nets.count == want, nets.allSatisfy({ $0.layers == config.layers && $0.padding == config.padding }) else {
             throw .invalidArgument("LearnedStagger: need \(want) networks of the configured architecture (got \(nets.count))")
+        }
+        if !config.trainsBiases, nets.contains(where: { net in net.convolutions.contains { c in (0..<c.outChannels).contains { net.parameters[c.biasOffset + $0] != 0 } } }) {
+            throw .invalidArgument("LearnedStagger: the configuration has no biases (biases: false) but the weights have non-zero biases")
         }
         self.config = config; self.nets = nets
     }
@@ -422,13 +434,26 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     /// Mean fine-residual loss of one step from the batch `u0` (fine fields on the residual's
     /// grid, row-major: the model's n×n or any periodic m×m patch of the same spacing) and, with
     /// `gradient`, its gradient w.r.t. every network's parameters (added, one array per network).
-    /// The s² sub-task networks run forward and backward in parallel on `pool`.
+    /// The s² sub-task networks run forward and backward in parallel on `pool`. With T > 1
+    /// temporal sub-steps the loss is the mean over the chain's T fine residuals plus
+    /// `integral`·mean(ΣR_t)²: the sum of the chain's residuals is the fine scheme's residual in
+    /// integral form over the whole learned step (for the heat equation u_T − u₀ minus the
+    /// trapezoidal time integral of κLu), and to first order the learned step's end error at low
+    /// wavenumbers, which the mean of the single residuals weights only ~1/T² (a slowly drifting
+    /// chain costs little step by step). With `smoothing` c > 0 every residual is weighted by
+    /// P = (I − c∇²)⁻¹ first (loss of P R: the same minimiser, long waves weighted above short
+    /// ones; a heat rollout's error is its surviving long waves'). Errors: `.invalidArgument`
+    /// for a negative `integral` or `smoothing`.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func loss(_ u0: [[Double]], residual: any StepResidual, gradient: inout [[T]]?,
-                     pool: ThreadPool? = nil) throws(TesseraError) -> Double {
+                     pool: ThreadPool? = nil, integral: Double = 0, smoothing: Double = 0) throws(TesseraError) -> Double {
         let m = residual.grid.shape[0], s = config.factor
         let b = u0.count, s2 = config.subtasks, hc = m / s, hw = hc * hc
+        guard integral >= 0, integral.isFinite, smoothing >= 0, smoothing.isFinite else {
+            throw .invalidArgument("LearnedStagger.loss: integral weight \(integral) and smoothing \(smoothing) must be ≥ 0")
+        }
+        let smoother = smoothing > 0 ? try ResidualSmoother(grid: residual.grid, c: smoothing) : nil
         guard residual.grid.shape == [m, m], m % s == 0, b >= 1, u0.allSatisfy({ $0.count == m * m }) else {
             throw .invalidArgument("LearnedStagger.loss: need a batch of \(m)×\(m) fields (m divisible by \(s)) for the residual's grid")
         }
@@ -492,16 +517,22 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
                 }
                 fields.append(u1)
             }
+            // residuals R_t of the chain and their sum S (the integral form over TΔt); the loss
+            // is mean_t mean R_t² + w·mean S², its gradient w.r.t. R_t is 2/cnt·(R_t/T + w·S)
+            let cnt = Double(m * m)
+            let raw = (0..<tt).map { residual.residual(u0: fields[$0], u1: fields[$0 + 1]) }
+            var sum = [Double](repeating: 0, count: m * m)
+            for t in 0..<tt { for i in 0..<(m * m) { sum[i] += raw[t][i] } }
+            // with a smoother P the loss is of P R_t and P S, and its gradient w.r.t. R_t is P²(…)
+            let rs = smoother.map { p in raw.map { p.apply($0) } } ?? raw, ps = smoother?.apply(sum) ?? sum
+            for t in 0..<tt { total += wt * rs[t].reduce(0) { $0 + $1 * $1 } / (cnt * sc * sc * Double(b)) }
+            if integral > 0 { total += integral * ps.reduce(0) { $0 + $1 * $1 } / (cnt * sc * sc * Double(b)) }
             for t in 0..<tt {
-                if t == 0 {
-                    let (l, g1) = residual.lossAndGradient(u0: fields[0], u1: fields[1])
-                    total += wt * l / (sc * sc * Double(b))
-                    for i in 0..<(m * m) { g[0][i] += wt * g1[i] }
-                } else {
-                    let (l, g0, g1) = residual.lossAndGradients(u0: fields[t], u1: fields[t + 1])
-                    total += wt * l / (sc * sc * Double(b))
-                    for i in 0..<(m * m) { g[t][i] += wt * g1[i]; g[t - 1][i] += wt * g0[i] }
-                }
+                var v = (0..<(m * m)).map { 2 / cnt * (wt * rs[t][$0] + integral * ps[$0]) }
+                if let p = smoother { v = p.apply(v) }
+                let (g0, g1) = residual.adjoint(u0: fields[t], u1: fields[t + 1], v: v)
+                for i in 0..<(m * m) { g[t][i] += g1[i] }
+                if t > 0 { for i in 0..<(m * m) { g[t - 1][i] += g0[i] } }
             }
             for t in 0..<tt {
                 for k in 0..<s2 {

@@ -125,7 +125,17 @@ public final class NS2DMidpointResidual: StepResidual, @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         let cnt = Double(n * n)
         let r = residualLocked(u0, u1)
-        let loss = r.reduce(0) { $0 + $1 * $1 } / cnt
+        let (g0, g1) = adjointLocked(u0, u1, r.map { 2 * $0 / cnt })
+        return (r.reduce(0) { $0 + $1 * $1 } / cnt, g0, g1)
+    }
+
+    /// ((∂R/∂ω₀)ᵀv, (∂R/∂ω₁)ᵀv) = (−v + x, v + x), x = (Δt/2)(Jᵀv − ν∇²v) at ω_m.
+    public func adjoint(u0: [Double], u1: [Double], v: [Double]) -> (gradient0: [Double], gradient1: [Double]) {
+        lock.lock(); defer { lock.unlock() }
+        return adjointLocked(u0, u1, v)
+    }
+
+    func adjointLocked(_ u0: [Double], _ u1: [Double], _ r: [Double]) -> (gradient0: [Double], gradient1: [Double]) {
         let wm = zip(u0, u1).map { 0.5 * ($0 + $1) }
         let f = fields(wm)
         // q = P r; the four products, then the adjoint multipliers summed in one spectrum
@@ -146,8 +156,8 @@ public final class NS2DMidpointResidual: StepResidual, @unchecked Sendable {
         var g0 = [Double](repeating: 0, count: n * n), g1 = g0
         for i in g1.indices {
             let x = 0.5 * dt * (jtr[i] - viscosity * lapR[i])
-            g1[i] = 2 / cnt * (r[i] + x); g0[i] = 2 / cnt * (x - r[i])
+            g1[i] = r[i] + x; g0[i] = x - r[i]
         }
-        return (loss, g0, g1)
+        return (g0, g1)
     }
 }

@@ -14,6 +14,11 @@ public protocol StepResidual: Sendable {
     /// The same loss and its gradients with respect to u₀ and u₁ (for chains of steps: temporal
     /// sub-steps, where u₀ is itself a prediction).
     func lossAndGradients(u0: [Double], u1: [Double]) -> (loss: Double, gradient0: [Double], gradient1: [Double])
+    /// The residual R(u₀, u₁) itself (fine, row-major).
+    func residual(u0: [Double], u1: [Double]) -> [Double]
+    /// The residual's transposed Jacobians applied to `v`: ((∂R/∂u₀)ᵀv, (∂R/∂u₁)ᵀv). Losses built
+    /// from several residuals (the integral form of a chain of steps) back-propagate through it.
+    func adjoint(u0: [Double], u1: [Double], v: [Double]) -> (gradient0: [Double], gradient1: [Double])
 }
 
 /// Crank–Nicolson residual of the heat equation u_t = κ∇²u with the 5-point Laplacian (the
@@ -68,18 +73,19 @@ public struct HeatCNResidual: StepResidual {
 
     /// mean R² and its gradient 2/count · A R (A is symmetric).
     public func lossAndGradient(u0: [Double], u1: [Double]) -> (loss: Double, gradient: [Double]) {
-        let r = residual(u0: u0, u1: u1)
-        let cnt = Double(r.count)
-        let loss = r.reduce(0) { $0 + $1 * $1 } / cnt
-        let g = applyA(r, sign: 1).map { 2 * $0 / cnt }
-        return (loss, g)
+        let (l, _, g1) = lossAndGradients(u0: u0, u1: u1)
+        return (l, g1)
     }
 
     /// mean R², its gradient w.r.t. u₀, −2/count · B R (B = I + (κΔt/2)L, symmetric), and w.r.t. u₁.
     public func lossAndGradients(u0: [Double], u1: [Double]) -> (loss: Double, gradient0: [Double], gradient1: [Double]) {
-        let (loss, g1) = lossAndGradient(u0: u0, u1: u1)
-        let cnt = Double(u0.count)
-        let g0 = applyA(residual(u0: u0, u1: u1), sign: -1).map { -2 * $0 / cnt }
-        return (loss, g0, g1)
+        let r = residual(u0: u0, u1: u1), cnt = Double(r.count)
+        let (g0, g1) = adjoint(u0: u0, u1: u1, v: r.map { 2 * $0 / cnt })
+        return (r.reduce(0) { $0 + $1 * $1 } / cnt, g0, g1)
+    }
+
+    /// (−B v, A v): R = A u₁ − B u₀ is linear, both operators symmetric.
+    public func adjoint(u0: [Double], u1: [Double], v: [Double]) -> (gradient0: [Double], gradient1: [Double]) {
+        (applyA(v, sign: -1).map { -$0 }, applyA(v, sign: 1))
     }
 }

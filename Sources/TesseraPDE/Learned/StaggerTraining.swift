@@ -33,6 +33,25 @@ public struct StaggerTrainingOptions: Sendable {
     /// 1…rolloutInputs steps from them (no gradient through it, no solver involved): the
     /// networks then also see the states their rollouts produce.
     public var rolloutInputs = 0
+    /// Weight of the chain's integral-form residual (`LearnedStagger.loss(integral:)`; with T
+    /// temporal sub-steps it makes the loss measure the learned step's end error).
+    public var integralWeight = 0.0
+    /// c of the residual weighting P = (I − c∇²)⁻¹ (`LearnedStagger.loss(smoothing:)`; 0: none).
+    public var residualSmoothing = 0.0
+    /// Every this many Adam steps (0: never) the loss (with the integral term at weight
+    /// max(`integralWeight`, 1), which tracks a learned step's end error) is evaluated on
+    /// `validationFields` held-out smooth fields of the training distribution without noise —
+    /// physics only, no solver — and training ends with the parameters of the lowest such loss,
+    /// the untrained model (step 0) included: training never returns a model that is worse on
+    /// this measure than where it started.
+    public var validationEvery = 0
+    /// Held-out fields of that check.
+    public var validationFields = 8
+    /// With this > 0, that check also rolls the model this many steps from a held-out field with
+    /// white noise (RMS 30 % of its own) and rejects parameters whose rollout grows in L2 norm:
+    /// the heat flow and the vorticity equation's enstrophy only decay, so growth is an
+    /// instability (typically of grid-scale modes, which a one-step loss weighs little).
+    public var stabilitySteps = 0
     /// The sub-task networks run forward and backward in parallel on this pool's workers (nil:
     /// one after the other on the caller). Set OpenBLAS to one thread when using it.
     public var pool: ThreadPool? = nil
@@ -58,6 +77,11 @@ public struct StaggerTrainingReport: Sendable {
     public var batchSize = 0
     /// Convolution flops (forward + backward ≈ 3× forward) per training field.
     public var convFlopsPerSample = 0.0
+    /// The held-out physics loss before training, the lowest one seen, and the Adam step whose
+    /// parameters were kept (0: the untrained model); nil without `validationEvery`.
+    public var initialValidationLoss: Double? = nil, bestValidationLoss: Double? = nil, bestStep: Int? = nil
+    /// Checks whose parameters were rejected because the model's own rollout grew (`stabilitySteps`).
+    public var unstableChecks = 0
 }
 
 /// A random smooth periodic field on an n×n square of side `length`: Fourier modes with
@@ -112,6 +136,34 @@ extension LearnedStagger {
         var report = StaggerTrainingReport()
         report.batchSize = o.batch
         report.convFlopsPerSample = 6 * Double(nets[0].macsPerPixel * (m / config.factor) * (m / config.factor) * config.subtasks)
+        guard o.validationEvery >= 0, o.validationFields >= 1 else {
+            throw .invalidArgument("LearnedStagger.train: validationEvery ≥ 0 and validationFields ≥ 1 needed")
+        }
+        var held: [[Double]] = []
+        if o.validationEvery > 0 {
+            for j in 0..<o.validationFields {
+                var rng = NetRandom(seed: o.seed &* 0x9E37_79B9 &+ UInt64(j) &+ 17)
+                held.append(try trainingField(side: m, length: side, maxWavenumber: patchK, options: o, rng: &rng,
+                                              seed: o.seed &* 7_777_777 &+ UInt64(j) &+ 0xABCD))
+            }
+        }
+        var none: [[T]]? = nil, best = nets
+        var noisy = held.first ?? []
+        if o.stabilitySteps > 0, !noisy.isEmpty {
+            var rng = NetRandom(seed: o.seed &+ 0x57AB)
+            let rms = (noisy.reduce(0) { $0 + $1 * $1 } / Double(noisy.count)).squareRoot()
+            for i in noisy.indices { noisy[i] += 0.3 * rms * rng.normal() }
+        }
+        func validate(_ step: Int) throws(TesseraError) {
+            let v = try loss(held, residual: residual, gradient: &none, pool: o.pool, integral: Swift.max(o.integralWeight, 1), smoothing: o.residualSmoothing)
+            if report.initialValidationLoss == nil { report.initialValidationLoss = v }
+            if o.stabilitySteps > 0, step > 0, try rolloutGrows(noisy, side: m, steps: o.stabilitySteps, pool: o.pool) {
+                report.unstableChecks += 1
+                return
+            }
+            if v.isFinite, v < report.bestValidationLoss ?? .infinity { report.bestValidationLoss = v; report.bestStep = step; best = nets }
+        }
+        if !held.isEmpty { try validate(0) }
         let t0 = Date()
         var sample: UInt64 = 0
         report.stopReason = "steps"
@@ -124,17 +176,8 @@ extension LearnedStagger {
             for _ in 0..<o.batch {
                 sample += 1
                 var rng = NetRandom(seed: o.seed &+ sample &* 0x5851_F42D)
-                var u: [Double]
-                if config.equation == "ns2d" {
-                    let pk = o.turbulencePeak.lowerBound + rng.uniform() * (o.turbulencePeak.upperBound - o.turbulencePeak.lowerBound)
-                    let en = o.turbulenceEnergy.lowerBound + rng.uniform() * (o.turbulenceEnergy.upperBound - o.turbulenceEnergy.lowerBound)
-                    let g = try Grid(shape: [m, m], lengths: [side, side])
-                    u = try NavierStokes2D.randomTurbulence(grid: g, peakWavenumber: pk * side / (2 * Double.pi), energy: en,
-                                                            seed: o.seed &* 1_000_003 &+ sample).toArray()
-                } else {
-                    u = randomSmoothField(n: m, length: side, maxWavenumber: min(patchK, m / 2 - 1),
+                var u = try trainingField(side: m, length: side, maxWavenumber: patchK, options: o, rng: &rng,
                                           seed: o.seed &* 1_000_003 &+ sample)
-                }
                 if o.rolloutInputs > 0 && rng.uniform() < 0.5 {
                     u = try ownRollout(u, side: m, steps: 1 + Int(rng.uniform() * Double(o.rolloutInputs)), pool: o.pool)
                 }
@@ -148,7 +191,10 @@ extension LearnedStagger {
                 batch.append(u)
             }
             var grads: [[T]]? = nets.map { [T](repeating: 0, count: $0.parameters.count) }
-            let l = try loss(batch, residual: residual, gradient: &grads, pool: o.pool)
+            let l = try loss(batch, residual: residual, gradient: &grads, pool: o.pool, integral: o.integralWeight, smoothing: o.residualSmoothing)
+            if !config.trainsBiases {   // held at zero: Adam then never moves them
+                for j in nets.indices { for c in nets[j].convolutions { for i in 0..<c.outChannels { grads![j][c.biasOffset + i] = 0 } } }
+            }
             guard l.isFinite else {
                 report.diverged = true
                 report.stopReason = "diverged: loss \(l) at step \(step + 1)"
@@ -166,9 +212,44 @@ extension LearnedStagger {
             report.losses.append(l)
             report.steps = step + 1
             progress?(step + 1, l, lr)
+            if !held.isEmpty, (step + 1) % o.validationEvery == 0 { try validate(step + 1) }
+        }
+        if !held.isEmpty {
+            if report.steps % o.validationEvery != 0, !report.diverged { try validate(report.steps) }
+            nets = best
         }
         report.seconds = Date().timeIntervalSince(t0)
         return report
+    }
+
+    /// One random field of the training distribution on an m×m patch of side `length` (heat:
+    /// smooth Gaussian-spectrum field; ns2d: random turbulence of random peak and energy).
+    func trainingField(side m: Int, length side: Double, maxWavenumber patchK: Int, options o: StaggerTrainingOptions,
+                       rng: inout NetRandom, seed: UInt64) throws(TesseraError) -> [Double] {
+        if config.equation == "ns2d" {
+            let pk = o.turbulencePeak.lowerBound + rng.uniform() * (o.turbulencePeak.upperBound - o.turbulencePeak.lowerBound)
+            let en = o.turbulenceEnergy.lowerBound + rng.uniform() * (o.turbulenceEnergy.upperBound - o.turbulenceEnergy.lowerBound)
+            let g = try Grid(shape: [m, m], lengths: [side, side])
+            return try NavierStokes2D.randomTurbulence(grid: g, peakWavenumber: pk * side / (2 * Double.pi), energy: en, seed: seed).toArray()
+        }
+        return randomSmoothField(n: m, length: side, maxWavenumber: Swift.min(patchK, m / 2 - 1), seed: seed)
+    }
+
+    /// Whether the model's own rollout of `steps` steps from a fine m×m field ever exceeds the
+    /// field's L2 norm (or stops being finite).
+    func rolloutGrows(_ u: [Double], side m: Int, steps: Int, pool: ThreadPool?) throws(TesseraError) -> Bool {
+        let s = config.factor, hc = m / s, sc = scale(u)
+        var c = (0..<config.subtasks).map { k in
+            (0..<(hc * hc)).map { i in T(u[(k / s + s * (i / hc)) * m + k % s + s * (i % hc)] / sc) }
+        }
+        let n0 = c.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + Double($1) * Double($1) } }
+        let ws = try makeWorkspaces(batch: 1, side: hc)
+        for _ in 0..<steps {
+            c = try step(coarse: [c], side: hc, pool: pool, workspaces: ws)[0]
+            let nk = c.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + Double($1) * Double($1) } }
+            if !(nk <= n0 * (1 + 1e-6)) { return true }
+        }
+        return false
     }
 
     /// The model's own rollout of `steps` steps from a fine m×m field (training inputs only).

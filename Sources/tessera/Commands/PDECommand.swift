@@ -190,6 +190,9 @@ struct StaggerTrain: ParsableCommand {
         print(String(format: "trained %d steps in %.1f s (%.1f fields/s, %.2f conv GFLOP/s): %@; final loss %.3e",
                      report.steps, report.seconds, report.samplesPerSecond,
                      report.samplesPerSecond * report.convFlopsPerSample / 1e9, report.stopReason, report.losses.last ?? .nan))
+        if let v0 = report.initialValidationLoss, let vb = report.bestValidationLoss, let kept = report.bestStep {
+            print(String(format: "held-out physics loss %.3e untrained, best %.3e: kept the parameters of step %d", v0, vb, kept))
+        }
         try model.save(to: out)
         let csv = report.losses.enumerated().map { "\($0.offset + 1),\($0.element)" }.joined(separator: "\n")
         try ("step,loss\n" + csv + "\n").write(toFile: "\(out)/loss.csv", atomically: true, encoding: .utf8)
