@@ -30,6 +30,9 @@ public final class UNetModel: Denoiser, @unchecked Sendable {
     let blobCount: Int
     let ops: [Op]
     let lastUse: [Int: Int]
+    /// conv3 ops followed by the time-embedding add on their output (a resnet's conv1): op index →
+    /// projection, added into the convolution's bias instead (the addTemb op after it is skipped).
+    let tembIntoBias: [Int: Int]
     let tembProjections: [(w: Int, b: Int, out: Int)]
     let timeLinear1: (w: Int, b: Int), timeLinear2: (w: Int, b: Int)
     let classEmbedding: Int?
@@ -37,6 +40,8 @@ public final class UNetModel: Denoiser, @unchecked Sendable {
     let slotCount: Int
     /// Winograd-transformed 3×3 filters, made on first use (the weights never change after init).
     let winogradFilters = WinogradFilterCache()
+    /// Activation buffers and scratch recycled between calls.
+    let buffers = BufferRecycler()
 
     /// Number of parameters.
     public var parameterCount: Int { blobCount }
@@ -146,6 +151,11 @@ public final class UNetModel: Denoiser, @unchecked Sendable {
         var lu: [Int: Int] = [:]
         for (i, op) in ops.enumerated() { for r in op.reads { lu[r] = i } }
         lastUse = lu
+        var fused: [Int: Int] = [:]
+        for i in ops.indices.dropLast() {
+            if case .conv3(_, let d, _, _, _, _, _, _) = ops[i], case .addTemb(let b, let proj) = ops[i + 1], b == d { fused[i] = proj }
+        }
+        tembIntoBias = fused
         try check(specs)
         let (bytes, overflow) = max(1, b.total).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
         guard !overflow, let raw = malloc(bytes) else {

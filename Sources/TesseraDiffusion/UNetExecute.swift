@@ -7,8 +7,8 @@ extension UNetModel {
         var bufs: [Int: Activation] = [:]
         var sums: [Int: [Double]] = [:]                       // GroupNorm local sums by key
         var qkv: [Int: (Activation, Activation, Activation)] = [:]
-        let scratch = Scratch()
-        init(index: Int) { self.index = index }
+        let scratch: Scratch
+        init(index: Int, scratch: Scratch) { self.index = index; self.scratch = scratch }
     }
 
     /// Shared, read-only description of one call.
@@ -49,17 +49,20 @@ extension UNetModel {
         let temb = try timeProjections(timestep: timestep, classLabel: classLabel)
         let out = UnsafeMutablePointer<Float>.allocate(capacity: x.count)
         defer { out.deallocate() }
+        let workerScratch = buffers.takeScratch(count: max(1, pool.threadCount))
+        defer { buffers.giveScratch(workerScratch) }
         let ctx = CallContext(patches: P, fullHeight: x.height, policy: policy, exchange: exchange, temb: temb,
                               pool: pool, out: out, outRowsTotal: x.height,
-                              workerScratch: (0..<max(1, pool.threadCount)).map { _ in Scratch() },
+                              workerScratch: workerScratch,
                               previousFull: previousFull, localRun: localPatch != nil)
         let rows = x.height / P
         if let lp = localPatch, !(lp >= 0 && lp < P) || exchange == nil {
             throw .invalidArgument("UNet: local patch \(lp) needs an exchange and must lie in 0..<\(P)")
         }
-        let runs = localPatch.map { [PatchRun(index: $0)] } ?? (0..<P).map { PatchRun(index: $0) }
+        let runs = (localPatch.map { [$0] } ?? Array(0..<P)).map { PatchRun(index: $0, scratch: buffers.takeScratch()) }
+        defer { for r in runs { r.bufs = [:]; r.qkv = [:]; buffers.giveScratch(r.scratch) } }
         for r in runs {
-            let a = Activation(c: x.channels, rows: rows, w: x.width)
+            let a = Activation(c: x.channels, rows: rows, w: x.width, recycler: buffers)
             x.data.withUnsafeBufferPointer { src in
                 for c in 0..<x.channels {
                     (a.p + c * rows * x.width).update(from: src.baseAddress! + (c * x.height + r.index * rows) * x.width, count: rows * x.width)
@@ -191,8 +194,8 @@ extension UNetModel {
         case .attn(let src, _, _, let q, let k, let v, _, let heads, let hd, _, let key):
             let a = r.bufs[src]!
             let inner = heads * hd, n = a.plane
-            let Q = Activation(c: inner, rows: a.rows, w: a.w), K = Activation(c: inner, rows: a.rows, w: a.w)
-            let V = Activation(c: inner, rows: a.rows, w: a.w)
+            let Q = Activation(c: inner, rows: a.rows, w: a.w, recycler: buffers), K = Activation(c: inner, rows: a.rows, w: a.w, recycler: buffers)
+            let V = Activation(c: inner, rows: a.rows, w: a.w, recycler: buffers)
             Kernels.conv1x1(input: a.p, cin: a.c, n: n, weight: blob + q.0, bias: blob + q.1, cout: inner, out: Q.p, pool: ctx.pool)
             Kernels.conv1x1(input: a.p, cin: a.c, n: n, weight: blob + k.0, bias: blob + k.1, cout: inner, out: K.p, pool: ctx.pool)
             Kernels.conv1x1(input: a.p, cin: a.c, n: n, weight: blob + v.0, bias: blob + v.1, cout: inner, out: V.p, pool: ctx.pool)
@@ -225,7 +228,7 @@ extension UNetModel {
             for j in 0..<a.count { a.p[j] = 2 * a.p[j] - 1 }
         case .conv3(let src, let dst, let w, let b, _, let cout, let stride, let key):
             let a = r.bufs[src]!
-            let o = Activation(c: cout, rows: a.rows / stride, w: a.w / stride)
+            let o = Activation(c: cout, rows: a.rows / stride, w: a.w / stride, recycler: buffers)
             var top: UnsafePointer<Float>? = nil, bottom: UnsafePointer<Float>? = nil
             if P > 1, ctx.policy.halo != .zero, let ex = ctx.exchange {
                 let fresh = ctx.policy.halo == .fresh
@@ -233,13 +236,20 @@ extension UNetModel {
                 if r.index + 1 < P && stride == 1 { bottom = ex.contribution(key: key * 8, of: r.index + 1, fresh: fresh)?.baseAddress?.assumingMemoryBound(to: Float.self) }
             }
             let cin = a.c, weight = blob + w, cache = winogradFilters
-            Kernels.conv3x3(input: a, top: top, bottom: bottom, stride: stride, weight: weight, bias: blob + b,
-                            cout: cout, out: o, pool: ctx.pool, scratch: ctx.workerScratch,
-                            winograd: { cache.filters(key: w, weight: weight, cout: cout, cin: cin) })
+            var bias = Array(UnsafeBufferPointer(start: blob + b, count: cout))
+            if let proj = tembIntoBias[i] {   // the time embedding joins the bias (its addTemb op is skipped)
+                let t = ctx.temb[proj]
+                for c in 0..<cout { bias[c] += t[c] }
+            }
+            bias.withUnsafeBufferPointer { bp in
+                Kernels.conv3x3(input: a, top: top, bottom: bottom, stride: stride, weight: weight, bias: bp.baseAddress!,
+                                cout: cout, out: o, pool: ctx.pool, scratch: ctx.workerScratch,
+                                winograd: { cache.filters(key: w, weight: weight, cout: cout, cin: cin) })
+            }
             r.bufs[dst] = o
         case .conv1(let src, let dst, let w, let b, let cin, let cout):
             let a = r.bufs[src]!
-            let o = Activation(c: cout, rows: a.rows, w: a.w)
+            let o = Activation(c: cout, rows: a.rows, w: a.w, recycler: buffers)
             Kernels.conv1x1(input: a.p, cin: cin, n: a.plane, weight: blob + w, bias: blob + b, cout: cout, out: o.p, pool: ctx.pool)
             r.bufs[dst] = o
         case .gn(let src, let dst, let gamma, let beta, let groups, let eps, let silu, let key):
@@ -271,11 +281,12 @@ extension UNetModel {
                     mean[g] = lm; varc[g] = max(0, local[groups + g] / nl - lm * lm)
                 }
             }
-            let o = Activation(c: a.c, rows: a.rows, w: a.w)
+            let o = Activation(c: a.c, rows: a.rows, w: a.w, recycler: buffers)
             Kernels.groupNormApply(a, out: o, groups: groups, mean: mean, variance: varc, eps: eps,
                                    gamma: blob + gamma, beta: blob + beta, silu: silu, pool: ctx.pool)
             r.bufs[dst] = o
         case .addTemb(let b, let proj):
+            if i > 0, tembIntoBias[i - 1] != nil { break }   // added by the convolution before it
             let a = r.bufs[b]!
             let t = ctx.temb[proj]
             Kernels.splitOver(ctx.pool, count: a.c, work: a.count) { cs in
@@ -294,26 +305,35 @@ extension UNetModel {
             Kernels.silu(a.p, a.count)
         case .add(let x, let y, let dst, let scale):
             let a = r.bufs[x]!, b = r.bufs[y]!
-            let o = Activation(c: a.c, rows: a.rows, w: a.w)
+            let o = Activation(c: a.c, rows: a.rows, w: a.w, recycler: buffers)
             Kernels.splitOver(ctx.pool, count: a.count, work: a.count) { js in
                 for j in js { o.p[j] = (a.p[j] + b.p[j]) * scale }
             }
             r.bufs[dst] = o
         case .concat(let x, let y, let dst):
             let a = r.bufs[x]!, b = r.bufs[y]!
-            let o = Activation(c: a.c + b.c, rows: a.rows, w: a.w)
-            o.p.update(from: a.p, count: a.count)
-            (o.p + a.count).update(from: b.p, count: b.count)
+            let o = Activation(c: a.c + b.c, rows: a.rows, w: a.w, recycler: buffers)
+            Kernels.splitOver(ctx.pool, count: o.c, work: o.count) { cs in
+                // channels cs of the result: those of a, then those of b
+                let ca = max(0, min(a.c, cs.upperBound) - cs.lowerBound)
+                if ca > 0 { (o.p + cs.lowerBound * o.plane).update(from: a.p + cs.lowerBound * a.plane, count: ca * a.plane) }
+                let b0 = max(cs.lowerBound, a.c)
+                if cs.upperBound > b0 {
+                    (o.p + b0 * o.plane).update(from: b.p + (b0 - a.c) * b.plane, count: (cs.upperBound - b0) * b.plane)
+                }
+            }
             r.bufs[dst] = o
         case .upsample(let src, let dst):
             let a = r.bufs[src]!
-            let o = Activation(c: a.c, rows: a.rows * 2, w: a.w * 2)
-            for c in 0..<a.c {
-                for y in 0..<a.rows {
-                    let s = a.p + c * a.plane + y * a.w
-                    let d0 = o.p + c * o.plane + 2 * y * o.w
-                    for x in 0..<a.w { d0[2 * x] = s[x]; d0[2 * x + 1] = s[x] }
-                    (d0 + o.w).update(from: d0, count: o.w)
+            let o = Activation(c: a.c, rows: a.rows * 2, w: a.w * 2, recycler: buffers)
+            Kernels.splitOver(ctx.pool, count: a.c, work: o.count) { cs in
+                for c in cs {
+                    for y in 0..<a.rows {
+                        let s = a.p + c * a.plane + y * a.w
+                        let d0 = o.p + c * o.plane + 2 * y * o.w
+                        for x in 0..<a.w { let v = s[x]; d0[2 * x] = v; d0[2 * x + 1] = v }
+                        (d0 + o.w).update(from: d0, count: o.w)
+                    }
                 }
             }
             r.bufs[dst] = o
@@ -365,7 +385,7 @@ extension UNetModel {
             var kp = UnsafePointer(K.p), vp = UnsafePointer(V.p)
             var kcat: Activation? = nil, vcat: Activation? = nil
             if pieces.count > 1 {
-                let kc = Activation(c: inner, rows: 1, w: nk), vc = Activation(c: inner, rows: 1, w: nk)
+                let kc = Activation(c: inner, rows: 1, w: nk, recycler: buffers), vc = Activation(c: inner, rows: 1, w: nk, recycler: buffers)
                 var off = 0
                 for (pk, pv, t, ld) in pieces {
                     for c in 0..<inner {
@@ -377,7 +397,7 @@ extension UNetModel {
                 kcat = kc; vcat = vc
                 kp = UnsafePointer(kc.p); vp = UnsafePointer(vc.p)
             }
-            let O = Activation(c: inner, rows: a.rows, w: a.w)
+            let O = Activation(c: inner, rows: a.rows, w: a.w, recycler: buffers)
             if !Kernels.tiledAttention(q: Q.p, nq: n, k: kp, v: vp, nk: nk, heads: heads, headDim: hd, out: O.p,
                                        scratch: r.scratch, pool: ctx.pool) {
                 Kernels.attention(q: Q.p, nq: n, k: kp, v: vp, nk: nk, heads: heads, headDim: hd, out: O.p, scratch: r.scratch)
@@ -385,7 +405,7 @@ extension UNetModel {
             let attnFlops: Double = 4.0 * Double(n * nk) * Double(inner)
             profile?.add(.attention, seconds: 0, flops: attnFlops)
             _ = (kcat, vcat)
-            let o = Activation(c: res.c, rows: a.rows, w: a.w)
+            let o = Activation(c: res.c, rows: a.rows, w: a.w, recycler: buffers)
             Kernels.conv1x1(input: O.p, cin: inner, n: n, weight: blob + oproj.0, bias: blob + oproj.1, cout: res.c, out: o.p, pool: ctx.pool)
             let inv = 1 / rescale
             for j in 0..<o.count { o.p[j] = (o.p[j] + res.p[j]) * inv }

@@ -2,17 +2,24 @@ import Foundation
 internal import COpenBLAS
 
 /// A channel-major activation block: `c × rows × w` floats, 64-byte aligned, owned.
+/// With a `recycler`, the memory comes from it and goes back to it on release.
 final class Activation: @unchecked Sendable {
     let c: Int, rows: Int, w: Int
     let p: UnsafeMutablePointer<Float>
+    private let recycler: BufferRecycler?
     var count: Int { c * rows * w }
     var plane: Int { rows * w }
-    init(c: Int, rows: Int, w: Int) {
+    init(c: Int, rows: Int, w: Int, recycler: BufferRecycler? = nil) {
         self.c = c; self.rows = rows; self.w = w
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, c * rows * w) * 4, alignment: 64)
+        self.recycler = recycler
+        let bytes = max(1, c * rows * w) * 4
+        let raw = recycler?.take(bytes: bytes) ?? UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         p = raw.bindMemory(to: Float.self, capacity: max(1, c * rows * w))
     }
-    deinit { UnsafeMutableRawPointer(p).deallocate() }
+    deinit {
+        if let recycler { recycler.give(UnsafeMutableRawPointer(p), bytes: max(1, count) * 4) }
+        else { UnsafeMutableRawPointer(p).deallocate() }
+    }
 }
 
 /// Per-call scratch that grows on demand (one per patch task; never shared between threads).
@@ -38,6 +45,17 @@ enum Kernels {
                      c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// C[m×n] (ldc) = bias[i] + A[m×k] · B[k×n], row-major, through Tessera's convolution product
+    /// (`Elementwise.convMatmul`: the weights `a` read in place, no packing; each element one fma
+    /// chain, so the same bits whatever the split over threads).
+    @inline(__always)
+    static func convGemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                         bias: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        mustSucceed { () throws(TesseraError) in
+            try Elementwise.convMatmul(a, lda: lda, b, ldb: ldb, bias: bias, into: c, ldc: ldc, m: m, n: n, k: k)
+        }
     }
 
     /// 3×3 convolution, padding 1, stride 1 or 2, on a row patch: `top`/`bottom` are the rows just
@@ -69,9 +87,8 @@ enum Kernels {
                 for t in range {
                     let co0 = min(cout, t * per), co1 = min(cout, co0 + per)
                     if co0 == co1 { continue }
-                    for co in co0..<co1 { (out.p + co * opix).update(repeating: bias[co], count: opix) }
-                    gemm(m: co1 - co0, n: opix, k: kdim, a: weight + co0 * kdim, lda: kdim, b: cols, ldb: opix,
-                         c: out.p + co0 * opix, ldc: opix, beta: 1)
+                    convGemm(m: co1 - co0, n: opix, k: kdim, a: weight + co0 * kdim, lda: kdim, b: cols, ldb: opix,
+                             bias: bias + co0, c: out.p + co0 * opix, ldc: opix)
                 }
             }
             return
@@ -91,8 +108,7 @@ enum Kernels {
                 let npix = (r1 - r0) * ow
                 im2col(x, top: top, bottom: bottom, stride: s, rows: r0..<r1, ow: ow, into: cols)
                 let c = out.p + r0 * ow
-                for co in 0..<cout { (c + co * opix).update(repeating: bias[co], count: npix) }
-                gemm(m: cout, n: npix, k: kdim, a: weight, lda: kdim, b: cols, ldb: npix, c: c, ldc: opix, beta: 1)
+                convGemm(m: cout, n: npix, k: kdim, a: weight, lda: kdim, b: cols, ldb: npix, bias: bias, c: c, ldc: opix)
             }
         }
     }
@@ -128,8 +144,8 @@ enum Kernels {
                                            tileRows: tiles, into: v)
                 }
                 for e in 0..<16 {
-                    gemm(m: cout, n: nt, k: cin, a: u + e * cout * cin, lda: cin, b: v + e * cin * nt, ldb: nt,
-                         c: m + e * cout * nt, ldc: nt)
+                    convGemm(m: cout, n: nt, k: cin, a: u + e * cout * cin, lda: cin, b: v + e * cin * nt, ldb: nt,
+                             bias: nil, c: m + e * cout * nt, ldc: nt)
                 }
                 mustSucceed { () throws(TesseraError) in
                     try WinogradF2x3.output(m, channels: cout, rows: rows, width: w, tileRows: tiles, bias: bias, into: out.p)
@@ -181,11 +197,8 @@ enum Kernels {
         func block(pixels: Range<Int>, channels: Range<Int>) {
             if pixels.isEmpty || channels.isEmpty { return }
             let c = out + channels.lowerBound * n + pixels.lowerBound
-            if let bias {
-                for co in channels { (out + co * n + pixels.lowerBound).update(repeating: bias[co], count: pixels.count) }
-            }
-            gemm(m: channels.count, n: pixels.count, k: cin, a: weight + channels.lowerBound * cin, lda: cin,
-                 b: x + pixels.lowerBound, ldb: n, c: c, ldc: n, beta: bias == nil ? 0 : 1)
+            convGemm(m: channels.count, n: pixels.count, k: cin, a: weight + channels.lowerBound * cin, lda: cin,
+                     b: x + pixels.lowerBound, ldb: n, bias: bias.map { $0 + channels.lowerBound }, c: c, ldc: n)
         }
         // split only products worth a fork-join (≥ ~4 MFLOP per thread)
         guard let pool, T > 1, n * cout * cin >= (1 << 21) * T else { return block(pixels: 0..<n, channels: 0..<cout) }
@@ -272,16 +285,17 @@ enum Kernels {
         do { try body() } catch { preconditionFailure("TesseraDiffusion kernel call failed: \(error)") }
     }
 
-    /// `dst[j][i] = src[i][j]` for an `rows × cols` row-major `src` (blocked for the caches).
-    static func transpose(_ src: UnsafePointer<Float>, rows: Int, cols: Int, into dst: UnsafeMutablePointer<Float>) {
-        let b = 32
+    /// `dst[j][i] = src[i·ld + j]` for an `rows × cols` row-major `src` with row stride `ld`
+    /// (default `cols`), blocked for the caches.
+    static func transpose(_ src: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int? = nil, into dst: UnsafeMutablePointer<Float>) {
+        let b = 32, ld = ld ?? cols
         var i0 = 0
         while i0 < rows {
             let i1 = min(i0 + b, rows)
             var j0 = 0
             while j0 < cols {
                 let j1 = min(j0 + b, cols)
-                for i in i0..<i1 { for j in j0..<j1 { dst[j * rows + i] = src[i * cols + j] } }
+                for i in i0..<i1 { for j in j0..<j1 { dst[j * rows + i] = src[i * ld + j] } }
                 j0 = j1
             }
             i0 = i1
@@ -299,9 +313,11 @@ enum Kernels {
         let inner = heads * dh
         let base = scratch.floats(inner * (2 * nq + 2 * nk))
         let qt = base, kt = base + inner * nq, vt = kt + inner * nk, ot = vt + inner * nk
-        transpose(q, rows: inner, cols: nq, into: qt)
-        transpose(k, rows: inner, cols: nk, into: kt)
-        transpose(v, rows: inner, cols: nk, into: vt)
+        // the three transposes side by side on the pool's threads (each a few MB at 1024 tokens)
+        let qkv = [(q, nq, qt), (k, nk, kt), (v, nk, vt)]
+        splitOver(pool, count: 3, work: inner * (nq + 2 * nk)) { parts in
+            for j in parts { transpose(qkv[j].0, rows: inner, cols: qkv[j].1, into: qkv[j].2) }
+        }
         let shape = AttentionShape(queryHeads: heads, queryLength: nq, kvLength: nk, headDim: dh)
         do {
             try Attention(pool: pool).apply(
@@ -311,7 +327,10 @@ enum Kernels {
         } catch {
             return false
         }
-        transpose(ot, rows: nq, cols: inner, into: o)
+        // back to channel-major, the channels split over the threads
+        splitOver(pool, count: inner, work: inner * nq) { cs in
+            transpose(ot + cs.lowerBound, rows: nq, cols: cs.count, ld: inner, into: o + cs.lowerBound * nq)
+        }
         return true
     }
 

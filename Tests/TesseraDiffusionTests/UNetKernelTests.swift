@@ -121,4 +121,25 @@ struct UNetKernelTests {
         for i in ref.indices { n += (Double(out.data[i]) - ref[i]) * (Double(out.data[i]) - ref[i]); d += ref[i] * ref[i] }
         #expect((n / d).squareRoot() < 1e-5, "relative error \((n / d).squareRoot())")
     }
+    /// The convolution products are one fma chain per element (`Elementwise.convMatmul`), so the
+    /// split over threads does not change a bit; recycled activation buffers do not either.
+    @Test func forwardHasTheSameBitsOnOneAndTwoThreadsAndAcrossCalls() throws {
+        var c = UNetConfig.small(channels: [16, 32], attentionLevels: [1], layersPerBlock: 1, inChannels: 3, groups: 4, headDim: 8)
+        c.attentionHeadDim = 8
+        let m = try UNetModel(config: c, seed: 6)
+        let x = try Latent.gaussian(channels: 3, height: 32, width: 32, seed: 10)
+        let y = try Latent.gaussian(channels: 3, height: 16, width: 16, seed: 11)
+        m.pool = try ThreadPool(threads: 1)
+        let one = try m.predict(x, timestep: 250, classLabel: nil)
+        m.pool = try ThreadPool(threads: 2)
+        let two = try m.predict(x, timestep: 250, classLabel: nil)
+        _ = try m.predict(y, timestep: 40, classLabel: nil)   // other sizes in between: buffers recycled and reused
+        let again = try m.predict(x, timestep: 250, classLabel: nil)
+        #expect(one.data.map(\.bitPattern) == two.data.map(\.bitPattern))
+        #expect(two.data.map(\.bitPattern) == again.data.map(\.bitPattern))
+        let ref = ReferenceUNet(m: m).forward(x, t: 250, label: nil)
+        var n = 0.0, d = 0.0
+        for i in ref.indices { n += (Double(two.data[i]) - ref[i]) * (Double(two.data[i]) - ref[i]); d += ref[i] * ref[i] }
+        #expect((n / d).squareRoot() < 1e-5, "relative error \((n / d).squareRoot())")
+    }
 }

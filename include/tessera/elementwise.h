@@ -110,6 +110,20 @@ TSR_API tsr_status tsr_winograd_f2x3_input_f32(const float *x, int64_t channels,
 TSR_API tsr_status tsr_winograd_f2x3_output_f32(const float *m, int64_t channels, int64_t rows, int64_t width,
                                                 int64_t ty0, int64_t ty1, const float *bias, float *out);
 
+/**
+ * Convolution product without packing: c[i·ldc + j] = bias[i] + Σ_p a[i·lda + p]·b[p·ldb + j]
+ * for i < m, j < n, each element one chain of fused multiply-adds from bias[i] (0 if bias is
+ * NULL) in p order. The rows of a (a convolution's weights, `m` output channels × `k`) are read
+ * in place, once per 64 columns of b — for the few dozen pixels of a small feature map, or the
+ * tiles of a Winograd product, a weight matrix streams once where a packing GEMM copies it
+ * first. The scalar, AVX2 and AVX-512 paths give the same bits, and so does any split of the
+ * rows or columns between calls. One thread.
+ * Errors: TSR_EINVAL (negative sizes, leading dimensions below the row lengths, overflow, NULL
+ * pointers with work to do).
+ */
+TSR_API tsr_status tsr_conv_matmul_f32(const float *a, int64_t lda, const float *b, int64_t ldb, const float *bias,
+                                       float *c, int64_t ldc, int64_t m, int64_t n, int64_t k);
+
 #ifdef __cplusplus
 }
 #endif
