@@ -61,8 +61,9 @@ typedef struct cluster_kernels {
 
 /* Rows per k-means assignment block (the lanes of the transposed scratch). */
 #define CK_ROWS 16
-/* Centres per feature in the chunk kernel's transposed copy (zero-padded to whole vectors). */
-#define CK_KPAD(k) (((k) + 15) / 16 * 16)
+/* Centres per feature in the chunk kernel's transposed copy (zero-padded to whole pairs of
+ * vectors: the AVX-512 float lookup reads 32-centre tables). */
+#define CK_KPAD(k) (((k) + 31) / 32 * 32)
 
 /* The reference table (cluster_scalar.c) and the overrides (cluster_<isa>.c). */
 TSR_INTERNAL extern const cluster_kernels tsr_cluster_kernels_ref;
