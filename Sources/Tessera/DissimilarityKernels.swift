@@ -111,6 +111,59 @@ public enum DissimilarityKernels {
         return inertia
     }
 
+    /// The assignment half of `kmeansChunk`, row by row: `labels` as `kmeansChunk` (the same
+    /// bits) and `errors[i]` = Σ_t (x_it − c_{label,t})² in `Double` (features in order), the term
+    /// `kmeansChunk` adds into its inertia. Followed by `kmeansAccumulate` over one chunk's rows,
+    /// the rows of the chunk may be labelled in pieces by several threads and still give the
+    /// chunk kernel's bits. Arguments as `kmeansChunk`; `errors`: `rows` values.
+    /// Errors: `.invalidArgument` for bad sizes, `.outOfMemory`.
+    public static func kmeansLabel(rows m: Int, dimension d: Int, x: UnsafePointer<Float>, ldx: Int,
+                                   transposed xt: UnsafePointer<Float>, ldxt: Int, centers k: Int,
+                                   c: UnsafePointer<Float>, cnorm: UnsafePointer<Float>,
+                                   labels: UnsafeMutablePointer<Int>, errors: UnsafeMutablePointer<Double>) throws(TesseraError) {
+        try labels.withMemoryRebound(to: Int64.self, capacity: m) { (lp) throws(TesseraError) in
+            try check(tsr_kmeans_label_f32(Int64(m), Int64(d), x, Int64(ldx), xt, Int64(ldxt), Int64(k), c, cnorm, lp, errors))
+        }
+    }
+
+    /// `kmeansLabel` on `Double` data.
+    public static func kmeansLabel(rows m: Int, dimension d: Int, x: UnsafePointer<Double>, ldx: Int,
+                                   transposed xt: UnsafePointer<Double>, ldxt: Int, centers k: Int,
+                                   c: UnsafePointer<Double>, cnorm: UnsafePointer<Double>,
+                                   labels: UnsafeMutablePointer<Int>, errors: UnsafeMutablePointer<Double>) throws(TesseraError) {
+        try labels.withMemoryRebound(to: Int64.self, capacity: m) { (lp) throws(TesseraError) in
+            try check(tsr_kmeans_label_f64(Int64(m), Int64(d), x, Int64(ldx), xt, Int64(ldxt), Int64(k), c, cnorm, lp, errors))
+        }
+    }
+
+    /// The accumulation half of `kmeansChunk` for given labels: returns Σ_i `errors[i]` (rows in
+    /// order) and, when `sums` is given, adds `x_it` into `sums[label·d + t]` and 1 into
+    /// `counts[label]` in row order (the caller zeroes them). After `kmeansLabel` on the same
+    /// rows, the bits of `kmeansChunk`. Errors: `.invalidArgument` for bad sizes or a label
+    /// outside `0..<centers` (nothing written).
+    public static func kmeansAccumulate(rows m: Int, dimension d: Int, x: UnsafePointer<Float>, ldx: Int, centers k: Int,
+                                        labels: UnsafePointer<Int>, errors: UnsafePointer<Double>,
+                                        sums: UnsafeMutablePointer<Double>?, counts: UnsafeMutablePointer<Int>?) throws(TesseraError) -> Double {
+        var inertia = 0.0
+        try labels.withMemoryRebound(to: Int64.self, capacity: m) { (lp) throws(TesseraError) in
+            let cp = counts.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Int64.self) }
+            try check(tsr_kmeans_accumulate_f32(Int64(m), Int64(d), x, Int64(ldx), Int64(k), lp, errors, &inertia, sums, cp))
+        }
+        return inertia
+    }
+
+    /// `kmeansAccumulate` on `Double` data.
+    public static func kmeansAccumulate(rows m: Int, dimension d: Int, x: UnsafePointer<Double>, ldx: Int, centers k: Int,
+                                        labels: UnsafePointer<Int>, errors: UnsafePointer<Double>,
+                                        sums: UnsafeMutablePointer<Double>?, counts: UnsafeMutablePointer<Int>?) throws(TesseraError) -> Double {
+        var inertia = 0.0
+        try labels.withMemoryRebound(to: Int64.self, capacity: m) { (lp) throws(TesseraError) in
+            let cp = counts.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Int64.self) }
+            try check(tsr_kmeans_accumulate_f64(Int64(m), Int64(d), x, Int64(ldx), Int64(k), lp, errors, &inertia, sums, cp))
+        }
+        return inertia
+    }
+
     /// Rows `rows` of the full `count × count` distance matrix of `count` points (Euclidean,
     /// squared Euclidean or Manhattan; not cosine) into `out` (row i at `out + (i − rows.lowerBound)·ldo`),
     /// with streaming stores. The points come row-major (`x`, stride `ldx`) and transposed

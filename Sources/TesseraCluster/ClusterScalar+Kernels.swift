@@ -27,6 +27,23 @@ extension Float {
                                              sums: sums, counts: counts)
     }
 
+    /// `DissimilarityKernels.kmeansLabel` on `Float` data.
+    public static func kmeansLabel(rows: Int, dimension: Int, x: UnsafePointer<Float>, ldx: Int,
+                                   transposed: UnsafePointer<Float>, ldxt: Int, centers: Int, c: UnsafePointer<Float>,
+                                   cnorm: UnsafePointer<Float>, labels: UnsafeMutablePointer<Int>,
+                                   errors: UnsafeMutablePointer<Double>) throws(TesseraError) {
+        try DissimilarityKernels.kmeansLabel(rows: rows, dimension: dimension, x: x, ldx: ldx, transposed: transposed,
+                                             ldxt: ldxt, centers: centers, c: c, cnorm: cnorm, labels: labels, errors: errors)
+    }
+
+    /// `DissimilarityKernels.kmeansAccumulate` on `Float` data.
+    public static func kmeansAccumulate(rows: Int, dimension: Int, x: UnsafePointer<Float>, ldx: Int, centers: Int,
+                                        labels: UnsafePointer<Int>, errors: UnsafePointer<Double>,
+                                        sums: UnsafeMutablePointer<Double>?, counts: UnsafeMutablePointer<Int>?) throws(TesseraError) -> Double {
+        try DissimilarityKernels.kmeansAccumulate(rows: rows, dimension: dimension, x: x, ldx: ldx, centers: centers,
+                                                  labels: labels, errors: errors, sums: sums, counts: counts)
+    }
+
     /// `DissimilarityKernels.distanceRows` on `Float` data.
     public static func distanceRows(_ metric: DissimilarityKernels.Metric, count: Int, dimension: Int,
                                     transposed: UnsafePointer<Float>, ldxt: Int, x: UnsafePointer<Float>, ldx: Int,
@@ -77,6 +94,23 @@ extension Double {
         try DissimilarityKernels.kmeansChunk(rows: rows, dimension: dimension, x: x, ldx: ldx, transposed: transposed,
                                              ldxt: ldxt, centers: centers, c: c, cnorm: cnorm, labels: labels,
                                              sums: sums, counts: counts)
+    }
+
+    /// `DissimilarityKernels.kmeansLabel` on `Double` data.
+    public static func kmeansLabel(rows: Int, dimension: Int, x: UnsafePointer<Double>, ldx: Int,
+                                   transposed: UnsafePointer<Double>, ldxt: Int, centers: Int, c: UnsafePointer<Double>,
+                                   cnorm: UnsafePointer<Double>, labels: UnsafeMutablePointer<Int>,
+                                   errors: UnsafeMutablePointer<Double>) throws(TesseraError) {
+        try DissimilarityKernels.kmeansLabel(rows: rows, dimension: dimension, x: x, ldx: ldx, transposed: transposed,
+                                             ldxt: ldxt, centers: centers, c: c, cnorm: cnorm, labels: labels, errors: errors)
+    }
+
+    /// `DissimilarityKernels.kmeansAccumulate` on `Double` data.
+    public static func kmeansAccumulate(rows: Int, dimension: Int, x: UnsafePointer<Double>, ldx: Int, centers: Int,
+                                        labels: UnsafePointer<Int>, errors: UnsafePointer<Double>,
+                                        sums: UnsafeMutablePointer<Double>?, counts: UnsafeMutablePointer<Int>?) throws(TesseraError) -> Double {
+        try DissimilarityKernels.kmeansAccumulate(rows: rows, dimension: dimension, x: x, ldx: ldx, centers: centers,
+                                                  labels: labels, errors: errors, sums: sums, counts: counts)
     }
 
     /// `DissimilarityKernels.distanceRows` on `Double` data.

@@ -34,6 +34,14 @@ public protocol ClusterScalar: BinaryFloatingPoint, TensorElement where Self.Raw
                             ldxt: Int, centers: Int, c: UnsafePointer<Self>, cnorm: UnsafePointer<Self>,
                             labels: UnsafeMutablePointer<Int>, sums: UnsafeMutablePointer<Double>?,
                             counts: UnsafeMutablePointer<Int>?) throws(TesseraError) -> Double
+    /// A chunk's labels with per-row errors (`DissimilarityKernels.kmeansLabel`).
+    static func kmeansLabel(rows: Int, dimension: Int, x: UnsafePointer<Self>, ldx: Int, transposed: UnsafePointer<Self>,
+                            ldxt: Int, centers: Int, c: UnsafePointer<Self>, cnorm: UnsafePointer<Self>,
+                            labels: UnsafeMutablePointer<Int>, errors: UnsafeMutablePointer<Double>) throws(TesseraError)
+    /// A chunk's inertia and centre sums from its labels (`DissimilarityKernels.kmeansAccumulate`).
+    static func kmeansAccumulate(rows: Int, dimension: Int, x: UnsafePointer<Self>, ldx: Int, centers: Int,
+                                 labels: UnsafePointer<Int>, errors: UnsafePointer<Double>,
+                                 sums: UnsafeMutablePointer<Double>?, counts: UnsafeMutablePointer<Int>?) throws(TesseraError) -> Double
     /// Rows of the full distance matrix, direct and streamed (`DissimilarityKernels.distanceRows`).
     static func distanceRows(_ metric: DissimilarityKernels.Metric, count: Int, dimension: Int,
                              transposed: UnsafePointer<Self>, ldxt: Int, x: UnsafePointer<Self>, ldx: Int,

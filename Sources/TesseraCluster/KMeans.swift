@@ -74,6 +74,8 @@ public enum KMeans {
     package static let chunk = 4096
     /// Below this many multiply-adds (n·k·d, ≈ 0.3 ms on one core) an assignment step runs on
     /// the calling thread: a fork-join would cost as much, more when a worker is descheduled.
+    /// (Measured on the shared 2-core box: below it, a step split over both cores ran 3x slower
+    /// than on one whenever the other core was busy, the fork-join waiting for a descheduled worker.)
     static let smallWork = 1 << 24
 
     /// Clusters the rows of `data` into k groups.
@@ -285,7 +287,7 @@ public enum KMeans {
                                 chunkCounts.withUnsafeMutableBufferPointer { kb in
                                     let x = xb.baseAddress!, c = cb.baseAddress!, cn = nb.baseAddress!
                                     let lab = lb.baseAddress!, ip = ib.baseAddress!
-                                    let sbase = sb.baseAddress, kbase = kb.baseAddress   // nil without sums
+                                    let sbase = sb.baseAddress, kbase = kb.baseAddress   // not nil even when empty: check withSums
                                     let body = { (r: Range<Int>, _: Int) in
                                         for ch in r {
                                             let b0 = bounds[ch], end = bounds[ch + 1]
@@ -302,13 +304,18 @@ public enum KMeans {
                                             }
                                         }
                                     }
-                                    // small work (≲ 0.3 ms) runs on the calling thread: a fork-join would cost
-                                    // more than it saves (and waits for descheduled workers on a busy box)
-                                    let work = (bounds[nChunks] - bounds[0]) * k * d
-                                    if work < smallWork || pool.threadCount == 1 || nChunks == 1 {
+                                    // small work runs on the calling thread: a fork-join would cost more than it
+                                    // saves (and waits for descheduled workers on a busy box); larger work in
+                                    // pieces smaller than a chunk, so the threads get even shares
+                                    let rows = bounds[nChunks] - bounds[0], work = rows * k * d
+                                    if work < smallWork || pool.threadCount == 1 {
                                         body(0..<nChunks, 0)
-                                    } else {
+                                    } else if nChunks >= 4 * pool.threadCount {
                                         pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1), body)
+                                    } else {
+                                        splitStep(x: x, ld: ld, xt: xt, n: n, d: d, k: k, c: c, cnorm: cn, labels: lab,
+                                                  bounds: bounds, inertia: ip, sums: withSums ? sbase : nil,
+                                                  counts: withSums ? kbase : nil, pool: pool)
                                     }
                                 }
                             }
@@ -318,6 +325,58 @@ public enum KMeans {
             }
         }
         return (partInertia, chunkSums, chunkCounts)
+    }
+
+    /// Rows per piece of a split assignment step (whole 16-row kernel blocks).
+    static let piece = 512
+
+    /// `assignChunks`' work in pieces of `piece` rows for any thread (`S.kmeansLabel`: labels and
+    /// each row's error), then each chunk's inertia, sums and counts from them in row order
+    /// (`S.kmeansAccumulate`): the bits of the fused chunk kernel, with every thread busy when
+    /// there are fewer chunks than threads to share (n = 5000 is a 4096-row and a 904-row chunk).
+    static func splitStep<S: ClusterScalar>(x: UnsafePointer<S>, ld: Int, xt: UnsafePointer<S>, n: Int, d: Int, k: Int,
+                                            c: UnsafePointer<S>, cnorm: UnsafePointer<S>, labels: UnsafeMutablePointer<Int>,
+                                            bounds: [Int], inertia: UnsafeMutablePointer<Double>,
+                                            sums: UnsafeMutablePointer<Double>?, counts: UnsafeMutablePointer<Int>?,
+                                            pool: ThreadPool) {
+        let nChunks = bounds.count - 1
+        var pieces: [(Int, Int)] = []
+        for ch in 0..<nChunks {
+            var r0 = bounds[ch]
+            while r0 < bounds[ch + 1] { let r1 = min(bounds[ch + 1], r0 + piece); pieces.append((r0, r1)); r0 = r1 }
+        }
+        let errors = UnsafeMutablePointer<Double>.allocate(capacity: max(1, n))
+        defer { errors.deallocate() }
+        pieces.withUnsafeBufferPointer { pb in
+            pool.parallelFor(0..<pb.count, schedule: .dynamic(chunk: 1)) { r, _ in
+                for q in r {
+                    let (r0, r1) = pb[q]
+                    do {
+                        try S.kmeansLabel(rows: r1 - r0, dimension: d, x: x + r0 * ld, ldx: ld, transposed: xt + r0, ldxt: n,
+                                          centers: k, c: c, cnorm: cnorm, labels: labels + r0, errors: errors + r0)
+                    } catch {
+                        // only its small scratch can fail: the same formulas here
+                        for i in r0..<r1 {
+                            let best = nearestCentre(x + i * ld, d: d, k: k, c: c, cnorm: cnorm)
+                            var e = 0.0
+                            for t in 0..<d { let v = x[i * ld + t].double - c[best * d + t].double; e += v * v }
+                            labels[i] = best; errors[i] = e
+                        }
+                    }
+                }
+            }
+        }
+        let accumulate = { (r: Range<Int>, _: Int) in
+            for ch in r {
+                let b0 = bounds[ch], m = bounds[ch + 1] - b0
+                let sp = sums.map { $0 + ch * k * d }, cp = counts.map { $0 + ch * k }
+                // labels come from the kernel (0..<k): this cannot fail
+                inertia[ch] = (try? S.kmeansAccumulate(rows: m, dimension: d, x: x + b0 * ld, ldx: ld, centers: k,
+                                                       labels: labels + b0, errors: errors + b0, sums: sp, counts: cp)) ?? .nan
+            }
+        }
+        if nChunks == 1 || (sums == nil && nChunks < 4) { accumulate(0..<nChunks, 0) }
+        else { pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1), accumulate) }
     }
 
     /// The kernel's formulas in Swift for one chunk (the fallback when its scratch cannot be

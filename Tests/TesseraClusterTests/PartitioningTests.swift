@@ -34,6 +34,24 @@ struct PartitioningTests {
         #expect(c.iterations <= 3)
     }
 
+    @Test("k-means: a step split in pieces over threads (few chunks, large d·k) gives the bits of one thread")
+    func kmeansSplitStep() throws {
+        // n·k·d = 5000·64·64 is above the inline threshold and two chunks are fewer than 4 per
+        // thread: 512-row pieces on both threads, then each chunk's accumulation in row order
+        let (x, _) = try blobs(8, perBlob: 625, dim: 64, spread: 2, separation: 3, seed: 9)
+        let xf = try Matrix<Float>(rows: x.rows, cols: x.cols, elements: x.toArray().map { Float($0) })
+        let start = (0..<64).map { i in x.row(i * 78) }
+        for pool in [try ThreadPool(threads: 2), try ThreadPool(threads: 3)] {
+            let opts = KMeansOptions(initialization: .centers(start), maxIterations: 3, tolerance: 0, pool: pool)
+            let one = KMeansOptions(initialization: .centers(start), maxIterations: 3, tolerance: 0, pool: try ThreadPool(threads: 1))
+            let a = try KMeans.fit(xf, k: 64, options: one), b = try KMeans.fit(xf, k: 64, options: opts)
+            #expect(a.labels == b.labels && a.inertia.bitPattern == b.inertia.bitPattern && a.centers == b.centers)
+            #expect(a.inertiaHistory.map(\.bitPattern) == b.inertiaHistory.map(\.bitPattern))
+            let c = try KMeans.fit(x, k: 64, options: one), e = try KMeans.fit(x, k: 64, options: opts)
+            #expect(c.labels == e.labels && c.inertia.bitPattern == e.inertia.bitPattern && c.centers == e.centers)
+        }
+    }
+
     @Test("k-means bad input")
     func kmeansBad() throws {
         let x = try Matrix<Double>(rows: 3, cols: 2, elements: [0, 0, 1, 1, 2, 2])

@@ -5,7 +5,8 @@
  * (bit for bit), the PAM SWAP deltas against a float64 sum within rounding and against
  * exact integer sums, the k-means assignment against the documented fmaf chain (ties to the
  * lowest centre), the fused Lloyd chunk against the assignment and the documented sequential
- * inertia and sums, the distance-matrix rows against the documented float / double formula
+ * inertia and sums (also split: labels with per-row errors on pieces, then one accumulation),
+ * the distance-matrix rows against the documented float / double formula
  * (exactly symmetric, zero diagonal, close to float64), the same bits on every ISA, and the
  * bad input.
  */
@@ -299,6 +300,96 @@ TSR_TEST(test_kmeans_chunk_matches_assign_and_sequential_sums_on_every_isa) {
                 }
 }
 
+/* ---- the split chunk: labels with per-row errors on pieces, then one accumulation */
+
+/* run_chunk's layout, from tsr_kmeans_label on the rows cut at m/3 and 2m/3 + 5 (pieces of any
+ * length, as threads would take them) and tsr_kmeans_accumulate over the whole chunk */
+static void run_split(void *ctx, void *out) {
+    const chunk_case *a = ctx;
+    int64_t *lab = out;
+    double *inertia = (double *)(lab + a->m), *sums = inertia + 1;
+    int64_t *counts = (int64_t *)(sums + a->k * a->d);
+    double *err = malloc((size_t)a->m * sizeof(double));
+    memset(sums, 0, (size_t)(a->k * a->d) * sizeof(double));
+    memset(counts, 0, (size_t)a->k * sizeof(int64_t));
+    int64_t cut[4] = {0, a->m / 3, 2 * a->m / 3 + 5, a->m};
+    if (cut[2] > a->m) cut[2] = a->m;
+    for (int p = 0; p < 3; p++) {
+        const int64_t r0 = cut[p], r = cut[p + 1] - cut[p];
+        if (a->f64)
+            CHECK_OK(tsr_kmeans_label_f64(r, a->d, a->x64 + r0 * a->ldx, a->ldx, a->xt64 + r0, a->ldxt, a->k, a->c64,
+                                          a->cn64, lab + r0, err + r0));
+        else
+            CHECK_OK(tsr_kmeans_label_f32(r, a->d, a->x32 + r0 * a->ldx, a->ldx, a->xt32 + r0, a->ldxt, a->k, a->c32,
+                                          a->cn32, lab + r0, err + r0));
+    }
+    if (a->f64) CHECK_OK(tsr_kmeans_accumulate_f64(a->m, a->d, a->x64, a->ldx, a->k, lab, err, inertia, sums, counts));
+    else CHECK_OK(tsr_kmeans_accumulate_f32(a->m, a->d, a->x32, a->ldx, a->k, lab, err, inertia, sums, counts));
+    free(err);
+}
+
+TSR_TEST(test_kmeans_label_and_accumulate_give_the_chunk_bits_on_every_isa) {
+    const int64_t ms[] = {1, 17, 100, 1000};
+    const int64_t ds[] = {1, 8, 20};
+    const int64_t ks[] = {1, 5, 16, 33, 100};
+    unsigned long long s = 11;
+    for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
+        for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++)
+            for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+                for (int f64 = 0; f64 <= 1; f64++) {
+                    const int64_t m = ms[mi], d = ds[di], k = ks[ki], ldx = d + 3, ldxt = m + 2;
+                    float *x32 = malloc((size_t)(m * ldx) * sizeof(float)), *xt32 = malloc((size_t)(d * ldxt) * sizeof(float));
+                    float *c32 = malloc((size_t)(k * d) * sizeof(float)), *cn32 = malloc((size_t)k * sizeof(float));
+                    double *x64 = malloc((size_t)(m * ldx) * sizeof(double)), *xt64 = malloc((size_t)(d * ldxt) * sizeof(double));
+                    double *c64 = malloc((size_t)(k * d) * sizeof(double)), *cn64 = malloc((size_t)k * sizeof(double));
+                    const size_t bytes = (size_t)m * 8 + 8 + (size_t)(k * d) * 8 + (size_t)k * 8;
+                    unsigned char *want = malloc(bytes), *got = malloc(bytes);
+                    for (int64_t i = 0; i < m * ldx; i++) { x32[i] = 4 * tsr_test_uniform(&s) - 1; x64[i] = x32[i]; }
+                    for (int64_t i = 0; i < m; i++)
+                        for (int64_t t = 0; t < d; t++) { xt32[t * ldxt + i] = x32[i * ldx + t]; xt64[t * ldxt + i] = x64[i * ldx + t]; }
+                    for (int64_t i = 0; i < k * d; i++) { c32[i] = 4 * tsr_test_uniform(&s) - 1; c64[i] = c32[i]; }
+                    for (int64_t cc = 0; cc < k; cc++) {
+                        float a = 0;
+                        double b = 0;
+                        for (int64_t t = 0; t < d; t++) { a = a + c32[cc * d + t] * c32[cc * d + t]; b = b + c64[cc * d + t] * c64[cc * d + t]; }
+                        cn32[cc] = a; cn64[cc] = b;
+                    }
+                    chunk_case a = {f64, m, d, ldx, ldxt, k, x32, xt32, c32, cn32, x64, xt64, c64, cn64};
+                    run_chunk(&a, want);
+                    run_split(&a, got);
+                    CHECK_SAME_BITS(want, got, bytes, "split chunk m %lld d %lld k %lld f64 %d", (long long)m, (long long)d,
+                                    (long long)k, f64);
+                    tsr_test_each_isa_same_bits("kmeans split chunk", bytes, run_split, &a);
+                    free(x32); free(xt32); free(c32); free(cn32); free(x64); free(xt64); free(c64); free(cn64);
+                    free(want); free(got);
+                }
+}
+
+TSR_TEST(test_kmeans_label_and_accumulate_reject_bad_input) {
+    float x[4] = {1, 2, 3, 4}, c[2] = {1, 2}, cn[1] = {5};
+    int64_t lab[2] = {0, 0};
+    double err[2] = {1, 2}, inertia = -1, sums[2] = {0, 0};
+    int64_t counts[1] = {0};
+    CHECK_STATUS(tsr_kmeans_label_f32(2, 2, x, 2, x, 1, 1, c, cn, lab, err), TSR_EINVAL);     /* ldxt < m */
+    CHECK_STATUS(tsr_kmeans_label_f32(2, 2, x, 2, x, 2, 1, c, cn, lab, NULL), TSR_EINVAL);    /* no err */
+    CHECK_STATUS(tsr_kmeans_label_f32(2, 2, x, 1, x, 2, 1, c, cn, lab, err), TSR_EINVAL);     /* ldx < d */
+    CHECK(strstr(tsr_last_error(), "tsr_kmeans_label_f32") != NULL);
+    CHECK_OK(tsr_kmeans_label_f64(0, 2, NULL, 2, NULL, 0, 1, NULL, NULL, NULL, NULL));
+    CHECK_STATUS(tsr_kmeans_accumulate_f32(2, 2, x, 2, 1, lab, err, &inertia, sums, NULL), TSR_EINVAL);
+    CHECK_STATUS(tsr_kmeans_accumulate_f32(2, 2, x, 2, 1, lab, err, NULL, NULL, NULL), TSR_EINVAL);
+    lab[1] = 1;   /* outside 0..<k: refused, nothing written */
+    CHECK_STATUS(tsr_kmeans_accumulate_f32(2, 2, x, 2, 1, lab, err, &inertia, sums, counts), TSR_EINVAL);
+    CHECK(strstr(tsr_last_error(), "labels[1]") != NULL);
+    CHECK(inertia == -1 && sums[0] == 0 && counts[0] == 0);
+    lab[1] = -3;
+    CHECK_STATUS(tsr_kmeans_accumulate_f64(2, 2, NULL, 2, 1, lab, err, &inertia, NULL, NULL), TSR_EINVAL);
+    lab[1] = 0;
+    CHECK_OK(tsr_kmeans_accumulate_f64(2, 2, NULL, 2, 1, lab, err, &inertia, NULL, NULL));   /* inertia only */
+    CHECK(inertia == 3);
+    CHECK_OK(tsr_kmeans_accumulate_f32(2, 2, x, 2, 1, lab, err, &inertia, sums, counts));
+    CHECK(inertia == 3 && sums[0] == 4 && sums[1] == 6 && counts[0] == 2);
+}
+
 /* ---- distance-matrix rows: the documented float formula, exactly symmetric */
 
 typedef struct rows_case {
@@ -397,7 +488,7 @@ static void run_sym(void *ctx, void *out) {
 }
 
 TSR_TEST(test_distance_symmetric_equals_rows_on_every_isa) {
-    const int64_t ns[] = {1, 5, 16, 17, 40, 64, 257, 300};
+    const int64_t ns[] = {1, 5, 16, 17, 40, 64, 200, 257, 300};
     const int64_t ds[] = {1, 3, 20};
     unsigned long long s = 23;
     for (int metric = TSR_DISTANCE_EUCLIDEAN; metric <= TSR_DISTANCE_MANHATTAN; metric++)
@@ -425,6 +516,13 @@ TSR_TEST(test_distance_symmetric_equals_rows_on_every_isa) {
                                           metric, f64, (long long)n, (long long)d, (long long)ldo, (long long)i);
                                 break;
                             }
+                        for (int64_t i = 0; i < n && pad; i++)   /* nothing written past column n */
+                            for (size_t b = (size_t)n * es; b < (size_t)ldo * es; b++)
+                                if (got[(size_t)(i * ldo) * es + b] != 0xff) {
+                                    CHECK_MSG(0, "symmetric f64 %d n %lld: row %lld written past its end", f64, (long long)n, (long long)i);
+                                    i = n;
+                                    break;
+                                }
                         tsr_test_each_isa_same_bits("distance symmetric", (size_t)(n * ldo) * es, run_sym, &c);
                         free(x32); free(xt32); free(x64); free(xt64); free(want); free(got);
                     }
@@ -488,6 +586,8 @@ int main(void) {
     RUN(test_pam_deltas_match_sequential_sum_on_every_isa);
     RUN(test_kmeans_assign_matches_fma_reference_on_every_isa);
     RUN(test_kmeans_chunk_matches_assign_and_sequential_sums_on_every_isa);
+    RUN(test_kmeans_label_and_accumulate_give_the_chunk_bits_on_every_isa);
+    RUN(test_kmeans_label_and_accumulate_reject_bad_input);
     RUN(test_distance_rows_match_formula_symmetric_on_every_isa);
     RUN(test_distance_symmetric_equals_rows_on_every_isa);
     RUN(test_bad_input_is_refused);

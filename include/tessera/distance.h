@@ -89,6 +89,41 @@ TSR_API tsr_status tsr_kmeans_chunk_f64(int64_t m, int64_t d, const double *x, i
                                         int64_t *labels, double *inertia, double *sums, int64_t *counts);
 
 /**
+ * The assignment half of tsr_kmeans_chunk_f32, row by row: labels[i] as tsr_kmeans_assign_f32
+ * (the same bits) and err[i] = e_i = Σ_t ((double)x_it − (double)c_{labels[i],t})² over t in
+ * order, the term tsr_kmeans_chunk_f32 adds into its inertia. Arguments as tsr_kmeans_chunk_f32
+ * (xt: the same m rows transposed, read in place), err: m doubles. With tsr_kmeans_accumulate_f32
+ * over a chunk's rows afterwards, the rows of one chunk can be labelled by several threads (any
+ * split) and still give the chunk kernel's bits. Every ISA gives the same bits.
+ * Errors: TSR_EINVAL (NULL pointers, m < 0, d < 1, k < 1, ldx < d, ldxt < m), TSR_ENOMEM.
+ * Single-threaded; safe to call from several threads at once on separate outputs.
+ */
+TSR_API tsr_status tsr_kmeans_label_f32(int64_t m, int64_t d, const float *x, int64_t ldx, const float *xt,
+                                        int64_t ldxt, int64_t k, const float *centers, const float *cnorm,
+                                        int64_t *labels, double *err);
+/** As tsr_kmeans_label_f32 with double data (the chunk kernel's f64 labels and errors). */
+TSR_API tsr_status tsr_kmeans_label_f64(int64_t m, int64_t d, const double *x, int64_t ldx, const double *xt,
+                                        int64_t ldxt, int64_t k, const double *centers, const double *cnorm,
+                                        int64_t *labels, double *err);
+
+/**
+ * The accumulation half of tsr_kmeans_chunk_f32 for given labels: *inertia = Σ_i err[i] added in
+ * row order from 0 and, when sums is not NULL, sums[c*d + t] += (double)x_it and counts[c] += 1
+ * for c = labels[i], in row order (the caller zeroes them first). After tsr_kmeans_label_f32 on
+ * the same m rows, the results have the bits of tsr_kmeans_chunk_f32 over those rows. x: row i at
+ * x + i*ldx (ldx >= d; may be NULL without sums). Errors: TSR_EINVAL (NULL pointers, m < 0,
+ * d < 1, k < 1, ldx < d, only one of sums and counts, a label outside 0..k−1; nothing is written
+ * then). Single-threaded.
+ */
+TSR_API tsr_status tsr_kmeans_accumulate_f32(int64_t m, int64_t d, const float *x, int64_t ldx, int64_t k,
+                                             const int64_t *labels, const double *err, double *inertia,
+                                             double *sums, int64_t *counts);
+/** As tsr_kmeans_accumulate_f32 with double data. */
+TSR_API tsr_status tsr_kmeans_accumulate_f64(int64_t m, int64_t d, const double *x, int64_t ldx, int64_t k,
+                                             const int64_t *labels, const double *err, double *inertia,
+                                             double *sums, int64_t *counts);
+
+/**
  * Rows i0 <= i < i1 of the full n × n distance matrix of n points: out[(i − i0)*ldo + j] =
  * dist(x_i, x_j) for every j < n. The points are given twice: row-major (point i at
  * x + i*ldx, ldx >= d) and transposed (feature t of point j at xt[t*ldxt + j], ldxt >= n).

@@ -36,13 +36,26 @@ TSR_TARGET_AVX512 CK_INLINE void ck_stream_f64_avx512(double *dst, const double 
 TSR_TARGET_AVX512 CK_INLINE void ck_fence_avx512(void) { _mm_sfence(); }
 
 /* out[l] = row[bi[l]] for the CK_ROWS lanes: a one- or two-register permute within 16 / 32
- * centres (8 / 16 in double), else a gather (row has CK_KPAD(k) readable values). */
+ * centres (8 / 16 in double), 2 or 4 of them within 128 (float), else a gather (row has
+ * CK_KPAD(k) readable values). */
 TSR_TARGET_AVX512 CK_INLINE void ck_lanes_f32_avx512(const float *row, int64_t k, const int32_t *bi, float *out) {
     const __m512i idx = _mm512_loadu_si512(bi);
     __m512 v;
     if (k <= 16) v = _mm512_permutexvar_ps(idx, _mm512_loadu_ps(row));
     else if (k <= 32) v = _mm512_permutex2var_ps(_mm512_loadu_ps(row), idx, _mm512_loadu_ps(row + 16));
-    else v = _mm512_i32gather_ps(idx, row, 4);
+    else if (k <= 128) {
+        /* 32-centre tables chosen by bits 5 and 6 of the index (a gather costs more) */
+        const __mmask16 b5 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(32));
+        v = _mm512_mask_blend_ps(b5, _mm512_permutex2var_ps(_mm512_loadu_ps(row), idx, _mm512_loadu_ps(row + 16)),
+                                 _mm512_permutex2var_ps(_mm512_loadu_ps(row + 32), idx, _mm512_loadu_ps(row + 48)));
+        if (k > 64) {
+            const __mmask16 b6 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(64));
+            const __m512 w = _mm512_mask_blend_ps(
+                b5, _mm512_permutex2var_ps(_mm512_loadu_ps(row + 64), idx, _mm512_loadu_ps(row + 80)),
+                _mm512_permutex2var_ps(_mm512_loadu_ps(row + 96), idx, _mm512_loadu_ps(row + 112)));
+            v = _mm512_mask_blend_ps(b6, v, w);
+        }
+    } else v = _mm512_i32gather_ps(idx, row, 4);
     _mm512_storeu_ps(out, v);
 }
 TSR_TARGET_AVX512 CK_INLINE void ck_lanes_f64_avx512(const double *row, int64_t k, const int64_t *bi, double *out) {

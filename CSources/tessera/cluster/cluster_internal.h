@@ -32,13 +32,20 @@ typedef struct cluster_kernels {
     void (*kmeans_chunk_f64)(int64_t m, int64_t d, const double *x, int64_t ldx, const double *xt, int64_t ldxt,
                              int64_t k, const double *c, const double *cnorm, int64_t *labels, double *inertia,
                              double *sums, int64_t *counts, double *scratch);
+    /* the chunk's assignment half: labels and err[i] = row i's inertia term; scratch as the chunk's */
+    void (*kmeans_label_f32)(int64_t m, int64_t d, const float *x, int64_t ldx, const float *xt, int64_t ldxt,
+                             int64_t k, const float *c, const float *cnorm, int64_t *labels, double *err,
+                             float *scratch);
+    void (*kmeans_label_f64)(int64_t m, int64_t d, const double *x, int64_t ldx, const double *xt, int64_t ldxt,
+                             int64_t k, const double *c, const double *cnorm, int64_t *labels, double *err,
+                             double *scratch);
     /* rows i0..i1 of the n × n matrix (not cosine) into out (stride ldo), streaming stores */
     void (*rows_f32)(int metric, int64_t n, int64_t d, const float *xt, int64_t ldxt, const float *x, int64_t ldx,
                      int64_t i0, int64_t i1, float *out, int64_t ldo);
     void (*rows_f64)(int metric, int64_t n, int64_t d, const double *xt, int64_t ldxt, const double *x,
                      int64_t ldx, int64_t i0, int64_t i1, double *out, int64_t ldo);
     /* rows i0..i1 from column i0 on and their mirror into the whole matrix out (stride ldo);
-     * scratch: d × (i1 − i0 rounded up to CK_SYM_B) elements */
+     * scratch: CK_SYM_SCRATCH(d, i1 − i0 rounded up to CK_SYM_B) elements */
     void (*sym_f32)(int metric, int64_t n, int64_t d, const float *xt, int64_t ldxt, const float *x, int64_t ldx,
                     int64_t i0, int64_t i1, float *out, int64_t ldo, float *scratch);
     void (*sym_f64)(int metric, int64_t n, int64_t d, const double *xt, int64_t ldxt, const double *x,
@@ -47,11 +54,16 @@ typedef struct cluster_kernels {
 
 /* Rows (and points) of one block of the symmetric kernel. */
 #define CK_SYM_B 16
+/* Elements of the symmetric kernels' scratch for `rows` rows (a multiple of CK_SYM_B): the rows
+ * transposed (d × rows) and the AVX-512 kernel's run state (32 floats per row and per block
+ * point, aligned to 64 bytes). */
+#define CK_SYM_SCRATCH(d, rows) ((d) * (rows) + 32 * (rows) + 32 * CK_SYM_B + 16)
 
 /* Rows per k-means assignment block (the lanes of the transposed scratch). */
 #define CK_ROWS 16
-/* Centres per feature in the chunk kernel's transposed copy (zero-padded to whole vectors). */
-#define CK_KPAD(k) (((k) + 15) / 16 * 16)
+/* Centres per feature in the chunk kernel's transposed copy (zero-padded to whole pairs of
+ * vectors: the AVX-512 float lookup reads 32-centre tables). */
+#define CK_KPAD(k) (((k) + 31) / 32 * 32)
 
 /* The reference table (cluster_scalar.c) and the overrides (cluster_<isa>.c). */
 TSR_INTERNAL extern const cluster_kernels tsr_cluster_kernels_ref;

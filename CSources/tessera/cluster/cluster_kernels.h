@@ -112,7 +112,7 @@ CK_INLINE double ck_reduce16(const double *a) {
 #include "cluster_kmeans.h"
 #include "cluster_rows.h"
 
-/* Defines the kernels of one ISA: ck_column_, ck_pam_deltas_, ck_assign_, ck_kmeans_chunk_ and
+/* Defines the kernels of one ISA: ck_column_, ck_pam_deltas_, ck_assign_, ck_kmeans_chunk_, ck_kmeans_label_ and
  * ck_rows_{f32,f64}_ISA (and ck_sym_generic_{f32,f64}_ISA; the includer names its table's
  * ck_sym_{f32,f64}_ISA, the generic one or its own). The includer first defines ck_vsqrt_ISA(double *v, int64_t n): v[j] =
  * sqrt(v[j]) in place, with the vector square root of that ISA (IEEE, correctly rounded: the same
@@ -132,6 +132,7 @@ CK_INLINE double ck_reduce16(const double *a) {
      .pam_deltas_f32 = ck_pam_deltas_f32_##ISA, .pam_deltas_f64 = ck_pam_deltas_f64_##ISA, \
      .assign_f32 = ck_assign_f32_##ISA, .assign_f64 = ck_assign_f64_##ISA,                 \
      .kmeans_chunk_f32 = ck_kmeans_chunk_f32_##ISA, .kmeans_chunk_f64 = ck_kmeans_chunk_f64_##ISA, \
+     .kmeans_label_f32 = ck_kmeans_label_f32_##ISA, .kmeans_label_f64 = ck_kmeans_label_f64_##ISA, \
      .rows_f32 = ck_rows_f32_##ISA, .rows_f64 = ck_rows_f64_##ISA,                         \
      .sym_f32 = ck_sym_f32_##ISA, .sym_f64 = ck_sym_f64_##ISA}
 

@@ -15,6 +15,8 @@ static void cluster_overlay(void *dst, const void *src) {
     TSR_KERNEL_INHERIT(d, o, assign_f64);
     TSR_KERNEL_INHERIT(d, o, kmeans_chunk_f32);
     TSR_KERNEL_INHERIT(d, o, kmeans_chunk_f64);
+    TSR_KERNEL_INHERIT(d, o, kmeans_label_f32);
+    TSR_KERNEL_INHERIT(d, o, kmeans_label_f64);
     TSR_KERNEL_INHERIT(d, o, rows_f32);
     TSR_KERNEL_INHERIT(d, o, rows_f64);
     TSR_KERNEL_INHERIT(d, o, sym_f32);
@@ -162,6 +164,55 @@ tsr_status tsr_kmeans_chunk_f64(int64_t m, int64_t d, const double *x, int64_t l
     return TSR_OK;
 }
 
+/* The split Lloyd chunk: the labels with per-row errors (the kernel table), then the
+ * accumulation of given labels, plain C (the same additions in the same order on every ISA). */
+#define CK_LABEL_DRIVER(T, SFX)                                                                              \
+    tsr_status tsr_kmeans_label_##SFX(int64_t m, int64_t d, const T *x, int64_t ldx, const T *xt, int64_t ldxt, \
+                                      int64_t k, const T *centers, const T *cnorm, int64_t *labels, double *err) { \
+        static const char fn[] = "tsr_kmeans_label_" #SFX;                                                  \
+        tsr_status s = check_assign(fn, m, d, x, ldx, k, centers, cnorm, labels);                           \
+        if (s != TSR_OK) return s;                                                                          \
+        TSR_CHECK_ARG(ldxt >= m, "%s: ldxt %lld is smaller than m = %lld", fn, (long long)ldxt, (long long)m); \
+        TSR_CHECK_ARG(m == 0 || (xt && err), "%s: xt and err must not be NULL", fn);                        \
+        if (m == 0) return TSR_OK;                                                                          \
+        TSR_CHECK_ARG(k <= INT32_MAX && d <= INT64_MAX / 8 / (CK_ROWS + CK_KPAD(k)), "%s: k = %lld, d = %lld too large", \
+                      fn, (long long)k, (long long)d);                                                      \
+        T *scratch = malloc((size_t)(d * (CK_ROWS + CK_KPAD(k))) * sizeof(T));                              \
+        if (!scratch) return tsr_error(TSR_ENOMEM, "%s: no memory for scratch (d = %lld, k = %lld)", fn, (long long)d, (long long)k); \
+        kernels()->kmeans_label_##SFX(m, d, x, ldx, xt, ldxt, k, centers, cnorm, labels, err, scratch);     \
+        free(scratch);                                                                                      \
+        return TSR_OK;                                                                                      \
+    }                                                                                                       \
+    tsr_status tsr_kmeans_accumulate_##SFX(int64_t m, int64_t d, const T *x, int64_t ldx, int64_t k,       \
+                                           const int64_t *labels, const double *err, double *inertia,      \
+                                           double *sums, int64_t *counts) {                                \
+        static const char fn[] = "tsr_kmeans_accumulate_" #SFX;                                             \
+        TSR_CHECK_ARG(m >= 0, "%s: m must be >= 0 (got %lld)", fn, (long long)m);                           \
+        TSR_CHECK_ARG(d >= 1, "%s: d must be >= 1 (got %lld)", fn, (long long)d);                           \
+        TSR_CHECK_ARG(k >= 1, "%s: k must be >= 1 (got %lld)", fn, (long long)k);                           \
+        TSR_CHECK_ARG(ldx >= d, "%s: ldx %lld is smaller than d = %lld", fn, (long long)ldx, (long long)d); \
+        TSR_CHECK_ARG(inertia != NULL, "%s: inertia must not be NULL", fn);                                 \
+        TSR_CHECK_ARG((sums == NULL) == (counts == NULL), "%s: give both sums and counts, or neither", fn);  \
+        TSR_CHECK_ARG(m == 0 || (labels && err && (x || !sums)), "%s: x, labels and err must not be NULL", fn); \
+        for (int64_t i = 0; i < m; i++)                                                                     \
+            TSR_CHECK_ARG(labels[i] >= 0 && labels[i] < k, "%s: labels[%lld] = %lld outside 0..<%lld", fn,    \
+                          (long long)i, (long long)labels[i], (long long)k);                                \
+        double total = 0;                                                                                   \
+        for (int64_t i = 0; i < m; i++) total = total + err[i];                                             \
+        *inertia = total;                                                                                   \
+        if (sums)                                                                                           \
+            for (int64_t i = 0; i < m; i++) {                                                               \
+                double *restrict sp = sums + labels[i] * d;                                                 \
+                const T *restrict xp = x + i * ldx;                                                         \
+                for (int64_t t = 0; t < d; t++) sp[t] = sp[t] + (double)xp[t];                              \
+                counts[labels[i]] += 1;                                                                     \
+            }                                                                                               \
+        return TSR_OK;                                                                                      \
+    }
+
+CK_LABEL_DRIVER(float, f32)
+CK_LABEL_DRIVER(double, f64)
+
 static tsr_status check_rows(const char *fn, tsr_distance_kind metric, int64_t n, int64_t d, const void *xt,
                              int64_t ldxt, const void *x, int64_t ldx, int64_t i0, int64_t i1, const void *out,
                              int64_t ldo) {
@@ -199,8 +250,8 @@ tsr_status tsr_distance_symmetric_f32(tsr_distance_kind metric, int64_t n, int64
     tsr_status s = check_rows("tsr_distance_symmetric_f32", metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo);
     if (s != TSR_OK || i0 == i1) return s;
     const int64_t rows = (i1 - i0 + CK_SYM_B - 1) / CK_SYM_B * CK_SYM_B;
-    TSR_CHECK_ARG(d <= INT64_MAX / 8 / rows, "tsr_distance_symmetric_f32: d = %lld is too large", (long long)d);
-    float *scratch = malloc((size_t)(d * rows) * sizeof(float));
+    TSR_CHECK_ARG(d <= INT64_MAX / 8 / rows - 64, "tsr_distance_symmetric_f32: d = %lld is too large", (long long)d);
+    float *scratch = malloc((size_t)CK_SYM_SCRATCH(d, rows) * sizeof(float));
     if (!scratch) return tsr_error(TSR_ENOMEM, "tsr_distance_symmetric_f32: no memory for %lld x %lld scratch", (long long)d, (long long)rows);
     kernels()->sym_f32((int)metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo, scratch);
     free(scratch);
@@ -212,8 +263,8 @@ tsr_status tsr_distance_symmetric_f64(tsr_distance_kind metric, int64_t n, int64
     tsr_status s = check_rows("tsr_distance_symmetric_f64", metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo);
     if (s != TSR_OK || i0 == i1) return s;
     const int64_t rows = (i1 - i0 + CK_SYM_B - 1) / CK_SYM_B * CK_SYM_B;
-    TSR_CHECK_ARG(d <= INT64_MAX / 8 / rows, "tsr_distance_symmetric_f64: d = %lld is too large", (long long)d);
-    double *scratch = malloc((size_t)(d * rows) * sizeof(double));
+    TSR_CHECK_ARG(d <= INT64_MAX / 8 / rows - 64, "tsr_distance_symmetric_f64: d = %lld is too large", (long long)d);
+    double *scratch = malloc((size_t)CK_SYM_SCRATCH(d, rows) * sizeof(double));
     if (!scratch) return tsr_error(TSR_ENOMEM, "tsr_distance_symmetric_f64: no memory for %lld x %lld scratch", (long long)d, (long long)rows);
     kernels()->sym_f64((int)metric, n, d, xt, ldxt, x, ldx, i0, i1, out, ldo, scratch);
     free(scratch);
