@@ -229,9 +229,9 @@ tsr_status tsr_qgemm_execute(tsr_pool_t *pool, const tsr_qgemm_plan_t *plan, int
      * head, 178 MB at M = 1 under load: medians 8–15 ms with one run per worker, 6.7–9 ms with
      * runs of 32 panels). Larger M is compute bound: small chunks balance it — a worker that
      * starts late or loses its core leaves the other at most one chunk to wait for. With a
-     * quarter of each worker's share per chunk that wait was up to ~0.4 ms at M = 64 (Gemma 3
-     * gate/up: 256 panels, chunks of 32); a sixteenth keeps it near one panel's ~15 µs per
-     * chunk of work while the atomic per chunk stays negligible. */
+     * quarter of each worker's share per chunk that could be ~0.4 ms at M = 64 (Gemma 3
+     * gate/up: 256 panels of ~13 µs, chunks of 32, estimated); a sixteenth bounds it by
+     * 8 panels, and the atomic per chunk stays negligible. */
     const int64_t nw = nt > 0 ? nt : 1;
     int64_t chunk;
     if (m <= 8) {
