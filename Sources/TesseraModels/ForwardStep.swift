@@ -25,32 +25,41 @@ extension LlamaModel {
         let t = slices.reduce(0) { $0 + $1.tokens.count }
         let d = c.embeddingLength, hd = c.headDim, heads = c.heads, kvh = c.kvHeads
         let qd = heads * hd, kvd = kvh * hd, f = c.feedForwardLength, qkvd = qd + 2 * kvd
-        let rd = c.ropeDimensions
+        let rd = c.ropeDimensions, eps = c.rmsEpsilon
         let x = ws.x, xn = ws.xn, qkv = ws.qkv, att = ws.att, tmp = ws.tmp, gu = ws.gu, gate = ws.gate
         let t0 = monotonicSeconds()
         var tProj = 0.0, tAtt = 0.0
 
+        // every row's token and cache position, so the row-parallel parts need no slice lookup
+        let rowToken = ws.rowInfo, rowPosition = ws.rowInfo + ws.rows
         for s in slices {
-            for (i, tok) in s.tokens.enumerated() { embedding.dequantizeRow(tok, into: x + (s.row + i) * d) }
+            for (i, tok) in s.tokens.enumerated() {
+                rowToken[s.row + i] = tok
+                rowPosition[s.row + i] = s.start + i
+            }
         }
-        if c.family.scalesEmbedding {
-            let scale = Float(d).squareRoot()
-            for i in 0..<(t * d) { x[i] *= scale }
-        }
-        // RoPE angles of every row at its own position, one table per RoPE base
-        for (b, table) in ropeTables.enumerated() {
-            let inv = table.inverseFrequencies
-            for s in slices {
-                for i in 0..<s.tokens.count {
-                    let pos = Double(s.start + i) / table.positionScale
-                    let cs = ws.rope + (b * ws.rows + s.row + i) * rd
-                    for j in 0..<(rd / 2) {
-                        let th = pos * inv[j]
-                        cs[2 * j] = Float(cos(th))
-                        cs[2 * j + 1] = Float(sin(th))
+        // Between two projections everything is row by row (norms, residual adds, RoPE, the
+        // GLU): each such stretch is one row-parallel region (`overRows`), so the pool's other
+        // workers compute instead of waiting for the caller at the next projection.
+        let scale = c.family.scalesEmbedding ? Float(d).squareRoot() : 1
+        try overRows(t) { (rows) throws(TesseraError) in
+            for r in rows {
+                embedding.dequantizeRow(rowToken[r], into: x + r * d)
+                if scale != 1 { for i in 0..<d { x[r * d + i] *= scale } }
+                // RoPE angles of the row at its own position, one table per RoPE base
+                for (b, table) in ropeTables.enumerated() {
+                    let pos = Double(rowPosition[r]) / table.positionScale
+                    let cs = ws.rope + (b * ws.rows + r) * rd
+                    table.inverseFrequencies.withUnsafeBufferPointer { inv in
+                        for j in 0..<(rd / 2) {
+                            let th = pos * inv[j]
+                            cs[2 * j] = Float(cos(th))
+                            cs[2 * j + 1] = Float(sin(th))
+                        }
                     }
                 }
             }
+            if let first = blocks.first { rmsNorm(x, first.attnNorm, rows: rows, dim: d, eps: eps, into: xn) }
         }
 
         @inline(__always) func timed(_ acc: inout Double, _ body: () throws(TesseraError) -> Void) throws(TesseraError) {
@@ -60,31 +69,32 @@ extension LlamaModel {
         }
 
         for (l, blk) in blocks.enumerated() {
-            rmsNorm(x, blk.attnNorm, rows: t, dim: d, eps: c.rmsEpsilon, into: xn)
             try timed(&tProj) { () throws(TesseraError) in try blk.qkv.apply(xn, rows: t, into: qkv, ldy: qkvd) }
-            if let bias = blk.qkvBias {
-                bias.withUnsafeBufferPointer { b in
-                    for i in 0..<t { for j in 0..<qkvd { qkv[i * qkvd + j] += b[j] } }
-                }
-            }
             // one row: q, k, v are already contiguous slices of it; several rows: split them out
             let (q, k, v) = t == 1 ? (qkv, qkv + qd, qkv + qd + kvd) : (ws.q, ws.k, ws.v)
-            if t > 1 {
-                for i in 0..<t {
-                    let r = qkv + i * qkvd
-                    q.advanced(by: i * qd).update(from: r, count: qd)
-                    k.advanced(by: i * kvd).update(from: r + qd, count: kvd)
-                    v.advanced(by: i * kvd).update(from: r + qd + kvd, count: kvd)
-                }
-            }
-            if let qn = blk.qNorm, let kn = blk.kNorm {
-                // per-head RMSNorm (one "row" per head), in place
-                rmsNorm(q, qn, rows: t * heads, dim: hd, eps: c.rmsEpsilon, into: q)
-                rmsNorm(k, kn, rows: t * kvh, dim: hd, eps: c.rmsEpsilon, into: k)
-            }
             let cs = ws.rope + blk.ropeTable * ws.rows * rd
-            applyRoPE(q, rows: t, heads: heads, headDim: hd, ropeDims: rd, table: cs)
-            applyRoPE(k, rows: t, heads: kvh, headDim: hd, ropeDims: rd, table: cs)
+            try overRows(t) { (rows) throws(TesseraError) in
+                if let bias = blk.qkvBias {
+                    bias.withUnsafeBufferPointer { b in
+                        for i in rows { for j in 0..<qkvd { qkv[i * qkvd + j] += b[j] } }
+                    }
+                }
+                if t > 1 {
+                    for i in rows {
+                        let r = qkv + i * qkvd
+                        q.advanced(by: i * qd).update(from: r, count: qd)
+                        k.advanced(by: i * kvd).update(from: r + qd, count: kvd)
+                        v.advanced(by: i * kvd).update(from: r + qd + kvd, count: kvd)
+                    }
+                }
+                if let qn = blk.qNorm, let kn = blk.kNorm {
+                    // per-head RMSNorm (one "row" per head), in place
+                    rmsNorm(q, qn, rows: (rows.lowerBound * heads)..<(rows.upperBound * heads), dim: hd, eps: eps, into: q)
+                    rmsNorm(k, kn, rows: (rows.lowerBound * kvh)..<(rows.upperBound * kvh), dim: hd, eps: eps, into: k)
+                }
+                applyRoPE(q, rows: rows, heads: heads, headDim: hd, ropeDims: rd, table: cs)
+                applyRoPE(k, rows: rows, heads: kvh, headDim: hd, ropeDims: rd, table: cs)
+            }
             let window = blk.local ? c.slidingWindow : nil
             for s in slices {
                 let n = s.tokens.count
@@ -95,31 +105,40 @@ extension LlamaModel {
                 try attend(slices, layer: l, q: q, heads: heads, window: window, into: att)
             }
             try timed(&tProj) { () throws(TesseraError) in try blk.o.apply(att, rows: t, into: tmp) }
-            if let pn = blk.postAttentionNorm { rmsNorm(tmp, pn, rows: t, dim: d, eps: c.rmsEpsilon, into: tmp) }
-            for i in 0..<(t * d) { x[i] += tmp[i] }
-            rmsNorm(x, blk.ffnNorm, rows: t, dim: d, eps: c.rmsEpsilon, into: xn)
+            try overRows(t) { (rows) throws(TesseraError) in
+                if let pn = blk.postAttentionNorm { rmsNorm(tmp, pn, rows: rows, dim: d, eps: eps, into: tmp) }
+                addRows(x, tmp, rows: rows, dim: d)
+                rmsNorm(x, blk.ffnNorm, rows: rows, dim: d, eps: eps, into: xn)
+            }
             try timed(&tProj) { () throws(TesseraError) in try blk.gateUp.apply(xn, rows: t, into: gu, ldy: 2 * f) }
-            for i in 0..<t {
-                let g = gu + i * 2 * f
-                switch c.family.activation {
-                case .silu:
-                    // vectorised C kernel; the scalar expf loop cost ≈ 6 % of a decoded token
-                    try Elementwise.swiGLU(gate: g, up: g + f, into: gate + i * f, count: f)
-                case .geluTanh:
-                    // vectorised C kernel, the same bits on every ISA (was a scalar tanhf loop)
-                    try Elementwise.geGLUTanh(gate: g, up: g + f, into: gate + i * f, count: f)
+            try overRows(t) { (rows) throws(TesseraError) in
+                for i in rows {
+                    let g = gu + i * 2 * f
+                    switch c.family.activation {
+                    case .silu:
+                        // vectorised C kernel; the scalar expf loop cost ≈ 6 % of a decoded token
+                        try Elementwise.swiGLU(gate: g, up: g + f, into: gate + i * f, count: f)
+                    case .geluTanh:
+                        // vectorised C kernel, the same bits on every ISA (was a scalar tanhf loop)
+                        try Elementwise.geGLUTanh(gate: g, up: g + f, into: gate + i * f, count: f)
+                    }
                 }
             }
             try timed(&tProj) { () throws(TesseraError) in try blk.down.apply(gate, rows: t, into: tmp) }
-            if let pn = blk.postFFNNorm { rmsNorm(tmp, pn, rows: t, dim: d, eps: c.rmsEpsilon, into: tmp) }
-            for i in 0..<(t * d) { x[i] += tmp[i] }
+            let next = l + 1 < blocks.count ? blocks[l + 1] : nil
+            try overRows(t) { (rows) throws(TesseraError) in
+                if let pn = blk.postFFNNorm { rmsNorm(tmp, pn, rows: rows, dim: d, eps: eps, into: tmp) }
+                addRows(x, tmp, rows: rows, dim: d)
+                // the next layer's input norm while the rows are at hand
+                if let next { rmsNorm(x, next.attnNorm, rows: rows, dim: d, eps: eps, into: xn) }
+            }
         }
 
         // the logit rows of every slice, gathered and normed, then one output projection
         var nl = 0
         for s in slices where s.logitCount > 0 {
             let first = s.logits == .last ? s.row + s.tokens.count - 1 : s.row
-            rmsNorm(x + first * d, outputNorm, rows: s.logitCount, dim: d, eps: c.rmsEpsilon, into: xn + s.logitRow * d)
+            rmsNorm(x + first * d, outputNorm, rows: 0..<s.logitCount, dim: d, eps: eps, into: xn + s.logitRow * d)
             nl += s.logitCount
         }
         if nl > 0 {
@@ -134,6 +153,31 @@ extension LlamaModel {
             s.session.profile.rest += max(0, total - tProj - tAtt) * share
             s.session.profile.tokens += s.tokens.count
         }
+    }
+
+    /// Fewest rows of a part of a row-parallel region (a row's norms, adds and GLU take a few
+    /// microseconds; a fork-join about one).
+    static let rowsPerPart = 2
+
+    /// Runs `body` over the rows `0..<t` in contiguous parts: on the pool's workers (dynamic,
+    /// about eight parts per worker, so a worker that loses its core on a shared machine holds
+    /// the others up by one small part, not half the rows) when there are at least two parts
+    /// of `rowsPerPart` rows, else inline on the caller (a decode step). The rows are
+    /// independent and each is computed the same way wherever it runs, so the bits do not
+    /// depend on the split or the thread count. The error of the lowest failing part is thrown.
+    private func overRows(_ t: Int, _ body: (Range<Int>) throws(TesseraError) -> Void) throws(TesseraError) {
+        let n = min(8 * pool.threadCount, t / Self.rowsPerPart)
+        if n <= 1 || pool.threadCount <= 1 {
+            try body(0..<t)
+            return
+        }
+        let failures = SliceFailures(count: n)
+        pool.parallelFor(0..<n, schedule: .dynamic(chunk: 1)) { parts, _ in
+            for p in parts {
+                do throws(TesseraError) { try body((p * t / n)..<((p + 1) * t / n)) } catch { failures.set(p, error) }
+            }
+        }
+        if let e = failures.first { throw e }
     }
 
     /// Attention of every slice on its own cache at `layer` (its K/V already appended). The
@@ -165,28 +209,54 @@ extension LlamaModel {
         for s in slices where s.tokens.count > 1 { try one(s) }
     }
 
-    /// y = x / sqrt(mean(x²) + eps) * w, per row; f32 with a fixed reduction order.
-    private func rmsNorm(_ src: UnsafePointer<Float>, _ w: [Float], rows: Int, dim: Int, eps: Float,
+    /// y = x / sqrt(mean(x²) + eps) · w for the rows `rows` of `dim` floats (`dst` may be
+    /// `src`); f32 with a fixed reduction order (`dotF32`), the products `(x·scale)·w` in
+    /// `SIMD16` arithmetic (the same bits as element by element).
+    private func rmsNorm(_ src: UnsafePointer<Float>, _ w: [Float], rows: Range<Int>, dim: Int, eps: Float,
                          into dst: UnsafeMutablePointer<Float>) {
         w.withUnsafeBufferPointer { wb in
-            for r in 0..<rows {
+            let wp = UnsafeRawPointer(wb.baseAddress!)
+            for r in rows {
                 let a = src + r * dim, o = dst + r * dim
                 let ss = dotF32(a, a, dim)
                 let scale = 1 / (ss / Float(dim) + eps).squareRoot()
-                for i in 0..<dim { o[i] = a[i] * scale * wb[i] }
+                let vs = SIMD16<Float>(repeating: scale)
+                let ra = UnsafeRawPointer(a), ro = UnsafeMutableRawPointer(o)
+                var i = 0
+                while i + 16 <= dim {
+                    let va = ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+                    let vw = wp.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+                    ro.storeBytes(of: (va * vs) * vw, toByteOffset: 4 * i, as: SIMD16<Float>.self)
+                    i += 16
+                }
+                while i < dim { o[i] = a[i] * scale * wb[i]; i += 1 }
             }
         }
+    }
+
+    /// x += y over the rows `rows` of `dim` floats.
+    private func addRows(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, rows: Range<Int>, dim: Int) {
+        let lo = rows.lowerBound * dim, hi = rows.upperBound * dim
+        let rx = UnsafeMutableRawPointer(x), ry = UnsafeRawPointer(y)
+        var i = lo
+        while i + 16 <= hi {
+            let s = rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+                + ry.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+            rx.storeBytes(of: s, toByteOffset: 4 * i, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < hi { x[i] += y[i]; i += 1 }
     }
 
     /// Rotates the pairs of the first `ropeDims` of every head by angle j: adjacent pairs
     /// (x[2j], x[2j+1]) (ggml's "normal" RoPE, which Llama GGUF files are converted for) or
     /// halves (x[j], x[j + ropeDims/2]) (NeoX: Qwen, Gemma); row `i` by the cos/sin pairs at
     /// `table + i·ropeDims`.
-    private func applyRoPE(_ p: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim: Int, ropeDims: Int,
+    private func applyRoPE(_ p: UnsafeMutablePointer<Float>, rows: Range<Int>, heads: Int, headDim: Int, ropeDims: Int,
                            table: UnsafePointer<Float>) {
         let half = ropeDims / 2
         let (stride, partner) = config.family.ropeStyle == .adjacentPairs ? (2, 1) : (1, half)
-        for i in 0..<rows {
+        for i in rows {
             let cs = table + i * ropeDims
             for h in 0..<heads {
                 let v = p + (i * heads + h) * headDim

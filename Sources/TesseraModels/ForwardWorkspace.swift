@@ -22,6 +22,8 @@ public final class ForwardWorkspace: @unchecked Sendable {
     let x, xn, q, k, v, att, tmp, gate, gu, logits, rope, qkv: UnsafeMutablePointer<Float>
     /// Each row's RoPE table: row `i`'s cos/sin for base `b` at `rope + (b·rows + i)·ropeDimensions`.
     let ropeTables: Int
+    /// Each row's token id (`rowInfo[i]`) and cache position (`rowInfo[rows + i]`) in a step.
+    let rowInfo: UnsafeMutablePointer<Int>
     private let buffers: [UnsafeMutablePointer<Float>]
 
     /// Buffers for `rows` token rows and `logitRows` logit rows of `model`. Errors:
@@ -42,6 +44,8 @@ public final class ForwardWorkspace: @unchecked Sendable {
         let sizes = [rows * d, rows * max(d, qd), rows * qd, rows * kvd, rows * kvd, rows * qd,
                      rows * max(d, qd), rows * f, rows * 2 * f, logitRows * c.vocabularySize,
                      ropeTables * rows * c.ropeDimensions, rows * (qd + 2 * kvd)]
+        rowInfo = try FallibleAllocation.elements(2 * rows, of: Int.self, "forward workspace row table of \(2 * rows) entries")
+        rowInfo.initialize(repeating: 0, count: 2 * rows)
         var b = [UnsafeMutablePointer<Float>]()
         do {
             for n in sizes {
@@ -51,6 +55,7 @@ public final class ForwardWorkspace: @unchecked Sendable {
             }
         } catch {
             for p in b { FallibleAllocation.free(p) }
+            FallibleAllocation.free(rowInfo)
             throw error
         }
         buffers = b
@@ -60,5 +65,6 @@ public final class ForwardWorkspace: @unchecked Sendable {
 
     deinit {
         for p in buffers { FallibleAllocation.free(p) }
+        FallibleAllocation.free(rowInfo)
     }
 }

@@ -67,6 +67,25 @@ func runModelsBench(_ ctx: BenchContext) throws {
     var base = model.tokenizer.encode(text)
     while base.count < 512 { base += base }
 
+    // TESSERA_BENCH_PREFILL_LOOP=N: only N prefills of 128 tokens, for a profiler (perf record)
+    if let n = ProcessInfo.processInfo.environment["TESSERA_BENCH_PREFILL_LOOP"].flatMap(Int.init), n > 0 {
+        // TESSERA_BENCH_PREFILL_ROWS=R: steps of R rows on a workspace of that size (default: the session's)
+        let stepRows = ProcessInfo.processInfo.environment["TESSERA_BENCH_PREFILL_ROWS"].flatMap(Int.init)
+        let ws = try stepRows.map { try ForwardWorkspace(model: model, rows: $0, logitRows: 1) }
+        let toks = Array(base.prefix(128))
+        var times = [Double]()
+        for _ in 0..<n {
+            let t0 = benchNow()
+            session.reset()
+            if let ws { _ = try model.forward(batch: [BatchEntry(session: session, tokens: toks)], workspace: ws) }
+            else { try session.forward(toks, logits: .last) }
+            times.append(benchNow() - t0)
+        }
+        let s = summarize(times)
+        out.note("llm: prefill loop, \(n) × 128 tokens: median \(String(format: "%.4f", s.median)) s (\(String(format: "%.4f", s.min))–\(String(format: "%.4f", s.max))), \(String(format: "%.0f", 128 / s.median)) tok/s")
+        return
+    }
+
     // ---- prefill vs SGEMM-equivalent (OpenBLAS f32, same projection shapes, same rows)
     let sgemm = SgemmEquivalent(config: c)
     // the machine's SGEMM rate (OpenBLAS, 1024^3 f32, all cores): the limit prefill is held to

@@ -227,14 +227,18 @@ tsr_status tsr_qgemm_execute(tsr_pool_t *pool, const tsr_qgemm_plan_t *plan, int
      * prefetch stream stays unbroken — but not one run per worker: on a shared box a worker that
      * loses its core for a while would leave the other waiting at the join (the Gemma 3 output
      * head, 178 MB at M = 1 under load: medians 8–15 ms with one run per worker, 6.7–9 ms with
-     * runs of 32 panels). Larger M is compute bound: smaller chunks balance it. */
+     * runs of 32 panels). Larger M is compute bound: small chunks balance it — a worker that
+     * starts late or loses its core leaves the other at most one chunk to wait for. With a
+     * quarter of each worker's share per chunk that could be ~0.4 ms at M = 64 (Gemma 3
+     * gate/up: 256 panels of ~13 µs, chunks of 32, estimated); a sixteenth bounds it by
+     * 8 panels, and the atomic per chunk stays negligible. */
     const int64_t nw = nt > 0 ? nt : 1;
     int64_t chunk;
     if (m <= 8) {
         const int64_t share = (plan->npanels + nw - 1) / nw;
         chunk = share < 32 ? share : 32;
     } else {
-        chunk = (plan->npanels + 4 * nw - 1) / (4 * nw);
+        chunk = (plan->npanels + 16 * nw - 1) / (16 * nw);
     }
     chunk = chunk < 1 ? 1 : chunk;
     if (plan->is_float)

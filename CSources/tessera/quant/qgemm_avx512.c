@@ -184,6 +184,117 @@ AVX512 static void qpanel_m1x2_avx512vnni(const tsr_qkernel_desc *d, const uint8
     else qtile1x2(d, pa, pb, 8, act, meta, ya, yb, nva, nvb);
 }
 
+/*
+ * M > 8 on 4-bit layouts (nibbles, with a high plane, or indexing a code table): qtile
+ * unpacks every record once per 8-row tile of activations — for Q5_0 13 vector operations
+ * per 64-byte chunk against its 16 vpdpbusd, plus the super-block scale products of K-quants
+ * per group and tile, all on the pipes vpdpbusd needs. Here a slab of a panel's groups is
+ * unpacked once (one byte per weight, in the 8-bit record order: nibble chunk j's low codes
+ * pair with activations 8j..8j+3, its high codes with 8j+4..8j+7) and each group's weight
+ * scales computed once; then every tile runs the 8-bit inner loop over the slab. The integer
+ * sums are exact and the float step is the same operations on the same values in the same
+ * order (the accumulators cross slab boundaries through y as exact f32 stores and loads),
+ * so the bits are qtile's — and the M = 1 path's.
+ */
+#define QSLAB_BYTES 12288 /* unpacked weights per slab: 24 groups of 32, 48 of 16; L1-resident */
+#define QSLAB_GROUPS 48
+
+typedef struct {
+    __m512 s, mn;
+    __m512i zv;
+} qslab_scales;
+
+/* Unpacks groups [g0, g1) of `panel` into `u` (16·g bytes per group) and their scales. */
+INLINE void qslab_unpack(const tsr_qkernel_desc *d, const uint8_t *panel, int g0, int g1, const int BITS,
+                         uint8_t *u, qslab_scales *sc) {
+    const int g = d->group;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i lut = BITS == 6 ? tsr_qlut512(d) : m4;
+    for (int gi = g0; gi < g1; gi++) {
+        const uint8_t *rec = panel + (size_t)gi * d->rec_bytes;
+        uint8_t *ug = u + (size_t)(gi - g0) * 16 * (size_t)g;
+        TSR_QPREFETCH_RECORD(rec, d->rec_bytes);
+        for (int j = 0; j < g / 8; j++) {
+            const __m512i w = _mm512_loadu_si512((const void *)(rec + 64 * j));
+            __m512i lo = _mm512_and_si512(w, m4);
+            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+            if (BITS == 5) {
+                lo = _mm512_or_si512(lo, tsr_qhplane512(d, rec, j, 0));
+                hi = _mm512_or_si512(hi, tsr_qhplane512(d, rec, j, 1));
+            }
+            if (BITS == 6) {
+                lo = _mm512_shuffle_epi8(lut, lo);
+                hi = _mm512_shuffle_epi8(lut, hi);
+            }
+            _mm512_store_si512((void *)(ug + 128 * j), lo);
+            _mm512_store_si512((void *)(ug + 128 * j + 64), hi);
+        }
+        qslab_scales *c = sc + (gi - g0);
+        tsr_qgroup_scales512(d, rec, tsr_qsuper(d, panel, gi), &c->s, &c->mn, &c->zv);
+    }
+}
+
+/* MT activation rows against groups [g0, g1) of an unpacked slab: accumulators start at zero
+ * (first slab) or from y, and go back to y (with the bias after the last slab). */
+INLINE void qslab_tile(const tsr_qkernel_desc *d, const uint8_t *u, const qslab_scales *sc, int g0, int g1,
+                       const int MT, const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y,
+                       int64_t ldy, int first, int last, const float *bias, int32_t nvalid) {
+    const int g = d->group, ng = d->ngroups;
+    const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
+    __m512 acc[8];
+    for (int m = 0; m < MT; m++) acc[m] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(km, y + m * ldy);
+    for (int gi = g0; gi < g1; gi++) {
+        const int8_t *ag = act + (int64_t)gi * g;
+        const uint8_t *ug = u + (size_t)(gi - g0) * 16 * (size_t)g;
+        __m512i is[8];
+        for (int m = 0; m < MT; m++) is[m] = _mm512_setzero_si512();
+        for (int j = 0; j < g / 4; j++) {
+            const __m512i w = _mm512_load_si512((const void *)(ug + 64 * j));
+            for (int m = 0; m < MT; m++) is[m] = _mm512_dpbusd_epi32(is[m], w, bcast4(ag + m * as + 4 * j));
+        }
+        const qslab_scales *c = sc + (gi - g0);
+        tsr_qepilogue512_rows(d, c->s, c->mn, c->zv, MT, is, meta + gi, ng, acc);
+    }
+    const __m512 b = last && bias ? _mm512_maskz_loadu_ps(km, bias) : _mm512_setzero_ps();
+    for (int m = 0; m < MT; m++) _mm512_mask_storeu_ps(y + m * ldy, km, last && bias ? _mm512_add_ps(acc[m], b) : acc[m]);
+}
+
+#define QSLAB_CASES                                                                                         \
+    switch (t) {                                                                                            \
+    case 8: qslab_tile(d, u, sc, g0, g1, 8, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
+    case 7: qslab_tile(d, u, sc, g0, g1, 7, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
+    case 6: qslab_tile(d, u, sc, g0, g1, 6, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
+    case 5: qslab_tile(d, u, sc, g0, g1, 5, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
+    case 4: qslab_tile(d, u, sc, g0, g1, 4, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
+    case 3: qslab_tile(d, u, sc, g0, g1, 3, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
+    case 2: qslab_tile(d, u, sc, g0, g1, 2, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
+    default: qslab_tile(d, u, sc, g0, g1, 1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;         \
+    }
+
+/* A 4-bit-layout panel against mt > 8 activation rows, slab by slab (see above). */
+AVX512 static void qpanel_slabs(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act,
+                                int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy, const float *bias,
+                                int32_t nvalid) {
+    _Alignas(64) uint8_t u[QSLAB_BYTES];
+    qslab_scales sc[QSLAB_GROUPS];
+    const int ng = d->ngroups, per = 16 * d->group;
+    int gs = QSLAB_BYTES / per;
+    gs = gs < 1 ? 1 : gs > QSLAB_GROUPS ? QSLAB_GROUPS : gs;
+    for (int g0 = 0; g0 < ng; g0 += gs) {
+        const int g1 = g0 + gs < ng ? g0 + gs : ng, first = g0 == 0, last = g1 == ng;
+        if (d->lut) qslab_unpack(d, panel, g0, g1, 6, u, sc);
+        else if (d->hbits) qslab_unpack(d, panel, g0, g1, 5, u, sc);
+        else qslab_unpack(d, panel, g0, g1, 4, u, sc);
+        for (int64_t m0 = 0; m0 < mt; m0 += 8) {
+            const int t = (int)(mt - m0 < 8 ? mt - m0 : 8);
+            const int8_t *a = act + m0 * as;
+            const tsr_qact_meta *mm = meta + m0 * ng;
+            float *yy = y + m0 * ldy;
+            QSLAB_CASES
+        }
+    }
+}
+
 #define QTILE_CASES(BITS)                                                                                   \
     switch (t) {                                                                                            \
     case 8: qtile(d, panel, 8, BITS, a, as, mm, yy, ldy, bias, nvalid); break;                            \
@@ -199,6 +310,10 @@ AVX512 static void qpanel_m1x2_avx512vnni(const tsr_qkernel_desc *d, const uint8
 AVX512 void tsr_qkernel_avx512vnni(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act,
                                    int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
                                    const float *bias, int32_t nvalid) {
+    if (mt > 8 && d->bits == 4 && 16 * d->group <= QSLAB_BYTES) {
+        qpanel_slabs(d, panel, mt, act, as, meta, y, ldy, bias, nvalid);
+        return;
+    }
     for (int64_t m0 = 0; m0 < mt; m0 += 8) {
         const int t = (int)(mt - m0 < 8 ? mt - m0 : 8);
         const int8_t *a = act + m0 * as;

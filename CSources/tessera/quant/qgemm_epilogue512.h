@@ -27,11 +27,12 @@ static inline __attribute__((always_inline)) TSR_TARGET_AVX512 __m512i tsr_qlut5
     return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)d->lut));
 }
 
-/* `meta` points at group gi of row 0; row m's entry is meta[m·ng]. `sup` is the group's
- * super-block entry (tsr_qsuper) of a two-level panel, else NULL. */
+/* The weight side of a group's float step: the 16 rows' scales `s`, minimums `mn` (zero
+ * without) and per-row zero points `zv` (zero unless d->zkind == TSR_QZ_ROW) of record `rec`.
+ * `sup` is the group's super-block entry (tsr_qsuper) of a two-level panel, else NULL. */
 static inline __attribute__((always_inline)) TSR_TARGET_AVX512 void
-tsr_qepilogue512(const tsr_qkernel_desc *d, const uint8_t *rec, const uint8_t *sup, const int MT, const __m512i *is,
-                 const tsr_qact_meta *meta, int64_t ng, __m512 *acc) {
+tsr_qgroup_scales512(const tsr_qkernel_desc *d, const uint8_t *rec, const uint8_t *sup, __m512 *s_out, __m512 *mn_out,
+                     __m512i *zv_out) {
     const size_t ss = d->scale_f32 ? 4 : 2;
     const uint8_t *sc = rec + d->wbytes, *ex = sc + TSR_QP * ss;
     __m512 s, mn = _mm512_setzero_ps();
@@ -50,6 +51,17 @@ tsr_qepilogue512(const tsr_qkernel_desc *d, const uint8_t *rec, const uint8_t *s
             mn = d->scale_f32 ? _mm512_loadu_ps((const float *)(const void *)ex)
                               : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)ex));
     }
+    *s_out = s;
+    *mn_out = mn;
+    *zv_out = zv;
+}
+
+/* The activation side of the float step for MT rows, from the group's weight scales:
+ * acc += ((float)(isum − z·Σa) · d_a) · s (+ mn·d_a·Σa). `meta` points at group gi of row 0;
+ * row m's entry is meta[m·ng]. */
+static inline __attribute__((always_inline)) TSR_TARGET_AVX512 void
+tsr_qepilogue512_rows(const tsr_qkernel_desc *d, __m512 s, __m512 mn, __m512i zv, const int MT, const __m512i *is,
+                      const tsr_qact_meta *meta, int64_t ng, __m512 *acc) {
     for (int m = 0; m < MT; m++) {
         const tsr_qact_meta *am = meta + (int64_t)m * ng;
         const __m512i corr = d->zkind == TSR_QZ_ROW ? _mm512_mullo_epi32(zv, _mm512_set1_epi32(am->sum))
@@ -58,6 +70,17 @@ tsr_qepilogue512(const tsr_qkernel_desc *d, const uint8_t *rec, const uint8_t *s
         acc[m] = _mm512_fmadd_ps(t, s, acc[m]);
         if (d->has_min) acc[m] = _mm512_fmadd_ps(mn, _mm512_set1_ps(am->dsum), acc[m]);
     }
+}
+
+/* The whole float step of one group: weight scales of `rec` (tsr_qgroup_scales512), then
+ * the MT rows (tsr_qepilogue512_rows). */
+static inline __attribute__((always_inline)) TSR_TARGET_AVX512 void
+tsr_qepilogue512(const tsr_qkernel_desc *d, const uint8_t *rec, const uint8_t *sup, const int MT, const __m512i *is,
+                 const tsr_qact_meta *meta, int64_t ng, __m512 *acc) {
+    __m512 s, mn;
+    __m512i zv;
+    tsr_qgroup_scales512(d, rec, sup, &s, &mn, &zv);
+    tsr_qepilogue512_rows(d, s, mn, zv, MT, is, meta, ng, acc);
 }
 
 #endif /* TSR_QGEMM_EPILOGUE512_H */
