@@ -237,6 +237,34 @@ static void run_chunk(void *ctx, void *out) {
                                       sums, counts));
 }
 
+/* Random points (row-major and transposed) and centres, value = scale·u + shift in float and the
+ * same value in double; centre 2 repeats centre 0 when `tie` (equal distances: the lower label
+ * wins); the centre norms summed in order. Freed by chunk_case_free. */
+static chunk_case chunk_case_make(int f64, int64_t m, int64_t d, int64_t ldx, int64_t ldxt, int64_t k, float scale,
+                                  float shift, int tie, unsigned long long *s) {
+    float *x32 = malloc((size_t)(m * ldx) * sizeof(float)), *xt32 = malloc((size_t)(d * ldxt) * sizeof(float));
+    float *c32 = malloc((size_t)(k * d) * sizeof(float)), *cn32 = malloc((size_t)k * sizeof(float));
+    double *x64 = malloc((size_t)(m * ldx) * sizeof(double)), *xt64 = malloc((size_t)(d * ldxt) * sizeof(double));
+    double *c64 = malloc((size_t)(k * d) * sizeof(double)), *cn64 = malloc((size_t)k * sizeof(double));
+    for (int64_t i = 0; i < m * ldx; i++) { x32[i] = scale * tsr_test_uniform(s) + shift; x64[i] = x32[i]; }
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t t = 0; t < d; t++) { xt32[t * ldxt + i] = x32[i * ldx + t]; xt64[t * ldxt + i] = x64[i * ldx + t]; }
+    for (int64_t i = 0; i < k * d; i++) { c32[i] = scale * tsr_test_uniform(s) + shift; c64[i] = c32[i]; }
+    if (tie && k > 2) { memcpy(c32 + 2 * d, c32, (size_t)d * sizeof(float)); memcpy(c64 + 2 * d, c64, (size_t)d * sizeof(double)); }
+    for (int64_t cc = 0; cc < k; cc++) {
+        float a = 0;
+        double b = 0;
+        for (int64_t t = 0; t < d; t++) { a = a + c32[cc * d + t] * c32[cc * d + t]; b = b + c64[cc * d + t] * c64[cc * d + t]; }
+        cn32[cc] = a; cn64[cc] = b;
+    }
+    return (chunk_case){f64, m, d, ldx, ldxt, k, x32, xt32, c32, cn32, x64, xt64, c64, cn64};
+}
+
+static void chunk_case_free(chunk_case *a) {
+    free((void *)a->x32); free((void *)a->xt32); free((void *)a->c32); free((void *)a->cn32);
+    free((void *)a->x64); free((void *)a->xt64); free((void *)a->c64); free((void *)a->cn64);
+}
+
 TSR_TEST(test_kmeans_chunk_matches_assign_and_sequential_sums_on_every_isa) {
     const int64_t ms[] = {1, 15, 16, 17, 100, 1000};
     const int64_t ds[] = {1, 3, 8, 20};
@@ -247,27 +275,14 @@ TSR_TEST(test_kmeans_chunk_matches_assign_and_sequential_sums_on_every_isa) {
             for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
                 for (int f64 = 0; f64 <= 1; f64++) {
                     const int64_t m = ms[mi], d = ds[di], k = ks[ki], ldx = d + 1, ldxt = m + 5;
-                    float *x32 = malloc((size_t)(m * ldx) * sizeof(float)), *xt32 = malloc((size_t)(d * ldxt) * sizeof(float));
-                    float *c32 = malloc((size_t)(k * d) * sizeof(float)), *cn32 = malloc((size_t)k * sizeof(float));
-                    double *x64 = malloc((size_t)(m * ldx) * sizeof(double)), *xt64 = malloc((size_t)(d * ldxt) * sizeof(double));
-                    double *c64 = malloc((size_t)(k * d) * sizeof(double)), *cn64 = malloc((size_t)k * sizeof(double));
+                    chunk_case a = chunk_case_make(f64, m, d, ldx, ldxt, k, 5, 0, 1, &s);
+                    const float *x32 = a.x32, *c32 = a.c32, *cn32 = a.cn32;
+                    const double *x64 = a.x64, *c64 = a.c64, *cn64 = a.cn64;
                     const size_t bytes = (size_t)m * 8 + 8 + (size_t)(k * d) * 8 + (size_t)k * 8;
                     unsigned char *out = malloc(bytes);
                     int64_t *want_lab = malloc((size_t)m * sizeof(int64_t));
                     double *want_sums = calloc((size_t)(k * d), sizeof(double));
                     int64_t *want_counts = calloc((size_t)k, sizeof(int64_t));
-                    for (int64_t i = 0; i < m * ldx; i++) { x32[i] = 5 * tsr_test_uniform(&s); x64[i] = x32[i]; }
-                    for (int64_t i = 0; i < m; i++)
-                        for (int64_t t = 0; t < d; t++) { xt32[t * ldxt + i] = x32[i * ldx + t]; xt64[t * ldxt + i] = x64[i * ldx + t]; }
-                    for (int64_t i = 0; i < k * d; i++) { c32[i] = 5 * tsr_test_uniform(&s); c64[i] = c32[i]; }
-                    if (k > 2) { memcpy(c32 + 2 * d, c32, (size_t)d * sizeof(float)); memcpy(c64 + 2 * d, c64, (size_t)d * sizeof(double)); }
-                    for (int64_t cc = 0; cc < k; cc++) {
-                        float a = 0;
-                        double b = 0;
-                        for (int64_t t = 0; t < d; t++) { a = a + c32[cc * d + t] * c32[cc * d + t]; b = b + c64[cc * d + t] * c64[cc * d + t]; }
-                        cn32[cc] = a; cn64[cc] = b;
-                    }
-                    chunk_case a = {f64, m, d, ldx, ldxt, k, x32, xt32, c32, cn32, x64, xt64, c64, cn64};
                     run_chunk(&a, out);
                     if (f64) CHECK_OK(tsr_kmeans_assign_f64(m, d, x64, ldx, k, c64, cn64, want_lab));
                     else CHECK_OK(tsr_kmeans_assign_f32(m, d, x32, ldx, k, c32, cn32, want_lab));
@@ -295,7 +310,7 @@ TSR_TEST(test_kmeans_chunk_matches_assign_and_sequential_sums_on_every_isa) {
                     CHECK_SAME_BITS(want_sums, inertia + 1, (size_t)(k * d) * sizeof(double), "chunk sums k %lld", (long long)k);
                     CHECK_SAME_BITS(want_counts, inertia + 1 + k * d, (size_t)k * sizeof(int64_t), "chunk counts k %lld", (long long)k);
                     tsr_test_each_isa_same_bits("kmeans chunk", bytes, run_chunk, &a);
-                    free(x32); free(xt32); free(c32); free(cn32); free(x64); free(xt64); free(c64); free(cn64);
+                    chunk_case_free(&a);
                     free(out); free(want_lab); free(want_sums); free(want_counts);
                 }
 }
@@ -338,29 +353,15 @@ TSR_TEST(test_kmeans_label_and_accumulate_give_the_chunk_bits_on_every_isa) {
             for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
                 for (int f64 = 0; f64 <= 1; f64++) {
                     const int64_t m = ms[mi], d = ds[di], k = ks[ki], ldx = d + 3, ldxt = m + 2;
-                    float *x32 = malloc((size_t)(m * ldx) * sizeof(float)), *xt32 = malloc((size_t)(d * ldxt) * sizeof(float));
-                    float *c32 = malloc((size_t)(k * d) * sizeof(float)), *cn32 = malloc((size_t)k * sizeof(float));
-                    double *x64 = malloc((size_t)(m * ldx) * sizeof(double)), *xt64 = malloc((size_t)(d * ldxt) * sizeof(double));
-                    double *c64 = malloc((size_t)(k * d) * sizeof(double)), *cn64 = malloc((size_t)k * sizeof(double));
                     const size_t bytes = (size_t)m * 8 + 8 + (size_t)(k * d) * 8 + (size_t)k * 8;
                     unsigned char *want = malloc(bytes), *got = malloc(bytes);
-                    for (int64_t i = 0; i < m * ldx; i++) { x32[i] = 4 * tsr_test_uniform(&s) - 1; x64[i] = x32[i]; }
-                    for (int64_t i = 0; i < m; i++)
-                        for (int64_t t = 0; t < d; t++) { xt32[t * ldxt + i] = x32[i * ldx + t]; xt64[t * ldxt + i] = x64[i * ldx + t]; }
-                    for (int64_t i = 0; i < k * d; i++) { c32[i] = 4 * tsr_test_uniform(&s) - 1; c64[i] = c32[i]; }
-                    for (int64_t cc = 0; cc < k; cc++) {
-                        float a = 0;
-                        double b = 0;
-                        for (int64_t t = 0; t < d; t++) { a = a + c32[cc * d + t] * c32[cc * d + t]; b = b + c64[cc * d + t] * c64[cc * d + t]; }
-                        cn32[cc] = a; cn64[cc] = b;
-                    }
-                    chunk_case a = {f64, m, d, ldx, ldxt, k, x32, xt32, c32, cn32, x64, xt64, c64, cn64};
+                    chunk_case a = chunk_case_make(f64, m, d, ldx, ldxt, k, 4, -1, 0, &s);
                     run_chunk(&a, want);
                     run_split(&a, got);
                     CHECK_SAME_BITS(want, got, bytes, "split chunk m %lld d %lld k %lld f64 %d", (long long)m, (long long)d,
                                     (long long)k, f64);
                     tsr_test_each_isa_same_bits("kmeans split chunk", bytes, run_split, &a);
-                    free(x32); free(xt32); free(c32); free(cn32); free(x64); free(xt64); free(c64); free(cn64);
+                    chunk_case_free(&a);
                     free(want); free(got);
                 }
 }
