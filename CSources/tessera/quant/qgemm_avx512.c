@@ -56,11 +56,13 @@ INLINE __m512i bcast4(const int8_t *p) {
     return _mm512_set1_epi32(v);
 }
 
-/* One tile of MT activation rows against one panel. BITS and MT are constants. */
-INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT, const int BITS,
-                  const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
-                  const float *bias, int32_t nvalid) {
-    const int g = d->group, ng = d->ngroups;
+/* One tile of MT activation rows against one panel. BITS and MT are constants; G and EPI as in
+ * qslab_tile (0 / -1: read from the plan). */
+INLINE void qtile_g(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT, const int BITS, const int G,
+                    const int EPI, const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
+                    const float *bias, int32_t nvalid) {
+    const int g = G ? G : d->group, ng = d->ngroups;
+    const int epi = EPI >= 0 ? EPI : tsr_qepi_flags(d);
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     const __m512i lut = BITS == 6 ? tsr_qlut512(d) : m4;
     __m512 acc[8];
@@ -106,7 +108,10 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
             }
         }
         if (MT == 1) is[0] = _mm512_add_epi32(is[0], is2);
-        tsr_qepilogue512(d, rec, tsr_qsuper(d, panel, gi), MT, is, meta + gi, ng, acc);
+        __m512 s, mn;
+        __m512i zv;
+        tsr_qgroup_scales512(d, rec, tsr_qsuper(d, panel, gi), &s, &mn, &zv);
+        tsr_qepilogue512_rows_f(s, mn, zv, MT, epi & 1, epi & 2, is, meta + gi, ng, acc);
     }
     const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
     const __m512 b = bias ? _mm512_maskz_loadu_ps(km, bias) : _mm512_setzero_ps();
@@ -114,6 +119,15 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
         const __m512 r = bias ? _mm512_add_ps(acc[m], b) : acc[m];
         _mm512_mask_storeu_ps(y + m * ldy, km, r);
     }
+}
+
+INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT, const int BITS,
+                  const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
+                  const float *bias, int32_t nvalid) {
+    if (MT == 8 && BITS == 8 && d->group == 32 && tsr_qepi_flags(d) == 0)  /* Q8_0 at M > 8 */
+        qtile_g(d, panel, 8, 8, 32, 0, act, as, meta, y, ldy, bias, nvalid);
+    else
+        qtile_g(d, panel, MT, BITS, 0, -1, act, as, meta, y, ldy, bias, nvalid);
 }
 
 /*
@@ -235,11 +249,16 @@ INLINE void qslab_unpack(const tsr_qkernel_desc *d, const uint8_t *panel, int g0
 }
 
 /* MT activation rows against groups [g0, g1) of an unpacked slab: accumulators start at zero
- * (first slab) or from y, and go back to y (with the bias after the last slab). */
+ * (first slab) or from y, and go back to y (with the bias after the last slab). G: the group
+ * size as a constant (0: d->group at run time); EPI: tsr_qepi_flags as a constant (-1: read
+ * from the plan). With both constant the group's 8-bit loop unrolls whole and the float step
+ * has no branch: the same operations in the same order, so the same bits. */
 INLINE void qslab_tile(const tsr_qkernel_desc *d, const uint8_t *u, const qslab_scales *sc, int g0, int g1,
-                       const int MT, const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y,
-                       int64_t ldy, int first, int last, const float *bias, int32_t nvalid) {
-    const int g = d->group, ng = d->ngroups;
+                       const int MT, const int G, const int EPI, const int8_t *act, int64_t as,
+                       const tsr_qact_meta *meta, float *y, int64_t ldy, int first, int last, const float *bias,
+                       int32_t nvalid) {
+    const int g = G ? G : d->group, ng = d->ngroups;
+    const int epi = EPI >= 0 ? EPI : tsr_qepi_flags(d);
     const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
     __m512 acc[8];
     for (int m = 0; m < MT; m++) acc[m] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(km, y + m * ldy);
@@ -253,22 +272,36 @@ INLINE void qslab_tile(const tsr_qkernel_desc *d, const uint8_t *u, const qslab_
             for (int m = 0; m < MT; m++) is[m] = _mm512_dpbusd_epi32(is[m], w, bcast4(ag + m * as + 4 * j));
         }
         const qslab_scales *c = sc + (gi - g0);
-        tsr_qepilogue512_rows(d, c->s, c->mn, c->zv, MT, is, meta + gi, ng, acc);
+        tsr_qepilogue512_rows_f(c->s, c->mn, c->zv, MT, epi & 1, epi & 2, is, meta + gi, ng, acc);
     }
     const __m512 b = last && bias ? _mm512_maskz_loadu_ps(km, bias) : _mm512_setzero_ps();
     for (int m = 0; m < MT; m++) _mm512_mask_storeu_ps(y + m * ldy, km, last && bias ? _mm512_add_ps(acc[m], b) : acc[m]);
 }
 
+/* The full 8-row tile, specialised on the common group sizes and epilogue flags. */
+INLINE void qslab_tile8(const tsr_qkernel_desc *d, const uint8_t *u, const qslab_scales *sc, int g0, int g1,
+                        const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy, int first,
+                        int last, const float *bias, int32_t nvalid) {
+#define QSLAB8(G, E) qslab_tile(d, u, sc, g0, g1, 8, G, E, act, as, meta, y, ldy, first, last, bias, nvalid)
+    const int epi = tsr_qepi_flags(d);
+    if (d->group == 32 && epi == 0) QSLAB8(32, 0);
+    else if (d->group == 32 && epi == 2) QSLAB8(32, 2);
+    else if (d->group == 16 && epi == 0) QSLAB8(16, 0);
+    else if (d->group == 16 && epi == 2) QSLAB8(16, 2);
+    else QSLAB8(0, -1);
+#undef QSLAB8
+}
+
 #define QSLAB_CASES                                                                                         \
     switch (t) {                                                                                            \
-    case 8: qslab_tile(d, u, sc, g0, g1, 8, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
-    case 7: qslab_tile(d, u, sc, g0, g1, 7, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
-    case 6: qslab_tile(d, u, sc, g0, g1, 6, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
-    case 5: qslab_tile(d, u, sc, g0, g1, 5, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
-    case 4: qslab_tile(d, u, sc, g0, g1, 4, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
-    case 3: qslab_tile(d, u, sc, g0, g1, 3, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
-    case 2: qslab_tile(d, u, sc, g0, g1, 2, a, as, mm, yy, ldy, first, last, bias, nvalid); break;          \
-    default: qslab_tile(d, u, sc, g0, g1, 1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;         \
+    case 8: qslab_tile8(d, u, sc, g0, g1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;            \
+    case 7: qslab_tile(d, u, sc, g0, g1, 7, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 6: qslab_tile(d, u, sc, g0, g1, 6, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 5: qslab_tile(d, u, sc, g0, g1, 5, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 4: qslab_tile(d, u, sc, g0, g1, 4, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 3: qslab_tile(d, u, sc, g0, g1, 3, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 2: qslab_tile(d, u, sc, g0, g1, 2, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    default: qslab_tile(d, u, sc, g0, g1, 1, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;  \
     }
 
 /* A 4-bit-layout panel against mt > 8 activation rows, slab by slab (see above). */

@@ -58,18 +58,30 @@ tsr_qgroup_scales512(const tsr_qkernel_desc *d, const uint8_t *rec, const uint8_
 
 /* The activation side of the float step for MT rows, from the group's weight scales:
  * acc += ((float)(isum − z·Σa) · d_a) · s (+ mn·d_a·Σa). `meta` points at group gi of row 0;
- * row m's entry is meta[m·ng]. */
+ * row m's entry is meta[m·ng]. ZROW / MIN: the plan's per-row zero points and minimums as
+ * compile-time flags (tsr_qepi_flags), so a kernel specialised on them has no branch per row. */
+static inline __attribute__((always_inline)) TSR_TARGET_AVX512 void
+tsr_qepilogue512_rows_f(__m512 s, __m512 mn, __m512i zv, const int MT, const int ZROW, const int MIN,
+                        const __m512i *is, const tsr_qact_meta *meta, int64_t ng, __m512 *acc) {
+    for (int m = 0; m < MT; m++) {
+        const tsr_qact_meta *am = meta + (int64_t)m * ng;
+        const __m512i corr = ZROW ? _mm512_mullo_epi32(zv, _mm512_set1_epi32(am->sum)) : _mm512_set1_epi32(am->zsum);
+        const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(is[m], corr)), _mm512_set1_ps(am->d));
+        acc[m] = _mm512_fmadd_ps(t, s, acc[m]);
+        if (MIN) acc[m] = _mm512_fmadd_ps(mn, _mm512_set1_ps(am->dsum), acc[m]);
+    }
+}
+
+/* The plan's epilogue flags: bit 0 per-row zero points, bit 1 minimums. */
+static inline int tsr_qepi_flags(const tsr_qkernel_desc *d) {
+    return (d->zkind == TSR_QZ_ROW ? 1 : 0) | (d->has_min ? 2 : 0);
+}
+
+/* tsr_qepilogue512_rows_f with the flags read from the plan at run time. */
 static inline __attribute__((always_inline)) TSR_TARGET_AVX512 void
 tsr_qepilogue512_rows(const tsr_qkernel_desc *d, __m512 s, __m512 mn, __m512i zv, const int MT, const __m512i *is,
                       const tsr_qact_meta *meta, int64_t ng, __m512 *acc) {
-    for (int m = 0; m < MT; m++) {
-        const tsr_qact_meta *am = meta + (int64_t)m * ng;
-        const __m512i corr = d->zkind == TSR_QZ_ROW ? _mm512_mullo_epi32(zv, _mm512_set1_epi32(am->sum))
-                                                    : _mm512_set1_epi32(am->zsum);
-        const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(is[m], corr)), _mm512_set1_ps(am->d));
-        acc[m] = _mm512_fmadd_ps(t, s, acc[m]);
-        if (d->has_min) acc[m] = _mm512_fmadd_ps(mn, _mm512_set1_ps(am->dsum), acc[m]);
-    }
+    tsr_qepilogue512_rows_f(s, mn, zv, MT, d->zkind == TSR_QZ_ROW, d->has_min, is, meta, ng, acc);
 }
 
 /* The whole float step of one group: weight scales of `rec` (tsr_qgroup_scales512), then

@@ -1,0 +1,11 @@
+# Quantized GEMM: a one-thread timing harness at prefill sizes against the core's VNNI peak.
+#   make bench-qgemm [QGEMM_ARGS="128 4096 4096 15"] [QGEMM_FORMAT=Q6_K]
+# (on a shared machine, run it under the machine's bench lock, e.g. `flock <lock> make bench-qgemm`)
+.PHONY: bench-qgemm
+
+$(BUILD)/bench/qgemm_m128: bench/quant/qgemm_m128.c $(BUILD)/lib/libtessera.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CFLAGS_BASE) $< -o $@ $(BUILD)/lib/libtessera.a $(LDLIBS)
+
+bench-qgemm: $(BUILD)/bench/qgemm_m128
+	$< $(QGEMM_ARGS)
