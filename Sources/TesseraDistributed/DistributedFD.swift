@@ -52,8 +52,8 @@ final class DistributedOperator {
                          rowDots: UnsafeMutablePointer<Double>) throws(TesseraError) -> Double {
         let nRows = g.local[0] * g.local[1]
         rowDots.update(repeating: 0, count: nRows)
-        let reqs = try g.startExchange(p)
         g.fillBoundaries(p, dirichletValues: dirichletValues)
+        let reqs = try g.startExchange(p)
         if g.remoteLow[2] || g.remoteHigh[2] {
             // x is shared with a rank: splitting rows would change each row's dot-product
             // order, so wait for the halos and make one pass per row
@@ -142,8 +142,8 @@ public final class DistributedHeat: @unchecked Sendable {
         let full = (grid.halo, (0..<3).map { grid.halo[$0] + grid.size3[$0] })
         for _ in 0..<steps {
             let up = u.pointer, wp = w.pointer
-            let reqs = try grid.startExchange(u)
             grid.fillBoundaries(u, dirichletValues: true)
+            let reqs = try grid.startExchange(u)
             let boxes: (first: [[Int]], later: [[[Int]]])
             if overlap { let r = grid.regions(); boxes = (r.inner, r.shell) } else { boxes = ([full.0, full.1], []) }
             if !overlap { try grid.finishExchange(reqs) }

@@ -36,6 +36,36 @@ struct HaloFace {
     var send: Datatype, recv: Datatype
     var sendMPI: MPIDatatype?, recvMPI: MPIDatatype?
     var sendBox: ByteBox, recvBox: ByteBox
+    /// Set when the face travels as its contiguous span (see `HaloSpan`).
+    var span: HaloSpan?
+}
+
+/// A packed face that is nearly contiguous (the rows of one z-plane: the span from its first
+/// to its last cell holds the face plus the x-ghost cells between rows, < 1/16 more bytes)
+/// travels as that span, one message straight from the sender's array into the receiver's:
+/// no pack, no unpack, and MPI can move it with a single copy. The receiver's own bytes in the
+/// span's gaps (its x-ghost cells of the halo plane, which no stencil reads) are saved before
+/// the receive is posted and put back when it completes, so the exchange writes exactly the
+/// face cells, like the packed one.
+struct HaloSpan {
+    /// Byte offsets of the span in the local array, sent from / received into; its length.
+    var sendOffset: Int, recvOffset: Int, bytes: Int
+    /// The receiver's gap bytes (nil: none): their layout, its offset, where they wait.
+    var gap: Datatype?, gapOffset: Int, gapBox: ByteBox
+
+    /// The span of a face of `sub` cells starting at `send`/`recv` in a local array of `local`
+    /// doubles, or nil when the face is not a run of rows of one plane with small gaps.
+    static func of(local: [Int], sub: [Int], send: [Int], recv: [Int]) throws(TesseraError) -> HaloSpan? {
+        guard DistributedGrid.spanTransfers, sub[0] == 1, sub[1] >= 1, sub[2] >= 1 else { return nil }
+        let cells = sub[1] * sub[2], spanCells = (sub[1] - 1) * local[2] + sub[2]
+        guard spanCells - cells <= cells / 16, spanCells * 8 <= Int(Int32.max) else { return nil }
+        func at(_ c: [Int]) -> Int { ((c[0] * local[1] + c[1]) * local[2] + c[2]) * 8 }
+        let gapRows = sub[1] - 1, gapCells = local[2] - sub[2]
+        let gap = gapRows > 0 && gapCells > 0
+            ? try Datatype.vector(count: gapRows, blockLength: gapCells, stride: local[2], of: .double).commit() : nil
+        return HaloSpan(sendOffset: at(send), recvOffset: at(recv), bytes: spanCells * 8, gap: gap,
+                        gapOffset: at(recv) + sub[2] * 8, gapBox: ByteBox(count: gap == nil ? 0 : gapRows * gapCells * 8))
+    }
 }
 
 /// A grid decomposed over a Cartesian communicator.
@@ -59,6 +89,8 @@ public final class DistributedGrid: @unchecked Sendable {
     let boundaryFaces: [(axis: Int, high: Bool, boundary: Boundary)]
     /// Per internal axis: whether the low / high side is exchanged with a rank.
     let remoteLow: [Bool], remoteHigh: [Bool]
+    /// The vector `timeHaloExchange` exchanges (kept between its calls).
+    private var timingVector: AlignedDoubles?
 
     /// Splits `grid` over the communicator's ranks. `dims` gives ranks per grid axis (0 = let
     /// MPI choose); periodic axes wrap. Collective. Errors: a rank count that does not fit
@@ -70,7 +102,8 @@ public final class DistributedGrid: @unchecked Sendable {
         let want = requested ?? [Int](repeating: 0, count: d)
         try communicator.agree("DistributedGrid", [Agreed("grid", grid.description),
                                                    Agreed("dims", "\(want)"), Agreed("transfer", "\(transfer)"),
-                                                   Agreed("halo chunk bytes", "\(Self.pipelineChunkBytes)")])
+                                                   Agreed("halo chunk bytes", "\(Self.pipelineChunkBytes)"),
+                                                   Agreed("halo spans", "\(Self.spanTransfers)")])
         guard want.count == d else { throw .invalidArgument("DistributedGrid: dims \(want) need \(d) entries") }
         cartesian = try communicator.cartesian(dims: want, periodic: grid.boundaries.map { $0 == .periodic })
         for a in 0..<d where cartesian.dims[a] > grid.shape[a] {
@@ -111,12 +144,14 @@ public final class DistributedGrid: @unchecked Sendable {
                 let send = try Datatype.subarray(sizes: local, subsizes: sub, starts: ss).commit()
                 let recv = try Datatype.subarray(sizes: local, subsizes: sub, starts: rs).commit()
                 let bytes = sub.reduce(1, *) * 8
+                let span = transfer == .packed ? try HaloSpan.of(local: local, sub: sub, send: ss, recv: rs) : nil
                 // a message to the high side carries tag 2a, to the low side 2a+1
                 faces.append(HaloFace(peer: peer, sendTag: Int32(2 * a + (high ? 0 : 1)), recvTag: Int32(2 * a + (high ? 1 : 0)),
                                       send: send, recv: recv,
                                       sendMPI: transfer == .derived ? try MPIDatatype.subarray(sizes: local, subsizes: sub, starts: ss) : nil,
                                       recvMPI: transfer == .derived ? try MPIDatatype.subarray(sizes: local, subsizes: sub, starts: rs) : nil,
-                                      sendBox: ByteBox(count: bytes), recvBox: ByteBox(count: bytes)))
+                                      sendBox: ByteBox(count: span == nil ? bytes : 0), recvBox: ByteBox(count: span == nil ? bytes : 0),
+                                      span: span))
             }
         }
         self.faces = faces
@@ -128,8 +163,12 @@ public final class DistributedGrid: @unchecked Sendable {
     public var communicator: Communicator { cartesian.communicator }
     /// Stored points of the local array (halos included).
     public var localCount: Int { local.reduce(1, *) }
-    /// Bytes sent per halo exchange by this rank.
-    public var haloBytesPerExchange: Int { faces.reduce(0) { $0 + $1.sendBox.count } }
+    /// Bytes of face cells sent per halo exchange by this rank.
+    public var haloBytesPerExchange: Int { faces.reduce(0) { $0 + $1.send.size } }
+    /// Faces of this rank that travel as their contiguous span (`HaloSpan`), of `faces.count`.
+    public var spanFaceCount: Int { faces.filter { $0.span != nil }.count }
+    /// Faces this rank exchanges with other ranks (or itself, periodic) per halo exchange.
+    public var haloFaceCount: Int { faces.count }
 
     @inline(__always) func index(_ z: Int, _ y: Int, _ x: Int) -> Int { (z * local[1] + y) * local[2] + x }
 
@@ -195,6 +234,11 @@ public final class DistributedGrid: @unchecked Sendable {
         return 64 << 10
     }()
 
+    /// Whether nearly contiguous packed faces travel as their span (`HaloSpan`); the
+    /// environment variable TESSERA_HALO_SPAN=0 turns it off (every packed face is then packed
+    /// and pipelined); the ranks check at construction that they agree on it.
+    static let spanTransfers: Bool = ProcessInfo.processInfo.environment["TESSERA_HALO_SPAN"] != "0"
+
     /// The chunk ranges of a packed face of `bytes` bytes.
     static func chunks(_ bytes: Int) -> [Range<Int>] {
         let c = pipelineChunkBytes
@@ -203,8 +247,10 @@ public final class DistributedGrid: @unchecked Sendable {
     }
 
     /// Starts the exchange of `v`'s faces with the neighbouring ranks (packs now with
-    /// `.packed`, chunk by chunk, each chunk sent as soon as it is packed). Finish with
-    /// `finishExchange` before reading the halos.
+    /// `.packed`, chunk by chunk, each chunk sent as soon as it is packed; span faces are sent
+    /// straight from `v`). Fill the boundary ghosts first (`fillBoundaries`): until
+    /// `finishExchange`, `v` must not be written (a span's send reads its edge layer with the
+    /// x-ghost cells between the rows), and the halos must not be read.
     func startExchange(_ v: AlignedDoubles) throws(TesseraError) -> [Request] {
         let comm = communicator.comm
         let raw = UnsafeMutableRawBufferPointer(start: v.pointer, count: v.count * 8)
@@ -218,6 +264,24 @@ public final class DistributedGrid: @unchecked Sendable {
                     var rq: MPI_Request?
                     try mpiCheck(MPI_Irecv(raw.baseAddress, 1, mt.type, Int32(f.peer), f.recvTag, comm, &rq), "MPI_Irecv (halo)")
                     scope.add(Request(rq, expectedBytes: nil, what: "halo from \(f.peer)"), keeping: mt)
+                    continue
+                }
+                if let sp = f.span {
+                    if let gap = sp.gap {
+                        var p = 0
+                        try gap.pack(UnsafeRawBufferPointer(rebasing: raw[sp.gapOffset...]), into: sp.gapBox.buffer, position: &p)
+                    }
+                    var rq: MPI_Request?
+                    try mpiCheck(MPI_Irecv(raw.baseAddress! + sp.recvOffset, Int32(sp.bytes), tsr_mpi_byte(), Int32(f.peer),
+                                           f.recvTag, comm, &rq), "MPI_Irecv (halo)")
+                    let r = Request(rq, expectedBytes: sp.bytes, what: "halo span from \(f.peer)")
+                    r.onComplete = { () throws(TesseraError) in
+                        guard let gap = sp.gap else { return }
+                        var p = 0
+                        try gap.unpack(UnsafeRawBufferPointer(sp.gapBox.buffer), position: &p,
+                                       into: UnsafeMutableRawBufferPointer(rebasing: raw[sp.gapOffset...]))
+                    }
+                    receives.append(scope.add(r))
                     continue
                 }
                 for (i, range) in Self.chunks(f.recvBox.count).enumerated() {
@@ -239,6 +303,13 @@ public final class DistributedGrid: @unchecked Sendable {
                     var rq: MPI_Request?
                     try mpiCheck(MPI_Isend(raw.baseAddress, 1, mt.type, Int32(f.peer), f.sendTag, comm, &rq), "MPI_Isend (halo)")
                     scope.add(Request(rq, expectedBytes: nil, what: "halo to \(f.peer)"), keeping: mt)
+                    continue
+                }
+                if let sp = f.span {
+                    var rq: MPI_Request?
+                    try mpiCheck(MPI_Isend(raw.baseAddress! + sp.sendOffset, Int32(sp.bytes), tsr_mpi_byte(), Int32(f.peer),
+                                           f.sendTag, comm, &rq), "MPI_Isend (halo)")
+                    scope.add(Request(rq, expectedBytes: nil, what: "halo span to \(f.peer)"))
                     continue
                 }
                 for (i, range) in Self.chunks(f.sendBox.count).enumerated() {
@@ -293,19 +364,47 @@ public final class DistributedGrid: @unchecked Sendable {
 
     /// Exchanges and fills every halo of `v` (blocking).
     func exchangeHalos(_ v: AlignedDoubles, dirichletValues: Bool) throws(TesseraError) {
-        let reqs = try startExchange(v)
         fillBoundaries(v, dirichletValues: dirichletValues)
+        let reqs = try startExchange(v)
         try finishExchange(reqs)
     }
 
-    /// Measures one halo exchange (blocking, no compute): seconds.
-    public func timeHaloExchange(repeats: Int) throws(TesseraError) -> [Double] {
+    /// The shape [nz, ny, nx] of this rank's local arrays in C order, with one halo cell on
+    /// each side of every axis (a 2-D grid has nz = 1 and no z halo).
+    public var localShape: [Int] { local }
+
+    /// Exchanges the halos of `values`, a local array of `localShape`: every face shared with
+    /// a rank is received from it into the halo layer, and no other element changes (the
+    /// domain-boundary ghosts are the caller's). Collective over the grid's ranks. Errors: a
+    /// count other than `localCount`, MPI errors.
+    public func exchangeHalos(_ values: inout [Double]) throws(TesseraError) {
+        guard values.count == localCount else {
+            throw .invalidArgument("DistributedGrid.exchangeHalos: \(values.count) values, the local array holds \(localCount)")
+        }
         let v = try makeVector()
+        values.withUnsafeBufferPointer { v.pointer.update(from: $0.baseAddress!, count: $0.count) }
+        try finishExchange(try startExchange(v))
+        values.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: v.pointer, count: $0.count) }
+    }
+
+    /// Measures `repeats` halo exchanges (start to finish, blocking, no compute) of a resident
+    /// vector: seconds each. The vector is allocated, filled, its domain-boundary ghosts set and
+    /// one exchange made, untimed, at the first call; later calls exchange it again, as a solver
+    /// keeps its fields. (A fresh vector's pages are mapped at their first touch; timing that
+    /// measured the page faults of the halo planes, about 1-2 ms at 256³, not the exchange.)
+    public func timeHaloExchange(repeats: Int) throws(TesseraError) -> [Double] {
+        let v: AlignedDoubles
+        if let kept = timingVector { v = kept } else {
+            v = try makeVector()
+            v.pointer.update(repeating: 1, count: v.count)
+            try exchangeHalos(v, dirichletValues: false)
+            timingVector = v
+        }
         var out: [Double] = []
         for _ in 0..<max(1, repeats) {
             try communicator.barrier()
             let t0 = MPI.wallTime()
-            try exchangeHalos(v, dirichletValues: false)
+            try finishExchange(try startExchange(v))
             out.append(MPI.wallTime() - t0)
         }
         return out

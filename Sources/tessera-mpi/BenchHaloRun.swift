@@ -5,9 +5,11 @@ import TesseraDistributed
 import TesseraPDE
 
 /// Worker of `tessera bench distributed`: halo exchange of an n³ double grid split along
-/// --axis (0 = z: contiguous faces, 2 = x: strided faces, one double per row): Tessera packing +
-/// byte send vs OpenMPI's derived-type send, interleaved. Periodic along the split axis only, so
-/// each rank exchanges its two faces with the other rank(s). One JSON line from rank 0.
+/// --axis (0 = z: row faces of one plane, which travel as their contiguous span; 2 = x: strided
+/// faces, one double per row, packed): `DistributedGrid`'s `.packed` transfer vs OpenMPI's
+/// derived-type send, interleaved, each on a resident vector with the exchange timed alone.
+/// Periodic along the split axis only, so each rank exchanges its two faces with the other
+/// rank(s). One JSON line from rank 0 (`span_faces` of `faces`; TESSERA_HALO_SPAN=0 packs all).
 struct BenchHaloRun: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench-halo", abstract: "Bench worker: halo exchange, packed vs MPI derived types.")
 
@@ -42,7 +44,8 @@ struct BenchHaloRun: ParsableCommand {
             let bytes = Double(packed.haloBytesPerExchange)
             CheckLine.emit(world, ["case": "halo", "n": n, "axis": axis, "ours": sa.median, "ours_min": sa.min,
                                    "ours_max": sa.max, "baseline": sb.median, "baseline_min": sb.min, "baseline_max": sb.max,
-                                   "bytes_per_rank": bytes, "gbs": 2 * bytes / sa.median / 1e9])
+                                   "bytes_per_rank": bytes, "gbs": 2 * bytes / sa.median / 1e9,
+                                   "span_faces": packed.spanFaceCount, "faces": packed.haloFaceCount])
         }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Tessera
 import TesseraCLICore
 import TesseraDistributed
+import TesseraPDE
 
 /// The MPI binding checked on the ranks: collectives, communicators, point-to-point, datatype
 /// sends of every family (packed and derived, byte-identical on arrival) and the errors of
@@ -86,6 +87,24 @@ struct SelftestRun: ParsableCommand {
                 checks["dt_\(name)_\(method.rawValue)"] = a == bb && untouched == dst
             }
         }
+        // DistributedGrid halos (z-split 3-D grid, 40x40 planes): the packed exchange, whose
+        // z-faces travel as their spans (HaloSpan), writes exactly what OpenMPI's subarray types
+        // write: the face cells of the halo planes, and not the x-ghost cells between their rows
+        let hg = try Grid(shape: [2 * p + 2, 40, 40], lengths: [1, 1, 1], boundaries: [.periodic, .dirichlet(0), .neumann])
+        var halos: [HaloTransfer: [Double]] = [:]
+        for t in HaloTransfer.allCases {
+            let dg = try DistributedGrid(grid: hg, communicator: world, dims: [p, 1, 1], transfer: t)
+            var v = (0..<dg.localCount).map { Double($0) + Double(r) * 1e6 }
+            let before = v
+            try dg.exchangeHalos(&v)
+            halos[t] = v
+            checks["halo_\(t.rawValue)_writes_halos"] = v != before
+            if t == .packed {
+                let spans = ProcessInfo.processInfo.environment["TESSERA_HALO_SPAN"] == "0" ? 0 : 2
+                checks["halo_packed_span_faces"] = dg.spanFaceCount == spans && dg.haloFaceCount == 2
+            }
+        }
+        checks["halo_packed_equals_derived"] = halos[.packed] == halos[.derived]
         // errors: a short message where a longer one was expected, a long one into a short buffer
         if p >= 2 {
             if r == 0 {

@@ -278,8 +278,12 @@ struct DistributedMPITests {
     @Test("distributed explicit heat writes the FDHeat solution bitwise; one rank writes the same file", arguments: [
         (2, ["--bc", "dirichlet:0.5"]), (3, ["--transfer", "derived", "--bc", "periodic,neumann"]),
         (4, ["--decomposition", "2,2", "--bc", "neumann,dirichlet:1"]), (2, ["--dimensions", "3", "--n", "12", "--bc", "periodic"]),
-        // faces of 96x96 doubles (72 KiB) travel as two pipelined chunks (DistributedGrid.pipelineChunkBytes)
+        // z-split: the 96x96 z-faces travel as their contiguous span (HaloSpan: rows with the
+        // x-ghost cells between them, the receiver's own gap bytes put back)
         (2, ["--dimensions", "3", "--n", "96", "--steps", "3", "--bc", "periodic,neumann,dirichlet:1"]),
+        // y-split: faces of 96x96 doubles (72 KiB) in 96 runs travel as two pipelined chunks
+        // (DistributedGrid.pipelineChunkBytes)
+        (2, ["--dimensions", "3", "--n", "96", "--steps", "3", "--decomposition", "1,2,1", "--bc", "neumann,periodic,dirichlet:1"]),
     ])
     func heat(ranks: Int, extra: [String]) throws {
         let dir = try scratchDirectory()

