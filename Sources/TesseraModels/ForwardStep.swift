@@ -210,27 +210,16 @@ extension LlamaModel {
     }
 
     /// y = x / sqrt(mean(x²) + eps) · w for the rows `rows` of `dim` floats (`dst` may be
-    /// `src`); f32 with a fixed reduction order (`dotF32`), the products `(x·scale)·w` in
-    /// `SIMD16` arithmetic (the same bits as element by element).
+    /// `src`): `Elementwise.rmsNorm` (C, the same bits on every ISA; the order of the Swift
+    /// loop it replaced, which baseline x86-64 Swift compiled to one `fmaf` call per element).
     private func rmsNorm(_ src: UnsafePointer<Float>, _ w: [Float], rows: Range<Int>, dim: Int, eps: Float,
                          into dst: UnsafeMutablePointer<Float>) {
+        guard !rows.isEmpty else { return }
         w.withUnsafeBufferPointer { wb in
-            let wp = UnsafeRawPointer(wb.baseAddress!)
-            for r in rows {
-                let a = src + r * dim, o = dst + r * dim
-                let ss = dotF32(a, a, dim)
-                let scale = 1 / (ss / Float(dim) + eps).squareRoot()
-                let vs = SIMD16<Float>(repeating: scale)
-                let ra = UnsafeRawPointer(a), ro = UnsafeMutableRawPointer(o)
-                var i = 0
-                while i + 16 <= dim {
-                    let va = ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
-                    let vw = wp.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
-                    ro.storeBytes(of: (va * vs) * vw, toByteOffset: 4 * i, as: SIMD16<Float>.self)
-                    i += 16
-                }
-                while i < dim { o[i] = a[i] * scale * wb[i]; i += 1 }
-            }
+            // Cannot fail: the sizes are the validated config's and eps was checked positive
+            // and finite when the model loaded (LlamaConfig).
+            try! Elementwise.rmsNorm(src + rows.lowerBound * dim, weight: wb.baseAddress!,
+                                     into: dst + rows.lowerBound * dim, rows: rows.count, dimension: dim, eps: eps)
         }
     }
 

@@ -3,7 +3,8 @@
  * its fused scale/shift + SiLU) against float64 references from the definitions, on every
  * ISA; the same bits on the scalar, AVX2 and AVX-512 paths (every tail length, chunk
  * boundaries, large values), independence from offset and from the other blocks, in-place
- * use, special values, and the bad input.
+ * use, special values, and the bad input; tsr_rms_norm_f32 against float64 and its documented
+ * summation order written out here, the same bits on every ISA and per row.
  */
 #include "tsr_test.h"
 
@@ -127,6 +128,89 @@ TSR_TEST(test_channel_affine_same_bits_every_isa_and_in_place) {
     free(x); free(y); free(z);
 }
 
+/* The documented order of tsr_rms_norm_f32's Σx², written out independently of the library. */
+static float rms_sumsq_documented(const float *x, int64_t n) {
+    float lane[16] = {0};
+    const int64_t whole = n / 16 * 16;
+    for (int64_t i = 0; i < whole; i++) lane[i % 16] = fmaf(x[i], x[i], lane[i % 16]);
+    volatile float s = -0.0f;  /* volatile: each addition and product rounded on its own */
+    for (int j = 0; j < 16; j++) s = s + lane[j];
+    for (int64_t i = whole; i < n; i++) {
+        volatile float p = x[i] * x[i];
+        s = s + p;
+    }
+    return s;
+}
+
+TSR_TEST(test_rms_norm_matches_float64_and_documented_order) {
+    const int64_t dims[] = {1, 5, 15, 16, 17, 64, 100, 256, 576, 640, 2051};
+    enum { MAXD = 2051, ROWS = 3 };
+    float *x = malloc((ROWS * MAXD + 1) * sizeof(float)), *w = malloc(MAXD * sizeof(float));
+    float *o = malloc((ROWS * MAXD + 1) * sizeof(float));
+    unsigned long long s = 13;
+    for (int i = 0; i < MAXD; i++) w[i] = (float)(0.5 + 1.5 * tsr_test_uniform(&s));
+    TSR_FOR_EACH_ISA(isa) {
+        for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+            const int64_t d = dims[di];
+            for (int64_t i = 0; i < ROWS * d; i++)
+                x[1 + i] = (float)((i % 9 == 0 ? 30.0 : 2.0) * (tsr_test_uniform(&s) - 0.5));
+            const float eps = 1e-6f;
+            CHECK_OK(tsr_rms_norm_f32(x + 1, w, o + 1, ROWS, d, eps));  /* unaligned rows */
+            for (int r = 0; r < ROWS; r++) {
+                const float *xr = x + 1 + r * d, *orow = o + 1 + r * d;
+                double ss = 0;
+                for (int64_t i = 0; i < d; i++) ss += (double)xr[i] * xr[i];
+                const double scale = 1.0 / sqrt(ss / (double)d + eps);
+                const float fs = 1.0f / sqrtf(rms_sumsq_documented(xr, d) / (float)d + eps);
+                for (int64_t i = 0; i < d; i++) {
+                    const double want = xr[i] * scale * w[i];
+                    /* Σx² to (d/16 + 16)·2^-24, the scale half that, two products */
+                    const double tol = ((double)d / 16 + 20) * 6e-8 * fabs(want) + 1e-37;
+                    const float exact = (xr[i] * fs) * w[i];
+                    if (!(fabs(orow[i] - want) <= tol) || memcmp(&orow[i], &exact, sizeof(float)) != 0) {
+                        CHECK_MSG(0, "isa %s d %lld row %d i %lld: %.9g want %.9g (documented order %.9g)",
+                                  tsr_isa_name(isa), (long long)d, r, (long long)i, orow[i], want, exact);
+                        r = ROWS;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    free(x); free(w); free(o);
+}
+
+typedef struct { const float *x, *w; int64_t rows, dim; } rms_case;
+
+static void rms_run(void *vc, void *out) {
+    const rms_case *c = vc;
+    CHECK_OK(tsr_rms_norm_f32(c->x, c->w, out, c->rows, c->dim, 1e-5f));
+}
+
+TSR_TEST(test_rms_norm_same_bits_every_isa_per_row_and_in_place) {
+    enum { N = 4 * 1100 };
+    float *x = malloc(N * sizeof(float)), *w = malloc(1100 * sizeof(float));
+    float *y = malloc(N * sizeof(float)), *z = malloc((N + 3) * sizeof(float));
+    unsigned long long s = 41;
+    for (int i = 0; i < N; i++) {
+        const double r = tsr_test_uniform(&s);
+        x[i] = (float)(i % 13 == 0 ? 1e3 * r : i % 7 == 0 ? -0.0 : 3.0 * r - 1.0);
+    }
+    for (int i = 0; i < 1100; i++) w[i] = (float)(2.0 * tsr_test_uniform(&s) - 1.0);
+    for (int64_t dim = 1; dim <= 1100; dim += dim < 40 ? 1 : 211) {
+        rms_case c = {x, w, 4, dim};
+        char what[48];
+        snprintf(what, sizeof what, "rms norm dim %lld", (long long)dim);
+        tsr_test_each_isa_same_bits(what, 4 * sizeof(float) * (size_t)dim, rms_run, &c);
+        /* row 3 alone, in place at an odd offset: the bits it has among the others */
+        rms_run(&c, y);
+        memcpy(z + 3, x + 3 * dim, sizeof(float) * (size_t)dim);
+        CHECK_OK(tsr_rms_norm_f32(z + 3, w, z + 3, 1, dim, 1e-5f));
+        CHECK(memcmp(y + 3 * dim, z + 3, sizeof(float) * (size_t)dim) == 0);
+    }
+    free(x); free(w); free(y); free(z);
+}
+
 TSR_TEST(test_norm_special_values) {
     const float x[5] = {0.0f, NAN, -200.0f, 200.0f, -0.0f}, one = 1.0f, zero = 0.0f;
     float o[5];
@@ -140,6 +224,11 @@ TSR_TEST(test_norm_special_values) {
         double s1, s2;
         CHECK_OK(tsr_block_sums_f32(x, 1, 5, &s1, &s2));
         CHECK(isnan(s1) && isnan(s2));
+        CHECK_OK(tsr_rms_norm_f32(x, &one, o, 5, 1, 1e-6f));  /* five rows of one element */
+        CHECK(o[0] == 0.0f && isnan(o[1]) && o[4] == 0.0f);
+        CHECK(fabsf(o[2] + 1.0f) < 1e-6f && fabsf(o[3] - 1.0f) < 1e-6f);
+        CHECK_OK(tsr_rms_norm_f32(x, x, o, 1, 5, 1e-6f));  /* a NaN anywhere in the row */
+        for (int i = 0; i < 5; i++) CHECK(isnan(o[i]));
     }
 }
 
@@ -163,6 +252,17 @@ TSR_TEST(test_norm_bad_input) {
     CHECK_STATUS(tsr_channel_affine_f32(a, b, 1, 4, a, NULL, TSR_ACT_SILU), TSR_EINVAL);
     CHECK_STATUS(tsr_channel_affine_f32(a, b, INT64_MAX / 2, 4, a, a, TSR_ACT_SILU), TSR_EINVAL);
     CHECK_OK(tsr_channel_affine_f32(NULL, NULL, 0, 4, NULL, NULL, TSR_ACT_SILU));
+    CHECK_STATUS(tsr_rms_norm_f32(a, a, b, -1, 4, 1e-6f), TSR_EINVAL);
+    CHECK_STATUS(tsr_rms_norm_f32(a, a, b, 1, -4, 1e-6f), TSR_EINVAL);
+    CHECK_STATUS(tsr_rms_norm_f32(a, a, b, INT64_MAX / 2, 4, 1e-6f), TSR_EINVAL);
+    CHECK_STATUS(tsr_rms_norm_f32(NULL, a, b, 1, 4, 1e-6f), TSR_EINVAL);
+    CHECK_STATUS(tsr_rms_norm_f32(a, NULL, b, 1, 4, 1e-6f), TSR_EINVAL);
+    CHECK_STATUS(tsr_rms_norm_f32(a, a, NULL, 1, 4, 1e-6f), TSR_EINVAL);
+    CHECK_STATUS(tsr_rms_norm_f32(a, a, b, 1, 4, -1e-6f), TSR_EINVAL);
+    CHECK_STATUS(tsr_rms_norm_f32(a, a, b, 1, 4, NAN), TSR_EINVAL);
+    CHECK_STATUS(tsr_rms_norm_f32(a, a, b, 1, 4, INFINITY), TSR_EINVAL);
+    CHECK_OK(tsr_rms_norm_f32(NULL, NULL, NULL, 0, 4, 1e-6f));
+    CHECK_OK(tsr_rms_norm_f32(NULL, NULL, NULL, 3, 0, 1e-6f));
 }
 
 int main(void) {
@@ -170,6 +270,8 @@ int main(void) {
     RUN(test_block_sums_same_bits_every_isa_and_per_block);
     RUN(test_channel_affine_matches_float64);
     RUN(test_channel_affine_same_bits_every_isa_and_in_place);
+    RUN(test_rms_norm_matches_float64_and_documented_order);
+    RUN(test_rms_norm_same_bits_every_isa_per_row_and_in_place);
     RUN(test_norm_special_values);
     RUN(test_norm_bad_input);
     return tsr_test_summary();

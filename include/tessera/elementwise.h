@@ -46,6 +46,21 @@ typedef enum tsr_activation {
 } tsr_activation;
 
 /**
+ * RMS normalisation (Llama/Gemma RMSNorm) of `rows` contiguous rows of `dim` floats:
+ * out[r·dim + i] = (x[r·dim + i] · s_r) · w[i], s_r = 1 / sqrt(Σ_i x[r·dim + i]² / dim + eps).
+ * Σ x² in float: 16 interleaved lanes (lane j takes the elements i ≡ j mod 16 below the last
+ * whole group of 16) by fused multiply-add, the lanes added in lane order starting from −0,
+ * then the remaining elements one by one (each product rounded before it is added). Every
+ * path performs these IEEE operations, so the scalar, AVX2 and AVX-512 results are
+ * bit-identical, and a row depends only on its own contents and w (not on alignment, the
+ * other rows or `rows`). Relative error of Σ x² about (dim/16 + 16)·2^−24. `out` may be `x`;
+ * other overlap is undefined. NaN/Inf propagate. One thread.
+ * Errors: TSR_EINVAL (NULL pointer with work to do, negative rows or dim, rows·dim overflow,
+ * eps negative, infinite or NaN).
+ */
+TSR_API tsr_status tsr_rms_norm_f32(const float *x, const float *w, float *out, int64_t rows, int64_t dim, float eps);
+
+/**
  * Sums for normalisation statistics (GroupNorm, LayerNorm) over `blocks` contiguous blocks of
  * `len` floats: sum[b] = Σ x[b·len + i] and sumsq[b] = Σ x[b·len + i]², i < len. Each block is
  * summed in chunks of 1024 elements, a chunk in float over 16 interleaved lanes (lane j takes

@@ -1,5 +1,7 @@
 /* Normalisation kernels (GroupNorm / LayerNorm building blocks): argument checks and the
  * kernel selector (tsr_kernels.h). */
+#include <float.h>
+
 #include "tessera/elementwise.h"
 #include "norm_internal.h"
 
@@ -8,6 +10,7 @@ static void norm_overlay(void *dst, const void *src) {
     const norm_kernels *o = src;
     TSR_KERNEL_INHERIT(d, o, sums);
     TSR_KERNEL_INHERIT(d, o, affine);
+    TSR_KERNEL_INHERIT(d, o, rms);
 }
 
 static const void *const norm_overrides[] = {
@@ -54,5 +57,19 @@ tsr_status tsr_channel_affine_f32(const float *x, float *out, int64_t channels, 
     const norm_kernels *K = tsr_kernels_select(&norm_registry, tsr_isa_active());
     for (int64_t c = 0; c < channels; c++)
         K->affine(x + c * plane, out + c * plane, plane, scale[c], shift[c], act == TSR_ACT_SILU);
+    return TSR_OK;
+}
+
+tsr_status tsr_rms_norm_f32(const float *x, const float *w, float *out, int64_t rows, int64_t dim, float eps) {
+    TSR_CHECK_ARG(rows >= 0 && dim >= 0, "tsr_rms_norm_f32: rows and dim must be >= 0 (got %lld, %lld)",
+                  (long long)rows, (long long)dim);
+    TSR_CHECK_ARG(dim == 0 || rows <= INT64_MAX / dim, "tsr_rms_norm_f32: rows x dim overflows");
+    TSR_CHECK_ARG(eps >= 0.0f && eps <= FLT_MAX, "tsr_rms_norm_f32: eps must be finite and >= 0 (got %g)", (double)eps);
+    if (rows == 0 || dim == 0) return TSR_OK;
+    TSR_CHECK_NULL(x);
+    TSR_CHECK_NULL(w);
+    TSR_CHECK_NULL(out);
+    const norm_kernels *K = tsr_kernels_select(&norm_registry, tsr_isa_active());
+    for (int64_t r = 0; r < rows; r++) K->rms(x + r * dim, w, out + r * dim, dim, eps);
     return TSR_OK;
 }

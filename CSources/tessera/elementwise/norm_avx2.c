@@ -52,9 +52,29 @@ TSR_TARGET_AVX2 static void affine_avx2(const float *x, float *out, int64_t n, f
     }
 }
 
+TSR_TARGET_AVX2 static void rms_avx2(const float *x, const float *w, float *out, int64_t n, float eps) {
+    __m256 q0 = _mm256_setzero_ps(), q1 = q0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
+        q0 = _mm256_fmadd_ps(v0, v0, q0);
+        q1 = _mm256_fmadd_ps(v1, v1, q1);
+    }
+    float lq[NORM_LANES];
+    _mm256_storeu_ps(lq, q0);
+    _mm256_storeu_ps(lq + 8, q1);
+    const float sc = rms_scale(rms_sumsq_tail(lq, x + i, n - i), n, eps);
+    const __m256 vs = _mm256_set1_ps(sc);
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        _mm256_storeu_ps(out + k, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + k), vs), _mm256_loadu_ps(w + k)));
+    for (; k < n; k++) out[k] = (x[k] * sc) * w[k];
+}
+
 const norm_kernels tsr_norm_kernels_avx2 = {
     .head = {"avx2", TSR_ISA_AVX2, NULL},
     .sums = sums_avx2,
     .affine = affine_avx2,
+    .rms = rms_avx2,
 };
 #endif

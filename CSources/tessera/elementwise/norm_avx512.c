@@ -44,9 +44,31 @@ TSR_TARGET_AVX512 static void affine_avx512(const float *x, float *out, int64_t 
     }
 }
 
+TSR_TARGET_AVX512 static void rms_avx512(const float *x, const float *w, float *out, int64_t n, float eps) {
+    __m512 q = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i);
+        q = _mm512_fmadd_ps(v, v, q);
+    }
+    float lq[NORM_LANES];
+    _mm512_storeu_ps(lq, q);
+    const float sc = rms_scale(rms_sumsq_tail(lq, x + i, n - i), n, eps);
+    const __m512 vs = _mm512_set1_ps(sc);
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16)
+        _mm512_storeu_ps(out + k, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + k), vs), _mm512_loadu_ps(w + k)));
+    if (k < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - k)) - 1u);
+        const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), vs);
+        _mm512_mask_storeu_ps(out + k, m, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + k)));
+    }
+}
+
 const norm_kernels tsr_norm_kernels_avx512 = {
     .head = {"avx512", TSR_ISA_AVX512, NULL},
     .sums = sums_avx512,
     .affine = affine_avx512,
+    .rms = rms_avx512,
 };
 #endif

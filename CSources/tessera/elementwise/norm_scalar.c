@@ -28,8 +28,18 @@ static void affine_scalar(const float *x, float *out, int64_t n, float scale, fl
     }
 }
 
+static void rms_scalar(const float *x, const float *w, float *out, int64_t n, float eps) {
+    float q[NORM_LANES] = {0};
+    int64_t i = 0;
+    for (; i + NORM_LANES <= n; i += NORM_LANES)
+        for (int j = 0; j < NORM_LANES; j++) q[j] = __builtin_fmaf(x[i + j], x[i + j], q[j]);
+    const float sc = rms_scale(rms_sumsq_tail(q, x + i, n - i), n, eps);
+    for (int64_t k = 0; k < n; k++) out[k] = (x[k] * sc) * w[k];
+}
+
 const norm_kernels tsr_norm_kernels_ref = {
     .head = {"scalar", TSR_ISA_SCALAR, NULL},
     .sums = sums_scalar,
     .affine = affine_scalar,
+    .rms = rms_scalar,
 };
