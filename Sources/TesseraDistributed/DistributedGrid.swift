@@ -128,6 +128,14 @@ public final class DistributedGrid: @unchecked Sendable {
         var faces: [HaloFace] = []
         var bfaces: [(Int, Bool, Boundary)] = []
         var rl = [false, false, false], rh = [false, false, false]
+        // A span of several rows sends the x-ghost cells between the rows of its edge plane;
+        // when x is exchanged too, those cells receive x-faces during the exchange, and MPI
+        // forbids writing a send buffer in flight: then such faces are packed.
+        var xExchanged = false
+        if halo[2] == 1 {
+            let (lo, hi) = try cartesian.neighbours(axis: d == 2 ? 1 : 2)
+            xExchanged = lo != nil || hi != nil
+        }
         for a in 0..<3 where halo[a] == 1 {
             let gridAxis = d == 2 ? a - 1 : a
             let (lo, hi) = try cartesian.neighbours(axis: gridAxis)
@@ -144,7 +152,7 @@ public final class DistributedGrid: @unchecked Sendable {
                 let send = try Datatype.subarray(sizes: local, subsizes: sub, starts: ss).commit()
                 let recv = try Datatype.subarray(sizes: local, subsizes: sub, starts: rs).commit()
                 let bytes = sub.reduce(1, *) * 8
-                let span = transfer == .packed ? try HaloSpan.of(local: local, sub: sub, send: ss, recv: rs) : nil
+                let span = transfer == .packed && !(xExchanged && sub[1] > 1) ? try HaloSpan.of(local: local, sub: sub, send: ss, recv: rs) : nil
                 // a message to the high side carries tag 2a, to the low side 2a+1
                 faces.append(HaloFace(peer: peer, sendTag: Int32(2 * a + (high ? 0 : 1)), recvTag: Int32(2 * a + (high ? 1 : 0)),
                                       send: send, recv: recv,
