@@ -90,6 +90,8 @@ public struct Sampler: Sendable {
     public let options: SamplingOptions
     /// The random state (advanced by every sampled token).
     public var random: SeededRandom
+    /// Scratch of the fast candidate path that `sample` and `verify` use.
+    private var candidates = CandidateDistribution()
 
     /// A sampler for `options`. Errors: `.invalidArgument` for a value out of its range.
     public init(options: SamplingOptions) throws(TesseraError) {
@@ -98,31 +100,54 @@ public struct Sampler: Sendable {
         random = SeededRandom(seed: options.seed)
     }
 
-    /// Index of the largest value (ties: the lowest index); -1 for an empty buffer.
+    /// Index of the largest value (ties: the lowest index; NaN never wins); 0 for an empty
+    /// buffer or one of NaNs only. One vectorised pass for the maximum, then a scan for its
+    /// first index (a greedy token costs microseconds, not a scalar loop over the vocabulary).
     public static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int {
-        var best = -Float.infinity, at = -1
-        for i in 0..<logits.count where logits[i] > best || (at < 0 && !logits[i].isNaN) {
-            best = logits[i]; at = i
+        guard let base = logits.baseAddress else { return 0 }
+        let n = logits.count
+        let raw = UnsafeRawPointer(base)
+        var best = SIMD16<Float>(repeating: -.infinity)
+        var i = 0
+        while i + 16 <= n {
+            let v = raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+            // NaN lanes compare false: they keep the running maximum
+            best.replace(with: v, where: v .> best)
+            i += 16
         }
-        return max(at, 0)
-    }
-
-    /// The penalised logit of `id` given the recent history.
-    @inline(__always) private func penalize(_ l: Float, _ id: Int, _ seen: Set<Int>) -> Float {
-        guard options.repetitionPenalty != 1, seen.contains(id) else { return l }
-        return l > 0 ? l / options.repetitionPenalty : l * options.repetitionPenalty
-    }
-
-    private func recentSet(_ history: ArraySlice<Int>) -> Set<Int> {
-        guard options.repetitionPenalty != 1, options.repetitionWindow > 0 else { return [] }
-        return Set(history.suffix(options.repetitionWindow))
+        var mx = best.max()
+        while i < n { if logits[i] > mx { mx = logits[i] }; i += 1 }
+        // the first index holding the maximum (with -inf as the maximum: the first non-NaN one)
+        let target = SIMD16<Float>(repeating: mx)
+        var j = 0
+        while j + 16 <= n {
+            if any(raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self) .== target) { break }
+            j += 16
+        }
+        while j < n { if logits[j] == mx { return j }; j += 1 }
+        return 0
     }
 
     /// The candidate distribution after penalty, temperature, top-k, min-p and top-p:
     /// (token, probability) sorted by decreasing probability, summing to 1.
     /// For greedy options: the single argmax with probability 1.
+    ///
+    /// This is the reference (a sort of every candidate); `sample` and `verify` use a faster
+    /// computation of the same distribution, bit for bit.
     public func distribution(_ logits: UnsafeBufferPointer<Float>, history: ArraySlice<Int>) -> [(id: Int, p: Double)] {
-        let seen = recentSet(history)
+        Sampler.reference(options, logits, history: history)
+    }
+
+    /// `distribution` for `options`.
+    static func reference(_ options: SamplingOptions, _ logits: UnsafeBufferPointer<Float>,
+                          history: ArraySlice<Int>) -> [(id: Int, p: Double)] {
+        let seen: Set<Int> = options.repetitionPenalty != 1 && options.repetitionWindow > 0
+            ? Set(history.suffix(options.repetitionWindow)) : []
+        /// The penalised logit of `id` given the recent history.
+        @inline(__always) func penalize(_ l: Float, _ id: Int, _ seen: Set<Int>) -> Float {
+            guard options.repetitionPenalty != 1, seen.contains(id) else { return l }
+            return l > 0 ? l / options.repetitionPenalty : l * options.repetitionPenalty
+        }
         if options.isGreedy {
             if seen.isEmpty { return [(Sampler.argmax(logits), 1)] }
             var best = -Float.infinity, at = 0
@@ -174,10 +199,11 @@ public struct Sampler: Sendable {
         return dist.last?.id ?? 0
     }
 
-    /// The next token.
+    /// The next token: the argmax, or a draw from `distribution` (computed by the fast
+    /// candidate path, the same bits as the reference).
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>, history: ArraySlice<Int>) -> Int {
         if options.isGreedy && options.repetitionPenalty == 1 { return Sampler.argmax(logits) }
-        return draw(distribution(logits, history: history))
+        return draw(candidates.distribution(options, logits, history: history))
     }
 
     /// Speculative step with a deterministic draft token: accepts `draft` with probability
@@ -189,7 +215,7 @@ public struct Sampler: Sendable {
             let t = sample(logits, history: history)
             return (t, t == draft)
         }
-        let dist = distribution(logits, history: history)
+        let dist = candidates.distribution(options, logits, history: history)
         let pd = dist.first(where: { $0.id == draft })?.p ?? 0
         if pd > 0 && random.nextUnit() < pd { return (draft, true) }
         let rest = dist.filter { $0.id != draft }

@@ -1,3 +1,4 @@
+import Foundation
 import TesseraModels
 
 /// What one request asks the engine to generate.
@@ -114,6 +115,11 @@ public struct EngineOptions: Sendable {
     public var stepTokens: Int = 128
     /// Requests that may wait for a slot; more are refused with `queueFull`.
     public var maxQueue: Int = 64
+    /// After a step, how long the engine waits at most for the streamed responses' writers to
+    /// write the step's tokens before it starts the next forward (0: not at all), so that they
+    /// do not take cores from the forward's workers (see `WriterPacing`). Default 2 ms, or
+    /// `TESSERA_SERVE_PACE_US` microseconds.
+    public var writerPaceSeconds: Double = EngineOptions.defaultWriterPace
 
     /// Options with these sizes.
     public init(parallel: Int = 4, context: Int = 2048, stepTokens: Int = 128, maxQueue: Int = 64) {
@@ -122,4 +128,11 @@ public struct EngineOptions: Sendable {
         self.stepTokens = stepTokens
         self.maxQueue = maxQueue
     }
+
+    static let defaultWriterPace: Double = {
+        guard let v = ProcessInfo.processInfo.environment["TESSERA_SERVE_PACE_US"], let us = Double(v), us >= 0, us <= 1e6 else {
+            return 0.002
+        }
+        return us * 1e-6
+    }()
 }

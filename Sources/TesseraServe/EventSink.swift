@@ -10,6 +10,9 @@ struct EventSink: Sendable {
     let finish: @Sendable () -> Void
     /// Registers what runs when the consumer goes away (or the stream ends).
     let onTermination: @Sendable (@escaping @Sendable () -> Void) -> Void
+    /// Where the consumer counts the token events it has written (nil: the engine does not
+    /// wait for this consumer; see `WriterPacing`).
+    var pace: StreamPace? = nil
 
     /// A sink into a stream of events.
     static func events(_ c: AsyncStream<EngineEvent>.Continuation) -> EventSink {
@@ -19,11 +22,12 @@ struct EventSink: Sendable {
         }, finish: { c.finish() }, onTermination: { f in c.onTermination = { _ in f() } })
     }
 
-    /// A sink into a stream that also carries `nil` (the keep-alive ticks of a streamed response).
-    static func eventsAndTicks(_ c: AsyncStream<EngineEvent?>.Continuation) -> EventSink {
+    /// A sink into a stream that also carries `nil` (the keep-alive ticks of a streamed
+    /// response), whose writer reports each token event it has written to `pace`.
+    static func eventsAndTicks(_ c: AsyncStream<EngineEvent?>.Continuation, pace: StreamPace?) -> EventSink {
         EventSink(yield: { e in
             if case .terminated = c.yield(e) { return false }
             return true
-        }, finish: { c.finish() }, onTermination: { f in c.onTermination = { _ in f() } })
+        }, finish: { c.finish() }, onTermination: { f in c.onTermination = { _ in f() } }, pace: pace)
     }
 }

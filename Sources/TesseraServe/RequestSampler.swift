@@ -19,9 +19,8 @@ public struct TokenLogprob: Sendable, Equatable {
 /// One request's token chooser: the model's `Sampler` (temperature, top-k, top-p, min-p,
 /// repetition penalty, its own seeded random state) plus OpenAI's presence and frequency
 /// penalties, applied to a private copy of the logits. Owning its RNG makes a seeded request's
-/// tokens independent of what else runs in the batch. The candidate distribution comes from
-/// `CandidateDistribution`, bit-identical to `Sampler.distribution` (so the same seed draws the
-/// same tokens as `tessera generate`) and much cheaper.
+/// tokens independent of what else runs in the batch. Without those penalties it draws exactly
+/// what `Sampler` draws (and so `tessera generate`) for the same seed.
 struct RequestSampler {
     var sampler: Sampler
     let presencePenalty: Float
@@ -29,7 +28,6 @@ struct RequestSampler {
     /// Counts of the generated tokens (what OpenAI's penalties look at).
     private var counts: [Int: Int] = [:]
     private var scratch: [Float] = []
-    private var candidates = CandidateDistribution()
 
     init(options: SamplingOptions, presencePenalty: Float, frequencyPenalty: Float) throws(TesseraError) {
         sampler = try Sampler(options: options)
@@ -42,33 +40,21 @@ struct RequestSampler {
     /// The next token from `logits`; `history` is prompt + generated (repetition penalty).
     /// The same token `Sampler.sample` gives for the same state.
     mutating func sample(_ logits: UnsafeBufferPointer<Float>, history: ArraySlice<Int>) -> Int {
-        withAdjusted(logits) { s, c, l in
-            if s.options.isGreedy { return s.sample(l, history: history) }
-            return s.draw(c.distribution(s, l, history: history))
-        }
+        withAdjusted(logits) { s, l in s.sample(l, history: history) }
     }
 
-    /// Speculative verification of `draft`, with the same penalties: exactly `Sampler.verify`
+    /// Speculative verification of `draft`, with the same penalties: `Sampler.verify`
     /// (accept with probability p(draft), else draw from p without the draft).
     mutating func verify(_ logits: UnsafeBufferPointer<Float>, history: ArraySlice<Int>, draft: Int) -> (token: Int, accepted: Bool) {
-        withAdjusted(logits) { s, c, l in
-            if s.options.isGreedy { return s.verify(l, history: history, draft: draft) }
-            let dist = c.distribution(s, l, history: history)
-            let pd = dist.first(where: { $0.id == draft })?.p ?? 0
-            if pd > 0 && s.random.nextUnit() < pd { return (draft, true) }
-            let rest = dist.filter { $0.id != draft }
-            let z = rest.reduce(0) { $0 + $1.p }
-            guard z > 0 else { return (draft, true) }
-            return (s.draw(rest.map { ($0.id, $0.p / z) }), false)
-        }
+        withAdjusted(logits) { s, l in s.verify(l, history: history, draft: draft) }
     }
 
     /// Records a token as generated (it now counts for the presence/frequency penalties).
     mutating func record(_ id: Int) { counts[id, default: 0] += 1 }
 
     private mutating func withAdjusted<R>(_ logits: UnsafeBufferPointer<Float>,
-                                          _ body: (inout Sampler, inout CandidateDistribution, UnsafeBufferPointer<Float>) -> R) -> R {
-        if !penalised { return body(&sampler, &candidates, logits) }
+                                          _ body: (inout Sampler, UnsafeBufferPointer<Float>) -> R) -> R {
+        if !penalised { return body(&sampler, logits) }
         var buffer: [Float] = []
         swap(&buffer, &scratch)
         defer { swap(&buffer, &scratch) }
@@ -77,7 +63,7 @@ struct RequestSampler {
         for (id, n) in counts where id < buffer.count {
             buffer[id] -= presencePenalty + frequencyPenalty * Float(n)
         }
-        return buffer.withUnsafeBufferPointer { body(&sampler, &candidates, $0) }
+        return buffer.withUnsafeBufferPointer { body(&sampler, $0) }
     }
 
     /// Log-probabilities of `id` and of the `top` most likely tokens (log-softmax in f64 of the raw logits).

@@ -25,13 +25,18 @@ public final class ServeEngine: @unchecked Sendable {
     private var active: [ServeSequence] = []
     private let cond = NSCondition()
     private var queue: [ServeSequence] = []
-    private var cancels: Set<UInt64> = []
+    /// Requests to cancel, with when each was asked (monotonic seconds).
+    private var cancels: [UInt64: Double] = [:]
     private var stopping = false
     private var nextID: UInt64 = 1
     private var stepCounter: UInt64 = 0
     private var thread: Thread?
     private let profileLock = NSLock()
     private var stats = EngineProfile()
+    /// The streamed responses' writers the engine waits for between steps.
+    let pacing = WriterPacing()
+    /// The paces of the writers handed a token in this step that were keeping up.
+    private var paced: [StreamPace] = []
     /// The pool the sampling of a step runs on: the one the model's kernels use (its workers
     /// are awake between the step's parallel regions), not a second set of threads.
     private let pool: ThreadPool
@@ -128,8 +133,9 @@ public final class ServeEngine: @unchecked Sendable {
 
     /// Cancels a request (queued or running); its slot is free by the end of the next step.
     public func cancel(_ id: UInt64) {
+        let now = monotonicNow()
         cond.lock()
-        cancels.insert(id)
+        if cancels[id] == nil { cancels[id] = now }
         cond.signal()
         cond.unlock()
     }
@@ -152,7 +158,7 @@ public final class ServeEngine: @unchecked Sendable {
             // cancelled while waiting: never takes a slot
             var dropped: [ServeSequence] = []
             queue.removeAll { s in
-                if cancelled.contains(s.id) { dropped.append(s); return true }
+                if cancelled[s.id] != nil { dropped.append(s); return true }
                 return false
             }
             var admitted: [ServeSequence] = []
@@ -162,8 +168,8 @@ public final class ServeEngine: @unchecked Sendable {
             metrics.queueDepth.set(Double(queue.count))
             cond.unlock()
 
-            for s in dropped { finish(s, .cancelled) }
-            for s in active where cancelled.contains(s.id) { finish(s, .cancelled) }
+            for s in dropped { finish(s, .cancelled, askedAt: cancelled[s.id]) }
+            for s in active where cancelled[s.id] != nil { finish(s, .cancelled, askedAt: cancelled[s.id]) }
             for s in admitted { admit(s) }
             metrics.activeSequences.set(Double(active.count))
             if !active.isEmpty { step() }
@@ -288,6 +294,11 @@ public final class ServeEngine: @unchecked Sendable {
             }
         }
         let t4 = monotonicNow()
+        if !paced.isEmpty {
+            if options.writerPaceSeconds > 0 { pacing.wait(for: paced, seconds: options.writerPaceSeconds) }
+            paced.removeAll(keepingCapacity: true)
+        }
+        let t5 = monotonicNow()
         profileLock.lock()
         stats.steps += 1
         stats.rows += options.stepTokens - budget
@@ -296,11 +307,12 @@ public final class ServeEngine: @unchecked Sendable {
         stats.forwardSeconds += t2 - t1
         stats.sampleSeconds += t3 - t2
         stats.emitSeconds += t4 - t3
+        stats.paceSeconds += t5 - t4
         stats.projectionSeconds += split.projections
         stats.attentionSeconds += split.attention
         profileLock.unlock()
         metrics.steps.increment()
-        for (i, dt) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3].enumerated() { metrics.phaseSeconds[i].increment(by: dt) }
+        for (i, dt) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4].enumerated() { metrics.phaseSeconds[i].increment(by: dt) }
         for (i, dt) in [split.projections, split.attention, split.other].enumerated() { metrics.forwardSeconds[i].increment(by: dt) }
     }
 
@@ -383,6 +395,7 @@ public final class ServeEngine: @unchecked Sendable {
             return false
         }
         let (piece, hitStop) = s.text.push(t)
+        if let pace = s.sink.pace, pacing.handed(pace) { paced.append(pace) }
         if !s.sink.yield(.token(TokenPiece(id: t, text: piece, logprob: lp))) {
             finish(s, .cancelled)
             return false
@@ -394,12 +407,17 @@ public final class ServeEngine: @unchecked Sendable {
 
     /// Ends a request: the last text and the completion go to the client, the slot is freed
     /// (its cache kept for prefix reuse by the next request).
-    private func finish(_ s: ServeSequence, _ reason: FinishReason, error: String? = nil) {
+    /// `askedAt`: when a cancel was asked for it (the cancel's latency is recorded).
+    private func finish(_ s: ServeSequence, _ reason: FinishReason, error: String? = nil, askedAt: Double? = nil) {
         if let i = active.firstIndex(where: { $0 === s }) { active.remove(at: i) }
         if s.slot >= 0, occupant[s.slot] === s {
             occupant[s.slot] = nil
         }
-        if reason == .cancelled { metrics.cancelled.increment() }
+        if reason == .cancelled {
+            if let askedAt { metrics.cancelLatency.record(monotonicNow() - askedAt) }
+            metrics.lastCancelFreed.set(Date().timeIntervalSince1970)
+            metrics.cancelled.increment()
+        }
         let tail = reason == .stop || reason == .cancelled ? "" : s.text.finish()
         _ = s.sink.yield(.finished(s.completion(reason, tail: tail, error: error)))
         s.sink.finish()
@@ -422,6 +440,8 @@ public struct EngineProfile: Sendable {
     public var sampleSeconds = 0.0
     /// Seconds handing tokens to the clients' streams (text, stop strings, speculative checks).
     public var emitSeconds = 0.0
+    /// Seconds waiting for the streamed responses' writers between steps (`WriterPacing`).
+    public var paceSeconds = 0.0
     /// Of `forwardSeconds`: the weight projections (every M-row quantized product).
     public var projectionSeconds = 0.0
     /// Of `forwardSeconds`: attention over the sequences' caches.

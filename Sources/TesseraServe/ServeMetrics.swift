@@ -17,8 +17,12 @@ public final class ServeMetrics: Sendable {
     let stepTokens: ValueHistogram
     let timeToFirstToken: ValueHistogram
     let interToken: ValueHistogram
+    /// From a cancel (the client gone) to its slot or queue place freed.
+    let cancelLatency: ValueHistogram
+    /// When the last cancelled request was freed (Unix time, seconds).
+    let lastCancelFreed: Gauge
     let steps: Counter
-    /// Worker seconds per phase of a step: plan, forward, sample, emit.
+    /// Worker seconds per phase of a step: plan, forward, sample, emit, pace (waiting for the writers).
     let phaseSeconds: [Counter]
     /// Of the forward phase: projections, attention, other.
     let forwardSeconds: [Counter]
@@ -40,8 +44,11 @@ public final class ServeMetrics: Sendable {
         let secs: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
         timeToFirstToken = r.makeValueHistogram(descriptor: d("tessera_time_to_first_token_seconds", "From arrival to the first generated token"), buckets: secs)
         interToken = r.makeValueHistogram(descriptor: d("tessera_inter_token_seconds", "Between consecutive tokens of one request"), buckets: secs)
+        cancelLatency = r.makeValueHistogram(descriptor: d("tessera_cancel_seconds", "From a cancel (the client went away) to its slot or queue place freed"),
+                                             buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1])
+        lastCancelFreed = r.makeGauge(descriptor: d("tessera_last_cancel_freed_timestamp_seconds", "When the last cancelled request's slot or queue place was freed (Unix time)"))
         steps = r.makeCounter(descriptor: d("tessera_engine_steps_total", "Engine steps (one batched forward each)"))
-        phaseSeconds = ["plan", "forward", "sample", "emit"].map {
+        phaseSeconds = ["plan", "forward", "sample", "emit", "pace"].map {
             r.makeCounter(descriptor: d("tessera_engine_seconds_total", "Engine worker seconds per step phase"), labels: [("phase", $0)])
         }
         forwardSeconds = ["projections", "attention", "other"].map {

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import NIOCore
+import NIOPosix
 import TesseraModels
 
 /// Settings of the HTTP side of `tessera serve`.
@@ -64,6 +66,16 @@ public struct ServeServer: Sendable {
         router.post("/tokenize") { req, _ in try await s.tokenize(req) }
         router.post("/detokenize") { req, _ in try await s.detokenize(req) }
         return router
+    }
+
+    /// Makes the event loops that serve the connections Swift concurrency's global executor, so a
+    /// streamed token goes from the engine to the socket through one thread (the connection's
+    /// loop) instead of a concurrency thread and then the loop: fewer threads woken per token
+    /// beside the forward. Call it once, on the main thread, before any task has started
+    /// (`tessera serve` does); false when that was too late or is not supported here.
+    @discardableResult
+    public static func runTasksOnEventLoops() -> Bool {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     /// Runs the server until the process gets SIGINT/SIGTERM; `onListening` gets the bound port.
@@ -153,9 +165,10 @@ public struct ServeServer: Sendable {
             // the engine's events and the keep-alive ticks share one stream: a token reaches
             // the writer in one hop from the engine thread
             let (events, sink) = AsyncStream<EngineEvent?>.makeStream()
+            let pace = StreamPace(engine.pacing)
             let id: UInt64
             do {
-                id = try engine.submit(call.request, sink: .eventsAndTicks(sink))
+                id = try engine.submit(call.request, sink: .eventsAndTicks(sink, pace: pace))
             } catch {
                 throw ServeServer.apiError(error)
             }
@@ -165,7 +178,7 @@ public struct ServeServer: Sendable {
             let watched = request.body
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 try await watched.consumeWithInboundCloseHandler { _ in
-                    try await SSEStream(shaper: shaper, events: events, ticks: sink).write(to: &writer)
+                    try await SSEStream(shaper: shaper, events: events, ticks: sink, pace: pace).write(to: &writer)
                 } onInboundClosed: {
                     engine.cancel(id)
                 }
@@ -230,6 +243,8 @@ struct SSEStream {
     let shaper: ResponseShaper
     let events: AsyncStream<EngineEvent?>
     let ticks: AsyncStream<EngineEvent?>.Continuation
+    /// Told after each token event is written (the engine waits for it between steps).
+    let pace: StreamPace
 
     func write(to writer: inout any ResponseBodyWriter) async throws {
         func send(_ o: Any) async throws {
@@ -258,6 +273,7 @@ struct SSEStream {
             sinceLastWrite = -1
             switch e {
             case .token(let t):
+                defer { pace.wrote() }
                 // a token whose text is held back (stop-string prefix, partial character) still carries its logprobs
                 if t.text.isEmpty && t.logprob == nil { continue }
                 if let lp = t.logprob {

@@ -66,6 +66,8 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
+        // before any task: the connections' event loops run the server's tasks too
+        ServeServer.runTasksOnEventLoops()
         // the same model lookup as `tessera generate` (--model, else the fetched reference model)
         let path = try ModelArguments.parse(model.map { ["--model", $0] } ?? []).resolvedModelPath()
         let llm = try LlamaModel(path: path)
