@@ -16,7 +16,7 @@ public struct StaggerTrainOptions: ParsableArguments {
     /// Stagger factor s per axis (s² sub-tasks).
     @Option(parsing: .unconditional, help: "Stagger factor s per axis (s² coarse sub-tasks).") public var factor = 2
     /// `separate` (one network per sub-task) or `shared` (one network with a sub-task embedding).
-    @Option(help: "separate (one network per sub-task) | shared (one network, one-hot sub-task channels).") public var sharing = "separate"
+    @Option(help: "separate (one network per sub-task) | shared (one network, one-hot sub-task channels) | equivariant (one network reading the fields in the order of their offsets relative to its own: the step is invariant under a one-cell shift, no alias leak).") public var sharing = "separate"
     /// Hidden channels.
     @Option(parsing: .unconditional, help: "Hidden channels of each network.") public var width = 12
     /// Residual blocks.
@@ -47,6 +47,10 @@ public struct StaggerTrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "White noise of up to this fraction of a field's RMS on half the training fields (default 0.05 heat, 0 ns2d).") public var roughness: Double?
     /// c of the residual weighting (I − c∇²)⁻¹ (nil: 1/16 for heat, 0 for ns2d).
     @Option(parsing: .unconditional, help: "Weight residuals by (I − c∇²)⁻¹ (long waves first; default 1/16 for heat, 0 for ns2d).") public var smoothing: Double?
+    /// Heat: training fields decayed over a random time up to this (nil: 0, Gaussian smooth fields).
+    @Option(parsing: .unconditional, help: "Heat: train on power-law fields decayed by the exact heat flow over a random time in [0, T] — the states a rollout over T visits (default: off, smooth Gaussian-spectrum fields).") public var decayedHorizon: Double?
+    /// Heat-kernel time of the residual weighting (nil: 0, off).
+    @Option(parsing: .unconditional, help: "Weight residuals by the heat kernel over this time too (a mode counts by its share of the error after that much more rollout; floor 1 %).") public var residualDecay: Double?
     /// Held-out physics check every so many steps, keeping the best parameters (0: off).
     @Option(parsing: .unconditional, help: "Every N Adam steps evaluate the physics loss on held-out fields and keep the best parameters, the untrained model included (0: off).") public var validateEvery = 100
     /// Trained biases (nil: off for heat, whose exact correction is linear; on for ns2d).
@@ -56,7 +60,7 @@ public struct StaggerTrainOptions: ParsableArguments {
 
     /// Checks the values; throws `ValidationError`.
     public func validate() throws {
-        guard StaggerSharing(rawValue: sharing) != nil else { throw ValidationError("--sharing must be separate or shared") }
+        guard StaggerSharing(rawValue: sharing) != nil else { throw ValidationError("--sharing must be separate, shared or equivariant") }
         guard StaggerBase(rawValue: baseName) != nil else { throw ValidationError("--base must be coarseExplicit, coarseSpectral or none") }
         guard equation == "heat" || equation == "ns2d" else { throw ValidationError("--equation must be heat or ns2d") }
         guard NetActivation(rawValue: activationName) != nil else { throw ValidationError("--activation must be identity, relu, tanh or gelu") }
@@ -64,8 +68,9 @@ public struct StaggerTrainOptions: ParsableArguments {
             throw ValidationError("need --steps ≥ 1, --batch ≥ 1 and positive --lr, --ratio, --dt, --diffusivity")
         }
         if let t = timeBudget, !(t > 0) { throw ValidationError("--time-budget must be positive") }
-        guard integral >= 0, integral.isFinite, validateEvery >= 0, (roughness ?? 0) >= 0, (smoothing ?? 0) >= 0 else {
-            throw ValidationError("--integral, --roughness, --smoothing and --validate-every must be ≥ 0")
+        guard integral >= 0, integral.isFinite, validateEvery >= 0, (roughness ?? 0) >= 0, (smoothing ?? 0) >= 0,
+              (decayedHorizon ?? 0) >= 0, (residualDecay ?? 0) >= 0 else {
+            throw ValidationError("--integral, --roughness, --smoothing, --decayed-horizon, --residual-decay and --validate-every must be ≥ 0")
         }
         do { try config().validate() } catch { throw ValidationError("\(error)") }
     }
@@ -106,6 +111,7 @@ public struct StaggerTrainOptions: ParsableArguments {
         o.roughness = roughness ?? (equation == "ns2d" ? 0 : 0.05)
         o.integralWeight = integral; o.validationEvery = validateEvery
         o.residualSmoothing = smoothing ?? (equation == "ns2d" ? 0 : 1.0 / 16)
+        o.decayedHorizon = decayedHorizon ?? 0; o.residualDecay = residualDecay ?? 0
         o.pool = .shared   // sub-task networks on the pool's workers (OpenBLAS set to one thread meanwhile)
         return o
     }

@@ -4,49 +4,60 @@ import TesseraPDE
 // The learned NeuralStagger case of `tessera bench pde` (also `tessera bench stagger` alone).
 
 /// Learned NeuralStagger on the heat equation, 128² periodic, κ = 1, Δt = r·h² (r from
-/// TESSERA_STAGGER_R, default 0.5): for s = 2 and 4 (separate networks) and s = 2 shared, train
-/// on the fine Crank–Nicolson residual (32² periodic patches) within a time budget
-/// (TESSERA_STAGGER_BUDGET seconds, default 240; --quick 20), then roll 50 steps out against
-/// FDHeat CN; time inference against the fine solver, s² sub-tasks on 2 workers vs 1, and
-/// training throughput vs SGEMM. Other knobs (defaults: width 12, 2 blocks, 300 s, patch 32 for s = 2 and 64 for s = 4): TESSERA_STAGGER_{WIDTH,BLOCKS,ACT,LR,BATCH,PATCH,
-/// VARIANTS (e.g. "2s,4s,2h": s and separate/shared), BLAS (BLAS threads in training), STEPS
-/// (an Adam step limit: accuracy independent of the machine's load), INT (the
-/// integral-form residual's weight, default 1), ROUGH (noise fraction, 0.05), VAL (held-out
-/// physics check every so many Adam steps, keeping the best, 100), BIAS (1: trained biases;
-/// default 0, held at zero)}. The fair speed baseline is CN at the coarsest
-/// step K·Δt whose worst rollout error against CN at Δt is within 1 %.
+/// TESSERA_STAGGER_R, default 0.5), K = 20 fine steps per learned call (TESSERA_STAGGER_K): for
+/// s = 2 and 4 (one equivariant network each; VARIANTS e.g. "2s,4s,2h,4e": s and
+/// separate/shared/equivariant), train on the chained fine Crank–Nicolson residual (full grid)
+/// from fields as a rollout has them (power law damped by the exact heat flow over a random
+/// time up to HORIZON·t_N) within a time budget (TESSERA_STAGGER_BUDGET seconds, default 600;
+/// --quick 20), then roll 50 learned steps out against FDHeat CN and print the per-mode gains;
+/// time inference against the fine solver and against CN at the coarsest step within 1 %, s²
+/// sub-tasks on 2 workers vs 1, and training throughput vs SGEMM. Other knobs (defaults):
+/// TESSERA_STAGGER_{WIDTH (6), BLOCKS (1), ACT (identity), LR (1e-4), BATCH (4), PATCH (128),
+/// BLAS (BLAS threads in training), STEPS (an Adam step limit), INT (integral-form weight, 1),
+/// ROUGH (noise fraction, 0), SMOOTH ((I − c∇²)⁻¹ weight, 0), DECAY and FLOOR (heat-kernel
+/// residual weight over DECAY·t_N above FLOOR, 0 and 0.01), SLOPE (1), OWN (pushforward steps,
+/// 0), VAL (held-out physics check every so many Adam steps, keeping the best, 100), BIAS (1:
+/// trained biases; default 0)}.
 func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     let out = ctx.output
     let env = ProcessInfo.processInfo.environment
     let n = 128, steps = 50
     let r = Double(env["TESSERA_STAGGER_R"] ?? "") ?? 0.5
-    let budget = Double(env["TESSERA_STAGGER_BUDGET"] ?? "") ?? (ctx.quick ? 20 : 300)
-    let width = Int(env["TESSERA_STAGGER_WIDTH"] ?? "") ?? 12
-    let blocks = Int(env["TESSERA_STAGGER_BLOCKS"] ?? "") ?? 2
+    let budget = Double(env["TESSERA_STAGGER_BUDGET"] ?? "") ?? (ctx.quick ? 20 : 600)
+    let width = Int(env["TESSERA_STAGGER_WIDTH"] ?? "") ?? 6
+    let blocks = Int(env["TESSERA_STAGGER_BLOCKS"] ?? "") ?? 1
     let act = NetActivation(rawValue: env["TESSERA_STAGGER_ACT"] ?? "") ?? .identity
-    let lr = Double(env["TESSERA_STAGGER_LR"] ?? "") ?? 1e-3
-    let batch = Int(env["TESSERA_STAGGER_BATCH"] ?? "") ?? 8
+    let lr = Double(env["TESSERA_STAGGER_LR"] ?? "") ?? 1e-4
+    let batch = Int(env["TESSERA_STAGGER_BATCH"] ?? "") ?? 4
     let patchEnv = Int(env["TESSERA_STAGGER_PATCH"] ?? "")
     let base = StaggerBase(rawValue: env["TESSERA_STAGGER_BASE"] ?? "") ?? .coarseExplicit
     let trainWorkers = Int(env["TESSERA_STAGGER_WORKERS"] ?? "") ?? 2
     // K fine steps per learned step: T = K temporal sub-steps, the loss is the fine CN residual
     // of the K chained fine steps of r·h², one network call advances K·r·h²
-    let kFine = max(1, Int(env["TESSERA_STAGGER_K"] ?? "") ?? 1)
+    let kFine = max(1, Int(env["TESSERA_STAGGER_K"] ?? "") ?? 20)
     let h = 2 * Double.pi / Double(n)
     let pool2 = try ThreadPool(threads: 2), one = try ThreadPool(threads: 1)
-    let all = (env["TESSERA_STAGGER_VARIANTS"] ?? "2s,4s,2h,ns64").split(separator: ",")
+    let all = (env["TESSERA_STAGGER_VARIANTS"] ?? "2e,4e,ns64").split(separator: ",")
     let variants: [(Int, StaggerSharing)] = all.filter { !$0.hasPrefix("ns") }.compactMap {
         guard let f = Int($0.dropLast()) else { return nil }
-        return (f, $0.last == "h" ? .shared : .separate)
+        return (f, $0.last == "h" ? .shared : $0.last == "e" ? .equivariant : .separate)
     }
     emitTwoWorkerCeiling(ctx, pool2: pool2)
     let u0 = try Field<Double>(grid: try Grid.periodic(n), values: randomSmoothField(n: n, maxWavenumber: 16, seed: 424_242))
     let integral = Double(env["TESSERA_STAGGER_INT"] ?? "") ?? 1
-    let roughness = Double(env["TESSERA_STAGGER_ROUGH"] ?? "") ?? 0.05
+    let roughness = Double(env["TESSERA_STAGGER_ROUGH"] ?? "") ?? 0
     let validateEvery = Int(env["TESSERA_STAGGER_VAL"] ?? "") ?? 100
-    let smoothing = Double(env["TESSERA_STAGGER_SMOOTH"] ?? "") ?? 0.0625
+    let smoothing = Double(env["TESSERA_STAGGER_SMOOTH"] ?? "") ?? 0
     let stability = Int(env["TESSERA_STAGGER_STABLE"] ?? "") ?? 20
     let biases = (env["TESSERA_STAGGER_BIAS"] ?? "0") != "0"
+    // the rollout's distribution and error weighting (0: off): training fields decayed over a
+    // random time in [0, HORIZON·t_N] (t_N the rollout's simulated time), residuals weighted by
+    // the heat kernel over DECAY·t_N above FLOOR
+    let horizonFrac = Double(env["TESSERA_STAGGER_HORIZON"] ?? "") ?? 1
+    let decayFrac = Double(env["TESSERA_STAGGER_DECAY"] ?? "") ?? 0
+    let floor = Double(env["TESSERA_STAGGER_FLOOR"] ?? "") ?? 0.01
+    let slope = Double(env["TESSERA_STAGGER_SLOPE"] ?? "") ?? 1
+    let ownSteps = Int(env["TESSERA_STAGGER_OWN"] ?? "") ?? 0   // pushforward: half the inputs the model's own 1…OWN-step rollouts
     // the fair baseline: CN at the coarsest step whose worst rollout error vs CN at Δt is ≤ 1 %
     // (CG tolerance 1e-6: enough for 1 %, and cheaper than the reference's 1e-12)
     let sweep = variants.isEmpty ? [] : try cnStepSweep(u0, dt: r * h * h, temporal: kFine, steps: steps, tolerance: 1e-6, pool: pool2)
@@ -54,7 +65,7 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
         print(String(format: "[CN at %d·Δt] vs CN at Δt: max rel. L2 %.5f, end %.5f", c.k, c.maxRelativeL2, c.endRelativeL2))
     }
     for (s, sharing) in variants {
-        let patch = patchEnv ?? (s >= 4 ? 64 : 32)   // 8² coarse patches would wrap inside the receptive field
+        let patch = patchEnv ?? n   // a patch has no waves longer than itself, and k = 1 sets the end error
         var cfg = LearnedStaggerConfig(n: n, factor: s, dt: r * h * h)
         cfg.temporal = kFine
         cfg.sharing = sharing; cfg.width = width; cfg.blocks = blocks; cfg.activation = act
@@ -64,6 +75,9 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
         o.steps = Int(env["TESSERA_STAGGER_STEPS"] ?? "") ?? 1_000_000; o.timeBudget = budget; o.learningRate = lr; o.batch = batch; o.seed = 3; o.patch = patch
         o.integralWeight = integral; o.roughness = roughness; o.validationEvery = validateEvery; o.residualSmoothing = smoothing; o.stabilitySteps = stability
         o.pool = trainWorkers > 1 ? pool2 : nil
+        let tN = cfg.learnedStep * Double(steps)
+        o.decayedHorizon = horizonFrac * tN; o.residualDecay = decayFrac * tN; o.residualDecayFloor = floor; o.spectrumSlope = slope
+        o.rolloutInputs = ownSteps
         setBLASThreads(Int(env["TESSERA_STAGGER_BLAS"] ?? "") ?? 1)   // small GEMMs: BLAS threads only add sync
         let cpu0 = cpuSeconds()
         let rep = try model.train(options: o)
@@ -73,6 +87,7 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
         var baseOnly = model
         baseOnly.nets = try model.nets.map { (net) throws(TesseraError) in try net.with(parameters: [Float](repeating: 0, count: net.parameters.count)) }
         let baseCmp = try baseOnly.compareHeatRollout(u0, steps: steps, pool: pool2)
+        printModeTable(trained: model, base: baseOnly, steps: steps, pool: pool2)
         // inference per simulated time: one learned step (s² sub-tasks on 2 workers, 1 BLAS thread
         // each) against the K fine CN steps covering the same Δt, alternated; and 2 workers vs 1
         setBLASThreads(1)
@@ -107,7 +122,7 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
         setBLASThreads(1)
         let sgemm1 = sgemmRateAtConvShape(cout: width, n: batch * (patch / s) * (patch / s), k: width * 9)
         setBLASThreads(ctx.threads)
-        let tag = "heat \(n)x\(n) s=\(s) \(sharing.rawValue) w\(width)b\(blocks) \(act.rawValue) base \(base.rawValue) r=\(r) K=\(kFine) patch \(patch) int \(integral) smooth \(smoothing)"
+        let tag = "heat \(n)x\(n) s=\(s) \(sharing.rawValue) w\(width)b\(blocks) \(act.rawValue) base \(base.rawValue) r=\(r) K=\(kFine) patch \(patch) int \(integral) smooth \(smoothing) horizon \(horizonFrac) decay \(decayFrac) floor \(floor) own \(ownSteps)"
         print(String(format: "[%@] rel. L2 end %.4f max %.4f (base alone max %.4f, CN at the learned Δt max %.4f; vs exact %.4f) | step %.3f ms vs %d fine CN %.3f ms (x%.2f), CN same Δt %.3f ms | 2 workers x%.2f (fresh buffers x%.2f, %.3f ms) | %d Adam steps, %@, loss %.3g, held-out loss %.3g -> %.3g (kept step %d, %d unstable checks)",
                      tag, cmp.relativeL2.last ?? .nan, cmp.maxRelativeL2, baseCmp.maxRelativeL2, cmp.sameStepRelativeL2.max() ?? .nan,
                      cmp.relativeL2VsExact, speed.ours.median * 1e3, kFine, fineStep.median * 1e3, fineStep.median / speed.ours.median,
@@ -158,6 +173,20 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     }
 }
 
+
+/// The per-mode diagnosis of a heat model: one learned step's gain on single Fourier modes
+/// against the fine CN's and the exact flow's, and the mode's own rollout error after `steps`
+/// (trained and base step side by side).
+private func printModeTable(trained: LearnedStagger<Float>, base: LearnedStagger<Float>, steps: Int, pool: ThreadPool) {
+    let n = trained.config.n
+    let modes = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, n / 2 - 1].map { ($0, 0) } + [(1, 1), (3, 3), (8, 8), (16, 16), (n / 4, n / 4 - 1)]
+    guard let t = try? trained.modeResponse(modes, pool: pool), let b = try? base.modeResponse(modes, pool: pool) else { return }
+    print("  mode (kx,ky): exact  fineCN  exact^\(steps) | trained gain, gain/CN−1, leak, err@\(steps) | base gain/CN−1, leak, err@\(steps)")
+    for (x, y) in zip(t, b) {
+        print(String(format: "  (%3d,%3d): %.6f %.6f %.1e | %.2e %+.2e %.1e %+.2e | %+.2e %.1e %+.2e", x.kx, x.ky, x.exact, x.fineCN, pow(x.exact, Double(steps)),
+                     x.gain, x.gain / x.fineCN - 1, x.leak, x.rolloutError(steps: steps), y.gain / y.fineCN - 1, y.leak, y.rolloutError(steps: steps)))
+    }
+}
 
 /// What 2 workers can give at best on this machine: 4 independent 1-thread SGEMMs at a conv
 /// GEMM's shape (16 × 4096 × 144, each its own buffers) on 2 pool workers vs one after the other,

@@ -54,25 +54,33 @@ struct LearnedStaggerInferenceTests {
     }
 
     /// Temporal sub-steps: one network call covers T = 4 fine CN steps (κΔt/h² = 0.5 each),
-    /// trained on the mean fine residual of the 4 chained steps only (600 Adam steps): after
-    /// one step it is within 3 % of FDHeat CN and 10× closer than CN taking the large step
-    /// itself (the residual of one large step would train towards that); over 6 steps (24 fine
-    /// steps, t ≈ 1.9, the field decays to 1/15) within 8 % and far from persistence.
+    /// trained on the fine residual of the 4 chained steps (with its integral form) from
+    /// decayed power-law fields of the rollout's horizon, one equivariant linear network without
+    /// biases (600 Adam steps, no solver data): after one step within 2 % of FDHeat CN and 10×
+    /// closer than CN taking the large step itself (the residual of one large step would train
+    /// towards that); over 6 steps (24 fine steps, t ≈ 1.9, the field decays to 1/15) within
+    /// 2.5 % (measured 1.6 %, the base step alone 3.3 %), better than the base step alone, and
+    /// far from persistence.
     @Test func temporalSubstepsHeatModel() throws {
         let n = 16, h = 2 * Double.pi / Double(n), k = 4
         var cfg = LearnedStaggerConfig(n: n, factor: 2, dt: 0.5 * h * h)
         cfg.width = 6; cfg.blocks = 1; cfg.activation = .identity; cfg.base = .coarseExplicit; cfg.temporal = k
+        cfg.sharing = .equivariant; cfg.biases = false
         var model = try LearnedStagger<Float>(config: cfg, seed: 3)
         var o = StaggerTrainingOptions()
-        o.steps = 600; o.batch = 4; o.learningRate = 1e-2; o.maxWavenumber = 3
+        o.steps = 600; o.batch = 4; o.learningRate = 1e-3; o.integralWeight = 1; o.roughness = 0
+        o.decayedHorizon = 6 * cfg.learnedStep; o.validationEvery = 50
         let rep = try model.train(options: o)
         #expect(!rep.diverged)
         let u0 = try Field<Double>(grid: try cfg.grid(), values: randomSmoothField(n: n, maxWavenumber: 3, seed: 999))
         let c = try model.compareHeatRollout(u0, steps: 6)
-        print("tiny heat K=\(k): rel. L2 \(c.relativeL2), CN with the large step \(c.sameStepRelativeL2), persistence \(c.persistenceL2)")
+        var base = model
+        base.nets = try model.nets.map { (net) throws(TesseraError) in try net.with(parameters: [Float](repeating: 0, count: net.parameters.count)) }
+        let b = try base.compareHeatRollout(u0, steps: 6)
+        print("tiny heat K=\(k): rel. L2 \(c.relativeL2), base alone \(b.relativeL2), CN with the large step \(c.sameStepRelativeL2), persistence \(c.persistenceL2), kept step \(rep.bestStep ?? -1)")
         #expect(c.fineStepsPerStep == k && c.sameStepRelativeL2.count == 6)
-        #expect(c.relativeL2[0] < 0.03 && c.relativeL2[0] * 10 < c.sameStepRelativeL2[0], "rel. L2 \(c.relativeL2)")
-        #expect(c.maxRelativeL2 < 0.08, "rel. L2 \(c.relativeL2)")
+        #expect(c.relativeL2[0] < 0.02 && c.relativeL2[0] * 10 < c.sameStepRelativeL2[0], "rel. L2 \(c.relativeL2)")
+        #expect(c.maxRelativeL2 < 0.025 && c.maxRelativeL2 < 0.75 * b.maxRelativeL2, "rel. L2 \(c.relativeL2), base \(b.relativeL2)")
         #expect(c.relativeL2.last! * 5 < c.persistenceL2)
         // T = 1: CN with "the large step" is the reference itself
         cfg.temporal = 1
@@ -124,15 +132,18 @@ struct LearnedStaggerInferenceTests {
             let residual = try cfg.residual(), grid = try cfg.grid()
             let batch = try [NavierStokes2D.randomTurbulence(grid: grid, peakWavenumber: 2, seed: 1).toArray(),
                              NavierStokes2D.randomTurbulence(grid: grid, peakWavenumber: 2, seed: 2).toArray()]
-            for (integral, smoothing) in [(0.0, 0.0), (0.7, 0.0), (0.7, 0.3)] {
+            for (integral, smoothing, decay) in [(0.0, 0.0, 0.0), (0.7, 0.0, 0.0), (0.7, 0.3, 0.0), (0.7, 0.3, 0.2), (0.0, 0.0, 0.5)] {
+                let floor = decay > 0.3 ? 0.0 : 0.1
                 var grads: [[Double]]? = model.nets.map { [Double](repeating: 0, count: $0.parameters.count) }
-                let l = try model.loss(batch, residual: residual, gradient: &grads, integral: integral, smoothing: smoothing)
+                let l = try model.loss(batch, residual: residual, gradient: &grads, integral: integral, smoothing: smoothing, decay: decay, decayFloor: floor)
                 var grads2: [[Double]]? = model.nets.map { [Double](repeating: 0, count: $0.parameters.count) }
-                #expect(try model.loss(batch, residual: residual, gradient: &grads2, pool: pool2, integral: integral, smoothing: smoothing) == l)
+                #expect(try model.loss(batch, residual: residual, gradient: &grads2, pool: pool2, integral: integral, smoothing: smoothing,
+                                       decay: decay, decayFloor: floor) == l)
                 #expect(grads2! == grads!)
                 for j in model.nets.indices {
-                    let fd = try finiteDifferenceGradient(model, net: j, batch: batch, residual: residual, integral: integral, smoothing: smoothing)
-                    #expect(relErr(grads![j], fd) <= 1e-5, "\(eq) integral \(integral) smoothing \(smoothing) net \(j): rel. error \(relErr(grads![j], fd))")
+                    let fd = try finiteDifferenceGradient(model, net: j, batch: batch, residual: residual, integral: integral,
+                                                          smoothing: smoothing, decay: decay, floor: floor)
+                    #expect(relErr(grads![j], fd) <= 1e-5, "\(eq) integral \(integral) smoothing \(smoothing) decay \(decay) net \(j): rel. error \(relErr(grads![j], fd))")
                 }
             }
             // the integral term is linear in its weight and positive
@@ -142,6 +153,8 @@ struct LearnedStaggerInferenceTests {
             #expect(abs(summed - (l0 + 0.25 * (l1 - l0))) <= 1e-12 * max(1, l1))
             #expect(l1 > l0)
             #expect(throws: TesseraError.self) { _ = try model.loss(batch, residual: residual, gradient: &none, integral: -1) }
+            #expect(throws: TesseraError.self) { _ = try model.loss(batch, residual: residual, gradient: &none, decay: -1) }
+            #expect(throws: TesseraError.self) { _ = try model.loss(batch, residual: residual, gradient: &none, decay: 1, decayFloor: 2) }
         }
     }
 }

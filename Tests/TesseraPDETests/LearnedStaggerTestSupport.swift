@@ -10,14 +10,15 @@ func relErr(_ a: [Double], _ b: [Double]) -> Double {
 /// Central finite differences, step `eps`, of the model's loss on `batch` with respect to every
 /// parameter of sub-task network `net`: the reference the hand-written backward is checked against.
 func finiteDifferenceGradient(_ model: LearnedStagger<Double>, net: Int, batch: [[Double]],
-                              residual: any StepResidual, eps: Double = 1e-6, integral: Double = 0, smoothing: Double = 0) throws -> [Double] {
+                              residual: any StepResidual, eps: Double = 1e-6, integral: Double = 0, smoothing: Double = 0,
+                              decay: Double = 0, floor: Double = 0) throws -> [Double] {
     var none: [[Double]]? = nil
     var fd = [Double](repeating: 0, count: model.nets[net].parameters.count)
     for i in fd.indices {
         var mp = model, mm = model
         mp.nets[net].parameters[i] += eps; mm.nets[net].parameters[i] -= eps
-        fd[i] = (try mp.loss(batch, residual: residual, gradient: &none, integral: integral, smoothing: smoothing)
-                 - mm.loss(batch, residual: residual, gradient: &none, integral: integral, smoothing: smoothing)) / (2 * eps)
+        fd[i] = (try mp.loss(batch, residual: residual, gradient: &none, integral: integral, smoothing: smoothing, decay: decay, decayFloor: floor)
+                 - mm.loss(batch, residual: residual, gradient: &none, integral: integral, smoothing: smoothing, decay: decay, decayFloor: floor)) / (2 * eps)
     }
     return fd
 }

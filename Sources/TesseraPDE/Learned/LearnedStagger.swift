@@ -1,5 +1,6 @@
 // Learned NeuralStagger (Huang et al., ICML 2023): s×s coarse neural solvers, one per staggered
-// sub-field (or one shared network told which sub-field by s² one-hot channels). Every network
+// sub-field (or one shared network told which sub-field by s² one-hot channels, or by reading
+// the fields in the order of their offsets relative to its own: `.equivariant`). Every network
 // reads all s² coarse fields as channels and predicts the increment of its own sub-field over
 // one step Δt; the s² predictions, unstaggered, are the fine solution. Training minimises the
 // residual of the FINE discretisation (a `StepResidual`) on that unstaggered prediction.
@@ -9,12 +10,20 @@
 
 import Foundation
 
-/// One network per sub-task, or one shared network with a sub-task embedding.
+/// One network per sub-task, or one shared network with a sub-task embedding (one-hot channels
+/// or the relative ordering of its input fields).
 public enum StaggerSharing: String, Sendable, Codable, CaseIterable {
     /// s² networks.
     case separate
     /// One network; s² extra one-hot input channels tell it which sub-field it predicts.
     case shared
+    /// One network, no extra channels: sub-task (o_y, o_x) reads the s² coarse fields in the
+    /// order of their fine offsets *relative to its own* ((o_y + c_y) mod s, (o_x + c_x) mod s,
+    /// shifted one coarse cell where the offset wraps). The unstaggered step is then invariant
+    /// under a shift of ONE fine cell, as the fine scheme is (not only of s): a Fourier mode goes
+    /// to itself alone, never to its aliases k + j·n/s. For the heat equation with identity
+    /// activations and no biases the model is then a fine-grid Fourier multiplier.
+    case equivariant
 }
 
 /// A fixed physics step every sub-task network corrects (the network predicts the rest).
@@ -157,7 +166,7 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
 public struct LearnedStagger<T: NetScalar>: Sendable {
     /// Architecture and problem.
     public let config: LearnedStaggerConfig
-    /// s² networks (`.separate`) or one (`.shared`).
+    /// s² networks (`.separate`) or one (`.shared`, `.equivariant`).
     public var nets: [ConvNet<T>]
 
     /// Freshly initialised networks (seeded). With a base step the output convolution starts at
@@ -166,7 +175,7 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     public init(config: LearnedStaggerConfig, seed: UInt64 = 1) throws(TesseraError) {
         try config.validate()
         self.config = config
-        let count = config.sharing == .shared ? 1 : config.subtasks
+        let count = config.sharing == .separate ? config.subtasks : 1
         let outputScale = (config.base ?? .none) == .none ? 0.1 : 0
         var nets: [ConvNet<T>] = []
         for k in 0..<count {
@@ -181,7 +190,7 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     /// biases comes with non-zero biases.
     public init(config: LearnedStaggerConfig, nets: [ConvNet<T>]) throws(TesseraError) {
         try config.validate()
-        let want = config.sharing == .shared ? 1 : config.subtasks
+        let want = config.sharing == .separate ? config.subtasks : 1
         guard nets.count == want, nets.allSatisfy({ $0.layers == config.layers && $0.padding == config.padding }) else {
             throw .invalidArgument("LearnedStagger: need \(want) networks of the configured architecture (got \(nets.count))")
         }
@@ -194,7 +203,7 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     /// Total parameter count.
     public var parameterCount: Int { nets.reduce(0) { $0 + $1.parameters.count } }
 
-    func net(_ k: Int) -> ConvNet<T> { nets[config.sharing == .shared ? 0 : k] }
+    func net(_ k: Int) -> ConvNet<T> { nets[config.sharing == .separate ? k : 0] }
 
     /// The scale a sample is divided by.
     func scale(_ u: [Double]) -> Double {
@@ -207,11 +216,27 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     }
 
     /// Network input `C × (B·h·w)` from the coarse fields of a batch (`coarse[b][k]`, scaled):
-    /// s² field channels, then (shared) s² one-hot channels for sub-task `k`.
+    /// s² field channels, then (shared) s² one-hot channels for sub-task `k`; equivariant: the
+    /// fields in the order of their offsets relative to sub-task k's.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     func input(_ coarse: [[[T]]], subtask k: Int) -> [T] {
         let s2 = config.subtasks, b = coarse.count, hw = coarse[0][0].count, n = b * hw
+        if config.sharing == .equivariant {
+            let s = config.factor, hc = Int(Double(hw).squareRoot().rounded()), (oy, ox) = (k / s, k % s)
+            var x = [T](repeating: 0, count: s2 * n)
+            for c in 0..<s2 {
+                let (ry, rx) = (oy + c / s, ox + c % s), src = (ry % s) * s + rx % s, (dy, dx) = (ry / s, rx / s)
+                for bb in 0..<b {
+                    let f = coarse[bb][src]
+                    for y in 0..<hc {
+                        let row = ((y + dy) % hc) * hc, o = c * n + bb * hw + y * hc
+                        for xx in 0..<hc { x[o + xx] = f[row + (xx + dx) % hc] }
+                    }
+                }
+            }
+            return x
+        }
         var x = [T](repeating: 0, count: (config.sharing == .shared ? 2 * s2 : s2) * n)
         for bb in 0..<b { for c in 0..<s2 { for i in 0..<hw { x[c * n + bb * hw + i] = coarse[bb][c][i] } } }
         if config.sharing == .shared { for i in 0..<n { x[(s2 + k) * n + i] = 1 } }
@@ -334,7 +359,7 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         guard ws.count == s2, ws.allSatisfy({ $0.pixels == b * hw }) else {
             throw .invalidArgument("LearnedStagger.step: need \(s2) workspaces for \(b)×\(hc)×\(hc) (from makeWorkspaces(batch: \(b)))")
         }
-        let shared = config.sharing == .shared
+        let shared = config.sharing != .separate
         let plain = shared ? [] : input(coarse, subtask: 0)
         // corr[k] / based[k]: sub-task k's correction and field + base increment for every
         // sample (b·hw), written by sub-task k's task only
@@ -442,18 +467,23 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     /// wavenumbers, which the mean of the single residuals weights only ~1/T² (a slowly drifting
     /// chain costs little step by step). With `smoothing` c > 0 every residual is weighted by
     /// P = (I − c∇²)⁻¹ first (loss of P R: the same minimiser, long waves weighted above short
-    /// ones; a heat rollout's error is its surviving long waves'). Errors: `.invalidArgument`
-    /// for a negative `integral` or `smoothing`.
+    /// ones; a heat rollout's error is its surviving long waves'). With `decay` τ > 0 the
+    /// weighting also carries the heat kernel exp(τ∇²) above a floor `decayFloor` (τ = κ·time:
+    /// a mode's share of a rollout's end error after that much more time). Errors:
+    /// `.invalidArgument` for a negative `integral`, `smoothing` or `decay`, or a floor outside [0, 1].
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func loss(_ u0: [[Double]], residual: any StepResidual, gradient: inout [[T]]?,
-                     pool: ThreadPool? = nil, integral: Double = 0, smoothing: Double = 0) throws(TesseraError) -> Double {
+                     pool: ThreadPool? = nil, integral: Double = 0, smoothing: Double = 0,
+                     decay: Double = 0, decayFloor: Double = 0) throws(TesseraError) -> Double {
         let m = residual.grid.shape[0], s = config.factor
         let b = u0.count, s2 = config.subtasks, hc = m / s, hw = hc * hc
-        guard integral >= 0, integral.isFinite, smoothing >= 0, smoothing.isFinite else {
-            throw .invalidArgument("LearnedStagger.loss: integral weight \(integral) and smoothing \(smoothing) must be ≥ 0")
+        guard integral >= 0, integral.isFinite, smoothing >= 0, smoothing.isFinite, decay >= 0, decay.isFinite,
+              decayFloor >= 0, decayFloor <= 1 else {
+            throw .invalidArgument("LearnedStagger.loss: integral weight \(integral), smoothing \(smoothing) and decay \(decay) must be ≥ 0, the floor \(decayFloor) in [0, 1]")
         }
-        let smoother = smoothing > 0 ? try ResidualSmoother(grid: residual.grid, c: smoothing) : nil
+        let smoother = smoothing > 0 || decay > 0
+            ? try ResidualSmoother(grid: residual.grid, c: smoothing, decay: decay, floor: decayFloor) : nil
         guard residual.grid.shape == [m, m], m % s == 0, b >= 1, u0.allSatisfy({ $0.count == m * m }) else {
             throw .invalidArgument("LearnedStagger.loss: need a batch of \(m)×\(m) fields (m divisible by \(s)) for the residual's grid")
         }
@@ -475,7 +505,7 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         }
         // forward with tapes, sub-tasks in parallel: preds[k] = sub-task k of every sample at
         // every time level (T × b·hw)
-        let shared = config.sharing == .shared, record = gradient != nil, tt = config.temporalSteps, nb = b * hw
+        let shared = config.sharing != .separate, record = gradient != nil, tt = config.temporalSteps, nb = b * hw
         let plain = shared ? [] : input(coarse, subtask: 0)
         var tapes = [ConvNet<T>.Tape?](repeating: nil, count: s2), preds = [[T]](repeating: [], count: s2), based = preds
         try tapes.withUnsafeMutableBufferPointer { (tp) throws(TesseraError) in

@@ -131,3 +131,68 @@ extension LearnedStagger where T == Float {
         return c
     }
 }
+
+/// How one learned step acts on one Fourier mode (heat): the unstaggered step is shift-invariant
+/// by s only, so a mode k comes back as g·(itself) plus its aliases k + j·n/s (`leak`).
+public struct StaggerModeResponse: Sendable {
+    /// Wavenumbers (integers on the model's domain).
+    public var kx: Int, ky: Int
+    /// Amplitude of the mode itself after one learned step, per unit input: the real part of
+    /// the complex gain (cos input projected on cos, sin on sin, averaged).
+    public var gain: Double
+    /// Its imaginary part (a phase shift: cos input projected on sin, minus sin on cos, halved;
+    /// zero for a symmetric stencil).
+    public var rotation: Double
+    /// exp(−κ|k|²·TΔt): the exact heat flow over the learned step.
+    public var exact: Double
+    /// The fine discretisation's factor: T Crank–Nicolson steps of the 5-point Laplacian.
+    public var fineCN: Double
+    /// ‖output − (its projection on the mode)‖/‖output‖: the part moved to other modes (aliases).
+    public var leak: Double
+    /// |(g/fineCN)^N − 1| after N = `steps` learned steps, g = gain + i·rotation, signed as
+    /// |g|^N − fineCN^N (negative: the mode decays too fast): that mode's relative rollout error
+    /// against the fine solver, phase included, leak ignored.
+    public func rolloutError(steps: Int) -> Double {
+        let n = Double(steps), r = pow((gain * gain + rotation * rotation).squareRoot() / fineCN, n)
+        let th = n * atan2(rotation, gain)
+        let e = ((r * cos(th) - 1) * (r * cos(th) - 1) + r * sin(th) * r * sin(th)).squareRoot()
+        return r < 1 ? -e : e
+    }
+}
+
+extension LearnedStagger where T == Float {
+    /// Pushes single Fourier modes cos(k·x), sin(k·x) through one learned step and measures the
+    /// per-mode gain against the exact flow and the fine CN scheme (heat): which modes a rollout's
+    /// error comes from. Errors: `.invalidArgument` for a non-heat model or |k| ≥ n/2.
+    public func modeResponse(_ modes: [(Int, Int)], pool: ThreadPool? = nil) throws -> [StaggerModeResponse] {
+        guard config.equation == "heat" else { throw TesseraError.invalidArgument("modeResponse: not a heat model") }
+        let n = config.n, grid = try config.grid(), w = 2 * Double.pi / config.length, h = config.length / Double(n)
+        let ws = try makeWorkspaces(batch: 1)
+        return try modes.map { (kx, ky) in
+            guard abs(kx) < n / 2, abs(ky) < n / 2, kx != 0 || ky != 0 else {
+                throw TesseraError.invalidArgument("modeResponse: mode (\(kx), \(ky)) must be non-zero and below n/2 = \(n / 2)")
+            }
+            var gains: [Double] = [], turns: [Double] = [], leaks: [Double] = []
+            for phase in [0.0, Double.pi / 2] {
+                // v: the input (cos, then sin), q: its quadrature partner (sin, then −cos)
+                let arg = (0..<(n * n)).map { i in w * (Double(kx * (i % n)) + Double(ky * (i / n))) * h - phase }
+                let v = arg.map { cos($0) }, q = arg.map { sin($0) }
+                let (c, sc) = try split(try Field(grid: grid, values: v))
+                let u1 = try join(try step(coarse: [c], pool: pool, workspaces: ws)[0], scale: sc, grid: grid).toArray()
+                var dv = 0.0, dq = 0.0, vv = 0.0, qq = 0.0, uu = 0.0
+                for i in 0..<(n * n) { dv += u1[i] * v[i]; dq += u1[i] * q[i]; vv += v[i] * v[i]; qq += q[i] * q[i]; uu += u1[i] * u1[i] }
+                let (a, b) = (dv / vv, qq > 0 ? dq / qq : 0)
+                var res = 0.0
+                for i in 0..<(n * n) { let e = u1[i] - a * v[i] - b * q[i]; res += e * e }
+                gains.append(a); turns.append(b); leaks.append(uu > 0 ? (res / uu).squareRoot() : 0)
+            }
+            let k2 = Double(kx * kx + ky * ky) * w * w
+            let lam = -4 / (h * h) * (pow(sin(Double(kx) * w * h / 2), 2) + pow(sin(Double(ky) * w * h / 2), 2))
+            let a = config.diffusivity * config.dt * lam / 2
+            let cn = pow((1 + a) / (1 - a), Double(config.temporalSteps))
+            return StaggerModeResponse(kx: kx, ky: ky, gain: (gains[0] + gains[1]) / 2, rotation: (turns[0] + turns[1]) / 2,
+                                       exact: exp(-config.diffusivity * k2 * config.learnedStep), fineCN: cn,
+                                       leak: max(leaks[0], leaks[1]))
+        }
+    }
+}

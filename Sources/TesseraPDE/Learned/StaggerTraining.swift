@@ -38,6 +38,18 @@ public struct StaggerTrainingOptions: Sendable {
     public var integralWeight = 0.0
     /// c of the residual weighting P = (I − c∇²)⁻¹ (`LearnedStagger.loss(smoothing:)`; 0: none).
     public var residualSmoothing = 0.0
+    /// Time τ of the heat-kernel factor of the residual weighting (`LearnedStagger.loss(decay:)`
+    /// gets κ·τ; 0: none): a mode's error counts by its share after τ more of the rollout.
+    public var residualDecay = 0.0
+    /// Floor of that factor (every mode keeps at least this weight, so none goes untrained).
+    public var residualDecayFloor = 0.01
+    /// Heat: with this > 0, training fields are `randomDecayedField`s — every wavenumber up to
+    /// the grid's limit with amplitude |k|^−`spectrumSlope`, damped by the exact heat flow over a
+    /// random time, log-uniform in [TΔt/4, `decayedHorizon`] — the states a rollout of that
+    /// horizon visits (an analytic generator, no solver); 0: `randomSmoothField`s.
+    public var decayedHorizon = 0.0
+    /// Amplitude slope of those fields.
+    public var spectrumSlope = 1.0
     /// Every this many Adam steps (0: never) the loss (with the integral term at weight
     /// max(`integralWeight`, 1), which tracks a learned step's end error) is evaluated on
     /// `validationFields` held-out smooth fields of the training distribution without noise —
@@ -109,6 +121,34 @@ public func randomSmoothField(n: Int, length: Double = 2 * Double.pi, maxWavenum
     return u
 }
 
+/// A random periodic field on an n×n square of side `length` as a heat rollout visits it: every
+/// Fourier mode 0 < |k| below the grid's Nyquist limit, complex Gaussian amplitude times
+/// |k|^−slope·exp(−κ|k|²·time) (the exact heat flow of a power-law field over `time`), built by
+/// one inverse real FFT. Errors: `.invalidArgument` for n < 2, negative slope, κ or time; FFTW errors.
+public func randomDecayedField(n: Int, length: Double = 2 * Double.pi, slope: Double, diffusivity: Double,
+                               time: Double, seed: UInt64) throws(TesseraError) -> [Double] {
+    guard n >= 2, length > 0, slope >= 0, slope.isFinite, diffusivity >= 0, time >= 0, time.isFinite else {
+        throw .invalidArgument("randomDecayedField: need n ≥ 2, length > 0, slope, κ and time ≥ 0")
+    }
+    var rng = NetRandom(seed: seed)
+    let ncx = n / 2 + 1, w = 2 * Double.pi / length
+    let fft = try RealFFT.plan(shape: [n, n], threads: 1, effort: .estimate)
+    let spec = try AlignedDoubles(count: 2 * n * ncx), real = try AlignedDoubles(count: n * n)
+    spec.zero()
+    for iy in 0..<n {
+        let ky = iy <= n / 2 ? iy : iy - n
+        for ix in 0..<ncx {
+            let k2 = Double(ix * ix + ky * ky)
+            // below Nyquist on both axes (the Nyquist modes are not a travelling wave)
+            guard k2 > 0, ix < n / 2, abs(ky) < n / 2 else { continue }
+            let a = pow(k2, -slope / 2) * exp(-diffusivity * w * w * k2 * time)
+            spec.pointer[2 * (iy * ncx + ix)] = a * rng.normal(); spec.pointer[2 * (iy * ncx + ix) + 1] = a * rng.normal()
+        }
+    }
+    fft.inverse(spec.pointer, real.pointer)
+    return Array(UnsafeBufferPointer(start: real.pointer, count: n * n))
+}
+
 extension LearnedStagger {
     /// Trains every network on the fine residual `config.residual()` from random smooth fields;
     /// `progress(step, loss, learningRate)` after each step. A non-finite loss or gradient stops
@@ -155,7 +195,8 @@ extension LearnedStagger {
             for i in noisy.indices { noisy[i] += 0.3 * rms * rng.normal() }
         }
         func validate(_ step: Int) throws(TesseraError) {
-            let v = try loss(held, residual: residual, gradient: &none, pool: o.pool, integral: Swift.max(o.integralWeight, 1), smoothing: o.residualSmoothing)
+            let v = try loss(held, residual: residual, gradient: &none, pool: o.pool, integral: Swift.max(o.integralWeight, 1), smoothing: o.residualSmoothing,
+                         decay: config.diffusivity * o.residualDecay, decayFloor: o.residualDecayFloor)
             if report.initialValidationLoss == nil { report.initialValidationLoss = v }
             if o.stabilitySteps > 0, step > 0, try rolloutGrows(noisy, side: m, steps: o.stabilitySteps, pool: o.pool) {
                 report.unstableChecks += 1
@@ -191,7 +232,8 @@ extension LearnedStagger {
                 batch.append(u)
             }
             var grads: [[T]]? = nets.map { [T](repeating: 0, count: $0.parameters.count) }
-            let l = try loss(batch, residual: residual, gradient: &grads, pool: o.pool, integral: o.integralWeight, smoothing: o.residualSmoothing)
+            let l = try loss(batch, residual: residual, gradient: &grads, pool: o.pool, integral: o.integralWeight, smoothing: o.residualSmoothing,
+                         decay: config.diffusivity * o.residualDecay, decayFloor: o.residualDecayFloor)
             if !config.trainsBiases {   // held at zero: Adam then never moves them
                 for j in nets.indices { for c in nets[j].convolutions { for i in 0..<c.outChannels { grads![j][c.biasOffset + i] = 0 } } }
             }
@@ -231,6 +273,13 @@ extension LearnedStagger {
             let en = o.turbulenceEnergy.lowerBound + rng.uniform() * (o.turbulenceEnergy.upperBound - o.turbulenceEnergy.lowerBound)
             let g = try Grid(shape: [m, m], lengths: [side, side])
             return try NavierStokes2D.randomTurbulence(grid: g, peakWavenumber: pk * side / (2 * Double.pi), energy: en, seed: seed).toArray()
+        }
+        if o.decayedHorizon > 0 {
+            // log-uniform in [TΔt/4, horizon]: the early states, which hold more modes (and set
+            // the largest relative errors of a rollout), as often as the late smooth ones
+            let tmin = Swift.min(o.decayedHorizon, config.learnedStep / 4)
+            return try randomDecayedField(n: m, length: side, slope: o.spectrumSlope, diffusivity: config.diffusivity,
+                                          time: tmin * pow(o.decayedHorizon / tmin, rng.uniform()), seed: seed)
         }
         return randomSmoothField(n: m, length: side, maxWavenumber: Swift.min(patchK, m / 2 - 1), seed: seed)
     }
