@@ -29,6 +29,8 @@ extension DistanceMatrix {
     /// Computes all pairwise distances of the rows of `data` (n × d) under `metric`.
     /// Memory: `DistanceMatrix.bytesRequired(count: n)`. Errors: empty data, NaN/Inf,
     /// zero rows for cosine, allocation failure.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public convenience init(data: Matrix<Scalar>, metric: DistanceMetric = .euclidean,
                             pool: ThreadPool = .shared) throws(TesseraError) {
         try validateData(data, metric: metric, what: "DistanceMatrix")
@@ -37,6 +39,8 @@ extension DistanceMatrix {
     }
 
     /// Recomputes this matrix in place from `data` (which must have `count` rows); no allocation.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func recompute(from data: Matrix<Scalar>, metric: DistanceMetric = .euclidean,
                           pool: ThreadPool = .shared) throws(TesseraError) {
         guard data.rows == count else {

@@ -90,6 +90,8 @@ public struct FunctionDissimilarity: Dissimilarity {
 }
 
 /// Rejects empty data, NaN/Inf, and zero rows under the cosine metric.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func validateData<S: ClusterScalar>(_ data: Matrix<S>, metric: DistanceMetric?, what: String) throws(TesseraError) {
     guard data.rows >= 1 else { throw .invalidArgument("\(what): the data has no rows (n = 0)") }
     guard data.cols >= 1 else { throw .invalidArgument("\(what): the data has no columns (d = 0)") }

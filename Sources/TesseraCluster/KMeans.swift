@@ -72,11 +72,17 @@ public enum KMeans {
     /// Points per fixed accumulation chunk (inertia and centre sums; the distributed k-means
     /// uses the same grid), and the unit of parallel work of an assignment step.
     package static let chunk = 4096
-    /// Below this many multiply-adds (n·k·d, ≈ 0.3 ms on one core) an assignment step runs on
-    /// the calling thread: a fork-join would cost as much, more when a worker is descheduled.
-    /// (Measured on the shared 2-core box: below it, a step split over both cores ran 3x slower
-    /// than on one whenever the other core was busy, the fork-join waiting for a descheduled worker.)
-    static let smallWork = 1 << 24
+    /// Below this many multiply-adds (n·k·d; 2¹⁹ ≈ 15 µs on one core) an assignment step runs
+    /// on the calling thread: a fork-join would cost about what it saves. `TESSERA_KMEANS_SPLIT_WORK`
+    /// (an integer ≥ 0) overrides it: on a box whose other cores are busy, a split step waits
+    /// for a descheduled worker (then a larger value keeps more steps on the caller). Until
+    /// round 6 it was 2²⁴: splits had measured 3x slower in the cluster bench, which started our
+    /// runs while the peer's OpenBLAS/libgomp threads still spun on one of the two cores; with
+    /// each side starting on idle cores, split fits of the bench's shapes take 0.6–0.7x the time.
+    static let smallWork: Int = {
+        if let p = getenv("TESSERA_KMEANS_SPLIT_WORK"), let w = Int(String(cString: p)), w >= 0 { return w }
+        return 1 << 19
+    }()
 
     /// Clusters the rows of `data` into k groups.
     /// Errors: k ≤ 0 or k > n, empty data, NaN/Inf, nInit < 1, maxIterations < 1, negative
@@ -108,7 +114,7 @@ public enum KMeans {
         }
         let pool = options.pool ?? .shared
         let t0 = clusterNow()
-        let tol = options.tolerance * meanVariance(data)
+        let tol = options.tolerance == 0 ? 0 : options.tolerance * meanVariance(data)
         var best: KMeansResult<S>?
         for run in 0..<options.nInit {
             var rng = ClusterRandom(seed: options.seed, stream: UInt64(run))
@@ -218,11 +224,12 @@ public enum KMeans {
     /// computed exactly as Σ‖x − c‖² for the chosen centres.
     static func assignStep<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers: [S], labels: inout [Int],
                                              sums: UnsafeMutablePointer<Double>?, counts: UnsafeMutablePointer<Int>?,
-                                             pool: ThreadPool, transposed: UnsafePointer<S>? = nil) -> Double {
+                                             pool: ThreadPool, transposed: UnsafePointer<S>? = nil,
+                                             inline: Bool? = nil) -> Double {
         let n = data.rows, d = data.cols
         let bounds = Array(stride(from: 0, to: n, by: chunk)) + [n]
         let part = assignChunks(data, k: k, centers: centers, labels: &labels, bounds: bounds, withSums: sums != nil,
-                                pool: pool, transposed: transposed)
+                                pool: pool, transposed: transposed, inline: inline)
         let nChunks = part.inertia.count
         if let sums, let counts {
             for i in 0..<(k * d) { sums[i] = 0 }
@@ -261,10 +268,11 @@ public enum KMeans {
     /// order of merging is the caller's, so the distributed k-means of TesseraDistributed (chunks
     /// on the same global 4096-row grid, cut at rank boundaries) gets the same bits per chunk as
     /// one process. `transposed`: the data transposed (feature t of row i at `[t·n + i]`), as
-    /// the Lloyd loop keeps it; nil builds it here.
+    /// the Lloyd loop keeps it; nil builds it here. `inline`: run on the calling thread (true)
+    /// or over the pool (false) whatever the size; nil decides by `smallWork`. The same bits.
     package static func assignChunks<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers: [S], labels: inout [Int],
                                                        bounds: [Int], withSums: Bool, pool: ThreadPool,
-                                                       transposed: UnsafePointer<S>? = nil)
+                                                       transposed: UnsafePointer<S>? = nil, inline: Bool? = nil)
         -> (inertia: [Double], sums: [Double], counts: [Int])
     {
         let n = data.rows, d = data.cols, ld = data.rowStride
@@ -308,7 +316,7 @@ public enum KMeans {
                                     // saves (and waits for descheduled workers on a busy box); larger work in
                                     // pieces smaller than a chunk, so the threads get even shares
                                     let rows = bounds[nChunks] - bounds[0], work = rows * k * d
-                                    if work < smallWork || pool.threadCount == 1 {
+                                    if inline ?? (work < smallWork) || pool.threadCount == 1 {
                                         body(0..<nChunks, 0)
                                     } else if nChunks >= 4 * pool.threadCount {
                                         pool.parallelFor(0..<nChunks, schedule: .dynamic(chunk: 1), body)
@@ -429,9 +437,11 @@ public enum KMeans {
         let bounds = hamerly ? HamerlyBounds(n: n) : nil
         let xt = transposedCopy(data)
         defer { xt.deallocate() }
+        var plan = StepPlan(splittable: n * k * d >= smallWork && pool.threadCount > 1)
         while iterations < maxIterations {
             iterations += 1
             let inertia: Double
+            let stepStart = clusterNow()
             if let bounds {
                 inertia = bounds.assign(data, k: k, centers: centers, labels: &labels, first: iterations == 1, pool: pool)
                 computeSums(data, k: k, labels: labels, sums: &sums, counts: &counts)
@@ -439,9 +449,10 @@ public enum KMeans {
                 inertia = sums.withUnsafeMutableBufferPointer { sb in
                     counts.withUnsafeMutableBufferPointer { cb in
                         assignStep(data, k: k, centers: centers, labels: &labels, sums: sb.baseAddress!, counts: cb.baseAddress!,
-                                   pool: pool, transposed: xt)
+                                   pool: pool, transposed: xt, inline: plan.inline)
                     }
                 }
+                plan.record(clusterNow() - stepStart)
             }
             if !hamerly { history.append(inertia) }
             let (newCenters, shift) = movedCenters(centers, sums: sums, count: { Double(counts[$0]) }, k: k, d: d)
@@ -454,7 +465,7 @@ public enum KMeans {
         }
         // final assignment to the final centres (scikit-learn's last E-step)
         let inertia = assignStep(data, k: k, centers: centers, labels: &labels, sums: nil, counts: nil, pool: pool,
-                                 transposed: xt)
+                                 transposed: xt, inline: plan.inline)
         if hamerly { history.append(inertia) }
         let cm = try Matrix(rows: k, cols: d, elements: centers)
         return KMeansResult(centers: cm, labels: labels, inertia: inertia, iterations: iterations,
@@ -485,6 +496,34 @@ public enum KMeans {
                 for t in 0..<d { sums[c * d + t] += Double(xb[i * ld + t]) }
             }
         }
+    }
+}
+
+/// Where the Lloyd loop runs its next assignment step: on the calling thread or over the pool
+/// (the same bits either way). Above `KMeans.smallWork` a step is split by default, but on a box
+/// whose other cores are busy a split step waits for a descheduled worker (measured 3–5x the
+/// time of a step on the caller, against 0.6x on idle cores). So the loop times its steps: the
+/// second step runs the other way, then each step goes the way whose latest step was faster,
+/// and every 16th step tries the other way again.
+struct StepPlan {
+    /// Whether the next step runs on the calling thread.
+    private(set) var inline: Bool
+    private let adaptive: Bool
+    private var latest = (split: Double.infinity, inline: Double.infinity)
+    private var steps = 0
+
+    /// `splittable`: the work is above the threshold and the pool has more than one thread.
+    init(splittable: Bool) {
+        inline = !splittable
+        adaptive = splittable
+    }
+
+    /// Records the seconds of the step just run and picks the next step's way.
+    mutating func record(_ seconds: Double) {
+        guard adaptive else { return }
+        if inline { latest.inline = seconds } else { latest.split = seconds }
+        steps += 1
+        if steps == 1 || steps % 16 == 0 { inline.toggle() } else { inline = latest.inline < latest.split }
     }
 }
 
@@ -568,3 +607,9 @@ final class HamerlyBounds {
         }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -67,7 +67,7 @@ func runClusterBench(_ ctx: BenchContext) throws {
         let floor = max(flops / sgemmRate, bytes / writeBW)
         let matrix = try DistanceMatrix(data: data, metric: .euclidean, pool: pool)
         if cases.has("distance") {
-        let (dm, dmPeer) = try interleave(repeats: repeats, ours: {
+        let (dm, dmPeer) = try interleave(repeats: repeats, warm: true, ours: {
             let t = benchNow(); try matrix.recompute(from: data, metric: .euclidean, pool: pool); return benchNow() - t
         }, peer: peer.map { p in { p.seconds(["cmd": "pdist"]) } })
         out.emit(BenchRecord(
@@ -138,7 +138,7 @@ func runClusterBench(_ ctx: BenchContext) throws {
             try writeFloats(centers.flatMap { $0.map(Float.init) }, to: cPath)
             let maxIter = 30
             var ourInertia = 0.0, peerInertia = Double.nan, ourIt = 0, peerIt = 0.0
-            let (km, kmPeer) = try interleave(repeats: repeats, ours: {
+            let (km, kmPeer) = try interleave(repeats: repeats, warm: true, ours: {
                 let t = benchNow()
                 let r = try KMeans.fit(data, k: k, options: .init(initialization: .centers(centers), maxIterations: maxIter,
                                                                   tolerance: 0, pool: pool))
@@ -271,15 +271,25 @@ private struct ClusterBenchCases {
 }
 
 /// Interleaves our run and the peer's (A B A B …), one warm-up each; every closure returns
-/// its own measured seconds (the peer's excludes the pipe round trip).
-private func interleave(repeats: Int, ours: () throws -> Double, peer: (() -> Double)?) throws -> (TimingSummary, TimingSummary) {
-    _ = try ours(); _ = peer?()
+/// its own measured seconds (the peer's excludes the pipe round trip). With `warm`, each timed
+/// run of ours follows an untimed one, as the peer's `kmeans` and `pdist` do (their threads awake),
+/// and each starts once the other side's threads have stopped spinning (the peer settles before
+/// it replies; our pool's workers spin 0.2 ms, so ours waits 1 ms).
+private func interleave(repeats: Int, warm: Bool = false, ours: () throws -> Double,
+                        peer: (() -> Double)?) throws -> (TimingSummary, TimingSummary) {
+    func mine() throws -> Double {
+        if warm { _ = try ours() }
+        let s = try ours()
+        if warm { usleep(1000) }
+        return s
+    }
+    _ = try mine(); _ = peer?()
     var a: [Double] = [], b: [Double] = []
     for i in 0..<repeats {
         if i % 2 == 0 {
-            a.append(try ours()); if let peer { b.append(peer()) }
+            a.append(try mine()); if let peer { b.append(peer()) }
         } else {
-            if let peer { b.append(peer()) }; a.append(try ours())
+            if let peer { b.append(peer()) }; a.append(try mine())
         }
     }
     let sb = b.isEmpty ? TimingSummary(median: .nan, min: .nan, max: .nan, samples: []) : summarize(b)

@@ -13,7 +13,10 @@ Protocol: one JSON object per line in, one JSON object per line out.
   {"cmd": "pam", "medoids": [...], "max_iter": M}      kmedoids.pam (original SWAP) on the matrix
   {"cmd": "clarans", "k": K, "fast": B, "seed": S}     scikit-clarans CLARANS / FastCLARANS on the data
   {"cmd": "versions"} / {"cmd": "quit"}
-Replies carry "seconds" (time of the call alone, perf_counter) and quality figures.
+Replies carry "seconds" (time of the call alone, perf_counter) and quality figures. `kmeans` and
+`pdist` time their second of two calls back to back (the threads of OpenBLAS and libgomp are then
+awake, as in a loop of calls), and every reply waits until the process's idle threads stop
+spinning (settle), so the Swift side's next run starts on idle cores.
 The peers are pip-installed, at the pinned versions below, into the bench's own virtual
 environment (build/bench-venv) at the first run, and the script re-runs itself there
 (never needed by `make test`).
@@ -81,7 +84,22 @@ diss = None
 data = None
 
 
+def settle(limit=1.0):
+    """Waits until this process's idle worker threads stop using the CPU. After a call, OpenBLAS's
+    threads spin for about 2^28 cycles (~90 ms here) and libgomp's for a while before they sleep:
+    measured, ~1 core busy for 80-90 ms after `euclidean_distances` and ~2 cores for ~10 ms after
+    `KMeans.fit`. A run of the other side started in that window shares a core with them (on a
+    2-core box: a 2-thread run then gets one core), so every reply waits for them first."""
+    end = time.perf_counter() + limit
+    while time.perf_counter() < end:
+        c0 = time.process_time()
+        time.sleep(0.005)
+        if time.process_time() - c0 < 0.0005:
+            return
+
+
 def reply(obj):
+    settle()
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
 
@@ -128,6 +146,7 @@ for line in sys.stdin:
             centers = np.fromfile(req["centers"], dtype=np.float32).reshape(k, data.shape[1])
             km = KMeans(n_clusters=k, init=centers, n_init=1, max_iter=req["max_iter"], tol=0.0,
                         algorithm="lloyd")
+            km.fit(data)   # untimed: its threads awake, as the timed fit right after finds them
             t = time.perf_counter()
             km.fit(data)
             s = time.perf_counter() - t
@@ -148,11 +167,14 @@ for line in sys.stdin:
             reply({"seconds": s, "loss": float(model.inertia_), "n_swap": int(getattr(model, "n_swaps_", -1)),
                    "n_eval": int(getattr(model, "n_iter_", -1))})
         elif cmd == "pdist":
+            warm = euclidean_distances(data)   # untimed: its threads awake for the timed call
+            del warm
             t = time.perf_counter()
             d = euclidean_distances(data)
             s = time.perf_counter() - t
-            reply({"seconds": s, "check": float(d[0, -1])})
-            del d
+            check = float(d[0, -1])
+            del d   # freed before the reply: unmapping it keeps a core busy for a while
+            reply({"seconds": s, "check": check})
         else:
             reply({"error": "unknown command " + cmd})
     except Exception as e:  # report, keep serving

@@ -73,6 +73,27 @@ TSR_TARGET_AVX512 CK_INLINE void ck_lanes_f64_avx512(const double *row, int64_t 
 TSR_TARGET_AVX512 CK_INLINE float ck_sqrtf1_avx512(float v) { return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(v))); }
 TSR_TARGET_AVX512 CK_INLINE double ck_sqrt1_avx512(double v) { return _mm_cvtsd_f64(_mm_sqrt_sd(_mm_setzero_pd(), _mm_set_sd(v))); }
 
+/* s[t] = s[t] + (double)x[t] for t < d, eight at a time (the generic loop was left scalar:
+ * 6 ns per row at d = 20) */
+TSR_TARGET_AVX512 CK_INLINE void ck_add_row_f32_avx512(double *s, const float *x, int64_t d) {
+    int64_t t = 0;
+    for (; t + 8 <= d; t += 8)
+        _mm512_storeu_pd(s + t, _mm512_add_pd(_mm512_loadu_pd(s + t), _mm512_cvtps_pd(_mm256_loadu_ps(x + t))));
+    if (t < d) {
+        const __mmask8 m = (__mmask8)((1u << (d - t)) - 1u);
+        _mm512_mask_storeu_pd(s + t, m, _mm512_add_pd(_mm512_maskz_loadu_pd(m, s + t),
+                                                      _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + t))));
+    }
+}
+TSR_TARGET_AVX512 CK_INLINE void ck_add_row_f64_avx512(double *s, const double *x, int64_t d) {
+    int64_t t = 0;
+    for (; t + 8 <= d; t += 8) _mm512_storeu_pd(s + t, _mm512_add_pd(_mm512_loadu_pd(s + t), _mm512_loadu_pd(x + t)));
+    if (t < d) {
+        const __mmask8 m = (__mmask8)((1u << (d - t)) - 1u);
+        _mm512_mask_storeu_pd(s + t, m, _mm512_add_pd(_mm512_maskz_loadu_pd(m, s + t), _mm512_maskz_loadu_pd(m, x + t)));
+    }
+}
+
 #define CK_ABS512_PS(v) _mm512_abs_ps(v)
 #define CK_ABS512_PD(v) _mm512_abs_pd(v)
 CK_ROWS_VEC(float, f32, avx512, TSR_TARGET_AVX512, __m512, 16, _mm512_loadu_ps, _mm512_store_ps, _mm512_set1_ps,

@@ -39,6 +39,12 @@ typedef struct cluster_kernels {
     void (*kmeans_label_f64)(int64_t m, int64_t d, const double *x, int64_t ldx, const double *xt, int64_t ldxt,
                              int64_t k, const double *c, const double *cnorm, int64_t *labels, double *err,
                              double *scratch);
+    /* sums[labels[i]*d + t] += (double)x_it and counts[labels[i]] += 1 for i < m in row order
+     * (labels checked by the caller: 0 <= labels[i] < k) */
+    void (*kmeans_sums_f32)(int64_t m, int64_t d, const float *x, int64_t ldx, const int64_t *labels, double *sums,
+                            int64_t *counts);
+    void (*kmeans_sums_f64)(int64_t m, int64_t d, const double *x, int64_t ldx, const int64_t *labels, double *sums,
+                            int64_t *counts);
     /* rows i0..i1 of the n × n matrix (not cosine) into out (stride ldo), streaming stores */
     void (*rows_f32)(int metric, int64_t n, int64_t d, const float *xt, int64_t ldxt, const float *x, int64_t ldx,
                      int64_t i0, int64_t i1, float *out, int64_t ldo);

@@ -133,6 +133,7 @@ CK_INLINE double ck_reduce16(const double *a) {
      .assign_f32 = ck_assign_f32_##ISA, .assign_f64 = ck_assign_f64_##ISA,                 \
      .kmeans_chunk_f32 = ck_kmeans_chunk_f32_##ISA, .kmeans_chunk_f64 = ck_kmeans_chunk_f64_##ISA, \
      .kmeans_label_f32 = ck_kmeans_label_f32_##ISA, .kmeans_label_f64 = ck_kmeans_label_f64_##ISA, \
+     .kmeans_sums_f32 = ck_kmeans_sums_f32_##ISA, .kmeans_sums_f64 = ck_kmeans_sums_f64_##ISA,     \
      .rows_f32 = ck_rows_f32_##ISA, .rows_f64 = ck_rows_f64_##ISA,                         \
      .sym_f32 = ck_sym_f32_##ISA, .sym_f64 = ck_sym_f64_##ISA}
 

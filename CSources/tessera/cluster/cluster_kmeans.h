@@ -66,10 +66,20 @@
         }                                                                                               \
     }
 
+/* s[t] = s[t] + (double)x[t] for t < d (a centre's sums); ISAs with their own name it
+ * ck_add_row_{f32,f64}_ISA, the others alias these */
+CK_INLINE void ck_add_row_f32(double *restrict s, const float *restrict x, int64_t d) {
+    for (int64_t t = 0; t < d; t++) s[t] = s[t] + (double)x[t];
+}
+CK_INLINE void ck_add_row_f64(double *restrict s, const double *restrict x, int64_t d) {
+    for (int64_t t = 0; t < d; t++) s[t] = s[t] + x[t];
+}
+
 CK_ASSIGN(float, f32, fmaf, int32_t)
 CK_ASSIGN(double, f64, fma, int64_t)
 
-/* The k-means kernels of one ISA and element type: ck_assign_, ck_kmeans_chunk_ and
+/* The k-means kernels of one ISA and element type: ck_assign_, ck_kmeans_chunk_, ck_kmeans_sums_
+ * (the chunk's accumulation half for given labels) and
  * ck_kmeans_label_ (the chunk's assignment half: labels and per-row errors). ck_kmeans_block_
  * is one block of nb <= CK_ROWS rows starting at row i0: bi[l] its labels, e[l] its errors
  * Σ_t ((double)x_t − (double)c_t)² in feature order; ct: the centres transposed, kp values per
@@ -133,9 +143,7 @@ CK_ASSIGN(double, f64, fma, int64_t)
             for (int64_t l = 0; l < nb; l++) { labels[i0 + l] = bi[l]; total = total + e[l]; }          \
             if (sums)                                                                                   \
                 for (int64_t l = 0; l < nb; l++) {                                                      \
-                    double *s = sums + bi[l] * d;                                                       \
-                    const T *xp = x + (i0 + l) * ldx;                                                   \
-                    for (int64_t t = 0; t < d; t++) s[t] = s[t] + (double)xp[t];                        \
+                    ck_add_row_##SFX##_##ISA(sums + bi[l] * d, x + (i0 + l) * ldx, d);                  \
                     counts[bi[l]] += 1;                                                                 \
                 }                                                                                       \
         }                                                                                               \
@@ -152,6 +160,14 @@ CK_ASSIGN(double, f64, fma, int64_t)
             double e[CK_ROWS];                                                                          \
             ck_kmeans_block_##SFX##_##ISA(i0, nb, d, x, ldx, xt, ldxt, k, c, cn, ct, scratch, bi, e);    \
             for (int64_t l = 0; l < nb; l++) { labels[i0 + l] = bi[l]; err[i0 + l] = e[l]; }            \
+        }                                                                                               \
+    }                                                                                                   \
+    /* the chunk's sums half for given labels (checked by the caller), rows in order */                 \
+    TARGET static void ck_kmeans_sums_##SFX##_##ISA(int64_t m, int64_t d, const T *x, int64_t ldx,       \
+                                                   const int64_t *labels, double *sums, int64_t *counts) { \
+        for (int64_t i = 0; i < m; i++) {                                                               \
+            ck_add_row_##SFX##_##ISA(sums + labels[i] * d, x + i * ldx, d);                             \
+            counts[labels[i]] += 1;                                                                     \
         }                                                                                               \
     }
 

@@ -17,6 +17,8 @@ static void cluster_overlay(void *dst, const void *src) {
     TSR_KERNEL_INHERIT(d, o, kmeans_chunk_f64);
     TSR_KERNEL_INHERIT(d, o, kmeans_label_f32);
     TSR_KERNEL_INHERIT(d, o, kmeans_label_f64);
+    TSR_KERNEL_INHERIT(d, o, kmeans_sums_f32);
+    TSR_KERNEL_INHERIT(d, o, kmeans_sums_f64);
     TSR_KERNEL_INHERIT(d, o, rows_f32);
     TSR_KERNEL_INHERIT(d, o, rows_f64);
     TSR_KERNEL_INHERIT(d, o, sym_f32);
@@ -164,8 +166,8 @@ tsr_status tsr_kmeans_chunk_f64(int64_t m, int64_t d, const double *x, int64_t l
     return TSR_OK;
 }
 
-/* The split Lloyd chunk: the labels with per-row errors (the kernel table), then the
- * accumulation of given labels, plain C (the same additions in the same order on every ISA). */
+/* The split Lloyd chunk: the labels with per-row errors, then the accumulation of given labels
+ * (the kernel table: the same additions in the same order on every ISA). */
 #define CK_LABEL_DRIVER(T, SFX)                                                                              \
     tsr_status tsr_kmeans_label_##SFX(int64_t m, int64_t d, const T *x, int64_t ldx, const T *xt, int64_t ldxt, \
                                       int64_t k, const T *centers, const T *cnorm, int64_t *labels, double *err) { \
@@ -200,13 +202,7 @@ tsr_status tsr_kmeans_chunk_f64(int64_t m, int64_t d, const double *x, int64_t l
         double total = 0;                                                                                   \
         for (int64_t i = 0; i < m; i++) total = total + err[i];                                             \
         *inertia = total;                                                                                   \
-        if (sums)                                                                                           \
-            for (int64_t i = 0; i < m; i++) {                                                               \
-                double *restrict sp = sums + labels[i] * d;                                                 \
-                const T *restrict xp = x + i * ldx;                                                         \
-                for (int64_t t = 0; t < d; t++) sp[t] = sp[t] + (double)xp[t];                              \
-                counts[labels[i]] += 1;                                                                     \
-            }                                                                                               \
+        if (sums && m > 0) kernels()->kmeans_sums_##SFX(m, d, x, ldx, labels, sums, counts);               \
         return TSR_OK;                                                                                      \
     }
 
