@@ -11,6 +11,17 @@
  * MPI_Pack (which has no threads); `speedup_all_cores` is the default pool, which splits packs
  * of >= 256 KiB over its workers (how tsr_datatype_pack(NULL, ...) runs for users). Cases named `cold` that fit in the
  * caches sweep 96 MiB through them before every timed call.
+ * Dense cases (the type touches at least half the source's cache lines: vectors, records) also
+ * time, in every round and in the same cache state, probes at the case's own size: a read of
+ * every source line (one load per 64-byte line: `probe_read_s`), the same over a destination-
+ * sized buffer written last round as ours was (`probe_read_dst_s`: what fetching each destination
+ * line before writing it costs), a memset of it (`probe_write_s`) and a memcpy of the packed size
+ * (`probe_copy_s`). The one-core floor is read + min(read_dst, write): every source line must
+ * come in, and every destination line is fetched first or written out without a fetch
+ * (`limit`, `limit_name` "read_plus_write_probe_1core"; `fraction` = floor / ours), and
+ * `speedup_bound` = MPI_Pack / floor per round is the most any one-core packer could reach
+ * against MPI_Pack in that run. Sparse cases (3-D faces) keep the floor from the bandwidths
+ * measured at start-up over the lines they touch ("memory_floor_1core").
  *   usage: bench_pack [--quick] [--only SUBSTRING]
  */
 #include <mpi.h>
@@ -95,6 +106,26 @@ static double lines_touched(tsr_datatype_t *t, int64_t count) {
     return (double)lines * 64.0;
 }
 
+/* ---- in-state probes for dense cases ---- */
+
+/* Reads one 8-byte word of every 64-byte line of [p, p + n): brings each line into the core
+ * with as little instruction work as possible. */
+static uint64_t probe_read_lines(const char *p, size_t n) {
+    uint64_t s0 = 0, s1 = 0;
+    size_t i = 0;
+    for (; i + 128 <= n; i += 128) {
+        uint64_t a, b;
+        memcpy(&a, p + i, 8);
+        memcpy(&b, p + i + 64, 8);
+        s0 += a;
+        s1 += b;
+    }
+    for (; i < n; i += 64) { uint64_t a; memcpy(&a, p + i, 8); s0 += a; }
+    return s0 + s1;
+}
+
+static volatile uint64_t probe_sink;
+
 /* ---- a benchmark case ---- */
 typedef void (*loop_fn)(const char *src, char *dst, const void *arg);
 
@@ -130,11 +161,15 @@ static void run_case(const char *name, int hot, MPI_Datatype mt, tsr_datatype_t 
     tsr_datatype_size(tt, &size);
     int64_t packed = size * count;
     char *src = tsr_malloc(src_bytes), *o1 = tsr_malloc((size_t)packed), *o2 = tsr_malloc((size_t)packed),
-         *o3 = tsr_malloc((size_t)packed);
+         *o3 = tsr_malloc((size_t)packed), *o4 = tsr_malloc((size_t)packed);
+    memset(o4, 0, (size_t)packed);
+    const double touched = lines_touched(tt, count);
+    const int dense = touched >= 0.5 * (double)src_bytes;
     for (size_t i = 0; i < src_bytes; i++) src[i] = (char)(i * 7 + 3);
     const char *base = src + src_offset;
     int reps = quick ? 3 : (hot == 1 ? 41 : hot == 2 ? 15 : 9);
     double t_ours[64], t_mpi[64], t_loop[64], t_all[64], t_naive[64], ratio[64], ratio_all[64];
+    double t_rd[64], t_rdd[64], t_wr[64], t_cp[64], t_floor[64], bound[64];
     int nv = 0;
     /* A round in which ours (either pool) or MPI_Pack took over 2x its fastest time so far ran
      * while something else had the core: it is repeated, not counted (at most reps repeats). */
@@ -147,6 +182,23 @@ static void run_case(const char *name, int hot, MPI_Datatype mt, tsr_datatype_t 
         double a = now();
         tsr_datatype_pack(pool1, base, count, tt, o1, packed, &pos);
         double b = now();
+        double pr = 0, pd = 0, pw = 0, pc = 0;
+        if (dense) {
+            /* the probes, in the state ours just ran in (cold cases: flushed again first) */
+            if (flush) flush_caches();
+            double q0 = now();
+            probe_sink += probe_read_lines(src, src_bytes);
+            double q1 = now();
+            probe_sink += probe_read_lines(o4, (size_t)packed);
+            double q1b = now();
+            memset(o4, r & 0xff, (size_t)packed);
+            double q2 = now();
+            if (flush) flush_caches();
+            double q3 = now();
+            memcpy(o4, src, (size_t)packed);
+            double q4 = now();
+            pr = q1 - q0; pd = q1b - q1; pw = q2 - q1b; pc = q4 - q3;
+        }
         if (flush) flush_caches();
         double b2 = now();
         MPI_Pack(base, count, mt, o2, (int)packed, &ipos, MPI_COMM_WORLD);
@@ -175,6 +227,10 @@ static void run_case(const char *name, int hot, MPI_Datatype mt, tsr_datatype_t 
             t_ours[r] = b - a; t_mpi[r] = c - b2; t_loop[r] = d - c2; t_all[r] = e - d2;
             ratio[r] = t_mpi[r] / t_ours[r];
             ratio_all[r] = t_mpi[r] / t_all[r];
+            /* every destination line is either fetched before it is written (pd) or written out
+             * without a fetch (pw): the floor takes the cheaper of the two */
+            t_rd[r] = pr; t_rdd[r] = pd; t_wr[r] = pw; t_cp[r] = pc; t_floor[r] = pr + (pd < pw ? pd : pw);
+            bound[r] = dense ? t_mpi[r] / t_floor[r] : 0;
         }
     }
     /* the naive packer is slow: a few runs */
@@ -188,22 +244,34 @@ static void run_case(const char *name, int hot, MPI_Datatype mt, tsr_datatype_t 
     double ours = median(t_ours, reps), mpi = median(t_mpi, reps), lp = median(t_loop, reps), all = median(t_all, reps),
            naive = median(t_naive, nv), sp = median(ratio, reps), sp_all = median(ratio_all, reps);
     /* median() sorted the arrays: [0] and [reps-1] are min and max */
-    double floor_s = lines_touched(tt, count) / read_bw + packed / write_bw;
+    double floor_s = touched / read_bw + packed / write_bw;
+    const char *limit_name = "memory_floor_1core";
+    char probes[320] = "";
+    if (dense) {
+        floor_s = median(t_floor, reps);
+        limit_name = "read_plus_write_probe_1core";
+        /* median() sorts in place: take each before reading that array's min and max */
+        const double rd = median(t_rd, reps), rdd = median(t_rdd, reps), wr = median(t_wr, reps), cp = median(t_cp, reps), bd = median(bound, reps);
+        snprintf(probes, sizeof probes,
+                 "\"probe_read_s\": %.6e, \"probe_read_dst_s\": %.6e, \"probe_write_s\": %.6e, \"probe_copy_s\": %.6e, \"speedup_bound\": %.3f, "
+                 "\"speedup_bound_min\": %.3f, \"speedup_bound_max\": %.3f, ",
+                 rd, rdd, wr, cp, bd, bound[0], bound[reps - 1]);
+    }
     printf("{\"case\": \"%s\", \"unit\": \"s\", \"ours\": %.6e, \"baseline_name\": \"openmpi_MPI_Pack\", "
            "\"baseline\": %.6e, \"speedup\": %.3f, \"speedup_min\": %.3f, \"speedup_max\": %.3f, "
            "\"ours_min\": %.6e, \"ours_max\": %.6e, \"baseline_min\": %.6e, \"baseline_max\": %.6e, "
-           "\"limit_name\": \"memory_floor_1core\", \"limit\": %.6e, "
+           "\"limit_name\": \"%s\", \"limit\": %.6e, %s"
            "\"fraction\": %.3f, \"threads\": 1, \"gbs\": %.3f, \"plain_loop_s\": %.6e, \"speedup_vs_loop\": %.3f, "
            "\"naive_s\": %.6e, \"ours_all_cores_s\": %.6e, \"ours_all_cores_min\": %.6e, \"ours_all_cores_max\": %.6e, "
            "\"speedup_all_cores\": %.3f, \"speedup_all_cores_min\": %.3f, \"speedup_all_cores_max\": %.3f, "
            "\"all_cores_threads\": %d, \"packed_bytes\": %lld, \"rounds\": %d, \"rounds_repeated\": %d, "
            "\"loadavg_start\": %.2f, \"loadavg_end\": %.2f, \"identical_bytes\": %s}\n",
            full, ours, mpi, sp, ratio[0], ratio[reps - 1], t_ours[0], t_ours[reps - 1], t_mpi[0], t_mpi[reps - 1],
-           floor_s, floor_s / ours, packed / ours / 1e9, lp, lp / ours, naive, all, t_all[0], t_all[reps - 1], sp_all,
-           ratio_all[0], ratio_all[reps - 1], tsr_pool_num_threads(NULL), (long long)packed, reps, repeated, load0,
-           loadavg1(), same ? "true" : "false");
+           limit_name, floor_s, probes, floor_s / ours, packed / ours / 1e9, lp, lp / ours, naive, all, t_all[0],
+           t_all[reps - 1], sp_all, ratio_all[0], ratio_all[reps - 1], tsr_pool_num_threads(NULL), (long long)packed,
+           reps, repeated, load0, loadavg1(), same ? "true" : "false");
     fflush(stdout);
-    tsr_free(src); tsr_free(o1); tsr_free(o2); tsr_free(o3);
+    tsr_free(src); tsr_free(o1); tsr_free(o2); tsr_free(o3); tsr_free(o4);
 }
 
 /* plain loops */
