@@ -97,6 +97,15 @@ typedef struct dt_kernels {
     dt_segments_fn pack_segments, unpack_segments;  /* for bodies whose segments are all <= 64 bytes */
 } dt_kernels;
 
+/* Kernel runs that pack at least this many bytes write the packed stream with streaming
+ * (non-temporal) stores where a kernel has full 64-byte stores (AVX-512 lanes, qword permute,
+ * 8-byte gathers): such a destination would not stay in the caches, and skipping the fetch of
+ * each destination line saves a quarter to a third of the memory traffic. A quarter of the L3
+ * (8 MiB on the 32 MiB Zen 4 L3; 8 MiB when unknown); TESSERA_DATATYPE_STREAM_BYTES=N sets N
+ * bytes, 0 turns streaming off. Only runs of at least DT_STREAM_MIN_RUN bytes ask. */
+#define DT_STREAM_MIN_RUN (64 * 1024)
+TSR_INTERNAL int64_t dt_stream_min_bytes(void);
+
 /* The reference table (dt_kernels_scalar.c) and the overrides (dt_kernels_<isa>.c). */
 TSR_INTERNAL extern const dt_kernels dt_kernels_ref;
 #if TSR_X86
