@@ -3,7 +3,9 @@ import Tessera
 
 /// `tessera bench datatype`: first Tessera's pack vs OpenMPI's `MPI_Pack` on the TEMPI
 /// families (records named `MPI_Pack: ...`, `speedup` = MPI_Pack time / ours on one thread,
-/// `speedup_all_cores` on the default pool), then Tessera's pack (all cores) vs the naive
+/// `speedup_all_cores` on the default pool; dense cases carry the one-core floor measured in the
+/// same rounds as `limit` with `fraction` = floor / ours, and `speedup_bound` = MPI_Pack / floor,
+/// the most any one-core packer could reach in that run), then Tessera's pack (all cores) vs the naive
 /// recursive type-map packer (`Datatype.packReference`) with the STREAM copy bandwidth of
 /// this run as the limit (our rate counts the packed bytes read and written: 2 x packed / time).
 func runDatatypeBench(_ ctx: BenchContext) throws {
