@@ -873,6 +873,40 @@ TSR_TEST(streaming_store_packs_match_naive) {
                     tsr_datatype_destroy(t);
                 }
     }
+    free(a); free(b);
+    /* split over a 2-worker pool (each worker streams its 64-byte-aligned slice, then fences) */
+    tsr_pool_params pp;
+    tsr_pool_params_default(&pp);
+    pp.n_threads = 2;
+    tsr_pool_t *pool = NULL;
+    CHECK_OK(tsr_pool_create(&pp, &pool));
+    setenv("TESSERA_DATATYPE_SPLIT_BYTES", "0", 1);
+    const size_t cap = (size_t)20483 * 16 + 256;
+    a = malloc(cap);
+    b = malloc(cap);
+    CHECK(a && b);
+    const int64_t far[] = {40, -520};
+    TSR_FOR_EACH_ISA(isa) {
+        for (int64_t B = 8; B <= 32 && a && b; B *= 2)
+            for (size_t si = 0; si < 2; si++) {
+                const int64_t s = far[si], m = 20483 * 16 / B;
+                if (m * (s < 0 ? -s : s) > (int64_t)(span / 2)) continue;
+                tsr_datatype_t *t;
+                CHECK_OK(tsr_datatype_hvector(m, B, s, T(TSR_TYPE_BYTE), &t));
+                CHECK_OK(tsr_datatype_commit(t));
+                for (int64_t off = 0; off <= 24; off += 24) {
+                    memset(a, 0xa5, cap);
+                    memset(b, 0xa5, cap);
+                    int64_t p1 = off, p2 = off;
+                    CHECK_OK(tsr_datatype_pack(pool, mid, 1, t, a, (int64_t)cap, &p1));
+                    CHECK_OK(tsr_datatype_pack_naive(mid, 1, t, b, (int64_t)cap, &p2));
+                    CHECK(p1 == p2 && p1 == off + m * B && memcmp(a, b, cap) == 0);
+                }
+                tsr_datatype_destroy(t);
+            }
+    }
+    unsetenv("TESSERA_DATATYPE_SPLIT_BYTES");
+    tsr_pool_destroy(pool);
     free(buf); free(a); free(b);
     unsetenv("TESSERA_DATATYPE_STREAM_BYTES");
 }
