@@ -63,11 +63,17 @@ public struct KMeansResult<Scalar: ClusterScalar>: Sendable {
     public var inertiaHistory: [Double]
     /// Whether the best run met the tolerance (or stopped changing labels) before `maxIterations`.
     public var converged: Bool
+    /// Clusters of the best run that an assignment step left empty and that were given the point
+    /// farthest from its centre (summed over the iterations; scikit-learn's relocation).
+    public var relocatedClusters: Int
     /// Wall time of the whole fit (all runs), seconds.
     public var seconds: Double
 }
 
 /// k-means on the rows of a data matrix: ``fit(_:k:options:)`` and ``predict(_:centers:)``.
+///
+/// Clusters that an assignment step leaves empty take the points farthest from their assigned
+/// centres, as scikit-learn's k-means does (see ``KMeansResult/relocatedClusters``).
 public enum KMeans {
     /// Points per fixed accumulation chunk (inertia and centre sums; the distributed k-means
     /// uses the same grid), and the unit of parallel work of an assignment step.
@@ -245,7 +251,8 @@ public enum KMeans {
     }
 
     /// The Lloyd centre update: each non-empty cluster's centre becomes the mean of its members
-    /// (`sums` k × d over `count(c)` members); empty clusters keep their centre. Returns the new
+    /// (`sums` k × d over `count(c)` members); a cluster still empty after the relocation
+    /// (`relocate(empty:ordered:sums:d:adjust:)`) keeps its centre. Returns the new
     /// centres and the summed squared shift. Shared with TesseraDistributed's k-means.
     package static func movedCenters<S: ClusterScalar>(_ centers: [S], sums: [Double], count: (Int) -> Double,
                                                        k: Int, d: Int) -> (centers: [S], shift: Double) {
@@ -420,7 +427,8 @@ public enum KMeans {
         return xt
     }
 
-    /// Lloyd iterations (optionally with Hamerly's bounds) from `centers` (k·d, row-major).
+    /// Lloyd iterations (optionally with Hamerly's bounds) from `centers` (k·d, row-major); after
+    /// each assignment step, empty clusters take the farthest points (`relocateEmptyClusters`).
     /// `control(iteration)` after each iteration: false stops and returns nil.
     static func lloyd<S: ClusterScalar>(_ data: Matrix<S>, k: Int, centers start: [S], maxIterations: Int,
                                         tolerance: Double, hamerly: Bool, pool: ThreadPool,
@@ -434,6 +442,7 @@ public enum KMeans {
         var history = [Double]()
         var iterations = 0
         var converged = false
+        var relocated = 0
         let bounds = hamerly ? HamerlyBounds(n: n) : nil
         let xt = transposedCopy(data)
         defer { xt.deallocate() }
@@ -455,6 +464,8 @@ public enum KMeans {
                 plan.record(clusterNow() - stepStart)
             }
             if !hamerly { history.append(inertia) }
+            relocated += relocateEmptyClusters(data, k: k, centers: centers, labels: labels, sums: &sums, counts: &counts,
+                                               pool: pool)
             let (newCenters, shift) = movedCenters(centers, sums: sums, count: { Double(counts[$0]) }, k: k, d: d)
             bounds?.moved(from: centers, to: newCenters, labels: labels, k: k, d: d)
             centers = newCenters
@@ -469,7 +480,7 @@ public enum KMeans {
         if hamerly { history.append(inertia) }
         let cm = try Matrix(rows: k, cols: d, elements: centers)
         return KMeansResult(centers: cm, labels: labels, inertia: inertia, iterations: iterations,
-                            inertiaHistory: history, converged: converged, seconds: 0)
+                            inertiaHistory: history, converged: converged, relocatedClusters: relocated, seconds: 0)
     }
 
     /// The kernel's formula for one row: argmin_c cnorm[c] − 2·(fma chain of x · c_c), first lowest.

@@ -2,6 +2,9 @@
 // assigns the local rows (GEMM distances, as TesseraCluster's KMeans), then the ranks combine
 // the per-centre sums and counts and all compute the same new centres.
 //
+// Clusters left empty by a step take the rows farthest from their centres over all ranks, as in
+// single-process KMeans (`relocateEmptyClusters`).
+//
 // Two reductions:
 //   .ordered    every rank gets the per-chunk partial sums of all ranks (MPI_Allgatherv) and
 //               adds them in global chunk order: with rank blocks on 4096-row chunk
@@ -43,6 +46,9 @@ public struct DistributedKMeansResult<Scalar: ClusterScalar>: Sendable {
     public var iterations: Int
     /// Whether the tolerance was met before `maxIterations`.
     public var converged: Bool
+    /// Clusters that an assignment step left empty and that were given the point farthest from
+    /// its centre over all ranks (summed over the iterations; as single-process `KMeans`).
+    public var relocatedClusters: Int
     /// Rows before this rank's first row in the global order.
     public var rowOffset: Int
     /// Rows over all ranks.
@@ -117,11 +123,13 @@ public enum DistributedKMeans {
         let tol = tolerance * (try meanVariance(local, n: n, comm: comm))
         var labels = [Int](repeating: -1, count: nLocal)
         var oldLabels = labels
-        var iterations = 0, converged = false
+        var iterations = 0, converged = false, relocated = 0
         while iterations < maxIterations {
             iterations += 1
             let step = assign(local, rowOffset: offset, k: k, centers: centers, labels: &labels, sums: true, pool: pool)
-            let (sums, cnt) = try combine(step, k: k, d: d, reduction: reduction, comm: comm)
+            var (sums, cnt) = try combine(step, k: k, d: d, reduction: reduction, comm: comm)
+            relocated += try relocateEmptyClusters(local, rowOffset: offset, k: k, centers: centers, labels: labels,
+                                                   sums: &sums, counts: &cnt, comm: comm, pool: pool)
             let (newCenters, shift) = KMeans.movedCenters(centers, sums: sums, count: { cnt[$0] }, k: k, d: d)
             centers = newCenters
             let changed = try comm.allreduce(labels == oldLabels ? 0 : 1, op: .max)
@@ -142,7 +150,7 @@ public enum DistributedKMeans {
         }
         return DistributedKMeansResult(centers: try Matrix(rows: k, cols: d, elements: centers), labels: labels,
                                        inertia: inertia, iterations: iterations, converged: converged,
-                                       rowOffset: offset, totalRows: n)
+                                       relocatedClusters: relocated, rowOffset: offset, totalRows: n)
     }
 
     /// Per-chunk partials of one assignment pass over this rank's rows.
@@ -169,6 +177,25 @@ public enum DistributedKMeans {
         // TesseraCluster's own assignment kernel on the local chunks
         let part = KMeans.assignChunks(data, k: k, centers: centers, labels: &labels, bounds: bounds, withSums: withSums, pool: pool)
         return ChunkPartials(inertia: part.inertia, sums: part.sums, counts: part.counts.map(Double.init))
+    }
+
+    /// Single-process `KMeans`' empty-cluster relocation over all ranks: every rank offers its
+    /// m rows farthest from their centre (m = the empty clusters, known to all from the global
+    /// counts), one MPI_Allgatherv brings every rank the candidates of all, and each rank takes
+    /// the m first in the same total order (farther first, then the lower global row): the rows
+    /// one process would choose, with the same distance bits, so `sums` and `counts` get the same
+    /// corrections in the same order on every rank. Returns the number of clusters relocated.
+    static func relocateEmptyClusters<S: ClusterScalar>(_ local: Matrix<S>, rowOffset: Int, k: Int, centers: [S],
+                                                        labels: [Int], sums: inout [Double], counts: inout [Double],
+                                                        comm: Communicator, pool: ThreadPool) throws(TesseraError) -> Int {
+        let empty = KMeans.emptyClusters(k: k) { counts[$0] }
+        guard !empty.isEmpty else { return 0 }
+        let mine = KMeans.farthestRows(local, centers: centers, labels: labels, count: empty.count, rowOffset: rowOffset,
+                                       pool: pool)
+        let all = try comm.allgatherVariable(mine.flatMap(\.packed)).values
+        var ordered = KMeans.RelocationCandidate.unpack(all, d: local.cols)
+        ordered.sort { $0.precedes($1) }
+        return KMeans.relocate(empty: empty, ordered: ordered, sums: &sums, d: local.cols) { c, delta in counts[c] += delta }
     }
 
     /// Global per-centre sums and counts from every rank's chunk partials.

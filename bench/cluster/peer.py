@@ -8,7 +8,8 @@ Protocol: one JSON object per line in, one JSON object per line out.
   {"cmd": "load_data", "path": P, "n": N, "d": D}      float32 n x d, raw
   {"cmd": "fasterpam", "medoids": [...], "n_cpu": T, "seed": S|null, "max_iter": M}
   {"cmd": "pam_build", "k": K}
-  {"cmd": "kmeans", "centers": P, "k": K, "max_iter": M}   centres: float32 k x d raw file
+  {"cmd": "kmeans", "centers": P, "k": K, "max_iter": M}   centres: float32 k x d raw file; replies
+                                                       its inertia and, in float64, inertia_f64
   {"cmd": "pdist"}                                     sklearn euclidean_distances on the data
   {"cmd": "pam", "medoids": [...], "max_iter": M}      kmedoids.pam (original SWAP) on the matrix
   {"cmd": "clarans", "k": K, "fast": B, "seed": S}     scikit-clarans CLARANS / FastCLARANS on the data
@@ -150,7 +151,11 @@ for line in sys.stdin:
             t = time.perf_counter()
             km.fit(data)
             s = time.perf_counter() - t
-            reply({"seconds": s, "inertia": float(km.inertia_), "n_iter": int(km.n_iter_)})
+            # its inertia is summed in float32; the same partition's inertia in float64 (its
+            # centres and labels) is what ours, summed in float64, is compared with
+            x64 = data.astype(np.float64)
+            inertia64 = float(((x64 - km.cluster_centers_.astype(np.float64)[km.labels_]) ** 2).sum())
+            reply({"seconds": s, "inertia": float(km.inertia_), "inertia_f64": inertia64, "n_iter": int(km.n_iter_)})
         elif cmd == "pam":
             med = np.array(req["medoids"], dtype=np.uintp)
             t = time.perf_counter()

@@ -111,6 +111,48 @@ def test_kmeans(rng):
     assert f32.cluster_centers_.dtype == np.float32
 
 
+def _lloyd_keeping_empty_centres(X, C, max_iter):
+    """Plain float64 Lloyd where an empty cluster keeps its centre (no relocation): the inertia
+    the fits below would reach without scikit-learn's rule, to show the case exercises it."""
+    C = C.copy()
+    for _ in range(max_iter):
+        lab = ((X[:, None, :] - C[None, :, :]) ** 2).sum(-1).argmin(1)
+        for c in range(len(C)):
+            if (lab == c).any():
+                C[c] = X[lab == c].mean(0)
+    return ((X[:, None, :] - C[None, :, :]) ** 2).sum(-1).min(1).sum()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_kmeans_relocates_empty_clusters_as_sklearn(seed, threads):
+    """scikit-learn as the oracle: from the same start with the same iteration cap (tol = 0),
+    clusters that a step leaves empty take the points farthest from their centres, so the
+    inertia, the iteration count and every point's centre are scikit-learn's. (scikit-learn
+    hands the farthest points to the empty clusters in argpartition's order, ours farthest
+    first: the same centres, possibly numbered differently.)"""
+    from sklearn.cluster import KMeans as SKKMeans
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-8, 8, size=(6, 5))
+    X = centres[rng.integers(0, 6, 1200)] + rng.normal(size=(1200, 5))
+    # 16 data rows, two of them again (a repeated centre loses every tie: empty at once) and two
+    # centres far from all data (never the nearest): four clusters empty after the first step
+    C0 = X[rng.choice(len(X), 16, replace=False)]
+    C0 = np.vstack([C0, C0[:2], rng.uniform(-8, 8, size=(2, 5)) + 100])
+    k, max_iter = len(C0), 25
+    ours = KMeans(k, init=C0, max_iter=max_iter, tol=0, n_threads=threads).fit(X)
+    ref = SKKMeans(k, init=C0, n_init=1, max_iter=max_iter, tol=0, algorithm="lloyd").fit(X)
+    kept = _lloyd_keeping_empty_centres(X, C0, max_iter)
+    assert abs(kept - ref.inertia_) > 1e-3 * ref.inertia_, "no cluster went empty: the case tests nothing"
+    assert ours.inertia_ == pytest.approx(ref.inertia_, rel=1e-9)
+    assert ours.n_iter_ == ref.n_iter_
+    # the same partition: every point's centre (cluster ids may be numbered differently)
+    np.testing.assert_allclose(ours.cluster_centers_[ours.labels_], ref.cluster_centers_[ref.labels_],
+                               rtol=0, atol=1e-9)
+    ham = KMeans(k, init=C0, max_iter=max_iter, tol=0, algorithm="hamerly", n_threads=threads).fit(X)
+    assert ham.inertia_ == pytest.approx(ref.inertia_, rel=1e-9)
+
+
 @pytest.mark.parametrize("kw,exc", [
     (dict(n_clusters=0), ValueError), (dict(n_clusters=-3), ValueError), (dict(n_clusters=2.0), TypeError),
     (dict(n_clusters=1000), ValueError), (dict(method="kmeans"), ValueError), (dict(metric="hamming"), ValueError),
