@@ -81,7 +81,7 @@ public final class KVCache: @unchecked Sendable {
     /// Bytes of K and V storage, all layers.
     public var byteCount: Int { 2 * layers * layerElements * storage.bytes }
 
-    private func checkLayer(_ layer: Int) throws(TesseraError) {
+    func checkLayer(_ layer: Int) throws(TesseraError) {
         guard (0..<layers).contains(layer) else {
             throw .invalidArgument("KVCache: layer \(layer) is not in 0..<\(layers)")
         }

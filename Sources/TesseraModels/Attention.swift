@@ -9,6 +9,18 @@ protocol AttentionOperator: Sendable {
     func apply(q: UnsafePointer<Float>, tokens t: Int, start: Int, heads: Int, cache: KVCache, layer: Int,
                scale: Float, window: Int?,
                workspace: AttentionWorkspace, into out: UnsafeMutablePointer<Float>) throws(TesseraError)
+
+    /// Attention of several sequences at `layer`, each over its own cache (its K/V already
+    /// appended), in one call: each sequence's output bit-identical to `apply` on it alone.
+    /// Returns false (nothing computed) when the operator has no such call or the caches do
+    /// not share one layout; the caller then runs `apply` per sequence.
+    func applyBatch(_ seqs: [KVCacheQuery], heads: Int, layer: Int, scale: Float, window: Int?) throws(TesseraError) -> Bool
+}
+
+extension AttentionOperator {
+    func applyBatch(_ seqs: [KVCacheQuery], heads: Int, layer: Int, scale: Float, window: Int?) throws(TesseraError) -> Bool {
+        false
+    }
 }
 
 /// Reference attention: for each (query, head), scores in f32, softmax with the row max

@@ -181,11 +181,14 @@ extension LlamaModel {
     }
 
     /// Attention of every slice on its own cache at `layer` (its K/V already appended). The
-    /// one-token slices of decoding sequences run together in one pool region, one sequence per
-    /// item: each sequence's attention is small (one query row), so a region per sequence would
-    /// cost more in dispatch than in work. A call inside a pool worker runs inline on it, and
-    /// attention does not depend on the thread count, so each slice gets the bits of its solo
-    /// run. Longer slices (prefill chunks, drafts) run one after another, each over the pool.
+    /// one-token slices of decoding sequences run together: one batched attention call (one
+    /// pool region, work split over sequences and KV heads; each sequence's bits those of its
+    /// solo call), or, for an operator without one, one pool region with a sequence per item
+    /// — a region or a full call per sequence would cost more in dispatch and checks than its
+    /// one query row costs in work (≈ 10 µs per sequence and layer). A call inside a pool
+    /// worker runs inline on it, and attention does not depend on the thread count, so each
+    /// slice gets the bits of its solo run. Longer slices (prefill chunks, drafts) run one
+    /// after another, each over the pool.
     private func attend(_ slices: [StepSlice], layer l: Int, q: UnsafeMutablePointer<Float>, heads: Int,
                         window: Int?, into att: UnsafeMutablePointer<Float>) throws(TesseraError) {
         let qd = heads * config.headDim, scale = config.attentionScale
@@ -195,6 +198,13 @@ extension LlamaModel {
                                 workspace: s.session.attentionWorkspace, into: att + s.row * qd)
         }
         let single = slices.filter { $0.tokens.count == 1 }
+        let queries = single.count >= 2
+            ? single.map { KVCacheQuery(cache: $0.session.cache, query: q + $0.row * qd, queryLength: 1, output: att + $0.row * qd) }
+            : []
+        if !queries.isEmpty, try attention.applyBatch(queries, heads: heads, layer: l, scale: scale, window: window) {
+            for s in slices where s.tokens.count > 1 { try one(s) }
+            return
+        }
         if single.count >= 2 && pool.threadCount > 1 {
             let failures = SliceFailures(count: single.count)
             pool.parallelFor(0..<single.count, schedule: .dynamic(chunk: 1)) { items, _ in

@@ -65,6 +65,21 @@ struct KernelAttention: AttentionOperator {
         try cache.attend(layer: layer, query: q, queryHeads: heads, queryLength: t, output: out,
                          attention: a, workspace: workspace)
     }
+
+    /// One `tsr_attention_batch` call for all sequences (same bits as `apply` per sequence)
+    /// when their caches share one layout.
+    func applyBatch(_ seqs: [KVCacheQuery], heads: Int, layer: Int, scale: Float, window: Int?) throws(TesseraError) -> Bool {
+        guard let c0 = seqs.first?.cache else { return true }
+        for s in seqs where s.cache.maxContext != c0.maxContext || s.cache.storage != c0.storage
+            || s.cache.kvHeads != c0.kvHeads || s.cache.headDim != c0.headDim {
+            return false
+        }
+        var a = attention
+        a.scale = scale
+        if let window { a.mask = .slidingWindow(left: window - 1, right: 0) }
+        try KVCache.attend(layer: layer, batch: seqs, queryHeads: heads, attention: a)
+        return true
+    }
 }
 
 /// The projections on Tessera's quantized GEMV/GEMM when the block type has a kernel;

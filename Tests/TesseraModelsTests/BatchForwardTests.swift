@@ -63,6 +63,14 @@ struct BatchForwardTests {
         try BatchForwardTests.checkAgainstSolo(model: model, sequences: 5, steps: 12, seed: 7)
     }
 
+    /// Sliding-window layers (Mistral-style on every layer; Gemma 3's local/global mix with
+    /// GQA 4/1): the batched decode attention applies each sequence's window as its solo run.
+    @Test(arguments: ["mistral", "gemma3"])
+    func batchEqualsSoloRunsWithWindows(architecture: String) throws {
+        let (model, _) = try TinyModelTests.load(ArchitectureTests.spec(architecture), backend: .kernels)
+        try BatchForwardTests.checkAgainstSolo(model: model, sequences: 5, steps: 14, seed: 23)
+    }
+
     /// A workspace of 5 rows and 2 logit rows splits entries across steps; nothing changes.
     @Test func smallWorkspaceSplitsStepsWithoutChangingBits() throws {
         let (model, _) = try TinyModelTests.load(TinyModelSpec(), backend: .kernels)

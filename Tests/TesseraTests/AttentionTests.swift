@@ -103,6 +103,65 @@ struct AttentionTests {
         }
     }
 
+    /// `KVCache.attend(layer:batch:)`: sequences of different lengths (one over two KV chunks,
+    /// one with three query rows), each on its own cache, in one call — each gets the bits of
+    /// its solo `attend`, in any order, with a sliding window too; bad batches are refused.
+    @Test func kvCacheBatchAttendGivesEachSequenceItsSoloBits() throws {
+        let (hq, hkv, d, maxContext) = (9, 3, 64, 1600)
+        for storage in AttentionStorage.allCases {
+            let lengths = [1500, 7, 300, 1]
+            let qLens = [1, 1, 3, 1]
+            var caches = [KVCache](), queries = [[Float]]()
+            for (i, n) in lengths.enumerated() {
+                let c = try KVCache(layers: 2, kvHeads: hkv, headDim: d, maxContext: maxContext, storage: storage)
+                try c.append(layer: 1, keys: Self.values(n * hkv * d, seed: UInt64(10 + i)),
+                             values: Self.values(n * hkv * d, seed: UInt64(20 + i)))
+                caches.append(c)
+                queries.append(Self.values(qLens[i] * hq * d, seed: UInt64(30 + i)))
+            }
+            for mask in [AttentionMask.causal, .slidingWindow(left: 99, right: 0)] {
+                let attention = Attention(mask: mask)
+                let solo = try caches.indices.map { i in
+                    try caches[i].attend(layer: 1, query: queries[i], queryHeads: hq, attention: attention)
+                }
+                var outputs = queries.map { [Float](repeating: .nan, count: $0.count) }
+                for order in [[0, 1, 2, 3], [3, 2, 0], [1]] {
+                    try withUnsafeBufferPointers(queries) { qs in
+                        try withUnsafeMutableBufferPointers(&outputs) { os in
+                            let batch = order.map { KVCacheQuery(cache: caches[$0], query: qs[$0], queryLength: qLens[$0], output: os[$0]) }
+                            try KVCache.attend(layer: 1, batch: batch, queryHeads: hq, attention: attention)
+                        }
+                    }
+                    for i in order {
+                        #expect(outputs[i] == solo[i], "\(storage) \(mask) order \(order): sequence \(i) differs from its solo run")
+                    }
+                }
+            }
+            // refused: no sequences, caches of another layout, an empty layer, a bias mask
+            let other = try KVCache(layers: 2, kvHeads: hkv, headDim: d, maxContext: 64, storage: storage)
+            try other.append(layer: 1, keys: Self.values(hkv * d, seed: 1), values: Self.values(hkv * d, seed: 2))
+            var out = [Float](repeating: 0, count: hq * d)
+            let q = queries[1]
+            try q.withUnsafeBufferPointer { qb in
+                try out.withUnsafeMutableBufferPointer { ob in
+                    func refused(_ batch: [KVCacheQuery], layer: Int = 1, mask: AttentionMask = .causal) {
+                        #expect(throws: TesseraError.self) {
+                            try KVCache.attend(layer: layer, batch: batch, queryHeads: hq, attention: Attention(mask: mask))
+                        }
+                    }
+                    let a = KVCacheQuery(cache: caches[1], query: qb.baseAddress!, queryLength: 1, output: ob.baseAddress!)
+                    refused([])
+                    refused([a, KVCacheQuery(cache: other, query: qb.baseAddress!, queryLength: 1, output: ob.baseAddress!)])
+                    refused([a], layer: 0)
+                    refused([a], layer: 2)
+                    refused([KVCacheQuery(cache: caches[1], query: qb.baseAddress!, queryLength: 0, output: ob.baseAddress!)])
+                    refused([a], mask: .bias([Float](repeating: 0, count: 7)))
+                }
+            }
+            #expect(out.allSatisfy { $0 == 0 }, "a refused batch wrote its output")
+        }
+    }
+
     @Test func masksAndBadInput() throws {
         let (h, s, d) = (1, 4, 8)
         let q = try Tensor(shape: [1, h, s, d], elements: Self.values(s * d, seed: 10))
@@ -211,4 +270,29 @@ struct AttentionTests {
         #expect(throws: TesseraError.self) { try Elementwise.swiGLU(gate: [1, 2], up: [1]) }
     }
 }
+}
+
+/// Calls `body` with a pointer to each array's elements (all valid during the call).
+private func withUnsafeBufferPointers<R>(_ arrays: [[Float]], _ body: ([UnsafePointer<Float>]) throws -> R) rethrows -> R {
+    let copies = arrays.map { a -> UnsafeMutablePointer<Float> in
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(a.count, 1))
+        p.initialize(from: a, count: a.count)
+        return p
+    }
+    defer { for (p, a) in zip(copies, arrays) { p.deinitialize(count: a.count); p.deallocate() } }
+    return try body(copies.map { UnsafePointer($0) })
+}
+
+/// Calls `body` with a mutable pointer to each array's elements; the arrays receive what
+/// was written when it returns.
+private func withUnsafeMutableBufferPointers<R>(_ arrays: inout [[Float]], _ body: ([UnsafeMutablePointer<Float>]) throws -> R) rethrows -> R {
+    let copies = arrays.map { a -> UnsafeMutablePointer<Float> in
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(a.count, 1))
+        p.initialize(from: a, count: a.count)
+        return p
+    }
+    defer { for (p, a) in zip(copies, arrays) { p.deinitialize(count: a.count); p.deallocate() } }
+    let r = try body(copies)
+    for i in arrays.indices { arrays[i] = Array(UnsafeBufferPointer(start: copies[i], count: arrays[i].count)) }
+    return r
 }

@@ -182,6 +182,44 @@ TSR_API tsr_status tsr_attn_workspace_size(tsr_pool_t *pool, const tsr_attn_desc
 TSR_API tsr_status tsr_attention(tsr_pool_t *pool, const tsr_attn_desc *desc,
                                  const tsr_attn_args *args);
 
+/* ---- many sequences, each on its own keys, in one call --------------------------- */
+
+/** One sequence of tsr_attention_batch: its lengths and buffers. */
+typedef struct tsr_attn_seq {
+    int64_t q_len;      /**< query rows, >= 1 */
+    int64_t kv_len;     /**< keys, >= 1 (e.g. the tokens in the sequence's KV cache) */
+    const void *q;      /**< desc->q_dtype elements, laid out as desc->q */
+    const void *k;      /**< desc->k_dtype elements, laid out as desc->k */
+    const void *v;      /**< desc->v_dtype elements, laid out as desc->v */
+    void *o;            /**< desc->o_dtype elements, laid out as desc->o; written for every row */
+    float *lse;         /**< required iff desc->want_lse; laid out as desc->lse */
+} tsr_attn_seq;
+
+/**
+ * Runs `n_seqs` independent attention problems that share one descriptor — every field but
+ * q_len and kv_len, which each sequence gives — in ONE pool region: the decode step of a
+ * server batching many sequences, each on its own KV cache, where one tsr_attention call per
+ * sequence would cost more in dispatch and checks than its few query rows cost in work.
+ *
+ * Sequence s computes exactly what tsr_attention(pool, desc', args') computes, with desc'
+ * = desc but q_len/kv_len = seqs[s].q_len/kv_len and args' = seqs[s]'s buffers, bit for
+ * bit (the same tiles, chunk states and fold order): its rows do not depend on the other
+ * sequences, their number or order, or the thread count. Layout strides and extents of
+ * `desc` apply to every sequence's buffers (extent 0: unchecked).
+ *
+ * Work is spread over (sequence, kv head, row block of the GQA group's query rows); each
+ * task walks its sequence's KV chunks in order, so no workspace is needed. (For one sequence
+ * over a very long context, tsr_attention's split schedule spreads the chunks over the
+ * workers instead.)
+ *
+ * Errors (nothing written): TSR_EINVAL for NULL desc/seqs, n_seqs outside 1 .. 2^24,
+ * desc->batch != 1, a bitset or bias mask (their shapes are per sequence), a sequence with a
+ * NULL buffer (or lse when want_lse) or a field tsr_attn_desc_check refuses (the message
+ * names the sequence); TSR_ERANGE as tsr_attn_desc_check; TSR_ENOMEM.
+ */
+TSR_API tsr_status tsr_attention_batch(tsr_pool_t *pool, const tsr_attn_desc *desc, int64_t n_seqs,
+                                       const tsr_attn_seq *seqs);
+
 /* ---- plans: validate and choose tiles once, execute many times ------------------ */
 
 typedef struct tsr_attn_plan tsr_attn_plan_t;

@@ -180,13 +180,13 @@ static tsr_kernel_registry attn_registry =
 
 static const attn_kernels *kernels_for(tsr_isa isa) { return tsr_kernels_select(&attn_registry, isa); }
 
+static void plan_shape(struct tsr_attn_plan *p, const tsr_attn_desc *d);
+
 /* Fills a plan; the KV tile width depends only on head_dim and the L1 size, so that every
  * call on this machine cuts the keys the same way. */
 static tsr_status plan_init(struct tsr_attn_plan *p, const tsr_attn_desc *d, tsr_isa isa) {
     TSR_TRY(tsr_attn_desc_check(d));
     memset(p, 0, sizeof *p);
-    memcpy(&p->d, d, sizeof *d);
-    p->d.size = sizeof *d;
     p->isa = isa;
     p->kern = kernels_for(isa);
     p->dim = (int)d->head_dim;
@@ -205,6 +205,15 @@ static tsr_status plan_init(struct tsr_attn_plan *p, const tsr_attn_desc *d, tsr
     int br = 64;
     while (br > 16 && (int64_t)br * (3 * p->dp + bc) * 4 > l2 / 4) br /= 2;
     p->br = br;
+    plan_shape(p, d);
+    return TSR_OK;
+}
+
+/* The shape-dependent part of a plan (desc copy, windows, group, chunks, Q multiplier);
+ * the tiles and kernels stay. `d` has passed tsr_attn_desc_check. */
+static void plan_shape(struct tsr_attn_plan *p, const tsr_attn_desc *d) {
+    memcpy(&p->d, d, sizeof *d);
+    p->d.size = sizeof *d;
     /* A window that reaches past every key hides nothing: it is stored as unbounded (-1),
      * so the band arithmetic of row_range stays far from overflow (window values up to
      * INT64_MAX are valid). The band of every row, hence every bit, is unchanged:
@@ -218,7 +227,6 @@ static tsr_status plan_init(struct tsr_attn_plan *p, const tsr_attn_desc *d, tsr
     float scale = d->scale != 0.0f ? d->scale : (float)(1.0 / sqrt((double)d->head_dim));
     p->qmul = (float)((double)scale * ATTN_LOG2E);
     p->bias_mul = (float)ATTN_LOG2E;
-    return TSR_OK;
 }
 
 tsr_status tsr_attn_plan_create(const tsr_attn_desc *desc, tsr_attn_plan_t **out) {
@@ -710,4 +718,178 @@ tsr_status tsr_attention(tsr_pool_t *pool, const tsr_attn_desc *desc, const tsr_
     struct tsr_attn_plan p;
     TSR_TRY(plan_init(&p, desc, tsr_isa_active()));
     return execute(pool, &p, args);
+}
+
+/* ---- many sequences in one region ----------------------------------------------------- */
+
+/* One call's sequences: seq s has a plan (the shared tiles, its own lengths), a context
+ * (its buffers) and the tasks first[s] ..< first[s + 1]: (kv head, row block) pairs. */
+typedef struct {
+    struct tsr_attn_plan *plans;
+    attn_ctx *ctxs;
+    tsr_attn_args *args;
+    int64_t *first;   /* n + 1 task offsets */
+    int64_t n;
+    int64_t ahead;    /* tasks between this one and the one this worker likely runs next */
+} attn_batch;
+
+/* The sequence of `task`: the last s with first[s] <= task (sequences without tasks do
+ * not occur: each has >= 1). */
+static int64_t batch_seq_of(const attn_batch *B, int64_t task) {
+    int64_t lo = 0, hi = B->n - 1;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo + 1) / 2;
+        if (B->first[mid] <= task) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Bytes of K (and of V) a task prefetches for a later task: a decode step's short caches
+ * whole; longer ones only their start (the streaming prefetch of the kernels takes over). */
+#define ATTN_BATCH_PREFETCH_BYTES (64 * 1024)
+
+/* Starts loading (into L2) the K and V rows of `task`, which a worker will likely run next:
+ * a decode step reads every sequence's cache once, each a short cold stream, and the
+ * kernels otherwise wait on its first misses (measured: over half of qk_rows' time at 16
+ * sequences). A prefetch changes no result. */
+static void batch_prefetch(const attn_batch *B, int64_t task) {
+    if (task >= B->first[B->n]) return;
+    int64_t s = batch_seq_of(B, task);
+    const attn_ctx *c = &B->ctxs[s];
+    const struct tsr_attn_plan *p = c->p;
+    const tsr_attn_desc *d = &p->d;
+    const int64_t R = p->group * d->q_len, nrb = (R + p->br - 1) / p->br;
+    const int64_t kvh = (task - B->first[s]) / nrb;
+    const void *tensors[2] = {elem_ptr(c->a->k, d->k_dtype, kvh * d->k.stride_head),
+                              elem_ptr(c->a->v, d->v_dtype, kvh * d->v.stride_head)};
+    const int64_t strides[2] = {d->k.stride_row * (int64_t)tsr_dtype_size(d->k_dtype),
+                                d->v.stride_row * (int64_t)tsr_dtype_size(d->v_dtype)};
+    const int64_t row_bytes = d->head_dim * (int64_t)tsr_dtype_size(d->k_dtype);
+    for (int t = 0; t < 2; t++) {
+        const char *base = tensors[t];
+        int64_t budget = ATTN_BATCH_PREFETCH_BYTES;
+        for (int64_t r = 0; r < d->kv_len && budget > 0; r++, budget -= row_bytes)
+            for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(base + r * strides[t] + b, 0, 2);
+    }
+}
+
+/* A task runs the rows of one row block of one (sequence, kv head) — the GQA group's heads
+ * × the sequence's query rows, as a split-decode task — over every KV chunk in key order,
+ * folding the chunk states as it goes: the same run_chunk / fold_row / finish_row in the
+ * same order as both schedules of tsr_attention, hence the same bits per row. */
+static void batch_range(void *ctx, int64_t begin, int64_t end, int32_t worker) {
+    const attn_batch *B = ctx;
+    int64_t s = batch_seq_of(B, begin);
+    attn_scratch S, *sc = NULL;
+    for (int64_t task = begin; task < end; task++) {
+        while (task >= B->first[s + 1]) s++;
+        batch_prefetch(B, task + B->ahead);
+        attn_ctx *c = &B->ctxs[s];
+        const struct tsr_attn_plan *p = c->p;
+        const tsr_attn_desc *d = &p->d;
+        if (!sc && !(sc = get_scratch(c, worker, &S))) return;  /* the layout is the same for all */
+        const int64_t R = p->group * d->q_len, nrb = (R + p->br - 1) / p->br;
+        const int64_t local = task - B->first[s], rb = local % nrb, kvh = local / nrb;
+        const int64_t r0 = rb * p->br;
+        const int rows = (int)(R - r0 < p->br ? R - r0 : p->br), dp = p->dp;
+        for (int r = 0; r < rows; r++) {
+            int64_t row = r0 + r;
+            block_row(c, sc, r, 0, kvh * p->group + row / d->q_len, row % d->q_len);
+        }
+        const void *kbase = elem_ptr(c->a->k, d->k_dtype, kvh * d->k.stride_head);
+        const void *vbase = elem_ptr(c->a->v, d->v_dtype, kvh * d->v.stride_head);
+        state_clear(sc->M, sc->L, sc->ACC, rows, dp);
+        int64_t lo = INT64_MAX, hi = -1;
+        for (int r = 0; r < rows; r++)
+            if (sc->lo[r] <= sc->hi[r]) {
+                if (sc->lo[r] < lo) lo = sc->lo[r];
+                if (sc->hi[r] > hi) hi = sc->hi[r];
+            }
+        if (hi >= 0)
+            for (int64_t ch = lo / TSR_ATTN_KV_CHUNK; ch <= hi / TSR_ATTN_KV_CHUNK; ch++) {
+                run_chunk(c, sc, rows, ch, kbase, vbase);
+                for (int r = 0; r < rows; r++)
+                    fold_row(&sc->M[r], &sc->L[r], sc->ACC + (size_t)r * dp, sc->m[r], sc->l[r],
+                             sc->acc + (size_t)r * dp, p->dim);
+            }
+        for (int r = 0; r < rows; r++) {
+            int64_t row = r0 + r;
+            finish_row(c, 0, kvh * p->group + row / d->q_len, row % d->q_len, sc->M[r], sc->L[r],
+                       sc->ACC + (size_t)r * dp);
+        }
+    }
+}
+
+/* Checks every sequence and fills B (whose arrays the caller allocated for n). */
+static tsr_status batch_prepare(attn_batch *B, tsr_pool_t *pool, const tsr_attn_desc *desc, int64_t n,
+                                const tsr_attn_seq *seqs) {
+    tsr_attn_desc d = *desc;
+    d.q_len = seqs[0].q_len;
+    d.kv_len = seqs[0].kv_len;
+    struct tsr_attn_plan base;
+    TSR_TRY(plan_init(&base, &d, tsr_isa_active()));
+    B->first[0] = 0;
+    for (int64_t s = 0; s < n; s++) {
+        const tsr_attn_seq *q = &seqs[s];
+        d.q_len = q->q_len;
+        d.kv_len = q->kv_len;
+        tsr_status st = tsr_attn_desc_check(&d);
+        if (st != TSR_OK) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", tsr_last_error());
+            return tsr_error(st, "tsr_attention_batch: sequence %lld: %s", (long long)s, why);
+        }
+        TSR_CHECK_ARG(q->q && q->k && q->v && q->o,
+                      "tsr_attention_batch: sequence %lld has a NULL q, k, v or o", (long long)s);
+        TSR_CHECK_ARG(!d.want_lse || q->lse,
+                      "tsr_attention_batch: desc->want_lse is set but sequence %lld has no lse", (long long)s);
+        B->plans[s] = base;
+        plan_shape(&B->plans[s], &d);
+        B->args[s] = (tsr_attn_args){.size = sizeof(tsr_attn_args), .q = q->q, .k = q->k, .v = q->v,
+                                     .o = q->o, .lse = q->lse};
+        B->ctxs[s] = (attn_ctx){.p = &B->plans[s], .a = &B->args[s], .pool = pool};
+        atomic_init(&B->ctxs[s].failed, 0);
+        const struct tsr_attn_plan *p = &B->plans[s];
+        int64_t R = p->group * q->q_len, tasks = d.kv_heads * ((R + p->br - 1) / p->br);
+        if (tsr_add_i64(B->first[s], tasks, &B->first[s + 1]))
+            return tsr_error(TSR_ERANGE, "tsr_attention_batch: the task count overflows int64");
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_attention_batch(tsr_pool_t *pool, const tsr_attn_desc *desc, int64_t n_seqs,
+                               const tsr_attn_seq *seqs) {
+    TSR_CHECK_NULL(desc);
+    TSR_CHECK_NULL(seqs);
+    TSR_CHECK_ARG(n_seqs >= 1 && n_seqs <= (1ll << 24),
+                  "tsr_attention_batch: n_seqs must be in 1 .. 2^24 (got %lld)", (long long)n_seqs);
+    TSR_CHECK_ARG(desc->size >= sizeof(tsr_attn_desc),
+                  "tsr_attention_batch: desc->size is %u, expected %zu", desc->size, sizeof(tsr_attn_desc));
+    TSR_CHECK_ARG(desc->batch == 1, "tsr_attention_batch: desc->batch must be 1 (got %lld)", (long long)desc->batch);
+    TSR_CHECK_ARG(!desc->has_bitset && !desc->has_bias,
+                  "tsr_attention_batch: bitset and bias masks are not supported (per-sequence shapes)");
+    TSR_TRY(resolve_pool(&pool));
+    size_t each = sizeof(struct tsr_attn_plan) + sizeof(attn_ctx) + sizeof(tsr_attn_args) + sizeof(int64_t);
+    char *mem = tsr_malloc(each * (size_t)n_seqs + sizeof(int64_t));
+    if (!mem) return tsr_error(TSR_ENOMEM, "tsr_attention_batch: out of memory for %lld sequences", (long long)n_seqs);
+    attn_batch B = {.n = n_seqs};
+    B.plans = (struct tsr_attn_plan *)(void *)mem;
+    B.ctxs = (attn_ctx *)(void *)(B.plans + n_seqs);
+    B.args = (tsr_attn_args *)(void *)(B.ctxs + n_seqs);
+    B.first = (int64_t *)(void *)(B.args + n_seqs);
+    tsr_status st = batch_prepare(&B, pool, desc, n_seqs, seqs);
+    B.ahead = tsr_pool_num_threads(pool);
+    if (st == TSR_OK) {   /* the first tasks' rows: each worker's first task, before the region */
+        for (int64_t t = 0; t < B.ahead; t++) batch_prefetch(&B, t);
+    }
+    if (st == TSR_OK) st = tsr_parallel_for(pool, B.first[n_seqs], 1, TSR_SCHEDULE_DYNAMIC, batch_range, &B);
+    if (st == TSR_OK)
+        for (int64_t s = 0; s < n_seqs; s++)
+            if (atomic_load(&B.ctxs[s].failed)) {
+                st = tsr_error(TSR_ENOMEM, "tsr_attention_batch: per-worker scratch allocation failed");
+                break;
+            }
+    tsr_free(mem);
+    return st;
 }
