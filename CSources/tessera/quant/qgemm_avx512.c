@@ -210,8 +210,15 @@ AVX512 static void qpanel_m1x2_avx512vnni(const tsr_qkernel_desc *d, const uint8
  * order (the accumulators cross slab boundaries through y as exact f32 stores and loads),
  * so the bits are qtile's — and the M = 1 path's.
  */
-#define QSLAB_BYTES 12288 /* unpacked weights per slab: 24 groups of 32, 48 of 16; L1-resident */
-#define QSLAB_GROUPS 48
+/* Unpacked weights per slab: K = 4096 of a 16-row panel (128 groups of 32, 256 of 16), so at the
+ * common model widths a tile runs its rows over the whole K in one pass, as the 8-bit kernel does:
+ * long sequential activation streams, accumulators in registers, no y round trip per slab. The
+ * slab lives in L2, as the 8-bit kernel's records do. Measured against slabs of 12 KiB (the
+ * L1-resident choice before) and 32 KiB, one thread, 4096², M = 128: 12 KiB 14.2–14.4 ms,
+ * 32 KiB 14.4, 64 KiB 13.2–13.6, 128 KiB 13.6 for Q4_0, same ordering on the other formats
+ * (docs/quant.md). With its scales this takes 112 KiB of the caller's or worker's stack. */
+#define QSLAB_BYTES 65536
+#define QSLAB_GROUPS 256
 
 typedef struct {
     __m512 s, mn;
