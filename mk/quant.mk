@@ -19,3 +19,13 @@ $(BUILD)/bench/qgemm_hash: bench/quant/qgemm_hash.c $(BUILD)/lib/libtessera.a
 
 qgemm-hash: $(BUILD)/bench/qgemm_hash
 	$<
+
+# Which vector operations take vpdpbusd's pipes on this core (bounds the float step; docs/quant.md).
+#   flock <lock> make bench-vnni-ports
+.PHONY: bench-vnni-ports
+$(BUILD)/bench/vnni_ports: bench/quant/vnni_ports.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g $< -o $@
+
+bench-vnni-ports: $(BUILD)/bench/vnni_ports
+	$<
