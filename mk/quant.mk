@@ -9,3 +9,23 @@ $(BUILD)/bench/qgemm_m128: bench/quant/qgemm_m128.c $(BUILD)/lib/libtessera.a
 
 bench-qgemm: $(BUILD)/bench/qgemm_m128
 	$< $(QGEMM_ARGS)
+
+# The output bits of every integer format at several shapes, as hashes: build against two libraries
+# and diff, to show a kernel change keeps every bit.   make qgemm-hash
+.PHONY: qgemm-hash
+$(BUILD)/bench/qgemm_hash: bench/quant/qgemm_hash.c $(BUILD)/lib/libtessera.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CFLAGS_BASE) $< -o $@ $(BUILD)/lib/libtessera.a $(LDLIBS)
+
+qgemm-hash: $(BUILD)/bench/qgemm_hash
+	$<
+
+# Which vector operations take vpdpbusd's pipes on this core (bounds the float step; docs/quant.md).
+#   flock <lock> make bench-vnni-ports
+.PHONY: bench-vnni-ports
+$(BUILD)/bench/vnni_ports: bench/quant/vnni_ports.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g $< -o $@
+
+bench-vnni-ports: $(BUILD)/bench/vnni_ports
+	$<

@@ -610,6 +610,43 @@ TSR_TEST(qgemm_batch_and_thread_invariance) {
     free(wsrc); free(x); free(yb); free(y1); free(yt); free(bias);
 }
 
+/* K past one slab of the AVX-512 M > 8 kernel (64 KiB of unpacked weights: K = 4096 of a panel):
+ * the accumulators cross the slab boundary through y. Rows of an M = 19 call (two 8-row tiles and
+ * a 3-row rest) equal M = 1, on every ISA, and every ISA gives the scalar bits. */
+TSR_TEST(qgemm_multi_slab_rows) {
+    const tsr_quant_format fmts[] = {TSR_QUANT_Q4_0, TSR_QUANT_Q5_0, TSR_QUANT_IQ4_NL, TSR_QUANT_Q4_K,
+                                     TSR_QUANT_Q6_K, TSR_QUANT_Q2_K};
+    const int64_t n = 40, k = 4352, M = 19;
+    float *wsrc = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * M * k);
+    float *ys = malloc(sizeof(float) * M * n), *yb = malloc(sizeof(float) * M * n), *y1 = malloc(sizeof(float) * n);
+    fill_uniform(wsrc, (size_t)(n * k), 31);
+    fill_uniform(x, (size_t)(M * k), 32);
+    const size_t nf = tsr_test_quick() ? 3 : sizeof fmts / sizeof fmts[0];
+    for (size_t fi = 0; fi < nf; fi++) {
+        size_t bytes = 0;
+        uint8_t *q = quantize_new(fmts[fi], wsrc, n, k, &bytes);
+        tsr_quant_matrix w = {sizeof w, fmts[fi], n, k, q, 0, bytes};
+        tsr_qgemm_plan_t *plan;
+        CHECK_OK(tsr_qgemm_plan_create(NULL, &w, NULL, &plan));
+        TSR_FOR_EACH_ISA(isa) {
+            CHECK_OK(tsr_qgemm_execute(NULL, plan, M, x, k, NULL, yb, n, NULL, 0));
+            if (isa == TSR_ISA_SCALAR) memcpy(ys, yb, sizeof(float) * M * n);
+            CHECK_MSG(memcmp(ys, yb, sizeof(float) * M * n) == 0, "%s %s: differs from scalar",
+                      tsr_quant_format_name(fmts[fi]), tsr_isa_name(isa));
+            int same = 1;
+            for (int64_t i = 0; i < M; i++) {
+                CHECK_OK(tsr_qgemm_execute(NULL, plan, 1, x + i * k, k, NULL, y1, n, NULL, 0));
+                same &= memcmp(y1, yb + i * n, sizeof(float) * n) == 0;
+            }
+            CHECK_MSG(same, "%s %s: M=%lld rows differ from M=1", tsr_quant_format_name(fmts[fi]), tsr_isa_name(isa),
+                      (long long)M);
+        }
+        tsr_qgemm_plan_destroy(plan);
+        free(q);
+    }
+    free(wsrc); free(x); free(ys); free(yb); free(y1);
+}
+
 /* GGUF rows read in place: unaligned start, padded row stride. */
 TSR_TEST(qgemm_unaligned_strided_source) {
     const tsr_quant_format fmts[] = {TSR_QUANT_Q4_0, TSR_QUANT_Q4_1, TSR_QUANT_Q8_0, TSR_QUANT_Q6_K, TSR_QUANT_BF16,
@@ -836,6 +873,7 @@ int main(void) {
     RUN(qgemm_all_formats_all_isas);
     RUN(qgemm_plan_bits_per_weight);
     RUN(qgemm_batch_and_thread_invariance);
+    RUN(qgemm_multi_slab_rows);
     RUN(qgemm_unaligned_strided_source);
     RUN(qgemm_nonfinite_activations);
     RUN(qgemm_subnormal_activations);
