@@ -10,7 +10,7 @@ import TesseraPDE
 /// directory) or, without it, a freshly initialised seeded heat model (base none, so its networks
 /// are not zero: a check of the machinery, not a trained solver). Rank 0 writes the final field
 /// (`--out`) and one summary; --check also runs the single-process rollout on rank 0 and prints
-/// one JSON line comparing the two (bitwise expected).
+/// one JSON line comparing the two (bitwise expected). Both timings follow one untimed warm-up step.
 struct StaggerRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stagger",
@@ -50,6 +50,7 @@ struct StaggerRun: ParsableCommand {
             let u0 = try Field<Double>(grid: grid, values: randomSmoothField(n: cfg.n, maxWavenumber: max(1, cfg.n / 8), seed: fieldSeed))
             let dist = try DistributedStagger(model: m, communicator: world)
             let pool = ThreadPool.shared
+            _ = try dist.rollout(u0, steps: 1, pool: pool)   // warm-up: first-touch of buffers, BLAS start
             try world.barrier()
             let t0 = MPI.wallTime()
             let u = try dist.rollout(u0, steps: steps, pool: pool)
@@ -63,6 +64,7 @@ struct StaggerRun: ParsableCommand {
             standardError(String(format: "pde stagger: %@ %d² s=%d, %d steps of %.4g on %@ (sub-task groups %@): %.3f s",
                                  cfg.equation, cfg.n, cfg.factor, steps, cfg.learnedStep, ranksDescription(world), groups, seconds))
             if check {
+                _ = try m.rollout(u0, steps: 1, pool: pool)   // the same warm-up
                 let t1 = MPI.wallTime()
                 let ref = try m.rollout(u0, steps: steps, pool: pool)
                 let single = MPI.wallTime() - t1
