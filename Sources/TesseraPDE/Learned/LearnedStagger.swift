@@ -362,6 +362,8 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     /// mean over that block of all sub-tasks: the networks' correction of the unstaggered field
     /// has zero mean, as the field's mean is conserved by both equations on a periodic domain
     /// (a drifting bias would otherwise dominate a decaying field). Its adjoint is itself.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     static func centre(_ a: inout [[T]], blocks: Int, size: Int) {
         for j in 0..<blocks {
             var sum = 0.0

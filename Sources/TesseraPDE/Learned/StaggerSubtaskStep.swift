@@ -30,6 +30,8 @@ extension LearnedStagger {
     /// on `pool`; `workspaces` (optional) are the s² of `makeWorkspaces(batch:)`, indexed by
     /// sub-task. Errors: `.invalidArgument` for wrong shapes, a sub-task index out of range or
     /// repeated, or workspaces of another size.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func subtaskStep(coarse: [[[T]]], subtasks: [Int], pool: ThreadPool? = nil,
                             workspaces: [ConvNet<T>.Workspace]? = nil) throws(TesseraError) -> StaggerSubtaskStep<T> {
         try subtaskStep(coarse: coarse, side: config.coarseN, subtasks: subtasks, pool: pool, workspaces: workspaces)
@@ -39,7 +41,10 @@ extension LearnedStagger {
     /// `subtaskStep` (together covering every sub-task once): the corrections are centred over
     /// all sub-tasks (zero-mean, see `centre`) and added to the based fields. The result does not
     /// depend on how the sub-tasks were split into parts. Errors: `.invalidArgument` if the parts
-    /// do not cover every sub-task exactly once or disagree in size.
+    /// do not cover every sub-task exactly once or disagree in size. (Pre-specialised: callers in
+    /// other modules, like `DistributedStagger`, would otherwise run it as unspecialised generic code.)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func assemble(_ parts: [StaggerSubtaskStep<T>]) throws(TesseraError) -> [[[T]]] {
         let s2 = config.subtasks
         guard let b = parts.first?.batch, let hw = parts.first?.size,
