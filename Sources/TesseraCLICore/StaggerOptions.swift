@@ -55,6 +55,8 @@ public struct StaggerTrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Every N Adam steps evaluate the physics loss on held-out fields and keep the best parameters, the untrained model included (0: off).") public var validateEvery = 100
     /// Trained biases (nil: off for heat, whose exact correction is linear; on for ns2d).
     @Flag(inversion: .prefixedNo, help: "Train the convolutions' biases (default: no for heat, which is linear; yes for ns2d).") public var biases: Bool?
+    /// What the networks read: field | laplacian | bilaplacian (heat).
+    @Option(help: "What the networks read: field (the coarse fields) | laplacian | bilaplacian (heat: the staggered fine Laplacian, once or twice, so the learned correction vanishes like |k|² or |k|⁴ at long waves).") public var inputs = "field"
     /// Seed of the weights and fields.
     @Option(parsing: .unconditional, help: "Seed of the initial weights and the random fields.") public var seed: UInt64 = 1
 
@@ -62,6 +64,7 @@ public struct StaggerTrainOptions: ParsableArguments {
     public func validate() throws {
         guard StaggerSharing(rawValue: sharing) != nil else { throw ValidationError("--sharing must be separate, shared or equivariant") }
         guard StaggerBase(rawValue: baseName) != nil else { throw ValidationError("--base must be coarseExplicit, coarseSpectral or none") }
+        guard StaggerInputs(rawValue: inputs) != nil else { throw ValidationError("--inputs must be field, laplacian or bilaplacian") }
         guard equation == "heat" || equation == "ns2d" else { throw ValidationError("--equation must be heat or ns2d") }
         guard NetActivation(rawValue: activationName) != nil else { throw ValidationError("--activation must be identity, relu, tanh or gelu") }
         guard steps >= 1, batch >= 1, lr > 0, ratio > 0, dt > 0, nu > 0 || (equation == "ns2d" && nu == 0) else {
@@ -94,6 +97,7 @@ public struct StaggerTrainOptions: ParsableArguments {
         c.base = StaggerBase(rawValue: baseName) ?? StaggerBase.none
         c.temporal = temporal
         c.biases = biases ?? (equation == "ns2d")
+        c.inputs = StaggerInputs(rawValue: inputs) ?? .field
         if equation == "ns2d" {
             c.equation = "ns2d"; c.dt = dt
             let w = try NavierStokes2D.randomTurbulence(grid: try Grid.periodic(n), peakWavenumber: 4, seed: 9).toArray()

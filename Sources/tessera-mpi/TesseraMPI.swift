@@ -41,6 +41,6 @@ struct PDERun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pde",
         abstract: "Finite-difference PDE solvers on a Cartesian split of the grid over the ranks.",
-        subcommands: [HeatRun.self, PoissonRun.self]
+        subcommands: [HeatRun.self, PoissonRun.self, StaggerRun.self]
     )
 }

@@ -42,30 +42,43 @@ extension ConvNet {
 
     /// Runs the network on `x` (`inChannels × batch·height·width`, channel-major) into `out`
     /// (`outChannels × batch·height·width`) with `workspace`'s buffers; bitwise `forward`'s
-    /// result. Errors: `.invalidArgument` if the workspace was made for another size or network.
+    /// result. With `lastChannels` = m < `outChannels` and a network ending in a convolution,
+    /// only the last m output channels are computed (that convolution's GEMM has m rows; the
+    /// learned stagger step needs only its last time level) and `out` gets m × batch·height·width
+    /// values: the same sums as the full pass's channels, not guaranteed bitwise (the BLAS may
+    /// block fewer rows differently). Errors: `.invalidArgument` if the workspace was made for
+    /// another size or network, or `lastChannels` is not in 1...outChannels.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func infer(_ x: UnsafePointer<T>, batch: Int, height: Int, width: Int, into out: UnsafeMutablePointer<T>,
-                      workspace ws: Workspace) throws(TesseraError) {
+                      workspace ws: Workspace, lastChannels: Int? = nil) throws(TesseraError) {
         let n = batch * height * width
         let need = convolutions.reduce(inChannels) { Swift.max($0, $1.inChannels, $1.outChannels) }
         guard batch >= 1, height >= 1, width >= 1, ws.pixels == n, ws.channels >= need else {
             throw .invalidArgument("ConvNet.infer: workspace for \(ws.pixels) pixels × \(ws.channels) channels, input \(batch)×\(height)×\(width) × \(need) channels")
         }
+        guard (1...outChannels).contains(lastChannels ?? outChannels) else {
+            throw .invalidArgument("ConvNet.infer: lastChannels \(lastChannels ?? 0) not in 1...\(outChannels)")
+        }
+        // the final convolution computes only the last `keep` channels when it is the last op
+        var endsInConv = false
+        if case .conv = plan.last { endsInConv = true }
+        let keep = lastChannels ?? outChannels, convKeep = endsInConv ? keep : outChannels
         var cur = ws.a, other = ws.b, curC = inChannels, depth = 0
         cur.update(from: x, count: inChannels * n)
         parameters.withUnsafeBufferPointer { pb in
             let p = pb.baseAddress!
-            for op in plan {
+            for (index, op) in plan.enumerated() {
                 switch op {
                 case .conv(let j):
                     let c = convolutions[j], kdim = c.inChannels * c.kernel * c.kernel
-                    for o in 0..<c.outChannels { (other + o * n).initialize(repeating: p[c.biasOffset + o], count: n) }
+                    let skip = index == plan.count - 1 ? c.outChannels - convKeep : 0, rows = c.outChannels - skip
+                    for o in 0..<rows { (other + o * n).initialize(repeating: p[c.biasOffset + skip + o], count: n) }
                     var src = UnsafePointer(cur)
                     if c.kernel == 3 { im2col(cur, c.inChannels, batch, height, width, into: ws.col); src = UnsafePointer(ws.col) }
-                    T.gemm(transA: false, transB: false, m: c.outChannels, n: n, k: kdim, alpha: 1,
-                           a: p + c.weightOffset, lda: kdim, b: src, ldb: n, beta: 1, c: other, ldc: n)
-                    swap(&cur, &other); curC = c.outChannels
+                    T.gemm(transA: false, transB: false, m: rows, n: n, k: kdim, alpha: 1,
+                           a: p + c.weightOffset + skip * kdim, lda: kdim, b: src, ldb: n, beta: 1, c: other, ldc: n)
+                    swap(&cur, &other); curC = rows
                 case .act(let a):
                     for i in 0..<(curC * n) { cur[i] = T(a.apply(Double(cur[i]))) }
                 case .pushSkip:
@@ -77,6 +90,6 @@ extension ConvNet {
                 }
             }
         }
-        out.update(from: cur, count: outChannels * n)
+        out.update(from: cur + (curC - keep) * n, count: keep * n)
     }
 }

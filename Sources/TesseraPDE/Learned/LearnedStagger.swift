@@ -90,6 +90,10 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
     /// the model is exactly scale-equivariant, and a decaying field gets no constant offsets
     /// (a bias adds the same correction every step however small the field has become).
     public var biases: Bool? = nil
+    /// What the networks read (nil, as in configurations saved before this field existed, means
+    /// `.field`): the coarse fields, or the staggered fine Laplacian (heat only) — see
+    /// `StaggerInputs`.
+    public var inputs: StaggerInputs? = nil
 
     /// A configuration; the remaining fields take their defaults.
     public init(n: Int, factor: Int, dt: Double) { self.n = n; self.factor = factor; self.dt = dt }
@@ -117,6 +121,9 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
         }
         if case .fixed(let s) = normalization, !(s > 0 && s.isFinite) {
             throw .invalidArgument("LearnedStagger: fixed normalisation scale \(s) must be positive")
+        }
+        if equation != "heat", (inputs ?? .field) != .field {
+            throw .invalidArgument("LearnedStagger: inputs \(inputs?.rawValue ?? "field") are for the heat equation only (ns2d reads the field)")
         }
         if equation == "ns2d", normalization == .rms {
             throw .invalidArgument("LearnedStagger: ns2d is nonlinear (not scale-equivariant): use a fixed normalisation scale")
@@ -246,17 +253,22 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
     /// Runs `body(k)` for every sub-task k, in parallel on `pool`'s workers (one sub-task per
     /// task, dynamic) when it has more than one thread; the first error is rethrown.
     func forEachSubtask(pool: ThreadPool?, _ body: (Int) throws(TesseraError) -> Void) throws(TesseraError) {
-        let s2 = config.subtasks
-        var errs = [TesseraError?](repeating: nil, count: s2)
-        if let pool, pool.threadCount > 1, s2 > 1 {
+        try forEach(config.subtasks, pool: pool, body)
+    }
+
+    /// Runs `body(i)` for i in 0..<count, in parallel on `pool`'s workers (one index per task,
+    /// dynamic) when it has more than one thread; the first error (lowest index) is rethrown.
+    func forEach(_ count: Int, pool: ThreadPool?, _ body: (Int) throws(TesseraError) -> Void) throws(TesseraError) {
+        var errs = [TesseraError?](repeating: nil, count: count)
+        if let pool, pool.threadCount > 1, count > 1 {
             errs.withUnsafeMutableBufferPointer { ep in
                 let e = ep.baseAddress!
-                pool.parallelFor(0..<s2, schedule: .dynamic(chunk: 1)) { r, _ in
+                pool.parallelFor(0..<count, schedule: .dynamic(chunk: 1)) { r, _ in
                     for k in r { do throws(TesseraError) { try body(k) } catch { e[k] = error } }
                 }
             }
         } else {
-            for k in 0..<s2 { do throws(TesseraError) { try body(k) } catch { errs[k] = error } }
+            for k in 0..<count { do throws(TesseraError) { try body(k) } catch { errs[k] = error } }
         }
         if let e = errs.compactMap({ $0 }).first { throw e }
     }
@@ -346,55 +358,12 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         try (0..<config.subtasks).map { (k) throws(TesseraError) in try net(k).makeWorkspace(batch: batch, height: hc, width: hc) }
     }
 
-    /// `step` on coarse fields of side `hc` (the model's n/s, or a training patch's m/s).
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    func step(coarse: [[[T]]], side hc: Int, pool: ThreadPool?, workspaces given: [ConvNet<T>.Workspace]?) throws(TesseraError) -> [[[T]]] {
-        let s2 = config.subtasks, b = coarse.count, hw = hc * hc
-        guard b >= 1, coarse.allSatisfy({ $0.count == s2 && $0.allSatisfy { $0.count == hw } }) else {
-            throw .invalidArgument("LearnedStagger.step: need \(s2) coarse fields of \(hw) points per sample")
-        }
-        let ws: [ConvNet<T>.Workspace]
-        if let given { ws = given } else { ws = try makeWorkspaces(batch: b, side: hc) }
-        guard ws.count == s2, ws.allSatisfy({ $0.pixels == b * hw }) else {
-            throw .invalidArgument("LearnedStagger.step: need \(s2) workspaces for \(b)×\(hc)×\(hc) (from makeWorkspaces(batch: \(b)))")
-        }
-        let shared = config.sharing != .separate
-        let plain = shared ? [] : input(coarse, subtask: 0)
-        // corr[k] / based[k]: sub-task k's correction and field + base increment for every
-        // sample (b·hw), written by sub-task k's task only
-        var corr = [[T]](repeating: [], count: s2), based = corr
-        try corr.withUnsafeMutableBufferPointer { (np) throws(TesseraError) in
-          try based.withUnsafeMutableBufferPointer { (bp) throws(TesseraError) in
-            let (out, bout) = (np.baseAddress!, bp.baseAddress!)
-            try forEachSubtask(pool: pool) { (k) throws(TesseraError) in
-                let x = shared ? self.input(coarse, subtask: k) : plain, tt = self.config.temporalSteps, nb = b * hw
-                var y = [T](repeating: 0, count: tt * nb)
-                try x.withUnsafeBufferPointer { (xp) throws(TesseraError) in
-                    try y.withUnsafeMutableBufferPointer { (yp) throws(TesseraError) in
-                        try self.net(k).infer(xp.baseAddress!, batch: b, height: hc, width: hc, into: yp.baseAddress!, workspace: ws[k])
-                    }
-                }
-                // the last time level TΔt: field + base increment + the network's correction
-                var base = [T](repeating: 0, count: nb), inc = [T](repeating: 0, count: tt * hw)
-                for bb in 0..<b {
-                    try coarse[bb][k].withUnsafeBufferPointer { (cp) throws(TesseraError) in
-                        try inc.withUnsafeMutableBufferPointer { (ip) throws(TesseraError) in try self.baseIncrements(cp.baseAddress!, hc, into: ip.baseAddress!) }
-                        for i in 0..<hw { base[bb * hw + i] = cp[i] + inc[(tt - 1) * hw + i] }
-                    }
-                }
-                out[k] = Array(y[((tt - 1) * nb)...]); bout[k] = base
-            }
-          }
-        }
-        Self.centre(&corr, blocks: b, size: hw)
-        return (0..<b).map { bb in (0..<s2).map { k in (0..<hw).map { based[k][bb * hw + $0] + corr[k][bb * hw + $0] } } }
-    }
-
     /// Subtracts from every block of `size` values (block j at offset j·size of every a[k]) the
     /// mean over that block of all sub-tasks: the networks' correction of the unstaggered field
     /// has zero mean, as the field's mean is conserved by both equations on a periodic domain
     /// (a drifting bias would otherwise dominate a decaying field). Its adjoint is itself.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     static func centre(_ a: inout [[T]], blocks: Int, size: Int) {
         for j in 0..<blocks {
             var sum = 0.0
@@ -506,7 +475,7 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         // forward with tapes, sub-tasks in parallel: preds[k] = sub-task k of every sample at
         // every time level (T × b·hw)
         let shared = config.sharing != .separate, record = gradient != nil, tt = config.temporalSteps, nb = b * hw
-        let plain = shared ? [] : input(coarse, subtask: 0)
+        let feats = features(coarse, side: hc), plain = shared ? [] : input(feats, subtask: 0)
         var tapes = [ConvNet<T>.Tape?](repeating: nil, count: s2), preds = [[T]](repeating: [], count: s2), based = preds
         try tapes.withUnsafeMutableBufferPointer { (tp) throws(TesseraError) in
           try based.withUnsafeMutableBufferPointer { (bp) throws(TesseraError) in
@@ -514,7 +483,7 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
                 let (tb, pb, qb) = (tp.baseAddress!, pp.baseAddress!, bp.baseAddress!)
                 try forEachSubtask(pool: pool) { (k) throws(TesseraError) in
                     var tape: ConvNet<T>.Tape? = record ? ConvNet<T>.Tape(batch: b, height: hc, width: hc) : nil
-                    let y = try self.net(k).forward(shared ? self.input(coarse, subtask: k) : plain,
+                    let y = try self.net(k).forward(shared ? self.input(feats, subtask: k) : plain,
                                                     batch: b, height: hc, width: hc, tape: &tape)
                     var base = [T](repeating: 0, count: tt * nb), inc = [T](repeating: 0, count: tt * hw)
                     for bb in 0..<b {
