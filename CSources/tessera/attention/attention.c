@@ -549,6 +549,27 @@ static attn_scratch *get_scratch(attn_ctx *c, int32_t worker, attn_scratch *s) {
     return s;
 }
 
+/* The rows of a block (set up by block_row) over every KV chunk their masks reach, in key
+ * order, each chunk's state folded into the running one: what a task of the prefill schedule
+ * and of tsr_attention_batch does between its block_row and finish_row calls. */
+static void walk_chunks(const attn_ctx *c, attn_scratch *s, int rows, const void *kbase, const void *vbase) {
+    const int dp = c->p->dp;
+    state_clear(s->M, s->L, s->ACC, rows, dp);
+    int64_t lo = INT64_MAX, hi = -1;
+    for (int r = 0; r < rows; r++)
+        if (s->lo[r] <= s->hi[r]) {
+            if (s->lo[r] < lo) lo = s->lo[r];
+            if (s->hi[r] > hi) hi = s->hi[r];
+        }
+    if (hi < 0) return;
+    for (int64_t ch = lo / TSR_ATTN_KV_CHUNK; ch <= hi / TSR_ATTN_KV_CHUNK; ch++) {
+        run_chunk(c, s, rows, ch, kbase, vbase);
+        for (int r = 0; r < rows; r++)
+            fold_row(&s->M[r], &s->L[r], s->ACC + (size_t)r * dp, s->m[r], s->l[r],
+                     s->acc + (size_t)r * dp, c->p->dim);
+    }
+}
+
 /* ---- prefill schedule ------------------------------------------------------------------- */
 
 static void prefill_range(void *ctx, int64_t begin, int64_t end, int32_t worker) {
@@ -567,20 +588,7 @@ static void prefill_range(void *ctx, int64_t begin, int64_t end, int32_t worker)
         for (int r = 0; r < rows; r++) block_row(c, s, r, b, h, i0 + r);
         const void *kbase = elem_ptr(c->a->k, d->k_dtype, b * d->k.stride_batch + kvh * d->k.stride_head);
         const void *vbase = elem_ptr(c->a->v, d->v_dtype, b * d->v.stride_batch + kvh * d->v.stride_head);
-        state_clear(s->M, s->L, s->ACC, rows, dp);
-        int64_t lo = INT64_MAX, hi = -1;
-        for (int r = 0; r < rows; r++)
-            if (s->lo[r] <= s->hi[r]) {
-                if (s->lo[r] < lo) lo = s->lo[r];
-                if (s->hi[r] > hi) hi = s->hi[r];
-            }
-        if (hi >= 0)
-            for (int64_t ch = lo / TSR_ATTN_KV_CHUNK; ch <= hi / TSR_ATTN_KV_CHUNK; ch++) {
-                run_chunk(c, s, rows, ch, kbase, vbase);
-                for (int r = 0; r < rows; r++)
-                    fold_row(&s->M[r], &s->L[r], s->ACC + (size_t)r * dp, s->m[r], s->l[r],
-                             s->acc + (size_t)r * dp, p->dim);
-            }
+        walk_chunks(c, s, rows, kbase, vbase);
         for (int r = 0; r < rows; r++) finish_row(c, b, h, i0 + r, s->M[r], s->L[r], s->ACC + (size_t)r * dp);
     }
 }
@@ -799,20 +807,7 @@ static void batch_range(void *ctx, int64_t begin, int64_t end, int32_t worker) {
         }
         const void *kbase = elem_ptr(c->a->k, d->k_dtype, kvh * d->k.stride_head);
         const void *vbase = elem_ptr(c->a->v, d->v_dtype, kvh * d->v.stride_head);
-        state_clear(sc->M, sc->L, sc->ACC, rows, dp);
-        int64_t lo = INT64_MAX, hi = -1;
-        for (int r = 0; r < rows; r++)
-            if (sc->lo[r] <= sc->hi[r]) {
-                if (sc->lo[r] < lo) lo = sc->lo[r];
-                if (sc->hi[r] > hi) hi = sc->hi[r];
-            }
-        if (hi >= 0)
-            for (int64_t ch = lo / TSR_ATTN_KV_CHUNK; ch <= hi / TSR_ATTN_KV_CHUNK; ch++) {
-                run_chunk(c, sc, rows, ch, kbase, vbase);
-                for (int r = 0; r < rows; r++)
-                    fold_row(&sc->M[r], &sc->L[r], sc->ACC + (size_t)r * dp, sc->m[r], sc->l[r],
-                             sc->acc + (size_t)r * dp, p->dim);
-            }
+        walk_chunks(c, sc, rows, kbase, vbase);
         for (int r = 0; r < rows; r++) {
             int64_t row = r0 + r;
             finish_row(c, 0, kvh * p->group + row / d->q_len, row % d->q_len, sc->M[r], sc->L[r],
