@@ -415,6 +415,17 @@ static void state_clear(float *m, float *l, float *acc, int rows, int dp) {
 
 /* Runs the rows of a block over the keys of chunk `ch`, from an empty chunk state into
  * s->m/l/acc. kbase/vbase point at key 0 of the block's kv head. */
+/* The keys any of the block's rows attends to: [*lo, *hi], or *hi = -1 when none does. */
+static void rows_key_range(const attn_scratch *s, int rows, int64_t *lo, int64_t *hi) {
+    *lo = INT64_MAX;
+    *hi = -1;
+    for (int r = 0; r < rows; r++)
+        if (s->lo[r] <= s->hi[r]) {
+            if (s->lo[r] < *lo) *lo = s->lo[r];
+            if (s->hi[r] > *hi) *hi = s->hi[r];
+        }
+}
+
 static void run_chunk(const attn_ctx *c, attn_scratch *s, int rows, int64_t ch, const void *kbase,
                       const void *vbase) {
     const struct tsr_attn_plan *p = c->p;
@@ -422,12 +433,8 @@ static void run_chunk(const attn_ctx *c, attn_scratch *s, int rows, int64_t ch, 
     const attn_kernels *K = p->kern;
     const int bc = p->bc, dp = p->dp, dim = p->dim;
     state_clear(s->m, s->l, s->acc, rows, dp);
-    int64_t lo = INT64_MAX, hi = -1;
-    for (int r = 0; r < rows; r++)
-        if (s->lo[r] <= s->hi[r]) {
-            if (s->lo[r] < lo) lo = s->lo[r];
-            if (s->hi[r] > hi) hi = s->hi[r];
-        }
+    int64_t lo, hi;
+    rows_key_range(s, rows, &lo, &hi);
     int64_t c_begin = ch * TSR_ATTN_KV_CHUNK, c_end = c_begin + TSR_ATTN_KV_CHUNK;
     if (c_end > d->kv_len) c_end = d->kv_len;
     if (hi < c_begin || lo >= c_end) return;                 /* no row sees this chunk */
@@ -555,12 +562,8 @@ static attn_scratch *get_scratch(attn_ctx *c, int32_t worker, attn_scratch *s) {
 static void walk_chunks(const attn_ctx *c, attn_scratch *s, int rows, const void *kbase, const void *vbase) {
     const int dp = c->p->dp;
     state_clear(s->M, s->L, s->ACC, rows, dp);
-    int64_t lo = INT64_MAX, hi = -1;
-    for (int r = 0; r < rows; r++)
-        if (s->lo[r] <= s->hi[r]) {
-            if (s->lo[r] < lo) lo = s->lo[r];
-            if (s->hi[r] > hi) hi = s->hi[r];
-        }
+    int64_t lo, hi;
+    rows_key_range(s, rows, &lo, &hi);
     if (hi < 0) return;
     for (int64_t ch = lo / TSR_ATTN_KV_CHUNK; ch <= hi / TSR_ATTN_KV_CHUNK; ch++) {
         run_chunk(c, s, rows, ch, kbase, vbase);
