@@ -266,6 +266,12 @@ INLINE void qslab_unpack(const tsr_qkernel_desc *d, const uint8_t *panel, int g0
                 lo = _mm512_shuffle_epi8(lut, lo);
                 hi = _mm512_shuffle_epi8(lut, hi);
             }
+            if (d->sc_in_codes) {  /* sc·u: both bytes of a 16-bit word stay < 256, so vpmullw is exact */
+                const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(rec + d->wbytes)));
+                const __m512i scw = _mm512_or_si512(v, _mm512_slli_epi32(v, 16));
+                lo = _mm512_mullo_epi16(lo, scw);
+                hi = _mm512_mullo_epi16(hi, scw);
+            }
             _mm512_store_si512((void *)(ug + 128 * j), lo);
             _mm512_store_si512((void *)(ug + 128 * j + 64), hi);
         }
@@ -283,7 +289,8 @@ INLINE void qslab_unpack(const tsr_qkernel_desc *d, const uint8_t *panel, int g0
 /* MT activation rows against groups [g0, g1) of an unpacked slab: accumulators start at zero
  * (first slab) or from y, and go back to y (with the bias after the last slab). G: the group
  * size as a constant (0: d->group at run time); EPI: tsr_qepi_flags as a constant (-1: read
- * from the plan). With both constant the group's 8-bit loop unrolls whole and the float step
+ * from the plan); TWO: 0 single-level, 1 two-level (fold per group), 2 two-level with the
+ * sub-scales in the slab's codes (d->sc_in_codes: the group sums add up to isum, no vpmulld). With both constant the group's 8-bit loop unrolls whole and the float step
  * has no branch: the same operations in the same order, so the same bits. */
 INLINE void qslab_tile(const tsr_qkernel_desc *d, const uint8_t *u, const qslab_scales *sc, int g0, int g1,
                        const int MT, const int G, const int EPI, const int TWO, const int8_t *act, int64_t as,
@@ -306,7 +313,13 @@ INLINE void qslab_tile(const tsr_qkernel_desc *d, const uint8_t *u, const qslab_
             for (int m = 0; m < MT; m++) is[m] = _mm512_dpbusd_epi32(is[m], w, bcast4(ag + m * as + 4 * j));
         }
         const qslab_scales *c = sc + (gi - g0);
-        if (TWO) {  /* the integer super-block fold (slabs start at super-block boundaries) */
+        if (TWO == 2) {  /* sub-scales in the codes: the group sums add up to isum (a new chain per
+                          * group, as vpdpbusd's latency wants, summed by vpaddd) */
+            const int j = gi % gps;
+            for (int m = 0; m < MT; m++) isb[m] = j == 0 ? is[m] : _mm512_add_epi32(isb[m], is[m]);
+            if (j == gps - 1)
+                tsr_qsuper512(c[-j].s, c[-j].mn, &c[-j].mp, QSLAB_MPS, gps / 2, MT, epi & 2, isb, meta + gi - j, ng, acc);
+        } else if (TWO) {  /* the integer super-block fold (slabs start at super-block boundaries) */
             const int j = gi % gps;
             tsr_qfold512(c->zv, MT, j == 0, is, meta + gi, ng, isb);
             if (j == gps - 1)
@@ -328,7 +341,8 @@ INLINE void qslab_tile8(const tsr_qkernel_desc *d, const uint8_t *u, const qslab
     const int epi = tsr_qepi_flags(d);
     if (d->two_level && d->group == 32 && epi == 2) QSLAB8T(32, 2);       /* Q4_K, Q5_K */
     else if (d->two_level && d->group == 16 && epi == 0) QSLAB8T(16, 0);  /* Q6_K, Q3_K */
-    else if (d->two_level && d->group == 16 && epi == 2) QSLAB8T(16, 2);  /* Q2_K */
+    else if (d->sc_in_codes && d->group == 16 && epi == 2) qslab_tile(d, u, sc, g0, g1, 8, 16, 2, 2, act, as, meta, y, ldy, first, last, bias, nvalid);  /* Q2_K */
+    else if (d->two_level && d->group == 16 && epi == 2) QSLAB8T(16, 2);
     else if (d->two_level) QSLAB8T(0, -1);
     else if (d->group == 32 && epi == 0) QSLAB8(32, 0);
     else if (d->group == 32 && epi == 2) QSLAB8(32, 2);
@@ -342,13 +356,13 @@ INLINE void qslab_tile8(const tsr_qkernel_desc *d, const uint8_t *u, const qslab
 #define QSLAB_CASES                                                                                         \
     switch (t) {                                                                                            \
     case 8: qslab_tile8(d, u, sc, g0, g1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;            \
-    case 7: qslab_tile(d, u, sc, g0, g1, 7, 0, -1, d->two_level, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
-    case 6: qslab_tile(d, u, sc, g0, g1, 6, 0, -1, d->two_level, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
-    case 5: qslab_tile(d, u, sc, g0, g1, 5, 0, -1, d->two_level, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
-    case 4: qslab_tile(d, u, sc, g0, g1, 4, 0, -1, d->two_level, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
-    case 3: qslab_tile(d, u, sc, g0, g1, 3, 0, -1, d->two_level, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
-    case 2: qslab_tile(d, u, sc, g0, g1, 2, 0, -1, d->two_level, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
-    default: qslab_tile(d, u, sc, g0, g1, 1, 0, -1, d->two_level, a, as, mm, yy, ldy, first, last, bias, nvalid); break;  \
+    case 7: qslab_tile(d, u, sc, g0, g1, 7, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 6: qslab_tile(d, u, sc, g0, g1, 6, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 5: qslab_tile(d, u, sc, g0, g1, 5, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 4: qslab_tile(d, u, sc, g0, g1, 4, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 3: qslab_tile(d, u, sc, g0, g1, 3, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 2: qslab_tile(d, u, sc, g0, g1, 2, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    default: qslab_tile(d, u, sc, g0, g1, 1, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;  \
     }
 
 /* A 4-bit-layout panel against mt > 8 activation rows, slab by slab (see above), with slabs of up

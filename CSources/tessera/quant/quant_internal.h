@@ -120,6 +120,8 @@ typedef struct tsr_qkernel_desc {
     int32_t u8_max;        /* largest stored 8-bit value (63 for Q6_K, 255 otherwise) */
     int32_t two_level;     /* K-quants: int8 sub-scales per record, f16 super-block scales */
     int32_t gps;           /* two_level: groups per super-block (256 / g) */
+    int32_t sc_in_codes;   /* two_level, sub-scales >= 0 whose products with the codes fit u8 (Q2_K: 15·3 = 45):
+                            * the M > 8 AVX-512 slab may store sc·u and sum a super-block in one chain */
     size_t wbytes;         /* weight bytes per record (the nibble plane, then the high plane) */
     size_t rec_bytes;      /* record bytes */
     size_t super_off;      /* two_level: offset of the super-block table in a panel */
