@@ -59,9 +59,9 @@ INLINE __m512i bcast4(const int8_t *p) {
 }
 
 /* One tile of MT activation rows against one panel. BITS and MT are constants; G and EPI as in
- * qslab_tile (0 / -1: read from the plan). */
+ * qslab_tile (0 / -1: read from the plan); TWO: a two-level plan (the super-block fold). */
 INLINE void qtile_g(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT, const int BITS, const int G,
-                    const int EPI, const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
+                    const int EPI, const int TWO, const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
                     const float *bias, int32_t nvalid) {
     const int g = G ? G : d->group, ng = d->ngroups;
     const int epi = EPI >= 0 ? EPI : tsr_qepi_flags(d);
@@ -69,7 +69,8 @@ INLINE void qtile_g(const tsr_qkernel_desc *d, const uint8_t *panel, const int M
     const __m512i lut = BITS == 6 ? tsr_qlut512(d) : m4;
     __m512 acc[8];
     __m512i isb[8];
-    for (int m = 0; m < MT; m++) { acc[m] = _mm512_setzero_ps(); isb[m] = _mm512_setzero_si512(); }
+    for (int m = 0; m < MT; m++) acc[m] = _mm512_setzero_ps();
+    for (int m = 0; TWO && m < MT; m++) isb[m] = _mm512_setzero_si512();
     const uint8_t *rec = panel;
     for (int gi = 0; gi < ng; gi++, rec += d->rec_bytes) {
         const int8_t *ag = act + (int64_t)gi * g;
@@ -111,7 +112,7 @@ INLINE void qtile_g(const tsr_qkernel_desc *d, const uint8_t *panel, const int M
             }
         }
         if (MT == 1) is[0] = _mm512_add_epi32(is[0], is2);
-        if (d->two_level) {  /* the integer super-block fold */
+        if (TWO) {  /* the integer super-block fold */
             tsr_qtwo_group512(d, panel, gi, MT, epi & 2, is, meta, isb, acc);
             continue;
         }
@@ -132,9 +133,11 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
                   const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
                   const float *bias, int32_t nvalid) {
     if (MT == 8 && BITS == 8 && d->group == 32 && tsr_qepi_flags(d) == 0)  /* Q8_0 at M > 8 */
-        qtile_g(d, panel, 8, 8, 32, 0, act, as, meta, y, ldy, bias, nvalid);
+        qtile_g(d, panel, 8, 8, 32, 0, 0, act, as, meta, y, ldy, bias, nvalid);
+    else if (d->two_level)
+        qtile_g(d, panel, MT, BITS, 0, -1, 1, act, as, meta, y, ldy, bias, nvalid);
     else
-        qtile_g(d, panel, MT, BITS, 0, -1, act, as, meta, y, ldy, bias, nvalid);
+        qtile_g(d, panel, MT, BITS, 0, -1, 0, act, as, meta, y, ldy, bias, nvalid);
 }
 
 /*
