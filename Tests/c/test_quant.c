@@ -615,7 +615,7 @@ TSR_TEST(qgemm_batch_and_thread_invariance) {
  * a 3-row rest) equal M = 1, on every ISA, and every ISA gives the scalar bits. */
 TSR_TEST(qgemm_multi_slab_rows) {
     const tsr_quant_format fmts[] = {TSR_QUANT_Q4_0, TSR_QUANT_Q5_0, TSR_QUANT_IQ4_NL, TSR_QUANT_Q4_K,
-                                     TSR_QUANT_Q6_K, TSR_QUANT_Q2_K};
+                                     TSR_QUANT_Q6_K, TSR_QUANT_Q2_K, TSR_QUANT_Q3_K, TSR_QUANT_Q5_K};
     const int64_t n = 40, k = 4352, M = 19;
     float *wsrc = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * M * k);
     float *ys = malloc(sizeof(float) * M * n), *yb = malloc(sizeof(float) * M * n), *y1 = malloc(sizeof(float) * n);
