@@ -615,7 +615,7 @@ TSR_TEST(qgemm_batch_and_thread_invariance) {
  * a 3-row rest) equal M = 1, on every ISA, and every ISA gives the scalar bits. */
 TSR_TEST(qgemm_multi_slab_rows) {
     const tsr_quant_format fmts[] = {TSR_QUANT_Q4_0, TSR_QUANT_Q5_0, TSR_QUANT_IQ4_NL, TSR_QUANT_Q4_K,
-                                     TSR_QUANT_Q6_K, TSR_QUANT_Q2_K};
+                                     TSR_QUANT_Q6_K, TSR_QUANT_Q2_K, TSR_QUANT_Q3_K, TSR_QUANT_Q5_K};
     const int64_t n = 40, k = 4352, M = 19;
     float *wsrc = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * M * k);
     float *ys = malloc(sizeof(float) * M * n), *yb = malloc(sizeof(float) * M * n), *y1 = malloc(sizeof(float) * n);
@@ -693,6 +693,80 @@ TSR_TEST(qgemm_nonfinite_activations) {
         CHECK_MSG(ok, "isa %s: a non-finite activation must give NaN in its row only", tsr_isa_name(isa));
     }
     free(q);
+}
+
+/* The K-quants' arithmetic contract (docs/quant.md): activations quantized once per 256-element
+ * super-block (d_a = max|x|/127, round half to even), then per super-block an exact integer sum
+ * times d_a and the weight scales. Checked on every ISA against an independent float64 evaluation
+ * of that contract on the dequantized weights, to float rounding only (a bound ~100× tighter than
+ * the activation rounding the other tests allow, so per-group activation scales would fail it);
+ * a NaN or Inf in one super-block gives NaN in that row only. */
+TSR_TEST(qgemm_kquant_superblock_contract) {
+    enum { N = 20, K = 768, M = 3 };
+    const tsr_quant_format fmts[] = {TSR_QUANT_Q4_K, TSR_QUANT_Q5_K, TSR_QUANT_Q6_K, TSR_QUANT_Q3_K, TSR_QUANT_Q2_K};
+    float *w = malloc(sizeof(float) * N * K), *wd = malloc(sizeof(float) * N * K), x[M * K], y[M * N];
+    double ref[M * N], mag[M * N];
+    fill_uniform(w, (size_t)N * K, 41);
+    fill_uniform(x, (size_t)M * K, 42);
+    for (int j = 0; j < K; j++) x[j] *= j < 256 ? 1.0f : j < 512 ? 1e-3f : 40.0f; /* super-blocks of unlike scale */
+    for (int fi = 0; fi < 5; fi++) {
+        const tsr_quant_format f = fmts[fi];
+        CHECK(traits(f).act_block == 256);
+        size_t bytes = 0;
+        uint8_t *q = quantize_new(f, w, N, K, &bytes);
+        CHECK(q != NULL);
+        if (!q) continue;
+        tsr_quant_matrix qm = {sizeof qm, f, N, K, q, 0, bytes};
+        CHECK_OK(tsr_dequantize(NULL, &qm, wd, K));
+        for (int i = 0; i < M; i++)
+            for (int r = 0; r < N; r++) {
+                ref[i * N + r] = mag[i * N + r] = 0.0;
+                for (int b = 0; b < K / 256; b++) {
+                    const float *xb = x + i * K + 256 * b;
+                    float amax = 0.0f;
+                    for (int j = 0; j < 256; j++) amax = fmaxf(amax, fabsf(xb[j]));
+                    const float da = amax / 127.0f, id = 1.0f / da;
+                    double dot = 0.0, adot = 0.0;
+                    for (int j = 0; j < 256; j++) {
+                        const double qa = fmin(127.0, fmax(-128.0, (double)nearbyintf(xb[j] * id)));
+                        dot += (double)wd[r * K + 256 * b + j] * qa;
+                        adot += fabs((double)wd[r * K + 256 * b + j] * qa);
+                    }
+                    ref[i * N + r] += (double)da * dot;
+                    mag[i * N + r] += (double)da * adot;
+                }
+            }
+        tsr_qgemm_plan_t *plan = NULL;
+        CHECK_OK(tsr_qgemm_plan_create(NULL, &qm, NULL, &plan));
+        tsr_qgemm_plan_info info = {.size = sizeof info};
+        CHECK_OK(tsr_qgemm_plan_info_get(plan, &info));
+        CHECK(info.act_block == 256);
+        TSR_FOR_EACH_ISA(isa) {
+            CHECK_OK(tsr_qgemm_execute(NULL, plan, M, x, K, NULL, y, N, NULL, 0));
+            int bad = 0;
+            for (int e = 0; e < M * N && bad < 3; e++) {
+                const double err = fabs((double)y[e] - ref[e]), bound = 2e-6 * mag[e] + 1e-30;
+                if (!(err <= bound)) {
+                    printf("  %s isa %s: y[%d] = %.9g, contract %.9g, |err| %.3g > %.3g\n", tsr_quant_format_name(f),
+                           tsr_isa_name(isa), e, (double)y[e], ref[e], err, bound);
+                    bad++;
+                }
+            }
+            CHECK_MSG(bad == 0, "%s isa %s: not the super-block contract", tsr_quant_format_name(f), tsr_isa_name(isa));
+            float xs[M * K];
+            memcpy(xs, x, sizeof xs);
+            xs[K + 300] = isa == TSR_ISA_AVX2 ? -INFINITY : NAN;  /* row 1, super-block 1 */
+            CHECK_OK(tsr_qgemm_execute(NULL, plan, M, xs, K, NULL, y, N, NULL, 0));
+            int ok = 1;
+            for (int r = 0; r < N; r++) ok &= isfinite(y[r]) && isnan(y[N + r]) && isfinite(y[2 * N + r]);
+            CHECK_MSG(ok, "%s isa %s: a non-finite activation must give NaN in its row only", tsr_quant_format_name(f),
+                      tsr_isa_name(isa));
+        }
+        tsr_qgemm_plan_destroy(plan);
+        free(q);
+    }
+    free(w);
+    free(wd);
 }
 
 /* Activation groups whose int8 scale cannot be inverted (values near or below FLT_MIN)
@@ -876,6 +950,7 @@ int main(void) {
     RUN(qgemm_multi_slab_rows);
     RUN(qgemm_unaligned_strided_source);
     RUN(qgemm_nonfinite_activations);
+    RUN(qgemm_kquant_superblock_contract);
     RUN(qgemm_subnormal_activations);
     RUN(qgemm_concurrent_execute);
     RUN(bad_input);

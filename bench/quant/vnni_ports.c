@@ -26,7 +26,7 @@
         "xmm15", "memory"
 /* Best of 7 timings of ITERS iterations, in TSC ticks per iteration. */
 #define VARIANT(fn, body)                                                                                     \
-    __attribute__((target("avx512f,avx512vnni"))) static double fn(void) {                                   \
+    __attribute__((target("avx512f,avx512bw,avx512vnni"))) static double fn(void) {                                   \
         double best = 1e30;                                                                                   \
         for (int r = 0; r < 7; r++) {                                                                         \
             const uint64_t t0 = __rdtsc();                                                                    \
@@ -47,6 +47,9 @@ VARIANT(v_and, DP8 TWO("vpandd"))
 VARIANT(v_shuf, DP8 TWO("vpshufb"))
 VARIANT(v_scalef, DP8 TWO("vscalefps"))
 VARIANT(v_mulld, DP8 TWO("vpmulld"))
+VARIANT(v_dpw, DP8 "vpdpwssd %%zmm21, %%zmm22, %%zmm10\n vpdpwssd %%zmm21, %%zmm22, %%zmm11\n")
+VARIANT(v_mullw, DP8 TWO("vpmullw"))
+VARIANT(v_sll, DP8 "vpslld $16, %%zmm21, %%zmm10\n vpslld $16, %%zmm22, %%zmm11\n")
 VARIANT(v_step, DP8 "vpsubd %%zmm21, %%zmm22, %%zmm10\n vcvtdq2ps %%zmm22, %%zmm11\n"
                     "vmulps %%zmm21, %%zmm22, %%zmm14\n vfmadd231ps %%zmm21, %%zmm22, %%zmm12\n")
 
@@ -68,7 +71,8 @@ int main(void) {
         {"8 vpdpbusd", v_dp},          {"+ 2 vmulps", v_mul},       {"+ 2 vfmadd231ps", v_fma},
         {"+ 2 vcvtdq2ps", v_cvt},      {"+ 2 vaddps", v_add},       {"+ 2 vpsubd", v_sub},
         {"+ 2 vpandd", v_and},         {"+ 2 vpshufb", v_shuf},     {"+ 2 vscalefps", v_scalef},
-        {"+ 2 vpmulld", v_mulld},      {"+ the float step (sub, cvt, mul, fma)", v_step}};
+        {"+ 2 vpmulld", v_mulld},      {"+ 2 vpdpwssd", v_dpw},     {"+ 2 vpmullw", v_mullw},
+        {"+ 2 vpslld", v_sll},         {"+ the float step (sub, cvt, mul, fma)", v_step}};
     const double base = v_dp();
     printf("%-40s %s\n", "loop", "TSC ticks per iteration (ratio to 8 vpdpbusd)");
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {

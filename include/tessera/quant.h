@@ -169,7 +169,8 @@ typedef struct tsr_quant_traits {
     int32_t ggml_type;        /**< ggml_type id (F32 0, F16 1, Q4_0 2, Q4_1 3, Q5_0 6, Q5_1 7,
                                    Q8_0 8, Q2_K 10, Q3_K 11, Q4_K 12, Q5_K 13, Q6_K 14,
                                    IQ4_NL 20, BF16 30), or -1 for Tessera-only formats */
-    int32_t act_block;        /**< activation int8 block used by qgemm (0 = f32 activations) */
+    int32_t act_block;        /**< activation int8 block used by qgemm: elements per activation scale (the
+                                   group; 256 for the K-quants Q2_K..Q6_K, as llama.cpp's Q8_K), 0 = f32 activations */
 } tsr_quant_traits;
 
 /** Fills `out` (out->size must be set) for `format`. TSR_EINVAL for an unknown format. */
@@ -299,7 +300,7 @@ typedef struct tsr_qgemm_plan_info {
     size_t packed_bytes;      /**< bytes of the plan's packed panels (what execute streams) */
     int32_t panel_rows;       /**< output rows per panel (16) */
     int32_t group;            /**< weights per scale group in the packed layout */
-    int32_t act_block;        /**< int8 activation block, or 0 for f32 activations */
+    int32_t act_block;        /**< int8 activation block (elements per activation scale), or 0 for f32 activations */
     tsr_isa isa;              /**< ISA execute would use now (tsr_isa_active and CPU features) */
     char kernel[48];          /**< kernel name, e.g. "avx512vnni+amx-int8-u4", "avx2-int8-u8" */
 } tsr_qgemm_plan_info;

@@ -129,7 +129,7 @@ tsr_status tsr_qgemm_plan_info_get(const tsr_qgemm_plan_t *plan, tsr_qgemm_plan_
     out->packed_bytes = plan->packed_bytes;
     out->panel_rows = TSR_QP;
     out->group = plan->is_float ? 1 : plan->d.group;
-    out->act_block = plan->is_float ? 0 : plan->d.group;
+    out->act_block = plan->is_float ? 0 : tsr_qact_block(&plan->d);
     const tsr_qgemm_kernels *K = kernels();
     out->isa = plan->is_float ? K->float_isa : K->int_isa;
     if (plan->is_float) snprintf(out->kernel, sizeof out->kernel, "%s", K->float_name);
@@ -167,11 +167,14 @@ typedef struct {
 static void act_rows(void *vctx, int64_t r0, int64_t r1, int32_t worker) {
     exec_ctx *c = vctx;
     const int64_t as = tsr_qact_stride(c->p->k);
-    const int32_t ng = c->p->d.ngroups, z = c->p->d.zconst;
+    const tsr_qkernel_desc *d = &c->p->d;
+    const int32_t ng = d->ngroups, z = d->zconst;
     for (int64_t r = r0; r < r1; r++) {
         tsr_qact_meta *meta = c->meta + r * ng;
-        c->K->act(c->x + r * c->ldx, c->p->k, c->p->d.group, c->act + r * as, meta);
+        c->K->act(c->x + r * c->ldx, c->p->k, d->group, tsr_qact_block(d), c->act + r * as, meta);
         for (int32_t g = 0; g < ng; g++) meta[g].zsum = z * meta[g].sum;
+        for (int32_t g = 0; d->two_level && g + 1 < ng; g += 2)
+            meta[g].spair = (int32_t)(((uint32_t)meta[g].sum & 0xffffu) | ((uint32_t)meta[g + 1].sum << 16));
     }
 }
 

@@ -6,7 +6,8 @@
  * in place; 4-bit: each chunk splits into its low and high nibble planes = two B rows).
  * The int32 group sums it produces are the same exact integers as vpdpbusd's, and the
  * float step is the shared epilogue, so results are bit-identical to the VNNI kernel
- * (and so batch invariant across the M = 1 VNNI / M >= 16 AMX switch).
+ * (and so batch invariant across the M = 1 VNNI / M >= 16 AMX switch). Two-level (K-quant)
+ * plans, whose sums fold per super-block, are handed to the VNNI kernel whole.
  * Linux needs a one-time arch_prctl(ARCH_REQ_XCOMP_PERM) to use the tile data state;
  * TESSERA_QUANT_AMX=0 disables this path.
  */
@@ -113,7 +114,7 @@ AMX static void amx_rows(const tsr_qkernel_desc *d, const uint8_t *panel, int64_
                 __m512i is[16];
                 for (int m = 0; m < 16; m++) is[m] = _mm512_load_si512((const void *)(cbuf[q] + 16 * m));
                 const int64_t m0 = (int64_t)(b0 + q) * 16;
-                tsr_qepilogue512(d, rec, tsr_qsuper(d, panel, gi), 16, is, meta + m0 * ng + gi, ng, accm + m0);
+                tsr_qepilogue512(d, rec, 16, is, meta + m0 * ng + gi, ng, accm + m0);
             }
         }
     }
@@ -125,7 +126,10 @@ AMX static void amx_rows(const tsr_qkernel_desc *d, const uint8_t *panel, int64_
 
 AMX static void qpanel_amx(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act,
                            int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy, const float *bias, int32_t nvalid) {
-    const int64_t full = mt / 16 * 16;
+    /* Two-level (K-quant) plans fold their group sums per super-block (quant_internal.h); this
+     * kernel applies the float step per group, so they run on the VNNI kernel, whose bits they
+     * define. (Not measurable on the Zen 4 machines of round 8, which have no AMX.) */
+    const int64_t full = d->two_level ? 0 : mt / 16 * 16;
     if (full > 0) {
         const int ks = d->group < 64 ? d->group : 64;
         amx_config cfg;

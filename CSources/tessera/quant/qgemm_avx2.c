@@ -29,6 +29,48 @@ INLINE __m256i hplane256(const tsr_qkernel_desc *d, const uint8_t *rec, int h, i
     return _mm256_slli_epi16(v, 4);
 }
 
+/* 8 bytes of row half h at `p` (16 per-row bytes) as int32: signed or unsigned. */
+INLINE __m256i ld8_s32(const uint8_t *p, int h) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p + 8 * h))); }
+INLINE __m256i ld8_u32(const uint8_t *p, int h) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p + 8 * h))); }
+
+/* Two-level plans, group gi of row half h with the exact group sums `is` of MT rows: the integer
+ * fold isb (+)= (is − z·Σa)·sc, and after the super-block's last group its float step
+ * (tsr_qsuper_step lane by lane; msum by vpmaddwd on pairs of groups). `meta`: group 0 of row 0. */
+INLINE void qtwo_group256(const tsr_qkernel_desc *d, const uint8_t *panel, int h, int gi, const int MT,
+                          const __m256i *is, const tsr_qact_meta *meta, __m256i *isb, __m256 *acc) {
+    const int gps = d->gps, j = gi % gps, ng = d->ngroups;
+    const size_t rb = d->rec_bytes;
+    const uint8_t *rec = panel + (size_t)gi * rb;
+    const __m256i scv = ld8_s32(rec + d->wbytes, h);
+    for (int m = 0; m < MT; m++) {
+        const __m256i p = _mm256_mullo_epi32(_mm256_sub_epi32(is[m], _mm256_set1_epi32(meta[(int64_t)m * ng + gi].zsum)), scv);
+        isb[m] = j == 0 ? p : _mm256_add_epi32(isb[m], p);
+    }
+    if (j != gps - 1) return;
+    const uint8_t *r0 = rec - (size_t)(gps - 1) * rb, *sup = tsr_qsuper(d, panel, gi);
+    const __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(sup + 16 * h)));
+    __m256 nminv = _mm256_setzero_ps();
+    __m256i mp[8];
+    if (d->has_min) {
+        nminv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(sup + 2 * TSR_QP + 16 * h)));
+        for (int i = 0; i < gps / 2; i++)
+            mp[i] = _mm256_or_si256(ld8_u32(r0 + 2 * i * rb + d->wbytes + TSR_QP, h),
+                                    _mm256_slli_epi32(ld8_u32(r0 + (2 * i + 1) * rb + d->wbytes + TSR_QP, h), 16));
+    }
+    for (int m = 0; m < MT; m++) {
+        const tsr_qact_meta *am = meta + (int64_t)m * ng + gi - j;
+        __m256 v;
+        if (d->has_min) {
+            __m256i ms = _mm256_setzero_si256();
+            for (int i = 0; i < gps / 2; i++) ms = _mm256_add_epi32(ms, _mm256_madd_epi16(mp[i], _mm256_set1_epi32(am[2 * i].spair)));
+            v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isb[m]), dv, _mm256_mul_ps(_mm256_cvtepi32_ps(ms), nminv));
+        } else {
+            v = _mm256_mul_ps(_mm256_cvtepi32_ps(isb[m]), dv);
+        }
+        acc[m] = _mm256_fmadd_ps(v, _mm256_set1_ps(am->d), acc[m]);
+    }
+}
+
 /* MT activation rows × one 8-row half (h) of a panel. */
 INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const int MT, const int KIND,
                   const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
@@ -41,7 +83,8 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
     const int32_t zc = KIND >= 2 ? d->zconst - 128 : d->zconst;  /* the sign trick already removed 128·Σa */
     const __m256i lut = KIND == 3 ? _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)d->lut)) : m4;
     __m256 acc[4];
-    for (int m = 0; m < MT; m++) acc[m] = _mm256_setzero_ps();
+    __m256i isb[4];
+    for (int m = 0; m < MT; m++) { acc[m] = _mm256_setzero_ps(); isb[m] = _mm256_setzero_si256(); }
     const uint8_t *rec = panel;
     for (int gi = 0; gi < ng; gi++, rec += d->rec_bytes) {
         const int8_t *ag = act + (int64_t)gi * g;
@@ -93,24 +136,19 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
                 }
             }
         }
-        const uint8_t *sc = rec + d->wbytes, *ex = sc + TSR_QP * ss;
-        __m256 s, mn = _mm256_setzero_ps();
-        __m256i zv = _mm256_setzero_si256();
-        if (d->two_level) {  /* d·sc and (−dmin)·m: exact products, the bits of the f32 scales */
-            const uint8_t *sup = tsr_qsuper(d, panel, gi);
-            s = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(sup + 16 * h))),
-                              _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(sc + 8 * h)))));
-            if (d->has_min)
-                mn = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(sup + 32 + 16 * h))),
-                                   _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(sc + 16 + 8 * h)))));
-        } else {
-            s = d->scale_f32 ? _mm256_loadu_ps((const float *)(const void *)(sc + 32 * h))
-                             : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(sc + 16 * h)));
-            if (d->zkind == TSR_QZ_ROW) zv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(ex + 8 * h)));
-            if (d->has_min)
-                mn = d->scale_f32 ? _mm256_loadu_ps((const float *)(const void *)(ex + 32 * h))
-                                  : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(ex + 16 * h)));
+        if (d->two_level) {  /* the integer super-block fold (quant_internal.h) */
+            qtwo_group256(d, panel, h, gi, MT, is, meta, isb, acc);
+            continue;
         }
+        const uint8_t *sc = rec + d->wbytes, *ex = sc + TSR_QP * ss;
+        __m256 s = d->scale_f32 ? _mm256_loadu_ps((const float *)(const void *)(sc + 32 * h))
+                                : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(sc + 16 * h)));
+        __m256 mn = _mm256_setzero_ps();
+        __m256i zv = _mm256_setzero_si256();
+        if (d->zkind == TSR_QZ_ROW) zv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(ex + 8 * h)));
+        if (d->has_min)
+            mn = d->scale_f32 ? _mm256_loadu_ps((const float *)(const void *)(ex + 32 * h))
+                              : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(ex + 16 * h)));
         for (int m = 0; m < MT; m++) {
             const tsr_qact_meta *am = meta + (int64_t)m * ng + gi;
             const __m256i corr = d->zkind == TSR_QZ_ROW ? _mm256_mullo_epi32(zv, _mm256_set1_epi32(am->sum))

@@ -15,39 +15,40 @@
 #define AVX512 TSR_TARGET_AVX512VNNI
 #define INLINE static inline __attribute__((always_inline)) TSR_TARGET_AVX512VNNI
 
-AVX512 static void qact_avx512(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qact_meta *meta) {
+AVX512 static void qact_avx512(const float *x, int64_t k, int32_t group, int32_t ablock, int8_t *q,
+                               tsr_qact_meta *meta) {
     const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
     const __m512 fmax = _mm512_set1_ps(3.40282347e38f);
-    for (int64_t g0 = 0, gi = 0; g0 < k; g0 += group, gi++) {
+    const int32_t gpb = ablock / group;
+    for (int64_t b0 = 0, gi = 0; b0 < k; b0 += ablock, gi += gpb) {
         __m512 amax = _mm512_setzero_ps();
         __mmask16 bad = 0;
-        for (int j = 0; j < group; j += 16) {
-            const __m512 a = _mm512_and_ps(_mm512_loadu_ps(x + g0 + j), absmask);
+        for (int j = 0; j < ablock; j += 16) {
+            const __m512 a = _mm512_and_ps(_mm512_loadu_ps(x + b0 + j), absmask);
             bad |= _mm512_cmp_ps_mask(a, fmax, _CMP_NLE_UQ);  /* NaN or > FLT_MAX */
             amax = _mm512_max_ps(amax, a);
         }
         if (bad) {
-            memset(q + g0, 0, (size_t)group);
-            meta[gi].d = NAN;
-            meta[gi].sum = 0;
-            meta[gi].dsum = NAN;
+            memset(q + b0, 0, (size_t)ablock);
+            for (int32_t j = 0; j < gpb; j++) meta[gi + j] = (tsr_qact_meta){.d = NAN, .sum = 0, .dsum = NAN};
             continue;
         }
         const float am = _mm512_reduce_max_ps(amax);
         float d = am / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-        if (TSR_UNLIKELY(isinf(id))) { d = 0.0f; id = 0.0f; }  /* amax < 127/FLT_MAX: a zero group */
+        if (TSR_UNLIKELY(isinf(id))) { d = 0.0f; id = 0.0f; }  /* amax < 127/FLT_MAX: a zero block */
         const __m512 vid = _mm512_set1_ps(id);
-        __m512i vsum = _mm512_setzero_si512();
-        for (int j = 0; j < group; j += 16) {
-            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + g0 + j), vid));
-            v = _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(127)), _mm512_set1_epi32(-128));
-            _mm_storeu_si128((__m128i *)(void *)(q + g0 + j), _mm512_cvtepi32_epi8(v));
-            vsum = _mm512_add_epi32(vsum, v);
+        for (int32_t jg = 0; jg < gpb; jg++) {
+            const int64_t g0 = b0 + (int64_t)jg * group;
+            __m512i vsum = _mm512_setzero_si512();
+            for (int j = 0; j < group; j += 16) {
+                __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + g0 + j), vid));
+                v = _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(127)), _mm512_set1_epi32(-128));
+                _mm_storeu_si128((__m128i *)(void *)(q + g0 + j), _mm512_cvtepi32_epi8(v));
+                vsum = _mm512_add_epi32(vsum, v);
+            }
+            const int32_t sum = _mm512_reduce_add_epi32(vsum);
+            meta[gi + jg] = (tsr_qact_meta){.d = d, .sum = sum, .dsum = d * (float)sum};
         }
-        const int32_t sum = _mm512_reduce_add_epi32(vsum);
-        meta[gi].d = d;
-        meta[gi].sum = sum;
-        meta[gi].dsum = d * (float)sum;
     }
 }
 
@@ -58,16 +59,18 @@ INLINE __m512i bcast4(const int8_t *p) {
 }
 
 /* One tile of MT activation rows against one panel. BITS and MT are constants; G and EPI as in
- * qslab_tile (0 / -1: read from the plan). */
+ * qslab_tile (0 / -1: read from the plan); TWO: a two-level plan (the super-block fold). */
 INLINE void qtile_g(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT, const int BITS, const int G,
-                    const int EPI, const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
+                    const int EPI, const int TWO, const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
                     const float *bias, int32_t nvalid) {
     const int g = G ? G : d->group, ng = d->ngroups;
     const int epi = EPI >= 0 ? EPI : tsr_qepi_flags(d);
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     const __m512i lut = BITS == 6 ? tsr_qlut512(d) : m4;
     __m512 acc[8];
+    __m512i isb[8];
     for (int m = 0; m < MT; m++) acc[m] = _mm512_setzero_ps();
+    for (int m = 0; TWO && m < MT; m++) isb[m] = _mm512_setzero_si512();
     const uint8_t *rec = panel;
     for (int gi = 0; gi < ng; gi++, rec += d->rec_bytes) {
         const int8_t *ag = act + (int64_t)gi * g;
@@ -109,9 +112,13 @@ INLINE void qtile_g(const tsr_qkernel_desc *d, const uint8_t *panel, const int M
             }
         }
         if (MT == 1) is[0] = _mm512_add_epi32(is[0], is2);
+        if (TWO) {  /* the integer super-block fold */
+            tsr_qtwo_group512(d, panel, gi, MT, epi & 2, is, meta, isb, acc);
+            continue;
+        }
         __m512 s, mn;
         __m512i zv;
-        tsr_qgroup_scales512(d, rec, tsr_qsuper(d, panel, gi), &s, &mn, &zv);
+        tsr_qgroup_scales512(d, rec, &s, &mn, &zv);
         tsr_qepilogue512_rows_f(s, mn, zv, MT, epi & 1, epi & 2, is, meta + gi, ng, acc);
     }
     const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
@@ -126,9 +133,11 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT,
                   const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
                   const float *bias, int32_t nvalid) {
     if (MT == 8 && BITS == 8 && d->group == 32 && tsr_qepi_flags(d) == 0)  /* Q8_0 at M > 8 */
-        qtile_g(d, panel, 8, 8, 32, 0, act, as, meta, y, ldy, bias, nvalid);
+        qtile_g(d, panel, 8, 8, 32, 0, 0, act, as, meta, y, ldy, bias, nvalid);
+    else if (d->two_level)
+        qtile_g(d, panel, MT, BITS, 0, -1, 1, act, as, meta, y, ldy, bias, nvalid);
     else
-        qtile_g(d, panel, MT, BITS, 0, -1, act, as, meta, y, ldy, bias, nvalid);
+        qtile_g(d, panel, MT, BITS, 0, -1, 0, act, as, meta, y, ldy, bias, nvalid);
 }
 
 /*
@@ -143,6 +152,7 @@ INLINE void qtile1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     const __m512i lut = BITS == 6 ? tsr_qlut512(d) : m4;
     __m512 acca = _mm512_setzero_ps(), accb = _mm512_setzero_ps();
+    __m512i isa = _mm512_setzero_si512(), isbb = isa;
     const uint8_t *ra = pa, *rb = pb;
     for (int gi = 0; gi < ng; gi++, ra += d->rec_bytes, rb += d->rec_bytes) {
         const int8_t *ag = act + (int64_t)gi * g;
@@ -183,8 +193,13 @@ INLINE void qtile1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
             }
         }
         const __m512i sa = _mm512_add_epi32(a0, a1), sb = _mm512_add_epi32(b0, b1);
-        tsr_qepilogue512(d, ra, tsr_qsuper(d, pa, gi), 1, &sa, meta + gi, ng, &acca);
-        tsr_qepilogue512(d, rb, tsr_qsuper(d, pb, gi), 1, &sb, meta + gi, ng, &accb);
+        if (d->two_level) {
+            tsr_qtwo_group512(d, pa, gi, 1, d->has_min, &sa, meta, &isa, &acca);
+            tsr_qtwo_group512(d, pb, gi, 1, d->has_min, &sb, meta, &isbb, &accb);
+            continue;
+        }
+        tsr_qepilogue512(d, ra, 1, &sa, meta + gi, ng, &acca);
+        tsr_qepilogue512(d, rb, 1, &sb, meta + gi, ng, &accb);
     }
     _mm512_mask_storeu_ps(ya, (__mmask16)((1u << nva) - 1u), acca);
     _mm512_mask_storeu_ps(yb, (__mmask16)((1u << nvb) - 1u), accb);
@@ -224,10 +239,13 @@ AVX512 static void qpanel_m1x2_avx512vnni(const tsr_qkernel_desc *d, const uint8
 #define QSLAB_SMALL_BYTES 12288
 #define QSLAB_SMALL_GROUPS 48
 
+/* A group's weight scales (tsr_qgroup_scales512); two-level plans instead: s = the super-block's d,
+ * mn = its −dmin, zv = the int8 sub-scales as int32, and at even groups mp = the sub-minimum pair. */
 typedef struct {
     __m512 s, mn;
-    __m512i zv;
+    __m512i zv, mp;
 } qslab_scales;
+#define QSLAB_MPS ((int)(2 * sizeof(qslab_scales) / sizeof(__m512i))) /* stride of the pairs, in __m512i */
 
 /* Unpacks groups [g0, g1) of `panel` into `u` (16·g bytes per group) and their scales. */
 INLINE void qslab_unpack(const tsr_qkernel_desc *d, const uint8_t *panel, int g0, int g1, const int BITS,
@@ -251,27 +269,42 @@ INLINE void qslab_unpack(const tsr_qkernel_desc *d, const uint8_t *panel, int g0
                 lo = _mm512_shuffle_epi8(lut, lo);
                 hi = _mm512_shuffle_epi8(lut, hi);
             }
+            if (d->sc_in_codes) {  /* sc·u: both bytes of a 16-bit word stay < 256, so vpmullw is exact */
+                const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(rec + d->wbytes)));
+                const __m512i scw = _mm512_or_si512(v, _mm512_slli_epi32(v, 16));
+                lo = _mm512_mullo_epi16(lo, scw);
+                hi = _mm512_mullo_epi16(hi, scw);
+            }
             _mm512_store_si512((void *)(ug + 128 * j), lo);
             _mm512_store_si512((void *)(ug + 128 * j + 64), hi);
         }
         qslab_scales *c = sc + (gi - g0);
-        tsr_qgroup_scales512(d, rec, tsr_qsuper(d, panel, gi), &c->s, &c->mn, &c->zv);
+        if (d->two_level) {
+            tsr_qsuper_scales512(d, tsr_qsuper(d, panel, gi), &c->s, &c->mn);
+            c->zv = tsr_qsubscale512(d, rec);
+            c->mp = d->has_min && (gi % 2) == 0 ? tsr_qsubmin_pair512(d, rec) : _mm512_setzero_si512();
+        } else {
+            tsr_qgroup_scales512(d, rec, &c->s, &c->mn, &c->zv);
+        }
     }
 }
 
 /* MT activation rows against groups [g0, g1) of an unpacked slab: accumulators start at zero
  * (first slab) or from y, and go back to y (with the bias after the last slab). G: the group
  * size as a constant (0: d->group at run time); EPI: tsr_qepi_flags as a constant (-1: read
- * from the plan). With both constant the group's 8-bit loop unrolls whole and the float step
+ * from the plan); TWO: 0 single-level, 1 two-level (fold per group), 2 two-level with the
+ * sub-scales in the slab's codes (d->sc_in_codes: the group sums add up to isum, no vpmulld). With both constant the group's 8-bit loop unrolls whole and the float step
  * has no branch: the same operations in the same order, so the same bits. */
 INLINE void qslab_tile(const tsr_qkernel_desc *d, const uint8_t *u, const qslab_scales *sc, int g0, int g1,
-                       const int MT, const int G, const int EPI, const int8_t *act, int64_t as,
+                       const int MT, const int G, const int EPI, const int TWO, const int8_t *act, int64_t as,
                        const tsr_qact_meta *meta, float *y, int64_t ldy, int first, int last, const float *bias,
                        int32_t nvalid) {
-    const int g = G ? G : d->group, ng = d->ngroups;
+    const int g = G ? G : d->group, ng = d->ngroups, gps = 256 / g;
     const int epi = EPI >= 0 ? EPI : tsr_qepi_flags(d);
     const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
     __m512 acc[8];
+    __m512i isb[8];
+    for (int m = 0; m < MT; m++) isb[m] = _mm512_setzero_si512();
     for (int m = 0; m < MT; m++) acc[m] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(km, y + m * ldy);
     for (int gi = g0; gi < g1; gi++) {
         const int8_t *ag = act + (int64_t)gi * g;
@@ -283,7 +316,20 @@ INLINE void qslab_tile(const tsr_qkernel_desc *d, const uint8_t *u, const qslab_
             for (int m = 0; m < MT; m++) is[m] = _mm512_dpbusd_epi32(is[m], w, bcast4(ag + m * as + 4 * j));
         }
         const qslab_scales *c = sc + (gi - g0);
-        tsr_qepilogue512_rows_f(c->s, c->mn, c->zv, MT, epi & 1, epi & 2, is, meta + gi, ng, acc);
+        if (TWO == 2) {  /* sub-scales in the codes: the group sums add up to isum (a new chain per
+                          * group, as vpdpbusd's latency wants, summed by vpaddd) */
+            const int j = gi % gps;
+            for (int m = 0; m < MT; m++) isb[m] = j == 0 ? is[m] : _mm512_add_epi32(isb[m], is[m]);
+            if (j == gps - 1)
+                tsr_qsuper512(c[-j].s, c[-j].mn, &c[-j].mp, QSLAB_MPS, gps / 2, MT, epi & 2, isb, meta + gi - j, ng, acc);
+        } else if (TWO) {  /* the integer super-block fold (slabs start at super-block boundaries) */
+            const int j = gi % gps;
+            tsr_qfold512(c->zv, MT, j == 0, is, meta + gi, ng, isb);
+            if (j == gps - 1)
+                tsr_qsuper512(c[-j].s, c[-j].mn, &c[-j].mp, QSLAB_MPS, gps / 2, MT, epi & 2, isb, meta + gi - j, ng, acc);
+        } else {
+            tsr_qepilogue512_rows_f(c->s, c->mn, c->zv, MT, epi & 1, epi & 2, is, meta + gi, ng, acc);
+        }
     }
     const __m512 b = last && bias ? _mm512_maskz_loadu_ps(km, bias) : _mm512_setzero_ps();
     for (int m = 0; m < MT; m++) _mm512_mask_storeu_ps(y + m * ldy, km, last && bias ? _mm512_add_ps(acc[m], b) : acc[m]);
@@ -293,26 +339,33 @@ INLINE void qslab_tile(const tsr_qkernel_desc *d, const uint8_t *u, const qslab_
 INLINE void qslab_tile8(const tsr_qkernel_desc *d, const uint8_t *u, const qslab_scales *sc, int g0, int g1,
                         const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy, int first,
                         int last, const float *bias, int32_t nvalid) {
-#define QSLAB8(G, E) qslab_tile(d, u, sc, g0, g1, 8, G, E, act, as, meta, y, ldy, first, last, bias, nvalid)
+#define QSLAB8(G, E) qslab_tile(d, u, sc, g0, g1, 8, G, E, 0, act, as, meta, y, ldy, first, last, bias, nvalid)
+#define QSLAB8T(G, E) qslab_tile(d, u, sc, g0, g1, 8, G, E, 1, act, as, meta, y, ldy, first, last, bias, nvalid)
     const int epi = tsr_qepi_flags(d);
-    if (d->group == 32 && epi == 0) QSLAB8(32, 0);
+    if (d->two_level && d->group == 32 && epi == 2) QSLAB8T(32, 2);       /* Q4_K, Q5_K */
+    else if (d->two_level && d->group == 16 && epi == 0) QSLAB8T(16, 0);  /* Q6_K, Q3_K */
+    else if (d->sc_in_codes && d->group == 16 && epi == 2) qslab_tile(d, u, sc, g0, g1, 8, 16, 2, 2, act, as, meta, y, ldy, first, last, bias, nvalid);  /* Q2_K */
+    else if (d->two_level && d->group == 16 && epi == 2) QSLAB8T(16, 2);
+    else if (d->two_level) QSLAB8T(0, -1);
+    else if (d->group == 32 && epi == 0) QSLAB8(32, 0);
     else if (d->group == 32 && epi == 2) QSLAB8(32, 2);
     else if (d->group == 16 && epi == 0) QSLAB8(16, 0);
     else if (d->group == 16 && epi == 2) QSLAB8(16, 2);
     else QSLAB8(0, -1);
 #undef QSLAB8
+#undef QSLAB8T
 }
 
 #define QSLAB_CASES                                                                                         \
     switch (t) {                                                                                            \
     case 8: qslab_tile8(d, u, sc, g0, g1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;            \
-    case 7: qslab_tile(d, u, sc, g0, g1, 7, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
-    case 6: qslab_tile(d, u, sc, g0, g1, 6, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
-    case 5: qslab_tile(d, u, sc, g0, g1, 5, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
-    case 4: qslab_tile(d, u, sc, g0, g1, 4, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
-    case 3: qslab_tile(d, u, sc, g0, g1, 3, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
-    case 2: qslab_tile(d, u, sc, g0, g1, 2, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
-    default: qslab_tile(d, u, sc, g0, g1, 1, 0, -1, a, as, mm, yy, ldy, first, last, bias, nvalid); break;  \
+    case 7: qslab_tile(d, u, sc, g0, g1, 7, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 6: qslab_tile(d, u, sc, g0, g1, 6, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 5: qslab_tile(d, u, sc, g0, g1, 5, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 4: qslab_tile(d, u, sc, g0, g1, 4, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 3: qslab_tile(d, u, sc, g0, g1, 3, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    case 2: qslab_tile(d, u, sc, g0, g1, 2, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;   \
+    default: qslab_tile(d, u, sc, g0, g1, 1, 0, -1, d->two_level ? 1 + d->sc_in_codes : 0, a, as, mm, yy, ldy, first, last, bias, nvalid); break;  \
     }
 
 /* A 4-bit-layout panel against mt > 8 activation rows, slab by slab (see above), with slabs of up
@@ -323,6 +376,7 @@ AVX512 static void qpanel_slabs_in(const tsr_qkernel_desc *d, const uint8_t *pan
     const int ng = d->ngroups, per = 16 * d->group;
     int gs = bytes / per;
     gs = gs < 1 ? 1 : gs > maxg ? maxg : gs;
+    if (d->two_level) gs -= gs % d->gps;  /* whole super-blocks (both buffers hold at least 3) */
     for (int g0 = 0; g0 < ng; g0 += gs) {
         const int g1 = g0 + gs < ng ? g0 + gs : ng, first = g0 == 0, last = g1 == ng;
         if (d->lut) qslab_unpack(d, panel, g0, g1, 6, u, sc);

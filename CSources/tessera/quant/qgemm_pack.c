@@ -30,6 +30,7 @@ void tsr_qgemm_layout(tsr_quant_format fmt, int64_t k, tsr_qkernel_desc *d, int3
     d->two_level = f->block_elems == 256;  /* the K-quants */
     if (d->two_level) {
         d->gps = 256 / d->group;
+        d->sc_in_codes = fmt == TSR_QUANT_Q2_K;
         d->rec_bytes = d->wbytes + TSR_QP + (d->has_min ? TSR_QP : 0);
         d->super_bytes = (size_t)TSR_QP * 2 * (d->has_min ? 2 : 1);
         d->super_off = (size_t)d->ngroups * d->rec_bytes;

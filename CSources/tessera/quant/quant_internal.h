@@ -12,8 +12,8 @@
  *     extra    zero points: 16 × u8;  minimums: 16 × the scale type;  else nothing
  * Two-level (K-quant) panels instead hold per record 16 × int8 sub-scales sc (+ 16 × u8
  * sub-minimums m), and after the K/g records a table with one entry per 256-element
- * super-block: 16 × f16 d (+ 16 × f16 −dmin). Kernels form s = d·sc and mn = (−dmin)·m in f32
- * (exact products), the same bits as the single-level f32 scales.
+ * super-block: 16 × f16 d (+ 16 × f16 −dmin). Kernels fold the group sums with sc and m in
+ * integers and apply d and −dmin once per super-block (tsr_qsuper_step).
  *     high plane (hbits = 1 or 2; after the g/8 nibble chunks, g·hbits/32 chunks of 64 B):
  *                chunk c, lane r, byte i, bit field f (bits hbits·f..): h[r][c·32/hbits + 4f + i],
  *                so the field of nibble chunk j's low (high) half is f = (2j (+1)) mod 8/hbits
@@ -22,7 +22,7 @@
  * 5-bit u, Q6_K: 6-bit L = q + 32); 8-bit u = q + 128 (Q8_0/Q8G).
  * The integer group dot is isum = Σ u·a − z·Σa with z a per-plan constant (8, 128, 32,
  * 0) or the row's zero point. Q6_K is repacked as a 4+2-bit format with g = 16. The newer ggml formats (tsr_qggml_codes): Q4_K
- * 4-bit g = 32, f32 scales d·sc and minimums −dmin·m; Q5_K the same 4+1-bit; Q3_K / Q2_K
+ * 4-bit g = 32, int8 sub-scales sc and u8 sub-minimums m under f16 d, −dmin; Q5_K the same 4+1-bit; Q3_K / Q2_K
  * 4-bit g = 16 (u = q + 4 / q, Q2_K with minimums); Q5_0 / Q5_1 4+1-bit and IQ4_NL
  * 4-bit indices looked up in a 16-entry table (vpshufb), g = 32 with f16 scales (u = q, z 16 /
  * q with f16 minimum / T[q] + 128, z 128).
@@ -33,6 +33,7 @@
 #ifndef TSR_QUANT_INTERNAL_H
 #define TSR_QUANT_INTERNAL_H
 
+#include <math.h>
 #include <string.h>
 
 #include "tsr_kernels.h"
@@ -93,12 +94,16 @@ static inline void tsr_stf(uint8_t *p, float v) { memcpy(p, &v, 4); }
 
 /* ---- packed plan ------------------------------------------------------------ */
 
-/* Quantized activations of one row: int8 q[k] and per-group metadata. */
+/* Quantized activations of one row: int8 q[k] and per-group metadata. The scale d is shared by
+ * the groups of one activation block: the group itself, or for two-level (K-quant) plans the
+ * 256-element super-block (as llama.cpp's Q8_K), while sum stays per group. */
 typedef struct tsr_qact_meta {
-    float d;        /* scale (NaN if the group held a non-finite value) */
-    int32_t sum;    /* Σ q */
+    float d;        /* scale of the group's activation block (NaN if it held a non-finite value) */
+    int32_t sum;    /* Σ q over the group */
     float dsum;     /* d · (float)sum, for Q4_1 minimums */
     int32_t zsum;   /* z · sum for plans with a constant zero point (filled by execute) */
+    int32_t spair;  /* two-level plans, even groups: (sum & 0xffff) | sum[next group] << 16, the
+                     * int16 pair vpdpwssd multiplies by two sub-minimums (filled by execute) */
 } tsr_qact_meta;
 
 /* What an integer kernel needs to know about the packed layout. */
@@ -115,6 +120,8 @@ typedef struct tsr_qkernel_desc {
     int32_t u8_max;        /* largest stored 8-bit value (63 for Q6_K, 255 otherwise) */
     int32_t two_level;     /* K-quants: int8 sub-scales per record, f16 super-block scales */
     int32_t gps;           /* two_level: groups per super-block (256 / g) */
+    int32_t sc_in_codes;   /* two_level, sub-scales >= 0 whose products with the codes fit u8 (Q2_K: 15·3 = 45):
+                            * the M > 8 AVX-512 slab may store sc·u and sum a super-block in one chain */
     size_t wbytes;         /* weight bytes per record (the nibble plane, then the high plane) */
     size_t rec_bytes;      /* record bytes */
     size_t super_off;      /* two_level: offset of the super-block table in a panel */
@@ -136,6 +143,37 @@ static inline void tsr_qhplane_field(const tsr_qkernel_desc *d, int j, int half,
     *shift = d->hbits * (idx % fpc);
 }
 
+/*
+ * Two-level (K-quant) plans: the integer super-block fold. Activations carry one scale d_a per
+ * 256 elements (tsr_qact_block) and Σa per group; per (activation row, output row, super-block)
+ *     isum = Σ_j sc_j · (dot_j − z·Σa_j)      msum = Σ_j m_j · Σa_j      (exact int32)
+ * (dot_j = Σ u·a over group j, sc_j the int8 sub-scale, m_j the sub-minimum, z the plan's zero
+ * code). Every term fits int32 with room, |a| <= 128 (|Σa_j| <= 128·g):
+ *     Q4_K  |dot_j| <= 15·128·32,  sc <= 63, 8 groups:  |isum| <= 3.1e7;  msum <= 63·4096·8 = 2.1e6
+ *     Q5_K  |dot_j| <= 31·128·32,  sc <= 63, 8 groups:  |isum| <= 6.4e7;  msum as Q4_K
+ *     Q6_K  |dot_j − 32·Σa_j| <= 32·128·16, |sc| <= 128, 16 groups: |isum| <= 1.35e8 (dot_j itself
+ *           <= 63·128·16, 32·Σa_j <= 65536)
+ *     Q3_K  |dot_j − 4·Σa_j| <= 4·128·16, |sc| <= 32, 16 groups: |isum| <= 4.2e6
+ *     Q2_K  dot_j <= 3·128·16, sc <= 15, 16 groups: |isum| <= 1.5e6; msum <= 15·2048·16 = 4.9e5
+ * and m_j (<= 63) and Σa_j (<= 4096) both fit int16, so the SIMD kernels may form msum with
+ * vpdpwssd on pairs of groups (tsr_qact_meta.spair). Then one float step per super-block, in
+ * this order on every path:
+ *     with minimums:  w = (float)msum · nmin;  v = fma((float)isum, d, w);  acc = fma(v, d_a, acc)
+ *     without:        v = (float)isum · d;                                  acc = fma(v, d_a, acc)
+ * with d the row's f16 super-block scale and nmin its −dmin, as f32.
+ */
+static inline float tsr_qsuper_step(int32_t isum, int32_t msum, float d, float nmin, int has_min, float da,
+                                    float acc) {
+    float v;
+    if (has_min) {
+        const float w = (float)msum * nmin;
+        v = fmaf((float)isum, d, w);
+    } else {
+        v = (float)isum * d;
+    }
+    return fmaf(v, da, acc);
+}
+
 /* Float panel element type. */
 enum { TSR_QF_F32 = 0, TSR_QF_F16 = 1, TSR_QF_BF16 = 2 };
 
@@ -155,8 +193,13 @@ struct tsr_qgemm_plan {
     void *lock;                  /* pthread_mutex_t * guarding scratch */
 };
 
-/* Quantizes one activation row of k floats in groups of `group`: q (k int8) and meta. */
-typedef void (*tsr_qact_fn)(const float *x, int64_t k, int32_t group, int8_t *q, tsr_qact_meta *meta);
+/* Quantizes one activation row of k floats: one scale per `ablock` elements (a multiple of
+ * `group`, dividing k), Σq per `group`: q (k int8) and meta (k / group entries). A block with a
+ * NaN or ±Inf gets q = 0, sum = 0 and d = dsum = NaN in all its groups. */
+typedef void (*tsr_qact_fn)(const float *x, int64_t k, int32_t group, int32_t ablock, int8_t *q, tsr_qact_meta *meta);
+
+/* The activation block of a layout: 256 (one scale per super-block) for two-level plans, else g. */
+static inline int32_t tsr_qact_block(const tsr_qkernel_desc *d) { return d->two_level ? 256 : d->group; }
 
 /*
  * Integer panel kernel: for rows [m0, m0+mt) of the activations (q at act + m·k_pad,
@@ -183,7 +226,8 @@ typedef void (*tsr_qkernel_m1x2_fn)(const tsr_qkernel_desc *d, const uint8_t *pa
  * activation rows with `act`, then runs the panel kernels over the 16-row weight panels
  * in parallel; each panel kernel tiles the M activation rows itself (its register block).
  * Every path performs the same operations lane by lane (exact int32 group sums, then
- * t = (float)isum · d_a and acc = fma(t, scale, acc) in K order), so all give the same bits.
+ * t = (float)isum · d_a and acc = fma(t, scale, acc) in K order; two-level plans: exact int32
+ * super-block sums, then tsr_qsuper_step), so all give the same bits.
  */
 typedef struct tsr_qgemm_kernels {
     tsr_kernel_head head;
