@@ -56,7 +56,7 @@ public struct StaggerTrainOptions: ParsableArguments {
     /// Trained biases (nil: off for heat, whose exact correction is linear; on for ns2d).
     @Flag(inversion: .prefixedNo, help: "Train the convolutions' biases (default: no for heat, which is linear; yes for ns2d).") public var biases: Bool?
     /// What the networks read: field | laplacian | bilaplacian (heat).
-    @Option(help: "What the networks read: field (the coarse fields) | laplacian | bilaplacian (heat: the staggered fine Laplacian, once or twice, so the learned correction vanishes like |k|² or |k|⁴ at long waves).") public var inputs = "field"
+    @Option(help: "What the networks read: field (the coarse fields) | laplacian | bilaplacian | aliasFilteredLaplacian (heat: the staggered fine Laplacian, once or twice, so the learned correction vanishes like |k|² or |k|⁴ at long waves; the last one of the field box-filtered over s cells first, so the correction cannot reach the modes constant on every coarse grid).") public var inputs = "field"
     /// Amplitude of the alias-shifted copy of every training field (`StaggerTrainingOptions.aliasNoise`; 0: off).
     @Option(parsing: .unconditional, help: "Heat: add this fraction of every training field times a random zero-mean pattern of period s (its spectrum shifted onto the aliases k + j·n/s), so the modes constant on every coarse grid and their neighbourhoods are in the loss (e.g. 0.01; default 0).") public var aliasNoise = 0.0
     /// Reject checkpoints whose one-step gain on any Fourier mode exceeds this (heat; nil: off).
@@ -68,7 +68,7 @@ public struct StaggerTrainOptions: ParsableArguments {
     public func validate() throws {
         guard StaggerSharing(rawValue: sharing) != nil else { throw ValidationError("--sharing must be separate, shared or equivariant") }
         guard StaggerBase(rawValue: baseName) != nil else { throw ValidationError("--base must be coarseExplicit, coarseSpectral or none") }
-        guard StaggerInputs(rawValue: inputs) != nil else { throw ValidationError("--inputs must be field, laplacian or bilaplacian") }
+        guard StaggerInputs(rawValue: inputs) != nil else { throw ValidationError("--inputs must be field, laplacian, bilaplacian or aliasFilteredLaplacian") }
         guard equation == "heat" || equation == "ns2d" else { throw ValidationError("--equation must be heat or ns2d") }
         guard NetActivation(rawValue: activationName) != nil else { throw ValidationError("--activation must be identity, relu, tanh or gelu") }
         guard steps >= 1, batch >= 1, lr > 0, ratio > 0, dt > 0, nu > 0 || (equation == "ns2d" && nu == 0) else {
