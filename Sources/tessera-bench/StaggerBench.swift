@@ -19,7 +19,12 @@ import TesseraPDE
 /// ROUGH (noise fraction, 0), SMOOTH ((I − c∇²)⁻¹ weight, 0), DECAY and FLOOR (heat-kernel
 /// residual weight over DECAY·t_N above FLOOR, 0 and 0.01), SLOPE (1), OWN (pushforward steps,
 /// 0), VAL (held-out physics check every so many Adam steps, keeping the best, 100), BIAS (1:
-/// trained biases; default 0), INPUTS (field | laplacian | bilaplacian: what the networks read, field)}.
+/// trained biases; default 0), INPUTS (field | laplacian | bilaplacian | aliasFilteredLaplacian: what
+/// the networks read; field at s = 2, aliasFilteredLaplacian at s ≥ 4), ALIAS (alias-shifted copy
+/// amplitude, `StaggerTrainingOptions.aliasNoise`: 0 at s = 2, 0.01 at s ≥ 4), GAIN (reject
+/// checkpoints whose largest mode gain exceeds it; "none": off; off at s = 2, 1.001 at s ≥ 4),
+/// STABLE (rollout stability check steps: 20 at s = 2, 0 at s ≥ 4), TIMING (0: accuracy only, no
+/// CN sweep and no timings)}. Every trained model's whole gain spectrum is printed (`gainSpectrum`).
 func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     let out = ctx.output
     let env = ProcessInfo.processInfo.environment
@@ -50,11 +55,7 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     let roughness = Double(env["TESSERA_STAGGER_ROUGH"] ?? "") ?? 0
     let validateEvery = Int(env["TESSERA_STAGGER_VAL"] ?? "") ?? 100
     let smoothing = Double(env["TESSERA_STAGGER_SMOOTH"] ?? "") ?? 0
-    let stability = Int(env["TESSERA_STAGGER_STABLE"] ?? "") ?? 20
     let biases = (env["TESSERA_STAGGER_BIAS"] ?? "0") != "0"
-    let inputs = StaggerInputs(rawValue: env["TESSERA_STAGGER_INPUTS"] ?? "") ?? .field
-    let aliasNoise = Double(env["TESSERA_STAGGER_ALIAS"] ?? "") ?? 0
-    let gainLimit = Double(env["TESSERA_STAGGER_GAIN"] ?? "")
     // the rollout's distribution and error weighting (0: off): training fields decayed over a
     // random time in [0, HORIZON·t_N] (t_N the rollout's simulated time), residuals weighted by
     // the heat kernel over DECAY·t_N above FLOOR
@@ -73,6 +74,14 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     }
     for (s, sharing) in variants {
         let patch = patchEnv ?? n   // a patch has no waves longer than itself, and k = 1 sets the end error
+        // the s = 4 recipe (round 8): alias-filtered Laplacian inputs, alias-shifted copies of
+        // 1 % on every training field, checkpoints with any mode's gain above 1.001 rejected (the
+        // exact check replaces the 20-step rollout check); s = 2 keeps field inputs
+        let wide = s >= 4
+        let stability = Int(env["TESSERA_STAGGER_STABLE"] ?? "") ?? (wide ? 0 : 20)
+        let inputs = StaggerInputs(rawValue: env["TESSERA_STAGGER_INPUTS"] ?? "") ?? (wide ? .aliasFilteredLaplacian : .field)
+        let aliasNoise = Double(env["TESSERA_STAGGER_ALIAS"] ?? "") ?? (wide ? 0.01 : 0)
+        let gainLimit = env["TESSERA_STAGGER_GAIN"].map { Double($0) } ?? (wide ? 1.001 : nil)
         var cfg = LearnedStaggerConfig(n: n, factor: s, dt: r * h * h)
         cfg.temporal = kFine
         cfg.sharing = sharing; cfg.width = width; cfg.blocks = blocks; cfg.activation = act
@@ -301,8 +310,11 @@ private func sgemmRateAtConvShape(cout m: Int, n: Int, k: Int) -> Double {
 /// trained on the implicit-midpoint vorticity residual (full n² fields, no solver labels; half the
 /// inputs the model's own 1…4-step rollouts), then rolled out against NavierStokes2D (IF-RK4,
 /// adaptive CFL 0.5). Knobs: TESSERA_STAGGER_NS_{DT (learned Δt, default 0.05), STEPS (rollout
-/// steps, default 40), BUDGET (s, default 240; --quick 20), WIDTH (24), BLOCKS (2), LR (1e-3),
-/// BATCH (4), ADAM (an Adam step limit), BASE (coarseSpectral | none)}.
+/// steps, default 40), BUDGET (s, default 240; --quick 20), WIDTH (16), BLOCKS (2), LR (1e-3),
+/// BATCH (4), ADAM (an Adam step limit), BASE (coarseSpectral | none), SHARING (separate |
+/// shared | equivariant, separate), OWN (own-rollout inputs up to this many steps, 4), VAL
+/// (held-out physics check every so many Adam steps keeping the best, 0: off)}. The base step
+/// alone (network outputs zero) is rolled out beside it as the control.
 func runLearnedStaggerNS2D(_ ctx: BenchContext, n: Int, pool2: ThreadPool, one: ThreadPool) throws {
     let out = ctx.output
     let env = ProcessInfo.processInfo.environment
