@@ -56,7 +56,11 @@ public struct StaggerTrainOptions: ParsableArguments {
     /// Trained biases (nil: off for heat, whose exact correction is linear; on for ns2d).
     @Flag(inversion: .prefixedNo, help: "Train the convolutions' biases (default: no for heat, which is linear; yes for ns2d).") public var biases: Bool?
     /// What the networks read: field | laplacian | bilaplacian (heat).
-    @Option(help: "What the networks read: field (the coarse fields) | laplacian | bilaplacian (heat: the staggered fine Laplacian, once or twice, so the learned correction vanishes like |k|² or |k|⁴ at long waves).") public var inputs = "field"
+    @Option(help: "What the networks read: field (the coarse fields) | laplacian | bilaplacian | aliasFilteredLaplacian (heat: the staggered fine Laplacian, once or twice, so the learned correction vanishes like |k|² or |k|⁴ at long waves; the last one of the field box-filtered over s cells first, so the correction cannot reach the modes constant on every coarse grid).") public var inputs = "field"
+    /// Amplitude of the alias-shifted copy of every training field (`StaggerTrainingOptions.aliasNoise`; 0: off).
+    @Option(parsing: .unconditional, help: "Heat: add this fraction of every training field times a random zero-mean pattern of period s (its spectrum shifted onto the aliases k + j·n/s), so the modes constant on every coarse grid and their neighbourhoods are in the loss (e.g. 0.01; default 0).") public var aliasNoise = 0.0
+    /// Reject checkpoints whose one-step gain on any Fourier mode exceeds this (heat; nil: off).
+    @Option(parsing: .unconditional, help: "Heat: the held-out check rejects parameters whose one-step gain on any Fourier mode (one white-noise probe) exceeds this (e.g. 1; default off).") public var gainLimit: Double?
     /// Seed of the weights and fields.
     @Option(parsing: .unconditional, help: "Seed of the initial weights and the random fields.") public var seed: UInt64 = 1
 
@@ -64,7 +68,7 @@ public struct StaggerTrainOptions: ParsableArguments {
     public func validate() throws {
         guard StaggerSharing(rawValue: sharing) != nil else { throw ValidationError("--sharing must be separate, shared or equivariant") }
         guard StaggerBase(rawValue: baseName) != nil else { throw ValidationError("--base must be coarseExplicit, coarseSpectral or none") }
-        guard StaggerInputs(rawValue: inputs) != nil else { throw ValidationError("--inputs must be field, laplacian or bilaplacian") }
+        guard StaggerInputs(rawValue: inputs) != nil else { throw ValidationError("--inputs must be field, laplacian, bilaplacian or aliasFilteredLaplacian") }
         guard equation == "heat" || equation == "ns2d" else { throw ValidationError("--equation must be heat or ns2d") }
         guard NetActivation(rawValue: activationName) != nil else { throw ValidationError("--activation must be identity, relu, tanh or gelu") }
         guard steps >= 1, batch >= 1, lr > 0, ratio > 0, dt > 0, nu > 0 || (equation == "ns2d" && nu == 0) else {
@@ -72,8 +76,8 @@ public struct StaggerTrainOptions: ParsableArguments {
         }
         if let t = timeBudget, !(t > 0) { throw ValidationError("--time-budget must be positive") }
         guard integral >= 0, integral.isFinite, validateEvery >= 0, (roughness ?? 0) >= 0, (smoothing ?? 0) >= 0,
-              (decayedHorizon ?? 0) >= 0, (residualDecay ?? 0) >= 0 else {
-            throw ValidationError("--integral, --roughness, --smoothing, --decayed-horizon, --residual-decay and --validate-every must be ≥ 0")
+              (decayedHorizon ?? 0) >= 0, (residualDecay ?? 0) >= 0, aliasNoise >= 0, aliasNoise.isFinite, (gainLimit ?? 1) > 0 else {
+            throw ValidationError("--integral, --roughness, --smoothing, --decayed-horizon, --residual-decay, --alias-noise and --validate-every must be ≥ 0, --gain-limit > 0")
         }
         do { try config().validate() } catch { throw ValidationError("\(error)") }
     }
@@ -116,6 +120,7 @@ public struct StaggerTrainOptions: ParsableArguments {
         o.integralWeight = integral; o.validationEvery = validateEvery
         o.residualSmoothing = smoothing ?? (equation == "ns2d" ? 0 : 1.0 / 16)
         o.decayedHorizon = decayedHorizon ?? 0; o.residualDecay = residualDecay ?? 0
+        o.aliasNoise = aliasNoise; o.gainLimit = gainLimit
         o.pool = .shared   // sub-task networks on the pool's workers (OpenBLAS set to one thread meanwhile)
         return o
     }

@@ -19,7 +19,12 @@ import TesseraPDE
 /// ROUGH (noise fraction, 0), SMOOTH ((I − c∇²)⁻¹ weight, 0), DECAY and FLOOR (heat-kernel
 /// residual weight over DECAY·t_N above FLOOR, 0 and 0.01), SLOPE (1), OWN (pushforward steps,
 /// 0), VAL (held-out physics check every so many Adam steps, keeping the best, 100), BIAS (1:
-/// trained biases; default 0), INPUTS (field | laplacian | bilaplacian: what the networks read, field)}.
+/// trained biases; default 0), INPUTS (field | laplacian | bilaplacian | aliasFilteredLaplacian: what
+/// the networks read; field at s = 2, aliasFilteredLaplacian at s ≥ 4), ALIAS (alias-shifted copy
+/// amplitude, `StaggerTrainingOptions.aliasNoise`: 0 at s = 2, 0.01 at s ≥ 4), GAIN (reject
+/// checkpoints whose largest mode gain exceeds it; "none": off; off at s = 2, 1.001 at s ≥ 4),
+/// STABLE (rollout stability check steps: 20 at s = 2, 0 at s ≥ 4), TIMING (0: accuracy only, no
+/// CN sweep and no timings)}. Every trained model's whole gain spectrum is printed (`gainSpectrum`).
 func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     let out = ctx.output
     let env = ProcessInfo.processInfo.environment
@@ -50,9 +55,7 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     let roughness = Double(env["TESSERA_STAGGER_ROUGH"] ?? "") ?? 0
     let validateEvery = Int(env["TESSERA_STAGGER_VAL"] ?? "") ?? 100
     let smoothing = Double(env["TESSERA_STAGGER_SMOOTH"] ?? "") ?? 0
-    let stability = Int(env["TESSERA_STAGGER_STABLE"] ?? "") ?? 20
     let biases = (env["TESSERA_STAGGER_BIAS"] ?? "0") != "0"
-    let inputs = StaggerInputs(rawValue: env["TESSERA_STAGGER_INPUTS"] ?? "") ?? .field
     // the rollout's distribution and error weighting (0: off): training fields decayed over a
     // random time in [0, HORIZON·t_N] (t_N the rollout's simulated time), residuals weighted by
     // the heat kernel over DECAY·t_N above FLOOR
@@ -63,12 +66,22 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     let ownSteps = Int(env["TESSERA_STAGGER_OWN"] ?? "") ?? 0   // pushforward: half the inputs the model's own 1…OWN-step rollouts
     // the fair baseline: CN at the coarsest step whose worst rollout error vs CN at Δt is ≤ 1 %
     // (CG tolerance 1e-6: enough for 1 %, and cheaper than the reference's 1e-12)
-    let sweep = variants.isEmpty ? [] : try cnStepSweep(u0, dt: r * h * h, temporal: kFine, steps: steps, tolerance: 1e-6, pool: pool2)
+    // TESSERA_STAGGER_TIMING=0: accuracy only (training, rollout, gains), no sweep and no timings
+    let timing = (env["TESSERA_STAGGER_TIMING"] ?? "1") != "0"
+    let sweep = variants.isEmpty || !timing ? [] : try cnStepSweep(u0, dt: r * h * h, temporal: kFine, steps: steps, tolerance: 1e-6, pool: pool2)
     for c in sweep {
         print(String(format: "[CN at %d·Δt] vs CN at Δt: max rel. L2 %.5f, end %.5f", c.k, c.maxRelativeL2, c.endRelativeL2))
     }
     for (s, sharing) in variants {
         let patch = patchEnv ?? n   // a patch has no waves longer than itself, and k = 1 sets the end error
+        // the s = 4 recipe (round 8): alias-filtered Laplacian inputs, alias-shifted copies of
+        // 1 % on every training field, checkpoints with any mode's gain above 1.001 rejected (the
+        // exact check replaces the 20-step rollout check); s = 2 keeps field inputs
+        let wide = s >= 4
+        let stability = Int(env["TESSERA_STAGGER_STABLE"] ?? "") ?? (wide ? 0 : 20)
+        let inputs = StaggerInputs(rawValue: env["TESSERA_STAGGER_INPUTS"] ?? "") ?? (wide ? .aliasFilteredLaplacian : .field)
+        let aliasNoise = Double(env["TESSERA_STAGGER_ALIAS"] ?? "") ?? (wide ? 0.01 : 0)
+        let gainLimit = env["TESSERA_STAGGER_GAIN"].map { Double($0) } ?? (wide ? 1.001 : nil)
         var cfg = LearnedStaggerConfig(n: n, factor: s, dt: r * h * h)
         cfg.temporal = kFine
         cfg.sharing = sharing; cfg.width = width; cfg.blocks = blocks; cfg.activation = act
@@ -80,7 +93,7 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
         o.pool = trainWorkers > 1 ? pool2 : nil
         let tN = cfg.learnedStep * Double(steps)
         o.decayedHorizon = horizonFrac * tN; o.residualDecay = decayFrac * tN; o.residualDecayFloor = floor; o.spectrumSlope = slope
-        o.rolloutInputs = ownSteps
+        o.rolloutInputs = ownSteps; o.aliasNoise = aliasNoise; o.gainLimit = gainLimit
         setBLASThreads(Int(env["TESSERA_STAGGER_BLAS"] ?? "") ?? 1)   // small GEMMs: BLAS threads only add sync
         let cpu0 = cpuSeconds()
         let rep = try model.train(options: o)
@@ -91,6 +104,18 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
         baseOnly.nets = try model.nets.map { (net) throws(TesseraError) in try net.with(parameters: [Float](repeating: 0, count: net.parameters.count)) }
         let baseCmp = try baseOnly.compareHeatRollout(u0, steps: steps, pool: pool2)
         printModeTable(trained: model, base: baseOnly, steps: steps, pool: pool2)
+        let gTrained = try model.gainSpectrum(pool: pool2), gBase = try baseOnly.gainSpectrum(pool: pool2)
+        print(String(format: "  gain spectrum (every mode, one probe): trained max %.4f at (%d,%d), coarse-mean aliases %.4f, above coarse Nyquist %.4f | base max %.4f at (%d,%d), aliases %.4f, high %.4f",
+                     gTrained.maxGain, gTrained.maxMode.kx, gTrained.maxMode.ky, gTrained.maxAliasGain, gTrained.maxHighGain,
+                     gBase.maxGain, gBase.maxMode.kx, gBase.maxMode.ky, gBase.maxAliasGain, gBase.maxHighGain))
+        if !timing {
+            let at10 = cmp.relativeL2.count >= 10 ? cmp.relativeL2[9] : .nan
+            print(String(format: "[heat s=%d accuracy only] rel. L2 step 10 %.5f, step 50 %.5f, max %.5f (base alone: end %.5f, max %.5f; vs exact %.5f) | %d Adam steps in %.0f s (%.0f CPU s), %@, held-out loss %.3g -> %.3g (kept step %d, %d rejected checks)",
+                         s, at10, cmp.relativeL2.last ?? .nan, cmp.maxRelativeL2, baseCmp.relativeL2.last ?? .nan, baseCmp.maxRelativeL2,
+                         cmp.relativeL2VsExact, rep.steps, rep.seconds, trainCPU, rep.stopReason, rep.initialValidationLoss ?? .nan,
+                         rep.bestValidationLoss ?? .nan, rep.bestStep ?? rep.steps, rep.unstableChecks))
+            continue
+        }
         // inference per simulated time: one learned step (s² sub-tasks on 2 workers, 1 BLAS thread
         // each) against the K fine CN steps covering the same Δt, alternated; and 2 workers vs 1
         setBLASThreads(1)
@@ -115,7 +140,7 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
         let fairPair = try measurePairs(repeats: reps, warmup: 1, ours: { c0 = try model.step(coarse: [c0], pool: pool2, workspaces: ws2)[0] },
                                         baseline: { try cnFair.advance(steps: 1, tolerance: 1e-6) })
         let fairPerStep = fairPair.baseline.median * Double(kFine) / Double(fair.k)
-        let tag = "heat \(n)x\(n) s=\(s) \(sharing.rawValue) w\(width)b\(blocks) \(act.rawValue) base \(base.rawValue) in \(inputs.rawValue) r=\(r) K=\(kFine) patch \(patch) int \(integral) smooth \(smoothing) horizon \(horizonFrac) decay \(decayFrac) floor \(floor) own \(ownSteps)"
+        let tag = "heat \(n)x\(n) s=\(s) \(sharing.rawValue) w\(width)b\(blocks) \(act.rawValue) base \(base.rawValue) in \(inputs.rawValue) r=\(r) K=\(kFine) patch \(patch) int \(integral) smooth \(smoothing) horizon \(horizonFrac) decay \(decayFrac) floor \(floor) own \(ownSteps) alias \(aliasNoise) gain \(gainLimit.map { String($0) } ?? "-")"
         // equal accuracy, honestly: the target is the learned rollout's own error (its worst over
         // the 50 steps, and separately its end error); the baseline is the cheapest fine solver
         // reaching it — CN at any K·Δt of the sweep, or the spectral solver (exact in time) at T·Δt
@@ -181,7 +206,9 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
                                      "base_only_rel_l2": baseCmp.relativeL2.last ?? .nan,
                                      "fine_cn_same_dt_max_rel_l2": cmp.sameStepRelativeL2.max() ?? .nan,
                                      "fine_cn_same_dt_rel_l2": cmp.sameStepRelativeL2.last ?? .nan,
-                                     "simulated_t": cfg.learnedStep * Double(steps)]))
+                                     "simulated_t": cfg.learnedStep * Double(steps),
+                                     "max_mode_gain": gTrained.maxGain, "max_alias_gain": gTrained.maxAliasGain,
+                                     "max_high_gain": gTrained.maxHighGain, "base_max_mode_gain": gBase.maxGain]))
         out.emit(BenchRecord(name: "neuralstagger learned \(tag): one learned step vs the \(kFine) fine CN steps of the same Δt, 2 workers", unit: "s",
                              ours: speed.ours.median, baselineName: "FDHeat crank-nicolson r=\(r) x\(kFine)", baseline: fineStep.median,
                              threads: 2, extra: ["min": speed.ours.min, "max": speed.ours.max, "fine_min": fineStep.min, "fine_max": fineStep.max,
@@ -283,8 +310,11 @@ private func sgemmRateAtConvShape(cout m: Int, n: Int, k: Int) -> Double {
 /// trained on the implicit-midpoint vorticity residual (full n² fields, no solver labels; half the
 /// inputs the model's own 1…4-step rollouts), then rolled out against NavierStokes2D (IF-RK4,
 /// adaptive CFL 0.5). Knobs: TESSERA_STAGGER_NS_{DT (learned Δt, default 0.05), STEPS (rollout
-/// steps, default 40), BUDGET (s, default 240; --quick 20), WIDTH (24), BLOCKS (2), LR (1e-3),
-/// BATCH (4), ADAM (an Adam step limit), BASE (coarseSpectral | none)}.
+/// steps, default 40), BUDGET (s, default 240; --quick 20), WIDTH (16), BLOCKS (2), LR (1e-3),
+/// BATCH (4), ADAM (an Adam step limit), BASE (coarseSpectral | none), SHARING (separate |
+/// shared | equivariant, separate), OWN (own-rollout inputs up to this many steps, 4), VAL
+/// (held-out physics check every so many Adam steps keeping the best, 0: off)}. The base step
+/// alone (network outputs zero) is rolled out beside it as the control.
 func runLearnedStaggerNS2D(_ ctx: BenchContext, n: Int, pool2: ThreadPool, one: ThreadPool) throws {
     let out = ctx.output
     let env = ProcessInfo.processInfo.environment
@@ -298,25 +328,35 @@ func runLearnedStaggerNS2D(_ ctx: BenchContext, n: Int, pool2: ThreadPool, one: 
     cfg.equation = "ns2d"; cfg.diffusivity = 1e-3; cfg.normalization = .fixed(rms); cfg.temporal = tsub
     cfg.width = width; cfg.blocks = blocks; cfg.activation = .gelu
     cfg.base = StaggerBase(rawValue: env["TESSERA_STAGGER_NS_BASE"] ?? "") ?? .coarseSpectral
+    cfg.sharing = StaggerSharing(rawValue: env["TESSERA_STAGGER_NS_SHARING"] ?? "") ?? .separate
     var model = try LearnedStagger<Float>(config: cfg, seed: 7)
     var o = StaggerTrainingOptions()
     o.steps = Int(num("ADAM", 1_000_000)); o.timeBudget = budget; o.learningRate = num("LR", 1e-3); o.batch = batch
-    o.seed = 3; o.patch = n; o.roughness = 0; o.rolloutInputs = 4; o.pool = pool2
+    o.seed = 3; o.patch = n; o.roughness = 0; o.rolloutInputs = Int(num("OWN", 4)); o.pool = pool2
+    o.validationEvery = Int(num("VAL", 0))
     setBLASThreads(1)
     let cpu0 = cpuSeconds()
     let rep = try model.train(options: o)
     let trainCPU = cpuSeconds() - cpu0
     let cmp = try model.compareNS2DRollout(w0, steps: steps, pool: pool2)
+    // control: the base step alone (every network output zero)
+    var baseOnly = model
+    baseOnly.nets = try model.nets.map { (net) throws(TesseraError) in try net.with(parameters: [Float](repeating: 0, count: net.parameters.count)) }
+    let baseCmp = try baseOnly.compareNS2DRollout(w0, steps: steps, pool: pool2)
     var c0 = try model.split(w0).coarse
     let ws2 = try model.makeWorkspaces(), ws1 = try model.makeWorkspaces()
     let pair = try measurePairs(repeats: ctx.quick ? 3 : 7, warmup: 1, ours: { c0 = try model.step(coarse: [c0], pool: pool2, workspaces: ws2)[0] },
                                 baseline: { _ = try model.step(coarse: [c0], pool: one, workspaces: ws1) })
     setBLASThreads(ctx.threads)
     let horizon = cmp.relativeL2.firstIndex { $0 > 0.1 } ?? cmp.relativeL2.count
-    let tag = "ns2d \(n)x\(n) s=2 w\(width)b\(blocks) gelu base \((cfg.base ?? .none).rawValue) dt=\(dt) T=\(tsub)"
+    let baseHorizon = baseCmp.relativeL2.firstIndex { $0 > 0.1 } ?? baseCmp.relativeL2.count
+    let tag = "ns2d \(n)x\(n) s=2 \(cfg.sharing.rawValue) w\(width)b\(blocks) gelu base \((cfg.base ?? .none).rawValue) dt=\(dt) T=\(tsub)"
     let curve = stride(from: 0, to: cmp.relativeL2.count, by: max(1, cmp.relativeL2.count / 8)).map {
         String(format: "%d:%.3f", $0 + 1, cmp.relativeL2[$0]) }.joined(separator: " ")
-    print("[\(tag)] rel. L2 by step \(curve); spectrum worst ratio \(cmp.worstSpectrumRatio); train \(rep.steps) steps, \(rep.stopReason), loss \(rep.losses.last ?? .nan)")
+    let baseCurve = stride(from: 0, to: baseCmp.relativeL2.count, by: max(1, baseCmp.relativeL2.count / 8)).map {
+        String(format: "%d:%.3f", $0 + 1, baseCmp.relativeL2[$0]) }.joined(separator: " ")
+    print("[\(tag)] rel. L2 by step \(curve); spectrum worst ratio \(cmp.worstSpectrumRatio); within 10 %: \(horizon) steps; train \(rep.steps) steps (\(Int(rep.seconds)) s, \(Int(trainCPU)) CPU s), \(rep.stopReason), loss \(rep.losses.last ?? .nan), held-out \(rep.initialValidationLoss ?? .nan) -> \(rep.bestValidationLoss ?? .nan) (kept step \(rep.bestStep ?? rep.steps))")
+    print("[\(tag)] base step alone: rel. L2 by step \(baseCurve); spectrum worst ratio \(baseCmp.worstSpectrumRatio); within 10 %: \(baseHorizon) steps")
     out.emit(BenchRecord(name: "neuralstagger learned \(tag): rollout relL2 after \(steps) steps (t = \(cfg.learnedStep * Double(steps)))", unit: "rel_l2",
                          ours: cmp.relativeL2.last ?? .nan, baselineName: "persistence (w0)", baseline: cmp.persistenceL2,
                          limitName: "target rel_l2", limit: 0.1, threads: 2,
@@ -324,6 +364,8 @@ func runLearnedStaggerNS2D(_ ctx: BenchContext, n: Int, pool2: ThreadPool, one: 
                                  "spectrum_worst_ratio": cmp.worstSpectrumRatio, "train_s": rep.seconds, "train_cpu_s": trainCPU,
                                  "train_steps": Double(rep.steps), "final_loss": rep.losses.last ?? .nan,
                                  "samples_per_cpu_s": Double(rep.steps * batch) / max(trainCPU, 1e-9),
+                                 "base_only_rel_l2": baseCmp.relativeL2.last ?? .nan, "base_only_steps_within_10pct": Double(baseHorizon),
+                                 "base_only_spectrum_worst_ratio": baseCmp.worstSpectrumRatio,
                                  "params": Double(model.parameterCount)]))
     out.emit(BenchRecord(name: "neuralstagger learned \(tag): rollout time vs NavierStokes2D (IF-RK4 CFL 0.5) same t", unit: "s",
                          ours: cmp.learnedSeconds, baselineName: "fine spectral solver (\(cmp.fineSteps) steps)", baseline: cmp.fineSeconds,

@@ -44,6 +44,62 @@ struct LearnedStaggerInputsTests {
         }
     }
 
+    /// `.aliasFilteredLaplacian`: the networks read h²L B u with B the centred s-box filter
+    /// ([1,2,1]/4 at s = 2, [1,2,2,2,1]/8 at s = 4, [1,1,1]/3 at s = 3), written out here
+    /// independently as a direct 2-D sum, for s = 2, 3 and 4.
+    @Test func aliasFilteredInputsAreTheFilteredLaplacian() throws {
+        let taps: [Int: [Double]] = [2: [1, 2, 1].map { $0 / 4 }, 3: [1, 1, 1].map { $0 / 3 }, 4: [1, 2, 2, 2, 1].map { $0 / 8 }]
+        for (s, w) in taps {
+            let n = 4 * s
+            let lap = try model(.aliasFilteredLaplacian, n: n, s: s), plain = try LearnedStagger<Double>(
+                config: { var c = lap.config; c.inputs = .field; return c }(), nets: lap.nets)
+            let g = try lap.config.grid()
+            let u = randomSmoothField(n: n, maxWavenumber: 3, seed: 6).enumerated().map { $1 + 0.1 * sin(Double($0 * $0)) }
+            let r = (w.count - 1) / 2
+            let bu = (0..<(n * n)).map { i -> Double in
+                let (y, x) = (i / n, i % n)
+                var acc = 0.0
+                for (a, wa) in w.enumerated() { for (b, wb) in w.enumerated() {
+                    acc += wa * wb * u[((y + a - r + n) % n) * n + (x + b - r + n) % n]
+                } }
+                return acc
+            }
+            let v = laplacian(bu, n)
+            let du = try lap.join(try lap.step(coarse: [try lap.split(try Field(grid: g, values: u)).coarse])[0], scale: 1, grid: g).toArray()
+            let dv = try plain.join(try plain.step(coarse: [try plain.split(try Field(grid: g, values: v)).coarse])[0], scale: 1, grid: g).toArray()
+            let corrU = zip(du, u).map { $0 - $1 }, corrV = zip(dv, v).map { $0 - $1 }
+            #expect(corrU.map(abs).max()! > 1e-6)
+            #expect(relErr(corrU, corrV) < 1e-12, "s \(s): \(relErr(corrU, corrV))")
+        }
+    }
+
+    /// With random weights (a trained model's worst case), the modes constant on every coarse
+    /// grid keep exactly the base step's gain 1 with alias-filtered inputs, and the gain on their
+    /// neighbourhoods moves far less than with plain Laplacian inputs and the same weights.
+    @Test func aliasFilterShieldsTheCoarseMeanAliases() throws {
+        let n = 32, s = 4, h = 2 * Double.pi / Double(n)
+        var cfg = LearnedStaggerConfig(n: n, factor: s, dt: 0.5 * h * h)
+        cfg.width = 3; cfg.blocks = 1; cfg.activation = .identity; cfg.base = .coarseExplicit; cfg.biases = false
+        cfg.sharing = .equivariant; cfg.temporal = 2; cfg.inputs = .aliasFilteredLaplacian
+        var filtered = try LearnedStagger<Float>(config: cfg, seed: 4)
+        filtered.nets[0].parameters = filtered.nets[0].parameters.enumerated().map { $1 + 0.2 * Float(sin(Double($0))) }
+        for c in filtered.nets[0].convolutions { for i in 0..<c.outChannels { filtered.nets[0].parameters[c.biasOffset + i] = 0 } }
+        cfg.inputs = .laplacian
+        let plain = try LearnedStagger<Float>(config: cfg, nets: filtered.nets)
+        let gf = try filtered.gainSpectrum(), gp = try plain.gainSpectrum()
+        #expect(abs(gf.maxAliasGain - 1) <= 1e-5, "filtered alias gain \(gf.maxAliasGain)")
+        #expect(abs(gp.maxAliasGain - 1) > 1e-2, "plain Laplacian inputs must move the aliases: \(gp.maxAliasGain)")
+        // the neighbourhood (n/s ± 1, ky) of the first alias line: distance of the gain from 1
+        let ncx = n / 2 + 1
+        let base = try LearnedStagger<Float>(config: cfg, seed: 4).gainSpectrum()
+        func moved(_ g: StaggerGainSpectrum) -> Double {
+            var d = 0.0
+            for kx in [n / s - 1, n / s + 1] { for iy in 0..<n { d = max(d, abs(g.gains[iy * ncx + kx] - base.gains[iy * ncx + kx])) } }
+            return d
+        }
+        #expect(moved(gf) < 0.25 * moved(gp), "filtered \(moved(gf)) vs plain \(moved(gp))")
+    }
+
     /// A constant field has zero Laplacian: the learned correction is exactly zero (random
     /// weights, no biases), so the mean is conserved by construction.
     @Test func constantFieldIsLeftAlone() throws {
@@ -57,7 +113,7 @@ struct LearnedStaggerInputsTests {
     /// float64 central differences (relative error ≤ 1e-5), separate and equivariant networks,
     /// with the coarse explicit base step.
     @Test func wholeLossGradient() throws {
-        for inputs in [StaggerInputs.laplacian, .bilaplacian] { for sharing in [StaggerSharing.separate, .equivariant] {
+        for inputs in [StaggerInputs.laplacian, .bilaplacian, .aliasFilteredLaplacian] { for sharing in [StaggerSharing.separate, .equivariant] {
             var cfg = LearnedStaggerConfig(n: 8, factor: 2, dt: 0.4)
             cfg.width = 3; cfg.blocks = 1; cfg.sharing = sharing; cfg.activation = .gelu; cfg.base = .coarseExplicit; cfg.inputs = inputs
             var m = try LearnedStagger<Double>(config: cfg, seed: 5)

@@ -14,6 +14,14 @@ public enum StaggerInputs: String, Sendable, Codable, CaseIterable {
     case laplacian
     /// h⁴·L² u (the correction vanishes like |k|⁴, the order of the heat base step's error).
     case bilaplacian
+    /// h²·L B u, B the centred fine box filter of width s (odd s; s + 1 with half-weight ends for
+    /// even s) on both axes: its symbol vanishes at every alias j·n/s (j ≢ 0 mod s) and is small
+    /// around them, so the correction cannot reach the modes constant on every coarse grid (they
+    /// keep the base step's gain, exactly 1 for the coarse explicit step) and reaches their
+    /// neighbourhoods only scaled down (~30× at s = 4, 128²): whatever Adam's steps do to the
+    /// weights, those modes cannot be amplified much — the instability of `.laplacian` at s = 4.
+    /// Long waves still enter like |k|² (B ≈ 1 there).
+    case aliasFilteredLaplacian
 
     /// How many times the fine Laplacian is applied.
     var order: Int {
@@ -21,6 +29,7 @@ public enum StaggerInputs: String, Sendable, Codable, CaseIterable {
         case .field: return 0
         case .laplacian: return 1
         case .bilaplacian: return 2
+        case .aliasFilteredLaplacian: return 1
         }
     }
 }
@@ -28,7 +37,7 @@ public enum StaggerInputs: String, Sendable, Codable, CaseIterable {
 extension LearnedStagger {
     /// The networks' input fields for a batch of s² coarse fields of side `hc` (`coarse[b][k]`):
     /// `coarse` itself for `.field`, else the staggered parts of (h²L)^order of the fine field
-    /// they form. Linear in the field, so scale equivariance is kept.
+    /// they form (alias-filtered first for `.aliasFilteredLaplacian`). Linear in the field, so scale equivariance is kept.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     func features(_ coarse: [[[T]]], side hc: Int) -> [[[T]]] {
@@ -41,6 +50,7 @@ extension LearnedStagger {
                 let (oy, ox) = (k / s, k % s)
                 for y in 0..<hc { for x in 0..<hc { u[(oy + s * y) * m + ox + s * x] = Double(parts[k][y * hc + x]) } }
             }
+            if config.inputs == .aliasFilteredLaplacian { Self.aliasFilter(&u, &v, m, s) }
             for _ in 0..<order {
                 for y in 0..<m {
                     let up = ((y + 1) % m) * m, dn = ((y + m - 1) % m) * m, row = y * m
@@ -53,6 +63,35 @@ extension LearnedStagger {
             return (0..<(s * s)).map { k in
                 let (oy, ox) = (k / s, k % s)
                 return (0..<(hc * hc)).map { i in T(u[(oy + s * (i / hc)) * m + ox + s * (i % hc)]) }
+            }
+        }
+    }
+
+    /// The 1-D weights of the centred box filter that vanishes at every alias j·m/s of an m-point
+    /// periodic axis (j ≢ 0 mod s): width s for odd s; for even s the box of s convolved with
+    /// [½, ½] (s + 1 taps, half weight at the ends), so it stays centred. Sums to 1.
+    static func aliasFilterWeights(_ s: Int) -> [Double] {
+        if s % 2 == 1 { return [Double](repeating: 1 / Double(s), count: s) }
+        var w = [Double](repeating: 1 / Double(s), count: s + 1)
+        w[0] /= 2; w[s] /= 2
+        return w
+    }
+
+    /// u ← B u in place (v scratch): the alias filter on both axes of an m×m periodic field.
+    static func aliasFilter(_ u: inout [Double], _ v: inout [Double], _ m: Int, _ s: Int) {
+        let w = aliasFilterWeights(s), r = (w.count - 1) / 2
+        for y in 0..<m {
+            for x in 0..<m {
+                var acc = 0.0
+                for (j, wj) in w.enumerated() { acc += wj * u[y * m + (x + j - r + m) % m] }
+                v[y * m + x] = acc
+            }
+        }
+        for y in 0..<m {
+            for x in 0..<m {
+                var acc = 0.0
+                for (j, wj) in w.enumerated() { acc += wj * v[((y + j - r + m) % m) * m + x] }
+                u[y * m + x] = acc
             }
         }
     }

@@ -27,6 +27,20 @@ public struct StaggerTrainingOptions: Sendable {
     public var patch: Int? = nil
     /// Half the training fields get white noise of RMS up to this fraction of theirs.
     public var roughness = 0.3
+    /// Every training field u gets `aliasNoise`·(u + c)·P added, P a random zero-mean pattern of
+    /// period s on both axes with RMS 1, c a random constant of u's RMS (0: none): the field's
+    /// own spectrum (and a mean) shifted onto its aliases k + j·n/s, j ≠ 0 — the modes constant on every coarse grid (k ≡ 0 mod n/s) and
+    /// their neighbourhoods, which fields decayed by the heat flow hold none of and a coarse base
+    /// step leaves (nearly) undamped. Their residuals are then in the loss, so their gains are
+    /// trained below 1; meant small (~1e-2), so the copies do not outweigh the smooth fields'
+    /// residuals. (White noise spreads the same energy over all n² modes: the ~s² alias lines
+    /// get a share too small to train.)
+    public var aliasNoise = 0.0
+    /// Heat: with a value, the held-out check also rejects parameters whose one-step gain on any
+    /// Fourier mode (`gainSpectrum`, one white-noise probe on the model's n×n grid) exceeds it
+    /// — the heat flow and its Crank–Nicolson step damp every mode, so a gain above 1 grows
+    /// without bound in a rollout. Counted in `unstableChecks`.
+    public var gainLimit: Double? = nil
     /// ns2d: peak wavenumbers (on a 2π box) and energies of the random initial vorticity fields.
     public var turbulencePeak: ClosedRange<Double> = 3...6, turbulenceEnergy: ClosedRange<Double> = 0.2...0.6
     /// With this > 0, half the training fields are replaced by the current model's own rollout of
@@ -92,8 +106,11 @@ public struct StaggerTrainingReport: Sendable {
     /// The held-out physics loss before training, the lowest one seen, and the Adam step whose
     /// parameters were kept (0: the untrained model); nil without `validationEvery`.
     public var initialValidationLoss: Double? = nil, bestValidationLoss: Double? = nil, bestStep: Int? = nil
-    /// Checks whose parameters were rejected because the model's own rollout grew (`stabilitySteps`).
+    /// Checks whose parameters were rejected because the model's own rollout grew
+    /// (`stabilitySteps`) or a mode's gain exceeded `gainLimit`.
     public var unstableChecks = 0
+    /// The largest one-step mode gain at the last `gainLimit` check (nil without one).
+    public var lastMaxGain: Double? = nil
 }
 
 /// A random smooth periodic field on an n×n square of side `length`: Fourier modes with
@@ -168,6 +185,9 @@ extension LearnedStagger {
         }
         let side = config.length * Double(m) / Double(config.n)
         let residual = try config.residual(patch: m)
+        guard o.aliasNoise >= 0, o.aliasNoise.isFinite, o.gainLimit.map({ $0 > 0 }) ?? true else {
+            throw .invalidArgument("LearnedStagger.train: aliasNoise must be ≥ 0 and gainLimit > 0")
+        }
         guard o.rolloutInputs >= 0, o.turbulencePeak.lowerBound > 0, o.turbulenceEnergy.lowerBound > 0 else {
             throw .invalidArgument("LearnedStagger.train: rolloutInputs ≥ 0 and positive turbulence peaks/energies needed")
         }
@@ -202,6 +222,11 @@ extension LearnedStagger {
                 report.unstableChecks += 1
                 return
             }
+            if let limit = o.gainLimit, step > 0, config.equation == "heat" {
+                let g = try gainSpectrum(pool: o.pool).maxGain
+                report.lastMaxGain = g
+                if !(g <= limit) { report.unstableChecks += 1; return }
+            }
             if v.isFinite, v < report.bestValidationLoss ?? .infinity { report.bestValidationLoss = v; report.bestStep = step; best = nets }
         }
         if !held.isEmpty { try validate(0) }
@@ -229,6 +254,7 @@ extension LearnedStagger {
                     let eps = o.roughness * rng.uniform() * rms
                     for i in u.indices { u[i] += eps * rng.normal() }
                 }
+                if o.aliasNoise > 0 { addAliasCopy(&u, side: m, amplitude: o.aliasNoise, rng: &rng) }
                 batch.append(u)
             }
             var grads: [[T]]? = nets.map { [T](repeating: 0, count: $0.parameters.count) }
@@ -282,6 +308,19 @@ extension LearnedStagger {
                                           time: tmin * pow(o.decayedHorizon / tmin, rng.uniform()), seed: seed)
         }
         return randomSmoothField(n: m, length: side, maxWavenumber: Swift.min(patchK, m / 2 - 1), seed: seed)
+    }
+
+    /// u += a·(u + c)·P with P a random zero-mean pattern of period s (RMS 1), c a random constant: see `aliasNoise`.
+    func addAliasCopy(_ u: inout [Double], side m: Int, amplitude a: Double, rng: inout NetRandom) {
+        let s = config.factor
+        var p = (0..<(s * s)).map { _ in rng.normal() }
+        let mean = p.reduce(0, +) / Double(s * s)
+        for i in p.indices { p[i] -= mean }
+        let rms = (p.reduce(0) { $0 + $1 * $1 } / Double(s * s)).squareRoot()
+        guard rms > 0 else { return }
+        // plus a random constant, so the pure aliases j·n/s (the copy of the mean) get energy too
+        let c = (u.reduce(0) { $0 + $1 * $1 } / Double(max(1, u.count))).squareRoot() * rng.normal()
+        for y in 0..<m { for x in 0..<m { u[y * m + x] += a / rms * p[(y % s) * s + x % s] * (u[y * m + x] + c) } }
     }
 
     /// Whether the model's own rollout of `steps` steps from a fine m×m field ever exceeds the
