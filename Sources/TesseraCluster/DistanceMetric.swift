@@ -99,16 +99,20 @@ func validateData<S: ClusterScalar>(_ data: Matrix<S>, metric: DistanceMetric?, 
     try data.withUnsafeBufferPointer { (b) throws(TesseraError) in
         let p = b.baseAddress!
         for i in 0..<n {
-            var ss = 0.0
-            for t in 0..<d {
-                let v = p[i * ld + t]
-                guard v.isFinite else {
-                    throw .invalidArgument("\(what): data row \(i), column \(t) is \(v) (NaN and infinity are not allowed)")
-                }
-                ss += Double(v) * Double(v)
+            // a flag or-ed over the row (no early exit: the loop vectorises), then the first bad
+            // value found for the message; the squared norm only where cosine needs it (its
+            // serial sum cost 3 cycles per value: 80 µs at n = 5000, d = 20 in every k-means fit)
+            var bad: UInt8 = 0
+            for t in 0..<d { bad |= p[i * ld + t].isFinite ? 0 : 1 }
+            if bad != 0, let t = (0..<d).first(where: { !p[i * ld + $0].isFinite }) {
+                throw .invalidArgument("\(what): data row \(i), column \(t) is \(p[i * ld + t]) (NaN and infinity are not allowed)")
             }
-            if metric == .cosine && ss == 0 {
-                throw .invalidArgument("\(what): data row \(i) is all zeros; the cosine distance is undefined for it")
+            if metric == .cosine {
+                var ss = 0.0
+                for t in 0..<d { let v = p[i * ld + t]; ss += Double(v) * Double(v) }
+                if ss == 0 {
+                    throw .invalidArgument("\(what): data row \(i) is all zeros; the cosine distance is undefined for it")
+                }
             }
         }
     }

@@ -41,32 +41,16 @@ func runClusterBench(_ ctx: BenchContext) throws {
         try writeFloats(data.toArray(), to: dataPath)
         _ = peer?.call(["cmd": "load_data", "path": dataPath, "n": n, "d": d])
 
-        // write bandwidth: the n×n float buffer (already faulted in) filled on the pool with a
-        // non-zero byte. A zero fill is not a valid probe here: on this machine memset(0) runs about
-        // twice as fast as the same memset with any other byte (and as streaming stores of non-zero
-        // data), and a distance matrix is not zeros. The zero rate is recorded beside it.
+        // the matrix cases need the matrix (and the distance row its floor's probes); k-means alone
+        // skips them (at n = 10000 the matrix and the write probe's buffer are 400 MB each)
+        let needMatrix = cases.has("distance") || cases.has("clarans") || cases.has("fastclarans") || cases.has("fasterpam")
+        let matrix = needMatrix ? try DistanceMatrix(data: data, metric: .euclidean, pool: pool) : nil
+        if cases.has("distance"), let matrix {
+        let (zeroFill, write) = writeProbe(floats: n * n, pool: pool, repeats: repeats)
         let bytes = Double(n * n * 4)
-        var wbuf = [Float](repeating: 1, count: n * n)
-        func fill(_ byte: Int32) -> TimingSummary {
-            measure(repeats: repeats, warmup: 1) {
-                wbuf.withUnsafeMutableBytes { raw in
-                    let base = raw.baseAddress!, total = raw.count
-                    pool.parallelFor(0..<threads, schedule: .static) { r, _ in
-                        for t in r {
-                            let lo = total * t / threads, hi = total * (t + 1) / threads
-                            memset(base + lo, byte, hi - lo)
-                        }
-                    }
-                }
-            }
-        }
-        let zeroFill = fill(0), write = fill(0x3f)
-        wbuf = []
         let writeBW = bytes / write.median
         let flops = Double(n) * Double(n) * Double(d)   // half the pairs, 2 flops per term
         let floor = max(flops / sgemmRate, bytes / writeBW)
-        let matrix = try DistanceMatrix(data: data, metric: .euclidean, pool: pool)
-        if cases.has("distance") {
         let (dm, dmPeer) = try interleave(repeats: repeats, warm: true, ours: {
             let t = benchNow(); try matrix.recompute(from: data, metric: .euclidean, pool: pool); return benchNow() - t
         }, peer: peer.map { p in { p.seconds(["cmd": "pdist"]) } })
@@ -82,12 +66,14 @@ func runClusterBench(_ ctx: BenchContext) throws {
 
         // the third shape is there for the distance matrix only (the symmetric form: d >= 16, n % 16 == 0)
         if set.d == 32 { continue }
-        let matPath = tmp + "/diss.f32"
-        try matrix.withUnsafeBufferPointer { b in try writeFloats(Array(b), to: matPath) }
-        _ = peer?.call(["cmd": "load_matrix", "path": matPath, "n": n])
+        if let matrix {
+            let matPath = tmp + "/diss.f32"
+            try matrix.withUnsafeBufferPointer { b in try writeFloats(Array(b), to: matPath) }
+            _ = peer?.call(["cmd": "load_matrix", "path": matPath, "n": n])
+        }
 
         if (cases.has("clarans") || cases.has("fastclarans")) && (n == 10_000 || ctx.quick) {
-            try claransRows(ctx, data: data, matrix: matrix, k: ctx.quick ? 20 : 100, peer: peer, pool: pool,
+            try claransRows(ctx, data: data, matrix: matrix!, k: ctx.quick ? 20 : 100, peer: peer, pool: pool,
                             original: cases.has("clarans"))
         }
 
@@ -99,7 +85,7 @@ func runClusterBench(_ ctx: BenchContext) throws {
             if cases.has("fasterpam") {
             let opts1 = KMedoidsOptions(method: .fasterPAM, initialization: .medoids(start), pool: one)
             let (f1, p1) = try interleave(repeats: repeats, ours: {
-                let r = try KMedoids.fit(matrix, k: k, options: opts1)
+                let r = try KMedoids.fit(matrix!, k: k, options: opts1)
                 ourLoss1 = r.loss; ourIter = r.iterations; ourSwaps = r.swaps
                 return r.seconds
             }, peer: peer.map { p in {
@@ -114,7 +100,7 @@ func runClusterBench(_ ctx: BenchContext) throws {
                         "iterations": Double(ourIter), "swaps": Double(ourSwaps), "ours_min": f1.min, "ours_max": f1.max]))
             let optsT = KMedoidsOptions(method: .fasterPAM, initialization: .medoids(start), pool: pool)
             let (fT, pT) = try interleave(repeats: repeats, ours: {
-                let r = try KMedoids.fit(matrix, k: k, options: optsT)
+                let r = try KMedoids.fit(matrix!, k: k, options: optsT)
                 ourLossT = r.loss
                 return r.seconds
             }, peer: peer.map { p in {
@@ -266,8 +252,29 @@ private func claransRows(_ ctx: BenchContext, data: Matrix<Float>, matrix: Dista
 /// scikit-learn's at n = 5000, d = 20, k = 100 (round 6).
 private let kmeansLossTolerance = 1e-5
 
-/// The case groups `TESSERA_BENCH_CLUSTER_CASES` selects (comma-separated; default all):
-/// distance, clarans (both CLARANS rows), fastclarans (FastCLARANS only), fasterpam, kmeans, pam.
+/// Write bandwidth: a buffer of `floats` floats (faulted in first) filled on the pool with a
+/// non-zero byte, and with zeros beside it. A zero fill is not a valid probe here: on this machine
+/// memset(0) runs about twice as fast as the same memset with any other byte (and as streaming
+/// stores of non-zero data), and a distance matrix is not zeros.
+private func writeProbe(floats: Int, pool: ThreadPool, repeats: Int) -> (zero: TimingSummary, write: TimingSummary) {
+    let threads = pool.threadCount
+    var wbuf = [Float](repeating: 1, count: floats)
+    func fill(_ byte: Int32) -> TimingSummary {
+        measure(repeats: repeats, warmup: 1) {
+            wbuf.withUnsafeMutableBytes { raw in
+                let base = raw.baseAddress!, total = raw.count
+                pool.parallelFor(0..<threads, schedule: .static) { r, _ in
+                    for t in r {
+                        let lo = total * t / threads, hi = total * (t + 1) / threads
+                        memset(base + lo, byte, hi - lo)
+                    }
+                }
+            }
+        }
+    }
+    return (fill(0), fill(0x3f))
+}
+
 /// The 1-minute load average now (the box is shared: recorded beside every row).
 private func loadAverage() -> Double {
     guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
@@ -275,6 +282,8 @@ private func loadAverage() -> Double {
     return v
 }
 
+/// The case groups `TESSERA_BENCH_CLUSTER_CASES` selects (comma-separated; default all):
+/// distance, clarans (both CLARANS rows), fastclarans (FastCLARANS only), fasterpam, kmeans, pam.
 private struct ClusterBenchCases {
     let selected: Set<String>?
     init() {

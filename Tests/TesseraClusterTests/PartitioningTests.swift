@@ -52,14 +52,15 @@ struct PartitioningTests {
         }
     }
 
-    @Test("k-means: the step plan tries the other way second, then follows the faster latest step")
+    @Test("k-means: the step plan splits twice (the first step untimed), tries the caller third, then follows the faster latest step")
     func kmeansStepPlan() {
         var p = StepPlan(splittable: true)
         #expect(!p.inline)                    // split first
+        p.record(9.0); #expect(!p.inline)     // the first step (waking the workers) is no sample
         p.record(1.0); #expect(p.inline)      // then the other way once
         p.record(0.5); #expect(p.inline)      // inline was faster
         p.record(2.0); #expect(!p.inline)     // inline slowed down below the latest split
-        for _ in 4..<16 { p.record(3.0) }      // both latest 3.0: ties stay split
+        for _ in 5..<16 { p.record(3.0) }      // both latest 3.0: ties stay split
         #expect(!p.inline)
         p.record(3.0); #expect(p.inline)      // every 16th step tries the other way
         var small = StepPlan(splittable: false)

@@ -366,6 +366,49 @@ TSR_TEST(test_kmeans_label_and_accumulate_give_the_chunk_bits_on_every_isa) {
                 }
 }
 
+/* The sums and counts are added to what the caller left in them (the kernels add into an aligned
+ * copy of the sums, copied in and back): chunk and accumulate, from non-zero starts, against the
+ * documented row-order additions; d = 9 and 13 leave padding in the copy's rows. */
+TSR_TEST(test_kmeans_sums_add_to_the_callers_values_on_every_isa) {
+    const int64_t ds[] = {1, 8, 9, 13, 20};
+    unsigned long long s = 23;
+    for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++)
+        for (int f64 = 0; f64 <= 1; f64++)
+            TSR_FOR_EACH_ISA(isa) {
+                const int64_t m = 77, d = ds[di], k = 6, ldx = d + 2, ldxt = m + 1;
+                chunk_case a = chunk_case_make(f64, m, d, ldx, ldxt, k, 3, 1, 0, &s);
+                int64_t *lab = malloc((size_t)m * sizeof(int64_t)), *counts = malloc((size_t)k * sizeof(int64_t));
+                int64_t *want_counts = malloc((size_t)k * sizeof(int64_t));
+                double *err = malloc((size_t)m * sizeof(double)), *sums = malloc((size_t)(k * d) * sizeof(double));
+                double *want = malloc((size_t)(k * d) * sizeof(double)), inertia;
+                for (int pass = 0; pass < 2; pass++) {
+                    for (int64_t i = 0; i < k * d; i++) sums[i] = want[i] = 0.25 * (double)(i % 7) - 0.5;
+                    for (int64_t c = 0; c < k; c++) counts[c] = want_counts[c] = 3 + c;
+                    if (pass == 0 && f64)
+                        CHECK_OK(tsr_kmeans_chunk_f64(m, d, a.x64, ldx, a.xt64, ldxt, k, a.c64, a.cn64, lab, &inertia, sums, counts));
+                    else if (pass == 0)
+                        CHECK_OK(tsr_kmeans_chunk_f32(m, d, a.x32, ldx, a.xt32, ldxt, k, a.c32, a.cn32, lab, &inertia, sums, counts));
+                    else if (f64) {
+                        CHECK_OK(tsr_kmeans_label_f64(m, d, a.x64, ldx, a.xt64, ldxt, k, a.c64, a.cn64, lab, err));
+                        CHECK_OK(tsr_kmeans_accumulate_f64(m, d, a.x64, ldx, k, lab, err, &inertia, sums, counts));
+                    } else {
+                        CHECK_OK(tsr_kmeans_label_f32(m, d, a.x32, ldx, a.xt32, ldxt, k, a.c32, a.cn32, lab, err));
+                        CHECK_OK(tsr_kmeans_accumulate_f32(m, d, a.x32, ldx, k, lab, err, &inertia, sums, counts));
+                    }
+                    for (int64_t i = 0; i < m; i++) {
+                        for (int64_t t = 0; t < d; t++)
+                            want[lab[i] * d + t] = want[lab[i] * d + t] + (f64 ? a.x64[i * ldx + t] : (double)a.x32[i * ldx + t]);
+                        want_counts[lab[i]] += 1;
+                    }
+                    CHECK_SAME_BITS(want, sums, (size_t)(k * d) * sizeof(double), "sums from a start, %s d %lld f64 %d pass %d",
+                                    tsr_isa_name(isa), (long long)d, f64, pass);
+                    CHECK_SAME_BITS(want_counts, counts, (size_t)k * sizeof(int64_t), "counts from a start, d %lld", (long long)d);
+                }
+                chunk_case_free(&a);
+                free(lab); free(counts); free(want_counts); free(err); free(sums); free(want);
+            }
+}
+
 TSR_TEST(test_kmeans_label_and_accumulate_reject_bad_input) {
     float x[4] = {1, 2, 3, 4}, c[2] = {1, 2}, cn[1] = {5};
     int64_t lab[2] = {0, 0};
@@ -588,6 +631,7 @@ int main(void) {
     RUN(test_kmeans_assign_matches_fma_reference_on_every_isa);
     RUN(test_kmeans_chunk_matches_assign_and_sequential_sums_on_every_isa);
     RUN(test_kmeans_label_and_accumulate_give_the_chunk_bits_on_every_isa);
+    RUN(test_kmeans_sums_add_to_the_callers_values_on_every_isa);
     RUN(test_kmeans_label_and_accumulate_reject_bad_input);
     RUN(test_distance_rows_match_formula_symmetric_on_every_isa);
     RUN(test_distance_symmetric_equals_rows_on_every_isa);

@@ -61,6 +61,9 @@ CK_ROWS_VEC(double, f64, avx2, TSR_TARGET_AVX2, __m256d, 4, _mm256_loadu_pd, _mm
 /* a centre's sums: the generic loop (cluster_kmeans.h) */
 #define ck_add_row_f32_avx2 ck_add_row_f32
 #define ck_add_row_f64_avx2 ck_add_row_f64
+/* the k-means block: the generic one (cluster_kmeans.h) */
+#define ck_kmeans_block_f32_avx2 ck_kmeans_block_generic_f32_avx2
+#define ck_kmeans_block_f64_avx2 ck_kmeans_block_generic_f64_avx2
 /* the symmetric block: the rows' tiles, each also stored transposed from L1 (cluster_rows.h) */
 #define ck_sym_f32_avx2 ck_sym_generic_f32_avx2
 #define ck_sym_f64_avx2 ck_sym_generic_f64_avx2

@@ -35,11 +35,10 @@ TSR_TARGET_AVX512 CK_INLINE void ck_stream_f64_avx512(double *dst, const double 
 }
 TSR_TARGET_AVX512 CK_INLINE void ck_fence_avx512(void) { _mm_sfence(); }
 
-/* out[l] = row[bi[l]] for the CK_ROWS lanes: a one- or two-register permute within 16 / 32
- * centres (8 / 16 in double), 2 or 4 of them within 128 (float), else a gather (row has
- * CK_KPAD(k) readable values). */
-TSR_TARGET_AVX512 CK_INLINE void ck_lanes_f32_avx512(const float *row, int64_t k, const int32_t *bi, float *out) {
-    const __m512i idx = _mm512_loadu_si512(bi);
+/* lane l = row[idx[l]] for the CK_ROWS lanes (ck_lanes_f32_avx512: out[l] = row[bi[l]]): a one-
+ * or two-register permute within 16 / 32 centres (8 / 16 in double), 2 or 4 of them within 128
+ * (float), else a gather (row has CK_KPAD(k) readable values). */
+TSR_TARGET_AVX512 CK_INLINE __m512 ck_lanes512_f32(const float *row, int64_t k, __m512i idx) {
     __m512 v;
     if (k <= 16) v = _mm512_permutexvar_ps(idx, _mm512_loadu_ps(row));
     else if (k <= 32) v = _mm512_permutex2var_ps(_mm512_loadu_ps(row), idx, _mm512_loadu_ps(row + 16));
@@ -56,7 +55,10 @@ TSR_TARGET_AVX512 CK_INLINE void ck_lanes_f32_avx512(const float *row, int64_t k
             v = _mm512_mask_blend_ps(b6, v, w);
         }
     } else v = _mm512_i32gather_ps(idx, row, 4);
-    _mm512_storeu_ps(out, v);
+    return v;
+}
+TSR_TARGET_AVX512 CK_INLINE void ck_lanes_f32_avx512(const float *row, int64_t k, const int32_t *bi, float *out) {
+    _mm512_storeu_ps(out, ck_lanes512_f32(row, k, _mm512_loadu_si512(bi)));
 }
 TSR_TARGET_AVX512 CK_INLINE void ck_lanes_f64_avx512(const double *row, int64_t k, const int64_t *bi, double *out) {
     for (int h = 0; h < CK_ROWS; h += 8) {
@@ -73,24 +75,24 @@ TSR_TARGET_AVX512 CK_INLINE void ck_lanes_f64_avx512(const double *row, int64_t 
 TSR_TARGET_AVX512 CK_INLINE float ck_sqrtf1_avx512(float v) { return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(v))); }
 TSR_TARGET_AVX512 CK_INLINE double ck_sqrt1_avx512(double v) { return _mm_cvtsd_f64(_mm_sqrt_sd(_mm_setzero_pd(), _mm_set_sd(v))); }
 
-/* s[t] = s[t] + (double)x[t] for t < d, eight at a time (the generic loop was left scalar:
- * 6 ns per row at d = 20) */
+/* s[t] = s[t] + (double)x[t] for t < d, eight at a time on the aligned, padded row s (its lanes
+ * past d add zeros: whole-vector stores and loads, which forward to the next add to the same
+ * centre; masked ones do not) */
 TSR_TARGET_AVX512 CK_INLINE void ck_add_row_f32_avx512(double *s, const float *x, int64_t d) {
     int64_t t = 0;
     for (; t + 8 <= d; t += 8)
-        _mm512_storeu_pd(s + t, _mm512_add_pd(_mm512_loadu_pd(s + t), _mm512_cvtps_pd(_mm256_loadu_ps(x + t))));
+        _mm512_store_pd(s + t, _mm512_add_pd(_mm512_load_pd(s + t), _mm512_cvtps_pd(_mm256_loadu_ps(x + t))));
     if (t < d) {
         const __mmask8 m = (__mmask8)((1u << (d - t)) - 1u);
-        _mm512_mask_storeu_pd(s + t, m, _mm512_add_pd(_mm512_maskz_loadu_pd(m, s + t),
-                                                      _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + t))));
+        _mm512_store_pd(s + t, _mm512_add_pd(_mm512_load_pd(s + t), _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + t))));
     }
 }
 TSR_TARGET_AVX512 CK_INLINE void ck_add_row_f64_avx512(double *s, const double *x, int64_t d) {
     int64_t t = 0;
-    for (; t + 8 <= d; t += 8) _mm512_storeu_pd(s + t, _mm512_add_pd(_mm512_loadu_pd(s + t), _mm512_loadu_pd(x + t)));
+    for (; t + 8 <= d; t += 8) _mm512_store_pd(s + t, _mm512_add_pd(_mm512_load_pd(s + t), _mm512_loadu_pd(x + t)));
     if (t < d) {
         const __mmask8 m = (__mmask8)((1u << (d - t)) - 1u);
-        _mm512_mask_storeu_pd(s + t, m, _mm512_add_pd(_mm512_maskz_loadu_pd(m, s + t), _mm512_maskz_loadu_pd(m, x + t)));
+        _mm512_store_pd(s + t, _mm512_add_pd(_mm512_load_pd(s + t), _mm512_maskz_loadu_pd(m, x + t)));
     }
 }
 
@@ -103,6 +105,9 @@ CK_ROWS_VEC(double, f64, avx512, TSR_TARGET_AVX512, __m512d, 8, _mm512_loadu_pd,
             _mm512_setzero_pd, _mm512_sub_pd, _mm512_fmadd_pd, _mm512_add_pd, CK_ABS512_PD, _mm512_sqrt_pd, fma, fabs,
             ck_sqrt1_avx512)
 
+/* the k-means float block: explicit (cluster_kmeans_avx512.h); in double the generic one */
+#include "cluster_kmeans_avx512.h"
+#define ck_kmeans_block_f64_avx512 ck_kmeans_block_generic_f64_avx512
 /* the symmetric block: the explicit float kernel (cluster_sym_avx512.c), the generic one (tile
  * transposed from L1) in double */
 #define ck_sym_f32_avx512 tsr_cluster_sym_f32_avx512

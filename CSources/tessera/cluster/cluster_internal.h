@@ -25,13 +25,14 @@ typedef struct cluster_kernels {
     void (*assign_f64)(int64_t m, int64_t d, const double *x, int64_t ldx, int64_t k, const double *c,
                        const double *cnorm, int64_t *labels, double *xt);
     /* one Lloyd chunk of m rows: labels, *inertia, and (sums != NULL) sums/counts added to;
-     * xt: the rows transposed (stride ldxt); scratch: d × (CK_ROWS + CK_KPAD(k)) */
+     * xt: the rows transposed (stride ldxt); scratch: d × (CK_KM_ROWS + CK_KPAD(k)); acc (with
+     * sums): k × CK_KM_DPAD(d) doubles, 64-byte aligned */
     void (*kmeans_chunk_f32)(int64_t m, int64_t d, const float *x, int64_t ldx, const float *xt, int64_t ldxt,
                              int64_t k, const float *c, const float *cnorm, int64_t *labels, double *inertia,
-                             double *sums, int64_t *counts, float *scratch);
+                             double *sums, int64_t *counts, float *scratch, double *acc);
     void (*kmeans_chunk_f64)(int64_t m, int64_t d, const double *x, int64_t ldx, const double *xt, int64_t ldxt,
                              int64_t k, const double *c, const double *cnorm, int64_t *labels, double *inertia,
-                             double *sums, int64_t *counts, double *scratch);
+                             double *sums, int64_t *counts, double *scratch, double *acc);
     /* the chunk's assignment half: labels and err[i] = row i's inertia term; scratch as the chunk's */
     void (*kmeans_label_f32)(int64_t m, int64_t d, const float *x, int64_t ldx, const float *xt, int64_t ldxt,
                              int64_t k, const float *c, const float *cnorm, int64_t *labels, double *err,
@@ -40,11 +41,11 @@ typedef struct cluster_kernels {
                              int64_t k, const double *c, const double *cnorm, int64_t *labels, double *err,
                              double *scratch);
     /* sums[labels[i]*d + t] += (double)x_it and counts[labels[i]] += 1 for i < m in row order
-     * (labels checked by the caller: 0 <= labels[i] < k) */
-    void (*kmeans_sums_f32)(int64_t m, int64_t d, const float *x, int64_t ldx, const int64_t *labels, double *sums,
-                            int64_t *counts);
-    void (*kmeans_sums_f64)(int64_t m, int64_t d, const double *x, int64_t ldx, const int64_t *labels, double *sums,
-                            int64_t *counts);
+     * (labels checked by the caller: 0 <= labels[i] < k); acc as the chunk's */
+    void (*kmeans_sums_f32)(int64_t m, int64_t d, const float *x, int64_t ldx, int64_t k, const int64_t *labels,
+                            double *sums, int64_t *counts, double *acc);
+    void (*kmeans_sums_f64)(int64_t m, int64_t d, const double *x, int64_t ldx, int64_t k, const int64_t *labels,
+                            double *sums, int64_t *counts, double *acc);
     /* rows i0..i1 of the n × n matrix (not cosine) into out (stride ldo), streaming stores */
     void (*rows_f32)(int metric, int64_t n, int64_t d, const float *xt, int64_t ldxt, const float *x, int64_t ldx,
                      int64_t i0, int64_t i1, float *out, int64_t ldo);
@@ -67,6 +68,10 @@ typedef struct cluster_kernels {
 
 /* Rows per k-means assignment block (the lanes of the transposed scratch). */
 #define CK_ROWS 16
+/* Rows per block of the k-means chunk and label kernels (two groups of CK_ROWS lanes). */
+#define CK_KM_ROWS (2 * CK_ROWS)
+/* Doubles per row of the k-means kernels' aligned copy of the sums (whole 64-byte lines). */
+#define CK_KM_DPAD(d) (((d) + 7) / 8 * 8)
 /* Centres per feature in the chunk kernel's transposed copy (zero-padded to whole pairs of
  * vectors: the AVX-512 float lookup reads 32-centre tables). */
 #define CK_KPAD(k) (((k) + 31) / 32 * 32)

@@ -66,13 +66,30 @@
         }                                                                                               \
     }
 
-/* s[t] = s[t] + (double)x[t] for t < d (a centre's sums); ISAs with their own name it
- * ck_add_row_{f32,f64}_ISA, the others alias these */
+/* s[t] = s[t] + (double)x[t] for t < d (a centre's sums; s: a row of the aligned copy below, whose
+ * padding past d an ISA may add zeros to); ISAs with their own name it ck_add_row_{f32,f64}_ISA,
+ * the others alias these */
 CK_INLINE void ck_add_row_f32(double *restrict s, const float *restrict x, int64_t d) {
     for (int64_t t = 0; t < d; t++) s[t] = s[t] + (double)x[t];
 }
 CK_INLINE void ck_add_row_f64(double *restrict s, const double *restrict x, int64_t d) {
     for (int64_t t = 0; t < d; t++) s[t] = s[t] + x[t];
+}
+
+/* The sums are added to in a copy with rows of CK_KM_DPAD(d) doubles (acc: 64-byte aligned,
+ * k · CK_KM_DPAD(d) doubles), copied in first and back at the end: the same additions in the same
+ * order, but no row straddles a cache line (the caller's rows of d doubles do: a store and the
+ * next row's load of the same centre then missed store-to-load forwarding, 3x the time at d = 20). */
+CK_INLINE double *ck_sums_in(const double *sums, int64_t k, int64_t d, double *acc) {
+    const int64_t dp = CK_KM_DPAD(d);
+    for (int64_t c = 0; c < k; c++)
+        for (int64_t t = 0; t < dp; t++) acc[c * dp + t] = t < d ? sums[c * d + t] : 0;
+    return acc;
+}
+CK_INLINE void ck_sums_out(const double *acc, int64_t k, int64_t d, double *sums) {
+    const int64_t dp = CK_KM_DPAD(d);
+    for (int64_t c = 0; c < k; c++)
+        for (int64_t t = 0; t < d; t++) sums[c * d + t] = acc[c * dp + t];
 }
 
 CK_ASSIGN(float, f32, fmaf, int32_t)
@@ -81,9 +98,11 @@ CK_ASSIGN(double, f64, fma, int64_t)
 /* The k-means kernels of one ISA and element type: ck_assign_, ck_kmeans_chunk_, ck_kmeans_sums_
  * (the chunk's accumulation half for given labels) and
  * ck_kmeans_label_ (the chunk's assignment half: labels and per-row errors). ck_kmeans_block_
- * is one block of nb <= CK_ROWS rows starting at row i0: bi[l] its labels, e[l] its errors
+ * is one block of nb <= CK_KM_ROWS rows starting at row i0: bi[l] its labels, e[l] its errors
  * Σ_t ((double)x_t − (double)c_t)² in feature order; ct: the centres transposed, kp values per
- * feature; scratch: d × CK_ROWS (the last partial block's rows, transposed and zero-padded). */
+ * feature; scratch: d × CK_KM_ROWS (the block's rows, transposed, a partial block zero-padded).
+ * Each ISA names its ck_kmeans_block_{f32,f64}_ISA: its own, or ck_kmeans_block_generic_ (two
+ * groups of CK_ROWS lanes, one after the other). */
 #define CK_KMEANS_T(T, SFX, ISA, TARGET, IDX)                                                                \
     TARGET static void ck_assign_##SFX##_##ISA(int64_t m, int64_t d, const T *x, int64_t ldx, int64_t k, \
                                               const T *c, const T *cn, int64_t *labels, T *xt) {          \
@@ -98,12 +117,13 @@ CK_ASSIGN(double, f64, fma, int64_t)
     /* the centres transposed, CK_KPAD(k) zero-padded values per feature (for ck_lanes_) */             \
     TARGET CK_INLINE T *ck_kmeans_centres_##SFX##_##ISA(int64_t d, int64_t k, const T *c, T *scratch) {  \
         const int64_t kp = CK_KPAD(k);                                                                  \
-        T *ct = scratch + d * CK_ROWS;                                                                  \
+        T *ct = scratch + d * CK_KM_ROWS;                                                               \
         for (int64_t t = 0; t < d; t++)                                                                 \
             for (int64_t q = 0; q < kp; q++) ct[t * kp + q] = q < k ? c[q * d + t] : 0;                 \
         return ct;                                                                                      \
     }                                                                                                   \
-    TARGET CK_INLINE void ck_kmeans_block_##SFX##_##ISA(int64_t i0, int64_t nb, int64_t d, const T *x,   \
+    /* CK_ROWS lanes: rows i0 .. i0 + nb − 1 (nb <= CK_ROWS) into scratch (d × CK_ROWS), then theirs */ \
+    TARGET CK_INLINE void ck_kmeans_lanes_##SFX##_##ISA(int64_t i0, int64_t nb, int64_t d, const T *x,   \
                                                        int64_t ldx, const T *xt, int64_t ldxt, int64_t k, \
                                                        const T *c, const T *cn, const T *ct, T *scratch, \
                                                        IDX *bi, double *e) {                            \
@@ -129,24 +149,36 @@ CK_ASSIGN(double, f64, fma, int64_t)
             }                                                                                           \
         }                                                                                               \
     }                                                                                                   \
+    TARGET CK_INLINE void ck_kmeans_block_generic_##SFX##_##ISA(int64_t i0, int64_t nb, int64_t d, const T *x, \
+                                                               int64_t ldx, const T *xt, int64_t ldxt,    \
+                                                               int64_t k, const T *c, const T *cn,        \
+                                                               const T *ct, T *scratch, IDX *bi, double *e) { \
+        for (int64_t h = 0; h < nb; h += CK_ROWS)                                                       \
+            ck_kmeans_lanes_##SFX##_##ISA(i0 + h, nb - h < CK_ROWS ? nb - h : CK_ROWS, d, x, ldx, xt, ldxt, k, \
+                                          c, cn, ct, scratch + h * d, bi + h, e + h);                   \
+    }                                                                                                   \
     TARGET static void ck_kmeans_chunk_##SFX##_##ISA(int64_t m, int64_t d, const T *x, int64_t ldx,      \
                                                     const T *xt, int64_t ldxt, int64_t k, const T *c,   \
                                                     const T *cn, int64_t *labels, double *inertia,      \
-                                                    double *sums, int64_t *counts, T *scratch) {        \
+                                                    double *sums, int64_t *counts, T *scratch,          \
+                                                    double *acc) {                                      \
         const T *ct = ck_kmeans_centres_##SFX##_##ISA(d, k, c, scratch);                                \
+        const int64_t dp = CK_KM_DPAD(d);                                                               \
+        if (sums) ck_sums_in(sums, k, d, acc);                                                          \
         double total = 0;                                                                               \
-        for (int64_t i0 = 0; i0 < m; i0 += CK_ROWS) {                                                   \
-            const int64_t nb = m - i0 < CK_ROWS ? m - i0 : CK_ROWS;                                     \
-            IDX bi[CK_ROWS];                                                                            \
-            double e[CK_ROWS];                                                                          \
+        for (int64_t i0 = 0; i0 < m; i0 += CK_KM_ROWS) {                                                \
+            const int64_t nb = m - i0 < CK_KM_ROWS ? m - i0 : CK_KM_ROWS;                               \
+            IDX bi[CK_KM_ROWS];                                                                         \
+            double e[CK_KM_ROWS];                                                                       \
             ck_kmeans_block_##SFX##_##ISA(i0, nb, d, x, ldx, xt, ldxt, k, c, cn, ct, scratch, bi, e);    \
             for (int64_t l = 0; l < nb; l++) { labels[i0 + l] = bi[l]; total = total + e[l]; }          \
             if (sums)                                                                                   \
                 for (int64_t l = 0; l < nb; l++) {                                                      \
-                    ck_add_row_##SFX##_##ISA(sums + bi[l] * d, x + (i0 + l) * ldx, d);                  \
+                    ck_add_row_##SFX##_##ISA(acc + bi[l] * dp, x + (i0 + l) * ldx, d);                  \
                     counts[bi[l]] += 1;                                                                 \
                 }                                                                                       \
         }                                                                                               \
+        if (sums) ck_sums_out(acc, k, d, sums);                                                         \
         *inertia = total;                                                                               \
     }                                                                                                   \
     TARGET static void ck_kmeans_label_##SFX##_##ISA(int64_t m, int64_t d, const T *x, int64_t ldx,      \
@@ -154,21 +186,26 @@ CK_ASSIGN(double, f64, fma, int64_t)
                                                     const T *cn, int64_t *labels, double *err,          \
                                                     T *scratch) {                                       \
         const T *ct = ck_kmeans_centres_##SFX##_##ISA(d, k, c, scratch);                                \
-        for (int64_t i0 = 0; i0 < m; i0 += CK_ROWS) {                                                   \
-            const int64_t nb = m - i0 < CK_ROWS ? m - i0 : CK_ROWS;                                     \
-            IDX bi[CK_ROWS];                                                                            \
-            double e[CK_ROWS];                                                                          \
+        for (int64_t i0 = 0; i0 < m; i0 += CK_KM_ROWS) {                                                \
+            const int64_t nb = m - i0 < CK_KM_ROWS ? m - i0 : CK_KM_ROWS;                               \
+            IDX bi[CK_KM_ROWS];                                                                         \
+            double e[CK_KM_ROWS];                                                                       \
             ck_kmeans_block_##SFX##_##ISA(i0, nb, d, x, ldx, xt, ldxt, k, c, cn, ct, scratch, bi, e);    \
             for (int64_t l = 0; l < nb; l++) { labels[i0 + l] = bi[l]; err[i0 + l] = e[l]; }            \
         }                                                                                               \
     }                                                                                                   \
-    /* the chunk's sums half for given labels (checked by the caller), rows in order */                 \
+    /* the chunk's sums half for given labels (checked by the caller), rows in order; acc as the     \
+     * chunk kernel's */                                                                                \
     TARGET static void ck_kmeans_sums_##SFX##_##ISA(int64_t m, int64_t d, const T *x, int64_t ldx,       \
-                                                   const int64_t *labels, double *sums, int64_t *counts) { \
+                                                   int64_t k, const int64_t *labels, double *sums,     \
+                                                   int64_t *counts, double *acc) {                      \
+        const int64_t dp = CK_KM_DPAD(d);                                                               \
+        ck_sums_in(sums, k, d, acc);                                                                    \
         for (int64_t i = 0; i < m; i++) {                                                               \
-            ck_add_row_##SFX##_##ISA(sums + labels[i] * d, x + i * ldx, d);                             \
+            ck_add_row_##SFX##_##ISA(acc + labels[i] * dp, x + i * ldx, d);                             \
             counts[labels[i]] += 1;                                                                     \
         }                                                                                               \
+        ck_sums_out(acc, k, d, sums);                                                                   \
     }
 
 #endif /* TSR_CLUSTER_KMEANS_H */

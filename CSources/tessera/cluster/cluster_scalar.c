@@ -46,6 +46,9 @@ CK_INLINE void ck_lanes_f64_scalar(const double *row, int64_t k, const int64_t *
 /* a centre's sums: the generic loop (cluster_kmeans.h) */
 #define ck_add_row_f32_scalar ck_add_row_f32
 #define ck_add_row_f64_scalar ck_add_row_f64
+/* the k-means block: the generic one (cluster_kmeans.h) */
+#define ck_kmeans_block_f32_scalar ck_kmeans_block_generic_f32_scalar
+#define ck_kmeans_block_f64_scalar ck_kmeans_block_generic_f64_scalar
 /* the symmetric block: the rows' tiles, each also stored transposed from L1 (cluster_rows.h) */
 #define ck_sym_f32_scalar ck_sym_generic_f32_scalar
 #define ck_sym_f64_scalar ck_sym_generic_f64_scalar

@@ -132,39 +132,44 @@ static tsr_status check_chunk(const char *fn, int64_t m, int64_t d, const void *
     return TSR_OK;
 }
 
-tsr_status tsr_kmeans_chunk_f32(int64_t m, int64_t d, const float *x, int64_t ldx, const float *xt, int64_t ldxt,
-                                int64_t k, const float *centers, const float *cnorm, int64_t *labels,
-                                double *inertia, double *sums, int64_t *counts) {
-    tsr_status s = check_chunk("tsr_kmeans_chunk_f32", m, d, x, ldx, xt, ldxt, k, centers, cnorm, labels, inertia,
-                               sums, counts);
-    if (s != TSR_OK) return s;
-    *inertia = 0;
-    if (m == 0) return TSR_OK;
-    TSR_CHECK_ARG(k <= INT32_MAX && d <= INT64_MAX / 8 / (CK_ROWS + CK_KPAD(k)), "tsr_kmeans_chunk_f32: k = %lld, d = %lld too large",
-                  (long long)k, (long long)d);
-    float *scratch = malloc((size_t)(d * (CK_ROWS + CK_KPAD(k))) * sizeof(float));
-    if (!scratch) return tsr_error(TSR_ENOMEM, "tsr_kmeans_chunk_f32: no memory for scratch (d = %lld, k = %lld)", (long long)d, (long long)k);
-    kernels()->kmeans_chunk_f32(m, d, x, ldx, xt, ldxt, k, centers, cnorm, labels, inertia, sums, counts, scratch);
-    free(scratch);
+/* The chunk kernels' scratch (d × (CK_KM_ROWS + CK_KPAD(k)) elements of `elem` bytes) and, with
+ * sums, their aligned copy of the sums after it (k × CK_KM_DPAD(d) doubles, 64-byte aligned): one
+ * allocation in *scratch (tsr_free), *acc the copy (NULL without sums). */
+static tsr_status chunk_scratch(const char *fn, int64_t d, int64_t k, size_t elem, int with_sums, void **scratch,
+                                double **acc) {
+    *scratch = NULL;
+    *acc = NULL;
+    TSR_CHECK_ARG(k <= INT32_MAX && d <= INT64_MAX / 8 / (CK_KM_ROWS + CK_KPAD(k)), "%s: k = %lld, d = %lld too large",
+                  fn, (long long)k, (long long)d);
+    const size_t head = ((size_t)(d * (CK_KM_ROWS + CK_KPAD(k))) * elem + 63) / 64 * 64;
+    const size_t bytes = head + (with_sums ? (size_t)k * (size_t)CK_KM_DPAD(d) * sizeof(double) : 0);
+    char *p = tsr_malloc(bytes);
+    if (!p) return tsr_error(TSR_ENOMEM, "%s: no memory for scratch (d = %lld, k = %lld)", fn, (long long)d, (long long)k);
+    *scratch = p;
+    if (with_sums) *acc = (double *)(p + head);
     return TSR_OK;
 }
 
-tsr_status tsr_kmeans_chunk_f64(int64_t m, int64_t d, const double *x, int64_t ldx, const double *xt, int64_t ldxt,
-                                int64_t k, const double *centers, const double *cnorm, int64_t *labels,
-                                double *inertia, double *sums, int64_t *counts) {
-    tsr_status s = check_chunk("tsr_kmeans_chunk_f64", m, d, x, ldx, xt, ldxt, k, centers, cnorm, labels, inertia,
-                               sums, counts);
-    if (s != TSR_OK) return s;
-    *inertia = 0;
-    if (m == 0) return TSR_OK;
-    TSR_CHECK_ARG(k <= INT32_MAX && d <= INT64_MAX / 8 / (CK_ROWS + CK_KPAD(k)), "tsr_kmeans_chunk_f64: k = %lld, d = %lld too large",
-                  (long long)k, (long long)d);
-    double *scratch = malloc((size_t)(d * (CK_ROWS + CK_KPAD(k))) * sizeof(double));
-    if (!scratch) return tsr_error(TSR_ENOMEM, "tsr_kmeans_chunk_f64: no memory for scratch (d = %lld, k = %lld)", (long long)d, (long long)k);
-    kernels()->kmeans_chunk_f64(m, d, x, ldx, xt, ldxt, k, centers, cnorm, labels, inertia, sums, counts, scratch);
-    free(scratch);
-    return TSR_OK;
-}
+#define CK_CHUNK_DRIVER(T, SFX)                                                                              \
+    tsr_status tsr_kmeans_chunk_##SFX(int64_t m, int64_t d, const T *x, int64_t ldx, const T *xt, int64_t ldxt, \
+                                      int64_t k, const T *centers, const T *cnorm, int64_t *labels,         \
+                                      double *inertia, double *sums, int64_t *counts) {                     \
+        static const char fn[] = "tsr_kmeans_chunk_" #SFX;                                                  \
+        tsr_status s = check_chunk(fn, m, d, x, ldx, xt, ldxt, k, centers, cnorm, labels, inertia, sums, counts); \
+        if (s != TSR_OK) return s;                                                                          \
+        *inertia = 0;                                                                                       \
+        if (m == 0) return TSR_OK;                                                                          \
+        void *scratch;                                                                                      \
+        double *acc;                                                                                        \
+        if ((s = chunk_scratch(fn, d, k, sizeof(T), sums != NULL, &scratch, &acc)) != TSR_OK) return s;     \
+        kernels()->kmeans_chunk_##SFX(m, d, x, ldx, xt, ldxt, k, centers, cnorm, labels, inertia, sums, counts, \
+                                      scratch, acc);                                                        \
+        tsr_free(scratch);                                                                                  \
+        return TSR_OK;                                                                                      \
+    }
+
+CK_CHUNK_DRIVER(float, f32)
+CK_CHUNK_DRIVER(double, f64)
 
 /* The split Lloyd chunk: the labels with per-row errors, then the accumulation of given labels
  * (the kernel table: the same additions in the same order on every ISA). */
@@ -177,12 +182,11 @@ tsr_status tsr_kmeans_chunk_f64(int64_t m, int64_t d, const double *x, int64_t l
         TSR_CHECK_ARG(ldxt >= m, "%s: ldxt %lld is smaller than m = %lld", fn, (long long)ldxt, (long long)m); \
         TSR_CHECK_ARG(m == 0 || (xt && err), "%s: xt and err must not be NULL", fn);                        \
         if (m == 0) return TSR_OK;                                                                          \
-        TSR_CHECK_ARG(k <= INT32_MAX && d <= INT64_MAX / 8 / (CK_ROWS + CK_KPAD(k)), "%s: k = %lld, d = %lld too large", \
-                      fn, (long long)k, (long long)d);                                                      \
-        T *scratch = malloc((size_t)(d * (CK_ROWS + CK_KPAD(k))) * sizeof(T));                              \
-        if (!scratch) return tsr_error(TSR_ENOMEM, "%s: no memory for scratch (d = %lld, k = %lld)", fn, (long long)d, (long long)k); \
+        void *scratch;                                                                                      \
+        double *acc;                                                                                        \
+        if ((s = chunk_scratch(fn, d, k, sizeof(T), 0, &scratch, &acc)) != TSR_OK) return s;                \
         kernels()->kmeans_label_##SFX(m, d, x, ldx, xt, ldxt, k, centers, cnorm, labels, err, scratch);     \
-        free(scratch);                                                                                      \
+        tsr_free(scratch);                                                                                  \
         return TSR_OK;                                                                                      \
     }                                                                                                       \
     tsr_status tsr_kmeans_accumulate_##SFX(int64_t m, int64_t d, const T *x, int64_t ldx, int64_t k,       \
@@ -199,10 +203,19 @@ tsr_status tsr_kmeans_chunk_f64(int64_t m, int64_t d, const double *x, int64_t l
         for (int64_t i = 0; i < m; i++)                                                                     \
             TSR_CHECK_ARG(labels[i] >= 0 && labels[i] < k, "%s: labels[%lld] = %lld outside 0..<%lld", fn,    \
                           (long long)i, (long long)labels[i], (long long)k);                                \
+        double *acc = NULL;                                                                                 \
+        if (sums && m > 0) {                                                                                \
+            TSR_CHECK_ARG(k <= INT32_MAX && d <= INT64_MAX / 8 / k - 8, "%s: k = %lld, d = %lld too large", fn, \
+                          (long long)k, (long long)d);                                                      \
+            acc = tsr_malloc((size_t)k * (size_t)CK_KM_DPAD(d) * sizeof(double));                           \
+            if (!acc) return tsr_error(TSR_ENOMEM, "%s: no memory for the sums' copy (d = %lld, k = %lld)", fn, \
+                                       (long long)d, (long long)k);                                         \
+        }                                                                                                   \
         double total = 0;                                                                                   \
         for (int64_t i = 0; i < m; i++) total = total + err[i];                                             \
         *inertia = total;                                                                                   \
-        if (sums && m > 0) kernels()->kmeans_sums_##SFX(m, d, x, ldx, labels, sums, counts);               \
+        if (acc) kernels()->kmeans_sums_##SFX(m, d, x, ldx, k, labels, sums, counts, acc);                  \
+        tsr_free(acc);                                                                                      \
         return TSR_OK;                                                                                      \
     }
 
