@@ -123,19 +123,54 @@ public final class KVCache: @unchecked Sendable {
                 case .float32:
                     (dst.assumingMemoryBound(to: Float.self) + row).update(from: from, count: headDim)
                 case .bfloat16:
-                    let o = dst.assumingMemoryBound(to: UInt16.self) + row
-                    for e in 0..<headDim { o[e] = KVCache.bfloat16Bits(from[e]) }
+                    KVCache.bfloat16Row(from, dst.assumingMemoryBound(to: UInt16.self) + row, headDim)
                 case .float16:
-                    let o = dst.assumingMemoryBound(to: UInt16.self) + row
-                    for e in 0..<headDim { o[e] = KVCache.float16Bits(from[e]) }
+                    KVCache.float16Row(from, dst.assumingMemoryBound(to: UInt16.self) + row, headDim)
                 }
             }
         }
     }
 
-    /// `tsr_f32_to_f16(x)`, inlined for the values a cache meets (normal halves: a decode step
-    /// stores thousands per sequence, and a call per element cost ~4 % of a 16-stream step);
-    /// subnormals, overflow, infinities and NaN go to the C function. Round to nearest even.
+    /// `n` floats as IEEE halves, the bits of `tsr_f32_to_f16` (round to nearest even). A step
+    /// stores thousands per sequence, so a row whose values all become normal halves (what a
+    /// cache meets) takes a branch-free loop the compiler vectorises; a row with a subnormal,
+    /// overflowing, infinite or NaN value goes element by element.
+    static func float16Row(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, _ n: Int) {
+        var outside: UInt32 = 0
+        for e in 0..<n {   // |x| in [2^-14, 65520): (a - lo) < span, unsigned
+            let a = src[e].bitPattern & 0x7FFF_FFFF
+            outside |= (a &- 0x3880_0000) >= (0x477F_F000 - 0x3880_0000) ? 1 : 0
+        }
+        guard outside == 0 else {
+            for e in 0..<n { dst[e] = float16Bits(src[e]) }
+            return
+        }
+        for e in 0..<n {
+            let u = src[e].bitPattern, a = u & 0x7FFF_FFFF, mant = a & 0x7F_FFFF
+            let h = ((a >> 23) &- 112) << 10 | mant >> 13
+            // + 1 when the dropped 13 bits are above half, or exactly half and h is odd
+            let up = ((mant & 0x1FFF) &+ (h & 1) &+ 0xFFF) >> 13
+            dst[e] = UInt16(truncatingIfNeeded: (u >> 16) & 0x8000 | (h &+ up))
+        }
+    }
+
+    /// `n` floats as bfloat16, the bits of `tsr_f32_to_bf16`: branch-free unless a NaN is in
+    /// the row.
+    static func bfloat16Row(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, _ n: Int) {
+        var nan: UInt32 = 0
+        for e in 0..<n { nan |= src[e].bitPattern & 0x7FFF_FFFF > 0x7F80_0000 ? 1 : 0 }
+        guard nan == 0 else {
+            for e in 0..<n { dst[e] = bfloat16Bits(src[e]) }
+            return
+        }
+        for e in 0..<n {
+            let u = src[e].bitPattern
+            dst[e] = UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
+        }
+    }
+
+    /// `tsr_f32_to_f16(x)` for one value: normal halves inline, subnormals, overflow,
+    /// infinities and NaN by the C function. Round to nearest even.
     @inline(__always) static func float16Bits(_ x: Float) -> UInt16 {
         let u = x.bitPattern, a = u & 0x7FFF_FFFF
         guard a >= 0x3880_0000, a < 0x477F_F000 else { return tsr_f32_to_f16(x) }

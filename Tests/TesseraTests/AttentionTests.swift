@@ -101,6 +101,29 @@ struct AttentionTests {
             if KVCache.bfloat16Bits(x) != KVCache.libraryBfloat16Bits(x) { bad16b += 1 }
         }
         #expect(bad16 == 0 && bad16b == 0, "f16: \(bad16), bf16: \(bad16b) of \(xs.count) values differ")
+        // whole rows: the vectorised loop (rows of normal values) and the element-by-element
+        // one (a row with one special value), at row lengths around the vector widths
+        var badRows = 0
+        var rs: UInt64 = 12345
+        for n in [1, 7, 16, 31, 64, 67, 256] {
+            for special in [false, true] {
+                for _ in 0..<40 {
+                    var row = (0..<n).map { _ -> Float in
+                        rs ^= rs << 13; rs ^= rs >> 7; rs ^= rs << 17
+                        return Float(bitPattern: 0x3900_0000 &+ UInt32(truncatingIfNeeded: rs) % 0x0E00_0000)
+                            * ((rs >> 40) & 1 == 0 ? 1 : -1)
+                    }
+                    if special { row[Int(rs % UInt64(n))] = xs[Int(rs >> 20) % 25] }
+                    var h = [UInt16](repeating: 0, count: n), b = h
+                    row.withUnsafeBufferPointer { r in
+                        KVCache.float16Row(r.baseAddress!, &h, n)
+                        KVCache.bfloat16Row(r.baseAddress!, &b, n)
+                    }
+                    if h != row.map(KVCache.libraryFloat16Bits) || b != row.map(KVCache.libraryBfloat16Bits) { badRows += 1 }
+                }
+            }
+        }
+        #expect(badRows == 0, "\(badRows) rows differ from the C conversions")
     }
 
     @Test func kvCacheDecodeIsBatchInvariant() throws {

@@ -224,6 +224,19 @@ def emit(rec):
     print(json.dumps(rec, sort_keys=True), flush=True)
 
 
+def engine_counters(base):
+    """The engine's cumulative step count and seconds by forward part / phase (from /metrics)."""
+    try:
+        m = httpx.get(base + "/metrics", timeout=10).text
+    except httpx.HTTPError:
+        return None
+    c = {k: float(v) for k, v in re.findall(r'tessera_forward_seconds_total\{part="(\w+)"\} ([0-9.e+-]+)', m)}
+    c.update({"phase_" + k: float(v) for k, v in re.findall(r'tessera_engine_seconds_total\{phase="(\w+)"\} ([0-9.e+-]+)', m)})
+    steps = re.search(r"^tessera_engine_steps_total ([0-9.e+-]+)", m, re.M)
+    c["steps"] = float(steps.group(1)) if steps else 0.0
+    return c
+
+
 def note(s):
     print(s, file=sys.stderr, flush=True)
 
@@ -242,6 +255,12 @@ def generate_rate(tessera, model, tokens, env, sampled=False, kv_cache=None):
     if int(m.group(1)) != tokens:
         raise RuntimeError("tessera generate made %s tokens, not %d" % (m.group(1), tokens))
     return float(m.group(2))
+
+
+def per_step(c):
+    """Milliseconds per engine step of each forward part and phase, from summed counter deltas."""
+    steps = c.get("steps", 0.0)
+    return {k: round(1000 * v / steps, 3) for k, v in sorted(c.items()) if k != "steps"} if steps else {}
 
 
 def bench_model(a, model, env):
@@ -268,13 +287,19 @@ def bench_model(a, model, env):
         stream_counts = [] if a.single_only else a.streams or ([1, 4, 16] if a.quick else [1, 4, 16, 32])
         rates = {(w, n): [] for w, _ in servers for n in stream_counts}
         ttfts = {(w, n): [] for w, _ in servers for n in stream_counts}
+        parts = {(w, n): {} for w, _ in servers for n in stream_counts}   # engine seconds over the runs
         loads = []
         for r in range(a.rounds):
             for n in stream_counts:
                 order = servers if r % 2 == 0 else servers[::-1]
                 for w, s in order:
                     loads.append(float(loadavg()))
+                    c0 = engine_counters(s.base) if w != "peer" else None
                     rate, tt = asyncio.run(concurrent(s.base, name, n, a.tokens))
+                    c1 = engine_counters(s.base) if c0 else None
+                    if c0 and c1:
+                        for k in c1:
+                            parts[(w, n)][k] = parts[(w, n)].get(k, 0.0) + c1[k] - c0.get(k, 0.0)
                     rates[(w, n)].append(rate)
                     ttfts[(w, n)].extend(tt)
                     note("serve %s: round %d, %d streams, %s: %.1f tok/s, TTFT p50 %.3f s" % (name, r, n, w, rate, pct(tt, 0.5)))
@@ -285,7 +310,8 @@ def bench_model(a, model, env):
                    "ours_max": hi, "scaling_vs_1_stream": m / one, "threads": a.threads, "rounds": a.rounds,
                    "tokens_per_stream": a.tokens, "ttft_p50_s": pct(ttfts[("ours", n)], 0.5),
                    "ttft_p99_s": pct(ttfts[("ours", n)], 0.99), "loadavg_median": statistics.median(loads),
-                   "loadavg_max": max(loads), "kv_cache": a.kv_cache or "default", "ours_runs": rates[("ours", n)]}
+                   "loadavg_max": max(loads), "kv_cache": a.kv_cache or "default", "ours_runs": rates[("ours", n)],
+                   "ms_per_step": per_step(parts[("ours", n)])}
             if peer:
                 pm, plo, phi = summary(rates[("peer", n)])
                 rec.update(baseline_name="llama-server (llama.cpp, llama-cpp-python %s sdist)" % a.peer_version,
@@ -309,7 +335,8 @@ def bench_model(a, model, env):
                       "scaling_vs_1_stream": m / one, "baseline_scaling_vs_1_stream": km / om,
                       "ttft_p99_s": rec["ttft_p99_s"], "baseline_ttft_p99_s": pct(ttfts[("kv", n)], 0.99),
                       "threads": a.threads, "rounds": a.rounds, "loadavg_median": statistics.median(loads),
-                      "loadavg_max": max(loads)})
+                      "loadavg_max": max(loads), "ms_per_step": per_step(parts[("ours", n)]),
+                      "baseline_ms_per_step": per_step(parts[("kv", n)])})
             if peer:
                 o99, p99 = rec["ttft_p99_s"], rec["baseline_ttft_p99_s"]
                 emit({"case": "serve %s TTFT p99, %d streams" % (name, n), "unit": "s", "ours": o99,
