@@ -8,9 +8,11 @@ internal import CTessera
 /// cache in place (strides), whatever q_len. `truncate(to:)` rolls back rejected
 /// speculative tokens. Not thread-safe for concurrent mutation; reads may run concurrently.
 ///
-/// This is the one KV cache of Tessera: `TesseraModels`' sessions keep theirs in it (f32),
-/// appending each layer's keys and values and attending with a reused
-/// ``AttentionWorkspace``, so a decode step allocates nothing.
+/// This is the one KV cache of Tessera: `TesseraModels`' sessions keep theirs in it (in the
+/// `storage` their model's `ModelOptions.kvCache` names: f32, f16 or bf16), appending each
+/// layer's keys and values and attending with a reused ``AttentionWorkspace``, so a decode
+/// step allocates nothing. The attention kernels read f16 and bf16 rows in place, widening
+/// them exactly to f32 in registers; only the rounding on `append` differs from f32 storage.
 public final class KVCache: @unchecked Sendable {
     /// Decoder layers, each with its own K and V (>= 1).
     public let layers: Int
@@ -121,15 +123,75 @@ public final class KVCache: @unchecked Sendable {
                 case .float32:
                     (dst.assumingMemoryBound(to: Float.self) + row).update(from: from, count: headDim)
                 case .bfloat16:
-                    let o = dst.assumingMemoryBound(to: UInt16.self) + row
-                    for e in 0..<headDim { o[e] = tsr_f32_to_bf16(from[e]) }
+                    KVCache.bfloat16Row(from, dst.assumingMemoryBound(to: UInt16.self) + row, headDim)
                 case .float16:
-                    let o = dst.assumingMemoryBound(to: UInt16.self) + row
-                    for e in 0..<headDim { o[e] = tsr_f32_to_f16(from[e]) }
+                    KVCache.float16Row(from, dst.assumingMemoryBound(to: UInt16.self) + row, headDim)
                 }
             }
         }
     }
+
+    /// `n` floats as IEEE halves, the bits of `tsr_f32_to_f16` (round to nearest even). A step
+    /// stores thousands per sequence, so a row whose values all become normal halves (what a
+    /// cache meets) takes a branch-free loop the compiler vectorises; a row with a subnormal,
+    /// overflowing, infinite or NaN value goes element by element.
+    static func float16Row(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, _ n: Int) {
+        var outside: UInt32 = 0
+        for e in 0..<n {   // |x| in [2^-14, 65520): (a - lo) < span, unsigned
+            let a = src[e].bitPattern & 0x7FFF_FFFF
+            outside |= (a &- 0x3880_0000) >= (0x477F_F000 - 0x3880_0000) ? 1 : 0
+        }
+        guard outside == 0 else {
+            for e in 0..<n { dst[e] = float16Bits(src[e]) }
+            return
+        }
+        for e in 0..<n {
+            let u = src[e].bitPattern, a = u & 0x7FFF_FFFF, mant = a & 0x7F_FFFF
+            let h = ((a >> 23) &- 112) << 10 | mant >> 13
+            // + 1 when the dropped 13 bits are above half, or exactly half and h is odd
+            let up = ((mant & 0x1FFF) &+ (h & 1) &+ 0xFFF) >> 13
+            dst[e] = UInt16(truncatingIfNeeded: (u >> 16) & 0x8000 | (h &+ up))
+        }
+    }
+
+    /// `n` floats as bfloat16, the bits of `tsr_f32_to_bf16`: branch-free unless a NaN is in
+    /// the row.
+    static func bfloat16Row(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, _ n: Int) {
+        var nan: UInt32 = 0
+        for e in 0..<n { nan |= src[e].bitPattern & 0x7FFF_FFFF > 0x7F80_0000 ? 1 : 0 }
+        guard nan == 0 else {
+            for e in 0..<n { dst[e] = bfloat16Bits(src[e]) }
+            return
+        }
+        for e in 0..<n {
+            let u = src[e].bitPattern
+            dst[e] = UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
+        }
+    }
+
+    /// `tsr_f32_to_f16(x)` for one value: normal halves inline, subnormals, overflow,
+    /// infinities and NaN by the C function. Round to nearest even.
+    @inline(__always) static func float16Bits(_ x: Float) -> UInt16 {
+        let u = x.bitPattern, a = u & 0x7FFF_FFFF
+        guard a >= 0x3880_0000, a < 0x477F_F000 else { return tsr_f32_to_f16(x) }
+        let mant = a & 0x7F_FFFF
+        var h = ((a >> 23) &- 112) << 10 | mant >> 13
+        let rest = mant & 0x1FFF
+        if rest > 0x1000 || (rest == 0x1000 && h & 1 == 1) { h &+= 1 }   // a carry moves into the exponent
+        return UInt16(truncatingIfNeeded: (u >> 16) & 0x8000 | h)
+    }
+
+    /// `tsr_f32_to_bf16(x)`, inlined (NaN goes to the C function). Round to nearest even.
+    @inline(__always) static func bfloat16Bits(_ x: Float) -> UInt16 {
+        let u = x.bitPattern
+        guard u & 0x7FFF_FFFF <= 0x7F80_0000 else { return tsr_f32_to_bf16(x) }
+        return UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
+    }
+
+    /// The C library's conversions (`tsr_f32_to_f16`, `tsr_f32_to_bf16`): what the inlined
+    /// ones must equal, bit for bit.
+    static func libraryFloat16Bits(_ x: Float) -> UInt16 { tsr_f32_to_f16(x) }
+    static func libraryBfloat16Bits(_ x: Float) -> UInt16 { tsr_f32_to_bf16(x) }
 
     /// Array convenience for `append(layer:keys:values:tokens:)`.
     public func append(layer: Int, keys: [Float], values: [Float]) throws(TesseraError) {
@@ -159,6 +221,37 @@ public final class KVCache: @unchecked Sendable {
     package func unsafeStorage(layer: Int) -> (keys: UnsafeRawPointer, values: UnsafeRawPointer) {
         precondition((0..<layers).contains(layer), "KVCache.unsafeStorage: layer \(layer) is not in 0..<\(layers)")
         return (UnsafeRawPointer(keys[layer]), UnsafeRawPointer(values[layer]))
+    }
+
+    /// Appends to every layer the `count` cached rows of `donor` from position `start` on
+    /// (`start..<start+count`), bit for bit — the keys and values as `donor` stored them, with
+    /// no conversion: a sequence that shares a prefix with another one takes its K/V instead of
+    /// recomputing them. Errors (nothing changes): `.invalidArgument` for a donor of another
+    /// layout (layers, kvHeads, headDim or storage), the cache itself, a negative `start` or
+    /// `count`, or rows the donor does not hold in every layer; `.outOfRange` when the rows do
+    /// not fit after this cache's rows in some layer.
+    public func appendRows(of donor: KVCache, from start: Int, count: Int) throws(TesseraError) {
+        guard donor !== self else { throw .invalidArgument("KVCache.appendRows: the donor is this cache") }
+        guard donor.layers == layers, donor.kvHeads == kvHeads, donor.headDim == headDim, donor.storage == storage else {
+            throw .invalidArgument("KVCache.appendRows: the donor's layout (\(donor.layers) layers, \(donor.kvHeads) × \(donor.headDim), \(donor.storage.name)) differs from this cache's (\(layers) layers, \(kvHeads) × \(headDim), \(storage.name))")
+        }
+        guard start >= 0, count >= 0, start <= donor.count - count else {
+            throw .invalidArgument("KVCache.appendRows: rows \(start)..<\(start + count) are not all in the donor (\(donor.count) cached)")
+        }
+        guard let longest = lengths.max(), count <= maxContext - longest else {
+            throw .outOfRange("KVCache.appendRows: \(count) rows do not fit after \(lengths.max() ?? 0) (maxContext \(maxContext))")
+        }
+        let rowBytes = headDim * storage.bytes
+        for l in 0..<layers {
+            let at = lengths[l]
+            for h in 0..<kvHeads {
+                let from = ((h * donor.maxContext + start) * headDim) * storage.bytes
+                let to = ((h * maxContext + at) * headDim) * storage.bytes
+                keys[l].advanced(by: to).copyMemory(from: donor.keys[l].advanced(by: from), byteCount: count * rowBytes)
+                values[l].advanced(by: to).copyMemory(from: donor.values[l].advanced(by: from), byteCount: count * rowBytes)
+            }
+            lengths[l] = at + count
+        }
     }
 
     /// Drops tokens beyond `length` in every layer (rollback of rejected draft tokens).
@@ -248,5 +341,27 @@ public final class KVCache: @unchecked Sendable {
             }
         }
         return out
+    }
+}
+
+extension AttentionStorage {
+    /// The storage type named `name`: "f32", "f16" or "bf16" (the names of `tessera generate
+    /// --kv-cache` and llama.cpp's `--cache-type-k`), or nil for any other string.
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "f32": self = .float32
+        case "f16": self = .float16
+        case "bf16": self = .bfloat16
+        default: return nil
+        }
+    }
+
+    /// "f32", "f16" or "bf16".
+    public var name: String {
+        switch self {
+        case .float32: return "f32"
+        case .float16: return "f16"
+        case .bfloat16: return "bf16"
+        }
     }
 }

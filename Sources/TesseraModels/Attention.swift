@@ -1,4 +1,4 @@
-/// Causal grouped-query attention over the session's KV cache (`Tessera.KVCache`, f32) for a
+/// Causal grouped-query attention over the session's KV cache (`Tessera.KVCache`) for a
 /// block of `t` query tokens at positions `start..<start+t` (their K/V already appended to
 /// `layer`). Batch-invariant: each query's result depends only on its own q and the keys
 /// `0...position` (with a window w: the last w of them, `position−w+1...position`).
@@ -31,15 +31,29 @@ struct ReferenceAttention: AttentionOperator {
     func apply(q: UnsafePointer<Float>, tokens t: Int, start: Int, heads: Int, cache: KVCache, layer: Int,
                scale: Float, window: Int?,
                workspace: AttentionWorkspace, into out: UnsafeMutablePointer<Float>) throws(TesseraError) {
-        guard cache.storage == .float32 else {
-            throw .unsupported("ReferenceAttention: the reference reads f32 caches (this one is \(cache.storage))")
+        if cache.storage == .float32 {
+            let (keys, values) = cache.unsafeStorage(layer: layer)
+            run(q: q, tokens: t, start: start, heads: heads, cache: cache, keys: keys.assumingMemoryBound(to: Float.self),
+                values: values.assumingMemoryBound(to: Float.self), rowsPerHead: cache.maxContext, scale: scale,
+                window: window, into: out)
+            return
         }
+        // f16/bf16: widened (exactly) to `[kvHeads][length][headDim]` floats once per call
+        let keys = try cache.view(layer: layer), values = try cache.view(layer: layer, values: true)
+        keys.withUnsafeBufferPointer { k in
+            values.withUnsafeBufferPointer { v in
+                run(q: q, tokens: t, start: start, heads: heads, cache: cache, keys: k.baseAddress!, values: v.baseAddress!,
+                    rowsPerHead: cache.length(layer: layer), scale: scale, window: window, into: out)
+            }
+        }
+    }
+
+    /// The attention over f32 keys and values laid out `[kvHeads][rowsPerHead][headDim]`.
+    private func run(q: UnsafePointer<Float>, tokens t: Int, start: Int, heads: Int, cache: KVCache,
+                     keys kBase: UnsafePointer<Float>, values vBase: UnsafePointer<Float>, rowsPerHead capacity: Int,
+                     scale: Float, window: Int?, into out: UnsafeMutablePointer<Float>) {
         let hd = cache.headDim
         let group = heads / cache.kvHeads
-        let capacity = cache.maxContext
-        let (keys, values) = cache.unsafeStorage(layer: layer)
-        let kBase = keys.assumingMemoryBound(to: Float.self), vBase = values.assumingMemoryBound(to: Float.self)
-        // `[kvHeads][maxContext][headDim]`
         @inline(__always) func row(_ base: UnsafePointer<Float>, _ head: Int, _ position: Int) -> UnsafePointer<Float> {
             base + (head * capacity + position) * hd
         }

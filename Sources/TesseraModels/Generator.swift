@@ -115,10 +115,11 @@ public final class Generator: @unchecked Sendable {
     /// Measured pass costs and draft acceptance, kept across generations (see SpeculativeTuner).
     var tuner = SpeculativeTuner()
 
-    /// A generator with a session of `contextLength` tokens (nil: the model's context length).
-    public init(model: LlamaModel, contextLength: Int? = nil) throws(TesseraError) {
+    /// A generator with a session of `contextLength` tokens (nil: the model's context length)
+    /// whose K/V cache is stored as `kvCache` (nil: the model's `kvCache`).
+    public init(model: LlamaModel, contextLength: Int? = nil, kvCache: AttentionStorage? = nil) throws(TesseraError) {
         self.model = model
-        self.session = try model.makeSession(contextLength: contextLength)
+        self.session = try model.makeSession(contextLength: contextLength, kvCache: kvCache)
     }
 
     /// The model's tokenizer.

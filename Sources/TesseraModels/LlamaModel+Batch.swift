@@ -244,8 +244,9 @@ extension LlamaSession {
     ///
     /// Errors (nothing changes but the drop of positions after the shared part):
     /// `.invalidArgument` for a session of another model, the session itself, or a `count`
-    /// outside `0...donor.tokens.count`; `.outOfRange` when `count` exceeds this session's
-    /// context; `.unsupported` for caches not stored in f32.
+    /// outside `0...donor.tokens.count` or a donor whose cache is stored in another type
+    /// (`KVCache.appendRows` copies the rows as they are); `.outOfRange` when `count` exceeds
+    /// this session's context.
     @discardableResult
     public func adoptPrefix(of donor: LlamaSession, count n: Int) throws(TesseraError) -> Int {
         guard donor !== self else { throw .invalidArgument("adoptPrefix: the donor is this session") }
@@ -254,8 +255,8 @@ extension LlamaSession {
             throw .invalidArgument("adoptPrefix: count \(n) is not in 0...\(donor.tokens.count) (the donor's tokens)")
         }
         guard n <= cache.maxContext else { throw .outOfRange("adoptPrefix: \(n) tokens exceed the context (\(cache.maxContext))") }
-        guard cache.storage == .float32, donor.cache.storage == .float32 else {
-            throw .unsupported("adoptPrefix: copies f32 caches (these are \(cache.storage), \(donor.cache.storage))")
+        guard cache.storage == donor.cache.storage else {
+            throw .invalidArgument("adoptPrefix: the donor's K/V cache is \(donor.cache.storage.name), this session's \(cache.storage.name)")
         }
         var kept = 0
         let limit = min(n, tokens.count)
@@ -263,25 +264,9 @@ extension LlamaSession {
         rollBack(to: kept)
         let m = n - kept
         guard m > 0 else { return 0 }
-        let c = donor.cache, hd = c.headDim, kvh = c.kvHeads, kvd = kvh * hd
-        let keys = UnsafeMutablePointer<Float>.allocate(capacity: m * kvd)
-        let values = UnsafeMutablePointer<Float>.allocate(capacity: m * kvd)
-        defer { keys.deallocate(); values.deallocate() }
         do {
-            for l in 0..<c.layers {
-                // the donor's head-major rows `[kvHeads][maxContext][hd]` → token-major `[token][head][d]`
-                let (k, v) = c.unsafeStorage(layer: l)
-                let kb = k.assumingMemoryBound(to: Float.self), vb = v.assumingMemoryBound(to: Float.self)
-                for t in 0..<m {
-                    for h in 0..<kvh {
-                        let from = (h * c.maxContext + kept + t) * hd, to = t * kvd + h * hd
-                        (keys + to).update(from: kb + from, count: hd)
-                        (values + to).update(from: vb + from, count: hd)
-                    }
-                }
-                try cache.append(layer: l, keys: UnsafeBufferPointer(start: keys, count: m * kvd),
-                                 values: UnsafeBufferPointer(start: values, count: m * kvd), tokens: m)
-            }
+            // the donor's rows as stored (f32, f16 or bf16): what this session would have stored
+            try cache.appendRows(of: donor.cache, from: kept, count: m)
         } catch {
             rollBack(to: kept)
             throw error

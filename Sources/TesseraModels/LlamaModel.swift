@@ -24,6 +24,14 @@ public struct ModelOptions: Sendable {
     /// Used only where the parts share a block type. Default on; the environment variable
     /// `TESSERA_LLM_FUSE=0` turns it off (for A/B measurements).
     public var fuseProjections: Bool = ProcessInfoEnv.flag("TESSERA_LLM_FUSE", default: true)
+    /// Element type of the sessions' K/V caches (`makeSession` may override it per session):
+    /// `.float32`, or `.float16` / `.bfloat16` at half the memory and half the bytes attention
+    /// reads per token (keys and values are rounded once when stored; the attention kernels
+    /// widen them exactly). Default ``ModelOptions/defaultKVCache``.
+    public var kvCache: AttentionStorage = ModelOptions.defaultKVCache
+    /// The K/V cache type of `tessera generate`, `tessera serve` and the API when none is
+    /// given (docs/serve.md says why this one).
+    public static let defaultKVCache: AttentionStorage = .float32
     /// Options with `fuseProjections` from `TESSERA_LLM_FUSE` (on unless set to 0/false/no/off).
     public init(backend: ComputeBackend = .kernels, pool: ThreadPool? = nil) {
         self.backend = backend
@@ -63,6 +71,9 @@ public final class LlamaModel: @unchecked Sendable {
     public let file: GGUFFile
     /// The kernels the model computes with (`ModelOptions.backend`).
     public let backend: ComputeBackend
+    /// Element type of the K/V caches of the sessions `makeSession` makes by default
+    /// (`ModelOptions.kvCache`).
+    public let kvCache: AttentionStorage
     /// Seconds spent in `init` (mmap, validation, kernel plans).
     public let loadSeconds: Double
     let pool: ThreadPool
@@ -126,6 +137,7 @@ public final class LlamaModel: @unchecked Sendable {
         self.chatTemplate = ChatTemplate(gguf: file, tokenizer: tokenizer)
         self.file = file
         self.backend = options.backend
+        self.kvCache = options.kvCache
         let pool = options.pool ?? ThreadPool.shared
         self.pool = pool
 
@@ -297,9 +309,11 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     /// A new conversation with its own KV cache of `contextLength` positions (default:
-    /// the model's context length, capped at 4096).
-    public func makeSession(contextLength: Int? = nil) throws(TesseraError) -> LlamaSession {
-        try LlamaSession(model: self, capacity: contextLength ?? min(config.contextLength, 4096))
+    /// the model's context length, capped at 4096), stored as `kvCache` (default: the model's
+    /// `kvCache`, from `ModelOptions.kvCache`).
+    public func makeSession(contextLength: Int? = nil, kvCache: AttentionStorage? = nil) throws(TesseraError) -> LlamaSession {
+        try LlamaSession(model: self, capacity: contextLength ?? min(config.contextLength, 4096),
+                         storage: kvCache ?? self.kvCache)
     }
 }
 

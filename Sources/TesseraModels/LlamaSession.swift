@@ -13,7 +13,8 @@ public final class LlamaSession: @unchecked Sendable {
 
     /// The model this session runs; sessions share it.
     public let model: LlamaModel
-    /// Keys and values of `tokens`, every layer (f32, `maxContext` = the context length).
+    /// Keys and values of `tokens`, every layer (`maxContext` = the context length; stored as
+    /// `LlamaModel.makeSession(contextLength:kvCache:)` asked: f32, f16 or bf16).
     public let cache: KVCache
     /// Tokens whose keys/values are in the cache, in order.
     public private(set) var tokens: [Int] = []
@@ -29,7 +30,8 @@ public final class LlamaSession: @unchecked Sendable {
     /// The attention kernel's split-decode scratch: grows with the context, never per token.
     let attentionWorkspace = AttentionWorkspace()
 
-    init(model: LlamaModel, capacity: Int, maxBatch: Int = 64, maxLogitRows: Int = 33) throws(TesseraError) {
+    init(model: LlamaModel, capacity: Int, storage: AttentionStorage, maxBatch: Int = 64,
+         maxLogitRows: Int = 33) throws(TesseraError) {
         let c = model.config
         guard capacity >= 1, capacity <= 1 << 20 else {
             throw .invalidArgument("context length \(capacity) must be in 1...\(1 << 20)")
@@ -37,7 +39,7 @@ public final class LlamaSession: @unchecked Sendable {
         self.model = model
         self.maxBatch = maxBatch
         self.maxLogitRows = maxLogitRows
-        cache = try KVCache(layers: c.layers, kvHeads: c.kvHeads, headDim: c.headDim, maxContext: capacity)
+        cache = try KVCache(layers: c.layers, kvHeads: c.kvHeads, headDim: c.headDim, maxContext: capacity, storage: storage)
         // sizes come from the file's hyperparameters: allocation failures throw
         workspace = try ForwardWorkspace(model: model, rows: maxBatch, logitRows: maxLogitRows)
     }

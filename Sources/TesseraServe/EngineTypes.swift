@@ -120,13 +120,20 @@ public struct EngineOptions: Sendable {
     /// do not take cores from the forward's workers (see `WriterPacing`). Default 2 ms, or
     /// `TESSERA_SERVE_PACE_US` microseconds.
     public var writerPaceSeconds: Double = EngineOptions.defaultWriterPace
+    /// Element type of every slot's K/V cache (nil: the model's `kvCache`, from
+    /// `ModelOptions.kvCache`). f16 and bf16 halve the cache's memory and the bytes a step's
+    /// attention reads; a request's tokens still do not depend on the others (all slots share
+    /// the type, and each row's bits are its one-sequence computation's in that type).
+    public var kvCache: AttentionStorage? = nil
 
     /// Options with these sizes.
-    public init(parallel: Int = 4, context: Int = 2048, stepTokens: Int = 128, maxQueue: Int = 64) {
+    public init(parallel: Int = 4, context: Int = 2048, stepTokens: Int = 128, maxQueue: Int = 64,
+                kvCache: AttentionStorage? = nil) {
         self.parallel = parallel
         self.context = context
         self.stepTokens = stepTokens
         self.maxQueue = maxQueue
+        self.kvCache = kvCache
     }
 
     static let defaultWriterPace: Double = {

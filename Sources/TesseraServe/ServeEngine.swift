@@ -58,7 +58,7 @@ public final class ServeEngine: @unchecked Sendable {
         // a step holds at most stepTokens rows; logit rows: one per sequence, 17 with a draft
         forward = try StepForward(model: model, rows: o.stepTokens, logitRows: min(o.stepTokens, 17 * o.parallel))
         var s: [LlamaSession] = []
-        for _ in 0..<o.parallel { s.append(try model.makeSession(contextLength: o.context)) }
+        for _ in 0..<o.parallel { s.append(try model.makeSession(contextLength: o.context, kvCache: o.kvCache)) }
         sessions = s
         slotUsed = Array(repeating: 0, count: o.parallel)
         occupant = Array(repeating: nil, count: o.parallel)

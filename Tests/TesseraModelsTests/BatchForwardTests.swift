@@ -6,16 +6,17 @@ import Testing
 /// the bits of running each session alone — logits, cached keys/values and tokens.
 @Suite("TesseraModels batched forward", .serialized)
 struct BatchForwardTests {
-    /// Cached keys and values of every layer, positions `0..<count` (head by head).
-    static func cacheContents(_ s: LlamaSession) throws -> [Float] {
+    /// Cached keys and values of every layer, positions `0..<count` (head by head), as the
+    /// bytes of their storage type.
+    static func cacheContents(_ s: LlamaSession) throws -> [UInt8] {
         let c = s.cache
-        var out = [Float]()
+        let row = c.headDim * c.storage.bytes
+        var out = [UInt8]()
         for l in 0..<c.layers {
             try c.withUnsafeStorage(layer: l) { k, v in
                 for base in [k, v] {
-                    let p = base.assumingMemoryBound(to: Float.self)
                     for h in 0..<c.kvHeads {
-                        out += UnsafeBufferPointer(start: p + h * c.maxContext * c.headDim, count: c.count * c.headDim)
+                        out += UnsafeRawBufferPointer(start: base + h * c.maxContext * row, count: c.count * row)
                     }
                 }
             }
@@ -26,11 +27,11 @@ struct BatchForwardTests {
     /// A random mix of prefill chunks and decode tokens over `n` sequences, run batched (with
     /// `workspace`, or the model's own) and solo, compared after every step.
     static func checkAgainstSolo(model: LlamaModel, sequences n: Int, steps: Int, seed: UInt64,
-                                 workspace: ForwardWorkspace? = nil) throws {
+                                 workspace: ForwardWorkspace? = nil, kvCache: AttentionStorage? = nil) throws {
         var rng = TestRNG(seed)
         let vocab = model.config.vocabularySize
-        let batched = try (0..<n).map { _ in try model.makeSession(contextLength: 96) }
-        let solo = try (0..<n).map { _ in try model.makeSession(contextLength: 96) }
+        let batched = try (0..<n).map { _ in try model.makeSession(contextLength: 96, kvCache: kvCache) }
+        let solo = try (0..<n).map { _ in try model.makeSession(contextLength: 96, kvCache: kvCache) }
         for step in 0..<steps {
             // a random subset of the sequences, in random order
             var order = Array(0..<n).filter { _ in rng.int(3) != 0 }

@@ -87,6 +87,27 @@ struct CLIModelTests {
         #expect(both.status == 64, "\(both.stderr)")
     }
 
+    @Test("generate --kv-cache f16/bf16: the ids of an in-process Generator with that cache; bad values are refused by name")
+    func kvCacheOption() throws {
+        let path = try tinyModelFile()
+        let model = try LlamaModel(path: path)
+        for kv in [AttentionStorage.float16, .bfloat16, .float32] {
+            let r = try tessera(["generate", "--model", path, "--ids", "3,40,41,42,40,41", "--print-ids", "--max-tokens", "10",
+                                 "--ignore-eos", "--kv-cache", kv.name])
+            #expect(r.status == 0, "\(r.stderr)")
+            var o = GenerationOptions(maxTokens: 10)
+            o.stopTokens = []
+            let want = try Generator(model: model, kvCache: kv).generate(tokens: [3, 40, 41, 42, 40, 41], options: o) { _ in true }
+            #expect(r.stdout.contains("output: " + want.tokens.map(String.init).joined(separator: " ")), "\(kv): \(r.stdout)")
+        }
+        for bad in ["q8_0", "F64", ""] {
+            let r = try tessera(["generate", "--model", path, "--prompt", "x", "--kv-cache", bad])
+            #expect(r.status == 64 && r.stderr.contains("--kv-cache must be f32, f16 or bf16 (got '\(bad)')"), "\(r.stderr)")
+            let s = try tessera(["serve", "--model", path, "--port", "0", "--kv-cache", bad])
+            #expect(s.status == 64 && s.stderr.contains("--kv-cache must be f32, f16 or bf16 (got '\(bad)')"), "\(s.stderr)")
+        }
+    }
+
     @Test("generate --ignore-eos runs to --max-tokens; --logits-top K shows the greedy choice first; plain mode echoes the prompt")
     func checkingOptions() throws {
         let path = try tinyModelFile()

@@ -209,7 +209,8 @@ struct ReferenceArchitecture {
 func referenceForward(_ tokens: [Int], weights: [String: [Float]], layers: Int, dim: Int, ffn: Int,
                       heads: Int, kvHeads: Int, ropeBase: Double, eps: Double, vocab: Int,
                       ropeDims: Int? = nil, logitsFor rows: Set<Int>? = nil,
-                      architecture arch: ReferenceArchitecture = ReferenceArchitecture()) -> [[Double]] {
+                      architecture arch: ReferenceArchitecture = ReferenceArchitecture(),
+                      kvRounding: ((Double) -> Double)? = nil) -> [[Double]] {
     let hd = arch.headDim ?? dim / heads, group = heads / kvHeads, rd = ropeDims ?? hd
     let T = tokens.count
     func W(_ name: String) -> [Double] { weights[name]!.map(Double.init) }
@@ -273,6 +274,8 @@ func referenceForward(_ tokens: [Int], weights: [String: [Float]], layers: Int, 
             }
             rope(&q, pos: t, nh: heads, base: base)
             rope(&k, pos: t, nh: kvHeads, base: base)
+            // a K/V cache of a narrower type holds the keys and values rounded to it
+            if let kvRounding { k = k.map(kvRounding); v = v.map(kvRounding) }
             Q.append(q); K.append(k); V.append(v)
         }
         for t in 0..<T {

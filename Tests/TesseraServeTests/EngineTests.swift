@@ -57,14 +57,16 @@ func mixedRequests(_ model: LlamaModel, count: Int) -> [GenerationRequest] {
 
 @Suite("TesseraServe engine (SmolLM2)", .serialized)
 struct EngineTests {
-    @Test("one request alone gives exactly what Generator gives (greedy and seeded)")
-    func soloMatchesGenerator() async throws {
+    @Test("one request alone gives exactly what Generator gives (greedy and seeded)",
+          arguments: [AttentionStorage.float32, .float16])
+    func soloMatchesGenerator(kvCache: AttentionStorage) async throws {
         let model = try ServeModel.require()
-        let engine = try ServeEngine(model: model, options: EngineOptions(parallel: 1, context: 512, stepTokens: 32))
+        let engine = try ServeEngine(model: model, options: EngineOptions(parallel: 1, context: 512, stepTokens: 32,
+                                                                          kvCache: kvCache))
         defer { engine.shutdown() }
         var generated = 0
         for r in mixedRequests(model, count: 4) where r.presencePenalty == 0 && r.frequencyPenalty == 0 {
-            let g = try Generator(model: model, contextLength: 512)
+            let g = try Generator(model: model, contextLength: 512, kvCache: kvCache)
             var o = GenerationOptions(maxTokens: r.maxTokens, sampling: r.sampling)
             o.stopTokens = []
             let want = try g.generate(tokens: r.prompt, options: o) { _ in true }
@@ -86,12 +88,14 @@ struct EngineTests {
         #expect(p.steps >= generated && p.forwardSeconds > 0 && p.sampleSeconds > 0)
     }
 
-    @Test("batch invariance: concurrent requests in any order give the tokens and logprobs of their solo runs")
-    func batchInvariance() async throws {
+    @Test("batch invariance: concurrent requests in any order give the tokens and logprobs of their solo runs",
+          arguments: [AttentionStorage.float32, .float16])
+    func batchInvariance(kvCache: AttentionStorage) async throws {
         let model = try ServeModel.require()
         let requests = mixedRequests(model, count: 8)
         // solo: one slot, one request at a time (the slot's prefix cache is in play, as in serving)
-        let solo = try ServeEngine(model: model, options: EngineOptions(parallel: 1, context: 512, stepTokens: 17))
+        let solo = try ServeEngine(model: model, options: EngineOptions(parallel: 1, context: 512, stepTokens: 17,
+                                                                        kvCache: kvCache))
         var alone: [(tokens: [Int], logprobs: [TokenLogprob])] = []
         for r in requests {
             let x = try await runToEnd(solo, r)
@@ -101,7 +105,8 @@ struct EngineTests {
         // together: several slot counts and step budgets, shuffled arrival orders
         var rng = SeededRandom(seed: 7)
         for (parallel, budget) in [(8, 40), (3, 23)] {
-            let engine = try ServeEngine(model: model, options: EngineOptions(parallel: parallel, context: 512, stepTokens: budget))
+            let engine = try ServeEngine(model: model, options: EngineOptions(parallel: parallel, context: 512, stepTokens: budget,
+                                                                              kvCache: kvCache))
             let order = Array(requests.indices).shuffled(using: &rng)
             let results = try await withThrowingTaskGroup(of: (Int, [Int], [TokenLogprob]).self) { group in
                 for i in order {
@@ -114,8 +119,8 @@ struct EngineTests {
             }
             engine.shutdown()
             for i in requests.indices {
-                #expect(results[i]?.0 == alone[i].tokens, "request \(i), parallel \(parallel)")
-                #expect(results[i]?.1 == alone[i].logprobs, "request \(i) logprobs, parallel \(parallel)")
+                #expect(results[i]?.0 == alone[i].tokens, "request \(i), parallel \(parallel), \(kvCache)")
+                #expect(results[i]?.1 == alone[i].logprobs, "request \(i) logprobs, parallel \(parallel), \(kvCache)")
             }
         }
     }

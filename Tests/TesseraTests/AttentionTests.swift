@@ -79,6 +79,53 @@ struct AttentionTests {
         #expect(lerr < 1e-4)
     }
 
+    /// The cache's inlined f32 → f16 / bf16 stores give the bits of `tsr_f32_to_f16` /
+    /// `tsr_f32_to_bf16` (the C library's) for every kind of value: random bit patterns (normals, subnormals,
+    /// infinities, NaNs), the edges of the half range and rounding ties.
+    @Test func kvCacheStoresRoundLikeTheCConversions() {
+        var s: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var xs: [Float] = [0, -0, 1, -1, 65504, 65519.99, 65520, -65520, 6.1035156e-05, 6.1035152e-05, 5.9604645e-08,
+                           2.9802322e-08, .infinity, -.infinity, .nan, Float(bitPattern: 0x7FA0_0001),
+                           Float(bitPattern: 0x3F80_1000), Float(bitPattern: 0x3F80_3000), Float(bitPattern: 0x3F80_8000),
+                           Float(bitPattern: 0x3F81_8000), Float(bitPattern: 0x477F_EFFF), Float(bitPattern: 0x3880_0000),
+                           Float(bitPattern: 0x387F_FFFF), .greatestFiniteMagnitude, .leastNonzeroMagnitude]
+        for _ in 0..<200_000 {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            xs.append(Float(bitPattern: UInt32(truncatingIfNeeded: s)))
+            // values in the range a cache holds, with low mantissa bits near the rounding point
+            xs.append(Float(bitPattern: 0x3000_0000 &+ UInt32(truncatingIfNeeded: s >> 32) % 0x1800_0000))
+        }
+        var bad16 = 0, bad16b = 0
+        for x in xs {
+            if KVCache.float16Bits(x) != KVCache.libraryFloat16Bits(x) { bad16 += 1 }
+            if KVCache.bfloat16Bits(x) != KVCache.libraryBfloat16Bits(x) { bad16b += 1 }
+        }
+        #expect(bad16 == 0 && bad16b == 0, "f16: \(bad16), bf16: \(bad16b) of \(xs.count) values differ")
+        // whole rows: the vectorised loop (rows of normal values) and the element-by-element
+        // one (a row with one special value), at row lengths around the vector widths
+        var badRows = 0
+        var rs: UInt64 = 12345
+        for n in [1, 7, 16, 31, 64, 67, 256] {
+            for special in [false, true] {
+                for _ in 0..<40 {
+                    var row = (0..<n).map { _ -> Float in
+                        rs ^= rs << 13; rs ^= rs >> 7; rs ^= rs << 17
+                        return Float(bitPattern: 0x3900_0000 &+ UInt32(truncatingIfNeeded: rs) % 0x0E00_0000)
+                            * ((rs >> 40) & 1 == 0 ? 1 : -1)
+                    }
+                    if special { row[Int(rs % UInt64(n))] = xs[Int(rs >> 20) % 25] }
+                    var h = [UInt16](repeating: 0, count: n), b = h
+                    row.withUnsafeBufferPointer { r in
+                        KVCache.float16Row(r.baseAddress!, &h, n)
+                        KVCache.bfloat16Row(r.baseAddress!, &b, n)
+                    }
+                    if h != row.map(KVCache.libraryFloat16Bits) || b != row.map(KVCache.libraryBfloat16Bits) { badRows += 1 }
+                }
+            }
+        }
+        #expect(badRows == 0, "\(badRows) rows differ from the C conversions")
+    }
+
     @Test func kvCacheDecodeIsBatchInvariant() throws {
         // model-runner shape: GQA 9/3, head_dim 64, causal, bf16 cache
         let (hq, hkv, d, past, k) = (9, 3, 64, 1500, 5)

@@ -329,24 +329,27 @@ static void run_kv(int64_t Hq, int64_t Hkv, int64_t ql, int64_t Sk, int64_t D, i
     CHECK_OK(tsr_attention(pool2, &d, &a));
 }
 
-/* bf16 K/V are widened exactly, so every ISA must give the same bits as f32 K/V holding the
- * widened values (AVX-512 transposes bf16 pairs in pack_kt, reads bf16 V rows in place in
- * pv_bf16 and, for the <= 4 rows of a decode step, computes QK^T straight from the K rows in
- * qk_rows; the others convert in pack_kt / pack_rows). And a decode step (q_len 1: 1..4 rows
+/* bf16 and f16 K/V are widened exactly, so every ISA must give the same bits as f32 K/V holding
+ * the widened values (AVX-512 transposes bf16 pairs in pack_kt, reads bf16 / f16 V rows in place
+ * in pv_bf16 / pv_f16 and, for the <= 4 rows of a decode step, computes QK^T straight from the
+ * bf16, f16 or f32 K rows in qk_rows; the others convert in pack_kt / pack_rows). And a decode step (q_len 1: 1..4 rows
  * per KV head, the fused path) must give the bits of the same query as the last row of a
  * q_len = 5 call (5..20 rows: the K^T tile path). Head dims cover odd ones, the 16-column edge
  * vectors of pv (48, 80) and dims that are not a multiple of 32; row strides include padding. */
-TSR_TEST(test_bf16_kv_bits) {
+TSR_TEST(test_half_kv_bits) {
+    const tsr_dtype halves[2] = {TSR_DTYPE_BF16, TSR_DTYPE_F16};
     const int dims[] = {16, 33, 48, 64, 80, 96, 128, 256};
     const int64_t heads[][2] = {{8, 2}, {3, 1}, {4, 2}, {2, 2}}; /* decode rows per KV head: 4, 3, 2, 1 */
     const size_t nd = tsr_test_quick() ? 5 : sizeof dims / sizeof dims[0];
+    for (int hv = 0; hv < 2; hv++)
     TSR_FOR_EACH_ISA(isa) {
+        const tsr_dtype ht = halves[hv];
         for (size_t di = 0; di < nd; di++)
             for (int hi = 0; hi < 4; hi++) {
                 const int64_t D = dims[di], Hq = heads[hi][0], Hkv = heads[hi][1], Sk = 700 + 13 * hi, QL = 5;
                 const int64_t rs = D + (di % 2 ? 0 : 8); /* row stride (elements) */
                 const size_t nkv = (size_t)(Hkv * Sk * rs), no = (size_t)(Hq * QL * D);
-                buf_t kb = buf_new(TSR_DTYPE_BF16, nkv), vb = buf_new(TSR_DTYPE_BF16, nkv);
+                buf_t kb = buf_new(ht, nkv), vb = buf_new(ht, nkv);
                 buf_t kf = buf_new(TSR_DTYPE_F32, nkv), vf = buf_new(TSR_DTYPE_F32, nkv);
                 buf_fill(&kb, 2.0f);
                 buf_fill(&vb, 1.0f);
@@ -360,19 +363,19 @@ TSR_TEST(test_bf16_kv_bits) {
                 for (size_t i = 0; i < no; i++) q5[i] = tsr_test_uniform(&rng);
                 for (int64_t h = 0; h < Hq; h++) memcpy(q1 + h * D, q5 + (h * QL + QL - 1) * D, sizeof(float) * D);
                 run_kv(Hq, Hkv, QL, Sk, D, rs, TSR_DTYPE_F32, kf.p, vf.p, q5, o[0], l[0]);
-                run_kv(Hq, Hkv, QL, Sk, D, rs, TSR_DTYPE_BF16, kb.p, vb.p, q5, o[1], l[1]);
+                run_kv(Hq, Hkv, QL, Sk, D, rs, ht, kb.p, vb.p, q5, o[1], l[1]);
                 run_kv(Hq, Hkv, 1, Sk, D, rs, TSR_DTYPE_F32, kf.p, vf.p, q1, o[2], l[2]);
-                run_kv(Hq, Hkv, 1, Sk, D, rs, TSR_DTYPE_BF16, kb.p, vb.p, q1, o[3], l[3]);
+                run_kv(Hq, Hkv, 1, Sk, D, rs, ht, kb.p, vb.p, q1, o[3], l[3]);
                 int same5 = memcmp(o[0], o[1], sizeof(float) * no) == 0 && memcmp(l[0], l[1], sizeof(float) * Hq * QL) == 0;
                 int same1 = memcmp(o[2], o[3], sizeof(float) * Hq * D) == 0 && memcmp(l[2], l[3], sizeof(float) * Hq) == 0;
                 int same_rows = 1;
                 for (int64_t h = 0; h < Hq; h++)
                     same_rows &= memcmp(o[3] + h * D, o[1] + (h * QL + QL - 1) * D, sizeof(float) * D) == 0 &&
                                  l[3][h] == l[1][h * QL + QL - 1];
-                CHECK_MSG(same5 && same1, "isa %s D %lld Hq %lld Hkv %lld: bf16 K/V differ from their f32 values (q_len 5: %d, 1: %d)",
-                          tsr_isa_name(isa), (long long)D, (long long)Hq, (long long)Hkv, same5, same1);
-                CHECK_MSG(same_rows, "isa %s D %lld Hq %lld Hkv %lld: bf16 decode rows differ from the last rows of q_len 5",
-                          tsr_isa_name(isa), (long long)D, (long long)Hq, (long long)Hkv);
+                CHECK_MSG(same5 && same1, "%s isa %s D %lld Hq %lld Hkv %lld: K/V differ from their f32 values (q_len 5: %d, 1: %d)",
+                          tsr_dtype_name(ht), tsr_isa_name(isa), (long long)D, (long long)Hq, (long long)Hkv, same5, same1);
+                CHECK_MSG(same_rows, "%s isa %s D %lld Hq %lld Hkv %lld: decode rows differ from the last rows of q_len 5",
+                          tsr_dtype_name(ht), tsr_isa_name(isa), (long long)D, (long long)Hq, (long long)Hkv);
                 free(q5); free(q1);
                 for (int t = 0; t < 4; t++) free(o[t]);
                 tsr_free(kb.p); tsr_free(vb.p); tsr_free(kf.p); tsr_free(vf.p);
@@ -663,7 +666,7 @@ int main(void) {
     RUN(test_fully_masked_rows);
     RUN(test_random_cases);
     RUN(test_batch_invariance);
-    RUN(test_bf16_kv_bits);
+    RUN(test_half_kv_bits);
     RUN(test_merge);
     RUN(test_nan_propagates);
     RUN(test_long_decode);

@@ -2,7 +2,8 @@
  * tsr_attention_batch: many sequences, each on its own KV cache, in one call. Every
  * sequence's rows against a float64 naive softmax(scale QK^T + mask) V, and bit for bit
  * against tsr_attention on that sequence alone (on every ISA, 1 and 2 threads, any order
- * and mix of the other sequences); bad input refused with nothing written.
+ * and mix of the other sequences), with K/V caches in f32, f16 and bf16 (the float64 reference
+ * reads the values the half types hold); bad input refused with nothing written.
  */
 #include <math.h>
 #include <stdint.h>
@@ -23,7 +24,14 @@ enum { D = 64, HQ = 9, HKV = 3, NSEQ = 7 };
 typedef struct {
     int64_t q_len, kv_len, maxctx;
     float *k, *v, *q, *o, *lse;
+    uint16_t *kh, *vh; /* the caches as stored when kv_dt is f16 / bf16 (k, v: their values) */
 } seq_t;
+
+/* Element type of the K/V caches of the sequences made next. */
+static tsr_dtype kv_dt = TSR_DTYPE_F32;
+
+static uint16_t to_half(float x) { return kv_dt == TSR_DTYPE_BF16 ? tsr_f32_to_bf16(x) : tsr_f32_to_f16(x); }
+static float from_half(uint16_t h) { return kv_dt == TSR_DTYPE_BF16 ? tsr_bf16_to_f32(h) : tsr_f16_to_f32(h); }
 
 static tsr_attn_desc layer_desc(int64_t maxctx, int64_t window) {
     tsr_attn_desc d;
@@ -35,6 +43,7 @@ static tsr_attn_desc layer_desc(int64_t maxctx, int64_t window) {
     d.k.stride_row = d.v.stride_row = D; d.k.stride_head = d.v.stride_head = maxctx * D;
     d.k.extent = d.v.extent = HKV * maxctx * D;
     d.lse.stride_row = HQ; d.lse.stride_head = 1;
+    d.k_dtype = d.v_dtype = kv_dt;
     return d;
 }
 
@@ -46,12 +55,24 @@ static void seq_new(seq_t *s, int64_t q_len, int64_t kv_len, int64_t maxctx) {
     s->lse = malloc(sizeof(float) * (size_t)(q_len * HQ));
     for (size_t i = 0; i < kvn; i++) { s->k[i] = (float)tsr_test_uniform(&rng); s->v[i] = (float)tsr_test_uniform(&rng); }
     for (size_t i = 0; i < qn; i++) s->q[i] = (float)(2 * tsr_test_uniform(&rng));
+    s->kh = s->vh = NULL;
+    if (kv_dt != TSR_DTYPE_F32) {
+        s->kh = malloc(sizeof(uint16_t) * kvn); s->vh = malloc(sizeof(uint16_t) * kvn);
+        for (size_t i = 0; i < kvn; i++) {
+            s->kh[i] = to_half(s->k[i]); s->k[i] = from_half(s->kh[i]);
+            s->vh[i] = to_half(s->v[i]); s->v[i] = from_half(s->vh[i]);
+        }
+    }
 }
 
-static void seq_free(seq_t *s) { free(s->k); free(s->v); free(s->q); free(s->o); free(s->lse); }
+static void seq_free(seq_t *s) { free(s->k); free(s->v); free(s->q); free(s->o); free(s->lse); free(s->kh); free(s->vh); }
+
+/* The cache as the kernels read it: f32 rows, or the f16 / bf16 ones. */
+static const void *seq_k(const seq_t *s) { return s->kh ? (const void *)s->kh : (const void *)s->k; }
+static const void *seq_v(const seq_t *s) { return s->vh ? (const void *)s->vh : (const void *)s->v; }
 
 static tsr_attn_seq seq_arg(const seq_t *s) {
-    return (tsr_attn_seq){.q_len = s->q_len, .kv_len = s->kv_len, .q = s->q, .k = s->k, .v = s->v, .o = s->o,
+    return (tsr_attn_seq){.q_len = s->q_len, .kv_len = s->kv_len, .q = s->q, .k = seq_k(s), .v = seq_v(s), .o = s->o,
                           .lse = s->lse};
 }
 
@@ -88,7 +109,7 @@ static double ref_error(const seq_t *s, int64_t window) {
 
 /* Sequences of mixed lengths: decode rows (q_len 1) over 1 .. 3 KV chunks, a few draft /
  * prefill blocks (q_len 2 .. 40), in an order shuffled per round. */
-TSR_TEST(test_batch_matches_single_and_reference) {
+static void batch_matches_single_and_reference(void) {
     const int64_t maxctx = tsr_test_quick() ? 2300 : 3200;
     tsr_pool_t *pools[2];
     for (int t = 0; t < 2; t++) {
@@ -114,11 +135,11 @@ TSR_TEST(test_batch_matches_single_and_reference) {
                 seq_t *q = &seqs[s];
                 tsr_attn_desc d1 = d;
                 d1.q_len = q->q_len; d1.kv_len = q->kv_len;
-                tsr_attn_args a = {.size = sizeof a, .q = q->q, .k = q->k, .v = q->v, .o = q->o, .lse = q->lse};
+                tsr_attn_args a = {.size = sizeof a, .q = q->q, .k = seq_k(q), .v = seq_v(q), .o = q->o, .lse = q->lse};
                 CHECK_OK(tsr_attention(pools[1], &d1, &a));
                 double err = ref_error(q, window);
-                CHECK_MSG(err < 2e-5, "isa %s seq %d (q_len %lld, kv_len %lld): tsr_attention error %g",
-                          tsr_isa_name(isa), s, (long long)q->q_len, (long long)q->kv_len, err);
+                CHECK_MSG(err < 2e-5, "kv %s isa %s seq %d (q_len %lld, kv_len %lld): tsr_attention error %g",
+                          tsr_dtype_name(kv_dt), tsr_isa_name(isa), s, (long long)q->q_len, (long long)q->kv_len, err);
                 size_t on = (size_t)(q->q_len * HQ * D);
                 solo_o[s] = malloc(sizeof(float) * on); solo_l[s] = malloc(sizeof(float) * (size_t)(q->q_len * HQ));
                 memcpy(solo_o[s], q->o, sizeof(float) * on);
@@ -141,15 +162,15 @@ TSR_TEST(test_batch_matches_single_and_reference) {
                     int s = order[i];
                     seq_t *q = &seqs[s];
                     CHECK_SAME_BITS(solo_o[s], q->o, sizeof(float) * (size_t)(q->q_len * HQ * D),
-                                    "isa %s window %lld round %d: seq %d (q_len %lld, kv_len %lld) O differs from its solo run",
-                                    tsr_isa_name(isa), (long long)window, round, s, (long long)q->q_len, (long long)q->kv_len);
+                                    "kv %s isa %s window %lld round %d: seq %d (q_len %lld, kv_len %lld) O differs from its solo run",
+                                    tsr_dtype_name(kv_dt), tsr_isa_name(isa), (long long)window, round, s, (long long)q->q_len, (long long)q->kv_len);
                     CHECK_SAME_BITS(solo_l[s], q->lse, sizeof(float) * (size_t)(q->q_len * HQ),
-                                    "isa %s round %d: seq %d LSE differs from its solo run", tsr_isa_name(isa), round, s);
+                                    "kv %s isa %s round %d: seq %d LSE differs from its solo run", tsr_dtype_name(kv_dt), tsr_isa_name(isa), round, s);
                 }
                 if (round == 0)
                     for (int s = 0; s < NSEQ; s++) {
                         double err = ref_error(&seqs[s], window);
-                        CHECK_MSG(err < 2e-5, "isa %s seq %d: batch error %g against float64", tsr_isa_name(isa), s, err);
+                        CHECK_MSG(err < 2e-5, "kv %s isa %s seq %d: batch error %g against float64", tsr_dtype_name(kv_dt), tsr_isa_name(isa), s, err);
                     }
             }
             for (int s = 0; s < NSEQ; s++) { free(solo_o[s]); free(solo_l[s]); }
@@ -202,6 +223,15 @@ TSR_TEST(test_batch_bad_input) {
     CHECK(ref_error(&a, 0) < 2e-5 && ref_error(&b, 0) < 2e-5);
     seq_free(&a);
     seq_free(&b);
+}
+
+TSR_TEST(test_batch_matches_single_and_reference) {
+    const tsr_dtype types[3] = {TSR_DTYPE_F32, TSR_DTYPE_F16, TSR_DTYPE_BF16};
+    for (int t = 0; t < 3; t++) {
+        kv_dt = types[t];
+        batch_matches_single_and_reference();
+    }
+    kv_dt = TSR_DTYPE_F32;
 }
 
 int main(void) {

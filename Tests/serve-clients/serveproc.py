@@ -28,6 +28,7 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.log = []
         line = self.proc.stdout.readline()
+        self.banner = line
         m = re.search(r"listening on http://([0-9.]+):(\d+)", line)
         if not m:
             err = self.proc.stderr.read() if self.proc.poll() is not None else ""

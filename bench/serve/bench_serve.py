@@ -14,6 +14,13 @@ Cases, per model:
 
     python bench_serve.py --tessera BIN [--llama-server BIN] --model PATH [--model PATH]
                           [--threads 2] [--rounds 3] [--tokens 128] [--quick]
+                          [--kv-cache f32|f16|bf16] [--vs-kv-cache f32|f16|bf16] [--streams 1,16]
+                          [--cases greedy,sampled,httpx]
+
+--kv-cache is passed to `tessera serve` and `tessera generate` and recorded in every record
+(kv_cache; "default" without it); --vs-kv-cache runs a second server of ours with another type,
+alternated with the first round by round (an A/B of the cache type on one binary, one run);
+--streams and --cases narrow a run to the cases an A/B needs.
 """
 import argparse
 import asyncio
@@ -217,14 +224,29 @@ def emit(rec):
     print(json.dumps(rec, sort_keys=True), flush=True)
 
 
+def engine_counters(base):
+    """The engine's cumulative step count and seconds by forward part / phase (from /metrics)."""
+    try:
+        m = httpx.get(base + "/metrics", timeout=10).text
+    except httpx.HTTPError:
+        return None
+    c = {k: float(v) for k, v in re.findall(r'tessera_forward_seconds_total\{part="(\w+)"\} ([0-9.e+-]+)', m)}
+    c.update({"phase_" + k: float(v) for k, v in re.findall(r'tessera_engine_seconds_total\{phase="(\w+)"\} ([0-9.e+-]+)', m)})
+    steps = re.search(r"^tessera_engine_steps_total ([0-9.e+-]+)", m, re.M)
+    c["steps"] = float(steps.group(1)) if steps else 0.0
+    return c
+
+
 def note(s):
     print(s, file=sys.stderr, flush=True)
 
 
-def generate_rate(tessera, model, tokens, env, sampled=False):
+def generate_rate(tessera, model, tokens, env, sampled=False, kv_cache=None):
     """`tessera generate` on prompt(0) with the same max tokens and sampling as `single_rate`:
     its own decode rate, (tokens - 1) over the time from the first token to the last."""
     cmd = [tessera, "generate", "--model", model, "--prompt", prompt(0), "--max-tokens", str(tokens), "--ignore-eos"]
+    if kv_cache:
+        cmd += ["--kv-cache", kv_cache]
     if sampled:
         cmd += ["--temperature", str(SAMPLED["temperature"]), "--top-k", str(SAMPLED["top_k"]), "--top-p",
                 str(SAMPLED["top_p"]), "--min-p", str(SAMPLED["min_p"]), "--seed", str(SAMPLED["seed"])]
@@ -235,32 +257,49 @@ def generate_rate(tessera, model, tokens, env, sampled=False):
     return float(m.group(2))
 
 
+def per_step(c):
+    """Milliseconds per engine step of each forward part and phase, from summed counter deltas."""
+    steps = c.get("steps", 0.0)
+    return {k: round(1000 * v / steps, 3) for k, v in sorted(c.items()) if k != "steps"} if steps else {}
+
+
 def bench_model(a, model, env):
     name = os.path.basename(model).rsplit(".gguf", 1)[0]
     ctx = 64 + max(a.tokens, a.single_tokens) + 64
     ours = Proc([a.tessera, "serve", "--model", model, "--port", "0", "--parallel", "32", "--ctx", str(ctx),
-                 "--queue", "256"], env, port_re=r"listening on http://[0-9.]+:(\d+)")
-    peer = None
+                 "--queue", "256"] + (["--kv-cache", a.kv_cache] if a.kv_cache else []), env,
+                port_re=r"listening on http://[0-9.]+:(\d+)")
+    peer = other = None
     try:
+        if a.vs_kv_cache and not a.single_only:   # the same binary with another K/V cache type
+            other = Proc([a.tessera, "serve", "--model", model, "--port", "0", "--parallel", "32", "--ctx", str(ctx),
+                          "--queue", "256", "--kv-cache", a.vs_kv_cache], env,
+                         port_re=r"listening on http://[0-9.]+:(\d+)")
         if a.llama_server and not a.single_only:
             port = free_port()
             peer = Proc([a.llama_server, "-m", model, "--host", "127.0.0.1", "--port", str(port), "-np", "32",
                          "-c", str(32 * ctx), "-t", str(a.threads), "-tb", str(a.threads), "--no-warmup"],
                         env, port=port)
-        servers = [("ours", ours)] + ([("peer", peer)] if peer else [])
+        servers = [("ours", ours)] + ([("kv", other)] if other else []) + ([("peer", peer)] if peer else [])
         for _, s in servers:   # warm-up: page the weights in, fill allocator pools
             asyncio.run(concurrent(s.base, name, 4, 16))
         # (1) aggregate tokens/s and TTFT at each concurrency, alternated rounds
-        stream_counts = [] if a.single_only else [1, 4, 16] if a.quick else [1, 4, 16, 32]
+        stream_counts = [] if a.single_only else a.streams or ([1, 4, 16] if a.quick else [1, 4, 16, 32])
         rates = {(w, n): [] for w, _ in servers for n in stream_counts}
         ttfts = {(w, n): [] for w, _ in servers for n in stream_counts}
+        parts = {(w, n): {} for w, _ in servers for n in stream_counts}   # engine seconds over the runs
         loads = []
         for r in range(a.rounds):
             for n in stream_counts:
                 order = servers if r % 2 == 0 else servers[::-1]
                 for w, s in order:
                     loads.append(float(loadavg()))
+                    c0 = engine_counters(s.base) if w != "peer" else None
                     rate, tt = asyncio.run(concurrent(s.base, name, n, a.tokens))
+                    c1 = engine_counters(s.base) if c0 else None
+                    if c0 and c1:
+                        for k in c1:
+                            parts[(w, n)][k] = parts[(w, n)].get(k, 0.0) + c1[k] - c0.get(k, 0.0)
                     rates[(w, n)].append(rate)
                     ttfts[(w, n)].extend(tt)
                     note("serve %s: round %d, %d streams, %s: %.1f tok/s, TTFT p50 %.3f s" % (name, r, n, w, rate, pct(tt, 0.5)))
@@ -271,7 +310,8 @@ def bench_model(a, model, env):
                    "ours_max": hi, "scaling_vs_1_stream": m / one, "threads": a.threads, "rounds": a.rounds,
                    "tokens_per_stream": a.tokens, "ttft_p50_s": pct(ttfts[("ours", n)], 0.5),
                    "ttft_p99_s": pct(ttfts[("ours", n)], 0.99), "loadavg_median": statistics.median(loads),
-                   "loadavg_max": max(loads)}
+                   "loadavg_max": max(loads), "kv_cache": a.kv_cache or "default", "ours_runs": rates[("ours", n)],
+                   "ms_per_step": per_step(parts[("ours", n)])}
             if peer:
                 pm, plo, phi = summary(rates[("peer", n)])
                 rec.update(baseline_name="llama-server (llama.cpp, llama-cpp-python %s sdist)" % a.peer_version,
@@ -280,6 +320,23 @@ def bench_model(a, model, env):
             else:
                 rec.update(baseline_name="ours at 1 stream x %d" % n, baseline=one * n, speedup=m / (one * n))
             emit(rec)
+            if other:
+                # ours (--kv-cache A) against the same binary with --kv-cache B, rounds alternated:
+                # the ratio of each round's pair, and each one's scaling over its own 1 stream
+                mine, theirs = rates[("ours", n)], rates[("kv", n)]
+                om = statistics.median(rates[("kv", 1)])
+                km, klo, khi = summary(theirs)
+                emit({"case": "serve %s aggregate, %d streams, kv cache %s vs %s" % (name, n, a.kv_cache or "default",
+                                                                                    a.vs_kv_cache),
+                      "unit": "tok/s", "ours": m, "ours_min": lo, "ours_max": hi, "kv_cache": a.kv_cache or "default",
+                      "baseline_name": "tessera serve --kv-cache %s" % a.vs_kv_cache, "baseline": km,
+                      "baseline_min": klo, "baseline_max": khi, "speedup": m / km,
+                      "round_ratios": [x / y for x, y in zip(mine, theirs)], "ours_runs": mine, "baseline_runs": theirs,
+                      "scaling_vs_1_stream": m / one, "baseline_scaling_vs_1_stream": km / om,
+                      "ttft_p99_s": rec["ttft_p99_s"], "baseline_ttft_p99_s": pct(ttfts[("kv", n)], 0.99),
+                      "threads": a.threads, "rounds": a.rounds, "loadavg_median": statistics.median(loads),
+                      "loadavg_max": max(loads), "ms_per_step": per_step(parts[("ours", n)]),
+                      "baseline_ms_per_step": per_step(parts[("kv", n)])})
             if peer:
                 o99, p99 = rec["ttft_p99_s"], rec["baseline_ttft_p99_s"]
                 emit({"case": "serve %s TTFT p99, %d streams" % (name, n), "unit": "s", "ours": o99,
@@ -289,6 +346,8 @@ def bench_model(a, model, env):
         # and sampling (greedy, and sampled with a seed), alternated rounds, each rate over
         # the tokens after the first (see single_rate / generate_rate)
         cases = [("greedy", False, "lean"), ("sampled, seeded", True, "lean"), ("greedy, httpx client", False, "httpx")]
+        wanted = a.cases.split(",")
+        cases = [c for c, key in zip(cases, ["greedy", "sampled", "httpx"]) if key in wanted]
         for label, sampled, client in cases:
             def served():
                 if client == "lean":
@@ -298,11 +357,11 @@ def bench_model(a, model, env):
             for r in range(max(a.rounds, 3)):
                 loads.append(float(loadavg()))
                 if r % 2 == 0:
-                    gen_r.append(generate_rate(a.tessera, model, a.single_tokens, env, sampled))
+                    gen_r.append(generate_rate(a.tessera, model, a.single_tokens, env, sampled, a.kv_cache))
                     serve_r.append(served())
                 else:
                     serve_r.append(served())
-                    gen_r.append(generate_rate(a.tessera, model, a.single_tokens, env, sampled))
+                    gen_r.append(generate_rate(a.tessera, model, a.single_tokens, env, sampled, a.kv_cache))
                 note("serve %s: 1 stream %s, round %d: server %.1f tok/s, generate %.1f tok/s" % (
                     name, label, r, serve_r[-1], gen_r[-1]))
             sm, slo, shi = summary(serve_r)
@@ -313,6 +372,7 @@ def bench_model(a, model, env):
                   "baseline": gm, "baseline_min": glo, "baseline_max": ghi, "speedup": sm / gm,
                   "round_ratio_median": statistics.median(ratios), "round_ratio_min": min(ratios),
                   "round_ratio_max": max(ratios), "client": client, "threads": a.threads,
+                  "kv_cache": a.kv_cache or "default",
                   "rounds": len(serve_r), "tokens": a.single_tokens, "loadavg_median": statistics.median(loads)})
         try:
             m = httpx.get(ours.base + "/metrics", timeout=10).text
@@ -324,6 +384,8 @@ def bench_model(a, model, env):
         ours.stop()
         if peer:
             peer.stop()
+        if other:
+            other.stop()
 
 
 def main():
@@ -338,6 +400,15 @@ def main():
     p.add_argument("--single-tokens", type=int, default=128, help="tokens of the 1-stream vs generate case")
     p.add_argument("--single-only", action="store_true", help="only the 1-stream vs tessera generate cases")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--kv-cache", choices=["f32", "f16", "bf16"],
+                   help="K/V cache type of our server and `tessera generate` (default: theirs); recorded as kv_cache")
+    p.add_argument("--vs-kv-cache", choices=["f32", "f16", "bf16"],
+                   help="also run our server with this K/V cache type, alternated round by round with --kv-cache's "
+                        "in the aggregate case (one record per concurrency: the pair's tok/s, round ratios, scaling)")
+    p.add_argument("--streams", type=lambda s: [int(x) for x in s.split(",")],
+                   help="comma-separated concurrencies of the aggregate case (default 1,4,16,32)")
+    p.add_argument("--cases", default="greedy,sampled,httpx",
+                   help="1-stream vs generate cases to run: greedy, sampled, httpx (comma-separated; 'none' for none)")
     a = p.parse_args()
     if a.quick:
         a.rounds, a.tokens, a.single_tokens = min(a.rounds, 2), min(a.tokens, 48), min(a.single_tokens, 64)

@@ -166,7 +166,9 @@ static void attn_overlay(void *dst, const void *src) {
     TSR_KERNEL_INHERIT(d, o, pack_rows);
     TSR_KERNEL_INHERIT(d, o, softmax);
     if (o->qk) { d->qk = o->qk; d->qk_rows = o->qk_rows; d->qk_mr = o->qk_mr; d->qk_nr = o->qk_nr; }
-    if (o->pv) { d->pv = o->pv; d->pv_bf16 = o->pv_bf16; d->pv_mr = o->pv_mr; d->pv_nr = o->pv_nr; }
+    if (o->pv) {
+        d->pv = o->pv; d->pv_bf16 = o->pv_bf16; d->pv_f16 = o->pv_f16; d->pv_mr = o->pv_mr; d->pv_nr = o->pv_nr;
+    }
 }
 
 static const void *const attn_overrides[] = {
@@ -389,18 +391,21 @@ static inline void tile_qk(const attn_kernels *K, float *s, int lds, const float
     }
 }
 
-/* ACC = alpha ACC + P V over pv_mr x pv_nr blocks, column blocks outer. V rows are f32, or
- * bf16 read in place by pv_bf16 when v_bf16. */
+/* ACC = alpha ACC + P V over pv_mr x pv_nr blocks, column blocks outer. V rows are f32 (vdt
+ * F32), or bf16 / f16 read in place by pv_bf16 / pv_f16. */
 static inline void tile_pv(const attn_kernels *K, float *acc, int ldacc, const float *p, int ldp, const void *v,
-                           int v_bf16, int ldv, const float *alpha, int rows, int n, int dp) {
+                           tsr_dtype vdt, int ldv, const float *alpha, int rows, int n, int dp) {
     const int mr = K->pv_mr, nr = K->pv_nr;
     for (int e0 = 0; e0 < dp; e0 += nr) {
         const int nc = dp - e0 < nr ? dp - e0 : nr;
         for (int r0 = 0; r0 < rows; r0 += mr) {
             const int m = rows - r0 < mr ? rows - r0 : mr;
-            if (v_bf16)
+            if (vdt == TSR_DTYPE_BF16)
                 K->pv_bf16(acc + (size_t)r0 * ldacc + e0, ldacc, p + (size_t)r0 * ldp, ldp, (const uint16_t *)v + e0,
                            ldv, alpha + r0, m, n, nc);
+            else if (vdt == TSR_DTYPE_F16)
+                K->pv_f16(acc + (size_t)r0 * ldacc + e0, ldacc, p + (size_t)r0 * ldp, ldp, (const uint16_t *)v + e0,
+                          ldv, alpha + r0, m, n, nc);
             else
                 K->pv(acc + (size_t)r0 * ldacc + e0, ldacc, p + (size_t)r0 * ldp, ldp, (const float *)v + e0, ldv,
                       alpha + r0, m, n, nc);
@@ -442,12 +447,12 @@ static void run_chunk(const attn_ctx *c, attn_scratch *s, int rows, int64_t ch, 
     const int extra = d->has_bias || d->has_bitset;
     /* pv reads dp = round16(dim) columns of V rows: f32 rows with dim % 16 == 0 are read in
      * place (decode spends ~10 % of its time copying them otherwise); same bits either way */
-    const int v_in_place = (d->v_dtype == TSR_DTYPE_F32 || (d->v_dtype == TSR_DTYPE_BF16 && K->pv_bf16)) &&
+    const int v_in_place = (d->v_dtype == TSR_DTYPE_F32 || (d->v_dtype == TSR_DTYPE_BF16 && K->pv_bf16) ||
+                            (d->v_dtype == TSR_DTYPE_F16 && K->pv_f16)) &&
                            dp == dim && d->v.stride_row <= INT32_MAX;
-    const int v_bf16 = v_in_place && d->v_dtype == TSR_DTYPE_BF16;
+    const tsr_dtype vdt = v_in_place ? d->v_dtype : TSR_DTYPE_F32;  /* what tile_pv reads */
     /* a decode step's few rows: QK^T straight from the K rows (same bits as pack_kt + qk) */
-    const int fused_qk = K->qk_rows && rows <= K->qk_mr &&
-                         (d->k_dtype == TSR_DTYPE_F32 || d->k_dtype == TSR_DTYPE_BF16);
+    const int fused_qk = K->qk_rows && rows <= K->qk_mr;
     for (int64_t t = t0; t <= t1; t++) {
         int64_t k0 = t * bc;
         int n = (int)(d->kv_len - k0 < bc ? d->kv_len - k0 : bc);
@@ -457,7 +462,7 @@ static void run_chunk(const attn_ctx *c, attn_scratch *s, int rows, int64_t ch, 
             K->pack_kt(s->kt, bc, krows, d->k_dtype, d->k.stride_row, n, npad, dim);
         const void *vt = s->v;
         int ldv = dp;
-        if (v_in_place) {  /* f32 (or bf16 for pv_bf16) rows in the layout pv reads: no copy */
+        if (v_in_place) {  /* f32 (or bf16 / f16 for pv_bf16 / pv_f16) rows in the layout pv reads: no copy */
             vt = elem_ptr(vbase, d->v_dtype, k0 * d->v.stride_row);
             ldv = (int)d->v.stride_row;
         } else {
@@ -493,7 +498,7 @@ static void run_chunk(const attn_ctx *c, attn_scratch *s, int rows, int64_t ch, 
             }
         }
         K->softmax(s->s, bc, rows, n, npad, s->m, s->l, s->alpha);
-        tile_pv(K, s->acc, dp, s->s, bc, vt, v_bf16, ldv, s->alpha, rows, n, dp);
+        tile_pv(K, s->acc, dp, s->s, bc, vt, vdt, ldv, s->alpha, rows, n, dp);
     }
 }
 

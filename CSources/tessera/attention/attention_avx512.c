@@ -148,15 +148,17 @@ TSR_TARGET_AVX512 static AI void qk_block(float *s, int lds, const float *q, int
 
 /*
  * Fused pack + QK^T for the few rows of a decode step (qk_rows): 16 keys are loaded and
- * transposed in registers (bf16 as pairs, widened exactly; f32 as they are) and consumed by the
+ * transposed in registers (bf16 as pairs, widened exactly; f16 widened exactly by vcvtph2ps
+ * as they are loaded; f32 as they are) and consumed by the
  * FMAs at once, so no K^T tile is written and read back (the tile of 64 keys x 128 dims is as big
  * as Zen 4's L1). NG groups of 16 keys run side by side so that MR x NG independent FMA chains
  * (4 or more) hide the FMA latency; each score is still one chain over dd in order from +0, as in qk_block,
  * and padding keys (n <= j < npad) are zero rows: the same bits as pack_kt + qk.
  */
-TSR_TARGET_AVX512 static AI void qk_rows_pass(float *s, int lds, const float *q, int ldq, const char *k, int bf16,
+TSR_TARGET_AVX512 static AI void qk_rows_pass(float *s, int lds, const float *q, int ldq, const char *k, tsr_dtype dt,
                                               int64_t rowb, int j0, int n, int ng, int d, const int MR, const int NG) {
     const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+    const int bf16 = dt == TSR_DTYPE_BF16, es = dt == TSR_DTYPE_F32 ? 4 : 2;
     const int W = bf16 ? 32 : 16;  /* dims per transpose */
     __m512 acc[4][4];
     for (int r = 0; r < MR; r++)
@@ -169,14 +171,13 @@ TSR_TARGET_AVX512 static AI void qk_rows_pass(float *s, int lds, const float *q,
             for (int i = 0; i < 16; i++) {
                 const int j = j0 + 16 * g + i;
                 const char *row = k + (int64_t)j * rowb;
-                _mm_prefetch(row + (int64_t)ATTN_PF_ROWS * rowb + (bf16 ? 2 : 4) * d0, ATTN_PF_HINT);
+                _mm_prefetch(row + (int64_t)ATTN_PF_ROWS * rowb + es * d0, ATTN_PF_HINT);
                 if (j >= n) t[i] = _mm512_setzero_ps();
                 else if (bf16)
                     t[i] = _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(
                         dc >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << dc) - 1u), (const uint16_t *)row + d0));
                 else
-                    t[i] = _mm512_maskz_loadu_ps(dc >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << dc) - 1u),
-                                                 (const float *)row + d0);
+                    t[i] = load16(row, dt, d0, dc);  /* f32 as is, f16 widened (exact) */
             }
             transpose16(t);
             if (bf16) {
@@ -203,26 +204,25 @@ TSR_TARGET_AVX512 static AI void qk_rows_pass(float *s, int lds, const float *q,
             if (g < ng) _mm512_store_ps(s + (size_t)r * lds + j0 + 16 * g, acc[r][g]);
 }
 
-TSR_TARGET_AVX512 static AI void qk_rows_shape(float *s, int lds, const float *q, int ldq, const char *k, int bf16,
+TSR_TARGET_AVX512 static AI void qk_rows_shape(float *s, int lds, const float *q, int ldq, const char *k, tsr_dtype dt,
                                                int64_t rowb, int n, int npad, int d, const int MR, const int NG) {
     for (int j0 = 0; j0 < npad; j0 += 16 * NG) {
         const int ng = (npad - j0) / 16 < NG ? (npad - j0) / 16 : NG;
-        qk_rows_pass(s, lds, q, ldq, k, bf16, rowb, j0, n, ng, d, MR, NG);
+        qk_rows_pass(s, lds, q, ldq, k, dt, rowb, j0, n, ng, d, MR, NG);
     }
 }
 
 TSR_TARGET_AVX512 static void qk_rows_512(float *s, int lds, const float *q, int ldq, const void *k, tsr_dtype dt,
                                           int64_t kstride, int m, int n, int npad, int d) {
-    const int bf16 = dt == TSR_DTYPE_BF16;
-    const int64_t rowb = kstride * (bf16 ? 2 : 4);
+    const int64_t rowb = kstride * (int64_t)tsr_dtype_size(dt);
     const char *kb = k;
     switch (m) {
     /* 4 rows: 4 chains already cover the FMA latency, and one key group keeps the 16
      * transposed rows and the accumulators in registers (2.5 % faster than 2 groups, hot) */
-    case 4: qk_rows_shape(s, lds, q, ldq, kb, bf16, rowb, n, npad, d, 4, 1); break;
-    case 3: qk_rows_shape(s, lds, q, ldq, kb, bf16, rowb, n, npad, d, 3, 2); break;
-    case 2: qk_rows_shape(s, lds, q, ldq, kb, bf16, rowb, n, npad, d, 2, 2); break;
-    default: qk_rows_shape(s, lds, q, ldq, kb, bf16, rowb, n, npad, d, 1, 4); break;
+    case 4: qk_rows_shape(s, lds, q, ldq, kb, dt, rowb, n, npad, d, 4, 1); break;
+    case 3: qk_rows_shape(s, lds, q, ldq, kb, dt, rowb, n, npad, d, 3, 2); break;
+    case 2: qk_rows_shape(s, lds, q, ldq, kb, dt, rowb, n, npad, d, 2, 2); break;
+    default: qk_rows_shape(s, lds, q, ldq, kb, dt, rowb, n, npad, d, 1, 4); break;
     }
 }
 
@@ -419,6 +419,58 @@ TSR_TARGET_AVX512 static void pv_bf16_512(float *acc, int ldacc, const float *p,
     }
 }
 
+/* P.V with f16 V rows read in place: 16 columns widen exactly with one vcvtph2ps, in column
+ * order, so each column gets alpha * acc and then one FMA per key in key order: the same bits
+ * as pack_rows + pv_512, without writing and re-reading an f32 V tile. */
+TSR_TARGET_AVX512 static AI void pv_f16_block(float *acc, int ldacc, const float *p, int ldp, const uint16_t *v,
+                                              int ldv, const float *alpha, int n, const int NR, const int NV) {
+    __m512 a[4][4];
+    for (int r = 0; r < NR; r++) {
+        __m512 al = _mm512_set1_ps(alpha[r]);
+        for (int c = 0; c < NV; c++) a[r][c] = _mm512_mul_ps(_mm512_load_ps(acc + (size_t)r * ldacc + 16 * c), al);
+    }
+    for (int j = 0; j < n; j++) {
+        const uint16_t *vr = v + (size_t)j * ldv;
+        __m512 vv[4];
+        for (int c = 0; c < NV; c++) {
+            if (!(c & 1)) _mm_prefetch((const char *)(vr + (size_t)ATTN_PF_ROWS * ldv + 16 * c), ATTN_PF_HINT);
+            vv[c] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vr + 16 * c)));
+        }
+        for (int r = 0; r < NR; r++) {
+            __m512 pb = _mm512_set1_ps(p[(size_t)r * ldp + j]);
+            for (int c = 0; c < NV; c++) a[r][c] = _mm512_fmadd_ps(pb, vv[c], a[r][c]);
+        }
+    }
+    for (int r = 0; r < NR; r++)
+        for (int c = 0; c < NV; c++) _mm512_store_ps(acc + (size_t)r * ldacc + 16 * c, a[r][c]);
+}
+
+/* One pv_mr x pv_nr block with f16 V rows (contract of pv_f16), shaped like pv_512. */
+TSR_TARGET_AVX512 static void pv_f16_512(float *acc, int ldacc, const float *p, int ldp, const uint16_t *v, int ldv,
+                                         const float *alpha, int m, int n, int nc) {
+    const int nv = nc / 16;
+    const int mr = m == 4 ? 4 : 1;
+    for (int r = 0; r < m; r += mr) {
+        float *ar = acc + (size_t)r * ldacc;
+        const float *pr = p + (size_t)r * ldp;
+        if (mr == 4) {
+            switch (nv) {
+            case 4: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 4); break;
+            case 3: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 3); break;
+            case 2: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 2); break;
+            default: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 1); break;
+            }
+        } else {
+            switch (nv) {
+            case 4: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 4); break;
+            case 3: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 3); break;
+            case 2: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 2); break;
+            default: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 1); break;
+            }
+        }
+    }
+}
+
 const attn_kernels tsr_attn_kernels_avx512 = {
     .head = {"avx512", TSR_ISA_AVX512, NULL},
     .qk_mr = 4, .qk_nr = 64,
@@ -430,5 +482,6 @@ const attn_kernels tsr_attn_kernels_avx512 = {
     .softmax = softmax_512,
     .pv = pv_512,
     .pv_bf16 = pv_bf16_512,
+    .pv_f16 = pv_f16_512,
 };
 #endif

@@ -55,7 +55,7 @@ typedef struct attn_kernels {
     void (*qk)(float *s, int lds, const float *q, int ldq, const float *kt, int ldkt,
                int m, int nc, int d);
     /* optional, paired with this level's qk (the overlay sets both): for m <= qk_mr rows (a
-     * decode step), S = Q K^T straight from n K rows of dtype dt (F32 or BF16; row stride
+     * decode step), S = Q K^T straight from n K rows of dtype dt (F32, BF16 or F16; row stride
      * kstride elements) over npad columns: exactly the scores pack_kt + the qk blocks give
      * (one FMA chain per score, keys n..npad-1 as zero rows), without the K^T tile. */
     void (*qk_rows)(float *s, int lds, const float *q, int ldq, const void *k, tsr_dtype dt, int64_t kstride,
@@ -75,6 +75,10 @@ typedef struct attn_kernels {
      * NULL: the driver packs bf16 V with pack_rows. */
     void (*pv_bf16)(float *acc, int ldacc, const float *p, int ldp, const uint16_t *v, int ldv,
                     const float *alpha, int m, int n, int nc);
+    /* optional, as pv_bf16 for V rows in IEEE half (f16 K/V caches). NULL: the driver packs
+     * f16 V with pack_rows. */
+    void (*pv_f16)(float *acc, int ldacc, const float *p, int ldp, const uint16_t *v, int ldv,
+                   const float *alpha, int m, int n, int nc);
 } attn_kernels;
 
 /* The reference table (attention_scalar.c) and the overrides (attention_<isa>.c). */

@@ -44,10 +44,14 @@ struct ModelArguments: ParsableArguments {
     @Flag(help: "Use the Swift reference kernels instead of Tessera's C kernels (slow; for checking).")
     var reference = false
 
+    @Option(help: ArgumentHelp(KVCacheOption.help, valueName: "f32|f16|bf16"))
+    var kvCache: String = ModelOptions.defaultKVCache.name
+
     /// Everything that can be checked before the model is loaded.
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be >= 0 (got \(maxTokens))") }
         if let context { guard context >= 2 else { throw ValidationError("--context must be >= 2 (got \(context))") } }
+        _ = try KVCacheOption.parse(kvCache)
         do {
             _ = try Sampler(options: sampling)
         } catch {
@@ -76,7 +80,9 @@ struct ModelArguments: ParsableArguments {
 
     func loadModel() throws -> LlamaModel {
         let path = try resolvedModelPath()
-        return try LlamaModel(path: path, options: ModelOptions(backend: reference ? .reference : .kernels))
+        var options = ModelOptions(backend: reference ? .reference : .kernels)
+        options.kvCache = try KVCacheOption.parse(kvCache)
+        return try LlamaModel(path: path, options: options)
     }
 
     var generationOptions: GenerationOptions {
@@ -86,6 +92,19 @@ struct ModelArguments: ParsableArguments {
         o.stopTokens = ignoreEos ? [] : nil
         o.speculative = speculative ? SpeculativeOptions() : nil
         return o
+    }
+}
+
+/// `--kv-cache` of `tessera generate`, `chat` and `serve`.
+enum KVCacheOption {
+    static let help = "Element type of the K/V cache: f32, f16 (half the memory and attention reads) or bf16 (default \(ModelOptions.defaultKVCache.name))."
+
+    /// The storage `value` names, or a ValidationError that lists the accepted values.
+    static func parse(_ value: String) throws -> AttentionStorage {
+        guard let s = AttentionStorage(name: value) else {
+            throw ValidationError("--kv-cache must be f32, f16 or bf16 (got '\(value)')")
+        }
+        return s
     }
 }
 

@@ -55,6 +55,9 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Prompt-lookup speculative decoding for requests that do not set \"speculative\" (lossless).")
     var speculative = false
 
+    @Option(help: ArgumentHelp(KVCacheOption.help, valueName: "f32|f16|bf16"))
+    var kvCache: String = ModelOptions.defaultKVCache.name
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard parallel >= 1, parallel <= 256 else { throw ValidationError("--parallel must be in 1...256") }
@@ -63,6 +66,7 @@ struct ServeCommand: ParsableCommand {
         guard queue >= 0 else { throw ValidationError("--queue must be >= 0") }
         guard readTimeout > 0, readTimeout <= 3600 else { throw ValidationError("--read-timeout must be in (0, 3600]") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be >= 1024") }
+        _ = try KVCacheOption.parse(kvCache)
     }
 
     func run() throws {
@@ -70,7 +74,9 @@ struct ServeCommand: ParsableCommand {
         ServeServer.runTasksOnEventLoops()
         // the same model lookup as `tessera generate` (--model, else the fetched reference model)
         let path = try ModelArguments.parse(model.map { ["--model", $0] } ?? []).resolvedModelPath()
-        let llm = try LlamaModel(path: path)
+        var modelOptions = ModelOptions()
+        modelOptions.kvCache = try KVCacheOption.parse(kvCache)
+        let llm = try LlamaModel(path: path, options: modelOptions)
         let engine = try ServeEngine(model: llm, options: EngineOptions(parallel: parallel, context: min(ctx, llm.config.contextLength),
                                                                         stepTokens: stepTokens, maxQueue: queue))
         var o = ServerOptions(modelID: modelName ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
@@ -81,14 +87,14 @@ struct ServeCommand: ParsableCommand {
         o.speculative = speculative
         o.readTimeoutSeconds = readTimeout
         let server = ServeServer(engine: engine, options: o)
-        let host = self.host, id = o.modelID, slots = parallel, context = engine.options.context
+        let host = self.host, id = o.modelID, slots = parallel, context = engine.options.context, cacheType = llm.kvCache.name
         let done = DispatchSemaphore(value: 0)
         let failure = LockedError()
         Task.detached {
             do {
                 try await server.run { port in
                     // one write, unbuffered: scripts wait for this line
-                    FileHandle.standardOutput.write(Data("listening on http://\(host):\(port) (model \(id), \(slots) slots x \(context) tokens)\n".utf8))
+                    FileHandle.standardOutput.write(Data("listening on http://\(host):\(port) (model \(id), \(slots) slots x \(context) tokens, kv cache \(cacheType))\n".utf8))
                 }
             } catch {
                 failure.set(error)
