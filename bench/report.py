@@ -10,6 +10,8 @@ import sys
 
 
 def fmt(v):
+    if v is None:  # a non-finite figure (e.g. a peer that did not run) is null in the JSON
+        return "–"
     if isinstance(v, (int, float)):
         if v != v:
             return "–"

@@ -16,14 +16,17 @@ struct BenchRecord {
     var notes: [String: String] = [:]
 
     var jsonLine: String {
+        // JSON has no NaN or infinity: a value that is not finite (a peer that did not run, a
+        // zero time) is written as null instead of failing the whole line.
+        func number(_ v: Double) -> Any { v.isFinite ? v : NSNull() }
         var dict: [String: Any] = [
-            "case": name, "unit": unit, "ours": ours, "baseline_name": baselineName,
-            "baseline": baseline, "speedup": speedup ?? (ours > 0 ? baseline / ours : 0),
+            "case": name, "unit": unit, "ours": number(ours), "baseline_name": baselineName,
+            "baseline": number(baseline), "speedup": number(speedup ?? (ours > 0 ? baseline / ours : 0)),
             "threads": threads,
         ]
         if let limitName { dict["limit_name"] = limitName }
-        if let limit { dict["limit"] = limit }
-        if let fraction { dict["fraction"] = fraction }
+        if let limit { dict["limit"] = number(limit) }
+        if let fraction { dict["fraction"] = number(fraction) }
         for (k, v) in extra { dict[k] = v.isFinite ? v : nil }
         for (k, v) in notes { dict[k] = v }
         let data = try! JSONSerialization.data(withJSONObject: dict, options: [.sortedKeys])
