@@ -62,7 +62,11 @@ struct ArchitectureTests {
         let (model, weights) = try TinyModelTests.load(spec, backend: backend)
         let logits = try model.makeSession(contextLength: 64).forward(ArchitectureTests.tokens, logits: .all)
         let want = ArchitectureTests.reference(spec, weights, vocab: model.config.vocabularySize)
-        let tol = backend == .reference ? 1e-4 : 3e-2
+        // The K-quants quantize activations once per 256-element super-block (llama.cpp's Q8_K,
+        // docs/quant.md), coarser than the legacy formats' one scale per group: gemma3's kquant mix
+        // lands at 0.030–0.033 against the f32-activation reference (below 0.03 with per-group
+        // scales). 4e-2 still sits under what dropping any trait moves (> 0.04, the test below).
+        let tol = backend == .reference ? 1e-4 : (mix == "kquant" ? 4e-2 : 3e-2)
         for t in ArchitectureTests.tokens.indices {
             let err = TinyModelTests.maxRelativeError(logits[t], want[t])
             #expect(err < tol, "\(family), \(mix), \(backend), position \(t): relative error \(err)")
@@ -70,7 +74,7 @@ struct ArchitectureTests {
     }
 
     /// The traits matter at these sizes: dropping any one of them from the reference moves the
-    /// last position's logits beyond the kernels' tolerance of 3e-2 (so the test above could fail).
+    /// last position's logits beyond the kernels' loosest tolerance of 4e-2 (so the test above could fail).
     @Test(arguments: ["mistral", "qwen2", "qwen3", "gemma3"])
     func traitsChangeTheReference(family: String) throws {
         let spec = ArchitectureTests.spec(family)
