@@ -393,32 +393,6 @@ TSR_TARGET_AVX512 static AI void pv_bf16_block(float *acc, int ldacc, const floa
     }
 }
 
-/* One pv_mr x pv_nr block with bf16 V rows (contract of pv_bf16), shaped like pv_512. */
-TSR_TARGET_AVX512 static void pv_bf16_512(float *acc, int ldacc, const float *p, int ldp, const uint16_t *v, int ldv,
-                                          const float *alpha, int m, int n, int nc) {
-    const int nv = nc / 16;
-    const int mr = m == 4 ? 4 : 1;
-    for (int r = 0; r < m; r += mr) {
-        float *ar = acc + (size_t)r * ldacc;
-        const float *pr = p + (size_t)r * ldp;
-        if (mr == 4) {
-            switch (nv) {
-            case 4: pv_bf16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 4); break;
-            case 3: pv_bf16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 3); break;
-            case 2: pv_bf16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 2); break;
-            default: pv_bf16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 1); break;
-            }
-        } else {
-            switch (nv) {
-            case 4: pv_bf16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 4); break;
-            case 3: pv_bf16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 3); break;
-            case 2: pv_bf16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 2); break;
-            default: pv_bf16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 1); break;
-            }
-        }
-    }
-}
-
 /* P.V with f16 V rows read in place: 16 columns widen exactly with one vcvtph2ps, in column
  * order, so each column gets alpha * acc and then one FMA per key in key order: the same bits
  * as pack_rows + pv_512, without writing and re-reading an f32 V tile. */
@@ -445,9 +419,17 @@ TSR_TARGET_AVX512 static AI void pv_f16_block(float *acc, int ldacc, const float
         for (int c = 0; c < NV; c++) _mm512_store_ps(acc + (size_t)r * ldacc + 16 * c, a[r][c]);
 }
 
-/* One pv_mr x pv_nr block with f16 V rows (contract of pv_f16), shaped like pv_512. */
-TSR_TARGET_AVX512 static void pv_f16_512(float *acc, int ldacc, const float *p, int ldp, const uint16_t *v, int ldv,
-                                         const float *alpha, int m, int n, int nc) {
+/* One pv_mr x pv_nr block of half V rows read in place, shaped like pv_512: f16 (F16 = 1,
+ * contract of pv_f16) or bf16 (contract of pv_bf16); F16 is a constant in both callers. */
+TSR_TARGET_AVX512 static AI void pv_half_block(float *acc, int ldacc, const float *p, int ldp, const uint16_t *v,
+                                               int ldv, const float *alpha, int n, const int NR, const int NV,
+                                               const int F16) {
+    if (F16) pv_f16_block(acc, ldacc, p, ldp, v, ldv, alpha, n, NR, NV);
+    else pv_bf16_block(acc, ldacc, p, ldp, v, ldv, alpha, n, NR, NV);
+}
+
+TSR_TARGET_AVX512 static AI void pv_half_512(float *acc, int ldacc, const float *p, int ldp, const uint16_t *v,
+                                             int ldv, const float *alpha, int m, int n, int nc, const int F16) {
     const int nv = nc / 16;
     const int mr = m == 4 ? 4 : 1;
     for (int r = 0; r < m; r += mr) {
@@ -455,20 +437,30 @@ TSR_TARGET_AVX512 static void pv_f16_512(float *acc, int ldacc, const float *p, 
         const float *pr = p + (size_t)r * ldp;
         if (mr == 4) {
             switch (nv) {
-            case 4: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 4); break;
-            case 3: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 3); break;
-            case 2: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 2); break;
-            default: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 1); break;
+            case 4: pv_half_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 4, F16); break;
+            case 3: pv_half_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 3, F16); break;
+            case 2: pv_half_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 2, F16); break;
+            default: pv_half_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 4, 1, F16); break;
             }
         } else {
             switch (nv) {
-            case 4: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 4); break;
-            case 3: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 3); break;
-            case 2: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 2); break;
-            default: pv_f16_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 1); break;
+            case 4: pv_half_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 4, F16); break;
+            case 3: pv_half_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 3, F16); break;
+            case 2: pv_half_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 2, F16); break;
+            default: pv_half_block(ar, ldacc, pr, ldp, v, ldv, alpha + r, n, 1, 1, F16); break;
             }
         }
     }
+}
+
+TSR_TARGET_AVX512 static void pv_bf16_512(float *acc, int ldacc, const float *p, int ldp, const uint16_t *v, int ldv,
+                                          const float *alpha, int m, int n, int nc) {
+    pv_half_512(acc, ldacc, p, ldp, v, ldv, alpha, m, n, nc, 0);
+}
+
+TSR_TARGET_AVX512 static void pv_f16_512(float *acc, int ldacc, const float *p, int ldp, const uint16_t *v, int ldv,
+                                         const float *alpha, int m, int n, int nc) {
+    pv_half_512(acc, ldacc, p, ldp, v, ldv, alpha, m, n, nc, 1);
 }
 
 const attn_kernels tsr_attn_kernels_avx512 = {
