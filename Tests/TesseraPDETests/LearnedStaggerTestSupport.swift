@@ -22,3 +22,13 @@ func finiteDifferenceGradient(_ model: LearnedStagger<Double>, net: Int, batch: 
     }
     return fd
 }
+
+/// The hand-written gradient of the plain loss (no integral, smoothing or decay) on `batch`
+/// against `finiteDifferenceGradient`, per sub-task network: relErr for each net.
+func lossGradientErrors(_ model: LearnedStagger<Double>, batch: [[Double]], residual: any StepResidual) throws -> [Double] {
+    var grads: [[Double]]? = model.nets.map { [Double](repeating: 0, count: $0.parameters.count) }
+    _ = try model.loss(batch, residual: residual, gradient: &grads)
+    return try model.nets.indices.map { j in
+        relErr(grads![j], try finiteDifferenceGradient(model, net: j, batch: batch, residual: residual))
+    }
+}
