@@ -51,3 +51,15 @@ bench: $(DT_MPI)/bench_pack
 
 EXTRA_TESTS += test-mpi
 endif
+
+# `make probe-pack-split`: why hot 1 MiB dense packs stay on one thread (docs/datatype.md, round 9):
+# the core-to-core cache-line round trip, reads of lines the other core wrote, and a 16-byte-block
+# pack split over the default pool's two workers, timed per worker. No MPI needed. Run it alone
+# (flock /work/bench.lock on a shared machine).
+.PHONY: probe-pack-split
+$(BUILD)/probes/pack_split_probe: interpose/mpi/pack_split_probe.c $(BUILD)/lib/libtessera.a
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Iinclude -o $@ $< $(BUILD)/lib/libtessera.a $(LDLIBS)
+
+probe-pack-split: $(BUILD)/probes/pack_split_probe
+	$<

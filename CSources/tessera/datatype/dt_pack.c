@@ -14,9 +14,13 @@
 #define DT_PAR_MIN_BYTES (256 * 1024)
 /* A dense pack (its elements span less than DT_PAR_SPARSE x its packed bytes) moves its
  * bytes at cache speed, a few tens of microseconds per MiB: waking a second worker costs
- * about as much (17-30 us after an idle gap on the 2-core Zen 4 box, more when its core is
- * busy), and 1 MiB packs of 1..1024-byte blocks measured slower on the 2-worker pool than on
- * one thread in every run. Dense packs split from this many packed bytes (environment
+ * about as much (12-77 us after an idle gap on the 2-core Zen 4 box, more when its core is
+ * busy), and while the host runs that box's two vCPUs apart (a cache-line round trip of
+ * 0.5-1.1 us instead of 0.2 us) the worker fetches every line the caller touched last (the
+ * destination of the previous pack, a buffer the send just read) at 15-24 GB/s instead of
+ * ~90 GB/s (`make probe-pack-split`, docs/datatype.md round 9). 1 MiB packs of 1..1024-byte blocks
+ * measured slower on the 2-worker pool than on one thread in every run. Dense packs split
+ * from this many packed bytes (environment
  * TESSERA_DATATYPE_SPLIT_BYTES overrides it); sparse ones (a 3-D face: one cache line and
  * half a page per 8-byte block) are bound by misses and page walks, which two workers
  * overlap, and split from DT_PAR_MIN_BYTES. */
