@@ -68,14 +68,22 @@ public struct ServeServer: Sendable {
         return router
     }
 
-    /// Makes the event loops that serve the connections Swift concurrency's global executor, so a
+    /// Makes the event loop that serves the connections Swift concurrency's global executor, so a
     /// streamed token goes from the engine to the socket through one thread (the connection's
     /// loop) instead of a concurrency thread and then the loop: fewer threads woken per token
-    /// beside the forward. Call it once, on the main thread, before any task has started
+    /// beside the forward. The group has one loop (unless `NIO_SINGLETON_GROUP_LOOP_COUNT` says
+    /// otherwise): a task the engine resumes goes to any loop of the group, so with two loops half
+    /// the tokens were written by one loop and handed to the connection's other loop — two
+    /// threads woken per token where one does, on a machine whose cores run the forward. The HTTP
+    /// side costs well under a tenth of a core even at 16 streams, so one loop is not a limit.
+    /// Call it once, on the main thread, before any task or event loop has started
     /// (`tessera serve` does); false when that was too late or is not supported here.
     @discardableResult
     public static func runTasksOnEventLoops() -> Bool {
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        if ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil {
+            NIOSingletons.groupLoopCountSuggestion = 1
+        }
+        return NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     /// Runs the server until the process gets SIGINT/SIGTERM; `onListening` gets the bound port.

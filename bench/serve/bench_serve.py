@@ -156,22 +156,30 @@ def single_body(model_id, tokens, sampled):
 
 
 def lean_single_rate(port, model_id, tokens, sampled=False):
-    """One streamed request for prompt(0) read by a minimal client (a socket, each event's
-    arrival time, no JSON parsing but for the usage chunk), so that the rate is the server's and
-    not the client's: on two cores every client cycle is taken from the forward. The rate is
-    (tokens - 1) over the time from the first token's event to the last one's (the time to first
-    token left out, as `tessera generate`'s rate leaves out the prefill)."""
+    """One streamed request for prompt(0) read by a minimal client, so that the rate is the
+    server's and not the client's: on two cores every client cycle is taken from the forward.
+    While the response streams, the client only receives and timestamps what arrives (the
+    bytes and the time of each `recv`), as `tessera generate`'s reader (subprocess's
+    `communicate` on its stdout pipe) does per token; the events are split and parsed after
+    the response has ended (the server closes the connection after `data: [DONE]`), each
+    event timed by the `recv` that completed it. The rate is (tokens - 1) over the time from
+    the first token's event to the last one's (the time to first token left out, as
+    `tessera generate`'s rate leaves out the prefill)."""
     import socket
     payload = json.dumps(single_body(model_id, tokens, sampled)).encode()
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
               b"Content-Length: %d\r\n\r\n" % len(payload) + payload)
-    times, usage, pending = [], None, b""
+    received = []
+    clock, recv, keep = time.perf_counter, s.recv, received.append
     while True:
-        data = s.recv(65536)
+        data = recv(65536)
         if not data:
             break
-        now = time.perf_counter()
+        keep((clock(), data))
+    s.close()
+    times, usage, pending = [], None, b""
+    for now, data in received:
         pending += data
         *events, pending = pending.split(b"\n\n")
         for e in events:
@@ -183,9 +191,6 @@ def lean_single_rate(port, model_id, tokens, sampled=False):
                 usage = json.loads(e)["usage"]["completion_tokens"]
             elif b'"finish_reason":null' in e and b'"text":""' not in e:
                 times.append(now)
-        if b"data: [DONE]" in data:
-            break
-    s.close()
     if usage != tokens:
         raise RuntimeError("the server generated %s tokens, not %d" % (usage, tokens))
     return (tokens - 1) / (times[-1] - times[0])
@@ -241,10 +246,14 @@ def note(s):
     print(s, file=sys.stderr, flush=True)
 
 
-def generate_rate(tessera, model, tokens, env, sampled=False, kv_cache=None):
+def generate_rate(tessera, model, tokens, env, sampled=False, kv_cache=None, context=None):
     """`tessera generate` on prompt(0) with the same max tokens and sampling as `single_rate`:
-    its own decode rate, (tokens - 1) over the time from the first token to the last."""
+    its own decode rate, (tokens - 1) over the time from the first token to the last.
+    `context`: its K/V cache's positions (the server's `--ctx`, so that both caches have the
+    same size and layout)."""
     cmd = [tessera, "generate", "--model", model, "--prompt", prompt(0), "--max-tokens", str(tokens), "--ignore-eos"]
+    if context:
+        cmd += ["--context", str(context)]
     if kv_cache:
         cmd += ["--kv-cache", kv_cache]
     if sampled:
@@ -357,11 +366,11 @@ def bench_model(a, model, env):
             for r in range(max(a.rounds, 3)):
                 loads.append(float(loadavg()))
                 if r % 2 == 0:
-                    gen_r.append(generate_rate(a.tessera, model, a.single_tokens, env, sampled, a.kv_cache))
+                    gen_r.append(generate_rate(a.tessera, model, a.single_tokens, env, sampled, a.kv_cache, ctx))
                     serve_r.append(served())
                 else:
                     serve_r.append(served())
-                    gen_r.append(generate_rate(a.tessera, model, a.single_tokens, env, sampled, a.kv_cache))
+                    gen_r.append(generate_rate(a.tessera, model, a.single_tokens, env, sampled, a.kv_cache, ctx))
                 note("serve %s: 1 stream %s, round %d: server %.1f tok/s, generate %.1f tok/s" % (
                     name, label, r, serve_r[-1], gen_r[-1]))
             sm, slo, shi = summary(serve_r)
