@@ -276,6 +276,8 @@ static void panel_rows(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
 static void panel_worker(void *vctx, int32_t w, int32_t nw) {
     const exec_ctx *c = vctx;
     exec_ctx mine = *c;
+    const part_cursor *own = &c->parts[w % c->nparts];
+    prefetch_run(c->p, atomic_load_explicit(&own->next, memory_order_relaxed), own->end); /* the first weights arrive while the rows are quantized */
     if (c->private_act) {
         void *buf = tsr_qthread_buffer(TSR_QTLS_ACT, c->act_bytes);
         if (!buf) return;
@@ -285,13 +287,8 @@ static void panel_worker(void *vctx, int32_t w, int32_t nw) {
     for (int32_t i = 0; i < c->nparts; i++) {
         part_cursor *pc = &c->parts[(w + i) % c->nparts];
         int64_t b;
-        int first = i == 0;
-        while ((b = atomic_fetch_add_explicit(&pc->next, c->chunk, memory_order_relaxed)) < pc->end) {
-            const int64_t e = b + c->chunk < pc->end ? b + c->chunk : pc->end;
-            if (first) prefetch_run(c->p, b, pc->end);
-            first = 0;
-            panel_rows(&mine, b, e, w);
-        }
+        while ((b = atomic_fetch_add_explicit(&pc->next, c->chunk, memory_order_relaxed)) < pc->end)
+            panel_rows(&mine, b, b + c->chunk < pc->end ? b + c->chunk : pc->end, w);
     }
 }
 
