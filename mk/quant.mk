@@ -29,3 +29,14 @@ $(BUILD)/bench/vnni_ports: bench/quant/vnni_ports.c
 
 bench-vnni-ports: $(BUILD)/bench/vnni_ports
 	$<
+
+# The projections of a small model's decode step per shape (SmolLM2-135M or Gemma 3 270M), at
+# M = 1 and 16 on 2 threads: time, GOP/s, fraction of the int8 floor.
+#   flock <lock> make bench-qgemm-step [QSTEP_ARGS="smollm2 2 1,16 15"]
+.PHONY: bench-qgemm-step
+$(BUILD)/bench/qgemm_step: bench/quant/qgemm_step.c $(BUILD)/lib/libtessera.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CFLAGS_BASE) $< -o $@ $(BUILD)/lib/libtessera.a $(LDLIBS)
+
+bench-qgemm-step: $(BUILD)/bench/qgemm_step
+	$< $(QSTEP_ARGS)

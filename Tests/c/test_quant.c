@@ -799,6 +799,72 @@ TSR_TEST(qgemm_subnormal_activations) {
     }
 }
 
+/* Activation blocks of 32 (the single-level GGUF formats) of every kind at many positions of rows
+ * 34 blocks long — zeros, subnormals (d = 0), values whose 1/d overflows, ties x·(1/d) = n + 0.5,
+ * ±FLT_MAX, NaN and ±Inf (the block's row turns NaN) — give on every ISA the bits of the scalar
+ * reference, at M = 16 (the in-register tiles and per-worker activation copies), 9 and 1. */
+TSR_TEST(qgemm_act_block_runs) {
+    const int64_t n = 40, k = 1024 + 64, m = 16;
+    float *w = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * m * k);
+    float *ref = malloc(sizeof(float) * m * n), *y = malloc(sizeof(float) * m * n);
+    fill_uniform(w, (size_t)(n * k), 41);
+    fill_uniform(x, (size_t)(m * k), 42);
+    for (int64_t r = 0; r < m; r++) {
+        float *xr = x + r * k;
+        const int64_t kind = r % 8, b = (r * 5) % (k / 32); /* block 0…33: in a run or in the rest */
+        float *xb = xr + b * 32;
+        for (int j = 0; j < 32; j++) {
+            switch (kind) {
+            case 0: xb[j] = 0.0f; break;
+            case 1: xb[j] = 1e-40f * (float)(j % 7 - 3); break;
+            case 2: xb[j] = FLT_MIN * (float)(j % 5) * 0.25f; break;
+            case 3: xb[j] = (float)(j % 2 ? -127 : 127) * (float)(j - 16) / 16.0f + (j % 3 ? 0.5f : 0.0f); break;
+            case 4: xb[j] = j == 3 ? FLT_MAX : -FLT_MAX * (float)(j % 4) / 4.0f; break;
+            case 5: xb[j] = j == 17 ? NAN : xb[j]; break;
+            case 6: xb[j] = j == 31 ? INFINITY : xb[j]; break;
+            default: xb[j] = j == 0 ? -INFINITY : xb[j] * 1e30f; break;
+            }
+        }
+        if (kind == 3) xr[(b + 16) % (k / 32) * 32] = 127.0f * 3.0f;  /* a scale that makes the ties exact */
+    }
+    const tsr_quant_format fmts[] = {TSR_QUANT_Q4_0, TSR_QUANT_Q4_1, TSR_QUANT_Q8_0, TSR_QUANT_Q5_0, TSR_QUANT_Q5_1,
+                                     TSR_QUANT_IQ4_NL, TSR_QUANT_Q4G32_F16};
+    const int64_t ms[] = {16, 9, 1};
+    for (size_t fi = 0; fi < sizeof fmts / sizeof fmts[0]; fi++) {
+        size_t bytes = 0;
+        uint8_t *q = quantize_new(fmts[fi], w, n, k, &bytes);
+        CHECK(q != NULL);
+        if (!q) continue;
+        tsr_quant_matrix qm = {sizeof qm, fmts[fi], n, k, q, 0, bytes};
+        tsr_qgemm_plan_t *plan;
+        CHECK_OK(tsr_qgemm_plan_create(NULL, &qm, NULL, &plan));
+        for (size_t mi = 0; mi < 3; mi++) {
+            TSR_FOR_EACH_ISA(isa) {
+                float *out = isa == TSR_ISA_SCALAR ? ref : y;
+                for (int64_t r0 = 0; r0 < m; r0 += ms[mi]) {
+                    const int64_t mm = m - r0 < ms[mi] ? m - r0 : ms[mi];
+                    CHECK_OK(tsr_qgemm_execute(NULL, plan, mm, x + r0 * k, k, NULL, out + r0 * n, n, NULL, 0));
+                }
+                if (isa == TSR_ISA_SCALAR) continue;
+                int ok = 1;
+                for (int64_t i = 0; i < m * n; i++)
+                    ok &= isnan(ref[i]) ? isnan(y[i]) : memcmp(&ref[i], &y[i], sizeof(float)) == 0;
+                CHECK_MSG(ok, "%s isa %s M=%lld: differs from the scalar reference", tsr_quant_format_name(fmts[fi]),
+                          tsr_isa_name(isa), (long long)ms[mi]);
+            }
+            int rows_ok = 1;  /* NaN in the rows holding a NaN or Inf; finite in the others (the ±FLT_MAX
+                               * rows may overflow in the products: not checked) */
+            for (int64_t r = 0; r < m; r++)
+                for (int64_t c = 0; c < n; c++)
+                    rows_ok &= r % 8 == 4 || (r % 8 >= 5 ? isnan(ref[r * n + c]) : isfinite(ref[r * n + c]));
+            CHECK_MSG(rows_ok, "%s: a non-finite activation must give NaN in its row only", tsr_quant_format_name(fmts[fi]));
+        }
+        tsr_qgemm_plan_destroy(plan);
+        free(q);
+    }
+    free(w); free(x); free(ref); free(y);
+}
+
 /* Concurrent execute on one plan: each thread its own workspace (and one with NULL). */
 typedef struct {
     const tsr_qgemm_plan_t *plan;
@@ -952,6 +1018,7 @@ int main(void) {
     RUN(qgemm_nonfinite_activations);
     RUN(qgemm_kquant_superblock_contract);
     RUN(qgemm_subnormal_activations);
+    RUN(qgemm_act_block_runs);
     RUN(qgemm_concurrent_execute);
     RUN(bad_input);
     return tsr_test_summary();

@@ -3,6 +3,7 @@
  * execution (activation quantization, then the panel kernels in parallel over row panels).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/mman.h>
 
@@ -30,6 +31,36 @@ static uint8_t *alloc_packed(size_t bytes) {
     if (p) (void)madvise(p, (bytes + 4095) & ~(size_t)4095, MADV_HUGEPAGE); /* advice only */
 #endif
     return p;
+}
+
+/* Per-thread buffers (quant_internal.h): a block of 64 header bytes holding the capacity, then the
+ * buffer; freed by the key's destructor when the thread exits. */
+static pthread_key_t tls_keys[TSR_QTLS_SLOTS];
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static int tls_ok;
+
+static void tls_init(void) {
+    tls_ok = 1;
+    for (int i = 0; i < TSR_QTLS_SLOTS; i++) tls_ok &= pthread_key_create(&tls_keys[i], tsr_free) == 0;
+}
+
+void *tsr_qthread_buffer(int slot, size_t bytes) {
+    pthread_once(&tls_once, tls_init);
+    if (!tls_ok || slot < 0 || slot >= TSR_QTLS_SLOTS || bytes > SIZE_MAX - 64) return NULL;
+    uint8_t *b = pthread_getspecific(tls_keys[slot]);
+    if (b && *(size_t *)(void *)b >= bytes) return b + 64;
+    if (b) {
+        (void)pthread_setspecific(tls_keys[slot], NULL);
+        tsr_free(b);
+    }
+    b = tsr_malloc_aligned(bytes + 64, 64);
+    if (!b) return NULL;
+    *(size_t *)(void *)b = bytes;
+    if (pthread_setspecific(tls_keys[slot], b) != 0) {
+        tsr_free(b);
+        return NULL;
+    }
+    return b + 64;
 }
 
 tsr_status tsr_qgemm_plan_create(tsr_pool_t *pool, const tsr_quant_matrix *w, const tsr_qgemm_params *params,
@@ -151,6 +182,18 @@ tsr_status tsr_qgemm_workspace_size(const tsr_qgemm_plan_t *plan, int64_t m, siz
     return TSR_OK;
 }
 
+/* M > 8: the panels split into one contiguous part per worker, each taken chunk by chunk from its
+ * cursor; a worker done with its own part takes chunks of the others' (see tsr_qgemm_execute). */
+#define TSR_QPARTS_MAX 64
+typedef struct {
+    _Alignas(64) _Atomic int64_t next;
+    int64_t end;
+} part_cursor;
+
+/* Each worker quantizes the activation rows itself into its own buffer when they are at most this
+ * many bytes (and m·k is small enough to quantize serially, as below). */
+#define TSR_QACT_PRIVATE_MAX ((size_t)256 << 10)
+
 typedef struct {
     const tsr_qgemm_plan_t *p;
     const tsr_qgemm_kernels *K;
@@ -162,7 +205,28 @@ typedef struct {
     int64_t ldy;
     int8_t *act;
     tsr_qact_meta *meta;
+    /* M > 8 */
+    part_cursor *parts;
+    int32_t nparts;
+    int32_t private_act;   /* 1: every worker quantizes into its TSR_QTLS_ACT buffer (act_bytes) */
+    size_t act_bytes;
+    int64_t chunk;
 } exec_ctx;
+
+/* act and meta inside a workspace of tsr_qgemm_workspace_size bytes */
+static void set_act(exec_ctx *c, void *ws) {
+    uint8_t *base = (uint8_t *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+    c->act = (int8_t *)base;
+    c->meta = (tsr_qact_meta *)(void *)(base + (size_t)c->m * (size_t)tsr_qact_stride(c->p->k));
+}
+
+/* Requests the first TSR_QPF_BYTES of a run of panels at once, not miss by miss: the kernels
+ * prefetch TSR_QPF_BYTES ahead of the record they read. */
+static void prefetch_run(const tsr_qgemm_plan_t *p, int64_t p0, int64_t p1) {
+    const uint8_t *first = p->packed + (size_t)p0 * p->panel_bytes;
+    const size_t run = (size_t)(p1 - p0) * p->panel_bytes, n = run < TSR_QPF_BYTES ? run : TSR_QPF_BYTES;
+    for (size_t o = 0; o < n; o += 64) __builtin_prefetch(first + o, 0, 2);
+}
 
 static void act_rows(void *vctx, int64_t r0, int64_t r1, int32_t worker) {
     exec_ctx *c = vctx;
@@ -181,13 +245,7 @@ static void act_rows(void *vctx, int64_t r0, int64_t r1, int32_t worker) {
 static void panel_rows(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
     exec_ctx *c = vctx;
     const tsr_qgemm_plan_t *p = c->p;
-    if (c->m <= 8) {
-        /* The kernels prefetch TSR_QPF_BYTES ahead of the record they read; request the
-         * first TSR_QPF_BYTES of this worker's run here, all at once, not miss by miss. */
-        const uint8_t *first = p->packed + (size_t)p0 * p->panel_bytes;
-        const size_t run = (size_t)(p1 - p0) * p->panel_bytes, n = run < TSR_QPF_BYTES ? run : TSR_QPF_BYTES;
-        for (size_t o = 0; o < n; o += 64) __builtin_prefetch(first + o, 0, 2);
-    }
+    if (c->m <= 8) prefetch_run(p, p0, p1);
     int64_t pi = p0;
     if (c->K->qpanel_m1x2 && !p->is_float && c->m == 1 && !c->bias) {
         for (; pi + 1 < p1; pi += 2) {
@@ -210,6 +268,30 @@ static void panel_rows(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
     }
 }
 
+/* M > 8, one call per worker: its own copy of the activation rows where private_act (a copy
+ * made and read by one core costs no cross-core traffic, while the caller's rows would have to
+ * be written past the other cores' copies of the last call and then fetched by them), then
+ * its own part of the panels, then chunks of the other parts. A worker without a buffer takes
+ * no panels; the caller (worker 0, whose buffer exists before the region) then does them. */
+static void panel_worker(void *vctx, int32_t w, int32_t nw) {
+    const exec_ctx *c = vctx;
+    exec_ctx mine = *c;
+    const part_cursor *own = &c->parts[w % c->nparts];
+    prefetch_run(c->p, atomic_load_explicit(&own->next, memory_order_relaxed), own->end); /* the first weights arrive while the rows are quantized */
+    if (c->private_act) {
+        void *buf = tsr_qthread_buffer(TSR_QTLS_ACT, c->act_bytes);
+        if (!buf) return;
+        set_act(&mine, buf);
+        act_rows(&mine, 0, c->m, w);
+    }
+    for (int32_t i = 0; i < c->nparts; i++) {
+        part_cursor *pc = &c->parts[(w + i) % c->nparts];
+        int64_t b;
+        while ((b = atomic_fetch_add_explicit(&pc->next, c->chunk, memory_order_relaxed)) < pc->end)
+            panel_rows(&mine, b, b + c->chunk < pc->end ? b + c->chunk : pc->end, w);
+    }
+}
+
 tsr_status tsr_qgemm_execute(tsr_pool_t *pool, const tsr_qgemm_plan_t *plan, int64_t m, const float *x, int64_t ldx,
                              const float *bias, float *y, int64_t ldy, void *workspace, size_t workspace_bytes) {
     TSR_CHECK_NULL(plan);
@@ -222,7 +304,7 @@ tsr_status tsr_qgemm_execute(tsr_pool_t *pool, const tsr_qgemm_plan_t *plan, int
     if (tsr_mul_i64(m - 1, ldx, &tmp) || tsr_add_i64(tmp, plan->k, &tmp) || tsr_mul_i64(m - 1, ldy, &tmp) ||
         tsr_add_i64(tmp, plan->n, &tmp))
         return tsr_error(TSR_ERANGE, "tsr_qgemm_execute: m·ld overflows");
-    exec_ctx c = {plan, kernels(), m, x, ldx, bias, y, ldy, NULL, NULL};
+    exec_ctx c = {plan, kernels(), m, x, ldx, bias, y, ldy, NULL, NULL, NULL, 0, 0, 0, 0};
     tsr_pool_t *pl = pool;
     if (!pl) TSR_TRY(tsr_pool_default(&pl));
     const int32_t nt = tsr_pool_num_threads(pl);
@@ -230,7 +312,8 @@ tsr_status tsr_qgemm_execute(tsr_pool_t *pool, const tsr_qgemm_plan_t *plan, int
      * prefetch stream stays unbroken — but not one run per worker: on a shared box a worker that
      * loses its core for a while would leave the other waiting at the join (the Gemma 3 output
      * head, 178 MB at M = 1 under load: medians 8–15 ms with one run per worker, 6.7–9 ms with
-     * runs of 32 panels). Larger M is compute bound: small chunks balance it — a worker that
+     * runs of 32 panels). Larger M is compute bound (float plans here; integer plans at M > 8
+     * take the parts below): small chunks balance it — a worker that
      * starts late or loses its core leaves the other at most one chunk to wait for. With a
      * quarter of each worker's share per chunk that could be ~0.4 ms at M = 64 (Gemma 3
      * gate/up: 256 panels of ~13 µs, chunks of 32, estimated); a sixteenth bounds it by
@@ -249,12 +332,43 @@ tsr_status tsr_qgemm_execute(tsr_pool_t *pool, const tsr_qgemm_plan_t *plan, int
 
     size_t need;
     TSR_TRY(tsr_qgemm_workspace_size(plan, m, &need));
-    pthread_mutex_t *lock = NULL;
     uint8_t *ws = workspace;
-    if (ws) {
+    if (ws)
         TSR_CHECK_ARG(workspace_bytes >= need, "tsr_qgemm_execute: workspace of %zu bytes is smaller than the %zu needed for m = %lld",
                       workspace_bytes, need, (long long)m);
-    } else {
+    const int serial_act = m * plan->k <= 65536 || nt <= 1;
+    part_cursor parts[TSR_QPARTS_MAX];
+    if (m > 8) {
+        /*
+         * Compute-bound M: one contiguous part of the panels per worker, taken in chunks of an
+         * eighth of it, then chunks of the others' parts. A worker streams its own weights in
+         * order (its prefetches run ahead inside its own part, and across calls of one plan
+         * the same panels come back to the same core), and a worker that starts late or loses
+         * its core is relieved a chunk at a time. Dynamic chunks of npanels/(16·threads) before:
+         * the two workers' chunks interleaved, so each prefetched into the other's panels and
+         * started every chunk cold. SmolLM2-135M's decode projections at M = 16 (Q4_1 and its
+         * Q8_0 head, 2 threads, weights beyond the L3 as in a model; bench/quant/qgemm_step.c):
+         * see docs/quant.md, "M = 16, round 9".
+         */
+        const int64_t np = nw < TSR_QPARTS_MAX ? nw : TSR_QPARTS_MAX;
+        const int64_t base = plan->npanels / np, extra = plan->npanels % np;
+        int64_t at = 0;
+        for (int64_t i = 0; i < np; i++) {
+            const int64_t len = base + (i < extra ? 1 : 0);
+            atomic_init(&parts[i].next, at);
+            parts[i].end = at + len;
+            at += len;
+        }
+        c.parts = parts;
+        c.nparts = (int32_t)np;
+        c.chunk = (base + (extra ? 1 : 0) + 7) / 8;
+        c.chunk = c.chunk < 1 ? 1 : c.chunk;
+        c.act_bytes = need;
+        c.private_act = serial_act && need <= TSR_QACT_PRIVATE_MAX && tsr_qthread_buffer(TSR_QTLS_ACT, need) != NULL;
+        if (c.private_act) return tsr_pool_run(pl, panel_worker, &c);
+    }
+    pthread_mutex_t *lock = NULL;
+    if (!ws) {
         tsr_qgemm_plan_t *mp = (tsr_qgemm_plan_t *)plan;  /* scratch is the plan's only mutable part */
         lock = (pthread_mutex_t *)mp->lock;
         pthread_mutex_lock(lock);
@@ -269,13 +383,13 @@ tsr_status tsr_qgemm_execute(tsr_pool_t *pool, const tsr_qgemm_plan_t *plan, int
         }
         ws = mp->scratch;
     }
-    uint8_t *base = (uint8_t *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
-    c.act = (int8_t *)base;
-    c.meta = (tsr_qact_meta *)(void *)(base + (size_t)m * (size_t)tsr_qact_stride(plan->k));
+    set_act(&c, ws);
     tsr_status st = TSR_OK;
-    if (m * plan->k <= 65536 || nt <= 1) act_rows(&c, 0, m, 0);
+    if (serial_act) act_rows(&c, 0, m, 0);
     else st = tsr_parallel_for(pl, m, 1, TSR_SCHEDULE_DYNAMIC, act_rows, &c);
-    if (st == TSR_OK) st = tsr_parallel_for(pl, plan->npanels, chunk, TSR_SCHEDULE_DYNAMIC, panel_rows, &c);
+    if (st == TSR_OK)
+        st = m > 8 ? tsr_pool_run(pl, panel_worker, &c)
+                   : tsr_parallel_for(pl, plan->npanels, chunk, TSR_SCHEDULE_DYNAMIC, panel_rows, &c);
     if (lock) pthread_mutex_unlock(lock);
     return st;
 }

@@ -8,7 +8,6 @@
 #if TSR_X86
 #include <immintrin.h>
 #include <math.h>
-#include <pthread.h>
 
 #include "qgemm_epilogue512.h"
 
@@ -215,7 +214,7 @@ AVX512 static void qpanel_m1x2_avx512vnni(const tsr_qkernel_desc *d, const uint8
 }
 
 /*
- * M > 8 on 4-bit layouts (nibbles, with a high plane, or indexing a code table): qtile
+ * M > 16 (K-quants: M > 8) on 4-bit layouts (nibbles, with a high plane, or indexing a code table): qtile
  * unpacks every record once per 8-row tile of activations — for Q5_0 13 vector operations
  * per 64-byte chunk against its 16 vpdpbusd, plus the super-block scale products of K-quants
  * per group and tile, all on the pipes vpdpbusd needs. Here a slab of a panel's groups is
@@ -392,37 +391,16 @@ AVX512 static void qpanel_slabs_in(const tsr_qkernel_desc *d, const uint8_t *pan
     }
 }
 
-/* The calling thread's slab buffer, allocated on first use and freed when the thread exits;
- * NULL if it cannot be had. */
+/* The calling thread's slab buffer (tsr_qthread_buffer). */
 typedef struct {
     _Alignas(64) uint8_t u[QSLAB_BYTES];
     qslab_scales sc[QSLAB_GROUPS];
 } qslab_buffer;
 
-static pthread_key_t qslab_key;
-static pthread_once_t qslab_once = PTHREAD_ONCE_INIT;
-static int qslab_key_ok;
-
-static void qslab_key_init(void) { qslab_key_ok = pthread_key_create(&qslab_key, tsr_free) == 0; }
-
-static qslab_buffer *qslab_thread_buffer(void) {
-    pthread_once(&qslab_once, qslab_key_init);
-    if (!qslab_key_ok) return NULL;
-    qslab_buffer *b = pthread_getspecific(qslab_key);
-    if (!b) {
-        b = tsr_malloc_aligned(sizeof *b, 64);
-        if (b && pthread_setspecific(qslab_key, b) != 0) {
-            tsr_free(b);
-            b = NULL;
-        }
-    }
-    return b;
-}
-
 AVX512 static void qpanel_slabs(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act,
                                 int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy, const float *bias,
                                 int32_t nvalid) {
-    qslab_buffer *b = qslab_thread_buffer();
+    qslab_buffer *b = tsr_qthread_buffer(TSR_QTLS_SLAB, sizeof(qslab_buffer));
     if (b) {
         qpanel_slabs_in(d, panel, mt, act, as, meta, y, ldy, bias, nvalid, b->u, b->sc, QSLAB_BYTES, QSLAB_GROUPS);
         return;
@@ -447,7 +425,15 @@ AVX512 static void qpanel_slabs(const tsr_qkernel_desc *d, const uint8_t *panel,
 AVX512 void tsr_qkernel_avx512vnni(const tsr_qkernel_desc *d, const uint8_t *panel, int64_t mt, const int8_t *act,
                                    int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy,
                                    const float *bias, int32_t nvalid) {
-    if (mt > 8 && d->bits == 4 && 16 * d->group <= QSLAB_SMALL_BYTES) {
+    /* Slabs pay off once enough row tiles share one unpacking: single-level formats from M = 17,
+     * two-level (K-quants) from M = 9. Below that the tile unpacks in registers (the nibble
+     * unpacking runs beside vpdpbusd) and saves the slab's stores and reloads. One thread, hot,
+     * best of 7×51 calls, slab → in registers: Q4_1 3072×576 M = 9 134 → 115 µs, M = 12 164 → 139,
+     * M = 16 202 → 184, M = 24 288 → 276, M = 32 374 → 368; at M = 16 (2048×640 / 640×2048) Q4_0
+     * 141 → 127, Q5_0 176 → 160, IQ4_NL 141 → 123, Q5_1 186 → 173, but Q6_K 185 → 191, Q3_K
+     * 157 → 161, Q2_K 152 → 189, and Q5_0 at M = 32 296 → 319. Same bits either way. */
+    const int slab_from = d->two_level ? 9 : 17;
+    if (mt >= slab_from && d->bits == 4 && 16 * d->group <= QSLAB_SMALL_BYTES) {
         qpanel_slabs(d, panel, mt, act, as, meta, y, ldy, bias, nvalid);
         return;
     }

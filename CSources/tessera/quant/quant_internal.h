@@ -253,6 +253,14 @@ TSR_INTERNAL void tsr_qkernel_avx512vnni(const tsr_qkernel_desc *d, const uint8_
                                          float *y, int64_t ldy, const float *bias, int32_t nvalid);
 #endif
 
+/* Per-thread buffers of the qgemm driver and kernels (qgemm.c): slot TSR_QTLS_SLAB holds the
+ * AVX-512 kernel's unpacked slab, TSR_QTLS_ACT a worker's own copy of the quantized activation
+ * rows (M > 8, small M·K). At least `bytes`, 64-byte aligned, kept while the thread lives (freed
+ * at its exit) and grown on demand, contents not kept across growth; NULL if it cannot be had,
+ * and the caller then takes a path without it. */
+enum { TSR_QTLS_SLAB = 0, TSR_QTLS_ACT = 1, TSR_QTLS_SLOTS = 2 };
+TSR_INTERNAL void *tsr_qthread_buffer(int slot, size_t bytes);
+
 /* 1 if the AMX-INT8 path may be used (CPU, OS permission, TESSERA_QUANT_AMX != 0). */
 TSR_INTERNAL int tsr_qamx_available(void);
 
