@@ -125,7 +125,7 @@ extension LearnedStagger {
         switch config.base ?? .none {
         case .none:
             for i in 0..<hw { out[i] = u[i] + 0 }
-        case .coarseSpectral:
+        case .coarseSpectral, .coarseSpectralPersistent:
             let inc = UnsafeMutablePointer<T>.allocate(capacity: tt * hw)
             defer { inc.deallocate() }
             try spectralIncrements(u, hc, into: inc)
