@@ -511,7 +511,7 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         // forward with tapes, sub-tasks in parallel: preds[k] = sub-task k of every sample at
         // every time level (T × b·hw)
         let shared = config.sharing != .separate, record = gradient != nil, tt = config.temporalSteps, nb = b * hw
-        let feats = features(coarse, side: hc), plain = shared ? [] : input(feats, subtask: 0)
+        let feats = features(coarse, side: hc, pool: pool), plain = shared ? [] : input(feats, subtask: 0)
         var tapes = [ConvNet<T>.Tape?](repeating: nil, count: s2), preds = [[T]](repeating: [], count: s2), based = preds
         try tapes.withUnsafeMutableBufferPointer { (tp) throws(TesseraError) in
           try based.withUnsafeMutableBufferPointer { (bp) throws(TesseraError) in
