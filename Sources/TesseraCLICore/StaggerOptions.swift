@@ -24,7 +24,7 @@ public struct StaggerTrainOptions: ParsableArguments {
     /// Activation.
     @Option(help: "Activation: identity | relu | tanh | gelu (default: identity for heat, which is linear; gelu for ns2d).") public var activation: String?
     /// The physics step the networks correct (nil: coarseExplicit for heat, coarseSpectral for ns2d).
-    @Option(help: "Base step the networks correct: coarseExplicit (heat: each coarse field's own explicit step) | coarseSpectral (ns2d: each coarse field's own spectral solve) | none. Default: the equation's.") public var base: String?
+    @Option(help: "Base step the networks correct: coarseExplicit (heat: each coarse field's own explicit step) | coarseSpectral (ns2d: each coarse field's own spectral solve) | coarseSpectralPersistent (ns2d: the same, the coarse modes above its 2/3 band kept instead of truncated) | none. Default: the equation's.") public var base: String?
     /// Diffusivity κ (heat) or viscosity ν (ns2d); nil: 1 (heat), 1e-3 (ns2d).
     @Option(parsing: .unconditional, help: "Diffusivity κ (heat, default 1) or viscosity ν (ns2d, default 1e-3).") public var diffusivity: Double?
     /// Mesh ratio κΔt/h² of one learned step.
@@ -61,14 +61,20 @@ public struct StaggerTrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Heat: add this fraction of every training field times a random zero-mean pattern of period s (its spectrum shifted onto the aliases k + j·n/s), so the modes constant on every coarse grid and their neighbourhoods are in the loss (e.g. 0.01; default 0).") public var aliasNoise = 0.0
     /// Reject checkpoints whose one-step gain on any Fourier mode exceeds this (heat; nil: off).
     @Option(parsing: .unconditional, help: "Heat: the held-out check rejects parameters whose one-step gain on any Fourier mode (one white-noise probe) exceeds this (e.g. 1; default off).") public var gainLimit: Double?
+    /// ns2d: the residual's fine scheme (`StaggerNS2DScheme`).
+    @Option(help: "ns2d: the fine scheme of the residual: midpoint (implicit midpoint, default) | integratingFactor (R = ω₁ − Φ(ω₀), IF-RK4 steps of the fine spectral solver's own scheme).") public var scheme = "midpoint"
+    /// ns2d with the integrating-factor scheme: IF-RK4 sub-steps per dt.
+    @Option(parsing: .unconditional, help: "ns2d, --scheme integratingFactor: IF-RK4 sub-steps per dt (default 1).") public var schemeSubsteps: Int?
     /// Seed of the weights and fields.
     @Option(parsing: .unconditional, help: "Seed of the initial weights and the random fields.") public var seed: UInt64 = 1
 
     /// Checks the values; throws `ValidationError`.
     public func validate() throws {
         guard StaggerSharing(rawValue: sharing) != nil else { throw ValidationError("--sharing must be separate, shared or equivariant") }
-        guard StaggerBase(rawValue: baseName) != nil else { throw ValidationError("--base must be coarseExplicit, coarseSpectral or none") }
+        guard StaggerBase(rawValue: baseName) != nil else { throw ValidationError("--base must be coarseExplicit, coarseSpectral, coarseSpectralPersistent or none") }
         guard StaggerInputs(rawValue: inputs) != nil else { throw ValidationError("--inputs must be field, laplacian, bilaplacian or aliasFilteredLaplacian") }
+        guard StaggerNS2DScheme(rawValue: scheme) != nil else { throw ValidationError("--scheme must be midpoint or integratingFactor") }
+        if equation != "ns2d", scheme != "midpoint" || schemeSubsteps != nil { throw ValidationError("--scheme and --scheme-substeps are for --equation ns2d") }
         guard equation == "heat" || equation == "ns2d" else { throw ValidationError("--equation must be heat or ns2d") }
         guard NetActivation(rawValue: activationName) != nil else { throw ValidationError("--activation must be identity, relu, tanh or gelu") }
         guard steps >= 1, batch >= 1, lr > 0, ratio > 0, dt > 0, nu > 0 || (equation == "ns2d" && nu == 0) else {
@@ -104,6 +110,7 @@ public struct StaggerTrainOptions: ParsableArguments {
         c.inputs = StaggerInputs(rawValue: inputs) ?? .field
         if equation == "ns2d" {
             c.equation = "ns2d"; c.dt = dt
+            c.scheme = StaggerNS2DScheme(rawValue: scheme); c.schemeSubsteps = schemeSubsteps
             let w = try NavierStokes2D.randomTurbulence(grid: try Grid.periodic(n), peakWavenumber: 4, seed: 9).toArray()
             c.normalization = .fixed((w.reduce(0) { $0 + $1 * $1 } / Double(w.count)).squareRoot())
         }

@@ -45,7 +45,7 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
     let h = 2 * Double.pi / Double(n)
     let pool2 = try ThreadPool(threads: 2), one = try ThreadPool(threads: 1)
     let all = (env["TESSERA_STAGGER_VARIANTS"] ?? "2e,4e,ns64").split(separator: ",")
-    let variants: [(Int, StaggerSharing)] = all.filter { !$0.hasPrefix("ns") }.compactMap {
+    let variants: [(Int, StaggerSharing)] = all.filter { !$0.hasPrefix("ns") && !$0.hasPrefix("ceil") }.compactMap {
         guard let f = Int($0.dropLast()) else { return nil }
         return (f, $0.last == "h" ? .shared : $0.last == "e" ? .equivariant : .separate)
     }
@@ -235,6 +235,10 @@ func runLearnedStaggerBench(_ ctx: BenchContext) throws {
                              threads: trainWorkers, extra: ["conv_gflops": convGflops, "samples_per_cpu_s": perCPU, "conv_gflops_per_cpu_s": cpuGflops,
                                                                   "sgemm_gflops_1thread": sgemm1, "fraction_per_cpu_s": cpuGflops / sgemm1]))
     }
+    for v in all where v.hasPrefix("ceil") {
+        guard let n = Int(v.dropFirst(4)) else { continue }
+        try runNS2DCeiling(ctx, n: n)
+    }
     for v in all where v.hasPrefix("ns") {
         guard let n = Int(v.dropFirst(2)) else { continue }
         try runLearnedStaggerNS2D(ctx, n: n, pool2: pool2, one: one)
@@ -312,7 +316,8 @@ private func sgemmRateAtConvShape(cout m: Int, n: Int, k: Int) -> Double {
 /// adaptive CFL 0.5). Knobs: TESSERA_STAGGER_NS_{DT (learned Δt, default 0.05), STEPS (rollout
 /// steps, default 40), BUDGET (s, default 240; --quick 20), WIDTH (16), BLOCKS (2), LR (1e-3),
 /// BATCH (4), ADAM (an Adam step limit), BASE (coarseSpectral | none), SHARING (separate |
-/// shared | equivariant, separate), OWN (own-rollout inputs up to this many steps, 4), VAL
+/// shared | equivariant, separate), SCHEME (midpoint | integratingFactor: the residual's fine
+/// scheme, midpoint), SUBSTEPS (IF-RK4 sub-steps per Δt, 1), OWN (own-rollout inputs up to this many steps, 4), VAL
 /// (held-out physics check every so many Adam steps keeping the best, 0: off)}. The base step
 /// alone (network outputs zero) is rolled out beside it as the control.
 func runLearnedStaggerNS2D(_ ctx: BenchContext, n: Int, pool2: ThreadPool, one: ThreadPool) throws {
@@ -329,6 +334,8 @@ func runLearnedStaggerNS2D(_ ctx: BenchContext, n: Int, pool2: ThreadPool, one: 
     cfg.width = width; cfg.blocks = blocks; cfg.activation = .gelu
     cfg.base = StaggerBase(rawValue: env["TESSERA_STAGGER_NS_BASE"] ?? "") ?? .coarseSpectral
     cfg.sharing = StaggerSharing(rawValue: env["TESSERA_STAGGER_NS_SHARING"] ?? "") ?? .separate
+    cfg.scheme = StaggerNS2DScheme(rawValue: env["TESSERA_STAGGER_NS_SCHEME"] ?? "")
+    if cfg.scheme == .integratingFactor { cfg.schemeSubsteps = Int(num("SUBSTEPS", 1)) }
     var model = try LearnedStagger<Float>(config: cfg, seed: 7)
     var o = StaggerTrainingOptions()
     o.steps = Int(num("ADAM", 1_000_000)); o.timeBudget = budget; o.learningRate = num("LR", 1e-3); o.batch = batch
@@ -347,10 +354,27 @@ func runLearnedStaggerNS2D(_ ctx: BenchContext, n: Int, pool2: ThreadPool, one: 
     let ws2 = try model.makeWorkspaces(), ws1 = try model.makeWorkspaces()
     let pair = try measurePairs(repeats: ctx.quick ? 3 : 7, warmup: 1, ours: { c0 = try model.step(coarse: [c0], pool: pool2, workspaces: ws2)[0] },
                                 baseline: { _ = try model.step(coarse: [c0], pool: one, workspaces: ws1) })
+    // the fine solver itself at the learned step (IF-RK4, fixed Δt = T·dt): its error over the
+    // same rollout (the IF-RK4 residual's zero, bitwise-close to NavierStokes2D's fixed step) and
+    // its cost per learned step, alternated with one learned step
+    let ref = try NS2DCeiling.reference(w0, viscosity: cfg.diffusivity, dt: cfg.learnedStep, steps: steps)
+    let fineBig = try NS2DCeiling.curve(.integratingFactor(substeps: 1), from: w0, viscosity: cfg.diffusivity, dt: cfg.learnedStep, reference: ref)
+    // (above NavierStokes2D's default CFL guard of 0.9 at this step; the ceiling shows it stable)
+    var fo = NS2DOptions(viscosity: cfg.diffusivity); fo.fixedDt = cfg.learnedStep; fo.cflLimit = 1e9; fo.cfl = 0.5
+    let fineStepper = try NavierStokes2D(vorticity: w0, options: fo, effort: .estimate)
+    let bigPair = try measurePairs(repeats: ctx.quick ? 3 : 7, warmup: 1, ours: { c0 = try model.step(coarse: [c0], pool: pool2, workspaces: ws2)[0] },
+                                   baseline: { try fineStepper.step(dt: cfg.learnedStep) })
+    print(String(format: "[ns2d %d² speed] one learned step %.3f ms (2 workers) vs the fine IF-RK4 at the learned step %.3f ms (its rollout: max rel. L2 %.4f, within 10 %%: %d steps) and %.3f ms per learned step at CFL 0.5 (%d steps in %.3f s)",
+                 n, bigPair.ours.median * 1e3, bigPair.baseline.median * 1e3, fineBig.relativeL2.max() ?? .nan, fineBig.stepsWithin(0.1),
+                 cmp.fineSeconds / Double(steps) * 1e3, cmp.fineSteps, cmp.fineSeconds))
+    out.emit(BenchRecord(name: "neuralstagger learned ns2d \(n)x\(n): one learned step vs fine IF-RK4 at the learned step (fixed dt \(cfg.learnedStep))", unit: "s",
+                         ours: bigPair.ours.median, baselineName: "fine IF-RK4 fixed dt", baseline: bigPair.baseline.median, threads: 2,
+                         extra: ["fine_max_rel_l2": fineBig.relativeL2.max() ?? .nan, "learned_max_rel_l2": cmp.relativeL2.max() ?? .nan,
+                                 "min": bigPair.ours.min, "max": bigPair.ours.max, "fine_min": bigPair.baseline.min, "fine_max": bigPair.baseline.max]))
     setBLASThreads(ctx.threads)
     let horizon = cmp.relativeL2.firstIndex { $0 > 0.1 } ?? cmp.relativeL2.count
     let baseHorizon = baseCmp.relativeL2.firstIndex { $0 > 0.1 } ?? baseCmp.relativeL2.count
-    let tag = "ns2d \(n)x\(n) s=2 \(cfg.sharing.rawValue) w\(width)b\(blocks) gelu base \((cfg.base ?? .none).rawValue) dt=\(dt) T=\(tsub)"
+    let tag = "ns2d \(n)x\(n) s=2 \(cfg.sharing.rawValue) w\(width)b\(blocks) gelu base \((cfg.base ?? .none).rawValue) dt=\(dt) T=\(tsub) \((cfg.scheme ?? .midpoint).rawValue)\(cfg.schemeSubsteps.map { "x\($0)" } ?? "")"
     let curve = stride(from: 0, to: cmp.relativeL2.count, by: max(1, cmp.relativeL2.count / 8)).map {
         String(format: "%d:%.3f", $0 + 1, cmp.relativeL2[$0]) }.joined(separator: " ")
     let baseCurve = stride(from: 0, to: baseCmp.relativeL2.count, by: max(1, baseCmp.relativeL2.count / 8)).map {

@@ -148,12 +148,14 @@ struct LearnedStaggerInputsTests {
     }
 
     /// Any split of the sub-tasks into groups, assembled, is bitwise the whole step (batch of 2,
-    /// s = 2 and 3, on 2 workers); parts that miss or repeat a sub-task, and bad indices, are refused.
-    @Test func subtaskGroupsAssembleToTheStep() throws {
+    /// s = 2 and 3, on 2 workers, field and alias-filtered inputs: the filter's rows are split over
+    /// the workers, the single groups run serially); parts that miss or repeat a sub-task, and bad
+    /// indices, are refused.
+    @Test(arguments: [StaggerInputs.field, .aliasFilteredLaplacian]) func subtaskGroupsAssembleToTheStep(inputs: StaggerInputs) throws {
         let pool2 = try ThreadPool(threads: 2)
         for s in [2, 3] {
             var cfg = LearnedStaggerConfig(n: 12, factor: s, dt: 0.01)
-            cfg.width = 3; cfg.blocks = 1; cfg.sharing = .separate; cfg.temporal = 3
+            cfg.width = 3; cfg.blocks = 1; cfg.sharing = .separate; cfg.temporal = 3; cfg.inputs = inputs
             let m = try LearnedStagger<Float>(config: cfg, seed: 9)
             let g = try cfg.grid()
             let c = try [1, 2].map { (seed: UInt64) in try m.split(try Field(grid: g, values: randomSmoothField(n: 12, maxWavenumber: 3, seed: seed))).coarse }

@@ -84,19 +84,29 @@ struct LearnedStaggerNS2DTests {
 
     /// With all weights zero an ns2d model with the coarse spectral base is s² independent coarse
     /// NavierStokes2D solves: each sub-field after one step equals the coarse solver's result.
-    @Test func coarseSpectralBaseIsTheCoarseSolve() throws {
+    /// With the persistent base it is that result plus the part of the sub-field above the coarse
+    /// 2/3 band, unchanged (the field minus its truncation), which the plain base truncates away.
+    @Test(arguments: [StaggerBase.coarseSpectral, .coarseSpectralPersistent]) func coarseSpectralBaseIsTheCoarseSolve(base: StaggerBase) throws {
         var cfg = LearnedStaggerConfig(n: 32, factor: 2, dt: 0.1)
-        cfg.equation = "ns2d"; cfg.diffusivity = 0.01; cfg.normalization = .fixed(2); cfg.base = .coarseSpectral
+        cfg.equation = "ns2d"; cfg.diffusivity = 0.01; cfg.normalization = .fixed(2); cfg.base = base
         cfg.width = 2; cfg.blocks = 0
         var model = try LearnedStagger<Double>(config: cfg)
         for j in model.nets.indices { model.nets[j].parameters = [Double](repeating: 0, count: model.nets[j].parameters.count) }
-        let w0 = try NavierStokes2D.randomTurbulence(grid: try cfg.grid(), peakWavenumber: 2, seed: 8)
+        let w0 = try NavierStokes2D.randomTurbulence(grid: try cfg.grid(), peakWavenumber: 4, seed: 8)
         let out = try Stagger.decompose(try model.rollout(w0, steps: 1), factors: [2, 2])
+        var highSeen = 0.0
         for (k, part) in try Stagger.decompose(w0, factors: [2, 2]).enumerated() {
             let ns = try NavierStokes2D(vorticity: part, options: NS2DOptions(viscosity: 0.01), effort: .estimate)
+            let low = try ns.vorticity().toArray(), w = part.toArray()
             try ns.advance(to: 0.1)
-            let want = try ns.vorticity().toArray(), got = out[k].toArray()
+            var want = try ns.vorticity().toArray()
+            if base == .coarseSpectralPersistent { want = zip(want, zip(w, low).map { $0 - $1 }).map { $0 + $1 } }
+            let got = out[k].toArray()
             #expect(zip(got, want).map { abs($0 - $1) }.max()! < 1e-12 * max(1, want.map(abs).max()!), "sub-field \(k)")
+            highSeen = max(highSeen, zip(w, low).map { abs($0 - $1) }.max()!)
         }
+        #expect(highSeen > 1e-3, "the test field must have modes above the coarse band")
+        var bad = cfg; bad.equation = "heat"; bad.normalization = .rms
+        #expect(throws: TesseraError.self) { try bad.validate() }
     }
 }

@@ -39,6 +39,20 @@ public enum StaggerBase: String, Sendable, Codable, CaseIterable {
     /// adaptive CFL 0.5, the same viscosity, 2/3 rule there): the coarse spectral solver of each
     /// sub-task; the network learns its correction towards the fine residual's solution.
     case coarseSpectral
+    /// ns2d: `coarseSpectral` for the coarse modes the coarse solver resolves (inside its 2/3
+    /// band), while the coarse modes above it — at s = 2 the fine field's modes n/6 … n/3, folded —
+    /// persist unchanged instead of being truncated to zero every step (the coarse solver's
+    /// truncation is a sharp spectral cut, which a small local convolution cannot undo).
+    case coarseSpectralPersistent
+}
+
+/// The fine one-step scheme whose residual trains an ns2d model.
+public enum StaggerNS2DScheme: String, Sendable, Codable, CaseIterable {
+    /// `NS2DMidpointResidual`: implicit midpoint (Crank–Nicolson) of the pseudo-spectral operators.
+    case midpoint
+    /// `NS2DIntegratingFactorResidual`: R = ω₁ − Φ^m(ω₀), m IF-RK4 steps of Δt/m (the fine
+    /// solver's own scheme, fourth order; computed from the input, no stored labels).
+    case integratingFactor
 }
 
 /// How fields are scaled before they enter the networks.
@@ -95,6 +109,12 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
     /// `StaggerInputs`.
     public var inputs: StaggerInputs? = nil
 
+    /// ns2d: the fine scheme of the residual (nil, as in configurations saved before this field
+    /// existed, means `.midpoint`).
+    public var scheme: StaggerNS2DScheme? = nil
+    /// ns2d with `.integratingFactor`: IF-RK4 sub-steps m per Δt (nil means 1).
+    public var schemeSubsteps: Int? = nil
+
     /// A configuration; the remaining fields take their defaults.
     public init(n: Int, factor: Int, dt: Double) { self.n = n; self.factor = factor; self.dt = dt }
 
@@ -104,8 +124,8 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
             throw .invalidArgument("LearnedStagger: unknown equation '\(equation)' (heat or ns2d)")
         }
         switch (equation, base ?? .none) {
-        case (_, .none), ("heat", .coarseExplicit), ("ns2d", .coarseSpectral): break
-        default: throw .invalidArgument("LearnedStagger: base \(base?.rawValue ?? "none") does not fit \(equation) (heat: coarseExplicit; ns2d: coarseSpectral; or none)")
+        case (_, .none), ("heat", .coarseExplicit), ("ns2d", .coarseSpectral), ("ns2d", .coarseSpectralPersistent): break
+        default: throw .invalidArgument("LearnedStagger: base \(base?.rawValue ?? "none") does not fit \(equation) (heat: coarseExplicit; ns2d: coarseSpectral or coarseSpectralPersistent; or none)")
         }
         guard factor >= 1, n >= 2 * factor, n % factor == 0 else {
             throw .invalidArgument("LearnedStagger: n = \(n) must be a multiple of the stagger factor \(factor) (and ≥ 2·s)")
@@ -124,6 +144,12 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
         }
         if equation != "heat", (inputs ?? .field) != .field {
             throw .invalidArgument("LearnedStagger: inputs \(inputs?.rawValue ?? "field") are for the heat equation only (ns2d reads the field)")
+        }
+        if equation != "ns2d", scheme != nil || schemeSubsteps != nil {
+            throw .invalidArgument("LearnedStagger: scheme and schemeSubsteps are for ns2d only")
+        }
+        if let m = schemeSubsteps, !(1...1024).contains(m) || (scheme ?? .midpoint) != .integratingFactor {
+            throw .invalidArgument("LearnedStagger: schemeSubsteps \(m) needs scheme integratingFactor and must be in 1...1024")
         }
         if equation == "ns2d", normalization == .rms {
             throw .invalidArgument("LearnedStagger: ns2d is nonlinear (not scale-equivariant): use a fixed normalisation scale")
@@ -152,7 +178,12 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
         }
         let side = length * Double(m) / Double(n)
         let g = try Grid(shape: [m, m], lengths: [side, side])
-        if equation == "ns2d" { return try NS2DMidpointResidual(grid: g, viscosity: diffusivity, dt: dt) }
+        if equation == "ns2d" {
+            if scheme == .integratingFactor {
+                return try NS2DIntegratingFactorResidual(grid: g, viscosity: diffusivity, dt: dt, substeps: schemeSubsteps ?? 1)
+            }
+            return try NS2DMidpointResidual(grid: g, viscosity: diffusivity, dt: dt)
+        }
         return try HeatCNResidual(grid: g, diffusivity: diffusivity, dt: dt)
     }
     /// Layers of one sub-task network.
@@ -287,7 +318,7 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         let tt = config.temporalSteps, hw = hc * hc
         switch config.base ?? .none {
         case .none: out.initialize(repeating: 0, count: tt * hw); return
-        case .coarseSpectral: try spectralIncrements(u, hc, into: out); return
+        case .coarseSpectral, .coarseSpectralPersistent: try spectralIncrements(u, hc, into: out); return
         case .coarseExplicit: break
         }
         let rc = coarseRatio, sub = max(1, Int((rc / 0.2).rounded(.up))), r = T(rc / Double(sub))
@@ -326,10 +357,15 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         let g = try Grid(shape: [hc, hc], lengths: [side, side])
         let w = try Field<Double>(grid: g, values: (0..<hw).map { Double(u[$0]) * sc })
         let ns = try NavierStokes2D(vorticity: w, options: NS2DOptions(viscosity: config.diffusivity), effort: .estimate)
+        // persistent: the increment from the truncated start, so the modes above the band stay
+        let start = config.base == .coarseSpectralPersistent ? try ns.vorticity().toArray().map { T($0 / sc) } : nil
         for t in 0..<config.temporalSteps {
             try ns.advance(to: config.dt * Double(t + 1))
             let w1 = try ns.vorticity()
-            w1.withUnsafeBufferPointer { p in for i in 0..<hw { out[t * hw + i] = T(p[i] / sc) - u[i] } }
+            w1.withUnsafeBufferPointer { p in
+                if let start { for i in 0..<hw { out[t * hw + i] = T(p[i] / sc) - start[i] } }
+                else { for i in 0..<hw { out[t * hw + i] = T(p[i] / sc) - u[i] } }
+            }
         }
     }
 
@@ -475,7 +511,7 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         // forward with tapes, sub-tasks in parallel: preds[k] = sub-task k of every sample at
         // every time level (T × b·hw)
         let shared = config.sharing != .separate, record = gradient != nil, tt = config.temporalSteps, nb = b * hw
-        let feats = features(coarse, side: hc), plain = shared ? [] : input(feats, subtask: 0)
+        let feats = features(coarse, side: hc, pool: pool), plain = shared ? [] : input(feats, subtask: 0)
         var tapes = [ConvNet<T>.Tape?](repeating: nil, count: s2), preds = [[T]](repeating: [], count: s2), based = preds
         try tapes.withUnsafeMutableBufferPointer { (tp) throws(TesseraError) in
           try based.withUnsafeMutableBufferPointer { (bp) throws(TesseraError) in

@@ -137,13 +137,23 @@ public final class NS2DMidpointResidual: StepResidual, @unchecked Sendable {
 
     func adjointLocked(_ u0: [Double], _ u1: [Double], _ r: [Double]) -> (gradient0: [Double], gradient1: [Double]) {
         let wm = zip(u0, u1).map { 0.5 * ($0 + $1) }
-        let f = fields(wm)
+        let jtr = jacobianTransposeLocked(wm, r), lapR = laplacian(r)
+        var g0 = [Double](repeating: 0, count: n * n), g1 = g0
+        for i in g1.indices {
+            let x = 0.5 * dt * (jtr[i] - viscosity * lapR[i])
+            g1[i] = r[i] + x; g0[i] = x - r[i]
+        }
+        return (g0, g1)
+    }
+
+    /// Jᵀr, J = ∂N/∂ω at ω (the transposed Jacobian of the dealiased advection; see the file comment).
+    func jacobianTransposeLocked(_ w: [Double], _ r: [Double]) -> [Double] {
+        let f = fields(w)
         // q = P r; the four products, then the adjoint multipliers summed in one spectrum
         let q = apply(spectrum(r)) { j in (self.keep[j], 0) }
         let inv: (Int) -> Double = { j in self.k2[j] == 0 ? 0 : self.keep[j] / self.k2[j] }
         let a = spectrum(zip(f.wx, q).map(*)), b = spectrum(zip(f.wy, q).map(*))
         let c = spectrum(zip(f.u, q).map(*)), d = spectrum(zip(f.v, q).map(*))
-        let lapR = laplacian(r)
         var sum = [Double](repeating: 0, count: 2 * nc)
         for j in 0..<nc {
             // −[A_u a + A_v b + D_x c + D_y d], each multiplier purely imaginary: i·m·z = (−m·im, m·re)
@@ -152,12 +162,6 @@ public final class NS2DMidpointResidual: StepResidual, @unchecked Sendable {
             let re = mu * a[2 * j] + mv * b[2 * j] + mx * c[2 * j] + my * d[2 * j]
             sum[2 * j] = im; sum[2 * j + 1] = -re
         }
-        let jtr = apply(sum) { _ in (1, 0) }
-        var g0 = [Double](repeating: 0, count: n * n), g1 = g0
-        for i in g1.indices {
-            let x = 0.5 * dt * (jtr[i] - viscosity * lapR[i])
-            g1[i] = r[i] + x; g0[i] = x - r[i]
-        }
-        return (g0, g1)
+        return apply(sum) { _ in (1, 0) }
     }
 }

@@ -122,12 +122,7 @@ extension LearnedStagger where T == Float {
         c.learnedSeconds = learnedSeconds; c.fineSeconds = fineSeconds; c.fineSteps = timed.steps
         c.fineSpectrum = fine.energySpectrum()
         c.learnedSpectrum = try NavierStokes2D(vorticity: learned, options: opts, effort: .estimate).energySpectrum()
-        var worst = 1.0
-        for k in 1..<max(1, config.n / 3) where k < c.fineSpectrum.count {
-            let a = k < c.learnedSpectrum.count ? c.learnedSpectrum[k] : 0, b = c.fineSpectrum[k]
-            worst = max(worst, a > 0 && b > 0 ? max(a / b, b / a) : .infinity)
-        }
-        c.worstSpectrumRatio = worst
+        c.worstSpectrumRatio = NS2DCeiling.worstSpectrumRatio(c.learnedSpectrum, c.fineSpectrum, n: config.n)
         return c
     }
 }

@@ -38,26 +38,29 @@ extension LearnedStagger {
     /// The networks' input fields for a batch of s² coarse fields of side `hc` (`coarse[b][k]`):
     /// `coarse` itself for `.field`, else the staggered parts of (h²L)^order of the fine field
     /// they form (alias-filtered first for `.aliasFilteredLaplacian`). Linear in the field, so scale equivariance is kept.
+    /// The fine passes run by rows on `pool` (every value computed as serially: same bits).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    func features(_ coarse: [[[T]]], side hc: Int) -> [[[T]]] {
+    func features(_ coarse: [[[T]]], side hc: Int, pool: ThreadPool? = nil) -> [[[T]]] {
         let order = (config.inputs ?? .field).order
         guard order > 0 else { return coarse }
         let s = config.factor, m = s * hc
+        let next = (0..<m).map { ($0 + 1) % m }, prev = (0..<m).map { ($0 + m - 1) % m }
         return coarse.map { parts in
             var u = [Double](repeating: 0, count: m * m), v = u
             for k in 0..<(s * s) {
                 let (oy, ox) = (k / s, k % s)
                 for y in 0..<hc { for x in 0..<hc { u[(oy + s * y) * m + ox + s * x] = Double(parts[k][y * hc + x]) } }
             }
-            if config.inputs == .aliasFilteredLaplacian { Self.aliasFilter(&u, &v, m, s) }
+            if config.inputs == .aliasFilteredLaplacian { Self.aliasFilter(&u, &v, m, s, pool: pool) }
             for _ in 0..<order {
-                for y in 0..<m {
-                    let up = ((y + 1) % m) * m, dn = ((y + m - 1) % m) * m, row = y * m
-                    for x in 0..<m {
-                        v[row + x] = u[up + x] + u[dn + x] + u[row + (x + 1) % m] + u[row + (x + m - 1) % m] - 4 * u[row + x]
+                u.withUnsafeBufferPointer { up in v.withUnsafeMutableBufferPointer { vp in
+                    let (a, o) = (up.baseAddress!, vp.baseAddress!)
+                    Self.byRows(m, pool: pool) { y in
+                        let n = a + next[y] * m, p = a + prev[y] * m, row = a + y * m, out = o + y * m
+                        for x in 0..<m { out[x] = n[x] + p[x] + row[next[x]] + row[prev[x]] - 4 * row[x] }
                     }
-                }
+                } }
                 swap(&u, &v)
             }
             return (0..<(s * s)).map { k in
@@ -67,9 +70,16 @@ extension LearnedStagger {
         }
     }
 
-    /// The 1-D weights of the centred box filter that vanishes at every alias j·m/s of an m-point
-    /// periodic axis (j ≢ 0 mod s): width s for odd s; for even s the box of s convolved with
-    /// [½, ½] (s + 1 taps, half weight at the ends), so it stays centred. Sums to 1.
+    /// `body(y)` for every row y in 0..<m: split over `pool`'s workers when it has several.
+    static func byRows(_ m: Int, pool: ThreadPool?, _ body: (Int) -> Void) {
+        if let pool, pool.threadCount > 1 {
+            pool.parallelFor(0..<m, schedule: .static) { r, _ in for y in r { body(y) } }
+        } else {
+            for y in 0..<m { body(y) }
+        }
+    }
+
+    /// The alias filter's taps (width s + 1 with half-weight ends for even s, s for odd s).
     static func aliasFilterWeights(_ s: Int) -> [Double] {
         if s % 2 == 1 { return [Double](repeating: 1 / Double(s), count: s) }
         var w = [Double](repeating: 1 / Double(s), count: s + 1)
@@ -77,22 +87,30 @@ extension LearnedStagger {
         return w
     }
 
-    /// u ← B u in place (v scratch): the alias filter on both axes of an m×m periodic field.
-    static func aliasFilter(_ u: inout [Double], _ v: inout [Double], _ m: Int, _ s: Int) {
+    /// u ← B u in place (v scratch): the alias filter on both axes of an m×m periodic field,
+    /// by rows on `pool`.
+    static func aliasFilter(_ u: inout [Double], _ v: inout [Double], _ m: Int, _ s: Int, pool: ThreadPool? = nil) {
         let w = aliasFilterWeights(s), r = (w.count - 1) / 2
-        for y in 0..<m {
-            for x in 0..<m {
-                var acc = 0.0
-                for (j, wj) in w.enumerated() { acc += wj * u[y * m + (x + j - r + m) % m] }
-                v[y * m + x] = acc
+        let shift = (0..<w.count).map { j in (0..<m).map { x in (x + j - r + m) % m } }
+        u.withUnsafeBufferPointer { up in v.withUnsafeMutableBufferPointer { vp in
+            let (a, o) = (up.baseAddress!, vp.baseAddress!)
+            byRows(m, pool: pool) { y in
+                for x in 0..<m {
+                    var acc = 0.0
+                    for j in 0..<w.count { acc += w[j] * a[y * m + shift[j][x]] }
+                    o[y * m + x] = acc
+                }
             }
-        }
-        for y in 0..<m {
-            for x in 0..<m {
-                var acc = 0.0
-                for (j, wj) in w.enumerated() { acc += wj * v[((y + j - r + m) % m) * m + x] }
-                u[y * m + x] = acc
+        } }
+        v.withUnsafeBufferPointer { vp in u.withUnsafeMutableBufferPointer { up in
+            let (a, o) = (vp.baseAddress!, up.baseAddress!)
+            byRows(m, pool: pool) { y in
+                for x in 0..<m {
+                    var acc = 0.0
+                    for j in 0..<w.count { acc += w[j] * a[shift[j][y] * m + x] }
+                    o[y * m + x] = acc
+                }
             }
-        }
+        } }
     }
 }

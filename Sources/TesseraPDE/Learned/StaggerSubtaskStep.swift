@@ -83,7 +83,7 @@ extension LearnedStagger {
         guard ws.count == s2, ws.allSatisfy({ $0.pixels == b * hw }) else {
             throw .invalidArgument("LearnedStagger.step: need \(s2) workspaces for \(b)×\(hc)×\(hc) (from makeWorkspaces(batch: \(b)))")
         }
-        let shared = config.sharing != .separate, feats = features(coarse, side: hc)
+        let shared = config.sharing != .separate, feats = features(coarse, side: hc, pool: pool)
         let plain = shared ? [] : input(feats, subtask: 0), nb = b * hw
         // corr[i] / based[i]: sub-task subtasks[i]'s correction and field + base increment for
         // every sample, written by that sub-task's task only
@@ -125,7 +125,7 @@ extension LearnedStagger {
         switch config.base ?? .none {
         case .none:
             for i in 0..<hw { out[i] = u[i] + 0 }
-        case .coarseSpectral:
+        case .coarseSpectral, .coarseSpectralPersistent:
             let inc = UnsafeMutablePointer<T>.allocate(capacity: tt * hw)
             defer { inc.deallocate() }
             try spectralIncrements(u, hc, into: inc)
