@@ -103,38 +103,56 @@ def free_port():
     return p
 
 
-async def one_stream(client, base, model_id, i, tokens, greedy):
-    """One streamed completion: (generated tokens, seconds to first token, first/last token times)."""
+def stream_body(model_id, i, tokens, greedy):
+    """The request of stream i of the aggregate case: seeded sampling unless greedy."""
     body = {"model": model_id, "prompt": prompt(i), "max_tokens": tokens, "stream": True, "ignore_eos": True,
             "stream_options": {"include_usage": True}}
     if greedy:
         body["temperature"] = 0
     else:
         body.update(temperature=0.8, top_k=40, top_p=0.95, min_p=0.05, seed=1000 + i)
+    return body
+
+
+async def one_stream(client, base, model_id, i, tokens, greedy):
+    """One streamed completion: (generated tokens, seconds to first token, first/last token times)."""
+    body = stream_body(model_id, i, tokens, greedy)
     t0 = time.perf_counter()
-    first = last = None
-    chunks, usage, reason = 0, None, None
     async with client.stream("POST", base + "/v1/completions", json=body) as r:
         if r.status_code != 200:
             raise RuntimeError("HTTP %d: %s" % (r.status_code, await r.aread()))
+        tally = StreamTally()
         async for line in r.aiter_lines():
-            if not line.startswith("data: {"):
-                continue
-            c = json.loads(line[6:])
-            if c.get("usage"):
-                usage = c["usage"].get("completion_tokens")
-            ch = c.get("choices") or []
-            if not ch:
-                continue
-            if ch[0].get("finish_reason"):
-                reason = ch[0]["finish_reason"]
-            if ch[0].get("text"):
-                now = time.perf_counter()
-                first = first or now
-                last = now
-                chunks += 1
-    n = usage if usage else (tokens if reason == "length" else chunks)
-    return n, (first or time.perf_counter()) - t0, first, last, t0
+            if line.startswith("data: {"):
+                tally.add(time.perf_counter(), json.loads(line[6:]))
+    return tally.result(tokens, t0)
+
+
+class StreamTally:
+    """What a streamed completion's events say: tokens (from `usage`, else the chunks), and the
+    times of the first and last text chunk."""
+
+    def __init__(self):
+        self.first = self.last = self.usage = self.reason = None
+        self.chunks = 0
+
+    def add(self, now, c):
+        if c.get("usage"):
+            self.usage = c["usage"].get("completion_tokens")
+        ch = c.get("choices") or []
+        if not ch:
+            return
+        if ch[0].get("finish_reason"):
+            self.reason = ch[0]["finish_reason"]
+        if ch[0].get("text"):
+            self.first = self.first or now
+            self.last = now
+            self.chunks += 1
+
+    def result(self, tokens, t0):
+        """(generated tokens, seconds to first token, first/last token times, start)."""
+        n = self.usage if self.usage else (tokens if self.reason == "length" else self.chunks)
+        return n, (self.first or time.perf_counter()) - t0, self.first, self.last, t0
 
 
 def sse_events(received):
@@ -192,9 +210,7 @@ async def lean_stream(host, port, model_id, i, tokens):
     """One streamed completion read by a minimal asyncio client: while the response streams it
     only receives and timestamps what arrives; the events are parsed after the response has
     ended (`Connection: close`). Returns what `one_stream` returns."""
-    body = json.dumps({"model": model_id, "prompt": prompt(i), "max_tokens": tokens, "stream": True,
-                       "ignore_eos": True, "stream_options": {"include_usage": True}, "temperature": 0.8,
-                       "top_k": 40, "top_p": 0.95, "min_p": 0.05, "seed": 1000 + i}).encode()
+    body = json.dumps(stream_body(model_id, i, tokens, greedy=False)).encode()
     t0 = time.perf_counter()
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(b"POST /v1/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
@@ -211,26 +227,12 @@ async def lean_stream(host, port, model_id, i, tokens):
     status, events = sse_events(received)
     if status != 200:
         raise RuntimeError("HTTP %d: %r" % (status, b"".join(d for _, d in received)[:300]))
-    first = last = None
-    chunks, usage, reason = 0, None, None
+    tally = StreamTally()
     for now, e in events:
         at = e.find(b"data: {")
-        if at < 0:
-            continue
-        c = json.loads(e[at + 6:])
-        if c.get("usage"):
-            usage = c["usage"].get("completion_tokens")
-        ch = c.get("choices") or []
-        if not ch:
-            continue
-        if ch[0].get("finish_reason"):
-            reason = ch[0]["finish_reason"]
-        if ch[0].get("text"):
-            first = first or now
-            last = now
-            chunks += 1
-    n = usage if usage else (tokens if reason == "length" else chunks)
-    return n, (first or time.perf_counter()) - t0, first, last, t0
+        if at >= 0:
+            tally.add(now, json.loads(e[at + 6:]))
+    return tally.result(tokens, t0)
 
 
 async def lean_concurrent(base, model_id, streams, tokens):
@@ -522,7 +524,7 @@ def main():
                    help="also run our server with this K/V cache type, alternated round by round with --kv-cache's "
                         "in the aggregate case (one record per concurrency: the pair's tok/s, round ratios, scaling)")
     p.add_argument("--streams", type=lambda s: [int(x) for x in s.split(",")],
-                   help="comma-separated concurrencies of the aggregate case (default 1,4,16,32)")
+                   help="comma-separated concurrencies of the aggregate case (default 1,4,16,32; 1 is always added)")
     p.add_argument("--client", choices=["lean", "httpx"], default="lean",
                    help="aggregate case's client: a minimal asyncio reader that parses after each response "
                         "(default; on two cores a parsing client takes cycles from the server) or httpx "
@@ -530,6 +532,8 @@ def main():
     p.add_argument("--cases", default="greedy,sampled,httpx",
                    help="1-stream vs generate cases to run: greedy, sampled, httpx (comma-separated; 'none' for none)")
     a = p.parse_args()
+    if a.streams and 1 not in a.streams:   # one stream is every concurrency's scaling base
+        a.streams = [1] + a.streams
     if a.quick:
         a.rounds, a.tokens, a.single_tokens = min(a.rounds, 2), min(a.tokens, 48), min(a.single_tokens, 64)
     env = dict(os.environ, TESSERA_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
