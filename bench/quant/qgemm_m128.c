@@ -13,16 +13,7 @@
 #include "tessera.h"
 
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_clock.h"
 
 int main(int argc, char **argv) {
     const int64_t m = argc > 1 ? atoll(argv[1]) : 128, n = argc > 2 ? atoll(argv[2]) : 4096,

@@ -24,16 +24,7 @@ typedef struct {
     int per_layer;  /* 1: one plan per layer; 0: once per step (the head) */
 } shape;
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_clock.h"
 
 #define MAXS 5
 #define MAXREP 64
