@@ -67,9 +67,9 @@ public final class NS2DIntegratingFactorResidual: StepResidual, @unchecked Senda
     /// (∂Φ/∂ω)ᵀv for one IF-RK4 step at the stage states `s` (reverse sweep; J_F = −J_N).
     func stepAdjoint(_ s: [[Double]], _ v: [Double]) -> [Double] {
         let h = dt / Double(substeps), cnt = v.count
-        let ev = damp(v, power: 1)
-        var wbar = damp(v, power: 2)
-        var abar = damp(v, power: 2).map { h / 6 * $0 }
+        let ev = damp(v, power: 1), e2v = damp(v, power: 2)
+        var wbar = e2v
+        var abar = e2v.map { h / 6 * $0 }
         var bbar = ev.map { h / 3 * $0 }
         var cbar = bbar
         let dbar = v.map { h / 6 * $0 }
@@ -93,14 +93,18 @@ public final class NS2DIntegratingFactorResidual: StepResidual, @unchecked Senda
     /// Φ^m(ω₀): m IF-RK4 steps of Δt/m from the dealiased ω₀ (fine, row-major).
     public func advance(_ u0: [Double]) -> [Double] {
         ops.lock.lock(); defer { ops.lock.unlock() }
-        return advanceLocked(u0).last!
+        return chainLocked(u0).end
     }
 
-    /// The states of the chain, P ω₀ first, Φ^m(ω₀) last.
-    func advanceLocked(_ u0: [Double]) -> [[Double]] {
-        var states = [dealias(u0)]
-        for _ in 0..<substeps { states.append(stages(states.last!).next) }
-        return states
+    /// The chain from P ω₀: each sub-step's stage states (for the adjoint) and Φ^m(ω₀).
+    func chainLocked(_ u0: [Double]) -> (stages: [[[Double]]], end: [Double]) {
+        var w = dealias(u0), all: [[[Double]]] = []
+        for _ in 0..<substeps {
+            let (s, next) = stages(w)
+            all.append(s)
+            w = next
+        }
+        return (all, w)
     }
 
     /// The residual ω₁ − Φ^m(ω₀).
@@ -115,19 +119,25 @@ public final class NS2DIntegratingFactorResidual: StepResidual, @unchecked Senda
         return (r.reduce(0) { $0 + $1 * $1 } / cnt, r.map { 2 * $0 / cnt })
     }
 
-    /// mean R² and its gradients w.r.t. ω₀ and ω₁.
+    /// mean R² and its gradients w.r.t. ω₀ and ω₁ (the chain run once for both).
     public func lossAndGradients(u0: [Double], u1: [Double]) -> (loss: Double, gradient0: [Double], gradient1: [Double]) {
-        let r = residual(u0: u0, u1: u1), cnt = Double(r.count)
-        let (g0, g1) = adjoint(u0: u0, u1: u1, v: r.map { 2 * $0 / cnt })
-        return (r.reduce(0) { $0 + $1 * $1 } / cnt, g0, g1)
+        ops.lock.lock(); defer { ops.lock.unlock() }
+        let chain = chainLocked(u0)
+        let r = zip(u1, chain.end).map { $0 - $1 }, cnt = Double(r.count)
+        let v = r.map { 2 * $0 / cnt }
+        return (r.reduce(0) { $0 + $1 * $1 } / cnt, adjointLocked(chain.stages, v), v)
     }
 
     /// (−(∂Φ^m/∂ω₀)ᵀv, v).
     public func adjoint(u0: [Double], u1: [Double], v: [Double]) -> (gradient0: [Double], gradient1: [Double]) {
         ops.lock.lock(); defer { ops.lock.unlock() }
-        let states = advanceLocked(u0)
+        return (adjointLocked(chainLocked(u0).stages, v), v)
+    }
+
+    /// −(∂Φ^m/∂ω₀)ᵀv from the chain's stage states: the sub-steps in reverse, then Pᵀ = P.
+    func adjointLocked(_ stages: [[[Double]]], _ v: [Double]) -> [Double] {
         var g = v
-        for k in stride(from: substeps - 1, through: 0, by: -1) { g = stepAdjoint(stages(states[k]).s, g) }
-        return (dealias(g).map { -$0 }, v)
+        for s in stages.reversed() { g = stepAdjoint(s, g) }
+        return dealias(g).map { -$0 }
     }
 }
