@@ -411,8 +411,10 @@ static void to_csr32(const int64_t *indptr, const int64_t *idx, int64_t n, int32
 /* The packed slots of a very sparse R in memory (rows of R with 0..4 and more than 4 entries)
  * against the lazy path, which generates each row of R per stored entry: the same bits for f32 and
  * f64, 32- and 64-bit indices, with -0, ±inf, NaN and a repeated column among the values; and
- * against a float64 reference from tsr_rp_entry on the finite rows. */
-TSR_TEST(test_csr_slots_equal_lazy) {
+ * against a float64 reference from tsr_rp_entry on the finite rows. At s = 32, d = 64 (two
+ * entries per row of R expected) every slot adds its four codes; at s = 64 (one expected) codes
+ * 2 and 3 are added only for rows with a third entry. */
+static void csr_slots_equal_lazy(double s_param) {
     const int64_t n = 40, D = 3000, per = 50;
     const int32_t d = 64;
     int64_t *ip = malloc(sizeof(int64_t) * (n + 1)), *ix = malloc(sizeof(int64_t) * n * per);
@@ -434,8 +436,8 @@ TSR_TEST(test_csr_slots_equal_lazy) {
     ix[4 * per + 1] = ix[4 * per];
     for (int64_t p = 0; p < n * per; p++) { v64[p] = v[p]; ix32[p] = (int32_t)ix[p]; }
     for (int64_t i = 0; i <= n; i++) ip32[i] = (int32_t)ip[i];
-    /* s = 32, d = 64: two entries per row of R on average, some rows with more than four */
-    tsr_rp_t *mat = make(D, d, TSR_RP_SPARSE, 32, 77), *lazy = make(D, d, TSR_RP_SPARSE, 32, 77);
+    /* d = 64: d/s entries per row of R on average, some rows with more than four */
+    tsr_rp_t *mat = make(D, d, TSR_RP_SPARSE, s_param, 77), *lazy = make(D, d, TSR_RP_SPARSE, s_param, 77);
     CHECK_OK(tsr_rp_materialize(NULL, mat));
     const int64_t *rip;
     CHECK_OK(tsr_rp_csr(mat, &rip, NULL, NULL, NULL, NULL));
@@ -480,6 +482,9 @@ TSR_TEST(test_csr_slots_equal_lazy) {
     tsr_rp_destroy(mat);
     tsr_rp_destroy(lazy);
 }
+
+TSR_TEST(test_csr_slots_equal_lazy) { csr_slots_equal_lazy(32); }
+TSR_TEST(test_csr_slots_few_entries_equal_lazy) { csr_slots_equal_lazy(64); }
 
 /* Bit-identical outputs for pools of 1, 2, 3 threads and every ISA the CPU has; the 32-bit-index
  * CSR entry points give the 64-bit ones' bits (f32 and f64). */
@@ -728,6 +733,7 @@ int main(void) {
     RUN(test_materialized_csr_view);
     RUN(test_csr_first_bad_index_any_pool);
     RUN(test_csr_slots_equal_lazy);
+    RUN(test_csr_slots_few_entries_equal_lazy);
     RUN(test_determinism_threads_and_isa);
     RUN(test_transform_bad_inputs);
     RUN(test_checked_transform);

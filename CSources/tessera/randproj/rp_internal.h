@@ -107,6 +107,10 @@ TSR_INTERNAL void rp_matrix_free(rp_matrix *m);
 #define RP_SLOT_PREFETCH 12 /* stored entries ahead whose slot words are prefetched */
 #define RP_SLOT_MAX_D 8192
 #define RP_SLOT_MORE 4u
+/** Expected stored entries per row of a sparse R: d/s (t is the threshold per sign out of 2^32). */
+static inline double rp_slot_entries_expected(const tsr_rp_t *rp) {
+    return (double)rp->d * 2.0 * (double)rp->t / 4294967296.0;
+}
 /** 1 when a sparse R of these dimensions gets slots (d <= RP_SLOT_MAX_D, at most 2 entries per row expected). */
 static inline int rp_slots_wanted(const tsr_rp_t *rp) {
     return rp->kind == TSR_RP_SPARSE && rp->d <= RP_SLOT_MAX_D && (double)rp->d * 2.0 * (double)rp->t <= 2.0 * 4294967296.0;
