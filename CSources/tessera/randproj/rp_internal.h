@@ -113,7 +113,7 @@ static inline double rp_slot_entries_expected(const tsr_rp_t *rp) {
 }
 /** 1 when a sparse R of these dimensions gets slots (d <= RP_SLOT_MAX_D, at most 2 entries per row expected). */
 static inline int rp_slots_wanted(const tsr_rp_t *rp) {
-    return rp->kind == TSR_RP_SPARSE && rp->d <= RP_SLOT_MAX_D && (double)rp->d * 2.0 * (double)rp->t <= 2.0 * 4294967296.0;
+    return rp->kind == TSR_RP_SPARSE && rp->d <= RP_SLOT_MAX_D && rp_slot_entries_expected(rp) <= 2.0;
 }
 
 /* Rows in one block of the dense sparse-R kernel (one AVX-512 f32 register). */
