@@ -3,7 +3,7 @@
 # (on a shared machine, run it under the machine's bench lock, e.g. `flock <lock> make bench-qgemm`)
 .PHONY: bench-qgemm
 
-$(BUILD)/bench/qgemm_m128: bench/quant/qgemm_m128.c bench/quant/bench_clock.h $(BUILD)/lib/libtessera.a
+$(BUILD)/bench/qgemm_m128: bench/quant/qgemm_m128.c bench/quant/bench_peak.h bench/bench_clock.h $(BUILD)/lib/libtessera.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CFLAGS_BASE) $< -o $@ $(BUILD)/lib/libtessera.a $(LDLIBS)
 
@@ -34,7 +34,7 @@ bench-vnni-ports: $(BUILD)/bench/vnni_ports
 # M = 1 and 16 on 2 threads: time, GOP/s, fraction of the int8 floor.
 #   flock <lock> make bench-qgemm-step [QSTEP_ARGS="smollm2 2 1,16 15"]
 .PHONY: bench-qgemm-step
-$(BUILD)/bench/qgemm_step: bench/quant/qgemm_step.c bench/quant/bench_clock.h $(BUILD)/lib/libtessera.a
+$(BUILD)/bench/qgemm_step: bench/quant/qgemm_step.c bench/quant/bench_peak.h bench/bench_clock.h $(BUILD)/lib/libtessera.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CFLAGS_BASE) $< -o $@ $(BUILD)/lib/libtessera.a $(LDLIBS)
 

@@ -13,7 +13,7 @@
 #include "tessera.h"
 
 
-#include "bench_clock.h"
+#include "bench_peak.h"
 
 int main(int argc, char **argv) {
     const int64_t m = argc > 1 ? atoll(argv[1]) : 128, n = argc > 2 ? atoll(argv[2]) : 4096,
@@ -24,14 +24,8 @@ int main(int argc, char **argv) {
     pp.n_threads = 1;
     tsr_pool_t *pool;
     if (tsr_pool_create(&pp, &pool) != TSR_OK) return 1;
-    double peak = 0;
-    for (int i = 0; i < 3; i++) {
-        double ops = 0;
-        const double t0 = now();
-        if (tsr_probe_peak_int8(pool, 20000000, &ops) != TSR_OK) return 1;
-        const double p = ops / (now() - t0);
-        peak = p > peak ? p : peak;
-    }
+    const double peak = int8_peak(pool);
+    if (peak <= 0) return 1;
     printf("int8 vnni peak, one thread: %.1f GOP/s; M=%lld N=%lld K=%lld\n", peak / 1e9, (long long)m, (long long)n, (long long)k);
     float *w = malloc(sizeof(float) * (size_t)(n * k)), *x = malloc(sizeof(float) * (size_t)(m * k)),
           *y = malloc(sizeof(float) * (size_t)(m * n));

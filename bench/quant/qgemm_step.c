@@ -24,7 +24,7 @@ typedef struct {
     int per_layer;  /* 1: one plan per layer; 0: once per step (the head) */
 } shape;
 
-#include "bench_clock.h"
+#include "bench_peak.h"
 
 #define MAXS 5
 #define MAXREP 64
@@ -59,14 +59,8 @@ int main(int argc, char **argv) {
     if (tsr_pool_create(&pp, &one) != TSR_OK) return 1;
     pp.n_threads = threads;
     if (tsr_pool_create(&pp, &pool) != TSR_OK) return 1;
-    double peak = 0;
-    for (int i = 0; i < 3; i++) {
-        double ops = 0;
-        const double t0 = now();
-        if (tsr_probe_peak_int8(one, 20000000, &ops) != TSR_OK) return 1;
-        const double p = ops / (now() - t0);
-        peak = p > peak ? p : peak;
-    }
+    const double peak = int8_peak(one);
+    if (peak <= 0) return 1;
     printf("%s, %d thread(s); int8 vnni peak %.1f GOP/s per core, floor at %.1f GOP/s\n", model, threads, peak / 1e9,
            threads * peak / 1e9);
 

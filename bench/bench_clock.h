@@ -1,6 +1,6 @@
-/* Timing helpers shared by the quantized-GEMM bench programs in bench/quant. */
-#ifndef TESSERA_BENCH_QUANT_CLOCK_H
-#define TESSERA_BENCH_QUANT_CLOCK_H
+/* Timing helpers shared by the C bench programs under bench/ (quant, randproj). */
+#ifndef TESSERA_BENCH_CLOCK_H
+#define TESSERA_BENCH_CLOCK_H
 
 #include <time.h>
 
