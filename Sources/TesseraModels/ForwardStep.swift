@@ -293,3 +293,28 @@ private final class SliceFailures: @unchecked Sendable {
     /// The error of the lowest item that failed.
     var first: TesseraError? { (0..<count).lazy.compactMap { self.slots[$0] }.first }
 }
+
+extension LlamaModel {
+    /// Seconds of every weight projection of one step at `rows` rows, called back to back in
+    /// model order (each layer's q/k/v, o, gate/up, down, then the output head) on the
+    /// workspace's buffers as the last step left them: the model's own plans and activations,
+    /// without the norms, attention and adds between them. A diagnostic for `tessera bench llm`
+    /// (TESSERA_BENCH_BATCH_DECODE), to set beside the projections' share of a real step
+    /// (`ForwardProfile.projections`); the workspace's contents are overwritten.
+    public func projectionSeconds(rows t: Int, workspace ws: ForwardWorkspace) throws(TesseraError) -> Double {
+        guard t >= 1, t <= ws.rows, t <= ws.logitRows else {
+            throw .invalidArgument("projectionSeconds: \(t) rows do not fit the workspace (\(ws.rows), \(ws.logitRows))")
+        }
+        let c = config
+        let qkvd = (c.heads + 2 * c.kvHeads) * c.headDim, f = c.feedForwardLength
+        let t0 = monotonicSeconds()
+        for blk in blocks {
+            try blk.qkv.apply(ws.xn, rows: t, into: ws.qkv, ldy: qkvd)
+            try blk.o.apply(ws.att, rows: t, into: ws.tmp)
+            try blk.gateUp.apply(ws.xn, rows: t, into: ws.gu, ldy: 2 * f)
+            try blk.down.apply(ws.gate, rows: t, into: ws.tmp)
+        }
+        try output.apply(ws.xn, rows: t, into: ws.logits)
+        return monotonicSeconds() - t0
+    }
+}

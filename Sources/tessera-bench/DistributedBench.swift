@@ -7,7 +7,8 @@
 //   - explicit FD heat at n²: strong scaling 1 → 2 → 4 ranks (one thread each; 4 ranks are
 //     oversubscribed on this 2-core machine), weak scaling with n²/P cells per rank;
 //   - ring attention on 2 ranks vs single-process attention (one rank), distributed k-means
-//     on 2 ranks vs one rank;
+//     on 2 ranks vs one rank, a NeuralStagger rollout with its sub-task groups on 2 ranks vs
+//     all of them on one;
 //   - a scaling model to 64 and 1024 ranks from the measured time per cell, message latency
 //     and bandwidth (assumptions stated in the records; no fake cluster).
 // Launches alternate ours / baseline (A B A B ...) so drift on the shared machine cancels.
@@ -210,4 +211,38 @@ func runDistributedBench(_ ctx: BenchContext) throws {
     out.emit(BenchRecord(name: "k-means \(kn)x16 k=16 10 iterations (ordered), 2 ranks x 1 thread", unit: "s", ours: median(ka),
                          baselineName: "1 rank x 1 thread", baseline: median(kb), limitName: "ideal_speedup_2", limit: 2,
                          fraction: median(kb) / median(ka) / 2, threads: 1))
+    try staggerOnRanks(worker, quick: quick, launches: quick ? 1 : 5, out: out)
+}
+
+/// NeuralStagger inference with one sub-task group per rank (`DistributedStagger`, `tessera-mpi
+/// pde stagger`): a seeded heat model (the bench's shape, not a trained solver — the speed of a
+/// call does not depend on the weights' values) rolled out on 2 ranks × 1 thread against the
+/// same job on 1 rank × 1 thread, launches alternated; the 2-rank launches also check the
+/// rollout bitwise against the single-process `LearnedStagger.rollout` on rank 0.
+private func staggerOnRanks(_ worker: String, quick: Bool, launches: Int, out: BenchOutput) throws {
+    let n = quick ? 64 : 128
+    for s in [2, 4] {
+        // the untrained s = 4 model leaves the finite range after ~110 steps of this field
+        let steps = quick ? 10 : s == 2 ? 100 : 60
+        let args = ["pde", "stagger", "--n", "\(n)", "--factor", "\(s)", "--width", "6", "--temporal", "20",
+                    "--steps", "\(steps)"]
+        var two: [Double] = [], one: [Double] = [], exact = true
+        for _ in 0..<launches {
+            for j in try launch(worker, ranks: 2, args + ["--check"]) {
+                two.append(value(j, "seconds"))
+                exact = exact && (j["bitwise_vs_single"] as? Bool ?? false)
+            }
+            // one rank prints no JSON without --check: time it the same way, with --check's line
+            one += try launch(worker, ranks: 1, args + ["--check"]).map { value($0, "seconds") }
+        }
+        guard !two.isEmpty, two.count == one.count else {
+            throw BenchError("tessera-mpi pde stagger printed no timing line")
+        }
+        out.emit(BenchRecord(name: "NeuralStagger heat \(n)^2 s=\(s) rollout \(steps) learned steps, \(s * s) sub-tasks on 2 ranks x 1 thread",
+                             unit: "s", ours: median(two), baselineName: "all sub-tasks on 1 rank x 1 thread", baseline: median(one),
+                             limitName: "ideal_speedup_2", limit: 2, fraction: median(one) / median(two) / 2, threads: 1,
+                             extra: ["bitwise_vs_single_process": exact ? 1 : 0, "ours_min": two.min() ?? .nan, "ours_max": two.max() ?? .nan,
+                                     "baseline_min": one.min() ?? .nan, "baseline_max": one.max() ?? .nan, "launches": Double(launches)],
+                             notes: ["model": "seeded, untrained (width 6, temporal 20, equivariant): speed only; the rollout is bitwise the single-process one"]))
+    }
 }

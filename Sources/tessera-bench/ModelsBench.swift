@@ -86,6 +86,13 @@ func runModelsBench(_ ctx: BenchContext) throws {
         return
     }
 
+    // TESSERA_BENCH_BATCH_DECODE=S: S sessions decoding together (one batched forward per step,
+    // as `tessera serve` runs them, without the server), per-step projections/attention/rest
+    if let s = ProcessInfo.processInfo.environment["TESSERA_BENCH_BATCH_DECODE"].flatMap(Int.init), s > 0 {
+        try batchDecodeLoop(model: model, streams: s, prompt: Array(base.prefix(16)), steps: 128, out: out)
+        return
+    }
+
     // ---- prefill vs SGEMM-equivalent (OpenBLAS f32, same projection shapes, same rows)
     let sgemm = SgemmEquivalent(config: c)
     // the machine's SGEMM rate (OpenBLAS, 1024^3 f32, all cores): the limit prefill is held to
@@ -427,5 +434,44 @@ private final class LlamaCppPeer {
     func stop() {
         input.write(Data("{\"op\": \"quit\"}\n".utf8))
         process.waitUntilExit()
+    }
+}
+
+/// `streams` sessions fed `prompt` (each its own prefill), then `steps` greedy decode steps
+/// of all of them in one batched forward each (`LlamaModel.forwardStep`, the server's call),
+/// three times; prints ms per step split into projections, attention and the rest, and the
+/// same step's projections called back to back (`LlamaModel.projectionSeconds`): what the
+/// forward's other work between the calls costs them.
+private func batchDecodeLoop(model: LlamaModel, streams: Int, prompt: [Int], steps: Int, out: BenchOutput) throws {
+    let sessions = try (0..<streams).map { _ in try model.makeSession(contextLength: 1024) }
+    let ws = try ForwardWorkspace(model: model, rows: streams, logitRows: streams)
+    let vsz = model.config.vocabularySize
+    for round in 0..<3 {
+        var next = [Int](repeating: 0, count: streams)
+        for (i, s) in sessions.enumerated() {
+            s.reset()
+            try s.forward(prompt, logits: .last) { (l: UnsafeBufferPointer<Float>, _: Int) in next[i] = Sampler.argmax(l) }
+        }
+        let p0 = sessions.map(\.profile)
+        let t0 = benchNow()
+        for _ in 0..<steps {
+            let rows = try model.forwardStep(batch: sessions.enumerated().map { BatchEntry(session: $1, tokens: [next[$0]]) },
+                                             workspace: ws)
+            for i in 0..<streams {
+                next[i] = Sampler.argmax(UnsafeBufferPointer(rebasing: rows[i][0..<vsz]))
+            }
+        }
+        let wall = benchNow() - t0
+        var proj = 0.0, att = 0.0, rest = 0.0
+        for (i, s) in sessions.enumerated() {
+            proj += s.profile.projections - p0[i].projections
+            att += s.profile.attention - p0[i].attention
+            rest += s.profile.rest - p0[i].rest
+        }
+        // the same projections back to back, on the model's plans and this step's activations
+        var alone = 0.0
+        for _ in 0..<steps { alone += try model.projectionSeconds(rows: streams, workspace: ws) }
+        let ms = { (x: Double) in String(format: "%.2f", 1e3 * x / Double(steps)) }
+        out.note("llm: batched decode, \(streams) stream(s), round \(round): \(ms(wall)) ms/step (\(String(format: "%.0f", Double(streams * steps) / wall)) tok/s); projections \(ms(proj)), attention \(ms(att)), rest \(ms(rest)); the same projections back to back \(ms(alone))")
     }
 }

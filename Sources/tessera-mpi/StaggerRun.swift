@@ -26,10 +26,11 @@ struct StaggerRun: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed of the initial smooth field (wavenumbers up to n/8).") var fieldSeed: UInt64 = 7
     @Option(help: "Output directory (rank 0 writes stagger_final.npy).") var out: String?
     @Flag(help: "Also run the single-process rollout on rank 0 and print one JSON line comparing the two.") var check = false
+    @Option(parsing: .unconditional, help: "Threads per rank (default: TESSERA_NUM_THREADS or one per core).") var threads: Int?
 
     func validate() throws {
-        guard steps >= 0, n >= 4, factor >= 1, width >= 1, temporal >= 1 else {
-            throw ValidationError("need --steps ≥ 0, --n ≥ 4, --factor ≥ 1, --width ≥ 1, --temporal ≥ 1")
+        guard steps >= 0, n >= 4, factor >= 1, width >= 1, temporal >= 1, (threads ?? 1) >= 1 else {
+            throw ValidationError("need --steps ≥ 0, --n ≥ 4, --factor ≥ 1, --width ≥ 1, --temporal ≥ 1, --threads ≥ 1")
         }
     }
 
@@ -49,7 +50,7 @@ struct StaggerRun: ParsableCommand {
             let grid = try cfg.grid()
             let u0 = try Field<Double>(grid: grid, values: randomSmoothField(n: cfg.n, maxWavenumber: max(1, cfg.n / 8), seed: fieldSeed))
             let dist = try DistributedStagger(model: m, communicator: world)
-            let pool = ThreadPool.shared
+            let pool = try threads.map { try ThreadPool(threads: $0) } ?? .shared
             _ = try dist.rollout(u0, steps: 1, pool: pool)   // warm-up: first-touch of buffers, BLAS start
             try world.barrier()
             let t0 = MPI.wallTime()

@@ -9,6 +9,17 @@
  * gemma:   Gemma 3 270M Q4_K_M (18 layers, d 640, ffn 2048, 4 heads / 1 KV head of 256; q/k/v and
  *          gate/up Q5_0 as the file's majority, o Q4_K, down Q6_K, tied Q8_0 head 262144).
  * Build and run: `make bench-qgemm-step` (QSTEP_ARGS="smollm2 2 1,16 15").
+ *
+ * QSTEP_BETWEEN=1: what a model's forward does between two projections, as conditions rotated
+ * step by step within the run (so the shared machine's drift falls on all of them alike), each
+ * reported as the projections' time per step (median, min-max):
+ *   back to back  - nothing between calls (the default timing above);
+ *   rows rewritten - the call's input and output rows rewritten first by a row-split region on
+ *                    the pool (as the forward's norms and residual adds leave them: half in
+ *                    the other core's cache, modified);
+ *   2 MiB read    - 2 MiB of other memory read first, split over the pool (as a 16-stream
+ *                    step's attention reads the sequences' K/V between projections);
+ *   scalar gap    - 100 us of scalar work on the caller first, the workers waiting.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +39,38 @@ typedef struct {
 
 #define MAXS 5
 #define MAXREP 64
+
+/* ---- QSTEP_BETWEEN conditions */
+enum { BETWEEN_NONE, BETWEEN_REWRITE, BETWEEN_READ, BETWEEN_GAP, BETWEEN_COUNT };
+static const char *between_name[BETWEEN_COUNT] = {"back to back", "rows rewritten", "2 MiB read", "scalar gap"};
+
+typedef struct {
+    float *x, *y;
+    int64_t kx, ky;
+    const float *other;  /* BETWEEN_READ: the memory read, `other_n` floats */
+    int64_t other_n;
+    float bump;
+    volatile float sink[64];
+} between_ctx;
+
+static void rewrite_rows(void *ctx, int64_t b, int64_t e, int32_t w) {
+    (void)w;
+    between_ctx *c = ctx;
+    for (int64_t i = b * c->kx; i < e * c->kx; i++) c->x[i] = c->x[i] * 0.999f + c->bump;
+    for (int64_t i = b * c->ky; i < e * c->ky; i++) c->y[i] = c->bump;
+}
+
+static void read_other(void *ctx, int64_t b, int64_t e, int32_t w) {
+    between_ctx *c = ctx;
+    float acc = 0;
+    for (int64_t i = b * c->other_n / 64; i < e * c->other_n / 64; i += 16) acc += c->other[i];
+    c->sink[w & 63] = acc;
+}
+
+static void scalar_gap(double us) {
+    const double g0 = now();
+    while (now() - g0 < us * 1e-6) {}
+}
 
 int main(int argc, char **argv) {
     const char *model = argc > 1 ? argv[1] : "smollm2";
@@ -91,18 +134,36 @@ int main(int argc, char **argv) {
     float *x = malloc(sizeof(float) * (size_t)(mmax * kmax)), *y = malloc(sizeof(float) * (size_t)(mmax * nmax));
     for (int64_t i = 0; i < mmax * kmax; i++) x[i] = (float)rand() / RAND_MAX - 0.5f;
 
+    const int between = getenv("QSTEP_BETWEEN") ? atoi(getenv("QSTEP_BETWEEN")) : 0;
+    const int64_t other_n = (2 << 20) / (int64_t)sizeof(float), other_sets = 32;  /* 64 MiB walked in 2 MiB reads */
+    float *other = between ? malloc(sizeof(float) * (size_t)(other_n * other_sets)) : NULL;
+    if (between && !other) return 1;
+    for (int64_t i = 0; between && i < other_n * other_sets; i++) other[i] = (float)(i & 1023);
+    int64_t other_next = 0;
+
     char buf[256];
     snprintf(buf, sizeof buf, "%s", mlist);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         const int64_t m = atoll(tok);
         if (m < 1 || m > mmax) continue;
-        static double t[MAXS][MAXREP], tot[MAXREP];
+        static double t[MAXS][MAXREP], tot[MAXREP], cond[BETWEEN_COUNT][MAXREP];
+        int cond_n[BETWEEN_COUNT] = {0};
         for (int r = -2; r < reps; r++) {
             double ts[MAXS] = {0};
+            const int c = between ? (r + 2) % BETWEEN_COUNT : BETWEEN_NONE;
             const double s0 = now();
             for (int l = 0; l < layers; l++)
                 for (int s = 0; s < ns; s++) {
                     if (!sh[s].per_layer) continue;
+                    between_ctx bc = {.x = x, .y = y, .kx = sh[s].k, .ky = sh[s].n, .bump = 1e-3f * (float)(l + s)};
+                    if (c == BETWEEN_REWRITE) tsr_parallel_for(pool, m, 1, TSR_SCHEDULE_STATIC, rewrite_rows, &bc);
+                    if (c == BETWEEN_READ) {
+                        bc.other = other + other_next * other_n;
+                        bc.other_n = other_n;
+                        other_next = (other_next + 1) % other_sets;
+                        tsr_parallel_for(pool, 64, 1, TSR_SCHEDULE_STATIC, read_other, &bc);
+                    }
+                    if (c == BETWEEN_GAP) scalar_gap(100);
                     const double t0 = now();
                     tsr_qgemm_execute(pool, plans[s][l % ncopy], m, x, sh[s].k, NULL, y, sh[s].n, NULL, 0);
                     ts[s] += now() - t0;
@@ -114,8 +175,19 @@ int main(int argc, char **argv) {
                 ts[s] += now() - t0;
             }
             if (r < 0) continue;
+            double proj = 0;
+            for (int q = 0; q < ns; q++) proj += ts[q];
+            cond[c][cond_n[c]++] = proj;
             tot[r] = now() - s0;
             for (int s = 0; s < ns; s++) t[s][r] = ts[s];
+        }
+        if (between) {
+            printf("M = %lld, projections per step by what ran between the calls (rotated step by step)\n", (long long)m);
+            for (int q = 0; q < BETWEEN_COUNT; q++) {
+                qsort(cond[q], (size_t)cond_n[q], sizeof(double), cmp);
+                printf("  %-15s %7.3f ms (%.3f-%.3f, %d steps)\n", between_name[q], cond[q][cond_n[q] / 2] * 1e3,
+                       cond[q][0] * 1e3, cond[q][cond_n[q] - 1] * 1e3, cond_n[q]);
+            }
         }
         printf("M = %lld (median of %d steps; min in brackets)\n", (long long)m, reps);
         double ops_all = 0;
@@ -137,6 +209,7 @@ int main(int argc, char **argv) {
         for (int l = 0; l < (sh[s].per_layer ? ncopy : 1); l++) tsr_qgemm_plan_destroy(plans[s][l]);
     tsr_pool_destroy(pool);
     tsr_pool_destroy(one);
+    free(other);
     free(x);
     free(y);
     return 0;

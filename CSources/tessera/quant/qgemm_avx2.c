@@ -42,7 +42,7 @@ INLINE void qtwo_group256(const tsr_qkernel_desc *d, const uint8_t *panel, int h
     const size_t rb = d->rec_bytes;
     const uint8_t *rec = panel + (size_t)gi * rb;
     const __m256i scv = ld8_s32(rec + d->wbytes, h);
-    for (int m = 0; m < MT; m++) {
+    TSR_UNROLL for (int m = 0; m < MT; m++) {
         const __m256i p = _mm256_mullo_epi32(_mm256_sub_epi32(is[m], _mm256_set1_epi32(meta[(int64_t)m * ng + gi].zsum)), scv);
         isb[m] = j == 0 ? p : _mm256_add_epi32(isb[m], p);
     }
@@ -57,7 +57,7 @@ INLINE void qtwo_group256(const tsr_qkernel_desc *d, const uint8_t *panel, int h
             mp[i] = _mm256_or_si256(ld8_u32(r0 + 2 * i * rb + d->wbytes + TSR_QP, h),
                                     _mm256_slli_epi32(ld8_u32(r0 + (2 * i + 1) * rb + d->wbytes + TSR_QP, h), 16));
     }
-    for (int m = 0; m < MT; m++) {
+    TSR_UNROLL for (int m = 0; m < MT; m++) {
         const tsr_qact_meta *am = meta + (int64_t)m * ng + gi - j;
         __m256 v;
         if (d->has_min) {
@@ -84,13 +84,13 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
     const __m256i lut = KIND == 3 ? _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)d->lut)) : m4;
     __m256 acc[4];
     __m256i isb[4];
-    for (int m = 0; m < MT; m++) { acc[m] = _mm256_setzero_ps(); isb[m] = _mm256_setzero_si256(); }
+    TSR_UNROLL for (int m = 0; m < MT; m++) { acc[m] = _mm256_setzero_ps(); isb[m] = _mm256_setzero_si256(); }
     const uint8_t *rec = panel;
     for (int gi = 0; gi < ng; gi++, rec += d->rec_bytes) {
         const int8_t *ag = act + (int64_t)gi * g;
         if (h == 0) TSR_QPREFETCH_RECORD(rec, d->rec_bytes);  /* the second half reads it from L1 */
         __m256i is[4];
-        for (int m = 0; m < MT; m++) is[m] = _mm256_setzero_si256();
+        TSR_UNROLL for (int m = 0; m < MT; m++) is[m] = _mm256_setzero_si256();
         if (KIND == 3) {
             for (int j = 0; j < g / 8; j++) {
                 const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(rec + 64 * j + 32 * h));
@@ -98,7 +98,7 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
                 const __m256i lo = _mm256_xor_si256(_mm256_shuffle_epi8(lut, _mm256_and_si256(w, m4)), x80);
                 const __m256i hi = _mm256_xor_si256(_mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(w, 4), m4)), x80);
                 const __m256i la = _mm256_abs_epi8(lo), ha = _mm256_abs_epi8(hi);
-                for (int m = 0; m < MT; m++) {
+                TSR_UNROLL for (int m = 0; m < MT; m++) {
                     const __m256i pl = _mm256_maddubs_epi16(la, _mm256_sign_epi8(bcast4(ag + m * as + 8 * j), lo));
                     const __m256i ph = _mm256_maddubs_epi16(ha, _mm256_sign_epi8(bcast4(ag + m * as + 8 * j + 4), hi));
                     is[m] = _mm256_add_epi32(is[m], _mm256_add_epi32(_mm256_madd_epi16(pl, ones), _mm256_madd_epi16(ph, ones)));
@@ -113,7 +113,7 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
                     lo = _mm256_or_si256(lo, hplane256(d, rec, h, j, 0));
                     hi = _mm256_or_si256(hi, hplane256(d, rec, h, j, 1));
                 }
-                for (int m = 0; m < MT; m++) {
+                TSR_UNROLL for (int m = 0; m < MT; m++) {
                     const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(ag + m * as + 8 * j)),
                                                        _mm256_maddubs_epi16(hi, bcast4(ag + m * as + 8 * j + 4)));
                     is[m] = _mm256_add_epi32(is[m], _mm256_madd_epi16(p, ones));
@@ -123,13 +123,13 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
             for (int j = 0; j < g / 4; j++) {
                 const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(rec + 64 * j + 32 * h));
                 if (KIND == 1) {
-                    for (int m = 0; m < MT; m++)
+                    TSR_UNROLL for (int m = 0; m < MT; m++)
                         is[m] = _mm256_add_epi32(
                             is[m], _mm256_madd_epi16(_mm256_maddubs_epi16(w, bcast4(ag + m * as + 4 * j)), ones));
                 } else {
                     const __m256i ws = _mm256_xor_si256(w, x80);  /* u − 128 as int8 */
                     const __m256i wa = _mm256_abs_epi8(ws);
-                    for (int m = 0; m < MT; m++) {
+                    TSR_UNROLL for (int m = 0; m < MT; m++) {
                         const __m256i a = _mm256_sign_epi8(bcast4(ag + m * as + 4 * j), ws);
                         is[m] = _mm256_add_epi32(is[m], _mm256_madd_epi16(_mm256_maddubs_epi16(wa, a), ones));
                     }
@@ -149,7 +149,7 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
         if (d->has_min)
             mn = d->scale_f32 ? _mm256_loadu_ps((const float *)(const void *)(ex + 32 * h))
                               : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(ex + 16 * h)));
-        for (int m = 0; m < MT; m++) {
+        TSR_UNROLL for (int m = 0; m < MT; m++) {
             const tsr_qact_meta *am = meta + (int64_t)m * ng + gi;
             const __m256i corr = d->zkind == TSR_QZ_ROW ? _mm256_mullo_epi32(zv, _mm256_set1_epi32(am->sum))
                                                         : _mm256_set1_epi32(zc * am->sum);
@@ -159,7 +159,7 @@ INLINE void qtile(const tsr_qkernel_desc *d, const uint8_t *panel, int h, const 
         }
     }
     const int nv = nvalid - 8 * h;
-    for (int m = 0; m < MT; m++) {
+    TSR_UNROLL for (int m = 0; m < MT; m++) {
         float out[8];
         _mm256_storeu_ps(out, acc[m]);
         for (int r = 0; r < nv && r < 8; r++) y[m * ldy + 8 * h + r] = bias ? out[r] + bias[8 * h + r] : out[r];
@@ -203,14 +203,14 @@ INLINE void ftile(int32_t ftype, const uint8_t *panel, int h, int64_t k, const i
                   float *y, int64_t ldy, const float *bias, int32_t nvalid) {
     const size_t es = ftype == TSR_QF_F32 ? 4 : 2, step = (size_t)TSR_QP * es;
     __m256 acc[4];
-    for (int m = 0; m < MT; m++) acc[m] = _mm256_setzero_ps();
+    TSR_UNROLL for (int m = 0; m < MT; m++) acc[m] = _mm256_setzero_ps();
     const uint8_t *p = panel + 8 * h * es;
     for (int64_t kk = 0; kk < k; kk++) {
         const __m256 w = fload(ftype, p + (size_t)kk * step);
-        for (int m = 0; m < MT; m++) acc[m] = _mm256_fmadd_ps(w, _mm256_set1_ps(x[m * ldx + kk]), acc[m]);
+        TSR_UNROLL for (int m = 0; m < MT; m++) acc[m] = _mm256_fmadd_ps(w, _mm256_set1_ps(x[m * ldx + kk]), acc[m]);
     }
     const int nv = nvalid - 8 * h;
-    for (int m = 0; m < MT; m++) {
+    TSR_UNROLL for (int m = 0; m < MT; m++) {
         float out[8];
         _mm256_storeu_ps(out, acc[m]);
         for (int r = 0; r < nv && r < 8; r++) y[m * ldy + 8 * h + r] = bias ? out[r] + bias[8 * h + r] : out[r];

@@ -68,14 +68,14 @@ INLINE void qtile_g(const tsr_qkernel_desc *d, const uint8_t *panel, const int M
     const __m512i lut = BITS == 6 ? tsr_qlut512(d) : m4;
     __m512 acc[8];
     __m512i isb[8];
-    for (int m = 0; m < MT; m++) acc[m] = _mm512_setzero_ps();
+    TSR_UNROLL for (int m = 0; m < MT; m++) acc[m] = _mm512_setzero_ps();
     for (int m = 0; TWO && m < MT; m++) isb[m] = _mm512_setzero_si512();
     const uint8_t *rec = panel;
     for (int gi = 0; gi < ng; gi++, rec += d->rec_bytes) {
         const int8_t *ag = act + (int64_t)gi * g;
         TSR_QPREFETCH_RECORD(rec, d->rec_bytes);
         __m512i is[8], is2 = _mm512_setzero_si512();
-        for (int m = 0; m < MT; m++) is[m] = _mm512_setzero_si512();
+        TSR_UNROLL for (int m = 0; m < MT; m++) is[m] = _mm512_setzero_si512();
         if (BITS == 4 || BITS == 5 || BITS == 6) {
             for (int j = 0; j < g / 8; j++) {
                 const __m512i w = _mm512_loadu_si512((const void *)(rec + 64 * j));
@@ -93,7 +93,7 @@ INLINE void qtile_g(const tsr_qkernel_desc *d, const uint8_t *panel, const int M
                     is[0] = _mm512_dpbusd_epi32(is[0], lo, bcast4(ag + 8 * j));
                     is2 = _mm512_dpbusd_epi32(is2, hi, bcast4(ag + 8 * j + 4));
                 } else {
-                    for (int m = 0; m < MT; m++) {
+                    TSR_UNROLL for (int m = 0; m < MT; m++) {
                         is[m] = _mm512_dpbusd_epi32(is[m], lo, bcast4(ag + m * as + 8 * j));
                         is[m] = _mm512_dpbusd_epi32(is[m], hi, bcast4(ag + m * as + 8 * j + 4));
                     }
@@ -106,7 +106,7 @@ INLINE void qtile_g(const tsr_qkernel_desc *d, const uint8_t *panel, const int M
                     if (j & 1) is2 = _mm512_dpbusd_epi32(is2, w, bcast4(ag + 4 * j));
                     else is[0] = _mm512_dpbusd_epi32(is[0], w, bcast4(ag + 4 * j));
                 } else {
-                    for (int m = 0; m < MT; m++) is[m] = _mm512_dpbusd_epi32(is[m], w, bcast4(ag + m * as + 4 * j));
+                    TSR_UNROLL for (int m = 0; m < MT; m++) is[m] = _mm512_dpbusd_epi32(is[m], w, bcast4(ag + m * as + 4 * j));
                 }
             }
         }
@@ -122,7 +122,7 @@ INLINE void qtile_g(const tsr_qkernel_desc *d, const uint8_t *panel, const int M
     }
     const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
     const __m512 b = bias ? _mm512_maskz_loadu_ps(km, bias) : _mm512_setzero_ps();
-    for (int m = 0; m < MT; m++) {
+    TSR_UNROLL for (int m = 0; m < MT; m++) {
         const __m512 r = bias ? _mm512_add_ps(acc[m], b) : acc[m];
         _mm512_mask_storeu_ps(y + m * ldy, km, r);
     }
@@ -303,22 +303,22 @@ INLINE void qslab_tile(const tsr_qkernel_desc *d, const uint8_t *u, const qslab_
     const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
     __m512 acc[8];
     __m512i isb[8];
-    for (int m = 0; m < MT; m++) isb[m] = _mm512_setzero_si512();
-    for (int m = 0; m < MT; m++) acc[m] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(km, y + m * ldy);
+    TSR_UNROLL for (int m = 0; m < MT; m++) isb[m] = _mm512_setzero_si512();
+    TSR_UNROLL for (int m = 0; m < MT; m++) acc[m] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(km, y + m * ldy);
     for (int gi = g0; gi < g1; gi++) {
         const int8_t *ag = act + (int64_t)gi * g;
         const uint8_t *ug = u + (size_t)(gi - g0) * 16 * (size_t)g;
         __m512i is[8];
-        for (int m = 0; m < MT; m++) is[m] = _mm512_setzero_si512();
+        TSR_UNROLL for (int m = 0; m < MT; m++) is[m] = _mm512_setzero_si512();
         for (int j = 0; j < g / 4; j++) {
             const __m512i w = _mm512_load_si512((const void *)(ug + 64 * j));
-            for (int m = 0; m < MT; m++) is[m] = _mm512_dpbusd_epi32(is[m], w, bcast4(ag + m * as + 4 * j));
+            TSR_UNROLL for (int m = 0; m < MT; m++) is[m] = _mm512_dpbusd_epi32(is[m], w, bcast4(ag + m * as + 4 * j));
         }
         const qslab_scales *c = sc + (gi - g0);
         if (TWO == 2) {  /* sub-scales in the codes: the group sums add up to isum (a new chain per
                           * group, as vpdpbusd's latency wants, summed by vpaddd) */
             const int j = gi % gps;
-            for (int m = 0; m < MT; m++) isb[m] = j == 0 ? is[m] : _mm512_add_epi32(isb[m], is[m]);
+            TSR_UNROLL for (int m = 0; m < MT; m++) isb[m] = j == 0 ? is[m] : _mm512_add_epi32(isb[m], is[m]);
             if (j == gps - 1)
                 tsr_qsuper512(c[-j].s, c[-j].mn, &c[-j].mp, QSLAB_MPS, gps / 2, MT, epi & 2, isb, meta + gi - j, ng, acc);
         } else if (TWO) {  /* the integer super-block fold (slabs start at super-block boundaries) */
@@ -331,7 +331,7 @@ INLINE void qslab_tile(const tsr_qkernel_desc *d, const uint8_t *u, const qslab_
         }
     }
     const __m512 b = last && bias ? _mm512_maskz_loadu_ps(km, bias) : _mm512_setzero_ps();
-    for (int m = 0; m < MT; m++) _mm512_mask_storeu_ps(y + m * ldy, km, last && bias ? _mm512_add_ps(acc[m], b) : acc[m]);
+    TSR_UNROLL for (int m = 0; m < MT; m++) _mm512_mask_storeu_ps(y + m * ldy, km, last && bias ? _mm512_add_ps(acc[m], b) : acc[m]);
 }
 
 /* The full 8-row tile, specialised on the common group sizes and epilogue flags. */
@@ -459,14 +459,14 @@ INLINE void ftile(int32_t ftype, const uint8_t *panel, int64_t k, const int MT, 
                   float *y, int64_t ldy, const float *bias, int32_t nvalid) {
     const size_t step = (size_t)TSR_QP * (ftype == TSR_QF_F32 ? 4 : 2);
     __m512 acc[8];
-    for (int m = 0; m < MT; m++) acc[m] = _mm512_setzero_ps();
+    TSR_UNROLL for (int m = 0; m < MT; m++) acc[m] = _mm512_setzero_ps();
     for (int64_t kk = 0; kk < k; kk++) {
         const __m512 w = fload(ftype, panel + (size_t)kk * step);
-        for (int m = 0; m < MT; m++) acc[m] = _mm512_fmadd_ps(w, _mm512_set1_ps(x[m * ldx + kk]), acc[m]);
+        TSR_UNROLL for (int m = 0; m < MT; m++) acc[m] = _mm512_fmadd_ps(w, _mm512_set1_ps(x[m * ldx + kk]), acc[m]);
     }
     const __mmask16 km = (__mmask16)((1u << nvalid) - 1u);
     const __m512 b = bias ? _mm512_maskz_loadu_ps(km, bias) : _mm512_setzero_ps();
-    for (int m = 0; m < MT; m++) _mm512_mask_storeu_ps(y + m * ldy, km, bias ? _mm512_add_ps(acc[m], b) : acc[m]);
+    TSR_UNROLL for (int m = 0; m < MT; m++) _mm512_mask_storeu_ps(y + m * ldy, km, bias ? _mm512_add_ps(acc[m], b) : acc[m]);
 }
 
 AVX512 static void fpanel_avx512(int32_t ftype, const uint8_t *panel, int64_t k, int64_t mt, const float *x,

@@ -54,7 +54,7 @@ tsr_qgroup_scales512(const tsr_qkernel_desc *d, const uint8_t *rec, __m512 *s_ou
 static inline __attribute__((always_inline)) TSR_TARGET_AVX512 void
 tsr_qepilogue512_rows_f(__m512 s, __m512 mn, __m512i zv, const int MT, const int ZROW, const int MIN,
                         const __m512i *is, const tsr_qact_meta *meta, int64_t ng, __m512 *acc) {
-    for (int m = 0; m < MT; m++) {
+    TSR_UNROLL for (int m = 0; m < MT; m++) {
         const tsr_qact_meta *am = meta + (int64_t)m * ng;
         const __m512i corr = ZROW ? _mm512_mullo_epi32(zv, _mm512_set1_epi32(am->sum)) : _mm512_set1_epi32(am->zsum);
         const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(is[m], corr)), _mm512_set1_ps(am->d));
@@ -108,7 +108,7 @@ TSR_QINLINE_VNNI __m512i tsr_qsubmin_pair512(const tsr_qkernel_desc *d, const ui
  * per row). `meta` points at the group of row 0; FIRST: the super-block's first group (isb starts). */
 TSR_QINLINE_VNNI void tsr_qfold512(__m512i scv, const int MT, int first, const __m512i *is, const tsr_qact_meta *meta,
                                    int64_t ng, __m512i *isb) {
-    for (int m = 0; m < MT; m++) {
+    TSR_UNROLL for (int m = 0; m < MT; m++) {
         const __m512i p = _mm512_mullo_epi32(_mm512_sub_epi32(is[m], _mm512_set1_epi32(meta[(int64_t)m * ng].zsum)), scv);
         isb[m] = first ? p : _mm512_add_epi32(isb[m], p);
     }
@@ -120,7 +120,7 @@ TSR_QINLINE_VNNI void tsr_qfold512(__m512i scv, const int MT, int first, const _
 TSR_QINLINE_VNNI void tsr_qsuper512(__m512 dv, __m512 nminv, const __m512i *mp, int mps, int npairs, const int MT,
                                     const int MIN, const __m512i *isb, const tsr_qact_meta *meta, int64_t ng,
                                     __m512 *acc) {
-    for (int m = 0; m < MT; m++) {
+    TSR_UNROLL for (int m = 0; m < MT; m++) {
         const tsr_qact_meta *am = meta + (int64_t)m * ng;
         __m512 v;
         if (MIN) {
