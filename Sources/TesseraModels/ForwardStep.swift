@@ -301,7 +301,7 @@ extension LlamaModel {
     /// without the norms, attention and adds between them. A diagnostic for `tessera bench llm`
     /// (TESSERA_BENCH_BATCH_DECODE), to set beside the projections' share of a real step
     /// (`ForwardProfile.projections`); the workspace's contents are overwritten.
-    public func projectionSeconds(rows t: Int, workspace ws: ForwardWorkspace) throws(TesseraError) -> Double {
+    package func projectionSeconds(rows t: Int, workspace ws: ForwardWorkspace) throws(TesseraError) -> Double {
         guard t >= 1, t <= ws.rows, t <= ws.logitRows else {
             throw .invalidArgument("projectionSeconds: \(t) rows do not fit the workspace (\(ws.rows), \(ws.logitRows))")
         }
