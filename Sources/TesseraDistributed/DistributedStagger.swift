@@ -41,7 +41,7 @@ public struct DistributedStagger<T: NetScalar & MPIElement>: @unchecked Sendable
     /// `LearnedStagger.step`): this rank's group on `pool`, then one allgatherv; every rank returns
     /// the same next fields, bitwise `model.step`'s. Collective. Errors: as `LearnedStagger.step`
     /// (the same on every rank for the same input), or a communication error. (Pre-specialised,
-    /// as `rollout`: generic code over `T` ran the copies element by element through witness tables.)
+    /// as `rollout`: called from other modules it would otherwise run as generic code.)
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func step(coarse: [[[T]]], pool: ThreadPool? = nil,

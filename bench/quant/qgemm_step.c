@@ -20,6 +20,7 @@
  *   2 MiB read    - 2 MiB of other memory read first, split over the pool (as a 16-stream
  *                    step's attention reads the sequences' K/V between projections);
  *   scalar gap    - 100 us of scalar work on the caller first, the workers waiting.
+ * (The per-shape lines that follow then mix the four conditions; give reps >= 4.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,7 @@ int main(int argc, char **argv) {
         if (between) {
             printf("M = %lld, projections per step by what ran between the calls (rotated step by step)\n", (long long)m);
             for (int q = 0; q < BETWEEN_COUNT; q++) {
+                if (cond_n[q] == 0) continue;  /* fewer steps than conditions */
                 qsort(cond[q], (size_t)cond_n[q], sizeof(double), cmp);
                 printf("  %-15s %7.3f ms (%.3f-%.3f, %d steps)\n", between_name[q], cond[q][cond_n[q] / 2] * 1e3,
                        cond[q][0] * 1e3, cond[q][cond_n[q] - 1] * 1e3, cond_n[q]);
