@@ -120,7 +120,7 @@ public final class FastRP: @unchecked Sendable {
             throw .invalidArgument("FastRP.embeddings: 1...\(parameters.weights.count) weights needed (got \(w.count))")
         }
         try compute(pool: pool)
-        var out = try Matrix<Float>(rows: graph.nodeCount, cols: parameters.dimension)
+        var out = try Matrix<Float>(uninitializedRows: graph.nodeCount, cols: parameters.dimension)  // the kernel writes every element
         let ld = Int64(out.rowStride)
         let status = w.withUnsafeBufferPointer { wp in
             out.withUnsafeMutableBufferPointer { op in
@@ -146,7 +146,7 @@ public final class FastRP: @unchecked Sendable {
                              pool: ThreadPool = .shared) throws(TesseraError) -> Matrix<Float> {
         try parameters.validate()
         var p = parameters.c
-        var out = try Matrix<Float>(rows: graph.nodeCount, cols: parameters.dimension)
+        var out = try Matrix<Float>(uninitializedRows: graph.nodeCount, cols: parameters.dimension)  // the kernel writes every element
         let ld = Int64(out.rowStride)
         let status = out.withUnsafeMutableBufferPointer { op in
             tsr_fastrp_embed(pool.handle, graph.handle, &p, op.baseAddress, ld)

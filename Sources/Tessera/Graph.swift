@@ -156,7 +156,7 @@ public final class Graph: @unchecked Sendable {
             throw .invalidArgument("Graph.multiply: X has \(x.rows) rows, the graph \(nodeCount) nodes")
         }
         guard x.cols >= 1 else { throw .invalidArgument("Graph.multiply: X has no columns") }
-        var y = try Matrix<Float>(rows: x.rows, cols: x.cols)
+        var y = try Matrix<Float>(uninitializedRows: x.rows, cols: x.cols)  // the kernel writes every element
         try multiply(x, by: op, into: &y, pool: pool)
         return y
     }

@@ -28,6 +28,21 @@ public struct Matrix<Element: TensorElement>: Sendable {
         self.storage = try AlignedStorage(count: count)
     }
 
+    /// A `rows x cols` matrix (no row padding) whose elements are undefined until written: for
+    /// the output of a kernel that writes every element (it then also first-touches the pages,
+    /// in parallel). Never hand one out before the kernel has succeeded.
+    package init(uninitializedRows rows: Int, cols: Int) throws(TesseraError) {
+        guard rows >= 0, cols >= 0 else {
+            throw .invalidArgument("Matrix: rows and cols must be >= 0 (got \(rows) x \(cols))")
+        }
+        let (count, overflow) = rows.multipliedReportingOverflow(by: cols)
+        guard !overflow else { throw .outOfRange("Matrix: \(rows) x \(cols) elements overflow") }
+        self.rows = rows
+        self.cols = cols
+        self.rowStride = cols
+        self.storage = try AlignedStorage(count: count, zeroed: false)
+    }
+
     /// A `rows x cols` matrix with every element equal to `value`.
     public init(rows: Int, cols: Int, repeating value: Element) throws(TesseraError) {
         try self.init(rows: rows, cols: cols)

@@ -169,7 +169,7 @@ public final class RandomProjection: @unchecked Sendable {
 
     private func dense<T>(_ x: Matrix<T>, pool: ThreadPool, _ kernel: DenseKernel<T>) throws(TesseraError) -> Matrix<T> {
         try checkInput(x.cols)
-        var y = try Matrix<T>(rows: x.rows, cols: outputDimension)
+        var y = try Matrix<T>(uninitializedRows: x.rows, cols: outputDimension)  // the kernel writes every element
         let ldy = Int64(y.rowStride)
         let status: tsr_status = lock.withLock {
             x.withUnsafeBufferPointer { xp in
@@ -184,7 +184,7 @@ public final class RandomProjection: @unchecked Sendable {
 
     private func sparse<T>(_ x: CSRMatrix<T>, pool: ThreadPool, _ kernel: SparseKernel<T>) throws(TesseraError) -> Matrix<T> {
         try checkInput(x.cols)
-        var y = try Matrix<T>(rows: x.rows, cols: outputDimension)
+        var y = try Matrix<T>(uninitializedRows: x.rows, cols: outputDimension)  // the kernel writes every element
         let ldy = Int64(y.rowStride)
         let status: tsr_status = lock.withLock {
             x.indptr.withUnsafeBufferPointer { ip in

@@ -58,6 +58,25 @@ struct RandomProjectionTests {
         }
     }
 
+    /// The outputs are allocated unzeroed (debug builds fill them with NaN bits): a CSR row
+    /// without entries, and every row of a dense input, must still be written in full.
+    @Test func everyOutputElementIsWritten() throws {
+        #if DEBUG
+        // the poison this test relies on
+        #expect(try Matrix<Float>(uninitializedRows: 2, cols: 3)[1, 2].isNaN)
+        #endif
+        let rp = try RandomProjection(inputDimension: 50, outputDimension: 40, seed: 4)
+        let csr = try CSRMatrix<Float>(rows: 3, cols: 50, indptr: [0, 0, 2, 2], indices: [3, 7], values: [1, -2])
+        let y = try rp.transform(csr)
+        #expect(y.row(0) == [Float](repeating: 0, count: 40) && y.row(2) == [Float](repeating: 0, count: 40))
+        for k in 0..<40 {
+            let ref = try rp.entry(row: 3, column: k) - 2 * rp.entry(row: 7, column: k)
+            #expect(abs(Double(y[1, k]) - ref) < 1e-5)
+        }
+        let z = try rp.transform(try Matrix<Double>(rows: 17, cols: 50))
+        #expect(z.rows == 17 && (0..<17).allSatisfy { z.row($0) == [Double](repeating: 0, count: 40) })
+    }
+
     @Test func identicalForAnyThreadCount() throws {
         let x = try randomMatrix(70, 1000, seed: 5)
         let rp = try RandomProjection(inputDimension: 1000, outputDimension: 64)
