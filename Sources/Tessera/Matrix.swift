@@ -13,6 +13,17 @@ public struct Matrix<Element: TensorElement>: Sendable {
 
     /// A `rows x cols` matrix of zero bits (0 for every numeric type).
     public init(rows: Int, cols: Int, rowStride: Int? = nil) throws(TesseraError) {
+        try self.init(rows: rows, cols: cols, rowStride: rowStride, zeroed: true)
+    }
+
+    /// A `rows x cols` matrix (no row padding) whose elements are undefined until written: for
+    /// the output of a kernel that writes every element (it then also first-touches the pages,
+    /// in parallel). Never hand one out before the kernel has succeeded.
+    package init(uninitializedRows rows: Int, cols: Int) throws(TesseraError) {
+        try self.init(rows: rows, cols: cols, rowStride: nil, zeroed: false)
+    }
+
+    private init(rows: Int, cols: Int, rowStride: Int?, zeroed: Bool) throws(TesseraError) {
         guard rows >= 0, cols >= 0 else {
             throw .invalidArgument("Matrix: rows and cols must be >= 0 (got \(rows) x \(cols))")
         }
@@ -25,22 +36,7 @@ public struct Matrix<Element: TensorElement>: Sendable {
         self.rows = rows
         self.cols = cols
         self.rowStride = stride
-        self.storage = try AlignedStorage(count: count)
-    }
-
-    /// A `rows x cols` matrix (no row padding) whose elements are undefined until written: for
-    /// the output of a kernel that writes every element (it then also first-touches the pages,
-    /// in parallel). Never hand one out before the kernel has succeeded.
-    package init(uninitializedRows rows: Int, cols: Int) throws(TesseraError) {
-        guard rows >= 0, cols >= 0 else {
-            throw .invalidArgument("Matrix: rows and cols must be >= 0 (got \(rows) x \(cols))")
-        }
-        let (count, overflow) = rows.multipliedReportingOverflow(by: cols)
-        guard !overflow else { throw .outOfRange("Matrix: \(rows) x \(cols) elements overflow") }
-        self.rows = rows
-        self.cols = cols
-        self.rowStride = cols
-        self.storage = try AlignedStorage(count: count, zeroed: false)
+        self.storage = try AlignedStorage(count: count, zeroed: zeroed)
     }
 
     /// A `rows x cols` matrix with every element equal to `value`.
