@@ -18,12 +18,14 @@ public struct Matrix<Element: TensorElement>: Sendable {
 
     /// A `rows x cols` matrix (no row padding) whose elements are undefined until written: for
     /// the output of a kernel that writes every element (it then also first-touches the pages,
-    /// in parallel). Never hand one out before the kernel has succeeded.
-    package init(uninitializedRows rows: Int, cols: Int) throws(TesseraError) {
-        try self.init(rows: rows, cols: cols, rowStride: nil, zeroed: false)
+    /// in parallel). Never hand one out before the kernel has succeeded. `hugePages`: advise
+    /// transparent huge pages first (see `AlignedStorage.adviseHugePages`), for a large output
+    /// that the kernel streams out once.
+    package init(uninitializedRows rows: Int, cols: Int, hugePages: Bool = false) throws(TesseraError) {
+        try self.init(rows: rows, cols: cols, rowStride: nil, zeroed: false, hugePages: hugePages)
     }
 
-    private init(rows: Int, cols: Int, rowStride: Int?, zeroed: Bool) throws(TesseraError) {
+    private init(rows: Int, cols: Int, rowStride: Int?, zeroed: Bool, hugePages: Bool = false) throws(TesseraError) {
         guard rows >= 0, cols >= 0 else {
             throw .invalidArgument("Matrix: rows and cols must be >= 0 (got \(rows) x \(cols))")
         }
@@ -36,7 +38,7 @@ public struct Matrix<Element: TensorElement>: Sendable {
         self.rows = rows
         self.cols = cols
         self.rowStride = stride
-        self.storage = try AlignedStorage(count: count, zeroed: zeroed)
+        self.storage = try AlignedStorage(count: count, zeroed: zeroed, hugePages: hugePages)
     }
 
     /// A `rows x cols` matrix with every element equal to `value`.

@@ -87,21 +87,22 @@ func runRandProjBench(_ ctx: BenchContext) throws {
     let (cn, cD, dens) = ctx.quick ? (20000, 20000, 0.002) : (100_000, 100_000, 0.001)
     var csr: CSRMatrix<Float>
     do {
-        var ip: [Int64] = [0], ix: [Int64] = [], v: [Float] = []
+        // 32-bit offsets and columns, as the peer's SciPy matrix holds them.
+        var ip: [Int32] = [0], ix: [Int32] = [], v: [Float] = []
         var s: UInt64 = 99
         let perRow = Int(Double(cD) * dens)
         ix.reserveCapacity(cn * perRow); v.reserveCapacity(cn * perRow)
         for _ in 0..<cn {
-            var cols = Set<Int64>()
+            var cols = Set<Int32>()
             while cols.count < perRow {
                 s = s &* 6364136223846793005 &+ 1442695040888963407
-                cols.insert(Int64((s >> 20) % UInt64(cD)))
+                cols.insert(Int32((s >> 20) % UInt64(cD)))
             }
             for c in cols.sorted() {
                 s = s &* 6364136223846793005 &+ 1442695040888963407
                 ix.append(c); v.append(Float(Int64(bitPattern: s >> 11) % 1000) * 1e-3)
             }
-            ip.append(Int64(ix.count))
+            ip.append(Int32(ix.count))
         }
         csr = try CSRMatrix(rows: cn, cols: cD, indptr: ip, indices: ix, values: v)
     }
@@ -122,7 +123,7 @@ func runRandProjBench(_ ctx: BenchContext) throws {
                              threads: threads))
     }
     _ = yc
-    csr = try CSRMatrix(rows: 0, cols: 1, indptr: [0], indices: [], values: [])
+    csr = try CSRMatrix(rows: 0, cols: 1, indptr: [Int32(0)], indices: [Int32](), values: [])
 
     // --- FastRP on a stochastic block model
     let (gn, blocks, degIn, degOut) = ctx.quick ? (100_000, 100, 16.0, 4.0) : (1_000_000, 100, 16.0, 4.0)

@@ -52,6 +52,12 @@ struct RandomProjectionTests {
             let csr = try CSRMatrix(rows: 20, cols: 300, indptr: ip, indices: ix, values: vals)
             let yc = try rp.transform(csr)
             #expect(yc == y)
+            // and with 32-bit offsets and columns, read in place
+            let csr32 = try CSRMatrix(rows: 20, cols: 300, indptr: ip.map { Int32($0) }, indices: ix.map { Int32($0) },
+                                      values: vals)
+            #expect(csr32.hasNarrowIndices && !csr.hasNarrowIndices)
+            #expect(csr32.indptr == ip && csr32.indices == ix && csr32.nonzeroCount == csr.nonzeroCount)
+            #expect(try rp.transform(csr32) == y)
             try rp.materialize()
             #expect(rp.isMaterialized)
             #expect(try rp.transform(x) == y)
@@ -96,5 +102,13 @@ struct RandomProjectionTests {
         #expect(throws: TesseraError.self) { try rp.entry(row: 10, column: 0) }
         #expect(throws: TesseraError.self) { try CSRMatrix<Float>(rows: 1, cols: 10, indptr: [0, 1], indices: [10], values: [1]) }
         #expect(throws: TesseraError.self) { try CSRMatrix<Float>(rows: 2, cols: 10, indptr: [0, 1], indices: [1], values: [1]) }
+        let narrow: (_ indptr: [Int32], _ indices: [Int32]) throws -> CSRMatrix<Float> = {
+            try CSRMatrix<Float>(rows: 2, cols: 10, indptr: $0, indices: $1, values: [1, 2])
+        }
+        #expect(throws: TesseraError.self) { try narrow([0, 1, 2], [3, -1]) }
+        #expect(throws: TesseraError.self) { try narrow([0, 2, 1], [3, 4]) }
+        #expect(throws: TesseraError.self) { try narrow([0, 1, 3], [3, 4]) }
+        #expect(throws: TesseraError.self) { try narrow([0, 1, 2], [3, 10]) }
+        #expect(try narrow([0, 1, 2], [3, 9]).rows == 2)
     }
 }
