@@ -66,6 +66,20 @@ struct LearnedStaggerNS2DTests {
     }
 
     /// ns2d refuses the heat base step and RMS normalisation with a clear error.
+    /// An unstable model's own-rollout training inputs (`rolloutInputs`): a step that goes
+    /// non-finite keeps the fresh field, instead of handing NaN to the next coarse solve (which
+    /// threw out of `train`); training then stops on the NaN loss with its reason.
+    @Test func unstableOwnRolloutInputsStopTrainingWithTheReason() throws {
+        var cfg = LearnedStaggerConfig(n: 16, factor: 2, dt: 0.05)
+        cfg.equation = "ns2d"; cfg.diffusivity = 0.02; cfg.normalization = .fixed(2); cfg.base = .coarseSpectral
+        cfg.width = 3; cfg.blocks = 1; cfg.activation = .gelu
+        var model = try LearnedStagger<Float>(config: cfg, seed: 5)
+        for j in model.nets.indices { model.nets[j].parameters = model.nets[j].parameters.map { $0 * 1e30 } }
+        var o = StaggerTrainingOptions(); o.steps = 3; o.batch = 8; o.rolloutInputs = 4; o.patch = 16; o.roughness = 0
+        let rep = try model.train(options: o)
+        #expect(rep.diverged && rep.stopReason.contains("diverged"))
+    }
+
     @Test func ns2dConfigurationErrors() throws {
         var cfg = LearnedStaggerConfig(n: 16, factor: 2, dt: 0.05)
         cfg.equation = "ns2d"

@@ -347,10 +347,15 @@ extension LearnedStagger {
             (0..<(hc * hc)).map { i in T(u[(k / s + s * (i / hc)) * m + k % s + s * (i % hc)] / sc) }
         }
         let ws = try makeWorkspaces(batch: 1, side: hc)
-        for _ in 0..<steps { c = try step(coarse: [c], side: hc, pool: pool, workspaces: ws)[0] }
+        for _ in 0..<steps {
+            c = try step(coarse: [c], side: hc, pool: pool, workspaces: ws)[0]
+            // an unstable early model: keep the fresh field (checked every step: the next step's
+            // coarse spectral base refuses a non-finite field with an error)
+            if c.contains(where: { $0.contains { !$0.isFinite } }) { return u }
+        }
         var out = u
         for k in 0..<config.subtasks { for i in 0..<(hc * hc) { out[(k / s + s * (i / hc)) * m + k % s + s * (i % hc)] = Double(c[k][i]) * sc } }
-        if out.contains(where: { !$0.isFinite }) { return u }   // an unstable early model: keep the fresh field
+        if out.contains(where: { !$0.isFinite }) { return u }   // finite coarse values can still overflow when scaled back
         return out
     }
 }
