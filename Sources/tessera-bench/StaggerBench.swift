@@ -357,14 +357,17 @@ func runLearnedStaggerNS2D(_ ctx: BenchContext, n: Int, pool2: ThreadPool, one: 
     // the fine solver itself at the learned step (IF-RK4, fixed Δt = T·dt): its error over the
     // same rollout (the IF-RK4 residual's zero, bitwise-close to NavierStokes2D's fixed step) and
     // its cost per learned step, alternated with one learned step
+    // (m sub-steps of the learned step: the IF-RK4 residual's own m, 1 unless set — at 128² m = 1
+    // is past RK4's stability limit, so TESSERA_STAGGER_NS_SUBSTEPS=2 there)
+    let m = cfg.schemeSubsteps ?? 1
     let ref = try NS2DCeiling.reference(w0, viscosity: cfg.diffusivity, dt: cfg.learnedStep, steps: steps)
-    let fineBig = try NS2DCeiling.curve(.integratingFactor(substeps: 1), from: w0, viscosity: cfg.diffusivity, dt: cfg.learnedStep, reference: ref)
+    let fineBig = try NS2DCeiling.curve(.integratingFactor(substeps: m), from: w0, viscosity: cfg.diffusivity, dt: cfg.learnedStep, reference: ref)
     // (above NavierStokes2D's default CFL guard of 0.9 at this step; the ceiling shows it stable)
-    var fo = NS2DOptions(viscosity: cfg.diffusivity); fo.fixedDt = cfg.learnedStep; fo.cflLimit = 1e9; fo.cfl = 0.5
+    var fo = NS2DOptions(viscosity: cfg.diffusivity); fo.fixedDt = cfg.learnedStep / Double(m); fo.cflLimit = 1e9; fo.cfl = 0.5
     let fineStepper = try NavierStokes2D(vorticity: w0, options: fo, effort: .estimate)
     let bigPair = try measurePairs(repeats: ctx.quick ? 3 : 7, warmup: 1, ours: { c0 = try model.step(coarse: [c0], pool: pool2, workspaces: ws2)[0] },
-                                   baseline: { try fineStepper.step(dt: cfg.learnedStep) })
-    print(String(format: "[ns2d %d² speed] one learned step %.3f ms (2 workers) vs the fine IF-RK4 at the learned step %.3f ms (its rollout: max rel. L2 %.4f, within 10 %%: %d steps) and %.3f ms per learned step at CFL 0.5 (%d steps in %.3f s)",
+                                   baseline: { for _ in 0..<m { _ = try fineStepper.step(dt: cfg.learnedStep / Double(m)) } })
+    print(String(format: "[ns2d %d² speed] one learned step %.3f ms (2 workers) vs the fine IF-RK4 at the learned step (m = \(m)) %.3f ms (its rollout: max rel. L2 %.4f, within 10 %%: %d steps) and %.3f ms per learned step at CFL 0.5 (%d steps in %.3f s)",
                  n, bigPair.ours.median * 1e3, bigPair.baseline.median * 1e3, fineBig.relativeL2.max() ?? .nan, fineBig.stepsWithin(0.1),
                  cmp.fineSeconds / Double(steps) * 1e3, cmp.fineSteps, cmp.fineSeconds))
     out.emit(BenchRecord(name: "neuralstagger learned ns2d \(n)x\(n): one learned step vs fine IF-RK4 at the learned step (fixed dt \(cfg.learnedStep))", unit: "s",

@@ -104,6 +104,18 @@ struct LearnedStaggerNS2DCeilingTests {
         #expect(throws: TesseraError.self) { try NS2DCeiling.curve(.coarseSpectral(factor: 3), from: w0, viscosity: nu, dt: dt, reference: ref) }
     }
 
+    /// A scheme past its stability limit goes non-finite: its error then reads infinite (a NaN
+    /// would count as "within" any threshold) and so does its spectrum ratio, where building the
+    /// spectrum's solver from the NaN field threw before.
+    @Test func unstableSchemeReadsInfinite() throws {
+        let g = try Grid.periodic(32), nu = 0.01, dt = 2.0
+        let w0 = try NavierStokes2D.randomTurbulence(grid: g, peakWavenumber: 3, energy: 0.5, seed: 8)
+        let ref = try NS2DCeiling.reference(w0, viscosity: nu, dt: dt, steps: 8)
+        let c = try NS2DCeiling.curve(.integratingFactor(substeps: 1), from: w0, viscosity: nu, dt: dt, reference: ref)
+        #expect(c.relativeL2.last == .infinity && c.worstSpectrumRatio == .infinity, "\(c.relativeL2)")
+        #expect(c.stepsWithin(0.1) < 8)
+    }
+
     /// The whole ns2d loss with the IF-RK4 residual (two temporal sub-steps, so the chain's
     /// gradient w.r.t. the predicted start of the second step enters too) against central
     /// differences; the scheme options are refused where they do not apply.
