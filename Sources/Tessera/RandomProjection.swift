@@ -25,10 +25,7 @@ public struct CSRMatrix<Element: Sendable>: Sendable {
     /// Checks the shape of the arrays (offsets non-decreasing, columns in range).
     public init(rows: Int, cols: Int, indptr: [Int64], indices: [Int64], values: [Element]) throws(TesseraError) {
         try Self.validate(rows: rows, cols: cols, indptr: indptr, indices: indices, valueCount: values.count)
-        self.rows = rows
-        self.cols = cols
-        self.indexing = .wide(indptr: indptr, indices: indices)
-        self.values = values
+        self.init(rows: rows, cols: cols, indexing: .wide(indptr: indptr, indices: indices), values: values)
     }
 
     /// As the 64-bit initialiser, with 32-bit offsets and columns (SciPy's `int32` CSR), kept as they are.
@@ -36,9 +33,13 @@ public struct CSRMatrix<Element: Sendable>: Sendable {
     @_disfavoredOverload
     public init(rows: Int, cols: Int, indptr: [Int32], indices: [Int32], values: [Element]) throws(TesseraError) {
         try Self.validate(rows: rows, cols: cols, indptr: indptr, indices: indices, valueCount: values.count)
+        self.init(rows: rows, cols: cols, indexing: .narrow(indptr: indptr, indices: indices), values: values)
+    }
+
+    private init(rows: Int, cols: Int, indexing: Indexing, values: [Element]) {
         self.rows = rows
         self.cols = cols
-        self.indexing = .narrow(indptr: indptr, indices: indices)
+        self.indexing = indexing
         self.values = values
     }
 
