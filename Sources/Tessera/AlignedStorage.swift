@@ -46,8 +46,8 @@ final class AlignedStorage<Element: TensorElement>: @unchecked Sendable {
     /// Advises Linux to back the buffer with transparent huge pages (only its 4 KiB-aligned
     /// interior, and only from 4 MiB), as NumPy advises its arrays. Call it before the first
     /// touch. Where THP is "madvise" (most distributions' default) a fresh 100 MB output otherwise
-    /// takes 25 600 first-touch faults of 4 KiB: a 100 000 × 256 CSR projection ran 72–76 ms on
-    /// them against 50–54 ms on huge pages (docs/randproj.md, round 13). Not for every buffer: with
+    /// takes 25 600 first-touch faults of 4 KiB: a 100 000 × 256 CSR projection ran 72–101 ms on
+    /// them against 36–39 ms on huge pages (docs/randproj.md, round 13). Not for every buffer: with
     /// every large `tsr_malloc` advised, FastRP ran 3× slower in some runs (the same round).
     private static func adviseHugePages(_ p: UnsafeMutableRawPointer, bytes: Int) {
         #if os(Linux)
