@@ -19,7 +19,7 @@ final class ServeSequence {
     /// The last generated token, fed at the next step.
     var next = -1
     var sampler: RequestSampler
-    var text: StopText
+    var text: TextEmitter
     var lastTokenAt = 0.0
 
     init(id: UInt64, request: GenerationRequest, tokenizer: Tokenizer, context: Int,
@@ -33,7 +33,7 @@ final class ServeSequence {
         history = request.prompt
         sampler = try RequestSampler(options: request.sampling, presencePenalty: request.presencePenalty,
                                      frequencyPenalty: request.frequencyPenalty)
-        text = StopText(tokenizer: tokenizer, stops: request.stop)
+        text = TextEmitter(tokenizer: tokenizer, stopStrings: request.stop, atTextStart: true)
         history.reserveCapacity(request.prompt.count + maxTokens)
     }
 

@@ -418,7 +418,7 @@ public final class ServeEngine: @unchecked Sendable {
             metrics.lastCancelFreed.set(Date().timeIntervalSince1970)
             metrics.cancelled.increment()
         }
-        let tail = reason == .stop || reason == .cancelled ? "" : s.text.finish()
+        let tail = reason == .stop || reason == .cancelled ? "" : (s.text.flushAll() ?? "")
         _ = s.sink.yield(.finished(s.completion(reason, tail: tail, error: error)))
         s.sink.finish()
     }
