@@ -292,9 +292,16 @@ public final class NavierStokes2D: @unchecked Sendable {
         _ = try advance(to: t) { progress?(self); return true }
     }
 
+    /// The most adaptive steps one `advance` may need: a velocity so large that its CFL step is
+    /// below (t − time) / 10⁸ is refused instead of stepped for days.
+    static let maxAdvanceSteps = 1e8
+
     /// `advance`, with `control()` after every step: false stops early (returns false).
     func advance(to t: Double, control: () -> Bool) throws(TesseraError) -> Bool {
         while time < t - 1e-14 * Swift.max(1, abs(t)) {
+            if options.fixedDt == nil, (t - time) / nextDt > Self.maxAdvanceSteps {
+                throw .invalidState(String(format: "NavierStokes2D: reaching t = %.6g from t = %.6g needs over %.0e steps at the CFL step dt = %.4g (max|u| = %.4g): the velocity is too large for this grid", t, time, Self.maxAdvanceSteps, nextDt, Swift.max(maxU, maxV)))
+            }
             if options.fixedDt == nil, nextDt > t - time {
                 try step(dt: t - time)
             } else {

@@ -91,6 +91,49 @@ struct LearnedStaggerTrainingTests {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
+    /// Sizes a config.json can ask for: refused with a reason before anything that large is
+    /// allocated (found by the swift-stagger fuzzer: `n >= 2 * factor` trapped on overflow).
+    @Test func hostileConfigSizesAreRefusedBeforeAllocating() throws {
+        func refused(_ edit: (inout LearnedStaggerConfig) -> Void, _ what: String) {
+            var c = tinyConfig()
+            edit(&c)
+            #expect(throws: TesseraError.self, "\(what)") { try c.validate() }
+            #expect(throws: TesseraError.self, "\(what)") { _ = try LearnedStagger<Float>(config: c, seed: 1) }
+        }
+        refused({ $0.factor = 1 << 62; $0.n = 1 << 62 }, "a factor whose double overflows")
+        refused({ $0.factor = 128; $0.n = 256 }, "s = 128: 16 384 networks")
+        refused({ $0.width = 1024; $0.blocks = 64 }, "1.2e9 parameters in one network")
+        refused({ $0.factor = 64; $0.n = 128; $0.width = 64 }, "4096 networks of 4096 inputs")
+        #expect(throws: TesseraError.self) {
+            _ = try ConvNet<Float>(layers: [.conv(inChannels: 1 << 40, outChannels: 1 << 40, kernel: 3)], padding: .periodic)
+        }
+        let counted = try ConvNet<Float>.parameterCount(tinyConfig().layers)
+        let built = try ConvNet<Float>(layers: tinyConfig().layers, padding: .periodic)
+        #expect(counted == built.parameters.count)
+        // a large but allowed config with a weight file that lacks its tensors: refused by name,
+        // without building the 16 networks of width 256 (75M parameters) first
+        var big = tinyConfig(); big.factor = 4; big.width = 256; big.blocks = 4
+        try big.validate()
+        let small = try LearnedStagger<Float>(config: tinyConfig(), seed: 2)
+        let file = try SafeTensorsFile(data: SafeTensorsFile.serialize(small.namedTensors))
+        #expect(throws: TesseraError.self) { _ = try LearnedStagger<Float>(config: big, weights: file) }
+    }
+
+    /// Weights that blow the field up to huge but finite values: the coarse spectral base step
+    /// stops with the reason instead of taking ~10¹⁰ CFL steps (found by the swift-stagger fuzzer).
+    @Test func blownUpFieldStopsTheSpectralBaseStep() throws {
+        var c = LearnedStaggerConfig(n: 16, factor: 2, dt: 0.05)
+        c.equation = "ns2d"; c.width = 2; c.blocks = 0; c.sharing = .shared; c.normalization = .fixed(1)
+        c.base = .coarseSpectral; c.diffusivity = 1e-3
+        var model = try LearnedStagger<Float>(config: c, seed: 3)
+        // (the output convolution starts at zero with a base step: every weight is set)
+        model.nets[0].parameters = model.nets[0].parameters.indices.map { $0 % 2 == 0 ? 3e4 : -2e4 }
+        let u0 = try Field<Double>(grid: try c.grid()) { x in sin(x[1]) * cos(x[0]) }
+        var reason = ""
+        do { _ = try model.rollout(u0, steps: 3) } catch { reason = "\(error)" }
+        #expect(["blown up", "too large", "not finite", "blow-up"].contains { reason.contains($0) }, "reason: \(reason)")
+    }
+
     @Test func badShapesAndDivergence() throws {
         var c = tinyConfig(); c.n = 18; c.factor = 4
         #expect(throws: TesseraError.self) { _ = try LearnedStagger<Float>(config: c, seed: 1) }   // 18 % 4 ≠ 0

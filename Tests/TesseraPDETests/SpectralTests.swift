@@ -98,6 +98,12 @@ struct SpectralTests {
         for _ in 0..<400 { do { try wild.step() } catch { thrown = true; break } }
         #expect(thrown)
         #expect(try wild.vorticity().firstNonFinite == nil)
+        // a finite but huge field: its CFL step would take ~1e19 steps to reach t = 1; refused
+        var huge = try NavierStokes2D.taylorGreen(grid: g)
+        huge.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] *= 1e20 } }
+        let fast = try NavierStokes2D(vorticity: huge, options: NS2DOptions(viscosity: 0.01), effort: .estimate)
+        #expect(throws: TesseraError.self) { try fast.advance(to: 1) }
+        #expect(fast.steps == 0)
     }
 
     @Test func burgersMatchesColeHopf() throws {

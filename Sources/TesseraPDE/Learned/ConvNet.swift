@@ -97,9 +97,35 @@ public struct ConvNet<T: NetScalar>: Sendable {
     /// A network with these layers, parameters initialised (He-style, scaled by `gain`) from
     /// `seed`; the last convolution starts at `outputScale` times that. Errors:
     /// `.invalidArgument` for a kernel other than 1 or 3, non-positive channel counts,
-    /// consecutive layers whose channel counts disagree, or no convolution at all.
+    /// consecutive layers whose channel counts disagree, no convolution at all, or more than
+    /// `maxParameters` parameters.
     public init(layers: [NetLayer], padding: ConvPadding, seed: UInt64 = 1, gain: Double = 1,
                 outputScale: Double = 1) throws(TesseraError) {
+        let (convs, plan, offset) = try Self.layout(layers)
+        self.layers = layers; self.padding = padding; self.plan = plan; self.convolutions = convs
+        inChannels = convs[0].inChannels; outChannels = convs[convs.count - 1].outChannels
+        var rng = NetRandom(seed: seed)
+        var p = [T](repeating: 0, count: offset)
+        for (j, c) in convs.enumerated() {
+            let fanIn = Double(c.inChannels * c.kernel * c.kernel)
+            let std = gain * (2 / fanIn).squareRoot() * (j == convs.count - 1 ? outputScale : 1)
+            for i in 0..<c.weightCount { p[c.weightOffset + i] = T(rng.normal() * std) }
+        }
+        parameters = p
+    }
+
+    /// The most parameters one network may have (2^28: 1 GiB of float32). Sizes beyond it are
+    /// refused before anything is allocated (a weight file's config can ask for any size).
+    public static var maxParameters: Int { 1 << 28 }
+
+    /// The parameter count of a network of `layers`, checked as `init` checks them, without
+    /// allocating the parameters. Errors: as `init`, and `.invalidArgument` over `maxParameters`.
+    public static func parameterCount(_ layers: [NetLayer]) throws(TesseraError) -> Int {
+        try layout(layers).count
+    }
+
+    /// Where each convolution's parameters go, the forward plan, and the parameter count.
+    static func layout(_ layers: [NetLayer]) throws(TesseraError) -> (convolutions: [ConvParameters], plan: [Op], count: Int) {
         var convs: [ConvParameters] = [], plan: [Op] = [], offset = 0
         var channels: Int? = nil
         func walk(_ ls: [NetLayer], _ prefix: String) throws(TesseraError) {
@@ -111,6 +137,10 @@ public struct ConvNet<T: NetScalar>: Sendable {
                     }
                     if let c = channels, c != ci {
                         throw .invalidArgument("ConvNet: conv \(prefix)\(i) takes \(ci) channels but receives \(c)")
+                    }
+                    // (co·ci·k² + co) in floating point first: hostile channel counts overflow Int
+                    guard Double(offset) + Double(co) * (Double(ci) * Double(k * k) + 1) <= Double(maxParameters) else {
+                        throw .invalidArgument("ConvNet: conv \(prefix)\(i) (\(ci)→\(co), k=\(k)) takes the network over \(maxParameters) parameters")
                     }
                     let p = ConvParameters(name: "\(prefix)\(i)", inChannels: ci, outChannels: co, kernel: k,
                                            weightOffset: offset, biasOffset: offset + co * ci * k * k)
@@ -130,17 +160,8 @@ public struct ConvNet<T: NetScalar>: Sendable {
             }
         }
         try walk(layers, "layers.")
-        guard let first = convs.first, let last = convs.last else { throw .invalidArgument("ConvNet: no convolution") }
-        self.layers = layers; self.padding = padding; self.plan = plan; self.convolutions = convs
-        inChannels = first.inChannels; outChannels = last.outChannels
-        var rng = NetRandom(seed: seed)
-        var p = [T](repeating: 0, count: offset)
-        for (j, c) in convs.enumerated() {
-            let fanIn = Double(c.inChannels * c.kernel * c.kernel)
-            let std = gain * (2 / fanIn).squareRoot() * (j == convs.count - 1 ? outputScale : 1)
-            for i in 0..<c.weightCount { p[c.weightOffset + i] = T(rng.normal() * std) }
-        }
-        parameters = p
+        guard !convs.isEmpty else { throw .invalidArgument("ConvNet: no convolution") }
+        return (convs, plan, offset)
     }
 
     /// A network of the same architecture with `parameters` (count checked). Errors: `.invalidArgument`.

@@ -127,8 +127,8 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
         case (_, .none), ("heat", .coarseExplicit), ("ns2d", .coarseSpectral), ("ns2d", .coarseSpectralPersistent): break
         default: throw .invalidArgument("LearnedStagger: base \(base?.rawValue ?? "none") does not fit \(equation) (heat: coarseExplicit; ns2d: coarseSpectral or coarseSpectralPersistent; or none)")
         }
-        guard factor >= 1, n >= 2 * factor, n % factor == 0 else {
-            throw .invalidArgument("LearnedStagger: n = \(n) must be a multiple of the stagger factor \(factor) (and ≥ 2·s)")
+        guard (1...64).contains(factor), n % factor == 0, n / factor >= 2 else {
+            throw .invalidArgument("LearnedStagger: n = \(n) must be a multiple of the stagger factor \(factor) (and ≥ 2·s; s in 1...64)")
         }
         guard width >= 1, width <= 1024, blocks >= 0, blocks <= 64 else {
             throw .invalidArgument("LearnedStagger: width \(width) must be in 1...1024 and blocks \(blocks) in 0...64")
@@ -153,6 +153,11 @@ public struct LearnedStaggerConfig: Sendable, Codable, Equatable {
         }
         if equation == "ns2d", normalization == .rms {
             throw .invalidArgument("LearnedStagger: ns2d is nonlinear (not scale-equivariant): use a fixed normalisation scale")
+        }
+        let perNet = try ConvNet<Float>.parameterCount(layers)
+        let nets = sharing == .separate ? subtasks : 1
+        guard perNet <= ConvNet<Float>.maxParameters / nets else {
+            throw .invalidArgument("LearnedStagger: \(nets) networks of \(perNet) parameters are over the \(ConvNet<Float>.maxParameters) a model may have (lower width, blocks or s)")
         }
     }
 
@@ -348,6 +353,9 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         }
     }
 
+    /// The most CFL steps the coarse spectral base may take for one learned sub-step.
+    static var maxBaseSubsteps: Int { 1000 }
+
     /// The coarse spectral base step (ns2d): NavierStokes2D on the hc×hc coarse grid to Δt, …,
     /// TΔt, in physical units (the fixed input scale undone and reapplied).
     func spectralIncrements(_ u: UnsafePointer<T>, _ hc: Int, into out: UnsafeMutablePointer<T>) throws(TesseraError) {
@@ -360,7 +368,13 @@ public struct LearnedStagger<T: NetScalar>: Sendable {
         // persistent: the increment from the truncated start, so the modes above the band stay
         let start = config.base == .coarseSpectralPersistent ? try ns.vorticity().toArray().map { T($0 / sc) } : nil
         for t in 0..<config.temporalSteps {
-            try ns.advance(to: config.dt * Double(t + 1))
+            // a few CFL steps per learned step for a field of the training's size; a blown-up
+            // field (finite, but huge) would need millions
+            var taken = 0
+            guard try ns.advance(to: config.dt * Double(t + 1), control: { taken += 1; return taken <= Self.maxBaseSubsteps }) else {
+                let big = try ns.vorticity().toArray().map(abs).max() ?? 0
+                throw .invalidState("LearnedStagger: the coarse spectral base step needs over \(Self.maxBaseSubsteps) CFL steps for one learned step of Δt = \(config.dt) (max |ω| = \(big)): the field has blown up")
+            }
             let w1 = try ns.vorticity()
             w1.withUnsafeBufferPointer { p in
                 if let start { for i in 0..<hw { out[t * hw + i] = T(p[i] / sc) - start[i] } }

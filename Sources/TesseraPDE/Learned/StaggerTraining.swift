@@ -348,9 +348,12 @@ extension LearnedStagger {
         }
         let ws = try makeWorkspaces(batch: 1, side: hc)
         for _ in 0..<steps {
-            c = try step(coarse: [c], side: hc, pool: pool, workspaces: ws)[0]
             // an unstable early model: keep the fresh field (checked every step: the next step's
-            // coarse spectral base refuses a non-finite field with an error)
+            // coarse spectral base refuses a non-finite or blown-up field with `.invalidState`)
+            do { c = try step(coarse: [c], side: hc, pool: pool, workspaces: ws)[0] } catch {
+                if case .invalidState = error { return u }
+                throw error
+            }
             if c.contains(where: { $0.contains { !$0.isFinite } }) { return u }
         }
         var out = u

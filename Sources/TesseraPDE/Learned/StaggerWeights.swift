@@ -58,18 +58,29 @@ extension LearnedStagger where T == Float {
 
     /// A model of `config` with the tensors of `weights` (checked as in `init(contentsOf:)`).
     public init(config: LearnedStaggerConfig, weights file: SafeTensorsFile) throws(TesseraError) {
-        var model = try LearnedStagger<Float>(config: config, seed: 0)
-        var used = Set<String>()
-        for j in model.nets.indices {
-            var p = model.nets[j].parameters
-            for c in model.nets[j].convolutions {
-                for (suffix, shape, off) in [("weight", [c.outChannels, c.inChannels, c.kernel, c.kernel], c.weightOffset),
-                                             ("bias", [c.outChannels], c.biasOffset)] {
+        try config.validate()
+        // every tensor present and shaped as the config says before the networks are allocated:
+        // the file then holds as many values as they need, whatever sizes the config asks for
+        let convolutions = try ConvNet<Float>.layout(config.layers).convolutions
+        let count = config.sharing == .separate ? config.subtasks : 1
+        for j in 0..<count {
+            for c in convolutions {
+                for (suffix, shape) in [("weight", [c.outChannels, c.inChannels, c.kernel, c.kernel]), ("bias", [c.outChannels])] {
                     let name = "net\(j).\(c.name).\(suffix)"
                     guard let e = file.entries[name] else { throw .invalidArgument("LearnedStagger: weight file lacks tensor '\(name)'") }
                     guard e.shape == shape else {
                         throw .invalidArgument("LearnedStagger: tensor '\(name)' has shape \(e.shape), the config needs \(shape)")
                     }
+                }
+            }
+        }
+        var model = try LearnedStagger<Float>(config: config, seed: 0)
+        var used = Set<String>()
+        for j in model.nets.indices {
+            var p = model.nets[j].parameters
+            for c in model.nets[j].convolutions {
+                for (suffix, off) in [("weight", c.weightOffset), ("bias", c.biasOffset)] {
+                    let name = "net\(j).\(c.name).\(suffix)"
                     let v = try file.floats(name)
                     if let bad = v.firstIndex(where: { !$0.isFinite }) {
                         throw .invalidArgument("LearnedStagger: tensor '\(name)' has a non-finite value (\(v[bad])) at \(bad)")
