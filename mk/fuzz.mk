@@ -22,7 +22,7 @@ FUZZ_HDRS    := fuzz/c/fuzz_common.h $(LIB_HDRS)
 
 # Swift parser fuzzers: a package of their own in fuzz/swift (depends on this one by path)
 FUZZ_SWIFT_SCRATCH ?= .build-fuzz
-FUZZ_SWIFT_TARGETS := swift-gguf swift-safetensors swift-npy swift-csv
+FUZZ_SWIFT_TARGETS := swift-gguf swift-safetensors swift-npy swift-csv swift-serve-request swift-stagger
 # -sanitize=fuzzer,address instruments the Swift code and links libFuzzer; --sanitize=address
 # and -Xcc -fsanitize=fuzzer-no-link do the same for the C kernels (-O1: ASan at -O0 is slow).
 FUZZ_SWIFT_FLAGS   := --package-path fuzz/swift --scratch-path $(FUZZ_SWIFT_SCRATCH) -c debug \

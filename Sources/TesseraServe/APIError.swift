@@ -66,7 +66,11 @@ enum JSON {
 
     /// Parses a request body that must be a JSON object.
     static func object(_ buffer: ByteBuffer) throws(APIError) -> [String: Any] {
-        let data = Data(buffer.readableBytesView)
+        try object(Data(buffer.readableBytesView))
+    }
+
+    /// Parses request body bytes that must be a JSON object.
+    static func object(_ data: Data) throws(APIError) -> [String: Any] {
         guard !data.isEmpty else { throw APIError(.badRequest, "the request body is empty; a JSON object is expected", code: "invalid_json") }
         let parsed: Any
         do { parsed = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {

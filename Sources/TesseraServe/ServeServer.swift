@@ -132,15 +132,24 @@ public struct ServeServer: Sendable {
     }
 
     func tokenize(_ req: Request) async throws -> Response {
-        let f = try await body(req.body)
-        guard let text = try f.string("content") ?? f.string("prompt") else { throw APIError.field("content", "is required") }
-        let special = try f.bool("add_special") ?? false
-        let ids = served.tokenizer.encode(text, addBOS: special, parseSpecial: try f.bool("parse_special") ?? true)
-        return JSON.response(["tokens": ids, "count": ids.count, "model": options.modelID])
+        JSON.response(try ServeServer.tokenized(try await body(req.body), served: served, modelID: options.modelID))
     }
 
     func detokenize(_ req: Request) async throws -> Response {
-        let f = try await body(req.body)
+        JSON.response(try ServeServer.detokenized(try await body(req.body), served: served))
+    }
+
+    /// The `/tokenize` response for a request body: `content` (or `prompt`) as token ids.
+    static func tokenized(_ f: RequestFields, served: ServedModel, modelID: String) throws(APIError) -> [String: Any] {
+        let content = try f.string("content"), prompt = try f.string("prompt")
+        guard let text = content ?? prompt else { throw APIError.field("content", "is required") }
+        let special = try f.bool("add_special"), parseSpecial = try f.bool("parse_special")
+        let ids = served.tokenizer.encode(text, addBOS: special ?? false, parseSpecial: parseSpecial ?? true)
+        return ["tokens": ids, "count": ids.count, "model": modelID]
+    }
+
+    /// The `/detokenize` response for a request body: the text of `tokens`, every id checked.
+    static func detokenized(_ f: RequestFields, served: ServedModel) throws(APIError) -> [String: Any] {
         guard let raw = f.object["tokens"] as? [Any] else { throw APIError.field("tokens", "must be an array of token ids") }
         let vocab = served.tokenizer.vocabularySize
         var ids: [Int] = []
@@ -150,7 +159,7 @@ public struct ServeServer: Sendable {
             }
             ids.append(n)
         }
-        return JSON.response(["content": served.tokenizer.decode(ids, skipSpecial: false)])
+        return ["content": served.tokenizer.decode(ids, skipSpecial: false)]
     }
 
     /// A completion. The body is read first (within the size limit and the read timeout); then

@@ -27,6 +27,8 @@ let package = Package(
         .executable(name: "swift-safetensors", targets: ["swift-safetensors"]),
         .executable(name: "swift-npy", targets: ["swift-npy"]),
         .executable(name: "swift-csv", targets: ["swift-csv"]),
+        .executable(name: "swift-serve-request", targets: ["swift-serve-request"]),
+        .executable(name: "swift-stagger", targets: ["swift-stagger"]),
     ],
     dependencies: [.package(path: "../..")],
     targets: [
@@ -37,5 +39,7 @@ let package = Package(
         fuzzer("swift-safetensors", ["TesseraDiffusion"]),
         fuzzer("swift-npy", ["Tessera"]),
         fuzzer("swift-csv", ["TesseraCluster"]),
+        fuzzer("swift-serve-request", ["TesseraServe", "TesseraModels"]),
+        fuzzer("swift-stagger", ["TesseraPDE", "Tessera"]),
     ]
 )

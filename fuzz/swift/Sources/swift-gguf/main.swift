@@ -77,5 +77,9 @@ runFuzzer(makeSeeds: { dir in
         for id in ids { fuzzCheck(id >= 0 && id < tok.vocabularySize, "token id \(id) of \(tok.vocabularySize)") }
         fuzzSink(tok.decode(ids))
         fuzzSink(tok.decode([0, tok.vocabularySize - 1], skipSpecial: true))
+        // the chat template is recognised from the file's own Jinja text (untrusted too)
+        let template = ChatTemplate(gguf: f, tokenizer: tok)
+        let text = template.render([.system("Be brief."), .user("Hello ab!"), .assistant("a"), .user("12")])
+        fuzzSink(tok.encode(text, addBOS: false, parseSpecial: true))
     }
 }
