@@ -30,8 +30,7 @@ struct StopTextTests {
 
     @Test func oneTokenCompletingTwoStopsEndsAtTheEarlier() throws {
         let tok = try TinyVocabulary.tokenizer()
-        let ab = try #require(TinyVocabulary.tokens.firstIndex(of: "ab"))
-        let hello = try #require(TinyVocabulary.tokens.firstIndex(of: "Hello"))
+        let ab = try #require(tok.id(of: "ab")), hello = try #require(tok.id(of: "Hello"))
         let (text, stopped) = Self.streamed(tok, [hello, ab], ["b", "a"])
         #expect(stopped && text == "Hello")
     }
@@ -42,7 +41,7 @@ struct StopTextTests {
         var rng = SeededRandom(seed: 11)
         var stoppedCount = 0
         for _ in 0..<2000 {
-            let ids = (0..<Int(rng.next() % 12)).map { _ in Int(rng.next() % UInt64(TinyVocabulary.tokens.count)) }
+            let ids = (0..<Int(rng.next() % 12)).map { _ in Int(rng.next() % UInt64(tok.vocabularySize)) }
             let stops = (0..<Int(rng.next() % 4)).map { _ in pool[Int(rng.next() % UInt64(pool.count))] }
             let got = Self.streamed(tok, ids, stops), want = Self.reference(tok, ids, stops)
             #expect(got == want, "ids \(ids) stops \(stops)")

@@ -11,23 +11,17 @@ import FuzzSupport
 import TesseraModels
 @testable import TesseraServe
 
-func tinyModel() throws -> GGUFFile {
-    var w = GGUFWriter()
-    w.set("general.architecture", .string("llama"))
-    let tokens = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>", "a", "b", "ab", "Ġ", "Ġa", "Hello", "!", "1", "2", "\n", "Ċ"]
-    w.set("tokenizer.ggml.model", .string("gpt2"))
-    w.set("tokenizer.ggml.tokens", .array(.string, tokens.map { .string($0) }))
-    w.set("tokenizer.ggml.token_type", .array(.int32, tokens.indices.map { .int32($0 < 5 ? 3 : 1) }))
-    w.set("tokenizer.ggml.merges", .array(.string, [.string("a b"), .string("Ġ a")]))
-    w.set("tokenizer.ggml.pre", .string("smollm"))
-    w.set("tokenizer.ggml.bos_token_id", .uint32(1))
-    w.set("tokenizer.ggml.eos_token_id", .uint32(2))
-    return try GGUFFile(bytes: w.serialize())
+/// The GGUF fuzzer's seed `tiny-llama-bpe` (a byte-level BPE vocabulary of 12 tokens), which
+/// the server's replay test reads too.
+func tinyTokenizer() throws -> Tokenizer {
+    let seed = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../../corpus/swift-gguf/tiny-llama-bpe").standardized
+    return try Tokenizer(gguf: try GGUFFile(bytes: [UInt8](try Data(contentsOf: seed))))
 }
 
 let context = 48
 nonisolated(unsafe) let models: [ServedModel] = {
-    let tok = try! Tokenizer(gguf: try! tinyModel())
+    let tok = try! tinyTokenizer()
     let templates = [ChatTemplate(style: .chatML, defaultSystemPrompt: "You are a test."), ChatTemplate(style: .llama3, prefix: "<s>"),
                      ChatTemplate(style: .gemma), ChatTemplate(style: .llama2), ChatTemplate(style: .plain)]
     return templates.map { ServedModel(id: "fuzz-tiny", tokenizer: tok, template: $0, context: context, speculativeDefault: false) }
