@@ -28,7 +28,7 @@ extension Tokenizer {
         func pieceID(_ from: Int, _ to: Int) -> Int? {
             tokenIDs[Array(text[from..<to])]
         }
-        var heap = BigramHeap()
+        var heap = BinaryHeap<Bigram>()
         func consider(_ l: Int, _ r: Int) {
             guard l >= 0, r >= 0 else { return }
             let end = start[r] + length[r]
@@ -61,7 +61,7 @@ extension Tokenizer {
 }
 
 /// A candidate merge of symbols `left` and `right` (`size` bytes together) scored by its token.
-struct Bigram {
+struct Bigram: HeapOrdered {
     let score: Float
     let left: Int
     let right: Int
@@ -70,40 +70,5 @@ struct Bigram {
     /// Higher score first; equal scores: the leftmost pair first.
     @inline(__always) func precedes(_ o: Bigram) -> Bool {
         score > o.score || (score == o.score && left < o.left)
-    }
-}
-
-/// A binary max-heap of bigrams by `Bigram.precedes`.
-struct BigramHeap {
-    private var a: [Bigram] = []
-
-    mutating func push(_ x: Bigram) {
-        a.append(x)
-        var c = a.count - 1
-        while c > 0 {
-            let p = (c - 1) / 2
-            if !a[c].precedes(a[p]) { break }
-            a.swapAt(c, p)
-            c = p
-        }
-    }
-
-    mutating func pop() -> Bigram? {
-        guard let top = a.first else { return nil }
-        let last = a.removeLast()
-        if !a.isEmpty {
-            a[0] = last
-            var p = 0
-            while true {
-                let l = 2 * p + 1, r = l + 1
-                var best = p
-                if l < a.count && a[l].precedes(a[best]) { best = l }
-                if r < a.count && a[r].precedes(a[best]) { best = r }
-                if best == p { break }
-                a.swapAt(p, best)
-                p = best
-            }
-        }
-        return top
     }
 }

@@ -289,23 +289,13 @@ public struct Tokenizer: Sendable {
         }
     }
 
-    /// Byte-level BPE on one pre-token: start from bytes, repeatedly merge the lowest-ranked pair.
+    /// Byte-level BPE on one pre-token: start from bytes, repeatedly merge the lowest-ranked pair
+    /// (`BytePairMerge`).
     private func bpe(bytes: [UInt8], into out: inout [Int]) {
         if bytes.isEmpty { return }
         var sym = bytes.map { byteTokens[Int($0)] }
         if sym.contains(-1) { sym.removeAll { $0 < 0 } }
-        while sym.count > 1 {
-            var best = Int32.max, at = -1, merged: Int32 = 0
-            for k in 0..<(sym.count - 1) {
-                if let m = merges[UInt64(UInt32(sym[k])) << 32 | UInt64(UInt32(sym[k + 1]))], m.rank < best {
-                    best = m.rank; at = k; merged = m.id
-                }
-            }
-            if at < 0 { break }
-            sym[at] = merged
-            sym.remove(at: at + 1)
-        }
-        for s in sym { out.append(Int(s)) }
+        for s in BytePairMerge.merge(sym, rules: merges) { out.append(Int(s)) }
     }
 
     // MARK: decode

@@ -257,9 +257,18 @@ def hf_byte_level(s, pre):
     return tok
 
 
+def long_words():
+    """Pre-tokens far over 48 bytes, which take the heap merge (`BytePairMerge`)."""
+    rng = random.Random(7)
+    return ["a" * 5000, "".join(rng.choice("ab") for _ in range(2000)),
+            "".join(rng.choice("etaoinshrdlu") for _ in range(3000)),
+            "".join(rng.choice("中文字漢") for _ in range(400)), "!?" * 300, " " * 700 + "x",
+            "Supercalifragilisticexpialidocious" * 40]
+
+
 @pytest.mark.parametrize("pre", ["smollm", "llama-bpe", "qwen2"])
 def test_byte_level_bpe_matches_tokenizers(cli, smollm, pre):
-    texts = corpus() + ["<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n"]
+    texts = corpus() + long_words() + ["<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n"]
     ref = hf_byte_level(smollm, pre)
     got = tessera_encode(cli, smollm["files"][pre], texts)
     want = [ref.encode(t, add_special_tokens=False).ids for t in texts]
