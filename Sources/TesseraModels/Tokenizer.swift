@@ -55,11 +55,20 @@ public struct Tokenizer: Sendable {
     let byteDecoder: [UInt32: UInt8]
     /// Decoded bytes of every token (precomputed so decoding is a lookup).
     let tokenBytes: [[UInt8]]
+    /// The most bytes of text one token stands for; 0 when some byte has no token (it is dropped).
+    public let longestTokenBytes: Int
     /// Special tokens matched in the input (see `SpecialTokenMatcher`).
     let specials: SpecialTokenMatcher
 
     /// Number of tokens.
     public var vocabularySize: Int { tokens.count }
+
+    /// A lower bound on the tokens `encode` gives for any text of `utf8Count` bytes (BOS/EOS not
+    /// counted), found without encoding: no token stands for more than the longest token's bytes.
+    /// 0 for a vocabulary in which some byte has no token (such bytes are dropped).
+    public func fewestTokens(utf8Count: Int) -> Int {
+        longestTokenBytes > 0 ? (utf8Count + longestTokenBytes - 1) / longestTokenBytes : 0
+    }
 
     /// Reads the tokenizer of a GGUF file.
     public init(gguf: GGUFFile) throws(TesseraError) {
@@ -219,6 +228,8 @@ public struct Tokenizer: Sendable {
             }
         }
         tokenBytes = tb
+        // every byte of a text becomes part of some token (none is dropped) only when each byte has one
+        longestTokenBytes = bt.allSatisfy { $0 >= 0 } ? max(1, tb.map(\.count).max() ?? 1) : 0
 
         specials = SpecialTokenMatcher(tokens: tokens, types: tt)
 

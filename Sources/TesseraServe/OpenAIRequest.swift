@@ -115,16 +115,36 @@ struct CompletionCall {
             }
             messages.append(ChatMessage(role: role, content: text))
         }
-        return model.tokenizer.encode(model.template.render(messages), addBOS: false, parseSpecial: true)
+        let text = model.template.render(messages)
+        try refuseIfSurelyOverContext(text, field: "messages", model: model)
+        return model.tokenizer.encode(text, addBOS: false, parseSpecial: true)
+    }
+
+    /// A prompt text whose byte count alone shows it cannot fit the context is refused before it
+    /// is tokenized: tokenizing runs on the server's event loop, and a body of up to the size limit
+    /// would hold it for a second or two.
+    static func refuseIfSurelyOverContext(_ text: String, field: String, model: ServedModel) throws(APIError) {
+        let bytes = text.utf8.count, atLeast = model.tokenizer.fewestTokens(utf8Count: bytes)
+        guard atLeast < model.context else {
+            throw APIError(.badRequest,
+                           "This model's context is \(model.context) tokens per request; the prompt has at least \(atLeast) tokens (\(bytes) bytes, and no token of this model stands for more than \(model.tokenizer.longestTokenBytes) bytes), which leaves no room for a completion. Shorten the \(field).",
+                           param: field, code: "context_length_exceeded")
+        }
     }
 
     /// `prompt`: a string, an array of one string, or an array of token ids.
     static func textPrompt(_ f: RequestFields, model: ServedModel) throws(APIError) -> [Int] {
         guard f.has("prompt") else { throw APIError.field("prompt", "is required") }
         let v = f.object["prompt"]!
-        if let s = v as? String { return model.tokenizer.encode(s, parseSpecial: true) }
+        if let s = v as? String {
+            try refuseIfSurelyOverContext(s, field: "prompt", model: model)
+            return model.tokenizer.encode(s, parseSpecial: true)
+        }
         guard let a = v as? [Any], !a.isEmpty else { throw APIError.field("prompt", "must be a string, or an array of token ids") }
-        if a.count == 1, let s = a[0] as? String { return model.tokenizer.encode(s, parseSpecial: true) }
+        if a.count == 1, let s = a[0] as? String {
+            try refuseIfSurelyOverContext(s, field: "prompt", model: model)
+            return model.tokenizer.encode(s, parseSpecial: true)
+        }
         var ids: [Int] = []
         let vocab = model.tokenizer.vocabularySize
         for e in a {
