@@ -12,8 +12,7 @@ struct SafeTensorsCorpusReplayTests {
         let files = try fuzzCorpus("swift-safetensors")
         #expect(files.count >= 3)
         for (name, data) in files {
-            let n = data.count >= 2 ? min(Int(data[0]) | Int(data[1]) << 8, data.count - 2) : 0
-            let (cfg, st) = data.count >= 2 ? (Array(data[2..<(2 + n)]), Array(data[(2 + n)...])) : ([], data)
+            let (cfg, st) = splitFuzzInput(data)
             let weights = try? SafeTensorsFile(data: Data(st))
             for (key, e) in weights?.entries ?? [:] {
                 #expect(e.begin >= 0 && e.begin <= e.end && e.end <= st.count, "\(name): \(key)")

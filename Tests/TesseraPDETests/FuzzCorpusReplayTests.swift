@@ -14,8 +14,7 @@ struct StaggerCorpusReplayTests {
         #expect(files.count >= 4)
         var loaded = 0
         for (name, data) in files {
-            let n = data.count >= 2 ? min(Int(data[0]) | Int(data[1]) << 8, data.count - 2) : 0
-            let (cfg, st) = data.count >= 2 ? (Array(data[2..<(2 + n)]), Array(data[(2 + n)...])) : ([], data)
+            let (cfg, st) = splitFuzzInput(data)
             guard let config = try? JSONDecoder().decode(LearnedStaggerConfig.self, from: Data(cfg)),
                   let weights = try? SafeTensorsFile(data: Data(st)),
                   let model = try? LearnedStagger<Float>(config: config, weights: weights) else { continue }

@@ -58,6 +58,14 @@ public func fuzzCorpus(_ name: String, file: String = #filePath) throws -> [(nam
     return try names.map { ($0, [UInt8](try Data(contentsOf: dir.appendingPathComponent($0)))) }
 }
 
+/// A two-part fuzz input (fuzz/swift FuzzSupport's `splitInput`): a 2-byte little-endian length,
+/// that many bytes, and the rest.
+public func splitFuzzInput(_ data: [UInt8]) -> (first: [UInt8], rest: [UInt8]) {
+    guard data.count >= 2 else { return ([], data) }
+    let n = min(Int(data[0]) | Int(data[1]) << 8, data.count - 2)
+    return (Array(data[2..<(2 + n)]), Array(data[(2 + n)...]))
+}
+
 /// A failure of the test machinery (a missing executable, a run that did not finish).
 public struct TestSupportError: Error, CustomStringConvertible {
     public var description: String
