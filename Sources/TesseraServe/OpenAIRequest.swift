@@ -13,7 +13,7 @@ struct ServedModel: Sendable {
 }
 
 /// A `/v1/chat/completions` or `/v1/completions` body, checked and tokenized.
-struct CompletionCall {
+struct CompletionCall: Sendable {
     var request: GenerationRequest
     var chat: Bool
     var stream: Bool
@@ -121,8 +121,8 @@ struct CompletionCall {
     }
 
     /// A prompt text whose byte count alone shows it cannot fit the context is refused before it
-    /// is tokenized: tokenizing runs on the server's event loop, and a body of up to the size limit
-    /// would hold it for a second or two.
+    /// is tokenized: a body of up to the size limit takes seconds to tokenize, on the one thread
+    /// that large bodies share (`ServeServer.parsingPool`).
     static func refuseIfSurelyOverContext(_ text: String, field: String, model: ServedModel) throws(APIError) {
         let bytes = text.utf8.count, atLeast = model.tokenizer.fewestTokens(utf8Count: bytes)
         guard atLeast < model.context else {

@@ -110,8 +110,8 @@ public struct ServeServer: Sendable {
                        "queue": engine.queueDepth])
     }
 
-    /// The body as a JSON object, within the size limit (413) and the read timeout (408).
-    func body(_ requestBody: RequestBody) async throws -> RequestFields {
+    /// The body's bytes, within the size limit (413) and the read timeout (408).
+    func body(_ requestBody: RequestBody) async throws -> ByteBuffer {
         let limit = options.maxBodyBytes, timeout = options.readTimeoutSeconds
         let buffer: ByteBuffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
             group.addTask {
@@ -128,15 +128,64 @@ public struct ServeServer: Sendable {
             guard let b = first else { throw APIError(.requestTimeout, "the request body did not arrive in \(Int(timeout)) s", code: "timeout") }
             return b
         }
-        return RequestFields(object: try JSON.object(buffer))
+        return buffer
+    }
+
+    /// Bodies of at least this many bytes are parsed and tokenized on `parsingPool`, off the
+    /// event loop. The connections' one loop also writes every streamed token: a 900 KiB
+    /// `/tokenize` body held it, and every stream with it, for 3–6 s. Smaller bodies (a chat turn)
+    /// stay on the loop, where the hop to another thread would cost more than the work.
+    static let offloadBodyBytes = 4096
+
+    /// Nice value of `parsingPool`'s thread. The forward runs on every core; a large body parsed
+    /// at the same priority takes a core from it (and, with barriers between the forward's
+    /// regions, slows the whole step), so large bodies get the cores' spare time first.
+    static let parsingNice: Int32 = 10
+
+    /// One thread, niced: large bodies are parsed one at a time, so however many arrive at once
+    /// they take at most one core's spare time, and queue behind each other, not behind the
+    /// streams.
+    static let parsingPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
+
+    /// `work` on the body as a JSON object: on the calling task below `offloadBodyBytes`, on
+    /// `parsingPool` at or above it (the event loop serves the other connections meanwhile).
+    /// Errors are `work`'s or the JSON's own `APIError`s either way.
+    static func parsing<T: Sendable>(_ buffer: ByteBuffer,
+                                     _ work: @escaping @Sendable (RequestFields) throws(APIError) -> T) async throws -> T {
+        let run: @Sendable () throws(APIError) -> T = { try work(RequestFields(object: try JSON.object(buffer))) }
+        if buffer.readableBytes < offloadBodyBytes { return try run() }
+        return try await parsingPool.runIfActive {
+            lowerThisThreadsPriority(to: parsingNice)
+            return try run()
+        }
+    }
+
+    /// Sets the calling thread's nice value (Linux: the value is per thread, and `who` 0 is the
+    /// calling thread). Raising it needs no privilege; it is never lowered again, so setting it
+    /// on every call is idempotent. Elsewhere, nothing.
+    static func lowerThisThreadsPriority(to nice: Int32) {
+        #if os(Linux)
+        let which = __priority_which_t(PRIO_PROCESS.rawValue)
+        if getpriority(which, 0) < nice { _ = setpriority(which, 0, nice) }
+        #endif
     }
 
     func tokenize(_ req: Request) async throws -> Response {
-        JSON.response(try ServeServer.tokenized(try await body(req.body), served: served, modelID: options.modelID))
+        let served = self.served, modelID = options.modelID
+        return try await ServeServer.parsing(try await body(req.body)) { f throws(APIError) in
+            JSON.response(try ServeServer.tokenized(f, served: served, modelID: modelID))
+        }
     }
 
     func detokenize(_ req: Request) async throws -> Response {
-        JSON.response(try ServeServer.detokenized(try await body(req.body), served: served))
+        let served = self.served
+        return try await ServeServer.parsing(try await body(req.body)) { f throws(APIError) in
+            JSON.response(try ServeServer.detokenized(f, served: served))
+        }
     }
 
     /// The `/tokenize` response for a request body: `content` (or `prompt`) as token ids.
@@ -170,11 +219,12 @@ public struct ServeServer: Sendable {
     /// says so (`Connection: close`), or a client would send its next request on a closing socket.
     func complete(_ req: Request, chat: Bool) async throws -> Response {
         var request = req
-        let fields = try await body(request.body)
+        let bytes = try await body(request.body)
         // the collected bytes replace the body; the request keeps the connection's inbound
         // stream, which the watch below reads to the end (a close ends it)
         request.body = RequestBody(buffer: ByteBuffer())
-        let call = try CompletionCall(fields, chat: chat, model: served)
+        let served = self.served
+        let call = try await ServeServer.parsing(bytes) { f throws(APIError) in try CompletionCall(f, chat: chat, model: served) }
         var headers: HTTPFields = [.connection: "close"]
         if call.capped, let name = HTTPFields.cappedName { headers[name] = String(call.request.maxTokens) }
         let engine = self.engine

@@ -5,8 +5,9 @@ import TesseraModels
 import TesseraTestSupport
 
 /// A prompt whose byte count alone shows it cannot fit the context is refused before it is
-/// tokenized (tokenizing runs on the server's one event loop). The bound itself — no text
-/// encodes to fewer than ⌈bytes ÷ longest token⌉ tokens — is checked against `encode`.
+/// tokenized (a large body is tokenized on one shared thread, so every needless token is a delay
+/// for the large bodies behind it). The bound itself — no text encodes to fewer than
+/// ⌈bytes ÷ longest token⌉ tokens — is checked against `encode`.
 @Suite("TesseraServe prompts over the context by their bytes")
 struct PromptBoundTests {
     @Test func byteBoundIsALowerBoundAndRefusesEarly() throws {

@@ -188,6 +188,70 @@ def test_tokenize_detokenize_health_metrics(server):
     server.metric("tessera_queue_depth")
 
 
+def read_http_response(sock):
+    """Reads one `Connection: close` HTTP response to its end; returns (status, body bytes)."""
+    data = bytearray()
+    while True:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():
+        out, rest = bytearray(), body
+        while True:
+            size_line, _, rest = rest.partition(b"\r\n")
+            n = int(size_line, 16)
+            if n == 0:
+                break
+            out += rest[:n]
+            rest = rest[n + 2:]
+        body = bytes(out)
+    return int(head[9:12]), body
+
+
+def test_large_body_is_tokenized_off_the_event_loop(server):
+    """A large body is parsed and tokenized off the event loop that serves every connection (and
+    writes every streamed token): a /health sent while a 400 KiB /tokenize body is being
+    tokenized answers first. The ids equal those of the same text sent in parts small enough to
+    be tokenized on the loop (GPT-2-style pre-tokens: a space starts a word, so the text splits
+    at spaces without changing its tokens)."""
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett"]
+    text = " ".join(words[(i * 7 + i // 10) % 10] + str(i % 97) for i in range(56000))
+    assert len(text) > 400 * 1024
+    body = json.dumps({"content": text}).encode()
+    h = {"Authorization": "Bearer " + API_KEY}
+    big = socket.create_connection((server.host, server.port), timeout=120)
+    big.sendall(b"POST /tokenize HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (API_KEY.encode(), len(body)) + body)
+    time.sleep(0.3)  # the body is in (loopback): the server is tokenizing it
+    assert httpx.get(server.base + "/health", timeout=60).status_code == 200
+    big.setblocking(False)
+    try:
+        early = big.recv(1)
+    except BlockingIOError:
+        early = None
+    assert early is None, "/health waited for the large /tokenize to finish"
+    big.setblocking(True)
+    status, payload = read_http_response(big)
+    big.close()
+    assert status == 200
+    ids = json.loads(payload)["tokens"]
+    parts, start = [], 0
+    while start < len(text):
+        end = text.rfind(" ", start, start + 3000) if start + 3000 < len(text) else len(text)
+        parts.append(text[start:end])
+        start = end
+    assert max(len(json.dumps({"content": p})) for p in parts) < 4096
+    small = []
+    with httpx.Client(base_url=server.base, headers=h) as c:
+        for p in parts:
+            r = c.post("/tokenize", json={"content": p})
+            assert r.status_code == 200
+            small += r.json()["tokens"]
+    assert ids == small
+
+
 def freed_after(server, hung_up, since):
     """Seconds from the client's hang-up (`time.time()` just after it) to the server freeing the
     request's slot or queue place, as the server's clock saw it (its
