@@ -49,13 +49,12 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 }
 
-/// JSON through Foundation's serialiser: the API's objects are built as dictionaries.
+/// The API's JSON: responses are built as dictionaries and written by `JSONWriter`; request
+/// bodies are parsed by Foundation's `JSONSerialization`.
 enum JSON {
     static func encode(_ object: Any) -> [UInt8] {
-        guard let d = try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes]) else {
-            return Array(#"{"error":{"message":"response could not be encoded","type":"server_error"}}"#.utf8)
-        }
-        return [UInt8](d)
+        JSONWriter.encode(object)
+            ?? Array(#"{"error":{"message":"response could not be encoded","type":"server_error"}}"#.utf8)
     }
 
     static func response(_ object: Any, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) -> Response {

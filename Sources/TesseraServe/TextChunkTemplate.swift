@@ -26,25 +26,8 @@ struct TextChunkTemplate {
         var b = ByteBuffer()
         b.reserveCapacity(prefix.count + suffix.count + text.utf8.count + 8)
         b.writeBytes(prefix)
-        Self.escape(text, into: &b)
+        JSONWriter.escape(text, into: &b)
         b.writeBytes(suffix)
         return b
-    }
-
-    /// `text` as the body of a JSON string (RFC 8259: quote, backslash and control characters
-    /// escaped; everything else, '/' and non-ASCII included, as UTF-8).
-    static func escape(_ text: String, into b: inout ByteBuffer) {
-        let hex = Array("0123456789abcdef".utf8)
-        for c in text.utf8 {
-            switch c {
-            case UInt8(ascii: "\""): b.writeStaticString("\\\"")
-            case UInt8(ascii: "\\"): b.writeStaticString("\\\\")
-            case 0x0A: b.writeStaticString("\\n")
-            case 0x0D: b.writeStaticString("\\r")
-            case 0x09: b.writeStaticString("\\t")
-            case 0..<0x20: b.writeBytes([UInt8(ascii: "\\"), UInt8(ascii: "u"), 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]])
-            default: b.writeInteger(c)
-            }
-        }
     }
 }

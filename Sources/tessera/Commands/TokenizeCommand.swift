@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Tessera
 import TesseraModels
+import TesseraServe
 
 /// `tessera tokenize`: a model file's tokenizer on text (or ids), without loading its weights.
 struct TokenizeCommand: ParsableCommand {
@@ -98,8 +99,9 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     private func printJSON(_ obj: Any) throws {
-        let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
-        FileHandle.standardOutput.write(data)
+        // JSONWriter, not JSONSerialization: the latter took ~3 µs per id (1.6 s for 540 000)
+        guard let bytes = JSONWriter.encode(obj, sortedKeys: true) else { throw ValidationError("the output could not be written as JSON") }
+        FileHandle.standardOutput.write(Data(bytes))
         FileHandle.standardOutput.write(Data("\n".utf8))
     }
 }

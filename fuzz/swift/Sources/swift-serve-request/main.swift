@@ -2,7 +2,8 @@
 // object, its typed fields, the completion call (chat messages through each chat template and
 // the tokenizer, text or token-id prompts, sampling ranges, stops, the cap by the context), and
 // the /tokenize and /detokenize bodies. A bad body must be an APIError (a 4xx naming the field),
-// never a trap; an accepted call must fit the context and hold only in-vocabulary ids.
+// never a trap; an accepted call must fit the context and hold only in-vocabulary ids; a
+// /tokenize or /detokenize response, as JSONWriter writes it, must read back (Foundation) as built.
 //
 // Input: one byte choosing the endpoint (low 2 bits: chat, completions, tokenize, detokenize)
 // and the chat template (the next bits), then the request body.
@@ -81,10 +82,13 @@ runFuzzer(makeSeeds: { dir in
             fuzzSink(TextChunkTemplate(shaper).event("a\"\\\n\u{1}é"))
         case 2:
             let o = try ServeServer.tokenized(fields, served: model, modelID: model.id)
-            fuzzSink(JSON.encode(o))
+            let back = readBack(JSON.encode(o))
+            fuzzCheck(back?["tokens"] as? [Int] == o["tokens"] as? [Int], "the /tokenize response does not read back")
         default:
             let o = try ServeServer.detokenized(fields, served: model)
-            fuzzSink(JSON.encode(o))
+            let back = readBack(JSON.encode(o))
+            fuzzCheck(back?["content"] as? String == o["content"] as? String,
+                      "the /detokenize response does not read back: \((o["content"] as? String).debugDescription)")
         }
     } catch let error as APIError {
         fuzzCheck((400..<500).contains(error.status.code), "a request answered \(error.status)")
@@ -92,4 +96,9 @@ runFuzzer(makeSeeds: { dir in
     } catch {
         fuzzCheck(false, "a request threw \(error), not an APIError")
     }
+}
+
+/// A response as Foundation parses it: JSONWriter's text must say what was written.
+func readBack(_ text: [UInt8]) -> [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: Data(text))) as? [String: Any]
 }
