@@ -7,9 +7,8 @@ import NIOCore
 ///
 /// Why not `JSONSerialization.data(withJSONObject:)`: it bridges every element to an
 /// `NSNumber`/`NSString` first, ≈ 3 µs per integer on this project's machines, so a 900 KiB
-/// `/tokenize` response (540 000 ids) took it 1.6 s; and on Linux it writes a `Double` with 8
-/// significant digits (123456789012.5 → `1.2345679e+11`) and refuses 1e300 as "inf". Here an
-/// `[Int]` is written digit by digit, a `Double` as its shortest round-trip decimal.
+/// `/tokenize` response (540 000 ids) took it 1.6 s. Here an `[Int]` is written digit by digit
+/// and a `Double` as its shortest round-trip decimal (as `JSONSerialization` also writes it).
 public enum JSONWriter {
     /// The JSON text of `value`, keys in dictionary order or sorted (by Unicode code points; for
     /// ASCII keys the order `JSONSerialization`'s `.sortedKeys` gives); nil when `value` holds
