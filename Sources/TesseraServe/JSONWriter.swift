@@ -77,24 +77,27 @@ public enum JSONWriter {
         }
     }
 
-    static func array(_ a: [Any], into b: inout ByteBuffer, sortedKeys: Bool) -> Bool {
+    /// `[e0,e1,...]`, each element written by `element` (false: stop, and false).
+    @inline(__always)
+    static func list<C: Collection>(_ c: C, into b: inout ByteBuffer,
+                                    _ element: (C.Element, inout ByteBuffer) -> Bool) -> Bool {
         b.writeInteger(UInt8(ascii: "["))
-        for (i, e) in a.enumerated() {
-            if i > 0 { b.writeInteger(UInt8(ascii: ",")) }
-            guard write(e, into: &b, sortedKeys: sortedKeys) else { return false }
+        var first = true
+        for e in c {
+            if !first { b.writeInteger(UInt8(ascii: ",")) }
+            first = false
+            guard element(e, &b) else { return false }
         }
         b.writeInteger(UInt8(ascii: "]"))
         return true
     }
 
+    static func array(_ a: [Any], into b: inout ByteBuffer, sortedKeys: Bool) -> Bool {
+        list(a, into: &b) { e, b in write(e, into: &b, sortedKeys: sortedKeys) }
+    }
+
     static func strings(_ a: [String], into b: inout ByteBuffer) -> Bool {
-        b.writeInteger(UInt8(ascii: "["))
-        for (i, e) in a.enumerated() {
-            if i > 0 { b.writeInteger(UInt8(ascii: ",")) }
-            string(e, into: &b)
-        }
-        b.writeInteger(UInt8(ascii: "]"))
-        return true
+        list(a, into: &b) { e, b in string(e, into: &b); return true }
     }
 
     static func string(_ s: String, into b: inout ByteBuffer) {
@@ -139,13 +142,7 @@ public enum JSONWriter {
 
     static func integers(_ a: [Int], into b: inout ByteBuffer) -> Bool {
         b.reserveCapacity(minimumWritableBytes: a.count * 7 + 2)
-        b.writeInteger(UInt8(ascii: "["))
-        for (i, v) in a.enumerated() {
-            if i > 0 { b.writeInteger(UInt8(ascii: ",")) }
-            integer(v, into: &b)
-        }
-        b.writeInteger(UInt8(ascii: "]"))
-        return true
+        return list(a, into: &b) { v, b in integer(v, into: &b); return true }
     }
 
     /// A finite double as Swift's shortest round-trip decimal (`1.0`, `0.1`, `1e-05`: all JSON

@@ -1,17 +1,12 @@
 import Foundation
 @testable import TesseraModels
+import TesseraTestSupport
 
-/// Deterministic test RNG (splitmix64).
+/// Deterministic test RNG (TesseraTestSupport's splitmix64) with the draws these tests use.
 struct TestRNG {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var mix: SplitMix64
+    init(_ seed: UInt64) { mix = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { mix.next() }
     /// Uniform in [-1, 1).
     mutating func uniform() -> Float { Float(Double(next() >> 11) * 0x1p-52 - 1) }
     mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }

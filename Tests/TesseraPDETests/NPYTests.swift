@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import Tessera
 
 @Suite("NPY read/write and fuzzing")
@@ -116,16 +117,10 @@ struct NPYTests {
     }
 }
 
-/// Deterministic test RNG.
+/// Deterministic test RNG (TesseraTestSupport's splitmix64) with a uniform draw.
 struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var mix: SplitMix64
+    init(seed: UInt64) { mix = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { mix.next() }
     mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
 }

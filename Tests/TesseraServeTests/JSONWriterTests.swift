@@ -1,23 +1,14 @@
 import Foundation
 import Testing
 import TesseraServe
+import TesseraTestSupport
 
 /// `JSONWriter` against Foundation's `JSONSerialization`: its text parses back (by
 /// `JSONSerialization`) to the value written, and, where both can say a value exactly (no
 /// doubles), it is byte for byte what `JSONSerialization` writes with sorted keys.
 @Suite("JSONWriter")
 struct JSONWriterTests {
-    struct Rng {
-        var s: UInt64
-        mutating func next() -> UInt64 {
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
+    typealias Rng = SplitMix64
 
     static let alphabet: [String] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{0}", "\u{1f}", "\u{7f}",
                                      "é", "中", "😀", "\u{2028}", "{", "]", ":", ","]
@@ -81,7 +72,7 @@ struct JSONWriterTests {
     }
 
     @Test func randomValuesParseBackToThemselves() throws {
-        var r = Rng(s: 7)
+        var r = Rng(seed: 7)
         for i in 0..<600 {
             let v: Any = ["root": Self.value(&r, depth: 0, doubles: true), "n": i]
             let text = try #require(JSONWriter.encode(v), "value \(i)")
@@ -91,7 +82,7 @@ struct JSONWriterTests {
     }
 
     @Test func doublesReadBackBitForBit() throws {
-        var r = Rng(s: 3)
+        var r = Rng(seed: 3)
         var ds: [Double] = [0, -0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 0.1, 1e-5, 123456789012.5]
         while ds.count < 20000 {
             let d = Double(bitPattern: r.next())
@@ -103,7 +94,7 @@ struct JSONWriterTests {
     }
 
     @Test func withoutDoublesTheBytesAreJSONSerializations() throws {
-        var r = Rng(s: 11)
+        var r = Rng(seed: 11)
         for i in 0..<600 {
             let v: Any = ["root": Self.value(&r, depth: 0, doubles: false), "n": i]
             let ours = try #require(JSONWriter.encode(v, sortedKeys: true))

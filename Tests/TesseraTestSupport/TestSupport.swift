@@ -129,3 +129,18 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
     return ProcessOutput(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                          stderr: String(decoding: errData, as: UTF8.self))
 }
+
+/// Deterministic test RNG (splitmix64): for a seed, the same sequence in every test target.
+public struct SplitMix64 {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in 0..<n (n > 0; modulo bias is immaterial for tests).
+    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+}
