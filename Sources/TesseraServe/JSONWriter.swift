@@ -69,13 +69,19 @@ public enum JSONWriter {
                 case 0x0D: b.writeStaticString("\\r")
                 case 0x09: b.writeStaticString("\\t")
                 default:
-                    let hex = Array("0123456789abcdef".utf8)
-                    b.writeBytes([UInt8(ascii: "\\"), UInt8(ascii: "u"), 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]])
+                    b.writeStaticString("\\u00")
+                    b.writeInteger(hexDigits[Int(c >> 4)])
+                    b.writeInteger(hexDigits[Int(c & 15)])
                 }
             }
             if start < u.count { b.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(u)[start...])) }
         }
     }
+
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// The class `JSONSerialization` parses `true` and `false` to (a subclass of `NSNumber`).
+    static let booleanClass = type(of: NSNumber(value: true))
 
     /// `[e0,e1,...]`, each element written by `element` (false: stop, and false).
     @inline(__always)
@@ -154,7 +160,7 @@ public enum JSONWriter {
     }
 
     static func number(_ n: NSNumber, into b: inout ByteBuffer) -> Bool {
-        if type(of: n) == type(of: NSNumber(value: true)) {
+        if type(of: n) == booleanClass {
             b.writeStaticString(n.boolValue ? "true" : "false")
             return true
         }
