@@ -10,6 +10,9 @@
  * operation. So the extras are measured on 16 chains; the 8-chain loop is printed beside it
  * (8 chains taking about as long as 16: one pipe; about half: two).
  * On Zen 4 vmulps / vfmadd231ps share vpdpbusd's pipes, vcvtdq2ps / vpsubd / vaddps do not.
+ * The load rows time 512-bit and broadcast loads (L1-resident) beside the 16 chains: on the Ice
+ * Lake server core about one such load issues per cycle next to two vpdpbusd, so a tile issuing
+ * one load per vpdpbusd runs at about half the peak (docs/quant.md, round 16).
  *     vnni_ports           (make bench-vnni-ports; x86-64 with AVX-512 VNNI only)
  */
 #include <stdint.h>
@@ -75,6 +78,27 @@ VARIANT(v_step, DP16 "vpsubd %%zmm21, %%zmm22, %%zmm10\n vcvtdq2ps %%zmm22, %%zm
                      "vpsubd %%zmm22, %%zmm21, %%zmm10\n vcvtdq2ps %%zmm21, %%zmm11\n"
                      "vmulps %%zmm22, %%zmm21, %%zmm12\n vfmadd231ps %%zmm22, %%zmm21, %%zmm13\n")
 
+/* Loads beside vpdpbusd: 512-bit loads (a weight vector) and 4-byte broadcast loads (an activation
+ * word), per 16 vpdpbusd; the quantized GEMM's tiles issue one of either per vpdpbusd or fewer. */
+static int8_t lbuf[2048] __attribute__((aligned(64)));
+#define LOADV(fn, body)                                                                                       \
+    __attribute__((target("avx512f,avx512bw,avx512vnni"))) static double fn(void) {                           \
+        double best = 1e30;                                                                                   \
+        for (int r = 0; r < 7; r++) {                                                                         \
+            const uint64_t t0 = __rdtsc();                                                                    \
+            for (long i = 0; i < ITERS; i++) __asm__ volatile(body ::"r"(lbuf) : CLOBBERS);                   \
+            const double t = (double)(__rdtsc() - t0) / ITERS;                                                \
+            best = t < best ? t : best;                                                                       \
+        }                                                                                                     \
+        return best;                                                                                          \
+    }
+#define LD4(op, o) op " " #o "(%0), %%zmm10\n " op " " #o "+64(%0), %%zmm11\n " op " " #o "+128(%0), %%zmm12\n " op " " #o "+192(%0), %%zmm13\n"
+LOADV(v_ld4, DP16 LD4("vmovdqa64", 0))
+LOADV(v_ld8, DP16 LD4("vmovdqa64", 0) LD4("vmovdqa64", 256))
+LOADV(v_ld16, DP16 LD4("vmovdqa64", 0) LD4("vmovdqa64", 256) LD4("vmovdqa64", 512) LD4("vmovdqa64", 768))
+LOADV(v_bc8, DP16 LD4("vpbroadcastd", 0) LD4("vpbroadcastd", 256))
+LOADV(v_bc16, DP16 LD4("vpbroadcastd", 0) LD4("vpbroadcastd", 256) LD4("vpbroadcastd", 512) LD4("vpbroadcastd", 768))
+
 __attribute__((target("avx512f"))) static void init(void) {
     __asm__ volatile("vpxord %%zmm30, %%zmm30, %%zmm30\n vpternlogd $0xff, %%zmm31, %%zmm31, %%zmm31\n"
                      "vpxord %%zmm21, %%zmm21, %%zmm21\n vpxord %%zmm22, %%zmm22, %%zmm22\n"
@@ -94,7 +118,9 @@ int main(void) {
         {"+ 4 vcvtdq2ps", v_cvt},      {"+ 4 vaddps", v_add},       {"+ 4 vpsubd", v_sub},
         {"+ 4 vpandd", v_and},         {"+ 4 vpshufb", v_shuf},     {"+ 4 vscalefps", v_scalef},
         {"+ 4 vpmulld", v_mulld},      {"+ 4 vpdpwssd", v_dpw},     {"+ 4 vpmullw", v_mullw},
-        {"+ 4 vpslld", v_sll},         {"+ two rows' float step (sub, cvt, mul, fma)", v_step}};
+        {"+ 4 vpslld", v_sll},         {"+ two rows' float step (sub, cvt, mul, fma)", v_step},
+        {"+ 4 512-bit loads", v_ld4},  {"+ 8 512-bit loads", v_ld8}, {"+ 16 512-bit loads", v_ld16},
+        {"+ 8 vpbroadcastd loads", v_bc8}, {"+ 16 vpbroadcastd loads", v_bc16}};
     const double base = v_dp(), eight = v_dp8();
     printf("8 vpdpbusd chains: %.2f TSC ticks per iteration, %.2f of the 16-chain loop's time\n", eight, eight / base);
     printf("%-44s %s\n", "loop", "TSC ticks per iteration (ratio to 16 vpdpbusd)");

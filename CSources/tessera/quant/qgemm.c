@@ -130,7 +130,7 @@ static void qgemm_overlay(void *dst, const void *src) {
     const tsr_qgemm_kernels *o = src;
     TSR_KERNEL_INHERIT(d, o, act);
     TSR_KERNEL_INHERIT(d, o, qpanel_m1x2);
-    if (o->qpanel) { d->qpanel = o->qpanel; d->int_name = o->int_name; d->int_isa = o->head.isa; }
+    if (o->qpanel) { d->qpanel = o->qpanel; d->qpanel_x2 = o->qpanel_x2; d->int_name = o->int_name; d->int_isa = o->head.isa; }
     if (o->fpanel) { d->fpanel = o->fpanel; d->float_name = o->float_name; d->float_isa = o->head.isa; }
 }
 
@@ -254,6 +254,15 @@ static void panel_rows(void *vctx, int64_t p0, int64_t p1, int32_t worker) {
             c->K->qpanel_m1x2(&p->d, p->packed + (size_t)pi * p->panel_bytes,
                               p->packed + (size_t)(pi + 1) * p->panel_bytes, c->act, c->meta,
                               c->y + row0, c->y + row0 + TSR_QP, TSR_QP, nvb);
+        }
+    }
+    if (c->K->qpanel_x2 && !p->is_float && c->m > 8) {
+        for (; pi + 1 < p1; pi += 2) {
+            const int64_t row0 = pi * TSR_QP;
+            const int32_t nvb = (int32_t)(p->n - row0 - TSR_QP < TSR_QP ? p->n - row0 - TSR_QP : TSR_QP);
+            c->K->qpanel_x2(&p->d, p->packed + (size_t)pi * p->panel_bytes, p->packed + (size_t)(pi + 1) * p->panel_bytes,
+                            c->m, c->act, tsr_qact_stride(p->k), c->meta, c->y + row0, c->ldy,
+                            c->bias ? c->bias + row0 : NULL, nvb);
         }
     }
     for (; pi < p1; pi++) {

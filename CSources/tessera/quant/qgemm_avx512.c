@@ -256,7 +256,9 @@ INLINE void qslab_unpack(const tsr_qkernel_desc *d, const uint8_t *panel, int g0
         const uint8_t *rec = panel + (size_t)gi * d->rec_bytes;
         uint8_t *ug = u + (size_t)(gi - g0) * 16 * (size_t)g;
         TSR_QPREFETCH_RECORD(rec, d->rec_bytes);
-        for (int j = 0; j < g / 8; j++) {
+        for (int j = 0; BITS == 8 && j < g / 4; j++)  /* 8-bit records: the same order, aligned */
+            _mm512_store_si512((void *)(ug + 64 * j), _mm512_loadu_si512((const void *)(rec + 64 * j)));
+        for (int j = 0; BITS != 8 && j < g / 8; j++) {
             const __m512i w = _mm512_loadu_si512((const void *)(rec + 64 * j));
             __m512i lo = _mm512_and_si512(w, m4);
             __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
@@ -410,6 +412,138 @@ AVX512 static void qpanel_slabs(const tsr_qkernel_desc *d, const uint8_t *panel,
     qpanel_slabs_in(d, panel, mt, act, as, meta, y, ldy, bias, nvalid, u, sc, QSLAB_SMALL_BYTES, QSLAB_SMALL_GROUPS);
 }
 
+/*
+ * Two panels at once (tsr_qkernel_x2_fn) from slabs: 4-bit layouts and Q8_0 at M ≥ 17, K-quants
+ * at M ≥ 9. On the Intel Ice Lake server core about one 512-bit or broadcast load issues per
+ * cycle beside two vpdpbusd (`make bench-vnni-ports`, the load rows), so qslab_tile's 8 rows ×
+ * 1 panel — a broadcast per vpdpbusd and a weight load per 8 — is bound by its loads at ≈ 0.44
+ * of the int8 peak before the float step. Six rows × two panels share each broadcast between
+ * the panels: 8 loads per 12 vpdpbusd. 12 integer + 12 float accumulators, two weights and a
+ * broadcast fill 27 of the 32 registers; two-level plans also keep super-block sums, so they
+ * take 4 rows (6 loads per 8). Per panel every row runs qslab_tile's operations in the same
+ * order (exact group sums, the fold and float steps in group order, y between slabs), so the
+ * bits are the one-panel kernel's.
+ */
+INLINE void qslab_tile_x2(const tsr_qkernel_desc *d, const uint8_t *ua, const uint8_t *ub, const qslab_scales *sa,
+                          const qslab_scales *sb, int g0, int g1, const int MT, const int G, const int EPI,
+                          const int TWO, const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y, int64_t ldy, int first,
+                          int last, const float *bias, int32_t nvb) {
+    const int g = G ? G : d->group, ng = d->ngroups, gps = 256 / g;
+    const int epi = EPI >= 0 ? EPI : tsr_qepi_flags(d);
+    const __mmask16 kb = (__mmask16)((1u << nvb) - 1u);
+    __m512 acca[6], accb[6];
+    __m512i sba[6], sbb[6];  /* two-level: the super-block sums */
+    TSR_UNROLL for (int m = 0; m < MT; m++) sba[m] = sbb[m] = _mm512_setzero_si512();
+    TSR_UNROLL for (int m = 0; m < MT; m++) {
+        acca[m] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + m * ldy);
+        accb[m] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(kb, y + m * ldy + TSR_QP);
+    }
+    for (int gi = g0; gi < g1; gi++) {
+        const int8_t *ag = act + (int64_t)gi * g;
+        const size_t off = (size_t)(gi - g0) * 16 * (size_t)g;
+        __m512i isa[6], isb[6];
+        TSR_UNROLL for (int m = 0; m < MT; m++) isa[m] = isb[m] = _mm512_setzero_si512();
+        for (int j = 0; j < g / 4; j++) {
+            const __m512i wa = _mm512_load_si512((const void *)(ua + off + 64 * j));
+            const __m512i wb = _mm512_load_si512((const void *)(ub + off + 64 * j));
+            TSR_UNROLL for (int m = 0; m < MT; m++) {
+                const __m512i a = bcast4(ag + m * as + 4 * j);
+                isa[m] = _mm512_dpbusd_epi32(isa[m], wa, a);
+                isb[m] = _mm512_dpbusd_epi32(isb[m], wb, a);
+            }
+        }
+        if (TWO) {  /* as qslab_tile: the super-block fold (slabs start at super-block boundaries) */
+            const qslab_scales *ca = sa + (gi - g0), *cb = sb + (gi - g0);
+            const int j = gi % gps;
+            if (TWO == 2) {
+                TSR_UNROLL for (int m = 0; m < MT; m++) {
+                    sba[m] = j == 0 ? isa[m] : _mm512_add_epi32(sba[m], isa[m]);
+                    sbb[m] = j == 0 ? isb[m] : _mm512_add_epi32(sbb[m], isb[m]);
+                }
+            } else {
+                tsr_qfold512(ca->zv, MT, j == 0, isa, meta + gi, ng, sba);
+                tsr_qfold512(cb->zv, MT, j == 0, isb, meta + gi, ng, sbb);
+            }
+            if (j == gps - 1) {
+                tsr_qsuper512(ca[-j].s, ca[-j].mn, &ca[-j].mp, QSLAB_MPS, gps / 2, MT, epi & 2, sba, meta + gi - j, ng, acca);
+                tsr_qsuper512(cb[-j].s, cb[-j].mn, &cb[-j].mp, QSLAB_MPS, gps / 2, MT, epi & 2, sbb, meta + gi - j, ng, accb);
+            }
+        } else {
+            const qslab_scales *ca = sa + (gi - g0), *cb = sb + (gi - g0);
+            tsr_qepilogue512_rows_f(ca->s, ca->mn, ca->zv, MT, epi & 1, epi & 2, isa, meta + gi, ng, acca);
+            tsr_qepilogue512_rows_f(cb->s, cb->mn, cb->zv, MT, epi & 1, epi & 2, isb, meta + gi, ng, accb);
+        }
+    }
+    const int bz = last && bias != NULL;
+    const __m512 ba = bz ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+    const __m512 bb = bz ? _mm512_maskz_loadu_ps(kb, bias + TSR_QP) : _mm512_setzero_ps();
+    TSR_UNROLL for (int m = 0; m < MT; m++) {
+        _mm512_storeu_ps(y + m * ldy, bz ? _mm512_add_ps(acca[m], ba) : acca[m]);
+        _mm512_mask_storeu_ps(y + m * ldy + TSR_QP, kb, bz ? _mm512_add_ps(accb[m], bb) : accb[m]);
+    }
+}
+
+/* Rows [0, mt) of a pair of unpacked slabs, 6 at a time, specialised as qslab_tile8 is. */
+INLINE void qslab_rows_x2(const tsr_qkernel_desc *d, const uint8_t *ua, const uint8_t *ub, const qslab_scales *sa,
+                          const qslab_scales *sb, int g0, int g1, int64_t mt, const int8_t *act, int64_t as,
+                          const tsr_qact_meta *meta, float *y, int64_t ldy, int first, int last, const float *bias,
+                          int32_t nvb, const int G, const int EPI, const int TWO) {
+    const int rt = TWO ? 4 : 6;  /* two-level tiles also hold 2·4 super-block sums */
+    for (int64_t m0 = 0; m0 < mt; m0 += rt) {
+        const int t = (int)(mt - m0 < rt ? mt - m0 : rt);
+        const int8_t *a = act + m0 * as;
+        const tsr_qact_meta *mm = meta + m0 * d->ngroups;
+        float *yy = y + m0 * ldy;
+#define QX2(T) qslab_tile_x2(d, ua, ub, sa, sb, g0, g1, T, G, EPI, TWO, a, as, mm, yy, ldy, first, last, bias, nvb)
+        switch (t) {
+        case 6: if (!TWO) QX2(6); break;
+        case 5: if (!TWO) QX2(5); break;
+        case 4: QX2(4); break;
+        case 3: QX2(3); break;
+        case 2: QX2(2); break;
+        default: QX2(1); break;
+        }
+#undef QX2
+    }
+}
+
+AVX512 static void qkernel_x2_avx512vnni(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t *pb, int64_t mt,
+                                         const int8_t *act, int64_t as, const tsr_qact_meta *meta, float *y,
+                                         int64_t ldy, const float *bias, int32_t nvb) {
+    qslab_buffer *b = tsr_qthread_buffer(TSR_QTLS_SLAB, sizeof(qslab_buffer));
+    const int q8 = d->bits == 8 && !d->two_level && !d->hbits && !d->lut && !d->sc_in_codes;
+    if (!b || mt < (d->two_level ? 9 : 17) || (d->bits != 4 && !q8) || 16 * d->group > QSLAB_SMALL_BYTES) {
+        tsr_qkernel_avx512vnni(d, pa, mt, act, as, meta, y, ldy, bias, TSR_QP);
+        tsr_qkernel_avx512vnni(d, pb, mt, act, as, meta, y + TSR_QP, ldy, bias ? bias + TSR_QP : NULL, nvb);
+        return;
+    }
+    /* The thread's slab buffer in two halves, one per panel (the slab size changes no bit). */
+    const int ng = d->ngroups, per = 16 * d->group, half = QSLAB_BYTES / 2;
+    int gs = half / per;
+    gs = gs < 1 ? 1 : gs > QSLAB_GROUPS / 2 ? QSLAB_GROUPS / 2 : gs;
+    if (d->two_level) gs -= gs % d->gps;  /* whole super-blocks (a half holds at least 8) */
+    uint8_t *ua = b->u, *ub = b->u + half;
+    qslab_scales *sa = b->sc, *sb = b->sc + QSLAB_GROUPS / 2;
+    const int epi = tsr_qepi_flags(d);
+    for (int g0 = 0; g0 < ng; g0 += gs) {
+        const int g1 = g0 + gs < ng ? g0 + gs : ng, first = g0 == 0, last = g1 == ng;
+        const int bits = q8 ? 8 : d->lut ? 6 : d->hbits ? 5 : 4;
+        if (bits == 8) { qslab_unpack(d, pa, g0, g1, 8, ua, sa); qslab_unpack(d, pb, g0, g1, 8, ub, sb); }
+        else if (bits == 6) { qslab_unpack(d, pa, g0, g1, 6, ua, sa); qslab_unpack(d, pb, g0, g1, 6, ub, sb); }
+        else if (bits == 5) { qslab_unpack(d, pa, g0, g1, 5, ua, sa); qslab_unpack(d, pb, g0, g1, 5, ub, sb); }
+        else { qslab_unpack(d, pa, g0, g1, 4, ua, sa); qslab_unpack(d, pb, g0, g1, 4, ub, sb); }
+#define QROWS(G, E, T) qslab_rows_x2(d, ua, ub, sa, sb, g0, g1, mt, act, as, meta, y, ldy, first, last, bias, nvb, G, E, T)
+        if (d->two_level && d->group == 32 && epi == 2) QROWS(32, 2, 1);       /* Q4_K, Q5_K */
+        else if (d->two_level && d->group == 16 && epi == 0) QROWS(16, 0, 1);  /* Q6_K, Q3_K */
+        else if (d->sc_in_codes && d->group == 16 && epi == 2) QROWS(16, 2, 2); /* Q2_K */
+        else if (d->two_level) QROWS(0, -1, 1 + d->sc_in_codes);
+        else if (d->group == 32 && epi == 0) QROWS(32, 0, 0);
+        else if (d->group == 32 && epi == 2) QROWS(32, 2, 0);
+        else QROWS(0, -1, 0);
+#undef QROWS
+    }
+}
+
 #define QTILE_CASES(BITS)                                                                                   \
     switch (t) {                                                                                            \
     case 8: qtile(d, panel, 8, BITS, a, as, mm, yy, ldy, bias, nvalid); break;                            \
@@ -504,5 +638,6 @@ const tsr_qgemm_kernels tsr_qgemm_kernels_avx512vnni = {
     .act = qact_avx512,
     .qpanel = tsr_qkernel_avx512vnni,
     .qpanel_m1x2 = qpanel_m1x2_avx512vnni,
+    .qpanel_x2 = qkernel_x2_avx512vnni,
 };
 #endif

@@ -221,6 +221,13 @@ typedef void (*tsr_qkernel_m1x2_fn)(const tsr_qkernel_desc *d, const uint8_t *pa
                                     const int8_t *act, const tsr_qact_meta *meta, float *ya, float *yb,
                                     int32_t nva, int32_t nvb);
 
+/* mt > 8 activation rows against panels pa and pb (next to each other in the output): pa's 16
+ * outputs go to y (+ bias), pb's nvb to y + 16 (+ bias + 16). The same bits as two
+ * tsr_qkernel_fn calls; a kernel may share each activation broadcast between the panels. */
+typedef void (*tsr_qkernel_x2_fn)(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t *pb, int64_t mt,
+                                  const int8_t *act, int64_t act_stride, const tsr_qact_meta *meta, float *y,
+                                  int64_t ldy, const float *bias, int32_t nvb);
+
 /*
  * The qgemm microkernel table (docs/KERNELS.md). The driver (qgemm.c) quantizes the
  * activation rows with `act`, then runs the panel kernels over the 16-row weight panels
@@ -237,6 +244,7 @@ typedef struct tsr_qgemm_kernels {
     tsr_qact_fn act;              /* one activation row to int8 + group meta; goes with qpanel's ISA */
     tsr_qkernel_fn qpanel;        /* integer panel × mt activation rows */
     tsr_qkernel_m1x2_fn qpanel_m1x2; /* optional (NULL in the reference): M = 1 over two panels */
+    tsr_qkernel_x2_fn qpanel_x2;  /* optional, goes with qpanel (a table setting qpanel sets or clears it): M > 8 over two panels */
     tsr_fkernel_fn fpanel;        /* float (F32/F16/BF16) panel × mt rows */
 } tsr_qgemm_kernels;
 
