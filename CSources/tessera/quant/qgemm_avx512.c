@@ -530,7 +530,7 @@ INLINE void qtile_x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
         TSR_QPREFETCH_RECORD(rb, d->rec_bytes);
         __m512i isa[4], isb[4];
         TSR_UNROLL for (int m = 0; m < MT; m++) isa[m] = isb[m] = _mm512_setzero_si512();
-        for (int j = 0; j < g / 8; j++) {
+        TSR_NO_UNROLL for (int j = 0; j < g / 8; j++) {
             const __m512i wa = _mm512_loadu_si512((const void *)(ra + 64 * j));
             const __m512i wb = _mm512_loadu_si512((const void *)(rb + 64 * j));
             __m512i la = _mm512_and_si512(wa, m4), ha = _mm512_and_si512(_mm512_srli_epi16(wa, 4), m4);
