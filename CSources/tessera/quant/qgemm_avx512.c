@@ -57,6 +57,24 @@ INLINE __m512i bcast4(const int8_t *p) {
     return _mm512_set1_epi32(v);
 }
 
+/* Nibble chunk j of record `rec` as bytes: lo pairs with activations 8j..8j+3, hi with 8j+4..8j+7.
+ * BITS 4: the nibbles; 5: with the high plane (u = nibble | h << 4); 6: indexing the plan's codes. */
+INLINE void qunpack_chunk(const tsr_qkernel_desc *d, const uint8_t *rec, int j, const int BITS, __m512i m4, __m512i lut,
+                          __m512i *lo, __m512i *hi) {
+    const __m512i w = _mm512_loadu_si512((const void *)(rec + 64 * j));
+    __m512i l = _mm512_and_si512(w, m4), h = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+    if (BITS == 5) {
+        l = _mm512_or_si512(l, tsr_qhplane512(d, rec, j, 0));
+        h = _mm512_or_si512(h, tsr_qhplane512(d, rec, j, 1));
+    }
+    if (BITS == 6) {
+        l = _mm512_shuffle_epi8(lut, l);
+        h = _mm512_shuffle_epi8(lut, h);
+    }
+    *lo = l;
+    *hi = h;
+}
+
 /* One tile of MT activation rows against one panel. BITS and MT are constants; G and EPI as in
  * qslab_tile (0 / -1: read from the plan); TWO: a two-level plan (the super-block fold). */
 INLINE void qtile_g(const tsr_qkernel_desc *d, const uint8_t *panel, const int MT, const int BITS, const int G,
@@ -78,17 +96,8 @@ INLINE void qtile_g(const tsr_qkernel_desc *d, const uint8_t *panel, const int M
         TSR_UNROLL for (int m = 0; m < MT; m++) is[m] = _mm512_setzero_si512();
         if (BITS == 4 || BITS == 5 || BITS == 6) {
             for (int j = 0; j < g / 8; j++) {
-                const __m512i w = _mm512_loadu_si512((const void *)(rec + 64 * j));
-                __m512i lo = _mm512_and_si512(w, m4);
-                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
-                if (BITS == 5) {  /* nibbles + high plane (d->hbits bits): u = nibble | h << 4 */
-                    lo = _mm512_or_si512(lo, tsr_qhplane512(d, rec, j, 0));
-                    hi = _mm512_or_si512(hi, tsr_qhplane512(d, rec, j, 1));
-                }
-                if (BITS == 6) {  /* nibbles index the plan's 16 codes */
-                    lo = _mm512_shuffle_epi8(lut, lo);
-                    hi = _mm512_shuffle_epi8(lut, hi);
-                }
+                __m512i lo, hi;
+                qunpack_chunk(d, rec, j, BITS, m4, lut, &lo, &hi);
                 if (MT == 1) {  /* two chains: integer sums are exact, order does not matter */
                     is[0] = _mm512_dpbusd_epi32(is[0], lo, bcast4(ag + 8 * j));
                     is2 = _mm512_dpbusd_epi32(is2, hi, bcast4(ag + 8 * j + 4));
@@ -161,22 +170,9 @@ INLINE void qtile1x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
         if (BITS == 4 || BITS == 5 || BITS == 6) {
             for (int j = 0; j < g / 8; j++) {
                 const __m512i x0 = bcast4(ag + 8 * j), x1 = bcast4(ag + 8 * j + 4);
-                const __m512i wa = _mm512_loadu_si512((const void *)(ra + 64 * j));
-                const __m512i wb = _mm512_loadu_si512((const void *)(rb + 64 * j));
-                __m512i la = _mm512_and_si512(wa, m4), ha = _mm512_and_si512(_mm512_srli_epi16(wa, 4), m4);
-                __m512i lb = _mm512_and_si512(wb, m4), hb = _mm512_and_si512(_mm512_srli_epi16(wb, 4), m4);
-                if (BITS == 5) {
-                    la = _mm512_or_si512(la, tsr_qhplane512(d, ra, j, 0));
-                    ha = _mm512_or_si512(ha, tsr_qhplane512(d, ra, j, 1));
-                    lb = _mm512_or_si512(lb, tsr_qhplane512(d, rb, j, 0));
-                    hb = _mm512_or_si512(hb, tsr_qhplane512(d, rb, j, 1));
-                }
-                if (BITS == 6) {
-                    la = _mm512_shuffle_epi8(lut, la);
-                    ha = _mm512_shuffle_epi8(lut, ha);
-                    lb = _mm512_shuffle_epi8(lut, lb);
-                    hb = _mm512_shuffle_epi8(lut, hb);
-                }
+                __m512i la, ha, lb, hb;
+                qunpack_chunk(d, ra, j, BITS, m4, lut, &la, &ha);
+                qunpack_chunk(d, rb, j, BITS, m4, lut, &lb, &hb);
                 a0 = _mm512_dpbusd_epi32(a0, la, x0);
                 a1 = _mm512_dpbusd_epi32(a1, ha, x1);
                 b0 = _mm512_dpbusd_epi32(b0, lb, x0);
@@ -259,17 +255,8 @@ INLINE void qslab_unpack(const tsr_qkernel_desc *d, const uint8_t *panel, int g0
         for (int j = 0; BITS == 8 && j < g / 4; j++)  /* 8-bit records: the same order, aligned */
             _mm512_store_si512((void *)(ug + 64 * j), _mm512_loadu_si512((const void *)(rec + 64 * j)));
         for (int j = 0; BITS != 8 && j < g / 8; j++) {
-            const __m512i w = _mm512_loadu_si512((const void *)(rec + 64 * j));
-            __m512i lo = _mm512_and_si512(w, m4);
-            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
-            if (BITS == 5) {
-                lo = _mm512_or_si512(lo, tsr_qhplane512(d, rec, j, 0));
-                hi = _mm512_or_si512(hi, tsr_qhplane512(d, rec, j, 1));
-            }
-            if (BITS == 6) {
-                lo = _mm512_shuffle_epi8(lut, lo);
-                hi = _mm512_shuffle_epi8(lut, hi);
-            }
+            __m512i lo, hi;
+            qunpack_chunk(d, rec, j, BITS == 8 ? 4 : BITS, m4, lut, &lo, &hi);
             if (d->sc_in_codes) {  /* sc·u: both bytes of a 16-bit word stay < 256, so vpmullw is exact */
                 const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(rec + d->wbytes)));
                 const __m512i scw = _mm512_or_si512(v, _mm512_slli_epi32(v, 16));
@@ -531,22 +518,9 @@ INLINE void qtile_x2(const tsr_qkernel_desc *d, const uint8_t *pa, const uint8_t
         __m512i isa[4], isb[4];
         TSR_UNROLL for (int m = 0; m < MT; m++) isa[m] = isb[m] = _mm512_setzero_si512();
         TSR_NO_UNROLL for (int j = 0; j < g / 8; j++) {
-            const __m512i wa = _mm512_loadu_si512((const void *)(ra + 64 * j));
-            const __m512i wb = _mm512_loadu_si512((const void *)(rb + 64 * j));
-            __m512i la = _mm512_and_si512(wa, m4), ha = _mm512_and_si512(_mm512_srli_epi16(wa, 4), m4);
-            __m512i lb = _mm512_and_si512(wb, m4), hb = _mm512_and_si512(_mm512_srli_epi16(wb, 4), m4);
-            if (BITS == 5) {
-                la = _mm512_or_si512(la, tsr_qhplane512(d, ra, j, 0));
-                ha = _mm512_or_si512(ha, tsr_qhplane512(d, ra, j, 1));
-                lb = _mm512_or_si512(lb, tsr_qhplane512(d, rb, j, 0));
-                hb = _mm512_or_si512(hb, tsr_qhplane512(d, rb, j, 1));
-            }
-            if (BITS == 6) {
-                la = _mm512_shuffle_epi8(lut, la);
-                ha = _mm512_shuffle_epi8(lut, ha);
-                lb = _mm512_shuffle_epi8(lut, lb);
-                hb = _mm512_shuffle_epi8(lut, hb);
-            }
+            __m512i la, ha, lb, hb;
+            qunpack_chunk(d, ra, j, BITS, m4, lut, &la, &ha);
+            qunpack_chunk(d, rb, j, BITS, m4, lut, &lb, &hb);
             TSR_UNROLL for (int m = 0; m < MT; m++) {
                 const __m512i x0 = bcast4(ag + m * as + 8 * j), x1 = bcast4(ag + m * as + 8 * j + 4);
                 isa[m] = _mm512_dpbusd_epi32(isa[m], la, x0);
