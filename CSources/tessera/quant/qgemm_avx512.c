@@ -457,8 +457,8 @@ INLINE void qslab_tile_x2(const tsr_qkernel_desc *d, const uint8_t *ua, const ui
             }
         } else {
             const qslab_scales *ca = sa + (gi - g0), *cb = sb + (gi - g0);
-            tsr_qepilogue512_rows_f(ca->s, ca->mn, ca->zv, MT, epi & 1, epi & 2, isa, meta + gi, ng, acca);
-            tsr_qepilogue512_rows_f(cb->s, cb->mn, cb->zv, MT, epi & 1, epi & 2, isb, meta + gi, ng, accb);
+            tsr_qepilogue512_rows_x2(ca->s, ca->mn, ca->zv, cb->s, cb->mn, cb->zv, MT, epi & 1, epi & 2, isa, isb,
+                                     meta + gi, ng, acca, accb);
         }
     }
     const int bz = last && bias != NULL;

@@ -63,6 +63,34 @@ tsr_qepilogue512_rows_f(__m512 s, __m512 mn, __m512i zv, const int MT, const int
     }
 }
 
+/* tsr_qepilogue512_rows_f for two panels (a, b) of the same rows: each row's activation terms
+ * (z·Σa, d_a, d_a·Σa) are broadcast once for both; per panel the operations are the one-panel
+ * step's, in its order. */
+static inline __attribute__((always_inline)) TSR_TARGET_AVX512 void
+tsr_qepilogue512_rows_x2(__m512 sa, __m512 mna, __m512i zva, __m512 sb, __m512 mnb, __m512i zvb, const int MT,
+                         const int ZROW, const int MIN, const __m512i *isa, const __m512i *isb,
+                         const tsr_qact_meta *meta, int64_t ng, __m512 *acca, __m512 *accb) {
+    TSR_UNROLL for (int m = 0; m < MT; m++) {
+        const tsr_qact_meta *am = meta + (int64_t)m * ng;
+        const __m512 dv = _mm512_set1_ps(am->d);
+        __m512i ca, cb;
+        if (ZROW) {
+            const __m512i sv = _mm512_set1_epi32(am->sum);
+            ca = _mm512_mullo_epi32(zva, sv);
+            cb = _mm512_mullo_epi32(zvb, sv);
+        } else {
+            ca = cb = _mm512_set1_epi32(am->zsum);
+        }
+        acca[m] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isa[m], ca)), dv), sa, acca[m]);
+        accb[m] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isb[m], cb)), dv), sb, accb[m]);
+        if (MIN) {
+            const __m512 ds = _mm512_set1_ps(am->dsum);
+            acca[m] = _mm512_fmadd_ps(mna, ds, acca[m]);
+            accb[m] = _mm512_fmadd_ps(mnb, ds, accb[m]);
+        }
+    }
+}
+
 /* The plan's epilogue flags: bit 0 per-row zero points, bit 1 minimums. */
 static inline int tsr_qepi_flags(const tsr_qkernel_desc *d) {
     return (d->zkind == TSR_QZ_ROW ? 1 : 0) | (d->has_min ? 2 : 0);
