@@ -37,10 +37,14 @@ public struct SafeTensorsFile: Sendable {
     /// Largest JSON header accepted (the format's own readers use 100 MB).
     public static let maxHeaderBytes = 100_000_000
 
-    /// Reads a `.safetensors` file (memory-mapped). Errors: `.io` if unreadable, `.malformedInput` for a bad header or offsets.
+    /// Reads a `.safetensors` file into memory. Errors: `.io` if unreadable, `.malformedInput` for a bad header or offsets.
+    ///
+    /// Read, not memory-mapped: a mapped file that another process truncates or rewrites while
+    /// it is read raises SIGBUS inside Foundation's `Data` (a crash, not an error), and the
+    /// tensors are converted to Float arrays right after anyway.
     public init(contentsOf path: String) throws(TesseraError) {
         let d: Data
-        do { d = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) }
+        do { d = try Data(contentsOf: URL(fileURLWithPath: path)) }
         catch { throw .io("safetensors: cannot read \(path): \(error.localizedDescription)") }
         try self.init(data: d)
     }

@@ -40,7 +40,7 @@ struct DiffusersOracleTests {
     }
 
     func load(_ c: DiffusersReferenceCase) throws -> UNetModel {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tsr-diffusers-\(c.name)-\(getpid())").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tsr-diffusers-\(c.name)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Data(c.configJSON.utf8).write(to: URL(fileURLWithPath: dir + "/config.json"))

@@ -244,7 +244,7 @@ struct UNetTests {
     @Test func modelFolderRoundTripsAndBadWeightsAreNamed() throws {
         var cfg = Self.tinyConfig(); cfg.numClassEmbeds = 2
         let m = try UNetModel(config: cfg, seed: 8)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tsr-unet-\(getpid())").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tsr-unet-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try m.save(directory: dir)
         let back = try UNetModel.load(directory: dir)
@@ -279,7 +279,7 @@ struct UNetTests {
     /// `UNetModel.load` allocate 73.6 GB before comparing a single weight shape.
     @Test func oversizedConfigIsRefusedBeforeAllocating() throws {
         let small = try UNetModel(config: Self.tinyConfig(), seed: 3)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tsr-unet-big-\(getpid())").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tsr-unet-big-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try small.save(directory: dir)
         var big = Self.tinyConfig(); big.blockOutChannels = [8192, 8192]; big.normNumGroups = 32

@@ -163,7 +163,7 @@ struct RealModelQuantizeTests {
             (.type(.f16), 0.95, 0.08, 0.02), (.type(.q8_0), 0.95, 0.1, 0.02), (.type(.q4_0), 0.6, 0.8, 0.3),
             (.mix(.q4_K_M), 0.6, 0.8, 0.3)]
         for (target, agreement, relRMS, nllRise) in cases {
-            let out = NSTemporaryDirectory() + "tessera-requant-\(target).gguf"
+            let out = NSTemporaryDirectory() + "tessera-requant-\(target)-\(UUID().uuidString).gguf"
             defer { try? FileManager.default.removeItem(atPath: out) }
             try ModelQuantizer.quantize(src, to: target).write(to: out)
             let m = try LlamaModel(path: out)

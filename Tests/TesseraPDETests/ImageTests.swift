@@ -15,7 +15,7 @@ struct ImageTests {
     }
 
     @Test func pngFileAndBadInput() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tsr-img-\(getpid()).png").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tsr-img-\(UUID().uuidString).png").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let img = try RasterImage(width: 3, height: 2, fill: (10, 20, 30, 255))
         try img.writePNG(to: path)

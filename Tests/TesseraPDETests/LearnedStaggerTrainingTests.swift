@@ -13,7 +13,7 @@ struct LearnedStaggerTrainingTests {
     }
 
     func tempDir(_ tag: String) -> String {
-        let d = NSTemporaryDirectory() + "stagger-\(tag)-\(ProcessInfo.processInfo.processIdentifier)"
+        let d = NSTemporaryDirectory() + "stagger-\(tag)-\(UUID().uuidString)"
         try? FileManager.default.removeItem(atPath: d)
         return d
     }

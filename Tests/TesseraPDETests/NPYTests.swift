@@ -38,7 +38,7 @@ struct NPYTests {
         #expect(try NPYArray(npyData: f.encoded()).elements(as: Float.self) == [1.5, -2, 3])
         let u = try NPYArray(shape: [2], elements: [UInt8(7), 255])
         #expect(String(decoding: u.encoded()[10..<40], as: UTF8.self).contains("'|u1'"))
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tsr-npy-\(getpid()).npy").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tsr-npy-\(UUID().uuidString).npy").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try f.write(to: path)
         #expect(try NPYArray(contentsOf: path) == f)

@@ -154,7 +154,7 @@ struct SpectralTests {
         let b = try RealFFT.plan(shape: [32, 32], threads: 1, effort: .estimate)
         #expect(a === b)
         #expect(a.complexShape == [32, 17])
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tsr-wisdom-\(getpid())").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tsr-wisdom-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try FFTWisdom.save(to: path)
         try FFTWisdom.load(from: path)
